@@ -1,0 +1,37 @@
+/* blob.h - the MILBlob v2 writer (weights/weight.bin) and the weight
+ * initialisers.
+ *
+ * blob_write() streams every p->blobs[i] to `path` in the layout that
+ * mil_layout_blobs() computed: a 64-byte storage header (count, version 2),
+ * then per blob a 64-byte metadata record (sentinel 0xDEADBEEF, BlobDataType,
+ * exact size, absolute data offset) and the data, each 64-aligned. Data are
+ * generated in bounded chunks, so memory use does not grow with the model.
+ * The file is written under a temporary name and renamed when complete. */
+#ifndef ANET_BLOB_H
+#define ANET_BLOB_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include "mil.h"
+
+/* Lays out (mil_layout_blobs) and writes the weight file; 0, or -1 after
+ * reporting on d (nothing is left at path or at a temporary name). */
+int blob_write(MilProg *p, const char *path, Diag *d);
+
+/* Fills out[0..n) with elements first..first+n-1 of blob src, encoded in
+ * src->dtype (little-endian; sub-byte types packed LSB first, so first and n
+ * must then be multiples of 8). Deterministic: the same src gives the same
+ * bytes on every machine. 0, or -1 after reporting (e.g. an unreadable .npy). */
+int blob_fill(const MilBlobSrc *src, int64_t first, int64_t n, void *out, Diag *d);
+
+/* The project's PRNG (documented in docs/language.md): a 64-bit stream
+ * seeded by one integer. */
+typedef struct Prng { uint64_t s[4]; } Prng;
+void prng_seed(Prng *r, uint64_t seed);
+uint64_t prng_next(Prng *r);
+double prng_uniform(Prng *r);       /* [0, 1), 53 random bits */
+double prng_normal(Prng *r);        /* standard normal, bit-reproducible */
+
+#endif

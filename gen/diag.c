@@ -1,0 +1,147 @@
+/* diag.c - locate byte offsets and print diagnostics in the GNU format. */
+#include "diag.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+Diag diag_stderr(void) {
+  Diag d = {stderr, 0};
+  return d;
+}
+
+void diag_linecol(const Src *src, size_t off, int *line, int *col) {
+  int l = 1;
+  size_t bol = 0;
+  if (off > src->len)
+    off = src->len;
+  for (size_t i = 0; i < off; i++)
+    if (src->text[i] == '\n') {
+      l++;
+      bol = i + 1;
+    }
+  *line = l;
+  *col = (int)(off - bol) + 1;
+}
+
+/* Prints the line holding loc.start and marks the span with ^~~~. Tabs are
+ * kept under the caret so the marker lines up in a terminal. */
+static void show_line(FILE *out, const Src *src, Loc loc) {
+  size_t bol = loc.start > src->len ? src->len : loc.start;
+  while (bol > 0 && src->text[bol - 1] != '\n')
+    bol--;
+  size_t eol = bol;
+  while (eol < src->len && src->text[eol] != '\n')
+    eol++;
+  fputc(' ', out);
+  for (size_t i = bol; i < eol; i++) {
+    unsigned char c = (unsigned char)src->text[i];
+    fputc(c == '\t' || c >= 0x20 ? c : '?', out);
+  }
+  fputs("\n ", out);
+  size_t start = loc.start > eol ? eol : loc.start;
+  for (size_t i = bol; i < start; i++)
+    fputc(src->text[i] == '\t' ? '\t' : ' ', out);
+  fputc('^', out);
+  size_t end = loc.end > eol ? eol : loc.end;
+  for (size_t i = start + 1; i < end; i++)
+    fputc('~', out);
+  fputc('\n', out);
+}
+
+static void report(Diag *d, const char *kind, const Src *src, Loc loc,
+                   const char *fmt, va_list ap) {
+  FILE *out = d->out ? d->out : stderr;
+  int line, col;
+  diag_linecol(src, loc.start, &line, &col);
+  fprintf(out, "%s:%d:%d: %s: ", src->name, line, col, kind);
+  vfprintf(out, fmt, ap);
+  fputc('\n', out);
+  show_line(out, src, loc);
+}
+
+void diag_verror(Diag *d, const Src *src, Loc loc, const char *fmt, va_list ap) {
+  report(d, "error", src, loc, fmt, ap);
+  d->nerrors++;
+}
+
+void diag_error(Diag *d, const Src *src, Loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  diag_verror(d, src, loc, fmt, ap);
+  va_end(ap);
+}
+
+void diag_note(Diag *d, const Src *src, Loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(d, "note", src, loc, fmt, ap);
+  va_end(ap);
+}
+
+void diag_file_error(Diag *d, const char *path, const char *fmt, ...) {
+  FILE *out = d->out ? d->out : stderr;
+  va_list ap;
+  fprintf(out, "%s: error: ", path ? path : "anet");
+  va_start(ap, fmt);
+  vfprintf(out, fmt, ap);
+  va_end(ap);
+  fputc('\n', out);
+  d->nerrors++;
+}
+
+int src_read_file(Src *src, const char *path, size_t max_bytes, Diag *d) {
+  memset(src, 0, sizeof *src);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    diag_file_error(d, path, "cannot open: %s", strerror(errno));
+    return -1;
+  }
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap + 1);
+  while (buf) {
+    size_t n = fread(buf + len, 1, cap - len, f);
+    len += n;
+    if (len > max_bytes) {
+      diag_file_error(d, path, "file is larger than the limit of %zu bytes", max_bytes);
+      goto fail;
+    }
+    if (n == 0)
+      break;
+    if (len == cap) {
+      char *nb = realloc(buf, cap * 2 + 1);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+  }
+  if (!buf) {
+    diag_file_error(d, path, "out of memory");
+    fclose(f);
+    return -1;
+  }
+  if (ferror(f)) {
+    diag_file_error(d, path, "read error: %s", strerror(errno));
+    goto fail;
+  }
+  fclose(f);
+  buf[len] = '\0';
+  src->name = path;
+  src->text = buf;
+  src->len = len;
+  return 0;
+fail:
+  free(buf);
+  fclose(f);
+  return -1;
+}
+
+void src_free(Src *src) {
+  free((char *)src->text);
+  src->text = NULL;
+  src->len = 0;
+}

@@ -1,0 +1,1 @@
+# ane component (see Makefile.am)

@@ -1,0 +1,1 @@
+# anet component (see Makefile.am)

@@ -1,0 +1,1 @@
+# blob component (see Makefile.am)

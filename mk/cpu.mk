@@ -1,0 +1,1 @@
+# cpu component (see Makefile.am)

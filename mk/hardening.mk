@@ -1,0 +1,1 @@
+# hardening component (see Makefile.am)

@@ -1,0 +1,1 @@
+# miltext component (see Makefile.am)
