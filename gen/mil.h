@@ -217,7 +217,7 @@ const MilType *mil_value_type(const MilFunc *f, const char *name, int before);
 int mil_print(const MilProg *p, FILE *out);
 char *mil_print_string(const MilProg *p);  /* malloc'd */
 
-/* The MIL text parser (grammar/mil.y): NULL after reporting errors on d. */
+/* The MIL text parser (grammar/milparse.y): NULL after reporting errors on d. */
 MilProg *mil_parse(const Src *src, Diag *d);
 
 #endif

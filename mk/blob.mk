@@ -1,1 +1,34 @@
-# blob component (see Makefile.am)
+# blob component (see Makefile.am): weight files and arrays.
+# libweights.a: the MILBlob v2 writer and PRNG (gen/blob.c), .npy headers
+# (gen/npyhdr.c), host tensors and .npy files (runtime/tensor.c), the checked
+# weight-file reader (runtime/wfile.c). Link it before libanet.a.
+noinst_LIBRARIES += libweights.a
+libweights_a_SOURCES = gen/blob.c gen/blob.h gen/npyhdr.c gen/npyhdr.h \
+	runtime/tensor.c runtime/tensor.h runtime/wfile.c runtime/wfile.h
+# The PRNG's normals must be bit-identical everywhere: no fused multiply-add.
+libweights_a_CFLAGS = $(AM_CFLAGS) -ffp-contract=off
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_blob
+TESTS += tests/test_blob
+tests_test_blob_SOURCES = tests/test_blob.c tests/wtest.h
+tests_test_blob_CFLAGS = $(TEST_CFLAGS)
+tests_test_blob_LDADD = libweights.a $(TEST_LIBS)
+endif
+EXTRA_DIST += tests/prng_ref.py
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_wfile
+TESTS += tests/test_wfile
+tests_test_wfile_SOURCES = tests/test_wfile.c tests/wtest.h
+tests_test_wfile_CFLAGS = $(TEST_CFLAGS)
+tests_test_wfile_LDADD = libweights.a $(TEST_LIBS)
+endif
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_npy
+TESTS += tests/test_npy
+tests_test_npy_SOURCES = tests/test_npy.c tests/wtest.h
+tests_test_npy_CFLAGS = $(TEST_CFLAGS)
+tests_test_npy_LDADD = libweights.a $(TEST_LIBS)
+endif

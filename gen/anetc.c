@@ -1,0 +1,238 @@
+/* anetc.c - the compiler driver: .anet in, model.mil + weights/weight.bin
+ * out (one directory per sweep point), or MIL / layer IR on stdout.
+ * Exit status: 0 success, 1 bad input or failed output, 2 bad usage. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "anet.h"
+#include "blob.h"
+#include "outfile.h"
+
+enum { MAX_SOURCE = 16 << 20 };
+
+typedef struct Opts {
+  const char *file, *outdir, *point;
+  bool emit_mil, dump_ir, list_points;
+} Opts;
+
+static void usage(FILE *out) {
+  fputs("usage: anetc [options] FILE.anet\n"
+        "\n"
+        "Compiles a .anet network to MIL text and a MILBlob v2 weight file.\n"
+        "\n"
+        "  -o DIR, --output=DIR  write DIR/model.mil and DIR/weights/weight.bin;\n"
+        "                        with a sweep, one subdirectory of DIR per point\n"
+        "  --emit=mil            print the MIL program to standard output\n"
+        "  --dump-ir             print the checked layer IR to standard output\n"
+        "  --point=NAME          only this sweep point (see --list-points)\n"
+        "  --list-points         print the name of every sweep point\n"
+        "  -h, --help            print this help\n"
+        "  -V, --version         print the version\n"
+        "\n"
+        "Exit status: 0 on success, 1 for errors in the input or while writing,\n"
+        "2 for a wrong command line. The output directory is replaced only when\n"
+        "everything was written.\n", out);
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+  fputs("anetc: error: ", stderr);
+  fprintf(stderr, fmt, arg);
+  fputs("\nTry 'anetc --help'.\n", stderr);
+  return 2;
+}
+
+/* The value of "--name=value", or of "--name value" / "-o value". */
+static const char *opt_value(int argc, char **argv, int *i, const char *name) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n) != 0)
+    return NULL;
+  if (argv[*i][n] == '=')
+    return argv[*i] + n + 1;
+  if (argv[*i][n] == '\0' && *i + 1 < argc)
+    return argv[++*i];
+  return NULL;
+}
+
+/* 0 to go on, otherwise the exit status + 1 (so that help exits 0). */
+static int parse_args(int argc, char **argv, Opts *o) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 1;
+    } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+      printf("anetc (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+      return 1;
+    } else if (!strcmp(a, "--dump-ir")) {
+      o->dump_ir = true;
+    } else if (!strcmp(a, "--list-points")) {
+      o->list_points = true;
+    } else if (!strncmp(a, "--emit", 6)) {
+      if (!(v = opt_value(argc, argv, &i, "--emit")))
+        return 1 + usage_error("%s needs a value (--emit=mil)", a);
+      if (strcmp(v, "mil") != 0)
+        return 1 + usage_error("unknown --emit format '%s'; expected mil", v);
+      o->emit_mil = true;
+    } else if ((v = opt_value(argc, argv, &i, "--output")) || (v = opt_value(argc, argv, &i, "-o"))) {
+      o->outdir = v;
+    } else if ((v = opt_value(argc, argv, &i, "--point"))) {
+      o->point = v;
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--point")) {
+      return 1 + usage_error("%s needs a value", a);
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return 1 + usage_error("unknown option '%s'", a);
+    } else if (o->file) {
+      return 1 + usage_error("more than one input file ('%s')", a);
+    } else {
+      o->file = a;
+    }
+  }
+  if (!o->file)
+    return 1 + usage_error("%s", "no input file");
+  if (!o->outdir && !o->emit_mil && !o->dump_ir && !o->list_points)
+    return 1 + usage_error("%s", "nothing to do: give -o DIR, --emit=mil, --dump-ir or "
+                           "--list-points");
+  return 0;
+}
+
+static char *path_join(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *s = malloc(n);
+  if (!s) {
+    fputs("anetc: out of memory\n", stderr);
+    exit(1);
+  }
+  snprintf(s, n, "%s%s%s", a, *b ? "/" : "", b);
+  return s;
+}
+
+/* One model into dir (which exists): weights/weight.bin, then model.mil. */
+static int write_model(const AnetFile *f, int point, const char *dir, Diag *d) {
+  MilProg *p = anet_lower(f, point, d);
+  if (!p)
+    return -1;
+  char *wdir = path_join(dir, "weights");
+  char *wpath = path_join(wdir, "weight.bin");
+  char *mpath = path_join(dir, "model.mil");
+  OutFile o;
+  int rc = -1;
+  if (outdir_mkdirs(wdir, d) == 0 && blob_write(p, wpath, d) == 0 &&
+      outfile_open(&o, mpath, d) == 0) {
+    if (mil_print(p, o.f) != 0) {
+      diag_file_error(d, mpath, "cannot write: %s", strerror(errno));
+      outfile_abort(&o);
+    } else {
+      rc = outfile_commit(&o, d);
+    }
+  }
+  free(wdir);
+  free(wpath);
+  free(mpath);
+  mil_free(p);
+  return rc;
+}
+
+/* Makes DIR's parent if needed, so that its staging sibling can exist. */
+static int make_parent(const char *dir, Diag *d) {
+  char *parent = path_join(dir, "");
+  char *slash = strrchr(parent, '/');
+  while (slash && slash > parent && slash[1] == '\0') {   /* "out/" */
+    *slash = '\0';
+    slash = strrchr(parent, '/');
+  }
+  int rc = 0;
+  if (slash && slash > parent) {
+    *slash = '\0';
+    rc = outdir_mkdirs(parent, d);
+  }
+  free(parent);
+  return rc;
+}
+
+static int write_all(const AnetFile *f, const Opts *o, int only, Diag *d) {
+  char *tmp;
+  if (make_parent(o->outdir, d) != 0 || outdir_begin(o->outdir, &tmp, d) != 0)
+    return -1;
+  bool sub = only < 0 && anet_point_name(f, 0)[0] != '\0';
+  for (int i = 0; i < anet_npoints(f); i++) {
+    if (only >= 0 && i != only)
+      continue;
+    char *dir = path_join(tmp, sub ? anet_point_name(f, i) : "");
+    int rc = write_model(f, i, dir, d);
+    free(dir);
+    if (rc != 0) {
+      outdir_abort(tmp);
+      return -1;
+    }
+  }
+  if (outdir_commit(tmp, o->outdir, d) != 0) {
+    outdir_abort(tmp);
+    return -1;
+  }
+  free(tmp);
+  return 0;
+}
+
+static int find_point(const AnetFile *f, const char *name) {
+  for (int i = 0; i < anet_npoints(f); i++)
+    if (strcmp(anet_point_name(f, i), name) == 0)
+      return i;
+  return -1;
+}
+
+static int run(const AnetFile *f, const Opts *o, Diag *d) {
+  int only = -1, n = anet_npoints(f);
+  if (o->point && (only = find_point(f, o->point)) < 0)
+    return usage_error("no sweep point '%s' (--list-points lists them)", o->point);
+  if (o->list_points)
+    for (int i = 0; i < n; i++)
+      if (only < 0 || i == only)
+        printf("%s\n", anet_point_name(f, i));
+  if (o->emit_mil && only < 0 && n > 1) {
+    fprintf(stderr, "anetc: error: %s describes %d models; choose one with --point=NAME "
+            "(--list-points lists them)\n", o->file, n);
+    return 2;
+  }
+  if (o->dump_ir)
+    for (int i = 0; i < n; i++)
+      if ((only < 0 || i == only) && anet_dump_ir(f, i, stdout, d) != 0)
+        return 1;
+  if (o->emit_mil) {
+    MilProg *p = anet_lower(f, only < 0 ? 0 : only, d);
+    if (!p)
+      return 1;
+    int rc = mil_print(p, stdout);
+    mil_free(p);
+    if (rc != 0)
+      return 1;
+  }
+  if (o->outdir && write_all(f, o, only, d) != 0)
+    return 1;
+  if (fflush(stdout) != 0) {
+    diag_file_error(d, NULL, "cannot write to standard output: %s", strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  Opts o = {0};
+  int rc = parse_args(argc, argv, &o);
+  if (rc)
+    return rc - 1;
+  Diag d = diag_stderr();
+  Src src;
+  if (src_read_file(&src, o.file, MAX_SOURCE, &d) != 0)
+    return 1;
+  AnetFile *f = anet_parse(&src, &d);
+  rc = f ? run(f, &o, &d) : 1;
+  anet_free(f);
+  src_free(&src);
+  return rc;
+}

@@ -1,0 +1,177 @@
+/* ast.h - the .anet front end's inner structures: the syntax tree the
+ * parser builds (anetp_), the layer IR the checker derives from it for one
+ * sweep point (anetc_), and the entry points that connect the stages.
+ *
+ *   Node *root = anetp_parse(src, d);                  syntax only
+ *   AnetNet *net = anetc_check(file, point, d);        names, values, shapes
+ *   MilProg *p = anet_lower(file, point, d);           (anet.h) MIL ops
+ *
+ * Users of the compiler want anet.h; this header is for the stages and
+ * their tests. */
+#ifndef ANET_AST_H
+#define ANET_AST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "anet.h"
+#include "diag.h"
+#include "mil.h"
+
+enum {
+  ANET_MAX_NEST = 200,               /* expression and block nesting */
+  ANET_MAX_LAYERS = 1 << 17,         /* layers after unrolling every repeat */
+  ANET_MAX_POINTS = 10000,           /* models one sweep may describe */
+  ANET_MAX_ERRORS = 20,              /* syntax errors before giving up */
+};
+#define ANET_MAX_ELEMS ((int64_t)1 << 40)  /* elements of any one tensor */
+
+/* ---- syntax tree ------------------------------------------------------- */
+
+typedef enum NodeKind {
+  /* expressions and argument values */
+  N_INT, N_FLOAT, N_STR, N_IDENT, N_NEG, N_CALL, N_LIST,
+  N_BIN,       /* ival: the operator character; kids: the two operands */
+  /* layer arguments: name (NULL when positional), a = value */
+  N_ARG,
+  /* top level */
+  N_CONST,     /* name = a */
+  N_SWEEP,     /* kids: N_FACTOR */
+  N_FACTOR,    /* kids: N_IDENT names; a: N_LIST of values (or of N_LIST tuples) */
+  N_NETWORK,   /* name, kids: body */
+  /* network body */
+  N_INPUT,     /* name: dtype word (a, N_IDENT), kids: dims */
+  N_ACT,       /* a: dtype word, kids: N_ARG */
+  N_SEED,      /* a */
+  N_REPEAT,    /* a: count, kids: body */
+  N_LAYER,     /* name: layer, bind: "h" in "h = conv ...", kids: N_ARG */
+  N_LET,       /* name */
+  N_FROM,      /* name */
+} NodeKind;
+
+typedef struct Node Node;
+struct Node {
+  NodeKind kind;
+  Loc loc;
+  char *name;      /* identifiers, strings, statement names */
+  char *bind;      /* N_LAYER */
+  int64_t ival;    /* N_INT; N_BIN: the operator character */
+  double fval;     /* N_FLOAT */
+  Node *a;         /* the one child most kinds have */
+  Node *kids;      /* a list, linked by next */
+  Node *next;
+  Loc name_loc;    /* where name (or bind) is written */
+  int depth;       /* nesting below this node, bounded by ANET_MAX_NEST */
+};
+
+Node *ast_new(NodeKind k, Loc loc);
+void ast_free(Node *n);                 /* n, its children and its successors */
+int ast_count(const Node *list);
+/* The tree as an s-expression ("(network n (input x fp16 1 4 8 8) ...)"),
+ * malloc'd; the parser tests compare it with hand-written text. */
+char *ast_sexpr(const Node *list);
+
+/* Parses src into a list of top-level statements (N_CONST, N_SWEEP,
+ * N_NETWORK). NULL after reporting every syntax error (up to ANET_MAX_ERRORS). */
+Node *anetp_parse(const Src *src, Diag *d);
+/* The token stream, for the scanner tests: "network IDENT(n) '{' NL ...",
+ * malloc'd; NULL after reporting a lexical error. */
+char *anetp_tokens(const Src *src, Diag *d);
+
+/* ---- layer IR ---------------------------------------------------------- */
+
+typedef enum LayerKind {
+  L_CONV, L_LINEAR, L_MATMUL, L_ADD, L_MUL,
+  L_RELU, L_SIGMOID, L_TANH, L_SILU, L_GELU,
+  L_SOFTMAX, L_LAYER_NORM, L_RMS_NORM, L_RESHAPE, L_TRANSPOSE,
+  L_NKINDS
+} LayerKind;
+
+const char *anetc_layer_name(LayerKind k);
+
+/* A value flowing between layers: always fp16 in the MIL program. */
+typedef struct AnetValue {
+  int rank;
+  int64_t dim[MIL_MAX_RANK];
+  const char *mil_name;      /* set by the lowering */
+} AnetValue;
+
+/* How one weight tensor is stored and initialised. */
+typedef struct AnetWeight {
+  MilDtype dtype;            /* fp16, or int8 (constexpr_affine_dequantize) */
+  double scale;              /* int8 */
+  int64_t zero_point;        /* int8 */
+  MilInitKind init;
+  double a, b;
+  char *path;                /* MIL_INIT_NPY, resolved against the .anet file */
+} AnetWeight;
+
+typedef struct AnetLayer {
+  LayerKind kind;
+  Loc loc;
+  int in, in2;               /* value indices; in2 = -1 unless binary */
+  int out;
+  /* conv and linear */
+  int64_t cout, kernel[2], stride[2], dilation[2], pad[4], groups;
+  bool has_bias;
+  AnetWeight w, bias;
+  /* add and mul with a number instead of a value */
+  bool has_scalar;
+  double scalar;
+  /* matmul */
+  bool transpose_x, transpose_y;
+  /* softmax, norms */
+  int axis;
+  double eps;
+  bool affine;
+  AnetWeight gamma, beta;
+  /* reshape and transpose */
+  int nshape;
+  int64_t shape[MIL_MAX_RANK];
+  /* activation storage: quantize + dequantize after this layer */
+  bool quant;
+  double qscale;
+} AnetLayer;
+
+typedef struct AnetInput {
+  char *name;
+  Loc loc;
+  int value;
+} AnetInput;
+
+typedef struct AnetNet {
+  const char *name;
+  uint64_t seed;
+  int ninputs;  AnetInput *inputs;
+  int nvalues, valcap;  AnetValue *values;
+  int nlayers, laycap;  AnetLayer *layers;
+  int output;                /* value index */
+} AnetNet;
+
+/* A constant's value: integers stay exact. */
+typedef struct AnetNum {
+  bool is_int;
+  int64_t i;
+  double f;                  /* also set (approximately) for integers */
+} AnetNum;
+
+/* The checked file anet.h hands out. */
+struct AnetFile {
+  const Src *src;
+  Node *root;
+  const Node *network;       /* the one N_NETWORK */
+  const Node *sweep;         /* NULL without one */
+  int npoints;
+  int nvars;                 /* swept constants */
+  const Node **vars;         /* their N_IDENT nodes in the sweep */
+  AnetNum *values;           /* point i, variable j at [i * nvars + j] */
+  char **point_names;
+};
+
+/* Checks point `point` of f and returns its layer IR (every repeat
+ * unrolled, every shape known); NULL after reporting. */
+AnetNet *anetc_check(const AnetFile *f, int point, Diag *d);
+void anetc_free(AnetNet *n);
+
+#endif

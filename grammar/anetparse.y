@@ -1,0 +1,413 @@
+/* anetparse.y - the .anet grammar: a pure parser with byte-offset
+ * locations that builds the syntax tree of ast.h.
+ *
+ * A file is a list of statements separated by newlines or ';': constants,
+ * at most one sweep, and one network whose body lists inputs and layers.
+ * Layer arguments are single terms (a number, a name, a call, a list or a
+ * parenthesised expression), so "conv ch -1" can only mean two arguments;
+ * arithmetic in an argument goes in parentheses: "conv (2 * ch)". */
+%define api.pure full
+%define api.prefix {anetyy}
+%define api.token.prefix {T_}
+%define api.location.type {Loc}
+%define parse.error custom
+%locations
+%expect 0
+%param {void *scanner}
+%parse-param {AnetParse *ctx}
+
+%code requires {
+#include <stdbool.h>
+#include "ast.h"
+
+typedef struct Seq { Node *head, *tail; } Seq;
+
+/* Shared by the scanner (as its extra data) and the parser. */
+enum { ANETP_MAX_OPEN = 64 };
+
+typedef struct AnetParse {
+  const Src *src;
+  Diag *d;
+  Node *head, *tail;   /* the top-level statements parsed so far */
+  int nerrors;
+  bool deep;           /* the nesting limit has been reported */
+  size_t off;          /* the scanner's position in src */
+  int nest;            /* open ( and [: newlines inside them are spaces */
+  int nopen;           /* open brackets of every kind, the innermost */
+  Loc open[ANETP_MAX_OPEN];   /* ANETP_MAX_OPEN of them remembered */
+} AnetParse;
+
+int anetp_scan_begin(AnetParse *ctx, void **scanner);
+void anetp_scan_end(void *scanner);
+}
+
+%code provides {
+int anetyylex(ANETYYSTYPE *lval, Loc *lloc, void *scanner);
+}
+
+%code {
+#include <stdlib.h>
+#include <string.h>
+
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                     \
+  do {                                                  \
+    if (N) {                                            \
+      (Cur).start = YYRHSLOC(Rhs, 1).start;             \
+      (Cur).end = YYRHSLOC(Rhs, N).end;                 \
+    } else {                                            \
+      (Cur).start = (Cur).end = YYRHSLOC(Rhs, 0).end;   \
+    }                                                   \
+  } while (0)
+
+static void anetyyerror(Loc *loc, void *scanner, AnetParse *ctx, const char *msg) {
+  (void)scanner;
+  diag_error(ctx->d, ctx->src, *loc, "%s", msg);
+  ctx->nerrors++;
+}
+
+/* "syntax error, unexpected identifier 'fp16', expecting ':'"; and when
+ * the surprise is something that cannot be inside brackets, a note at the
+ * bracket still open. */
+static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetParse *ctx) {
+  (void)scanner;
+  enum { MAX_EXPECTED = 4 };
+  yysymbol_kind_t tok = yypcontext_token(yy), exp[MAX_EXPECTED];
+  int nexp = yypcontext_expected_tokens(yy, exp, MAX_EXPECTED);
+  Loc loc = *yypcontext_location(yy);
+  char msg[300];
+  size_t n = (size_t)snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(tok));
+  bool has_text = tok == YYSYMBOL_IDENT || tok == YYSYMBOL_CALLEE || tok == YYSYMBOL_INT ||
+                  tok == YYSYMBOL_FLOAT || tok == YYSYMBOL_STRING;
+  if (has_text && loc.end > loc.start && loc.end <= ctx->src->len) {
+    int len = (int)(loc.end - loc.start);
+    n += (size_t)snprintf(msg + n, sizeof msg - n, " '%.*s%s'", len > 40 ? 40 : len,
+                          ctx->src->text + loc.start, len > 40 ? "..." : "");
+  }
+  for (int i = 0; i < nexp && n < sizeof msg; i++)
+    n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s", i ? " or " : ", expecting ",
+                          yysymbol_name(exp[i]));
+  diag_error(ctx->d, ctx->src, loc, "%s", msg);
+  ctx->nerrors++;
+  bool outside = tok == YYSYMBOL_YYEOF || tok == YYSYMBOL_NETWORK || tok == YYSYMBOL_INPUT ||
+                 tok == YYSYMBOL_REPEAT || tok == YYSYMBOL_SWEEP || tok == YYSYMBOL_CONST ||
+                 tok == YYSYMBOL_ACTIVATIONS || tok == YYSYMBOL_LET || tok == YYSYMBOL_FROM ||
+                 tok == YYSYMBOL_SEED;
+  if (outside && ctx->nopen > 0 && ctx->nopen <= ANETP_MAX_OPEN) {
+    Loc o = ctx->open[ctx->nopen - 1];
+    diag_note(ctx->d, ctx->src, o, "'%c' opened here is not closed", ctx->src->text[o.start]);
+  }
+  return 0;
+}
+
+static Node *mk(NodeKind k, Loc loc) { return ast_new(k, loc); }
+
+static int max_depth(const Node *a, const Node *list) {
+  int m = a ? a->depth : 0;
+  for (const Node *k = list; k; k = k->next)
+    if (k->depth > m)
+      m = k->depth;
+  return m;
+}
+
+/* Sets n's depth from its children; a node nested too deeply is replaced
+ * by a leaf, so nothing downstream (freeing included) recurses far. */
+static Node *nested(AnetParse *ctx, Node *n) {
+  n->depth = 1 + max_depth(n->a, n->kids);
+  if (n->depth <= ANET_MAX_NEST)
+    return n;
+  if (!ctx->deep)
+    diag_error(ctx->d, ctx->src, n->loc, "nesting is deeper than the limit of %d levels",
+               ANET_MAX_NEST);
+  ctx->deep = true;
+  ctx->nerrors++;
+  Node *leaf = mk(N_INT, n->loc);
+  ast_free(n);
+  return leaf;
+}
+
+static Seq seq_add(Seq s, Node *n) {
+  if (!n)
+    return s;
+  if (s.tail)
+    s.tail->next = n;
+  else
+    s.head = n;
+  s.tail = n;
+  return s;
+}
+
+static Seq seq_one(Node *n) { return seq_add((Seq){NULL, NULL}, n); }
+
+static Node *with_name(Node *n, char *name, Loc name_loc) {
+  n->name = name;
+  n->name_loc = name_loc;
+  return n;
+}
+
+static Node *with_kids(AnetParse *ctx, Node *n, Node *a, Seq kids) {
+  n->a = a;
+  n->kids = kids.head;
+  return nested(ctx, n);
+}
+
+static void add_top(AnetParse *ctx, Node *n) {
+  Seq s = seq_add((Seq){ctx->head, ctx->tail}, n);
+  ctx->head = s.head;
+  ctx->tail = s.tail;
+}
+
+static Node *binop(AnetParse *ctx, int op, Node *a, Node *b, Loc loc) {
+  Node *n = mk(N_BIN, loc);
+  n->ival = op;
+  a->next = b;
+  n->kids = a;
+  return nested(ctx, n);
+}
+}
+
+%union {
+  Node *node;
+  Seq seq;
+  char *str;
+  int64_t ival;
+  double fval;
+}
+
+%token <str> IDENT "identifier" CALLEE "function name" STRING "string"
+%token <ival> INT "integer"
+%token <fval> FLOAT "number"
+%token NETWORK "network" INPUT "input" REPEAT "repeat" SWEEP "sweep" IN "in"
+       CONST "const" ACTIVATIONS "activations" LET "let" FROM "from" SEED "seed"
+       NL "end of line"
+
+%type <node> top_stmt factor stmt body_item layer arg atom expr name tuple
+%type <seq> body factors names tuples args exprs exprs_opt
+
+%destructor { free($$); } <str>
+%destructor { ast_free($$); } <node>
+%destructor { ast_free($$.head); } <seq>
+
+%left '+' '-'
+%left '*' '/'
+%precedence NEG
+
+%%
+
+file
+  : top_list
+  ;
+
+top_list
+  : top_item
+  | top_list term top_item
+  ;
+
+top_item
+  : %empty
+  | top_stmt    { add_top(ctx, $1); }
+  | error       { if (ctx->nerrors >= ANET_MAX_ERRORS) YYABORT; }
+  ;
+
+term
+  : NL
+  | ';'
+  ;
+
+nls
+  : %empty
+  | nls NL
+  ;
+
+top_stmt
+  : CONST IDENT '=' expr
+      { $$ = with_name(mk(N_CONST, @$), $2, @2); $$ = with_kids(ctx, $$, $4, (Seq){0}); }
+  | SWEEP factors
+      { $$ = with_kids(ctx, mk(N_SWEEP, @$), NULL, $2); }
+  | NETWORK IDENT nls '{' body '}'
+      { $$ = with_name(mk(N_NETWORK, @$), $2, @2); $$ = with_kids(ctx, $$, NULL, $5); }
+  ;
+
+factors
+  : factor                    { $$ = seq_one($1); }
+  | factors ',' nls factor    { $$ = seq_add($1, $4); }
+  ;
+
+factor
+  : name IN '[' exprs ']'
+      { Node *l = with_kids(ctx, mk(N_LIST, @3), NULL, $4);
+        $$ = with_kids(ctx, mk(N_FACTOR, @$), l, seq_one($1)); }
+  | '(' names ')' IN '[' tuples ']'
+      { Node *l = with_kids(ctx, mk(N_LIST, @5), NULL, $6);
+        $$ = with_kids(ctx, mk(N_FACTOR, @$), l, $2); }
+  ;
+
+names
+  : name              { $$ = seq_one($1); }
+  | names ',' name    { $$ = seq_add($1, $3); }
+  ;
+
+name
+  : IDENT             { $$ = with_name(mk(N_IDENT, @1), $1, @1); }
+  ;
+
+tuples
+  : tuple             { $$ = seq_one($1); }
+  | tuples ',' tuple  { $$ = seq_add($1, $3); }
+  ;
+
+tuple
+  : '(' exprs ')'     { $$ = with_kids(ctx, mk(N_LIST, @$), NULL, $2); }
+  ;
+
+body
+  : body_item              { $$ = seq_one($1); }
+  | body term body_item    { $$ = seq_add($1, $3); }
+  ;
+
+body_item
+  : %empty      { $$ = NULL; }
+  | stmt        { $$ = $1; }
+  | error       { $$ = NULL; if (ctx->nerrors >= ANET_MAX_ERRORS) YYABORT; }
+  ;
+
+stmt
+  : INPUT IDENT ':' name '[' exprs ']'
+      { $$ = with_name(mk(N_INPUT, @$), $2, @2); $$ = with_kids(ctx, $$, $4, $6); }
+  | ACTIVATIONS name args
+      { $$ = with_kids(ctx, mk(N_ACT, @$), $2, $3); }
+  | SEED expr
+      { $$ = with_kids(ctx, mk(N_SEED, @$), $2, (Seq){0}); }
+  | REPEAT expr nls '{' body '}'
+      { $$ = with_kids(ctx, mk(N_REPEAT, @$), $2, $5); }
+  | LET IDENT
+      { $$ = with_name(mk(N_LET, @$), $2, @2); }
+  | FROM IDENT
+      { $$ = with_name(mk(N_FROM, @$), $2, @2); }
+  | layer
+  | IDENT '=' layer
+      { $$ = $3; $$->bind = $1; $$->loc.start = @1.start; }
+  ;
+
+layer
+  : IDENT args
+      { $$ = with_name(mk(N_LAYER, @$), $1, @1); $$ = with_kids(ctx, $$, NULL, $2); }
+  ;
+
+args
+  : %empty            { $$ = (Seq){0}; }
+  | args arg          { $$ = seq_add($1, $2); }
+  ;
+
+arg
+  : atom              { $$ = with_kids(ctx, mk(N_ARG, @$), $1, (Seq){0}); }
+  | IDENT '=' atom    { $$ = with_name(mk(N_ARG, @$), $1, @1); $$ = with_kids(ctx, $$, $3, (Seq){0}); }
+  ;
+
+atom
+  : INT               { $$ = mk(N_INT, @$); $$->ival = $1; }
+  | FLOAT             { $$ = mk(N_FLOAT, @$); $$->fval = $1; }
+  | STRING            { $$ = with_name(mk(N_STR, @$), $1, @1); }
+  | IDENT             { $$ = with_name(mk(N_IDENT, @$), $1, @1); }
+  | '-' atom          { $$ = with_kids(ctx, mk(N_NEG, @$), $2, (Seq){0}); }
+  | '(' expr ')'      { $$ = $2; }
+  | '[' exprs_opt ']' { $$ = with_kids(ctx, mk(N_LIST, @$), NULL, $2); }
+  | CALLEE '(' exprs_opt ')'
+      { $$ = with_name(mk(N_CALL, @$), $1, @1); $$ = with_kids(ctx, $$, NULL, $3); }
+  ;
+
+exprs_opt
+  : %empty            { $$ = (Seq){0}; }
+  | exprs
+  ;
+
+exprs
+  : expr              { $$ = seq_one($1); }
+  | exprs ',' expr    { $$ = seq_add($1, $3); }
+  ;
+
+expr
+  : INT               { $$ = mk(N_INT, @$); $$->ival = $1; }
+  | FLOAT             { $$ = mk(N_FLOAT, @$); $$->fval = $1; }
+  | IDENT             { $$ = with_name(mk(N_IDENT, @$), $1, @1); }
+  | STRING            { $$ = with_name(mk(N_STR, @$), $1, @1); }
+  | '(' expr ')'      { $$ = $2; }
+  | '-' expr %prec NEG  { $$ = with_kids(ctx, mk(N_NEG, @$), $2, (Seq){0}); }
+  | expr '+' expr     { $$ = binop(ctx, '+', $1, $3, @$); }
+  | expr '-' expr     { $$ = binop(ctx, '-', $1, $3, @$); }
+  | expr '*' expr     { $$ = binop(ctx, '*', $1, $3, @$); }
+  | expr '/' expr     { $$ = binop(ctx, '/', $1, $3, @$); }
+  ;
+
+%%
+
+Node *anetp_parse(const Src *src, Diag *d) {
+  AnetParse ctx = {.src = src, .d = d};
+  void *scanner;
+  if (src->len > (size_t)1 << 30) {
+    diag_file_error(d, src->name, "file is larger than 1 GiB");
+    return NULL;
+  }
+  if (anetp_scan_begin(&ctx, &scanner) != 0) {
+    diag_file_error(d, src->name, "cannot start the scanner");
+    return NULL;
+  }
+  int rc = anetyyparse(scanner, &ctx);
+  anetp_scan_end(scanner);
+  if (rc != 0 || ctx.nerrors > 0) {
+    if (rc == 2)
+      diag_file_error(d, src->name, "out of memory while parsing");
+    ast_free(ctx.head);
+    return NULL;
+  }
+  return ctx.head;
+}
+
+/* Keywords print as themselves, punctuation quoted, other tokens by kind. */
+static void put_token(FILE *out, int t, ANETYYSTYPE *v) {
+  switch (t) {
+  case T_IDENT:  fprintf(out, "IDENT(%s)", v->str); free(v->str); return;
+  case T_CALLEE: fprintf(out, "CALLEE(%s)", v->str); free(v->str); return;
+  case T_STRING: fprintf(out, "STRING(%s)", v->str); free(v->str); return;
+  case T_INT:    fprintf(out, "INT(%lld)", (long long)v->ival); return;
+  case T_FLOAT:  fprintf(out, "FLOAT(%g)", v->fval); return;
+  case T_NL:     fputs("NL", out); return;
+  }
+  if (t < 256) {
+    fprintf(out, "'%c'", t);
+    return;
+  }
+  fputs(yysymbol_name(YYTRANSLATE(t)), out);
+}
+
+char *anetp_tokens(const Src *src, Diag *d) {
+  AnetParse ctx = {.src = src, .d = d};
+  void *scanner;
+  if (anetp_scan_begin(&ctx, &scanner) != 0)
+    return NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  bool first = true;
+  FILE *out = open_memstream(&buf, &len);
+  if (!out) {
+    anetp_scan_end(scanner);
+    return NULL;
+  }
+  for (;;) {
+    ANETYYSTYPE v;
+    Loc loc;
+    int t = anetyylex(&v, &loc, scanner);
+    if (t == T_YYEOF || t == T_ANETYYerror)
+      break;
+    if (!first)
+      fputc(' ', out);
+    first = false;
+    put_token(out, t, &v);
+  }
+  anetp_scan_end(scanner);
+  fclose(out);
+  if (ctx.nerrors) {
+    free(buf);
+    return NULL;
+  }
+  return buf;
+}

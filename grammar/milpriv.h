@@ -1,0 +1,110 @@
+/* milpriv.h - what the MIL scanner (milscan.l), grammar (milparse.y) and
+ * semantic actions (milsema.c) share. Not part of any public contract.
+ *
+ * Everything the parser builds lives in the program's arena, so a syntax
+ * error anywhere needs no cleanup beyond mil_free(). Token text is never
+ * copied by the scanner: a location is enough to find it in src->text. */
+#ifndef ANET_MILPRIV_H
+#define ANET_MILPRIV_H
+
+#include "mil.h"
+
+enum {
+  MILP_MAX_DEPTH = 64,              /* brackets of any kind, nested */
+  MILP_MAX_ERRORS = 20,             /* then the parse stops */
+};
+#define MILP_MAX_DIM ((int64_t)INT32_MAX)
+#define MILP_MAX_NUMEL ((int64_t)1 << 50)   /* so numel * 8 bytes fits an int64 */
+
+typedef struct MilpState {
+  MilProg *p;
+  const Src *src;
+  Diag *d;
+  int errors0;           /* d->nerrors when the parse began */
+  size_t pos;            /* scanner: byte offset of the next token */
+  int depth;             /* scanner: open brackets */
+  int fn;                /* index of the function being read, or -1 */
+  const char **sym;      /* names defined so far in that function (hash set) */
+  size_t nsym, symcap;
+} MilpState;
+
+/* A list under construction, in source order. */
+typedef struct MilpNode {
+  void *item;
+  Loc loc;
+  struct MilpNode *next;
+} MilpNode;
+typedef struct MilpSeq {
+  MilpNode *head, *tail;
+  int n;
+} MilpSeq;
+
+/* A literal before its type is known: the type decides what it means. */
+typedef enum MilpLitKind {
+  MILP_LINT, MILP_LFLOAT, MILP_LSTRING, MILP_LWORD,   /* tokens */
+  MILP_LLIST, MILP_LTUPLE, MILP_LDICT,                /* [..] (..) {..} */
+  MILP_LBLOB,                                         /* BLOBFILE(...) */
+} MilpLitKind;
+
+typedef struct MilpLit MilpLit;
+struct MilpLit {
+  MilpLitKind kind;
+  Loc loc;
+  const char *str;       /* MILP_LSTRING (decoded); MILP_LBLOB: path */
+  uint64_t offset;       /* MILP_LBLOB */
+  int n;                 /* bracketed: items */
+  MilpLit **items;
+};
+
+/* One argument inside the <...> of a type: a type, a shape or a dim. */
+typedef enum MilpTArgKind { MILP_TTYPE, MILP_TSHAPE, MILP_TDIM } MilpTArgKind;
+typedef struct MilpTArg {
+  MilpTArgKind kind;
+  MilType *type;         /* MILP_TTYPE; NULL after an error */
+  int rank;              /* MILP_TSHAPE */
+  int64_t dim[MIL_MAX_RANK];
+  int64_t d;             /* MILP_TDIM */
+  bool bad;              /* an error was reported inside */
+} MilpTArg;
+
+/* Errors. Returns false, so helpers can `return milp_err(...)`. */
+bool milp_err(MilpState *s, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool milp_too_many_errors(const MilpState *s);
+char *milp_text(MilpState *s, Loc loc);
+MilpSeq milp_seq(MilpState *s, MilpSeq q, void *item, Loc loc);
+
+/* Scanner helpers. */
+char *milp_string(MilpState *s, Loc loc);   /* NULL after an error */
+
+/* Types. */
+MilType *milp_dtype(MilpState *s, Loc name);
+MilType *milp_type(MilpState *s, Loc name, MilpSeq targs, Loc loc);
+MilpTArg *milp_targ_type(MilpState *s, MilType *t);
+MilpTArg *milp_targ_dim(MilpState *s, Loc loc, bool any);
+MilpTArg *milp_targ_shape(MilpState *s, MilpTArg *shape, MilpTArg *dim, Loc loc);
+
+/* Literals and values. */
+MilpLit *milp_lit(MilpState *s, MilpLitKind kind, Loc loc, const char *str);
+MilpLit *milp_lit_list(MilpState *s, MilpLitKind kind, MilpSeq items, Loc loc);
+MilpLit *milp_lit_blob(MilpState *s, MilpSeq keyvals, Loc loc);
+MilAttr *milp_attr(MilpState *s, Loc name, MilValue *v);
+MilValue *milp_value(MilpState *s, const MilType *t, const MilpLit *lit);
+
+/* Program structure. */
+void milp_version(MilpState *s, Loc loc);
+void milp_prog_attrs(MilpState *s, MilpSeq attrs);
+void milp_func_begin(MilpState *s, Loc name, Loc opset, Loc loc);
+void milp_param(MilpState *s, MilType *t, Loc name);
+void milp_func_attrs(MilpState *s, MilpSeq attrs);
+void milp_func_output(MilpState *s, Loc name);
+void milp_func_end(MilpState *s);
+MilBind *milp_bind_ref(MilpState *s, Loc name);
+MilBind *milp_bind_val(MilpState *s, MilValue *v);
+MilBind *milp_bind_list(MilpState *s, MilpSeq items);
+MilArg *milp_arg(MilpState *s, Loc name, MilBind *b);
+MilVar *milp_out(MilpState *s, MilType *t, Loc name);
+void milp_stmt(MilpState *s, MilpSeq outs, Loc op, MilpSeq args, MilpSeq attrs, Loc loc);
+
+void milp_sym_free(MilpState *s);
+
+#endif

@@ -1,0 +1,756 @@
+/* milsema.c - the MIL parser's actions: types, literals checked against
+ * their types, and the names each function defines and uses. */
+#include "milpriv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- errors and small helpers ---------------------------------------------- */
+
+bool milp_err(MilpState *s, Loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  diag_verror(s->d, s->src, loc, fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+bool milp_too_many_errors(const MilpState *s) {
+  return s->d->nerrors - s->errors0 >= MILP_MAX_ERRORS;
+}
+
+char *milp_text(MilpState *s, Loc loc) {
+  return mil_strndup(s->p, s->src->text + loc.start, loc.end - loc.start);
+}
+
+static bool text_is(const MilpState *s, Loc loc, const char *word) {
+  size_t n = strlen(word);
+  return loc.end - loc.start == n && memcmp(s->src->text + loc.start, word, n) == 0;
+}
+
+MilpSeq milp_seq(MilpState *s, MilpSeq q, void *item, Loc loc) {
+  MilpNode *n = mil_alloc(s->p, sizeof *n);
+  n->item = item;
+  n->loc = loc;
+  if (q.tail)
+    q.tail->next = n;
+  else
+    q.head = n;
+  q.tail = n;
+  q.n++;
+  return q;
+}
+
+/* ---- strings ----------------------------------------------------------------- */
+
+/* Length of the UTF-8 sequence at t, or 0 if it is not one (overlong,
+ * surrogate, beyond U+10FFFF, truncated). */
+static size_t utf8_len(const unsigned char *t, size_t n) {
+  size_t len;
+  uint32_t cp, min;
+  if (t[0] >= 0xc2 && t[0] <= 0xdf)
+    len = 2, cp = t[0] & 0x1fu, min = 0x80;
+  else if (t[0] >= 0xe0 && t[0] <= 0xef)
+    len = 3, cp = t[0] & 0x0fu, min = 0x800;
+  else if (t[0] >= 0xf0 && t[0] <= 0xf4)
+    len = 4, cp = t[0] & 0x07u, min = 0x10000;
+  else
+    return 0;
+  if (len > n)
+    return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((t[i] & 0xc0) != 0x80)
+      return 0;
+    cp = cp << 6 | (t[i] & 0x3fu);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return len;
+}
+
+static int hexval(unsigned char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* One escape at t[*i] (the byte after the backslash); -1 if invalid. The
+ * escapes are those the printer writes: \" \\ \n \t and \xNN below 0x80. */
+static int unescape(const unsigned char *t, size_t n, size_t *i) {
+  switch (t[*i]) {
+  case '"': return '"';
+  case '\\': return '\\';
+  case 'n': return '\n';
+  case 't': return '\t';
+  case 'x': {
+    if (*i + 2 >= n)
+      return -1;
+    int hi = hexval(t[*i + 1]), lo = hexval(t[*i + 2]);
+    int c = hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+    if (c <= 0 || c >= 0x80)
+      return -1;
+    *i += 2;
+    return c;
+  }
+  default:
+    return -1;
+  }
+}
+
+char *milp_string(MilpState *s, Loc loc) {
+  const unsigned char *t = (const unsigned char *)s->src->text + loc.start + 1;
+  size_t n = loc.end - loc.start - 2, o = 0;
+  char *out = mil_alloc(s->p, n + 1);
+  for (size_t i = 0; i < n; i++) {
+    Loc at = {loc.start + 1 + i, loc.start + 2 + i};
+    if (t[i] == '\\') {
+      int c = ++i < n ? unescape(t, n, &i) : -1;
+      if (c < 0)
+        return milp_err(s, (Loc){at.start, at.end + 1}, "unknown escape in string"), NULL;
+      out[o++] = (char)c;
+    } else if (t[i] < 0x20 || t[i] == 0x7f) {
+      return milp_err(s, at, "control byte 0x%02x in string", t[i]), NULL;
+    } else if (t[i] >= 0x80) {
+      size_t len = utf8_len(t + i, n - i);
+      if (!len)
+        return milp_err(s, at, "invalid UTF-8 in string"), NULL;
+      memcpy(out + o, t + i, len);
+      o += len;
+      i += len - 1;
+    } else {
+      out[o++] = (char)t[i];
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* ---- types ------------------------------------------------------------------- */
+
+MilType *milp_dtype(MilpState *s, Loc name) {
+  MilDtype dt;
+  if (!mil_dtype_lookup(s->src->text + name.start, name.end - name.start, &dt)) {
+    milp_err(s, name, "unknown type '%s'", milp_text(s, name));
+    return NULL;
+  }
+  return mil_scalar_type(s->p, dt);
+}
+
+MilpTArg *milp_targ_type(MilpState *s, MilType *t) {
+  MilpTArg *a = mil_alloc(s->p, sizeof *a);
+  a->kind = MILP_TTYPE;
+  a->type = t;
+  a->bad = !t;
+  return a;
+}
+
+MilpTArg *milp_targ_dim(MilpState *s, Loc loc, bool any) {
+  MilpTArg *a = mil_alloc(s->p, sizeof *a);
+  a->kind = MILP_TDIM;
+  a->d = MIL_DIM_ANY;
+  if (any)
+    return a;
+  char *text = milp_text(s, loc);
+  errno = 0;
+  long long v = strtoll(text, NULL, 10);
+  if (text[0] == '-') {
+    a->bad = !milp_err(s, loc, "negative dimension %s", text);
+  } else if (errno == ERANGE || v > MILP_MAX_DIM) {
+    a->bad = !milp_err(s, loc, "dimension %s is larger than %lld", text,
+                       (long long)MILP_MAX_DIM);
+  } else {
+    a->d = v;
+  }
+  return a;
+}
+
+MilpTArg *milp_targ_shape(MilpState *s, MilpTArg *shape, MilpTArg *dim, Loc loc) {
+  if (!shape) {
+    shape = mil_alloc(s->p, sizeof *shape);
+    shape->kind = MILP_TSHAPE;
+  }
+  if (!dim)
+    return shape;
+  shape->bad |= dim->bad;
+  if (shape->rank == MIL_MAX_RANK) {
+    if (!shape->bad)
+      shape->bad = !milp_err(s, loc, "tensor rank above the limit of %d", MIL_MAX_RANK);
+    return shape;
+  }
+  shape->dim[shape->rank++] = dim->d;
+  return shape;
+}
+
+static MilType *new_type(MilpState *s, MilKind kind, int nsub) {
+  MilType *t = mil_alloc(s->p, sizeof *t);
+  t->kind = kind;
+  t->nsub = nsub;
+  t->sub = nsub ? mil_alloc(s->p, (size_t)nsub * sizeof *t->sub) : NULL;
+  return t;
+}
+
+/* Static element counts above MILP_MAX_NUMEL (or overflowing) are refused
+ * here, so nothing downstream multiplies them. */
+static MilType *tensor_of(MilpState *s, MilpTArg **a, Loc loc) {
+  const MilType *e = a[0]->type;
+  if (a[0]->kind != MILP_TTYPE || e->kind != MIL_TENSOR || e->rank != 0 ||
+      a[1]->kind != MILP_TSHAPE) {
+    milp_err(s, loc, "expected tensor<dtype, [dims]>");
+    return NULL;
+  }
+  MilType *t = mil_tensor_type(s->p, e->dtype, a[1]->rank, a[1]->dim);
+  int64_t n = 1;
+  for (int i = 0; i < t->rank; i++) {
+    if (t->dim[i] <= 0)
+      continue;
+    if (n > MILP_MAX_NUMEL / t->dim[i]) {
+      milp_err(s, loc, "tensor type with more than %lld elements", (long long)MILP_MAX_NUMEL);
+      return NULL;
+    }
+    n *= t->dim[i];
+  }
+  return t;
+}
+
+static bool all_types(MilpTArg **a, int n) {
+  for (int i = 0; i < n; i++)
+    if (a[i]->kind != MILP_TTYPE)
+      return false;
+  return true;
+}
+
+MilType *milp_type(MilpState *s, Loc name, MilpSeq targs, Loc loc) {
+  MilpTArg **a = mil_alloc(s->p, (size_t)targs.n * sizeof *a);
+  int n = 0;
+  for (MilpNode *x = targs.head; x; x = x->next) {
+    a[n] = x->item;
+    if (a[n++]->bad)
+      return NULL;
+  }
+  MilType *t = NULL;
+  if (text_is(s, name, "tensor") && n == 2)
+    return tensor_of(s, a, loc);
+  if (text_is(s, name, "list") && n == 2 && a[0]->kind == MILP_TTYPE && a[1]->kind == MILP_TDIM) {
+    t = new_type(s, MIL_LIST, 1);
+    t->len = a[1]->d;
+  } else if (text_is(s, name, "tuple") && all_types(a, n)) {
+    t = new_type(s, MIL_TUPLE, n);
+  } else if (text_is(s, name, "dict") && n == 2 && all_types(a, n)) {
+    t = new_type(s, MIL_DICT, 2);
+  } else if (text_is(s, name, "state") && n == 1 && all_types(a, n)) {
+    t = new_type(s, MIL_STATE, 1);
+  } else {
+    milp_err(s, loc, "expected tensor<dtype, [dims]>, list<type, len>, tuple<types>, "
+                     "dict<type, type> or state<type>");
+    return NULL;
+  }
+  for (int i = 0; i < t->nsub; i++)
+    t->sub[i] = a[i]->type;
+  return t;
+}
+
+/* ---- literals ---------------------------------------------------------------- */
+
+MilpLit *milp_lit(MilpState *s, MilpLitKind kind, Loc loc, const char *str) {
+  MilpLit *l = mil_alloc(s->p, sizeof *l);
+  l->kind = kind;
+  l->loc = loc;
+  l->str = str;
+  return l;
+}
+
+MilpLit *milp_lit_list(MilpState *s, MilpLitKind kind, MilpSeq items, Loc loc) {
+  MilpLit *l = milp_lit(s, kind, loc, NULL);
+  l->n = items.n;
+  l->items = mil_alloc(s->p, (size_t)items.n * sizeof *l->items);
+  int i = 0;
+  for (MilpNode *x = items.head; x; x = x->next) {
+    if (!x->item)
+      return NULL;          /* an error inside was already reported */
+    l->items[i++] = x->item;
+  }
+  return l;
+}
+
+static bool is_scalar_of(const MilValue *v, MilDtype dt) {
+  return v && v->kind == MIL_VDATA && v->type->kind == MIL_TENSOR && v->type->rank == 0 &&
+         v->type->dtype == dt;
+}
+
+MilpLit *milp_lit_blob(MilpState *s, MilpSeq keyvals, Loc loc) {
+  MilpLit *l = milp_lit(s, MILP_LBLOB, loc, NULL);
+  bool has_off = false;
+  for (MilpNode *x = keyvals.head; x; x = x->next) {
+    MilAttr *a = x->item;
+    if (!a->val)
+      return NULL;
+    if (strcmp(a->name, "path") == 0 && !l->str && is_scalar_of(a->val, MIL_STRING)) {
+      l->str = a->val->s[0];
+    } else if (strcmp(a->name, "offset") == 0 && !has_off && is_scalar_of(a->val, MIL_UINT64)) {
+      l->offset = (uint64_t)a->val->i[0];
+      has_off = true;
+    } else {
+      milp_err(s, x->loc, "expected path = string(...) and offset = uint64(...) "
+                          "once each in BLOBFILE(...)");
+      return NULL;
+    }
+  }
+  if (!l->str || !has_off) {
+    milp_err(s, loc, "BLOBFILE(...) needs both path and offset");
+    return NULL;
+  }
+  return l;
+}
+
+MilAttr *milp_attr(MilpState *s, Loc name, MilValue *v) {
+  MilAttr *a = mil_alloc(s->p, sizeof *a);
+  a->name = milp_text(s, name);
+  a->val = v;
+  return a;
+}
+
+/* ---- literal against its type ------------------------------------------------ */
+
+static const char *lit_desc(MilpState *s, const MilpLit *l) {
+  switch (l->kind) {
+  case MILP_LLIST: return "'[...]'";
+  case MILP_LTUPLE: return "'(...)'";
+  case MILP_LDICT: return "'{...}'";
+  case MILP_LBLOB: return "BLOBFILE(...)";
+  default: break;
+  }
+  size_t n = l->loc.end - l->loc.start;
+  return mil_printf(s->p, "'%.*s%s'", (int)(n > 24 ? 24 : n), s->src->text + l->loc.start,
+                    n > 24 ? "..." : "");
+}
+
+enum { NUM_MAX = 400 };
+
+/* A number token as a NUL-terminated string in buf; false if absurdly long. */
+static bool num_text(MilpState *s, const MilpLit *l, char buf[NUM_MAX + 1]) {
+  size_t n = l->loc.end - l->loc.start;
+  if (n > NUM_MAX)
+    return milp_err(s, l->loc, "number longer than %d characters", NUM_MAX);
+  memcpy(buf, s->src->text + l->loc.start, n);
+  buf[n] = '\0';
+  return true;
+}
+
+static bool set_float(MilpState *s, MilValue *v, int64_t k, const MilpLit *l) {
+  if (l->kind == MILP_LWORD && (text_is(s, l->loc, "inf") || text_is(s, l->loc, "nan"))) {
+    v->f[k] = text_is(s, l->loc, "inf") ? INFINITY : NAN;
+    return true;
+  }
+  if (l->kind != MILP_LINT && l->kind != MILP_LFLOAT)
+    return milp_err(s, l->loc, "expected a number for %s, found %s",
+                    mil_dtype_name(v->type->dtype), lit_desc(s, l));
+  char t[NUM_MAX + 1];
+  if (!num_text(s, l, t))
+    return false;
+  errno = 0;
+  double x = strtod(t, NULL);
+  if (errno == ERANGE && isinf(x))
+    return milp_err(s, l->loc, "number %s is out of range", t);
+  v->f[k] = x;
+  return true;
+}
+
+static bool set_int(MilpState *s, MilValue *v, int64_t k, const MilpLit *l) {
+  MilDtype dt = v->type->dtype;
+  if (l->kind != MILP_LINT)
+    return milp_err(s, l->loc, "expected an integer for %s, found %s", mil_dtype_name(dt),
+                    lit_desc(s, l));
+  char t[NUM_MAX + 1];
+  if (!num_text(s, l, t))
+    return false;
+  int bits = mil_dtype_bits(dt);
+  bool sign = mil_dtype_is_signed(dt);
+  errno = 0;
+  if (t[0] == '-') {
+    long long x = strtoll(t, NULL, 10);
+    long long lo = !sign ? 0 : bits == 64 ? INT64_MIN : -(1LL << (bits - 1));
+    if (errno == ERANGE || x < lo)
+      return milp_err(s, l->loc, "%s is out of range for %s", t, mil_dtype_name(dt));
+    v->i[k] = x;
+    return true;
+  }
+  unsigned long long x = strtoull(t, NULL, 10);
+  int vbits = sign ? bits - 1 : bits;
+  unsigned long long hi = vbits == 64 ? UINT64_MAX : (1ULL << vbits) - 1;
+  if (errno == ERANGE || x > hi)
+    return milp_err(s, l->loc, "%s is out of range for %s", t, mil_dtype_name(dt));
+  v->i[k] = (int64_t)x;
+  return true;
+}
+
+static bool set_elem(MilpState *s, MilValue *v, int64_t k, const MilpLit *l) {
+  MilDtype dt = v->type->dtype;
+  if (dt == MIL_STRING) {
+    if (l->kind != MILP_LSTRING)
+      return milp_err(s, l->loc, "expected a string, found %s", lit_desc(s, l));
+    v->s[k] = (char *)l->str;
+    return true;
+  }
+  if (dt == MIL_BOOL) {
+    bool t = l->kind == MILP_LWORD && text_is(s, l->loc, "true");
+    if (!t && !(l->kind == MILP_LWORD && text_is(s, l->loc, "false")))
+      return milp_err(s, l->loc, "expected true or false, found %s", lit_desc(s, l));
+    v->i[k] = t;
+    return true;
+  }
+  if (mil_dtype_is_float(dt))
+    return set_float(s, v, k, l);
+  return set_int(s, v, k, l);
+}
+
+/* The shape a nested [...] literal spells, read along its first items;
+ * declared dims must agree, '?' dims take what the literal says. */
+static bool infer_shape(MilpState *s, const MilType *t, const MilpLit *lit, int64_t *dims) {
+  const MilpLit *l = lit;
+  for (int k = 0; k < t->rank; k++) {
+    if (l->kind != MILP_LLIST)
+      return milp_err(s, l->loc, "expected '[' for dimension %d of a rank-%d tensor, found %s",
+                      k, t->rank, lit_desc(s, l));
+    if (t->dim[k] >= 0 && l->n != t->dim[k])
+      return milp_err(s, l->loc, "expected %lld elements in dimension %d, found %d",
+                      (long long)t->dim[k], k, l->n);
+    dims[k] = l->n;
+    if (l->n == 0) {
+      for (int j = k + 1; j < t->rank; j++)
+        dims[j] = t->dim[j] >= 0 ? t->dim[j] : 0;
+      return true;
+    }
+    l = l->items[0];
+  }
+  return true;
+}
+
+/* Every [...] at depth `axis` must hold dims[axis] items; the leaves sit at
+ * depth rank. Counts the leaves, which bounds what the value allocates. */
+static bool check_nesting(MilpState *s, const MilType *t, const MilpLit *l, int axis,
+                          const int64_t *dims) {
+  if (axis == t->rank) {
+    if (l->kind == MILP_LLIST || l->kind == MILP_LTUPLE || l->kind == MILP_LDICT ||
+        l->kind == MILP_LBLOB)
+      return milp_err(s, l->loc, "expected a %s element (the tensor has rank %d), found %s",
+                      mil_dtype_name(t->dtype), t->rank, lit_desc(s, l));
+    return true;
+  }
+  if (l->kind != MILP_LLIST)
+    return milp_err(s, l->loc, "expected '[' for dimension %d of a rank-%d tensor, found %s",
+                    axis, t->rank, lit_desc(s, l));
+  if (l->n != dims[axis])
+    return milp_err(s, l->loc, "expected %lld elements in dimension %d, found %d",
+                    (long long)dims[axis], axis, l->n);
+  for (int i = 0; i < l->n; i++)
+    if (!check_nesting(s, t, l->items[i], axis + 1, dims))
+      return false;
+  return true;
+}
+
+static bool fill(MilpState *s, MilValue *v, const MilpLit *l, int axis, int64_t *k) {
+  if (axis == v->type->rank)
+    return set_elem(s, v, (*k)++, l);
+  for (int i = 0; i < l->n; i++)
+    if (!fill(s, v, l->items[i], axis + 1, k))
+      return false;
+  return true;
+}
+
+static MilValue *new_value(MilpState *s, const MilType *t, MilValKind kind) {
+  MilValue *v = mil_alloc(s->p, sizeof *v);
+  v->type = t;
+  v->kind = kind;
+  v->blob_src = -1;
+  return v;
+}
+
+static MilValue *blob_value(MilpState *s, const MilType *t, const MilpLit *l) {
+  if (mil_type_numel(t) < 0) {
+    milp_err(s, l->loc, "a BLOBFILE tensor needs a static shape");
+    return NULL;
+  }
+  return mil_blob_value(s->p, t, l->str, l->offset, -1);
+}
+
+static MilValue *tensor_value(MilpState *s, const MilType *t, const MilpLit *lit) {
+  if (lit->kind == MILP_LBLOB)
+    return blob_value(s, t, lit);
+  int64_t dims[MIL_MAX_RANK];
+  if (!infer_shape(s, t, lit, dims) || !check_nesting(s, t, lit, 0, dims))
+    return NULL;
+  if (mil_type_numel(t) < 0)    /* '?' dims: the value gets the shape it spells */
+    t = mil_tensor_type(s->p, t->dtype, t->rank, dims);
+  int64_t n = mil_type_numel(t);
+  if (n < 0 || n > MIL_MAX_ELEMS) {
+    milp_err(s, lit->loc, "literal with more than %d elements", MIL_MAX_ELEMS);
+    return NULL;
+  }
+  MilValue *v = new_value(s, t, MIL_VDATA);
+  v->n = n;
+  size_t cnt = n ? (size_t)n : 1;
+  if (t->dtype == MIL_STRING)
+    v->s = mil_alloc(s->p, cnt * sizeof *v->s);
+  else if (mil_dtype_is_float(t->dtype))
+    v->f = mil_alloc(s->p, cnt * sizeof *v->f);
+  else
+    v->i = mil_alloc(s->p, cnt * sizeof *v->i);
+  int64_t k = 0;
+  return fill(s, v, lit, 0, &k) ? v : NULL;
+}
+
+static const char *kind_name(MilKind k) {
+  switch (k) {
+  case MIL_LIST: return "list";
+  case MIL_TUPLE: return "tuple";
+  case MIL_DICT: return "dict";
+  case MIL_STATE: return "state";
+  default: return "tensor";
+  }
+}
+
+/* Items of a list, tuple or dict; a dict's pairs are {k, v} and become
+ * key, value, key, value... */
+static MilValue *agg_value(MilpState *s, const MilType *t, const MilpLit *l) {
+  static const MilpLitKind want[] = {[MIL_LIST] = MILP_LLIST, [MIL_TUPLE] = MILP_LTUPLE,
+                                     [MIL_DICT] = MILP_LDICT};
+  static const char *const open[] = {[MIL_LIST] = "[", [MIL_TUPLE] = "(", [MIL_DICT] = "{"};
+  if (l->kind != want[t->kind])
+    return milp_err(s, l->loc, "expected '%s' for a %s, found %s", open[t->kind],
+                    kind_name(t->kind), lit_desc(s, l)), NULL;
+  int n = t->kind == MIL_TUPLE ? t->nsub : t->kind == MIL_LIST ? (int)t->len : -1;
+  if (n >= 0 && l->n != n)
+    return milp_err(s, l->loc, "expected %d items in the %s, found %d", n, kind_name(t->kind),
+                    l->n), NULL;
+  MilValue *v = new_value(s, t, MIL_VAGG);
+  int per = t->kind == MIL_DICT ? 2 : 1;
+  v->nitems = l->n * per;
+  v->items = mil_alloc(s->p, (size_t)v->nitems * sizeof *v->items);
+  for (int i = 0; i < l->n; i++) {
+    const MilpLit *it = l->items[i];
+    if (t->kind == MIL_DICT && (it->kind != MILP_LDICT || it->n != 2))
+      return milp_err(s, it->loc, "expected a {key, value} pair, found %s", lit_desc(s, it)), NULL;
+    for (int j = 0; j < per; j++) {
+      const MilType *st = t->kind == MIL_TUPLE ? t->sub[i] : t->sub[j];
+      v->items[i * per + j] = milp_value(s, st, t->kind == MIL_DICT ? it->items[j] : it);
+      if (!v->items[i * per + j])
+        return NULL;
+    }
+  }
+  return v;
+}
+
+MilValue *milp_value(MilpState *s, const MilType *t, const MilpLit *lit) {
+  if (!t || !lit)
+    return NULL;     /* already reported */
+  if (t->kind == MIL_TENSOR)
+    return tensor_value(s, t, lit);
+  if (t->kind == MIL_STATE) {
+    milp_err(s, lit->loc, "a state<...> has no literal value");
+    return NULL;
+  }
+  return agg_value(s, t, lit);
+}
+
+/* ---- names defined in the current function ------------------------------------- */
+
+static uint64_t hash(const char *k) {
+  uint64_t h = 1469598103934665603u;
+  for (; *k; k++)
+    h = (h ^ (unsigned char)*k) * 1099511628211u;
+  return h;
+}
+
+static size_t sym_slot(const MilpState *s, const char *name) {
+  size_t i = hash(name) & (s->symcap - 1);
+  while (s->sym[i] && strcmp(s->sym[i], name) != 0)
+    i = (i + 1) & (s->symcap - 1);
+  return i;
+}
+
+static bool sym_has(const MilpState *s, const char *name) {
+  return s->symcap && s->sym[sym_slot(s, name)];
+}
+
+static void sym_add(MilpState *s, const char *name) {
+  if (2 * (s->nsym + 1) > s->symcap) {
+    const char **old = s->sym;
+    size_t oldcap = s->symcap;
+    s->symcap = oldcap ? 2 * oldcap : 64;
+    s->sym = calloc(s->symcap, sizeof *s->sym);
+    if (!s->sym) {
+      fputs("anet: out of memory\n", stderr);
+      abort();
+    }
+    for (size_t i = 0; i < oldcap; i++)
+      if (old[i])
+        s->sym[sym_slot(s, old[i])] = old[i];
+    free(old);
+  }
+  size_t i = sym_slot(s, name);
+  if (!s->sym[i]) {
+    s->sym[i] = name;
+    s->nsym++;
+  }
+}
+
+void milp_sym_free(MilpState *s) {
+  free(s->sym);
+  s->sym = NULL;
+  s->nsym = s->symcap = 0;
+}
+
+/* ---- program structure ---------------------------------------------------------- */
+
+void milp_version(MilpState *s, Loc loc) {
+  const char *t = s->src->text + loc.start;
+  size_t n = loc.end - loc.start, i = 0;
+  while (i < n && t[i] >= '0' && t[i] <= '9')
+    i++;
+  bool ok = i > 0;
+  if (ok && i < n && t[i] == '.') {
+    size_t j = ++i;
+    while (i < n && t[i] >= '0' && t[i] <= '9')
+      i++;
+    ok = i > j;
+  }
+  if (!ok || i != n)
+    milp_err(s, loc, "expected a version such as 1.3, found '%s'", milp_text(s, loc));
+  s->p->version = milp_text(s, loc);
+}
+
+/* Attributes into an array, refusing a key given twice. */
+static void attr_array(MilpState *s, MilpSeq q, int *n, MilAttr **out) {
+  *out = mil_alloc(s->p, (size_t)q.n * sizeof **out);
+  *n = 0;
+  for (MilpNode *x = q.head; x; x = x->next) {
+    MilAttr *a = x->item;
+    for (int i = 0; i < *n; i++)
+      if (strcmp((*out)[i].name, a->name) == 0) {
+        milp_err(s, x->loc, "attribute '%s' given twice", a->name);
+        break;
+      }
+    (*out)[(*n)++] = *a;
+  }
+}
+
+void milp_prog_attrs(MilpState *s, MilpSeq attrs) {
+  attr_array(s, attrs, &s->p->nattrs, &s->p->attrs);
+}
+
+void milp_func_begin(MilpState *s, Loc name, Loc opset, Loc loc) {
+  char *fname = milp_text(s, name);
+  if (mil_find_func(s->p, fname))
+    milp_err(s, name, "function '%s' defined twice", fname);
+  MilFunc *f = mil_add_func(s->p, fname, milp_text(s, opset));
+  f->loc = loc;
+  s->fn = s->p->nfuncs - 1;
+  if (s->sym)
+    memset(s->sym, 0, s->symcap * sizeof *s->sym);
+  s->nsym = 0;
+}
+
+void milp_param(MilpState *s, MilType *t, Loc name) {
+  char *n = milp_text(s, name);
+  if (sym_has(s, n))
+    milp_err(s, name, "'%s' defined twice", n);
+  sym_add(s, n);
+  mil_add_input(s->p, &s->p->funcs[s->fn], t, n);
+}
+
+void milp_func_attrs(MilpState *s, MilpSeq attrs) {
+  MilFunc *f = &s->p->funcs[s->fn];
+  attr_array(s, attrs, &f->nattrs, &f->attrs);
+}
+
+void milp_func_output(MilpState *s, Loc name) {
+  char *n = milp_text(s, name);
+  if (!sym_has(s, n))
+    milp_err(s, name, "function output '%s' is not defined", n);
+  mil_add_output(s->p, &s->p->funcs[s->fn], n);
+}
+
+void milp_func_end(MilpState *s) {
+  s->fn = -1;
+}
+
+MilBind *milp_bind_ref(MilpState *s, Loc name) {
+  MilBind *b = mil_alloc(s->p, sizeof *b);
+  b->kind = MIL_BREF;
+  b->ref = milp_text(s, name);
+  if (!sym_has(s, b->ref))
+    milp_err(s, name, "'%s' is not defined", b->ref);
+  return b;
+}
+
+MilBind *milp_bind_val(MilpState *s, MilValue *v) {
+  MilBind *b = mil_alloc(s->p, sizeof *b);
+  b->kind = MIL_BVAL;
+  b->val = v;
+  return b;
+}
+
+MilBind *milp_bind_list(MilpState *s, MilpSeq items) {
+  MilBind *b = mil_alloc(s->p, sizeof *b);
+  b->kind = MIL_BLIST;
+  b->items = mil_alloc(s->p, (size_t)items.n * sizeof *b->items);
+  for (MilpNode *x = items.head; x; x = x->next)
+    b->items[b->nitems++] = *(MilBind *)x->item;
+  return b;
+}
+
+MilArg *milp_arg(MilpState *s, Loc name, MilBind *b) {
+  MilArg *a = mil_alloc(s->p, sizeof *a);
+  a->name = milp_text(s, name);
+  a->bind = *b;
+  return a;
+}
+
+MilVar *milp_out(MilpState *s, MilType *t, Loc name) {
+  MilVar *v = mil_alloc(s->p, sizeof *v);
+  v->type = t;
+  v->name = milp_text(s, name);
+  return v;
+}
+
+static void stmt_args(MilpState *s, MilOp *op, MilpSeq args) {
+  op->args = mil_alloc(s->p, (size_t)args.n * sizeof *op->args);
+  for (MilpNode *x = args.head; x; x = x->next) {
+    MilArg *a = x->item;
+    for (int i = 0; i < op->nargs; i++)
+      if (strcmp(op->args[i].name, a->name) == 0) {
+        milp_err(s, x->loc, "argument '%s' given twice", a->name);
+        break;
+      }
+    op->args[op->nargs++] = *a;
+  }
+}
+
+/* The outputs become visible only after the whole statement, so an op
+ * cannot read its own result. */
+void milp_stmt(MilpState *s, MilpSeq outs, Loc opname, MilpSeq args, MilpSeq attrs, Loc loc) {
+  MilOp *op = mil_add_op(s->p, &s->p->funcs[s->fn], milp_text(s, opname));
+  op->loc = loc;
+  op->outs = mil_alloc(s->p, (size_t)outs.n * sizeof *op->outs);
+  for (MilpNode *x = outs.head; x; x = x->next) {
+    MilVar *v = x->item;
+    bool dup = sym_has(s, v->name);
+    for (int i = 0; i < op->nouts && !dup; i++)
+      dup = strcmp(op->outs[i].name, v->name) == 0;
+    if (dup)
+      milp_err(s, x->loc, "'%s' defined twice", v->name);
+    op->outs[op->nouts++] = *v;
+  }
+  stmt_args(s, op, args);
+  attr_array(s, attrs, &op->nattrs, &op->attrs);
+  for (int i = 0; i < op->nouts; i++)
+    sym_add(s, op->outs[i].name);
+}

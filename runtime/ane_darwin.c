@@ -1,0 +1,540 @@
+/* ane_darwin.c - the real AneApi: the private AppleNeuralEngine classes
+ * through the Objective-C runtime, with CoreFoundation and IOSurface.
+ *
+ * Plain C, no Objective-C: every message goes through objc_msgSend cast to
+ * the exact, non-variadic type of that selector (arm64 passes variadic
+ * arguments on the stack, so a variadic call would hand the callee garbage;
+ * ANE_API.md 1). Classes and selectors are checked once with
+ * class_respondsToSelector, because an unknown selector raises an
+ * Objective-C exception that C cannot catch. Factory results are
+ * autoreleased (+0); each is CFRetain'ed before it is returned, so the
+ * caller owns it and may pop the pool. Out-parameter errors are
+ * autoreleased too and are turned into text before returning.
+ *
+ * Only compiled on Darwin; `make check-darwin` keeps it compiling against
+ * tests/darwin/ elsewhere. */
+#define _DARWIN_C_SOURCE 1          /* RTLD_DEFAULT, confstr's Darwin names */
+#define OBJC_OLD_DISPATCH_PROTOTYPES 0
+
+#include "ane_api.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CoreFoundation/CoreFoundation.h>
+#include <IOSurface/IOSurfaceRef.h>
+#include <objc/message.h>
+#include <objc/runtime.h>
+
+/* objc4's private objc-internal.h; libobjc has exported both since 10.7. */
+void *objc_autoreleasePoolPush(void);
+void objc_autoreleasePoolPop(void *context);
+
+static const char framework_path[] =
+    "/System/Library/PrivateFrameworks/AppleNeuralEngine.framework/AppleNeuralEngine";
+
+/* One function type per selector shape (ANE_API.md 10). */
+typedef id (*MsgId)(id, SEL);
+typedef id (*MsgIdId)(id, SEL, id);
+typedef BOOL (*MsgBool)(id, SEL);
+typedef unsigned int (*MsgU32)(id, SEL);
+typedef id (*MsgDescriptor)(id, SEL, CFDataRef, CFDictionaryRef, CFDataRef);
+typedef BOOL (*MsgQosOptions)(id, SEL, unsigned int, CFDictionaryRef, CFErrorRef *);
+typedef BOOL (*MsgEvaluate)(id, SEL, unsigned int, CFDictionaryRef, id, CFErrorRef *);
+typedef BOOL (*MsgUnload)(id, SEL, unsigned int, CFErrorRef *);
+typedef id (*MsgWrap)(id, SEL, IOSurfaceRef);
+typedef id (*MsgRequest)(id, SEL, CFArrayRef, CFArrayRef, CFArrayRef, CFArrayRef, id, id,
+                         CFNumberRef);
+typedef id (*MsgDictionary)(id, SEL, const id *, const id *, unsigned long);
+typedef CFStringRef (*TempDirFn)(void);
+
+typedef struct Dar {
+  /* objc_msgSend, held as a pointer so each call casts a value rather than
+   * the function's own name (GCC rejects the latter in the syntax check). */
+  void (*send)(void);
+  void *lib;
+  bool ready;                 /* classes and selectors checked */
+  Class desc_cls, model_cls, request_cls, surface_cls, dict_cls;
+  SEL with_mil, with_descriptor, hex_id, compile, load, unload, evaluate, with_surface,
+      with_inputs, with_objects, all_keys, all_values, first_object;
+  CFDictionaryRef empty;      /* the options of compile, load and evaluate */
+} Dar;
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* s as UTF-8 in buf; false (with as much as fits) when it does not fit. */
+static bool cf_cstring(CFStringRef s, char *buf, size_t size) {
+  buf[0] = '\0';
+  if (!s || CFGetTypeID(s) != CFStringGetTypeID())
+    return false;
+  if (CFStringGetCString(s, buf, (CFIndex)size, kCFStringEncodingUTF8))
+    return true;
+  CFIndex max = CFStringGetMaximumSizeForEncoding(CFStringGetLength(s), kCFStringEncodingUTF8) + 1;
+  char *big = max > 0 ? malloc((size_t)max) : NULL;
+  if (big && CFStringGetCString(s, big, max, kCFStringEncodingUTF8))
+    snprintf(buf, size, "%s", big);
+  free(big);
+  return false;
+}
+
+/* The framework's error, with its domain and code, as text. */
+static int describe(AneErr *e, const char *call, CFErrorRef err) {
+  if (!err) {
+    snprintf(e->msg, sizeof e->msg, "%s returned NO without an error", call);
+    return -1;
+  }
+  char text[768], domain[160];
+  CFStringRef desc = CFErrorCopyDescription(err);
+  cf_cstring(desc, text, sizeof text);
+  cf_cstring(CFErrorGetDomain(err), domain, sizeof domain);
+  snprintf(e->msg, sizeof e->msg, "%s (%s, code %ld)", text, domain, (long)CFErrorGetCode(err));
+  if (desc)
+    CFRelease(desc);
+  return -1;
+}
+
+static int need_class(Class *out, const char *name, AneErr *e) {
+  if ((*out = objc_getClass(name)))
+    return 0;
+  snprintf(e->msg, sizeof e->msg, "class %s not found after loading AppleNeuralEngine", name);
+  return -1;
+}
+
+/* kind '+' checks a class method, '-' an instance method. */
+static int need_sel(SEL *out, Class cls, char kind, const char *name, AneErr *e) {
+  *out = sel_registerName(name);
+  Class where = kind == '+' ? object_getClass((id)cls) : cls;
+  if (where && class_respondsToSelector(where, *out))
+    return 0;
+  snprintf(e->msg, sizeof e->msg, "%c[%s %s] is missing from this macOS", kind,
+           class_getName(cls), name);
+  return -1;
+}
+
+static int open_lib(Dar *D, AneErr *e) {
+  if (D->lib)
+    return 0;
+  if ((D->lib = dlopen(framework_path, RTLD_NOW)))
+    return 0;
+  const char *why = dlerror();
+  snprintf(e->msg, sizeof e->msg, "cannot load %s: %s", framework_path,
+           why ? why : "unknown reason");
+  return -1;
+}
+
+static AneRef retained(id obj) {
+  return (AneRef)(void *)CFRetain((CFTypeRef)obj);
+}
+
+/* ---- the table -------------------------------------------------------------- */
+
+static int dar_framework_open(void *ctx, AneErr *e) {
+  Dar *D = ctx;
+  if (D->ready)
+    return 0;
+  if (open_lib(D, e) < 0 || need_class(&D->desc_cls, "_ANEInMemoryModelDescriptor", e) < 0 ||
+      need_class(&D->model_cls, "_ANEInMemoryModel", e) < 0 ||
+      need_class(&D->request_cls, "_ANERequest", e) < 0 ||
+      need_class(&D->surface_cls, "_ANEIOSurfaceObject", e) < 0 ||
+      need_class(&D->dict_cls, "NSDictionary", e) < 0)
+    return -1;
+  Class array_cls;
+  if (need_class(&array_cls, "NSArray", e) < 0 ||
+      need_sel(&D->with_mil, D->desc_cls, '+', "modelWithMILText:weights:optionsPlist:", e) < 0 ||
+      need_sel(&D->with_descriptor, D->model_cls, '+', "inMemoryModelWithDescriptor:", e) < 0 ||
+      need_sel(&D->hex_id, D->model_cls, '-', "hexStringIdentifier", e) < 0 ||
+      need_sel(&D->compile, D->model_cls, '-', "compileWithQoS:options:error:", e) < 0 ||
+      need_sel(&D->load, D->model_cls, '-', "loadWithQoS:options:error:", e) < 0 ||
+      need_sel(&D->unload, D->model_cls, '-', "unloadWithQoS:error:", e) < 0 ||
+      need_sel(&D->evaluate, D->model_cls, '-', "evaluateWithQoS:options:request:error:", e) < 0 ||
+      need_sel(&D->with_surface, D->surface_cls, '+', "objectWithIOSurface:", e) < 0 ||
+      need_sel(&D->with_inputs, D->request_cls, '+',
+               "requestWithInputs:inputIndices:outputs:outputIndices:weightsBuffer:perfStats:"
+               "procedureIndex:",
+               e) < 0 ||
+      need_sel(&D->with_objects, D->dict_cls, '+', "dictionaryWithObjects:forKeys:count:", e) < 0 ||
+      need_sel(&D->all_keys, D->dict_cls, '-', "allKeys", e) < 0 ||
+      need_sel(&D->all_values, D->dict_cls, '-', "allValues", e) < 0 ||
+      need_sel(&D->first_object, array_cls, '-', "firstObject", e) < 0)
+    return -1;
+  if (!D->empty &&
+      !(D->empty = CFDictionaryCreate(NULL, NULL, NULL, 0, &kCFTypeDictionaryKeyCallBacks,
+                                      &kCFTypeDictionaryValueCallBacks))) {
+    snprintf(e->msg, sizeof e->msg, "cannot create an empty dictionary");
+    return -1;
+  }
+  D->ready = true;
+  return 0;
+}
+
+static void *dar_pool_push(void *ctx) {
+  (void)ctx;
+  return objc_autoreleasePoolPush();
+}
+
+static void dar_pool_pop(void *ctx, void *pool) {
+  (void)ctx;
+  objc_autoreleasePoolPop(pool);
+}
+
+static void dar_release(void *ctx, AneRef obj) {
+  (void)ctx;
+  CFRelease((CFTypeRef)obj);
+}
+
+static AneRef dar_data_new(void *ctx, const void *bytes, size_t n, AneErr *e) {
+  (void)ctx;
+  CFDataRef data = n <= (size_t)LONG_MAX ? CFDataCreate(NULL, bytes, (CFIndex)n) : NULL;
+  if (!data)
+    snprintf(e->msg, sizeof e->msg, "cannot create a %zu-byte data object", n);
+  return (AneRef)(void *)data;
+}
+
+static AneRef dar_weights_new(void *ctx, AneErr *e) {
+  (void)ctx;
+  CFMutableDictionaryRef w = CFDictionaryCreateMutable(NULL, 0, &kCFTypeDictionaryKeyCallBacks,
+                                                       &kCFTypeDictionaryValueCallBacks);
+  if (!w)
+    snprintf(e->msg, sizeof e->msg, "cannot create the weights dictionary");
+  return (AneRef)(void *)w;
+}
+
+/* The inner dictionary is made the way clang makes the literal
+ * @{@"offset": @0, @"data": d}, because the framework uses the first key
+ * as a file name and the first value as the payload, and only the
+ * literal's order is known to put "data" first (ANE_API.md 6.2). The order
+ * is checked, not assumed. */
+static int dar_weights_add(void *ctx, AneRef weights, const char *path, uint64_t offset,
+                           AneRef data, AneErr *e) {
+  Dar *D = ctx;
+  int off32 = (int)offset;
+  int64_t off64 = (int64_t)offset;
+  CFNumberRef num = offset <= INT32_MAX ? CFNumberCreate(NULL, kCFNumberIntType, &off32)
+                                        : CFNumberCreate(NULL, kCFNumberSInt64Type, &off64);
+  CFStringRef key = CFStringCreateWithCString(NULL, path, kCFStringEncodingUTF8);
+  int rc = -1;
+  if (!num || !key) {
+    snprintf(e->msg, sizeof e->msg, "cannot create the entry for %s", path);
+    goto out;
+  }
+  id keys[2] = {(id)CFSTR("offset"), (id)CFSTR("data")};
+  id objs[2] = {(id)num, (id)data};
+  id inner = ((MsgDictionary)D->send)((id)D->dict_cls, D->with_objects, objs, keys, 2);
+  if (!inner) {
+    snprintf(e->msg, sizeof e->msg, "+[NSDictionary dictionaryWithObjects:forKeys:count:] "
+             "returned nil for %s", path);
+    goto out;
+  }
+  id first_key = ((MsgId)D->send)(((MsgId)D->send)(inner, D->all_keys), D->first_object);
+  id first_val =
+      ((MsgId)D->send)(((MsgId)D->send)(inner, D->all_values), D->first_object);
+  if (!first_key || !CFEqual((CFTypeRef)first_key, CFSTR("data")) || !first_val ||
+      CFGetTypeID((CFTypeRef)first_val) != CFDataGetTypeID()) {
+    snprintf(e->msg, sizeof e->msg, "the entry for %s does not list \"data\" first, so the "
+             "framework would read the offset number as the weights", path);
+    goto out;
+  }
+  CFDictionarySetValue((CFMutableDictionaryRef)(void *)weights, key, inner);
+  rc = 0;
+out:
+  if (num)
+    CFRelease(num);
+  if (key)
+    CFRelease(key);
+  return rc;
+}
+
+static AneRef dar_descriptor_new(void *ctx, AneRef mil, AneRef weights, AneErr *e) {
+  Dar *D = ctx;
+  id desc = ((MsgDescriptor)D->send)((id)D->desc_cls, D->with_mil, (CFDataRef)(void *)mil,
+                                          (CFDictionaryRef)(void *)weights, NULL);
+  if (!desc) {
+    /* It says nothing more: nil means missing text or weights, or an
+     * empty weight entry (ANE_API.md 4.1). */
+    snprintf(e->msg, sizeof e->msg, "+[_ANEInMemoryModelDescriptor "
+             "modelWithMILText:weights:optionsPlist:] returned nil");
+    return NULL;
+  }
+  return retained(desc);
+}
+
+static AneRef dar_model_new(void *ctx, AneRef descriptor, AneErr *e) {
+  Dar *D = ctx;
+  id model = ((MsgIdId)D->send)((id)D->model_cls, D->with_descriptor, (id)descriptor);
+  if (!model) {
+    snprintf(e->msg, sizeof e->msg, "+[_ANEInMemoryModel inMemoryModelWithDescriptor:] returned "
+             "nil");
+    return NULL;
+  }
+  return retained(model);
+}
+
+static int dar_model_id(void *ctx, AneRef model, char *buf, size_t size, AneErr *e) {
+  Dar *D = ctx;
+  id s = ((MsgId)D->send)((id)model, D->hex_id);
+  if (cf_cstring((CFStringRef)(void *)s, buf, size))
+    return 0;
+  snprintf(e->msg, sizeof e->msg, "-[_ANEInMemoryModel hexStringIdentifier] gave %s",
+           s ? "a value that is not a short string" : "nil");
+  return -1;
+}
+
+/* NSTemporaryDirectory() is what the framework itself uses for the model's
+ * directory; Foundation is loaded with the framework. confstr() is what
+ * NSTemporaryDirectory() consults first (ANE_API.md 7). */
+static int dar_temp_dir(void *ctx, char *buf, size_t size, AneErr *e) {
+  (void)ctx;
+  void *sym = dlsym(RTLD_DEFAULT, "NSTemporaryDirectory");
+  if (sym) {
+    TempDirFn fn;
+    memcpy(&fn, &sym, sizeof fn);
+    if (cf_cstring(fn(), buf, size))
+      return 0;
+  }
+  size_t n = confstr(_CS_DARWIN_USER_TEMP_DIR, buf, size);
+  if (n > 0 && n <= size)
+    return 0;
+  snprintf(e->msg, sizeof e->msg, "neither NSTemporaryDirectory() nor "
+           "confstr(_CS_DARWIN_USER_TEMP_DIR) gave a directory");
+  return -1;
+}
+
+static int dar_compile(void *ctx, AneRef model, unsigned qos, AneErr *e) {
+  Dar *D = ctx;
+  CFErrorRef err = NULL;
+  if (((MsgQosOptions)D->send)((id)model, D->compile, qos, D->empty, &err))
+    return 0;
+  return describe(e, "-[_ANEInMemoryModel compileWithQoS:options:error:]", err);
+}
+
+static int dar_load(void *ctx, AneRef model, unsigned qos, AneErr *e) {
+  Dar *D = ctx;
+  CFErrorRef err = NULL;
+  if (((MsgQosOptions)D->send)((id)model, D->load, qos, D->empty, &err))
+    return 0;
+  return describe(e, "-[_ANEInMemoryModel loadWithQoS:options:error:]", err);
+}
+
+static int dar_unload(void *ctx, AneRef model, unsigned qos, AneErr *e) {
+  Dar *D = ctx;
+  CFErrorRef err = NULL;
+  if (((MsgUnload)D->send)((id)model, D->unload, qos, &err))
+    return 0;
+  return describe(e, "-[_ANEInMemoryModel unloadWithQoS:error:]", err);
+}
+
+static int dar_evaluate(void *ctx, AneRef model, unsigned qos, AneRef request, AneErr *e) {
+  Dar *D = ctx;
+  CFErrorRef err = NULL;
+  if (((MsgEvaluate)D->send)((id)model, D->evaluate, qos, D->empty, (id)request, &err))
+    return 0;
+  return describe(e, "-[_ANEInMemoryModel evaluateWithQoS:options:request:error:]", err);
+}
+
+/* A one-row byte surface: width and row bytes = size, one byte per element,
+ * pixel format 0 (ANE_API.md 5.1). */
+static AneRef dar_surface_new(void *ctx, size_t bytes, AneErr *e) {
+  (void)ctx;
+  int64_t size = (int64_t)bytes;
+  int one = 1, zero = 0;
+  CFNumberRef nsize = bytes <= (size_t)INT64_MAX ? CFNumberCreate(NULL, kCFNumberSInt64Type, &size)
+                                                 : NULL;
+  CFNumberRef none = CFNumberCreate(NULL, kCFNumberIntType, &one);
+  CFNumberRef nzero = CFNumberCreate(NULL, kCFNumberIntType, &zero);
+  CFDictionaryRef props = NULL;
+  IOSurfaceRef s = NULL;
+  if (nsize && none && nzero) {
+    const void *keys[6] = {kIOSurfaceWidth, kIOSurfaceHeight, kIOSurfaceBytesPerElement,
+                           kIOSurfaceBytesPerRow, kIOSurfaceAllocSize, kIOSurfacePixelFormat};
+    const void *vals[6] = {nsize, none, none, nsize, nsize, nzero};
+    props = CFDictionaryCreate(NULL, keys, vals, 6, &kCFTypeDictionaryKeyCallBacks,
+                               &kCFTypeDictionaryValueCallBacks);
+  }
+  if (props)
+    s = IOSurfaceCreate(props);
+  if (props)
+    CFRelease(props);
+  if (nsize)
+    CFRelease(nsize);
+  if (none)
+    CFRelease(none);
+  if (nzero)
+    CFRelease(nzero);
+  if (!s)
+    snprintf(e->msg, sizeof e->msg, "IOSurfaceCreate failed for %zu bytes", bytes);
+  return (AneRef)(void *)s;
+}
+
+static AneRef dar_surface_wrap(void *ctx, AneRef surface, AneErr *e) {
+  Dar *D = ctx;
+  /* The wrapper retains the surface itself; our own reference stays ours. */
+  id w = ((MsgWrap)D->send)((id)D->surface_cls, D->with_surface, (IOSurfaceRef)(void *)surface);
+  if (!w) {
+    snprintf(e->msg, sizeof e->msg, "+[_ANEIOSurfaceObject objectWithIOSurface:] returned nil");
+    return NULL;
+  }
+  return retained(w);
+}
+
+static int surface_copy(AneRef surface, void *dst, const void *src, size_t n, AneErr *e) {
+  IOSurfaceRef s = (IOSurfaceRef)(void *)surface;
+  /* Read-only locks must be paired with read-only unlocks. */
+  IOSurfaceLockOptions opt = dst ? kIOSurfaceLockReadOnly : 0;
+  if (n > IOSurfaceGetAllocSize(s)) {
+    snprintf(e->msg, sizeof e->msg, "%zu bytes do not fit a %zu-byte IOSurface", n,
+             IOSurfaceGetAllocSize(s));
+    return -1;
+  }
+  kern_return_t kr = IOSurfaceLock(s, opt, NULL);
+  if (kr != 0) { /* KERN_SUCCESS */
+    snprintf(e->msg, sizeof e->msg, "IOSurfaceLock failed (0x%x)", (unsigned)kr);
+    return -1;
+  }
+  char *base = IOSurfaceGetBaseAddress(s);
+  if (dst)
+    memcpy(dst, base, n);
+  else
+    memcpy(base, src, n);
+  IOSurfaceUnlock(s, opt, NULL);
+  return 0;
+}
+
+static int dar_surface_write(void *ctx, AneRef surface, const void *src, size_t n, AneErr *e) {
+  (void)ctx;
+  return surface_copy(surface, NULL, src, n, e);
+}
+
+static int dar_surface_read(void *ctx, AneRef surface, void *dst, size_t n, AneErr *e) {
+  (void)ctx;
+  return surface_copy(surface, dst, NULL, n, e);
+}
+
+static CFArrayRef number_array(const int *v, int n) {
+  CFNumberRef nums[ANE_MAX_IO];
+  int made = 0;
+  for (; made < n; made++)
+    if (!(nums[made] = CFNumberCreate(NULL, kCFNumberIntType, &v[made])))
+      break;
+  CFArrayRef a = made == n ? CFArrayCreate(NULL, (const void **)nums, n, &kCFTypeArrayCallBacks)
+                           : NULL;
+  for (int i = 0; i < made; i++)
+    CFRelease(nums[i]);
+  return a;
+}
+
+static AneRef dar_request_new(void *ctx, const AneRef *in, const int *in_idx, int nin,
+                              const AneRef *out, const int *out_idx, int nout, int procedure,
+                              AneErr *e) {
+  Dar *D = ctx;
+  if (nin < 1 || nout < 1 || nin > ANE_MAX_IO || nout > ANE_MAX_IO) {
+    snprintf(e->msg, sizeof e->msg, "a request needs 1 to %d inputs and outputs", ANE_MAX_IO);
+    return NULL;
+  }
+  CFArrayRef ins = CFArrayCreate(NULL, (const void **)in, nin, &kCFTypeArrayCallBacks);
+  CFArrayRef outs = CFArrayCreate(NULL, (const void **)out, nout, &kCFTypeArrayCallBacks);
+  CFArrayRef ins_idx = number_array(in_idx, nin);
+  CFArrayRef outs_idx = number_array(out_idx, nout);
+  CFNumberRef proc = CFNumberCreate(NULL, kCFNumberIntType, &procedure);
+  id req = NULL;
+  if (ins && outs && ins_idx && outs_idx && proc)
+    req = ((MsgRequest)D->send)((id)D->request_cls, D->with_inputs, ins, ins_idx, outs,
+                                     outs_idx, NULL, NULL, proc);
+  CFTypeRef made[5] = {ins, outs, ins_idx, outs_idx, proc};
+  for (int i = 0; i < 5; i++)
+    if (made[i])
+      CFRelease(made[i]);
+  if (!req) {
+    snprintf(e->msg, sizeof e->msg, "+[_ANERequest requestWithInputs:...procedureIndex:] "
+             "returned nil");
+    return NULL;
+  }
+  return retained(req);
+}
+
+/* Class methods only, each asked only if this macOS has it; strings are
+ * the framework's cached statics (+0). */
+static bool answers(Class meta, const char *name, SEL *sel) {
+  *sel = sel_registerName(name);
+  return class_respondsToSelector(meta, *sel);
+}
+
+static void info_string(Dar *D, id cls, Class meta, const char *name, char *buf, size_t size) {
+  SEL sel;
+  if (answers(meta, name, &sel) &&
+      !cf_cstring((CFStringRef)(void *)((MsgId)D->send)(cls, sel), buf, size))
+    buf[0] = '\0';
+}
+
+static int dar_device_info(void *ctx, AneDeviceInfo *out, AneErr *e) {
+  Dar *D = ctx;
+  Class cls;
+  if (open_lib(D, e) < 0 || need_class(&cls, "_ANEDeviceInfo", e) < 0)
+    return -1;
+  Class meta = object_getClass((id)cls);
+  SEL sel;
+  if (answers(meta, "hasANE", &sel))
+    out->has_ane = ((MsgBool)D->send)((id)cls, sel) ? 1 : 0;
+  if (answers(meta, "isVirtualMachine", &sel))
+    out->virtual_machine = ((MsgBool)D->send)((id)cls, sel) ? 1 : 0;
+  /* unsigned int returns: a wider cast would read undefined upper bits. */
+  if (answers(meta, "numANEs", &sel))
+    out->num_anes = ((MsgU32)D->send)((id)cls, sel);
+  if (answers(meta, "numANECores", &sel))
+    out->num_cores = ((MsgU32)D->send)((id)cls, sel);
+  info_string(D, (id)cls, meta, "aneSubType", out->sub_type, sizeof out->sub_type);
+  info_string(D, (id)cls, meta, "aneSubTypeVariant", out->variant, sizeof out->variant);
+  info_string(D, (id)cls, meta, "aneArchitectureType", out->arch_type, sizeof out->arch_type);
+  info_string(D, (id)cls, meta, "productName", out->product, sizeof out->product);
+  info_string(D, (id)cls, meta, "buildVersion", out->build, sizeof out->build);
+  return 0;
+}
+
+/* The framework stays loaded: Objective-C classes cannot be unloaded. */
+static void dar_finish(void *ctx) {
+  Dar *D = ctx;
+  if (D->empty)
+    CFRelease(D->empty);
+  free(D);
+}
+
+int ane_darwin_api(AneApi *api) {
+  Dar *D = calloc(1, sizeof *D);
+  if (!D)
+    return -1;
+  D->send = (void (*)(void))objc_msgSend;
+  *api = (AneApi){
+      .ctx = D,
+      .finish = dar_finish,
+      .framework_open = dar_framework_open,
+      .pool_push = dar_pool_push,
+      .pool_pop = dar_pool_pop,
+      .release = dar_release,
+      .data_new = dar_data_new,
+      .weights_new = dar_weights_new,
+      .weights_add = dar_weights_add,
+      .descriptor_new = dar_descriptor_new,
+      .model_new = dar_model_new,
+      .model_id = dar_model_id,
+      .temp_dir = dar_temp_dir,
+      .compile = dar_compile,
+      .load = dar_load,
+      .unload = dar_unload,
+      .surface_new = dar_surface_new,
+      .surface_wrap = dar_surface_wrap,
+      .surface_write = dar_surface_write,
+      .surface_read = dar_surface_read,
+      .request_new = dar_request_new,
+      .evaluate = dar_evaluate,
+      .device_info = dar_device_info,
+      .make_dir = ane_fs_make_dir,
+      .write_file = ane_fs_write_file,
+      .read_file = ane_fs_read_file,
+      .remove_tree = ane_fs_remove_tree,
+  };
+  return 0;
+}

@@ -1,0 +1,890 @@
+/* cpu.c - the cpu reference backend: builds a plan from a MIL function at
+ * open() and runs its steps at eval(). The kernels are in cpu_ops.c.
+ *
+ * open() does everything that can fail: names resolve to slots through a
+ * hash table, every op is checked (operands, parameters, the output types
+ * it declares), constants are decoded and constexpr ops evaluated once, and
+ * activation buffers are assigned, reusing a buffer once its last reader
+ * has run. eval() then only calls kernels. */
+#include "cpu.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fp16.h"
+
+enum { CPU_MAX_ERRORS = 20 };
+
+/* ---- fp16 rounding ---------------------------------------------------------
+ * Bit arithmetic on the fp32 pattern, branch-free so the loop vectorises:
+ * normal fp16 magnitudes keep 10 fraction bits (round half to even by
+ * adding 0xfff plus the lowest kept bit); below 2^-14 the fp16 step is
+ * 2^-24, which adding and removing 0.5 (whose fp32 step is 2^-24) rounds to
+ * in one IEEE addition; magnitudes that round to 2^16 or more overflow. */
+
+static inline uint32_t f2u(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+static inline float u2f(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+void cpu_round_fp16(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t u = f2u(x[i]);
+    uint32_t a = u & 0x7fffffffu, sign = u ^ a;
+    uint32_t nrm = (a + 0xfffu + ((a >> 13) & 1u)) & ~0x1fffu;
+    uint32_t sub = f2u((u2f(a) + 0.5f) - 0.5f);
+    uint32_t r = a < 0x38800000u ? sub : nrm;
+    r = r >= 0x47800000u ? 0x7f800000u : r;
+    r = a > 0x7f800000u ? a : r;
+    x[i] = u2f(r | sign);
+  }
+}
+
+void cpu_int_range(MilDtype dt, double *lo, double *hi) {
+  int bits = mil_dtype_bits(dt);
+  if (dt == MIL_BOOL) {
+    *lo = 0;
+    *hi = 1;
+  } else if (mil_dtype_is_signed(dt)) {
+    *lo = -ldexp(1, bits - 1);
+    *hi = ldexp(1, bits - 1) - 1;
+  } else {
+    *lo = 0;
+    *hi = ldexp(1, bits) - 1;
+  }
+}
+
+const char *cpu_type_str(char *buf, size_t n, MilDtype dt, int rank, const int64_t *dim) {
+  size_t o = (size_t)snprintf(buf, n, "tensor<%s, [", mil_dtype_name(dt));
+  for (int i = 0; i < rank && o < n; i++)
+    o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)dim[i]);
+  if (o < n)
+    snprintf(buf + o, n - o, "]>");
+  return buf;
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static const char *where(const CpuBuild *b) { return b->m->name ? b->m->name : "cpu"; }
+
+static void verr_at(CpuBuild *b, const MilOp *op, const char *fmt, va_list ap) {
+  char msg[640];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  const MilProg *p = b->m->prog;
+  if (p->src && op)
+    diag_error(b->d, p->src, op->loc, "%s: %s", op->op, msg);
+  else if (op)
+    diag_file_error(b->d, where(b), "op %s (output '%s'): %s", op->op,
+                    op->nouts ? op->outs[0].name : "?", msg);
+  else if (p->src)
+    diag_error(b->d, p->src, b->m->fn->loc, "%s", msg);
+  else
+    diag_file_error(b->d, where(b), "function %s: %s", b->m->fn->name, msg);
+}
+
+int cpu_error(CpuBuild *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  verr_at(b, b->op, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int fn_error(CpuBuild *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fn_error(CpuBuild *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  verr_at(b, NULL, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+/* ---- memory ---------------------------------------------------------------- */
+
+static void *xcalloc(CpuBuild *b, int64_t n, size_t size) {
+  void *m = n >= 0 && (uint64_t)n < SIZE_MAX / size ? calloc(n ? (size_t)n : 1, size) : NULL;
+  if (!m)
+    fn_error(b, "out of memory (%lld elements of %zu bytes)", (long long)n, size);
+  return m;
+}
+
+static void *grow(CpuBuild *b, void *a, int *cap, int need, size_t size) {
+  if (need <= *cap)
+    return a;
+  int n = *cap ? *cap * 2 : 16;
+  while (n < need)
+    n *= 2;
+  void *r = realloc(a, (size_t)n * size);
+  if (!r) {
+    fn_error(b, "out of memory");
+    return NULL;
+  }
+  memset((char *)r + (size_t)*cap * size, 0, (size_t)(n - *cap) * size);
+  *cap = n;
+  return r;
+}
+
+/* A float buffer the plan owns. */
+static float *new_buf(CpuBuild *b, int64_t n) {
+  CpuPlan *p = b->plan;
+  float **bufs = grow(b, p->bufs, &p->bufcap, p->nbufs + 1, sizeof *bufs);
+  if (!bufs)
+    return NULL;
+  p->bufs = bufs;
+  float *f = xcalloc(b, n, sizeof *f);
+  if (f)
+    p->bufs[p->nbufs++] = f;
+  return f;
+}
+
+void *cpu_step_alloc(CpuBuild *b, int64_t n, size_t size) { return xcalloc(b, n, size); }
+
+void cpu_scratch(CpuBuild *b, int64_t n) {
+  if (n > b->plan->nscratch)
+    b->plan->nscratch = n;
+}
+
+/* ---- slots and names --------------------------------------------------------- */
+
+static int new_slot(CpuBuild *b) {
+  CpuPlan *p = b->plan;
+  CpuSlot *s = grow(b, p->slots, &p->slotcap, p->nslots + 1, sizeof *s);
+  if (!s)
+    return CPU_ERR;
+  p->slots = s;
+  s[p->nslots].last = -1;
+  return p->nslots++;
+}
+
+static uint32_t hash_str(const char *s) {
+  uint32_t h = 2166136261u;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
+static int lookup(const CpuBuild *b, const char *name) {
+  for (uint32_t i = hash_str(name) & (b->hashcap - 1);; i = (i + 1) & (b->hashcap - 1)) {
+    int s = b->hash[i];
+    if (s < 0 || strcmp(b->plan->slots[s].name, name) == 0)
+      return s;
+  }
+}
+
+/* Names a slot; a name defined twice is an error (SSA). */
+static int define(CpuBuild *b, int slot, const char *name) {
+  uint32_t i = hash_str(name) & (b->hashcap - 1);
+  for (; b->hash[i] >= 0; i = (i + 1) & (b->hashcap - 1))
+    if (strcmp(b->plan->slots[b->hash[i]].name, name) == 0)
+      return cpu_error(b, "'%s' is defined twice", name);
+  b->hash[i] = slot;
+  b->plan->slots[slot].name = name;
+  return 0;
+}
+
+static bool runtime_dtype(MilDtype dt) {
+  switch (dt) {
+  case MIL_FP16: case MIL_FP32: case MIL_BOOL: case MIL_INT8: case MIL_UINT8:
+  case MIL_INT16: case MIL_UINT16: case MIL_INT32:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Gives a slot the shape of a declared tensor type. */
+static int set_shape(CpuBuild *b, int slot, const MilType *t, const char *name) {
+  if (t->kind != MIL_TENSOR)
+    return cpu_error(b, "'%s' is not a tensor; the cpu backend runs tensors only", name);
+  int64_t n = mil_type_numel(t);
+  if (n < 0)
+    return cpu_error(b, "'%s' has an unknown ('?') dimension; the cpu backend needs static shapes",
+                     name);
+  if (n > CPU_MAX_ELEMS)
+    return cpu_error(b, "'%s' has %lld elements, more than the cpu backend's limit %lld", name,
+                     (long long)n, (long long)CPU_MAX_ELEMS);
+  CpuSlot *s = &b->plan->slots[slot];
+  s->dtype = t->dtype;
+  s->rank = t->rank;
+  memcpy(s->dim, t->dim, sizeof s->dim);
+  s->n = n;
+  return 0;
+}
+
+/* ---- constants ---------------------------------------------------------------- */
+
+static uint64_t le_bits(const uint8_t *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++)
+    v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+/* Element i of a blob's data, as stored (FORMATS.md §1.5: little-endian,
+ * sub-byte values packed from the least significant bit). */
+static double blob_elem(const uint8_t *p, MilDtype dt, int64_t i) {
+  int bits = mil_dtype_bits(dt);
+  if (bits < 8) {
+    uint64_t bit = (uint64_t)i * (uint64_t)bits;
+    uint32_t w = (uint32_t)le_bits(p + bit / 8, bit % 8 + (uint64_t)bits > 8 ? 2 : 1);
+    uint32_t v = (w >> (bit % 8)) & ((1u << bits) - 1);
+    return dt == MIL_INT4 && v >= 8 ? (double)v - 16 : (double)v;
+  }
+  uint64_t v = le_bits(p + i * (bits / 8), bits / 8);
+  switch (dt) {
+  case MIL_FP16: return fp16_to_float((uint16_t)v);
+  case MIL_BF16: return u2f((uint32_t)v << 16);
+  case MIL_FP32: return u2f((uint32_t)v);
+  case MIL_INT8: return (int8_t)v;
+  case MIL_INT16: return (int16_t)v;
+  case MIL_INT32: return (int32_t)v;
+  default: return (double)v;   /* unsigned */
+  }
+}
+
+static bool blob_dtype_ok(MilDtype dt) {
+  return dt != MIL_BOOL && dt != MIL_STRING && dt != MIL_FP64 && dt != MIL_INT64 &&
+         dt != MIL_UINT64;
+}
+
+/* A slot holding a compile-time value: inline data or a weight blob. */
+static int value_slot(CpuBuild *b, const MilValue *v, const char *what) {
+  if (v->kind == MIL_VAGG || v->type->kind != MIL_TENSOR)
+    return cpu_error(b, "%s is a list, tuple or dict value; a tensor was expected", what), CPU_ERR;
+  int slot = new_slot(b);
+  if (slot < 0 || set_shape(b, slot, v->type, what) < 0)
+    return CPU_ERR;
+  CpuSlot *s = &b->plan->slots[slot];
+  s->isconst = true;
+  MilDtype dt = s->dtype;
+  if (dt == MIL_STRING) {
+    if (v->kind != MIL_VDATA || s->n != 1 || v->n != 1)
+      return cpu_error(b, "%s: only scalar strings are supported", what), CPU_ERR;
+    s->str = v->s[0];
+    return slot;
+  }
+  int64_t n = s->n;
+  float *f = new_buf(b, n);
+  if (!f)
+    return CPU_ERR;
+  s = &b->plan->slots[slot];
+  s->data = f;
+  if (v->kind == MIL_VDATA) {
+    if (v->n != n)
+      return cpu_error(b, "%s holds %lld elements, its type %lld", what, (long long)v->n,
+                       (long long)n), CPU_ERR;
+    for (int64_t i = 0; i < n; i++)
+      f[i] = v->f ? (dt == MIL_FP16 ? (float)fp16_round(v->f[i]) : (float)v->f[i])
+                  : (float)v->i[i];
+    return slot;
+  }
+  if (!blob_dtype_ok(dt))
+    return cpu_error(b, "%s: weight blobs of dtype %s are not supported", what,
+                     mil_dtype_name(dt)), CPU_ERR;
+  if (!b->m->weights)
+    return cpu_error(b, "%s is stored in a weight file, but the model has no weights", what),
+           CPU_ERR;
+  const uint8_t *raw = wstore_blob(b->m->weights, v, b->d);
+  if (!raw)
+    return CPU_ERR;
+  for (int64_t i = 0; i < n; i++)
+    f[i] = (float)blob_elem(raw, dt, i);
+  return slot;
+}
+
+/* ---- operands ------------------------------------------------------------------ */
+
+static int bind_slot(CpuBuild *b, const MilBind *bd, const char *name) {
+  if (bd->kind == MIL_BVAL)
+    return value_slot(b, bd->val, name);
+  if (bd->kind == MIL_BLIST)
+    return cpu_error(b, "operand '%s' is a list; a single value was expected", name), CPU_ERR;
+  int s = lookup(b, bd->ref);
+  if (s < 0)
+    return cpu_error(b, "'%s' (operand '%s') is not defined before this op", bd->ref, name),
+           CPU_ERR;
+  return b->plan->slots[s].bad ? CPU_ERR : s;
+}
+
+int cpu_input(CpuBuild *b, const char *name, bool required) {
+  const MilArg *a = mil_op_arg(b->op, name);
+  if (a)
+    return bind_slot(b, &a->bind, name);
+  const MilAttr *at = mil_op_attr_get(b->op, name);
+  if (at)
+    return value_slot(b, at->val, name);
+  if (required)
+    return cpu_error(b, "missing operand '%s'", name), CPU_ERR;
+  return CPU_ABSENT;
+}
+
+int cpu_input_list(CpuBuild *b, const char *name, int **slots) {
+  const MilArg *a = mil_op_arg(b->op, name);
+  if (!a)
+    return cpu_error(b, "missing operand '%s'", name);
+  const MilBind *items = a->bind.kind == MIL_BLIST ? a->bind.items : &a->bind;
+  int n = a->bind.kind == MIL_BLIST ? a->bind.nitems : 1;
+  if (n < 1)
+    return cpu_error(b, "operand '%s' is an empty list", name);
+  int *s = xcalloc(b, n, sizeof *s);
+  if (!s)
+    return -1;
+  for (int i = 0; i < n; i++)
+    if ((s[i] = bind_slot(b, &items[i], name)) < 0) {
+      free(s);
+      return -1;
+    }
+  *slots = s;
+  return n;
+}
+
+int cpu_need_const(CpuBuild *b, int slot, const char *what) {
+  if (!b->plan->slots[slot].isconst)
+    return cpu_error(b, "'%s' must be a constant (const or constexpr value)", what);
+  return 0;
+}
+
+/* A constant parameter slot of the given class ('i' int, 'f' number,
+ * 's' string, 'b' bool), or CPU_ABSENT / CPU_ERR. */
+static int param(CpuBuild *b, const char *name, char cls, bool required) {
+  int slot = cpu_input(b, name, required);
+  if (slot < 0)
+    return slot;
+  if (cpu_need_const(b, slot, name) < 0)
+    return CPU_ERR;
+  const CpuSlot *s = &b->plan->slots[slot];
+  bool ok = cls == 'i'   ? mil_dtype_is_int(s->dtype)
+            : cls == 'f' ? mil_dtype_is_float(s->dtype) || mil_dtype_is_int(s->dtype)
+            : cls == 's' ? s->dtype == MIL_STRING
+                         : s->dtype == MIL_BOOL;
+  if (!ok || s->rank > 1)
+    return cpu_error(b, "parameter '%s' has type %s; expected %s %s", name,
+                     cpu_type_str((char[96]){0}, 96, s->dtype, s->rank, s->dim),
+                     cls == 's' ? "a" : s->rank > 1 ? "a scalar or vector of" : "",
+                     cls == 'i' ? "int" : cls == 'f' ? "number" : cls == 's' ? "string" : "bool"),
+           CPU_ERR;
+  return slot;
+}
+
+int cpu_param_ints(CpuBuild *b, const char *name, int64_t *out, int max, const int64_t *def,
+                   int ndef) {
+  int slot = param(b, name, 'i', !def);
+  if (slot == CPU_ERR)
+    return -1;
+  if (slot == CPU_ABSENT) {
+    memcpy(out, def, (size_t)ndef * sizeof *out);
+    return ndef;
+  }
+  const CpuSlot *s = &b->plan->slots[slot];
+  if (s->n > max)
+    return cpu_error(b, "parameter '%s' has %lld values; at most %d expected", name,
+                     (long long)s->n, max);
+  for (int64_t i = 0; i < s->n; i++)
+    out[i] = (int64_t)s->data[i];
+  return (int)s->n;
+}
+
+static int scalar_param(CpuBuild *b, const char *name, char cls, bool required) {
+  int slot = param(b, name, cls, required);
+  if (slot >= 0 && b->plan->slots[slot].n != 1)
+    return cpu_error(b, "parameter '%s' must be a single value, it has %lld", name,
+                     (long long)b->plan->slots[slot].n), CPU_ERR;
+  return slot;
+}
+
+int cpu_param_int(CpuBuild *b, const char *name, const int64_t *def, int64_t *out) {
+  int slot = scalar_param(b, name, 'i', !def);
+  if (slot == CPU_ERR)
+    return -1;
+  *out = slot == CPU_ABSENT ? *def : (int64_t)b->plan->slots[slot].data[0];
+  return 0;
+}
+
+int cpu_param_float(CpuBuild *b, const char *name, const double *def, double *out) {
+  int slot = scalar_param(b, name, 'f', !def);
+  if (slot == CPU_ERR)
+    return -1;
+  *out = slot == CPU_ABSENT ? *def : b->plan->slots[slot].data[0];
+  return 0;
+}
+
+int cpu_param_str(CpuBuild *b, const char *name, const char *def, const char **out) {
+  int slot = scalar_param(b, name, 's', !def);
+  if (slot == CPU_ERR)
+    return -1;
+  *out = slot == CPU_ABSENT ? def : b->plan->slots[slot].str;
+  return 0;
+}
+
+int cpu_param_bools(CpuBuild *b, const char *name, bool *out, int n) {
+  int slot = param(b, name, 'b', false);
+  if (slot == CPU_ERR)
+    return -1;
+  if (slot == CPU_ABSENT) {
+    for (int i = 0; i < n; i++)
+      out[i] = false;
+    return 0;
+  }
+  const CpuSlot *s = &b->plan->slots[slot];
+  if (s->n != n && !(s->n == 1 && n == 1))
+    return cpu_error(b, "parameter '%s' has %lld values; %d expected", name, (long long)s->n, n);
+  for (int i = 0; i < n; i++)
+    out[i] = s->data[i] != 0;
+  return 0;
+}
+
+int cpu_axis(CpuBuild *b, const char *what, int64_t axis, int rank, int *out) {
+  if (axis < -rank || axis >= rank || rank == 0)
+    return cpu_error(b, "%s %lld is out of range for rank %d", what, (long long)axis, rank);
+  *out = (int)(axis < 0 ? axis + rank : axis);
+  return 0;
+}
+
+int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_t *dim) {
+  const MilOp *op = b->op;
+  if (op->nouts != nout)
+    return cpu_error(b, "declares %d output%s; this op has %d", op->nouts,
+                     op->nouts == 1 ? "" : "s", nout);
+  int slot = b->step->out[k];
+  CpuSlot *s = &b->plan->slots[slot];
+  bool same = s->dtype == dt && s->rank == rank;
+  for (int i = 0; same && i < rank; i++)
+    same = s->dim[i] == dim[i];
+  if (!same) {
+    char want[256], got[256];
+    return cpu_error(b, "output '%s' is declared %s, but the op computes %s", op->outs[k].name,
+                     cpu_type_str(want, sizeof want, s->dtype, s->rank, s->dim),
+                     cpu_type_str(got, sizeof got, dt, rank, dim));
+  }
+  if (!runtime_dtype(dt))
+    return cpu_error(b, "output '%s': dtype %s is not supported by the cpu backend",
+                     op->outs[k].name, mil_dtype_name(dt));
+  return slot;
+}
+
+/* ---- building the plan --------------------------------------------------------- */
+
+/* iOS version of an opset name: "ios18" and "CoreML8" are both 18. */
+static int opset_version(const char *s) {
+  int v = 0;
+  if (s && sscanf(s, "ios%d", &v) == 1)
+    return v;
+  if (s && sscanf(s, "CoreML%d", &v) == 1)
+    return v + 10;
+  return 18;
+}
+
+static int add_inputs(CpuBuild *b) {
+  const MilFunc *f = b->m->fn;
+  CpuPlan *p = b->plan;
+  p->ninputs = f->ninputs;
+  if (!(p->inputs = xcalloc(b, f->ninputs, sizeof *p->inputs)))
+    return -1;
+  for (int i = 0; i < f->ninputs; i++) {
+    const MilVar *v = &f->inputs[i];
+    int slot = new_slot(b);
+    if (slot < 0)
+      return -1;
+    if (v->type->kind != MIL_TENSOR || mil_type_numel(v->type) < 0)
+      return fn_error(b, "input '%s' must be a tensor with a static shape", v->name);
+    if (set_shape(b, slot, v->type, v->name) < 0 || define(b, slot, v->name) < 0)
+      return -1;
+    if (!runtime_dtype(v->type->dtype))
+      return fn_error(b, "input '%s': dtype %s is not supported by the cpu backend", v->name,
+                      mil_dtype_name(v->type->dtype));
+    CpuSlot *s = &p->slots[slot];
+    s->keep = true;
+    if (!(s->data = new_buf(b, s->n)))
+      return -1;
+    p->inputs[i] = slot;
+  }
+  return 0;
+}
+
+/* `const`: its value becomes the named slot. */
+static int add_const(CpuBuild *b) {
+  const MilOp *op = b->op;
+  const MilAttr *val = mil_op_attr_get(op, "val");
+  if (!val)
+    return cpu_error(b, "missing attribute 'val'");
+  if (op->nouts != 1)
+    return cpu_error(b, "declares %d outputs; const has 1", op->nouts);
+  int slot = value_slot(b, val->val, "val");
+  int rc = 0;
+  if (slot >= 0 && !mil_type_eq(op->outs[0].type, val->val->type))
+    rc = cpu_error(b, "output '%s' is declared with another type than its value",
+                   op->outs[0].name);
+  if (slot < 0 && (slot = new_slot(b)) < 0)
+    return -1;
+  if (rc < 0 || b->plan->slots[slot].data == NULL && b->plan->slots[slot].str == NULL) {
+    b->plan->slots[slot].bad = true;
+    rc = -1;
+  }
+  return define(b, slot, op->outs[0].name) < 0 ? -1 : rc;
+}
+
+static void round_slot(CpuSlot *s) {
+  if (s->dtype == MIL_FP16)
+    cpu_round_fp16(s->data, s->n);
+}
+
+/* Output slots come from the declared types, so a failed op still leaves
+ * typed values behind and the ops after it are checked too. */
+static int add_outputs(CpuBuild *b, CpuStep *st) {
+  const MilOp *op = b->op;
+  if (!(st->out = xcalloc(b, op->nouts, sizeof *st->out)))
+    return -1;
+  st->nout = op->nouts;
+  int rc = 0;
+  for (int k = 0; k < op->nouts; k++) {
+    int slot = new_slot(b);
+    if (slot < 0)
+      return -1;
+    st->out[k] = slot;
+    if (set_shape(b, slot, op->outs[k].type, op->outs[k].name) < 0)
+      rc = -1;
+  }
+  return rc;
+}
+
+static void mark_bad(CpuBuild *b, const CpuStep *st) {
+  for (int k = 0; k < st->nout; k++)
+    b->plan->slots[st->out[k]].bad = true;
+}
+
+static int name_outputs(CpuBuild *b, const CpuStep *st) {
+  for (int k = 0; k < st->nout; k++)
+    if (define(b, st->out[k], b->op->outs[k].name) < 0)
+      return -1;
+  return 0;
+}
+
+static void step_free(CpuStep *s) {
+  free(s->list);
+  free(s->out);
+  free(s->tab[0]);
+  free(s->tab[1]);
+}
+
+/* A constexpr op runs now, on constant operands, into buffers of its own. */
+static int run_constexpr(CpuBuild *b, CpuStep *st) {
+  CpuPlan *p = b->plan;
+  for (int i = 0; i < CPU_MAX_IN; i++)
+    if (st->in[i] >= 0 && cpu_need_const(b, st->in[i], "every operand of a constexpr op") < 0)
+      return -1;
+  for (int k = 0; k < st->nout; k++) {
+    float *f = new_buf(b, p->slots[st->out[k]].n);
+    if (!f)
+      return -1;
+    p->slots[st->out[k]].data = f;
+  }
+  st->run(p, st);
+  for (int k = 0; k < st->nout; k++) {
+    p->slots[st->out[k]].isconst = true;
+    round_slot(&p->slots[st->out[k]]);
+  }
+  return 0;
+}
+
+static int add_op(CpuBuild *b, const MilOp *op) {
+  CpuPlan *p = b->plan;
+  b->op = op;
+  if (strcmp(op->op, "const") == 0)
+    return add_const(b);
+  const CpuOpDef *def = cpu_op_find(op->op);
+  CpuStep st = {.op = op};
+  for (int i = 0; i < CPU_MAX_IN; i++)
+    st.in[i] = CPU_ABSENT;
+  b->step = &st;
+  int rc = add_outputs(b, &st);
+  if (rc == 0 && !def)
+    rc = cpu_error(b, "unsupported op '%s': the cpu backend cannot run it", op->op);
+  if (rc == 0) {
+    st.run = def->run;
+    st.mode = def->mode;
+    rc = def->prep(b, &st);
+  }
+  if (rc == 0 && def->constexpr_op)
+    rc = run_constexpr(b, &st);
+  if (rc < 0)
+    mark_bad(b, &st);
+  if (name_outputs(b, &st) < 0)
+    rc = -1;
+  if (rc < 0 || def->constexpr_op) {
+    step_free(&st);
+    return rc;
+  }
+  CpuStep *steps = grow(b, p->steps, &p->stepcap, p->nsteps + 1, sizeof *steps);
+  if (!steps) {
+    step_free(&st);
+    return -1;
+  }
+  p->steps = steps;
+  p->steps[p->nsteps++] = st;
+  return 0;
+}
+
+static int add_outputs_of_fn(CpuBuild *b) {
+  const MilFunc *f = b->m->fn;
+  CpuPlan *p = b->plan;
+  p->noutputs = f->noutputs;
+  if (!(p->outputs = xcalloc(b, f->noutputs, sizeof *p->outputs)))
+    return -1;
+  b->op = NULL;
+  for (int i = 0; i < f->noutputs; i++) {
+    int s = lookup(b, f->outputs[i]);
+    if (s < 0)
+      return fn_error(b, "output '%s' names no value of function %s", f->outputs[i], f->name);
+    p->outputs[i] = s;
+    p->slots[s].keep = true;
+    if (!runtime_dtype(p->slots[s].dtype))
+      return fn_error(b, "output '%s': dtype %s is not supported by the cpu backend",
+                      f->outputs[i], mil_dtype_name(p->slots[s].dtype));
+  }
+  return 0;
+}
+
+/* ---- buffers ---------------------------------------------------------------------
+ * Each step's outputs take the smallest free buffer that fits (or a new
+ * one); the buffers of operands read for the last time go back to the pool
+ * after the step's outputs are assigned, so no kernel writes over its own
+ * operands. */
+
+typedef struct Pool {
+  float **buf;
+  int64_t *cap;
+  int n;
+} Pool;
+
+static float *pool_take(CpuBuild *b, Pool *pl, int64_t n) {
+  int best = -1;
+  for (int i = 0; i < pl->n; i++)
+    if (pl->cap[i] >= n && (best < 0 || pl->cap[i] < pl->cap[best]))
+      best = i;
+  if (best < 0)
+    return new_buf(b, n);
+  float *f = pl->buf[best];
+  pl->n--;
+  pl->buf[best] = pl->buf[pl->n];
+  pl->cap[best] = pl->cap[pl->n];
+  return f;
+}
+
+static void pool_give(Pool *pl, CpuSlot *s) {
+  if (!s->data || s->keep || s->isconst)
+    return;
+  pl->buf[pl->n] = s->data;
+  pl->cap[pl->n++] = s->n;
+}
+
+static void note_reads(CpuPlan *p) {
+  for (int i = 0; i < p->nsteps; i++) {
+    const CpuStep *s = &p->steps[i];
+    for (int k = 0; k < CPU_MAX_IN; k++)
+      if (s->in[k] >= 0)
+        p->slots[s->in[k]].last = i;
+    for (int k = 0; k < s->nlist; k++)
+      p->slots[s->list[k]].last = i;
+  }
+}
+
+static int assign_buffers(CpuBuild *b) {
+  CpuPlan *p = b->plan;
+  note_reads(p);
+  Pool pl = {0};
+  int nslots = p->nslots;
+  pl.buf = xcalloc(b, nslots, sizeof *pl.buf);
+  pl.cap = xcalloc(b, nslots, sizeof *pl.cap);
+  bool *reused = xcalloc(b, nslots, sizeof *reused);
+  int rc = pl.buf && pl.cap && reused ? 0 : -1;
+  for (int i = 0; rc == 0 && i < p->nsteps; i++) {
+    const CpuStep *s = &p->steps[i];
+    for (int k = 0; rc == 0 && k < s->nout; k++)
+      if (!(p->slots[s->out[k]].data = pool_take(b, &pl, p->slots[s->out[k]].n)))
+        rc = -1;
+    for (int k = 0; k < s->nout; k++)
+      if (p->slots[s->out[k]].last < 0 && !reused[s->out[k]]) {
+        reused[s->out[k]] = true;
+        pool_give(&pl, &p->slots[s->out[k]]);
+      }
+    for (int k = 0; k < CPU_MAX_IN + s->nlist; k++) {
+      int in = k < CPU_MAX_IN ? s->in[k] : s->list[k - CPU_MAX_IN];
+      if (in >= 0 && p->slots[in].last == i && !reused[in]) {
+        reused[in] = true;
+        pool_give(&pl, &p->slots[in]);
+      }
+    }
+  }
+  free(pl.buf);
+  free(pl.cap);
+  free(reused);
+  if (rc == 0 && p->nscratch && !(p->scratch = new_buf(b, p->nscratch)))
+    rc = -1;
+  return rc;
+}
+
+static int build(CpuBuild *b) {
+  const MilFunc *f = b->m->fn;
+  int64_t nnames = f->ninputs;
+  for (int i = 0; i < f->nops; i++)
+    nnames += f->ops[i].nouts;
+  b->hashcap = 16;
+  while (b->hashcap < 2 * nnames + 1)
+    b->hashcap *= 2;
+  if (!(b->hash = xcalloc(b, b->hashcap, sizeof *b->hash)))
+    return -1;
+  memset(b->hash, 0xff, b->hashcap * sizeof *b->hash);
+  b->opset = opset_version(f->opset);
+  if (add_inputs(b) < 0)
+    return -1;
+  int errors = 0;
+  for (int i = 0; i < f->nops && errors < CPU_MAX_ERRORS; i++)
+    if (add_op(b, &f->ops[i]) < 0)
+      errors++;
+  if (errors)
+    return -1;
+  if (add_outputs_of_fn(b) < 0)
+    return -1;
+  return assign_buffers(b);
+}
+
+/* ---- the backend ------------------------------------------------------------------ */
+
+static void plan_free(CpuPlan *p) {
+  if (!p)
+    return;
+  for (int i = 0; i < p->nsteps; i++)
+    step_free(&p->steps[i]);
+  for (int i = 0; i < p->nbufs; i++)
+    free(p->bufs[i]);
+  free(p->bufs);
+  free(p->steps);
+  free(p->slots);
+  free(p->inputs);
+  free(p->outputs);
+  free(p);
+}
+
+static int cpu_open(const Model *m, const BackendOpts *o, void **state, Diag *d) {
+  (void)o;
+  CpuPlan *p = calloc(1, sizeof *p);
+  if (!p) {
+    diag_file_error(d, m->name, "out of memory");
+    return -1;
+  }
+  CpuBuild b = {.plan = p, .m = m, .d = d};
+  int rc = build(&b);
+  free(b.hash);
+  if (rc < 0) {
+    plan_free(p);
+    return -1;
+  }
+  *state = p;
+  return 0;
+}
+
+/* Stores v as the dtype dt holds it: fp16 rounds, ints round half to even
+ * and saturate. */
+static float to_dtype(double v, MilDtype dt) {
+  if (mil_dtype_is_float(dt))
+    return dt == MIL_FP16 ? (float)fp16_round(v) : (float)v;
+  double lo, hi;
+  cpu_int_range(dt, &lo, &hi);
+  v = nearbyint(v);
+  return (float)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static int cpu_set_input(void *state, int i, const Tensor *t, Diag *d) {
+  CpuPlan *p = state;
+  if (i < 0 || i >= p->ninputs) {
+    diag_file_error(d, NULL, "cpu: input index %d out of range (the function has %d)", i,
+                    p->ninputs);
+    return -1;
+  }
+  CpuSlot *s = &p->slots[p->inputs[i]];
+  bool same = t->rank == s->rank;
+  for (int k = 0; same && k < s->rank; k++)
+    same = t->dim[k] == s->dim[k];
+  if (!same) {
+    char want[256], got[256];
+    diag_file_error(d, NULL, "cpu: input '%s' is %s; the tensor given is %s", s->name,
+                    cpu_type_str(want, sizeof want, s->dtype, s->rank, s->dim),
+                    cpu_type_str(got, sizeof got, t->dtype, t->rank, t->dim));
+    return -1;
+  }
+  if (t->dtype == MIL_FP32 && s->dtype == MIL_FP32) {
+    memcpy(s->data, t->data, (size_t)s->n * sizeof(float));
+  } else if (t->dtype == MIL_FP16) {
+    const uint16_t *h = t->data;
+    for (int64_t k = 0; k < s->n; k++)
+      s->data[k] = to_dtype(fp16_to_float(h[k]), s->dtype);
+  } else if (t->dtype == MIL_FP32 && s->dtype == MIL_FP16) {
+    memcpy(s->data, t->data, (size_t)s->n * sizeof(float));
+    cpu_round_fp16(s->data, s->n);
+  } else {
+    for (int64_t k = 0; k < s->n; k++)
+      s->data[k] = to_dtype(tensor_get(t, k), s->dtype);
+  }
+  return 0;
+}
+
+static int cpu_eval(void *state, double *ms, Diag *d) {
+  (void)ms;
+  (void)d;
+  const CpuPlan *p = state;
+  for (int i = 0; i < p->nsteps; i++) {
+    const CpuStep *s = &p->steps[i];
+    s->run(p, s);
+    for (int k = 0; k < s->nout; k++)
+      round_slot(&p->slots[s->out[k]]);
+  }
+  return 0;
+}
+
+static int cpu_get_output(void *state, int i, Tensor *t, Diag *d) {
+  const CpuPlan *p = state;
+  if (i < 0 || i >= p->noutputs) {
+    diag_file_error(d, NULL, "cpu: output index %d out of range (the function has %d)", i,
+                    p->noutputs);
+    return -1;
+  }
+  const CpuSlot *s = &p->slots[p->outputs[i]];
+  if (tensor_alloc(t, s->dtype, s->rank, s->dim) < 0) {
+    diag_file_error(d, NULL, "cpu: cannot allocate output '%s' (%lld %s elements)", s->name,
+                    (long long)s->n, mil_dtype_name(s->dtype));
+    return -1;
+  }
+  if (s->dtype == MIL_FP32) {
+    memcpy(t->data, s->data, (size_t)s->n * sizeof(float));
+  } else if (s->dtype == MIL_FP16) {
+    uint16_t *h = t->data;
+    for (int64_t k = 0; k < s->n; k++)
+      h[k] = fp16_from_float(s->data[k]);
+  } else {
+    for (int64_t k = 0; k < s->n; k++)
+      tensor_set(t, k, s->data[k]);
+  }
+  return 0;
+}
+
+static void cpu_close(void *state) { plan_free(state); }
+
+const Backend cpu_backend = {
+  .name = "cpu",
+  .estimated = false,
+  .open = cpu_open,
+  .set_input = cpu_set_input,
+  .eval = cpu_eval,
+  .get_output = cpu_get_output,
+  .close = cpu_close,
+};

@@ -1,0 +1,304 @@
+/* model.c - opening what anerun is pointed at and loading one model of it. */
+#include "model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blob.h"
+
+enum { MODEL_MAX_TEXT = 512 << 20 };
+
+static char *dupstr(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+static char *join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The last component of a path, trailing slashes ignored ("a/b/" -> "b"). */
+static char *last_component(const char *path) {
+  char *s = dupstr(path);
+  if (!s)
+    return NULL;
+  size_t n = strlen(s);
+  while (n > 1 && s[n - 1] == '/')
+    s[--n] = '\0';
+  char *slash = strrchr(s, '/');
+  if (slash && slash[1]) {
+    memmove(s, slash + 1, strlen(slash + 1) + 1);
+  }
+  return s;
+}
+
+/* "x/model.mil" -> "x"; "model.mil" -> ".". */
+static char *parent_dir(const char *path) {
+  char *s = dupstr(path);
+  char *slash = s ? strrchr(s, '/') : NULL;
+  if (!s)
+    return NULL;
+  if (!slash) {
+    free(s);
+    return dupstr(".");
+  }
+  if (slash == s)
+    slash[1] = '\0';
+  else
+    *slash = '\0';
+  return s;
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static int open_anet(ModelPath *mp, Diag *d) {
+  mp->is_anet = true;
+  if (src_read_file(&mp->src, mp->path, MODEL_MAX_TEXT, d) < 0)
+    return -1;
+  mp->anet = anet_parse(&mp->src, d);
+  if (!mp->anet)
+    return -1;
+  mp->npoints = anet_npoints(mp->anet);
+  return 0;
+}
+
+static int open_mil(ModelPath *mp, const char *mil, Diag *d) {
+  mp->npoints = 1;
+  mp->base = last_component(mp->dir);
+  mp->file = dupstr(mil);
+  if (!mp->base || !mp->file) {
+    diag_file_error(d, mil, "out of memory");
+    return -1;
+  }
+  return src_read_file(&mp->src, mp->file, MODEL_MAX_TEXT, d);
+}
+
+static int open_dir(ModelPath *mp, Diag *d) {
+  mp->dir = dupstr(mp->path);
+  char *mil = mp->dir ? join(mp->dir, "model.mil") : NULL;
+  struct stat st;
+  int rc = -1;
+  if (!mil)
+    diag_file_error(d, mp->path, "out of memory");
+  else if (stat(mil, &st) != 0)
+    diag_file_error(d, mp->path,
+                    "not a model directory: it has no model.mil (anerun takes a directory "
+                    "holding model.mil, a model.mil file, or a .anet file)");
+  else
+    rc = open_mil(mp, mil, d);
+  free(mil);
+  return rc;
+}
+
+int model_open(const char *path, ModelPath *mp, Diag *d) {
+  memset(mp, 0, sizeof *mp);
+  mp->path = dupstr(path);
+  struct stat st;
+  if (!mp->path) {
+    diag_file_error(d, path, "out of memory");
+    return -1;
+  }
+  if (stat(path, &st) != 0) {
+    diag_file_error(d, path, "cannot open: %s", strerror(errno));
+    return -1;
+  }
+  if (S_ISDIR(st.st_mode))
+    return open_dir(mp, d);
+  if (ends_with(path, ".anet"))
+    return open_anet(mp, d);
+  mp->dir = parent_dir(path);
+  if (!mp->dir)
+    return -1;
+  return open_mil(mp, path, d);
+}
+
+void model_close(ModelPath *mp) {
+  if (mp->anet)
+    anet_free(mp->anet);
+  src_free(&mp->src);
+  free(mp->path);
+  free(mp->dir);
+  free(mp->base);
+  free(mp->file);
+  memset(mp, 0, sizeof *mp);
+}
+
+/* ---- the private directory of a .anet point ------------------------------ */
+
+char *model_workdir_new(Diag *d) {
+  const char *tmp = getenv("TMPDIR");
+  char *dir = join(tmp && *tmp ? tmp : "/tmp", "anerun-XXXXXX");
+  if (!dir || !mkdtemp(dir)) {
+    diag_file_error(d, dir, "cannot make a private directory for the weights: %s",
+                    strerror(errno));
+    free(dir);
+    return NULL;
+  }
+  return dir;
+}
+
+static void remove_in(const char *dir, const char *name, bool is_dir) {
+  char *p = join(dir, name);
+  if (p && is_dir)
+    rmdir(p);
+  else if (p)
+    unlink(p);
+  free(p);
+}
+
+static void workdir_clear(const char *dir) {
+  remove_in(dir, "weights/weight.bin", false);
+  remove_in(dir, "weights", true);
+  remove_in(dir, "model.mil", false);
+}
+
+void model_workdir_remove(const char *dir) {
+  if (!dir)
+    return;
+  workdir_clear(dir);
+  rmdir(dir);
+}
+
+static int write_mil(const MilProg *p, const char *dir, Diag *d) {
+  char *path = join(dir, "model.mil");
+  FILE *f = path ? fopen(path, "w") : NULL;
+  int rc = f ? mil_print(p, f) : -1;
+  if (f && fclose(f) != 0)
+    rc = -1;
+  if (rc < 0)
+    diag_file_error(d, path, "cannot write the program: %s", strerror(errno));
+  free(path);
+  return rc < 0 ? -1 : 0;
+}
+
+/* model.mil and weights/weight.bin of a lowered point, in dir. */
+static int write_point(MilProg *p, const char *dir, Diag *d) {
+  char *wdir = join(dir, "weights");
+  char *bin = join(dir, "weights/weight.bin");
+  int rc = -1;
+  if (!wdir || !bin)
+    diag_file_error(d, dir, "out of memory");
+  else if (mkdir(wdir, 0700) != 0 && errno != EEXIST)
+    diag_file_error(d, wdir, "cannot make the directory: %s", strerror(errno));
+  else if (blob_write(p, bin, d) == 0 && write_mil(p, dir, d) == 0)
+    rc = 0;
+  free(wdir);
+  free(bin);
+  return rc;
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+static int find_function(Loaded *l, const char *where, Diag *d) {
+  MilProg *p = l->m.prog;
+  l->m.fn = mil_find_func(p, "main");
+  if (!l->m.fn && p->nfuncs > 0)
+    l->m.fn = &p->funcs[0];
+  if (!l->m.fn) {
+    diag_file_error(d, where, "the program has no function");
+    return -1;
+  }
+  return 0;
+}
+
+/* Checks the weights the program names against dir; keeps the store when
+ * the program has blobs. */
+static int attach_weights(Loaded *l, const char *dir, Diag *d) {
+  WStore *w = wstore_new(dir);
+  if (!w) {
+    diag_file_error(d, dir, "out of memory");
+    return -1;
+  }
+  bool missing = false;
+  l->nchecked = wstore_check_prog(w, l->m.prog, &missing, d);
+  l->weights_missing = missing;
+  l->has_blobs = l->nchecked > 0 || missing;
+  if (l->nchecked < 0 || !l->has_blobs) {
+    wstore_free(w);
+    return l->nchecked < 0 ? -1 : 0;
+  }
+  l->m.weights = w;
+  return 0;
+}
+
+static int load_mil(ModelPath *mp, bool weights, Loaded *l, Diag *d) {
+  l->name = dupstr(mp->base);
+  l->m.prog = mil_parse(&mp->src, d);
+  if (!l->name || !l->m.prog || find_function(l, mp->path, d) < 0)
+    return -1;
+  l->m.name = l->name;
+  l->m.dir = mp->dir;
+  if (attach_weights(l, mp->dir, d) < 0)
+    return -1;
+  if (weights && l->weights_missing) {
+    diag_file_error(d, mp->dir,
+                    "the program reads weights from weights/weight.bin, which is absent "
+                    "(published model.mil files often come without it); --dry-run and --backend sim "
+                    "still work");
+    return -1;
+  }
+  return 0;
+}
+
+static char *point_name(const ModelPath *mp, int i) {
+  const char *n = anet_point_name(mp->anet, i);
+  return dupstr(n && *n ? n : anet_network_name(mp->anet));
+}
+
+static int load_anet(ModelPath *mp, int i, bool weights, const char *workdir, Loaded *l,
+                     Diag *d) {
+  l->name = point_name(mp, i);
+  l->m.prog = anet_lower(mp->anet, i, d);
+  if (!l->name || !l->m.prog || find_function(l, mp->path, d) < 0)
+    return -1;
+  l->m.name = l->name;
+  l->has_blobs = l->m.prog->nblobs > 0;
+  if (!weights)
+    return 0;
+  l->own_workdir = !workdir;
+  l->workdir = workdir ? dupstr(workdir) : model_workdir_new(d);
+  if (!l->workdir || write_point(l->m.prog, l->workdir, d) < 0)
+    return -1;
+  l->m.dir = l->workdir;
+  return attach_weights(l, l->workdir, d);
+}
+
+int model_load(ModelPath *mp, int i, bool weights, const char *workdir, Loaded *l, Diag *d) {
+  memset(l, 0, sizeof *l);
+  int rc = mp->is_anet ? load_anet(mp, i, weights, workdir, l, d) : load_mil(mp, weights, l, d);
+  if (rc < 0)
+    model_unload(l);
+  return rc;
+}
+
+void model_unload(Loaded *l) {
+  if (l->m.weights)
+    wstore_free(l->m.weights);
+  if (l->m.prog)
+    mil_free(l->m.prog);
+  if (l->workdir) {
+    if (l->own_workdir)
+      model_workdir_remove(l->workdir);
+    else
+      workdir_clear(l->workdir);
+  }
+  free(l->workdir);
+  free(l->name);
+  memset(l, 0, sizeof *l);
+}

@@ -1,0 +1,53 @@
+/* model.h - what anerun's PATH names: a model directory (model.mil and
+ * weights/weight.bin, as anetc writes it or as a compiled Core ML model
+ * holds it), a model.mil file, or a .anet file compiled in-process.
+ *
+ * A .anet point that runs gets its weights written (blob_write) into a
+ * private directory under $TMPDIR, removed again by model_unload(); the
+ * backends then see an ordinary model directory. */
+#ifndef ANET_MODEL_H
+#define ANET_MODEL_H
+
+#include <stdbool.h>
+
+#include "anet.h"
+#include "backend.h"
+#include "diag.h"
+
+typedef struct ModelPath {
+  char *path;          /* as given */
+  char *dir;           /* MIL: the model directory */
+  char *base;          /* report name of a MIL model */
+  char *file;          /* the text read: model.mil or the .anet (src.name) */
+  bool is_anet;
+  Src src;             /* the .anet or model.mil text */
+  AnetFile *anet;
+  int npoints;         /* sweep points; 1 for MIL */
+} ModelPath;
+
+typedef struct Loaded {
+  Model m;             /* what backends see */
+  char *name;
+  char *workdir;       /* a .anet point's private directory, or NULL */
+  bool own_workdir;    /* model_unload removes the directory itself */
+  bool has_blobs;      /* the program names weight blobs */
+  bool weights_missing;/* ... and the weight file is absent */
+  int nchecked;        /* blob values checked */
+} Loaded;
+
+int model_open(const char *path, ModelPath *mp, Diag *d);
+void model_close(ModelPath *mp);
+
+/* Loads point i. With weights, they must be available: a .anet point's
+ * are written to workdir (NULL: a new private one), a MIL model's must be
+ * present. Without it, present MIL weights are checked and absent ones
+ * only noted. 0, or -1 after reporting. */
+int model_load(ModelPath *mp, int i, bool weights, const char *workdir, Loaded *l, Diag *d);
+void model_unload(Loaded *l);
+
+/* A private directory for a .anet point's files; removing it deletes only
+ * the files model_load writes there. */
+char *model_workdir_new(Diag *d);
+void model_workdir_remove(const char *dir);
+
+#endif

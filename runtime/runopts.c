@@ -1,0 +1,294 @@
+/* runopts.c - parsing anerun's options: a table of long options, each with
+ * a setter that checks its value. "--opt VALUE" and "--opt=VALUE" both work;
+ * "--" ends the options. */
+#include "runopts.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct OptSpec {
+  const char *name;
+  bool has_arg;
+  int (*set)(RunOpts *o, const char *v, Diag *d);
+} OptSpec;
+
+__attribute__((format(printf, 2, 3))) static int usage_error(Diag *d, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  diag_file_error(d, "anerun", "%s", msg);
+  return -1;
+}
+
+static int parse_long(const char *opt, const char *v, long lo, long hi, long *out, Diag *d) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (!*v || *end || errno || x < lo || x > hi)
+    return usage_error(d, "%s wants an integer from %ld to %ld, not '%s'", opt, lo, hi, v);
+  *out = x;
+  return 0;
+}
+
+static int set_backend(RunOpts *o, const char *v, Diag *d) {
+  o->backend = runopts_backend(v);
+  if (o->backend)
+    return 0;
+  if (strcmp(v, "ane") == 0)
+    return usage_error(d, "the ane backend needs macOS on Apple silicon; here use "
+                       "--backend cpu (reference numerics) or --backend sim (cost model)");
+  return usage_error(d, "unknown backend '%s' (cpu, sim or ane)", v);
+}
+
+static int set_warmup(RunOpts *o, const char *v, Diag *d) {
+  long x;
+  if (parse_long("--warmup", v, 0, 1000000, &x, d) < 0)
+    return -1;
+  o->warmup = (int)x;
+  return 0;
+}
+
+static int set_iters(RunOpts *o, const char *v, Diag *d) {
+  long x;
+  if (parse_long("--iters", v, 1, 10000000, &x, d) < 0)
+    return -1;
+  o->iters = (int)x;
+  return 0;
+}
+
+static int set_qos(RunOpts *o, const char *v, Diag *d) {
+  long x;
+  if (parse_long("--qos", v, 0, 255, &x, d) < 0)
+    return -1;
+  o->bopts.qos = (int)x;
+  return 0;
+}
+
+static int set_seed(RunOpts *o, const char *v, Diag *d) {
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (!*v || *end || errno || v[0] == '-')
+    return usage_error(d, "--seed wants a non-negative integer, not '%s'", v);
+  o->seed = x;
+  return 0;
+}
+
+static int set_tol(RunOpts *o, const char *v, Diag *d) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (!*v || *end || errno || !isfinite(x) || x <= 0)
+    return usage_error(d, "--tol wants a positive number, not '%s'", v);
+  o->tol = x;
+  return 0;
+}
+
+static int set_format(RunOpts *o, const char *v, Diag *d) {
+  if (strcmp(v, "table") == 0)
+    o->format = REPORT_TABLE;
+  else if (strcmp(v, "json") == 0)
+    o->format = REPORT_JSON;
+  else if (strcmp(v, "csv") == 0)
+    o->format = REPORT_CSV;
+  else
+    return usage_error(d, "unknown format '%s' (table, json or csv)", v);
+  return 0;
+}
+
+static int set_input(RunOpts *o, const char *v, Diag *d) {
+  const char *eq = strchr(v, '=');
+  if (!eq || eq == v || !eq[1])
+    return usage_error(d, "--input wants NAME=FILE.npy, not '%s'", v);
+  InputArg *in = realloc(o->inputs, ((size_t)o->ninputs + 1) * sizeof *in);
+  if (!in)
+    return usage_error(d, "out of memory");
+  o->inputs = in;
+  in[o->ninputs++] = (InputArg){v, eq + 1, (int)(eq - v)};
+  return 0;
+}
+
+static int set_output_dir(RunOpts *o, const char *v, Diag *d) {
+  o->output_dir = v;
+  return 0;
+}
+
+static int set_chip(RunOpts *o, const char *v, Diag *d) {
+  o->bopts.chip = v;
+  return 0;
+}
+
+static int set_dry(RunOpts *o, const char *v, Diag *d) {
+  o->mode = RUN_DRY;
+  return 0;
+}
+
+static int set_check(RunOpts *o, const char *v, Diag *d) {
+  o->check = true;
+  return 0;
+}
+
+static int set_help(RunOpts *o, const char *v, Diag *d) {
+  o->mode = RUN_HELP;
+  return 0;
+}
+
+static int set_version(RunOpts *o, const char *v, Diag *d) {
+  o->mode = RUN_VERSION;
+  return 0;
+}
+
+static int set_list_chips(RunOpts *o, const char *v, Diag *d) {
+  o->mode = RUN_LIST_CHIPS;
+  return 0;
+}
+
+static const OptSpec specs[] = {
+    {"backend", true, set_backend},   {"warmup", true, set_warmup},
+    {"iters", true, set_iters},       {"input", true, set_input},
+    {"seed", true, set_seed},         {"output-dir", true, set_output_dir},
+    {"format", true, set_format},     {"qos", true, set_qos},
+    {"chip", true, set_chip},         {"check", false, set_check},
+    {"tol", true, set_tol},           {"dry-run", false, set_dry},
+    {"help", false, set_help},        {"version", false, set_version},
+    {"list-chips", false, set_list_chips},
+};
+
+const Backend *runopts_backend(const char *name) {
+  if (strcmp(name, "cpu") == 0)
+    return &cpu_backend;
+  if (strcmp(name, "sim") == 0)
+    return &sim_backend;
+#ifdef __APPLE__
+  if (strcmp(name, "ane") == 0)
+    return &ane_backend;
+#endif
+  return NULL;
+}
+
+static void set_defaults(RunOpts *o) {
+  memset(o, 0, sizeof *o);
+  o->mode = RUN_BENCH;
+#ifdef __APPLE__
+  o->backend = &ane_backend;
+#else
+  o->backend = &cpu_backend;
+#endif
+  o->warmup = 1;
+  o->iters = 10;
+  o->tol = 1e-2;
+  o->format = REPORT_TABLE;
+  o->bopts.qos = RUNOPTS_QOS_DEFAULT;
+}
+
+static const OptSpec *find_spec(const char *name, size_t len) {
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+    if (strlen(specs[i].name) == len && strncmp(specs[i].name, name, len) == 0)
+      return &specs[i];
+  return NULL;
+}
+
+/* One option at argv[*i]; advances *i past its value. */
+static int parse_option(int argc, char **argv, int *i, RunOpts *o, Diag *d) {
+  const char *a = argv[*i];
+  if (strcmp(a, "-h") == 0)
+    return set_help(o, NULL, d);
+  if (strcmp(a, "-V") == 0)
+    return set_version(o, NULL, d);
+  const char *name = a + 2, *eq = strchr(name, '=');
+  size_t len = eq ? (size_t)(eq - name) : strlen(name);
+  const OptSpec *s = a[1] == '-' ? find_spec(name, len) : NULL;
+  if (!s)
+    return usage_error(d, "unknown option '%s' (anerun --help lists them)", a);
+  if (!s->has_arg && eq)
+    return usage_error(d, "--%s takes no value", s->name);
+  if (!s->has_arg)
+    return s->set(o, NULL, d);
+  if (eq)
+    return s->set(o, eq + 1, d);
+  if (*i + 1 >= argc)
+    return usage_error(d, "--%s needs a value", s->name);
+  return s->set(o, argv[++*i], d);
+}
+
+static int set_path(RunOpts *o, const char *a, Diag *d) {
+  if (o->path)
+    return usage_error(d, "one model at a time: '%s' after '%s'", a, o->path);
+  o->path = a;
+  return 0;
+}
+
+/* Combinations that no single option can judge. */
+static int check_combination(RunOpts *o, Diag *d) {
+  if (o->mode != RUN_BENCH && o->mode != RUN_DRY)
+    return 0;
+  if (!o->path)
+    return usage_error(d, "no model given (usage: anerun [options] PATH)");
+  if (o->mode == RUN_DRY)
+    return 0;
+  if (o->check && strcmp(o->backend->name, "ane") != 0)
+    return usage_error(d, "--check compares the ane backend against cpu; it needs --backend ane (macOS)");
+  if (o->output_dir && o->backend->estimated)
+    return usage_error(d, "--output-dir: the %s backend computes no outputs", o->backend->name);
+  return 0;
+}
+
+int runopts_parse(int argc, char **argv, RunOpts *o, Diag *d) {
+  set_defaults(o);
+  bool opts_done = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int rc;
+    if (!opts_done && strcmp(a, "--") == 0)
+      rc = (opts_done = true, 0);
+    else if (!opts_done && a[0] == '-' && a[1])
+      rc = parse_option(argc, argv, &i, o, d);
+    else
+      rc = set_path(o, a, d);
+    if (rc < 0)
+      return RUNOPTS_EXIT_USAGE;
+  }
+  return check_combination(o, d) < 0 ? RUNOPTS_EXIT_USAGE : 0;
+}
+
+void runopts_free(RunOpts *o) {
+  free(o->inputs);
+  o->inputs = NULL;
+  o->ninputs = 0;
+}
+
+void runopts_usage(FILE *out) {
+  fputs("usage: anerun [options] PATH\n"
+        "PATH is a model directory (model.mil, weights/weight.bin), a model.mil file,\n"
+        "or a .anet file (every sweep point runs).\n"
+        "\n"
+        "  --backend cpu|sim|ane  what runs the model (default: "
+#ifdef __APPLE__
+        "ane"
+#else
+        "cpu"
+#endif
+        ")\n"
+        "  --dry-run              parse and check, print what the model holds, run nothing\n"
+        "  --warmup N             untimed evaluations first (default 1)\n"
+        "  --iters N              timed evaluations (default 10)\n"
+        "  --input NAME=FILE.npy  an input's data; others come from the PRNG\n"
+        "  --seed N               PRNG seed for generated inputs (default 0)\n"
+        "  --output-dir DIR       write each output as DIR/NAME.npy\n"
+        "  --format table|json|csv\n"
+        "  --qos N                ane: QoS class (default 21)\n"
+        "  --chip NAME            sim: the chip to model (default M4); ane: its row for %peak\n"
+        "  --list-chips           print the known chips\n"
+        "  --check                ane: compare every output with the cpu backend\n"
+        "  --tol X                --check: largest max|out-ref| / max|ref| (default 0.01)\n"
+        "  -h, --help             this text\n"
+        "  -V, --version          the version\n"
+        "Exit status: 0 ok, 1 bad input or a failed run or check, 2 usage error.\n",
+        out);
+}

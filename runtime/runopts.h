@@ -1,0 +1,43 @@
+/* runopts.h - anerun's command line. */
+#ifndef ANET_RUNOPTS_H
+#define ANET_RUNOPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "diag.h"
+#include "report.h"
+
+typedef enum RunMode { RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS } RunMode;
+
+typedef struct InputArg {
+  const char *name, *file;   /* "--input NAME=FILE": point into argv */
+  int name_len;
+} InputArg;
+
+typedef struct RunOpts {
+  RunMode mode;
+  const char *path;
+  const Backend *backend;
+  int warmup, iters;
+  uint64_t seed;
+  int ninputs;
+  InputArg *inputs;          /* malloc'd */
+  const char *output_dir;
+  ReportFormat format;
+  BackendOpts bopts;         /* qos, chip */
+  bool check;
+  double tol;
+} RunOpts;
+
+enum { RUNOPTS_QOS_DEFAULT = 21, RUNOPTS_EXIT_USAGE = 2 };
+
+/* 0, or RUNOPTS_EXIT_USAGE after reporting "anerun: error: ..." on d. */
+int runopts_parse(int argc, char **argv, RunOpts *o, Diag *d);
+void runopts_free(RunOpts *o);
+void runopts_usage(FILE *out);
+/* The backend called name on this system; NULL when there is none. */
+const Backend *runopts_backend(const char *name);
+
+#endif

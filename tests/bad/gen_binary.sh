@@ -1,0 +1,129 @@
+#!/bin/sh
+# gen_binary.sh OUTDIR - writes the binary malformed-input cases from the
+# descriptions below, so the repository holds no opaque blobs.
+#
+#   OUTDIR/wbin/NAME/model.mil + weights/weight.bin   (anerun --dry-run NAME)
+#   OUTDIR/npy/model/model.mil                        (the model the .npy cases feed)
+#   OUTDIR/npy/NAME.npy                               (anerun model --input x=NAME.npy)
+#
+# Every weight case starts from one valid layout (FORMATS.md section 1):
+# a 64-byte storage header {count, version 2}, then at offset 64 one
+# blob_metadata {0xDEADBEEF, dtype, size, data offset, padding bits}, then
+# the data at 128. The model reads fp16[1, 16] from offset 64: 32 bytes.
+# The cases named valid_* must be accepted; the driver checks that too.
+set -eu
+out=$1
+
+# Little-endian integers, one byte at a time through octal escapes.
+le() { # le NBYTES VALUE
+  n=$1 v=$2 i=0
+  while [ "$i" -lt "$n" ]; do
+    b=$(( (v >> (8 * i)) & 255 ))
+    o=$(( (b >> 6) * 100 + ((b >> 3) & 7) * 10 + (b & 7) ))
+    case $o in ?) o=00$o ;; ??) o=0$o ;; esac
+    # shellcheck disable=SC2059
+    printf "\\$o"
+    i=$((i + 1))
+  done
+}
+zeros() { head -c "$1" /dev/zero; }
+# fp16 1.0 = 0x3c00, 16 times: the data of a valid blob.
+ones16() { k=0; while [ "$k" -lt "$1" ]; do printf '\000<'; k=$((k + 1)); done; }
+
+header() { le 4 "$1"; le 4 "$2"; zeros 56; }              # count version
+meta() { le 4 "$1"; le 4 "$2"; le 8 "$3"; le 8 "$4"; le 8 "$5"; zeros 32; }  # sentinel dtype size offset padbits
+
+SENT=3735928559   # 0xDEADBEEF
+
+model() { # model DIR DTYPE SHAPE OFFSET
+  cat > "$1/model.mil" <<MIL
+program(1.3)
+[buildInfo = dict<string, string>({{"coremlc-version", "3500.32.1"}})]
+{
+    func main<ios18>(tensor<fp16, [1, 16]> x) {
+            tensor<$2, $3> W = const()[name = string("W"), val = tensor<$2, $3>(BLOBFILE(path = string("@model_path/weights/weight.bin"), offset = uint64($4)))];
+            tensor<fp16, [1, 16]> y = add(x = x, y = W)[name = string("y")];
+        } -> (y);
+}
+MIL
+}
+
+# wcase NAME [DTYPE SHAPE OFFSET]: makes the directory, reads weight.bin on stdin.
+wcase() {
+  d=$out/wbin/$1
+  mkdir -p "$d/weights"
+  model "$d" "${2:-fp16}" "${3:-[1, 16]}" "${4:-64}"
+  cat > "$d/weights/weight.bin"
+}
+
+mkdir -p "$out/wbin" "$out/npy/model"
+
+{ header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase valid_fp16
+{ :; } | wcase empty_file
+{ header 1 2 | head -c 40; } | wcase truncated_header
+{ header 1 2; } | wcase header_only
+{ header 1 2; meta $SENT 1 32 128 0 | head -c 20; } | wcase truncated_metadata
+{ header 1 2; meta $SENT 1 32 128 0; ones16 15; } | wcase truncated_data
+{ header 1 1; meta $SENT 1 32 128 0; ones16 16; } | wcase wrong_version
+{ header 1 2; meta 3735928558 1 32 128 0; ones16 16; } | wcase bad_sentinel
+{ header 1 2; meta $SENT 4 32 128 0; ones16 16; } | wcase dtype_int8_for_fp16
+{ header 1 2; meta $SENT 99 32 128 0; ones16 16; } | wcase dtype_unknown
+{ header 1 2; meta $SENT 1 30 128 0; ones16 16; } | wcase size_mismatch
+{ header 1 2; meta $SENT 1 -1 128 0; ones16 16; } | wcase size_huge
+{ header 1 2; meta $SENT 1 32 -64 0; ones16 16; } | wcase data_offset_huge
+{ header 1 2; meta $SENT 1 32 4096 0; ones16 16; } | wcase data_offset_past_end
+{ header 1 2; meta $SENT 1 32 140 0; ones16 16; } | wcase data_offset_overlaps_end
+{ header 1 2; meta $SENT 1 32 16 0; ones16 16; } | wcase data_offset_into_header
+{ header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase blob_offset_past_end fp16 "[1, 16]" 4096
+{ header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase blob_offset_unaligned fp16 "[1, 16]" 96
+{ header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase blob_offset_into_data fp16 "[1, 16]" 128
+{ header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase blob_offset_zero fp16 "[1, 16]" 0
+{ header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase blob_offset_huge fp16 "[1, 16]" 18446744073709551552
+{ header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase shape_larger_than_blob fp16 "[1, 32]" 64
+{ header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase shape_huge fp16 "[65536, 65536, 65536]" 64
+
+# The .npy cases: a model whose input x is fp16[1, 16].
+cat > "$out/npy/model/model.mil" <<'MIL'
+program(1.3)
+[buildInfo = dict<string, string>({{"coremlc-version", "3500.32.1"}})]
+{
+    func main<ios18>(tensor<fp16, [1, 16]> x) {
+            tensor<fp16, [1, 16]> y = relu(x = x)[name = string("y")];
+        } -> (y);
+}
+MIL
+
+# npy VERSION_MAJOR HEADER_TEXT: magic, version, header length, header
+# padded with spaces and a newline to a multiple of 64 (NEP 1).
+npyhdr() {
+  printf '\223NUMPY'; le 1 "$1"; le 1 0
+  h=$2
+  hl=$(( ${#h} + 1 ))
+  if [ "$1" = 1 ]; then pre=10; else pre=12; fi
+  pad=$(( (64 - (pre + hl) % 64) % 64 ))
+  if [ "$1" = 1 ]; then le 2 $((hl + pad)); else le 4 $((hl + pad)); fi
+  printf '%s' "$h"; printf "%${pad}s" ""; printf '\n'
+}
+F16="{'descr': '<f2', 'fortran_order': False, 'shape': (1, 16), }"
+npycase() { cat > "$out/npy/$1.npy"; }
+
+{ npyhdr 1 "$F16"; ones16 16; } | npycase valid_f16
+{ npyhdr 2 "$F16"; ones16 16; } | npycase valid_f16_v2
+{ :; } | npycase empty
+{ printf '\223NUMPZ'; le 1 1; le 1 0; le 2 118; } | npycase bad_magic
+{ printf '\223NUM'; } | npycase truncated_magic
+{ npyhdr 3 "$F16"; ones16 16; } | npycase bad_version
+{ printf '\223NUMPY'; le 1 1; le 1 0; le 2 60000; printf "{'descr'"; } | npycase header_len_past_end
+{ printf '\223NUMPY'; le 1 2; le 1 0; le 4 4294967295; } | npycase header_len_huge
+{ npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 16), "; ones16 16; } | npycase header_unterminated
+{ npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 16), }"; ones16 15; } | npycase truncated_data
+{ npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 16), }"; ones16 17; } | npycase trailing_data
+{ npyhdr 1 "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 16), }"; zeros 128; } | npycase dtype_f8
+{ npyhdr 1 "{'descr': '>f2', 'fortran_order': False, 'shape': (1, 16), }"; ones16 16; } | npycase dtype_big_endian
+{ npyhdr 1 "{'descr': '<f2', 'fortran_order': True, 'shape': (1, 16), }"; ones16 16; } | npycase fortran_order
+{ npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (16, 1), }"; ones16 16; } | npycase shape_mismatch
+{ npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (1, -16), }"; ones16 16; } | npycase shape_negative
+{ npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }"; ones16 16; } | npycase shape_overflow
+{ npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 16), }"; ones16 16; } | npycase rank_too_high
+{ npyhdr 1 "{'fortran_order': False, 'shape': (1, 16), }"; ones16 16; } | npycase missing_descr
+{ npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 16)"; ones16 16; } | npycase header_not_dict

@@ -1,0 +1,41 @@
+/* fuzz_mil.c - libFuzzer harness for the MIL text parser and printer.
+ * Whatever parses must print, and the printed text must parse again: a
+ * reprint that fails to parse is a printer or parser bug, so it aborts. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mil.h"
+
+static FILE *sink(void) {
+  static FILE *f;  /* one /dev/null per process: the harness's only state */
+  if (!f)
+    f = fopen("/dev/null", "w");
+  return f;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  Src src = {"fuzz.mil", (const char *)data, size};
+  Diag d = {sink(), 0};
+  MilProg *p = mil_parse(&src, &d);
+  if (!p)
+    return 0;
+  char *text = mil_print_string(p);
+  if (!text) {
+    fputs("fuzz_mil: mil_print_string failed on a parsed program\n", stderr);
+    abort();
+  }
+  Src again = {"reprint.mil", text, strlen(text)};
+  Diag loud = diag_stderr();
+  MilProg *q = mil_parse(&again, &loud);
+  if (!q) {
+    fprintf(stderr, "fuzz_mil: the reprinted program does not parse:\n%s\n", text);
+    abort();
+  }
+  mil_free(q);
+  free(text);
+  mil_free(p);
+  return 0;
+}

@@ -1,0 +1,102 @@
+#!/bin/sh
+# run.sh - builds the libFuzzer harnesses and runs each for FUZZ_SECONDS.
+#
+#   tests/fuzz/run.sh [BUILDDIR]      (make fuzz runs it for the build dir)
+#
+# The harnesses are compiled with clang -fsanitize=fuzzer,address,undefined
+# straight from the sources: gen/*.c (minus the programs' main files),
+# the parsers bison and flex generated in BUILDDIR/grammar (run make first),
+# and the runtime readers (runtime/wfile.c, the .npy reader). Seed corpora
+# come from samples/, tests/cases/, tests/bad/, ../shared/mil-corpus (when
+# present) and the binary cases tests/bad/gen_binary.sh writes.
+#
+# Environment: FUZZ_SECONDS (60) per harness, FUZZERS (all four), CC (clang),
+# FUZZ_JOBS (1). Crashes, leaks and timeouts are saved under
+# BUILDDIR/tests/fuzz/crashes/ and make the script exit 1.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-.}" && pwd)
+CC=${CC:-clang}
+case $CC in *clang*) ;; *) CC=clang ;; esac
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZERS=${FUZZERS:-"anet mil wfile npy"}
+out=$build/tests/fuzz
+obj=$out/obj
+mkdir -p "$obj" "$out/crashes"
+
+command -v "$CC" >/dev/null 2>&1 || {
+  echo "run.sh: $CC not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
+ls "$build"/grammar/*parse.c >/dev/null 2>&1 || {
+  echo "run.sh: no generated parsers in $build/grammar: run make there first" >&2; exit 2; }
+
+flags="-g -O1 -std=c11 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L -DHAVE_CONFIG_H
+  -I$build -I$src/gen -I$src/runtime -I$build/grammar -I$src/grammar"
+san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+
+# The library sources: everything in gen/ and grammar/ but the programs'
+# main files, and the two runtime readers.
+srcs=""
+for f in "$src"/gen/*.c "$build"/grammar/*.c "$src"/runtime/wfile*.c "$src"/runtime/tensor*.c \
+         "$src"/runtime/npy*.c; do
+  [ -f "$f" ] || continue
+  grep -q '^int main' "$f" && continue
+  srcs="$srcs $f"
+done
+
+objs=""
+for f in $srcs; do
+  o=$obj/$(echo "$f" | sed "s|^$src/||; s|^$build/||; s|/|_|g; s|\.c$|.o|")
+  if [ ! -f "$o" ] || [ "$f" -nt "$o" ]; then
+    # shellcheck disable=SC2086
+    "$CC" $flags $san -fsanitize=fuzzer-no-link -c "$f" -o "$o"
+  fi
+  objs="$objs $o"
+done
+rm -f "$obj/libfuzzsrc.a"
+# shellcheck disable=SC2086
+ar cr "$obj/libfuzzsrc.a" $objs
+
+# Seeds: one file per input, named after where it came from.
+seed() { # seed NAME FILE...
+  mkdir -p "$out/seeds/$1"
+  n=$1; shift
+  for f in "$@"; do
+    [ -f "$f" ] && cp "$f" "$out/seeds/$n/$(echo "$f" | sed "s|^$src/||; s|^$build/||; s|/|_|g")"
+  done
+  return 0
+}
+rm -rf "$out/seeds" "$out/gen"
+sh "$src/tests/bad/gen_binary.sh" "$out/gen"
+seed anet $(find "$src/samples" "$src/tests/cases" "$src/tests/bad/anet" -name '*.anet' 2>/dev/null)
+seed mil $(find "$src/tests/cases" "$src/tests/bad/mil" "$out/gen" -name '*.mil' 2>/dev/null) \
+  $(ls "$src"/../shared/mil-corpus/*/model.mil 2>/dev/null)
+seed npy $(find "$src/tests/cases" "$out/gen/npy" -name '*.npy' 2>/dev/null)
+# wfile inputs: 2-byte little-endian length, the MIL text, the weight file.
+mkdir -p "$out/seeds/wfile"
+for d in "$out"/gen/wbin/*/; do
+  m=$d/model.mil
+  len=$(wc -c <"$m")
+  { printf "\\$(printf %03o $((len & 255)))\\$(printf %03o $((len >> 8 & 255)))"
+    cat "$m" "$d/weights/weight.bin"; } >"$out/seeds/wfile/$(basename "$d")"
+done
+
+status=0
+for z in $FUZZERS; do
+  exe=$out/fuzz_$z
+  # shellcheck disable=SC2086
+  "$CC" $flags $san -fsanitize=fuzzer "$here/fuzz_$z.c" "$obj/libfuzzsrc.a" -lm -o "$exe"
+  corpus=$out/corpus/$z
+  mkdir -p "$corpus"
+  echo "== fuzz_$z for ${FUZZ_SECONDS}s"
+  if ! "$exe" "$corpus" "$out/seeds/$z" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+       -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+       -artifact_prefix="$out/crashes/$z-" >"$out/fuzz_$z.log" 2>&1; then
+    echo "run.sh: fuzz_$z found a problem; see $out/fuzz_$z.log and $out/crashes/" >&2
+    tail -n 30 "$out/fuzz_$z.log" >&2
+    status=1
+  else
+    grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$out/fuzz_$z.log" | tail -n 2
+  fi
+done
+exit $status

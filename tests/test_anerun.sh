@@ -1,0 +1,172 @@
+#!/bin/sh
+# anerun end to end: exit statuses, --dry-run on every file of the MIL
+# corpus (skipped when ../shared is absent), cpu and sim runs of a .anet
+# sweep and of a model directory anetc wrote, the JSON and CSV reports, the
+# output files, and the private weight directory being removed.
+set -u
+srcdir=${srcdir:-.}
+anerun=./anerun
+anetc=./anetc
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test_anerun.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() {
+  echo "FAIL: $*" >&2
+  fails=$((fails + 1))
+}
+
+# status WANT CMD...: runs CMD with its output in $tmp/out and $tmp/err.
+status() {
+  want=$1
+  shift
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  [ "$got" -eq "$want" ] || fail "'$*' exited $got, wanted $want: $(head -c 600 "$tmp/err")"
+}
+
+has() {
+  grep -q -- "$1" "$tmp/${2:-out}" || fail "no '$1' in $2: $(head -c 600 "$tmp/${2:-out}")"
+}
+
+# The keys docs/report-schema.md promises, in every object; $1 = objects.
+json_keys() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 - "$tmp/out" "$1" <<'EOF' || fail "JSON report: see above"
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert len(rows) == int(sys.argv[2]), "%d rows" % len(rows)
+keys = ["model", "backend", "chip", "estimated", "warmup", "iters", "weight_bytes",
+        "weight_mb", "gflop", "gflop_partial", "ms_min", "ms_median", "ms_p90", "tflops",
+        "pct_peak", "est_mhz"]
+for r in rows:
+    missing = [k for k in keys if k not in r]
+    assert not missing, "missing %s" % missing
+    assert r["ms_min"] <= r["ms_median"] <= r["ms_p90"], r
+    assert r["gflop"] > 0 and r["tflops"] > 0, r
+EOF
+  else
+    for k in model backend estimated iters ms_min ms_median ms_p90 gflop tflops; do
+      has "\"$k\": "
+    done
+  fi
+}
+
+# ---- usage and input errors ------------------------------------------------
+
+status 2 $anerun
+status 2 $anerun --iters 0 m
+status 2 $anerun --bogus m
+status 2 $anerun --format xml m
+status 2 $anerun --backend cpu --check m
+status 2 $anerun --backend sim --output-dir o m
+status 2 $anerun a b
+if [ "$(uname)" != Darwin ]; then
+  status 2 $anerun --backend ane m
+  has 'needs macOS' err
+fi
+status 0 $anerun --help
+has '^usage: anerun'
+status 0 $anerun --version
+has '^anerun'
+status 0 $anerun --list-chips
+has '^M4 '
+status 1 $anerun --backend cpu "$tmp/nonexistent"
+status 1 $anerun --dry-run "$tmp/nonexistent"
+has 'cannot open' err
+
+mkdir "$tmp/bad"
+printf 'program(1.3)\n{\n    func main<ios18>(tensor<fp16, [1]> x) {\n        y = relu(x = x);\n' \
+  >"$tmp/bad/model.mil"
+status 1 $anerun --dry-run "$tmp/bad"
+has 'model.mil:[0-9]*:[0-9]*: error: ' err
+
+# ---- the corpus ----------------------------------------------------------
+
+corpus=$srcdir/../shared/mil-corpus
+if [ -d "$corpus" ]; then
+  n=0
+  for d in "$corpus"/*/; do
+    [ -f "$d/model.mil" ] || continue
+    status 0 $anerun --dry-run "$d"
+    has '^function '
+    has '^  GFLOP: '
+    if [ -f "$d/weights/weight.bin" ]; then
+      has '^weights: weights/weight.bin present'
+    else
+      grep -q '^weights: \(none\|ABSENT\)' "$tmp/out" || fail "$d: weights line"
+    fi
+    n=$((n + 1))
+  done
+  [ "$n" -gt 0 ] || fail "no model in $corpus"
+  echo "dry-run: $n corpus models"
+  # The sim backend needs no weights, so a published model.mil runs on it.
+  status 0 $anerun --backend sim "$corpus/pdfsearch-bert-embedding"
+  has 'est. TFLOPS'
+  status 1 $anerun --backend cpu "$corpus/pdfsearch-bert-embedding"
+  has 'weights/weight.bin, which is absent' err
+else
+  echo "SKIP: $corpus is absent: no corpus dry-runs"
+fi
+
+# ---- a .anet sweep --------------------------------------------------------
+
+sweep=$srcdir/tests/anerun/tiny_sweep.anet
+mkdir "$tmp/private"
+status 0 env TMPDIR="$tmp/private" $anerun --backend cpu --iters 2 --format json "$sweep"
+json_keys 2
+has '"model": "tiny_ch8"'
+has '"model": "tiny_ch16"'
+has '"backend": "cpu", "chip": null, "estimated": false'
+# 2 * 8 * 8 * 64 FLOP per conv, two convs, 512 for the relu.
+has '"gflop": 1.6896e-05'
+[ -z "$(ls -A "$tmp/private")" ] || fail "the private weight directory was left: $(ls "$tmp/private")"
+
+status 0 $anerun --backend cpu --iters 2 "$sweep"
+has 'GFLOP/s'
+has '^tiny_ch16 '
+status 0 $anerun --backend cpu --iters 2 --format csv "$sweep"
+[ "$(wc -l <"$tmp/out")" -eq 3 ] || fail "CSV: want a header and 2 rows"
+has '^model,backend,chip,estimated,warmup,iters,'
+has '^tiny_ch8,cpu,,false,1,2,'
+
+status 0 $anerun --backend sim --format json "$sweep"
+json_keys 2
+has '"estimated": true'
+status 0 $anerun --backend sim --chip M5 "$sweep"
+has 'ESTIMATES'
+has 'est. ms'
+status 1 $anerun --backend sim --chip M2 "$sweep"
+has 'no measured fp16 peak' err
+
+# ---- a model directory anetc wrote ----------------------------------------
+
+status 0 $anetc -o "$tmp/model" "$sweep"
+dir=$tmp/model/tiny_ch8
+status 0 $anerun --backend cpu --iters 2 --format json --output-dir "$tmp/o1" "$dir"
+json_keys 1
+has '"model": "tiny_ch8"'
+[ -f "$tmp/o1/relu_0.npy" ] || fail "no $tmp/o1/relu_0.npy"
+
+# The sweep compiled in-process gives the same weights, so the same outputs.
+status 0 $anerun --backend cpu --iters 1 --output-dir "$tmp/o2" "$sweep"
+cmp -s "$tmp/o1/relu_0.npy" "$tmp/o2/tiny_ch8/relu_0.npy" ||
+  fail "outputs differ between the model directory and the .anet"
+[ -f "$tmp/o2/tiny_ch16/relu_0.npy" ] || fail "no output of the second point"
+
+# An output of the right shape is a valid input; one of another shape is not.
+status 0 $anerun --backend cpu --iters 1 --input "x=$tmp/o1/relu_0.npy" "$dir"
+status 1 $anerun --backend cpu --iters 1 --input "x=$tmp/o2/tiny_ch16/relu_0.npy" "$dir"
+has 'does not fit input' err
+status 1 $anerun --backend cpu --input "nosuch=$tmp/o1/relu_0.npy" "$dir"
+has "has no input 'nosuch'" err
+
+# The same directory without its weights.
+mkdir "$tmp/nowt"
+cp "$dir/model.mil" "$tmp/nowt/"
+status 0 $anerun --dry-run "$tmp/nowt"
+has '^weights: ABSENT'
+status 1 $anerun --backend cpu "$tmp/nowt"
+
+[ "$fails" -eq 0 ] || exit 1
+exit 0

@@ -1,0 +1,1115 @@
+/* test_anet.c - the .anet compiler: scanner, parser, checks and shapes,
+ * lowering, the hand-written golden cases in tests/cases/anet, the seed
+ * benchmark's programs, and one test per diagnostic. */
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anet.h"
+#include "ast.h"
+#include "blob.h"
+#include "mileq.h"
+
+#define CASES SRCDIR "/tests/cases/anet"
+#define SEEDS SRCDIR "/samples/seed"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static Src mksrc(const char *text) { return (Src){"t.anet", text, strlen(text)}; }
+
+/* A Diag that collects messages in memory. */
+typedef struct Capture {
+  char *buf;
+  size_t len;
+  Diag d;
+} Capture;
+
+static void cap_open(Capture *c) {
+  c->buf = NULL;
+  c->d.out = open_memstream(&c->buf, &c->len);
+  c->d.nerrors = 0;
+  ck_assert_ptr_nonnull(c->d.out);
+}
+
+static char *cap_close(Capture *c) {
+  fclose(c->d.out);
+  return c->buf;
+}
+
+/* The first line of what parsing text reports (malloc'd; "" if nothing). */
+static char *first_error(const char *text) {
+  Src s = mksrc(text);
+  Capture c;
+  cap_open(&c);
+  AnetFile *f = anet_parse(&s, &c.d);
+  if (f) {
+    for (int i = 0; i < anet_npoints(f); i++)
+      mil_free(anet_lower(f, i, &c.d));
+    anet_free(f);
+  }
+  char *out = cap_close(&c);
+  char *nl = strchr(out, '\n');
+  if (nl)
+    *nl = '\0';
+  return out;
+}
+
+static AnetFile *parse_ok(const char *text, Src *s) {
+  *s = mksrc(text);
+  Capture c;
+  cap_open(&c);
+  AnetFile *f = anet_parse(s, &c.d);
+  char *msg = cap_close(&c);
+  ck_assert_msg(f != NULL, "parse failed: %s", msg);
+  free(msg);
+  return f;
+}
+
+static AnetNet *check_ok(const char *text, AnetFile **fp, Src *s) {
+  *fp = parse_ok(text, s);
+  Diag d = diag_stderr();
+  AnetNet *n = anetc_check(*fp, 0, &d);
+  ck_assert_ptr_nonnull(n);
+  return n;
+}
+
+static MilProg *lower_ok(const char *text) {
+  static Src s;   /* the program keeps no pointer into it; the file does */
+  AnetFile *f = parse_ok(text, &s);
+  Diag d = diag_stderr();
+  MilProg *p = anet_lower(f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  anet_free(f);
+  return p;
+}
+
+static void assert_dims(const AnetValue *v, int rank, const int64_t *dim) {
+  ck_assert_int_eq(v->rank, rank);
+  for (int i = 0; i < rank; i++)
+    ck_assert_int_eq(v->dim[i], dim[i]);
+}
+
+#define DIMS(...) (const int64_t[]){__VA_ARGS__}
+#define NDIMS(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+#define ASSERT_DIMS(v, ...) assert_dims((v), NDIMS(__VA_ARGS__), DIMS(__VA_ARGS__))
+
+#define NET(body) "network n {\n    input x: fp16[1, 4, 8, 8]\n" body "\n}\n"
+
+/* ---- scanner ------------------------------------------------------------ */
+
+static void assert_tokens(const char *text, const char *want) {
+  Src s = mksrc(text);
+  Diag d = diag_stderr();
+  char *got = anetp_tokens(&s, &d);
+  ck_assert_ptr_nonnull(got);
+  ck_assert_str_eq(got, want);
+  free(got);
+}
+
+START_TEST(lex_basic) {
+  assert_tokens("network n {\n  input x: fp16[1, 4]\n}",
+                "network IDENT(n) '{' NL input IDENT(x) ':' IDENT(fp16) '[' INT(1) ',' INT(4) "
+                "']' NL '}'");
+  assert_tokens("repeat sweep in const activations let from seed",
+                "repeat sweep in const activations let from seed");
+  assert_tokens("h = add h; relu", "IDENT(h) '=' IDENT(add) IDENT(h) ';' IDENT(relu)");
+  assert_tokens("a+b-c*d/e", "IDENT(a) '+' IDENT(b) '-' IDENT(c) '*' IDENT(d) '/' IDENT(e)");
+}
+END_TEST
+
+START_TEST(lex_newlines_and_comments) {
+  /* newlines inside ( ) and [ ] continue the statement; comments vanish */
+  assert_tokens("a [1,\n 2] # note\nb(\n3)\n\n",
+                "IDENT(a) '[' INT(1) ',' INT(2) ']' NL CALLEE(b) '(' INT(3) ')' NL NL");
+  assert_tokens("# only a comment", "");
+}
+END_TEST
+
+START_TEST(lex_callee) {
+  /* only a name written against '(' is a call */
+  assert_tokens("uniform(1) uniform (1)",
+                "CALLEE(uniform) '(' INT(1) ')' IDENT(uniform) '(' INT(1) ')'");
+  assert_tokens("npy(\"w.npy\")", "CALLEE(npy) '(' STRING(w.npy) ')'");
+}
+END_TEST
+
+START_TEST(lex_numbers) {
+  assert_tokens("7 2.5 1e-5 .5 3. 9223372036854775807",
+                "INT(7) FLOAT(2.5) FLOAT(1e-05) FLOAT(0.5) FLOAT(3) INT(9223372036854775807)");
+  assert_tokens("-3", "'-' INT(3)");
+}
+END_TEST
+
+static void assert_lex_error(const char *text, const char *want) {
+  Src s = mksrc(text);
+  Capture c;
+  cap_open(&c);
+  char *toks = anetp_tokens(&s, &c.d);
+  char *out = cap_close(&c);
+  ck_assert_ptr_null(toks);
+  char *nl = strchr(out, '\n');
+  ck_assert_ptr_nonnull(nl);
+  *nl = '\0';
+  ck_assert_str_eq(out, want);
+  free(out);
+}
+
+START_TEST(lex_errors) {
+  assert_lex_error("conv 12abc", "t.anet:1:6: error: malformed number '12abc'");
+  assert_lex_error("a\n  b @", "t.anet:2:5: error: unexpected character '@'");
+  assert_lex_error("x 99999999999999999999",
+                   "t.anet:1:3: error: integer '99999999999999999999' is too large (the limit "
+                   "is 2^63-1)");
+  assert_lex_error("npy(\"w.npy",
+                   "t.anet:1:5: error: unterminated string: expected '\"' before the end of the "
+                   "line");
+  assert_lex_error("a \x01", "t.anet:1:3: error: unexpected character 0x01");
+  assert_lex_error("caf\xc3\xa9", "t.anet:1:4: error: unexpected non-ASCII characters");
+}
+END_TEST
+
+/* ---- parser ------------------------------------------------------------- */
+
+static void assert_sexpr(const char *text, const char *want) {
+  Src s = mksrc(text);
+  Diag d = diag_stderr();
+  Node *n = anetp_parse(&s, &d);
+  ck_assert_ptr_nonnull(n);
+  char *got = ast_sexpr(n);
+  ck_assert_str_eq(got, want);
+  free(got);
+  ast_free(n);
+}
+
+START_TEST(parse_expressions) {
+  assert_sexpr("const a = 1 + 2 * -3 - 4 / 2", "(const a (- (+ 1 (* 2 (- 3))) (/ 4 2)))");
+  assert_sexpr("const b = (1 + 2) * x", "(const b (* (+ 1 2) x))");
+  assert_sexpr("const c = 0.5; const d = -c", "(const c 0.5) (const d (- c))");
+}
+END_TEST
+
+START_TEST(parse_network) {
+  assert_sexpr("# the seed\n"
+               "network w {\n"
+               "    input x: fp16[1, ch, 64, 64]\n"
+               "    activations int8 scale=0.125\n"
+               "    repeat depth {\n"
+               "        conv ch kernel=1 weights=int8 init=uniform(-64, 63)\n"
+               "    }\n"
+               "}\n",
+               "(network w (input x fp16 1 ch 64 64) (activations int8 scale=0.125) "
+               "(repeat depth (conv ch kernel=1 weights=int8 init=(uniform (- 64) 63))))");
+}
+END_TEST
+
+START_TEST(parse_statements) {
+  /* names, branches, ';' as a separator, arguments as single terms */
+  assert_sexpr("network r\n{\n  input a: fp16[2]; input b: fp16[2]\n  h = conv (2 * c) kernel=[3, 1]\n"
+               "  let s; from a\n  add h\n  mul -1\n  seed 7\n}",
+               "(network r (input a fp16 2) (input b fp16 2) (= h (conv (* 2 c) kernel=[3 1])) "
+               "(let s) (from a) (add h) (mul (- 1)) (seed 7))");
+  assert_sexpr("network e {}", "(network e)");
+  assert_sexpr("network e {\n\n}\n\n", "(network e)");
+}
+END_TEST
+
+START_TEST(parse_sweep) {
+  assert_sexpr("sweep ch in [512, 384], depth in [128, 64]",
+               "(sweep (in (ch) [512 384]) (in (depth) [128 64]))");
+  assert_sexpr("sweep (depth, ch) in [(128, 512),\n (96, 512)],\n  s in [1]",
+               "(sweep (in (depth ch) [[128 512] [96 512]]) (in (s) [1]))");
+}
+END_TEST
+
+START_TEST(parse_recovers) {
+  /* errors are reported statement by statement, not just the first one */
+  Src s = mksrc("network n {\n  conv 4 kernel=\n  input x fp16\n  relu\n}\nconst = 3\n");
+  Capture c;
+  cap_open(&c);
+  ck_assert_ptr_null(anetp_parse(&s, &c.d));
+  char *out = cap_close(&c);
+  ck_assert_int_eq(c.d.nerrors, 3);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:2:17: error: syntax error, unexpected end of line\n"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:3:11: error: syntax error, unexpected identifier, "
+                                    "expecting ':'\n"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:6:7: error: syntax error, unexpected '=', "
+                                    "expecting identifier\n"));
+  free(out);
+}
+END_TEST
+
+static char *repeat_str(const char *head, const char *unit, int n, const char *tail) {
+  size_t len = strlen(head) + strlen(unit) * (size_t)n + strlen(tail) + 1;
+  char *s = malloc(len);
+  strcpy(s, head);
+  for (int i = 0; i < n; i++)
+    strcat(s, unit);
+  strcat(s, tail);
+  return s;
+}
+
+START_TEST(parse_nesting_limits) {
+  /* deep trees are cut off with an error, not a deep recursion */
+  char *t = repeat_str("const a = ", "-", 300, "1");
+  char *e = first_error(t);
+  ck_assert_ptr_nonnull(strstr(e, "error: nesting is deeper than the limit of 200 levels"));
+  free(e);
+  free(t);
+  t = repeat_str("const a = 1", "+1", 5000, "");
+  e = first_error(t);
+  ck_assert_ptr_nonnull(strstr(e, "error: nesting is deeper than the limit of 200 levels"));
+  free(e);
+  free(t);
+  t = repeat_str("network n {\n", "repeat 2 {", 300, "");
+  e = first_error(t);
+  ck_assert_ptr_nonnull(strstr(e, "error: "));
+  free(e);
+  free(t);
+  /* bison's own stack has a bound too */
+  t = repeat_str("const a = ", "(", 20000, "1");
+  e = first_error(t);
+  ck_assert_int_eq(strncmp(e, "t.anet:1:", 9), 0);   /* where depends on bison's states */
+  ck_assert_ptr_nonnull(strstr(e, ": error: memory exhausted"));
+  free(e);
+  free(t);
+}
+END_TEST
+
+START_TEST(parse_long_lists) {
+  /* siblings are a list, not nesting: 100000 statements parse and free */
+  char *t = repeat_str("network n {\n input x: fp16[1, 2]\n", " relu\n", 100000, "}\n");
+  Src s;
+  AnetFile *f = parse_ok(t, &s);
+  Diag d = diag_stderr();
+  AnetNet *n = anetc_check(f, 0, &d);
+  ck_assert_int_eq(n->nlayers, 100000);
+  anetc_free(n);
+  anet_free(f);
+  free(t);
+}
+END_TEST
+
+/* ---- checks and shapes -------------------------------------------------- */
+
+START_TEST(shape_conv_arith) {
+  AnetFile *f;
+  Src s;
+  AnetNet *n = check_ok("network c {\n input x: fp16[1, 3, 7, 9]\n"
+                        " conv 8 kernel=3 stride=2 padding=same\n"
+                        " conv 6 kernel=[4, 1] padding=same\n"
+                        " conv 2 kernel=3 dilation=2 groups=2 padding=[1, 1, 0, 0]\n"
+                        " conv 4 kernel=2 padding=[1, 2, 0, 1]\n"
+                        " conv 4 kernel=1 stride=[1, 2] padding=2\n"
+                        "}", &f, &s);
+  ck_assert_int_eq(n->nlayers, 5);
+  const AnetLayer *l = n->layers;
+  /* same, stride 2: H out ceil(7/2) = 4, total pad (4-1)*2 + 3 - 7 = 2;
+   * W out ceil(9/2) = 5, total (5-1)*2 + 3 - 9 = 2 */
+  ASSERT_DIMS(&n->values[l[0].out], 1, 8, 4, 5);
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(l[0].pad[i], 1);
+  /* same, kernel 4 x 1 on 4 x 5: total 3 rows, the odd one after; no columns */
+  ASSERT_DIMS(&n->values[l[1].out], 1, 6, 4, 5);
+  ck_assert_int_eq(l[1].pad[0], 1);
+  ck_assert_int_eq(l[1].pad[1], 2);
+  ck_assert_int_eq(l[1].pad[2], 0);
+  ck_assert_int_eq(l[1].pad[3], 0);
+  /* dilation 2: effective kernel 5; H 4 + 2 - 5 + 1 = 2, W 5 - 5 + 1 = 1 */
+  ASSERT_DIMS(&n->values[l[2].out], 1, 2, 2, 1);
+  ck_assert_int_eq(l[2].groups, 2);
+  /* explicit pads: H 2 + 1 + 2 - 2 + 1 = 4, W 1 + 0 + 1 - 2 + 1 = 1 */
+  ASSERT_DIMS(&n->values[l[3].out], 1, 4, 4, 1);
+  /* 2 on every side, stride [1, 2]: H 4 + 4 - 1 + 1 = 8, W (1 + 4 - 1) / 2 + 1 = 3 */
+  ASSERT_DIMS(&n->values[l[4].out], 1, 4, 8, 3);
+  anetc_free(n);
+  anet_free(f);
+}
+END_TEST
+
+START_TEST(shape_elementwise) {
+  AnetFile *f;
+  Src s;
+  AnetNet *n = check_ok("network e {\n"
+                        " input x: fp16[1, 4, 8, 8]\n"
+                        " input g: fp16[4, 1, 1]\n"
+                        " h = sigmoid\n"
+                        " mul g\n"         /* broadcast [1,4,8,8] with [4,1,1] */
+                        " add h\n"
+                        " softmax axis=-3\n"
+                        " layer_norm axis=3\n"
+                        " rms_norm\n"
+                        " silu; tanh; relu; gelu\n"
+                        "}", &f, &s);
+  ck_assert_int_eq(n->nlayers, 10);
+  for (int i = 0; i < n->nlayers; i++)
+    ASSERT_DIMS(&n->values[n->layers[i].out], 1, 4, 8, 8);
+  ck_assert_int_eq(n->layers[1].in2, n->inputs[1].value);
+  ck_assert_int_eq(n->layers[2].in2, n->layers[0].out);
+  ck_assert_int_eq(n->layers[3].axis, 1);
+  ck_assert_int_eq(n->layers[4].axis, 3);
+  ck_assert_int_eq(n->layers[5].axis, 1);
+  ck_assert(n->layers[5].affine);
+  ck_assert_double_eq(n->layers[5].eps, 1e-5);
+  ck_assert_int_eq(n->output, n->layers[9].out);
+  anetc_free(n);
+  anet_free(f);
+}
+END_TEST
+
+START_TEST(shape_matmul) {
+  AnetFile *f;
+  Src s;
+  AnetNet *n = check_ok("network m {\n"
+                        " input a: fp16[1, 64, 1, 10]\n"
+                        " input b: fp16[3, 1, 20, 8]\n"
+                        " linear 32\n"                       /* [1, 32, 1, 10] */
+                        " reshape shape=[1, 2, -1, 8]\n"     /* 320 / 16 = 20: [1, 2, 20, 8] */
+                        " transpose perm=[0, 1, 3, 2]\n"     /* [1, 2, 8, 20] */
+                        " let t\n"
+                        " from b\n"
+                        " matmul t transpose_x=true transpose_y=true\n"
+                        "}", &f, &s);
+  ck_assert_int_eq(n->nlayers, 4);
+  ASSERT_DIMS(&n->values[n->layers[0].out], 1, 32, 1, 10);
+  ASSERT_DIMS(&n->values[n->layers[1].out], 1, 2, 20, 8);
+  ck_assert_int_eq(n->layers[1].shape[2], 20);
+  ASSERT_DIMS(&n->values[n->layers[2].out], 1, 2, 8, 20);
+  /* b^T is [3, 1, 8, 20], t^T is [1, 2, 20, 8]: batch [3, 2], result 8 x 8 */
+  ASSERT_DIMS(&n->values[n->layers[3].out], 3, 2, 8, 8);
+  ck_assert_int_eq(n->layers[3].in, n->inputs[1].value);
+  ck_assert_int_eq(n->layers[3].in2, n->layers[2].out);
+  anetc_free(n);
+  anet_free(f);
+}
+END_TEST
+
+START_TEST(check_quant_policy) {
+  AnetFile *f;
+  Src s;
+  /* int8 storage after every layer but the one that makes the output, and
+   * only after the activations statement */
+  AnetNet *n = check_ok("network q {\n input x: fp16[1, 4, 2, 2]\n relu\n"
+                        " activations int8 scale=0.25\n"
+                        " repeat 3 { conv 4 weights=int8 scale=0.5 }\n}", &f, &s);
+  ck_assert_int_eq(n->nlayers, 4);
+  ck_assert(!n->layers[0].quant);
+  ck_assert(n->layers[1].quant && n->layers[2].quant);
+  ck_assert(!n->layers[3].quant);
+  ck_assert_double_eq(n->layers[1].qscale, 0.25);
+  ck_assert_int_eq(n->layers[1].w.dtype, MIL_INT8);
+  ck_assert_int_eq(n->layers[1].w.init, MIL_INIT_UNIFORM);
+  ck_assert_double_eq(n->layers[1].w.a, -64);
+  ck_assert_double_eq(n->layers[1].w.b, 63);
+  anetc_free(n);
+  anet_free(f);
+}
+END_TEST
+
+START_TEST(check_constants) {
+  AnetFile *f;
+  Src s;
+  /* integer arithmetic stays exact; '/' of two integers truncates */
+  AnetNet *n = check_ok("const c = 7\nconst h = (c * 3 + 1) / 2\nconst k = h - 9\n"
+                        "network k {\n input x: fp16[1, c, h, k]\n relu\n}", &f, &s);
+  ASSERT_DIMS(&n->values[n->inputs[0].value], 1, 7, 11, 2);
+  anetc_free(n);
+  anet_free(f);
+}
+END_TEST
+
+START_TEST(check_repeat_and_names) {
+  AnetFile *f;
+  Src s;
+  /* a residual block repeated: each iteration rebinds skip */
+  AnetNet *n = check_ok("network r {\n input x: fp16[1, 4, 4, 4]\n"
+                        " repeat 3 {\n  let skip\n  conv 4 kernel=3 padding=same\n  relu\n"
+                        "  add skip\n }\n}", &f, &s);
+  ck_assert_int_eq(n->nlayers, 9);
+  ck_assert_int_eq(n->layers[2].in2, n->inputs[0].value);
+  ck_assert_int_eq(n->layers[5].in2, n->layers[2].out);
+  ck_assert_int_eq(n->layers[8].in2, n->layers[5].out);
+  ck_assert_int_eq(n->output, n->layers[8].out);
+  anetc_free(n);
+  anet_free(f);
+}
+END_TEST
+
+START_TEST(check_sweep_points) {
+  Src s;
+  AnetFile *f = parse_ok("const ch = 8\nconst depth = 1\nconst scale = 0.5\n"
+                         "sweep ch in [8, 16, 32], (depth, scale) in [(1, 0.5), (2, 0.25)]\n"
+                         "network p {\n input x: fp16[1, ch, 2, 2]\n"
+                         " activations int8 scale=scale\n repeat depth { conv (ch / 2) }\n}", &s);
+  ck_assert_int_eq(anet_npoints(f), 6);
+  static const char *const names[] = {
+    "p_ch8_depth1_scale0.5", "p_ch8_depth2_scale0.25", "p_ch16_depth1_scale0.5",
+    "p_ch16_depth2_scale0.25", "p_ch32_depth1_scale0.5", "p_ch32_depth2_scale0.25",
+  };
+  for (int i = 0; i < 6; i++) {
+    ck_assert_str_eq(anet_point_name(f, i), names[i]);
+    Diag d = diag_stderr();
+    AnetNet *n = anetc_check(f, i, &d);
+    int64_t ch = i < 2 ? 8 : i < 4 ? 16 : 32;
+    ck_assert_int_eq(n->nlayers, 1 + i % 2);
+    ASSERT_DIMS(&n->values[n->output], 1, ch / 2, 2, 2);
+    if (i % 2)
+      ck_assert_double_eq(n->layers[0].qscale, 0.25);
+    anetc_free(n);
+  }
+  ck_assert_ptr_null(anet_point_name(f, 6));
+  ck_assert_str_eq(anet_network_name(f), "p");
+  anet_free(f);
+  /* without a sweep: one point, named "" */
+  f = parse_ok(NET("relu"), &s);
+  ck_assert_int_eq(anet_npoints(f), 1);
+  ck_assert_str_eq(anet_point_name(f, 0), "");
+  anet_free(f);
+}
+END_TEST
+
+START_TEST(check_sweep_error_note) {
+  /* an error in one point says which point */
+  Src s = mksrc("const g = 1\nsweep g in [1, 3]\nnetwork n {\n input x: fp16[1, 4, 2, 2]\n"
+                " conv 4 groups=g\n}\n");
+  Capture c;
+  cap_open(&c);
+  ck_assert_ptr_null(anet_parse(&s, &c.d));
+  char *out = cap_close(&c);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:5:16: error: input channels (4) are not divisible "
+                                    "by groups (3)\n"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:2:1: note: in sweep point n_g3\n"));
+  free(out);
+}
+END_TEST
+
+START_TEST(dump_ir) {
+  Src s;
+  AnetFile *f = parse_ok("network d {\n input x: fp16[1, 4, 2, 2]\n activations int8 scale=0.5\n"
+                         " conv 8 kernel=1 weights=int8 scale=0.125 init=uniform(-3, 3)\n"
+                         " relu\n}", &s);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  Diag d = diag_stderr();
+  ck_assert_int_eq(anet_dump_ir(f, 0, out, &d), 0);
+  fclose(out);
+  ck_assert_str_eq(buf, "network d\nseed 0\ninput x: fp16[1, 4, 2, 2]\n"
+                        "v1 = conv x -> fp16[1, 8, 2, 2] out=8 kernel=1x1 stride=1x1 "
+                        "dilation=1x1 pad=0,0,0,0 groups=1 weights=int8(scale=0.125, "
+                        "zero_point=0) uniform(-3, 3) | int8(scale=0.5)\n"
+                        "v2 = relu v1 -> fp16[1, 8, 2, 2]\noutput v2\n");
+  free(buf);
+  anet_free(f);
+}
+END_TEST
+
+/* ---- lowering ----------------------------------------------------------- */
+
+static const MilOp *find_op(const MilFunc *fn, const char *out) {
+  for (int i = 0; i < fn->nops; i++)
+    if (strcmp(fn->ops[i].outs[0].name, out) == 0)
+      return &fn->ops[i];
+  return NULL;
+}
+
+static const char *ref(const MilOp *op, const char *arg) {
+  const MilArg *a = mil_op_arg(op, arg);
+  ck_assert_msg(a && a->bind.kind == MIL_BREF, "%s has no reference %s", op->op, arg);
+  return a->bind.ref;
+}
+
+static void assert_type(const MilType *t, MilDtype dt, int rank, const int64_t *dim) {
+  ck_assert_int_eq(t->kind, MIL_TENSOR);
+  ck_assert_str_eq(mil_dtype_name(t->dtype), mil_dtype_name(dt));
+  ck_assert_int_eq(t->rank, rank);
+  for (int i = 0; i < rank; i++)
+    ck_assert_int_eq(t->dim[i], dim[i]);
+}
+
+#define ASSERT_TYPE(t, dt, ...) assert_type((t), (dt), NDIMS(__VA_ARGS__), DIMS(__VA_ARGS__))
+
+START_TEST(lower_conv_bias) {
+  MilProg *p = lower_ok("network b {\n input x: fp16[1, 2, 4, 4]\n"
+                        " conv 3 kernel=3 padding=1 bias=true\n}");
+  const MilFunc *fn = &p->funcs[0];
+  const MilOp *c = find_op(fn, "conv_0_conv"), *add = find_op(fn, "conv_0");
+  ck_assert_ptr_nonnull(c);
+  ck_assert_ptr_nonnull(add);
+  ck_assert_str_eq(c->op, "conv");
+  ck_assert_ptr_null(mil_op_arg(c, "bias"));   /* bias goes to a separate add */
+  ck_assert_str_eq(add->op, "add");
+  ck_assert_str_eq(ref(add, "x"), "conv_0_conv");
+  const MilOp *b = find_op(fn, ref(add, "y"));
+  ck_assert_str_eq(b->op, "const");
+  const MilValue *v = mil_op_attr_get(b, "val")->val;
+  ASSERT_TYPE(v->type, MIL_FP16, 1, 3, 1, 1);
+  ck_assert_int_eq(v->kind, MIL_VDATA);   /* 3 elements: inline, default zeros */
+  for (int i = 0; i < 3; i++)
+    ck_assert_double_eq(v->f[i], 0);
+  ck_assert_int_eq(p->nblobs, 1);          /* only the weight [3, 2, 3, 3] */
+  ck_assert_int_eq(p->blobs[0].numel, 54);
+  ck_assert_str_eq(fn->outputs[0], "conv_0");
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(lower_inline_weights) {
+  /* a weight under 10 elements is a literal made by the same initialiser */
+  MilProg *p = lower_ok("network i {\n input x: fp16[1, 2, 1, 1]\n"
+                        " conv 2 init=constant(0.25)\n"
+                        " conv 3 weights=int8 scale=0.5 init=uniform(-3, 3)\n}");
+  const MilFunc *fn = &p->funcs[0];
+  const MilValue *w = mil_op_attr_get(find_op(fn, "conv_0_weight"), "val")->val;
+  ck_assert_int_eq(w->kind, MIL_VDATA);
+  ck_assert_int_eq(w->n, 4);
+  for (int i = 0; i < 4; i++)
+    ck_assert_double_eq(w->f[i], 0.25);
+  const MilOp *q = find_op(fn, "conv_1_weight");
+  ck_assert_str_eq(q->op, "constexpr_affine_dequantize");
+  const MilValue *d = mil_op_attr_get(q, "quantized_data")->val;
+  ck_assert_int_eq(d->kind, MIL_VDATA);
+  ck_assert_int_eq(d->n, 6);
+  for (int i = 0; i < 6; i++)
+    ck_assert(d->i[i] >= -3 && d->i[i] <= 3);
+  ck_assert_int_eq(p->nblobs, 0);
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(lower_seeds) {
+  /* every weight has its own PRNG stream; the network's seed moves them all */
+  MilProg *a = lower_ok("network s {\n input x: fp16[1, 4, 1, 1]\n repeat 3 { conv 4 }\n}");
+  MilProg *b = lower_ok("network s {\n input x: fp16[1, 4, 1, 1]\n repeat 3 { conv 4 }\n}");
+  MilProg *c = lower_ok("network s {\n seed 7\n input x: fp16[1, 4, 1, 1]\n"
+                        " repeat 3 { conv 4 }\n}");
+  ck_assert_int_eq(a->nblobs, 3);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_uint_eq(a->blobs[i].seed, b->blobs[i].seed);
+    ck_assert_uint_ne(a->blobs[i].seed, c->blobs[i].seed);
+    for (int j = 0; j < i; j++)
+      ck_assert_uint_ne(a->blobs[i].seed, a->blobs[j].seed);
+    /* the default fp16 init: normal(0, 1 / sqrt(fan_in)) with fan_in 4 */
+    ck_assert_int_eq(a->blobs[i].init, MIL_INIT_NORMAL);
+    ck_assert_double_eq(a->blobs[i].b, 0.5);
+    ck_assert_int_eq(a->blobs[i].dtype, MIL_FP16);
+  }
+  mil_free(a);
+  mil_free(b);
+  mil_free(c);
+}
+END_TEST
+
+START_TEST(lower_npy_path) {
+  /* a relative .npy path is taken from the .anet file's directory */
+  Src s = {"models/net.anet", "network n {\n input x: fp16[1, 4, 1, 1]\n"
+           " conv 4 init=npy(\"w/c0.npy\")\n}\n", 0};
+  s.len = strlen(s.text);
+  Diag d = diag_stderr();
+  AnetFile *f = anet_parse(&s, &d);
+  ck_assert_ptr_nonnull(f);
+  MilProg *p = anet_lower(f, 0, &d);
+  ck_assert_int_eq(p->nblobs, 1);
+  ck_assert_int_eq(p->blobs[0].init, MIL_INIT_NPY);
+  ck_assert_str_eq(p->blobs[0].path, "models/w/c0.npy");
+  mil_free(p);
+  anet_free(f);
+}
+END_TEST
+
+START_TEST(lower_pool_shared) {
+  /* equal parameters share a const; a different value gets the next name */
+  MilProg *p = lower_ok("network k {\n input x: fp16[1, 4, 8, 8]\n conv 4\n conv 4 stride=2\n"
+                        " conv 4\n}");
+  const MilFunc *fn = &p->funcs[0];
+  ck_assert_str_eq(ref(find_op(fn, "conv_0"), "strides"), "c_strides_0");
+  ck_assert_str_eq(ref(find_op(fn, "conv_1"), "strides"), "c_strides_1");
+  ck_assert_str_eq(ref(find_op(fn, "conv_2"), "strides"), "c_strides_0");
+  /* every pooled const comes before the first layer op */
+  int first_layer = -1;
+  for (int i = 0; i < fn->nops; i++)
+    if (strcmp(fn->ops[i].op, "const") != 0) {
+      first_layer = i;
+      break;
+    }
+  ck_assert_int_eq(first_layer, 6 + 1);   /* 5 conv consts, strides [2, 2], conv_0_weight */
+  ck_assert_str_eq(fn->ops[5].outs[0].name, "c_strides_1");
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(lower_input_name_clash) {
+  char *e = first_error("network n {\n input conv_0: fp16[1, 4, 1, 1]\n conv 4\n}\n");
+  ck_assert_str_eq(e, "t.anet:2:8: error: input name 'conv_0' clashes with a name anetc "
+                      "generates; rename the input");
+  free(e);
+}
+END_TEST
+
+/* ---- the seed benchmark --------------------------------------------------- */
+
+static const MilValue *const_val(const MilOp *op) {
+  ck_assert_str_eq(op->op, "const");
+  ck_assert_int_eq(op->nargs, 0);
+  return mil_op_attr_get(op, "val")->val;
+}
+
+static void assert_ints(const MilValue *v, int n, const int64_t *want) {
+  ASSERT_TYPE(v->type, MIL_INT32, n);
+  for (int i = 0; i < n; i++)
+    ck_assert_int_eq(v->i[i], want[i]);
+}
+
+static void assert_str_const(const MilOp *op, const char *want) {
+  const MilValue *v = const_val(op);
+  ck_assert_int_eq(v->type->rank, 0);
+  ck_assert_int_eq(v->type->dtype, MIL_STRING);
+  ck_assert_str_eq(v->s[0], want);
+}
+
+static void assert_fp16_const(const MilValue *v, double want) {
+  ck_assert_int_eq(v->type->rank, 0);
+  ck_assert_int_eq(v->type->dtype, MIL_FP16);
+  ck_assert_double_eq(v->f[0], want);
+}
+
+static void assert_args(const MilOp *op, const char *const *names) {
+  int n = 0;
+  while (names[n])
+    ck_assert_ptr_nonnull(mil_op_arg(op, names[n++]));
+  ck_assert_int_eq(op->nargs, n);
+}
+
+static void assert_build_info(const MilProg *p) {
+  static const char *const kv[] = {
+    "coremlc-component-MIL", "3510.2.1", "coremlc-version", "3505.4.1",
+    "coremltools-component-milinternal", "", "coremltools-version", "9.0",
+  };
+  ck_assert_str_eq(p->version, "1.3");
+  ck_assert_int_eq(p->nattrs, 1);
+  ck_assert_str_eq(p->attrs[0].name, "buildInfo");
+  const MilValue *v = p->attrs[0].val;
+  ck_assert_int_eq(v->kind, MIL_VAGG);
+  ck_assert_int_eq(v->type->kind, MIL_DICT);
+  ck_assert_int_eq(v->nitems, 8);
+  for (int i = 0; i < 8; i++)
+    ck_assert_str_eq(v->items[i]->s[0], kv[i]);
+}
+
+/* What genMILInt8(ch, sp = 64, depth, batch = 1) builds, op by op (and the
+ * fp16 variant: fp16 const weights, no quantize/dequantize, no q consts). */
+static void assert_seed_program(const MilProg *p, int64_t ch, int depth, bool int8) {
+  const int64_t sp = 64, cs = 64 + ch * ch * (int8 ? 1 : 2);
+  assert_build_info(p);
+  ck_assert_int_eq(p->nfuncs, 1);
+  const MilFunc *fn = &p->funcs[0];
+  ck_assert_str_eq(fn->name, "main");
+  ck_assert_str_eq(fn->opset, "ios18");
+  ck_assert_int_eq(fn->ninputs, 1);
+  ASSERT_TYPE(fn->inputs[0].type, MIL_FP16, 1, ch, sp, sp);
+  int nshared = int8 ? 8 : 5, per = int8 ? 4 : 2;
+  ck_assert_int_eq(fn->nops, nshared + depth * per - (int8 ? 2 : 0));
+  const MilOp *o = fn->ops;
+  assert_str_const(&o[0], "valid");
+  assert_ints(const_val(&o[1]), 2, DIMS(1, 1));
+  assert_ints(const_val(&o[2]), 4, DIMS(0, 0, 0, 0));
+  assert_ints(const_val(&o[3]), 2, DIMS(1, 1));
+  const MilValue *g = const_val(&o[4]);
+  ck_assert_int_eq(g->type->rank, 0);
+  ck_assert_int_eq(g->type->dtype, MIL_INT32);
+  ck_assert_int_eq(g->i[0], 1);
+  if (int8) {
+    assert_fp16_const(const_val(&o[5]), 0x1p-3);
+    assert_str_const(&o[6], "int8");
+    assert_fp16_const(const_val(&o[7]), 0x1p-3);
+  }
+  static const char *const conv_args[] = {"dilations", "groups", "pad", "pad_type", "strides",
+                                          "weight", "x", NULL};
+  const char *prev = fn->inputs[0].name;
+  int k = nshared;
+  for (int i = 0; i < depth; i++) {
+    const MilOp *w = &o[k++], *c = &o[k++];
+    ASSERT_TYPE(w->outs[0].type, MIL_FP16, ch, ch, 1, 1);
+    const MilValue *data;
+    if (int8) {
+      ck_assert_str_eq(w->op, "constexpr_affine_dequantize");
+      ck_assert_int_eq(w->nargs, 0);                       /* everything in attributes */
+      ck_assert_int_eq(w->nattrs, 5);                      /* with name */
+      const MilValue *axis = mil_op_attr_get(w, "axis")->val;
+      ck_assert_int_eq(axis->type->dtype, MIL_INT32);
+      ck_assert_int_eq(axis->i[0], 0);
+      assert_fp16_const(mil_op_attr_get(w, "scale")->val, 0x1p-3);
+      const MilValue *zp = mil_op_attr_get(w, "zero_point")->val;
+      ck_assert_int_eq(zp->type->dtype, MIL_INT8);
+      ck_assert_int_eq(zp->type->rank, 0);
+      ck_assert_int_eq(zp->i[0], 0);
+      data = mil_op_attr_get(w, "quantized_data")->val;
+      ASSERT_TYPE(data->type, MIL_INT8, ch, ch, 1, 1);
+    } else {
+      data = const_val(w);
+      ASSERT_TYPE(data->type, MIL_FP16, ch, ch, 1, 1);
+    }
+    ck_assert_int_eq(data->kind, MIL_VBLOB);
+    ck_assert_str_eq(data->blob_path, "@model_path/weights/weight.bin");
+    ck_assert_uint_eq(data->blob_offset, (uint64_t)(64 + i * cs));
+    ck_assert_str_eq(c->op, "conv");
+    assert_args(c, conv_args);
+    ck_assert_str_eq(ref(c, "pad_type"), o[0].outs[0].name);
+    ck_assert_str_eq(ref(c, "strides"), o[1].outs[0].name);
+    ck_assert_str_eq(ref(c, "pad"), o[2].outs[0].name);
+    ck_assert_str_eq(ref(c, "dilations"), o[3].outs[0].name);
+    ck_assert_str_eq(ref(c, "groups"), o[4].outs[0].name);
+    ck_assert_str_eq(ref(c, "weight"), w->outs[0].name);
+    ck_assert_str_eq(ref(c, "x"), prev);
+    ASSERT_TYPE(c->outs[0].type, MIL_FP16, 1, ch, sp, sp);
+    prev = c->outs[0].name;
+    if (!int8 || i == depth - 1)
+      continue;
+    const MilOp *q = &o[k++], *dq = &o[k++];
+    ck_assert_str_eq(q->op, "quantize");
+    assert_args(q, (const char *const[]){"input", "output_dtype", "scale", NULL});
+    ck_assert_str_eq(ref(q, "input"), prev);
+    ck_assert_str_eq(ref(q, "output_dtype"), o[6].outs[0].name);
+    ck_assert_str_eq(ref(q, "scale"), o[5].outs[0].name);
+    ASSERT_TYPE(q->outs[0].type, MIL_INT8, 1, ch, sp, sp);
+    ck_assert_str_eq(dq->op, "dequantize");
+    assert_args(dq, (const char *const[]){"input", "scale", NULL});
+    ck_assert_str_eq(ref(dq, "input"), q->outs[0].name);
+    ck_assert_str_eq(ref(dq, "scale"), o[7].outs[0].name);
+    ASSERT_TYPE(dq->outs[0].type, MIL_FP16, 1, ch, sp, sp);
+    prev = dq->outs[0].name;
+  }
+  ck_assert_int_eq(fn->noutputs, 1);
+  ck_assert_str_eq(fn->outputs[0], prev);
+  /* the weight sources blob.c will write */
+  ck_assert_int_eq(p->nblobs, depth);
+  for (int i = 0; i < depth; i++) {
+    ck_assert_int_eq(p->blobs[i].dtype, int8 ? MIL_INT8 : MIL_FP16);
+    ck_assert_int_eq(p->blobs[i].numel, ch * ch);
+    ck_assert_int_eq(p->blobs[i].init, int8 ? MIL_INIT_UNIFORM : MIL_INIT_NORMAL);
+    ck_assert_double_eq(p->blobs[i].a, int8 ? -64 : 0);
+    ck_assert_double_eq(p->blobs[i].b, int8 ? 63 : 0.01);
+  }
+}
+
+static const struct { const char *file; int depth, ch; bool int8; } seeds[] = {
+  {"fp16_128x512", 128, 512, false}, {"fp16_96x512", 96, 512, false},
+  {"fp16_64x512", 64, 512, false},   {"fp16_128x384", 128, 384, false},
+  {"fp16_256x256", 256, 256, false}, {"fp16_128x256", 128, 256, false},
+  {"w8a8_128x512", 128, 512, true},  {"w8a8_96x512", 96, 512, true},
+  {"w8a8_64x512", 64, 512, true},    {"w8a8_128x384", 128, 384, true},
+  {"w8a8_128x256", 128, 256, true},
+};
+
+START_TEST(seed_programs) {
+  char path[512];
+  snprintf(path, sizeof path, SEEDS "/%s.anet", seeds[_i].file);
+  Diag d = diag_stderr();
+  Src s;
+  ck_assert_int_eq(src_read_file(&s, path, 1 << 20, &d), 0);
+  AnetFile *f = anet_parse(&s, &d);
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(anet_npoints(f), 1);
+  ck_assert_str_eq(anet_network_name(f), seeds[_i].file);
+  MilProg *p = anet_lower(f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  assert_seed_program(p, seeds[_i].ch, seeds[_i].depth, seeds[_i].int8);
+  mil_free(p);
+  anet_free(f);
+  src_free(&s);
+}
+END_TEST
+
+/* ---- golden cases: tests/cases/anet/NAME.anet -> NAME.mil ---------------- */
+
+static char *read_text(const char *path) {
+  Diag d = diag_stderr();
+  Src s;
+  ck_assert_msg(src_read_file(&s, path, 1 << 22, &d) == 0, "cannot read %s", path);
+  return (char *)s.text;
+}
+
+/* Indentation is not part of MIL; everything else is compared exactly. */
+static char *strip_indent(const char *text) {
+  char *out = malloc(strlen(text) + 1), *o = out;
+  bool bol = true;
+  for (const char *t = text; *t; t++) {
+    if (bol && (*t == ' ' || *t == '\t'))
+      continue;
+    bol = *t == '\n';
+    *o++ = *t;
+  }
+  *o = '\0';
+  return out;
+}
+
+static int golden_one(const char *name) {
+  char apath[600], mpath[600];
+  snprintf(apath, sizeof apath, CASES "/%s", name);
+  snprintf(mpath, sizeof mpath, CASES "/%.*s.mil", (int)(strlen(name) - 5), name);
+  Diag d = diag_stderr();
+  Src s;
+  ck_assert_int_eq(src_read_file(&s, apath, 1 << 20, &d), 0);
+  AnetFile *f = anet_parse(&s, &d);
+  ck_assert_msg(f != NULL, "%s does not compile", name);
+  MilProg *p = anet_lower(f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  char *text = mil_print_string(p);
+  char *got = strip_indent(text), *raw = read_text(mpath), *want = strip_indent(raw);
+  if (strcmp(got, want) != 0) {
+    const char *g = got, *w = want;
+    int line = 1;
+    while (*g && *g == *w) {
+      line += *g == '\n';
+      g++, w++;
+    }
+    ck_abort_msg("%s: line %d differs:\n got: %.160s\nwant: %.160s", name, line, g, w);
+  }
+  /* and the MIL parser reads back the same program */
+  Src ms = {"golden.mil", text, strlen(text)};
+  MilProg *back = mil_parse(&ms, &d);
+  ck_assert_msg(back && mil_prog_eq(p, back), "%s: the printed MIL does not parse back", name);
+  mil_free(back);
+  free(got);
+  free(want);
+  free(raw);
+  free(text);
+  mil_free(p);
+  anet_free(f);
+  src_free(&s);
+  return 1;
+}
+
+START_TEST(golden_cases) {
+  DIR *dir = opendir(CASES);
+  ck_assert_ptr_nonnull(dir);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(dir))) {
+    size_t len = strlen(e->d_name);
+    if (len > 5 && strcmp(e->d_name + len - 5, ".anet") == 0)
+      n += golden_one(e->d_name);
+  }
+  closedir(dir);
+  ck_assert_int_ge(n, 8);
+}
+END_TEST
+
+/* ---- diagnostics: the exact first line of each ----------------------------- */
+
+static const struct { const char *src, *want; } diags[] = {
+  /* unknown layer or parameter */
+  {NET("    cnov 4"),
+   "t.anet:3:5: error: unknown layer 'cnov'; expected one of: conv, linear, matmul, add, mul, "
+   "relu, sigmoid, tanh, silu, gelu, softmax, layer_norm, rms_norm, reshape, transpose"},
+  {NET("    conv 4 kernal=3"),
+   "t.anet:3:12: error: unknown parameter 'kernal' for conv; expected one of: kernel, stride, "
+   "padding, dilation, groups, weights, scale, zero_point, init, bias, bias_init"},
+  {NET("    relu slope=0.1"),
+   "t.anet:3:10: error: unknown parameter 'slope': relu takes no parameters"},
+  {NET("    conv 4 kernel=1 kernel=3"), "t.anet:3:21: error: parameter 'kernel' is given twice"},
+  {NET("    conv kernel=3"),
+   "t.anet:3:5: error: conv needs the number of output channels before its parameters"},
+  {NET("    conv 4 4"),
+   "t.anet:3:12: error: conv takes one positional argument (the number of output channels); "
+   "expected name=value here"},
+  /* wrong types */
+  {NET("    conv 4 kernel=1.5"), "t.anet:3:19: error: kernel must be an integer, got 1.5"},
+  {NET("    conv 4 bias=yes"), "t.anet:3:17: error: bias must be true or false"},
+  {NET("    conv 4 padding=full"),
+   "t.anet:3:20: error: padding must be valid, same, an integer or a list of 2 or 4 integers, "
+   "got 'full'"},
+  {NET("    conv 4 init=7"),
+   "t.anet:3:17: error: init must be uniform(lo, hi), normal(mean, std), constant(v) or "
+   "npy(\"file.npy\")"},
+  {NET("    conv 4 init=normal(0)"), "t.anet:3:17: error: normal() takes 2 arguments, got 1"},
+  {NET("    conv 4 weights=int8 scale=0.1 init=normal(0, 1)"),
+   "t.anet:3:40: error: int8 weights take uniform(lo, hi) or constant(v), not normal()"},
+  {NET("    conv 4 weights=int8 scale=0.1 init=uniform(-200, 0)"),
+   "t.anet:3:48: error: uniform must be an integer in [-128, 127] for int8 weights, got -200"},
+  {NET("    conv 4 weights=int8"), "t.anet:3:20: error: int8 weights need a scale (scale=...)"},
+  {NET("    conv 4 scale=0.5"),
+   "t.anet:3:18: error: scale applies to int8 weights only (add weights=int8)"},
+  {NET("    conv 4 weights=int8 scale=1e-9"),
+   "t.anet:3:31: error: scale 1e-09 rounds to zero in fp16"},
+  {NET("    add [1, 2]"), "t.anet:3:9: error: add must be a number, got a list"},
+  {NET("    matmul 2"), "t.anet:3:12: error: matmul needs a named value to multiply by"},
+  {NET("    linear 4 bias=1"), "t.anet:3:19: error: bias must be true or false"},
+  /* shape mismatches */
+  {NET("    conv 8\n    add x"),
+   "t.anet:4:5: error: shape mismatch: cannot add fp16[1, 8, 8, 8] and fp16[1, 4, 8, 8] "
+   "(dimension 1: 8 vs 4)"},
+  {NET("    h = conv 4 stride=2\n    from x\n    mul h"),
+   "t.anet:5:5: error: shape mismatch: cannot mul fp16[1, 4, 8, 8] and fp16[1, 4, 4, 4] "
+   "(dimension 2: 8 vs 4)"},
+  {NET("    reshape shape=[1, 4, 4, 16]\n    matmul x"),
+   "t.anet:4:5: error: shape mismatch: matmul of fp16[1, 4, 4, 16] and fp16[1, 4, 8, 8]: inner "
+   "dimensions differ (16 vs 8)"},
+  {NET("    reshape shape=[1, 5, -1]"),
+   "t.anet:3:19: error: shape mismatch: cannot reshape fp16[1, 4, 8, 8] (256 elements) to 3 "
+   "dimensions of 5 x N elements"},
+  {NET("    transpose perm=[0, 1, 2]"),
+   "t.anet:3:20: error: perm must list the 4 axes of fp16[1, 4, 8, 8] in their new order"},
+  {NET("    transpose perm=[0, 1, 1, 3]"), "t.anet:3:27: error: axis 1 appears twice in perm"},
+  {NET("    conv 4 kernel=9"),
+   "t.anet:3:5: error: conv output would be empty: the padded input height (8) is smaller than "
+   "the dilated kernel (9)"},
+  {NET("    conv 4 kernel=3 dilation=4"),
+   "t.anet:3:5: error: conv output would be empty: the padded input height (8) is smaller than "
+   "the dilated kernel (9)"},
+  {"network n {\n    input x: fp16[1, 6, 8, 8]\n    conv 4 groups=4\n}\n",
+   "t.anet:3:19: error: input channels (6) are not divisible by groups (4)"},
+  {NET("    conv 6 groups=4"),
+   "t.anet:3:19: error: output channels (6) are not divisible by groups (4)"},
+  {"network n {\n    input x: fp16[1, 64]\n    conv 4\n}\n",
+   "t.anet:3:5: error: conv expects a 4-d input [N, C, H, W], got fp16[1, 64]"},
+  {"network n {\n    input x: fp16[1, 64, 10]\n    linear 4\n}\n",
+   "t.anet:3:5: error: linear expects the ANE layout [B, C, 1, S], got fp16[1, 64, 10]"},
+  {NET("    softmax axis=4"), "t.anet:3:18: error: axis must be at most 3, got 4"},
+  /* zero, negative and overflowing sizes */
+  {"network n {\n    input x: fp16[1, 0, 8, 8]\n    relu\n}\n",
+   "t.anet:2:22: error: a dimension must be at least 1, got 0"},
+  {NET("    conv 0"), "t.anet:3:10: error: the number of output channels must be at least 1, got 0"},
+  {NET("    conv -4"),
+   "t.anet:3:10: error: the number of output channels must be at least 1, got -4"},
+  {NET("    repeat 0 { relu }"), "t.anet:3:12: error: the repeat count must be at least 1, got 0"},
+  {NET("    conv 4 stride=0"), "t.anet:3:19: error: stride must be at least 1, got 0"},
+  {NET("    reshape shape=[1, 0, 256]"),
+   "t.anet:3:23: error: a dimension must be at least 1 (or -1 to infer it), got 0"},
+  {"network n {\n    input x: fp16[65536, 65536, 65536, 65536]\n    relu\n}\n",
+   "t.anet:2:5: error: the result fp16[65536, 65536, 65536, 65536] has more than 2^40 elements"},
+  {"network n {\n    input x: fp16[1, 1048576, 2, 2]\n    conv 1048576 kernel=2\n}\n",
+   "t.anet:3:5: error: the weight tensor [1048576, 1048576, 2, 2] has more than 2^40 elements"},
+  {"const a = 9223372036854775807 + 1\n" NET("    relu"),
+   "t.anet:1:11: error: integer overflow: the result does not fit in 64 bits"},
+  {"const a = 4 / (2 - 2)\n" NET("    relu"), "t.anet:1:11: error: division by zero"},
+  {NET("    repeat 1000000 { relu }"),
+   "t.anet:3:12: error: the repeat count must be at most 131072, got 1000000"},
+  {NET("    repeat 100000 { relu; relu }"),
+   "t.anet:3:21: error: the network unrolls to more than 131072 layers"},
+  {NET("    repeat 131072 { repeat 131072 { let h } }"),
+   "t.anet:3:37: error: the network unrolls to more than 4194304 statements"},
+  /* dtypes */
+  {"network n {\n    input x: fp61[1, 4]\n    relu\n}\n",
+   "t.anet:2:14: error: unknown dtype 'fp61'; expected fp16"},
+  {"network n {\n    input x: fp32[1, 4]\n    relu\n}\n",
+   "t.anet:2:14: error: an input must be fp16, not fp32"},
+  {NET("    conv 4 weights=int9"), "t.anet:3:20: error: unknown dtype 'int9'; expected fp16 or int8"},
+  {NET("    conv 4 weights=uint8"),
+   "t.anet:3:20: error: weights must be fp16 or int8, not uint8"},
+  {NET("    activations bf17 scale=1"),
+   "t.anet:3:17: error: unknown dtype 'bf17'; expected fp16 or int8"},
+  {NET("    activations int8\n    relu"),
+   "t.anet:3:5: error: int8 activations need a scale (scale=...)"},
+  /* names, constants and sweeps */
+  {"sweep ch in [1, 2]\n" NET("    relu"),
+   "t.anet:1:7: error: the sweep names an undefined constant 'ch'; define it above the sweep "
+   "(const ch = ...)"},
+  {"sweep (a, ch) in [(1, 2)]\nconst ch = 4\n" NET("    relu"),
+   "t.anet:1:8: error: the sweep names an undefined constant 'a'; define it above the sweep "
+   "(const a = ...)"},
+  {"const a = 1\nsweep a in [1], a in [2]\n" NET("    relu"),
+   "t.anet:2:17: error: 'a' is swept twice"},
+  {"const a = 1\nconst b = 2\nsweep (a, b) in [(1, 2), (3)]\n" NET("    relu"),
+   "t.anet:3:26: error: expected 2 values in each point, got 1"},
+  {"const a = 1\nsweep a in [1, 1]\n" NET("    relu"),
+   "t.anet:2:1: error: sweep point n_a1 appears twice"},
+  {"const a = 1\nsweep a in [1]\nsweep a in [2]\n" NET("    relu"),
+   "t.anet:3:1: error: a file holds at most one sweep"},
+  {"const a = 1\nconst a = 2\n" NET("    relu"), "t.anet:2:7: error: constant 'a' is defined twice"},
+  {NET("    conv width"),
+   "t.anet:3:10: error: 'width' is not defined: expected a number or a constant defined above"},
+  {NET("    add h"),
+   "t.anet:3:9: error: 'h' is not defined: expected a named value or a number"},
+  {NET("    from h\n    relu"), "t.anet:3:10: error: 'h' is not a named value"},
+  {"network n {\n    relu\n}\n",
+   "t.anet:2:5: error: relu has no input: declare one first (input x: fp16[...])"},
+  {"network n {\n    input x: fp16[2]\n}\n", "t.anet:1:9: error: network 'n' has no layers"},
+  {NET("    let h\n    relu\n    from x"),
+   "t.anet:1:9: error: network 'n' returns its input 'x' unchanged"},
+  {NET("    relu") "network m {\n}\n",
+   "t.anet:5:1: error: a file holds one network; 'm' is a second one"},
+  {"const a = 1\n", "t.anet:2:1: error: expected a network (network NAME { ... })"},
+  {"network n {\n    input x: fp16[1, 4]\n    input x: fp16[1, 4]\n    relu\n}\n",
+   "t.anet:3:11: error: input 'x' is declared twice"},
+  /* syntax */
+  {"network n {\n    conv 4 kernel=\n}\n",
+   "t.anet:2:19: error: syntax error, unexpected end of line"},
+  {"network {\n}\n", "t.anet:1:9: error: syntax error, unexpected '{', expecting identifier"},
+  {NET("    input y fp16[1]"),
+   "t.anet:3:13: error: syntax error, unexpected identifier, expecting ':'"},
+};
+
+START_TEST(diagnostic) {
+  char *e = first_error(diags[_i].src);
+  ck_assert_str_eq(e, diags[_i].want);
+  free(e);
+}
+END_TEST
+
+/* ---- suite --------------------------------------------------------------- */
+
+static Suite *anet_suite(void) {
+  Suite *s = suite_create("anet");
+  TCase *t = tcase_create("lexer");
+  tcase_add_test(t, lex_basic);
+  tcase_add_test(t, lex_newlines_and_comments);
+  tcase_add_test(t, lex_callee);
+  tcase_add_test(t, lex_numbers);
+  tcase_add_test(t, lex_errors);
+  suite_add_tcase(s, t);
+
+  t = tcase_create("parser");
+  tcase_add_test(t, parse_expressions);
+  tcase_add_test(t, parse_network);
+  tcase_add_test(t, parse_statements);
+  tcase_add_test(t, parse_sweep);
+  tcase_add_test(t, parse_recovers);
+  tcase_add_test(t, parse_nesting_limits);
+  tcase_add_test(t, parse_long_lists);
+  suite_add_tcase(s, t);
+
+  t = tcase_create("check");
+  tcase_add_test(t, shape_conv_arith);
+  tcase_add_test(t, shape_elementwise);
+  tcase_add_test(t, shape_matmul);
+  tcase_add_test(t, check_quant_policy);
+  tcase_add_test(t, check_constants);
+  tcase_add_test(t, check_repeat_and_names);
+  tcase_add_test(t, check_sweep_points);
+  tcase_add_test(t, check_sweep_error_note);
+  tcase_add_test(t, dump_ir);
+  suite_add_tcase(s, t);
+
+  t = tcase_create("lower");
+  tcase_add_test(t, lower_conv_bias);
+  tcase_add_test(t, lower_inline_weights);
+  tcase_add_test(t, lower_seeds);
+  tcase_add_test(t, lower_npy_path);
+  tcase_add_test(t, lower_pool_shared);
+  tcase_add_test(t, lower_input_name_clash);
+  suite_add_tcase(s, t);
+
+  t = tcase_create("seed");
+  tcase_set_timeout(t, 60);
+  tcase_add_loop_test(t, seed_programs, 0, (int)(sizeof seeds / sizeof seeds[0]));
+  suite_add_tcase(s, t);
+
+  t = tcase_create("golden");
+  tcase_add_test(t, golden_cases);
+  suite_add_tcase(s, t);
+
+  t = tcase_create("diagnostics");
+  tcase_add_loop_test(t, diagnostic, 0, (int)(sizeof diags / sizeof diags[0]));
+  suite_add_tcase(s, t);
+  return s;
+}
+
+int main(void) {
+  SRunner *r = srunner_create(anet_suite());
+  srunner_run_all(r, CK_NORMAL);
+  int failed = srunner_ntests_failed(r);
+  srunner_free(r);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

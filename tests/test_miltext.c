@@ -1,0 +1,728 @@
+/* test_miltext.c - the MIL text printer and parser against hand-written text
+ * (FORMATS.md §2, the seed benchmark's MIL) and the real corpus. */
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mil.h"
+#include "mileq.h"
+
+#define CASES SRCDIR "/tests/cases/mil"
+#define CORPUS SRCDIR "/../shared/mil-corpus"
+
+/* ---- building aggregates by hand ------------------------------------------- */
+
+static MilType *agg_type(MilProg *p, MilKind kind, int n, ...) {
+  MilType *t = mil_alloc(p, sizeof *t);
+  t->kind = kind;
+  t->nsub = n;
+  t->sub = mil_alloc(p, (size_t)n * sizeof *t->sub);
+  va_list ap;
+  va_start(ap, n);
+  for (int i = 0; i < n; i++)
+    t->sub[i] = va_arg(ap, MilType *);
+  va_end(ap);
+  return t;
+}
+
+static MilType *list_type(MilProg *p, MilType *elem, int64_t len) {
+  MilType *t = agg_type(p, MIL_LIST, 1, elem);
+  t->len = len;
+  return t;
+}
+
+static MilValue *agg(MilProg *p, const MilType *t, int n, ...) {
+  MilValue *v = mil_alloc(p, sizeof *v);
+  v->type = t;
+  v->kind = MIL_VAGG;
+  v->blob_src = -1;
+  v->nitems = n;
+  v->items = mil_alloc(p, (size_t)n * sizeof *v->items);
+  va_list ap;
+  va_start(ap, n);
+  for (int i = 0; i < n; i++)
+    v->items[i] = va_arg(ap, MilValue *);
+  va_end(ap);
+  return v;
+}
+
+static MilValue *ints1(MilProg *p, MilDtype dt, int n, const int64_t *data) {
+  int64_t dim = n;
+  return mil_tensor_i(p, dt, 1, &dim, data);
+}
+
+static void expect_text(const MilProg *p, const char *want) {
+  char *got = mil_print_string(p);
+  ck_assert_ptr_nonnull(got);
+  ck_assert_str_eq(got, want);
+  free(got);
+}
+
+/* ---- the seed's program, built the way anetc builds it --------------------- */
+
+static const char *const build_info_13 =
+    "[buildInfo = dict<string, string>({{\"coremlc-component-MIL\", \"3510.2.1\"}, "
+    "{\"coremlc-version\", \"3505.4.1\"}, {\"coremltools-component-milinternal\", \"\"}, "
+    "{\"coremltools-version\", \"9.0\"}})]\n";
+
+static void add_build_info(MilProg *p) {
+  MilType *s = mil_scalar_type(p, MIL_STRING);
+  MilType *d = agg_type(p, MIL_DICT, 2, s, s);
+  mil_prog_attr(p, "buildInfo",
+                agg(p, d, 8, mil_scalar_s(p, "coremlc-component-MIL"), mil_scalar_s(p, "3510.2.1"),
+                    mil_scalar_s(p, "coremlc-version"), mil_scalar_s(p, "3505.4.1"),
+                    mil_scalar_s(p, "coremltools-component-milinternal"), mil_scalar_s(p, ""),
+                    mil_scalar_s(p, "coremltools-version"), mil_scalar_s(p, "9.0")));
+}
+
+static void add_const(MilProg *p, MilFunc *f, const char *name, MilValue *v) {
+  MilOp *op = mil_add_op(p, f, "const");
+  mil_op_out(p, op, v->type, name);
+  mil_op_attr(p, op, "val", v);     /* inserted before name: the printer sorts */
+  mil_op_attr(p, op, "name", mil_scalar_s(p, name));
+}
+
+/* One conv layer of the seed: consts, a dequantized int8 weight, conv. */
+static MilProg *seed_prog(const char *version) {
+  MilProg *p = mil_new(version);
+  add_build_info(p);
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t xd[] = {1, 512, 64, 64}, wd[] = {512, 512, 1, 1};
+  mil_add_input(p, f, mil_tensor_type(p, MIL_FP16, 4, xd), "x");
+  int64_t ones[] = {1, 1}, zeros[] = {0, 0, 0, 0};
+  add_const(p, f, "c_pad_type_0", mil_scalar_s(p, "valid"));
+  add_const(p, f, "c_strides_0", ints1(p, MIL_INT32, 2, ones));
+  add_const(p, f, "c_pad_0", ints1(p, MIL_INT32, 4, zeros));
+  add_const(p, f, "c_dilations_0", ints1(p, MIL_INT32, 2, ones));
+  add_const(p, f, "c_groups_0", mil_scalar_i(p, MIL_INT32, 1));
+  MilOp *w = mil_add_op(p, f, "constexpr_affine_dequantize");
+  mil_op_out(p, w, mil_tensor_type(p, MIL_FP16, 4, wd), "W0");
+  mil_op_attr(p, w, "zero_point", mil_scalar_i(p, MIL_INT8, 0));
+  mil_op_attr(p, w, "scale", mil_scalar_f(p, MIL_FP16, 0.125));
+  mil_op_attr(p, w, "quantized_data",
+              mil_blob_value(p, mil_tensor_type(p, MIL_INT8, 4, wd),
+                             "@model_path/weights/weight.bin", 64, -1));
+  mil_op_attr(p, w, "name", mil_scalar_s(p, "W0"));
+  mil_op_attr(p, w, "axis", mil_scalar_i(p, MIL_INT32, 0));
+  MilOp *c = mil_add_op(p, f, "conv");
+  mil_op_out(p, c, mil_tensor_type(p, MIL_FP16, 4, (int64_t[]){1, 512, 64, 64}), "c0");
+  mil_op_ref(p, c, "x", "x");
+  mil_op_ref(p, c, "weight", "W0");
+  mil_op_ref(p, c, "strides", "c_strides_0");
+  mil_op_ref(p, c, "pad_type", "c_pad_type_0");
+  mil_op_ref(p, c, "pad", "c_pad_0");
+  mil_op_ref(p, c, "groups", "c_groups_0");
+  mil_op_ref(p, c, "dilations", "c_dilations_0");
+  mil_op_attr(p, c, "name", mil_scalar_s(p, "c0"));
+  mil_add_output(p, f, "c0");
+  return p;
+}
+
+/* The seed's text (inmem_peak_int8.m, genMILInt8 with ch 512, sp 64,
+ * depth 1), with our indentation: ops at 8 spaces, "} -> (...)" at 4. */
+START_TEST(print_seed_compact) {
+  MilProg *p = seed_prog("1.3");
+  char want[4096];
+  snprintf(want, sizeof want, "%s%s%s", "program(1.3)\n", build_info_13,
+           "{\n"
+           "    func main<ios18>(tensor<fp16, [1, 512, 64, 64]> x) {\n"
+           "        string c_pad_type_0 = const()[name = string(\"c_pad_type_0\"), val = string(\"valid\")];\n"
+           "        tensor<int32, [2]> c_strides_0 = const()[name = string(\"c_strides_0\"), val = tensor<int32, [2]>([1, 1])];\n"
+           "        tensor<int32, [4]> c_pad_0 = const()[name = string(\"c_pad_0\"), val = tensor<int32, [4]>([0, 0, 0, 0])];\n"
+           "        tensor<int32, [2]> c_dilations_0 = const()[name = string(\"c_dilations_0\"), val = tensor<int32, [2]>([1, 1])];\n"
+           "        int32 c_groups_0 = const()[name = string(\"c_groups_0\"), val = int32(1)];\n"
+           "        tensor<fp16, [512, 512, 1, 1]> W0 = constexpr_affine_dequantize()[axis = int32(0), name = string(\"W0\"), "
+           "quantized_data = tensor<int8, [512, 512, 1, 1]>(BLOBFILE(path = string(\"@model_path/weights/weight.bin\"), offset = uint64(64))), "
+           "scale = fp16(0x1p-3), zero_point = int8(0)];\n"
+           "        tensor<fp16, [1, 512, 64, 64]> c0 = conv(dilations = c_dilations_0, groups = c_groups_0, pad = c_pad_0, "
+           "pad_type = c_pad_type_0, strides = c_strides_0, weight = W0, x = x)[name = string(\"c0\")];\n"
+           "    } -> (c0);\n"
+           "}\n");
+  expect_text(p, want);
+  mil_free(p);
+}
+END_TEST
+
+/* The same program in program(1.0): every scalar is tensor<T, []>
+ * (FORMATS.md §2.1 table). */
+START_TEST(print_seed_verbose) {
+  MilProg *p = seed_prog("1.0");
+  const char *want =
+      "program(1.0)\n"
+      "[buildInfo = dict<tensor<string, []>, tensor<string, []>>({{\"coremlc-component-MIL\", \"3510.2.1\"}, "
+      "{\"coremlc-version\", \"3505.4.1\"}, {\"coremltools-component-milinternal\", \"\"}, "
+      "{\"coremltools-version\", \"9.0\"}})]\n"
+      "{\n"
+      "    func main<ios18>(tensor<fp16, [1, 512, 64, 64]> x) {\n"
+      "        tensor<string, []> c_pad_type_0 = const()[name = tensor<string, []>(\"c_pad_type_0\"), val = tensor<string, []>(\"valid\")];\n"
+      "        tensor<int32, [2]> c_strides_0 = const()[name = tensor<string, []>(\"c_strides_0\"), val = tensor<int32, [2]>([1, 1])];\n"
+      "        tensor<int32, [4]> c_pad_0 = const()[name = tensor<string, []>(\"c_pad_0\"), val = tensor<int32, [4]>([0, 0, 0, 0])];\n"
+      "        tensor<int32, [2]> c_dilations_0 = const()[name = tensor<string, []>(\"c_dilations_0\"), val = tensor<int32, [2]>([1, 1])];\n"
+      "        tensor<int32, []> c_groups_0 = const()[name = tensor<string, []>(\"c_groups_0\"), val = tensor<int32, []>(1)];\n"
+      "        tensor<fp16, [512, 512, 1, 1]> W0 = constexpr_affine_dequantize()[axis = tensor<int32, []>(0), name = tensor<string, []>(\"W0\"), "
+      "quantized_data = tensor<int8, [512, 512, 1, 1]>(BLOBFILE(path = tensor<string, []>(\"@model_path/weights/weight.bin\"), offset = tensor<uint64, []>(64))), "
+      "scale = tensor<fp16, []>(0x1p-3), zero_point = tensor<int8, []>(0)];\n"
+      "        tensor<fp16, [1, 512, 64, 64]> c0 = conv(dilations = c_dilations_0, groups = c_groups_0, pad = c_pad_0, "
+      "pad_type = c_pad_type_0, strides = c_strides_0, weight = W0, x = x)[name = tensor<string, []>(\"c0\")];\n"
+      "    } -> (c0);\n"
+      "}\n";
+  expect_text(p, want);
+  mil_free(p);
+}
+END_TEST
+
+/* A one-statement program around a value, to look at the value's text. */
+static MilProg *const_prog(const char *version, MilValue *(*mk)(MilProg *)) {
+  MilProg *p = mil_new(version);
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  MilValue *v = mk(p);
+  MilOp *op = mil_add_op(p, f, "const");
+  mil_op_out(p, op, v->type, "v");
+  mil_op_attr(p, op, "val", v);
+  mil_add_output(p, f, "v");
+  return p;
+}
+
+static void expect_const(MilValue *(*mk)(MilProg *), const char *type, const char *value) {
+  MilProg *p = const_prog("1.3", mk);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "program(1.3)\n{\n    func main<ios18>() {\n        %s v = const()[val = %s];\n"
+           "    } -> (v);\n}\n", type, value);
+  expect_text(p, want);
+  mil_free(p);
+}
+
+/* Values from FORMATS.md §2.3: 0.125, 0, -10000, fp16(1e-5), and the
+ * non-finite spellings; -0 keeps its sign. */
+static MilValue *mk_floats(MilProg *p) {
+  double d[] = {0.125, 0.0, -10000.0, 1.0013580322265625e-05, INFINITY, -INFINITY, NAN, -0.0};
+  int64_t n = 8;
+  return mil_tensor_f(p, MIL_FP32, 1, &n, d);
+}
+
+START_TEST(print_floats) {
+  expect_const(mk_floats, "tensor<fp32, [8]>",
+               "tensor<fp32, [8]>([0x1p-3, 0x0p+0, -0x1.388p+13, 0x1.5p-17, inf, -inf, nan, -0x0p+0])");
+}
+END_TEST
+
+static MilValue *mk_matrix(MilProg *p) {
+  int64_t d[] = {2, 2}, v[] = {1, 2, 3, -4};
+  return mil_tensor_i(p, MIL_INT32, 2, d, v);
+}
+
+static MilValue *mk_bools(MilProg *p) {
+  int64_t d[] = {1, 2, 2}, v[] = {1, 1, 0, 1};
+  return mil_tensor_i(p, MIL_BOOL, 3, d, v);
+}
+
+static MilValue *mk_empty_rows(MilProg *p) {
+  int64_t d[] = {2, 0}, none[1] = {0};
+  return mil_tensor_i(p, MIL_INT32, 2, d, none);
+}
+
+static MilValue *mk_u64(MilProg *p) { return mil_scalar_i(p, MIL_UINT64, -1); }
+static MilValue *mk_neg_scalar(MilProg *p) { return mil_scalar_f(p, MIL_FP16, -0.5); }
+static MilValue *mk_bool_scalar(MilProg *p) { return mil_scalar_i(p, MIL_BOOL, 0); }
+static MilValue *mk_escaped(MilProg *p) { return mil_scalar_s(p, "a\"b\\c"); }
+
+START_TEST(print_tensors) {
+  expect_const(mk_matrix, "tensor<int32, [2, 2]>", "tensor<int32, [2, 2]>([[1, 2], [3, -4]])");
+  expect_const(mk_bools, "tensor<bool, [1, 2, 2]>",
+               "tensor<bool, [1, 2, 2]>([[[true, true], [false, true]]])");
+  expect_const(mk_empty_rows, "tensor<int32, [2, 0]>", "tensor<int32, [2, 0]>([[], []])");
+  expect_const(mk_u64, "uint64", "uint64(18446744073709551615)");
+  expect_const(mk_neg_scalar, "fp16", "fp16(-0x1p-1)");
+  expect_const(mk_bool_scalar, "bool", "bool(false)");
+  expect_const(mk_escaped, "string", "string(\"a\\\"b\\\\c\")");
+}
+END_TEST
+
+START_TEST(print_verbose_scalar) {
+  MilProg *p = const_prog("1.0", mk_neg_scalar);
+  expect_text(p, "program(1.0)\n{\n    func main<ios18>() {\n"
+                 "        tensor<fp16, []> v = const()[val = tensor<fp16, []>(-0x1p-1)];\n"
+                 "    } -> (v);\n}\n");
+  mil_free(p);
+}
+END_TEST
+
+/* Multi-output statements, variadic inputs, inline values, an op without
+ * attributes (FORMATS.md §2.4), two functions, a state input (§2.5). */
+START_TEST(print_statements) {
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t xd[] = {1, 4}, hd[] = {1, 2};
+  MilType *h = mil_tensor_type(p, MIL_FP16, 2, hd);
+  mil_add_input(p, f, mil_tensor_type(p, MIL_FP16, 2, xd), "x");
+  MilOp *s = mil_add_op(p, f, "split");
+  mil_op_out(p, s, h, "a");
+  mil_op_out(p, s, h, "b");
+  mil_op_ref(p, s, "x", "x");
+  mil_op_val(p, s, "num_splits", mil_scalar_i(p, MIL_INT32, 2));
+  mil_op_val(p, s, "axis", mil_scalar_i(p, MIL_INT32, 1));
+  MilOp *c = mil_add_op(p, f, "concat");
+  mil_op_out(p, c, mil_tensor_type(p, MIL_FP16, 2, xd), "y");
+  MilBind *items = mil_alloc(p, 2 * sizeof *items);
+  items[0] = (MilBind){.kind = MIL_BREF, .ref = "b"};
+  items[1] = (MilBind){.kind = MIL_BREF, .ref = "a"};
+  MilArg va = {"values", {.kind = MIL_BLIST, .nitems = 2, .items = items}};
+  mil_op_val(p, c, "interleave", mil_scalar_i(p, MIL_BOOL, 0));
+  c->args = memcpy(mil_alloc(p, 3 * sizeof *c->args), c->args, sizeof *c->args);
+  c->args[c->nargs++] = va;
+  mil_op_val(p, c, "axis", mil_scalar_i(p, MIL_INT32, 1));
+  mil_add_output(p, f, "y");
+  mil_add_output(p, f, "a");
+  MilFunc *g = mil_add_func(p, "step", "ios18");
+  MilType *st = agg_type(p, MIL_STATE, 1, h);
+  mil_add_input(p, g, st, "k_state");
+  MilOp *r = mil_add_op(p, g, "read_state");
+  mil_op_out(p, r, h, "k");
+  mil_op_ref(p, r, "input", "k_state");
+  mil_op_attr(p, r, "name", mil_scalar_s(p, "k"));
+  mil_add_output(p, g, "k");
+  expect_text(p,
+              "program(1.3)\n{\n"
+              "    func main<ios18>(tensor<fp16, [1, 4]> x) {\n"
+              "        tensor<fp16, [1, 2]> a, tensor<fp16, [1, 2]> b = split(axis = int32(1), num_splits = int32(2), x = x);\n"
+              "        tensor<fp16, [1, 4]> y = concat(axis = int32(1), interleave = bool(false), values = (b, a));\n"
+              "    } -> (y, a);\n"
+              "    func step<ios18>(state<tensor<fp16, [1, 2]>> k_state) {\n"
+              "        tensor<fp16, [1, 2]> k = read_state(input = k_state)[name = string(\"k\")];\n"
+              "    } -> (k);\n"
+              "}\n");
+  mil_free(p);
+}
+END_TEST
+
+/* The FlexibleShapeInformation attribute of
+ * mil-corpus/mlmodelc-export-flexible-weighted-legacy (FORMATS.md §2.3). */
+static MilValue *flexible_info(MilProg *p) {
+  MilType *s = mil_scalar_type(p, MIL_STRING);
+  int64_t any = MIL_DIM_ANY, two = 2;
+  MilType *ti = mil_tensor_type(p, MIL_INT32, 1, &any);
+  MilType *t2 = mil_tensor_type(p, MIL_INT32, 1, &two);
+  MilType *l2 = list_type(p, t2, MIL_DIM_ANY);
+  MilType *d1 = agg_type(p, MIL_DICT, 2, s, ti), *d2 = agg_type(p, MIL_DICT, 2, s, l2);
+  MilType *u1 = agg_type(p, MIL_TUPLE, 2, s, d1), *u2 = agg_type(p, MIL_TUPLE, 2, s, d2);
+  MilType *top = agg_type(p, MIL_TUPLE, 2, u1, u2);
+  int64_t def[] = {1, 4}, r0[] = {1, 4}, r1[] = {4, 4};
+  MilValue *dv = agg(p, d1, 2, mil_scalar_s(p, "input"), ints1(p, MIL_INT32, 2, def));
+  MilValue *lv = agg(p, l2, 2, ints1(p, MIL_INT32, 2, r0), ints1(p, MIL_INT32, 2, r1));
+  MilValue *rv = agg(p, d2, 2, mil_scalar_s(p, "input"), lv);
+  return agg(p, top, 2, agg(p, u1, 2, mil_scalar_s(p, "DefaultShapes"), dv),
+             agg(p, u2, 2, mil_scalar_s(p, "RangeDims"), rv));
+}
+
+START_TEST(print_function_attrs) {
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios17");
+  int64_t d[] = {MIL_DIM_ANY, 4};
+  MilType *t = mil_tensor_type(p, MIL_FP32, 2, d);
+  mil_add_input(p, f, t, "input");
+  MilAttr a = {"FlexibleShapeInformation", flexible_info(p)};
+  f->attrs = &a;
+  f->nattrs = 1;
+  MilOp *op = mil_add_op(p, f, "relu");
+  mil_op_out(p, op, t, "output");
+  mil_op_ref(p, op, "x", "input");
+  mil_add_output(p, f, "output");
+  expect_text(p,
+              "program(1.3)\n{\n"
+              "    func main<ios17>(tensor<fp32, [?, 4]> input) [FlexibleShapeInformation = "
+              "tuple<tuple<string, dict<string, tensor<int32, [?]>>>, tuple<string, dict<string, "
+              "list<tensor<int32, [2]>, ?>>>>(((\"DefaultShapes\", {{\"input\", [1, 4]}}), "
+              "(\"RangeDims\", {{\"input\", [[1, 4], [4, 4]]}})))] {\n"
+              "        tensor<fp32, [?, 4]> output = relu(x = input);\n"
+              "    } -> (output);\n"
+              "}\n");
+  mil_free(p);
+}
+END_TEST
+
+/* ---- parsing ---------------------------------------------------------------- */
+
+/* Parses text; the diagnostics land in *msgs (malloc'd) when asked for. */
+static MilProg *parse_text(const char *name, const char *text, size_t len, char **msgs) {
+  char *buf = NULL;
+  size_t blen = 0;
+  FILE *out = open_memstream(&buf, &blen);
+  ck_assert_ptr_nonnull(out);
+  Diag d = {out, 0};
+  Src src = {name, text, len};
+  MilProg *p = mil_parse(&src, &d);
+  fclose(out);
+  ck_assert_int_eq(p == NULL, d.nerrors > 0);
+  if (msgs)
+    *msgs = buf;
+  else
+    free(buf);
+  return p;
+}
+
+static MilProg *parse_ok(const char *text) {
+  char *msgs;
+  MilProg *p = parse_text("t.mil", text, strlen(text), &msgs);
+  ck_assert_msg(p != NULL, "parse failed:\n%s", msgs);
+  free(msgs);
+  return p;
+}
+
+static char *slurp(const char *path, size_t *len) {
+  Diag d = diag_stderr();
+  Src src;
+  ck_assert_int_eq(src_read_file(&src, path, 1 << 26, &d), 0);
+  *len = src.len;
+  return (char *)src.text;
+}
+
+static const MilOp *find_op(const MilFunc *f, const char *out) {
+  for (int i = 0; i < f->nops; i++)
+    if (strcmp(f->ops[i].outs[0].name, out) == 0)
+      return &f->ops[i];
+  ck_abort_msg("no op defines %s", out);
+  return NULL;
+}
+
+static const MilValue *attr_val(const MilOp *op, const char *name) {
+  const MilAttr *a = mil_op_attr_get(op, name);
+  ck_assert_msg(a != NULL, "no attribute %s", name);
+  return a->val;
+}
+
+static const char *ref_of(const MilOp *op, const char *arg) {
+  const MilArg *a = mil_op_arg(op, arg);
+  ck_assert_msg(a && a->bind.kind == MIL_BREF, "argument %s is not a reference", arg);
+  return a->bind.ref;
+}
+
+/* The seed's own text (two layers): what the generator wrote, read back. */
+START_TEST(parse_seed_file) {
+  size_t len;
+  char *text = slurp(CASES "/seed-w8a8.mil", &len);
+  MilProg *p = parse_text("seed-w8a8.mil", text, len, NULL);
+  ck_assert_ptr_nonnull(p);
+  ck_assert_str_eq(p->version, "1.3");
+  ck_assert_int_eq(p->nattrs, 1);
+  ck_assert_str_eq(p->attrs[0].name, "buildInfo");
+  const MilValue *bi = p->attrs[0].val;
+  ck_assert_int_eq(bi->type->kind, MIL_DICT);
+  ck_assert_int_eq(bi->nitems, 8);
+  ck_assert_str_eq(bi->items[6]->s[0], "coremltools-version");
+  ck_assert_str_eq(bi->items[7]->s[0], "9.0");
+  ck_assert_int_eq(p->nfuncs, 1);
+  const MilFunc *f = &p->funcs[0];
+  ck_assert_str_eq(f->name, "main");
+  ck_assert_str_eq(f->opset, "ios18");
+  ck_assert_int_eq(f->ninputs, 1);
+  ck_assert_int_eq(f->inputs[0].type->rank, 4);
+  ck_assert_int_eq(f->inputs[0].type->dim[1], 64);
+  ck_assert_int_eq(f->nops, 14);
+  const MilValue *q = attr_val(find_op(f, "W1"), "quantized_data");
+  ck_assert_int_eq(q->kind, MIL_VBLOB);
+  ck_assert_int_eq(q->type->dtype, MIL_INT8);
+  ck_assert_str_eq(q->blob_path, "@model_path/weights/weight.bin");
+  ck_assert_uint_eq(q->blob_offset, 64 + 64 + 64 * 64);
+  ck_assert_int_eq(q->n, 64 * 64);
+  const MilValue *sc = attr_val(find_op(f, "W1"), "scale");
+  ck_assert_int_eq(sc->type->dtype, MIL_FP16);
+  ck_assert(sc->f[0] == 0.125);
+  const MilOp *q0 = find_op(f, "q0");
+  ck_assert_str_eq(q0->op, "quantize");
+  ck_assert_str_eq(ref_of(q0, "input"), "c0");
+  ck_assert_str_eq(ref_of(q0, "output_dtype"), "q_dtype");
+  ck_assert_str_eq(ref_of(find_op(f, "c1"), "x"), "dq0");
+  ck_assert_int_eq(find_op(f, "c_pad_0")->loc.start, (size_t)(strstr(text, " tensor<int32, [4]> c_pad_0") + 1 - text));
+  ck_assert_int_eq(f->noutputs, 1);
+  ck_assert_str_eq(f->outputs[0], "c1");
+  ck_assert_ptr_eq(p->src->text, text);
+  mil_free(p);
+  free(text);
+}
+END_TEST
+
+/* A built program read back from its text is the same program, and the
+ * verbose spelling of it reads to the same IR as the compact one. */
+START_TEST(parse_built_program) {
+  MilProg *built = seed_prog("1.3");
+  char *t1 = mil_print_string(built);
+  MilProg *p = parse_ok(t1);
+  ck_assert(mil_prog_eq(built, p));
+  char *t2 = mil_print_string(p);
+  ck_assert_str_eq(t1, t2);
+  MilProg *vb = seed_prog("1.0");
+  char *tv = mil_print_string(vb);
+  MilProg *pv = parse_ok(tv);
+  ck_assert(!mil_prog_eq(p, pv));     /* only the version differs ... */
+  pv->version = p->version;
+  ck_assert(mil_prog_eq(p, pv));      /* ... and then nothing does */
+  free(t1), free(t2), free(tv);
+  mil_free(built), mil_free(p), mil_free(vb), mil_free(pv);
+}
+END_TEST
+
+static const char *const values_text =
+    "program(1.0)\n"
+    "{\n"
+    "  func main<ios16>(tensor<fp32, [?, 3]> x, state<tensor<fp16, [2]>> st) [note = tensor<string, []>(\"hi\")] {\n"
+    "    tensor<fp32, [4]> a = const()[val = tensor<fp32, [4]>([0.5, -1e-3, -inf, 0x1.8p+1])];\n"
+    "    tensor<int32, [?]> b = const()[val = tensor<int32, [?]>([1, 2, 3])];\n"
+    "    list<tensor<int32, [2]>, ?> l = const()[val = list<tensor<int32, [2]>, ?>([[1, 2], [3, 4]])];\n"
+    "    tensor<uint64, []> u = const()[val = tensor<uint64, []>(18446744073709551615)];\n"
+    "    tensor<int8, [2]> n = const()[val = tensor<int8, [2]>([-128, 127])];\n"
+    "    tensor<fp16, [2]> r = read_state(input = st);\n"
+    "    // a comment\n"
+    "    tensor<fp16, [4]> c = concat(values = (r, r), axis = tensor<int32, []>(0), interleave = tensor<bool, []>(false));\n"
+    "    tensor<string, [1, 2]> s = const()[val = tensor<string, [1, 2]>([[\"a\\\"b\", \"\\\\\"]])];\n"
+    "  } -> (c, a);\n"
+    "}\n";
+
+/* Every kind of value in the verbose dialect, checked field by field. */
+START_TEST(parse_values) {
+  MilProg *p = parse_ok(values_text);
+  const MilFunc *f = &p->funcs[0];
+  ck_assert_int_eq(f->inputs[0].type->dim[0], MIL_DIM_ANY);
+  ck_assert_int_eq(f->inputs[1].type->kind, MIL_STATE);
+  ck_assert_int_eq(f->inputs[1].type->sub[0]->dtype, MIL_FP16);
+  ck_assert_int_eq(f->nattrs, 1);
+  ck_assert_str_eq(f->attrs[0].val->s[0], "hi");
+  const MilValue *a = attr_val(find_op(f, "a"), "val");
+  ck_assert(a->f[0] == 0.5 && a->f[1] == -1e-3 && a->f[2] == -INFINITY && a->f[3] == 3.0);
+  const MilValue *b = attr_val(find_op(f, "b"), "val");
+  ck_assert_int_eq(b->type->dim[0], 3);     /* '?' takes the literal's length */
+  ck_assert_int_eq(b->n, 3);
+  ck_assert_int_eq(b->i[2], 3);
+  const MilValue *l = attr_val(find_op(f, "l"), "val");
+  ck_assert_int_eq(l->kind, MIL_VAGG);
+  ck_assert_int_eq(l->nitems, 2);
+  ck_assert_int_eq(l->items[1]->i[0], 3);
+  ck_assert_uint_eq((uint64_t)attr_val(find_op(f, "u"), "val")->i[0], UINT64_MAX);
+  const MilValue *n = attr_val(find_op(f, "n"), "val");
+  ck_assert(n->i[0] == -128 && n->i[1] == 127);
+  const MilArg *v = mil_op_arg(find_op(f, "c"), "values");
+  ck_assert_int_eq(v->bind.kind, MIL_BLIST);
+  ck_assert_int_eq(v->bind.nitems, 2);
+  ck_assert_str_eq(v->bind.items[1].ref, "r");
+  const MilValue *s = attr_val(find_op(f, "s"), "val");
+  ck_assert_str_eq(s->s[0], "a\"b");
+  ck_assert_str_eq(s->s[1], "\\");
+  char *text = mil_print_string(p);
+  ck_assert_str_eq(text,
+      "program(1.0)\n"
+      "{\n"
+      "    func main<ios16>(tensor<fp32, [?, 3]> x, state<tensor<fp16, [2]>> st) [note = tensor<string, []>(\"hi\")] {\n"
+      "        tensor<fp32, [4]> a = const()[val = tensor<fp32, [4]>([0x1p-1, -0x1.0624dd2f1a9fcp-10, -inf, 0x1.8p+1])];\n"
+      "        tensor<int32, [?]> b = const()[val = tensor<int32, [3]>([1, 2, 3])];\n"
+      "        list<tensor<int32, [2]>, ?> l = const()[val = list<tensor<int32, [2]>, ?>([[1, 2], [3, 4]])];\n"
+      "        tensor<uint64, []> u = const()[val = tensor<uint64, []>(18446744073709551615)];\n"
+      "        tensor<int8, [2]> n = const()[val = tensor<int8, [2]>([-128, 127])];\n"
+      "        tensor<fp16, [2]> r = read_state(input = st);\n"
+      "        tensor<fp16, [4]> c = concat(axis = tensor<int32, []>(0), interleave = tensor<bool, []>(false), values = (r, r));\n"
+      "        tensor<string, [1, 2]> s = const()[val = tensor<string, [1, 2]>([[\"a\\\"b\", \"\\\\\"]])];\n"
+      "    } -> (c, a);\n"
+      "}\n");
+  free(text);
+  mil_free(p);
+}
+END_TEST
+
+/* Two functions; names are per function, so both may use "x". The few
+ * keywords and the type words may name values too. */
+START_TEST(parse_two_functions) {
+  MilProg *p = parse_ok("program(1.3) { func a<ios18>(fp16 x) { fp16 y = relu(x = x); } -> (y);\n"
+                        "func b<ios18>(fp16 x) {} -> (x);\n"
+                        "func c<ios18>(fp16 program, fp16 list) { fp16 BLOBFILE = add(x = program, "
+                        "y = list); fp16 func = relu(x = BLOBFILE); } -> (func); }");
+  ck_assert_int_eq(p->nfuncs, 3);
+  ck_assert_str_eq(ref_of(&p->funcs[2].ops[1], "x"), "BLOBFILE");
+  ck_assert_str_eq(p->funcs[1].name, "b");
+  ck_assert_int_eq(p->funcs[1].nops, 0);
+  ck_assert_str_eq(p->funcs[1].outputs[0], "x");
+  mil_free(p);
+}
+END_TEST
+
+/* ---- the corpus of real compiler output ------------------------------------------ */
+
+typedef struct Corpus {
+  int n;
+  char *path[64];
+} Corpus;
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The model.mil files under ../shared/mil-corpus, sorted; n == 0 if the
+ * corpus is not there (CI keeps ../shared beside the clone). */
+static Corpus corpus_list(void) {
+  Corpus c = {0};
+  DIR *dir = opendir(CORPUS);
+  if (!dir) {
+    fprintf(stderr, "test_miltext: %s not found, corpus tests skipped\n", CORPUS);
+    return c;
+  }
+  struct dirent *e;
+  while ((e = readdir(dir)) && c.n < 64) {
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s/model.mil", CORPUS, e->d_name);
+    if (e->d_name[0] != '.' && stat(path, &st) == 0)
+      c.path[c.n++] = strdup(path);
+  }
+  closedir(dir);
+  qsort(c.path, (size_t)c.n, sizeof c.path[0], cmp_str);
+  return c;
+}
+
+static void corpus_free(Corpus *c) {
+  for (int i = 0; i < c->n; i++)
+    free(c->path[i]);
+}
+
+/* Lines without their leading blanks: the compiler indents by 12/8, we by
+ * 8/4, and the files end without a newline. */
+static char *unindent(const char *t) {
+  char *out = malloc(strlen(t) + 2), *o = out;
+  bool bol = true;
+  for (; *t; t++) {
+    if (bol && *t == ' ')
+      continue;
+    bol = *t == '\n';
+    *o++ = *t;
+  }
+  if (o > out && o[-1] != '\n')
+    *o++ = '\n';
+  *o = '\0';
+  return out;
+}
+
+/* Every file parses; the printer reproduces it as the compiler wrote it;
+ * parse -> print -> parse gives the same IR and the same text again. */
+START_TEST(corpus_round_trip) {
+  Corpus c = corpus_list();
+  if (c.n)
+    ck_assert_int_ge(c.n, 24);
+  for (int i = 0; i < c.n; i++) {
+    size_t len;
+    char *text = slurp(c.path[i], &len), *msgs;
+    MilProg *p = parse_text(c.path[i], text, len, &msgs);
+    ck_assert_msg(p != NULL, "%s", msgs);
+    free(msgs);
+    char *t1 = mil_print_string(p);
+    char *u1 = unindent(t1), *u0 = unindent(text);
+    ck_assert_msg(strcmp(u0, u1) == 0, "%s: printed text differs from the file", c.path[i]);
+    MilProg *q = parse_ok(t1);
+    ck_assert_msg(mil_prog_eq(p, q), "%s: IR changed by print + parse", c.path[i]);
+    char *t2 = mil_print_string(q);
+    ck_assert_msg(strcmp(t1, t2) == 0, "%s: printing is not stable", c.path[i]);
+    free(t1), free(t2), free(u0), free(u1), free(text);
+    mil_free(p), mil_free(q);
+  }
+  corpus_free(&c);
+}
+END_TEST
+
+/* ---- malformed text -------------------------------------------------------------- */
+
+/* Each tests/cases/mil/bad/NAME.mil starts with "// expect: L:C: error: msg";
+ * the first diagnostic line must be "NAME.mil:L:C: error: msg". */
+static void check_bad_case(const char *dir, const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  size_t len;
+  char *text = slurp(path, &len), *msgs;
+  ck_assert_msg(strncmp(text, "// expect: ", 11) == 0, "%s: no expectation", name);
+  const char *want = text + 11;
+  size_t wlen = strcspn(want, "\n");
+  MilProg *p = parse_text(name, text, len, &msgs);
+  ck_assert_msg(p == NULL, "%s: parsed without error", name);
+  char expect[1024];
+  snprintf(expect, sizeof expect, "%s:%.*s", name, (int)wlen, want);
+  size_t glen = strcspn(msgs, "\n");
+  ck_assert_msg(strlen(expect) == glen && strncmp(msgs, expect, glen) == 0,
+                "%s:\n want: %s\n got:  %.*s", name, expect, (int)glen, msgs);
+  free(msgs);
+  free(text);
+}
+
+START_TEST(bad_cases) {
+  const char *dir = CASES "/bad";
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t l = strlen(e->d_name);
+    if (l > 4 && strcmp(e->d_name + l - 4, ".mil") == 0) {
+      check_bad_case(dir, e->d_name);
+      n++;
+    }
+  }
+  closedir(d);
+  ck_assert_int_ge(n, 25);
+}
+END_TEST
+
+/* Every prefix of a valid file and many one-byte corruptions: an error or a
+ * program, never a crash (run under --enable-sanitizers to see reads). */
+START_TEST(damaged_text) {
+  size_t len;
+  char *text = slurp(CASES "/seed-w8a8.mil", &len);
+  char *buf = malloc(len);
+  for (size_t cut = 0; cut < len; cut++) {
+    MilProg *p = parse_text("cut.mil", text, cut, NULL);
+    ck_assert_msg(p == NULL || cut >= len - 1, "a prefix of %zu bytes parsed", cut);
+    mil_free(p);
+  }
+  static const char bytes[] = {'\0', '\xff', '[', '"', '}', '9', '-', ','};
+  for (size_t i = 0; i < len; i += 3)
+    for (size_t b = 0; b < sizeof bytes; b++) {
+      memcpy(buf, text, len);
+      buf[i] = bytes[b];
+      mil_free(parse_text("bent.mil", buf, len, NULL));
+    }
+  free(buf);
+  free(text);
+}
+END_TEST
+
+/* ---- driver ------------------------------------------------------------------ */
+
+static Suite *miltext_suite(void) {
+  Suite *s = suite_create("miltext");
+  TCase *pr = tcase_create("print");
+  tcase_add_test(pr, print_seed_compact);
+  tcase_add_test(pr, print_seed_verbose);
+  tcase_add_test(pr, print_floats);
+  tcase_add_test(pr, print_tensors);
+  tcase_add_test(pr, print_verbose_scalar);
+  tcase_add_test(pr, print_statements);
+  tcase_add_test(pr, print_function_attrs);
+  suite_add_tcase(s, pr);
+  TCase *pa = tcase_create("parse");
+  tcase_set_timeout(pa, 120);
+  tcase_add_test(pa, parse_seed_file);
+  tcase_add_test(pa, parse_built_program);
+  tcase_add_test(pa, parse_values);
+  tcase_add_test(pa, parse_two_functions);
+  tcase_add_test(pa, corpus_round_trip);
+  tcase_add_test(pa, bad_cases);
+  tcase_add_test(pa, damaged_text);
+  suite_add_tcase(s, pa);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(miltext_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

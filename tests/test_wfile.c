@@ -1,0 +1,348 @@
+/* test_wfile.c - the checked weight-file reader.
+ *
+ * Each malformed image is a hand-made 144-byte file (FORMATS.md §1): a
+ * storage header (count 1, version 2), one fp16[8] blob whose metadata is at
+ * 64 and whose 16 data bytes are at 128, with one field broken per case. */
+#include <stdint.h>
+
+#include "blob.h"
+#include "wfile.h"
+#include "wtest.h"
+
+static void put(uint8_t *p, uint64_t v, int n) {
+  for (int i = 0; i < n; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The good image: fp16[8] = 1, 2, ... 8. */
+static void good_image(uint8_t b[144]) {
+  memset(b, 0, 144);
+  put(b, 1, 4);              /* count */
+  put(b + 4, 2, 4);          /* version */
+  put(b + 64, 0xdeadbeef, 4);
+  put(b + 68, 1, 4);         /* Float16 */
+  put(b + 72, 16, 8);        /* sizeInBytes */
+  put(b + 80, 128, 8);       /* data offset */
+  static const uint16_t h[8] = {0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600, 0x4700, 0x4800};
+  for (int i = 0; i < 8; i++)
+    put(b + 128 + 2 * i, h[i], 2);
+}
+
+/* Runs wfile_check_blob on img and expects NULL with `msg` in the error. */
+static void expect_bad(const uint8_t *img, uint64_t len, uint64_t off, MilDtype dt,
+                       int64_t numel, const char *msg) {
+  WtDiag w;
+  wt_diag_begin(&w);
+  ck_assert_ptr_null(wfile_check_blob("w.bin", img, len, off, dt, numel, &w.d));
+  ck_assert_int_eq(w.d.nerrors, 1);
+  wt_assert_has(&w, msg);
+  wt_diag_end(&w);
+}
+
+START_TEST(test_good_image) {
+  uint8_t b[144];
+  good_image(b);
+  Diag d = diag_stderr();
+  const uint8_t *p = wfile_check_blob("w.bin", b, 144, 64, MIL_FP16, 8, &d);
+  ck_assert_ptr_eq(p, b + 128);
+  ck_assert_uint_eq(p[0] | p[1] << 8, 0x3c00);
+  ck_assert_uint_eq(p[14] | p[15] << 8, 0x4800);   /* 8.0 */
+}
+END_TEST
+
+START_TEST(test_truncated) {
+  uint8_t b[144];
+  good_image(b);
+  expect_bad(b, 40, 64, MIL_FP16, 8,
+             "w.bin: error: at offset 0: the file is 40 bytes, too short for the 64-byte");
+  expect_bad(b, 0, 64, MIL_FP16, 8, "the file is 0 bytes");
+  /* header and metadata there, data cut short */
+  expect_bad(b, 140, 64, MIL_FP16, 8,
+             "at offset 80: data at 128..144 run past the end of the file (140 bytes)");
+  /* metadata cut short: count check first (1 blob needs 64 + 64 bytes) */
+  expect_bad(b, 100, 64, MIL_FP16, 8, "at offset 0: blob count 1 is impossible");
+}
+END_TEST
+
+START_TEST(test_header_fields) {
+  uint8_t b[144];
+  good_image(b);
+  put(b + 4, 1, 4);
+  expect_bad(b, 144, 64, MIL_FP16, 8,
+             "at offset 4: storage format version is 1; expects version 2");
+  good_image(b);
+  put(b, 0, 4);
+  expect_bad(b, 144, 64, MIL_FP16, 8, "blob count 0 is impossible in a file of 144 bytes");
+  put(b, 0xffffffff, 4);
+  expect_bad(b, 144, 64, MIL_FP16, 8, "blob count 4294967295 is impossible");
+}
+END_TEST
+
+START_TEST(test_offsets) {
+  uint8_t b[144];
+  good_image(b);
+  expect_bad(b, 144, 0, MIL_FP16, 8, "at offset 0: a blob offset must lie past the 64-byte");
+  expect_bad(b, 144, 100, MIL_FP16, 8, "at offset 100: a blob offset must be a multiple of 64");
+  expect_bad(b, 144, 128, MIL_FP16, 8,
+             "at offset 128: the blob metadata would end past the end of the file (144 bytes)");
+  expect_bad(b, 144, 192, MIL_FP16, 8, "past the end of the file");
+  /* an offset so large that offset + 64 wraps */
+  expect_bad(b, 144, UINT64_MAX - 63, MIL_FP16, 8, "past the end of the file");
+}
+END_TEST
+
+START_TEST(test_offset_into_data) {
+  /* fp16[64]: metadata at 64, data 128..256; offset 192 points into the data */
+  uint8_t b[256];
+  memset(b, 0, sizeof b);
+  put(b, 1, 4);
+  put(b + 4, 2, 4);
+  put(b + 64, 0xdeadbeef, 4);
+  put(b + 68, 1, 4);
+  put(b + 72, 128, 8);
+  put(b + 80, 128, 8);
+  for (int i = 128; i < 256; i++)
+    b[i] = (uint8_t)i;
+  Diag d = diag_stderr();
+  ck_assert_ptr_eq(wfile_check_blob("w.bin", b, 256, 64, MIL_FP16, 64, &d), b + 128);
+  expect_bad(b, 256, 192, MIL_FP16, 32,
+             "at offset 192: no blob metadata here: sentinel is 0xc3c2c1c0, expected 0xDEADBEEF");
+}
+END_TEST
+
+START_TEST(test_metadata_fields) {
+  uint8_t b[144];
+  good_image(b);
+  put(b + 64, 0xdeadbeee, 4);
+  expect_bad(b, 144, 64, MIL_FP16, 8, "sentinel is 0xdeadbeee, expected 0xDEADBEEF");
+  good_image(b);
+  expect_bad(b, 144, 64, MIL_INT8, 16,
+             "at offset 68: blob data type is 1 (Float16), but the MIL type is int8 (4, Int8)");
+  put(b + 68, 99, 4);
+  expect_bad(b, 144, 64, MIL_FP16, 8, "blob data type is 99 (unknown)");
+  good_image(b);
+  expect_bad(b, 144, 64, MIL_FP16, 10,
+             "at offset 72: blob size is 16 bytes, but 10 fp16 elements take 20");
+  expect_bad(b, 144, 64, MIL_FP16, -1, "element count is unknown");
+  expect_bad(b, 144, 64, MIL_STRING, 1, "a MIL string tensor cannot be stored");
+  put(b + 80, 64, 8);
+  expect_bad(b, 144, 64, MIL_FP16, 8,
+             "at offset 80: data offset 64 overlaps the metadata (must be at least 128)");
+  put(b + 80, 130, 8);
+  expect_bad(b, 144, 64, MIL_FP16, 8, "data offset 130 is not a multiple of 64");
+  put(b + 80, UINT64_MAX - 63, 8);   /* data + size would wrap */
+  expect_bad(b, 144, 64, MIL_FP16, 8, "run past the end of the file");
+  good_image(b);
+  put(b + 88, 3, 8);
+  expect_bad(b, 144, 64, MIL_FP16, 8, "at offset 88: padding_size_in_bits is 3, expected 0");
+}
+END_TEST
+
+START_TEST(test_subbyte_padding) {
+  /* uint3[5]: 15 bits in 2 bytes, padding_size_in_bits 1 */
+  uint8_t b[192];
+  memset(b, 0, sizeof b);
+  put(b, 1, 4);
+  put(b + 4, 2, 4);
+  put(b + 64, 0xdeadbeef, 4);
+  put(b + 68, 12, 4);   /* UInt3 */
+  put(b + 72, 2, 8);
+  put(b + 80, 128, 8);
+  put(b + 88, 1, 8);
+  Diag d = diag_stderr();
+  ck_assert_ptr_eq(wfile_check_blob("w.bin", b, 130, 64, MIL_UINT3, 5, &d), b + 128);
+  put(b + 88, 0, 8);
+  expect_bad(b, 130, 64, MIL_UINT3, 5, "padding_size_in_bits is 0, expected 1");
+}
+END_TEST
+
+/* ---- the store ------------------------------------------------------------ */
+
+/* A program with a const whose val is a blob, a conv whose weight argument is
+ * a blob, and a blob nested in a tuple attribute; all in weights/weight.bin. */
+typedef struct Model {
+  MilProg *p;
+  MilValue *v[3];
+  char *dir;
+} Model;
+
+static MilValue *blob_val(MilProg *p, MilDtype dt, int rank, const int64_t *dims, int src,
+                          const char *path) {
+  return mil_blob_value(p, mil_tensor_type(p, dt, rank, dims), path, 0, src);
+}
+
+static void make_model(Model *m, const char *path) {
+  MilProg *p = mil_new("1.3");
+  static const int64_t d0[2] = {4, 8}, d1[4] = {16, 16, 1, 1}, d2[1] = {33};
+  MilBlobSrc s0 = {.dtype = MIL_FP16, .numel = 32, .init = MIL_INIT_NORMAL, .b = 1, .seed = 1};
+  MilBlobSrc s1 = {.dtype = MIL_INT8, .numel = 256, .init = MIL_INIT_UNIFORM, .a = -5, .b = 5,
+                   .seed = 2};
+  MilBlobSrc s2 = {.dtype = MIL_INT4, .numel = 33, .init = MIL_INIT_UNIFORM, .a = -8, .b = 7,
+                   .seed = 3};
+  m->v[0] = blob_val(p, MIL_FP16, 2, d0, mil_add_blob(p, s0), path);
+  m->v[1] = blob_val(p, MIL_INT8, 4, d1, mil_add_blob(p, s1), path);
+  m->v[2] = blob_val(p, MIL_INT4, 1, d2, mil_add_blob(p, s2), path);
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  MilOp *op = mil_add_op(p, f, "const");
+  mil_op_attr(p, op, "val", m->v[0]);
+  op = mil_add_op(p, f, "conv");
+  mil_op_val(p, op, "weight", m->v[1]);
+  op = mil_add_op(p, f, "const");
+  MilValue *tuple = mil_alloc(p, sizeof *tuple);
+  tuple->kind = MIL_VAGG;
+  tuple->nitems = 2;
+  tuple->items = mil_alloc(p, 2 * sizeof *tuple->items);
+  tuple->items[0] = mil_scalar_i(p, MIL_INT32, 1);
+  tuple->items[1] = m->v[2];
+  mil_op_attr(p, op, "pair", tuple);
+  m->p = p;
+  m->dir = wt_tmpdir();
+  char *wd = wt_path(m->dir, "weights");
+  ck_assert_int_eq(mkdir(wd, 0755), 0);
+  char *wb = wt_path(wd, "weight.bin");
+  Diag d = diag_stderr();
+  ck_assert_int_eq(blob_write(p, wb, &d), 0);
+  free(wb);
+  free(wd);
+}
+
+static void free_model(Model *m) {
+  mil_free(m->p);
+  wt_rmdir(m->dir);
+}
+
+START_TEST(test_store_reads_back) {
+  Model m;
+  make_model(&m, "@model_path/weights/weight.bin");
+  WStore *w = wstore_new(m.dir);
+  Diag d = diag_stderr();
+  bool missing = false;
+  ck_assert_int_eq(wstore_check_prog(w, m.p, &missing, &d), 3);
+  ck_assert(!missing);
+  /* offsets by hand: 64 (fp16[32] = 64 B), 192 (int8[256]), 512 (int4[33] = 17 B) */
+  ck_assert_uint_eq(m.v[0]->blob_offset, 64);
+  ck_assert_uint_eq(m.v[1]->blob_offset, 192);
+  ck_assert_uint_eq(m.v[2]->blob_offset, 512);
+  uint8_t want[256];
+  for (int i = 0; i < 3; i++) {
+    const uint8_t *data = wstore_blob(w, m.v[i], &d);
+    ck_assert_ptr_nonnull(data);
+    const MilBlobSrc *s = &m.p->blobs[i];
+    ck_assert_int_eq(blob_fill(s, 0, s->numel, want, &d), 0);
+    ck_assert_mem_eq(data, want, (size_t)mil_blob_nbytes(s->dtype, s->numel));
+  }
+  /* one mapping per file: data of blob 1 sit 128 bytes after blob 0's */
+  const uint8_t *a = wstore_blob(w, m.v[0], &d), *b = wstore_blob(w, m.v[1], &d);
+  ck_assert_ptr_eq(b, a + 128);
+  ck_assert_int_eq(d.nerrors, 0);
+  wstore_free(w);
+  free_model(&m);
+}
+END_TEST
+
+START_TEST(test_store_missing_file) {
+  Model m;
+  make_model(&m, "@model_path/weights/other.bin");
+  WStore *w = wstore_new(m.dir);
+  WtDiag wd;
+  wt_diag_begin(&wd);
+  bool missing = false;
+  ck_assert_int_eq(wstore_check_prog(w, m.p, &missing, &wd.d), 0);
+  ck_assert(missing);
+  ck_assert_int_eq(wd.d.nerrors, 0);
+  /* without the flag it is an error, said once for the file */
+  ck_assert_int_eq(wstore_check_prog(w, m.p, NULL, &wd.d), -1);
+  ck_assert_int_eq(wd.d.nerrors, 1);
+  wt_assert_has(&wd, "weights/other.bin: error: cannot read: No such file or directory");
+  ck_assert_ptr_null(wstore_blob(w, m.v[0], &wd.d));
+  wt_diag_end(&wd);
+  wstore_free(w);
+  free_model(&m);
+}
+END_TEST
+
+START_TEST(test_store_bad_paths) {
+  static const char *const bad[] = {
+    "@model_path/../weights/weight.bin", "@model_path/weights/../../x.bin",
+    "/etc/passwd", "weights/weight.bin", "@model_path/", "@model_path//etc/passwd",
+    "@model_path/weights/..",
+  };
+  Model m;
+  make_model(&m, "@model_path/weights/weight.bin");
+  WStore *w = wstore_new(m.dir);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    WtDiag wd;
+    wt_diag_begin(&wd);
+    MilValue v = *m.v[0];
+    v.blob_path = bad[i];
+    ck_assert_ptr_null(wstore_blob(w, &v, &wd.d));
+    wt_assert_has(&wd, "must start with @model_path/ and stay inside the model directory");
+    wt_diag_end(&wd);
+  }
+  /* ".." inside a name is fine */
+  MilValue v = *m.v[0];
+  v.blob_path = "@model_path/weights/a..b";
+  WtDiag wd;
+  wt_diag_begin(&wd);
+  ck_assert_ptr_null(wstore_blob(w, &v, &wd.d));
+  wt_assert_has(&wd, "weights/a..b: error: cannot read");
+  wt_diag_end(&wd);
+  wstore_free(w);
+  free_model(&m);
+}
+END_TEST
+
+START_TEST(test_store_bad_file) {
+  /* a type that disagrees with the file, and a truncated file */
+  Model m;
+  make_model(&m, "@model_path/weights/weight.bin");
+  WStore *w = wstore_new(m.dir);
+  WtDiag wd;
+  wt_diag_begin(&wd);
+  MilValue v = *m.v[0];
+  static const int64_t dims[1] = {33};
+  v.type = mil_tensor_type(m.p, MIL_FP16, 1, dims);
+  ck_assert_ptr_null(wstore_blob(w, &v, &wd.d));
+  wt_assert_has(&wd, "weights/weight.bin: error: at offset 72: blob size is 64 bytes, "
+                     "but 33 fp16 elements take 66");
+  wstore_free(w);
+  char *wbin = wt_path(m.dir, "weights/weight.bin");
+  ck_assert_int_eq(truncate(wbin, 500), 0);
+  w = wstore_new(m.dir);
+  ck_assert_int_eq(wstore_check_prog(w, m.p, NULL, &wd.d), -1);
+  wt_assert_has(&wd, "at offset 512: the blob metadata would end past the end of the file");
+  wstore_free(w);
+  ck_assert_int_eq(truncate(wbin, 0), 0);
+  w = wstore_new(m.dir);
+  ck_assert_ptr_null(wstore_blob(w, m.v[0], &wd.d));
+  wt_assert_has(&wd, "at offset 0: the file is 0 bytes");
+  wstore_free(w);
+  free(wbin);
+  wt_diag_end(&wd);
+  free_model(&m);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("wfile");
+  TCase *t = tcase_create("check");
+  tcase_add_test(t, test_good_image);
+  tcase_add_test(t, test_truncated);
+  tcase_add_test(t, test_header_fields);
+  tcase_add_test(t, test_offsets);
+  tcase_add_test(t, test_offset_into_data);
+  tcase_add_test(t, test_metadata_fields);
+  tcase_add_test(t, test_subbyte_padding);
+  suite_add_tcase(s, t);
+  t = tcase_create("store");
+  tcase_add_test(t, test_store_reads_back);
+  tcase_add_test(t, test_store_missing_file);
+  tcase_add_test(t, test_store_bad_paths);
+  tcase_add_test(t, test_store_bad_file);
+  suite_add_tcase(s, t);
+  SRunner *r = srunner_create(s);
+  srunner_run_all(r, CK_NORMAL);
+  int failed = srunner_ntests_failed(r);
+  srunner_free(r);
+  return failed ? 1 : 0;
+}
