@@ -1,5 +1,5 @@
-/* ast.c - syntax tree nodes: allocation, freeing, and the s-expression
- * form the parser tests compare against. */
+/* ast.c - syntax tree nodes (allocation, freeing, the s-expression form
+ * the parser tests compare against) and the printed layer IR (--dump-ir). */
 #include "ast.h"
 
 #include <stdlib.h>

@@ -41,7 +41,7 @@ typedef enum NodeKind {
   N_FACTOR,    /* kids: N_IDENT names; a: N_LIST of values (or of N_LIST tuples) */
   N_NETWORK,   /* name, kids: body */
   /* network body */
-  N_INPUT,     /* name: dtype word (a, N_IDENT), kids: dims */
+  N_INPUT,     /* name, a: the dtype (N_IDENT), kids: dims */
   N_ACT,       /* a: dtype word, kids: N_ARG */
   N_SEED,      /* a */
   N_REPEAT,    /* a: count, kids: body */
@@ -135,7 +135,7 @@ typedef struct AnetLayer {
 } AnetLayer;
 
 typedef struct AnetInput {
-  char *name;
+  const char *name;          /* in the syntax tree */
   Loc loc;
   int value;
 } AnetInput;

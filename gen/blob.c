@@ -25,15 +25,23 @@
 #include "blob.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fp16.h"
 #include "npyhdr.h"
 #include "outfile.h"
+
+/* The bits of every result depend on plain IEEE double arithmetic. */
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "gen/blob.c needs double arithmetic without excess precision (FLT_EVAL_METHOD == 0)"
+#endif
 
 enum {
   BLOCK = 4096,            /* elements per generator block; even, multiple of 8 */
@@ -57,7 +65,8 @@ void prng_seed(Prng *r, uint64_t seed) {
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t prng_next(Prng *r) {
+/* The generator step, inlined into the fill loops. */
+static inline uint64_t next64(Prng *r) {
   uint64_t *s = r->s;
   uint64_t out = rotl(s[1] * 5, 7) * 9;
   uint64_t t = s[1] << 17;
@@ -70,7 +79,11 @@ uint64_t prng_next(Prng *r) {
   return out;
 }
 
-double prng_uniform(Prng *r) { return (double)(prng_next(r) >> 11) * 0x1p-53; }
+uint64_t prng_next(Prng *r) { return next64(r); }
+
+static inline double uniform53(Prng *r) { return (double)(next64(r) >> 11) * 0x1p-53; }
+
+double prng_uniform(Prng *r) { return uniform53(r); }
 
 /* Natural log of a positive normal double, from the exact split
  * x = m * 2^e with m in [sqrt(1/2), sqrt(2)) and
@@ -210,15 +223,22 @@ static const double ZF[129] = {
 static double normal_tail(Prng *r, bool neg) {
   double a, b;
   do {   /* 1 - u lies in (0, 1], exactly */
-    a = -ln_pos(1.0 - prng_uniform(r)) / ZX[1];
-    b = -ln_pos(1.0 - prng_uniform(r));
+    a = -ln_pos(1.0 - uniform53(r)) / ZX[1];
+    b = -ln_pos(1.0 - uniform53(r));
   } while (b + b < a * a);
   return neg ? -(ZX[1] + a) : ZX[1] + a;
 }
 
-double prng_normal(Prng *r) {
+/* Whether the point at x in layer i, at a fresh uniform height, lies under
+ * the curve. */
+static bool normal_wedge(Prng *r, int i, double x) {
+  double y = ZF[i] + uniform53(r) * (ZF[i + 1] - ZF[i]);
+  return ln_pos(y) < -0.5 * x * x;
+}
+
+static inline double normal_draw(Prng *r) {
   for (;;) {
-    uint64_t bits = prng_next(r);
+    uint64_t bits = next64(r);
     int i = (int)(bits & 127);
     double u = 2.0 * ((double)(bits >> 11) * 0x1p-53) - 1.0;   /* exact */
     double x = u * ZX[i];
@@ -226,15 +246,17 @@ double prng_normal(Prng *r) {
       return x;
     if (i == 0)
       return normal_tail(r, u < 0);
-    double y = ZF[i] + prng_uniform(r) * (ZF[i + 1] - ZF[i]);
-    if (ln_pos(y) < -0.5 * x * x)
+    if (normal_wedge(r, i, x))
       return x;
   }
 }
 
+double prng_normal(Prng *r) { return normal_draw(r); }
+
 /* ---- element generation -------------------------------------------------- */
 
 typedef struct Gen {
+  MilDtype dtype;
   MilInitKind init;
   bool is_int;
   double a, b;
@@ -261,6 +283,7 @@ static bool fillable(MilDtype dt) {
 
 static int gen_init(Gen *g, const MilBlobSrc *src, Diag *d) {
   memset(g, 0, sizeof *g);
+  g->dtype = src->dtype;
   g->init = src->init;
   g->is_int = mil_dtype_is_int(src->dtype);
   g->a = src->a;
@@ -296,9 +319,9 @@ static void block_start(const Gen *g, uint64_t b, int from, Prng *r) {
   prng_seed(r, splitmix64(&x));
   for (int i = 0; i < from; i++) {
     if (g->init == MIL_INIT_NORMAL)
-      prng_normal(r);
+      normal_draw(r);
     else if (g->init == MIL_INIT_UNIFORM)
-      prng_next(r);
+      next64(r);
   }
 }
 
@@ -316,16 +339,16 @@ static void gen_block(const Gen *g, uint64_t b, int from, int n, double *v) {
     if (g->is_int) {
       uint64_t range = (uint64_t)(g->hi - g->lo) + 1;
       for (; i < n; i++)
-        v[i] = (double)(g->lo + (int64_t)mulhi_small(prng_next(&r), range));
+        v[i] = (double)(g->lo + (int64_t)mulhi_small(next64(&r), range));
     } else {
       double w = g->b - g->a;
       for (; i < n; i++)
-        v[i] = g->a + w * prng_uniform(&r);
+        v[i] = g->a + w * uniform53(&r);
     }
     break;
   case MIL_INIT_NORMAL:
     for (; i < n; i++)
-      v[i] = g->a + g->b * prng_normal(&r);
+      v[i] = g->a + g->b * normal_draw(&r);
     break;
   case MIL_INIT_NPY:
     break;
@@ -334,21 +357,17 @@ static void gen_block(const Gen *g, uint64_t b, int from, int n, double *v) {
 
 /* ---- encoding ------------------------------------------------------------ */
 
-/* Rounds half to even and saturates to [lo, hi]; NaN gives 0. */
-static int64_t to_int(double x, int64_t lo, int64_t hi) {
+/* Rounds half to even and saturates to [lo, hi] (|lo|, |hi| <= 2^32); NaN
+ * gives 0. Adding and removing 1.5 * 2^52 leaves x rounded to an integer
+ * in IEEE double arithmetic (round to nearest even, no excess precision). */
+static inline int64_t to_int(double x, int64_t lo, int64_t hi) {
   if (x != x)
     return 0;
   if (x <= (double)lo)
     return lo;
   if (x >= (double)hi)
     return hi;
-  int64_t t = (int64_t)x;           /* toward zero; |x| < 2^32 here */
-  double frac = x - (double)t;      /* exact */
-  if (frac > 0.5 || (frac == 0.5 && (t & 1)))
-    t++;
-  else if (frac < -0.5 || (frac == -0.5 && (t & 1)))
-    t--;
-  return t;
+  return (int64_t)((x + 0x1.8p52) - 0x1.8p52);
 }
 
 /* fp16_from_double, with the common case (a normal fp16 result or an
@@ -529,6 +548,23 @@ static int fill_npy(const MilBlobSrc *src, int64_t first, int64_t n, uint8_t *ou
 
 /* ---- blob_fill ----------------------------------------------------------- */
 
+/* Elements first..first+n-1 of a generated blob; cannot fail. */
+static void fill_gen(const Gen *g, MilDtype dt, int64_t first, int64_t n, uint8_t *out) {
+  if (mil_dtype_bits(dt) < 8)
+    memset(out, 0, mil_blob_nbytes(dt, n));
+  double v[BLOCK];
+  for (int64_t j = 0; j < n;) {
+    int64_t k = first + j;
+    int from = (int)(k % BLOCK);
+    int m = BLOCK - from;
+    if (m > n - j)
+      m = (int)(n - j);
+    gen_block(g, (uint64_t)(k / BLOCK), from, m, v);
+    encode(dt, v, m, out, j);
+    j += m;
+  }
+}
+
 int blob_fill(const MilBlobSrc *src, int64_t first, int64_t n, void *out, Diag *d) {
   int bits = mil_dtype_bits(src->dtype);
   if (!fillable(src->dtype)) {
@@ -542,96 +578,203 @@ int blob_fill(const MilBlobSrc *src, int64_t first, int64_t n, void *out, Diag *
                     " of %" PRId64, first, n, src->numel);
     return -1;
   }
-  if (bits < 8)
-    memset(out, 0, mil_blob_nbytes(src->dtype, n));
-  if (src->init == MIL_INIT_NPY)
+  if (src->init == MIL_INIT_NPY) {
+    if (bits < 8)
+      memset(out, 0, mil_blob_nbytes(src->dtype, n));
     return fill_npy(src, first, n, out, d);
+  }
   Gen g;
   if (gen_init(&g, src, d) != 0)
     return -1;
-  double v[BLOCK];
-  for (int64_t j = 0; j < n;) {
-    int64_t k = first + j;
-    int from = (int)(k % BLOCK);
-    int m = BLOCK - from;
-    if (m > n - j)
-      m = (int)(n - j);
-    gen_block(&g, (uint64_t)(k / BLOCK), from, m, v);
-    encode(src->dtype, v, m, out, j);
-    j += m;
-  }
+  fill_gen(&g, src->dtype, first, n, out);
   return 0;
 }
 
-/* ---- the file ------------------------------------------------------------ */
+/* ---- the file ------------------------------------------------------------
+ * The file is produced in chunks of at most CHUNK_BYTES. Generated chunks
+ * are filled in parallel, a batch of one chunk per worker thread, while the
+ * previous batch is written; chunks read from .npy files are filled by the
+ * writing thread. Bytes do not depend on the number of threads. */
 
-static int write_bytes(OutFile *o, const void *p, size_t n, Diag *d) {
-  if (n && fwrite(p, 1, n, o->f) != n) {
-    diag_file_error(d, o->path, "cannot write: %s", strerror(errno));
+enum { MAX_WORKERS = 8 };
+
+typedef struct Job {
+  int blob;               /* index in p->blobs */
+  int64_t first, n;       /* elements */
+  bool starts_blob;       /* write padding and metadata first */
+  Gen g;
+  uint8_t *buf;
+  pthread_t tid;
+  bool threaded;
+} Job;
+
+typedef struct Writer {
+  MilProg *p;
+  OutFile o;
+  Diag *d;
+  int nworkers;
+  int blob;               /* the next chunk to hand out */
+  int64_t next;
+  uint64_t pos;           /* bytes written */
+  Job jobs[2][MAX_WORKERS];
+  uint8_t *bufs;
+} Writer;
+
+static int workers_wanted(void) {
+  long n = 1;
+#ifdef _SC_NPROCESSORS_ONLN
+  n = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+  return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+}
+
+static int64_t chunk_elems(MilDtype dt) {
+  return (int64_t)CHUNK_BYTES * 8 / mil_dtype_bits(dt) / BLOCK * BLOCK;
+}
+
+static void *job_run(void *arg) {
+  Job *j = arg;
+  fill_gen(&j->g, j->g.dtype, j->first, j->n, j->buf);
+  return NULL;
+}
+
+/* Hands out the next batch into jobs[]; returns its size (0 at the end).
+ * Generated jobs start on their own thread (or run here if none can be
+ * had). Blobs with no elements get one empty job for their metadata. */
+static int batch_start(Writer *w, Job *jobs, uint8_t *bufs) {
+  int n = 0;
+  while (n < w->nworkers && w->blob < w->p->nblobs) {
+    const MilBlobSrc *s = &w->p->blobs[w->blob];
+    int64_t c = chunk_elems(s->dtype);
+    Job *j = &jobs[n];
+    j->blob = w->blob;
+    j->first = w->next;
+    j->n = s->numel - w->next < c ? s->numel - w->next : c;
+    j->starts_blob = w->next == 0;
+    j->buf = bufs + (size_t)n * CHUNK_BYTES;
+    j->threaded = false;
+    w->next += j->n;
+    if (w->next >= s->numel) {
+      w->blob++;
+      w->next = 0;
+    }
+    n++;
+    if (s->init == MIL_INIT_NPY || j->n == 0)
+      continue;
+    gen_init(&j->g, s, w->d);   /* cannot fail: checked before writing */
+    /* small chunks (small blobs) are not worth a thread */
+    j->threaded = w->nworkers > 1 && mil_blob_nbytes(s->dtype, j->n) >= CHUNK_BYTES / 4 &&
+                  pthread_create(&j->tid, NULL, job_run, j) == 0;
+    if (!j->threaded)
+      job_run(j);
+  }
+  return n;
+}
+
+static int write_bytes(Writer *w, const void *p, size_t n) {
+  if (n && fwrite(p, 1, n, w->o.f) != n) {
+    diag_file_error(w->d, w->o.path, "cannot write: %s", strerror(errno));
     return -1;
   }
+  w->pos += n;
   return 0;
 }
 
-static int write_blob(OutFile *o, const MilBlobSrc *src, uint8_t *buf, Diag *d) {
-  uint64_t nbytes = mil_blob_nbytes(src->dtype, src->numel);
-  int bits = mil_dtype_bits(src->dtype);
+static int write_meta(Writer *w, const MilBlobSrc *s) {
+  static const uint8_t zero[64];
+  uint64_t nbytes = mil_blob_nbytes(s->dtype, s->numel);
   uint8_t meta[64] = {0};
   put_le(meta, 0xdeadbeefu, 4);
-  put_le(meta + 4, (uint64_t)mil_dtype_blob_code(src->dtype), 4);
+  put_le(meta + 4, (uint64_t)mil_dtype_blob_code(s->dtype), 4);
   put_le(meta + 8, nbytes, 8);
-  put_le(meta + 16, src->offset + 64, 8);
-  put_le(meta + 24, nbytes * 8 - (uint64_t)src->numel * (uint64_t)bits, 8);
-  if (write_bytes(o, meta, sizeof meta, d) != 0)
+  put_le(meta + 16, s->offset + 64, 8);
+  put_le(meta + 24, nbytes * 8 - (uint64_t)s->numel * (uint64_t)mil_dtype_bits(s->dtype), 8);
+  /* zero padding (under 64 bytes) up to the aligned metadata offset */
+  if (s->offset < w->pos || s->offset - w->pos >= 64) {
+    diag_file_error(w->d, w->o.path, "internal error: blob at %" PRIu64 " after %" PRIu64,
+                    s->offset, w->pos);
     return -1;
-  int64_t chunk = (int64_t)CHUNK_BYTES * 8 / bits / BLOCK * BLOCK;
-  for (int64_t k = 0; k < src->numel; k += chunk) {
-    int64_t m = src->numel - k < chunk ? src->numel - k : chunk;
-    if (blob_fill(src, k, m, buf, d) != 0 ||
-        write_bytes(o, buf, mil_blob_nbytes(src->dtype, m), d) != 0)
+  }
+  return write_bytes(w, zero, (size_t)(s->offset - w->pos)) || write_bytes(w, meta, 64) ? -1 : 0;
+}
+
+/* Waits for a batch and writes it; rc says whether to write (the batch is
+ * always joined). */
+static int batch_finish(Writer *w, Job *jobs, int n, int rc) {
+  for (int i = 0; i < n; i++)
+    if (jobs[i].threaded)
+      pthread_join(jobs[i].tid, NULL);
+  for (int i = 0; rc == 0 && i < n; i++) {
+    Job *j = &jobs[i];
+    const MilBlobSrc *s = &w->p->blobs[j->blob];
+    if (j->starts_blob && write_meta(w, s) != 0)
+      return -1;
+    if (s->init == MIL_INIT_NPY && j->n && blob_fill(s, j->first, j->n, j->buf, w->d) != 0)
+      return -1;
+    rc = write_bytes(w, j->buf, (size_t)mil_blob_nbytes(s->dtype, j->n));
+  }
+  return rc;
+}
+
+/* Everything that could make a chunk fail, reported before the file is
+ * touched. */
+static int check_blobs(MilProg *p, const char *path, Diag *d) {
+  for (int i = 0; i < p->nblobs; i++) {
+    const MilBlobSrc *s = &p->blobs[i];
+    if (!fillable(s->dtype) || s->numel < 0 || (uint64_t)s->numel > UINT64_MAX / 64) {
+      diag_file_error(d, path, "weight %d: cannot store %s[%" PRId64 "] in a weight file", i,
+                      mil_dtype_name(s->dtype), s->numel);
+      return -1;
+    }
+    Gen g;
+    if (s->init != MIL_INIT_NPY && gen_init(&g, s, d) != 0)
       return -1;
   }
   return 0;
 }
 
 int blob_write(MilProg *p, const char *path, Diag *d) {
-  for (int i = 0; i < p->nblobs; i++)
-    if (!fillable(p->blobs[i].dtype) || p->blobs[i].numel < 0 ||
-        (uint64_t)p->blobs[i].numel > UINT64_MAX / 64) {
-      diag_file_error(d, path, "weight %d: cannot store %s[%" PRId64 "] in a weight file", i,
-                      mil_dtype_name(p->blobs[i].dtype), p->blobs[i].numel);
-      return -1;
-    }
+  if (check_blobs(p, path, d) != 0)
+    return -1;
   uint64_t size = mil_layout_blobs(p);
-  OutFile o;
-  if (outfile_open(&o, path, d) != 0)
+  Writer *w = calloc(1, sizeof *w);
+  if (w) {
+    w->nworkers = workers_wanted();
+    w->bufs = malloc((size_t)2 * (size_t)w->nworkers * CHUNK_BYTES);
+  }
+  if (!w || !w->bufs) {
+    diag_file_error(d, path, "out of memory");
+    free(w);
     return -1;
-  uint8_t *buf = malloc(CHUNK_BYTES);
-  uint8_t head[64] = {0};
-  put_le(head, (uint64_t)p->nblobs, 4);
-  put_le(head + 4, 2, 4);
-  int rc = buf ? write_bytes(&o, head, sizeof head, d) : -1;
-  uint64_t pos = 64;
-  for (int i = 0; rc == 0 && i < p->nblobs; i++) {
-    const MilBlobSrc *s = &p->blobs[i];
-    memset(buf, 0, 64);
-    rc = write_bytes(&o, buf, s->offset - pos, d);   /* < 64 bytes of padding */
+  }
+  w->p = p;
+  w->d = d;
+  int rc = outfile_open(&w->o, path, d);
+  if (rc == 0) {
+    uint8_t head[64] = {0};
+    put_le(head, (uint64_t)p->nblobs, 4);
+    put_le(head + 4, 2, 4);
+    rc = write_bytes(w, head, sizeof head);
+    /* double buffering: batch k+1 is generated while batch k is written */
+    uint8_t *bufs[2] = {w->bufs, w->bufs + (size_t)w->nworkers * CHUNK_BYTES};
+    int k = 0, n = batch_start(w, w->jobs[0], bufs[0]);
+    while (n > 0) {
+      int m = rc == 0 ? batch_start(w, w->jobs[!k], bufs[!k]) : 0;
+      rc = batch_finish(w, w->jobs[k], n, rc);
+      k = !k;
+      n = m;
+    }
+    if (rc == 0 && w->pos != size) {
+      diag_file_error(d, path, "internal error: wrote %" PRIu64 " bytes, layout says %" PRIu64,
+                      w->pos, size);
+      rc = -1;
+    }
     if (rc == 0)
-      rc = write_blob(&o, s, buf, d);
-    pos = s->offset + 64 + mil_blob_nbytes(s->dtype, s->numel);
+      rc = outfile_commit(&w->o, d);
+    else
+      outfile_abort(&w->o);
   }
-  bool oom = !buf;
-  free(buf);
-  if (rc == 0 && pos != size) {
-    diag_file_error(d, path, "internal error: wrote %" PRIu64 " bytes, layout says %" PRIu64,
-                    pos, size);
-    rc = -1;
-  }
-  if (rc != 0) {
-    if (oom)
-      diag_file_error(d, path, "out of memory");
-    outfile_abort(&o);
-    return -1;
-  }
-  return outfile_commit(&o, d);
+  free(w->bufs);
+  free(w);
+  return rc;
 }

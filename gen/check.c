@@ -59,7 +59,6 @@ typedef struct Check {
   bool quant;                /* activations int8 */
   double qscale;
   long steps;
-  int counts[L_NKINDS];
 } Check;
 
 static int fail(Check *c, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -162,8 +161,13 @@ static int eval_int(Check *c, const Node *n, const char *what, int64_t min, int6
   AnetNum v;
   if (eval(c, n, &v))
     return -1;
-  if (!v.is_int)
-    return fail(c, n->loc, "%s must be an integer, got %g", what, v.f);
+  if (!v.is_int) {
+    char shown[48];   /* 4.0 is not 4: show that it is a float */
+    int len = snprintf(shown, sizeof shown, "%g", v.f);
+    if (!strpbrk(shown, ".eni"))
+      snprintf(shown + len, sizeof shown - (size_t)len, ".0");
+    return fail(c, n->loc, "%s must be an integer, got %s", what, shown);
+  }
   if (v.i < min)
     return fail(c, n->loc, "%s must be at least %lld, got %lld", what, (long long)min,
                 (long long)v.i);

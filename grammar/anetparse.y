@@ -65,39 +65,6 @@ static void anetyyerror(Loc *loc, void *scanner, AnetParse *ctx, const char *msg
   ctx->nerrors++;
 }
 
-/* "syntax error, unexpected identifier 'fp16', expecting ':'"; and when
- * the surprise is something that cannot be inside brackets, a note at the
- * bracket still open. */
-static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetParse *ctx) {
-  (void)scanner;
-  enum { MAX_EXPECTED = 4 };
-  yysymbol_kind_t tok = yypcontext_token(yy), exp[MAX_EXPECTED];
-  int nexp = yypcontext_expected_tokens(yy, exp, MAX_EXPECTED);
-  Loc loc = *yypcontext_location(yy);
-  char msg[300];
-  size_t n = (size_t)snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(tok));
-  bool has_text = tok == YYSYMBOL_IDENT || tok == YYSYMBOL_CALLEE || tok == YYSYMBOL_INT ||
-                  tok == YYSYMBOL_FLOAT || tok == YYSYMBOL_STRING;
-  if (has_text && loc.end > loc.start && loc.end <= ctx->src->len) {
-    int len = (int)(loc.end - loc.start);
-    n += (size_t)snprintf(msg + n, sizeof msg - n, " '%.*s%s'", len > 40 ? 40 : len,
-                          ctx->src->text + loc.start, len > 40 ? "..." : "");
-  }
-  for (int i = 0; i < nexp && n < sizeof msg; i++)
-    n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s", i ? " or " : ", expecting ",
-                          yysymbol_name(exp[i]));
-  diag_error(ctx->d, ctx->src, loc, "%s", msg);
-  ctx->nerrors++;
-  bool outside = tok == YYSYMBOL_YYEOF || tok == YYSYMBOL_NETWORK || tok == YYSYMBOL_INPUT ||
-                 tok == YYSYMBOL_REPEAT || tok == YYSYMBOL_SWEEP || tok == YYSYMBOL_CONST ||
-                 tok == YYSYMBOL_ACTIVATIONS || tok == YYSYMBOL_LET || tok == YYSYMBOL_FROM ||
-                 tok == YYSYMBOL_SEED;
-  if (outside && ctx->nopen > 0 && ctx->nopen <= ANETP_MAX_OPEN) {
-    Loc o = ctx->open[ctx->nopen - 1];
-    diag_note(ctx->d, ctx->src, o, "'%c' opened here is not closed", ctx->src->text[o.start]);
-  }
-  return 0;
-}
 
 static Node *mk(NodeKind k, Loc loc) { return ast_new(k, loc); }
 
@@ -339,6 +306,43 @@ expr
   ;
 
 %%
+
+/* "syntax error, unexpected identifier 'fp16', expecting ':'"; and when
+ * the surprise is something that cannot be inside brackets, a note at the
+ * bracket still open. */
+static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetParse *ctx) {
+  (void)scanner;
+  enum { MAX_EXPECTED = 4 };
+  yysymbol_kind_t tok = yypcontext_token(yy), exp[MAX_EXPECTED];
+  int nexp = yypcontext_expected_tokens(yy, exp, MAX_EXPECTED);
+  Loc loc = *yypcontext_location(yy);
+  char msg[300];
+  size_t n = (size_t)snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(tok));
+  bool has_text = tok == YYSYMBOL_IDENT || tok == YYSYMBOL_CALLEE || tok == YYSYMBOL_INT ||
+                  tok == YYSYMBOL_FLOAT || tok == YYSYMBOL_STRING;
+  if (has_text && loc.end > loc.start && loc.end <= ctx->src->len) {
+    int len = (int)(loc.end - loc.start);
+    n += (size_t)snprintf(msg + n, sizeof msg - n, " '%.*s%s'", len > 40 ? 40 : len,
+                          ctx->src->text + loc.start, len > 40 ? "..." : "");
+  }
+  for (int i = 0; i < nexp && n < sizeof msg; i++)
+    n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s", i ? " or " : ", expecting ",
+                          yysymbol_name(exp[i]));
+  diag_error(ctx->d, ctx->src, loc, "%s", msg);
+  ctx->nerrors++;
+  bool outside = tok == YYSYMBOL_YYEOF || tok == YYSYMBOL_NETWORK || tok == YYSYMBOL_INPUT ||
+                 tok == YYSYMBOL_REPEAT || tok == YYSYMBOL_SWEEP || tok == YYSYMBOL_CONST ||
+                 tok == YYSYMBOL_ACTIVATIONS || tok == YYSYMBOL_LET || tok == YYSYMBOL_FROM ||
+                 tok == YYSYMBOL_SEED;
+  if (outside && ctx->nopen > 0 && ctx->nopen <= ANETP_MAX_OPEN) {
+    Loc o = ctx->open[ctx->nopen - 1];
+    diag_note(ctx->d, ctx->src, o, "'%c' opened here is not closed", ctx->src->text[o.start]);
+  }
+  /* forget the brackets, so that recovery sees the ends of lines again */
+  if (outside && tok != YYSYMBOL_YYEOF)
+    ctx->nest = ctx->nopen = 0;
+  return 0;
+}
 
 Node *anetp_parse(const Src *src, Diag *d) {
   AnetParse ctx = {.src = src, .d = d};

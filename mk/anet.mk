@@ -1,6 +1,7 @@
 # anet component: the .anet compiler (grammar, checks, lowering) and anetc.
 # libanetc.a needs libweights.a (blob_fill, for weights small enough to be
-# written inline) and libanet.a after it.
+# written inline) and libanet.a after it. The scanner includes the parser's
+# generated header, so that header is built first.
 noinst_LIBRARIES += libanetc.a
 libanetc_a_SOURCES = grammar/anetparse.y grammar/anetscan.l \
 	gen/ast.c gen/ast.h gen/check.c gen/lower.c gen/anet.h
@@ -9,12 +10,16 @@ BUILT_SOURCES += grammar/anetparse.h
 bin_PROGRAMS += anetc
 anetc_SOURCES = gen/anetc.c
 anetc_LDADD = libanetc.a libmiltext.a libweights.a libanet.a $(OPENBLAS_LIBS) -lm
+dist_man_MANS += man/anetc.1
 
+# Unit, golden (tests/cases/anet) and seed tests, and what lowered programs
+# compute on the cpu backend; then anetc end to end.
 if HAVE_CHECK
 check_PROGRAMS += tests/test_anet
 TESTS += tests/test_anet
 endif
 tests_test_anet_SOURCES = tests/test_anet.c
 tests_test_anet_CFLAGS = $(TEST_CFLAGS)
-tests_test_anet_LDADD = libanetc.a libmiltext.a libweights.a $(TEST_LIBS)
-EXTRA_DIST += tests/cases/anet
+tests_test_anet_LDADD = libanetc.a libcpu.a libmiltext.a libweights.a $(TEST_LIBS)
+TESTS += tests/test_anetc.sh
+EXTRA_DIST += tests/test_anetc.sh

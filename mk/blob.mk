@@ -1,7 +1,8 @@
 # blob component (see Makefile.am): weight files and arrays.
 # libweights.a: the MILBlob v2 writer and PRNG (gen/blob.c), .npy headers
 # (gen/npyhdr.c), host tensors and .npy files (runtime/tensor.c), the checked
-# weight-file reader (runtime/wfile.c). Link it before libanet.a.
+# weight-file reader (runtime/wfile.c). Link it before libanet.a. The writer
+# uses POSIX threads (in libc with glibc >= 2.34 and on Darwin).
 noinst_LIBRARIES += libweights.a
 libweights_a_SOURCES = gen/blob.c gen/blob.h gen/npyhdr.c gen/npyhdr.h \
 	runtime/tensor.c runtime/tensor.h runtime/wfile.c runtime/wfile.h
@@ -9,26 +10,27 @@ libweights_a_SOURCES = gen/blob.c gen/blob.h gen/npyhdr.c gen/npyhdr.h \
 libweights_a_CFLAGS = $(AM_CFLAGS) -ffp-contract=off
 
 if HAVE_CHECK
-check_PROGRAMS += tests/test_blob
-TESTS += tests/test_blob
+check_PROGRAMS += tests/test_blob tests/test_wfile tests/test_npy
+TESTS += tests/test_blob tests/test_wfile tests/test_npy
+endif
 tests_test_blob_SOURCES = tests/test_blob.c tests/wtest.h
 tests_test_blob_CFLAGS = $(TEST_CFLAGS)
 tests_test_blob_LDADD = libweights.a $(TEST_LIBS)
-endif
-EXTRA_DIST += tests/prng_ref.py
-
-if HAVE_CHECK
-check_PROGRAMS += tests/test_wfile
-TESTS += tests/test_wfile
 tests_test_wfile_SOURCES = tests/test_wfile.c tests/wtest.h
 tests_test_wfile_CFLAGS = $(TEST_CFLAGS)
 tests_test_wfile_LDADD = libweights.a $(TEST_LIBS)
-endif
-
-if HAVE_CHECK
-check_PROGRAMS += tests/test_npy
-TESTS += tests/test_npy
 tests_test_npy_SOURCES = tests/test_npy.c tests/wtest.h
 tests_test_npy_CFLAGS = $(TEST_CFLAGS)
 tests_test_npy_LDADD = libweights.a $(TEST_LIBS)
-endif
+# the independent reference for test_blob's PRNG constants
+EXTRA_DIST += tests/prng_ref.py
+
+# `make bench`: anetc's speed and memory against the goals (see the script).
+# peakrss is built with the check programs but is not a test.
+check_PROGRAMS += tests/bench/peakrss
+tests_bench_peakrss_SOURCES = tests/bench/peakrss.c
+EXTRA_DIST += tests/bench/anetc_bench.sh
+bench: anetc$(EXEEXT) tests/bench/peakrss$(EXEEXT)
+	ANETC=./anetc$(EXEEXT) PEAKRSS=./tests/bench/peakrss$(EXEEXT) SRCDIR=$(srcdir) \
+	  $(SHELL) $(srcdir)/tests/bench/anetc_bench.sh
+.PHONY: bench

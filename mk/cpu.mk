@@ -1,1 +1,25 @@
-# cpu component (see Makefile.am)
+# cpu component: the reference backend (runtime/cpu*.c), GEMMs on OpenBLAS.
+# libcpu.a needs libweights.a (tensor_alloc, wstore_blob) and libanet.a
+# after it, and $(OPENBLAS_LIBS).
+noinst_LIBRARIES += libcpu.a
+libcpu_a_SOURCES = runtime/cpu.c runtime/cpu_ops.c runtime/cpu.h
+libcpu_a_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS)
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_cpu
+TESTS += tests/test_cpu
+endif
+tests_test_cpu_SOURCES = tests/test_cpu.c
+tests_test_cpu_CFLAGS = $(TEST_CFLAGS)
+tests_test_cpu_LDADD = libcpu.a libmiltext.a libweights.a $(TEST_LIBS)
+
+# The benchmark is built by `make check` but is not a test; `make bench-cpu`
+# runs it.
+check_PROGRAMS += tests/bench/cpu_bench
+tests_bench_cpu_bench_SOURCES = tests/bench/cpu_bench.c
+tests_bench_cpu_bench_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS)
+tests_bench_cpu_bench_LDADD = libcpu.a libweights.a libanet.a $(OPENBLAS_LIBS) -lm
+
+.PHONY: bench-cpu
+bench-cpu: tests/bench/cpu_bench$(EXEEXT)
+	./tests/bench/cpu_bench$(EXEEXT)

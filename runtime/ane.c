@@ -114,8 +114,9 @@ static int check_io(AneState *S, AneIo *io, const char *what, Diag *d) {
     }
     bytes *= (uint64_t)t->dim[k];
   }
-  /* The ANE reads rows of the innermost dimension at a 64-byte stride; a
-   * shorter row is read as garbage or fails with status 0x1d. */
+  /* The ANE lays rows of the innermost dimension out at a multiple of 64
+   * bytes; a packed row of another length is misread or fails with status
+   * 0x1d (ANE_API.md 4.1 and 5.2). */
   uint64_t row = (uint64_t)t->dim[t->rank - 1] * es;
   if (row % ANE_ROW_ALIGN != 0) {
     diag_file_error(d, S->name,

@@ -98,6 +98,7 @@ typedef struct AneApi {
                         const int *out_idx, int nout, int procedure, AneErr *e);
   int (*evaluate)(void *ctx, AneRef model, unsigned qos, AneRef request, AneErr *e);
 
+  /* Loads the framework if needed; fills what _ANEDeviceInfo answers. */
   int (*device_info)(void *ctx, AneDeviceInfo *out, AneErr *e);
 
   /* Files. read_file refuses files over max bytes; *data is malloc'd.

@@ -49,7 +49,8 @@ static const Chip chips[] = {
     /* M3: H15 and 18 TOPS (wikipedia), CONFLICT with 15.8 (hollance, mad);
      * ip_mhz is the seed's h15 entry. */
     {"M3", "h15", 16, 18, UNK, UNK, UNK, 2364},
-    /* M3 Pro: H15g; 16.77 TFLOPS fp16 at spatial 2048 (mad-rep). */
+    /* M3 Pro: H15g, 16 cores and 18 TOPS like the M3 (ANE_NOTES 6);
+     * 16.77 TFLOPS fp16 at spatial 2048 (mad-rep). */
     {"M3 Pro", "h15", 16, 18, 16.77, UNK, UNK, 2364},
     /* M4: "H16G" (mad); 38 TOPS int8-era (hollance); 18.6 fp16 and 35.1
      * W8A8 measured (mad). The seed has no h16 clock; the ~2.3 GHz in the
@@ -59,7 +60,7 @@ static const Chip chips[] = {
      * ~1.89 GHz (bryngelson); Apple did not disclose TOPS. CONFLICT:
      * maderix training/m5result.md reports the base M5 as H16 family. */
     {"M5", "h17", 16, UNK, 18.22, 34.22, 1890, 2448},
-    /* M5 Max: aneSubType "h17", 19.27 / 35.61 (mad-pr50). */
+    /* M5 Max: aneSubType "h17", 16 cores, 19.27 / 35.61 (mad-pr50). */
     {"M5 Max", "h17", 16, UNK, 19.27, 35.61, UNK, 2448},
     /* M6: H18g, 2.58 GHz, 20.6 TFLOPS fp16 per engine (751k). Its 16 NE x
      * 256 fp16 MACs at 2.58 GHz is the seed's 16 x 2048 MACs at IP / 8 with

@@ -37,17 +37,31 @@ static inline float u2f(uint32_t u) {
   return f;
 }
 
+static inline uint32_t pick(uint32_t cond, uint32_t a, uint32_t b) {
+  uint32_t m = 0u - cond;   /* all ones when cond is 1 */
+  return (a & m) | (b & ~m);
+}
+
+static inline float round16(float f) {
+  uint32_t u = f2u(f);
+  uint32_t a = u & 0x7fffffffu, sign = u ^ a;
+  uint32_t nrm = (a + 0xfffu + ((a >> 13) & 1u)) & ~0x1fffu;
+  uint32_t sub = f2u((u2f(a) + 0.5f) - 0.5f);
+  uint32_t r = pick(a < 0x38800000u, sub, nrm);
+  r = pick(r >= 0x47800000u, 0x7f800000u, r);
+  r = pick(a > 0x7f800000u, a, r);
+  return u2f(r | sign);
+}
+
+/* Blocks of 16 let gcc -O2 (whose cost model refuses loops that need a
+ * scalar epilogue) vectorise the inner loop. */
 void cpu_round_fp16(float *x, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    uint32_t u = f2u(x[i]);
-    uint32_t a = u & 0x7fffffffu, sign = u ^ a;
-    uint32_t nrm = (a + 0xfffu + ((a >> 13) & 1u)) & ~0x1fffu;
-    uint32_t sub = f2u((u2f(a) + 0.5f) - 0.5f);
-    uint32_t r = a < 0x38800000u ? sub : nrm;
-    r = r >= 0x47800000u ? 0x7f800000u : r;
-    r = a > 0x7f800000u ? a : r;
-    x[i] = u2f(r | sign);
-  }
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++)
+      x[i + j] = round16(x[i + j]);
+  for (; i < n; i++)
+    x[i] = round16(x[i]);
 }
 
 void cpu_int_range(MilDtype dt, double *lo, double *hi) {
@@ -526,7 +540,8 @@ static int add_const(CpuBuild *b) {
                    op->outs[0].name);
   if (slot < 0 && (slot = new_slot(b)) < 0)
     return -1;
-  if (rc < 0 || b->plan->slots[slot].data == NULL && b->plan->slots[slot].str == NULL) {
+  const CpuSlot *s = &b->plan->slots[slot];
+  if (rc < 0 || (!s->data && !s->str)) {
     b->plan->slots[slot].bad = true;
     rc = -1;
   }

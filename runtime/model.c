@@ -42,9 +42,8 @@ static char *last_component(const char *path) {
   while (n > 1 && s[n - 1] == '/')
     s[--n] = '\0';
   char *slash = strrchr(s, '/');
-  if (slash && slash[1]) {
+  if (slash && slash[1])
     memmove(s, slash + 1, strlen(slash + 1) + 1);
-  }
   return s;
 }
 
@@ -78,9 +77,19 @@ static int open_anet(ModelPath *mp, Diag *d) {
   return 0;
 }
 
+/* The report name of a model directory: its last component, or the
+ * working directory's when the user wrote ".". */
+static char *dir_name(const char *dir) {
+  char *base = last_component(dir), cwd[4096];
+  if (!base || strcmp(base, ".") != 0 || !getcwd(cwd, sizeof cwd))
+    return base;
+  free(base);
+  return last_component(cwd);
+}
+
 static int open_mil(ModelPath *mp, const char *mil, Diag *d) {
   mp->npoints = 1;
-  mp->base = last_component(mp->dir);
+  mp->base = dir_name(mp->dir);
   mp->file = dupstr(mil);
   if (!mp->base || !mp->file) {
     diag_file_error(d, mil, "out of memory");
@@ -205,16 +214,45 @@ static int write_point(MilProg *p, const char *dir, Diag *d) {
 
 /* ---- loading ------------------------------------------------------------- */
 
-static int find_function(Loaded *l, const char *where, Diag *d) {
-  MilProg *p = l->m.prog;
-  l->m.fn = mil_find_func(p, "main");
-  if (!l->m.fn && p->nfuncs > 0)
-    l->m.fn = &p->funcs[0];
-  if (!l->m.fn) {
-    diag_file_error(d, where, "the program has no function");
-    return -1;
-  }
-  return 0;
+/* "first, second" (shortened when long). */
+static void function_names(const MilProg *p, char *buf, size_t size) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < p->nfuncs && n + 4 < size; i++)
+    n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", p->funcs[i].name);
+  if (n >= size)
+    snprintf(buf + size - 4, 4, "...");
+}
+
+static void no_function(const ModelPath *mp, const MilProg *p, const char *want, Diag *d) {
+  char names[256];
+  function_names(p, names, sizeof names);
+  if (p->nfuncs == 0)
+    diag_file_error(d, mp->path, "the program has no function");
+  else if (p->src)
+    diag_error(d, p->src, p->funcs[0].loc,
+               "the program has no function '%s' (it has: %s); choose one with --function",
+               want, names);
+  else
+    diag_file_error(d, mp->path, "the program has no function '%s' (it has: %s)", want, names);
+}
+
+/* The function to run: mp->function, else main. Without --function a
+ * program lacking main still loads (fn NULL) so --dry-run can describe it. */
+static int find_function(const ModelPath *mp, Loaded *l, Diag *d) {
+  const char *want = mp->function ? mp->function : "main";
+  l->m.fn = mil_find_func(l->m.prog, want);
+  if (l->m.fn || !mp->function)
+    return 0;
+  no_function(mp, l->m.prog, want, d);
+  return -1;
+}
+
+int model_require_function(const ModelPath *mp, const Loaded *l, Diag *d) {
+  if (l->m.fn)
+    return 0;
+  no_function(mp, l->m.prog, mp->function ? mp->function : "main", d);
+  return -1;
 }
 
 /* Checks the weights the program names against dir; keeps the store when
@@ -240,7 +278,7 @@ static int attach_weights(Loaded *l, const char *dir, Diag *d) {
 static int load_mil(ModelPath *mp, bool weights, Loaded *l, Diag *d) {
   l->name = dupstr(mp->base);
   l->m.prog = mil_parse(&mp->src, d);
-  if (!l->name || !l->m.prog || find_function(l, mp->path, d) < 0)
+  if (!l->name || !l->m.prog || find_function(mp, l, d) < 0)
     return -1;
   l->m.name = l->name;
   l->m.dir = mp->dir;
@@ -265,7 +303,7 @@ static int load_anet(ModelPath *mp, int i, bool weights, const char *workdir, Lo
                      Diag *d) {
   l->name = point_name(mp, i);
   l->m.prog = anet_lower(mp->anet, i, d);
-  if (!l->name || !l->m.prog || find_function(l, mp->path, d) < 0)
+  if (!l->name || !l->m.prog || find_function(mp, l, d) < 0)
     return -1;
   l->m.name = l->name;
   l->has_blobs = l->m.prog->nblobs > 0;

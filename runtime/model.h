@@ -23,6 +23,7 @@ typedef struct ModelPath {
   Src src;             /* the .anet or model.mil text */
   AnetFile *anet;
   int npoints;         /* sweep points; 1 for MIL */
+  const char *function;/* the function to run (--function); NULL: main */
 } ModelPath;
 
 typedef struct Loaded {
@@ -44,6 +45,9 @@ void model_close(ModelPath *mp);
  * only noted. 0, or -1 after reporting. */
 int model_load(ModelPath *mp, int i, bool weights, const char *workdir, Loaded *l, Diag *d);
 void model_unload(Loaded *l);
+/* 0 when l has the function to run, else -1 after naming the ones it has
+ * (a program without main loads, for --dry-run, but cannot run). */
+int model_require_function(const ModelPath *mp, const Loaded *l, Diag *d);
 
 /* A private directory for a .anet point's files; removing it deletes only
  * the files model_load writes there. */

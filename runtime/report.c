@@ -69,12 +69,15 @@ static void rule(FILE *out, int width) {
 }
 
 /* One right-aligned column of `width` characters after a space; "-" when
- * the value is unknown. */
+ * the value is unknown. Values below 0.1 keep 3 significant digits rather
+ * than printing as 0.000. */
 static void put_num(FILE *out, int width, int prec, double v) {
-  if (isfinite(v))
-    fprintf(out, " %*.*f", width, prec, v);
-  else
+  if (!isfinite(v))
     fprintf(out, " %*s", width, "-");
+  else if (v != 0 && fabs(v) < 0.1)
+    fprintf(out, " %*.3g", width, v);
+  else
+    fprintf(out, " %*.*f", width, prec, v);
 }
 
 static void put_pct(FILE *out, double v) {
@@ -85,7 +88,7 @@ static void put_pct(FILE *out, double v) {
 }
 
 static void table_header(FILE *out, const Report *r, int w) {
-  int len = fprintf(out, "%-*s %7s %10s", w, "Model", "W(MB)", "GFLOP");
+  int len = fprintf(out, "%-*s %8s %10s", w, "Model", "W(MB)", "GFLOP");
   if (r->estimated)
     len += fprintf(out, " %10s %11s", "est. ms", "est. TFLOPS");
   else if (measured_on_ane(r))
@@ -99,8 +102,9 @@ static void table_header(FILE *out, const Report *r, int w) {
 
 static void table_row(FILE *out, const Report *r, int w) {
   fprintf(out, "%-*.*s", w, w, r->model);
-  put_num(out, 7, 1, weight_mb(r));
-  fprintf(out, " %9.3f%c", r->gflop, r->gflop_partial ? '+' : ' ');
+  put_num(out, 8, 1, weight_mb(r));
+  put_num(out, 9, 3, r->gflop);
+  fputc(r->gflop_partial ? '+' : ' ', out);
   if (r->estimated) {
     put_num(out, 10, 3, r->ms_median);
     put_num(out, 11, 2, r->tflops);

@@ -268,6 +268,8 @@ static int run_check(const RunOpts *o, const Loaded *l, void *st, const Inputs *
 /* The chip a row is about: --chip, else for sim the default one, for ane
  * the one the device reports; cpu rows have none. */
 static const Chip *report_chip(const RunOpts *o, Diag *d) {
+  if (!o->backend->estimated && strcmp(o->backend->name, "ane") != 0)
+    return NULL;
   if (o->bopts.chip)
     return chip_find(o->bopts.chip);
   if (o->backend->estimated)
@@ -308,7 +310,9 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Re
   Inputs in = {0};
   void *st = NULL;
   Stats s;
-  if (make_inputs(o, l->m.fn, &in, d) < 0 || b->open(&l->m, &o->bopts, &st, d) < 0) {
+  /* A cost model reads no input data. */
+  bool feed = !b->estimated;
+  if ((feed && make_inputs(o, l->m.fn, &in, d) < 0) || b->open(&l->m, &o->bopts, &st, d) < 0) {
     inputs_free(&in);
     return -1;
   }
@@ -332,6 +336,10 @@ int run_point(const RunOpts *o, ModelPath *mp, int i, const char *workdir, FILE 
   /* The sim backend reads no weights: nothing to write or to require. */
   if (model_load(mp, i, !o->backend->estimated, workdir, &l, d) < 0)
     return -1;
+  if (model_require_function(mp, &l, d) < 0) {
+    model_unload(&l);
+    return -1;
+  }
   report_init(r, l.name, o->backend->name, o->backend->estimated);
   r->warmup = o->warmup;
   r->iters = o->iters;
@@ -488,8 +496,10 @@ static int run_points(const RunOpts *o, ModelPath *mp, FILE *out, Diag *d) {
 int run_all(const RunOpts *o, FILE *out, Diag *d) {
   ModelPath mp;
   int status = 1;
-  if (model_open(o->path, &mp, d) == 0)
+  if (model_open(o->path, &mp, d) == 0) {
+    mp.function = o->function;
     status = run_points(o, &mp, out, d);
+  }
   model_close(&mp);
   return status;
 }
@@ -497,6 +507,7 @@ int run_all(const RunOpts *o, FILE *out, Diag *d) {
 int run_dry(const RunOpts *o, FILE *out, Diag *d) {
   ModelPath mp;
   int status = model_open(o->path, &mp, d) == 0 ? 0 : 1;
+  mp.function = o->function;
   if (status == 0 && mp.npoints > 1)
     fprintf(out, "%s: %d sweep points\n", o->path, mp.npoints);
   for (int i = 0; status == 0 && i < mp.npoints; i++) {

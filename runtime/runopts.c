@@ -119,6 +119,11 @@ static int set_output_dir(RunOpts *o, const char *v, Diag *d) {
   return 0;
 }
 
+static int set_function(RunOpts *o, const char *v, Diag *d) {
+  o->function = v;
+  return 0;
+}
+
 static int set_chip(RunOpts *o, const char *v, Diag *d) {
   o->bopts.chip = v;
   return 0;
@@ -150,14 +155,22 @@ static int set_list_chips(RunOpts *o, const char *v, Diag *d) {
 }
 
 static const OptSpec specs[] = {
-    {"backend", true, set_backend},   {"warmup", true, set_warmup},
-    {"iters", true, set_iters},       {"input", true, set_input},
-    {"seed", true, set_seed},         {"output-dir", true, set_output_dir},
-    {"format", true, set_format},     {"qos", true, set_qos},
-    {"chip", true, set_chip},         {"check", false, set_check},
-    {"tol", true, set_tol},           {"dry-run", false, set_dry},
-    {"help", false, set_help},        {"version", false, set_version},
+    {"backend", true, set_backend},
+    {"dry-run", false, set_dry},
+    {"function", true, set_function},
+    {"warmup", true, set_warmup},
+    {"iters", true, set_iters},
+    {"input", true, set_input},
+    {"seed", true, set_seed},
+    {"output-dir", true, set_output_dir},
+    {"format", true, set_format},
+    {"qos", true, set_qos},
+    {"chip", true, set_chip},
     {"list-chips", false, set_list_chips},
+    {"check", false, set_check},
+    {"tol", true, set_tol},
+    {"help", false, set_help},
+    {"version", false, set_version},
 };
 
 const Backend *runopts_backend(const char *name) {
@@ -276,6 +289,7 @@ void runopts_usage(FILE *out) {
 #endif
         ")\n"
         "  --dry-run              parse and check, print what the model holds, run nothing\n"
+        "  --function NAME        the function of the program to run (default main)\n"
         "  --warmup N             untimed evaluations first (default 1)\n"
         "  --iters N              timed evaluations (default 10)\n"
         "  --input NAME=FILE.npy  an input's data; others come from the PRNG\n"

@@ -25,6 +25,7 @@ typedef struct RunOpts {
   int ninputs;
   InputArg *inputs;          /* malloc'd */
   const char *output_dir;
+  const char *function;      /* --function; NULL: main */
   ReportFormat format;
   BackendOpts bopts;         /* qos, chip */
   bool check;

@@ -3,8 +3,8 @@
  * Tensors hold their elements in host byte order. .npy files are always
  * little-endian; they are read and written byte by byte, so the code does
  * not depend on the host's byte order. Written headers are padded with
- * spaces so the data start at a multiple of 64 bytes (what NumPy >= 1.9
- * writes), which also keeps every element aligned. */
+ * spaces so the data start at a multiple of 64 bytes, as current NumPy
+ * writes them (older versions aligned to 16; readers accept either). */
 #include "tensor.h"
 
 #include <errno.h>

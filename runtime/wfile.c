@@ -53,7 +53,7 @@ static const char *blob_type_name(uint64_t code) {
 
 /* Reports "name: error: at offset N: ..." and gives NULL. */
 __attribute__((format(printf, 4, 5)))
-static const void *fail_at(Diag *d, const char *name, uint64_t off, const char *fmt, ...) {
+static const void *bad(Diag *d, const char *name, uint64_t off, const char *fmt, ...) {
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
@@ -65,61 +65,64 @@ static const void *fail_at(Diag *d, const char *name, uint64_t off, const char *
 
 static const void *check_header(const char *name, const uint8_t *buf, uint64_t len, Diag *d) {
   if (len < 64)
-    return fail_at(d, name, 0, "the file is %" PRIu64 " bytes, too short for the 64-byte storage header",
-              len);
+    return bad(d, name, 0, "the file is %" PRIu64 " bytes, too short for the 64-byte "
+               "storage header", len);
   uint64_t version = rd32(buf + 4), count = rd32(buf);
   if (version != 2)
-    return fail_at(d, name, 4, "storage format version is %" PRIu64 "; expects version 2", version);
+    return bad(d, name, 4, "storage format version is %" PRIu64 "; expects version 2", version);
   /* each blob needs at least its 64-byte metadata after the header */
   if (count == 0 || count > (len - 64) / 64)
-    return fail_at(d, name, 0, "blob count %" PRIu64 " is impossible in a file of %" PRIu64 " bytes",
-              count, len);
+    return bad(d, name, 0, "blob count %" PRIu64 " is impossible in a file of %" PRIu64
+               " bytes", count, len);
   return buf;
 }
 
 const void *wfile_check_blob(const char *name, const uint8_t *buf, uint64_t len,
-                             uint64_t offset, MilDtype dt, int64_t numel, Diag *d) {
+                             uint64_t off, MilDtype dt, int64_t numel, Diag *d) {
   if (!check_header(name, buf, len, d))
     return NULL;
-  uint64_t off = offset;
   int code = (unsigned)dt < MIL_NDTYPES ? mil_dtype_blob_code(dt) : 0;
   if (!code)
-    return fail_at(d, name, off, "a MIL %s tensor cannot be stored in a weight file", mil_dtype_name(dt));
+    return bad(d, name, off, "a MIL %s tensor cannot be stored in a weight file",
+               mil_dtype_name(dt));
   uint64_t bits = (uint64_t)mil_dtype_bits(dt);
   if (numel < 0 || (uint64_t)numel > (UINT64_MAX - 7) / bits)
-    return fail_at(d, name, off, "the MIL type's element count is unknown or too large");
+    return bad(d, name, off, "the MIL type's element count is unknown or too large");
   if (off < 64)
-    return fail_at(d, name, off, "a blob offset must lie past the 64-byte storage header");
+    return bad(d, name, off, "a blob offset must lie past the 64-byte storage header");
   if (off % 64)
-    return fail_at(d, name, off, "a blob offset must be a multiple of 64");
+    return bad(d, name, off, "a blob offset must be a multiple of 64");
   if (off > len - 64)
-    return fail_at(d, name, off, "the blob metadata would end past the end of the file (%" PRIu64 " bytes)",
-              len);
+    return bad(d, name, off, "the blob metadata would end past the end of the file (%" PRIu64
+               " bytes)", len);
   const uint8_t *m = buf + off;
   if (rd32(m) != 0xdeadbeefu)
-    return fail_at(d, name, off, "no blob metadata here: sentinel is 0x%08" PRIx64 ", expected 0xDEADBEEF",
-              rd32(m));
+    return bad(d, name, off, "no blob metadata here: sentinel is 0x%08" PRIx64
+               ", expected 0xDEADBEEF", rd32(m));
   uint64_t ftype = rd32(m + 4);
   if (ftype != (uint64_t)code)
-    return fail_at(d, name, off + 4, "blob data type is %" PRIu64 " (%s), but the MIL type is %s (%d, %s)",
-              ftype, blob_type_name(ftype), mil_dtype_name(dt), code, blob_type_name(code));
+    return bad(d, name, off + 4, "blob data type is %" PRIu64 " (%s), but the MIL type is %s "
+               "(%d, %s)", ftype, blob_type_name(ftype), mil_dtype_name(dt), code,
+               blob_type_name((uint64_t)code));
+  /* cannot wrap: numel * bits <= UINT64_MAX - 7 */
   uint64_t want = ((uint64_t)numel * bits + 7) / 8;
   uint64_t size = rd64(m + 8);
   if (size != want)
-    return fail_at(d, name, off + 8, "blob size is %" PRIu64 " bytes, but %" PRId64 " %s elements take %"
-              PRIu64, size, numel, mil_dtype_name(dt), want);
+    return bad(d, name, off + 8, "blob size is %" PRIu64 " bytes, but %" PRId64 " %s elements "
+               "take %" PRIu64, size, numel, mil_dtype_name(dt), want);
   uint64_t data = rd64(m + 16);
   if (data < off + 64)
-    return fail_at(d, name, off + 16, "data offset %" PRIu64 " overlaps the metadata (must be at least %"
-              PRIu64 ")", data, off + 64);
+    return bad(d, name, off + 16, "data offset %" PRIu64 " overlaps the metadata (must be at "
+               "least %" PRIu64 ")", data, off + 64);
   if (data % 64)
-    return fail_at(d, name, off + 16, "data offset %" PRIu64 " is not a multiple of 64", data);
+    return bad(d, name, off + 16, "data offset %" PRIu64 " is not a multiple of 64", data);
   if (data > len || size > len - data)
-    return fail_at(d, name, off + 16, "data at %" PRIu64 "..%" PRIu64 " run past the end of the file (%"
-              PRIu64 " bytes)", data, data + size, len);
+    return bad(d, name, off + 16, "the data (%" PRIu64 " bytes at %" PRIu64 ") run past the "
+               "end of the file (%" PRIu64 " bytes)", size, data, len);
   uint64_t pad = rd64(m + 24), want_pad = want * 8 - (uint64_t)numel * bits;
   if (pad != want_pad)
-    return fail_at(d, name, off + 24, "padding_size_in_bits is %" PRIu64 ", expected %" PRIu64, pad, want_pad);
+    return bad(d, name, off + 24, "padding_size_in_bits is %" PRIu64 ", expected %" PRIu64,
+               pad, want_pad);
   return buf + data;
 }
 

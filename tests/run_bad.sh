@@ -6,11 +6,12 @@
 #
 #   anet/NAME.anet + NAME.expect   anetc NAME.anet -o OUT   (OUT must not appear)
 #   mil/NAME/model.mil + NAME.expect    anerun --dry-run NAME
+#                                       (NAME.args, if present, replaces --dry-run)
 #   wbin/NAME.expect, npy/NAME.expect   binary cases written by gen_binary.sh
 #
-# An .expect holds the start of the first "error:" line with the directory
-# removed from its path, e.g. "unknown_layer.anet:3:5: error: unknown layer"
-# (the line must contain it). Cases named valid_* must succeed: they show
+# An .expect holds the first "error:" line with the directory removed from
+# its path, e.g. "unknown_layer.anet:3:5: error: unknown layer 'convv'":
+# the line must start with its location and contain its message. Cases named valid_* must succeed: they show
 # that the bad cases differ from a good file only where they mean to.
 # tests/bad/KNOWN_FAILURES lists "KIND/NAME reason" lines: such a case is
 # reported as XFAIL and does not fail the suite.
@@ -91,8 +92,11 @@ run() {
   elif [ -n "$expect" ]; then
     first=$(grep -m1 ': error: ' "$top/err" | sed 's|^[^:]*/||')
     exp=$(sed -n 1p "$expect")
+    # The location must match exactly, the message by a substring.
+    exp_loc=${exp%%: error: *}": error: "
+    exp_msg=${exp#*: error: }
     case $first in
-      *"$exp"*) ;;
+      "$exp_loc"*"$exp_msg"*) ;;
       *) problem="first error line is '$first', expected '$exp'" ;;
     esac
   fi
@@ -117,7 +121,10 @@ if have "$ANERUN" "mil, wbin and npy"; then
     n=$(basename "$d")
     [ -f "$bad/mil/$n.expect" ] || { verdict "mil/$n" "no $n.expect"; continue; }
     fresh; cp -R "$d" "$tmp/in/$n"
-    run "mil/$n" 1 "$bad/mil/$n.expect" "$ANERUN" --dry-run "$tmp/in/$n"
+    opts=--dry-run
+    [ -f "$bad/mil/$n.args" ] && opts=$(cat "$bad/mil/$n.args")
+    # shellcheck disable=SC2086
+    run "mil/$n" 1 "$bad/mil/$n.expect" "$ANERUN" $opts "$tmp/in/$n"
   done
   for d in "$gen"/wbin/*/; do
     n=$(basename "$d")

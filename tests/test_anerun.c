@@ -388,11 +388,11 @@ START_TEST(report_table_cpu) {
   char *got = capture(print_table1, &r);
   /* GFLOP/s on the CPU, never TFLOPS: 274.877906944 / 15.5 ms = 17734.06. */
   ck_assert_str_eq(got,
-                   "Model                          W(MB)      GFLOP     min ms     med ms     "
+                   "Model                           W(MB)      GFLOP     min ms     med ms     "
                    "p90 ms    GFLOP/s\n"
                    "-------------------------------------------------------------------------"
-                   "------------------\n"
-                   "fp16_peak_ch512                 64.0   274.878      15.000     15.500     "
+                   "-------------------\n"
+                   "fp16_peak_ch512                  64.0   274.878      15.000     15.500     "
                    "16.250   17734.06\n"
                    "GFLOP/s = GFLOP / median ms, measured on this machine's CPU\n");
   free(got);
@@ -677,17 +677,18 @@ static const char *const small_mil =
     "    } -> (y);\n"
     "}\n";
 
-static char *dry(const char *path, int *status) {
+/* anerun --dry-run path: the output; *err receives the diagnostics. */
+static char *dry(const char *path, int *status, char **err) {
   RunOpts o;
-  char *err;
-  ck_assert_int_eq(parse(&o, &err, 2, "--dry-run", path), 0);
-  free(err);
+  ck_assert_int_eq(parse(&o, err, 2, "--dry-run", path), 0);
+  free(*err);
   char *buf = NULL;
-  size_t len = 0;
+  size_t len = 0, elen = 0;
   FILE *out = open_memstream(&buf, &len);
-  Diag d = diag_stderr();
+  Diag d = {open_memstream(err, &elen), 0};
   *status = run_dry(&o, out, &d);
   fclose(out);
+  fclose(d.out);
   runopts_free(&o);
   return buf;
 }
@@ -698,8 +699,11 @@ START_TEST(dry_run_small) {
   char *dir = scratch("dry");
   write_file(dir, "model.mil", small_mil);
   int status;
-  char *got = dry(dir, &status);
+  char *err;
+  char *got = dry(dir, &status, &err);
   ck_assert_int_eq(status, 0);
+  ck_assert_str_eq(err, "");
+  free(err);
   ck_assert_ptr_nonnull(strstr(got, "program(1.3), 1 function\nfunction main<ios18>\n"));
   ck_assert_ptr_nonnull(strstr(got, "  inputs: 1\n    x: tensor<fp16, [1, 4, 2, 2]>\n"));
   ck_assert_ptr_nonnull(strstr(got, "  outputs: 1\n    y: tensor<fp16, [1, 4, 2, 2]>\n"));
@@ -721,8 +725,11 @@ START_TEST(dry_run_missing_weights) {
              "        tensor<fp16, [1, 8]> y = linear(weight = w, x = x)[name = string(\"y\")];\n"
              "    } -> (y);\n}\n");
   int status;
-  char *got = dry(dir, &status);
+  char *err;
+  char *got = dry(dir, &status, &err);
   ck_assert_int_eq(status, 0);
+  ck_assert_str_eq(err, "");
+  free(err);
   ck_assert_ptr_nonnull(strstr(got, "weights: ABSENT"));
   ck_assert_ptr_nonnull(strstr(got, "(128 bytes), 1 weight blobs"));
   free(got);
@@ -732,8 +739,11 @@ END_TEST
 
 START_TEST(dry_run_bad_path) {
   int status;
-  char *got = dry("/nonexistent/anerun/model", &status);
+  char *err;
+  char *got = dry("/nonexistent/anerun/model", &status, &err);
   ck_assert_int_eq(status, 1);
+  ck_assert_str_eq(err, "/nonexistent/anerun/model: error: cannot open: No such file or directory\n");
+  free(err);
   free(got);
 }
 END_TEST
@@ -898,6 +908,115 @@ START_TEST(run_bad_inputs) {
 }
 END_TEST
 
+/* A .anet point that runs gets model.mil and weights/weight.bin in a
+ * private directory, which model_unload removes. */
+START_TEST(anet_point_workdir) {
+  ModelPath mp;
+  Diag d = diag_stderr();
+  ck_assert_int_eq(model_open(SRCDIR "/tests/anerun/tiny_sweep.anet", &mp, &d), 0);
+  ck_assert_int_eq(mp.npoints, 2);
+  Loaded l;
+  ck_assert_int_eq(model_load(&mp, 1, false, NULL, &l, &d), 0);
+  ck_assert_str_eq(l.name, "tiny_ch16");
+  ck_assert_ptr_null(l.workdir);  /* nothing written without weights */
+  model_unload(&l);
+  ck_assert_int_eq(model_load(&mp, 1, true, NULL, &l, &d), 0);
+  ck_assert_ptr_nonnull(l.workdir);
+  ck_assert_ptr_eq(l.m.dir, l.workdir);
+  ck_assert_ptr_nonnull(l.m.weights);
+  ck_assert_int_eq(l.nchecked, 2);  /* the two conv weights */
+  char path[1200];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/weights/weight.bin", l.workdir);
+  ck_assert_int_eq(stat(path, &st), 0);
+  snprintf(path, sizeof path, "%s", l.workdir);
+  model_unload(&l);
+  ck_assert_int_eq(stat(path, &st), -1);
+  model_close(&mp);
+}
+END_TEST
+
+/* --check against the real cpu backend: the double's 2x equals add(x, x)
+ * exactly, and differs from relu(x) wherever x > 0. */
+static void check_model(const char *op, const char *args, bool want_ok) {
+  char *dir = scratch("check"), text[600];
+  snprintf(text, sizeof text,
+           "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [1, 64]> x) {\n"
+           "        tensor<fp16, [1, 64]> y = %s(%s)[name = string(\"y\")];\n"
+           "    } -> (y);\n}\n", op, args);
+  write_file(dir, "model.mil", text);
+  RunOpts o;
+  run_opts(&o, dir, NULL);
+  o.check = true;
+  ModelPath mp;
+  Diag d = diag_stderr();
+  ck_assert_int_eq(model_open(dir, &mp, &d), 0);
+  Report r;
+  ck_assert_int_eq(run_point(&o, &mp, 0, NULL, NULL, &r, &d), 0);
+  ck_assert_int_eq(r.nchecks, 1);
+  ck_assert_str_eq(r.checks[0].output, "y");
+  ck_assert_double_eq(r.tol, 0.01);
+  ck_assert(report_checks_ok(&r) == want_ok);
+  if (want_ok)
+    ck_assert(r.checks[0].c.max_abs == 0 && isinf(r.checks[0].c.snr_db));
+  else
+    ck_assert(r.checks[0].c.norm > 0.3);  /* 2x against x at the largest x */
+  model_close(&mp);
+  runopts_free(&o);
+  rm_tree(dir);
+}
+
+START_TEST(check_against_cpu) {
+  check_model("add", "x = x, y = x", true);
+  check_model("relu", "x = x", false);
+}
+END_TEST
+
+/* A program without main describes, but runs only with --function. */
+START_TEST(no_main_function) {
+  char *dir = scratch("nomain");
+  write_file(dir, "model.mil",
+             "program(1.3)\n{\n    func other<ios18>(tensor<fp16, [1, 4]> x) {\n"
+             "        tensor<fp16, [1, 4]> y = relu(x = x)[name = string(\"y\")];\n"
+             "    } -> (y);\n}\n");
+  int status;
+  char *err, *got = dry(dir, &status, &err);
+  ck_assert_int_eq(status, 0);
+  ck_assert_ptr_nonnull(strstr(got, "runs: nothing by default: there is no function main"));
+  free(got);
+  free(err);
+  RunOpts o;
+  run_opts(&o, dir, NULL);
+  ModelPath mp;
+  Diag d = diag_stderr();
+  ck_assert_int_eq(model_open(dir, &mp, &d), 0);
+  char *buf = NULL;
+  size_t len = 0;
+  Diag cap = {open_memstream(&buf, &len), 0};
+  Report r;
+  ck_assert_int_eq(run_point(&o, &mp, 0, NULL, NULL, &r, &cap), -1);
+  fclose(cap.out);
+  ck_assert_ptr_nonnull(strstr(buf, "/model.mil:3:"));  /* the function's line */
+  ck_assert_ptr_nonnull(strstr(buf, ": error: the program has no function 'main' "
+                                    "(it has: other); choose one with --function"));
+  free(buf);
+  mp.function = "other";
+  ck_assert_int_eq(run_point(&o, &mp, 0, NULL, NULL, &r, &d), 0);
+  ck_assert_double_eq(r.gflop, 4e-9);
+  mp.function = "nosuch";
+  buf = NULL;
+  cap = (Diag){open_memstream(&buf, &len), 0};
+  Loaded l;
+  ck_assert_int_eq(model_load(&mp, 0, false, NULL, &l, &cap), -1);
+  fclose(cap.out);
+  ck_assert_ptr_nonnull(strstr(buf, "no function 'nosuch' (it has: other)"));
+  free(buf);
+  model_close(&mp);
+  runopts_free(&o);
+  rm_tree(dir);
+}
+END_TEST
+
 static Suite *anerun_suite(void) {
   Suite *s = suite_create("anerun");
   TCase *fl = tcase_create("flops");
@@ -940,6 +1059,9 @@ static Suite *anerun_suite(void) {
   tcase_add_test(rn, run_through_double);
   tcase_add_test(rn, run_forked_double);
   tcase_add_test(rn, run_bad_inputs);
+  tcase_add_test(rn, anet_point_workdir);
+  tcase_add_test(rn, no_main_function);
+  tcase_add_test(rn, check_against_cpu);
   suite_add_tcase(s, rn);
   return s;
 }

@@ -105,6 +105,14 @@ if [ -d "$corpus" ]; then
   has 'est. TFLOPS'
   status 1 $anerun --backend cpu "$corpus/pdfsearch-bert-embedding"
   has 'weights/weight.bin, which is absent' err
+  # Two functions and no main: --function picks one; '?' inputs need data.
+  multi=$corpus/mlmodelc-export-multifunction
+  status 1 $anerun --backend sim "$multi"
+  has "no function 'main' (it has: first, second)" err
+  status 0 $anerun --backend sim --function second --format csv "$multi"
+  has '^mlmodelc-export-multifunction,sim,M4,true,'
+  status 1 $anerun --backend cpu --function first "$multi"
+  has "input 'input' has an unknown ('?') dimension" err
 else
   echo "SKIP: $corpus is absent: no corpus dry-runs"
 fi

@@ -9,8 +9,10 @@
 
 #include "anet.h"
 #include "ast.h"
+#include "backend.h"
 #include "blob.h"
 #include "mileq.h"
+#include "tensor.h"
 
 #define CASES SRCDIR "/tests/cases/anet"
 #define SEEDS SRCDIR "/samples/seed"
@@ -232,7 +234,7 @@ START_TEST(parse_recovers) {
   char *out = cap_close(&c);
   ck_assert_int_eq(c.d.nerrors, 3);
   ck_assert_ptr_nonnull(strstr(out, "t.anet:2:17: error: syntax error, unexpected end of line\n"));
-  ck_assert_ptr_nonnull(strstr(out, "t.anet:3:11: error: syntax error, unexpected identifier, "
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:3:11: error: syntax error, unexpected identifier 'fp16', "
                                     "expecting ':'\n"));
   ck_assert_ptr_nonnull(strstr(out, "t.anet:6:7: error: syntax error, unexpected '=', "
                                     "expecting identifier\n"));
@@ -240,13 +242,39 @@ START_TEST(parse_recovers) {
 }
 END_TEST
 
+START_TEST(parse_unclosed) {
+  /* a statement keyword or the end of the file inside brackets: the note
+   * points at the bracket left open */
+  static const char *const src[] = {
+    "const a = (1 + 2\nnetwork t {\n    input x: fp16[1, 4]\n}\n",
+    "network t {\n    input x: fp16[1, 4]\n    repeat 2 { relu }\n",
+  };
+  static const char *const want[] = {
+    "t.anet:2:1: error: syntax error, unexpected network\n",
+    "t.anet:1:11: note: '(' opened here is not closed\n",
+    "t.anet:4:1: error: syntax error, unexpected end of file\n",
+    "t.anet:1:11: note: '{' opened here is not closed\n",
+  };
+  for (int i = 0; i < 2; i++) {
+    Src s = mksrc(src[i]);
+    Capture c;
+    cap_open(&c);
+    ck_assert_ptr_null(anetp_parse(&s, &c.d));
+    char *out = cap_close(&c);
+    ck_assert_ptr_nonnull(strstr(out, want[2 * i]));
+    ck_assert_ptr_nonnull(strstr(out, want[2 * i + 1]));
+    free(out);
+  }
+}
+END_TEST
+
 static char *repeat_str(const char *head, const char *unit, int n, const char *tail) {
   size_t len = strlen(head) + strlen(unit) * (size_t)n + strlen(tail) + 1;
-  char *s = malloc(len);
-  strcpy(s, head);
+  char *s = malloc(len), *p = s;
+  p = stpcpy(p, head);
   for (int i = 0; i < n; i++)
-    strcat(s, unit);
-  strcat(s, tail);
+    p = stpcpy(p, unit);
+  strcpy(p, tail);
   return s;
 }
 
@@ -278,13 +306,13 @@ START_TEST(parse_nesting_limits) {
 END_TEST
 
 START_TEST(parse_long_lists) {
-  /* siblings are a list, not nesting: 100000 statements parse and free */
-  char *t = repeat_str("network n {\n input x: fp16[1, 2]\n", " relu\n", 100000, "}\n");
+  /* siblings are a list, not nesting: 30000 statements parse and free */
+  char *t = repeat_str("network n {\n input x: fp16[1, 2]\n", " relu\n", 30000, "}\n");
   Src s;
   AnetFile *f = parse_ok(t, &s);
   Diag d = diag_stderr();
   AnetNet *n = anetc_check(f, 0, &d);
-  ck_assert_int_eq(n->nlayers, 100000);
+  ck_assert_int_eq(n->nlayers, 30000);
   anetc_free(n);
   anet_free(f);
   free(t);
@@ -647,6 +675,115 @@ START_TEST(lower_input_name_clash) {
 }
 END_TEST
 
+/* ---- what the lowered ops compute (on the reference cpu backend) ---------- */
+
+/* Runs a weight-blob-free program on x (fp16 [1, C, H, W], element i =
+ * xs[i]) and returns its output; all weights must be small enough to be
+ * inline. */
+static Tensor run_cpu(const char *text, int rank, const int64_t *dim, const double *xs) {
+  MilProg *p = lower_ok(text);
+  ck_assert_int_eq(p->nblobs, 0);
+  Model m = {"t", NULL, p, &p->funcs[0], NULL};
+  BackendOpts o = {0};
+  Diag d = diag_stderr();
+  void *st;
+  ck_assert_int_eq(cpu_backend.open(&m, &o, &st, &d), 0);
+  Tensor x, y;
+  ck_assert_int_eq(tensor_alloc(&x, MIL_FP16, rank, dim), 0);
+  for (int64_t i = 0; i < tensor_numel(&x); i++)
+    tensor_set(&x, i, xs[i]);
+  double ms = 0;
+  ck_assert_int_eq(cpu_backend.set_input(st, 0, &x, &d), 0);
+  ck_assert_int_eq(cpu_backend.eval(st, &ms, &d), 0);
+  ck_assert_int_eq(cpu_backend.get_output(st, 0, &y, &d), 0);
+  cpu_backend.close(st);
+  tensor_free(&x);
+  mil_free(p);
+  return y;
+}
+
+/* fp16-exact inputs in [-2.75, 2.75] */
+static void test_inputs(double *x, int n) {
+  for (int i = 0; i < n; i++)
+    x[i] = (double)((i * 37) % 23 - 11) / 4;
+}
+
+START_TEST(numerics_norms_gelu) {
+  enum { C = 8, S = 4 };
+  double x[C * S];
+  test_inputs(x, C * S);
+  static const char *const nets[] = {
+    "network a {\n input x: fp16[1, 8, 1, 4]\n layer_norm\n}",
+    "network a {\n input x: fp16[1, 8, 1, 4]\n rms_norm\n}",
+    "network a {\n input x: fp16[1, 8, 1, 4]\n gelu\n}",
+    "network a {\n input x: fp16[1, 8, 1, 4]\n softmax axis=1\n}",
+  };
+  for (int k = 0; k < 4; k++) {
+    Tensor y = run_cpu(nets[k], 4, DIMS(1, C, 1, S), x);
+    ck_assert_int_eq(tensor_numel(&y), C * S);
+    for (int s = 0; s < S; s++) {
+      double mean = 0, ms = 0, var = 0, z = 0;
+      for (int c = 0; c < C; c++) {
+        mean += x[c * S + s] / C;
+        ms += x[c * S + s] * x[c * S + s] / C;
+        z += exp(x[c * S + s]);
+      }
+      for (int c = 0; c < C; c++)
+        var += (x[c * S + s] - mean) * (x[c * S + s] - mean) / C;
+      for (int c = 0; c < C; c++) {
+        double v = x[c * S + s], want;
+        switch (k) {
+        case 0:  want = (v - mean) / sqrt(var + 1e-5); break;
+        case 1:  want = v / sqrt(ms + 1e-5); break;
+        case 2:  want = 0.5 * v * (1 + erf(v / sqrt(2))); break;   /* exact gelu */
+        default: want = exp(v) / z; break;
+        }
+        double got = tensor_get(&y, c * S + s);
+        ck_assert_msg(fabs(got - want) <= 4e-3 * (1 + fabs(want)),
+                      "net %d, x = %g: got %g, want %g", k, v, got, want);
+      }
+    }
+    tensor_free(&y);
+  }
+}
+END_TEST
+
+START_TEST(numerics_conv) {
+  /* "same" padding of a 3x3 all-ones kernel over ones counts the window's
+   * overlap with the image: 4 at corners, 6 on edges, 9 inside; then the
+   * inline bias 0.5 */
+  double ones[16];
+  for (int i = 0; i < 16; i++)
+    ones[i] = 1;
+  Tensor y = run_cpu("network c {\n input x: fp16[1, 1, 4, 4]\n"
+                     " conv 1 kernel=3 padding=same init=constant(1) bias=true "
+                     "bias_init=constant(0.5)\n}", 4, DIMS(1, 1, 4, 4), ones);
+  static const double want[16] = {4, 6, 6, 4, 6, 9, 9, 6, 6, 9, 9, 6, 4, 6, 6, 4};
+  for (int i = 0; i < 16; i++)
+    ck_assert_double_eq(tensor_get(&y, i), want[i] + 0.5);
+  tensor_free(&y);
+  /* stride 2, explicit padding [0, 1, 0, 1] on 3x3 -> 2x2 windows of 2x2 */
+  double x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  y = run_cpu("network c {\n input x: fp16[1, 1, 3, 3]\n"
+              " conv 1 kernel=2 stride=2 padding=[0, 1, 0, 1] init=constant(1)\n}",
+              4, DIMS(1, 1, 3, 3), x);
+  ck_assert_int_eq(tensor_numel(&y), 4);
+  ck_assert_double_eq(tensor_get(&y, 0), 1 + 2 + 4 + 5);
+  ck_assert_double_eq(tensor_get(&y, 1), 3 + 6);
+  ck_assert_double_eq(tensor_get(&y, 2), 7 + 8);
+  ck_assert_double_eq(tensor_get(&y, 3), 9);
+  tensor_free(&y);
+  /* W8A8: int8 weights 2 at scale 0.25 (= 0.5), activations stored int8 at
+   * scale 0.5, so 1.3 * 0.5 = 0.65 is rounded to 0.5 before the second conv */
+  double v[1] = {1.3};
+  y = run_cpu("network q {\n input x: fp16[1, 1, 1, 1]\n activations int8 scale=0.5\n"
+              " repeat 2 { conv 1 weights=int8 scale=0.25 init=constant(2) }\n}",
+              4, DIMS(1, 1, 1, 1), v);
+  ck_assert_double_eq(tensor_get(&y, 0), 0.25);
+  tensor_free(&y);
+}
+END_TEST
+
 /* ---- the seed benchmark --------------------------------------------------- */
 
 static const MilValue *const_val(const MilOp *op) {
@@ -916,6 +1053,8 @@ static const struct { const char *src, *want; } diags[] = {
    "expected name=value here"},
   /* wrong types */
   {NET("    conv 4 kernel=1.5"), "t.anet:3:19: error: kernel must be an integer, got 1.5"},
+  {NET("    conv 4.0"),
+   "t.anet:3:10: error: the number of output channels must be an integer, got 4.0"},
   {NET("    conv 4 bias=yes"), "t.anet:3:17: error: bias must be true or false"},
   {NET("    conv 4 padding=full"),
    "t.anet:3:20: error: padding must be valid, same, an integer or a list of 2 or 4 integers, "
@@ -1033,12 +1172,16 @@ static const struct { const char *src, *want; } diags[] = {
   {"const a = 1\n", "t.anet:2:1: error: expected a network (network NAME { ... })"},
   {"network n {\n    input x: fp16[1, 4]\n    input x: fp16[1, 4]\n    relu\n}\n",
    "t.anet:3:11: error: input 'x' is declared twice"},
+  {NET("    conv 4 init=foo(1)"),
+   "t.anet:3:17: error: unknown initialiser 'foo'; expected uniform, normal, constant or npy"},
   /* syntax */
+  {"network n {\n    input x: fp16[1, 4]\n    relu\n",
+   "t.anet:4:1: error: syntax error, unexpected end of file"},
   {"network n {\n    conv 4 kernel=\n}\n",
    "t.anet:2:19: error: syntax error, unexpected end of line"},
   {"network {\n}\n", "t.anet:1:9: error: syntax error, unexpected '{', expecting identifier"},
   {NET("    input y fp16[1]"),
-   "t.anet:3:13: error: syntax error, unexpected identifier, expecting ':'"},
+   "t.anet:3:13: error: syntax error, unexpected identifier 'fp16', expecting ':'"},
 };
 
 START_TEST(diagnostic) {
@@ -1066,8 +1209,10 @@ static Suite *anet_suite(void) {
   tcase_add_test(t, parse_statements);
   tcase_add_test(t, parse_sweep);
   tcase_add_test(t, parse_recovers);
+  tcase_add_test(t, parse_unclosed);
   tcase_add_test(t, parse_nesting_limits);
   tcase_add_test(t, parse_long_lists);
+  tcase_set_timeout(t, 60);   /* sanitizer builds on a busy machine */
   suite_add_tcase(s, t);
 
   t = tcase_create("check");
@@ -1091,8 +1236,13 @@ static Suite *anet_suite(void) {
   tcase_add_test(t, lower_input_name_clash);
   suite_add_tcase(s, t);
 
+  t = tcase_create("numerics");
+  tcase_add_test(t, numerics_norms_gelu);
+  tcase_add_test(t, numerics_conv);
+  suite_add_tcase(s, t);
+
   t = tcase_create("seed");
-  tcase_set_timeout(t, 60);
+  tcase_set_timeout(t, 120);
   tcase_add_loop_test(t, seed_programs, 0, (int)(sizeof seeds / sizeof seeds[0]));
   suite_add_tcase(s, t);
 
@@ -1101,6 +1251,7 @@ static Suite *anet_suite(void) {
   suite_add_tcase(s, t);
 
   t = tcase_create("diagnostics");
+  tcase_set_timeout(t, 60);   /* the unrolling limits run millions of steps */
   tcase_add_loop_test(t, diagnostic, 0, (int)(sizeof diags / sizeof diags[0]));
   suite_add_tcase(s, t);
   return s;

@@ -12,6 +12,7 @@
 
 #include "blob.h"
 #include "fp16.h"
+#include "tensor.h"
 #include "wtest.h"
 
 /* ---- the PRNG ------------------------------------------------------------ */
@@ -536,6 +537,42 @@ START_TEST(test_write_reproducible_and_chunked) {
 }
 END_TEST
 
+START_TEST(test_write_npy_multichunk) {
+  /* a .npy source larger than one writer chunk (1 MiB): fp32 values
+   * (i % 2001) - 1000 stored as int16 */
+  const int64_t n = 700000;
+  char *dir = wt_tmpdir();
+  char *npy = wt_path(dir, "src.npy"), *path = wt_path(dir, "w.bin");
+  Tensor t;
+  ck_assert_int_eq(tensor_alloc(&t, MIL_FP32, 1, &n), 0);
+  for (int64_t i = 0; i < n; i++)
+    tensor_set(&t, i, (double)(i % 2001) - 1000);
+  Diag d = diag_stderr();
+  ck_assert_int_eq(npy_write(npy, &t, &d), 0);
+  tensor_free(&t);
+  MilProg *p = mil_new("1.3");
+  add(p, MIL_FP16, 100, MIL_INIT_CONST, 0.5, 0, 0);
+  MilBlobSrc s = src_of(MIL_INT16, n, MIL_INIT_NPY, 0, 0, 0);
+  s.path = npy;
+  mil_add_blob(p, s);
+  ck_assert_int_eq(blob_write(p, path, &d), 0);
+  size_t len;
+  unsigned char *b = wt_read(path, &len);
+  /* fp16[100] at 64, data 128..328; int16 metadata at 384, data at 448 */
+  ck_assert_uint_eq(p->blobs[1].offset, 384);
+  ck_assert_uint_eq(len, 448 + 2 * (size_t)n);
+  for (int64_t i = 0; i < n; i++) {
+    int16_t v = (int16_t)wt_le(b + 448 + 2 * i, 2);
+    ck_assert_int_eq(v, (int)(i % 2001) - 1000);
+  }
+  free(b);
+  free(npy);
+  free(path);
+  wt_rmdir(dir);
+  mil_free(p);
+}
+END_TEST
+
 START_TEST(test_write_failures_leave_nothing) {
   WtDiag w;
   wt_diag_begin(&w);
@@ -588,6 +625,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("blob");
   TCase *t = tcase_create("prng");
+  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
   tcase_add_test(t, test_splitmix_seeding);
   tcase_add_test(t, test_xoshiro_reference);
   tcase_add_test(t, test_prng_streams);
@@ -596,6 +634,7 @@ int main(void) {
   tcase_add_test(t, test_normal_histogram);
   suite_add_tcase(s, t);
   t = tcase_create("fill");
+  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
   tcase_add_test(t, test_fill_int8_uniform);
   tcase_add_test(t, test_fill_fp16_normal);
   tcase_add_test(t, test_fill_fp32_uniform);
@@ -608,11 +647,12 @@ int main(void) {
   tcase_add_test(t, test_fill_rejects);
   suite_add_tcase(s, t);
   t = tcase_create("write");
-  tcase_set_timeout(t, 60);
+  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
   tcase_add_test(t, test_layout_worked_examples);
   tcase_add_test(t, test_write_three_blobs);
   tcase_add_test(t, test_write_subbyte_padding);
   tcase_add_test(t, test_write_reproducible_and_chunked);
+  tcase_add_test(t, test_write_npy_multichunk);
   tcase_add_test(t, test_write_failures_leave_nothing);
   tcase_add_test(t, test_write_no_blobs);
   suite_add_tcase(s, t);

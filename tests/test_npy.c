@@ -26,7 +26,8 @@ static size_t npy_image(uint8_t *out, int major, size_t total_header, const char
   memcpy(out + pre, dict, dl);
   memset(out + pre + dl, ' ', hl - dl - 1);
   out[total_header - 1] = '\n';
-  memcpy(out + total_header, data, n);
+  if (n)
+    memcpy(out + total_header, data, n);
   return total_header + n;
 }
 
@@ -145,10 +146,12 @@ START_TEST(test_rejects) {
   memcpy(bad, img, 136);
   bad[8] = 0xff;
   bad[9] = 0x01;   /* 0x1ff = 511 bytes of dict */
-  expect_bad_mem(bad, 136, "the .npy header is truncated: it announces 521 bytes, the file has 136");
+  expect_bad_mem(bad, 136,
+                 "the .npy header is truncated: it announces 521 bytes, the file has 136");
   /* shapes */
   n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", z, 8);
-  expect_bad_mem(img, n, "the .npy shape (2) is a number, not a tuple: write a one-element shape as (n,)");
+  expect_bad_mem(img, n, "the .npy shape (2) is a number, not a tuple: "
+                         "write a one-element shape as (n,)");
   n = npy_image(img, 1, 128, "{'descr': '|u1', 'fortran_order': False, "
                              "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", z, 1);
   expect_bad_mem(img, n, "the .npy shape has more than 8 dimensions");
@@ -331,17 +334,20 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("npy");
   TCase *t = tcase_create("read");
+  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
   tcase_add_test(t, test_read_v1_fp32);
   tcase_add_test(t, test_read_v2_int8);
   tcase_add_test(t, test_read_shapes);
   tcase_add_test(t, test_rejects);
   suite_add_tcase(s, t);
   t = tcase_create("write");
+  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
   tcase_add_test(t, test_write_exact_bytes);
   tcase_add_test(t, test_round_trip);
   tcase_add_test(t, test_file_errors);
   suite_add_tcase(s, t);
   t = tcase_create("tensor");
+  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
   tcase_add_test(t, test_set_rounding);
   tcase_add_test(t, test_alloc_limits);
   suite_add_tcase(s, t);

@@ -58,7 +58,7 @@ START_TEST(test_truncated) {
   expect_bad(b, 0, 64, MIL_FP16, 8, "the file is 0 bytes");
   /* header and metadata there, data cut short */
   expect_bad(b, 140, 64, MIL_FP16, 8,
-             "at offset 80: data at 128..144 run past the end of the file (140 bytes)");
+             "at offset 80: the data (16 bytes at 128) run past the end of the file (140 bytes)");
   /* metadata cut short: count check first (1 blob needs 64 + 64 bytes) */
   expect_bad(b, 100, 64, MIL_FP16, 8, "at offset 0: blob count 1 is impossible");
 }
@@ -153,6 +153,45 @@ START_TEST(test_subbyte_padding) {
   ck_assert_ptr_eq(wfile_check_blob("w.bin", b, 130, 64, MIL_UINT3, 5, &d), b + 128);
   put(b + 88, 0, 8);
   expect_bad(b, 130, 64, MIL_UINT3, 5, "padding_size_in_bits is 0, expected 1");
+}
+END_TEST
+
+START_TEST(test_writer_reader_agree) {
+  /* 60 blobs of every storable type and awkward sizes (0, 1, 7, 8, 9, ...,
+   * over one writer chunk): the reader accepts each at the offset the
+   * layout gave it and returns exactly the bytes blob_fill makes */
+  static const MilDtype dts[] = {MIL_FP16, MIL_FP32, MIL_INT8, MIL_UINT8, MIL_INT16, MIL_UINT16,
+                                 MIL_INT32, MIL_UINT32, MIL_INT4, MIL_UINT1, MIL_UINT2,
+                                 MIL_UINT3, MIL_UINT4, MIL_UINT6};
+  static const int64_t sizes[] = {0, 1, 7, 8, 9, 63, 4097, 600000};
+  const int ndt = sizeof dts / sizeof dts[0], nsz = sizeof sizes / sizeof sizes[0];
+  MilProg *p = mil_new("1.3");
+  for (int i = 0; i < 60; i++) {
+    MilBlobSrc s = {.dtype = dts[i % ndt], .numel = sizes[(i * 5) % nsz],
+                    .init = i % 3 ? MIL_INIT_NORMAL : MIL_INIT_UNIFORM, .a = -1, .b = 3,
+                    .seed = (uint64_t)i};
+    mil_add_blob(p, s);
+  }
+  char *dir = wt_tmpdir();
+  char *path = wt_path(dir, "w.bin");
+  Diag d = diag_stderr();
+  ck_assert_int_eq(blob_write(p, path, &d), 0);
+  size_t n;
+  unsigned char *img = wt_read(path, &n);
+  uint8_t *want = malloc(4 * 600000);
+  for (int i = 0; i < 60; i++) {
+    const MilBlobSrc *s = &p->blobs[i];
+    const uint8_t *data = wfile_check_blob("w.bin", img, n, s->offset, s->dtype, s->numel, &d);
+    ck_assert_ptr_eq(data, img + s->offset + 64);
+    ck_assert_int_eq(blob_fill(s, 0, s->numel, want, &d), 0);
+    ck_assert_mem_eq(data, want, (size_t)mil_blob_nbytes(s->dtype, s->numel));
+  }
+  ck_assert_int_eq(d.nerrors, 0);
+  free(want);
+  free(img);
+  free(path);
+  wt_rmdir(dir);
+  mil_free(p);
 }
 END_TEST
 
@@ -326,6 +365,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("wfile");
   TCase *t = tcase_create("check");
+  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
   tcase_add_test(t, test_good_image);
   tcase_add_test(t, test_truncated);
   tcase_add_test(t, test_header_fields);
@@ -333,8 +373,10 @@ int main(void) {
   tcase_add_test(t, test_offset_into_data);
   tcase_add_test(t, test_metadata_fields);
   tcase_add_test(t, test_subbyte_padding);
+  tcase_add_test(t, test_writer_reader_agree);
   suite_add_tcase(s, t);
   t = tcase_create("store");
+  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
   tcase_add_test(t, test_store_reads_back);
   tcase_add_test(t, test_store_missing_file);
   tcase_add_test(t, test_store_bad_paths);

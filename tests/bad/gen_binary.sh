@@ -72,7 +72,7 @@ mkdir -p "$out/wbin" "$out/npy/model"
 { header 1 2; meta $SENT 1 -1 128 0; ones16 16; } | wcase size_huge
 { header 1 2; meta $SENT 1 32 -64 0; ones16 16; } | wcase data_offset_huge
 { header 1 2; meta $SENT 1 32 4096 0; ones16 16; } | wcase data_offset_past_end
-{ header 1 2; meta $SENT 1 32 140 0; ones16 16; } | wcase data_offset_overlaps_end
+{ header 1 2; meta $SENT 1 32 140 0; ones16 16; } | wcase data_offset_unaligned
 { header 1 2; meta $SENT 1 32 16 0; ones16 16; } | wcase data_offset_into_header
 { header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase blob_offset_past_end fp16 "[1, 16]" 4096
 { header 1 2; meta $SENT 1 32 128 0; ones16 16; } | wcase blob_offset_unaligned fp16 "[1, 16]" 96

@@ -34,10 +34,11 @@ flags="-g -O1 -std=c11 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L -DHAVE_
   -I$build -I$src/gen -I$src/runtime -I$build/grammar -I$src/grammar"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
-# The library sources: everything in gen/ and grammar/ but the programs'
+# The library sources: everything in gen/ and grammar/ (written and
+# generated) but the programs'
 # main files, and the two runtime readers.
 srcs=""
-for f in "$src"/gen/*.c "$build"/grammar/*.c "$src"/runtime/wfile*.c "$src"/runtime/tensor*.c \
+for f in "$src"/gen/*.c "$src"/grammar/*.c "$build"/grammar/*.c "$src"/runtime/wfile*.c "$src"/runtime/tensor*.c \
          "$src"/runtime/npy*.c; do
   [ -f "$f" ] || continue
   grep -q '^int main' "$f" && continue

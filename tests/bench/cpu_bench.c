@@ -1,0 +1,195 @@
+/* cpu_bench.c - the cpu backend's eval() throughput on the seed's fp16
+ * conv chains against cblas_sgemm called directly on the same GEMMs.
+ *
+ * Each chain is 8 1x1 convs (C -> C channels over H x W positions), a GEMM
+ * of C x C by C x HW per conv, at a spatial size reduced from the seed's
+ * 64x64 so a run takes seconds. Each side runs for about a second (the
+ * argument changes that), in alternating rounds; the ratio is backend
+ * throughput over direct (goal: >= 0.8). */
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "backend.h"
+#include "fp16.h"
+
+enum { NCONV = 8, ROUNDS = 4 };
+
+typedef struct Config {
+  int ch, h, w;
+} Config;
+
+static const Config configs[] = {{512, 16, 16}, {256, 16, 16}, {512, 32, 32}, {256, 32, 32}};
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Deterministic weights in [-1/sqrt(C), 1/sqrt(C)), so activations keep
+ * their size along the chain (no fp16 overflow). */
+static double next_weight(uint64_t *s, int ch) {
+  *s = *s * 6364136223846793005u + 1442695040888963407u;
+  double u = (double)(*s >> 11) * 0x1p-53;
+  return (2 * u - 1) / sqrt(ch);
+}
+
+/* x -> conv_0 -> ... -> conv_7, each weight an inline fp16 const. */
+static MilProg *build_chain(const Config *c, float **wcopy) {
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t xd[] = {1, c->ch, c->h, c->w}, wd[] = {c->ch, c->ch, 1, 1};
+  int64_t nw = (int64_t)c->ch * c->ch;
+  MilType *xt = mil_tensor_type(p, MIL_FP16, 4, xd);
+  mil_add_input(p, f, xt, "x");
+  double *w = malloc((size_t)nw * sizeof *w);
+  uint64_t seed = 42;
+  const char *prev = "x";
+  for (int i = 0; i < NCONV; i++) {
+    for (int64_t k = 0; k < nw; k++) {
+      w[k] = fp16_round(next_weight(&seed, c->ch));
+      wcopy[i][k] = (float)w[k];
+    }
+    char wn[32], yn[32];
+    snprintf(wn, sizeof wn, "W%d", i);
+    snprintf(yn, sizeof yn, "c%d", i);
+    MilOp *k = mil_add_op(p, f, "const");
+    mil_op_attr(p, k, "name", mil_scalar_s(p, wn));
+    mil_op_attr(p, k, "val", mil_tensor_f(p, MIL_FP16, 4, wd, w));
+    mil_op_out(p, k, mil_tensor_type(p, MIL_FP16, 4, wd), wn);
+    MilOp *op = mil_add_op(p, f, "conv");
+    int64_t two[] = {2}, four[] = {4}, ones[] = {1, 1}, zeros[] = {0, 0, 0, 0};
+    mil_op_val(p, op, "dilations", mil_tensor_i(p, MIL_INT32, 1, two, ones));
+    mil_op_val(p, op, "groups", mil_scalar_i(p, MIL_INT32, 1));
+    mil_op_val(p, op, "pad", mil_tensor_i(p, MIL_INT32, 1, four, zeros));
+    mil_op_val(p, op, "pad_type", mil_scalar_s(p, "valid"));
+    mil_op_val(p, op, "strides", mil_tensor_i(p, MIL_INT32, 1, two, ones));
+    mil_op_ref(p, op, "weight", wn);
+    mil_op_ref(p, op, "x", prev);
+    mil_op_attr(p, op, "name", mil_scalar_s(p, yn));
+    mil_op_out(p, op, xt, yn);
+    prev = mil_strdup(p, yn);
+  }
+  mil_add_output(p, f, prev);
+  free(w);
+  return p;
+}
+
+/* Runs fn until about `budget` seconds have passed; seconds per call. */
+typedef int (*BenchFn)(void *ctx);
+
+static double time_it(BenchFn fn, void *ctx, double budget) {
+  if (fn(ctx) < 0)   /* warm-up: threads started, pages touched */
+    return -1;
+  int n = 0;
+  double t0 = now(), t;
+  do {
+    if (fn(ctx) < 0)
+      return -1;
+    n++;
+    t = now() - t0;
+  } while (t < budget);
+  return t / n;
+}
+
+typedef struct Direct {
+  const Config *c;
+  float **w, *a, *b;
+} Direct;
+
+static int run_direct(void *ctx) {
+  Direct *d = ctx;
+  int ch = d->c->ch, hw = d->c->h * d->c->w;
+  float *in = d->a, *out = d->b;
+  for (int i = 0; i < NCONV; i++) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ch, hw, ch, 1.0f, d->w[i], ch, in, hw,
+                0.0f, out, hw);
+    float *t = in;
+    in = out;
+    out = t;
+  }
+  return 0;
+}
+
+typedef struct Backed {
+  void *st;
+  Diag *d;
+} Backed;
+
+static int run_backend(void *ctx) {
+  Backed *b = ctx;
+  double ms = 0;
+  return cpu_backend.eval(b->st, &ms, b->d);
+}
+
+static int bench(const Config *c, double budget) {
+  int64_t nw = (int64_t)c->ch * c->ch, nx = (int64_t)c->ch * c->h * c->w;
+  float *w[NCONV];
+  for (int i = 0; i < NCONV; i++)
+    w[i] = malloc((size_t)nw * sizeof(float));
+  MilProg *p = build_chain(c, w);
+  Diag d = diag_stderr();
+  Model m = {"cpu_bench", NULL, p, &p->funcs[0], NULL};
+  BackendOpts o = {0};
+  Backed be = {NULL, &d};
+  Direct di = {c, w, malloc((size_t)nx * sizeof(float)), malloc((size_t)nx * sizeof(float))};
+  Tensor x;
+  int64_t xd[] = {1, c->ch, c->h, c->w};
+  int rc = -1;
+  if (cpu_backend.open(&m, &o, &be.st, &d) < 0 || tensor_alloc(&x, MIL_FP16, 4, xd) < 0)
+    goto out;
+  uint64_t s = 7;
+  for (int64_t k = 0; k < nx; k++) {
+    float v = (float)next_weight(&s, 1);
+    ((uint16_t *)x.data)[k] = fp16_from_float(v);
+    di.a[k] = fp16_to_float(fp16_from_float(v));
+  }
+  rc = cpu_backend.set_input(be.st, 0, &x, &d);
+  tensor_free(&x);
+  /* alternate the two in rounds and keep each one's best, so a burst of
+   * load on the machine does not land on one side only */
+  double t_be = INFINITY, t_di = INFINITY;
+  for (int r = 0; rc == 0 && r < ROUNDS; r++) {
+    double a = time_it(run_backend, &be, budget / ROUNDS);
+    double b = time_it(run_direct, &di, budget / ROUNDS);
+    if (a < 0 || b < 0)
+      rc = -1;
+    t_be = fmin(t_be, a);
+    t_di = fmin(t_di, b);
+  }
+  if (rc < 0)
+    goto out;
+  double gflop = 2.0 * NCONV * (double)c->ch * c->ch * c->h * c->w / 1e9;
+  printf("%4d ch %2dx%-2d  %5.3f  %9.1f  %9.1f  %5.2fx\n", c->ch, c->h, c->w, gflop,
+         gflop / t_be, gflop / t_di, t_di / t_be);
+  rc = 0;
+out:
+  if (be.st)
+    cpu_backend.close(be.st);
+  mil_free(p);
+  for (int i = 0; i < NCONV; i++)
+    free(w[i]);
+  free(di.a);
+  free(di.b);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  double budget = argc > 1 ? atof(argv[1]) : 1.0;
+  if (!(budget > 0)) {
+    fprintf(stderr, "usage: cpu_bench [SECONDS per measurement]\n");
+    return 2;
+  }
+  printf("cpu backend eval() vs cblas_sgemm on the same GEMMs: %d x 1x1 conv, fp16 chain\n",
+         NCONV);
+  printf("config          GFLOP  cpu GF/s  sgemm GF/s  ratio (goal >= 0.8)\n");
+  int rc = 0;
+  for (size_t i = 0; i < sizeof configs / sizeof *configs; i++)
+    if (bench(&configs[i], budget) < 0)
+      rc = 1;
+  return rc;
+}

@@ -1,0 +1,1094 @@
+/* test_cpu.c - the cpu reference backend.
+ *
+ * Every expected number is worked out by hand (the arithmetic is in the
+ * comments) or from a closed formula, then rounded to fp16 by hand where
+ * the program is fp16: a value v in [2^e, 2^(e+1)) is a multiple of
+ * 2^(e-10); "q" below is v divided by that step, rounded half to even.
+ * Programs are MIL text read by mil_parse, except where a test needs a
+ * program built in memory. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cpu.h"
+#include "fp16.h"
+
+/* ---- harness --------------------------------------------------------------- */
+
+#define PROG(sig, body, outs) \
+  "program(1.3)\n{\n func main<ios18>(" sig ") {\n" body " } -> (" outs ");\n}\n"
+
+typedef struct Case {
+  Src src;
+  MilProg *p;
+  Model m;
+  void *st;
+  FILE *errf;
+  char *err;
+  size_t errlen;
+  Diag d;
+} Case;
+
+/* Parses text and opens the backend on its main; returns open()'s result.
+ * c->err holds what was reported. */
+static int case_open_w(Case *c, const char *text, WStore *w) {
+  memset(c, 0, sizeof *c);
+  c->src = (Src){"test.mil", text, strlen(text)};
+  c->errf = open_memstream(&c->err, &c->errlen);
+  c->d = (Diag){c->errf, 0};
+  c->p = mil_parse(&c->src, &c->d);
+  fflush(c->errf);
+  ck_assert_msg(c->p != NULL, "parse failed: %s", c->err);
+  c->m = (Model){"test", NULL, c->p, mil_find_func(c->p, "main"), w};
+  BackendOpts o = {0};
+  int rc = cpu_backend.open(&c->m, &o, &c->st, &c->d);
+  fflush(c->errf);
+  return rc;
+}
+
+static int case_open(Case *c, const char *text) { return case_open_w(c, text, NULL); }
+
+static void case_close(Case *c) {
+  if (c->st)
+    cpu_backend.close(c->st);
+  mil_free(c->p);
+  fclose(c->errf);
+  free(c->err);
+}
+
+/* Input i as an fp32 tensor. */
+static void case_in(Case *c, int i, int rank, const int64_t *dim, const double *v) {
+  Tensor t;
+  ck_assert_int_eq(tensor_alloc(&t, MIL_FP32, rank, dim), 0);
+  for (int64_t k = 0; k < tensor_numel(&t); k++)
+    ((float *)t.data)[k] = (float)v[k];
+  ck_assert_int_eq(cpu_backend.set_input(c->st, i, &t, &c->d), 0);
+  tensor_free(&t);
+}
+
+static void case_eval(Case *c) {
+  double ms = -1;
+  ck_assert_int_eq(cpu_backend.eval(c->st, &ms, &c->d), 0);
+  ck_assert(ms == -1);   /* a measured backend leaves *ms alone */
+}
+
+/* Checks output i: dtype, shape and every element exactly. */
+static void expect_out(Case *c, int i, MilDtype dt, int rank, const int64_t *dim,
+                       const double *want) {
+  Tensor t;
+  ck_assert_int_eq(cpu_backend.get_output(c->st, i, &t, &c->d), 0);
+  ck_assert_int_eq(t.dtype, dt);
+  ck_assert_int_eq(t.rank, rank);
+  for (int k = 0; k < rank; k++)
+    ck_assert_int_eq(t.dim[k], dim[k]);
+  for (int64_t k = 0; k < tensor_numel(&t); k++)
+    ck_assert_msg(tensor_get(&t, k) == want[k], "output %d element %lld: got %.12g, want %.12g",
+                  i, (long long)k, tensor_get(&t, k), want[k]);
+  tensor_free(&t);
+}
+
+/* One input, one output: open, feed, evaluate, check, close. */
+static void run1(const char *text, int rank, const int64_t *dim, const double *x, MilDtype odt,
+                 int orank, const int64_t *odim, const double *want) {
+  Case c;
+  ck_assert_msg(case_open(&c, text) == 0, "open failed: %s", c.err);
+  if (rank >= 0)
+    case_in(&c, 0, rank, dim, x);
+  case_eval(&c);
+  expect_out(&c, 0, odt, orank, odim, want);
+  case_close(&c);
+}
+
+/* Opening must fail with a message containing every string in want[]. */
+static void expect_open_error(const char *text, const char *const *want, int n) {
+  Case c;
+  ck_assert_int_eq(case_open(&c, text), -1);
+  ck_assert_int_ge(c.d.nerrors, 1);
+  for (int i = 0; i < n; i++)
+    ck_assert_msg(strstr(c.err, want[i]) != NULL, "missing \"%s\" in: %s", want[i], c.err);
+  case_close(&c);
+}
+
+/* x = 1..9 as [1, 1, 3, 3] (row-major: rows 1 2 3 / 4 5 6 / 7 8 9) */
+static const int64_t D1133[] = {1, 1, 3, 3};
+static const double X1to9[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+/* ---- conv -------------------------------------------------------------------- */
+
+START_TEST(test_conv_2x2) {
+  /* w = [[1, 2], [3, 4]], valid, stride 1, bias 0.5:
+   *   y00 = 1*1 + 2*2 + 3*4 + 4*5 + .5 = 37.5   y01 = 2 + 6 + 15 + 24 + .5 = 47.5
+   *   y10 = 4 + 10 + 21 + 32 + .5 = 67.5         y11 = 5 + 12 + 24 + 36 + .5 = 77.5 */
+  static const char *t = PROG("tensor<fp16, [1, 1, 3, 3]> x",
+    "  tensor<fp16, [1, 1, 2, 2]> w = const()[name = string(\"w\"), val = tensor<fp16, [1, 1, 2, 2]>([[[[1, 2], [3, 4]]]])];\n"
+    "  tensor<fp16, [1, 1, 2, 2]> y = conv(bias = tensor<fp16, [1]>([0.5]), pad_type = string(\"valid\"), weight = w, x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t od[] = {1, 1, 2, 2};
+  static const double want[] = {37.5, 47.5, 67.5, 77.5};
+  run1(t, 4, D1133, X1to9, MIL_FP16, 4, od, want);
+}
+END_TEST
+
+START_TEST(test_conv_pad_stride) {
+  /* w = ones 2x2, stride 2, pad 1 on every side: the padded input is
+   *   0 0 0 0 0 / 0 1 2 3 0 / 0 4 5 6 0 / 0 7 8 9 0 / 0 0 0 0 0
+   * out = floor((3 + 2 - 2) / 2) + 1 = 2; windows at rows/cols 0 and 2:
+   *   0+0+0+1 = 1, 0+0+2+3 = 5, 0+4+0+7 = 11, 5+6+8+9 = 28 */
+  static const char *custom = PROG("tensor<fp16, [1, 1, 3, 3]> x",
+    "  tensor<fp16, [1, 1, 2, 2]> y = conv(pad = tensor<int32, [4]>([1, 1, 1, 1]), pad_type = string(\"custom\"), strides = tensor<int32, [2]>([2, 2]), weight = tensor<fp16, [1, 1, 2, 2]>([[[[1, 1], [1, 1]]]]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t od[] = {1, 1, 2, 2};
+  static const double want[] = {1, 5, 11, 28};
+  run1(custom, 4, D1133, X1to9, MIL_FP16, 4, od, want);
+  /* same, stride 2: out = ceil(3/2) = 2, total pad = (2-1)*2 + 2 - 3 = 1,
+   * all of it after: rows 1 2 3 / 4 5 6 / 7 8 9 / 0 0 0 (+ a zero column):
+   *   1+2+4+5 = 12, 3+0+6+0 = 9, 7+8+0+0 = 15, 9 */
+  static const char *same = PROG("tensor<fp16, [1, 1, 3, 3]> x",
+    "  tensor<fp16, [1, 1, 2, 2]> y = conv(pad_type = string(\"same\"), strides = tensor<int32, [2]>([2, 2]), weight = tensor<fp16, [1, 1, 2, 2]>([[[[1, 1], [1, 1]]]]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const double want_same[] = {12, 9, 15, 9};
+  run1(same, 4, D1133, X1to9, MIL_FP16, 4, od, want_same);
+  /* same_lower puts the pad before: the windows of the custom case */
+  static const char *lower = PROG("tensor<fp16, [1, 1, 3, 3]> x",
+    "  tensor<fp16, [1, 1, 2, 2]> y = conv(pad_type = string(\"same_lower\"), strides = tensor<int32, [2]>([2, 2]), weight = tensor<fp16, [1, 1, 2, 2]>([[[[1, 1], [1, 1]]]]), x = x)[name = string(\"y\")];\n",
+    "y");
+  run1(lower, 4, D1133, X1to9, MIL_FP16, 4, od, want);
+}
+END_TEST
+
+START_TEST(test_conv_groups) {
+  /* 2 groups of one channel: x0 = [[1, 2], [3, 4]], x1 = [[5, 6], [7, 8]];
+   * weight [2, 1, 1, 2]: out0 = x0 * [1, 1] (rows: 1+2 = 3, 3+4 = 7),
+   * out1 = x1 * [1, -1] (rows: 5-6 = -1, 7-8 = -1) */
+  static const char *t = PROG("tensor<fp32, [1, 2, 2, 2]> x",
+    "  tensor<fp32, [1, 2, 2, 1]> y = conv(groups = int32(2), weight = tensor<fp32, [2, 1, 1, 2]>([[[[1, 1]]], [[[1, -1]]]]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {1, 2, 2, 2}, od[] = {1, 2, 2, 1};
+  static const double x[] = {1, 2, 3, 4, 5, 6, 7, 8}, want[] = {3, 7, -1, -1};
+  run1(t, 4, d, x, MIL_FP32, 4, od, want);
+  /* 1x1, 2 groups, 4 outputs: out c uses weight c on group c / 2:
+   *   1*x0, 2*x0, 3*x1, 4*x1 */
+  static const char *t2 = PROG("tensor<fp32, [1, 2, 1, 2]> x",
+    "  tensor<fp32, [1, 4, 1, 2]> y = conv(groups = int32(2), weight = tensor<fp32, [4, 1, 1, 1]>([[[[1]]], [[[2]]], [[[3]]], [[[4]]]]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d2[] = {1, 2, 1, 2}, od2[] = {1, 4, 1, 2};
+  static const double x2[] = {1, 2, 5, 6}, want2[] = {1, 2, 2, 4, 15, 18, 20, 24};
+  run1(t2, 4, d2, x2, MIL_FP32, 4, od2, want2);
+}
+END_TEST
+
+START_TEST(test_conv_dilation) {
+  /* x = 1..16 as 4x4, w = ones 2x2, dilation 2: taps at offsets 0 and 2,
+   * k_eff = 3, out 2x2:
+   *   1+3+9+11 = 24, 2+4+10+12 = 28, 5+7+13+15 = 40, 6+8+14+16 = 44 */
+  static const char *t = PROG("tensor<fp16, [1, 1, 4, 4]> x",
+    "  tensor<fp16, [1, 1, 2, 2]> y = conv(dilations = tensor<int32, [2]>([2, 2]), weight = tensor<fp16, [1, 1, 2, 2]>([[[[1, 1], [1, 1]]]]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {1, 1, 4, 4}, od[] = {1, 1, 2, 2};
+  double x[16];
+  for (int i = 0; i < 16; i++)
+    x[i] = i + 1;
+  static const double want[] = {24, 28, 40, 44};
+  run1(t, 4, d, x, MIL_FP16, 4, od, want);
+}
+END_TEST
+
+START_TEST(test_conv1d) {
+  /* rank 3: x [1, 1, 5] = 1..5, w [1, 1, 3] = [1, 0, -1], stride 2:
+   * out = (5 - 3) / 2 + 1 = 2: 1-3 = -2, 3-5 = -2 */
+  static const char *t = PROG("tensor<fp32, [1, 1, 5]> x",
+    "  tensor<fp32, [1, 1, 2]> y = conv(strides = tensor<int32, [1]>([2]), weight = tensor<fp32, [1, 1, 3]>([[[1, 0, -1]]]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {1, 1, 5}, od[] = {1, 1, 2};
+  static const double x[] = {1, 2, 3, 4, 5}, want[] = {-2, -2};
+  run1(t, 3, d, x, MIL_FP32, 3, od, want);
+}
+END_TEST
+
+START_TEST(test_conv1x1_is_matmul) {
+  /* x: 2 channels of 3 positions, ch0 = [1, 2, 3], ch1 = [4, 5, 6];
+   * W = [[1, 2], [3, 4]]; y[co][s] = sum_ci W[co][ci] x[ci][s]:
+   *   co0: 1+8 = 9, 2+10 = 12, 3+12 = 15; co1: 3+16 = 19, 6+20 = 26, 9+24 = 33
+   * The same product written as matmul(W, x as [2, 3]) gives the same. */
+  static const char *t = PROG("tensor<fp16, [1, 2, 1, 3]> x",
+    "  tensor<fp16, [2, 2, 1, 1]> w = const()[name = string(\"w\"), val = tensor<fp16, [2, 2, 1, 1]>([[[[1]], [[2]]], [[[3]], [[4]]]])];\n"
+    "  tensor<fp16, [1, 2, 1, 3]> y = conv(weight = w, x = x)[name = string(\"y\")];\n"
+    "  tensor<fp16, [2, 3]> x2 = reshape(shape = tensor<int32, [2]>([2, 3]), x = x)[name = string(\"x2\")];\n"
+    "  tensor<fp16, [2, 2]> w2 = reshape(shape = tensor<int32, [2]>([2, 2]), x = w)[name = string(\"w2\")];\n"
+    "  tensor<fp16, [2, 3]> z = matmul(x = w2, y = x2)[name = string(\"z\")];\n",
+    "y, z");
+  Case c;
+  ck_assert_msg(case_open(&c, t) == 0, "%s", c.err);
+  static const int64_t d[] = {1, 2, 1, 3}, zd[] = {2, 3};
+  static const double x[] = {1, 2, 3, 4, 5, 6}, want[] = {9, 12, 15, 19, 26, 33};
+  case_in(&c, 0, 4, d, x);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP16, 4, d, want);
+  expect_out(&c, 1, MIL_FP16, 2, zd, want);
+  case_close(&c);
+}
+END_TEST
+
+/* ---- quantisation ---------------------------------------------------------------- */
+
+START_TEST(test_quantize_ties) {
+  /* x / scale = 0.5, 1.5, 2.5, -0.5, 3.5, -1.5, -2.5 round half to even:
+   * 0, 2, 2, -0, 4, -2, -2. scale 0.0625: x = k * 0.0625 */
+  static const char *t16 = PROG("tensor<fp16, [7]> x",
+    "  tensor<int8, [7]> q = quantize(input = x, output_dtype = string(\"int8\"), scale = fp16(0.0625))[name = string(\"q\")];\n",
+    "q");
+  static const int64_t d[] = {7};
+  static const double k[] = {0.5, 1.5, 2.5, -0.5, 3.5, -1.5, -2.5};
+  static const double want[] = {0, 2, 2, 0, 4, -2, -2};
+  double x[7];
+  for (int i = 0; i < 7; i++)
+    x[i] = k[i] * 0.0625;
+  run1(t16, 1, d, x, MIL_INT8, 1, d, want);
+  static const char *t8 = PROG("tensor<fp16, [7]> x",
+    "  tensor<int8, [7]> q = quantize(input = x, output_dtype = string(\"int8\"), scale = fp16(0.125))[name = string(\"q\")];\n",
+    "q");
+  for (int i = 0; i < 7; i++)
+    x[i] = k[i] * 0.125;
+  run1(t8, 1, d, x, MIL_INT8, 1, d, want);
+}
+END_TEST
+
+START_TEST(test_quantize_clamp) {
+  /* scale 0.125: x / scale = 200 -> 127, -200 -> -128, 127.5 -> 128 -> 127,
+   * -128.5 -> -128 (even), 126.5 -> 126 */
+  static const char *t = PROG("tensor<fp32, [5]> x",
+    "  tensor<int8, [5]> q = quantize(input = x, output_dtype = string(\"int8\"), scale = fp32(0.125))[name = string(\"q\")];\n",
+    "q");
+  static const int64_t d[] = {5};
+  static const double x[] = {25, -25, 15.9375, -16.0625, 15.8125};
+  static const double want[] = {127, -128, 127, -128, 126};
+  run1(t, 1, d, x, MIL_INT8, 1, d, want);
+  /* uint8, zero point 128, scale 0.5: x/s = -200 -> -72 -> 0, 0.5 -> 0 + 128,
+   * 127.5 -> 128 + 128 = 256 -> 255, 1.5 -> 2 + 128 = 130 */
+  static const char *u = PROG("tensor<fp32, [4]> x",
+    "  tensor<uint8, [4]> q = quantize(input = x, output_dtype = string(\"uint8\"), scale = fp32(0.5), zero_point = uint8(128))[name = string(\"q\")];\n",
+    "q");
+  static const int64_t du[] = {4};
+  static const double xu[] = {-100, 0.25, 63.75, 0.75}, wu[] = {0, 128, 255, 130};
+  run1(u, 1, du, xu, MIL_UINT8, 1, du, wu);
+}
+END_TEST
+
+START_TEST(test_quantize_per_axis) {
+  /* x [2, 2], axis 1: column 0 scale 0.5 zero 1, column 1 scale 0.25 zero -1:
+   *   [1, 1]: 1/.5 + 1 = 3, 1/.25 - 1 = 3;  [-1, 0.375]: -2 + 1 = -1, 1.5 -> 2, 2 - 1 = 1 */
+  static const char *t = PROG("tensor<fp32, [2, 2]> x",
+    "  tensor<int8, [2, 2]> q = quantize(axis = int32(1), input = x, output_dtype = string(\"int8\"), scale = tensor<fp32, [2]>([0.5, 0.25]), zero_point = tensor<int8, [2]>([1, -1]))[name = string(\"q\")];\n",
+    "q");
+  static const int64_t d[] = {2, 2};
+  static const double x[] = {1, 1, -1, 0.375}, want[] = {3, 3, -1, 1};
+  run1(t, 2, d, x, MIL_INT8, 2, d, want);
+}
+END_TEST
+
+START_TEST(test_dequantize_zero_point) {
+  /* y = 0.5 * (q - 3): q = -128, -1, 0, 5, 127 -> -65.5, -2, -1.5, 1, 62 */
+  static const char *t = PROG("tensor<int8, [5]> q",
+    "  tensor<fp16, [5]> y = dequantize(input = q, scale = fp16(0.5), zero_point = int8(3))[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {5};
+  static const double q[] = {-128, -1, 0, 5, 127}, want[] = {-65.5, -2, -1.5, 1, 62};
+  run1(t, 1, d, q, MIL_FP16, 1, d, want);
+  /* quantize then dequantize (the seed's W8A8 pair), scale 0.125:
+   * 0.3 / 0.125 = 2.4 -> 2 -> 0.25; -1.0625 / 0.125 = -8.5 -> -8 -> -1;
+   * 20 -> 160 -> 127 -> 15.875 */
+  static const char *qd = PROG("tensor<fp16, [3]> x",
+    "  tensor<int8, [3]> q = quantize(input = x, output_dtype = string(\"int8\"), scale = fp16(0.125))[name = string(\"q\")];\n"
+    "  tensor<fp16, [3]> y = dequantize(input = q, scale = fp16(0.125))[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d3[] = {3};
+  static const double x3[] = {0.3, -1.0625, 20}, w3[] = {0.25, -1, 15.875};
+  run1(qd, 1, d3, x3, MIL_FP16, 1, d3, w3);
+}
+END_TEST
+
+START_TEST(test_constexpr_affine) {
+  /* attribute form (opset <= ios17 spelling), per-axis 0:
+   * data [[1, 2, 3], [-4, -5, -6]], zero point [1, -2], scale [0.5, 0.25]:
+   *   row 0: 0.5 * (1-1, 2-1, 3-1) = 0, 0.5, 1
+   *   row 1: 0.25 * (-4+2, -5+2, -6+2) = -0.5, -0.75, -1 */
+  static const char *attr = PROG("",
+    "  tensor<fp16, [2, 3]> W = constexpr_affine_dequantize()[axis = int32(0), name = string(\"W\"), quantized_data = tensor<int8, [2, 3]>([[1, 2, 3], [-4, -5, -6]]), scale = tensor<fp16, [2]>([0.5, 0.25]), zero_point = tensor<int8, [2]>([1, -2])];\n",
+    "W");
+  static const int64_t d[] = {2, 3};
+  static const double want[] = {0, 0.5, 1, -0.5, -0.75, -1};
+  run1(attr, -1, NULL, NULL, MIL_FP16, 2, d, want);
+  /* input form, uint8 data, scalar fp32 zero point 128.5, fp32 scale 2:
+   *   2 * (128 - 128.5) = -1, 2 * (130 - 128.5) = 3, 2 * (0 - 128.5) = -257 */
+  static const char *in = PROG("tensor<fp32, [3]> x",
+    "  tensor<fp32, [3]> W = constexpr_affine_dequantize(axis = int32(0), quantized_data = tensor<uint8, [3]>([128, 130, 0]), scale = fp32(2), zero_point = fp32(128.5))[name = string(\"W\")];\n"
+    "  tensor<fp32, [3]> y = add(x = x, y = W)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d3[] = {3};
+  static const double x[] = {1, 1, 1}, w3[] = {0, 4, -256};
+  run1(in, 1, d3, x, MIL_FP32, 1, d3, w3);
+}
+END_TEST
+
+START_TEST(test_constexpr_blockwise) {
+  /* data [[1, 2, 3, 4], [5, 6, 7, 8]], scale [[1, 2], [0.5, 0.25]],
+   * offset [[0, 1], [2, 3]]: blocks of 1 row x 2 columns:
+   *   1*(1-0) = 1, 1*(2-0) = 2, 2*(3-1) = 4, 2*(4-1) = 6,
+   *   .5*(5-2) = 1.5, .5*(6-2) = 2, .25*(7-3) = 1, .25*(8-3) = 1.25 */
+  static const char *t = PROG("",
+    "  tensor<fp16, [2, 4]> W = constexpr_blockwise_shift_scale(data = tensor<int8, [2, 4]>([[1, 2, 3, 4], [5, 6, 7, 8]]), offset = tensor<int8, [2, 2]>([[0, 1], [2, 3]]), scale = tensor<fp16, [2, 2]>([[1, 2], [0.5, 0.25]]))[name = string(\"W\")];\n",
+    "W");
+  static const int64_t d[] = {2, 4};
+  static const double want[] = {1, 2, 4, 6, 1.5, 2, 1, 1.25};
+  run1(t, -1, NULL, NULL, MIL_FP16, 2, d, want);
+}
+END_TEST
+
+START_TEST(test_constexpr_lut) {
+  /* iOS16 form: 2-bit indices 0 1 2 3 3 2 1 0 packed LSB first:
+   * byte 0 = 0 | 1<<2 | 2<<4 | 3<<6 = 228, byte 1 = 3 | 2<<2 | 1<<4 = 27 */
+  static const char *v16 = PROG("",
+    "  tensor<fp16, [2, 4]> W = constexpr_lut_to_dense()[indices = tensor<uint8, [2]>([228, 27]), lut = tensor<fp16, [4]>([-1, 0, 0.5, 2]), name = string(\"W\"), shape = tensor<uint32, [2]>([2, 4])];\n",
+    "W");
+  static const int64_t d[] = {2, 4};
+  static const double want[] = {-1, 0, 0.5, 2, 2, 0.5, 0, -1};
+  run1(v16, -1, NULL, NULL, MIL_FP16, 2, d, want);
+  /* iOS18 form, one LUT per row ([2, 1, 4, 1]): row 0 uses 1 5 9 13,
+   * row 1 uses 2 10 18 26; indices [[0, 1, 2, 3], [3, 2, 1, 0]] */
+  static const char *v18 = PROG("",
+    "  tensor<fp16, [2, 4]> W = constexpr_lut_to_dense(indices = tensor<uint2, [2, 4]>([[0, 1, 2, 3], [3, 2, 1, 0]]), lut = tensor<fp16, [2, 1, 4, 1]>([[[[1], [5], [9], [13]]], [[[2], [10], [18], [26]]]]))[name = string(\"W\")];\n",
+    "W");
+  static const double want18[] = {1, 5, 9, 13, 26, 18, 10, 2};
+  run1(v18, -1, NULL, NULL, MIL_FP16, 2, d, want18);
+  /* vectors of 2 along axis 1: palette 0 = [1, 2], 1 = [3, 4];
+   * indices [[0, 1], [1, 0]] -> rows [1, 2, 3, 4] and [3, 4, 1, 2] */
+  static const char *vec = PROG("",
+    "  tensor<fp32, [2, 4]> W = constexpr_lut_to_dense(indices = tensor<uint1, [2, 2]>([[0, 1], [1, 0]]), lut = tensor<fp32, [1, 1, 2, 2]>([[[[1, 2], [3, 4]]]]), vector_axis = int32(1))[name = string(\"W\")];\n",
+    "W");
+  static const double wantv[] = {1, 2, 3, 4, 3, 4, 1, 2};
+  run1(vec, -1, NULL, NULL, MIL_FP32, 2, d, wantv);
+}
+END_TEST
+
+/* A weight file by hand (FORMATS.md §1): the 64-byte header, then per blob
+ * 64-byte metadata at a multiple of 64 and the data right after it. */
+static void write_weights(const char *dir, int nblobs, const int8_t *const *data, const int *n) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/weights", dir);
+  ck_assert_int_eq(mkdir(path, 0700), 0);
+  snprintf(path, sizeof path, "%s/weights/weight.bin", dir);
+  static uint8_t buf[1 << 16];
+  memset(buf, 0, sizeof buf);
+  buf[0] = (uint8_t)nblobs;                        /* count */
+  buf[4] = 2;                                      /* version */
+  size_t at = 64, end = 64;
+  for (int b = 0; b < nblobs; b++) {
+    uint8_t *m = buf + at;
+    m[0] = 0xef, m[1] = 0xbe, m[2] = 0xad, m[3] = 0xde;   /* sentinel */
+    m[4] = 4;                                      /* Int8 */
+    m[8] = (uint8_t)n[b], m[9] = (uint8_t)(n[b] >> 8);      /* sizeInBytes */
+    m[16] = (uint8_t)(at + 64), m[17] = (uint8_t)((at + 64) >> 8);   /* data offset */
+    memcpy(m + 64, data[b], (size_t)n[b]);
+    end = at + 64 + (size_t)n[b];
+    at = (end + 63) / 64 * 64;
+  }
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(fwrite(buf, 1, end, f), end);
+  fclose(f);
+}
+
+static void remove_weights(const char *dir) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/weights/weight.bin", dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/weights", dir);
+  rmdir(path);
+  rmdir(dir);
+}
+
+START_TEST(test_blob_weights) {
+  /* The seed's pattern: int8 weights in weight.bin, dequantized once at
+   * open() (scale 0.125), then a 1x1 conv. W = 0.125 * [[8, -16], [4, 2]]
+   * = [[1, -2], [0.5, 0.25]]; x = [2, 3] per position:
+   *   y0 = 2 - 6 = -4, y1 = 1 + 0.75 = 1.75 */
+  char dir[] = "/tmp/test_cpu_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  static const int8_t w[] = {8, -16, 4, 2};
+  const int8_t *blobs[] = {w};
+  int sizes[] = {4};
+  write_weights(dir, 1, blobs, sizes);
+  static const char *t = PROG("tensor<fp16, [1, 2, 1, 1]> x",
+    "  tensor<fp16, [2, 2, 1, 1]> W = constexpr_affine_dequantize()[axis = int32(0), name = string(\"W\"), quantized_data = tensor<int8, [2, 2, 1, 1]>(BLOBFILE(path = string(\"@model_path/weights/weight.bin\"), offset = uint64(64))), scale = fp16(0x1p-3), zero_point = int8(0)];\n"
+    "  tensor<fp16, [1, 2, 1, 1]> y = conv(weight = W, x = x)[name = string(\"y\")];\n",
+    "y");
+  WStore *ws = wstore_new(dir);
+  ck_assert_ptr_nonnull(ws);
+  Case c;
+  ck_assert_msg(case_open_w(&c, t, ws) == 0, "%s", c.err);
+  static const int64_t d[] = {1, 2, 1, 1};
+  static const double x[] = {2, 3}, want[] = {-4, 1.75};
+  case_in(&c, 0, 4, d, x);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP16, 4, d, want);
+  case_close(&c);
+  /* without a weight store the blob cannot be read */
+  static const char *const msg[] = {"no weights"};
+  expect_open_error(t, msg, 1);
+  wstore_free(ws);
+  remove_weights(dir);
+}
+END_TEST
+
+START_TEST(test_seed_w8a8) {
+  /* The seed benchmark's MIL (tests/cases/mil/seed-w8a8.mil: 64 channels,
+   * 8x8, conv W0 -> quantize -> dequantize -> conv W1, scales 1/8) with
+   * weights written here: W0 = 8 I and W1 = 16 I, i.e. 1 and 2 after the
+   * scale. So y = 2 * 0.125 * clip(round_half_even(x / 0.125), -128, 127).
+   * x = k * 9/128 with k = (c*64 + s) % 41 - 20 makes x / 0.125 = 9k/16,
+   * a tie at k = +-8 (4.5 -> 4); channel 0 is scaled by 128 to clamp. */
+  Src src;
+  Diag d = diag_stderr();
+  ck_assert_int_eq(src_read_file(&src, SRCDIR "/tests/cases/mil/seed-w8a8.mil", 1 << 20, &d), 0);
+  char dir[] = "/tmp/test_cpu_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  static int8_t w0[64 * 64], w1[64 * 64];
+  for (int i = 0; i < 64; i++) {
+    w0[i * 64 + i] = 8;
+    w1[i * 64 + i] = 16;
+  }
+  const int8_t *blobs[] = {w0, w1};
+  int sizes[] = {4096, 4096};   /* metadata at 64 and 4224, as the MIL says */
+  write_weights(dir, 2, blobs, sizes);
+  WStore *ws = wstore_new(dir);
+  Case c;
+  ck_assert_msg(case_open_w(&c, src.text, ws) == 0, "%s", c.err);
+  static double x[64 * 64], want[64 * 64];
+  for (int i = 0; i < 64 * 64; i++) {
+    x[i] = (i % 41 - 20) * (9.0 / 128) * (i < 64 ? 128 : 1);
+    double q = nearbyint(x[i] / 0.125);
+    want[i] = 2 * 0.125 * (q < -128 ? -128 : q > 127 ? 127 : q);
+  }
+  ck_assert(want[69] == 2 * 0.125 * 4);      /* channel 1, k = 8: the 4.5 tie */
+  ck_assert(want[0] == 2 * 0.125 * -128);    /* channel 0, k = -20: clamped */
+  static const int64_t dim[] = {1, 64, 8, 8};
+  case_in(&c, 0, 4, dim, x);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP16, 4, dim, want);
+  case_close(&c);
+  wstore_free(ws);
+  remove_weights(dir);
+  src_free(&src);
+}
+END_TEST
+
+/* ---- activations, normalisation ---------------------------------------------------- */
+
+static const int64_t D4[] = {4};
+static const double XACT[] = {-2, -1, 0.5, 2};
+
+static void unary(const char *op, const char *extra, const double *want) {
+  char t[1024];
+  snprintf(t, sizeof t, PROG("tensor<fp16, [4]> x",
+           "  tensor<fp16, [4]> y = %s(%sx = x)[name = string(\"y\")];\n", "y"), op, extra);
+  run1(t, 1, D4, XACT, MIL_FP16, 1, D4, want);
+}
+
+START_TEST(test_activations) {
+  /* x = -2, -1, 0.5, 2; closed forms, then fp16 (q = value / step) */
+  static const double relu[] = {0, 0, 0.5, 2};
+  unary("relu", "", relu);
+  /* tanh: -.9640276 (q -1974.33), -.7615942 (q -1559.74), .4621172 (q 1892.83), .9640276 */
+  static const double th[] = {-1974 * 0x1p-11, -1560 * 0x1p-11, 1893 * 0x1p-12, 1974 * 0x1p-11};
+  unary("tanh", "", th);
+  /* silu = x * sigmoid(x): -.2384058 (q -1953.02), -.2689414 (q -1101.58),
+   * .3112297 (q 1274.80), 1.7615942 (q 1803.87) */
+  static const double silu[] = {-1953 * 0x1p-13, -1102 * 0x1p-12, 1275 * 0x1p-12,
+                                1804 * 0x1p-10};
+  unary("silu", "", silu);
+  /* relu6 and clip(-1, 0.75) */
+  static const double relu6[] = {0, 0, 0.5, 2}, clip[] = {-1, -1, 0.5, 0.75};
+  unary("relu6", "", relu6);
+  unary("clip", "alpha = fp16(-1), beta = fp16(0.75), ", clip);
+}
+END_TEST
+
+START_TEST(test_sigmoid) {
+  /* sigmoid(-2, -1, 0.5, 2) = .1192029 (q 1953.02 at 2^-14), .2689414 (q 1101.58 at 2^-12),
+   * .6224593 (q 1274.80 at 2^-11), .8807971 (q 1803.87 at 2^-11) */
+  static const double want[] = {1953 * 0x1p-14, 1102 * 0x1p-12, 1275 * 0x1p-11,
+                                1804 * 0x1p-11};
+  unary("sigmoid", "", want);
+}
+END_TEST
+
+START_TEST(test_gelu_modes) {
+  /* gelu(-2, -1, 0.5, 2):
+   * EXACT 0.5x(1 + erf(x/sqrt2)): -.04550026 (q -1490.95 at 2^-15), -.15865525 (q -1299.70
+   *   at 2^-13), .34573123 (q 1416.12 at 2^-12), 1.95449974 (q 2001.41 at 2^-10)
+   * TANH: -.04540231 (q -1487.74), -.15880801 (q -1300.96), .34571401 (q 1416.04),
+   *   1.95459769 (q 2001.51)
+   * SIGMOID x*sigmoid(1.702x): -.06434138 (q -1054.17 at 2^-14), -.15420423 (q -1263.24),
+   *   .35038844 (q 1435.19), 1.93565862 (q 1982.11) */
+  static const double ex[] = {-1491 * 0x1p-15, -1300 * 0x1p-13, 1416 * 0x1p-12, 2001 * 0x1p-10};
+  static const double th[] = {-1488 * 0x1p-15, -1301 * 0x1p-13, 1416 * 0x1p-12, 2002 * 0x1p-10};
+  static const double sg[] = {-1054 * 0x1p-14, -1263 * 0x1p-13, 1435 * 0x1p-12, 1982 * 0x1p-10};
+  unary("gelu", "", ex);
+  unary("gelu", "mode = string(\"EXACT\"), ", ex);
+  unary("gelu", "mode = string(\"TANH_APPROXIMATION\"), ", th);
+  unary("gelu", "mode = string(\"SIGMOID_APPROXIMATION\"), ", sg);
+}
+END_TEST
+
+START_TEST(test_sqrt_rsqrt_pow) {
+  static const int64_t d[] = {3};
+  static const double x[] = {4, 2, 0.25};
+  /* sqrt: 2, 1.4142136 (q 1448.15 at 2^-10), 0.5 */
+  static const char *s = PROG("tensor<fp16, [3]> x",
+    "  tensor<fp16, [3]> y = sqrt(x = x)[name = string(\"y\")];\n", "y");
+  static const double ws[] = {2, 1448 * 0x1p-10, 0.5};
+  run1(s, 1, d, x, MIL_FP16, 1, d, ws);
+  /* rsqrt (epsilon 1e-12 by default): 0.5, .70710678 (q 1448.15 at 2^-11), 2 */
+  static const char *r = PROG("tensor<fp16, [3]> x",
+    "  tensor<fp16, [3]> y = rsqrt(x = x)[name = string(\"y\")];\n", "y");
+  static const double wr[] = {0.5, 1448 * 0x1p-11, 2};
+  run1(r, 1, d, x, MIL_FP16, 1, d, wr);
+  /* pow(x, -0.5) is rsqrt without epsilon; pow(x, 2): 16, 4, 0.0625 */
+  static const char *p = PROG("tensor<fp32, [3]> x",
+    "  tensor<fp32, [3]> y = pow(x = x, y = fp32(2))[name = string(\"y\")];\n", "y");
+  static const double wp[] = {16, 4, 0.0625};
+  run1(p, 1, d, x, MIL_FP32, 1, d, wp);
+}
+END_TEST
+
+START_TEST(test_softmax) {
+  /* softmax(1, 2, 3) = e^k / (e + e^2 + e^3) = .09003057 (q 1475.06 at 2^-14),
+   * .24472847 (q 2004.82 at 2^-13), .66524096 (q 1362.41 at 2^-11) */
+  static const char *t = PROG("tensor<fp16, [1, 3]> x",
+    "  tensor<fp16, [1, 3]> y = softmax(axis = int32(-1), x = x)[name = string(\"y\")];\n", "y");
+  static const int64_t d[] = {1, 3};
+  static const double x[] = {1, 2, 3};
+  static const double want[] = {1475 * 0x1p-14, 2005 * 0x1p-13, 1362 * 0x1p-11};
+  run1(t, 2, d, x, MIL_FP16, 2, d, want);
+  /* along axis 0 of [[0, 5], [0, 5]]: every column is two equal values: 0.5 */
+  static const char *t0 = PROG("tensor<fp32, [2, 2]> x",
+    "  tensor<fp32, [2, 2]> y = softmax(axis = int32(0), x = x)[name = string(\"y\")];\n", "y");
+  static const int64_t d2[] = {2, 2};
+  static const double x2[] = {0, 5, 0, 5}, w2[] = {0.5, 0.5, 0.5, 0.5};
+  run1(t0, 2, d2, x2, MIL_FP32, 2, d2, w2);
+}
+END_TEST
+
+START_TEST(test_layer_norm) {
+  /* [1, 2, 3, 4]: mean 2.5, biased variance (2.25+.25+.25+2.25)/4 = 1.25,
+   * (x - 2.5) / sqrt(1.25 + 1e-5) = -1.3416354 (q -1373.83 at 2^-10),
+   * -.4472118 (q -1831.78 at 2^-12), .4472118, 1.3416354 */
+  static const char *t = PROG("tensor<fp16, [1, 4]> x",
+    "  tensor<fp16, [1, 4]> y = layer_norm(axes = tensor<int32, [1]>([-1]), epsilon = fp16(0x1.5p-17), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {1, 4};
+  static const double x[] = {1, 2, 3, 4};
+  static const double want[] = {-1374 * 0x1p-10, -1832 * 0x1p-12, 1832 * 0x1p-12, 1374 * 0x1p-10};
+  run1(t, 2, d, x, MIL_FP16, 2, d, want);
+  /* over axis 0 of [[1, 2], [3, 2]] with gamma [2, 3], beta [.5, -.5]:
+   * column 0: mean 2, var 1 -> -/+ .999995 -> -1.49999 + ..: -1.5 and 2.5;
+   * column 1: var 0 -> 0 -> beta: .5 and -.5 */
+  static const char *t2 = PROG("tensor<fp16, [2, 2]> x",
+    "  tensor<fp16, [2, 2]> y = layer_norm(axes = tensor<int32, [1]>([0]), beta = tensor<fp16, [2]>([0.5, -0.5]), gamma = tensor<fp16, [2]>([2, 3]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d2[] = {2, 2};
+  static const double x2[] = {1, 2, 3, 2};
+  /* column c = j: y[0][0] = -1*2 + .5 = -1.5, y[1][0] = 1*3 - .5 = 2.5 (gamma
+   * and beta run along the normalised axis, rows here) */
+  static const double w2[] = {-1.5, 0.5, 2.5, -0.5};
+  run1(t2, 2, d2, x2, MIL_FP16, 2, d2, w2);
+}
+END_TEST
+
+START_TEST(test_reductions) {
+  /* x = [[1, 2, 3], [4, 5, 6]] */
+  static const int64_t d[] = {2, 3};
+  static const double x[] = {1, 2, 3, 4, 5, 6};
+  /* sum over axis 1 keeping dims: [[6], [15]] */
+  static const char *s = PROG("tensor<fp32, [2, 3]> x",
+    "  tensor<fp32, [2, 1]> y = reduce_sum(axes = tensor<int32, [1]>([1]), keep_dims = bool(true), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t ds[] = {2, 1};
+  static const double ws[] = {6, 15};
+  run1(s, 2, d, x, MIL_FP32, 2, ds, ws);
+  /* mean over axis 0: [2.5, 3.5, 4.5] */
+  static const char *m = PROG("tensor<fp32, [2, 3]> x",
+    "  tensor<fp32, [3]> y = reduce_mean(axes = tensor<int32, [1]>([0]), keep_dims = bool(false), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t dm[] = {3};
+  static const double wm[] = {2.5, 3.5, 4.5};
+  run1(m, 2, d, x, MIL_FP32, 1, dm, wm);
+  /* mean over everything: 21 / 6 = 3.5, a scalar */
+  static const char *a = PROG("tensor<fp32, [2, 3]> x",
+    "  fp32 y = reduce_mean(x = x)[name = string(\"y\")];\n", "y");
+  static const double wa[] = {3.5};
+  run1(a, 2, d, x, MIL_FP32, 0, NULL, wa);
+}
+END_TEST
+
+/* ---- fp16 storage -------------------------------------------------------------------- */
+
+START_TEST(test_fp16_rounding) {
+  /* 1 + 2^-11 is halfway between 1 and 1 + 2^-10: the tie goes to the even
+   * significand, 1. 1 + 3 * 2^-11 is halfway between 1 + 2^-10 (odd) and
+   * 1 + 2^-9 (even): 1.001953125. In fp32 both stay exact. */
+  static const char *h = PROG("tensor<fp16, [2]> x",
+    "  tensor<fp16, [2]> y = add(x = x, y = tensor<fp16, [2]>([0x1p-11, 0x1.8p-10]))[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {2};
+  static const double one[] = {1, 1}, w16[] = {1, 1.001953125};
+  run1(h, 1, d, one, MIL_FP16, 1, d, w16);
+  static const char *f = PROG("tensor<fp32, [2]> x",
+    "  tensor<fp32, [2]> y = add(x = x, y = tensor<fp32, [2]>([0x1p-11, 0x1.8p-10]))[name = string(\"y\")];\n",
+    "y");
+  static const double w32[] = {1 + 0x1p-11, 1 + 0x1.8p-10};
+  run1(f, 1, d, one, MIL_FP32, 1, d, w32);
+  /* an fp16 input is rounded on the way in: 1 + 2^-12 -> 1;
+   * 70000 overflows to inf; 2^-25 (half the smallest subnormal) -> 0 */
+  static const char *in = PROG("tensor<fp16, [3]> x",
+    "  tensor<fp16, [3]> y = mul(x = x, y = fp16(1))[name = string(\"y\")];\n", "y");
+  static const int64_t d3[] = {3};
+  static const double x3[] = {1 + 0x1p-12, 70000, 0x1p-25}, w3[] = {1, INFINITY, 0};
+  run1(in, 1, d3, x3, MIL_FP16, 1, d3, w3);
+}
+END_TEST
+
+START_TEST(test_round_fp16_matches_reference) {
+  /* cpu_round_fp16 against fp16.c's conversion on a sweep of fp32 patterns
+   * (every 8191st, both signs, normals, subnormals, inf, NaN) and the exact
+   * ties around the fp16 range's edges */
+  static const float edge[] = {65504, 65519.99f, 65520, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
+                               0x1.8p-24f, 0x1p-14f, 0x1.ffcp-15f, 0x1.ffep-15f};
+  for (int i = 0; i < 10; i++)
+    for (int sgn = 0; sgn < 2; sgn++) {
+      float v = sgn ? -edge[i] : edge[i], r = v;
+      cpu_round_fp16(&r, 1);
+      float want = fp16_to_float(fp16_from_float(v));
+      ck_assert_msg(memcmp(&r, &want, 4) == 0, "%a: got %a want %a", v, r, want);
+    }
+  for (uint64_t u = 0; u <= 0xffffffffu; u += 8191) {
+    uint32_t b = (uint32_t)u;
+    float v, r;
+    memcpy(&v, &b, 4);
+    r = v;
+    cpu_round_fp16(&r, 1);
+    float want = fp16_to_float(fp16_from_float(v));
+    if (isnan(v))
+      ck_assert(isnan(r));
+    else
+      ck_assert_msg(memcmp(&r, &want, 4) == 0, "%a: got %a want %a", v, r, want);
+  }
+}
+END_TEST
+
+/* ---- matmul, linear ------------------------------------------------------------------ */
+
+START_TEST(test_matmul_transpose) {
+  /* x = [[1, 2, 3], [4, 5, 6]], y = [[1, 0, 1], [0, 1, 0]], transpose_y:
+   * x . y^T = [[1+3, 2], [4+6, 5]] = [[4, 2], [10, 5]] */
+  static const char *ty = PROG("tensor<fp32, [2, 3]> x",
+    "  tensor<fp32, [2, 2]> z = matmul(transpose_x = bool(false), transpose_y = bool(true), x = x, y = tensor<fp32, [2, 3]>([[1, 0, 1], [0, 1, 0]]))[name = string(\"z\")];\n",
+    "z");
+  static const int64_t d[] = {2, 3}, dz[] = {2, 2};
+  static const double x[] = {1, 2, 3, 4, 5, 6}, want[] = {4, 2, 10, 5};
+  run1(ty, 2, d, x, MIL_FP32, 2, dz, want);
+  /* transpose_x: x [3, 2] = [[1, 4], [2, 5], [3, 6]] is [[1, 2, 3], [4, 5, 6]]
+   * transposed; times ones [3, 1]: [[6], [15]] */
+  static const char *tx = PROG("tensor<fp32, [3, 2]> x",
+    "  tensor<fp32, [2, 1]> z = matmul(transpose_x = bool(true), x = x, y = tensor<fp32, [3, 1]>([[1], [1], [1]]))[name = string(\"z\")];\n",
+    "z");
+  static const int64_t dx[] = {3, 2}, dzx[] = {2, 1};
+  static const double xt[] = {1, 4, 2, 5, 3, 6}, wt[] = {6, 15};
+  run1(tx, 2, dx, xt, MIL_FP32, 2, dzx, wt);
+}
+END_TEST
+
+START_TEST(test_matmul_batch) {
+  /* x [2, 1, 2] = [[[1, 2]], [[3, 4]]] times one y [2, 2] = [[1, 0], [0, 2]]
+   * for both batches: [[[1, 4]], [[3, 8]]] */
+  static const char *a = PROG("tensor<fp32, [2, 1, 2]> x",
+    "  tensor<fp32, [2, 1, 2]> z = matmul(x = x, y = tensor<fp32, [2, 2]>([[1, 0], [0, 2]]))[name = string(\"z\")];\n",
+    "z");
+  static const int64_t d[] = {2, 1, 2};
+  static const double x[] = {1, 2, 3, 4}, want[] = {1, 4, 3, 8};
+  run1(a, 3, d, x, MIL_FP32, 3, d, want);
+  /* one x [1, 2, 2] = [[1, 2], [3, 4]] against y [2, 2, 1]: y0 = [1, 1],
+   * y1 = [1, -1]: [[3], [7]] and [[-1], [-1]] */
+  static const char *b = PROG("tensor<fp32, [1, 2, 2]> x",
+    "  tensor<fp32, [2, 2, 1]> z = matmul(x = x, y = tensor<fp32, [2, 2, 1]>([[[1], [1]], [[1], [-1]]]))[name = string(\"z\")];\n",
+    "z");
+  static const int64_t db[] = {1, 2, 2}, dz[] = {2, 2, 1};
+  static const double wb[] = {3, 7, -1, -1};
+  run1(b, 3, db, x, MIL_FP32, 3, dz, wb);
+  /* a vector times a matrix: [1, 2] . [[1, 0], [0, 2]] = [1, 4], rank 1 */
+  static const char *v = PROG("tensor<fp32, [2]> x",
+    "  tensor<fp32, [2]> z = matmul(x = x, y = tensor<fp32, [2, 2]>([[1, 0], [0, 2]]))[name = string(\"z\")];\n",
+    "z");
+  static const int64_t dv[] = {2};
+  static const double wv[] = {1, 4};
+  run1(v, 1, dv, x, MIL_FP32, 1, dv, wv);
+}
+END_TEST
+
+START_TEST(test_linear) {
+  /* y = x W^T + b: x [2, 2] = [[1, 2], [3, 4]], W [3, 2] = [[1, 0], [0, 1], [1, 1]],
+   * b = [0, 0, 0.5]: [[1, 2, 3.5], [3, 4, 7.5]] */
+  static const char *t = PROG("tensor<fp16, [2, 2]> x",
+    "  tensor<fp16, [2, 3]> y = linear(bias = tensor<fp16, [3]>([0, 0, 0.5]), weight = tensor<fp16, [3, 2]>([[1, 0], [0, 1], [1, 1]]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {2, 2}, od[] = {2, 3};
+  static const double x[] = {1, 2, 3, 4}, want[] = {1, 2, 3.5, 3, 4, 7.5};
+  run1(t, 2, d, x, MIL_FP16, 2, od, want);
+}
+END_TEST
+
+/* ---- elementwise and shape ops ------------------------------------------------------- */
+
+START_TEST(test_broadcast) {
+  /* a per-channel bias [1, 2, 1, 1] = [10, 20] over x [1, 2, 1, 2] = [1, 2 | 3, 4] */
+  static const char *t = PROG("tensor<fp32, [1, 2, 1, 2]> x",
+    "  tensor<fp32, [1, 2, 1, 2]> y = add(x = x, y = tensor<fp32, [1, 2, 1, 1]>([[[[10]], [[20]]]]))[name = string(\"y\")];\n"
+    "  tensor<fp32, [1, 2, 1, 2]> s = sub(x = fp32(1), y = y)[name = string(\"s\")];\n"
+    "  tensor<fp32, [1, 2, 1, 2]> z = real_div(x = s, y = tensor<fp32, [2]>([1, -2]))[name = string(\"z\")];\n",
+    "z");
+  /* y = 11 12 23 24; s = 1 - y = -10 -11 -22 -23; z = s / [1, -2] along the
+   * last dim = -10 5.5 -22 11.5 */
+  static const int64_t d[] = {1, 2, 1, 2};
+  static const double x[] = {1, 2, 3, 4}, want[] = {-10, 5.5, -22, 11.5};
+  run1(t, 4, d, x, MIL_FP32, 4, d, want);
+  /* [2, 1] against [3]: outer sum [[1, 2, 3] + 10, [1, 2, 3] + 20] */
+  static const char *o = PROG("tensor<fp32, [2, 1]> x",
+    "  tensor<fp32, [2, 3]> y = add(x = x, y = tensor<fp32, [3]>([1, 2, 3]))[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d2[] = {2, 1}, od[] = {2, 3};
+  static const double x2[] = {10, 20}, w2[] = {11, 12, 13, 21, 22, 23};
+  run1(o, 2, d2, x2, MIL_FP32, 2, od, w2);
+}
+END_TEST
+
+START_TEST(test_reshape) {
+  /* [2, 3, 4] to [4, -1]: -1 = 24 / 4 = 6, data unchanged */
+  static const char *t = PROG("tensor<fp32, [2, 3, 4]> x",
+    "  tensor<fp32, [4, 6]> y = reshape(shape = tensor<int32, [2]>([4, -1]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {2, 3, 4}, od[] = {4, 6};
+  double x[24];
+  for (int i = 0; i < 24; i++)
+    x[i] = i;
+  run1(t, 3, d, x, MIL_FP32, 2, od, x);
+  /* iOS17+: a 0 matches x's dims from the right: [0, -1] on [2, 3, 4] takes
+   * dim 1 (3) for the 0, then -1 = 8 */
+  static const char *z = PROG("tensor<fp32, [2, 3, 4]> x",
+    "  tensor<fp32, [3, 8]> y = reshape(shape = tensor<int32, [2]>([0, -1]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t oz[] = {3, 8};
+  run1(z, 3, d, x, MIL_FP32, 2, oz, x);
+  /* iOS16: a 0 needs len(shape) == rank(x) */
+  static const char *const msg[] = {"before iOS 17"};
+  expect_open_error("program(1.3)\n{\n func main<ios16>(tensor<fp32, [2, 3, 4]> x) {\n"
+    "  tensor<fp32, [3, 8]> y = reshape(shape = tensor<int32, [2]>([0, -1]), x = x)[name = string(\"y\")];\n"
+    " } -> (y);\n}\n", msg, 1);
+}
+END_TEST
+
+START_TEST(test_transpose) {
+  /* [[1, 2, 3], [4, 5, 6]] with perm [1, 0]: [[1, 4], [2, 5], [3, 6]] */
+  static const char *t = PROG("tensor<fp32, [2, 3]> x",
+    "  tensor<fp32, [3, 2]> y = transpose(perm = tensor<int32, [2]>([1, 0]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {2, 3}, od[] = {3, 2};
+  static const double x[] = {1, 2, 3, 4, 5, 6}, want[] = {1, 4, 2, 5, 3, 6};
+  run1(t, 2, d, x, MIL_FP32, 2, od, want);
+  /* x [2, 1, 3] (x[a][0][c] = 1..6), perm [2, 0, 1]: y[c][a][0] = x[a][0][c] */
+  static const char *t3 = PROG("tensor<fp32, [2, 1, 3]> x",
+    "  tensor<fp32, [3, 2, 1]> y = transpose(perm = tensor<int32, [3]>([2, 0, -2]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d3[] = {2, 1, 3}, od3[] = {3, 2, 1};
+  run1(t3, 3, d3, x, MIL_FP32, 3, od3, want);
+}
+END_TEST
+
+START_TEST(test_concat_split) {
+  /* a = [[1, 2]], b = [[3, 4], [5, 6]] along axis 0: [[1, 2], [3, 4], [5, 6]];
+   * split again as [1, 2] rows and read back the second piece */
+  static const char *t = PROG("tensor<fp32, [1, 2]> a",
+    "  tensor<fp32, [3, 2]> c = concat(axis = int32(0), interleave = bool(false), values = (a, tensor<fp32, [2, 2]>([[3, 4], [5, 6]])))[name = string(\"c\")];\n"
+    "  tensor<fp32, [1, 2]> p0, tensor<fp32, [2, 2]> p1 = split(axis = int32(0), split_sizes = tensor<int32, [2]>([1, 2]), x = c)[name = string(\"s\")];\n",
+    "c, p1");
+  Case c;
+  ck_assert_msg(case_open(&c, t) == 0, "%s", c.err);
+  static const int64_t d[] = {1, 2}, dc[] = {3, 2}, dp[] = {2, 2};
+  static const double a[] = {1, 2}, wc[] = {1, 2, 3, 4, 5, 6}, wp[] = {3, 4, 5, 6};
+  case_in(&c, 0, 2, d, a);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP32, 2, dc, wc);
+  expect_out(&c, 1, MIL_FP32, 2, dp, wp);
+  case_close(&c);
+  /* interleave along axis 1 of two [1, 2]: x0 = [1, 2], x1 = [7, 8] ->
+   * [1, 7, 2, 8]; split into 2 even pieces along axis 1: [1, 7], [2, 8] */
+  static const char *il = PROG("tensor<fp32, [1, 2]> a",
+    "  tensor<fp32, [1, 4]> c = concat(axis = int32(-1), interleave = bool(true), values = (a, tensor<fp32, [1, 2]>([[7, 8]])))[name = string(\"c\")];\n"
+    "  tensor<fp32, [1, 2]> p0, tensor<fp32, [1, 2]> p1 = split(axis = int32(1), num_splits = int32(2), x = c)[name = string(\"s\")];\n",
+    "c, p1");
+  ck_assert_msg(case_open(&c, il) == 0, "%s", c.err);
+  static const int64_t d4[] = {1, 4};
+  static const double w4[] = {1, 7, 2, 8}, w1[] = {2, 8};
+  case_in(&c, 0, 2, d, a);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP32, 2, d4, w4);
+  expect_out(&c, 1, MIL_FP32, 2, d, w1);
+  case_close(&c);
+}
+END_TEST
+
+START_TEST(test_slice_by_index) {
+  /* x [3, 4] = 0..11; begin [1, -1], end [3, 0], stride [1, -2]:
+   * rows 1..2; columns from 3 down to (not including) 0 by 2: 3, 1
+   * -> [[7, 5], [11, 9]] */
+  static const char *t = PROG("tensor<fp32, [3, 4]> x",
+    "  tensor<fp32, [2, 2]> y = slice_by_index(begin = tensor<int32, [2]>([1, -1]), end = tensor<int32, [2]>([3, 0]), stride = tensor<int32, [2]>([1, -2]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {3, 4}, od[] = {2, 2};
+  double x[12];
+  for (int i = 0; i < 12; i++)
+    x[i] = i;
+  static const double want[] = {7, 5, 11, 9};
+  run1(t, 2, d, x, MIL_FP32, 2, od, want);
+  /* squeeze_mask on dim 0 takes row 2; end_mask on dim 1 runs to the end
+   * from column 1: [9, 10, 11] */
+  static const char *s = PROG("tensor<fp32, [3, 4]> x",
+    "  tensor<fp32, [3]> y = slice_by_index(begin = tensor<int32, [2]>([2, 1]), end = tensor<int32, [2]>([0, 0]), end_mask = tensor<bool, [2]>([false, true]), squeeze_mask = tensor<bool, [2]>([true, false]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t os[] = {3};
+  static const double ws[] = {9, 10, 11};
+  run1(s, 2, d, x, MIL_FP32, 1, os, ws);
+}
+END_TEST
+
+START_TEST(test_expand_squeeze_cast) {
+  /* [2] -> expand_dims axes [0, -1] -> [1, 2, 1] -> squeeze -> [2];
+   * cast to int32 truncates toward zero: 2.7 -> 2, -1.5 -> -1 */
+  static const char *t = PROG("tensor<fp32, [2]> x",
+    "  tensor<fp32, [1, 2, 1]> e = expand_dims(axes = tensor<int32, [2]>([0, -1]), x = x)[name = string(\"e\")];\n"
+    "  tensor<fp32, [2]> s = squeeze(x = e)[name = string(\"s\")];\n"
+    "  tensor<int32, [2]> i = cast(dtype = string(\"int32\"), x = s)[name = string(\"i\")];\n"
+    "  tensor<fp16, [2]> h = cast(dtype = string(\"fp16\"), x = i)[name = string(\"h\")];\n",
+    "e, h");
+  Case c;
+  ck_assert_msg(case_open(&c, t) == 0, "%s", c.err);
+  static const int64_t d[] = {2}, de[] = {1, 2, 1};
+  static const double x[] = {2.7, -1.5}, we[] = {(float)2.7, -1.5}, wh[] = {2, -1};
+  case_in(&c, 0, 1, d, x);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP32, 3, de, we);
+  expect_out(&c, 1, MIL_FP16, 1, d, wh);
+  case_close(&c);
+}
+END_TEST
+
+START_TEST(test_eval_twice_and_chain) {
+  /* a chain long enough for buffers to be reused: ((x + 1) * 2 - 3) relu;
+   * x = [-1, 0, 2]: 0 -> 0 -> -3 -> 0; 1 -> 2 -> -1 -> 0; 3 -> 6 -> 3 -> 3 */
+  static const char *t = PROG("tensor<fp16, [3]> x",
+    "  tensor<fp16, [3]> a = add(x = x, y = fp16(1))[name = string(\"a\")];\n"
+    "  tensor<fp16, [3]> b = mul(x = a, y = fp16(2))[name = string(\"b\")];\n"
+    "  tensor<fp16, [3]> c = sub(x = b, y = fp16(3))[name = string(\"c\")];\n"
+    "  tensor<fp16, [3]> d = relu(x = c)[name = string(\"d\")];\n"
+    "  tensor<fp16, [3]> e = mul(x = d, y = d)[name = string(\"e\")];\n",
+    "d, e");
+  Case c;
+  ck_assert_msg(case_open(&c, t) == 0, "%s", c.err);
+  static const int64_t d[] = {3};
+  static const double x[] = {-1, 0, 2}, wd[] = {0, 0, 3}, we[] = {0, 0, 9};
+  case_in(&c, 0, 1, d, x);
+  for (int i = 0; i < 2; i++) {
+    case_eval(&c);
+    expect_out(&c, 0, MIL_FP16, 1, d, wd);
+    expect_out(&c, 1, MIL_FP16, 1, d, we);
+  }
+  case_close(&c);
+}
+END_TEST
+
+/* ---- errors -------------------------------------------------------------------------- */
+
+START_TEST(test_unsupported_op) {
+  /* line 5 holds the gather (line 1 is "program(1.3)") */
+  static const char *t = PROG("tensor<fp16, [4]> x",
+    "  tensor<fp16, [4]> a = relu(x = x)[name = string(\"a\")];\n"
+    "  tensor<fp16, [2]> g = gather(axis = int32(0), indices = tensor<int32, [2]>([0, 1]), x = a)[name = string(\"g\")];\n",
+    "g");
+  static const char *const msg[] = {"test.mil:5:", "error:", "unsupported op 'gather'"};
+  expect_open_error(t, msg, 3);
+}
+END_TEST
+
+START_TEST(test_shape_mismatch) {
+  /* the 2x2 conv of a 3x3 input gives 2x2, not the declared 3x3 */
+  static const char *t = PROG("tensor<fp16, [1, 1, 3, 3]> x",
+    "  tensor<fp16, [1, 1, 3, 3]> y = conv(weight = tensor<fp16, [1, 1, 2, 2]>([[[[1, 1], [1, 1]]]]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const char *const msg[] = {"test.mil:4:", "output 'y' is declared tensor<fp16, [1, 1, 3, 3]>",
+                                    "computes tensor<fp16, [1, 1, 2, 2]>"};
+  expect_open_error(t, msg, 3);
+  /* a dtype mismatch and a broadcast failure, both reported in one open */
+  static const char *t2 = PROG("tensor<fp16, [2]> x",
+    "  tensor<fp32, [2]> a = relu(x = x)[name = string(\"a\")];\n"
+    "  tensor<fp16, [2]> b = add(x = x, y = tensor<fp16, [3]>([1, 2, 3]))[name = string(\"b\")];\n",
+    "b");
+  static const char *const msg2[] = {"test.mil:4:", "computes tensor<fp16, [2]>", "test.mil:5:",
+                                     "cannot broadcast"};
+  expect_open_error(t2, msg2, 4);
+  /* an input of the wrong shape is refused at set_input */
+  Case c;
+  ck_assert_int_eq(case_open(&c, PROG("tensor<fp16, [2]> x",
+    "  tensor<fp16, [2]> y = relu(x = x)[name = string(\"y\")];\n", "y")), 0);
+  Tensor in;
+  static const int64_t d3[] = {3};
+  ck_assert_int_eq(tensor_alloc(&in, MIL_FP32, 1, d3), 0);
+  ck_assert_int_eq(cpu_backend.set_input(c.st, 0, &in, &c.d), -1);
+  fflush(c.errf);
+  ck_assert_ptr_nonnull(strstr(c.err, "input 'x'"));
+  tensor_free(&in);
+  case_close(&c);
+}
+END_TEST
+
+START_TEST(test_error_without_source) {
+  /* a program built in memory has no text: the error names the op and its
+   * output in "model: error: ..." form */
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t d[] = {4};
+  mil_add_input(p, f, mil_tensor_type(p, MIL_FP16, 1, d), "x");
+  MilOp *op = mil_add_op(p, f, "erf");
+  mil_op_ref(p, op, "x", "x");
+  mil_op_out(p, op, mil_tensor_type(p, MIL_FP16, 1, d), "y");
+  mil_add_output(p, f, "y");
+  char *err = NULL;
+  size_t len = 0;
+  FILE *ef = open_memstream(&err, &len);
+  Diag dg = {ef, 0};
+  Model m = {"inmem", NULL, p, f, NULL};
+  BackendOpts o = {0};
+  void *st = NULL;
+  ck_assert_int_eq(cpu_backend.open(&m, &o, &st, &dg), -1);
+  fclose(ef);
+  ck_assert_msg(strstr(err, "inmem: error: op erf (output 'y'): unsupported op 'erf'"), "%s", err);
+  free(err);
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(test_inmemory_conv) {
+  /* programs built with the mil.h constructors run the same: a 1x1 conv
+   * whose weight is an inline fp16 const, as the benchmark builds them:
+   * W = [[1, -1], [2, 0.5]], x = [4, 2] -> [2, 9] */
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t xd[] = {1, 2, 1, 1}, wd[] = {2, 2, 1, 1};
+  double w[] = {1, -1, 2, 0.5};
+  mil_add_input(p, f, mil_tensor_type(p, MIL_FP16, 4, xd), "x");
+  MilOp *c = mil_add_op(p, f, "const");
+  mil_op_attr(p, c, "val", mil_tensor_f(p, MIL_FP16, 4, wd, w));
+  mil_op_out(p, c, mil_tensor_type(p, MIL_FP16, 4, wd), "W");
+  MilOp *op = mil_add_op(p, f, "conv");
+  mil_op_ref(p, op, "weight", "W");
+  mil_op_ref(p, op, "x", "x");
+  mil_op_val(p, op, "pad_type", mil_scalar_s(p, "valid"));
+  mil_op_out(p, op, mil_tensor_type(p, MIL_FP16, 4, xd), "y");
+  mil_add_output(p, f, "y");
+  Diag dg = diag_stderr();
+  Model m = {"inmem", NULL, p, f, NULL};
+  BackendOpts o = {0};
+  void *st = NULL;
+  ck_assert_int_eq(cpu_backend.open(&m, &o, &st, &dg), 0);
+  Tensor in, out;
+  ck_assert_int_eq(tensor_alloc(&in, MIL_FP16, 4, xd), 0);
+  ((uint16_t *)in.data)[0] = fp16_from_float(4);
+  ((uint16_t *)in.data)[1] = fp16_from_float(2);
+  ck_assert_int_eq(cpu_backend.set_input(st, 0, &in, &dg), 0);
+  double ms = 0;
+  ck_assert_int_eq(cpu_backend.eval(st, &ms, &dg), 0);
+  ck_assert_int_eq(cpu_backend.get_output(st, 0, &out, &dg), 0);
+  ck_assert_int_eq(out.dtype, MIL_FP16);
+  ck_assert(fp16_to_float(((uint16_t *)out.data)[0]) == 2);
+  ck_assert(fp16_to_float(((uint16_t *)out.data)[1]) == 9);
+  tensor_free(&in);
+  tensor_free(&out);
+  cpu_backend.close(st);
+  mil_free(p);
+}
+END_TEST
+
+static Suite *cpu_suite(void) {
+  Suite *s = suite_create("cpu");
+  TCase *t = tcase_create("conv");
+  tcase_add_test(t, test_conv_2x2);
+  tcase_add_test(t, test_conv_pad_stride);
+  tcase_add_test(t, test_conv_groups);
+  tcase_add_test(t, test_conv_dilation);
+  tcase_add_test(t, test_conv1d);
+  tcase_add_test(t, test_conv1x1_is_matmul);
+  suite_add_tcase(s, t);
+  t = tcase_create("quant");
+  tcase_add_test(t, test_quantize_ties);
+  tcase_add_test(t, test_quantize_clamp);
+  tcase_add_test(t, test_quantize_per_axis);
+  tcase_add_test(t, test_dequantize_zero_point);
+  tcase_add_test(t, test_constexpr_affine);
+  tcase_add_test(t, test_constexpr_blockwise);
+  tcase_add_test(t, test_constexpr_lut);
+  tcase_add_test(t, test_blob_weights);
+  tcase_add_test(t, test_seed_w8a8);
+  suite_add_tcase(s, t);
+  t = tcase_create("math");
+  tcase_set_timeout(t, 60);   /* the fp16 sweep, on a loaded machine */
+  tcase_add_test(t, test_activations);
+  tcase_add_test(t, test_sigmoid);
+  tcase_add_test(t, test_gelu_modes);
+  tcase_add_test(t, test_sqrt_rsqrt_pow);
+  tcase_add_test(t, test_softmax);
+  tcase_add_test(t, test_layer_norm);
+  tcase_add_test(t, test_reductions);
+  tcase_add_test(t, test_fp16_rounding);
+  tcase_add_test(t, test_round_fp16_matches_reference);
+  tcase_add_test(t, test_matmul_transpose);
+  tcase_add_test(t, test_matmul_batch);
+  tcase_add_test(t, test_linear);
+  suite_add_tcase(s, t);
+  t = tcase_create("shape");
+  tcase_add_test(t, test_broadcast);
+  tcase_add_test(t, test_reshape);
+  tcase_add_test(t, test_transpose);
+  tcase_add_test(t, test_concat_split);
+  tcase_add_test(t, test_slice_by_index);
+  tcase_add_test(t, test_expand_squeeze_cast);
+  tcase_add_test(t, test_eval_twice_and_chain);
+  suite_add_tcase(s, t);
+  t = tcase_create("errors");
+  tcase_add_test(t, test_unsupported_op);
+  tcase_add_test(t, test_shape_mismatch);
+  tcase_add_test(t, test_error_without_source);
+  tcase_add_test(t, test_inmemory_conv);
+  suite_add_tcase(s, t);
+  return s;
+}
+
+int main(void) {
+  SRunner *r = srunner_create(cpu_suite());
+  srunner_run_all(r, CK_NORMAL);
+  int failed = srunner_ntests_failed(r);
+  srunner_free(r);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
