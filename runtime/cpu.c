@@ -89,7 +89,7 @@ const char *cpu_type_str(char *buf, size_t n, MilDtype dt, int rank, const int64
 
 /* ---- errors ---------------------------------------------------------------- */
 
-static const char *where(const CpuBuild *b) { return b->m->name ? b->m->name : "cpu"; }
+static const char *where(const CpuBuild *b) { return b->plan->name; }
 
 static void verr_at(CpuBuild *b, const MilOp *op, const char *fmt, va_list ap) {
   char msg[640];
@@ -97,9 +97,9 @@ static void verr_at(CpuBuild *b, const MilOp *op, const char *fmt, va_list ap) {
   const MilProg *p = b->m->prog;
   if (p->src && op)
     diag_error(b->d, p->src, op->loc, "%s: %s", op->op, msg);
-  else if (op)
-    diag_file_error(b->d, where(b), "op %s (output '%s'): %s", op->op,
-                    op->nouts ? op->outs[0].name : "?", msg);
+  else if (op)   /* no text to point at: name the op by its statement */
+    diag_file_error(b->d, where(b), "%s = %s(...): %s", op->nouts ? op->outs[0].name : "?",
+                    op->op, msg);
   else if (p->src)
     diag_error(b->d, p->src, b->m->fn->loc, "%s", msg);
   else
@@ -381,12 +381,15 @@ static int param(CpuBuild *b, const char *name, char cls, bool required) {
             : cls == 'f' ? mil_dtype_is_float(s->dtype) || mil_dtype_is_int(s->dtype)
             : cls == 's' ? s->dtype == MIL_STRING
                          : s->dtype == MIL_BOOL;
-  if (!ok || s->rank > 1)
-    return cpu_error(b, "parameter '%s' has type %s; expected %s %s", name,
-                     cpu_type_str((char[96]){0}, 96, s->dtype, s->rank, s->dim),
-                     cls == 's' ? "a" : s->rank > 1 ? "a scalar or vector of" : "",
-                     cls == 'i' ? "int" : cls == 'f' ? "number" : cls == 's' ? "string" : "bool"),
-           CPU_ERR;
+  if (!ok || s->rank > 1) {
+    char t[96];
+    return cpu_error(b, "parameter '%s' is %s; %s expected", name,
+                     cpu_type_str(t, sizeof t, s->dtype, s->rank, s->dim),
+                     cls == 'i'   ? "an int scalar or vector"
+                     : cls == 'f' ? "a number"
+                     : cls == 's' ? "a string"
+                                  : "a bool scalar or vector"), CPU_ERR;
+  }
   return slot;
 }
 
@@ -396,7 +399,8 @@ int cpu_param_ints(CpuBuild *b, const char *name, int64_t *out, int max, const i
   if (slot == CPU_ERR)
     return -1;
   if (slot == CPU_ABSENT) {
-    memcpy(out, def, (size_t)ndef * sizeof *out);
+    for (int i = 0; i < ndef; i++)
+      out[i] = def[i];
     return ndef;
   }
   const CpuSlot *s = &b->plan->slots[slot];
@@ -450,7 +454,7 @@ int cpu_param_bools(CpuBuild *b, const char *name, bool *out, int n) {
     return 0;
   }
   const CpuSlot *s = &b->plan->slots[slot];
-  if (s->n != n && !(s->n == 1 && n == 1))
+  if (s->n != n)
     return cpu_error(b, "parameter '%s' has %lld values; %d expected", name, (long long)s->n, n);
   for (int i = 0; i < n; i++)
     out[i] = s->data[i] != 0;
@@ -529,16 +533,16 @@ static int add_inputs(CpuBuild *b) {
 static int add_const(CpuBuild *b) {
   const MilOp *op = b->op;
   const MilAttr *val = mil_op_attr_get(op, "val");
-  if (!val)
-    return cpu_error(b, "missing attribute 'val'");
   if (op->nouts != 1)
     return cpu_error(b, "declares %d outputs; const has 1", op->nouts);
-  int slot = value_slot(b, val->val, "val");
-  int rc = 0;
-  if (slot >= 0 && !mil_type_eq(op->outs[0].type, val->val->type))
+  int slot = CPU_ERR, rc = 0;
+  if (!val)
+    rc = cpu_error(b, "missing attribute 'val'");
+  else if ((slot = value_slot(b, val->val, "val")) >= 0 &&
+           !mil_type_eq(op->outs[0].type, val->val->type))
     rc = cpu_error(b, "output '%s' is declared with another type than its value",
                    op->outs[0].name);
-  if (slot < 0 && (slot = new_slot(b)) < 0)
+  if (slot < 0 && (slot = new_slot(b)) < 0)   /* a typeless stand-in, marked bad */
     return -1;
   const CpuSlot *s = &b->plan->slots[slot];
   if (rc < 0 || (!s->data && !s->str)) {
@@ -623,7 +627,7 @@ static int add_op(CpuBuild *b, const MilOp *op) {
   b->step = &st;
   int rc = add_outputs(b, &st);
   if (rc == 0 && !def)
-    rc = cpu_error(b, "unsupported op '%s': the cpu backend cannot run it", op->op);
+    rc = cpu_error(b, "op not supported by the cpu backend");
   if (rc == 0) {
     st.run = def->run;
     st.mode = def->mode;
@@ -797,6 +801,7 @@ static int cpu_open(const Model *m, const BackendOpts *o, void **state, Diag *d)
     diag_file_error(d, m->name, "out of memory");
     return -1;
   }
+  p->name = m->name ? m->name : "cpu";
   CpuBuild b = {.plan = p, .m = m, .d = d};
   int rc = build(&b);
   free(b.hash);
@@ -822,7 +827,7 @@ static float to_dtype(double v, MilDtype dt) {
 static int cpu_set_input(void *state, int i, const Tensor *t, Diag *d) {
   CpuPlan *p = state;
   if (i < 0 || i >= p->ninputs) {
-    diag_file_error(d, NULL, "cpu: input index %d out of range (the function has %d)", i,
+    diag_file_error(d, p->name, "input index %d out of range (the function has %d)", i,
                     p->ninputs);
     return -1;
   }
@@ -832,7 +837,7 @@ static int cpu_set_input(void *state, int i, const Tensor *t, Diag *d) {
     same = t->dim[k] == s->dim[k];
   if (!same) {
     char want[256], got[256];
-    diag_file_error(d, NULL, "cpu: input '%s' is %s; the tensor given is %s", s->name,
+    diag_file_error(d, p->name, "input '%s' is %s; the tensor given is %s", s->name,
                     cpu_type_str(want, sizeof want, s->dtype, s->rank, s->dim),
                     cpu_type_str(got, sizeof got, t->dtype, t->rank, t->dim));
     return -1;
@@ -869,13 +874,13 @@ static int cpu_eval(void *state, double *ms, Diag *d) {
 static int cpu_get_output(void *state, int i, Tensor *t, Diag *d) {
   const CpuPlan *p = state;
   if (i < 0 || i >= p->noutputs) {
-    diag_file_error(d, NULL, "cpu: output index %d out of range (the function has %d)", i,
+    diag_file_error(d, p->name, "output index %d out of range (the function has %d)", i,
                     p->noutputs);
     return -1;
   }
   const CpuSlot *s = &p->slots[p->outputs[i]];
   if (tensor_alloc(t, s->dtype, s->rank, s->dim) < 0) {
-    diag_file_error(d, NULL, "cpu: cannot allocate output '%s' (%lld %s elements)", s->name,
+    diag_file_error(d, p->name, "cannot allocate output '%s' (%lld %s elements)", s->name,
                     (long long)s->n, mil_dtype_name(s->dtype));
     return -1;
   }

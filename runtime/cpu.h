@@ -55,6 +55,7 @@ struct CpuStep {
 };
 
 struct CpuPlan {
+  const char *name;         /* the model, for errors after open() */
   CpuSlot *slots;
   int nslots, slotcap;
   CpuStep *steps;

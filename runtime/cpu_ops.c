@@ -536,7 +536,13 @@ static void run_reduce(const CpuPlan *p, const CpuStep *s) {
 
 /* ---- conv ---------------------------------------------------------------------------
  * k: 0 N, 1 Cin, 2 H, 3 W, 4 Cout, 5 Kh, 6 Kw, 7 sh, 8 sw, 9 dh, 10 dw,
- * 11 pad top, 12 pad left, 13 Ho, 14 Wo, 15 groups, 16 direct (no im2col). */
+ * 11 pad top, 12 pad left, 13 Ho, 14 Wo, 15 groups, 16 how: CONV_*. */
+
+enum {
+  CONV_IM2COL,     /* columns in the scratch buffer, then a GEMM per group */
+  CONV_DIRECT,     /* 1x1, stride 1, no padding: x is the GEMM's operand */
+  CONV_DEPTHWISE,  /* one input channel per group: taps added row by row */
+};
 
 static int conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
                      const int64_t *keff, const int64_t *st, const int64_t *custom,
@@ -609,6 +615,8 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
     in[i] = x.dim[2 + i];
     k[i] = w.dim[2 + i];
     keff[i] = (k[i] - 1) * dil[i] + 1;
+    if (k[i] < 1)
+      return cpu_error(b, "weight has an empty kernel dimension");
   }
   if (conv_pads(b, pad_type, nsp, in, keff, strides, custom, pad) < 0)
     return -1;
@@ -630,8 +638,8 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
   memcpy(s->k, kv, sizeof kv);
   bool direct = kv[5] == 1 && kv[6] == 1 && kv[7] == 1 && kv[8] == 1 && kv[11] == 0 &&
                 kv[12] == 0 && kv[13] == kv[2] && kv[14] == kv[3];
-  s->k[16] = direct;
-  if (!direct)
+  s->k[16] = direct ? CONV_DIRECT : cin == groups ? CONV_DEPTHWISE : CONV_IM2COL;
+  if (s->k[16] == CONV_IM2COL)
     cpu_scratch(b, cin / groups * kv[5] * kv[6] * kv[13] * kv[14]);
   return cpu_output(b, 0, 1, x.dtype, x.rank, odim) < 0 ? -1 : 0;
 }
@@ -660,6 +668,41 @@ static void im2col(float *col, const float *x, const int64_t *k, int64_t cg) {
       }
 }
 
+static void tap_row(float *restrict y, const float *restrict x, int64_t n, float w) {
+  EACH(n, y[i] += w * x[i]);
+}
+
+/* One output channel from one input channel: y = b + sum over taps of
+ * w[tap] * (x shifted), a row at a time over the outputs whose window
+ * reads inside x (the rest read padding, zero). */
+static void depthwise(float *y, const float *x, const float *w, float b, const int64_t *k) {
+  int64_t H = k[2], W = k[3], Kh = k[5], Kw = k[6], sh = k[7], sw = k[8], dh = k[9], dw = k[10];
+  int64_t pt = k[11], pl = k[12], Ho = k[13], Wo = k[14];
+  for (int64_t oh = 0; oh < Ho; oh++) {
+    float *yr = y + oh * Wo;
+    for (int64_t i = 0; i < Wo; i++)
+      yr[i] = b;
+    for (int64_t kh = 0; kh < Kh; kh++) {
+      int64_t ih = oh * sh - pt + kh * dh;
+      if (ih < 0 || ih >= H)
+        continue;
+      const float *xr = x + ih * W;
+      for (int64_t kw = 0; kw < Kw; kw++) {
+        /* ow reads iw = ow * sw + off, inside [0, W) for ow in [lo, hi] */
+        int64_t off = kw * dw - pl, lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        int64_t hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / sw;
+        hi = hi < Wo - 1 ? hi : Wo - 1;
+        float wv = w[kh * Kw + kw];
+        if (sw == 1 && hi >= lo)
+          tap_row(yr + lo, xr + lo + off, hi - lo + 1, wv);
+        else
+          for (int64_t ow = lo; ow <= hi; ow++)
+            yr[ow] += wv * xr[ow * sw + off];
+      }
+    }
+  }
+}
+
 static void run_conv(const CpuPlan *p, const CpuStep *s) {
   const int64_t *k = s->k;
   const float *x = dat(p, s->in[0]), *w = dat(p, s->in[1]);
@@ -671,8 +714,13 @@ static void run_conv(const CpuPlan *p, const CpuStep *s) {
     for (int64_t g = 0; g < G; g++) {
       const float *xg = x + (n * cin + g * cg) * HW;
       float *yg = y + (n * cout + g * mg) * OHW;
+      if (k[16] == CONV_DEPTHWISE) {
+        for (int64_t m = 0; m < mg; m++)
+          depthwise(yg + m * OHW, xg, w + (g * mg + m) * KK, bias ? bias[g * mg + m] : 0.0f, k);
+        continue;
+      }
       const float *col = xg;
-      if (!k[16]) {
+      if (k[16] == CONV_IM2COL) {
         im2col(p->scratch, xg, k, cg);
         col = p->scratch;
       }

@@ -11,8 +11,8 @@
 # present) and the binary cases tests/bad/gen_binary.sh writes.
 #
 # Environment: FUZZ_SECONDS (60) per harness, FUZZERS (all four), CC (clang),
-# FUZZ_JOBS (1). Crashes, leaks and timeouts are saved under
-# BUILDDIR/tests/fuzz/crashes/ and make the script exit 1.
+# FUZZ_TIMEOUT (30 seconds per input). Crashes, leaks and timeouts are
+# saved under BUILDDIR/tests/fuzz/crashes/ and make the script exit 1.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -90,7 +90,7 @@ for z in $FUZZERS; do
   corpus=$out/corpus/$z
   mkdir -p "$corpus"
   echo "== fuzz_$z for ${FUZZ_SECONDS}s"
-  if ! "$exe" "$corpus" "$out/seeds/$z" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+  if ! "$exe" "$corpus" "$out/seeds/$z" -max_total_time="$FUZZ_SECONDS" -timeout="${FUZZ_TIMEOUT:-30}" \
        -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
        -artifact_prefix="$out/crashes/$z-" >"$out/fuzz_$z.log" 2>&1; then
     echo "run.sh: fuzz_$z found a problem; see $out/fuzz_$z.log and $out/crashes/" >&2
