@@ -30,7 +30,7 @@ EXTRA_DIST += tests/prng_ref.py
 check_PROGRAMS += tests/bench/peakrss
 tests_bench_peakrss_SOURCES = tests/bench/peakrss.c
 EXTRA_DIST += tests/bench/anetc_bench.sh
-bench: anetc$(EXEEXT) tests/bench/peakrss$(EXEEXT)
+bench-anetc: anetc$(EXEEXT) tests/bench/peakrss$(EXEEXT)
 	ANETC=./anetc$(EXEEXT) PEAKRSS=./tests/bench/peakrss$(EXEEXT) SRCDIR=$(srcdir) \
 	  $(SHELL) $(srcdir)/tests/bench/anetc_bench.sh
-.PHONY: bench
+.PHONY: bench-anetc

@@ -161,6 +161,16 @@ static float *new_buf(CpuBuild *b, int64_t n) {
   return f;
 }
 
+/* Frees a buffer new_buf gave out (searching from the newest). */
+static void drop_buf(CpuPlan *p, float *f) {
+  for (int i = p->nbufs - 1; i >= 0; i--)
+    if (p->bufs[i] == f) {
+      free(f);
+      p->bufs[i] = p->bufs[--p->nbufs];
+      return;
+    }
+}
+
 void *cpu_step_alloc(CpuBuild *b, int64_t n, size_t size) { return xcalloc(b, n, size); }
 
 void cpu_scratch(CpuBuild *b, int64_t n) {
@@ -612,6 +622,15 @@ static int run_constexpr(CpuBuild *b, CpuStep *st) {
     p->slots[st->out[k]].isconst = true;
     round_slot(&p->slots[st->out[k]]);
   }
+  /* operands written inline (the weight blobs of the attribute form) have
+   * no other reader: keep only the decompressed result */
+  for (int i = 0; i < CPU_MAX_IN; i++) {
+    CpuSlot *in = st->in[i] >= 0 ? &p->slots[st->in[i]] : NULL;
+    if (in && !in->name && in->data) {
+      drop_buf(p, in->data);
+      in->data = NULL;
+    }
+  }
   return 0;
 }
 
@@ -766,11 +785,13 @@ static int build(CpuBuild *b) {
   b->opset = opset_version(f->opset);
   if (add_inputs(b) < 0)
     return -1;
-  int errors = 0;
-  for (int i = 0; i < f->nops && errors < CPU_MAX_ERRORS; i++)
+  /* ops after a failed one are still checked; those that fail only
+   * because an operand failed stay quiet and do not count to the limit */
+  int failed = 0, errors0 = b->d->nerrors;
+  for (int i = 0; i < f->nops && b->d->nerrors - errors0 < CPU_MAX_ERRORS; i++)
     if (add_op(b, &f->ops[i]) < 0)
-      errors++;
-  if (errors)
+      failed++;
+  if (failed)
     return -1;
   if (add_outputs_of_fn(b) < 0)
     return -1;

@@ -555,6 +555,24 @@ START_TEST(test_activations) {
   static const double relu6[] = {0, 0, 0.5, 2}, clip[] = {-1, -1, 0.5, 0.75};
   unary("relu6", "", relu6);
   unary("clip", "alpha = fp16(-1), beta = fp16(0.75), ", clip);
+  unary("identity", "", XACT);
+  /* relu6 above 6: 4x = -8, -4, 2, 8 -> 0, 0, 2, 6; maximum and minimum
+   * with 0.5: 0.5 0.5 0.5 2 and -2 -1 0.5 0.5 */
+  static const char *m = PROG("tensor<fp16, [4]> x",
+    "  tensor<fp16, [4]> x4 = mul(x = x, y = fp16(4))[name = string(\"x4\")];\n"
+    "  tensor<fp16, [4]> r = relu6(x = x4)[name = string(\"r\")];\n"
+    "  tensor<fp16, [4]> hi = maximum(x = x, y = fp16(0.5))[name = string(\"hi\")];\n"
+    "  tensor<fp16, [4]> lo = minimum(x = x, y = fp16(0.5))[name = string(\"lo\")];\n",
+    "r, hi, lo");
+  Case c;
+  ck_assert_msg(case_open(&c, m) == 0, "%s", c.err);
+  static const double r6[] = {0, 0, 2, 6}, mx[] = {0.5, 0.5, 0.5, 2}, mn[] = {-2, -1, 0.5, 0.5};
+  case_in(&c, 0, 1, D4, XACT);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP16, 1, D4, r6);
+  expect_out(&c, 1, MIL_FP16, 1, D4, mx);
+  expect_out(&c, 2, MIL_FP16, 1, D4, mn);
+  case_close(&c);
 }
 END_TEST
 
@@ -626,6 +644,7 @@ END_TEST
 
 START_TEST(test_layer_norm) {
   /* [1, 2, 3, 4]: mean 2.5, biased variance (2.25+.25+.25+2.25)/4 = 1.25,
+   * epsilon fp16(1e-5) = 0x1.5p-17 = 1.0014e-5,
    * (x - 2.5) / sqrt(1.25 + 1e-5) = -1.3416354 (q -1373.83 at 2^-10),
    * -.4472118 (q -1831.78 at 2^-12), .4472118, 1.3416354 */
   static const char *t = PROG("tensor<fp16, [1, 4]> x",
@@ -668,6 +687,13 @@ START_TEST(test_reductions) {
   static const int64_t dm[] = {3};
   static const double wm[] = {2.5, 3.5, 4.5};
   run1(m, 2, d, x, MIL_FP32, 1, dm, wm);
+  /* max over axis 1: [3, 6] */
+  static const char *mx = PROG("tensor<fp32, [2, 3]> x",
+    "  tensor<fp32, [2]> y = reduce_max(axes = tensor<int32, [1]>([-1]), x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t dx[] = {2};
+  static const double wx[] = {3, 6};
+  run1(mx, 2, d, x, MIL_FP32, 1, dx, wx);
   /* mean over everything: 21 / 6 = 3.5, a scalar */
   static const char *a = PROG("tensor<fp32, [2, 3]> x",
     "  fp32 y = reduce_mean(x = x)[name = string(\"y\")];\n", "y");
@@ -974,6 +1000,27 @@ START_TEST(test_unsupported_op) {
 }
 END_TEST
 
+START_TEST(test_errors_after_failure) {
+  /* after an unsupported op, the 30 ops that read its result fail quietly
+   * (no cascade of messages), and a second unsupported op on line 35 is
+   * still reported */
+  static char text[8192];
+  size_t o = (size_t)snprintf(text, sizeof text, "program(1.3)\n{\n func main<ios18>("
+                              "tensor<fp16, [4]> x) {\n  tensor<fp16, [4]> r0 = erf(x = x);\n");
+  for (int i = 1; i <= 30; i++)
+    o += (size_t)snprintf(text + o, sizeof text - o,
+                          "  tensor<fp16, [4]> r%d = relu(x = r%d);\n", i, i - 1);
+  snprintf(text + o, sizeof text - o,
+           "  tensor<fp16, [4]> z = floor(x = x);\n } -> (r30, z);\n}\n");
+  Case c;
+  ck_assert_int_eq(case_open(&c, text), -1);
+  ck_assert_int_eq(c.d.nerrors, 2);
+  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:4:3: error: erf: op not supported"));
+  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:35:3: error: floor: op not supported"));
+  case_close(&c);
+}
+END_TEST
+
 START_TEST(test_shape_mismatch) {
   /* the 2x2 conv of a 3x3 input gives 2x2, not the declared 3x3 */
   static const char *t = PROG("tensor<fp16, [1, 1, 3, 3]> x",
@@ -1002,6 +1049,22 @@ START_TEST(test_shape_mismatch) {
   ck_assert_ptr_nonnull(strstr(c.err, "input 'x'"));
   tensor_free(&in);
   case_close(&c);
+}
+END_TEST
+
+START_TEST(test_param_errors) {
+  static const char *t = PROG("tensor<fp16, [1, 1, 2, 2]> x, tensor<int32, [2]> s",
+    "  tensor<fp16, [1, 1, 2, 2]> a = conv(strides = s, weight = tensor<fp16, [1, 1, 1, 1]>([[[[1]]]]), x = x)[name = string(\"a\")];\n"
+    "  tensor<fp16, [1, 1, 2, 2]> b = transpose(perm = tensor<int32, [4]>([0, 1, 2, 2]), x = x)[name = string(\"b\")];\n"
+    "  tensor<fp16, [1, 1, 2, 2]> c = relu(y = x)[name = string(\"c\")];\n"
+    "  tensor<fp16, [1, 1, 2, 2]> d = softmax(axis = int32(4), x = x)[name = string(\"d\")];\n",
+    "a, b, c, d");
+  static const char *const msg[] = {
+    "test.mil:4:3: error: conv: 'strides' must be a constant",
+    "test.mil:5:3: error: transpose: perm is not a permutation: 2 appears twice",
+    "test.mil:6:3: error: relu: missing operand 'x'",
+    "test.mil:7:3: error: softmax: axis 4 is out of range for rank 4"};
+  expect_open_error(t, msg, 4);
 }
 END_TEST
 
@@ -1122,7 +1185,9 @@ static Suite *cpu_suite(void) {
   suite_add_tcase(s, t);
   t = tcase_create("errors");
   tcase_add_test(t, test_unsupported_op);
+  tcase_add_test(t, test_errors_after_failure);
   tcase_add_test(t, test_shape_mismatch);
+  tcase_add_test(t, test_param_errors);
   tcase_add_test(t, test_error_without_source);
   tcase_add_test(t, test_inmemory_conv);
   suite_add_tcase(s, t);

@@ -1,6 +1,7 @@
 /* fuzz_mil.c - libFuzzer harness for the MIL text parser and printer.
- * Whatever parses must print, and the printed text must parse again: a
- * reprint that fails to parse is a printer or parser bug, so it aborts. */
+ * Whatever parses must print, the printed text must parse again, and
+ * printing that parse must give the same text (print is a fixed point):
+ * anything else is a printer or parser bug, so it aborts. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "fuzz_mil: the reprinted program does not parse:\n%s\n", text);
     abort();
   }
+  char *text2 = mil_print_string(q);
+  if (!text2 || strcmp(text, text2) != 0) {
+    fprintf(stderr, "fuzz_mil: printing the reparsed program changes the text:\n%s\n---\n%s\n",
+            text, text2 ? text2 : "(print failed)");
+    abort();
+  }
+  free(text2);
   mil_free(q);
   free(text);
   mil_free(p);

@@ -45,13 +45,13 @@ for f in "$src"/gen/*.c "$src"/grammar/*.c "$build"/grammar/*.c "$src"/runtime/w
   srcs="$srcs $f"
 done
 
+# Rebuilt every time: a changed header must never meet a stale object.
+rm -f "$obj"/*.o
 objs=""
 for f in $srcs; do
   o=$obj/$(echo "$f" | sed "s|^$src/||; s|^$build/||; s|/|_|g; s|\.c$|.o|")
-  if [ ! -f "$o" ] || [ "$f" -nt "$o" ]; then
-    # shellcheck disable=SC2086
-    "$CC" $flags $san -fsanitize=fuzzer-no-link -c "$f" -o "$o"
-  fi
+  # shellcheck disable=SC2086
+  "$CC" $flags $san -fsanitize=fuzzer-no-link -c "$f" -o "$o"
   objs="$objs $o"
 done
 rm -f "$obj/libfuzzsrc.a"
@@ -59,25 +59,28 @@ rm -f "$obj/libfuzzsrc.a"
 ar cr "$obj/libfuzzsrc.a" $objs
 
 # Seeds: one file per input, named after where it came from.
-seed() { # seed NAME FILE...
-  mkdir -p "$out/seeds/$1"
-  n=$1; shift
-  for f in "$@"; do
-    [ -f "$f" ] && cp "$f" "$out/seeds/$n/$(echo "$f" | sed "s|^$src/||; s|^$build/||; s|/|_|g")"
+seed() { # seed NAME PATTERN DIR...: copies the files under DIRs that match
+  n=$1 pat=$2
+  shift 2
+  mkdir -p "$out/seeds/$n"
+  for d in "$@"; do
+    [ -d "$d" ] || continue
+    find "$d" -type f -name "$pat" | while IFS= read -r f; do
+      cp "$f" "$out/seeds/$n/$(echo "$f" | sed "s|^$src/||; s|^$build/||; s|/|_|g")"
+    done
   done
-  return 0
 }
 rm -rf "$out/seeds" "$out/gen"
 sh "$src/tests/bad/gen_binary.sh" "$out/gen"
-seed anet $(find "$src/samples" "$src/tests/cases" "$src/tests/bad/anet" -name '*.anet' 2>/dev/null)
-seed mil $(find "$src/tests/cases" "$src/tests/bad/mil" "$out/gen" -name '*.mil' 2>/dev/null) \
-  $(ls "$src"/../shared/mil-corpus/*/model.mil 2>/dev/null)
-seed npy $(find "$src/tests/cases" "$out/gen/npy" -name '*.npy' 2>/dev/null)
+seed anet '*.anet' "$src/samples" "$src/tests/cases" "$src/tests/bad/anet"
+seed mil '*.mil' "$src/tests/cases" "$src/tests/bad/mil" "$out/gen" "$src/../shared/mil-corpus"
+seed npy '*.npy' "$src/tests/cases" "$out/gen/npy"
 # wfile inputs: 2-byte little-endian length, the MIL text, the weight file.
 mkdir -p "$out/seeds/wfile"
 for d in "$out"/gen/wbin/*/; do
   m=$d/model.mil
   len=$(wc -c <"$m")
+  # shellcheck disable=SC2059
   { printf "\\$(printf %03o $((len & 255)))\\$(printf %03o $((len >> 8 & 255)))"
     cat "$m" "$d/weights/weight.bin"; } >"$out/seeds/wfile/$(basename "$d")"
 done
