@@ -1,6 +1,6 @@
 /* chip.c - the per-chip table and the seed's peak arithmetic.
  *
- * Every figure below is transcribed from /work/shared/ANE_NOTES.md section 6
+ * Every figure below is transcribed from ../shared/ANE_NOTES.md section 6
  * and carries the public source that note names. Where sources disagree the
  * row says CONFLICT and which one it follows. Nothing here was measured by
  * this project.
