@@ -32,6 +32,7 @@ static void usage(FILE *out) {
         "  --dump-ir             print the checked layer IR to standard output\n"
         "  --point=NAME          only this sweep point (see --list-points)\n"
         "  --list-points         print the name of every sweep point\n"
+        "  --sync                fsync each output before renaming it into place\n"
         "  -h, --help            print this help\n"
         "  -V, --version         print the version\n"
         "\n"
@@ -73,6 +74,8 @@ static int parse_args(int argc, char **argv, Opts *o) {
       o->dump_ir = true;
     } else if (!strcmp(a, "--list-points")) {
       o->list_points = true;
+    } else if (!strcmp(a, "--sync")) {
+      outfile_set_sync(true);
     } else if (!strncmp(a, "--emit", 6)) {
       if (!(v = opt_value(argc, argv, &i, "--emit")))
         return 1 + usage_error("%s needs a value (--emit=mil)", a);

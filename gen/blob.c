@@ -2,26 +2,25 @@
  *
  * The PRNG is xoshiro256** (Blackman and Vigna, 2018) whose four state words
  * are the first four outputs of splitmix64 started at the seed. Uniform
- * doubles take the top 53 bits: (x >> 11) * 2^-53. Normals use the
- * ziggurat method with constant tables; the logarithm it needs is computed
- * here from +, -, * and / only (all correctly rounded in IEEE 754), so
- * every machine gets the same bits. This file must be compiled without
- * floating-point contraction (-ffp-contract=off): an fma rounds differently.
+ * doubles take the top 53 bits: (x >> 11) * 2^-53.
  *
- * Blob element streams. Element k of a blob lies in block k / 4096; each
- * block has its own generator, prng_seed(splitmix64 output number b+1 of a
- * stream started at the blob's seed) for block b, and element k is draw
- * k % 4096 of that block. A draw is:
- *   float uniform(a, b)   a + (b - a) * u, u = prng_uniform(), then rounded
- *                         to the stored type (fp16/fp32: nearest, ties even)
- *   int uniform(a, b)     lo + floor(x * (hi - lo + 1) / 2^64), x = prng_next(),
+ * Blob element streams (docs/language.md, tests/prng_ref.py). Element k of
+ * a blob lies in block b = k / 4096, at j = k % 4096. Block b has eight
+ * xoshiro256** lanes (block_seed); word j of the block is output j / 8 of
+ * lane j % 8. Element j is:
+ *   float uniform(a, b)   a + (b - a) * u, u = (word j >> 11) * 2^-53, then
+ *                         rounded to the stored type (nearest, ties even)
+ *   int uniform(a, b)     lo + floor(x * (hi - lo + 1) / 2^64), x = word j,
  *                         lo = ceil(a), hi = floor(b) clipped to the type
  *                         (bias below (hi-lo+1) / 2^64, i.e. none in practice)
- *   normal(mean, sd)      mean + sd * prng_normal()
+ *   normal(mean, sd)      Box-Muller in single precision on 32-bit draws
+ *                         (see "normals" below)
  *   const(a)              a
  * Integer types round the value half to even and saturate (NaN gives 0).
  * So any element range can be produced without generating what precedes its
- * block, and the bytes never depend on how the writer chunks its work. */
+ * block, and the bytes never depend on how the writer chunks its work. This
+ * file must be compiled without floating-point contraction
+ * (-ffp-contract=off): an fma rounds differently. */
 #include "blob.h"
 
 #include <errno.h>
@@ -85,173 +84,156 @@ static inline double uniform53(Prng *r) { return (double)(next64(r) >> 11) * 0x1
 
 double prng_uniform(Prng *r) { return uniform53(r); }
 
-/* Natural log of a positive normal double, from the exact split
- * x = m * 2^e with m in [sqrt(1/2), sqrt(2)) and
- * log(m) = 2 atanh(t) = 2 (t + t^3/3 + ... + t^21/21), t = (m-1)/(m+1).
- * |t| <= 0.1716, so the terms left out are below 2^-55 relative. ln 2 is
- * split so that e * LN2_HI is exact. Accurate to about one ulp; what matters
- * more is that the steps are fixed, so the bits are the same everywhere. */
-static double ln_pos(double x) {
-  static const double LN2_HI = 0x1.62e42fee00000p-1;
-  static const double LN2_LO = 0x1.a39ef35793c76p-33;
-  uint64_t b;
-  memcpy(&b, &x, sizeof b);
-  int e = (int)((b >> 52) & 0x7ff) - 1023;
-  b = (b & 0xfffffffffffffu) | 0x3ff0000000000000u;
-  double m;
-  memcpy(&m, &b, sizeof m);
-  if (m > 0x1.6a09e667f3bcdp+0) {   /* sqrt(2) */
-    m *= 0.5;
-    e++;
-  }
-  double f = m - 1.0;               /* exact (Sterbenz) */
-  double t = f / (2.0 + f);
-  double w = t * t;
-  double p = 1.0 / 21;
-  p = p * w + 1.0 / 19;
-  p = p * w + 1.0 / 17;
-  p = p * w + 1.0 / 15;
-  p = p * w + 1.0 / 13;
-  p = p * w + 1.0 / 11;
-  p = p * w + 1.0 / 9;
-  p = p * w + 1.0 / 7;
-  p = p * w + 1.0 / 5;
-  p = p * w + 1.0 / 3;
-  double lm = 2.0 * t + 2.0 * t * (w * p);
-  return (double)e * LN2_HI + (lm + (double)e * LN2_LO);
+/* Vectors of lanes (a GCC/clang extension, lowered to whatever the target
+ * has), so the block loops below work on many elements per step. On x86-64
+ * Linux the hot loops are also built for AVX2 and picked at load time. The
+ * arithmetic is IEEE single or double precision with every operation
+ * written out (no contraction, no library calls), so the bits do not
+ * depend on which copy runs or on the machine. */
+typedef uint64_t V4u __attribute__((vector_size(32)));
+typedef int64_t V4i __attribute__((vector_size(32)));
+typedef uint32_t V8u __attribute__((vector_size(32)));
+typedef int32_t V8i __attribute__((vector_size(32)));
+typedef float V8f __attribute__((vector_size(32)));
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define HOT __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef HOT
+#define HOT
+#endif
+
+/* A macro: a function returning a 32-byte vector has a different ABI with
+ * and without AVX. */
+#define ROTL4(x, k) (((x) << (k)) | ((x) >> (64 - (k))))
+
+/* ---- block streams ------------------------------------------------------- */
+
+enum { LANES = 8 };   /* generators per block: word j comes from lane j % 8 */
+
+/* The block's key is splitmix64 output b + 1 from the seed; the lanes are
+ * seeded from a splitmix64 stream started at the key (not at the seed:
+ * block b + 1's lanes would then repeat block b's, shifted). */
+static void block_seed(Prng lane[LANES], uint64_t seed, uint64_t b) {
+  uint64_t key = seed + b * 0x9e3779b97f4a7c15u;
+  uint64_t x = splitmix64(&key);
+  for (int l = 0; l < LANES; l++)
+    prng_seed(&lane[l], splitmix64(&x));
 }
 
-/* Normals: the ziggurat of Marsaglia and Tsang (2000) with 128 layers for
- * f(x) = exp(-x^2/2). ZX[0] = v/f(r) is the width of the base strip (which
- * carries the tail beyond r = ZX[1]); layer i >= 1 spans [0, ZX[i]] in x and
- * [f(ZX[i]), f(ZX[i+1])] in height; ZX[128] = 0. ZF[i] = f(ZX[i]). Printed
- * by tests/prng_ref.py --table from 60-digit arithmetic. The layer index
- * and the uniform come from disjoint bits of one draw (low 7, top 53). The
- * rare wedge test y < f(x) is done as log(y) < -x^2/2, so only ln_pos is
- * needed; the tail uses Marsaglia's 1964 method. */
-static const double ZX[129] = {
-  0x1.db4668fe7d167p+1, 0x1.b8a7c476d1741p+1, 0x1.9c8e0c7c7f35ep+1,
-  0x1.8aa73e440e862p+1, 0x1.7d45eb36e9ff4p+1, 0x1.7279dd4ac2679p+1,
-  0x1.695c2be68d3e4p+1, 0x1.616dff7c8dab3p+1, 0x1.5a61edf7e73f4p+1,
-  0x1.540520129e8c8p+1, 0x1.4e3456b0e1da8p+1, 0x1.48d61806d430cp+1,
-  0x1.43d75b60bac8dp+1, 0x1.3f29848d395fep+1, 0x1.3ac11b8e1e839p+1,
-  0x1.3694f3a3721bap+1, 0x1.329d9725e1358p+1, 0x1.2ed4df8097554p+1,
-  0x1.2b35aa5ebcda5p+1, 0x1.27bba2b5d9b7dp+1, 0x1.246317a6b3231p+1,
-  0x1.2128dd36bbd01p+1, 0x1.1e0a342cee675p+1, 0x1.1b04b731f48d4p+1,
-  0x1.18164be0bf8c9p+1, 0x1.153d16d455057p+1, 0x1.1277720181096p+1,
-  0x1.0fc3e4d95cda5p+1, 0x1.0d211dd288ac4p+1, 0x1.0a8ded0ec1159p+1,
-  0x1.08093fe3e1aa9p+1, 0x1.05921d1c4b0b9p+1, 0x1.0327a1cc4a836p+1,
-  0x1.00c8fea16f933p+1, 0x1.fceaeb2ca0ee2p+0, 0x1.f858aff317ac8p+0,
-  0x1.f3da09745b605p+0, 0x1.ef6dcddc7807dp+0, 0x1.eb12e914817afp+0,
-  0x1.e6c85a8495b0dp+0, 0x1.e28d331c61c36p+0, 0x1.de609397db2b3p+0,
-  0x1.da41aaf794b3cp+0, 0x1.d62fb5257b279p+0, 0x1.d229f9bfe95c7p+0,
-  0x1.ce2fcb05f3115p+0, 0x1.ca4084e08c207p+0, 0x1.c65b8c04d5d84p+0,
-  0x1.c2804d2c6531dp+0, 0x1.beae3c60c7179p+0, 0x1.bae4d457e8092p+0,
-  0x1.b72395df55593p+0, 0x1.b36a075492a98p+0, 0x1.afb7b428f83acp+0,
-  0x1.ac0c2c6fbfe60p+0, 0x1.a8670475107fbp+0, 0x1.a4c7d45cfb2a5p+0,
-  0x1.a12e37c97caa0p+0, 0x1.9d99cd86aeea8p+0, 0x1.9a0a373c6d3ccp+0,
-  0x1.967f1924c0e62p+0, 0x1.92f819c67bdfdp+0, 0x1.8f74e1b375764p+0,
-  0x1.8bf51b49e8281p+0, 0x1.8878727879e86p+0, 0x1.84fe948480027p+0,
-  0x1.81872fd216669p+0, 0x1.7e11f3ada7506p+0, 0x1.7a9e9016840d7p+0,
-  0x1.772cb58a3242ap+0, 0x1.73bc14d01277fp+0, 0x1.704c5ec504e8fp+0,
-  0x1.6cdd4426b0a02p+0, 0x1.696e755e0eb23p+0, 0x1.65ffa248d7f43p+0,
-  0x1.62907a016eac0p+0, 0x1.5f20aaa4d7638p+0, 0x1.5bafe1164c044p+0,
-  0x1.583dc8bfea848p+0, 0x1.54ca0b4ff476ap+0, 0x1.5154507206658p+0,
-  0x1.4ddc3d839cb58p+0, 0x1.4a6175432745fp+0, 0x1.46e39778d4ba1p+0,
-  0x1.4362409821672p+0, 0x1.3fdd0959138fbp+0, 0x1.3c538647e5b53p+0,
-  0x1.38c54749af146p+0, 0x1.3531d71460289p+0, 0x1.3198ba9823477p+0,
-  0x1.2df97057dd75fp+0, 0x1.2a536fae26375p+0, 0x1.26a627fb9231dp+0,
-  0x1.22f0ffba96ce9p+0, 0x1.1f33537495bfap+0, 0x1.1b6c7492bde7ap+0,
-  0x1.179ba80458345p+0, 0x1.13c024b2bbdffp+0, 0x1.0fd911b972d18p+0,
-  0x1.0be58456f2afcp+0, 0x1.07e47d879726ep+0, 0x1.03d4e7390f210p+0,
-  0x1.ff6b21ffe30ecp-1, 0x1.f70a5866ad189p-1, 0x1.ee848e954b85cp-1,
-  0x1.e5d6909f34423p-1, 0x1.dcfccc51a7480p-1, 0x1.d3f340dd86c6bp-1,
-  0x1.cab56ac6833a5p-1, 0x1.c13e2b012d149p-1, 0x1.b787a7c4f44a4p-1,
-  0x1.ad8b25067d385p-1, 0x1.a340d1bad0391p-1, 0x1.989f85c72c985p-1,
-  0x1.8d9c6a9d0cf67p-1, 0x1.822a858ac5ecap-1, 0x1.763a1600c1764p-1,
-  0x1.69b7b213c3f64p-1, 0x1.5c8afdbecef6ep-1, 0x1.4e94c08bd4d78p-1,
-  0x1.3fabee18d682fp-1, 0x1.2f98d6bb0e73ap-1, 0x1.1e0ce6b54ec53p-1,
-  0x1.0a936da5942d2p-1, 0x1.e8e576e3830fap-2, 0x1.b4c8fecd63b02p-2,
-  0x1.73949183add9dp-2, 0x1.16db47dfb32bdp-2, 0x0.0p+0,
-};
-static const double ZF[129] = {
-  0x1.09e80c5bb1fc2p-10, 0x1.5de9e33733182p-9, 0x1.6ba8b0ffc2db8p-8,
-  0x1.1a9b6b3fcb829p-7, 0x1.83f4bed1a0f0bp-7, 0x1.f100847656bf0p-7,
-  0x1.309cee4e1477cp-6, 0x1.6a23fa9d6c22fp-6, 0x1.a4f57a25e8f32p-6,
-  0x1.e0f951d58f849p-6, 0x1.0f0e539c938c0p-5, 0x1.2e282b7255da2p-5,
-  0x1.4dc3fcbda5a08p-5, 0x1.6ddc9dd20b8c5p-5, 0x1.8e6db483cac0fp-5,
-  0x1.af738c17b4ea1p-5, 0x1.d0eaf633a6b8ap-5, 0x1.f2d13368cf93fp-5,
-  0x1.0a91f0918dae5p-4, 0x1.1bf075c21538ap-4, 0x1.2d834113457cbp-4,
-  0x1.3f49878976d30p-4, 0x1.514297b246583p-4, 0x1.636dd69e998c6p-4,
-  0x1.75cabd60f402ap-4, 0x1.8858d6f55ed84p-4, 0x1.9b17be7e73957p-4,
-  0x1.ae071dc7bf93dp-4, 0x1.c126ac0128a82p-4, 0x1.d4762ca995a18p-4,
-  0x1.e7f56ea118c48p-4, 0x1.fba44b5c61816p-4, 0x1.07c1531a357f8p-3,
-  0x1.11c835e726135p-3, 0x1.1be6c8cbe5a43p-3, 0x1.261d0aaaf7624p-3,
-  0x1.306afe619efedp-3, 0x1.3ad0aa9de455dp-3, 0x1.454e19baadb54p-3,
-  0x1.4fe359a145658p-3, 0x1.5a907bafba9e3p-3, 0x1.655594a3a5050p-3,
-  0x1.7032bc88e51fap-3, 0x1.7b280eac0c6f7p-3, 0x1.8635a99025d7bp-3,
-  0x1.915baee7a2dddp-3, 0x1.9c9a43903cae2p-3, 0x1.a7f18f91a0d6ap-3,
-  0x1.b361be1ec9a67p-3, 0x1.beeafd99e93b6p-3, 0x1.ca8d7f9ad4b43p-3,
-  0x1.d64978f7e2d92p-3, 0x1.e21f21d136fa3p-3, 0x1.ee0eb59e75db3p-3,
-  0x1.fa18733ee75d5p-3, 0x1.031e4e8606256p-2, 0x1.093dbc775a1f7p-2,
-  0x1.0f6aa83b52201p-2, 0x1.15a5387a71a06p-2, 0x1.1bed95cc633cbp-2,
-  0x1.2243eac7ee400p-2, 0x1.28a864146d917p-2, 0x1.2f1b307cdcc47p-2,
-  0x1.359c810492f8ep-2, 0x1.3c2c88fdc65e7p-2, 0x1.42cb7e21f69bfp-2,
-  0x1.497998ac6017ap-2, 0x1.503713769e39cp-2, 0x1.57042c17a74d2p-2,
-  0x1.5de1230551a9bp-2, 0x1.64ce3bb89770ep-2, 0x1.6bcbbcd4d4694p-2,
-  0x1.72d9f052408ddp-2, 0x1.79f923abf1d11p-2, 0x1.8129a811b882ep-2,
-  0x1.886bd29e33e65p-2, 0x1.8fbffc918800bp-2, 0x1.972683912ac18p-2,
-  0x1.9e9fc9ed4d931p-2, 0x1.a62c36ec797eap-2, 0x1.adcc371e07b84p-2,
-  0x1.b5803cb437071p-2, 0x1.bd48bfe6b8a90p-2, 0x1.c5263f5ead9fcp-2,
-  0x1.cd1940ad30932p-2, 0x1.d52250cdb191ep-2, 0x1.dd4204b59916bp-2,
-  0x1.e578f9f2e03a3p-2, 0x1.edc7d75b8e9bep-2, 0x1.f62f4dd05d60fp-2,
-  0x1.feb019151c56ep-2, 0x1.03a58060f304ap-1, 0x1.08006ca85ac6ap-1,
-  0x1.0c6942a5c900fp-1, 0x1.10e07b50236c1p-1, 0x1.1566980fc6949p-1,
-  0x1.19fc2397562a2p-1, 0x1.1ea1b2d9fe534p-1, 0x1.2357e62437dc2p-1,
-  0x1.281f6a5d33891p-1, 0x1.2cf8fa7868c02p-1, 0x1.31e5612075dadp-1,
-  0x1.36e57aa6a89b9p-1, 0x1.3bfa3745495cdp-1, 0x1.41249dc6579c8p-1,
-  0x1.4665cea512cc7p-1, 0x1.4bbf07c6d4684p-1, 0x1.5131a8eff8ed9p-1,
-  0x1.56bf3924ad864p-1, 0x1.5c696d34a27fdp-1, 0x1.62322fc5a83b3p-1,
-  0x1.681bab4ed2ff3p-1, 0x1.6e2856a01cb2ap-1, 0x1.745b04d03ea40p-1,
-  0x1.7ab6f9c66e43bp-1, 0x1.81400521b52b5p-1, 0x1.87faa61a8cfa0p-1,
-  0x1.8eec3c5bda1f6p-1, 0x1.961b4c1b19f30p-1, 0x1.9d8fdfaee4af6p-1,
-  0x1.a55418112ba08p-1, 0x1.ad750b7275dd0p-1, 0x1.b6042cf926211p-1,
-  0x1.bf19b6813348bp-1, 0x1.c8d923fa0897bp-1, 0x1.d37a74ffe486ap-1,
-  0x1.df6071937f4c9p-1, 0x1.ed5cf061144dep-1, 0x1.0000000000000p+0,
-};
-
-static double normal_tail(Prng *r, bool neg) {
-  double a, b;
-  do {   /* 1 - u lies in (0, 1], exactly */
-    a = -ln_pos(1.0 - uniform53(r)) / ZX[1];
-    b = -ln_pos(1.0 - uniform53(r));
-  } while (b + b < a * a);
-  return neg ? -(ZX[1] + a) : ZX[1] + a;
-}
-
-/* Whether the point at x in layer i, at a fresh uniform height, lies under
- * the curve. */
-static bool normal_wedge(Prng *r, int i, double x) {
-  double y = ZF[i] + uniform53(r) * (ZF[i + 1] - ZF[i]);
-  return ln_pos(y) < -0.5 * x * x;
-}
-
-static inline double normal_draw(Prng *r) {
-  for (;;) {
-    uint64_t bits = next64(r);
-    int i = (int)(bits & 127);
-    double u = 2.0 * ((double)(bits >> 11) * 0x1p-53) - 1.0;   /* exact */
-    double x = u * ZX[i];
-    if (fabs(x) < ZX[i + 1])
-      return x;
-    if (i == 0)
-      return normal_tail(r, u < 0);
-    if (normal_wedge(r, i, x))
-      return x;
+/* w[0..n) = the block's first n words (n a multiple of 8): xoshiro256** on
+ * eight lanes at once, the multiplications by 5 and 9 written as shifts
+ * and adds (AVX2 has no 64-bit multiply). */
+HOT static void block_words(Prng lane[LANES], uint64_t *restrict w, int n) {
+  V4u s[2][4];
+  for (int h = 0; h < 2; h++)
+    for (int q = 0; q < 4; q++)
+      s[h][q] = (V4u){lane[4 * h].s[q], lane[4 * h + 1].s[q], lane[4 * h + 2].s[q],
+                      lane[4 * h + 3].s[q]};
+  for (int j = 0; j < n; j += LANES) {
+    for (int h = 0; h < 2; h++) {
+      V4u *t = s[h];
+      V4u o = (t[1] << 2) + t[1];
+      o = ROTL4(o, 7);
+      o = (o << 3) + o;
+      memcpy(w + j + 4 * h, &o, sizeof o);
+      V4u sh = t[1] << 17;
+      t[2] ^= t[0];
+      t[3] ^= t[1];
+      t[1] ^= t[2];
+      t[0] ^= t[3];
+      t[2] ^= sh;
+      t[3] = ROTL4(t[3], 45);
+    }
   }
 }
 
-double prng_normal(Prng *r) { return normal_draw(r); }
+/* ---- normals ---------------------------------------------------------------
+ * Box-Muller in single precision, sixteen elements from sixteen 32-bit
+ * draws: draw 2m is the low half of word m, draw 2m + 1 the high half. In
+ * group g (elements 16g .. 16g+15), lane l pairs a = draw 16g + l with
+ * c = draw 16g + 8 + l:
+ *   u = (2 (a >> 9) + 1) 2^-24            in (0, 1), exact
+ *   r = sqrt(-2 ln u)                     (ln8, sqrt8 below)
+ *   q = c >> 30, k = (c >> 6) & (2^24 - 1), phi = k * (pi/2 2^-24)
+ *   element 16g + l     = mean + sd * (r cos(q pi/2 + phi))
+ *   element 16g + 8 + l = mean + sd * (r sin(q pi/2 + phi))
+ * with mean and sd rounded to float. |x| stays below sqrt(2 ln 2^24) = 5.8. */
+
+/* Natural log of x in (0, 1): x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+ * ln m = 2 atanh(t), t = (m - 1) / (m + 1), |t| <= 0.1716, by its series to
+ * t^9 (the rest is below 2^-26 relative). */
+#define INLINE static inline __attribute__((always_inline))
+
+/* The vector helpers work in place (a function returning a 32-byte vector
+ * has a different ABI with and without AVX) and are inlined into each
+ * copy of the HOT loops. */
+INLINE void ln8(V8f *x) {
+  V8u b = (V8u)*x;
+  V8i e = (V8i)(b >> 23) - 127;
+  V8u mb = (b & 0x7fffffu) | 0x3f800000u;
+  V8i big = (V8f)mb > 0x1.6a09e6p+0f;            /* -1 where m > sqrt(2) */
+  V8u half = (V8u)((V8f)mb * 0.5f);
+  V8f m = (V8f)((half & (V8u)big) | (mb & ~(V8u)big));
+  e -= big;
+  V8f f = m - 1.0f;
+  V8f t = f / (2.0f + f);
+  V8f w = t * t;
+  V8f p = w * (1.0f / 9) + 1.0f / 7;
+  p = p * w + 1.0f / 5;
+  p = p * w + 1.0f / 3;
+  V8f lm = 2.0f * t + 2.0f * t * (w * p);
+  V8f ef = __builtin_convertvector(e, V8f);
+  *x = ef * 0x1.62e4p-1f + (lm + ef * 0x1.7f7d1cp-20f);
+}
+
+/* Square root of y > 0: three Newton steps for 1/sqrt(y) from the classic
+ * bit-level guess (error under 2^-22 after them), times y. */
+INLINE void sqrt8(V8f *y) {
+  for (int l = 0; l < 8; l++)
+    (*y)[l] = __builtin_sqrtf((*y)[l]);
+}
+
+/* v[0..16) = group g of a normal block, from its 16 draws d[0..16). */
+INLINE void normal_group(const uint32_t *d, float mean, float sd, float *v) {
+  V8u a, c;
+  memcpy(&a, d, sizeof a);
+  memcpy(&c, d + 8, sizeof c);
+  V8f u = __builtin_convertvector((a >> 9) * 2 + 1, V8f) * 0x1p-24f;
+  ln8(&u);
+  V8f r = -2.0f * u;
+  sqrt8(&r);
+  V8f phi = __builtin_convertvector((c >> 6) & 0xffffffu, V8f) * 0x1.921fb6p-24f;
+  V8f z = phi * phi;
+  V8f sn = phi + phi * z * (-1.0f / 6 + z * (1.0f / 120 + z * (-1.0f / 5040 +
+           z * (1.0f / 362880 + z * (-1.0f / 39916800)))));
+  V8f cs = 1.0f + z * (-0.5f + z * (1.0f / 24 + z * (-1.0f / 720 + z * (1.0f / 40320 +
+           z * (-1.0f / 3628800 + z * (1.0f / 479001600))))));
+  V8u q = c >> 30;
+  V8u swap = (V8u){0} - (q & 1);                 /* odd quadrants swap sin and cos */
+  V8u cb = (((V8u)sn & swap) | ((V8u)cs & ~swap)) ^ (((q + 1) & 2) << 30);
+  V8u sb = (((V8u)cs & swap) | ((V8u)sn & ~swap)) ^ ((q & 2) << 30);
+  V8f x0 = mean + sd * (r * (V8f)cb), x1 = mean + sd * (r * (V8f)sb);
+  memcpy(v, &x0, sizeof x0);
+  memcpy(v + 8, &x1, sizeof x1);
+}
+
+/* v[0..BLOCK) = the normal block whose words are w[0..BLOCK/2). */
+HOT static void block_normals(const uint64_t *w, float mean, float sd, float *v) {
+  uint32_t d[BLOCK];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(d, w, sizeof d);   /* the low half of each word comes first */
+#else
+  for (int m = 0; m < BLOCK / 2; m++) {
+    d[2 * m] = (uint32_t)w[m];
+    d[2 * m + 1] = (uint32_t)(w[m] >> 32);
+  }
+#endif
+  for (int g = 0; g < BLOCK; g += 16)
+    normal_group(d + g, mean, sd, v + g);
+}
 
 /* ---- element generation -------------------------------------------------- */
 
@@ -313,46 +295,36 @@ static uint64_t mulhi_small(uint64_t x, uint64_t r) {
   return (xh * r + ((xl * r) >> 32)) >> 32;
 }
 
-/* The block generator positioned at element `from` of block b. */
-static void block_start(const Gen *g, uint64_t b, int from, Prng *r) {
-  uint64_t x = g->seed + b * 0x9e3779b97f4a7c15u;
-  prng_seed(r, splitmix64(&x));
-  for (int i = 0; i < from; i++) {
-    if (g->init == MIL_INIT_NORMAL)
-      normal_draw(r);
-    else if (g->init == MIL_INIT_UNIFORM)
-      next64(r);
+/* v[0..BLOCK) = the values of block b of a uniform or constant blob,
+ * before rounding to the stored type. */
+static void gen_block(const Gen *g, uint64_t b, double *v) {
+  if (g->init == MIL_INIT_CONST) {
+    for (int i = 0; i < BLOCK; i++)
+      v[i] = g->a;
+    return;
+  }
+  Prng lane[LANES];
+  uint64_t w[BLOCK];
+  block_seed(lane, g->seed, b);
+  block_words(lane, w, BLOCK);
+  if (g->is_int) {
+    uint64_t range = (uint64_t)(g->hi - g->lo) + 1;
+    for (int i = 0; i < BLOCK; i++)
+      v[i] = (double)(g->lo + (int64_t)mulhi_small(w[i], range));
+  } else {
+    double span = g->b - g->a;
+    for (int i = 0; i < BLOCK; i++)
+      v[i] = g->a + span * ((double)(w[i] >> 11) * 0x1p-53);
   }
 }
 
-/* v[0..n) = elements from..from+n-1 of block b (from + n <= BLOCK). */
-static void gen_block(const Gen *g, uint64_t b, int from, int n, double *v) {
-  Prng r;
-  block_start(g, b, from, &r);
-  int i = 0;
-  switch (g->init) {
-  case MIL_INIT_CONST:
-    for (; i < n; i++)
-      v[i] = g->a;
-    break;
-  case MIL_INIT_UNIFORM:
-    if (g->is_int) {
-      uint64_t range = (uint64_t)(g->hi - g->lo) + 1;
-      for (; i < n; i++)
-        v[i] = (double)(g->lo + (int64_t)mulhi_small(next64(&r), range));
-    } else {
-      double w = g->b - g->a;
-      for (; i < n; i++)
-        v[i] = g->a + w * uniform53(&r);
-    }
-    break;
-  case MIL_INIT_NORMAL:
-    for (; i < n; i++)
-      v[i] = g->a + g->b * normal_draw(&r);
-    break;
-  case MIL_INIT_NPY:
-    break;
-  }
+/* v[0..BLOCK) = the values of block b of a normal blob. */
+static void gen_normals(const Gen *g, uint64_t b, float *v) {
+  Prng lane[LANES];
+  uint64_t w[BLOCK / 2];
+  block_seed(lane, g->seed, b);
+  block_words(lane, w, BLOCK / 2);
+  block_normals(w, (float)g->a, (float)g->b, v);
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -370,19 +342,65 @@ static inline int64_t to_int(double x, int64_t lo, int64_t hi) {
   return (int64_t)((x + 0x1.8p52) - 0x1.8p52);
 }
 
-/* fp16_from_double, with the common case (a normal fp16 result or an
- * overflow) inlined: rounding to nearest even by adding just under half an
- * fp16 ulp plus the kept LSB, then dropping the 42 extra mantissa bits. */
-static uint16_t half_bits(double v) {
-  uint64_t b;
-  memcpy(&b, &v, sizeof b);
-  uint64_t a = b & 0x7fffffffffffffffu;
-  uint16_t sign = (uint16_t)((b >> 48) & 0x8000);
-  if (a >= 0x3f10000000000000u && a < 0x40effe0000000000u) {   /* [2^-14, 65520) */
-    uint64_t r = a + 0x1ffffffffffu + ((a >> 42) & 1);
-    return sign | (uint16_t)((r >> 42) - ((uint64_t)(1023 - 15) << 10));
+/* fp16 bits of v[0..n), four at a time: a normal fp16 result (or an
+ * overflow) by rounding to nearest even, adding just under half an fp16 ulp
+ * plus the kept LSB and dropping the 42 extra mantissa bits; the rest
+ * (subnormal, zero, inf, NaN) by fp16_from_double. */
+HOT static void half_block(const double *restrict v, int64_t n, uint8_t *restrict o) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4, o += 8) {
+    V4u b;
+    memcpy(&b, v + i, sizeof b);
+    V4u a = b & 0x7fffffffffffffffu;
+    V4u r = a + 0x1ffffffffffu + ((a >> 42) & 1);
+    V4u h = ((b >> 48) & 0x8000) | ((r >> 42) - ((uint64_t)(1023 - 15) << 10));
+    V4i fast = (a >= 0x3f10000000000000u) & (a < 0x40effe0000000000u);   /* [2^-14, 65520) */
+    for (int l = 0; l < 4; l++) {
+      uint16_t x = fast[l] ? (uint16_t)h[l] : fp16_from_double(v[i + l]);
+      o[2 * l] = (uint8_t)x;
+      o[2 * l + 1] = (uint8_t)(x >> 8);
+    }
   }
-  return fp16_from_double(v);
+  for (; i < n; i++, o += 2) {
+    uint16_t x = fp16_from_double(v[i]);
+    o[0] = (uint8_t)x;
+    o[1] = (uint8_t)(x >> 8);
+  }
+}
+
+/* fp16 bits of v[0..n), eight at a time, rounded as fp16_from_double
+ * rounds: the normal range by adding 0xfff plus the kept LSB and dropping
+ * 13 bits; below 2^-14 by adding 0.5f, whose ulp is fp16's least subnormal,
+ * so the float addition does the rounding; overflow to inf, NaN to 0x7e00. */
+HOT static void half_floats(const float *restrict v, int64_t n, uint8_t *restrict o) {
+  typedef uint16_t V8h __attribute__((vector_size(16)));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    V8u f;
+    memcpy(&f, v + i, sizeof f);
+    V8u sign = f & 0x80000000u;
+    f ^= sign;
+    V8u big = (V8u)(f >= (143u << 23)), small = (V8u)(f < (113u << 23));
+    V8u nan = (V8u)(f > (255u << 23));
+    V8u sub = (V8u)((V8f)f + 0.5f) - 0x3f000000u;
+    V8u nrm = (f - (112u << 23) + 0xfffu + ((f >> 13) & 1)) >> 13;
+    V8u inf = (nan & 0x7e00u) | (~nan & 0x7c00u);
+    V8u h = (((sub & small) | (nrm & ~small)) & ~big) | (inf & big) | (sign >> 16);
+    V8h h16 = __builtin_convertvector(h, V8h);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(o + 2 * i, &h16, sizeof h16);
+#else
+    for (int l = 0; l < 8; l++) {
+      o[2 * (i + l)] = (uint8_t)h16[l];
+      o[2 * (i + l) + 1] = (uint8_t)(h16[l] >> 8);
+    }
+#endif
+  }
+  for (; i < n; i++) {
+    uint16_t h = fp16_from_float(v[i]);
+    o[2 * i] = (uint8_t)h;
+    o[2 * i + 1] = (uint8_t)(h >> 8);
+  }
 }
 
 static void put_le(uint8_t *p, uint64_t v, int nbytes) {
@@ -397,11 +415,7 @@ static void encode(MilDtype dt, const double *v, int64_t n, uint8_t *out, int64_
   int bits = mil_dtype_bits(dt);
   uint8_t *o = out + j0 * bits / 8;
   if (dt == MIL_FP16) {
-    for (int64_t i = 0; i < n; i++, o += 2) {
-      uint16_t h = half_bits(v[i]);
-      o[0] = (uint8_t)h;
-      o[1] = (uint8_t)(h >> 8);
-    }
+    half_block(v, n, o);
     return;
   }
   if (dt == MIL_FP32) {
@@ -553,14 +567,23 @@ static void fill_gen(const Gen *g, MilDtype dt, int64_t first, int64_t n, uint8_
   if (mil_dtype_bits(dt) < 8)
     memset(out, 0, mil_blob_nbytes(dt, n));
   double v[BLOCK];
+  float f[BLOCK];
   for (int64_t j = 0; j < n;) {
     int64_t k = first + j;
     int from = (int)(k % BLOCK);
-    int m = BLOCK - from;
-    if (m > n - j)
-      m = (int)(n - j);
-    gen_block(g, (uint64_t)(k / BLOCK), from, m, v);
-    encode(dt, v, m, out, j);
+    int m = BLOCK - from < n - j ? BLOCK - from : (int)(n - j);
+    if (g->init != MIL_INIT_NORMAL) {
+      gen_block(g, (uint64_t)(k / BLOCK), v);
+      encode(dt, v + from, m, out, j);
+    } else if (dt == MIL_FP16) {
+      gen_normals(g, (uint64_t)(k / BLOCK), f);
+      half_floats(f + from, m, out + 2 * j);
+    } else {
+      gen_normals(g, (uint64_t)(k / BLOCK), f);
+      for (int i = 0; i < m; i++)
+        v[i] = f[from + i];
+      encode(dt, v, m, out, j);
+    }
     j += m;
   }
 }
@@ -591,129 +614,148 @@ int blob_fill(const MilBlobSrc *src, int64_t first, int64_t n, void *out, Diag *
 }
 
 /* ---- the file ------------------------------------------------------------
- * The file is produced in chunks of at most CHUNK_BYTES. Generated chunks
- * are filled in parallel, a batch of one chunk per worker thread, while the
- * previous batch is written; chunks read from .npy files are filled by the
- * writing thread. Bytes do not depend on the number of threads. */
+ * mil_layout_blobs() fixes every byte's place, so the file is written with
+ * pwrite in any order. Generated data go in chunks of at most CHUNK_BYTES:
+ * each of the workers (the calling thread is worker 0) fills and writes
+ * every nworkers-th chunk, with no hand-over between threads. The calling
+ * thread then writes the header, the padding and metadata, and the data
+ * read from .npy files. Bytes do not depend on the number of threads. */
 
 enum { MAX_WORKERS = 8 };
 
-typedef struct Job {
-  int blob;               /* index in p->blobs */
-  int64_t first, n;       /* elements */
-  bool starts_blob;       /* write padding and metadata first */
-  Gen g;
-  uint8_t *buf;
+typedef struct Worker {
+  const MilProg *p;
+  int fd, index, nworkers;
+  int err;                /* errno of the first failure, or 0 */
   pthread_t tid;
   bool threaded;
-} Job;
-
-typedef struct Writer {
-  MilProg *p;
-  OutFile o;
-  Diag *d;
-  int nworkers;
-  int blob;               /* the next chunk to hand out */
-  int64_t next;
-  uint64_t pos;           /* bytes written */
-  Job jobs[2][MAX_WORKERS];
-  uint8_t *bufs;
-} Writer;
-
-static int workers_wanted(void) {
-  long n = 1;
-#ifdef _SC_NPROCESSORS_ONLN
-  n = sysconf(_SC_NPROCESSORS_ONLN);
-#endif
-  return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
-}
+} Worker;
 
 static int64_t chunk_elems(MilDtype dt) {
   return (int64_t)CHUNK_BYTES * 8 / mil_dtype_bits(dt) / BLOCK * BLOCK;
 }
 
-static void *job_run(void *arg) {
-  Job *j = arg;
-  fill_gen(&j->g, j->g.dtype, j->first, j->n, j->buf);
-  return NULL;
-}
-
-/* Hands out the next batch into jobs[]; returns its size (0 at the end).
- * Generated jobs start on their own thread (or run here if none can be
- * had). Blobs with no elements get one empty job for their metadata. */
-static int batch_start(Writer *w, Job *jobs, uint8_t *bufs) {
-  int n = 0;
-  while (n < w->nworkers && w->blob < w->p->nblobs) {
-    const MilBlobSrc *s = &w->p->blobs[w->blob];
-    int64_t c = chunk_elems(s->dtype);
-    Job *j = &jobs[n];
-    j->blob = w->blob;
-    j->first = w->next;
-    j->n = s->numel - w->next < c ? s->numel - w->next : c;
-    j->starts_blob = w->next == 0;
-    j->buf = bufs + (size_t)n * CHUNK_BYTES;
-    j->threaded = false;
-    w->next += j->n;
-    if (w->next >= s->numel) {
-      w->blob++;
-      w->next = 0;
-    }
-    n++;
-    if (s->init == MIL_INIT_NPY || j->n == 0)
+/* errno, or 0 once all n bytes are at off. */
+static int put_at(int fd, const void *buf, size_t n, uint64_t off) {
+  const uint8_t *b = buf;
+  while (n > 0) {
+    ssize_t k = pwrite(fd, b, n, (off_t)off);
+    if (k < 0 && errno == EINTR)
       continue;
-    gen_init(&j->g, s, w->d);   /* cannot fail: checked before writing */
-    /* small chunks (small blobs) are not worth a thread */
-    j->threaded = w->nworkers > 1 && mil_blob_nbytes(s->dtype, j->n) >= CHUNK_BYTES / 4 &&
-                  pthread_create(&j->tid, NULL, job_run, j) == 0;
-    if (!j->threaded)
-      job_run(j);
+    if (k <= 0)
+      return k < 0 ? errno : EIO;
+    b += k;
+    n -= (size_t)k;
+    off += (uint64_t)k;
   }
-  return n;
-}
-
-static int write_bytes(Writer *w, const void *p, size_t n) {
-  if (n && fwrite(p, 1, n, w->o.f) != n) {
-    diag_file_error(w->d, w->o.path, "cannot write: %s", strerror(errno));
-    return -1;
-  }
-  w->pos += n;
   return 0;
 }
 
-static int write_meta(Writer *w, const MilBlobSrc *s) {
-  static const uint8_t zero[64];
-  uint64_t nbytes = mil_blob_nbytes(s->dtype, s->numel);
-  uint8_t meta[64] = {0};
-  put_le(meta, 0xdeadbeefu, 4);
-  put_le(meta + 4, (uint64_t)mil_dtype_blob_code(s->dtype), 4);
-  put_le(meta + 8, nbytes, 8);
-  put_le(meta + 16, s->offset + 64, 8);
-  put_le(meta + 24, nbytes * 8 - (uint64_t)s->numel * (uint64_t)mil_dtype_bits(s->dtype), 8);
-  /* zero padding (under 64 bytes) up to the aligned metadata offset */
-  if (s->offset < w->pos || s->offset - w->pos >= 64) {
-    diag_file_error(w->d, w->o.path, "internal error: blob at %" PRIu64 " after %" PRIu64,
-                    s->offset, w->pos);
-    return -1;
+static void *worker_run(void *arg) {
+  Worker *k = arg;
+  uint8_t *buf = malloc(CHUNK_BYTES);
+  if (!buf) {
+    k->err = ENOMEM;
+    return NULL;
   }
-  return write_bytes(w, zero, (size_t)(s->offset - w->pos)) || write_bytes(w, meta, 64) ? -1 : 0;
+  int64_t c = 0;   /* chunk number, over all generated blobs */
+  for (int i = 0; i < k->p->nblobs && !k->err; i++) {
+    const MilBlobSrc *s = &k->p->blobs[i];
+    Gen g;
+    if (s->init == MIL_INIT_NPY || gen_init(&g, s, NULL) != 0)
+      continue;   /* gen_init cannot fail here: check_blobs ran it */
+    int64_t per = chunk_elems(s->dtype);
+    for (int64_t first = 0; first < s->numel && !k->err; first += per, c++) {
+      if (c % k->nworkers != k->index)
+        continue;
+      int64_t n = s->numel - first < per ? s->numel - first : per;
+      fill_gen(&g, s->dtype, first, n, buf);
+      k->err = put_at(k->fd, buf, mil_blob_nbytes(s->dtype, n),
+                      s->offset + 64 + mil_blob_nbytes(s->dtype, first));
+    }
+  }
+  free(buf);
+  return NULL;
 }
 
-/* Waits for a batch and writes it; rc says whether to write (the batch is
- * always joined). */
-static int batch_finish(Writer *w, Job *jobs, int n, int rc) {
-  for (int i = 0; i < n; i++)
-    if (jobs[i].threaded)
-      pthread_join(jobs[i].tid, NULL);
-  for (int i = 0; rc == 0 && i < n; i++) {
-    Job *j = &jobs[i];
-    const MilBlobSrc *s = &w->p->blobs[j->blob];
-    if (j->starts_blob && write_meta(w, s) != 0)
-      return -1;
-    if (s->init == MIL_INIT_NPY && j->n && blob_fill(s, j->first, j->n, j->buf, w->d) != 0)
-      return -1;
-    rc = write_bytes(w, j->buf, (size_t)mil_blob_nbytes(s->dtype, j->n));
+/* One worker per processor, up to MAX_WORKERS, and none beyond the number
+ * of chunks. */
+static int workers_wanted(const MilProg *p) {
+  long n = 1;
+#ifdef _SC_NPROCESSORS_ONLN
+  n = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+  int64_t chunks = 0;
+  for (int i = 0; i < p->nblobs; i++)
+    if (p->blobs[i].init != MIL_INIT_NPY)
+      chunks += (p->blobs[i].numel + chunk_elems(p->blobs[i].dtype) - 1) /
+                chunk_elems(p->blobs[i].dtype);
+  if (n > chunks)
+    n = (long)chunks;
+  return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+}
+
+/* Runs the workers to the end; the first errno any of them met, or 0. */
+static int write_generated(const MilProg *p, int fd) {
+  Worker k[MAX_WORKERS];
+  int n = workers_wanted(p);
+  for (int i = 0; i < n; i++) {
+    k[i] = (Worker){.p = p, .fd = fd, .index = i, .nworkers = n};
+    k[i].threaded = i > 0 && pthread_create(&k[i].tid, NULL, worker_run, &k[i]) == 0;
   }
-  return rc;
+  for (int i = 0; i < n; i++)   /* here: worker 0, and any without a thread */
+    if (!k[i].threaded)
+      worker_run(&k[i]);
+  int err = 0;
+  for (int i = 0; i < n; i++) {
+    if (k[i].threaded)
+      pthread_join(k[i].tid, NULL);
+    if (!err)
+      err = k[i].err;
+  }
+  return err;
+}
+
+/* The header, each blob's padding and metadata, and the .npy data. */
+static int write_frame(const MilProg *p, int fd, const char *path, Diag *d) {
+  uint8_t head[64] = {0};
+  put_le(head, (uint64_t)p->nblobs, 4);
+  put_le(head + 4, 2, 4);
+  int err = put_at(fd, head, sizeof head, 0);
+  uint64_t end = sizeof head;
+  uint8_t *buf = NULL;
+  for (int i = 0; i < p->nblobs && !err; i++) {
+    const MilBlobSrc *s = &p->blobs[i];
+    uint8_t meta[128] = {0};   /* zero padding (under 64 bytes), then the metadata */
+    uint64_t pad = s->offset - end, nbytes = mil_blob_nbytes(s->dtype, s->numel);
+    put_le(meta + pad, 0xdeadbeefu, 4);
+    put_le(meta + pad + 4, (uint64_t)mil_dtype_blob_code(s->dtype), 4);
+    put_le(meta + pad + 8, nbytes, 8);
+    put_le(meta + pad + 16, s->offset + 64, 8);
+    put_le(meta + pad + 24, nbytes * 8 - (uint64_t)s->numel * (uint64_t)mil_dtype_bits(s->dtype), 8);
+    err = put_at(fd, meta, (size_t)pad + 64, end);
+    end = s->offset + 64 + nbytes;
+    if (s->init != MIL_INIT_NPY || err)
+      continue;
+    if (!buf && !(buf = malloc(CHUNK_BYTES))) {
+      err = ENOMEM;
+      break;
+    }
+    int64_t per = chunk_elems(s->dtype);
+    for (int64_t first = 0; first < s->numel && !err; first += per) {
+      int64_t n = s->numel - first < per ? s->numel - first : per;
+      if (blob_fill(s, first, n, buf, d) != 0) {
+        free(buf);
+        return -1;
+      }
+      err = put_at(fd, buf, mil_blob_nbytes(s->dtype, n),
+                   s->offset + 64 + mil_blob_nbytes(s->dtype, first));
+    }
+  }
+  free(buf);
+  if (err)
+    diag_file_error(d, path, "cannot write: %s", strerror(err));
+  return err ? -1 : 0;
 }
 
 /* Everything that could make a chunk fail, reported before the file is
@@ -733,48 +775,44 @@ static int check_blobs(MilProg *p, const char *path, Diag *d) {
   return 0;
 }
 
+/* Reports a write error, or a file whose size is not the layout's. */
+static int check_written(int fd, int err, uint64_t size, const char *path, Diag *d) {
+  struct stat st;
+  if (!err && fstat(fd, &st) != 0)
+    err = errno;
+  if (err) {
+    diag_file_error(d, path, "cannot write: %s", strerror(err));
+    return -1;
+  }
+  if ((uint64_t)st.st_size != size) {
+    diag_file_error(d, path, "internal error: wrote %jd bytes, layout says %" PRIu64,
+                    (intmax_t)st.st_size, size);
+    return -1;
+  }
+  return 0;
+}
+
 int blob_write(MilProg *p, const char *path, Diag *d) {
   if (check_blobs(p, path, d) != 0)
     return -1;
   uint64_t size = mil_layout_blobs(p);
-  Writer *w = calloc(1, sizeof *w);
-  if (w) {
-    w->nworkers = workers_wanted();
-    w->bufs = malloc((size_t)2 * (size_t)w->nworkers * CHUNK_BYTES);
+  for (int i = 0; i < p->nblobs; i++) {
+    uint64_t end = i ? p->blobs[i - 1].offset + 64 +
+                       mil_blob_nbytes(p->blobs[i - 1].dtype, p->blobs[i - 1].numel) : 64;
+    if (p->blobs[i].offset < end || p->blobs[i].offset - end >= 64) {
+      diag_file_error(d, path, "internal error: blob %d at %" PRIu64 " after %" PRIu64, i,
+                      p->blobs[i].offset, end);
+      return -1;
+    }
   }
-  if (!w || !w->bufs) {
-    diag_file_error(d, path, "out of memory");
-    free(w);
+  OutFile o;
+  if (outfile_open(&o, path, d) != 0)
     return -1;
-  }
-  w->p = p;
-  w->d = d;
-  int rc = outfile_open(&w->o, path, d);
-  if (rc == 0) {
-    uint8_t head[64] = {0};
-    put_le(head, (uint64_t)p->nblobs, 4);
-    put_le(head + 4, 2, 4);
-    rc = write_bytes(w, head, sizeof head);
-    /* double buffering: batch k+1 is generated while batch k is written */
-    uint8_t *bufs[2] = {w->bufs, w->bufs + (size_t)w->nworkers * CHUNK_BYTES};
-    int k = 0, n = batch_start(w, w->jobs[0], bufs[0]);
-    while (n > 0) {
-      int m = rc == 0 ? batch_start(w, w->jobs[!k], bufs[!k]) : 0;
-      rc = batch_finish(w, w->jobs[k], n, rc);
-      k = !k;
-      n = m;
-    }
-    if (rc == 0 && w->pos != size) {
-      diag_file_error(d, path, "internal error: wrote %" PRIu64 " bytes, layout says %" PRIu64,
-                      w->pos, size);
-      rc = -1;
-    }
-    if (rc == 0)
-      rc = outfile_commit(&w->o, d);
-    else
-      outfile_abort(&w->o);
-  }
-  free(w->bufs);
-  free(w);
-  return rc;
+  int fd = fileno(o.f), rc = write_frame(p, fd, path, d);
+  if (rc == 0)
+    rc = check_written(fd, write_generated(p, fd), size, path, d);
+  if (rc == 0)
+    return outfile_commit(&o, d);
+  outfile_abort(&o);
+  return -1;
 }

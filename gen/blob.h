@@ -10,6 +10,7 @@
 #ifndef ANET_BLOB_H
 #define ANET_BLOB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,6 +33,5 @@ typedef struct Prng { uint64_t s[4]; } Prng;
 void prng_seed(Prng *r, uint64_t seed);
 uint64_t prng_next(Prng *r);
 double prng_uniform(Prng *r);       /* [0, 1), 53 random bits */
-double prng_normal(Prng *r);        /* standard normal, bit-reproducible */
 
 #endif

@@ -1125,6 +1125,24 @@ static int sweep_points(Check *c, AnetFile *f) {
   return 0;
 }
 
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted, so that a sweep of many points is checked in n log n, not n^2. */
+static int unique_names(Check *c, AnetFile *f) {
+  size_t n = (size_t)f->npoints;
+  char **sorted = xrealloc(NULL, n * sizeof *sorted);
+  memcpy(sorted, f->point_names, n * sizeof *sorted);
+  qsort(sorted, n, sizeof *sorted, cmp_str);
+  int rc = 0;
+  for (size_t i = 1; i < n && !rc; i++)
+    if (strcmp(sorted[i - 1], sorted[i]) == 0)
+      rc = fail(c, f->sweep->loc, "sweep point %s appears twice", sorted[i]);
+  free(sorted);
+  return rc;
+}
+
 static int point_names(Check *c, AnetFile *f) {
   f->point_names = xrealloc(NULL, (size_t)f->npoints * sizeof *f->point_names);
   memset(f->point_names, 0, (size_t)f->npoints * sizeof *f->point_names);
@@ -1143,11 +1161,8 @@ static int point_names(Check *c, AnetFile *f) {
     if (n >= sizeof buf)
       return fail(c, f->sweep->loc, "a sweep point's name is longer than %zu bytes", sizeof buf);
     f->point_names[p] = xstrdup(buf);
-    for (int q = 0; q < p; q++)
-      if (strcmp(f->point_names[q], buf) == 0)
-        return fail(c, f->sweep->loc, "sweep point %s appears twice", buf);
   }
-  return 0;
+  return unique_names(c, f);
 }
 
 /* One network, at most one sweep, constants defined once. */

@@ -1,4 +1,4 @@
-/* outfile.c - temporary names, fsync and rename. */
+/* outfile.c - temporary names, flush (and fsync if asked) and rename. */
 #include "outfile.h"
 
 #include <dirent.h>
@@ -52,8 +52,12 @@ static void outfile_release(OutFile *o) {
   memset(o, 0, sizeof *o);
 }
 
+static bool sync_outputs;
+
+void outfile_set_sync(bool on) { sync_outputs = on; }
+
 int outfile_commit(OutFile *o, Diag *d) {
-  int bad = fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0;
+  int bad = fflush(o->f) != 0 || ferror(o->f) || (sync_outputs && fsync(fileno(o->f)) != 0);
   int err = errno;
   bad |= fclose(o->f) != 0;
   o->f = NULL;

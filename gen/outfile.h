@@ -7,6 +7,7 @@
 #ifndef ANET_OUTFILE_H
 #define ANET_OUTFILE_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "diag.h"
@@ -17,9 +18,14 @@ typedef struct OutFile {
   char *tmp;        /* temporary name, same directory */
 } OutFile;
 
+/* Whether outfile_commit() also fsyncs (default: no). A rename of a fully
+ * written file already protects against an interrupted run; fsync adds
+ * safety against a power loss, at the cost of waiting for the disk. */
+void outfile_set_sync(bool on);
+
 int outfile_open(OutFile *o, const char *path, Diag *d);
-/* Flushes, fsyncs and renames; 0, or -1 after reporting (the temporary is
- * removed and path is left as it was). */
+/* Flushes, fsyncs if asked, and renames; 0, or -1 after reporting (the
+ * temporary is removed and path is left as it was). */
 int outfile_commit(OutFile *o, Diag *d);
 void outfile_abort(OutFile *o);
 

@@ -61,9 +61,47 @@ static const char *shape_str(char *buf, size_t n, const CpuSlot *s) {
   return cpu_type_str(buf, n, s->dtype, s->rank, s->dim);
 }
 
-/* Operand with a single output of the operand's shape and dtype. */
-static int same_out(CpuBuild *b, const CpuSlot *x) {
-  return cpu_output(b, 0, 1, x->dtype, x->rank, x->dim) < 0 ? -1 : 0;
+/* Binds operand `name` to s->in[k] and copies its slot to *x (zeroed when
+ * an optional one is absent); -1 after reporting. Preparers bind all their
+ * operands before checking any, and stop at the first that fails. */
+static int operand(CpuBuild *b, CpuStep *s, int k, const char *name, bool required, CpuSlot *x) {
+  int i = cpu_input(b, name, required);
+  if (i == CPU_ERR)
+    return -1;
+  s->in[k] = i;
+  *x = i >= 0 ? slot_of(b, i) : (CpuSlot){0};
+  return 0;
+}
+
+/* The op's single output. */
+static int one_out(CpuBuild *b, MilDtype dt, int rank, const int64_t *dim) {
+  return cpu_output(b, 0, 1, dt, rank, dim) < 0 ? -1 : 0;
+}
+
+/* The op's single output, of x's shape and dtype. */
+static int same_out(CpuBuild *b, const CpuSlot *x) { return one_out(b, x->dtype, x->rank, x->dim); }
+
+/* Binds x and reads the int vector parameter `name` (required, up to
+ * MIL_MAX_RANK values): their count, or -1 after reporting. */
+static int x_and_ints(CpuBuild *b, CpuStep *s, CpuSlot *x, const char *name, int64_t *v) {
+  if (operand(b, s, 0, "x", true, x) < 0)
+    return -1;
+  return cpu_param_ints(b, name, v, MIL_MAX_RANK, NULL, 0);
+}
+
+/* Normalises the axes raw[0..n) into ax; -1 after reporting one out of
+ * range, else the index of the first that repeats an earlier one (n when
+ * none does), whose message is the caller's. */
+static int norm_axes(CpuBuild *b, const char *what, const int64_t *raw, int n, int rank, int *ax) {
+  bool seen[MIL_MAX_RANK] = {0};
+  for (int i = 0; i < n; i++) {
+    if (cpu_axis(b, what, raw[i], rank, &ax[i]) < 0)
+      return -1;
+    if (seen[ax[i]])
+      return i;
+    seen[ax[i]] = true;
+  }
+  return n;
 }
 
 /* The axes operand, normalised and distinct: the count, or CPU_ERR. When
@@ -78,16 +116,11 @@ static int get_axes(CpuBuild *b, const char *name, int rank, int *ax, bool all_d
       return si;
   }
   int n = cpu_param_ints(b, name, raw, MIL_MAX_RANK, all, rank);
-  if (n < 0)
+  int dup = n < 0 ? -1 : norm_axes(b, name, raw, n, rank, ax);
+  if (dup < 0)
     return CPU_ERR;
-  bool seen[MIL_MAX_RANK] = {0};
-  for (int i = 0; i < n; i++) {
-    if (cpu_axis(b, name, raw[i], rank, &ax[i]) < 0)
-      return CPU_ERR;
-    if (seen[ax[i]])
-      return cpu_error(b, "axis %d appears twice in '%s'", ax[i], name), CPU_ERR;
-    seen[ax[i]] = true;
-  }
+  if (dup < n)
+    return cpu_error(b, "axis %d appears twice in '%s'", ax[dup], name), CPU_ERR;
   return n;
 }
 
@@ -192,12 +225,8 @@ enum { U_RELU, U_RELU6, U_SIGMOID, U_TANH, U_SILU, U_GELU_EXACT, U_GELU_TANH, U_
        U_SQRT, U_RSQRT, U_CLIP, U_IDENTITY };
 
 static int prep_unary(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
-    return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
-  if (s->mode != U_IDENTITY && need_float(b, &x, "x") < 0)
+  CpuSlot x;
+  if (operand(b, s, 0, "x", true, &x) < 0 || (s->mode != U_IDENTITY && need_float(b, &x, "x") < 0))
     return -1;
   if (s->mode == U_GELU_EXACT) {
     const char *mode;
@@ -300,12 +329,9 @@ static void collapse(CpuStep *s, int rank, const int64_t *dim, const int64_t *xs
 }
 
 static int prep_binary(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true), yi = xi < 0 ? CPU_ERR : cpu_input(b, "y", true);
-  if (xi < 0 || yi < 0)
+  CpuSlot x, y;
+  if (operand(b, s, 0, "x", true, &x) < 0 || operand(b, s, 1, "y", true, &y) < 0)
     return -1;
-  s->in[0] = xi;
-  s->in[1] = yi;
-  CpuSlot x = slot_of(b, xi), y = slot_of(b, yi);
   bool need_fl = s->mode == B_DIV || s->mode == B_POW;
   const CpuSlot *ops[2] = {&x, &y};
   for (int i = 0; i < 2; i++) {
@@ -332,7 +358,7 @@ static int prep_binary(CpuBuild *b, CpuStep *s) {
     ys[i] = dy == 1 ? 0 : yst[iy];
   }
   collapse(s, rank, dim, xs, ys);
-  return cpu_output(b, 0, 1, promote(x.dtype, y.dtype), rank, dim) < 0 ? -1 : 0;
+  return one_out(b, promote(x.dtype, y.dtype), rank, dim);
 }
 
 /* One row of a (contiguous, contiguous), (contiguous, scalar),
@@ -391,15 +417,11 @@ static void run_binary(const CpuPlan *p, const CpuStep *s) {
 /* ---- softmax, layer_norm, reductions ------------------------------------------------ */
 
 static int prep_softmax(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
-    return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
+  CpuSlot x;
   int64_t axis, def = -1;
   int ax;
-  if (need_float(b, &x, "x") < 0 || cpu_param_int(b, "axis", &def, &axis) < 0 ||
-      cpu_axis(b, "axis", axis, x.rank, &ax) < 0)
+  if (operand(b, s, 0, "x", true, &x) < 0 || need_float(b, &x, "x") < 0 ||
+      cpu_param_int(b, "axis", &def, &axis) < 0 || cpu_axis(b, "axis", axis, x.rank, &ax) < 0)
     return -1;
   s->k[0] = prod(x.dim, 0, ax);
   s->k[1] = x.dim[ax];
@@ -446,12 +468,10 @@ static int affine_param(CpuBuild *b, const char *name, const CpuSlot *x, const i
 }
 
 static int prep_layer_norm(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
-    return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
+  CpuSlot x;
   int ax[MIL_MAX_RANK];
+  if (operand(b, s, 0, "x", true, &x) < 0)
+    return -1;
   int nax = need_float(b, &x, "x") < 0 ? -1 : get_axes(b, "axes", x.rank, ax, true);
   double eps, def = 1e-5;
   if (nax < 0 || cpu_param_float(b, "epsilon", &def, &eps) < 0)
@@ -491,11 +511,9 @@ static void run_layer_norm(const CpuPlan *p, const CpuStep *s) {
 enum { R_SUM, R_MEAN, R_MAX };
 
 static int prep_reduce(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
+  CpuSlot x;
+  if (operand(b, s, 0, "x", true, &x) < 0)
     return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
   if (!is_float(x.dtype) && !(x.dtype == MIL_INT32 && s->mode != R_MEAN))
     return cpu_error(b, "operand 'x' is %s; fp16 or fp32%s expected", mil_dtype_name(x.dtype),
                      s->mode != R_MEAN ? " or int32" : "");
@@ -512,9 +530,7 @@ static int prep_reduce(CpuBuild *b, CpuStep *s) {
   for (int d = 0; d < x.rank; d++)
     if (!red[d] || keep)
       dim[rank++] = red[d] ? 1 : x.dim[d];
-  if (split_offsets(b, s, &x, ax, nax) < 0)
-    return -1;
-  return cpu_output(b, 0, 1, x.dtype, rank, dim) < 0 ? -1 : 0;
+  return split_offsets(b, s, &x, ax, nax) < 0 ? -1 : one_out(b, x.dtype, rank, dim);
 }
 
 static void run_reduce(const CpuPlan *p, const CpuStep *s) {
@@ -544,6 +560,25 @@ enum {
   CONV_DEPTHWISE,  /* one input channel per group: taps added row by row */
 };
 
+/* x, weight and an optional bias (s->in[0..2]); x and weight fp16 or fp32. */
+static int weighted(CpuBuild *b, CpuStep *s, CpuSlot *x, CpuSlot *w, CpuSlot *bias) {
+  if (operand(b, s, 0, "x", true, x) < 0 || operand(b, s, 1, "weight", true, w) < 0 ||
+      operand(b, s, 2, "bias", false, bias) < 0)
+    return -1;
+  return need_float(b, x, "x") < 0 || need_float(b, w, "weight") < 0 ? -1 : 0;
+}
+
+/* The bias, when there is one: fp16 or fp32 of shape [n]. */
+static int check_bias(CpuBuild *b, const CpuStep *s, const CpuSlot *bias, int64_t n) {
+  if (s->in[2] < 0)
+    return 0;
+  if (need_float(b, bias, "bias") < 0)
+    return -1;
+  if (bias->rank != 1 || bias->n != n)
+    return cpu_error(b, "bias must have shape [%lld]", (long long)n);
+  return 0;
+}
+
 static int conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
                      const int64_t *keff, const int64_t *st, const int64_t *custom,
                      int64_t *pad) {
@@ -571,15 +606,8 @@ static int conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
 }
 
 static int prep_conv(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true), wi = xi < 0 ? CPU_ERR : cpu_input(b, "weight", true);
-  int bi = wi < 0 ? CPU_ERR : cpu_input(b, "bias", false);
-  if (xi < 0 || wi < 0 || bi == CPU_ERR)
-    return -1;
-  s->in[0] = xi;
-  s->in[1] = wi;
-  s->in[2] = bi;
-  CpuSlot x = slot_of(b, xi), w = slot_of(b, wi);
-  if (need_float(b, &x, "x") < 0 || need_float(b, &w, "weight") < 0)
+  CpuSlot x, w, bs;
+  if (weighted(b, s, &x, &w, &bs) < 0)
     return -1;
   if (x.rank != 3 && x.rank != 4)
     return cpu_error(b, "x has rank %d; the cpu backend runs 1-d and 2-d convs (rank 3 or 4)",
@@ -603,13 +631,8 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
     return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
                      "groups", (long long)w.dim[0], (long long)w.dim[1], (long long)cin,
                      (long long)groups);
-  if (bi >= 0) {
-    CpuSlot bs = slot_of(b, bi);
-    if (need_float(b, &bs, "bias") < 0)
-      return -1;
-    if (bs.n != cout || bs.rank != 1)
-      return cpu_error(b, "bias must have shape [%lld]", (long long)cout);
-  }
+  if (check_bias(b, s, &bs, cout) < 0)
+    return -1;
   int64_t in[2], k[2], keff[2], pad[4], out[2];
   for (int i = 0; i < nsp; i++) {
     in[i] = x.dim[2 + i];
@@ -641,7 +664,7 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
   s->k[16] = direct ? CONV_DIRECT : cin == groups ? CONV_DEPTHWISE : CONV_IM2COL;
   if (s->k[16] == CONV_IM2COL)
     cpu_scratch(b, cin / groups * kv[5] * kv[6] * kv[13] * kv[14]);
-  return cpu_output(b, 0, 1, x.dtype, x.rank, odim) < 0 ? -1 : 0;
+  return one_out(b, x.dtype, x.rank, odim);
 }
 
 /* Columns for one group: row (c, kh, kw), column (oh, ow); zeros where
@@ -739,35 +762,23 @@ static void run_conv(const CpuPlan *p, const CpuStep *s) {
 
 /* k: 0 rows, 1 Din, 2 Dout */
 static int prep_linear(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true), wi = xi < 0 ? CPU_ERR : cpu_input(b, "weight", true);
-  int bi = wi < 0 ? CPU_ERR : cpu_input(b, "bias", false);
-  if (xi < 0 || wi < 0 || bi == CPU_ERR)
-    return -1;
-  s->in[0] = xi;
-  s->in[1] = wi;
-  s->in[2] = bi;
-  CpuSlot x = slot_of(b, xi), w = slot_of(b, wi);
-  if (need_float(b, &x, "x") < 0 || need_float(b, &w, "weight") < 0)
+  CpuSlot x, w, bs;
+  if (weighted(b, s, &x, &w, &bs) < 0)
     return -1;
   if (x.rank < 1 || x.rank > 3 || w.rank != 2 || w.dim[1] != x.dim[x.rank - 1]) {
     char a[128], c[128];
     return cpu_error(b, "x %s and weight %s do not fit (x: [*D, Din] of rank 1 to 3, weight: "
                      "[Dout, Din])", shape_str(a, sizeof a, &x), shape_str(c, sizeof c, &w));
   }
-  if (bi >= 0) {
-    CpuSlot bs = slot_of(b, bi);
-    if (need_float(b, &bs, "bias") < 0)
-      return -1;
-    if (bs.rank != 1 || bs.n != w.dim[0])
-      return cpu_error(b, "bias must have shape [%lld]", (long long)w.dim[0]);
-  }
+  if (check_bias(b, s, &bs, w.dim[0]) < 0)
+    return -1;
   s->k[0] = x.n / (x.dim[x.rank - 1] ? x.dim[x.rank - 1] : 1);
   s->k[1] = w.dim[1];
   s->k[2] = w.dim[0];
   int64_t dim[MIL_MAX_RANK];
   memcpy(dim, x.dim, sizeof dim);
   dim[x.rank - 1] = w.dim[0];
-  return cpu_output(b, 0, 1, x.dtype, x.rank, dim) < 0 ? -1 : 0;
+  return one_out(b, x.dtype, x.rank, dim);
 }
 
 static void run_linear(const CpuPlan *p, const CpuStep *s) {
@@ -786,14 +797,10 @@ static void run_linear(const CpuPlan *p, const CpuStep *s) {
 /* k: 0 M, 1 N, 2 K, 3 batches, 4 transpose_x, 5 transpose_y, 6 one GEMM for
  * all batches; tab[0], tab[1]: x and y offsets of each batch. */
 static int prep_matmul(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true), yi = xi < 0 ? CPU_ERR : cpu_input(b, "y", true);
-  if (xi < 0 || yi < 0)
-    return -1;
-  s->in[0] = xi;
-  s->in[1] = yi;
-  CpuSlot x = slot_of(b, xi), y = slot_of(b, yi);
+  CpuSlot x, y;
   bool tx, ty;
-  if (need_float(b, &x, "x") < 0 || need_float(b, &y, "y") < 0 ||
+  if (operand(b, s, 0, "x", true, &x) < 0 || operand(b, s, 1, "y", true, &y) < 0 ||
+      need_float(b, &x, "x") < 0 || need_float(b, &y, "y") < 0 ||
       cpu_param_bools(b, "transpose_x", &tx, 1) < 0 ||
       cpu_param_bools(b, "transpose_y", &ty, 1) < 0)
     return -1;
@@ -862,7 +869,7 @@ static int prep_matmul(CpuBuild *b, CpuStep *s) {
     return cpu_error(b, "the result would have rank %d", r);
   /* iOS17: with one operand constant, the other decides the dtype */
   MilDtype dt = x.dtype != y.dtype && x.isconst ? y.dtype : x.dtype;
-  return cpu_output(b, 0, 1, dt, r, od) < 0 ? -1 : 0;
+  return one_out(b, dt, r, od);
 }
 
 static void run_matmul(const CpuPlan *p, const CpuStep *s) {
@@ -891,13 +898,9 @@ static void run_matmul(const CpuPlan *p, const CpuStep *s) {
 /* ---- shape ops ------------------------------------------------------------------------ */
 
 static int prep_reshape(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
-    return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
+  CpuSlot x;
   int64_t sh[MIL_MAX_RANK];
-  int k = cpu_param_ints(b, "shape", sh, MIL_MAX_RANK, NULL, 0);
+  int k = x_and_ints(b, s, &x, "shape", sh);
   if (k < 0)
     return -1;
   int infer = -1;
@@ -932,45 +935,36 @@ static int prep_reshape(CpuBuild *b, CpuStep *s) {
   }
   if (known != x.n)
     return cpu_error(b, "shape has %lld elements; x has %lld", (long long)known, (long long)x.n);
-  return cpu_output(b, 0, 1, x.dtype, k, sh) < 0 ? -1 : 0;
+  return one_out(b, x.dtype, k, sh);
 }
 
 static int prep_transpose(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
-    return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
+  CpuSlot x;
   int64_t perm[MIL_MAX_RANK], st[MIL_MAX_RANK], dim[MIL_MAX_RANK];
-  int n = cpu_param_ints(b, "perm", perm, MIL_MAX_RANK, NULL, 0);
+  int n = x_and_ints(b, s, &x, "perm", perm), ax[MIL_MAX_RANK];
   if (n < 0)
     return -1;
   if (n != x.rank)
     return cpu_error(b, "perm has %d entries; x has rank %d", n, x.rank);
-  bool seen[MIL_MAX_RANK] = {0};
+  int dup = norm_axes(b, "perm entry", perm, n, n, ax);
+  if (dup < 0)
+    return -1;
+  if (dup < n)
+    return cpu_error(b, "perm is not a permutation: %d appears twice", ax[dup]);
   c_strides(x.rank, x.dim, st);
   s->k[0] = n;
   for (int i = 0; i < n; i++) {
-    int a;
-    if (cpu_axis(b, "perm entry", perm[i], n, &a) < 0)
-      return -1;
-    if (seen[a])
-      return cpu_error(b, "perm is not a permutation: %d appears twice", a);
-    seen[a] = true;
-    dim[i] = x.dim[a];
-    s->k[1 + i] = x.dim[a];
-    s->k[9 + i] = st[a];
+    dim[i] = s->k[1 + i] = x.dim[ax[i]];
+    s->k[9 + i] = st[ax[i]];
   }
   s->k[17] = 0;
-  return cpu_output(b, 0, 1, x.dtype, n, dim) < 0 ? -1 : 0;
+  return one_out(b, x.dtype, n, dim);
 }
 
 static int prep_slice(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
+  CpuSlot x;
+  if (operand(b, s, 0, "x", true, &x) < 0)
     return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
   int r = x.rank;
   int64_t beg[MIL_MAX_RANK], end[MIL_MAX_RANK], str[MIL_MAX_RANK], ones[MIL_MAX_RANK], st[MIL_MAX_RANK];
   bool bm[MIL_MAX_RANK], em[MIL_MAX_RANK], sm[MIL_MAX_RANK];
@@ -1015,46 +1009,37 @@ static int prep_slice(CpuBuild *b, CpuStep *s) {
   }
   s->k[0] = n;
   s->k[17] = base;
-  return cpu_output(b, 0, 1, x.dtype, n, dim) < 0 ? -1 : 0;
+  return one_out(b, x.dtype, n, dim);
 }
 
 static int prep_expand_dims(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
-    return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
+  CpuSlot x;
   int64_t axes[MIL_MAX_RANK];
-  int k = cpu_param_ints(b, "axes", axes, MIL_MAX_RANK, NULL, 0);
+  int k = x_and_ints(b, s, &x, "axes", axes), ax[MIL_MAX_RANK];
   if (k < 0)
     return -1;
   int r = x.rank + k;
   if (r > MIL_MAX_RANK)
     return cpu_error(b, "the result would have rank %d (at most %d)", r, MIL_MAX_RANK);
+  int dup = norm_axes(b, "axis", axes, k, r, ax);
+  if (dup < 0)
+    return -1;
+  if (dup < k)
+    return cpu_error(b, "axis %d appears twice in 'axes'", ax[dup]);
   bool ins[MIL_MAX_RANK] = {0};
-  for (int i = 0; i < k; i++) {
-    int a;
-    if (cpu_axis(b, "axis", axes[i], r, &a) < 0)
-      return -1;
-    if (ins[a])
-      return cpu_error(b, "axis %d appears twice in 'axes'", a);
-    ins[a] = true;
-  }
+  for (int i = 0; i < k; i++)
+    ins[ax[i]] = true;
   int64_t dim[MIL_MAX_RANK];
   for (int i = 0, j = 0; i < r; i++)
     dim[i] = ins[i] ? 1 : x.dim[j++];
-  return cpu_output(b, 0, 1, x.dtype, r, dim) < 0 ? -1 : 0;
+  return one_out(b, x.dtype, r, dim);
 }
 
 static int prep_squeeze(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
-    return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
+  CpuSlot x;
   int ax[MIL_MAX_RANK];
   bool sq[MIL_MAX_RANK] = {0};
-  int k = get_axes(b, "axes", x.rank, ax, false);
+  int k = operand(b, s, 0, "x", true, &x) < 0 ? CPU_ERR : get_axes(b, "axes", x.rank, ax, false);
   if (k == CPU_ERR)
     return -1;
   if (k == CPU_ABSENT) {   /* no axes: every size-1 dim */
@@ -1070,7 +1055,7 @@ static int prep_squeeze(CpuBuild *b, CpuStep *s) {
   for (int i = 0; i < x.rank; i++)
     if (!sq[i])
       dim[r++] = x.dim[i];
-  return cpu_output(b, 0, 1, x.dtype, r, dim) < 0 ? -1 : 0;
+  return one_out(b, x.dtype, r, dim);
 }
 
 /* k: 0 outer, 1 inner, 2 interleave, 3 sum of the axis sizes; tab[0]: the
@@ -1113,7 +1098,7 @@ static int prep_concat(CpuBuild *b, CpuStep *s) {
   dim[ax] = sum;
   s->k[2] = inter;
   s->k[3] = sum;
-  return cpu_output(b, 0, 1, x0.dtype, x0.rank, dim) < 0 ? -1 : 0;
+  return one_out(b, x0.dtype, x0.rank, dim);
 }
 
 static void run_concat(const CpuPlan *p, const CpuStep *s) {
@@ -1137,14 +1122,11 @@ static void run_concat(const CpuPlan *p, const CpuStep *s) {
 }
 
 static int prep_split(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
-    return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
+  CpuSlot x;
   int64_t axis, num = 0, sizes[256];
   int ax;
-  if (cpu_param_int(b, "axis", NULL, &axis) < 0 || cpu_axis(b, "axis", axis, x.rank, &ax) < 0)
+  if (operand(b, s, 0, "x", true, &x) < 0 || cpu_param_int(b, "axis", NULL, &axis) < 0 ||
+      cpu_axis(b, "axis", axis, x.rank, &ax) < 0)
     return -1;
   int ns = cpu_param_ints(b, "split_sizes", sizes, 256, sizes, 0);
   int64_t zero = 0;
@@ -1200,36 +1182,35 @@ static void run_split(const CpuPlan *p, const CpuStep *s) {
  * in: 0 data, 1 scale, 2 zero point (or absent). */
 
 /* scale (and zero_point, same shape) are one value, or one per x.shape[axis]. */
-static int per_axis(CpuBuild *b, CpuStep *s, const CpuSlot *x, int si, int zi, bool axis_required) {
-  CpuSlot sc = slot_of(b, si);
+static int per_axis(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *sc,
+                    const CpuSlot *z, bool axis_required) {
   int64_t axis, none = INT64_MIN;
-  if (cpu_need_const(b, si, "scale") < 0 || need_float(b, &sc, "scale") < 0 ||
+  if (cpu_need_const(b, s->in[1], "scale") < 0 || need_float(b, sc, "scale") < 0 ||
       cpu_param_int(b, "axis", axis_required ? NULL : &none, &axis) < 0)
     return -1;
-  if (zi >= 0) {
-    CpuSlot z = slot_of(b, zi);
-    if (cpu_need_const(b, zi, "zero_point") < 0)
+  if (s->in[2] >= 0) {
+    if (cpu_need_const(b, s->in[2], "zero_point") < 0)
       return -1;
-    if (z.n != sc.n)
-      return cpu_error(b, "zero_point has %lld values; scale has %lld", (long long)z.n,
-                       (long long)sc.n);
+    if (z->n != sc->n)
+      return cpu_error(b, "zero_point has %lld values; scale has %lld", (long long)z->n,
+                       (long long)sc->n);
   }
   s->k[0] = 1;
   s->k[1] = 1;
   s->k[2] = x->n;
-  if (sc.n == 1)
+  if (sc->n == 1)
     return 0;
   int ax;
   if (axis == INT64_MIN)
-    return cpu_error(b, "scale has %lld values, so 'axis' is required", (long long)sc.n);
+    return cpu_error(b, "scale has %lld values, so 'axis' is required", (long long)sc->n);
   if (cpu_axis(b, "axis", axis, x->rank, &ax) < 0)
     return -1;
   int big = 0;
-  for (int i = 0; i < sc.rank; i++)
-    big += sc.dim[i] != 1;
-  if (sc.n != x->dim[ax] || big > 1)
+  for (int i = 0; i < sc->rank; i++)
+    big += sc->dim[i] != 1;
+  if (sc->n != x->dim[ax] || big > 1)
     return cpu_error(b, "scale has %lld values; one or %lld (x's dim %d) expected",
-                     (long long)sc.n, (long long)x->dim[ax], ax);
+                     (long long)sc->n, (long long)x->dim[ax], ax);
   s->k[0] = prod(x->dim, 0, ax);
   s->k[1] = x->dim[ax];
   s->k[2] = prod(x->dim, ax + 1, x->rank);
@@ -1237,16 +1218,11 @@ static int per_axis(CpuBuild *b, CpuStep *s, const CpuSlot *x, int si, int zi, b
 }
 
 static int prep_quantize(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "input", true), si = xi < 0 ? CPU_ERR : cpu_input(b, "scale", true);
-  int zi = si < 0 ? CPU_ERR : cpu_input(b, "zero_point", false);
-  if (xi < 0 || si < 0 || zi == CPU_ERR)
-    return -1;
-  s->in[0] = xi;
-  s->in[1] = si;
-  s->in[2] = zi;
-  CpuSlot x = slot_of(b, xi);
+  CpuSlot x, sc, z;
   const char *odt;
-  if (need_float(b, &x, "input") < 0 || cpu_param_str(b, "output_dtype", NULL, &odt) < 0)
+  if (operand(b, s, 0, "input", true, &x) < 0 || operand(b, s, 1, "scale", true, &sc) < 0 ||
+      operand(b, s, 2, "zero_point", false, &z) < 0 || need_float(b, &x, "input") < 0 ||
+      cpu_param_str(b, "output_dtype", NULL, &odt) < 0)
     return -1;
   MilDtype dt;
   if (strcmp(odt, "int8") == 0)
@@ -1255,16 +1231,15 @@ static int prep_quantize(CpuBuild *b, CpuStep *s) {
     dt = MIL_UINT8;
   else
     return cpu_error(b, "output_dtype \"%s\" is not int8 or uint8", odt);
-  if (zi >= 0 && slot_of(b, zi).dtype != dt)
-    return cpu_error(b, "zero_point is %s; output_dtype is %s",
-                     mil_dtype_name(slot_of(b, zi).dtype), odt);
-  if (per_axis(b, s, &x, si, zi, false) < 0)
+  if (s->in[2] >= 0 && z.dtype != dt)
+    return cpu_error(b, "zero_point is %s; output_dtype is %s", mil_dtype_name(z.dtype), odt);
+  if (per_axis(b, s, &x, &sc, &z, false) < 0)
     return -1;
   double lo, hi;
   cpu_int_range(dt, &lo, &hi);
   s->k[3] = (int64_t)lo;
   s->k[4] = (int64_t)hi;
-  return cpu_output(b, 0, 1, dt, x.rank, x.dim) < 0 ? -1 : 0;
+  return one_out(b, dt, x.rank, x.dim);
 }
 
 /* q = clip(round_half_even(x / scale) + zero_point, lo, hi), the quotient
@@ -1279,41 +1254,21 @@ static void quant_row(float *restrict y, const float *restrict x, int64_t n, flo
        t = (t + magic) - magic + z; t = t < lo ? lo : t > hi ? hi : t; y[i] = t == t ? t : 0);
 }
 
-static void run_quantize(const CpuPlan *p, const CpuStep *s) {
-  const float *x = dat(p, s->in[0]), *sc = dat(p, s->in[1]);
-  const float *zp = s->in[2] >= 0 ? dat(p, s->in[2]) : NULL;
-  float *y = dat(p, s->out[0]);
-  int64_t outer = s->k[0], C = s->k[1], inner = s->k[2];
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t c = 0; c < C; c++) {
-      int64_t base = (o * C + c) * inner;
-      quant_row(y + base, x + base, inner, sc[c], zp ? zp[c] : 0.0f, (float)s->k[3],
-                (float)s->k[4]);
-    }
-}
-
 static int prep_dequantize(CpuBuild *b, CpuStep *s) {
   bool cx = s->mode == 1;   /* constexpr_affine_dequantize */
   const char *dname = cx ? "quantized_data" : "input";
-  int xi = cpu_input(b, dname, true), si = xi < 0 ? CPU_ERR : cpu_input(b, "scale", true);
-  int zi = si < 0 ? CPU_ERR : cpu_input(b, "zero_point", cx);
-  if (xi < 0 || si < 0 || zi == CPU_ERR)
+  CpuSlot x, sc, z;
+  if (operand(b, s, 0, dname, true, &x) < 0 || operand(b, s, 1, "scale", true, &sc) < 0 ||
+      operand(b, s, 2, "zero_point", cx, &z) < 0)
     return -1;
-  s->in[0] = xi;
-  s->in[1] = si;
-  s->in[2] = zi;
-  CpuSlot x = slot_of(b, xi), sc = slot_of(b, si);
   if (x.dtype != MIL_INT8 && x.dtype != MIL_UINT8)
     return cpu_error(b, "'%s' is %s; int8 or uint8 expected", dname, mil_dtype_name(x.dtype));
-  if (zi >= 0) {
-    MilDtype zt = slot_of(b, zi).dtype;
-    if (zt != x.dtype && !(cx && zt == MIL_FP32))
-      return cpu_error(b, "zero_point is %s; %s is %s", mil_dtype_name(zt), dname,
-                       mil_dtype_name(x.dtype));
-  }
-  if (per_axis(b, s, &x, si, zi, cx) < 0)
+  if (s->in[2] >= 0 && z.dtype != x.dtype && !(cx && z.dtype == MIL_FP32))
+    return cpu_error(b, "zero_point is %s; %s is %s", mil_dtype_name(z.dtype), dname,
+                     mil_dtype_name(x.dtype));
+  if (per_axis(b, s, &x, &sc, &z, cx) < 0)
     return -1;
-  return cpu_output(b, 0, 1, sc.dtype, x.rank, x.dim) < 0 ? -1 : 0;
+  return one_out(b, sc.dtype, x.rank, x.dim);
 }
 
 /* y = scale * (q - zero_point), in fp32; rounded to scale's dtype after. */
@@ -1321,26 +1276,30 @@ static void dequant_row(float *restrict y, const float *restrict x, int64_t n, f
   EACH(n, y[i] = d * (x[i] - z));
 }
 
-static void run_dequantize(const CpuPlan *p, const CpuStep *s) {
+/* Each (outer, channel) row with its channel's scale and zero point. */
+static void run_affine(const CpuPlan *p, const CpuStep *s, bool quant) {
   const float *x = dat(p, s->in[0]), *sc = dat(p, s->in[1]);
   const float *zp = s->in[2] >= 0 ? dat(p, s->in[2]) : NULL;
   float *y = dat(p, s->out[0]);
   int64_t outer = s->k[0], C = s->k[1], inner = s->k[2];
   for (int64_t o = 0; o < outer; o++)
     for (int64_t c = 0; c < C; c++) {
-      int64_t base = (o * C + c) * inner;
-      dequant_row(y + base, x + base, inner, sc[c], zp ? zp[c] : 0.0f);
+      int64_t at = (o * C + c) * inner;
+      float z = zp ? zp[c] : 0.0f;
+      if (quant)
+        quant_row(y + at, x + at, inner, sc[c], z, (float)s->k[3], (float)s->k[4]);
+      else
+        dequant_row(y + at, x + at, inner, sc[c], z);
     }
 }
 
+static void run_quantize(const CpuPlan *p, const CpuStep *s) { run_affine(p, s, true); }
+static void run_dequantize(const CpuPlan *p, const CpuStep *s) { run_affine(p, s, false); }
+
 static int prep_cast(CpuBuild *b, CpuStep *s) {
-  int xi = cpu_input(b, "x", true);
-  if (xi < 0)
-    return -1;
-  s->in[0] = xi;
-  CpuSlot x = slot_of(b, xi);
+  CpuSlot x;
   const char *name;
-  if (cpu_param_str(b, "dtype", NULL, &name) < 0)
+  if (operand(b, s, 0, "x", true, &x) < 0 || cpu_param_str(b, "dtype", NULL, &name) < 0)
     return -1;
   static const char *const ok[] = {"fp16", "fp32", "int32", "int16", "uint16", "int8", "uint8",
                                    "bool"};
@@ -1357,7 +1316,7 @@ static int prep_cast(CpuBuild *b, CpuStep *s) {
     cpu_int_range(dt, &lo, &hi);
   s->f[0] = (float)lo;
   s->f[1] = (float)hi;
-  return cpu_output(b, 0, 1, dt, x.rank, x.dim) < 0 ? -1 : 0;
+  return one_out(b, dt, x.rank, x.dim);
 }
 
 /* Float to int truncates toward zero like coremltools' reference (numpy
@@ -1381,15 +1340,9 @@ static void run_cast(const CpuPlan *p, const CpuStep *s) {
 
 /* out[i] = scale[i / block] * (data[i] - offset[i / block]) per dim. */
 static int prep_blockwise(CpuBuild *b, CpuStep *s) {
-  int di = cpu_input(b, "data", true), si = di < 0 ? CPU_ERR : cpu_input(b, "scale", true);
-  int oi = si < 0 ? CPU_ERR : cpu_input(b, "offset", false);
-  if (di < 0 || si < 0 || oi == CPU_ERR)
-    return -1;
-  s->in[0] = di;
-  s->in[1] = si;
-  s->in[2] = oi;
-  CpuSlot d = slot_of(b, di), sc = slot_of(b, si);
-  if (need_float(b, &sc, "scale") < 0)
+  CpuSlot d, sc, o;
+  if (operand(b, s, 0, "data", true, &d) < 0 || operand(b, s, 1, "scale", true, &sc) < 0 ||
+      operand(b, s, 2, "offset", false, &o) < 0 || need_float(b, &sc, "scale") < 0)
     return -1;
   if (d.rank < 1 || sc.rank != d.rank)
     return cpu_error(b, "scale has rank %d; data has rank %d (at least 1)", sc.rank, d.rank);
@@ -1397,15 +1350,14 @@ static int prep_blockwise(CpuBuild *b, CpuStep *s) {
     if (sc.dim[i] < 1 || d.dim[i] % sc.dim[i])
       return cpu_error(b, "scale's dim %d (%lld) does not divide data's (%lld)", i,
                        (long long)sc.dim[i], (long long)d.dim[i]);
-  if (oi >= 0) {
-    CpuSlot o = slot_of(b, oi);
+  if (s->in[2] >= 0) {
     bool ok = o.rank == sc.rank;
     for (int i = 0; ok && i < o.rank; i++)
       ok = o.dim[i] == sc.dim[i];
     if (!ok)
       return cpu_error(b, "offset must have the shape of scale");
   }
-  return cpu_output(b, 0, 1, sc.dtype, d.rank, d.dim) < 0 ? -1 : 0;
+  return one_out(b, sc.dtype, d.rank, d.dim);
 }
 
 static void run_blockwise(const CpuPlan *p, const CpuStep *s) {
@@ -1435,13 +1387,12 @@ static void run_blockwise(const CpuPlan *p, const CpuStep *s) {
  * iOS18 form (indices with the output's shape, per-block LUTs, vectors)
  * otherwise. k: 0 form, 1 bits, 2 vector axis, 3 vector size. */
 static int prep_lut(CpuBuild *b, CpuStep *s) {
-  int ii = cpu_input(b, "indices", true), li = ii < 0 ? CPU_ERR : cpu_input(b, "lut", true);
-  int shi = li < 0 ? CPU_ERR : cpu_input(b, "shape", false);
-  if (ii < 0 || li < 0 || shi == CPU_ERR)
+  CpuSlot ind, lut;
+  if (operand(b, s, 0, "indices", true, &ind) < 0 || operand(b, s, 1, "lut", true, &lut) < 0)
     return -1;
-  s->in[0] = ii;
-  s->in[1] = li;
-  CpuSlot ind = slot_of(b, ii), lut = slot_of(b, li);
+  int shi = cpu_input(b, "shape", false);
+  if (shi == CPU_ERR)
+    return -1;
   MilDtype dt = lut.dtype;
   if (!is_float(dt) && dt != MIL_INT8 && dt != MIL_UINT8)
     return cpu_error(b, "lut is %s; fp16, fp32, int8 or uint8 expected", mil_dtype_name(dt));
@@ -1462,7 +1413,7 @@ static int prep_lut(CpuBuild *b, CpuStep *s) {
                        (long long)ind.n, (long long)n, bits, (long long)((n * bits + 7) / 8));
     s->k[0] = 16;
     s->k[1] = bits;
-    return cpu_output(b, 0, 1, dt, r, shape) < 0 ? -1 : 0;
+    return one_out(b, dt, r, shape);
   }
   int r = ind.rank, bits = mil_dtype_bits(ind.dtype);
   if (mil_dtype_is_signed(ind.dtype) || !mil_dtype_is_int(ind.dtype) || bits > 8 || r < 1 ||
@@ -1489,7 +1440,7 @@ static int prep_lut(CpuBuild *b, CpuStep *s) {
   s->k[1] = bits;
   s->k[2] = ax;
   s->k[3] = vs;
-  return cpu_output(b, 0, 1, dt, r, dim) < 0 ? -1 : 0;
+  return one_out(b, dt, r, dim);
 }
 
 static void run_lut(const CpuPlan *p, const CpuStep *s) {

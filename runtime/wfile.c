@@ -1,8 +1,11 @@
-/* wfile.c - checked, mmapped reading of MILBlob v2 weight files.
+/* wfile.c - checked reading of MILBlob v2 weight files.
  *
  * Nothing in a weight file is trusted: every field is checked against the
  * file's size and the MIL type before a byte of data is handed out, and all
- * offset arithmetic is done so that it cannot wrap. */
+ * offset arithmetic is done so that it cannot wrap. The store reads with
+ * pread() into buffers it owns rather than mapping the file: a file cut
+ * short by another process after the checks then gives a short read and an
+ * error, where a mapping would give SIGBUS. */
 #include "wfile.h"
 
 #include <errno.h>
@@ -12,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,16 +26,18 @@ typedef struct WFile {
   char *rel;             /* the path after "@model_path/" */
   char *path;            /* dir/rel, as errors name it */
   int state;
-  int err;               /* errno of a failed open or map */
+  int err;               /* errno of a failed open */
   bool reported;
-  const uint8_t *base;   /* mapping (NULL for an empty file) */
-  uint64_t len;
+  int fd;                /* open while the store lives (-1 if not) */
+  uint64_t len;          /* the size fstat gave at open; all checks use it */
 } WFile;
 
 struct WStore {
   char *dir;
   int n, cap;
   WFile *files;
+  uint8_t *data;         /* the last blob wstore_blob read; reused */
+  uint64_t datacap;
 };
 
 static uint64_t rd32(const uint8_t *p) {
@@ -51,19 +55,20 @@ static const char *blob_type_name(uint64_t code) {
   return code < sizeof names / sizeof names[0] && names[code] ? names[code] : "unknown";
 }
 
-/* Reports "name: error: at offset N: ..." and gives NULL. */
+/* Reports "name: error: at offset N: ..." and gives false. */
 __attribute__((format(printf, 4, 5)))
-static const void *bad(Diag *d, const char *name, uint64_t off, const char *fmt, ...) {
+static bool bad(Diag *d, const char *name, uint64_t off, const char *fmt, ...) {
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   diag_file_error(d, name, "at offset %" PRIu64 ": %s", off, msg);
-  return NULL;
+  return false;
 }
 
-static const void *check_header(const char *name, const uint8_t *buf, uint64_t len, Diag *d) {
+/* buf: the file's first 64 bytes (only read when len >= 64). */
+static bool check_header(const char *name, const uint8_t *buf, uint64_t len, Diag *d) {
   if (len < 64)
     return bad(d, name, 0, "the file is %" PRIu64 " bytes, too short for the 64-byte "
                "storage header", len);
@@ -74,13 +79,15 @@ static const void *check_header(const char *name, const uint8_t *buf, uint64_t l
   if (count == 0 || count > (len - 64) / 64)
     return bad(d, name, 0, "blob count %" PRIu64 " is impossible in a file of %" PRIu64
                " bytes", count, len);
-  return buf;
+  return true;
 }
 
-const void *wfile_check_blob(const char *name, const uint8_t *buf, uint64_t len,
-                             uint64_t off, MilDtype dt, int64_t numel, Diag *d) {
-  if (!check_header(name, buf, len, d))
-    return NULL;
+/* The checks that need only the header: the MIL type, and a blob offset
+ * whose 64 bytes of metadata lie inside a file of len bytes. */
+static bool check_place(const char *name, const uint8_t *hdr, uint64_t len, uint64_t off,
+                        MilDtype dt, int64_t numel, Diag *d) {
+  if (!check_header(name, hdr, len, d))
+    return false;
   int code = (unsigned)dt < MIL_NDTYPES ? mil_dtype_blob_code(dt) : 0;
   if (!code)
     return bad(d, name, off, "a MIL %s tensor cannot be stored in a weight file",
@@ -95,7 +102,16 @@ const void *wfile_check_blob(const char *name, const uint8_t *buf, uint64_t len,
   if (off > len - 64)
     return bad(d, name, off, "the blob metadata would end past the end of the file (%" PRIu64
                " bytes)", len);
-  const uint8_t *m = buf + off;
+  return true;
+}
+
+/* The checks of the 64 bytes of metadata m found at off (check_place
+ * passed); *data gets the offset of the blob's data, whose size is the
+ * MIL type's byte count and whose range lies inside the file. */
+static bool check_meta(const char *name, const uint8_t *m, uint64_t len, uint64_t off,
+                       MilDtype dt, int64_t numel, uint64_t *data, Diag *d) {
+  int code = mil_dtype_blob_code(dt);
+  uint64_t bits = (uint64_t)mil_dtype_bits(dt);
   if (rd32(m) != 0xdeadbeefu)
     return bad(d, name, off, "no blob metadata here: sentinel is 0x%08" PRIx64
                ", expected 0xDEADBEEF", rd32(m));
@@ -110,19 +126,29 @@ const void *wfile_check_blob(const char *name, const uint8_t *buf, uint64_t len,
   if (size != want)
     return bad(d, name, off + 8, "blob size is %" PRIu64 " bytes, but %" PRId64 " %s elements "
                "take %" PRIu64, size, numel, mil_dtype_name(dt), want);
-  uint64_t data = rd64(m + 16);
-  if (data < off + 64)
+  uint64_t at = rd64(m + 16);
+  if (at < off + 64)
     return bad(d, name, off + 16, "data offset %" PRIu64 " overlaps the metadata (must be at "
-               "least %" PRIu64 ")", data, off + 64);
-  if (data % 64)
-    return bad(d, name, off + 16, "data offset %" PRIu64 " is not a multiple of 64", data);
-  if (data > len || size > len - data)
+               "least %" PRIu64 ")", at, off + 64);
+  if (at % 64)
+    return bad(d, name, off + 16, "data offset %" PRIu64 " is not a multiple of 64", at);
+  if (at > len || size > len - at)
     return bad(d, name, off + 16, "the data (%" PRIu64 " bytes at %" PRIu64 ") run past the "
-               "end of the file (%" PRIu64 " bytes)", size, data, len);
+               "end of the file (%" PRIu64 " bytes)", size, at, len);
   uint64_t pad = rd64(m + 24), want_pad = want * 8 - (uint64_t)numel * bits;
   if (pad != want_pad)
     return bad(d, name, off + 24, "padding_size_in_bits is %" PRIu64 ", expected %" PRIu64,
                pad, want_pad);
+  *data = at;
+  return true;
+}
+
+const void *wfile_check_blob(const char *name, const uint8_t *buf, uint64_t len,
+                             uint64_t off, MilDtype dt, int64_t numel, Diag *d) {
+  uint64_t data;
+  if (!check_place(name, buf, len, off, dt, numel, d) ||
+      !check_meta(name, buf + off, len, off, dt, numel, &data, d))
+    return NULL;
   return buf + data;
 }
 
@@ -148,12 +174,13 @@ void wstore_free(WStore *w) {
   if (!w)
     return;
   for (int i = 0; i < w->n; i++) {
-    if (w->files[i].base)
-      munmap((void *)w->files[i].base, (size_t)w->files[i].len);
+    if (w->files[i].fd >= 0)
+      close(w->files[i].fd);
     free(w->files[i].rel);
     free(w->files[i].path);
   }
   free(w->files);
+  free(w->data);
   free(w->dir);
   free(w);
 }
@@ -177,28 +204,44 @@ static const char *model_rel(const char *p) {
   return rel;
 }
 
-static void map_file(WFile *f) {
-  int fd = open(f->path, O_RDONLY);
+/* Reads n bytes at off into buf. The range was checked against the size
+ * at open, so running out of file means the file shrank since. */
+static bool read_at(const WFile *f, void *buf, uint64_t n, uint64_t off, Diag *d) {
+  uint8_t *p = buf;
+  uint64_t at = off;
+  while (n > 0) {
+    size_t chunk = n < (1u << 30) ? (size_t)n : (size_t)1 << 30;   /* Linux reads < 2 GiB */
+    ssize_t r = pread(f->fd, p, chunk, (off_t)at);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return bad(d, f->path, off, "cannot read: %s", strerror(errno));
+    if (r == 0)
+      return bad(d, f->path, off, "the file ended early: it was %" PRIu64 " bytes when opened "
+                 "and has shrunk since (a weight file must not change while it is read)", f->len);
+    p += r;
+    at += (uint64_t)r;
+    n -= (uint64_t)r;
+  }
+  return true;
+}
+
+static void open_file(WFile *f) {
+  f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
   struct stat st;
-  if (fd < 0) {
+  if (f->fd < 0) {
     f->state = errno == ENOENT ? WF_MISSING : WF_BAD;
     f->err = errno;
     return;
   }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > SIZE_MAX) {
+  if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > SIZE_MAX) {
     f->state = WF_BAD;
     f->err = EINVAL;
-  } else if (st.st_size > 0) {
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-      f->state = WF_BAD;
-      f->err = errno;
-    } else {
-      f->base = m;
-      f->len = (uint64_t)st.st_size;
-    }
+    close(f->fd);
+    f->fd = -1;
+    return;
   }
-  close(fd);
+  f->len = (uint64_t)st.st_size;
 }
 
 /* The file a blob path names, opened on first use; NULL (reported) if the
@@ -224,6 +267,7 @@ static WFile *get_file(WStore *w, const char *blob_path, Diag *d) {
   }
   WFile *f = &w->files[w->n];
   memset(f, 0, sizeof *f);
+  f->fd = -1;
   size_t n = strlen(w->dir) + strlen(rel) + 2;
   f->rel = xstrdup(rel);
   f->path = malloc(n);
@@ -234,28 +278,37 @@ static WFile *get_file(WStore *w, const char *blob_path, Diag *d) {
   }
   snprintf(f->path, n, "%s/%s", w->dir, rel);
   w->n++;
-  map_file(f);
+  open_file(f);
   return f;
 oom:
   diag_file_error(d, blob_path, "out of memory");
   return NULL;
 }
 
-static const void *file_blob(WFile *f, const MilValue *v, Diag *d) {
+/* Checks the blob v names in f: *data gets its data offset, *size its
+ * byte count, both inside the file as it was when opened. */
+static bool file_blob(WFile *f, const MilValue *v, uint64_t *data, uint64_t *size, Diag *d) {
   if (f->state != WF_OK) {
     diag_file_error(d, f->path, "cannot read: %s", strerror(f->err));
     f->reported = true;
-    return NULL;
+    return false;
   }
   const MilType *t = v->type;
   if (!t || t->kind != MIL_TENSOR) {
     diag_file_error(d, f->path, "at offset %" PRIu64 ": a blob must have a tensor type",
                     v->blob_offset);
-    return NULL;
+    return false;
   }
-  static const uint8_t none[1];
-  return wfile_check_blob(f->path, f->base ? f->base : none, f->len, v->blob_offset,
-                          t->dtype, mil_type_numel(t), d);
+  int64_t numel = mil_type_numel(t);
+  uint64_t off = v->blob_offset;
+  uint8_t hdr[64] = {0}, meta[64];
+  if ((f->len >= 64 && !read_at(f, hdr, 64, 0, d)) ||
+      !check_place(f->path, hdr, f->len, off, t->dtype, numel, d) ||
+      !read_at(f, meta, 64, off, d) ||
+      !check_meta(f->path, meta, f->len, off, t->dtype, numel, data, d))
+    return false;
+  *size = mil_blob_nbytes(t->dtype, numel);
+  return true;
 }
 
 const void *wstore_blob(WStore *w, const MilValue *v, Diag *d) {
@@ -264,7 +317,22 @@ const void *wstore_blob(WStore *w, const MilValue *v, Diag *d) {
     return NULL;
   }
   WFile *f = get_file(w, v->blob_path, d);
-  return f ? file_blob(f, v, d) : NULL;
+  uint64_t data, size;
+  if (!f || !file_blob(f, v, &data, &size, d))
+    return NULL;
+  /* one buffer, as large as the largest blob read so far; size <= f->len
+   * <= SIZE_MAX */
+  if (size > w->datacap || !w->data) {
+    free(w->data);
+    w->datacap = 0;
+    if (!(w->data = malloc(size ? (size_t)size : 1))) {
+      diag_file_error(d, f->path, "at offset %" PRIu64 ": out of memory for %" PRIu64
+                      " bytes of blob data", v->blob_offset, size);
+      return NULL;
+    }
+    w->datacap = size;
+  }
+  return read_at(f, w->data, size, data, d) ? w->data : NULL;
 }
 
 /* ---- walking a program --------------------------------------------------- */
@@ -287,13 +355,14 @@ static void walk_value(Walk *k, const MilValue *v) {
   if (v->kind != MIL_VBLOB)
     return;
   WFile *f = get_file(k->w, v->blob_path, k->d);
+  uint64_t data, size;
   if (!f) {
     k->failed++;
   } else if (f->state == WF_MISSING && k->missing) {
     *k->missing = true;
   } else if (f->state != WF_OK && f->reported) {
     k->failed++;      /* said once per file */
-  } else if (file_blob(f, v, k->d)) {
+  } else if (file_blob(f, v, &data, &size, k->d)) {
     k->checked++;
   } else {
     k->failed++;

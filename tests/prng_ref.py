@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
 """Independent reference for the constants in tests/test_blob.c.
 
-Re-implements, from their published definitions, splitmix64, xoshiro256**,
-the 53-bit uniform, the ziggurat normals with the log series described in
-gen/blob.c, and the per-block element streams, using Python's own integers
-and IEEE doubles. Python's float +, -, *, / are correctly rounded, so the
-bits must equal the C code's.
+Re-implements, from their published definitions and the stream rules in
+docs/language.md, splitmix64, xoshiro256**, the 53-bit uniform, the block
+streams and the single-precision Box-Muller normals, with Python's own
+integers and floats. Python's float operations are IEEE double, correctly
+rounded; f32() rounds a result to single precision. A sum, product,
+quotient or square root of two floats, done in double and then rounded to
+float, is the correctly rounded float operation (double has more than
+2 * 24 + 2 bits), so these values must equal the C code's bit for bit.
 
-With --table it prints the ziggurat tables that gen/blob.c holds, computed
-with 60-digit Decimal arithmetic (r solved by bisection so that the top
-layer ends exactly at x = 0).
-Run: python3 tests/prng_ref.py [--table]
+Run: python3 tests/prng_ref.py
 """
 import math
 import struct
-from decimal import Decimal, getcontext
+from fractions import Fraction
 
 M = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15
@@ -56,120 +56,138 @@ class Xoshiro:
         return (self.next() >> 11) * 2.0 ** -53
 
 
-LN2_HI = float.fromhex('0x1.62e42fee00000p-1')
-LN2_LO = float.fromhex('0x1.a39ef35793c76p-33')
+LANES = 8
+BLOCK = 4096
 
 
-def ln_pos(x):
-    m, e = math.frexp(x)          # x = m * 2^e, m in [0.5, 1): exact
-    m *= 2.0
-    e -= 1
-    if m > float.fromhex('0x1.6a09e667f3bcdp+0'):
+def block_words(seed, b, n=BLOCK):
+    """The first n words of block b. The block's key is splitmix64 output
+    number b + 1 of a stream started at the seed; eight xoshiro256** lanes
+    are seeded by successive splitmix64 outputs of a stream started at the
+    key; word j is output j // 8 of lane j % 8."""
+    _, st = splitmix64((seed + b * GAMMA) & M)
+    lanes = []
+    for _ in range(LANES):
+        st, v = splitmix64(st)
+        lanes.append(Xoshiro(v))
+    words = [0] * n
+    for j in range(0, n, LANES):
+        for lane in range(LANES):
+            words[j + lane] = lanes[lane].next()
+    return words
+
+
+# ---- single precision ------------------------------------------------------
+
+def f32(x):
+    """x rounded to single precision (to nearest, ties even)."""
+    return struct.unpack('<f', struct.pack('<f', x))[0]
+
+
+def f32_exact(q):
+    """The float nearest to the rational q (ties even), for the constants
+    the C compiler folds (1.0f / 9 and the like)."""
+    x = f32(float(q))
+    bits = struct.unpack('<I', struct.pack('<f', x))[0]
+    cands = [x] + [struct.unpack('<f', struct.pack('<I', bits + d))[0] for d in (-1, 1)]
+    return min(cands, key=lambda c: (abs(Fraction(c) - q),
+                                     struct.unpack('<I', struct.pack('<f', c))[0] & 1))
+
+
+def bits_f32(x):
+    return struct.unpack('<I', struct.pack('<f', x))[0]
+
+
+def f32_bits(b):
+    return struct.unpack('<f', struct.pack('<I', b & 0xFFFFFFFF))[0]
+
+
+SQRT2 = float.fromhex('0x1.6a09e6p+0')
+LN2_HI = float.fromhex('0x1.62e4p-1')
+LN2_LO = float.fromhex('0x1.7f7d1cp-20')
+PIO2_24 = float.fromhex('0x1.921fb6p-24')
+INV = {k: f32_exact(Fraction(1, k)) for k in (3, 5, 6, 7, 9, 24, 120, 720, 5040, 40320,
+                                             362880, 3628800, 39916800, 479001600)}
+
+
+def ln32(x):
+    """ln x for x in (0, 1), step by step as gen/blob.c's ln8."""
+    b = bits_f32(x)
+    e = (b >> 23) - 127
+    m = f32_bits((b & 0x7FFFFF) | 0x3F800000)
+    if m > SQRT2:
         m *= 0.5
         e += 1
-    f = m - 1.0
-    t = f / (2.0 + f)
-    w = t * t
-    p = 1.0 / 21
-    for k in (19, 17, 15, 13, 11, 9, 7, 5, 3):
-        p = p * w + 1.0 / k
-    lm = 2.0 * t + 2.0 * t * (w * p)
-    return e * LN2_HI + (lm + e * LN2_LO)
+    f = f32(m - 1.0)
+    t = f32(f / f32(2.0 + f))
+    w = f32(t * t)
+    p = f32(f32(w * INV[9]) + INV[7])
+    p = f32(f32(p * w) + INV[5])
+    p = f32(f32(p * w) + INV[3])
+    lm = f32(f32(2.0 * t) + f32(f32(2.0 * t) * f32(w * p)))
+    return f32(f32(e * LN2_HI) + f32(lm + f32(e * LN2_LO)))
 
 
-# ---- the ziggurat tables (Marsaglia and Tsang 2000), 128 layers ----------
-
-NLAYER = 128
-PI = Decimal('3.14159265358979323846264338327950288419716939937510582097494459')
-
-
-def d_erfc(z):
-    # Maclaurin series of erf: 60 digits leave ~55 after the cancellation
-    s, term, n = Decimal(0), z, 0
-    while True:
-        t = term / (2 * n + 1)
-        s += t
-        if abs(t) < Decimal(10) ** -58:
-            break
-        n += 1
-        term = -term * z * z / n
-    return 1 - 2 / PI.sqrt() * s
+def sin32(phi, z):
+    # phi + phi*z*(-1/6 + z*(1/120 + z*(-1/5040 + z*(1/362880 + z*(-1/39916800)))))
+    p = f32(z * -INV[39916800])
+    p = f32(INV[362880] + p)
+    p = f32(z * p)
+    p = f32(-INV[5040] + p)
+    p = f32(z * p)
+    p = f32(INV[120] + p)
+    p = f32(z * p)
+    p = f32(-INV[6] + p)
+    return f32(phi + f32(f32(phi * z) * p))
 
 
-def d_f(x):
-    return (-(x * x) / 2).exp()
+def cos32(z):
+    # 1 + z*(-0.5 + z*(1/24 + z*(-1/720 + z*(1/40320 + z*(-1/3628800 + z*(1/479001600))))))
+    p = f32(z * INV[479001600])
+    p = f32(-INV[3628800] + p)
+    p = f32(z * p)
+    p = f32(INV[40320] + p)
+    p = f32(z * p)
+    p = f32(-INV[720] + p)
+    p = f32(z * p)
+    p = f32(INV[24] + p)
+    p = f32(z * p)
+    p = f32(-0.5 + p)
+    return f32(1.0 + f32(z * p))
 
 
-def zig_layers(r):
-    """x[0] = v/f(r) (base strip with the tail), x[1] = r, ... ; the
-    closing error f(x[N-1]) + v/x[N-1] - 1, or None if it closed early."""
-    v = r * d_f(r) + (PI / 2).sqrt() * d_erfc(r / Decimal(2).sqrt())
-    x = [v / d_f(r), r]
-    for i in range(1, NLAYER - 1):
-        a = d_f(x[i]) + v / x[i]
-        if a >= 1:
-            return None, x
-        x.append((-2 * a.ln()).sqrt())
-    return d_f(x[NLAYER - 1]) + v / x[NLAYER - 1] - 1, x
-
-
-def zig_tables():
-    getcontext().prec = 60
-    lo, hi = Decimal('3.3'), Decimal('3.6')
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        g, _ = zig_layers(mid)
-        if g is None or g > 0:
-            lo = mid
-        else:
-            hi = mid
-    _, x = zig_layers(lo)
-    x.append(Decimal(0))
-    return [float(v) for v in x], [float(d_f(v)) for v in x]
-
-
-ZX, ZF = zig_tables()
-
-
-def zig_tail(r, neg):
-    while True:
-        a = -ln_pos(1.0 - r.uniform()) / ZX[1]
-        b = -ln_pos(1.0 - r.uniform())
-        if not (b + b < a * a):
-            break
-    return -(ZX[1] + a) if neg else ZX[1] + a
-
-
-def normal(r):
-    while True:
-        b = r.next()
-        i = b & (NLAYER - 1)
-        u = 2.0 * ((b >> 11) * 2.0 ** -53) - 1.0
-        x = u * ZX[i]
-        if abs(x) < ZX[i + 1]:
-            return x
-        if i == 0:
-            return zig_tail(r, u < 0)
-        y = ZF[i] + r.uniform() * (ZF[i + 1] - ZF[i])
-        if ln_pos(y) < -0.5 * x * x:
-            return x
-
-
-def block_rng(seed, b):
-    _, bs = splitmix64((seed + b * GAMMA) & M)
-    return Xoshiro(bs)
+def block_normals(seed, b, mean, sd):
+    """mean + sd * x for the 4096 elements of a normal block: Box-Muller on
+    32-bit draws (draw 2m is the low half of word m); in each group of 16,
+    lane l pairs draw l (radius) with draw 8 + l (angle) and gives elements
+    l (cosine) and 8 + l (sine)."""
+    words = block_words(seed, b, BLOCK // 2)
+    d = []
+    for w in words:
+        d += [w & 0xFFFFFFFF, w >> 32]
+    m32, s32 = f32(mean), f32(sd)
+    out = [0.0] * BLOCK
+    for g in range(0, BLOCK, 16):
+        for lane in range(8):
+            a, c = d[g + lane], d[g + 8 + lane]
+            u = float((a >> 9) * 2 + 1) * 2.0 ** -24
+            r = f32(math.sqrt(f32(-2.0 * ln32(u))))
+            phi = f32(float((c >> 6) & 0xFFFFFF) * PIO2_24)
+            z = f32(phi * phi)
+            sn, cs = sin32(phi, z), cos32(z)
+            q = c >> 30
+            cv, sv = (sn, cs) if q & 1 else (cs, sn)
+            if (q + 1) & 2:
+                cv = -cv
+            if q & 2:
+                sv = -sv
+            out[g + lane] = f32(m32 + f32(s32 * f32(r * cv)))
+            out[g + 8 + lane] = f32(m32 + f32(s32 * f32(r * sv)))
+    return out
 
 
 def fp16_bits(x):
     return struct.unpack('<H', struct.pack('<e', x))[0]
-
-
-def print_tables():
-    for name, t in (('ZX', ZX), ('ZF', ZF)):
-        print('static const double %s[%d] = {' % (name, len(t)))
-        for k in range(0, len(t), 3):
-            print('  ' + ' '.join(v.hex() + ',' for v in t[k:k + 3]))
-        print('};')
 
 
 def main():
@@ -180,47 +198,29 @@ def main():
         print('seed %d next: %s' % (seed, ', '.join('0x%016x' % r.next() for _ in range(4))))
     r = Xoshiro(42)
     print('seed 42 uniform:', ', '.join(r.uniform().hex() for _ in range(3)))
-    r = Xoshiro(42)
-    print('seed 42 normals:', ', '.join(normal(r).hex() for _ in range(6)))
-    # FNV-1a-style fold of the bits of the first 200000 normals of seed 1
-    r = Xoshiro(1)
-    h = 0xcbf29ce484222325
-    for _ in range(200000):
-        h = ((h ^ struct.unpack('<Q', struct.pack('<d', normal(r)))[0]) * 0x100000001b3) & M
-    print('seed 1 fold of 200000 normals: 0x%016x' % h)
-    # a stream that reaches the tail and the wedges: the first few of each
-    r = Xoshiro(1)
-    tails, wedges = [], []
-    for k in range(200000):
-        save = list(r.s)
-        b = r.next()
-        r.s = save
-        i = b & (NLAYER - 1)
-        x = normal(r)
-        if abs(x) > ZX[1] and len(tails) < 2:
-            tails.append((k, x.hex()))
-        elif i > 0 and abs(x) >= ZX[i + 1] and len(wedges) < 2:
-            wedges.append((k, x.hex()))
-    print('seed 1 tail draws:', tails, 'wedge draws:', wedges)
-    print('ln_pos:', [(x, ln_pos(x).hex()) for x in (0.5, 0.75, 1e-300, 3.0)])
-    g = block_rng(7, 0)
+    words = block_words(7, 0)
     print('int8 uniform(-64,63) seed 7 elems 0..7:',
-          [-64 + ((g.next() * 128) >> 64) for _ in range(8)])
-    g = block_rng(7, 1)
+          [-64 + ((w * 128) >> 64) for w in words[:8]])
+    words = block_words(7, 1)
     print('int8 uniform(-64,63) seed 7 elem 4096..4099:',
-          [-64 + ((g.next() * 128) >> 64) for _ in range(4)])
-    g = block_rng(9, 0)
-    print('fp16 normal(0.5,2) seed 9 elems 0..3:',
-          ['0x%04x' % fp16_bits(0.5 + 2.0 * normal(g)) for _ in range(4)])
-    g = block_rng(9, 2)
-    print('fp16 normal(0.5,2) seed 9 elems 8192..8195:',
-          ['0x%04x' % fp16_bits(0.5 + 2.0 * normal(g)) for _ in range(4)])
-    g = block_rng(3, 0)
+          [-64 + ((w * 128) >> 64) for w in words[:4]])
+    words = block_words(3, 0)
     print('fp32 uniform(-1,1) seed 3 elems 0..2:',
-          ['0x%08x' % struct.unpack('<I', struct.pack('<f', -1.0 + 2.0 * g.uniform()))[0]
-           for _ in range(3)])
+          ['0x%08x' % bits_f32(-1.0 + 2.0 * ((w >> 11) * 2.0 ** -53)) for w in words[:3]])
+    z = block_normals(9, 0, 0.5, 2.0)
+    print('fp16 normal(0.5,2) seed 9 elems 0..3:', ['0x%04x' % fp16_bits(v) for v in z[:4]])
+    print('fp16 normal(0.5,2) seed 9 elems 8..9:', ['0x%04x' % fp16_bits(v) for v in z[8:10]])
+    z = block_normals(9, 2, 0.5, 2.0)
+    print('fp16 normal(0.5,2) seed 9 elems 8192..8195:',
+          ['0x%04x' % fp16_bits(v) for v in z[:4]])
+    z = block_normals(5, 0, 0.0, 0.01)
+    print('fp32 normal(0,0.01) seed 5 elems 0..2:', ['0x%08x' % bits_f32(v) for v in z[:3]])
+    z = block_normals(1, 0, 0.0, 1.0)
+    h = 0xCBF29CE484222325
+    for v in z:
+        h = ((h ^ bits_f32(v)) * 0x100000001B3) & M
+    print('fp32 normal(0,1) seed 1 block 0: fold of the bits: 0x%016x' % h)
 
 
 if __name__ == '__main__':
-    import sys
-    print_tables() if sys.argv[1:] == ['--table'] else main()
+    main()

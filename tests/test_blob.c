@@ -4,7 +4,7 @@
  *  - splitmix64 from seed 1234567 (the published Rosetta Code sequence) and
  *    xoshiro256** from state {1, 2, 3, 4} (the authors' reference outputs);
  *  - tests/prng_ref.py, an independent Python implementation of the same
- *    specification (PRNG, ziggurat normals, block streams);
+ *    specification (PRNG, block streams, Box-Muller normals);
  *  - the exact normal distribution (erfc) for a chi-square test;
  *  - byte layouts computed by hand from FORMATS.md §1 (offsets in comments). */
 #include <math.h>
@@ -53,38 +53,28 @@ START_TEST(test_prng_streams) {
 }
 END_TEST
 
+/* n standard normals (fp32) from a blob stream: element k of seed. */
+static float *normals(uint64_t seed, int n) {
+  MilBlobSrc s = {.dtype = MIL_FP32, .numel = n, .init = MIL_INIT_NORMAL, .a = 0, .b = 1,
+                  .seed = seed};
+  float *z = malloc((size_t)n * sizeof *z);
+  Diag d = diag_stderr();
+  ck_assert_ptr_nonnull(z);
+  ck_assert_int_eq(blob_fill(&s, 0, n, z, &d), 0);   /* little-endian host */
+  return z;
+}
+
 START_TEST(test_normal_bits) {
-  /* exact bits from prng_ref.py */
-  static const double want[] = {
-    -0x1.dc208a21bb95ap+0, -0x1.67bf9c84f4950p-4, 0x1.71dc1a1b737ccp-1,
-    0x1.b43826c8ba892p+0, 0x1.039117c0598bep+0, 0x1.c60127a0c3dbbp-1,
-  };
-  Prng r;
-  prng_seed(&r, 42);
-  for (int i = 0; i < 6; i++) {
-    double z = prng_normal(&r);
-    ck_assert_msg(z == want[i], "normal %d: %a", i, z);
-  }
-  /* seed 1: draw 69 and 121 take the wedge test (the log), 1906 and 9053
-   * fall in the tail (beyond r = 3.4426); then a fold of the bits of the
-   * first 200000 draws, as prng_ref.py computes it */
-  prng_seed(&r, 1);
+  /* prng_ref.py: a fold of the bits of block 0 of normal(0, 1), seed 1 */
+  float *z = normals(1, 4096);
   uint64_t h = 0xcbf29ce484222325u;
-  for (int i = 0; i < 200000; i++) {
-    double z = prng_normal(&r);
-    uint64_t b;
-    memcpy(&b, &z, sizeof b);
+  for (int i = 0; i < 4096; i++) {
+    uint32_t b;
+    memcpy(&b, &z[i], sizeof b);
     h = (h ^ b) * 0x100000001b3u;
-    if (i == 69)
-      ck_assert(z == 0x1.3724395c36f52p-2);
-    if (i == 121)
-      ck_assert(z == 0x1.1956f5812c641p+1);
-    if (i == 1906)
-      ck_assert(z == 0x1.f9955e69ea161p+1);
-    if (i == 9053)
-      ck_assert(z == -0x1.c7070807dd871p+1);
   }
-  ck_assert_uint_eq(h, 0xba97101f03e88513u);
+  free(z);
+  ck_assert_uint_eq(h, 0x064b1bce798f768bu);
 }
 END_TEST
 
@@ -93,13 +83,12 @@ END_TEST
 START_TEST(test_normal_histogram) {
   enum { NB = 34, N = 1000000 };
   int count[NB] = {0};
-  Prng r;
-  prng_seed(&r, 2024);
+  float *z = normals(2024, N);
   for (int i = 0; i < N; i++) {
-    double z = prng_normal(&r);
-    int b = z < -4 ? 0 : z >= 4 ? NB - 1 : 1 + (int)floor((z + 4) * 4);
+    int b = z[i] < -4 ? 0 : z[i] >= 4 ? NB - 1 : 1 + (int)floor((z[i] + 4) * 4);
     count[b]++;
   }
+  free(z);
   double chi2 = 0;
   for (int b = 0; b < NB; b++) {
     double lo = b == 0 ? -INFINITY : -4 + (b - 1) * 0.25;
@@ -117,23 +106,43 @@ START_TEST(test_normal_histogram) {
 END_TEST
 
 START_TEST(test_normal_moments) {
-  Prng r;
-  prng_seed(&r, 5);
-  const int n = 400000;
-  double s1 = 0, s2 = 0, s4 = 0;
+  enum { N = 400000 };
+  float *z = normals(5, N);
+  double s1 = 0, s2 = 0, s4 = 0, big = 0;
   int tail = 0;
-  for (int i = 0; i < n; i++) {
-    double z = prng_normal(&r);
-    s1 += z;
-    s2 += z * z;
-    s4 += z * z * z * z;
-    tail += fabs(z) > 1.959964;
+  for (int i = 0; i < N; i++) {
+    double x = z[i];
+    s1 += x;
+    s2 += x * x;
+    s4 += x * x * x * x;
+    tail += fabs(x) > 1.959964;
+    big = fmax(big, fabs(x));
   }
+  free(z);
   /* mean 0, variance 1, kurtosis 3, P(|z| > 1.96) = 5%; bounds ~5 sigma */
-  ck_assert_double_eq_tol(s1 / n, 0, 0.008);
-  ck_assert_double_eq_tol(s2 / n, 1, 0.012);
-  ck_assert_double_eq_tol(s4 / n, 3, 0.08);
-  ck_assert_double_eq_tol((double)tail / n, 0.05, 0.0018);
+  ck_assert_double_eq_tol(s1 / N, 0, 0.008);
+  ck_assert_double_eq_tol(s2 / N, 1, 0.012);
+  ck_assert_double_eq_tol(s4 / N, 3, 0.08);
+  ck_assert_double_eq_tol((double)tail / N, 0.05, 0.0018);
+  /* the radius's bound: sqrt(-2 ln 2^-24) = 5.768 */
+  ck_assert_double_le(big, 5.7686);
+}
+END_TEST
+
+/* Neighbouring elements are not correlated: the pairs Box-Muller makes
+ * (lanes l and 8 + l of a group) and plain neighbours. |rho| < 5/sqrt(N). */
+START_TEST(test_normal_independent) {
+  enum { N = 1 << 18 };
+  float *z = normals(77, N);
+  double pair = 0, next = 0;
+  for (int i = 0; i < N; i += 16)
+    for (int l = 0; l < 8; l++)
+      pair += (double)z[i + l] * z[i + 8 + l];
+  for (int i = 0; i + 1 < N; i++)
+    next += (double)z[i] * z[i + 1];
+  free(z);
+  ck_assert_double_eq_tol(pair / (N / 2), 0, 5 / sqrt(N / 2));
+  ck_assert_double_eq_tol(next / (N - 1), 0, 5 / sqrt(N));
 }
 END_TEST
 
@@ -151,8 +160,8 @@ START_TEST(test_fill_int8_uniform) {
   int8_t out[5000];
   Diag d = diag_stderr();
   ck_assert_int_eq(blob_fill(&s, 0, 5000, out, &d), 0);
-  static const int8_t b0[8] = {-26, 61, -23, -45, 55, -7, -11, 14};
-  static const int8_t b1[4] = {-29, -29, 42, 4};
+  static const int8_t b0[8] = {47, 30, 58, -44, 39, -29, -12, 54};
+  static const int8_t b1[4] = {61, 49, -57, 33};
   ck_assert_mem_eq(out, b0, 8);
   ck_assert_mem_eq(out + 4096, b1, 4);
   int lo = 0, hi = 0;
@@ -172,19 +181,73 @@ START_TEST(test_fill_int8_uniform) {
 END_TEST
 
 START_TEST(test_fill_fp16_normal) {
+  /* prng_ref.py, little-endian fp16 of normal(0.5, 2), seed 9 */
   MilBlobSrc s = src_of(MIL_FP16, 9000, MIL_INIT_NORMAL, 0.5, 2.0, 9);
   uint8_t out[18000];
   Diag d = diag_stderr();
   ck_assert_int_eq(blob_fill(&s, 0, 9000, out, &d), 0);
-  /* prng_ref.py, little-endian fp16 */
-  static const uint8_t e0[8] = {0xee, 0xc0, 0x22, 0xbc, 0xb6, 0xc4, 0x2d, 0xc3};
-  static const uint8_t e2[8] = {0x98, 0x37, 0x6e, 0xc1, 0x8a, 0xc2, 0xd8, 0x3f};
+  static const uint8_t e0[8] = {0x1d, 0xbd, 0xb6, 0x42, 0xb9, 0x3c, 0xa9, 0x3b};
+  static const uint8_t e2[8] = {0x1e, 0x44, 0xf8, 0xb9, 0x0e, 0x33, 0xb1, 0xbf};
   ck_assert_mem_eq(out, e0, 8);
   ck_assert_mem_eq(out + 2 * 8192, e2, 8);
+  /* elements 8 and 9: the sines of the pairs that gave elements 0 and 1 */
+  ck_assert_uint_eq(wt_le(out + 16, 2), 0xc1c9);
+  ck_assert_uint_eq(wt_le(out + 18, 2), 0x2db9);
   /* a start inside a block */
   uint8_t part[6];
   ck_assert_int_eq(blob_fill(&s, 8193, 3, part, &d), 0);
   ck_assert_mem_eq(part, e2 + 2, 6);
+}
+END_TEST
+
+/* fp16 normals are the fp32 ones rounded by fp16_from_float, over scales
+ * that reach fp16 subnormals, zero and infinity, and ranges that start and
+ * end inside a vector. */
+START_TEST(test_fill_fp16_rounding) {
+  enum { N = 16 * 4096 };
+  static float f[N];
+  static uint8_t h[2 * N];
+  Diag d = diag_stderr();
+  static const double sd[] = {1e-9, 1e-6, 0.01, 1.0, 3e4};
+  for (int i = 0; i < 5; i++) {
+    MilBlobSrc s32 = src_of(MIL_FP32, N, MIL_INIT_NORMAL, 0.0, sd[i], 100 + (uint64_t)i);
+    MilBlobSrc s16 = s32;
+    s16.dtype = MIL_FP16;
+    ck_assert_int_eq(blob_fill(&s32, 0, N, f, &d), 0);
+    ck_assert_int_eq(blob_fill(&s16, 3, N - 8, h, &d), 0);
+    for (int k = 0; k < N - 8; k++)
+      ck_assert_msg(wt_le(h + 2 * k, 2) == fp16_from_float(f[3 + k]), "sd %g element %d: %a",
+                    sd[i], 3 + k, f[3 + k]);
+  }
+}
+END_TEST
+
+START_TEST(test_fill_fp32_normal) {
+  /* prng_ref.py: normal(0, 0.01) in single precision, seed 5 */
+  MilBlobSrc s = src_of(MIL_FP32, 3, MIL_INIT_NORMAL, 0, 0.01, 5);
+  uint8_t out[12];
+  Diag d = diag_stderr();
+  ck_assert_int_eq(blob_fill(&s, 0, 3, out, &d), 0);
+  ck_assert_uint_eq(wt_le(out, 4), 0xbad338f3u);
+  ck_assert_uint_eq(wt_le(out + 4, 4), 0xbc1e3c02u);
+  ck_assert_uint_eq(wt_le(out + 8, 4), 0x3b8ea386u);
+}
+END_TEST
+
+/* Neighbouring blocks do not share their streams: no element of block 1
+ * repeats one of block 0 at a shift of up to 16 (the bug of seeding each
+ * block's lanes from one running splitmix64 stream). */
+START_TEST(test_fill_blocks_independent) {
+  MilBlobSrc s = src_of(MIL_FP32, 2 * 4096, MIL_INIT_UNIFORM, -1, 1, 11);
+  static uint32_t v[2 * 4096];
+  Diag d = diag_stderr();
+  ck_assert_int_eq(blob_fill(&s, 0, 2 * 4096, v, &d), 0);
+  for (int shift = 0; shift <= 16; shift++) {
+    int same = 0;
+    for (int j = 0; j + shift < 4096; j++)
+      same += v[4096 + j] == v[j + shift];
+    ck_assert_int_lt(same, 4);
+  }
 }
 END_TEST
 
@@ -193,8 +256,8 @@ START_TEST(test_fill_fp32_uniform) {
   uint8_t out[12];
   Diag d = diag_stderr();
   ck_assert_int_eq(blob_fill(&s, 0, 3, out, &d), 0);
-  static const uint8_t e[12] = {0x80, 0x36, 0x42, 0x3e, 0x74, 0x7d, 0x2a, 0xbf,
-                                0xe5, 0x10, 0x7f, 0x3f};
+  static const uint8_t e[12] = {0x7b, 0xbb, 0x63, 0x3f, 0xf7, 0x23, 0x60, 0x3f,
+                                0x4b, 0x94, 0x19, 0xbf};
   ck_assert_mem_eq(out, e, 12);
 }
 END_TEST
@@ -632,11 +695,15 @@ int main(void) {
   tcase_add_test(t, test_normal_bits);
   tcase_add_test(t, test_normal_moments);
   tcase_add_test(t, test_normal_histogram);
+  tcase_add_test(t, test_normal_independent);
   suite_add_tcase(s, t);
   t = tcase_create("fill");
   tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
   tcase_add_test(t, test_fill_int8_uniform);
   tcase_add_test(t, test_fill_fp16_normal);
+  tcase_add_test(t, test_fill_fp16_rounding);
+  tcase_add_test(t, test_fill_fp32_normal);
+  tcase_add_test(t, test_fill_blocks_independent);
   tcase_add_test(t, test_fill_fp32_uniform);
   tcase_add_test(t, test_fill_const_rounding);
   tcase_add_test(t, test_fill_subbyte_const);

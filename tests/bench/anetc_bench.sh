@@ -58,12 +58,14 @@ wbin=$work/out/weights/weight.bin
 bytes=$(wc -c <"$wbin" | tr -d ' ')
 best t_cp 'rm -f "$work/copy.bin"' cp "$wbin" "$work/copy.bin"
 best t_cpsync 'rm -f "$work/copy.bin"' sh -c 'cp "$1" "$2" && sync' sh "$wbin" "$work/copy.bin"
+best t_sync ':' "$ANETC" --sync "$sample" -o "$work/out"
 rm -rf "$work/out" "$work/copy.bin"
 r=$(ratio "$t_anetc" "$t_cp")
 v1=$(verdict "$r" 1.5)
 awk -v b="$bytes" 'BEGIN { printf "  %s: %.1f MiB of weights\n", "fp16_128x512.anet", b / 1048576 }'
 printf '    %-22s %8.3f s\n' "anetc" "$t_anetc" "cp weight.bin" "$t_cp"
-printf '    %-22s %8.3f s   (anetc fsyncs its output, cp does not)\n' "cp + sync" "$t_cpsync"
+printf '    %-22s %8.3f s   (durable: not part of the goal)\n' "anetc --sync" "$t_sync" \
+    "cp + sync" "$t_cpsync"
 printf '    %-22s %8sx   goal <= 1.5x   %s\n' "anetc / cp" "$r" "$v1"
 
 # ---- memory ------------------------------------------------------------------
