@@ -1,6 +1,7 @@
 /* model.c - opening what anerun is pointed at and loading one model of it. */
 #include "model.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,10 @@
 
 #include "blob.h"
 
-enum { MODEL_MAX_TEXT = 512 << 20 };
+enum {
+  MODEL_MAX_TEXT = 512 << 20,
+  MODEL_MAX_POINTS = 10000,   /* as many as one .anet sweep may have */
+};
 
 static char *dupstr(const char *s) {
   size_t n = strlen(s) + 1;
@@ -98,21 +102,96 @@ static int open_mil(ModelPath *mp, const char *mil, Diag *d) {
   return src_read_file(&mp->src, mp->file, MODEL_MAX_TEXT, d);
 }
 
-static int open_dir(ModelPath *mp, Diag *d) {
-  mp->dir = dupstr(mp->path);
-  char *mil = mp->dir ? join(mp->dir, "model.mil") : NULL;
+static bool is_file(const char *path) {
   struct stat st;
-  int rc = -1;
-  if (!mil)
+  return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends name to mp->points; -1 when out of memory. */
+static int add_point(ModelPath *mp, int *cap, const char *name) {
+  if (mp->npoints == *cap) {
+    *cap = 2 * *cap + 8;
+    char **grown = realloc(mp->points, (size_t)*cap * sizeof *grown);
+    if (!grown)
+      return -1;
+    mp->points = grown;
+  }
+  if (!(mp->points[mp->npoints] = dupstr(name)))
+    return -1;
+  mp->npoints++;
+  return 0;
+}
+
+/* The subdirectories of root that hold a model.mil, sorted; -1 if there
+ * are none, after reporting. */
+static int find_points(ModelPath *mp, Diag *d) {
+  DIR *dir = opendir(mp->root);
+  if (!dir) {
+    diag_file_error(d, mp->path, "cannot read the directory: %s", strerror(errno));
+    return -1;
+  }
+  int cap = 0, oom = 0;
+  for (struct dirent *e; !oom && mp->npoints < MODEL_MAX_POINTS && (e = readdir(dir));) {
+    char *sub = e->d_name[0] != '.' ? join(mp->root, e->d_name) : NULL;
+    char *mil = sub ? join(sub, "model.mil") : NULL;
+    if (is_file(mil))
+      oom = add_point(mp, &cap, e->d_name);
+    free(mil);
+    free(sub);
+  }
+  closedir(dir);
+  if (oom || mp->npoints == 0) {
+    diag_file_error(d, mp->path, oom ? "out of memory" :
+                    "not a model directory: it has no model.mil, nor subdirectories that hold "
+                    "one (anerun takes a model directory, a sweep directory, a model.mil file, "
+                    "or a .anet file)");
+    return -1;
+  }
+  qsort(mp->points, (size_t)mp->npoints, sizeof *mp->points, cmp_str);
+  return 0;
+}
+
+static int open_dir(ModelPath *mp, Diag *d) {
+  char *mil = join(mp->path, "model.mil");
+  int rc;
+  if (!mil) {
     diag_file_error(d, mp->path, "out of memory");
-  else if (stat(mil, &st) != 0)
-    diag_file_error(d, mp->path,
-                    "not a model directory: it has no model.mil (anerun takes a directory "
-                    "holding model.mil, a model.mil file, or a .anet file)");
-  else
-    rc = open_mil(mp, mil, d);
+    rc = -1;
+  } else if (is_file(mil)) {
+    mp->dir = dupstr(mp->path);
+    rc = mp->dir ? open_mil(mp, mil, d) : -1;
+  } else {
+    mp->root = dupstr(mp->path);
+    rc = mp->root ? find_points(mp, d) : -1;
+  }
   free(mil);
   return rc;
+}
+
+/* Makes point i of a sweep directory the current model (dir, base, src). */
+static int select_point(ModelPath *mp, int i, Diag *d) {
+  free(mp->dir);
+  free(mp->base);
+  free(mp->file);
+  src_free(&mp->src);
+  mp->dir = join(mp->root, mp->points[i]);
+  mp->base = dupstr(mp->points[i]);
+  mp->file = mp->dir ? join(mp->dir, "model.mil") : NULL;
+  if (!mp->dir || !mp->base || !mp->file) {
+    diag_file_error(d, mp->path, "out of memory");
+    return -1;
+  }
+  return src_read_file(&mp->src, mp->file, MODEL_MAX_TEXT, d);
+}
+
+const char *model_point_name(const ModelPath *mp, int i) {
+  if (mp->anet)
+    return anet_point_name(mp->anet, i);
+  return mp->points ? mp->points[i] : mp->base;
 }
 
 int model_open(const char *path, ModelPath *mp, Diag *d) {
@@ -141,6 +220,10 @@ void model_close(ModelPath *mp) {
   if (mp->anet)
     anet_free(mp->anet);
   src_free(&mp->src);
+  for (int i = 0; mp->points && i < mp->npoints; i++)
+    free(mp->points[i]);
+  free(mp->points);
+  free(mp->root);
   free(mp->path);
   free(mp->dir);
   free(mp->base);
@@ -275,7 +358,9 @@ static int attach_weights(Loaded *l, const char *dir, Diag *d) {
   return 0;
 }
 
-static int load_mil(ModelPath *mp, bool weights, Loaded *l, Diag *d) {
+static int load_mil(ModelPath *mp, int i, bool weights, Loaded *l, Diag *d) {
+  if (mp->points && select_point(mp, i, d) < 0)
+    return -1;
   l->name = dupstr(mp->base);
   l->m.prog = mil_parse(&mp->src, d);
   if (!l->name || !l->m.prog || find_function(mp, l, d) < 0)
@@ -319,7 +404,7 @@ static int load_anet(ModelPath *mp, int i, bool weights, const char *workdir, Lo
 
 int model_load(ModelPath *mp, int i, bool weights, const char *workdir, Loaded *l, Diag *d) {
   memset(l, 0, sizeof *l);
-  int rc = mp->is_anet ? load_anet(mp, i, weights, workdir, l, d) : load_mil(mp, weights, l, d);
+  int rc = mp->is_anet ? load_anet(mp, i, weights, workdir, l, d) : load_mil(mp, i, weights, l, d);
   if (rc < 0)
     model_unload(l);
   return rc;

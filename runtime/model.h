@@ -1,6 +1,8 @@
 /* model.h - what anerun's PATH names: a model directory (model.mil and
  * weights/weight.bin, as anetc writes it or as a compiled Core ML model
- * holds it), a model.mil file, or a .anet file compiled in-process.
+ * holds it), a sweep directory (one such model directory per point, as
+ * anetc writes a sweep), a model.mil file, or a .anet file compiled
+ * in-process.
  *
  * A .anet point that runs gets its weights written (blob_write) into a
  * private directory under $TMPDIR, removed again by model_unload(); the
@@ -22,7 +24,9 @@ typedef struct ModelPath {
   bool is_anet;
   Src src;             /* the .anet or model.mil text */
   AnetFile *anet;
-  int npoints;         /* sweep points; 1 for MIL */
+  int npoints;         /* sweep points; 1 for a single MIL model */
+  char *root;          /* a sweep directory: PATH; dir, base, file and src */
+  char **points;       /* follow the point loaded last; points[] sorted */
   const char *function;/* the function to run (--function); NULL: main */
 } ModelPath;
 
@@ -38,6 +42,8 @@ typedef struct Loaded {
 
 int model_open(const char *path, ModelPath *mp, Diag *d);
 void model_close(ModelPath *mp);
+/* The name of point i: the sweep point's, or the model's. */
+const char *model_point_name(const ModelPath *mp, int i);
 
 /* Loads point i. With weights, they must be available: a .anet point's
  * are written to workdir (NULL: a new private one), a MIL model's must be

@@ -427,7 +427,7 @@ static int wait_child(pid_t pid, int fd, const char *name, Report *r, Diag *d) {
 }
 
 static char *point_label(const ModelPath *mp, int i) {
-  const char *n = mp->anet ? anet_point_name(mp->anet, i) : mp->base;
+  const char *n = model_point_name(mp, i);
   size_t len = strlen(mp->path) + strlen(n ? n : "") + 4;
   char *s = malloc(len);
   if (s)

@@ -278,8 +278,9 @@ void runopts_free(RunOpts *o) {
 
 void runopts_usage(FILE *out) {
   fputs("usage: anerun [options] PATH\n"
-        "PATH is a model directory (model.mil, weights/weight.bin), a model.mil file,\n"
-        "or a .anet file (every sweep point runs).\n"
+        "PATH is a model directory (model.mil, weights/weight.bin), a sweep directory\n"
+        "(one model directory per point, as anetc -o writes a sweep), a model.mil file,\n"
+        "or a .anet file. Every point of a sweep runs.\n"
         "\n"
         "  --backend cpu|sim|ane  what runs the model (default: "
 #ifdef __APPLE__

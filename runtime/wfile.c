@@ -227,7 +227,8 @@ static bool read_at(const WFile *f, void *buf, uint64_t n, uint64_t off, Diag *d
 }
 
 static void open_file(WFile *f) {
-  f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO in place of the file must not hang the open */
+  f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
   if (f->fd < 0) {
     f->state = errno == ENOENT ? WF_MISSING : WF_BAD;

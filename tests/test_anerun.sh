@@ -1,7 +1,7 @@
 #!/bin/sh
 # anerun end to end: exit statuses, --dry-run on every file of the MIL
 # corpus (skipped when ../shared is absent), cpu and sim runs of a .anet
-# sweep and of a model directory anetc wrote, the JSON and CSV reports, the
+# sweep, of a model directory and of a sweep directory anetc wrote, the JSON and CSV reports, the
 # output files, and the private weight directory being removed.
 set -u
 srcdir=${srcdir:-.}
@@ -168,6 +168,19 @@ status 1 $anerun --backend cpu --iters 1 --input "x=$tmp/o2/tiny_ch16/relu_0.npy
 has 'does not fit input' err
 status 1 $anerun --backend cpu --input "nosuch=$tmp/o1/relu_0.npy" "$dir"
 has "has no input 'nosuch'" err
+
+# The sweep directory anetc wrote runs every point, in name order, with the
+# outputs the .anet gave.
+status 0 $anerun --backend cpu --iters 1 --format csv --output-dir "$tmp/o3" "$tmp/model"
+[ "$(sed -n '2s/,.*//p;3s/,.*//p' "$tmp/out" | tr '\n' ' ')" = "tiny_ch16 tiny_ch8 " ] ||
+  fail "sweep directory: want rows tiny_ch16, tiny_ch8: $(cat "$tmp/out")"
+cmp -s "$tmp/o2/tiny_ch16/relu_0.npy" "$tmp/o3/tiny_ch16/relu_0.npy" ||
+  fail "outputs differ between the sweep directory and the .anet"
+status 0 $anerun --dry-run "$tmp/model"
+has '2 sweep points'
+mkdir "$tmp/empty"
+status 1 $anerun --backend cpu "$tmp/empty"
+has 'nor subdirectories that hold one' err
 
 # The same directory without its weights.
 mkdir "$tmp/nowt"

@@ -30,7 +30,7 @@ command -v "$CC" >/dev/null 2>&1 || {
 ls "$build"/grammar/*parse.c >/dev/null 2>&1 || {
   echo "run.sh: no generated parsers in $build/grammar: run make there first" >&2; exit 2; }
 
-flags="-g -O1 -std=c11 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L -DHAVE_CONFIG_H
+flags="-g -O1 -std=c11 -ffp-contract=off -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L -DHAVE_CONFIG_H
   -I$build -I$src/gen -I$src/runtime -I$build/grammar -I$src/grammar"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
