@@ -21,7 +21,7 @@ if HAVE_CHECK
 check_PROGRAMS += tests/test_ane
 TESTS += tests/test_ane
 endif
-tests_test_ane_SOURCES = tests/test_ane.c
+tests_test_ane_SOURCES = tests/test_ane.c tests/check_main.h
 tests_test_ane_CFLAGS = $(TEST_CFLAGS)
 tests_test_ane_LDADD = libane.a libmiltext.a libweights.a $(TEST_LIBS)
 

@@ -20,7 +20,7 @@ if HAVE_CHECK
 check_PROGRAMS += tests/test_anerun
 TESTS += tests/test_anerun
 endif
-tests_test_anerun_SOURCES = tests/test_anerun.c
+tests_test_anerun_SOURCES = tests/test_anerun.c tests/check_main.h
 tests_test_anerun_CFLAGS = $(TEST_CFLAGS)
 tests_test_anerun_LDADD = $(ANERUN_LIBS) $(TEST_LIBS)
 tests_test_anerun_LDFLAGS = $(ANE_SYS_LIBS)

@@ -18,7 +18,7 @@ if HAVE_CHECK
 check_PROGRAMS += tests/test_anet
 TESTS += tests/test_anet
 endif
-tests_test_anet_SOURCES = tests/test_anet.c
+tests_test_anet_SOURCES = tests/test_anet.c tests/check_main.h
 tests_test_anet_CFLAGS = $(TEST_CFLAGS)
 tests_test_anet_LDADD = libanetc.a libcpu.a libmiltext.a libweights.a $(TEST_LIBS)
 TESTS += tests/test_anetc.sh

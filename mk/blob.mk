@@ -15,13 +15,13 @@ if HAVE_CHECK
 check_PROGRAMS += tests/test_blob tests/test_wfile tests/test_npy
 TESTS += tests/test_blob tests/test_wfile tests/test_npy
 endif
-tests_test_blob_SOURCES = tests/test_blob.c tests/wtest.h
+tests_test_blob_SOURCES = tests/test_blob.c tests/check_main.h tests/wtest.h
 tests_test_blob_CFLAGS = $(TEST_CFLAGS)
 tests_test_blob_LDADD = libweights.a $(TEST_LIBS)
-tests_test_wfile_SOURCES = tests/test_wfile.c tests/wtest.h
+tests_test_wfile_SOURCES = tests/test_wfile.c tests/check_main.h tests/wtest.h
 tests_test_wfile_CFLAGS = $(TEST_CFLAGS)
 tests_test_wfile_LDADD = libweights.a $(TEST_LIBS)
-tests_test_npy_SOURCES = tests/test_npy.c tests/wtest.h
+tests_test_npy_SOURCES = tests/test_npy.c tests/check_main.h tests/wtest.h
 tests_test_npy_CFLAGS = $(TEST_CFLAGS)
 tests_test_npy_LDADD = libweights.a $(TEST_LIBS)
 # the independent reference for test_blob's PRNG constants

@@ -9,7 +9,7 @@ if HAVE_CHECK
 check_PROGRAMS += tests/test_cpu
 TESTS += tests/test_cpu
 endif
-tests_test_cpu_SOURCES = tests/test_cpu.c
+tests_test_cpu_SOURCES = tests/test_cpu.c tests/check_main.h
 tests_test_cpu_CFLAGS = $(TEST_CFLAGS)
 tests_test_cpu_LDADD = libcpu.a libmiltext.a libweights.a $(TEST_LIBS)
 

@@ -2,7 +2,8 @@
 # tests/run_bad.sh drives tests/bad/ against ./anetc and ./anerun.
 TESTS += tests/run_bad.sh
 EXTRA_DIST += tests/run_bad.sh tests/fuzz/run.sh tests/fuzz/fuzz_anet.c \
-	tests/fuzz/fuzz_mil.c tests/fuzz/fuzz_wfile.c tests/fuzz/fuzz_npy.c
+	tests/fuzz/fuzz_mil.c tests/fuzz/fuzz_wfile.c tests/fuzz/fuzz_npy.c tests/fuzz/fuzz.h \
+	tests/valgrind.sh
 
 # `make fuzz`: builds the libFuzzer harnesses with clang and runs each for
 # FUZZ_SECONDS (60 by default) seconds, from the environment or the make
@@ -11,3 +12,12 @@ EXTRA_DIST += tests/run_bad.sh tests/fuzz/run.sh tests/fuzz/fuzz_anet.c \
 fuzz: all
 	FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZERS='$(FUZZERS)' \
 	  $(SHELL) $(srcdir)/tests/fuzz/run.sh $(abs_top_builddir)
+
+# `make valgrind`: anetc and anerun under memcheck on small samples; fails on
+# any memory error or definite/indirect leak. Not part of `make check`; says
+# so and succeeds when valgrind is not installed (the script exits 77).
+.PHONY: valgrind
+valgrind: all
+	@srcdir='$(srcdir)' $(SHELL) $(srcdir)/tests/valgrind.sh; rc=$$?; \
+	  if [ $$rc -eq 77 ]; then echo "make valgrind: skipped: valgrind is not installed"; rc=0; fi; \
+	  exit $$rc

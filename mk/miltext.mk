@@ -9,6 +9,6 @@ if HAVE_CHECK
 check_PROGRAMS += tests/test_miltext
 TESTS += tests/test_miltext
 endif
-tests_test_miltext_SOURCES = tests/test_miltext.c
+tests_test_miltext_SOURCES = tests/test_miltext.c tests/check_main.h
 tests_test_miltext_CFLAGS = $(TEST_CFLAGS)
 tests_test_miltext_LDADD = libmiltext.a $(TEST_LIBS)

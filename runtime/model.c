@@ -1,6 +1,7 @@
 /* model.c - opening what anerun is pointed at and loading one model of it. */
 #include "model.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -107,8 +108,30 @@ static bool is_file(const char *path) {
   return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+/* Names in natural order: runs of digits compare as numbers, so point
+ * net_ch64 comes before net_ch128, as in the sweep. */
+static int cmp_natural(const void *pa, const void *pb) {
+  const char *a = *(char *const *)pa, *b = *(char *const *)pb;
+  while (*a && *b) {
+    if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+      while (*a == '0')
+        a++;
+      while (*b == '0')
+        b++;
+      size_t na = strspn(a, "0123456789"), nb = strspn(b, "0123456789");
+      int c = na != nb ? (na < nb ? -1 : 1) : strncmp(a, b, na);
+      if (c)
+        return c;
+      a += na;
+      b += nb;
+    } else if (*a != *b) {
+      return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+    } else {
+      a++;
+      b++;
+    }
+  }
+  return strcmp(a, b);
 }
 
 /* Appends name to mp->points; -1 when out of memory. */
@@ -126,7 +149,7 @@ static int add_point(ModelPath *mp, int *cap, const char *name) {
   return 0;
 }
 
-/* The subdirectories of root that hold a model.mil, sorted; -1 if there
+/* The subdirectories of root that hold a model.mil, in natural order; -1 if there
  * are none, after reporting. */
 static int find_points(ModelPath *mp, Diag *d) {
   DIR *dir = opendir(mp->root);
@@ -151,7 +174,7 @@ static int find_points(ModelPath *mp, Diag *d) {
                     "or a .anet file)");
     return -1;
   }
-  qsort(mp->points, (size_t)mp->npoints, sizeof *mp->points, cmp_str);
+  qsort(mp->points, (size_t)mp->npoints, sizeof *mp->points, cmp_natural);
   return 0;
 }
 

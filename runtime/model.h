@@ -26,7 +26,7 @@ typedef struct ModelPath {
   AnetFile *anet;
   int npoints;         /* sweep points; 1 for a single MIL model */
   char *root;          /* a sweep directory: PATH; dir, base, file and src */
-  char **points;       /* follow the point loaded last; points[] sorted */
+  char **points;       /* follow the point loaded last; points[] in natural order */
   const char *function;/* the function to run (--function); NULL: main */
 } ModelPath;
 

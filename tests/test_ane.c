@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ane_api.h"
+#include "check_main.h"
 #include "chip.h"
 #include "fp16.h"
 #include "mil.h"
@@ -114,6 +115,16 @@ static AneRef new_obj(Double *D, Kind k) {
   o->kind = k;
   o->refs = 1;
   return ref_of(D->nobj++);
+}
+
+/* A new object of kind k that holds a reference to `held` (in Obj.a). */
+static AneRef new_holder(Double *D, Kind k, AneRef held) {
+  AneRef r = new_obj(D, k);
+  if (r) {
+    D->obj[idx_of(r)].a = idx_of(held);
+    D->obj[idx_of(held)].refs++;
+  }
+  return r;
 }
 
 static File *file_at(Double *D, const char *path) {
@@ -239,11 +250,11 @@ static AneRef d_descriptor_new(void *ctx, AneRef mil, AneRef weights, AneErr *e)
   if (!obj_of(D, mil, K_DATA) || !obj_of(D, weights, K_DICT) ||
       !call(D, e, "descriptor_new", NULL))
     return NULL;
-  AneRef r = new_obj(D, K_DESC);
-  D->obj[idx_of(r)].a = idx_of(mil);
-  D->obj[idx_of(r)].b = idx_of(weights);
-  D->obj[idx_of(mil)].refs++;
-  D->obj[idx_of(weights)].refs++;
+  AneRef r = new_holder(D, K_DESC, mil);
+  if (r) {
+    D->obj[idx_of(r)].b = idx_of(weights);
+    D->obj[idx_of(weights)].refs++;
+  }
   return r;
 }
 
@@ -251,10 +262,7 @@ static AneRef d_model_new(void *ctx, AneRef desc, AneErr *e) {
   Double *D = ctx;
   if (!obj_of(D, desc, K_DESC) || !call(D, e, "model_new", NULL))
     return NULL;
-  AneRef r = new_obj(D, K_MODEL);
-  D->obj[idx_of(r)].a = idx_of(desc);
-  D->obj[idx_of(desc)].refs++;
-  return r;
+  return new_holder(D, K_MODEL, desc);
 }
 
 static int d_model_id(void *ctx, AneRef model, char *buf, size_t size, AneErr *e) {
@@ -307,38 +315,36 @@ static AneRef d_surface_wrap(void *ctx, AneRef s, AneErr *e) {
   Double *D = ctx;
   if (!obj_of(D, s, K_SURFACE) || !call(D, e, "surface_wrap", NULL))
     return NULL;
-  AneRef r = new_obj(D, K_WRAP);
-  D->obj[idx_of(r)].a = idx_of(s);
-  D->obj[idx_of(s)].refs++;
-  return r;
+  return new_holder(D, K_WRAP, s);
 }
 
-static int d_surface_write(void *ctx, AneRef s, const void *src, size_t n, AneErr *e) {
-  Double *D = ctx;
+/* The surface s for a call `name` that moves n bytes, or NULL if the call
+ * fails or n does not fit. */
+static Obj *surface_io(Double *D, const char *name, AneRef s, size_t n, AneErr *e) {
   Obj *o = obj_of(D, s, K_SURFACE);
   char detail[32];
   snprintf(detail, sizeof detail, "%zu", n);
-  if (!o || !call(D, e, "surface_write", detail))
-    return -1;
+  if (!o || !call(D, e, name, detail))
+    return NULL;
   if (n > o->n) {
     D->violations++;
-    return -1;
+    return NULL;
   }
+  return o;
+}
+
+static int d_surface_write(void *ctx, AneRef s, const void *src, size_t n, AneErr *e) {
+  Obj *o = surface_io(ctx, "surface_write", s, n, e);
+  if (!o)
+    return -1;
   memcpy(o->bytes, src, n);
   return 0;
 }
 
 static int d_surface_read(void *ctx, AneRef s, void *dst, size_t n, AneErr *e) {
-  Double *D = ctx;
-  Obj *o = obj_of(D, s, K_SURFACE);
-  char detail[32];
-  snprintf(detail, sizeof detail, "%zu", n);
-  if (!o || !call(D, e, "surface_read", detail))
+  Obj *o = surface_io(ctx, "surface_read", s, n, e);
+  if (!o)
     return -1;
-  if (n > o->n) {
-    D->violations++;
-    return -1;
-  }
   memcpy(dst, o->bytes, n);
   return 0;
 }
@@ -1196,10 +1202,4 @@ static Suite *ane_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(ane_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return ck_run(ane_suite()); }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "compare.h"
 #include "dryrun.h"
 #include "flops.h"
@@ -542,13 +543,12 @@ END_TEST
 
 /* ---- options ------------------------------------------------------------- */
 
-static int parse(RunOpts *o, char **err, int argc, ...) {
+/* runopts_parse of "anerun" and argc more arguments from ap; *err gets
+ * what it said (free it). */
+static int vparse(RunOpts *o, char **err, int argc, va_list ap) {
   char *argv[32] = {"anerun"};
-  va_list ap;
-  va_start(ap, argc);
   for (int i = 0; i < argc; i++)
     argv[i + 1] = va_arg(ap, char *);
-  va_end(ap);
   size_t len = 0;
   *err = NULL;
   Diag d = {open_memstream(err, &len), 0};
@@ -557,19 +557,22 @@ static int parse(RunOpts *o, char **err, int argc, ...) {
   return rc;
 }
 
-static void expect_usage_error(const char *want, int argc, ...) {
-  char *argv[32] = {"anerun"};
+static int parse(RunOpts *o, char **err, int argc, ...) {
   va_list ap;
   va_start(ap, argc);
-  for (int i = 0; i < argc; i++)
-    argv[i + 1] = va_arg(ap, char *);
+  int rc = vparse(o, err, argc, ap);
   va_end(ap);
-  char *err = NULL;
-  size_t len = 0;
-  Diag d = {open_memstream(&err, &len), 0};
+  return rc;
+}
+
+static void expect_usage_error(const char *want, int argc, ...) {
   RunOpts o;
-  ck_assert_int_eq(runopts_parse(argc + 1, argv, &o, &d), 2);
-  fclose(d.out);
+  char *err;
+  va_list ap;
+  va_start(ap, argc);
+  int rc = vparse(&o, &err, argc, ap);
+  va_end(ap);
+  ck_assert_int_eq(rc, 2);
   ck_assert_msg(strstr(err, want) != NULL, "wanted '%s' in '%s'", want, err);
   ck_assert_msg(strncmp(err, "anerun: error: ", 15) == 0, "got '%s'", err);
   runopts_free(&o);
@@ -693,17 +696,23 @@ static char *dry(const char *path, int *status, char **err) {
   return buf;
 }
 
+/* The output of a --dry-run of path that succeeds and says nothing else. */
+static char *dry_ok(const char *path) {
+  int status;
+  char *err;
+  char *got = dry(path, &status, &err);
+  ck_assert_int_eq(status, 0);
+  ck_assert_str_eq(err, "");
+  free(err);
+  return got;
+}
+
 /* conv: 2 * 4 * 4 * 1 * 1 * 2 * 2 = 128 FLOP, relu 16: 144 FLOP; the
  * inline weight is 16 fp16 = 32 bytes. */
 START_TEST(dry_run_small) {
   char *dir = scratch("dry");
   write_file(dir, "model.mil", small_mil);
-  int status;
-  char *err;
-  char *got = dry(dir, &status, &err);
-  ck_assert_int_eq(status, 0);
-  ck_assert_str_eq(err, "");
-  free(err);
+  char *got = dry_ok(dir);
   ck_assert_ptr_nonnull(strstr(got, "program(1.3), 1 function\nfunction main<ios18>\n"));
   ck_assert_ptr_nonnull(strstr(got, "  inputs: 1\n    x: tensor<fp16, [1, 4, 2, 2]>\n"));
   ck_assert_ptr_nonnull(strstr(got, "  outputs: 1\n    y: tensor<fp16, [1, 4, 2, 2]>\n"));
@@ -724,12 +733,7 @@ START_TEST(dry_run_missing_weights) {
              "(BLOBFILE(path = string(\"@model_path/weights/weight.bin\"), offset = uint64(64)))];\n"
              "        tensor<fp16, [1, 8]> y = linear(weight = w, x = x)[name = string(\"y\")];\n"
              "    } -> (y);\n}\n");
-  int status;
-  char *err;
-  char *got = dry(dir, &status, &err);
-  ck_assert_int_eq(status, 0);
-  ck_assert_str_eq(err, "");
-  free(err);
+  char *got = dry_ok(dir);
   ck_assert_ptr_nonnull(strstr(got, "weights: ABSENT"));
   ck_assert_ptr_nonnull(strstr(got, "(128 bytes), 1 weight blobs"));
   free(got);
@@ -795,26 +799,53 @@ static void dbl_close(void *state) {
 static const Backend double_backend = {"double", false, dbl_open, dbl_set_input,
                                        dbl_eval, dbl_get_output, dbl_close};
 
-static void run_opts(RunOpts *o, const char *path, const char *outdir) {
+/* A model directory whose model.mil is text, options that run it on the
+ * double (--warmup 2 --iters 3 --seed 7), and the model opened: what the
+ * run tests share. rig_close removes it all. */
+typedef struct Rig {
+  char *dir;
+  RunOpts o;
+  ModelPath mp;
+} Rig;
+
+static void rig_open(Rig *g, const char *name, const char *text) {
+  g->dir = scratch(name);
+  write_file(g->dir, "model.mil", text);
   char *err;
-  ck_assert_int_eq(parse(o, &err, 7, "--warmup", "2", "--iters", "3", "--seed", "7", path), 0);
+  ck_assert_int_eq(
+      parse(&g->o, &err, 7, "--warmup", "2", "--iters", "3", "--seed", "7", g->dir), 0);
   free(err);
-  o->backend = &double_backend;
-  o->output_dir = outdir;
+  g->o.backend = &double_backend;
+  Diag d = diag_stderr();
+  ck_assert_int_eq(model_open(g->dir, &g->mp, &d), 0);
+}
+
+static void rig_close(Rig *g) {
+  model_close(&g->mp);
+  runopts_free(&g->o);
+  rm_tree(g->dir);
+}
+
+/* What run_point says when it fails on point 0 of mp (free it). */
+static char *run_error(const RunOpts *o, ModelPath *mp) {
+  char *buf = NULL;
+  size_t len = 0;
+  Diag cap = {open_memstream(&buf, &len), 0};
+  Report r;
+  ck_assert_int_eq(run_point(o, mp, 0, NULL, NULL, &r, &cap), -1);
+  fclose(cap.out);
+  return buf;
 }
 
 START_TEST(run_through_double) {
-  char *dir = scratch("run");
-  write_file(dir, "model.mil", small_mil);
+  Rig g;
+  rig_open(&g, "run", small_mil);
   char out[1100];
-  snprintf(out, sizeof out, "%s/out", dir);
-  RunOpts o;
-  run_opts(&o, dir, out);
-  ModelPath mp;
+  snprintf(out, sizeof out, "%s/out", g.dir);
+  g.o.output_dir = out;
   Diag d = diag_stderr();
-  ck_assert_int_eq(model_open(dir, &mp, &d), 0);
   Report r;
-  ck_assert_int_eq(run_point(&o, &mp, 0, NULL, NULL, &r, &d), 0);
+  ck_assert_int_eq(run_point(&g.o, &g.mp, 0, NULL, NULL, &r, &d), 0);
   ck_assert_int_eq(r.iters, 3);
   ck_assert_int_eq(r.warmup, 2);
   ck_assert(r.ms_min >= 0 && r.ms_min <= r.ms_median && r.ms_median <= r.ms_p90);
@@ -835,31 +866,23 @@ START_TEST(run_through_double) {
   }
   ck_assert(lo >= -2 && hi < 2 && hi > lo);
   tensor_free(&y);
-  model_close(&mp);
-  runopts_free(&o);
-  rm_tree(dir);
+  rig_close(&g);
 }
 END_TEST
 
 /* The same point through fork: the report comes back through the pipe. */
 START_TEST(run_forked_double) {
-  char *dir = scratch("fork");
-  write_file(dir, "model.mil", small_mil);
-  RunOpts o;
-  run_opts(&o, dir, NULL);
-  ModelPath mp;
+  Rig g;
+  rig_open(&g, "fork", small_mil);
   Diag d = diag_stderr();
-  ck_assert_int_eq(model_open(dir, &mp, &d), 0);
   Report r;
   memset(&r, 0, sizeof r);
-  ck_assert_int_eq(run_point_forked(&o, &mp, 0, &r, &d), 0);
-  ck_assert_str_eq(r.model, strrchr(dir, '/') + 1);
+  ck_assert_int_eq(run_point_forked(&g.o, &g.mp, 0, &r, &d), 0);
+  ck_assert_str_eq(r.model, strrchr(g.dir, '/') + 1);
   ck_assert_str_eq(r.backend, "double");
   ck_assert_int_eq(r.iters, 3);
   ck_assert_double_eq_tol(r.gflop, 144e-9, 1e-18);
-  model_close(&mp);
-  runopts_free(&o);
-  rm_tree(dir);
+  rig_close(&g);
 }
 END_TEST
 
@@ -883,25 +906,17 @@ START_TEST(run_bad_inputs) {
   o.backend = &double_backend;
   ModelPath mp;
   ck_assert_int_eq(model_open(dir, &mp, &d), 0);
-  Report r;
-  char *buf = NULL;
-  size_t len = 0;
-  Diag cap = {open_memstream(&buf, &len), 0};
-  ck_assert_int_eq(run_point(&o, &mp, 0, NULL, NULL, &r, &cap), -1);
-  fclose(cap.out);
-  ck_assert_ptr_nonnull(strstr(buf, "the shape does not fit input 'x'"));
-  free(buf);
+  char *msg = run_error(&o, &mp);
+  ck_assert_ptr_nonnull(strstr(msg, "the shape does not fit input 'x'"));
+  free(msg);
   runopts_free(&o);
   snprintf(arg, sizeof arg, "--input=nosuch=%s", npy);
   ck_assert_int_eq(parse(&o, &err, 2, arg, dir), 0);
   free(err);
   o.backend = &double_backend;
-  buf = NULL;
-  cap = (Diag){open_memstream(&buf, &len), 0};
-  ck_assert_int_eq(run_point(&o, &mp, 0, NULL, NULL, &r, &cap), -1);
-  fclose(cap.out);
-  ck_assert_ptr_nonnull(strstr(buf, "has no input 'nosuch'"));
-  free(buf);
+  msg = run_error(&o, &mp);
+  ck_assert_ptr_nonnull(strstr(msg, "has no input 'nosuch'"));
+  free(msg);
   runopts_free(&o);
   model_close(&mp);
   rm_tree(dir);
@@ -939,20 +954,17 @@ END_TEST
 /* --check against the real cpu backend: the double's 2x equals add(x, x)
  * exactly, and differs from relu(x) wherever x > 0. */
 static void check_model(const char *op, const char *args, bool want_ok) {
-  char *dir = scratch("check"), text[600];
+  char text[600];
   snprintf(text, sizeof text,
            "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [1, 64]> x) {\n"
            "        tensor<fp16, [1, 64]> y = %s(%s)[name = string(\"y\")];\n"
            "    } -> (y);\n}\n", op, args);
-  write_file(dir, "model.mil", text);
-  RunOpts o;
-  run_opts(&o, dir, NULL);
-  o.check = true;
-  ModelPath mp;
+  Rig g;
+  rig_open(&g, "check", text);
+  g.o.check = true;
   Diag d = diag_stderr();
-  ck_assert_int_eq(model_open(dir, &mp, &d), 0);
   Report r;
-  ck_assert_int_eq(run_point(&o, &mp, 0, NULL, NULL, &r, &d), 0);
+  ck_assert_int_eq(run_point(&g.o, &g.mp, 0, NULL, NULL, &r, &d), 0);
   ck_assert_int_eq(r.nchecks, 1);
   ck_assert_str_eq(r.checks[0].output, "y");
   ck_assert_double_eq(r.tol, 0.01);
@@ -961,9 +973,7 @@ static void check_model(const char *op, const char *args, bool want_ok) {
     ck_assert(r.checks[0].c.max_abs == 0 && isinf(r.checks[0].c.snr_db));
   else
     ck_assert(r.checks[0].c.norm > 0.3);  /* 2x against x at the largest x */
-  model_close(&mp);
-  runopts_free(&o);
-  rm_tree(dir);
+  rig_close(&g);
 }
 
 START_TEST(check_against_cpu) {
@@ -974,46 +984,37 @@ END_TEST
 
 /* A program without main describes, but runs only with --function. */
 START_TEST(no_main_function) {
-  char *dir = scratch("nomain");
-  write_file(dir, "model.mil",
-             "program(1.3)\n{\n    func other<ios18>(tensor<fp16, [1, 4]> x) {\n"
-             "        tensor<fp16, [1, 4]> y = relu(x = x)[name = string(\"y\")];\n"
-             "    } -> (y);\n}\n");
+  Rig g;
+  rig_open(&g, "nomain",
+           "program(1.3)\n{\n    func other<ios18>(tensor<fp16, [1, 4]> x) {\n"
+           "        tensor<fp16, [1, 4]> y = relu(x = x)[name = string(\"y\")];\n"
+           "    } -> (y);\n}\n");
   int status;
-  char *err, *got = dry(dir, &status, &err);
+  char *err, *got = dry(g.dir, &status, &err);
   ck_assert_int_eq(status, 0);
   ck_assert_ptr_nonnull(strstr(got, "runs: nothing by default: there is no function main"));
   free(got);
   free(err);
-  RunOpts o;
-  run_opts(&o, dir, NULL);
-  ModelPath mp;
+  char *msg = run_error(&g.o, &g.mp);
+  ck_assert_ptr_nonnull(strstr(msg, "/model.mil:3:"));  /* the function's line */
+  ck_assert_ptr_nonnull(strstr(msg, ": error: the program has no function 'main' "
+                                    "(it has: other); choose one with --function"));
+  free(msg);
+  g.mp.function = "other";
   Diag d = diag_stderr();
-  ck_assert_int_eq(model_open(dir, &mp, &d), 0);
+  Report r;
+  ck_assert_int_eq(run_point(&g.o, &g.mp, 0, NULL, NULL, &r, &d), 0);
+  ck_assert_double_eq(r.gflop, 4e-9);
+  g.mp.function = "nosuch";
   char *buf = NULL;
   size_t len = 0;
   Diag cap = {open_memstream(&buf, &len), 0};
-  Report r;
-  ck_assert_int_eq(run_point(&o, &mp, 0, NULL, NULL, &r, &cap), -1);
-  fclose(cap.out);
-  ck_assert_ptr_nonnull(strstr(buf, "/model.mil:3:"));  /* the function's line */
-  ck_assert_ptr_nonnull(strstr(buf, ": error: the program has no function 'main' "
-                                    "(it has: other); choose one with --function"));
-  free(buf);
-  mp.function = "other";
-  ck_assert_int_eq(run_point(&o, &mp, 0, NULL, NULL, &r, &d), 0);
-  ck_assert_double_eq(r.gflop, 4e-9);
-  mp.function = "nosuch";
-  buf = NULL;
-  cap = (Diag){open_memstream(&buf, &len), 0};
   Loaded l;
-  ck_assert_int_eq(model_load(&mp, 0, false, NULL, &l, &cap), -1);
+  ck_assert_int_eq(model_load(&g.mp, 0, false, NULL, &l, &cap), -1);
   fclose(cap.out);
   ck_assert_ptr_nonnull(strstr(buf, "no function 'nosuch' (it has: other)"));
   free(buf);
-  model_close(&mp);
-  runopts_free(&o);
-  rm_tree(dir);
+  rig_close(&g);
 }
 END_TEST
 
@@ -1066,10 +1067,4 @@ static Suite *anerun_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(anerun_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return ck_run(anerun_suite()); }

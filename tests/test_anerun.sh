@@ -169,11 +169,11 @@ has 'does not fit input' err
 status 1 $anerun --backend cpu --input "nosuch=$tmp/o1/relu_0.npy" "$dir"
 has "has no input 'nosuch'" err
 
-# The sweep directory anetc wrote runs every point, in name order, with the
-# outputs the .anet gave.
+# The sweep directory anetc wrote runs every point, in natural name order
+# (8 before 16), with the outputs the .anet gave.
 status 0 $anerun --backend cpu --iters 1 --format csv --output-dir "$tmp/o3" "$tmp/model"
-[ "$(sed -n '2s/,.*//p;3s/,.*//p' "$tmp/out" | tr '\n' ' ')" = "tiny_ch16 tiny_ch8 " ] ||
-  fail "sweep directory: want rows tiny_ch16, tiny_ch8: $(cat "$tmp/out")"
+[ "$(sed -n '2s/,.*//p;3s/,.*//p' "$tmp/out" | tr '\n' ' ')" = "tiny_ch8 tiny_ch16 " ] ||
+  fail "sweep directory: want rows tiny_ch8, tiny_ch16: $(cat "$tmp/out")"
 cmp -s "$tmp/o2/tiny_ch16/relu_0.npy" "$tmp/o3/tiny_ch16/relu_0.npy" ||
   fail "outputs differ between the sweep directory and the .anet"
 status 0 $anerun --dry-run "$tmp/model"

@@ -11,6 +11,7 @@
 #include "ast.h"
 #include "backend.h"
 #include "blob.h"
+#include "check_main.h"
 #include "mileq.h"
 #include "tensor.h"
 
@@ -69,12 +70,25 @@ static AnetFile *parse_ok(const char *text, Src *s) {
   return f;
 }
 
-static AnetNet *check_ok(const char *text, AnetFile **fp, Src *s) {
-  *fp = parse_ok(text, s);
+/* A checked network with the file and source it came from (the file points
+ * into the source); checked_free frees all three. */
+typedef struct Checked {
+  Src s;
+  AnetFile *f;
+  AnetNet *n;
+} Checked;
+
+static AnetNet *check_ok(Checked *c, const char *text) {
+  c->f = parse_ok(text, &c->s);
   Diag d = diag_stderr();
-  AnetNet *n = anetc_check(*fp, 0, &d);
-  ck_assert_ptr_nonnull(n);
-  return n;
+  c->n = anetc_check(c->f, 0, &d);
+  ck_assert_ptr_nonnull(c->n);
+  return c->n;
+}
+
+static void checked_free(Checked *c) {
+  anetc_free(c->n);
+  anet_free(c->f);
 }
 
 static MilProg *lower_ok(const char *text) {
@@ -308,13 +322,10 @@ END_TEST
 START_TEST(parse_long_lists) {
   /* siblings are a list, not nesting: 30000 statements parse and free */
   char *t = repeat_str("network n {\n input x: fp16[1, 2]\n", " relu\n", 30000, "}\n");
-  Src s;
-  AnetFile *f = parse_ok(t, &s);
-  Diag d = diag_stderr();
-  AnetNet *n = anetc_check(f, 0, &d);
+  Checked c;
+  AnetNet *n = check_ok(&c, t);
   ck_assert_int_eq(n->nlayers, 30000);
-  anetc_free(n);
-  anet_free(f);
+  checked_free(&c);
   free(t);
 }
 END_TEST
@@ -322,15 +333,14 @@ END_TEST
 /* ---- checks and shapes -------------------------------------------------- */
 
 START_TEST(shape_conv_arith) {
-  AnetFile *f;
-  Src s;
-  AnetNet *n = check_ok("network c {\n input x: fp16[1, 3, 7, 9]\n"
-                        " conv 8 kernel=3 stride=2 padding=same\n"
-                        " conv 6 kernel=[4, 1] padding=same\n"
-                        " conv 2 kernel=3 dilation=2 groups=2 padding=[1, 1, 0, 0]\n"
-                        " conv 4 kernel=2 padding=[1, 2, 0, 1]\n"
-                        " conv 4 kernel=1 stride=[1, 2] padding=2\n"
-                        "}", &f, &s);
+  Checked c;
+  AnetNet *n = check_ok(&c, "network c {\n input x: fp16[1, 3, 7, 9]\n"
+                            " conv 8 kernel=3 stride=2 padding=same\n"
+                            " conv 6 kernel=[4, 1] padding=same\n"
+                            " conv 2 kernel=3 dilation=2 groups=2 padding=[1, 1, 0, 0]\n"
+                            " conv 4 kernel=2 padding=[1, 2, 0, 1]\n"
+                            " conv 4 kernel=1 stride=[1, 2] padding=2\n"
+                            "}");
   ck_assert_int_eq(n->nlayers, 5);
   const AnetLayer *l = n->layers;
   /* same, stride 2: H out ceil(7/2) = 4, total pad (4-1)*2 + 3 - 7 = 2;
@@ -351,25 +361,23 @@ START_TEST(shape_conv_arith) {
   ASSERT_DIMS(&n->values[l[3].out], 1, 4, 4, 1);
   /* 2 on every side, stride [1, 2]: H 4 + 4 - 1 + 1 = 8, W (1 + 4 - 1) / 2 + 1 = 3 */
   ASSERT_DIMS(&n->values[l[4].out], 1, 4, 8, 3);
-  anetc_free(n);
-  anet_free(f);
+  checked_free(&c);
 }
 END_TEST
 
 START_TEST(shape_elementwise) {
-  AnetFile *f;
-  Src s;
-  AnetNet *n = check_ok("network e {\n"
-                        " input x: fp16[1, 4, 8, 8]\n"
-                        " input g: fp16[4, 1, 1]\n"
-                        " h = sigmoid\n"
-                        " mul g\n"         /* broadcast [1,4,8,8] with [4,1,1] */
-                        " add h\n"
-                        " softmax axis=-3\n"
-                        " layer_norm axis=3\n"
-                        " rms_norm\n"
-                        " silu; tanh; relu; gelu\n"
-                        "}", &f, &s);
+  Checked c;
+  AnetNet *n = check_ok(&c, "network e {\n"
+                            " input x: fp16[1, 4, 8, 8]\n"
+                            " input g: fp16[4, 1, 1]\n"
+                            " h = sigmoid\n"
+                            " mul g\n"         /* broadcast [1,4,8,8] with [4,1,1] */
+                            " add h\n"
+                            " softmax axis=-3\n"
+                            " layer_norm axis=3\n"
+                            " rms_norm\n"
+                            " silu; tanh; relu; gelu\n"
+                            "}");
   ck_assert_int_eq(n->nlayers, 10);
   for (int i = 0; i < n->nlayers; i++)
     ASSERT_DIMS(&n->values[n->layers[i].out], 1, 4, 8, 8);
@@ -381,24 +389,22 @@ START_TEST(shape_elementwise) {
   ck_assert(n->layers[5].affine);
   ck_assert_double_eq(n->layers[5].eps, 1e-5);
   ck_assert_int_eq(n->output, n->layers[9].out);
-  anetc_free(n);
-  anet_free(f);
+  checked_free(&c);
 }
 END_TEST
 
 START_TEST(shape_matmul) {
-  AnetFile *f;
-  Src s;
-  AnetNet *n = check_ok("network m {\n"
-                        " input a: fp16[1, 64, 1, 10]\n"
-                        " input b: fp16[3, 1, 20, 8]\n"
-                        " linear 32\n"                       /* [1, 32, 1, 10] */
-                        " reshape shape=[1, 2, -1, 8]\n"     /* 320 / 16 = 20: [1, 2, 20, 8] */
-                        " transpose perm=[0, 1, 3, 2]\n"     /* [1, 2, 8, 20] */
-                        " let t\n"
-                        " from b\n"
-                        " matmul t transpose_x=true transpose_y=true\n"
-                        "}", &f, &s);
+  Checked c;
+  AnetNet *n = check_ok(&c, "network m {\n"
+                            " input a: fp16[1, 64, 1, 10]\n"
+                            " input b: fp16[3, 1, 20, 8]\n"
+                            " linear 32\n"                       /* [1, 32, 1, 10] */
+                            " reshape shape=[1, 2, -1, 8]\n"     /* 320 / 16 = 20: [1, 2, 20, 8] */
+                            " transpose perm=[0, 1, 3, 2]\n"     /* [1, 2, 8, 20] */
+                            " let t\n"
+                            " from b\n"
+                            " matmul t transpose_x=true transpose_y=true\n"
+                            "}");
   ck_assert_int_eq(n->nlayers, 4);
   ASSERT_DIMS(&n->values[n->layers[0].out], 1, 32, 1, 10);
   ASSERT_DIMS(&n->values[n->layers[1].out], 1, 2, 20, 8);
@@ -408,19 +414,17 @@ START_TEST(shape_matmul) {
   ASSERT_DIMS(&n->values[n->layers[3].out], 3, 2, 8, 8);
   ck_assert_int_eq(n->layers[3].in, n->inputs[1].value);
   ck_assert_int_eq(n->layers[3].in2, n->layers[2].out);
-  anetc_free(n);
-  anet_free(f);
+  checked_free(&c);
 }
 END_TEST
 
 START_TEST(check_quant_policy) {
-  AnetFile *f;
-  Src s;
+  Checked c;
   /* int8 storage after every layer but the one that makes the output, and
    * only after the activations statement */
-  AnetNet *n = check_ok("network q {\n input x: fp16[1, 4, 2, 2]\n relu\n"
-                        " activations int8 scale=0.25\n"
-                        " repeat 3 { conv 4 weights=int8 scale=0.5 }\n}", &f, &s);
+  AnetNet *n = check_ok(&c, "network q {\n input x: fp16[1, 4, 2, 2]\n relu\n"
+                            " activations int8 scale=0.25\n"
+                            " repeat 3 { conv 4 weights=int8 scale=0.5 }\n}");
   ck_assert_int_eq(n->nlayers, 4);
   ck_assert(!n->layers[0].quant);
   ck_assert(n->layers[1].quant && n->layers[2].quant);
@@ -430,37 +434,32 @@ START_TEST(check_quant_policy) {
   ck_assert_int_eq(n->layers[1].w.init, MIL_INIT_UNIFORM);
   ck_assert_double_eq(n->layers[1].w.a, -64);
   ck_assert_double_eq(n->layers[1].w.b, 63);
-  anetc_free(n);
-  anet_free(f);
+  checked_free(&c);
 }
 END_TEST
 
 START_TEST(check_constants) {
-  AnetFile *f;
-  Src s;
+  Checked c;
   /* integer arithmetic stays exact; '/' of two integers truncates */
-  AnetNet *n = check_ok("const c = 7\nconst h = (c * 3 + 1) / 2\nconst k = h - 9\n"
-                        "network k {\n input x: fp16[1, c, h, k]\n relu\n}", &f, &s);
+  AnetNet *n = check_ok(&c, "const c = 7\nconst h = (c * 3 + 1) / 2\nconst k = h - 9\n"
+                            "network k {\n input x: fp16[1, c, h, k]\n relu\n}");
   ASSERT_DIMS(&n->values[n->inputs[0].value], 1, 7, 11, 2);
-  anetc_free(n);
-  anet_free(f);
+  checked_free(&c);
 }
 END_TEST
 
 START_TEST(check_repeat_and_names) {
-  AnetFile *f;
-  Src s;
+  Checked c;
   /* a residual block repeated: each iteration rebinds skip */
-  AnetNet *n = check_ok("network r {\n input x: fp16[1, 4, 4, 4]\n"
-                        " repeat 3 {\n  let skip\n  conv 4 kernel=3 padding=same\n  relu\n"
-                        "  add skip\n }\n}", &f, &s);
+  AnetNet *n = check_ok(&c, "network r {\n input x: fp16[1, 4, 4, 4]\n"
+                            " repeat 3 {\n  let skip\n  conv 4 kernel=3 padding=same\n  relu\n"
+                            "  add skip\n }\n}");
   ck_assert_int_eq(n->nlayers, 9);
   ck_assert_int_eq(n->layers[2].in2, n->inputs[0].value);
   ck_assert_int_eq(n->layers[5].in2, n->layers[2].out);
   ck_assert_int_eq(n->layers[8].in2, n->layers[5].out);
   ck_assert_int_eq(n->output, n->layers[8].out);
-  anetc_free(n);
-  anet_free(f);
+  checked_free(&c);
 }
 END_TEST
 
@@ -1257,10 +1256,4 @@ static Suite *anet_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *r = srunner_create(anet_suite());
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return ck_run(anet_suite()); }

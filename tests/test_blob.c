@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "blob.h"
+#include "check_main.h"
 #include "fp16.h"
 #include "tensor.h"
 #include "wtest.h"
@@ -53,14 +54,19 @@ START_TEST(test_prng_streams) {
 }
 END_TEST
 
+/* Elements [start, start + n) of s into out; the fill must succeed. */
+static void fill_ok(const MilBlobSrc *s, int64_t start, int64_t n, void *out) {
+  Diag d = diag_stderr();
+  ck_assert_int_eq(blob_fill(s, start, n, out, &d), 0);
+}
+
 /* n standard normals (fp32) from a blob stream: element k of seed. */
 static float *normals(uint64_t seed, int n) {
   MilBlobSrc s = {.dtype = MIL_FP32, .numel = n, .init = MIL_INIT_NORMAL, .a = 0, .b = 1,
                   .seed = seed};
   float *z = malloc((size_t)n * sizeof *z);
-  Diag d = diag_stderr();
   ck_assert_ptr_nonnull(z);
-  ck_assert_int_eq(blob_fill(&s, 0, n, z, &d), 0);   /* little-endian host */
+  fill_ok(&s, 0, n, z);   /* little-endian host */
   return z;
 }
 
@@ -158,8 +164,7 @@ START_TEST(test_fill_int8_uniform) {
   /* prng_ref.py: block 0 and block 1 of seed 7 */
   MilBlobSrc s = src_of(MIL_INT8, 5000, MIL_INIT_UNIFORM, -64, 63, 7);
   int8_t out[5000];
-  Diag d = diag_stderr();
-  ck_assert_int_eq(blob_fill(&s, 0, 5000, out, &d), 0);
+  fill_ok(&s, 0, 5000, out);
   static const int8_t b0[8] = {47, 30, 58, -44, 39, -29, -12, 54};
   static const int8_t b1[4] = {61, 49, -57, 33};
   ck_assert_mem_eq(out, b0, 8);
@@ -175,7 +180,7 @@ START_TEST(test_fill_int8_uniform) {
   ck_assert_int_gt(hi, 0);
   /* a range starting inside a block gives the same elements */
   int8_t part[6];
-  ck_assert_int_eq(blob_fill(&s, 4094, 6, part, &d), 0);
+  fill_ok(&s, 4094, 6, part);
   ck_assert_mem_eq(part, out + 4094, 6);
 }
 END_TEST
@@ -184,8 +189,7 @@ START_TEST(test_fill_fp16_normal) {
   /* prng_ref.py, little-endian fp16 of normal(0.5, 2), seed 9 */
   MilBlobSrc s = src_of(MIL_FP16, 9000, MIL_INIT_NORMAL, 0.5, 2.0, 9);
   uint8_t out[18000];
-  Diag d = diag_stderr();
-  ck_assert_int_eq(blob_fill(&s, 0, 9000, out, &d), 0);
+  fill_ok(&s, 0, 9000, out);
   static const uint8_t e0[8] = {0x1d, 0xbd, 0xb6, 0x42, 0xb9, 0x3c, 0xa9, 0x3b};
   static const uint8_t e2[8] = {0x1e, 0x44, 0xf8, 0xb9, 0x0e, 0x33, 0xb1, 0xbf};
   ck_assert_mem_eq(out, e0, 8);
@@ -195,7 +199,7 @@ START_TEST(test_fill_fp16_normal) {
   ck_assert_uint_eq(wt_le(out + 18, 2), 0x2db9);
   /* a start inside a block */
   uint8_t part[6];
-  ck_assert_int_eq(blob_fill(&s, 8193, 3, part, &d), 0);
+  fill_ok(&s, 8193, 3, part);
   ck_assert_mem_eq(part, e2 + 2, 6);
 }
 END_TEST
@@ -207,14 +211,13 @@ START_TEST(test_fill_fp16_rounding) {
   enum { N = 16 * 4096 };
   static float f[N];
   static uint8_t h[2 * N];
-  Diag d = diag_stderr();
   static const double sd[] = {1e-9, 1e-6, 0.01, 1.0, 3e4};
   for (int i = 0; i < 5; i++) {
     MilBlobSrc s32 = src_of(MIL_FP32, N, MIL_INIT_NORMAL, 0.0, sd[i], 100 + (uint64_t)i);
     MilBlobSrc s16 = s32;
     s16.dtype = MIL_FP16;
-    ck_assert_int_eq(blob_fill(&s32, 0, N, f, &d), 0);
-    ck_assert_int_eq(blob_fill(&s16, 3, N - 8, h, &d), 0);
+    fill_ok(&s32, 0, N, f);
+    fill_ok(&s16, 3, N - 8, h);
     for (int k = 0; k < N - 8; k++)
       ck_assert_msg(wt_le(h + 2 * k, 2) == fp16_from_float(f[3 + k]), "sd %g element %d: %a",
                     sd[i], 3 + k, f[3 + k]);
@@ -226,8 +229,7 @@ START_TEST(test_fill_fp32_normal) {
   /* prng_ref.py: normal(0, 0.01) in single precision, seed 5 */
   MilBlobSrc s = src_of(MIL_FP32, 3, MIL_INIT_NORMAL, 0, 0.01, 5);
   uint8_t out[12];
-  Diag d = diag_stderr();
-  ck_assert_int_eq(blob_fill(&s, 0, 3, out, &d), 0);
+  fill_ok(&s, 0, 3, out);
   ck_assert_uint_eq(wt_le(out, 4), 0xbad338f3u);
   ck_assert_uint_eq(wt_le(out + 4, 4), 0xbc1e3c02u);
   ck_assert_uint_eq(wt_le(out + 8, 4), 0x3b8ea386u);
@@ -240,8 +242,7 @@ END_TEST
 START_TEST(test_fill_blocks_independent) {
   MilBlobSrc s = src_of(MIL_FP32, 2 * 4096, MIL_INIT_UNIFORM, -1, 1, 11);
   static uint32_t v[2 * 4096];
-  Diag d = diag_stderr();
-  ck_assert_int_eq(blob_fill(&s, 0, 2 * 4096, v, &d), 0);
+  fill_ok(&s, 0, 2 * 4096, v);
   for (int shift = 0; shift <= 16; shift++) {
     int same = 0;
     for (int j = 0; j + shift < 4096; j++)
@@ -254,8 +255,7 @@ END_TEST
 START_TEST(test_fill_fp32_uniform) {
   MilBlobSrc s = src_of(MIL_FP32, 3, MIL_INIT_UNIFORM, -1, 1, 3);
   uint8_t out[12];
-  Diag d = diag_stderr();
-  ck_assert_int_eq(blob_fill(&s, 0, 3, out, &d), 0);
+  fill_ok(&s, 0, 3, out);
   static const uint8_t e[12] = {0x7b, 0xbb, 0x63, 0x3f, 0xf7, 0x23, 0x60, 0x3f,
                                 0x4b, 0x94, 0x19, 0xbf};
   ck_assert_mem_eq(out, e, 12);
@@ -263,7 +263,6 @@ START_TEST(test_fill_fp32_uniform) {
 END_TEST
 
 START_TEST(test_fill_const_rounding) {
-  Diag d = diag_stderr();
   static const struct { MilDtype dt; double a; int nb; uint64_t bits; } c[] = {
     {MIL_INT8, 2.5, 1, 2},       {MIL_INT8, 3.5, 1, 4},      {MIL_INT8, -2.5, 1, 0xfe},
     {MIL_INT8, -3.5, 1, 0xfc},   {MIL_INT8, 2.4999, 1, 2},   {MIL_INT8, 127.5, 1, 0x7f},
@@ -279,7 +278,7 @@ START_TEST(test_fill_const_rounding) {
   for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
     MilBlobSrc s = src_of(c[i].dt, 3, MIL_INIT_CONST, c[i].a, 0, 0);
     uint8_t out[12];
-    ck_assert_int_eq(blob_fill(&s, 0, 3, out, &d), 0);
+    fill_ok(&s, 0, 3, out);
     for (int k = 0; k < 3; k++)
       ck_assert_msg(wt_le(out + k * c[i].nb, c[i].nb) == c[i].bits, "case %zu: %s %g -> %llx",
                     i, mil_dtype_name(c[i].dt), c[i].a, wt_le(out + k * c[i].nb, c[i].nb));
@@ -288,22 +287,21 @@ START_TEST(test_fill_const_rounding) {
 END_TEST
 
 START_TEST(test_fill_subbyte_const) {
-  Diag d = diag_stderr();
   uint8_t out[4];
   /* int4 -3 = 0xD in each nibble; 3 elements: 0xDD, then 0x0D and 4 pad bits */
   MilBlobSrc s = src_of(MIL_INT4, 3, MIL_INIT_CONST, -3, 0, 0);
   memset(out, 0xaa, sizeof out);
-  ck_assert_int_eq(blob_fill(&s, 0, 3, out, &d), 0);
+  fill_ok(&s, 0, 3, out);
   ck_assert_uint_eq(out[0], 0xdd);
   ck_assert_uint_eq(out[1], 0x0d);
   /* uint1 x 10: eight ones, then two */
   s = src_of(MIL_UINT1, 10, MIL_INIT_CONST, 1, 0, 0);
-  ck_assert_int_eq(blob_fill(&s, 0, 10, out, &d), 0);
+  fill_ok(&s, 0, 10, out);
   ck_assert_uint_eq(out[0], 0xff);
   ck_assert_uint_eq(out[1], 0x03);
   /* uint2 saturates 9 to 3 */
   s = src_of(MIL_UINT2, 4, MIL_INIT_CONST, 9, 0, 0);
-  ck_assert_int_eq(blob_fill(&s, 0, 4, out, &d), 0);
+  fill_ok(&s, 0, 4, out);
   ck_assert_uint_eq(out[0], 0xff);
 }
 END_TEST
@@ -326,68 +324,61 @@ static void write_npy(const char *path, const char *descr, const char *shape,
 }
 
 START_TEST(test_fill_subbyte_packing) {
-  char *dir = wt_tmpdir();
-  char *p = wt_path(dir, "v.npy");
-  Diag d = diag_stderr();
+  char *p = wt_tmpfile("v.npy");
   uint8_t out[8];
   /* int4, LSB first: (1, -1) -> 0xF1, (7, -8) -> 0x87, (0, 3) -> 0x30, (-2, 5) -> 0x5E */
   static const int8_t v4[8] = {1, -1, 7, -8, 0, 3, -2, 5};
   write_npy(p, "|i1", "(8,)", v4, 8);
   MilBlobSrc s = src_of(MIL_INT4, 8, MIL_INIT_NPY, 0, 0, 0);
   s.path = p;
-  ck_assert_int_eq(blob_fill(&s, 0, 8, out, &d), 0);
+  fill_ok(&s, 0, 8, out);
   static const uint8_t e4[4] = {0xf1, 0x87, 0x30, 0x5e};
   ck_assert_mem_eq(out, e4, 4);
   /* uint3: 1 + 2<<3 + 3<<6 + 4<<9 + 5<<12 + 6<<15 + 7<<18 + 0<<21 = 0x1F58D1 */
   static const uint8_t v3[8] = {1, 2, 3, 4, 5, 6, 7, 0};
   write_npy(p, "|u1", "(8,)", v3, 8);
   s.dtype = MIL_UINT3;
-  ck_assert_int_eq(blob_fill(&s, 0, 8, out, &d), 0);
+  fill_ok(&s, 0, 8, out);
   static const uint8_t e3[3] = {0xd1, 0x58, 0x1f};
   ck_assert_mem_eq(out, e3, 3);
   /* uint6: 63 + 1<<6 + 32<<12 + 5<<18 = 0x16007F, then 4 more */
   static const uint8_t v6[8] = {63, 1, 32, 5, 0, 0, 0, 63};
   write_npy(p, "|u1", "(2, 4)", v6, 8);
   s.dtype = MIL_UINT6;
-  ck_assert_int_eq(blob_fill(&s, 0, 8, out, &d), 0);
+  fill_ok(&s, 0, 8, out);
   static const uint8_t e6[6] = {0x7f, 0x00, 0x16, 0x00, 0x00, 0xfc};
   ck_assert_mem_eq(out, e6, 6);
-  free(p);
-  wt_rmdir(dir);
+  wt_rmtmp(p);
 }
 END_TEST
 
 START_TEST(test_fill_npy_convert) {
-  char *dir = wt_tmpdir();
-  char *p = wt_path(dir, "w.npy");
+  char *p = wt_tmpfile("w.npy");
   /* fp32 LE: 1.0, -2.5, 0.1, 65504 */
   static const uint8_t f[16] = {0, 0, 0x80, 0x3f, 0, 0, 0x20, 0xc0,
                                 0xcd, 0xcc, 0xcc, 0x3d, 0, 0xe0, 0x7f, 0x47};
   write_npy(p, "<f4", "(2, 2)", f, 16);
   MilBlobSrc s = src_of(MIL_FP16, 4, MIL_INIT_NPY, 0, 0, 0);
   s.path = p;
-  Diag d = diag_stderr();
   uint8_t out[8];
-  ck_assert_int_eq(blob_fill(&s, 0, 4, out, &d), 0);
+  fill_ok(&s, 0, 4, out);
   /* fp16: 0x3C00, 0xC100, 0x2E66 (0.1f rounds to 0x2E66), 0x7BFF */
   static const uint8_t e[8] = {0x00, 0x3c, 0x00, 0xc1, 0x66, 0x2e, 0xff, 0x7b};
   ck_assert_mem_eq(out, e, 8);
   /* int8 from fp32: 1, -2 (half to even), 0, 127 (saturated) */
   s.dtype = MIL_INT8;
-  ck_assert_int_eq(blob_fill(&s, 0, 4, out, &d), 0);
+  fill_ok(&s, 0, 4, out);
   static const uint8_t e8[4] = {1, 0xfe, 0, 0x7f};
   ck_assert_mem_eq(out, e8, 4);
   /* a middle range */
-  ck_assert_int_eq(blob_fill(&s, 2, 2, out, &d), 0);
+  fill_ok(&s, 2, 2, out);
   ck_assert_mem_eq(out, e8 + 2, 2);
-  free(p);
-  wt_rmdir(dir);
+  wt_rmtmp(p);
 }
 END_TEST
 
 START_TEST(test_fill_npy_errors) {
-  char *dir = wt_tmpdir();
-  char *p = wt_path(dir, "w.npy");
+  char *p = wt_tmpfile("w.npy");
   static const uint8_t z[32] = {0};
   MilBlobSrc s = src_of(MIL_FP16, 4, MIL_INIT_NPY, 0, 0, 0);
   s.path = p;
@@ -407,8 +398,7 @@ START_TEST(test_fill_npy_errors) {
   ck_assert_int_eq(blob_fill(&s, 0, 4, out, &w.d), -1);
   wt_assert_has(&w, "/nonexistent/w.npy: error: cannot open");
   wt_diag_end(&w);
-  free(p);
-  wt_rmdir(dir);
+  wt_rmtmp(p);
 }
 END_TEST
 
@@ -416,19 +406,17 @@ START_TEST(test_fill_chunking) {
   /* any split of the range gives the same bytes as one call */
   static const MilDtype dts[] = {MIL_FP16, MIL_FP32, MIL_INT8, MIL_UINT16, MIL_INT4, MIL_UINT3};
   static const MilInitKind inits[] = {MIL_INIT_UNIFORM, MIL_INIT_NORMAL};
-  Diag d = diag_stderr();
   const int64_t n = 13000;
   uint8_t *one = malloc(4 * n), *parts = malloc(4 * n);
   for (size_t t = 0; t < sizeof dts / sizeof dts[0]; t++)
     for (int k = 0; k < 2; k++) {
       MilBlobSrc s = src_of(dts[t], n, inits[k], -3, 5, 11 + t);
-      ck_assert_int_eq(blob_fill(&s, 0, n, one, &d), 0);
+      fill_ok(&s, 0, n, one);
       int bits = mil_dtype_bits(dts[t]);
       memset(parts, 0x5a, 4 * n);
       static const int64_t cuts[] = {0, 8, 4096, 4104, 8192, 12000, 13000};
       for (int c = 0; c + 1 < 7; c++)
-        ck_assert_int_eq(blob_fill(&s, cuts[c], cuts[c + 1] - cuts[c],
-                                   parts + cuts[c] * bits / 8, &d), 0);
+        fill_ok(&s, cuts[c], cuts[c + 1] - cuts[c], parts + cuts[c] * bits / 8);
       ck_assert_mem_eq(one, parts, (size_t)mil_blob_nbytes(dts[t], n));
     }
   free(one);
@@ -533,7 +521,7 @@ START_TEST(test_write_three_blobs) {
     ck_assert_uint_eq(b[i], 0);
   /* the int8 data are the stream blob_fill gives */
   int8_t *v = malloc(512 * 512);
-  ck_assert_int_eq(blob_fill(&p->blobs[2], 0, 512 * 512, v, &d), 0);
+  fill_ok(&p->blobs[2], 0, 512 * 512, v);
   ck_assert_mem_eq(b + 2752, v, 512 * 512);
   free(v);
   free(b);
@@ -547,8 +535,7 @@ START_TEST(test_write_subbyte_padding) {
   /* uint3[5] = 15 bits in 2 bytes: padding_size_in_bits 1 */
   MilProg *p = mil_new("1.3");
   add(p, MIL_UINT3, 5, MIL_INIT_CONST, 5, 0, 0);
-  char *dir = wt_tmpdir();
-  char *path = wt_path(dir, "w.bin");
+  char *path = wt_tmpfile("w.bin");
   Diag d = diag_stderr();
   ck_assert_int_eq(blob_write(p, path, &d), 0);
   size_t n;
@@ -561,8 +548,7 @@ START_TEST(test_write_subbyte_padding) {
   ck_assert_uint_eq(b[128], 0x6d);
   ck_assert_uint_eq(b[129], 0x5b);
   free(b);
-  free(path);
-  wt_rmdir(dir);
+  wt_rmtmp(path);
   mil_free(p);
 }
 END_TEST
@@ -585,9 +571,9 @@ START_TEST(test_write_reproducible_and_chunked) {
   ck_assert_uint_eq(na, nb);
   ck_assert_mem_eq(fa, fb, na);
   unsigned char *v = malloc(2 * n);
-  ck_assert_int_eq(blob_fill(&p->blobs[0], 0, n, v, &d), 0);
+  fill_ok(&p->blobs[0], 0, n, v);
   ck_assert_mem_eq(fa + 128, v, 2 * n);
-  ck_assert_int_eq(blob_fill(&p->blobs[1], 0, 3000001, v, &d), 0);
+  fill_ok(&p->blobs[1], 0, 3000001, v);
   ck_assert_mem_eq(fa + p->blobs[1].offset + 64, v, 1500001);
   ck_assert_uint_eq(na, p->blobs[1].offset + 64 + 1500001);
   free(v);
@@ -669,8 +655,7 @@ END_TEST
 
 START_TEST(test_write_no_blobs) {
   MilProg *p = mil_new("1.3");
-  char *dir = wt_tmpdir();
-  char *path = wt_path(dir, "weight.bin");
+  char *path = wt_tmpfile("weight.bin");
   Diag d = diag_stderr();
   ck_assert_int_eq(blob_write(p, path, &d), 0);
   size_t n;
@@ -679,16 +664,14 @@ START_TEST(test_write_no_blobs) {
   ck_assert_uint_eq(wt_le(b, 4), 0);
   ck_assert_uint_eq(wt_le(b + 4, 4), 2);
   free(b);
-  free(path);
-  wt_rmdir(dir);
+  wt_rmtmp(path);
   mil_free(p);
 }
 END_TEST
 
 int main(void) {
   Suite *s = suite_create("blob");
-  TCase *t = tcase_create("prng");
-  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
+  TCase *t = wt_tcase(s, "prng");
   tcase_add_test(t, test_splitmix_seeding);
   tcase_add_test(t, test_xoshiro_reference);
   tcase_add_test(t, test_prng_streams);
@@ -696,9 +679,7 @@ int main(void) {
   tcase_add_test(t, test_normal_moments);
   tcase_add_test(t, test_normal_histogram);
   tcase_add_test(t, test_normal_independent);
-  suite_add_tcase(s, t);
-  t = tcase_create("fill");
-  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
+  t = wt_tcase(s, "fill");
   tcase_add_test(t, test_fill_int8_uniform);
   tcase_add_test(t, test_fill_fp16_normal);
   tcase_add_test(t, test_fill_fp16_rounding);
@@ -712,9 +693,7 @@ int main(void) {
   tcase_add_test(t, test_fill_npy_errors);
   tcase_add_test(t, test_fill_chunking);
   tcase_add_test(t, test_fill_rejects);
-  suite_add_tcase(s, t);
-  t = tcase_create("write");
-  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
+  t = wt_tcase(s, "write");
   tcase_add_test(t, test_layout_worked_examples);
   tcase_add_test(t, test_write_three_blobs);
   tcase_add_test(t, test_write_subbyte_padding);
@@ -722,10 +701,5 @@ int main(void) {
   tcase_add_test(t, test_write_npy_multichunk);
   tcase_add_test(t, test_write_failures_leave_nothing);
   tcase_add_test(t, test_write_no_blobs);
-  suite_add_tcase(s, t);
-  SRunner *r = srunner_create(s);
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? 1 : 0;
+  return ck_run(s);
 }

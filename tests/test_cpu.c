@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "check_main.h"
 #include "cpu.h"
 #include "fp16.h"
 
@@ -1194,10 +1195,4 @@ static Suite *cpu_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *r = srunner_create(cpu_suite());
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return ck_run(cpu_suite()); }

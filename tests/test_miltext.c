@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check_main.h"
 #include "mil.h"
 #include "mileq.h"
 
@@ -719,10 +720,4 @@ static Suite *miltext_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(miltext_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return ck_run(miltext_suite()); }

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "check_main.h"
 #include "tensor.h"
 #include "wtest.h"
 
@@ -40,6 +41,15 @@ static void expect_bad_mem(const uint8_t *img, size_t len, const char *msg) {
   ck_assert_int_eq(w.d.nerrors, 1);
   wt_assert_has(&w, msg);
   wt_diag_end(&w);
+}
+
+/* A 1.0 file with a 128-byte header holding dict and n zero bytes of data
+ * must be rejected with msg. */
+static void expect_bad_dict(const char *dict, size_t n, const char *msg) {
+  static const uint8_t z[64] = {0};
+  uint8_t img[256];
+  ck_assert_uint_le(n, sizeof z);
+  expect_bad_mem(img, npy_image(img, 1, 128, dict, z, n), msg);
 }
 
 START_TEST(test_read_v1_fp32) {
@@ -118,17 +128,17 @@ START_TEST(test_read_shapes) {
 END_TEST
 
 START_TEST(test_rejects) {
-  uint8_t img[512];
-  static const uint8_t z[64] = {0};
-  size_t n = npy_image(img, 1, 128, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
-                       z, 16);
-  expect_bad_mem(img, n, "a.npy: error: unsupported dtype '<f8'");
-  n = npy_image(img, 1, 128, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", z, 8);
-  expect_bad_mem(img, n, "unsupported dtype '>f4'");
-  n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", z, 8);
-  expect_bad_mem(img, n, "fortran_order True at byte 44 is not supported");
+  expect_bad_dict("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16,
+                  "a.npy: error: unsupported dtype '<f8'");
+  expect_bad_dict("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8,
+                  "unsupported dtype '>f4'");
+  expect_bad_dict("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8,
+                  "fortran_order True at byte 44 is not supported");
   /* data one byte short, and one byte too many */
-  n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", z, 8);
+  uint8_t img[512] = {0};   /* n + 1 reads one byte past the image */
+  static const uint8_t z[8] = {0};
+  size_t n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+                       z, 8);
   expect_bad_mem(img, n - 1, "has 7 bytes of data after the header, its shape and dtype need "
                              "exactly 8");
   expect_bad_mem(img, n + 1, "has 9 bytes of data");
@@ -149,33 +159,31 @@ START_TEST(test_rejects) {
   expect_bad_mem(bad, 136,
                  "the .npy header is truncated: it announces 521 bytes, the file has 136");
   /* shapes */
-  n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", z, 8);
-  expect_bad_mem(img, n, "the .npy shape (2) is a number, not a tuple: "
-                         "write a one-element shape as (n,)");
-  n = npy_image(img, 1, 128, "{'descr': '|u1', 'fortran_order': False, "
-                             "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", z, 1);
-  expect_bad_mem(img, n, "the .npy shape has more than 8 dimensions");
-  n = npy_image(img, 1, 128, "{'descr': '|u1', 'fortran_order': False, "
-                             "'shape': (4294967296, 4294967296), }", z, 1);
-  expect_bad_mem(img, n, "more than 2^63 elements");
-  n = npy_image(img, 1, 128, "{'descr': '|u1', 'fortran_order': False, "
-                             "'shape': (99999999999999999999,), }", z, 1);
-  expect_bad_mem(img, n, "expected a dimension below 2^63");
-  n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", z, 8);
-  expect_bad_mem(img, n, "expected a non-negative integer dimension, found '-'");
+  expect_bad_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", 8,
+                  "the .npy shape (2) is a number, not a tuple: "
+                  "write a one-element shape as (n,)");
+  expect_bad_dict("{'descr': '|u1', 'fortran_order': False, "
+                  "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", 1,
+                  "the .npy shape has more than 8 dimensions");
+  expect_bad_dict("{'descr': '|u1', 'fortran_order': False, "
+                  "'shape': (4294967296, 4294967296), }", 1,
+                  "more than 2^63 elements");
+  expect_bad_dict("{'descr': '|u1', 'fortran_order': False, "
+                  "'shape': (99999999999999999999,), }", 1,
+                  "expected a dimension below 2^63");
+  expect_bad_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", 8,
+                  "expected a non-negative integer dimension, found '-'");
   /* keys */
-  n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': False}", z, 8);
-  expect_bad_mem(img, n, "the .npy header has no 'shape' key");
-  n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), "
-                             "'extra': 1}", z, 8);
-  expect_bad_mem(img, n, "unknown key 'extra'");
-  n = npy_image(img, 1, 128, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, "
-                             "'shape': (2,)}", z, 8);
-  expect_bad_mem(img, n, "repeated key 'descr'");
-  n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x", z, 8);
-  expect_bad_mem(img, n, "expected only padding after '}', found 'x'");
-  n = npy_image(img, 1, 128, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,", z, 8);
-  expect_bad_mem(img, n, "expected a non-negative integer dimension before its end");
+  expect_bad_dict("{'descr': '<f4', 'fortran_order': False}", 8,
+                  "the .npy header has no 'shape' key");
+  expect_bad_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}", 8,
+                  "unknown key 'extra'");
+  expect_bad_dict("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", 8,
+                  "repeated key 'descr'");
+  expect_bad_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x", 8,
+                  "expected only padding after '}', found 'x'");
+  expect_bad_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2,", 8,
+                  "expected a non-negative integer dimension before its end");
 }
 END_TEST
 
@@ -224,8 +232,7 @@ END_TEST
 START_TEST(test_round_trip) {
   static const MilDtype dts[4] = {MIL_FP16, MIL_FP32, MIL_INT8, MIL_UINT8};
   static const int64_t dims[3] = {3, 1, 7};
-  char *dir = wt_tmpdir();
-  char *p = wt_path(dir, "r.npy");
+  char *p = wt_tmpfile("r.npy");
   Diag d = diag_stderr();
   for (int k = 0; k < 4; k++) {
     Tensor t, u;
@@ -248,8 +255,7 @@ START_TEST(test_round_trip) {
     tensor_free(&u);
     tensor_free(&t);
   }
-  free(p);
-  wt_rmdir(dir);
+  wt_rmtmp(p);
 }
 END_TEST
 
@@ -333,27 +339,17 @@ END_TEST
 
 int main(void) {
   Suite *s = suite_create("npy");
-  TCase *t = tcase_create("read");
-  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
+  TCase *t = wt_tcase(s, "read");
   tcase_add_test(t, test_read_v1_fp32);
   tcase_add_test(t, test_read_v2_int8);
   tcase_add_test(t, test_read_shapes);
   tcase_add_test(t, test_rejects);
-  suite_add_tcase(s, t);
-  t = tcase_create("write");
-  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
+  t = wt_tcase(s, "write");
   tcase_add_test(t, test_write_exact_bytes);
   tcase_add_test(t, test_round_trip);
   tcase_add_test(t, test_file_errors);
-  suite_add_tcase(s, t);
-  t = tcase_create("tensor");
-  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
+  t = wt_tcase(s, "tensor");
   tcase_add_test(t, test_set_rounding);
   tcase_add_test(t, test_alloc_limits);
-  suite_add_tcase(s, t);
-  SRunner *r = srunner_create(s);
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? 1 : 0;
+  return ck_run(s);
 }

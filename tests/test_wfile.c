@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "blob.h"
+#include "check_main.h"
 #include "wfile.h"
 #include "wtest.h"
 
@@ -14,15 +15,21 @@ static void put(uint8_t *p, uint64_t v, int n) {
     p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* The good image: fp16[8] = 1, 2, ... 8. */
-static void good_image(uint8_t b[144]) {
-  memset(b, 0, 144);
+/* n bytes of zeros but for a storage header (count 1, version 2) and one
+ * blob's metadata at 64: its data type code, sizeInBytes and data offset. */
+static void image_head(uint8_t *b, size_t n, uint32_t type, uint64_t size, uint64_t data) {
+  memset(b, 0, n);
   put(b, 1, 4);              /* count */
   put(b + 4, 2, 4);          /* version */
   put(b + 64, 0xdeadbeef, 4);
-  put(b + 68, 1, 4);         /* Float16 */
-  put(b + 72, 16, 8);        /* sizeInBytes */
-  put(b + 80, 128, 8);       /* data offset */
+  put(b + 68, type, 4);
+  put(b + 72, size, 8);
+  put(b + 80, data, 8);
+}
+
+/* The good image: fp16[8] = 1, 2, ... 8. */
+static void good_image(uint8_t b[144]) {
+  image_head(b, 144, 1, 16, 128);   /* Float16, 16 bytes at 128 */
   static const uint16_t h[8] = {0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600, 0x4700, 0x4800};
   for (int i = 0; i < 8; i++)
     put(b + 128 + 2 * i, h[i], 2);
@@ -94,13 +101,7 @@ END_TEST
 START_TEST(test_offset_into_data) {
   /* fp16[64]: metadata at 64, data 128..256; offset 192 points into the data */
   uint8_t b[256];
-  memset(b, 0, sizeof b);
-  put(b, 1, 4);
-  put(b + 4, 2, 4);
-  put(b + 64, 0xdeadbeef, 4);
-  put(b + 68, 1, 4);
-  put(b + 72, 128, 8);
-  put(b + 80, 128, 8);
+  image_head(b, sizeof b, 1, 128, 128);
   for (int i = 128; i < 256; i++)
     b[i] = (uint8_t)i;
   Diag d = diag_stderr();
@@ -141,13 +142,7 @@ END_TEST
 START_TEST(test_subbyte_padding) {
   /* uint3[5]: 15 bits in 2 bytes, padding_size_in_bits 1 */
   uint8_t b[192];
-  memset(b, 0, sizeof b);
-  put(b, 1, 4);
-  put(b + 4, 2, 4);
-  put(b + 64, 0xdeadbeef, 4);
-  put(b + 68, 12, 4);   /* UInt3 */
-  put(b + 72, 2, 8);
-  put(b + 80, 128, 8);
+  image_head(b, sizeof b, 12, 2, 128);   /* UInt3, 2 bytes at 128 */
   put(b + 88, 1, 8);
   Diag d = diag_stderr();
   ck_assert_ptr_eq(wfile_check_blob("w.bin", b, 130, 64, MIL_UINT3, 5, &d), b + 128);
@@ -172,8 +167,7 @@ START_TEST(test_writer_reader_agree) {
                     .seed = (uint64_t)i};
     mil_add_blob(p, s);
   }
-  char *dir = wt_tmpdir();
-  char *path = wt_path(dir, "w.bin");
+  char *path = wt_tmpfile("w.bin");
   Diag d = diag_stderr();
   ck_assert_int_eq(blob_write(p, path, &d), 0);
   size_t n;
@@ -189,8 +183,7 @@ START_TEST(test_writer_reader_agree) {
   ck_assert_int_eq(d.nerrors, 0);
   free(want);
   free(img);
-  free(path);
-  wt_rmdir(dir);
+  wt_rmtmp(path);
   mil_free(p);
 }
 END_TEST
@@ -198,11 +191,14 @@ END_TEST
 /* ---- the store ------------------------------------------------------------ */
 
 /* A program with a const whose val is a blob, a conv whose weight argument is
- * a blob, and a blob nested in a tuple attribute; all in weights/weight.bin. */
+ * a blob, and a blob nested in a tuple attribute; all in weights/weight.bin.
+ * With a store on its directory and captured diagnostics. */
 typedef struct Model {
   MilProg *p;
   MilValue *v[3];
   char *dir;
+  WStore *w;
+  WtDiag wd;
 } Model;
 
 static MilValue *blob_val(MilProg *p, MilDtype dt, int rank, const int64_t *dims, int src,
@@ -243,20 +239,31 @@ static void make_model(Model *m, const char *path) {
   ck_assert_int_eq(blob_write(p, wb, &d), 0);
   free(wb);
   free(wd);
+  m->w = wstore_new(m->dir);
+  ck_assert_ptr_nonnull(m->w);
+  wt_diag_begin(&m->wd);
 }
 
 static void free_model(Model *m) {
+  wt_diag_end(&m->wd);
+  wstore_free(m->w);
   mil_free(m->p);
   wt_rmdir(m->dir);
+}
+
+/* A fresh store on m's directory, for a file changed since the last. */
+static void reopen_store(Model *m) {
+  wstore_free(m->w);
+  m->w = wstore_new(m->dir);
+  ck_assert_ptr_nonnull(m->w);
 }
 
 START_TEST(test_store_reads_back) {
   Model m;
   make_model(&m, "@model_path/weights/weight.bin");
-  WStore *w = wstore_new(m.dir);
   Diag d = diag_stderr();
   bool missing = false;
-  ck_assert_int_eq(wstore_check_prog(w, m.p, &missing, &d), 3);
+  ck_assert_int_eq(wstore_check_prog(m.w, m.p, &missing, &d), 3);
   ck_assert(!missing);
   /* offsets by hand: 64 (fp16[32] = 64 B), 192 (int8[256]), 512 (int4[33] = 17 B) */
   ck_assert_uint_eq(m.v[0]->blob_offset, 64);
@@ -264,18 +271,17 @@ START_TEST(test_store_reads_back) {
   ck_assert_uint_eq(m.v[2]->blob_offset, 512);
   uint8_t want[256];
   for (int i = 0; i < 3; i++) {
-    const uint8_t *data = wstore_blob(w, m.v[i], &d);
+    const uint8_t *data = wstore_blob(m.w, m.v[i], &d);
     ck_assert_ptr_nonnull(data);
     const MilBlobSrc *s = &m.p->blobs[i];
     ck_assert_int_eq(blob_fill(s, 0, s->numel, want, &d), 0);
     ck_assert_mem_eq(data, want, (size_t)mil_blob_nbytes(s->dtype, s->numel));
   }
   /* the data are read afresh each time: blob 0 again after the others */
-  const uint8_t *a = wstore_blob(w, m.v[0], &d);
+  const uint8_t *a = wstore_blob(m.w, m.v[0], &d);
   ck_assert_int_eq(blob_fill(&m.p->blobs[0], 0, 32, want, &d), 0);
   ck_assert_mem_eq(a, want, 64);
   ck_assert_int_eq(d.nerrors, 0);
-  wstore_free(w);
   free_model(&m);
 }
 END_TEST
@@ -283,20 +289,15 @@ END_TEST
 START_TEST(test_store_missing_file) {
   Model m;
   make_model(&m, "@model_path/weights/other.bin");
-  WStore *w = wstore_new(m.dir);
-  WtDiag wd;
-  wt_diag_begin(&wd);
   bool missing = false;
-  ck_assert_int_eq(wstore_check_prog(w, m.p, &missing, &wd.d), 0);
+  ck_assert_int_eq(wstore_check_prog(m.w, m.p, &missing, &m.wd.d), 0);
   ck_assert(missing);
-  ck_assert_int_eq(wd.d.nerrors, 0);
+  ck_assert_int_eq(m.wd.d.nerrors, 0);
   /* without the flag it is an error, said once for the file */
-  ck_assert_int_eq(wstore_check_prog(w, m.p, NULL, &wd.d), -1);
-  ck_assert_int_eq(wd.d.nerrors, 1);
-  wt_assert_has(&wd, "weights/other.bin: error: cannot read: No such file or directory");
-  ck_assert_ptr_null(wstore_blob(w, m.v[0], &wd.d));
-  wt_diag_end(&wd);
-  wstore_free(w);
+  ck_assert_int_eq(wstore_check_prog(m.w, m.p, NULL, &m.wd.d), -1);
+  ck_assert_int_eq(m.wd.d.nerrors, 1);
+  wt_assert_has(&m.wd, "weights/other.bin: error: cannot read: No such file or directory");
+  ck_assert_ptr_null(wstore_blob(m.w, m.v[0], &m.wd.d));
   free_model(&m);
 }
 END_TEST
@@ -309,25 +310,20 @@ START_TEST(test_store_bad_paths) {
   };
   Model m;
   make_model(&m, "@model_path/weights/weight.bin");
-  WStore *w = wstore_new(m.dir);
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    WtDiag wd;
+    WtDiag wd;   /* each path's own message */
     wt_diag_begin(&wd);
     MilValue v = *m.v[0];
     v.blob_path = bad[i];
-    ck_assert_ptr_null(wstore_blob(w, &v, &wd.d));
+    ck_assert_ptr_null(wstore_blob(m.w, &v, &wd.d));
     wt_assert_has(&wd, "must start with @model_path/ and stay inside the model directory");
     wt_diag_end(&wd);
   }
   /* ".." inside a name is fine */
   MilValue v = *m.v[0];
   v.blob_path = "@model_path/weights/a..b";
-  WtDiag wd;
-  wt_diag_begin(&wd);
-  ck_assert_ptr_null(wstore_blob(w, &v, &wd.d));
-  wt_assert_has(&wd, "weights/a..b: error: cannot read");
-  wt_diag_end(&wd);
-  wstore_free(w);
+  ck_assert_ptr_null(wstore_blob(m.w, &v, &m.wd.d));
+  wt_assert_has(&m.wd, "weights/a..b: error: cannot read");
   free_model(&m);
 }
 END_TEST
@@ -336,29 +332,22 @@ START_TEST(test_store_bad_file) {
   /* a type that disagrees with the file, and a truncated file */
   Model m;
   make_model(&m, "@model_path/weights/weight.bin");
-  WStore *w = wstore_new(m.dir);
-  WtDiag wd;
-  wt_diag_begin(&wd);
   MilValue v = *m.v[0];
   static const int64_t dims[1] = {33};
   v.type = mil_tensor_type(m.p, MIL_FP16, 1, dims);
-  ck_assert_ptr_null(wstore_blob(w, &v, &wd.d));
-  wt_assert_has(&wd, "weights/weight.bin: error: at offset 72: blob size is 64 bytes, "
-                     "but 33 fp16 elements take 66");
-  wstore_free(w);
+  ck_assert_ptr_null(wstore_blob(m.w, &v, &m.wd.d));
+  wt_assert_has(&m.wd, "weights/weight.bin: error: at offset 72: blob size is 64 bytes, "
+                       "but 33 fp16 elements take 66");
   char *wbin = wt_path(m.dir, "weights/weight.bin");
   ck_assert_int_eq(truncate(wbin, 500), 0);
-  w = wstore_new(m.dir);
-  ck_assert_int_eq(wstore_check_prog(w, m.p, NULL, &wd.d), -1);
-  wt_assert_has(&wd, "at offset 512: the blob metadata would end past the end of the file");
-  wstore_free(w);
+  reopen_store(&m);
+  ck_assert_int_eq(wstore_check_prog(m.w, m.p, NULL, &m.wd.d), -1);
+  wt_assert_has(&m.wd, "at offset 512: the blob metadata would end past the end of the file");
   ck_assert_int_eq(truncate(wbin, 0), 0);
-  w = wstore_new(m.dir);
-  ck_assert_ptr_null(wstore_blob(w, m.v[0], &wd.d));
-  wt_assert_has(&wd, "at offset 0: the file is 0 bytes");
-  wstore_free(w);
+  reopen_store(&m);
+  ck_assert_ptr_null(wstore_blob(m.w, m.v[0], &m.wd.d));
+  wt_assert_has(&m.wd, "at offset 0: the file is 0 bytes");
   free(wbin);
-  wt_diag_end(&wd);
   free_model(&m);
 }
 END_TEST
@@ -373,37 +362,32 @@ START_TEST(test_store_file_shrinks) {
   char *wbin = wt_path(m.dir, "weights/weight.bin");
   struct stat st;
   ck_assert_int_eq(stat(wbin, &st), 0);
-  WStore *w = wstore_new(m.dir);
-  WtDiag wd;
-  wt_diag_begin(&wd);
-  ck_assert_int_eq(wstore_check_prog(w, m.p, NULL, &wd.d), 3);
+  ck_assert_int_eq(wstore_check_prog(m.w, m.p, NULL, &m.wd.d), 3);
   char was[160];
   snprintf(was, sizeof was, "the file ended early: it was %lld bytes when opened",
            (long long)st.st_size);
   ck_assert_int_eq(truncate(wbin, 300), 0);
   /* blob 0 lies wholly before the cut and still reads back */
   uint8_t want[64];
-  const uint8_t *a = wstore_blob(w, m.v[0], &wd.d);
+  const uint8_t *a = wstore_blob(m.w, m.v[0], &m.wd.d);
   ck_assert_ptr_nonnull(a);
-  ck_assert_int_eq(blob_fill(&m.p->blobs[0], 0, 32, want, &wd.d), 0);
+  ck_assert_int_eq(blob_fill(&m.p->blobs[0], 0, 32, want, &m.wd.d), 0);
   ck_assert_mem_eq(a, want, 64);
-  ck_assert_int_eq(wd.d.nerrors, 0);
+  ck_assert_int_eq(m.wd.d.nerrors, 0);
   /* blob 1's metadata are there, its data (256..512) are cut */
-  ck_assert_ptr_null(wstore_blob(w, m.v[1], &wd.d));
-  ck_assert_int_eq(wd.d.nerrors, 1);
-  wt_assert_has(&wd, "weights/weight.bin: error: at offset 256: ");
-  wt_assert_has(&wd, was);
+  ck_assert_ptr_null(wstore_blob(m.w, m.v[1], &m.wd.d));
+  ck_assert_int_eq(m.wd.d.nerrors, 1);
+  wt_assert_has(&m.wd, "weights/weight.bin: error: at offset 256: ");
+  wt_assert_has(&m.wd, was);
   /* cut inside blob 1's metadata (192..256) */
   ck_assert_int_eq(truncate(wbin, 200), 0);
-  ck_assert_ptr_null(wstore_blob(w, m.v[1], &wd.d));
-  wt_assert_has(&wd, "weights/weight.bin: error: at offset 192: the file ended early");
+  ck_assert_ptr_null(wstore_blob(m.w, m.v[1], &m.wd.d));
+  wt_assert_has(&m.wd, "weights/weight.bin: error: at offset 192: the file ended early");
   /* an empty file: the storage header, read first, is gone */
   ck_assert_int_eq(truncate(wbin, 0), 0);
-  ck_assert_ptr_null(wstore_blob(w, m.v[0], &wd.d));
-  wt_assert_has(&wd, "weights/weight.bin: error: at offset 0: the file ended early");
-  ck_assert_int_eq(wd.d.nerrors, 3);
-  wt_diag_end(&wd);
-  wstore_free(w);
+  ck_assert_ptr_null(wstore_blob(m.w, m.v[0], &m.wd.d));
+  wt_assert_has(&m.wd, "weights/weight.bin: error: at offset 0: the file ended early");
+  ck_assert_int_eq(m.wd.d.nerrors, 3);
   free(wbin);
   free_model(&m);
 }
@@ -411,8 +395,7 @@ END_TEST
 
 int main(void) {
   Suite *s = suite_create("wfile");
-  TCase *t = tcase_create("check");
-  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
+  TCase *t = wt_tcase(s, "check");
   tcase_add_test(t, test_good_image);
   tcase_add_test(t, test_truncated);
   tcase_add_test(t, test_header_fields);
@@ -421,18 +404,11 @@ int main(void) {
   tcase_add_test(t, test_metadata_fields);
   tcase_add_test(t, test_subbyte_padding);
   tcase_add_test(t, test_writer_reader_agree);
-  suite_add_tcase(s, t);
-  t = tcase_create("store");
-  tcase_set_timeout(t, 120);   /* sanitizer builds on a loaded machine */
+  t = wt_tcase(s, "store");
   tcase_add_test(t, test_store_reads_back);
   tcase_add_test(t, test_store_missing_file);
   tcase_add_test(t, test_store_bad_paths);
   tcase_add_test(t, test_store_bad_file);
   tcase_add_test(t, test_store_file_shrinks);
-  suite_add_tcase(s, t);
-  SRunner *r = srunner_create(s);
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? 1 : 0;
+  return ck_run(s);
 }

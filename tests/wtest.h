@@ -1,6 +1,6 @@
 /* wtest.h - helpers shared by the weight and array tests (test_blob,
- * test_wfile, test_npy): scratch directories, whole files, captured
- * diagnostics. Header-only; every function is static. */
+ * test_wfile, test_npy): test cases, scratch directories, whole files,
+ * captured diagnostics. Header-only; every function is static. */
 #ifndef ANET_WTEST_H
 #define ANET_WTEST_H
 
@@ -13,6 +13,15 @@
 #include <unistd.h>
 
 #include "diag.h"
+
+/* A test case called name, added to s, with the time that sanitizer
+ * builds on a loaded machine need. */
+static inline TCase *wt_tcase(Suite *s, const char *name) {
+  TCase *t = tcase_create(name);
+  tcase_set_timeout(t, 120);
+  suite_add_tcase(s, t);
+  return t;
+}
 
 /* A fresh directory under /tmp; free() the result. */
 static inline char *wt_tmpdir(void) {
@@ -86,6 +95,23 @@ static inline void wt_rmdir(char *dir) {
   }
   rmdir(dir);
   free(dir);
+}
+
+/* A path called name in a fresh directory under /tmp; wt_rmtmp(path)
+ * removes the directory and frees the path. */
+static inline char *wt_tmpfile(const char *name) {
+  char *dir = wt_tmpdir();
+  char *p = wt_path(dir, name);
+  free(dir);
+  return p;
+}
+
+static inline void wt_rmtmp(char *path) {
+  char *dir = strdup(path);
+  ck_assert_ptr_nonnull(dir);
+  *strrchr(dir, '/') = '\0';
+  wt_rmdir(dir);
+  free(path);
 }
 
 /* Diagnostics into memory: wt_diag_begin, run, then wt_diag_text. */

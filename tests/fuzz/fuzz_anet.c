@@ -1,25 +1,15 @@
 /* fuzz_anet.c - libFuzzer harness for the .anet front end: parse, then
  * lower and dump every sweep point. Nothing is written to disk. */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-
 #include "anet.h"
+#include "fuzz.h"
 
 /* Large sweeps are legal; lowering a few points covers the code paths and
  * keeps each input fast. */
 enum { FUZZ_MAX_POINTS = 4 };
 
-static FILE *sink(void) {
-  static FILE *f;  /* one /dev/null per process: the harness's only state */
-  if (!f)
-    f = fopen("/dev/null", "w");
-  return f;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   Src src = {"fuzz.anet", (const char *)data, size};
-  Diag d = {sink(), 0};
+  Diag d = fuzz_diag();
   AnetFile *f = anet_parse(&src, &d);
   if (!f)
     return 0;

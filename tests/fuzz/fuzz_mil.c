@@ -2,24 +2,16 @@
  * Whatever parses must print, the printed text must parse again, and
  * printing that parse must give the same text (print is a fixed point):
  * anything else is a printer or parser bug, so it aborts. */
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mil.h"
-
-static FILE *sink(void) {
-  static FILE *f;  /* one /dev/null per process: the harness's only state */
-  if (!f)
-    f = fopen("/dev/null", "w");
-  return f;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   Src src = {"fuzz.mil", (const char *)data, size};
-  Diag d = {sink(), 0};
+  Diag d = fuzz_diag();
   MilProg *p = mil_parse(&src, &d);
   if (!p)
     return 0;

@@ -1,20 +1,10 @@
 /* fuzz_npy.c - libFuzzer harness for the .npy reader. A tensor it accepts
  * is read whole so that AddressSanitizer checks its size. */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-
+#include "fuzz.h"
 #include "tensor.h"
 
-static FILE *sink(void) {
-  static FILE *f;  /* one /dev/null per process: the harness's only state */
-  if (!f)
-    f = fopen("/dev/null", "w");
-  return f;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  Diag d = {sink(), 0};
+  Diag d = fuzz_diag();
   Tensor t = {0};
   if (npy_read_mem("fuzz.npy", data, size, &t, &d) != 0)
     return 0;

@@ -4,21 +4,12 @@
  * the image of a weight file. Every blob value the program names is
  * checked against the image; when a check passes, the whole data range is
  * read so that AddressSanitizer sees any range the check let through. */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mil.h"
 #include "wfile.h"
-
-static FILE *sink(void) {
-  static FILE *f;  /* one /dev/null per process: the harness's only state */
-  if (!f)
-    f = fopen("/dev/null", "w");
-  return f;
-}
 
 typedef struct Image {
   const uint8_t *buf;
@@ -81,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (n > size - 2)
     n = size - 2;
   Src src = {"fuzz.mil", (const char *)data + 2, n};
-  Diag d = {sink(), 0};
+  Diag d = fuzz_diag();
   MilProg *p = mil_parse(&src, &d);
   if (!p)
     return 0;
