@@ -18,10 +18,11 @@ static void print_nan(FILE *out, int width, int prec, double v) {
 static void list_chips(FILE *out) {
   int n = 0;
   const Chip *c = chip_table(&n);
-  fprintf(out, "%-14s %-6s %5s %9s %11s %11s %8s\n", "chip", "hgen", "cores", "adv.TOPS",
+  fprintf(out, "%-14s %-6s %7s %9s %11s %11s %8s\n", "chip", "hgen", "cores", "adv.TOPS",
           "fp16 TFLOPS", "int8 TOPS", "MHz");
   for (int i = 0; i < n; i++) {
-    fprintf(out, "%-14s %-6s %5d", c[i].name, c[i].hgen ? c[i].hgen : "-", c[i].ne_cores);
+    fprintf(out, "%-14s %-6s", c[i].name, c[i].hgen ? c[i].hgen : "-");
+    print_nan(out, 7, 0, c[i].ne_cores > 0 ? c[i].ne_cores : NAN);   /* 0: not published */
     print_nan(out, 9, 1, c[i].adv_tops);
     print_nan(out, 11, 2, c[i].fp16_peak_tflops);
     print_nan(out, 11, 2, c[i].int8_peak_tops);

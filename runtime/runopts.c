@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chip.h"
+
 typedef struct OptSpec {
   const char *name;
   bool has_arg;
@@ -124,7 +126,11 @@ static int set_function(RunOpts *o, const char *v, Diag *d) {
   return 0;
 }
 
+/* Every backend takes the name from the same table, so an unknown one is
+ * refused up front rather than ignored by some. */
 static int set_chip(RunOpts *o, const char *v, Diag *d) {
+  if (!chip_find(v))
+    return usage_error(d, "unknown chip '%s' (anerun --list-chips lists them)", v);
   o->bopts.chip = v;
   return 0;
 }

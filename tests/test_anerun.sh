@@ -61,6 +61,8 @@ status 2 $anerun --format xml m
 status 2 $anerun --backend cpu --check m
 status 2 $anerun --backend sim --output-dir o m
 status 2 $anerun a b
+status 2 $anerun --backend cpu --chip Z80 m
+has "unknown chip 'Z80'" err
 if [ "$(uname)" != Darwin ]; then
   status 2 $anerun --backend ane m
   has 'needs macOS' err
@@ -71,6 +73,8 @@ status 0 $anerun --version
 has '^anerun'
 status 0 $anerun --list-chips
 has '^M4 '
+# M6's core count is not published: unknown, never 0
+has '^M6 *h18 *unknown '
 status 1 $anerun --backend cpu "$tmp/nonexistent"
 status 1 $anerun --dry-run "$tmp/nonexistent"
 has 'cannot open' err
