@@ -496,6 +496,33 @@ START_TEST(check_sweep_points) {
 }
 END_TEST
 
+/* The largest sweep the limits allow (10,000 points, the fuzzer's slow
+ * input while duplicates were found by comparing every pair): all distinct
+ * is accepted; the same with its first value again at the far end is the
+ * duplicate error, however far apart the two points are. */
+START_TEST(check_sweep_many_points) {
+  enum { N = 10000 };
+  size_t cap = 64 + (size_t)N * 8, n = 0;
+  char *text = malloc(cap);
+  ck_assert_ptr_nonnull(text);
+  n += (size_t)snprintf(text, cap, "const a = 1\nsweep a in [");
+  for (int i = 0; i < N - 1; i++)
+    n += (size_t)snprintf(text + n, cap - n, "%d, ", i);
+  size_t end = n;
+  snprintf(text + n, cap - n, "%d]\n" NET("    relu"), N - 1);
+  Src s;
+  AnetFile *f = parse_ok(text, &s);
+  ck_assert_int_eq(anet_npoints(f), N);
+  ck_assert_str_eq(anet_point_name(f, N - 1), "n_a9999");
+  anet_free(f);
+  snprintf(text + end, cap - end, "0]\n" NET("    relu"));
+  char *err = first_error(text);
+  ck_assert_str_eq(err, "t.anet:2:1: error: sweep point n_a0 appears twice");
+  free(err);
+  free(text);
+}
+END_TEST
+
 START_TEST(check_sweep_error_note) {
   /* an error in one point says which point */
   Src s = mksrc("const g = 1\nsweep g in [1, 3]\nnetwork n {\n input x: fp16[1, 4, 2, 2]\n"
@@ -1222,6 +1249,7 @@ static Suite *anet_suite(void) {
   tcase_add_test(t, check_constants);
   tcase_add_test(t, check_repeat_and_names);
   tcase_add_test(t, check_sweep_points);
+  tcase_add_test(t, check_sweep_many_points);
   tcase_add_test(t, check_sweep_error_note);
   tcase_add_test(t, dump_ir);
   suite_add_tcase(s, t);
