@@ -86,19 +86,23 @@ double prng_uniform(Prng *r) { return uniform53(r); }
 
 /* Vectors of lanes (a GCC/clang extension, lowered to whatever the target
  * has), so the block loops below work on many elements per step. On x86-64
- * Linux the hot loops are also built for AVX2 and picked at load time. The
- * arithmetic is IEEE single or double precision with every operation
- * written out (no contraction, no library calls), so the bits do not
- * depend on which copy runs or on the machine. */
+ * Linux the hot loops are also built for AVX2 and for x86-64-v4 (AVX-512,
+ * whose 32 registers and rotates help even at this width) and picked at load
+ * time. The arithmetic is IEEE single or double precision with every
+ * operation written out (no contraction, no library calls), so the bits do
+ * not depend on which copy runs or on the machine. */
 typedef uint64_t V4u __attribute__((vector_size(32)));
+typedef uint64_t V8x __attribute__((vector_size(64)));   /* the eight lanes */
 typedef int64_t V4i __attribute__((vector_size(32)));
 typedef uint32_t V8u __attribute__((vector_size(32)));
 typedef int32_t V8i __attribute__((vector_size(32)));
 typedef float V8f __attribute__((vector_size(32)));
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
+/* BLOB_PORTABLE builds only the default copy: tests/test_blob_portable
+ * checks its bits on machines whose CPU would pick another. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute) && !defined(BLOB_PORTABLE)
 #if __has_attribute(target_clones)
-#define HOT __attribute__((target_clones("avx2", "default")))
+#define HOT __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #endif
 #endif
 #ifndef HOT
@@ -107,7 +111,7 @@ typedef float V8f __attribute__((vector_size(32)));
 
 /* A macro: a function returning a 32-byte vector has a different ABI with
  * and without AVX. */
-#define ROTL4(x, k) (((x) << (k)) | ((x) >> (64 - (k))))
+#define ROTL(x, k) (((x) << (k)) | ((x) >> (64 - (k))))
 
 /* ---- block streams ------------------------------------------------------- */
 
@@ -127,26 +131,22 @@ static void block_seed(Prng lane[LANES], uint64_t seed, uint64_t b) {
  * eight lanes at once, the multiplications by 5 and 9 written as shifts
  * and adds (AVX2 has no 64-bit multiply). */
 HOT static void block_words(Prng lane[LANES], uint64_t *restrict w, int n) {
-  V4u s[2][4];
-  for (int h = 0; h < 2; h++)
-    for (int q = 0; q < 4; q++)
-      s[h][q] = (V4u){lane[4 * h].s[q], lane[4 * h + 1].s[q], lane[4 * h + 2].s[q],
-                      lane[4 * h + 3].s[q]};
+  V8x s[4];
+  for (int q = 0; q < 4; q++)
+    for (int l = 0; l < LANES; l++)
+      s[q][l] = lane[l].s[q];
   for (int j = 0; j < n; j += LANES) {
-    for (int h = 0; h < 2; h++) {
-      V4u *t = s[h];
-      V4u o = (t[1] << 2) + t[1];
-      o = ROTL4(o, 7);
-      o = (o << 3) + o;
-      memcpy(w + j + 4 * h, &o, sizeof o);
-      V4u sh = t[1] << 17;
-      t[2] ^= t[0];
-      t[3] ^= t[1];
-      t[1] ^= t[2];
-      t[0] ^= t[3];
-      t[2] ^= sh;
-      t[3] = ROTL4(t[3], 45);
-    }
+    V8x o = (s[1] << 2) + s[1];
+    o = ROTL(o, 7);
+    o = (o << 3) + o;
+    memcpy(w + j, &o, sizeof o);
+    V8x sh = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= sh;
+    s[3] = ROTL(s[3], 45);
   }
 }
 
@@ -162,14 +162,14 @@ HOT static void block_words(Prng lane[LANES], uint64_t *restrict w, int n) {
  *   element 16g + 8 + l = mean + sd * (r sin(q pi/2 + phi))
  * with mean and sd rounded to float. |x| stays below sqrt(2 ln 2^24) = 5.8. */
 
-/* Natural log of x in (0, 1): x = m 2^e with m in [sqrt(1/2), sqrt(2)),
- * ln m = 2 atanh(t), t = (m - 1) / (m + 1), |t| <= 0.1716, by its series to
- * t^9 (the rest is below 2^-26 relative). */
-#define INLINE static inline __attribute__((always_inline))
-
 /* The vector helpers work in place (a function returning a 32-byte vector
  * has a different ABI with and without AVX) and are inlined into each
  * copy of the HOT loops. */
+#define INLINE static inline __attribute__((always_inline))
+
+/* Natural log of x in (0, 1): x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+ * ln m = 2 atanh(t), t = (m - 1) / (m + 1), |t| <= 0.1716, by its series to
+ * t^9 (the rest is below 2^-26 relative). */
 INLINE void ln8(V8f *x) {
   V8u b = (V8u)*x;
   V8i e = (V8i)(b >> 23) - 127;
@@ -189,8 +189,8 @@ INLINE void ln8(V8f *x) {
   *x = ef * 0x1.62e4p-1f + (lm + ef * 0x1.7f7d1cp-20f);
 }
 
-/* Square root of y > 0: three Newton steps for 1/sqrt(y) from the classic
- * bit-level guess (error under 2^-22 after them), times y. */
+/* Square roots lane by lane: sqrtf is correctly rounded, and without errno
+ * (-fno-math-errno) the loop becomes one vector instruction. */
 INLINE void sqrt8(V8f *y) {
   for (int l = 0; l < 8; l++)
     (*y)[l] = __builtin_sqrtf((*y)[l]);

@@ -12,12 +12,17 @@ libweights_a_SOURCES = gen/blob.c gen/blob.h gen/npyhdr.c gen/npyhdr.h \
 libweights_a_CFLAGS = $(AM_CFLAGS) -ffp-contract=off -fno-math-errno
 
 if HAVE_CHECK
-check_PROGRAMS += tests/test_blob tests/test_wfile tests/test_npy
-TESTS += tests/test_blob tests/test_wfile tests/test_npy
+check_PROGRAMS += tests/test_blob tests/test_blob_portable tests/test_wfile tests/test_npy
+TESTS += tests/test_blob tests/test_blob_portable tests/test_wfile tests/test_npy
 endif
 tests_test_blob_SOURCES = tests/test_blob.c tests/check_main.h tests/wtest.h
 tests_test_blob_CFLAGS = $(TEST_CFLAGS)
 tests_test_blob_LDADD = libweights.a $(TEST_LIBS)
+# The same tests against gen/blob.c built without its per-CPU copies (the
+# code a machine without AVX2 runs; its own object comes before libweights.a).
+tests_test_blob_portable_SOURCES = tests/test_blob.c gen/blob.c tests/check_main.h tests/wtest.h
+tests_test_blob_portable_CFLAGS = $(TEST_CFLAGS) -ffp-contract=off -fno-math-errno -DBLOB_PORTABLE
+tests_test_blob_portable_LDADD = libweights.a $(TEST_LIBS)
 tests_test_wfile_SOURCES = tests/test_wfile.c tests/check_main.h tests/wtest.h
 tests_test_wfile_CFLAGS = $(TEST_CFLAGS)
 tests_test_wfile_LDADD = libweights.a $(TEST_LIBS)
