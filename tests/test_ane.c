@@ -213,6 +213,8 @@ static AneRef d_data_new(void *ctx, const void *bytes, size_t n, AneErr *e) {
   if (!call(D, e, "data_new", detail))
     return NULL;
   AneRef r = new_obj(D, K_DATA);
+  if (!r)
+    return NULL;   /* the table is full: counted as a violation */
   Obj *o = &D->obj[idx_of(r)];
   o->bytes = malloc(n ? n : 1);
   memcpy(o->bytes, bytes, n);
@@ -306,6 +308,8 @@ static AneRef d_surface_new(void *ctx, size_t bytes, AneErr *e) {
   if (!call(D, e, "surface_new", detail))
     return NULL;
   AneRef r = new_obj(D, K_SURFACE);
+  if (!r)
+    return NULL;
   D->obj[idx_of(r)].bytes = calloc(bytes, 1);
   D->obj[idx_of(r)].n = bytes;
   return r;
@@ -368,6 +372,8 @@ static AneRef d_request_new(void *ctx, const AneRef *in, const int *in_idx, int 
   if (!call(D, e, "request_new", detail))
     return NULL;
   AneRef r = new_obj(D, K_REQUEST);
+  if (!r)
+    return NULL;
   Obj *o = &D->obj[idx_of(r)];
   o->nin = nin;
   o->nout = nout;
