@@ -8,7 +8,11 @@
  *  - the exact normal distribution (erfc) for a chi-square test;
  *  - byte layouts computed by hand from FORMATS.md §1 (offsets in comments). */
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "blob.h"
 #include "check_main.h"
@@ -653,6 +657,39 @@ START_TEST(test_write_failures_leave_nothing) {
 }
 END_TEST
 
+/* A write that fails in the worker threads (here the file-size limit, as a
+ * full disk would) is reported, and leaves the old file and no temporary. */
+START_TEST(test_write_fails_in_workers) {
+  char *dir = wt_tmpdir();
+  char *path = wt_path(dir, "weight.bin");
+  wt_write(path, "old", 3);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    WtDiag w;
+    wt_diag_begin(&w);
+    MilProg *p = mil_new("1.3");
+    add(p, MIL_FP16, 2 << 20, MIL_INIT_NORMAL, 0, 1, 3);   /* 4 MiB: several chunks */
+    struct rlimit lim = {256 << 10, 256 << 10};
+    signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &lim);
+    int rc = blob_write(p, path, &w.d);
+    wt_assert_has(&w, "weight.bin: error: cannot write: File too large");
+    _exit(rc == -1 ? 0 : 1);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  size_t n;
+  unsigned char *b = wt_read(path, &n);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_int_eq(wt_count_entries(dir), 1);
+  free(b);
+  free(path);
+  wt_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_write_no_blobs) {
   MilProg *p = mil_new("1.3");
   char *path = wt_tmpfile("weight.bin");
@@ -700,6 +737,7 @@ int main(void) {
   tcase_add_test(t, test_write_reproducible_and_chunked);
   tcase_add_test(t, test_write_npy_multichunk);
   tcase_add_test(t, test_write_failures_leave_nothing);
+  tcase_add_test(t, test_write_fails_in_workers);
   tcase_add_test(t, test_write_no_blobs);
   return ck_run(s);
 }
