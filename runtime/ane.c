@@ -5,8 +5,9 @@
  * paths become a descriptor and a model; the model's directory under the
  * temporary directory gets model.mil and the weight files; the model is
  * compiled and loaded; one IOSurface per input and output, all of one size,
- * is bound in alphabetical order of the MIL names (the order the compiled
- * program numbers its symbols, ANE_API.md 5.4) into one request. Every
+ * is bound in alphabetical order of the symbol names (the MIL names, each
+ * output's with "@output"; the order the compiled program numbers its
+ * symbols, ANE_API.md 5.4) into one request. Every
  * failure names its step, and every path out of open() goes through
  * ane_close(), which undoes exactly what was done.
  *
@@ -131,12 +132,27 @@ static int check_io(AneState *S, AneIo *io, const char *what, Diag *d) {
   return 0;
 }
 
-/* Slots in alphabetical (byte) order of the names; names must differ. */
-static int assign_slots(AneState *S, AneIo *io, int n, const char *what, Diag *d) {
+/* strcmp() of a + suffix against b + suffix. */
+static int cmp_symbols(const char *a, const char *b, const char *suffix) {
+  size_t na = strlen(a), nb = strlen(b), ns = strlen(suffix);
+  for (size_t i = 0;; i++) {
+    int ca = i < na ? (unsigned char)a[i] : i < na + ns ? (unsigned char)suffix[i - na] : 0;
+    int cb = i < nb ? (unsigned char)b[i] : i < nb + ns ? (unsigned char)suffix[i - nb] : 0;
+    if (ca != cb || ca == 0)
+      return ca - cb;
+  }
+}
+
+/* Slots in alphabetical (byte) order of the compiled program's symbol
+ * names, which are the MIL names plus `suffix`; names must differ. Outputs
+ * are "<name>@output", so a function returning (y, y2) numbers y2 first
+ * ('2' sorts before '@'), as observed (ANE_API.md 5.4). */
+static int assign_slots(AneState *S, AneIo *io, int n, const char *what, const char *suffix,
+                        Diag *d) {
   for (int i = 0; i < n; i++) {
     io[i].slot = 0;
     for (int j = 0; j < n; j++) {
-      int c = strcmp(io[j].name, io[i].name);
+      int c = cmp_symbols(io[j].name, io[i].name, suffix);
       if (c == 0 && j != i) {
         diag_file_error(d, S->name, "ane: two %ss are named '%s'", what, io[i].name);
         return -1;
@@ -152,6 +168,16 @@ static int collect_io(AneState *S, const Model *m, Diag *d) {
   const MilFunc *fn = m->fn;
   if (!fn) {
     diag_file_error(d, S->name, "ane: the program has no function to run");
+    return -1;
+  }
+  /* The request names procedure 0, and the notes do not say how the other
+   * functions of a program are numbered: refuse rather than run the wrong
+   * one. */
+  if (m->prog && m->prog->nfuncs > 1 && fn != &m->prog->funcs[0]) {
+    diag_file_error(d, S->name,
+                    "ane: only the program's first function ('%s') can run on the ANE for now, "
+                    "not '%s'; --backend cpu or sim run any function",
+                    m->prog->funcs[0].name, fn->name);
     return -1;
   }
   if (fn->ninputs < 1 || fn->noutputs < 1 || fn->ninputs > ANE_MAX_IO ||
@@ -182,8 +208,8 @@ static int collect_io(AneState *S, const Model *m, Diag *d) {
     if (check_io(S, &S->out[i], "output", d) < 0)
       return -1;
   }
-  if (assign_slots(S, S->in, S->nin, "input", d) < 0 ||
-      assign_slots(S, S->out, S->nout, "output", d) < 0)
+  if (assign_slots(S, S->in, S->nin, "input", "", d) < 0 ||
+      assign_slots(S, S->out, S->nout, "output", "@output", d) < 0)
     return -1;
   /* One size for every surface: unequal sizes fail with status 0x1d
    * (ANE_API.md 4.1). */

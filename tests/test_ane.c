@@ -600,14 +600,18 @@ static void add_unary(MilProg *p, MilFunc *f, const char *op, const char *x, con
   mil_op_out(p, o, t, out);
 }
 
-/* x: fp16 [1, 256, 1, 64] (32 KiB) -> relu -> y. */
-static MilProg *prog_small(void) {
-  MilProg *p = mil_new("1.3");
-  MilFunc *f = mil_add_func(p, "main", "ios18");
+/* Function name of p: x: fp16 [1, 256, 1, 64] (32 KiB) -> relu -> y. */
+static void add_relu_func(MilProg *p, const char *name) {
+  MilFunc *f = mil_add_func(p, name, "ios18");
   MilType *t = fp16_type(p, 256, 64);
   mil_add_input(p, f, t, "x");
   add_unary(p, f, "relu", "x", "y", t);
   mil_add_output(p, f, "y");
+}
+
+static MilProg *prog_small(void) {
+  MilProg *p = mil_new("1.3");
+  add_relu_func(p, "main");
   return p;
 }
 
@@ -655,7 +659,8 @@ typedef struct Run {
   int rc;
 } Run;
 
-static void run_open(Run *r, MilProg *p, int qos, const char *fail, int nth) {
+/* Opens function fn of p on a new double; run_open takes the first. */
+static void run_open_fn(Run *r, MilProg *p, int fn, int qos, const char *fail, int nth) {
   memset(r, 0, sizeof *r);
   r->D = double_new();
   if (fail) {
@@ -664,12 +669,17 @@ static void run_open(Run *r, MilProg *p, int qos, const char *fail, int nth) {
   }
   r->p = p;
   r->m = model_of(p);
+  r->m.fn = &p->funcs[fn];
   r->out = open_memstream(&r->msg, &r->msglen);
   r->d = (Diag){.out = r->out};
   AneApi api = double_api(r->D);
   BackendOpts o = {.qos = qos};
   r->rc = ane_open_with(&api, &r->m, &o, &r->state, &r->d);
   fflush(r->out);
+}
+
+static void run_open(Run *r, MilProg *p, int qos, const char *fail, int nth) {
+  run_open_fn(r, p, 0, qos, fail, nth);
 }
 
 static void run_free(Run *r) {
@@ -688,6 +698,20 @@ static void assert_clean(Double *D) {
   ck_assert_int_eq(nfiles_under(D, "/tmp/ane-double/ABC123_DEF_0F"), 0);
   ck_assert_int_eq(nfiles_under(D, "/tmp/ane-double"), 1); /* the directory itself */
 }
+
+/* A second function cannot run: the request always names procedure 0. The
+ * refusal comes before any call into the framework. */
+START_TEST(test_second_function_refused) {
+  MilProg *p = prog_small();
+  add_relu_func(p, "other");
+  Run r;
+  run_open_fn(&r, p, 1, 21, NULL, 0);
+  ck_assert_int_eq(r.rc, -1);
+  ck_assert_ptr_nonnull(strstr(r.msg, "only the program's first function ('main')"));
+  ck_assert_int_eq(count_log(r.D, "framework_open"), 0);
+  run_free(&r);
+}
+END_TEST
 
 /* ---- the sequence ----------------------------------------------------------- */
 
@@ -846,12 +870,20 @@ START_TEST(test_binding_and_sizes) {
   ck_assert_int_eq(tensor_alloc(&t, MIL_FP32, 4, (int64_t[]){1, 32, 1, 64}), 0);
   ((float *)t.data)[0] = 0.5f;
   ((float *)t.data)[1] = -2.0f;
+  /* Element (c = 3, s = 5) of [1, 32, 1, 64]: 4.0, fp16 0x4400. The surface
+   * is packed channel-major, (c * S + s) * 2 = (3 * 64 + 5) * 2 = byte 394
+   * (ANE_API.md 5.2). */
+  ((float *)t.data)[3 * 64 + 5] = 4.0f;
   ck_assert_int_eq(ane_set_input(r.state, 1, &t, &r.d), 0);
   tensor_free(&t);
   ck_assert_uint_eq(s_a->bytes[0], 0x00);
   ck_assert_uint_eq(s_a->bytes[1], 0x38);
   ck_assert_uint_eq(s_a->bytes[2], 0x00);
   ck_assert_uint_eq(s_a->bytes[3], 0xC0);
+  ck_assert_uint_eq(s_a->bytes[394], 0x00);
+  ck_assert_uint_eq(s_a->bytes[395], 0x44);
+  ck_assert_uint_eq(s_a->bytes[393], 0x00); /* its neighbours stay 0 */
+  ck_assert_uint_eq(s_a->bytes[397], 0x00);
   ck_assert_int_ge(find_log(D, "surface_write 4096"), 0);
 
   /* Output 0 is z_out, sorted second; output 1 is m_out, sorted first. */
@@ -905,6 +937,46 @@ START_TEST(test_qos) {
   ck_assert_int_eq(r.rc, -1);
   ck_assert_ptr_nonnull(strstr(r.msg, "m: error: ane: QoS 40 is not a class"));
   ck_assert_int_eq(count_log(r.D, "framework_open"), 0);
+  assert_clean(r.D);
+  run_free(&r);
+}
+END_TEST
+
+/* Outputs are numbered by their compiled names, "<name>@output": ANE_API.md
+ * 5.4 reports a function returning (y, y2) with y2@output as symbol 0. By
+ * ASCII, '2' (0x32) < '@' (0x40) < '_' (0x5f), so (y, y2, y_b) is numbered
+ * y2, y, y_b. */
+START_TEST(test_output_symbol_order) {
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  MilType *t = fp16_type(p, 32, 64);
+  mil_add_input(p, f, t, "x");
+  add_unary(p, f, "relu", "x", "y", t);
+  add_unary(p, f, "relu", "x", "y2", t);
+  add_unary(p, f, "relu", "x", "y_b", t);
+  mil_add_output(p, f, "y");
+  mil_add_output(p, f, "y2");
+  mil_add_output(p, f, "y_b");
+  Run r;
+  run_open(&r, p, 21, NULL, 0);
+  ck_assert_int_eq(r.rc, 0);
+  Obj *req = request_of(r.D);
+  ck_assert_int_eq(req->nout, 3);
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(req->out_idx[i], i);
+  /* Mark request output k with fp16 k + 1 (0x3C00 = 1, 0x4000 = 2,
+   * 0x4200 = 3) and see which output of the function reads it. */
+  static const unsigned char hi[3] = {0x3C, 0x40, 0x42};
+  for (int k = 0; k < 3; k++)
+    bound(r.D, false, k)->bytes[1] = hi[k];
+  static const double want[3] = {2.0, 1.0, 3.0}; /* y, y2, y_b */
+  for (int i = 0; i < 3; i++) {
+    Tensor o;
+    ck_assert_int_eq(ane_get_output(r.state, i, &o, &r.d), 0);
+    ck_assert_msg(tensor_get(&o, 0) == want[i], "output %d read %g", i, tensor_get(&o, 0));
+    tensor_free(&o);
+  }
+  ane_close(r.state);
   assert_clean(r.D);
   run_free(&r);
 }
@@ -1189,8 +1261,10 @@ static Suite *ane_suite(void) {
   Suite *s = suite_create("ane");
   TCase *tc = tcase_create("backend");
   tcase_add_test(tc, test_sequence);
+  tcase_add_test(tc, test_second_function_refused);
   tcase_add_test(tc, test_weights_dictionary);
   tcase_add_test(tc, test_binding_and_sizes);
+  tcase_add_test(tc, test_output_symbol_order);
   tcase_add_test(tc, test_qos);
   tcase_add_test(tc, test_failure_at_each_step);
   tcase_add_test(tc, test_eval_failure);
