@@ -486,50 +486,17 @@ static double npy_elem(MilDtype dt, const uint8_t *p) {
 
 static int npy_open(const MilBlobSrc *src, FILE **fp, NpyHeader *h, Diag *d) {
   const char *path = src->path ? src->path : "(no path)";
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    diag_file_error(d, path, "cannot open: %s", strerror(errno));
+  FILE *f = npyhdr_open(path, h, d);
+  if (!f)
     return -1;
-  }
-  struct stat st;
-  uint8_t *hb = NULL;
-  uint8_t pre[NPYHDR_PREFIX];
-  size_t n = fread(pre, 1, sizeof pre, f);
-  uint64_t total = npyhdr_size(pre, n);
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    diag_file_error(d, path, "not a regular file");
-    goto fail;
-  }
-  if (!total || total > (uint64_t)st.st_size) {
-    npyhdr_parse(path, pre, n, h, d);   /* says what is wrong */
-    if (total)
-      diag_file_error(d, path, "the .npy header is truncated");
-    goto fail;
-  }
-  hb = malloc(total);
-  if (!hb || fseeko(f, 0, SEEK_SET) != 0 || fread(hb, 1, total, f) != total) {
-    diag_file_error(d, path, "cannot read the .npy header");
-    goto fail;
-  }
-  if (npyhdr_parse(path, hb, total, h, d) != 0)
-    goto fail;
   if (h->numel != src->numel) {
     diag_file_error(d, path, "holds %" PRId64 " elements, the weight has %" PRId64,
                     h->numel, src->numel);
-    goto fail;
+    fclose(f);
+    return -1;
   }
-  if ((uint64_t)st.st_size - h->data_offset != h->data_bytes) {
-    diag_file_error(d, path, "has %" PRIu64 " bytes of data, its shape needs %" PRIu64,
-                    (uint64_t)st.st_size - h->data_offset, h->data_bytes);
-    goto fail;
-  }
-  free(hb);
   *fp = f;
   return 0;
-fail:
-  free(hb);
-  fclose(f);
-  return -1;
 }
 
 static int fill_npy(const MilBlobSrc *src, int64_t first, int64_t n, uint8_t *out, Diag *d) {

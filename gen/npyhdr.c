@@ -5,9 +5,12 @@
  * True/False or tuples of non-negative integers. */
 #include "npyhdr.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const uint8_t magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
@@ -324,4 +327,50 @@ size_t npyhdr_format(uint8_t *out, size_t cap, MilDtype dt, int rank, const int6
   memset(out + pre + dl, ' ', total - pre - dl - 1);
   out[total - 1] = '\n';
   return total;
+}
+
+int npyhdr_wrong_length(const char *name, const NpyHeader *h, uint64_t have, Diag *d) {
+  diag_file_error(d, name, "has %" PRIu64 " bytes of data after the header, "
+                  "its shape and dtype need exactly %" PRIu64, have, h->data_bytes);
+  return -1;
+}
+
+/* Reads and parses the header of f (size bytes); 0, or -1 after reporting. */
+static int read_header(FILE *f, const char *path, uint64_t size, NpyHeader *h, Diag *d) {
+  uint8_t pre[NPYHDR_PREFIX];
+  size_t n = fread(pre, 1, sizeof pre, f);
+  uint64_t total = npyhdr_size(pre, n);
+  if (!total) {
+    npyhdr_parse(path, pre, n, h, d);   /* says what is wrong */
+    return -1;
+  }
+  if (total > size) {
+    diag_file_error(d, path, "the .npy header is truncated: it announces %" PRIu64
+                    " bytes, the file has %" PRIu64, total, size);
+    return -1;
+  }
+  uint8_t *hb = malloc(total);
+  int rc = -1;
+  if (!hb || fseeko(f, 0, SEEK_SET) != 0 || fread(hb, 1, total, f) != total)
+    diag_file_error(d, path, "cannot read the .npy header");
+  else if (npyhdr_parse(path, hb, total, h, d) == 0)
+    rc = size - total != h->data_bytes ? npyhdr_wrong_length(path, h, size - total, d) : 0;
+  free(hb);
+  return rc;
+}
+
+FILE *npyhdr_open(const char *path, NpyHeader *h, Diag *d) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    diag_file_error(d, path, "cannot open: %s", strerror(errno));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    diag_file_error(d, path, "not a regular file");
+  } else if (read_header(f, path, (uint64_t)st.st_size, h, d) == 0) {
+    return f;
+  }
+  fclose(f);
+  return NULL;
 }

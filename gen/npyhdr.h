@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "diag.h"
 #include "mil.h"
@@ -38,6 +39,15 @@ uint64_t npyhdr_size(const uint8_t *buf, size_t n);
 /* Parses the header at buf[0..len) (len may extend into the data).
  * 0, or -1 after reporting "name: error: ..." on d. */
 int npyhdr_parse(const char *name, const uint8_t *buf, size_t len, NpyHeader *h, Diag *d);
+
+/* Opens the .npy file at path and reads its header into h, checking that
+ * the file holds exactly the data the header announces; the stream is left
+ * at the data. NULL after reporting. */
+FILE *npyhdr_open(const char *path, NpyHeader *h, Diag *d);
+
+/* Reports that name has `have` bytes of data where h needs h->data_bytes;
+ * returns -1. */
+int npyhdr_wrong_length(const char *name, const NpyHeader *h, uint64_t have, Diag *d);
 
 /* The element size in bytes of a dtype .npy files may hold; 0 for others. */
 int npyhdr_elem_size(MilDtype dt);

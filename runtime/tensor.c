@@ -12,7 +12,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fp16.h"
 #include "npyhdr.h"
@@ -164,12 +163,6 @@ static int alloc_for(const char *name, const NpyHeader *h, Tensor *out, Diag *d)
   return 0;
 }
 
-static int wrong_length(const char *name, const NpyHeader *h, uint64_t have, Diag *d) {
-  diag_file_error(d, name, "has %" PRIu64 " bytes of data after the header, "
-                  "its shape and dtype need exactly %" PRIu64, have, h->data_bytes);
-  return -1;
-}
-
 int npy_read_mem(const char *name, const void *buf, size_t len, Tensor *out, Diag *d) {
   memset(out, 0, sizeof *out);
   NpyHeader h;
@@ -177,7 +170,7 @@ int npy_read_mem(const char *name, const void *buf, size_t len, Tensor *out, Dia
     return -1;
   uint64_t have = len - h.data_offset;
   if (have != h.data_bytes)
-    return wrong_length(name, &h, have, d);
+    return npyhdr_wrong_length(name, &h, have, d);
   if (alloc_for(name, &h, out, d) != 0)
     return -1;
   memcpy(out->data, (const uint8_t *)buf + h.data_offset, out->nbytes);
@@ -187,57 +180,21 @@ int npy_read_mem(const char *name, const void *buf, size_t len, Tensor *out, Dia
 
 int npy_read(const char *path, Tensor *out, Diag *d) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    diag_file_error(d, path, "cannot open: %s", strerror(errno));
-    return -1;
-  }
-  struct stat st;
-  uint8_t *hb = NULL;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    diag_file_error(d, path, "not a regular file");
-    goto fail;
-  }
-  uint8_t pre[NPYHDR_PREFIX];
-  size_t n = fread(pre, 1, sizeof pre, f);
-  uint64_t total = npyhdr_size(pre, n);
-  uint64_t size = (uint64_t)st.st_size;
-  if (!total || total > size) {
-    if (!total)
-      npyhdr_parse(path, pre, n, &(NpyHeader){0}, d);
-    else
-      diag_file_error(d, path, "the .npy header is truncated: it announces %" PRIu64
-                      " bytes, the file has %" PRIu64, total, size);
-    goto fail;
-  }
   NpyHeader h;
-  hb = malloc(total);
-  if (!hb || fseeko(f, 0, SEEK_SET) != 0 || fread(hb, 1, total, f) != total) {
-    diag_file_error(d, path, "cannot read the .npy header");
-    goto fail;
-  }
-  if (npyhdr_parse(path, hb, total, &h, d) != 0)
-    goto fail;
-  if (size - total != h.data_bytes) {
-    wrong_length(path, &h, size - total, d);
-    goto fail;
-  }
-  if (alloc_for(path, &h, out, d) != 0)
-    goto fail;
-  if (fread(out->data, 1, out->nbytes, f) != out->nbytes) {
+  FILE *f = npyhdr_open(path, &h, d);
+  if (!f)
+    return -1;
+  int rc = alloc_for(path, &h, out, d);
+  if (rc == 0 && fread(out->data, 1, out->nbytes, f) != out->nbytes) {
     diag_file_error(d, path, "cannot read the data: %s",
                     ferror(f) ? strerror(errno) : "unexpected end of file");
     tensor_free(out);
-    goto fail;
+    rc = -1;
   }
-  from_le(out->data, (size_t)h.numel, npyhdr_elem_size(h.dtype));
-  free(hb);
+  if (rc == 0)
+    from_le(out->data, (size_t)h.numel, npyhdr_elem_size(h.dtype));
   fclose(f);
-  return 0;
-fail:
-  free(hb);
-  fclose(f);
-  return -1;
+  return rc;
 }
 
 int npy_write(const char *path, const Tensor *t, Diag *d) {

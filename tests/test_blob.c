@@ -397,7 +397,7 @@ START_TEST(test_fill_npy_errors) {
   wt_assert_has(&w, "holds 5 elements, the weight has 4");
   write_npy(p, "<f4", "(4,)", z, 12);   /* 4 bytes short */
   ck_assert_int_eq(blob_fill(&s, 0, 4, out, &w.d), -1);
-  wt_assert_has(&w, "has 12 bytes of data, its shape needs 16");
+  wt_assert_has(&w, "has 12 bytes of data after the header, its shape and dtype need exactly 16");
   s.path = "/nonexistent/w.npy";
   ck_assert_int_eq(blob_fill(&s, 0, 4, out, &w.d), -1);
   wt_assert_has(&w, "/nonexistent/w.npy: error: cannot open");
