@@ -105,13 +105,11 @@ static int parse_args(int argc, char **argv, Opts *o) {
 }
 
 static char *path_join(const char *a, const char *b) {
-  size_t n = strlen(a) + strlen(b) + 2;
-  char *s = malloc(n);
+  char *s = outdir_join(a, b);
   if (!s) {
     fputs("anetc: out of memory\n", stderr);
     exit(1);
   }
-  snprintf(s, n, "%s%s%s", a, *b ? "/" : "", b);
   return s;
 }
 

@@ -177,3 +177,11 @@ int outdir_mkdirs(const char *path, Diag *d) {
   free(p);
   return 0;
 }
+
+char *outdir_join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *s = malloc(n);
+  if (s)
+    snprintf(s, n, "%s%s%s", dir, *name ? "/" : "", name);
+  return s;
+}

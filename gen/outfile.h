@@ -35,6 +35,9 @@ int outdir_begin(const char *path, char **tmp, Diag *d);
 int outdir_commit(const char *tmp, const char *path, Diag *d);
 /* Removes tmp and everything in it. */
 void outdir_abort(char *tmp);
+/* "dir/name", or dir alone when name is empty (malloc'd; NULL when out of
+ * memory). */
+char *outdir_join(const char *dir, const char *name);
 /* mkdir -p for a staged tree; 0, or -1 after reporting. */
 int outdir_mkdirs(const char *path, Diag *d);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "outfile.h"
 
 enum {
   MODEL_MAX_TEXT = 512 << 20,
@@ -23,14 +24,6 @@ static char *dupstr(const char *s) {
   if (d)
     memcpy(d, s, n);
   return d;
-}
-
-static char *join(const char *dir, const char *name) {
-  size_t n = strlen(dir) + strlen(name) + 2;
-  char *p = malloc(n);
-  if (p)
-    snprintf(p, n, "%s/%s", dir, name);
-  return p;
 }
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -159,8 +152,8 @@ static int find_points(ModelPath *mp, Diag *d) {
   }
   int cap = 0, oom = 0;
   for (struct dirent *e; !oom && mp->npoints < MODEL_MAX_POINTS && (e = readdir(dir));) {
-    char *sub = e->d_name[0] != '.' ? join(mp->root, e->d_name) : NULL;
-    char *mil = sub ? join(sub, "model.mil") : NULL;
+    char *sub = e->d_name[0] != '.' ? outdir_join(mp->root, e->d_name) : NULL;
+    char *mil = sub ? outdir_join(sub, "model.mil") : NULL;
     if (is_file(mil))
       oom = add_point(mp, &cap, e->d_name);
     free(mil);
@@ -179,7 +172,7 @@ static int find_points(ModelPath *mp, Diag *d) {
 }
 
 static int open_dir(ModelPath *mp, Diag *d) {
-  char *mil = join(mp->path, "model.mil");
+  char *mil = outdir_join(mp->path, "model.mil");
   int rc;
   if (!mil) {
     diag_file_error(d, mp->path, "out of memory");
@@ -201,9 +194,9 @@ static int select_point(ModelPath *mp, int i, Diag *d) {
   free(mp->base);
   free(mp->file);
   src_free(&mp->src);
-  mp->dir = join(mp->root, mp->points[i]);
+  mp->dir = outdir_join(mp->root, mp->points[i]);
   mp->base = dupstr(mp->points[i]);
-  mp->file = mp->dir ? join(mp->dir, "model.mil") : NULL;
+  mp->file = mp->dir ? outdir_join(mp->dir, "model.mil") : NULL;
   if (!mp->dir || !mp->base || !mp->file) {
     diag_file_error(d, mp->path, "out of memory");
     return -1;
@@ -258,7 +251,7 @@ void model_close(ModelPath *mp) {
 
 char *model_workdir_new(Diag *d) {
   const char *tmp = getenv("TMPDIR");
-  char *dir = join(tmp && *tmp ? tmp : "/tmp", "anerun-XXXXXX");
+  char *dir = outdir_join(tmp && *tmp ? tmp : "/tmp", "anerun-XXXXXX");
   if (!dir || !mkdtemp(dir)) {
     diag_file_error(d, dir, "cannot make a private directory for the weights: %s",
                     strerror(errno));
@@ -269,7 +262,7 @@ char *model_workdir_new(Diag *d) {
 }
 
 static void remove_in(const char *dir, const char *name, bool is_dir) {
-  char *p = join(dir, name);
+  char *p = outdir_join(dir, name);
   if (p && is_dir)
     rmdir(p);
   else if (p)
@@ -291,7 +284,7 @@ void model_workdir_remove(const char *dir) {
 }
 
 static int write_mil(const MilProg *p, const char *dir, Diag *d) {
-  char *path = join(dir, "model.mil");
+  char *path = outdir_join(dir, "model.mil");
   FILE *f = path ? fopen(path, "w") : NULL;
   int rc = f ? mil_print(p, f) : -1;
   if (f && fclose(f) != 0)
@@ -304,8 +297,8 @@ static int write_mil(const MilProg *p, const char *dir, Diag *d) {
 
 /* model.mil and weights/weight.bin of a lowered point, in dir. */
 static int write_point(MilProg *p, const char *dir, Diag *d) {
-  char *wdir = join(dir, "weights");
-  char *bin = join(dir, "weights/weight.bin");
+  char *wdir = outdir_join(dir, "weights");
+  char *bin = outdir_join(dir, "weights/weight.bin");
   int rc = -1;
   if (!wdir || !bin)
     diag_file_error(d, dir, "out of memory");

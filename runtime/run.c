@@ -185,14 +185,6 @@ static int time_evals(const RunOpts *o, const Backend *b, void *st, Stats *s, Di
 
 /* ---- outputs ------------------------------------------------------------- */
 
-static char *path_join(const char *a, const char *b) {
-  size_t n = strlen(a) + strlen(b) + 2;
-  char *p = malloc(n);
-  if (p)
-    snprintf(p, n, "%s/%s", a, b);
-  return p;
-}
-
 static int write_output(const Backend *b, void *st, const MilFunc *f, int i, const char *dir,
                         Diag *d) {
   Tensor t = {0};
@@ -200,7 +192,7 @@ static int write_output(const Backend *b, void *st, const MilFunc *f, int i, con
   if (!name)
     return -1;
   sprintf(name, "%s.npy", f->outputs[i]);
-  char *path = path_join(dir, name);
+  char *path = outdir_join(dir, name);
   int rc = path ? b->get_output(st, i, &t, d) : -1;
   if (rc == 0)
     rc = npy_write(path, &t, d);
@@ -213,7 +205,7 @@ static int write_output(const Backend *b, void *st, const MilFunc *f, int i, con
 /* A sweep writes each point's outputs to DIR/POINT so they do not collide. */
 static char *output_dir(const RunOpts *o, const ModelPath *mp, const Loaded *l) {
   if (mp->npoints > 1)
-    return path_join(o->output_dir, l->name);
+    return outdir_join(o->output_dir, l->name);
   char *s = malloc(strlen(o->output_dir) + 1);
   return s ? strcpy(s, o->output_dir) : NULL;
 }

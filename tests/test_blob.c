@@ -626,6 +626,16 @@ START_TEST(test_write_npy_multichunk) {
 }
 END_TEST
 
+/* path still holds the 3 bytes "old" and is all dir holds: no temporary. */
+static void assert_old_file(const char *dir, const char *path) {
+  size_t n;
+  unsigned char *b = wt_read(path, &n);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_mem_eq(b, "old", 3);
+  ck_assert_int_eq(wt_count_entries(dir), 1);
+  free(b);
+}
+
 START_TEST(test_write_failures_leave_nothing) {
   WtDiag w;
   wt_diag_begin(&w);
@@ -645,11 +655,7 @@ START_TEST(test_write_failures_leave_nothing) {
   /* an existing file is left as it was */
   wt_write(path, "old", 3);
   ck_assert_int_eq(blob_write(p, path, &w.d), -1);
-  size_t n;
-  unsigned char *b = wt_read(path, &n);
-  ck_assert_uint_eq(n, 3);
-  ck_assert_int_eq(wt_count_entries(dir), 1);
-  free(b);
+  assert_old_file(dir, path);
   free(path);
   wt_rmdir(dir);
   mil_free(p);
@@ -680,11 +686,7 @@ START_TEST(test_write_fails_in_workers) {
   int status;
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
   ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  size_t n;
-  unsigned char *b = wt_read(path, &n);
-  ck_assert_uint_eq(n, 3);
-  ck_assert_int_eq(wt_count_entries(dir), 1);
-  free(b);
+  assert_old_file(dir, path);
   free(path);
   wt_rmdir(dir);
 }
