@@ -13,14 +13,16 @@
  *   int uniform(a, b)     lo + floor(x * (hi - lo + 1) / 2^64), x = word j,
  *                         lo = ceil(a), hi = floor(b) clipped to the type
  *                         (bias below (hi-lo+1) / 2^64, i.e. none in practice)
- *   normal(mean, sd)      Box-Muller in single precision on 32-bit draws
- *                         (see "normals" below)
+ *   normal(mean, sd)      the normal quantile of a 32-bit draw, in single
+ *                         precision (see "normals" below)
  *   const(a)              a
  * Integer types round the value half to even and saturate (NaN gives 0).
  * So any element range can be produced without generating what precedes its
  * block, and the bytes never depend on how the writer chunks its work. This
  * file must be compiled without floating-point contraction
- * (-ffp-contract=off): an fma rounds differently. */
+ * (-ffp-contract=off): an fma the code does not write rounds differently. */
+#define _DEFAULT_SOURCE 1    /* MAP_ANONYMOUS, MAP_POPULATE (glibc) */
+#define _DARWIN_C_SOURCE 1   /* MAP_ANONYMOUS (macOS) */
 #include "blob.h"
 
 #include <errno.h>
@@ -30,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,24 +98,26 @@ double prng_uniform(Prng *r) { return uniform53(r); }
 typedef uint64_t V4u __attribute__((vector_size(32)));
 typedef uint64_t V8x __attribute__((vector_size(64)));   /* the eight lanes */
 typedef int64_t V4i __attribute__((vector_size(32)));
-typedef uint32_t V8u __attribute__((vector_size(32)));
-typedef int32_t V8i __attribute__((vector_size(32)));
-typedef float V8f __attribute__((vector_size(32)));
+typedef float V16f __attribute__((vector_size(64)));
+typedef int32_t V16i __attribute__((vector_size(64)));
+typedef uint32_t V16u __attribute__((vector_size(64)));
 
 /* BLOB_PORTABLE builds only the default copy: tests/test_blob_portable
  * checks its bits on machines whose CPU would pick another. */
 #if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute) && !defined(BLOB_PORTABLE)
 #if __has_attribute(target_clones)
-#define HOT __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 #endif
 #ifndef HOT
 #define HOT
 #endif
 
-/* A macro: a function returning a 32-byte vector has a different ABI with
- * and without AVX. */
+/* The vector helpers are macros or work in place (a function returning a
+ * 32-byte vector has a different ABI with and without AVX), and are inlined
+ * into each copy of the HOT loops. */
 #define ROTL(x, k) (((x) << (k)) | ((x) >> (64 - (k))))
+#define INLINE static inline __attribute__((always_inline))
 
 /* ---- block streams ------------------------------------------------------- */
 
@@ -127,113 +133,195 @@ static void block_seed(Prng lane[LANES], uint64_t seed, uint64_t b) {
     prng_seed(&lane[l], splitmix64(&x));
 }
 
-/* w[0..n) = the block's first n words (n a multiple of 8): xoshiro256** on
- * eight lanes at once, the multiplications by 5 and 9 written as shifts
- * and adds (AVX2 has no 64-bit multiply). */
-HOT static void block_words(Prng lane[LANES], uint64_t *restrict w, int n) {
-  V8x s[4];
+/* The lanes' state as vectors: s[q][l] = lane[l].s[q]. */
+INLINE void lanes_load(V8x s[4], const Prng lane[LANES]) {
   for (int q = 0; q < 4; q++)
     for (int l = 0; l < LANES; l++)
       s[q][l] = lane[l].s[q];
+}
+
+/* One xoshiro256** step of the eight lanes, the multiplications by 5 and 9
+ * written as shifts and adds (AVX2 has no 64-bit multiply). */
+INLINE void lanes_step(V8x s[4], V8x *out) {
+  V8x o = (s[1] << 2) + s[1];
+  o = ROTL(o, 7);
+  *out = (o << 3) + o;
+  V8x sh = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= sh;
+  s[3] = ROTL(s[3], 45);
+}
+
+/* w[0..n) = the block's first n words (n a multiple of 8). */
+HOT static void block_words(Prng lane[LANES], uint64_t *restrict w, int n) {
+  V8x s[4];
+  lanes_load(s, lane);
   for (int j = 0; j < n; j += LANES) {
-    V8x o = (s[1] << 2) + s[1];
-    o = ROTL(o, 7);
-    o = (o << 3) + o;
+    V8x o;
+    lanes_step(s, &o);
     memcpy(w + j, &o, sizeof o);
-    V8x sh = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= sh;
-    s[3] = ROTL(s[3], 45);
   }
 }
 
 /* ---- normals ---------------------------------------------------------------
- * Box-Muller in single precision, sixteen elements from sixteen 32-bit
- * draws: draw 2m is the low half of word m, draw 2m + 1 the high half. In
- * group g (elements 16g .. 16g+15), lane l pairs a = draw 16g + l with
- * c = draw 16g + 8 + l:
- *   u = (2 (a >> 9) + 1) 2^-24            in (0, 1), exact
- *   r = sqrt(-2 ln u)                     (ln8, sqrt8 below)
- *   q = c >> 30, k = (c >> 6) & (2^24 - 1), phi = k * (pi/2 2^-24)
- *   element 16g + l     = mean + sd * (r cos(q pi/2 + phi))
- *   element 16g + 8 + l = mean + sd * (r sin(q pi/2 + phi))
- * with mean and sd rounded to float. |x| stays below sqrt(2 ln 2^24) = 5.8. */
+ * Inverse transform sampling: element j of a normal block is made from its
+ * draw j alone (draw 2m is the low half of word m), called d below:
+ *   w = (2 (d mod 2^30) + 1) 2^-31 as a float (nearest, ties even): (0, 1]
+ *   s = max(127 - e, 1) - [w >= 3/4], e the biased exponent of w: [0, 32)
+ *   x = norm_a[s] w + norm_b[s]                   (exact, in [0, 1])
+ *   q = c6, then q = fma(q, x, c_j) for j = 5..0  (c_j = norm_c[j][s])
+ *   z = q, negative when bit 31 of d is set       (bit 30 is not used)
+ *   element = fma(sd, z, mean), mean and sd rounded to float
+ * q is Q(w), the quantile of |Z| (P(|Z| > Q(w)) = w), to a relative 6.3e-7
+ * (gen/normtab.py fits the polynomials), and |z| <= Q(2^-31) = 6.23. Each
+ * step is a table lookup or one IEEE single-precision operation, fma
+ * rounding once; normtab.h is shared by every copy of the code. */
+#include "normtab.h"
 
-/* The vector helpers work in place (a function returning a 32-byte vector
- * has a different ABI with and without AVX) and are inlined into each
- * copy of the HOT loops. */
-#define INLINE static inline __attribute__((always_inline))
-
-/* Natural log of x in (0, 1): x = m 2^e with m in [sqrt(1/2), sqrt(2)),
- * ln m = 2 atanh(t), t = (m - 1) / (m + 1), |t| <= 0.1716, by its series to
- * t^9 (the rest is below 2^-26 relative). */
-INLINE void ln8(V8f *x) {
-  V8u b = (V8u)*x;
-  V8i e = (V8i)(b >> 23) - 127;
-  V8u mb = (b & 0x7fffffu) | 0x3f800000u;
-  V8i big = (V8f)mb > 0x1.6a09e6p+0f;            /* -1 where m > sqrt(2) */
-  V8u half = (V8u)((V8f)mb * 0.5f);
-  V8f m = (V8f)((half & (V8u)big) | (mb & ~(V8u)big));
-  e -= big;
-  V8f f = m - 1.0f;
-  V8f t = f / (2.0f + f);
-  V8f w = t * t;
-  V8f p = w * (1.0f / 9) + 1.0f / 7;
-  p = p * w + 1.0f / 5;
-  p = p * w + 1.0f / 3;
-  V8f lm = 2.0f * t + 2.0f * t * (w * p);
-  V8f ef = __builtin_convertvector(e, V8f);
-  *x = ef * 0x1.62e4p-1f + (lm + ef * 0x1.7f7d1cp-20f);
+/* The element of draw d. */
+static inline float normal1(uint32_t d, float mean, float sd) {
+  float w = (float)(int32_t)(((d & 0x3fffffffu) << 1) | 1) * 0x1p-31f;
+  uint32_t b;
+  memcpy(&b, &w, sizeof b);
+  int s = 127 - (int)(b >> 23);
+  s = (s < 1 ? 1 : s) - (w >= 0.75f);
+  float x = norm_a[s] * w + norm_b[s];
+  float q = norm_c[NORM_DEG][s];
+  for (int j = NORM_DEG - 1; j >= 0; j--)
+    q = fmaf(q, x, norm_c[j][s]);
+  memcpy(&b, &q, sizeof b);
+  b |= d & 0x80000000u;
+  memcpy(&q, &b, sizeof q);
+  return fmaf(sd, q, mean);
 }
 
-/* Square roots lane by lane: sqrtf is correctly rounded, and without errno
- * (-fno-math-errno) the loop becomes one vector instruction. */
-INLINE void sqrt8(V8f *y) {
-  for (int l = 0; l < 8; l++)
-    (*y)[l] = __builtin_sqrtf((*y)[l]);
-}
+float blob_normal_draw(uint32_t d) { return normal1(d, 0.0f, 1.0f); }
 
-/* v[0..16) = group g of a normal block, from its 16 draws d[0..16). */
-INLINE void normal_group(const uint32_t *d, float mean, float sd, float *v) {
-  V8u a, c;
-  memcpy(&a, d, sizeof a);
-  memcpy(&c, d + 8, sizeof c);
-  V8f u = __builtin_convertvector((a >> 9) * 2 + 1, V8f) * 0x1p-24f;
-  ln8(&u);
-  V8f r = -2.0f * u;
-  sqrt8(&r);
-  V8f phi = __builtin_convertvector((c >> 6) & 0xffffffu, V8f) * 0x1.921fb6p-24f;
-  V8f z = phi * phi;
-  V8f sn = phi + phi * z * (-1.0f / 6 + z * (1.0f / 120 + z * (-1.0f / 5040 +
-           z * (1.0f / 362880 + z * (-1.0f / 39916800)))));
-  V8f cs = 1.0f + z * (-0.5f + z * (1.0f / 24 + z * (-1.0f / 720 + z * (1.0f / 40320 +
-           z * (-1.0f / 3628800 + z * (1.0f / 479001600))))));
-  V8u q = c >> 30;
-  V8u swap = (V8u){0} - (q & 1);                 /* odd quadrants swap sin and cos */
-  V8u cb = (((V8u)sn & swap) | ((V8u)cs & ~swap)) ^ (((q + 1) & 2) << 30);
-  V8u sb = (((V8u)cs & swap) | ((V8u)sn & ~swap)) ^ ((q & 2) << 30);
-  V8f x0 = mean + sd * (r * (V8f)cb), x1 = mean + sd * (r * (V8f)sb);
-  memcpy(v, &x0, sizeof x0);
-  memcpy(v + 8, &x1, sizeof x1);
-}
-
-/* v[0..BLOCK) = the normal block whose words are w[0..BLOCK/2). */
-HOT static void block_normals(const uint64_t *w, float mean, float sd, float *v) {
-  uint32_t d[BLOCK];
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  memcpy(d, w, sizeof d);   /* the low half of each word comes first */
-#else
+/* v[0..BLOCK) = the normal block of the lanes. */
+HOT static void block_normals(Prng lane[LANES], float mean, float sd, float *v) {
+  uint64_t w[BLOCK / 2];
+  block_words(lane, w, BLOCK / 2);
   for (int m = 0; m < BLOCK / 2; m++) {
-    d[2 * m] = (uint32_t)w[m];
-    d[2 * m + 1] = (uint32_t)(w[m] >> 32);
+    v[2 * m] = normal1((uint32_t)w[m], mean, sd);
+    v[2 * m + 1] = normal1((uint32_t)(w[m] >> 32), mean, sd);
   }
-#endif
-  for (int g = 0; g < BLOCK; g += 16)
-    normal_group(d + g, mean, sd, v + g);
 }
+
+/* The same block as fp16 bits, o[0..2 BLOCK), with x86-64 vector
+ * instructions: permutes do the lookups and the conversion to fp16 (IEEE,
+ * to nearest even) does what half_floats does by hand. The kernels work on
+ * u = w 2^31 with norm_a scaled by 2^-31, which changes no result (the
+ * products by powers of two are exact). For finite mean and sd, where no
+ * element is NaN, the bytes are those of block_normals and half_floats:
+ * tests/test_blob checks the code the machine picks, test_blob_avx2 the
+ * AVX2 kernel and test_blob_portable the portable code. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(BLOB_PORTABLE)
+#include <immintrin.h>
+#define HAVE_NORMALS_X86 1
+
+#ifndef BLOB_NO_AVX512
+#define AVX512 __attribute__((target("avx512f")))
+
+AVX512 static void block_normals_avx512(Prng lane[LANES], float mean, float sd, uint8_t *o) {
+  __m512 ta[2], tb[2], tc[NORM_DEG + 1][2];
+  for (int h = 0; h < 2; h++) {
+    ta[h] = _mm512_mul_ps(_mm512_loadu_ps(norm_a + 16 * h), _mm512_set1_ps(0x1p-31f));
+    tb[h] = _mm512_loadu_ps(norm_b + 16 * h);
+    for (int j = 0; j <= NORM_DEG; j++)
+      tc[j][h] = _mm512_loadu_ps(norm_c[j] + 16 * h);
+  }
+  const __m512i low30 = _mm512_set1_epi32(0x3fffffff), one = _mm512_set1_epi32(1);
+  const __m512i sign = _mm512_set1_epi32((int)0x80000000u), top = _mm512_set1_epi32(127 + 31);
+  const __m512 threeq = _mm512_set1_ps(0x1.8p30f);
+  const __m512 vmean = _mm512_set1_ps(mean), vsd = _mm512_set1_ps(sd);
+  V8x st[4];
+  lanes_load(st, lane);
+  for (int j = 0; j < BLOCK; j += 16) {
+    V8x w;
+    lanes_step(st, &w);
+    __m512i d = (__m512i)w;   /* the sixteen draws, low halves first */
+    __m512i ui = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(d, low30), 1), one);
+    __m512 u = _mm512_cvtepi32_ps(ui);
+    __m512i s = _mm512_sub_epi32(top, _mm512_srli_epi32(_mm512_castps_si512(u), 23));
+    s = _mm512_max_epi32(s, one);
+    s = _mm512_mask_sub_epi32(s, _mm512_cmp_ps_mask(u, threeq, _CMP_GE_OQ), s, one);
+    __m512 x = _mm512_fmadd_ps(u, _mm512_permutex2var_ps(ta[0], s, ta[1]),
+                               _mm512_permutex2var_ps(tb[0], s, tb[1]));
+    __m512 q = _mm512_permutex2var_ps(tc[NORM_DEG][0], s, tc[NORM_DEG][1]);
+#pragma GCC unroll 8
+    for (int k = NORM_DEG - 1; k >= 0; k--)
+      q = _mm512_fmadd_ps(q, x, _mm512_permutex2var_ps(tc[k][0], s, tc[k][1]));
+    q = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(q), _mm512_and_si512(d, sign)));
+    __m512 r = _mm512_fmadd_ps(vsd, q, vmean);
+    _mm256_storeu_si256((__m256i *)(o + 2 * j),
+                        _mm512_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+}
+#endif
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* Row t[0..4) of 32 at s: four 8-entry permutes, then bits 3 and 4 of s
+ * (moved to the sign bits by m3 and m4) choose among them. */
+AVX2 static inline __m256 lookup32(const __m256 t[4], __m256i s, __m256 m3, __m256 m4) {
+  __m256 lo = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t[0], s),
+                               _mm256_permutevar8x32_ps(t[1], s), m3);
+  __m256 hi = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t[2], s),
+                               _mm256_permutevar8x32_ps(t[3], s), m3);
+  return _mm256_blendv_ps(lo, hi, m4);
+}
+
+AVX2 static void block_normals_avx2(Prng lane[LANES], float mean, float sd, uint8_t *o) {
+  __m256 ta[4], tb[4], tc[NORM_DEG + 1][4];
+  for (int h = 0; h < 4; h++) {
+    ta[h] = _mm256_mul_ps(_mm256_loadu_ps(norm_a + 8 * h), _mm256_set1_ps(0x1p-31f));
+    tb[h] = _mm256_loadu_ps(norm_b + 8 * h);
+    for (int j = 0; j <= NORM_DEG; j++)
+      tc[j][h] = _mm256_loadu_ps(norm_c[j] + 8 * h);
+  }
+  const __m256i low30 = _mm256_set1_epi32(0x3fffffff), one = _mm256_set1_epi32(1);
+  const __m256i sign = _mm256_set1_epi32((int)0x80000000u), top = _mm256_set1_epi32(127 + 31);
+  const __m256 threeq = _mm256_set1_ps(0x1.8p30f);
+  const __m256 vmean = _mm256_set1_ps(mean), vsd = _mm256_set1_ps(sd);
+  V8x st[4];
+  lanes_load(st, lane);
+  for (int j = 0; j < BLOCK; j += 16) {
+    V8x w;
+    lanes_step(st, &w);
+    for (int h = 0; h < 2; h++) {   /* draws j + 8h .. j + 8h + 7 */
+      __m256i d;
+      memcpy(&d, (const uint8_t *)&w + 32 * h, sizeof d);
+      __m256i ui = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(d, low30), 1), one);
+      __m256 u = _mm256_cvtepi32_ps(ui);
+      __m256i s = _mm256_sub_epi32(top, _mm256_srli_epi32(_mm256_castps_si256(u), 23));
+      s = _mm256_max_epi32(s, one);
+      s = _mm256_add_epi32(s, _mm256_castps_si256(_mm256_cmp_ps(u, threeq, _CMP_GE_OQ)));
+      __m256 m3 = _mm256_castsi256_ps(_mm256_slli_epi32(s, 28));
+      __m256 m4 = _mm256_castsi256_ps(_mm256_slli_epi32(s, 27));
+      __m256 x = _mm256_fmadd_ps(u, lookup32(ta, s, m3, m4), lookup32(tb, s, m3, m4));
+      __m256 q = lookup32(tc[NORM_DEG], s, m3, m4);
+#pragma GCC unroll 8
+      for (int k = NORM_DEG - 1; k >= 0; k--)
+        q = _mm256_fmadd_ps(q, x, lookup32(tc[k], s, m3, m4));
+      q = _mm256_castsi256_ps(_mm256_or_si256(_mm256_castps_si256(q), _mm256_and_si256(d, sign)));
+      __m256 r = _mm256_fmadd_ps(vsd, q, vmean);
+      _mm_storeu_si128((__m128i *)(o + 2 * (j + 8 * h)),
+                       _mm256_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+  }
+}
+
+#ifndef BLOB_NO_AVX512
+static bool have_avx512(void) { return __builtin_cpu_supports("avx512f"); }
+#endif
+/* F16C came before AVX2: every processor with AVX2 has it. */
+static bool have_avx2(void) {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
 
 /* ---- element generation -------------------------------------------------- */
 
@@ -321,10 +409,8 @@ static void gen_block(const Gen *g, uint64_t b, double *v) {
 /* v[0..BLOCK) = the values of block b of a normal blob. */
 static void gen_normals(const Gen *g, uint64_t b, float *v) {
   Prng lane[LANES];
-  uint64_t w[BLOCK / 2];
   block_seed(lane, g->seed, b);
-  block_words(lane, w, BLOCK / 2);
-  block_normals(w, (float)g->a, (float)g->b, v);
+  block_normals(lane, (float)g->a, (float)g->b, v);
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -368,29 +454,29 @@ HOT static void half_block(const double *restrict v, int64_t n, uint8_t *restric
   }
 }
 
-/* fp16 bits of v[0..n), eight at a time, rounded as fp16_from_double
- * rounds: the normal range by adding 0xfff plus the kept LSB and dropping
- * 13 bits; below 2^-14 by adding 0.5f, whose ulp is fp16's least subnormal,
- * so the float addition does the rounding; overflow to inf, NaN to 0x7e00. */
+/* fp16 bits of v[0..n), rounded as fp16_from_float rounds: the normal
+ * range by adding 0xfff plus the kept LSB and dropping 13 bits; below
+ * 2^-14 by adding 0.5f, whose ulp is fp16's least subnormal, so the float
+ * addition does the rounding; overflow to inf, NaN to 0x7e00. */
 HOT static void half_floats(const float *restrict v, int64_t n, uint8_t *restrict o) {
-  typedef uint16_t V8h __attribute__((vector_size(16)));
+  typedef uint16_t V16h __attribute__((vector_size(32)));
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    V8u f;
+  for (; i + 16 <= n; i += 16) {
+    V16u f;
     memcpy(&f, v + i, sizeof f);
-    V8u sign = f & 0x80000000u;
+    V16u sign = f & 0x80000000u;
     f ^= sign;
-    V8u big = (V8u)(f >= (143u << 23)), small = (V8u)(f < (113u << 23));
-    V8u nan = (V8u)(f > (255u << 23));
-    V8u sub = (V8u)((V8f)f + 0.5f) - 0x3f000000u;
-    V8u nrm = (f - (112u << 23) + 0xfffu + ((f >> 13) & 1)) >> 13;
-    V8u inf = (nan & 0x7e00u) | (~nan & 0x7c00u);
-    V8u h = (((sub & small) | (nrm & ~small)) & ~big) | (inf & big) | (sign >> 16);
-    V8h h16 = __builtin_convertvector(h, V8h);
+    V16u big = (V16u)(f >= (143u << 23)), small = (V16u)(f < (113u << 23));
+    V16u nan = (V16u)(f > (255u << 23));
+    V16u sub = (V16u)((V16f)f + 0.5f) - 0x3f000000u;
+    V16u nrm = (f - (112u << 23) + 0xfffu + ((f >> 13) & 1)) >> 13;
+    V16u inf = (nan & 0x7e00u) | (~nan & 0x7c00u);
+    V16u h = (((sub & small) | (nrm & ~small)) & ~big) | (inf & big) | (sign >> 16);
+    V16h h16 = __builtin_convertvector(h, V16h);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     memcpy(o + 2 * i, &h16, sizeof h16);
 #else
-    for (int l = 0; l < 8; l++) {
+    for (int l = 0; l < 16; l++) {
       o[2 * (i + l)] = (uint8_t)h16[l];
       o[2 * (i + l) + 1] = (uint8_t)(h16[l] >> 8);
     }
@@ -401,6 +487,29 @@ HOT static void half_floats(const float *restrict v, int64_t n, uint8_t *restric
     o[2 * i] = (uint8_t)h;
     o[2 * i + 1] = (uint8_t)(h >> 8);
   }
+}
+
+/* o[0..2 BLOCK) = block b of a normal blob as fp16 bits. */
+static void gen_normals_half(const Gen *g, uint64_t b, float *v, uint8_t *o) {
+  float mean = (float)g->a, sd = (float)g->b;
+  Prng lane[LANES];
+  block_seed(lane, g->seed, b);
+#ifdef HAVE_NORMALS_X86
+  if (isfinite(mean) && isfinite(sd)) {
+#ifndef BLOB_NO_AVX512
+    if (have_avx512()) {
+      block_normals_avx512(lane, mean, sd, o);
+      return;
+    }
+#endif
+    if (have_avx2()) {
+      block_normals_avx2(lane, mean, sd, o);
+      return;
+    }
+  }
+#endif
+  block_normals(lane, mean, sd, v);
+  half_floats(v, BLOCK, o);
 }
 
 static void put_le(uint8_t *p, uint64_t v, int nbytes) {
@@ -542,6 +651,8 @@ static void fill_gen(const Gen *g, MilDtype dt, int64_t first, int64_t n, uint8_
     if (g->init != MIL_INIT_NORMAL) {
       gen_block(g, (uint64_t)(k / BLOCK), v);
       encode(dt, v + from, m, out, j);
+    } else if (dt == MIL_FP16 && m == BLOCK) {
+      gen_normals_half(g, (uint64_t)(k / BLOCK), f, out + 2 * j);
     } else if (dt == MIL_FP16) {
       gen_normals(g, (uint64_t)(k / BLOCK), f);
       half_floats(f + from, m, out + 2 * j);
@@ -582,18 +693,21 @@ int blob_fill(const MilBlobSrc *src, int64_t first, int64_t n, void *out, Diag *
 
 /* ---- the file ------------------------------------------------------------
  * mil_layout_blobs() fixes every byte's place, so the file is written with
- * pwrite in any order. Generated data go in chunks of at most CHUNK_BYTES:
- * each of the workers (the calling thread is worker 0) fills and writes
- * every nworkers-th chunk, with no hand-over between threads. The calling
- * thread then writes the header, the padding and metadata, and the data
- * read from .npy files. Bytes do not depend on the number of threads. */
+ * pwrite in any order, and the padding is left to the holes, which read as
+ * zeros. The calling thread writes the header and the .npy blobs. The
+ * generated blobs go in chunks of at most CHUNK_BYTES, a blob's metadata in
+ * front of its first chunk: workers (the calling thread is one) take the
+ * next chunk in turn, fill it and write it. Taking chunks as they come
+ * keeps the workers busy to the end when a thread starts late. Bytes do
+ * not depend on the number of threads. */
 
-enum { MAX_WORKERS = 8 };
+enum { MAX_WORKERS = 8, META = 64 };
 
 typedef struct Worker {
   const MilProg *p;
-  int fd, index, nworkers;
-  int err;                /* errno of the first failure, or 0 */
+  int fd;
+  atomic_int_fast64_t *next;   /* the next chunk to take, over all generated blobs */
+  int err;                     /* errno of the first failure, or 0 */
   pthread_t tid;
   bool threaded;
 } Worker;
@@ -618,30 +732,74 @@ static int put_at(int fd, const void *buf, size_t n, uint64_t off) {
   return 0;
 }
 
+/* The blob's 64-byte metadata record. */
+static void blob_meta(const MilBlobSrc *s, uint8_t meta[META]) {
+  uint64_t nbytes = mil_blob_nbytes(s->dtype, s->numel);
+  memset(meta, 0, META);
+  put_le(meta, 0xdeadbeefu, 4);
+  put_le(meta + 4, (uint64_t)mil_dtype_blob_code(s->dtype), 4);
+  put_le(meta + 8, nbytes, 8);
+  put_le(meta + 16, s->offset + META, 8);
+  put_le(meta + 24, nbytes * 8 - (uint64_t)s->numel * (uint64_t)mil_dtype_bits(s->dtype), 8);
+}
+
+/* A worker's buffer: its pages are made at once (MAP_POPULATE), where
+ * a page fault apiece costs more than generating the page (about 10 us on
+ * a virtual machine). NULL when out of memory. */
+static uint8_t *buffer_new(size_t n) {
+#ifdef MAP_POPULATE
+  void *b = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                 -1, 0);
+  return b == MAP_FAILED ? NULL : b;
+#else
+  return malloc(n);
+#endif
+}
+
+static void buffer_free(uint8_t *b, size_t n) {
+#ifdef MAP_POPULATE
+  if (b)
+    munmap(b, n);
+#else
+  (void)n;
+  free(b);
+#endif
+}
+
+/* Whether a worker writes the blob (and its metadata with its first chunk). */
+static bool generated(const MilBlobSrc *s) { return s->init != MIL_INIT_NPY && s->numel > 0; }
+
 static void *worker_run(void *arg) {
   Worker *k = arg;
-  uint8_t *buf = malloc(CHUNK_BYTES);
+  uint8_t *buf = buffer_new(META + CHUNK_BYTES);   /* metadata, then the chunk */
   if (!buf) {
     k->err = ENOMEM;
     return NULL;
   }
-  int64_t c = 0;   /* chunk number, over all generated blobs */
+  int64_t c = 0, mine = atomic_fetch_add(k->next, 1);
   for (int i = 0; i < k->p->nblobs && !k->err; i++) {
     const MilBlobSrc *s = &k->p->blobs[i];
     Gen g;
-    if (s->init == MIL_INIT_NPY || gen_init(&g, s, NULL) != 0)
+    if (!generated(s) || gen_init(&g, s, NULL) != 0)
       continue;   /* gen_init cannot fail here: check_blobs ran it */
     int64_t per = chunk_elems(s->dtype);
     for (int64_t first = 0; first < s->numel && !k->err; first += per, c++) {
-      if (c % k->nworkers != k->index)
+      if (c != mine)
         continue;
       int64_t n = s->numel - first < per ? s->numel - first : per;
-      fill_gen(&g, s->dtype, first, n, buf);
-      k->err = put_at(k->fd, buf, mil_blob_nbytes(s->dtype, n),
-                      s->offset + 64 + mil_blob_nbytes(s->dtype, first));
+      fill_gen(&g, s->dtype, first, n, buf + META);
+      size_t nbytes = mil_blob_nbytes(s->dtype, n);
+      if (first == 0) {
+        blob_meta(s, buf);
+        k->err = put_at(k->fd, buf, META + nbytes, s->offset);
+      } else {
+        k->err = put_at(k->fd, buf + META, nbytes,
+                        s->offset + META + mil_blob_nbytes(s->dtype, first));
+      }
+      mine = atomic_fetch_add(k->next, 1);
     }
   }
-  free(buf);
+  buffer_free(buf, META + CHUNK_BYTES);
   return NULL;
 }
 
@@ -654,7 +812,7 @@ static int workers_wanted(const MilProg *p) {
 #endif
   int64_t chunks = 0;
   for (int i = 0; i < p->nblobs; i++)
-    if (p->blobs[i].init != MIL_INIT_NPY)
+    if (generated(&p->blobs[i]))
       chunks += (p->blobs[i].numel + chunk_elems(p->blobs[i].dtype) - 1) /
                 chunk_elems(p->blobs[i].dtype);
   if (n > chunks)
@@ -664,10 +822,11 @@ static int workers_wanted(const MilProg *p) {
 
 /* Runs the workers to the end; the first errno any of them met, or 0. */
 static int write_generated(const MilProg *p, int fd) {
+  atomic_int_fast64_t next = 0;
   Worker k[MAX_WORKERS];
   int n = workers_wanted(p);
   for (int i = 0; i < n; i++) {
-    k[i] = (Worker){.p = p, .fd = fd, .index = i, .nworkers = n};
+    k[i] = (Worker){.p = p, .fd = fd, .next = &next};
     k[i].threaded = i > 0 && pthread_create(&k[i].tid, NULL, worker_run, &k[i]) == 0;
   }
   for (int i = 0; i < n; i++)   /* here: worker 0, and any without a thread */
@@ -683,25 +842,20 @@ static int write_generated(const MilProg *p, int fd) {
   return err;
 }
 
-/* The header, each blob's padding and metadata, and the .npy data. */
+/* The header, and the blobs no worker writes: metadata and .npy data. */
 static int write_frame(const MilProg *p, int fd, const char *path, Diag *d) {
   uint8_t head[64] = {0};
   put_le(head, (uint64_t)p->nblobs, 4);
   put_le(head + 4, 2, 4);
   int err = put_at(fd, head, sizeof head, 0);
-  uint64_t end = sizeof head;
   uint8_t *buf = NULL;
   for (int i = 0; i < p->nblobs && !err; i++) {
     const MilBlobSrc *s = &p->blobs[i];
-    uint8_t meta[128] = {0};   /* zero padding (under 64 bytes), then the metadata */
-    uint64_t pad = s->offset - end, nbytes = mil_blob_nbytes(s->dtype, s->numel);
-    put_le(meta + pad, 0xdeadbeefu, 4);
-    put_le(meta + pad + 4, (uint64_t)mil_dtype_blob_code(s->dtype), 4);
-    put_le(meta + pad + 8, nbytes, 8);
-    put_le(meta + pad + 16, s->offset + 64, 8);
-    put_le(meta + pad + 24, nbytes * 8 - (uint64_t)s->numel * (uint64_t)mil_dtype_bits(s->dtype), 8);
-    err = put_at(fd, meta, (size_t)pad + 64, end);
-    end = s->offset + 64 + nbytes;
+    if (generated(s))
+      continue;
+    uint8_t meta[META];
+    blob_meta(s, meta);
+    err = put_at(fd, meta, META, s->offset);
     if (s->init != MIL_INIT_NPY || err)
       continue;
     if (!buf && !(buf = malloc(CHUNK_BYTES))) {
@@ -716,7 +870,7 @@ static int write_frame(const MilProg *p, int fd, const char *path, Diag *d) {
         return -1;
       }
       err = put_at(fd, buf, mil_blob_nbytes(s->dtype, n),
-                   s->offset + 64 + mil_blob_nbytes(s->dtype, first));
+                   s->offset + META + mil_blob_nbytes(s->dtype, first));
     }
   }
   free(buf);

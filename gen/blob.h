@@ -34,4 +34,7 @@ void prng_seed(Prng *r, uint64_t seed);
 uint64_t prng_next(Prng *r);
 double prng_uniform(Prng *r);       /* [0, 1), 53 random bits */
 
+/* The standard normal that normal(0, 1) makes of a 32-bit draw. */
+float blob_normal_draw(uint32_t d);
+
 #endif

@@ -17,6 +17,7 @@ typedef struct Chunk {
 
 typedef struct MilArena {
   Chunk *head;
+  MilType *scalar[MIL_NDTYPES];   /* one scalar type per dtype, shared */
 } MilArena;
 
 static void oom(void) {
@@ -198,7 +199,12 @@ MilType *mil_tensor_type(MilProg *p, MilDtype dt, int rank, const int64_t *dims)
   return t;
 }
 
-MilType *mil_scalar_type(MilProg *p, MilDtype dt) { return mil_tensor_type(p, dt, 0, NULL); }
+MilType *mil_scalar_type(MilProg *p, MilDtype dt) {
+  MilType **t = &p->arena->scalar[dt];
+  if (!*t)
+    *t = mil_tensor_type(p, dt, 0, NULL);
+  return *t;
+}
 
 /* ---- values -------------------------------------------------------------- */
 
@@ -307,15 +313,19 @@ uint64_t mil_layout_blobs(MilProg *p) {
 
 /* ---- functions and ops --------------------------------------------------- */
 
-/* Small append-only arrays inside the arena: copy to a larger block. */
-#define ARENA_PUSH(p, arr, n, item)                                   \
-  do {                                                                \
-    __typeof__(arr) na_ = mil_alloc((p), sizeof *(arr) * ((n) + 1));  \
-    if ((n))                                                          \
-      memcpy(na_, (arr), sizeof *(arr) * (n));                        \
-    na_[(n)] = (item);                                                \
-    (arr) = na_;                                                      \
-    (n)++;                                                            \
+/* Small append-only arrays inside the arena. Their room is their length
+ * rounded up to a power of two, so a length of 0 or a power of two means
+ * full: the array moves to a block twice as large. (Arrays the MIL parser
+ * sizes exactly are never appended to.) */
+#define ARENA_PUSH(p, arr, n, item)                                        \
+  do {                                                                     \
+    if (((n) & ((n) - 1)) == 0) {                                          \
+      __typeof__(arr) na_ = mil_alloc((p), sizeof *(arr) * ((n) ? 2 * (n) : 1)); \
+      if ((n))                                                             \
+        memcpy(na_, (arr), sizeof *(arr) * (n));                           \
+      (arr) = na_;                                                         \
+    }                                                                      \
+    (arr)[(n)++] = (item);                                                 \
   } while (0)
 
 MilFunc *mil_add_func(MilProg *p, const char *name, const char *opset) {

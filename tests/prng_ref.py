@@ -3,16 +3,18 @@
 
 Re-implements, from their published definitions and the stream rules in
 docs/language.md, splitmix64, xoshiro256**, the 53-bit uniform, the block
-streams and the single-precision Box-Muller normals, with Python's own
-integers and floats. Python's float operations are IEEE double, correctly
+streams and the single-precision normals (the tables of gen/normtab.h read
+as data), with Python's own integers and floats. Python's float operations are IEEE double, correctly
 rounded; f32() rounds a result to single precision. A sum, product,
 quotient or square root of two floats, done in double and then rounded to
 float, is the correctly rounded float operation (double has more than
-2 * 24 + 2 bits), so these values must equal the C code's bit for bit.
+2 * 24 + 2 bits), so these values must equal the C code's bit for bit; a
+fused multiply-add is the exact a * b + c rounded once (fractions).
 
 Run: python3 tests/prng_ref.py
 """
-import math
+import os
+import re
 import struct
 from fractions import Fraction
 
@@ -102,88 +104,51 @@ def f32_bits(b):
     return struct.unpack('<f', struct.pack('<I', b & 0xFFFFFFFF))[0]
 
 
-SQRT2 = float.fromhex('0x1.6a09e6p+0')
-LN2_HI = float.fromhex('0x1.62e4p-1')
-LN2_LO = float.fromhex('0x1.7f7d1cp-20')
-PIO2_24 = float.fromhex('0x1.921fb6p-24')
-INV = {k: f32_exact(Fraction(1, k)) for k in (3, 5, 6, 7, 9, 24, 120, 720, 5040, 40320,
-                                             362880, 3628800, 39916800, 479001600)}
+def fma32(a, b, c):
+    """fmaf: a * b + c computed exactly, then rounded once to float."""
+    return f32_exact(Fraction(a) * Fraction(b) + Fraction(c))
 
 
-def ln32(x):
-    """ln x for x in (0, 1), step by step as gen/blob.c's ln8."""
-    b = bits_f32(x)
-    e = (b >> 23) - 127
-    m = f32_bits((b & 0x7FFFFF) | 0x3F800000)
-    if m > SQRT2:
-        m *= 0.5
-        e += 1
-    f = f32(m - 1.0)
-    t = f32(f / f32(2.0 + f))
-    w = f32(t * t)
-    p = f32(f32(w * INV[9]) + INV[7])
-    p = f32(f32(p * w) + INV[5])
-    p = f32(f32(p * w) + INV[3])
-    lm = f32(f32(2.0 * t) + f32(f32(2.0 * t) * f32(w * p)))
-    return f32(f32(e * LN2_HI) + f32(lm + f32(e * LN2_LO)))
+def load_normtab():
+    """The tables of gen/normtab.h (data: read, not re-fitted, so that the
+    check is of the steps below)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    text = open(os.path.join(here, '..', 'gen', 'normtab.h')).read()
+    deg = int(re.search(r'NORM_DEG = (\d+)', text).group(1))
+
+    def rows(name):
+        body = re.search(name + r'[^=]*=\s*\{(.*?)\};', text, re.S).group(1)
+        nums = [float.fromhex(t) for t in re.findall(r'-?0x[0-9a-f.]+p[-+]\d+', body)]
+        return [nums[i:i + 32] for i in range(0, len(nums), 32)]
+    return rows('norm_a')[0], rows('norm_b')[0], rows('norm_c'), deg
 
 
-def sin32(phi, z):
-    # phi + phi*z*(-1/6 + z*(1/120 + z*(-1/5040 + z*(1/362880 + z*(-1/39916800)))))
-    p = f32(z * -INV[39916800])
-    p = f32(INV[362880] + p)
-    p = f32(z * p)
-    p = f32(-INV[5040] + p)
-    p = f32(z * p)
-    p = f32(INV[120] + p)
-    p = f32(z * p)
-    p = f32(-INV[6] + p)
-    return f32(phi + f32(f32(phi * z) * p))
+NORM_A, NORM_B, NORM_C, NORM_DEG = load_normtab()
 
 
-def cos32(z):
-    # 1 + z*(-0.5 + z*(1/24 + z*(-1/720 + z*(1/40320 + z*(-1/3628800 + z*(1/479001600))))))
-    p = f32(z * INV[479001600])
-    p = f32(-INV[3628800] + p)
-    p = f32(z * p)
-    p = f32(INV[40320] + p)
-    p = f32(z * p)
-    p = f32(-INV[720] + p)
-    p = f32(z * p)
-    p = f32(INV[24] + p)
-    p = f32(z * p)
-    p = f32(-0.5 + p)
-    return f32(1.0 + f32(z * p))
+def normal_of_draw(d, mean, sd):
+    """The element of the 32-bit draw d, step by step as docs/language.md
+    gives it."""
+    w = f32(float(2 * (d & 0x3FFFFFFF) + 1)) * 2.0 ** -31
+    e = bits_f32(w) >> 23
+    s = max(127 - e, 1) - (1 if w >= 0.75 else 0)
+    x = f32(f32(NORM_A[s] * w) + NORM_B[s])
+    q = NORM_C[NORM_DEG][s]
+    for j in range(NORM_DEG - 1, -1, -1):
+        q = fma32(q, x, NORM_C[j][s])
+    if d >> 31:
+        q = -q
+    return fma32(f32(sd), q, f32(mean))
 
 
 def block_normals(seed, b, mean, sd):
-    """mean + sd * x for the 4096 elements of a normal block: Box-Muller on
-    32-bit draws (draw 2m is the low half of word m); in each group of 16,
-    lane l pairs draw l (radius) with draw 8 + l (angle) and gives elements
-    l (cosine) and 8 + l (sine)."""
+    """mean + sd * z for the 4096 elements of a normal block: element j
+    from draw j, draw 2m being the low half of word m."""
     words = block_words(seed, b, BLOCK // 2)
     d = []
     for w in words:
         d += [w & 0xFFFFFFFF, w >> 32]
-    m32, s32 = f32(mean), f32(sd)
-    out = [0.0] * BLOCK
-    for g in range(0, BLOCK, 16):
-        for lane in range(8):
-            a, c = d[g + lane], d[g + 8 + lane]
-            u = float((a >> 9) * 2 + 1) * 2.0 ** -24
-            r = f32(math.sqrt(f32(-2.0 * ln32(u))))
-            phi = f32(float((c >> 6) & 0xFFFFFF) * PIO2_24)
-            z = f32(phi * phi)
-            sn, cs = sin32(phi, z), cos32(z)
-            q = c >> 30
-            cv, sv = (sn, cs) if q & 1 else (cs, sn)
-            if (q + 1) & 2:
-                cv = -cv
-            if q & 2:
-                sv = -sv
-            out[g + lane] = f32(m32 + f32(s32 * f32(r * cv)))
-            out[g + 8 + lane] = f32(m32 + f32(s32 * f32(r * sv)))
-    return out
+    return [normal_of_draw(x, mean, sd) for x in d]
 
 
 def fp16_bits(x):
@@ -209,7 +174,6 @@ def main():
           ['0x%08x' % bits_f32(-1.0 + 2.0 * ((w >> 11) * 2.0 ** -53)) for w in words[:3]])
     z = block_normals(9, 0, 0.5, 2.0)
     print('fp16 normal(0.5,2) seed 9 elems 0..3:', ['0x%04x' % fp16_bits(v) for v in z[:4]])
-    print('fp16 normal(0.5,2) seed 9 elems 8..9:', ['0x%04x' % fp16_bits(v) for v in z[8:10]])
     z = block_normals(9, 2, 0.5, 2.0)
     print('fp16 normal(0.5,2) seed 9 elems 8192..8195:',
           ['0x%04x' % fp16_bits(v) for v in z[:4]])

@@ -4,8 +4,9 @@
  *  - splitmix64 from seed 1234567 (the published Rosetta Code sequence) and
  *    xoshiro256** from state {1, 2, 3, 4} (the authors' reference outputs);
  *  - tests/prng_ref.py, an independent Python implementation of the same
- *    specification (PRNG, block streams, Box-Muller normals);
- *  - the exact normal distribution (erfc) for a chi-square test;
+ *    specification (PRNG, block streams, normals);
+ *  - the exact normal distribution (erfc) for the quantile of each draw and
+ *    a chi-square test;
  *  - byte layouts computed by hand from FORMATS.md §1 (offsets in comments). */
 #include <math.h>
 #include <signal.h>
@@ -74,6 +75,50 @@ static float *normals(uint64_t seed, int n) {
   return z;
 }
 
+/* Q(w): the z > 0 with P(|Z| > z) = erfc(z / sqrt 2) = w, by bisection
+ * (erfc falls as z grows). */
+static double quantile(double w) {
+  double lo = 0, hi = 40;
+  for (int i = 0; i < 200; i++) {
+    double mid = (lo + hi) / 2;
+    if (erfc(mid / sqrt(2)) > w)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/* The draw whose w = (2m + 1) 2^-31 (m < 2^30), with the sign bit. */
+static uint32_t draw_of(uint32_t m, bool negative) {
+  return m | (negative ? 0x80000000u : 0);
+}
+
+/* Each draw's value is the normal quantile of its w to a relative 1e-6,
+ * in every segment of w: 16 points in each octave from 2^-31 to 1. */
+START_TEST(test_normal_quantile) {
+  double worst = 0;
+  for (int e = 0; e < 30; e++)
+    for (uint32_t k = 0; k <= 16; k++) {
+      uint32_t m = (1u << e) + (uint32_t)(((uint64_t)k << e) / 16);
+      if (k == 16)
+        m = (2u << e) - 1;
+      float wf = (float)(2.0 * m + 1) * 0x1p-31f;   /* as the generator rounds it */
+      double want = wf == 1 ? 0 : quantile(wf);
+      float got = blob_normal_draw(draw_of(m, false));
+      ck_assert_msg(fabs(got - want) <= 1e-6 * want, "m %u: %.9g, want %.9g", m, got, want);
+      if (want > 0)
+        worst = fmax(worst, fabs(got - want) / want);
+      ck_assert(blob_normal_draw(draw_of(m, true)) == -got);
+      ck_assert(blob_normal_draw(draw_of(m, false) | 0x40000000u) == got);   /* bit 30 unused */
+    }
+  /* the ends: w = 2^-31 gives the largest value, w rounded to 1 gives 0 */
+  ck_assert_double_eq_tol(blob_normal_draw(draw_of(0, false)), 6.2302601, 1e-5);
+  ck_assert(blob_normal_draw(draw_of((1u << 30) - 1, false)) == 0);
+  ck_assert_double_lt(worst, 1e-6);
+}
+END_TEST
+
 START_TEST(test_normal_bits) {
   /* prng_ref.py: a fold of the bits of block 0 of normal(0, 1), seed 1 */
   float *z = normals(1, 4096);
@@ -84,7 +129,7 @@ START_TEST(test_normal_bits) {
     h = (h ^ b) * 0x100000001b3u;
   }
   free(z);
-  ck_assert_uint_eq(h, 0x064b1bce798f768bu);
+  ck_assert_uint_eq(h, 0xdf9df14fb7de071bu);
 }
 END_TEST
 
@@ -134,25 +179,24 @@ START_TEST(test_normal_moments) {
   ck_assert_double_eq_tol(s2 / N, 1, 0.012);
   ck_assert_double_eq_tol(s4 / N, 3, 0.08);
   ck_assert_double_eq_tol((double)tail / N, 0.05, 0.0018);
-  /* the radius's bound: sqrt(-2 ln 2^-24) = 5.768 */
-  ck_assert_double_le(big, 5.7686);
+  /* the largest value any draw gives: Q(2^-31) = 6.2303 */
+  ck_assert_double_le(big, 6.2303);
 }
 END_TEST
 
-/* Neighbouring elements are not correlated: the pairs Box-Muller makes
- * (lanes l and 8 + l of a group) and plain neighbours. |rho| < 5/sqrt(N). */
+/* Elements are not correlated with their neighbours (the two halves of one
+ * word) nor with the element 16 on (the lane's next word). |rho| < 5/sqrt(N). */
 START_TEST(test_normal_independent) {
   enum { N = 1 << 18 };
   float *z = normals(77, N);
-  double pair = 0, next = 0;
-  for (int i = 0; i < N; i += 16)
-    for (int l = 0; l < 8; l++)
-      pair += (double)z[i + l] * z[i + 8 + l];
+  double next = 0, lane = 0;
   for (int i = 0; i + 1 < N; i++)
     next += (double)z[i] * z[i + 1];
+  for (int i = 0; i + 16 < N; i++)
+    lane += (double)z[i] * z[i + 16];
   free(z);
-  ck_assert_double_eq_tol(pair / (N / 2), 0, 5 / sqrt(N / 2));
   ck_assert_double_eq_tol(next / (N - 1), 0, 5 / sqrt(N));
+  ck_assert_double_eq_tol(lane / (N - 16), 0, 5 / sqrt(N));
 }
 END_TEST
 
@@ -194,13 +238,10 @@ START_TEST(test_fill_fp16_normal) {
   MilBlobSrc s = src_of(MIL_FP16, 9000, MIL_INIT_NORMAL, 0.5, 2.0, 9);
   uint8_t out[18000];
   fill_ok(&s, 0, 9000, out);
-  static const uint8_t e0[8] = {0x1d, 0xbd, 0xb6, 0x42, 0xb9, 0x3c, 0xa9, 0x3b};
-  static const uint8_t e2[8] = {0x1e, 0x44, 0xf8, 0xb9, 0x0e, 0x33, 0xb1, 0xbf};
+  static const uint8_t e0[8] = {0xc1, 0x3d, 0x45, 0x40, 0x08, 0xb4, 0x06, 0xb7};
+  static const uint8_t e2[8] = {0xfe, 0x3c, 0x65, 0xbe, 0x50, 0x36, 0x07, 0x3d};
   ck_assert_mem_eq(out, e0, 8);
   ck_assert_mem_eq(out + 2 * 8192, e2, 8);
-  /* elements 8 and 9: the sines of the pairs that gave elements 0 and 1 */
-  ck_assert_uint_eq(wt_le(out + 16, 2), 0xc1c9);
-  ck_assert_uint_eq(wt_le(out + 18, 2), 0x2db9);
   /* a start inside a block */
   uint8_t part[6];
   fill_ok(&s, 8193, 3, part);
@@ -234,9 +275,9 @@ START_TEST(test_fill_fp32_normal) {
   MilBlobSrc s = src_of(MIL_FP32, 3, MIL_INIT_NORMAL, 0, 0.01, 5);
   uint8_t out[12];
   fill_ok(&s, 0, 3, out);
-  ck_assert_uint_eq(wt_le(out, 4), 0xbad338f3u);
-  ck_assert_uint_eq(wt_le(out + 4, 4), 0xbc1e3c02u);
-  ck_assert_uint_eq(wt_le(out + 8, 4), 0x3b8ea386u);
+  ck_assert_uint_eq(wt_le(out, 4), 0x3bc272bbu);
+  ck_assert_uint_eq(wt_le(out + 4, 4), 0x3c107052u);
+  ck_assert_uint_eq(wt_le(out + 8, 4), 0xba2cf16eu);
 }
 END_TEST
 
@@ -714,6 +755,7 @@ int main(void) {
   tcase_add_test(t, test_splitmix_seeding);
   tcase_add_test(t, test_xoshiro_reference);
   tcase_add_test(t, test_prng_streams);
+  tcase_add_test(t, test_normal_quantile);
   tcase_add_test(t, test_normal_bits);
   tcase_add_test(t, test_normal_moments);
   tcase_add_test(t, test_normal_histogram);

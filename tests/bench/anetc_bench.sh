@@ -7,13 +7,13 @@
 #
 # Environment: ANETC (./anetc), PEAKRSS (./tests/bench/peakrss), SRCDIR (.),
 # BENCH_DIR (where the scratch directory goes: the build directory, so the
-# copies land on the same disk as anetc's output), RUNS (3).
+# copies land on the same disk as anetc's output), RUNS (5).
 set -eu
 
 ANETC=${ANETC:-./anetc}
 PEAKRSS=${PEAKRSS:-./tests/bench/peakrss}
 SRCDIR=${SRCDIR:-.}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 sample=$SRCDIR/samples/seed/fp16_128x512.anet
 
 for f in "$ANETC" "$PEAKRSS" "$sample"; do
@@ -53,17 +53,21 @@ verdict() { awk -v v="$1" -v g="$2" 'BEGIN { print (v <= g) ? "ok" : "MISSED" }'
 echo "anetc benchmark (best of $RUNS; scratch in $work)"
 
 # ---- speed -------------------------------------------------------------------
-best t_anetc ':' "$ANETC" "$sample" -o "$work/out"
+# Both start with nothing at their output: cp makes a new file, anetc a new
+# directory. Replacing an existing output also frees the old file's pages.
+best t_anetc 'rm -rf "$work/out"' "$ANETC" "$sample" -o "$work/out"
 wbin=$work/out/weights/weight.bin
 bytes=$(wc -c <"$wbin" | tr -d ' ')
 best t_cp 'rm -f "$work/copy.bin"' cp "$wbin" "$work/copy.bin"
+best t_replace ':' "$ANETC" "$sample" -o "$work/out"
 best t_cpsync 'rm -f "$work/copy.bin"' sh -c 'cp "$1" "$2" && sync' sh "$wbin" "$work/copy.bin"
-best t_sync ':' "$ANETC" --sync "$sample" -o "$work/out"
+best t_sync 'rm -rf "$work/out"' "$ANETC" --sync "$sample" -o "$work/out"
 rm -rf "$work/out" "$work/copy.bin"
 r=$(ratio "$t_anetc" "$t_cp")
 v1=$(verdict "$r" 1.5)
 awk -v b="$bytes" 'BEGIN { printf "  %s: %.1f MiB of weights\n", "fp16_128x512.anet", b / 1048576 }'
 printf '    %-22s %8.3f s\n' "anetc" "$t_anetc" "cp weight.bin" "$t_cp"
+printf '    %-22s %8.3f s   (not part of the goal)\n' "anetc, replacing" "$t_replace"
 printf '    %-22s %8.3f s   (durable: not part of the goal)\n' "anetc --sync" "$t_sync" \
     "cp + sync" "$t_cpsync"
 printf '    %-22s %8sx   goal <= 1.5x   %s\n' "anetc / cp" "$r" "$v1"
