@@ -21,11 +21,12 @@
  * block, and the bytes never depend on how the writer chunks its work. This
  * file must be compiled without floating-point contraction
  * (-ffp-contract=off): an fma the code does not write rounds differently. */
-#define _DEFAULT_SOURCE 1    /* MAP_ANONYMOUS, MAP_POPULATE (glibc) */
+#define _GNU_SOURCE 1        /* fallocate, MAP_ANONYMOUS, MAP_POPULATE (glibc) */
 #define _DARWIN_C_SOURCE 1   /* MAP_ANONYMOUS (macOS) */
 #include "blob.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -896,6 +897,20 @@ static int check_blobs(MilProg *p, const char *path, Diag *d) {
   return 0;
 }
 
+/* Reserves the file's blocks before writing (on Linux): a full disk fails
+ * here rather than after the first gigabyte, and writes into reserved
+ * blocks cost the file system less. Other failures (a file system that
+ * cannot, a size limit) are left to the writes to report. */
+static int reserve(int fd, uint64_t size, const char *path, Diag *d) {
+#ifdef __linux__
+  if (size > 0 && fallocate(fd, 0, 0, (off_t)size) != 0 && errno == ENOSPC) {
+    diag_file_error(d, path, "cannot write: %s", strerror(errno));
+    return -1;
+  }
+#endif
+  return 0;
+}
+
 /* Reports a write error, or a file whose size is not the layout's. */
 static int check_written(int fd, int err, uint64_t size, const char *path, Diag *d) {
   struct stat st;
@@ -929,7 +944,9 @@ int blob_write(MilProg *p, const char *path, Diag *d) {
   OutFile o;
   if (outfile_open(&o, path, d) != 0)
     return -1;
-  int fd = fileno(o.f), rc = write_frame(p, fd, path, d);
+  int fd = fileno(o.f), rc = reserve(fd, size, path, d);
+  if (rc == 0)
+    rc = write_frame(p, fd, path, d);
   if (rc == 0)
     rc = check_written(fd, write_generated(p, fd), size, path, d);
   if (rc == 0)
