@@ -16,8 +16,9 @@ accuracy. Coefficients are rounded to float.
 
 Q comes from Python's statistics.NormalDist.inv_cdf (Wichura's AS241,
 relative error about 1e-16). The script prints the largest relative error
-of the float evaluation (gen/blob.c's Horner steps, each rounded to float)
-on a grid; tests/test_blob checks the C code's draws against erfc.
+of the float evaluation (gen/blob.c's Horner steps, fused multiply-adds,
+whose exact result is rounded here through double) on a grid;
+tests/test_blob checks the C code's draws against erfc.
 
 Run: python3 gen/normtab.py > gen/normtab.h
 """
@@ -25,6 +26,7 @@ import math
 import re
 import struct
 import sys
+from fractions import Fraction
 from statistics import NormalDist
 
 DEG = 6
@@ -79,7 +81,7 @@ def fit(s):
 def horner(c, x):
     p = c[-1]
     for k in reversed(c[:-1]):
-        p = f32(f32(p * x) + k)
+        p = f32(float(Fraction(p) * Fraction(x) + Fraction(k)))
     return p
 
 

@@ -4,12 +4,13 @@
 Re-implements, from their published definitions and the stream rules in
 docs/language.md, splitmix64, xoshiro256**, the 53-bit uniform, the block
 streams and the single-precision normals (the tables of gen/normtab.h read
-as data), with Python's own integers and floats. Python's float operations are IEEE double, correctly
-rounded; f32() rounds a result to single precision. A sum, product,
-quotient or square root of two floats, done in double and then rounded to
-float, is the correctly rounded float operation (double has more than
-2 * 24 + 2 bits), so these values must equal the C code's bit for bit; a
-fused multiply-add is the exact a * b + c rounded once (fractions).
+as data), with Python's own integers and floats. Python's float operations
+are IEEE double, correctly rounded; f32() rounds a result to single
+precision. A sum, product, quotient or square root of two floats, done in
+double and then rounded to float, is the correctly rounded float operation
+(double has more than 2 * 24 + 2 bits), and a fused multiply-add is the
+exact a * b + c (fractions) rounded once, so these values must equal the C
+code's bit for bit.
 
 Run: python3 tests/prng_ref.py
 """
