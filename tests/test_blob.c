@@ -250,14 +250,14 @@ START_TEST(test_fill_fp16_normal) {
 END_TEST
 
 /* fp16 normals are the fp32 ones rounded by fp16_from_float, over scales
- * that reach fp16 subnormals, zero and infinity, and ranges that start and
- * end inside a vector. */
+ * that reach fp16 subnormals, zero and infinity (an infinite sd takes the
+ * portable code), and ranges that start and end inside a vector. */
 START_TEST(test_fill_fp16_rounding) {
   enum { N = 16 * 4096 };
   static float f[N];
   static uint8_t h[2 * N];
-  static const double sd[] = {1e-9, 1e-6, 0.01, 1.0, 3e4};
-  for (int i = 0; i < 5; i++) {
+  static const double sd[] = {1e-9, 1e-6, 0.01, 1.0, 3e4, INFINITY};
+  for (int i = 0; i < 6; i++) {
     MilBlobSrc s32 = src_of(MIL_FP32, N, MIL_INIT_NORMAL, 0.0, sd[i], 100 + (uint64_t)i);
     MilBlobSrc s16 = s32;
     s16.dtype = MIL_FP16;
