@@ -91,16 +91,16 @@ double prng_uniform(Prng *r) { return uniform53(r); }
 
 /* Vectors of lanes (a GCC/clang extension, lowered to whatever the target
  * has), so the block loops below work on many elements per step. On x86-64
- * Linux the hot loops are also built for AVX2 and for x86-64-v4 (AVX-512,
- * whose 32 registers and rotates help even at this width) and picked at load
- * time. The arithmetic is IEEE single or double precision with every
- * operation written out (no contraction, no library calls), so the bits do
- * not depend on which copy runs or on the machine. */
+ * Linux the hot loops are also built for x86-64-v3 (AVX2, FMA) and
+ * x86-64-v4 (AVX-512, whose 32 registers and rotates help even at this
+ * width) and picked at load time. The arithmetic is IEEE single or double
+ * precision with every operation written out (no contraction; fmaf where
+ * the code asks for a fused multiply-add), so the bits do not depend on
+ * which copy runs or on the machine. */
 typedef uint64_t V4u __attribute__((vector_size(32)));
 typedef uint64_t V8x __attribute__((vector_size(64)));   /* the eight lanes */
 typedef int64_t V4i __attribute__((vector_size(32)));
 typedef float V16f __attribute__((vector_size(64)));
-typedef int32_t V16i __attribute__((vector_size(64)));
 typedef uint32_t V16u __attribute__((vector_size(64)));
 
 /* BLOB_PORTABLE builds only the default copy: tests/test_blob_portable
@@ -733,6 +733,11 @@ static int put_at(int fd, const void *buf, size_t n, uint64_t off) {
   return 0;
 }
 
+/* Where element first of blob s goes in the file. */
+static uint64_t data_at(const MilBlobSrc *s, int64_t first) {
+  return s->offset + META + mil_blob_nbytes(s->dtype, first);
+}
+
 /* The blob's 64-byte metadata record. */
 static void blob_meta(const MilBlobSrc *s, uint8_t meta[META]) {
   uint64_t nbytes = mil_blob_nbytes(s->dtype, s->numel);
@@ -740,7 +745,7 @@ static void blob_meta(const MilBlobSrc *s, uint8_t meta[META]) {
   put_le(meta, 0xdeadbeefu, 4);
   put_le(meta + 4, (uint64_t)mil_dtype_blob_code(s->dtype), 4);
   put_le(meta + 8, nbytes, 8);
-  put_le(meta + 16, s->offset + META, 8);
+  put_le(meta + 16, data_at(s, 0), 8);
   put_le(meta + 24, nbytes * 8 - (uint64_t)s->numel * (uint64_t)mil_dtype_bits(s->dtype), 8);
 }
 
@@ -794,8 +799,7 @@ static void *worker_run(void *arg) {
         blob_meta(s, buf);
         k->err = put_at(k->fd, buf, META + nbytes, s->offset);
       } else {
-        k->err = put_at(k->fd, buf + META, nbytes,
-                        s->offset + META + mil_blob_nbytes(s->dtype, first));
+        k->err = put_at(k->fd, buf + META, nbytes, data_at(s, first));
       }
       mine = atomic_fetch_add(k->next, 1);
     }
@@ -870,8 +874,7 @@ static int write_frame(const MilProg *p, int fd, const char *path, Diag *d) {
         free(buf);
         return -1;
       }
-      err = put_at(fd, buf, mil_blob_nbytes(s->dtype, n),
-                   s->offset + META + mil_blob_nbytes(s->dtype, first));
+      err = put_at(fd, buf, mil_blob_nbytes(s->dtype, n), data_at(s, first));
     }
   }
   free(buf);
@@ -933,9 +936,8 @@ int blob_write(MilProg *p, const char *path, Diag *d) {
     return -1;
   uint64_t size = mil_layout_blobs(p);
   for (int i = 0; i < p->nblobs; i++) {
-    uint64_t end = i ? p->blobs[i - 1].offset + 64 +
-                       mil_blob_nbytes(p->blobs[i - 1].dtype, p->blobs[i - 1].numel) : 64;
-    if (p->blobs[i].offset < end || p->blobs[i].offset - end >= 64) {
+    uint64_t end = i ? data_at(&p->blobs[i - 1], p->blobs[i - 1].numel) : 64;
+    if (p->blobs[i].offset < end || p->blobs[i].offset - end >= META) {
       diag_file_error(d, path, "internal error: blob %d at %" PRIu64 " after %" PRIu64, i,
                       p->blobs[i].offset, end);
       return -1;

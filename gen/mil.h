@@ -169,7 +169,8 @@ char *mil_strdup(MilProg *p, const char *s);
 char *mil_strndup(MilProg *p, const char *s, size_t n);
 char *mil_printf(MilProg *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Types. dims may be NULL when rank is 0. */
+/* Types. dims may be NULL when rank is 0. A scalar type is one per dtype,
+ * shared: not to be changed. */
 MilType *mil_tensor_type(MilProg *p, MilDtype dt, int rank, const int64_t *dims);
 MilType *mil_scalar_type(MilProg *p, MilDtype dt);
 

@@ -6,8 +6,9 @@
 noinst_LIBRARIES += libweights.a
 libweights_a_SOURCES = gen/blob.c gen/blob.h gen/normtab.h gen/npyhdr.c gen/npyhdr.h \
 	runtime/tensor.c runtime/tensor.h runtime/wfile.c runtime/wfile.h
-# The PRNG's normals must be bit-identical everywhere: no fused multiply-add.
-# sqrtf sets no errno, so the normals' square roots can be vector instructions
+# The PRNG's values must be bit-identical everywhere: no contraction into
+# fused multiply-adds (the normals call fmaf where they want one, which
+# sets no errno and so can be one instruction)
 # (sqrt is correctly rounded either way).
 libweights_a_CFLAGS = $(AM_CFLAGS) -ffp-contract=off -fno-math-errno
 
