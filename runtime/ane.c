@@ -4,12 +4,16 @@
  * and a weights dictionary keyed by the program's own "@model_path/..."
  * paths become a descriptor and a model; the model's directory under the
  * temporary directory gets model.mil and the weight files; the model is
- * compiled and loaded; one IOSurface per input and output, all of one size,
- * is bound in alphabetical order of the symbol names (the MIL names, each
- * output's with "@output"; the order the compiled program numbers its
- * symbols, ANE_API.md 5.4) into one request. Every
- * failure names its step, and every path out of open() goes through
- * ane_close(), which undoes exactly what was done.
+ * compiled and loaded. The loaded model's attributes then say which symbol
+ * index, procedure, sizes and strides each input and output has
+ * (ANE_API.md 12); one IOSurface per input and output is sized and bound
+ * from them into one request, and tensors are copied row by row at the
+ * reported strides. A system that reports no attributes gets the older
+ * rule: symbols numbered in alphabetical order of their names (each
+ * output's with "@output", ANE_API.md 5.4), packed 64-byte rows, surfaces
+ * of one size, procedure 0; it is said on stderr. Every failure names its
+ * step, and every path out of open() goes through ane_close(), which
+ * undoes exactly what was done.
  *
  * The whole file builds everywhere; only ane_backend needs the real table. */
 #include "ane_api.h"
@@ -41,7 +45,10 @@ typedef struct AneIo {
   const char *name;
   const MilType *type;
   size_t bytes;               /* the packed tensor */
-  int slot;                   /* position in alphabetical order: its symbol index */
+  int slot;                   /* position in alphabetical order */
+  int symbol;                 /* the index the request gives its surface */
+  AneLayout lay;              /* where its rows go in the surface */
+  size_t surf_bytes;
 } AneIo;
 
 typedef struct AneWeight {
@@ -61,10 +68,11 @@ typedef struct AneState {
   unsigned qos;
   int nin, nout;
   AneIo *in, *out;            /* in MIL order */
-  size_t surf_bytes;
-  AneRef *surf, *wrap;        /* inputs then outputs, each group in slot order */
+  AneRef *surf, *wrap;        /* inputs then outputs, each group in MIL order */
   AneRef model, request;
   bool loaded;
+  int procedure;
+  const char *binding;        /* "attributes" or "alphabetical", once bound */
   char dir[ANE_PATH_MAX];     /* the model directory, "" until chosen */
 } AneState;
 
@@ -115,19 +123,6 @@ static int check_io(AneState *S, AneIo *io, const char *what, Diag *d) {
     }
     bytes *= (uint64_t)t->dim[k];
   }
-  /* The ANE lays rows of the innermost dimension out at a multiple of 64
-   * bytes; a packed row of another length is misread or fails with status
-   * 0x1d (ANE_API.md 4.1 and 5.2). */
-  uint64_t row = (uint64_t)t->dim[t->rank - 1] * es;
-  if (row % ANE_ROW_ALIGN != 0) {
-    diag_file_error(d, S->name,
-                    "ane: %s '%s': its innermost dimension is %lld x %zu = %llu bytes, not a "
-                    "multiple of %d; the ANE needs %d-byte rows (pad that dimension to a multiple "
-                    "of %zu)",
-                    what, io->name, (long long)t->dim[t->rank - 1], es, (unsigned long long)row,
-                    ANE_ROW_ALIGN, ANE_ROW_ALIGN, ANE_ROW_ALIGN / es);
-    return -1;
-  }
   io->bytes = (size_t)bytes;
   return 0;
 }
@@ -170,16 +165,6 @@ static int collect_io(AneState *S, const Model *m, Diag *d) {
     diag_file_error(d, S->name, "ane: the program has no function to run");
     return -1;
   }
-  /* The request names procedure 0, and the notes do not say how the other
-   * functions of a program are numbered: refuse rather than run the wrong
-   * one. */
-  if (m->prog && m->prog->nfuncs > 1 && fn != &m->prog->funcs[0]) {
-    diag_file_error(d, S->name,
-                    "ane: only the program's first function ('%s') can run on the ANE for now, "
-                    "not '%s'; --backend cpu or sim run any function",
-                    m->prog->funcs[0].name, fn->name);
-    return -1;
-  }
   if (fn->ninputs < 1 || fn->noutputs < 1 || fn->ninputs > ANE_MAX_IO ||
       fn->noutputs > ANE_MAX_IO) {
     diag_file_error(d, S->name,
@@ -208,18 +193,10 @@ static int collect_io(AneState *S, const Model *m, Diag *d) {
     if (check_io(S, &S->out[i], "output", d) < 0)
       return -1;
   }
-  if (assign_slots(S, S->in, S->nin, "input", "", d) < 0 ||
-      assign_slots(S, S->out, S->nout, "output", "@output", d) < 0)
-    return -1;
-  /* One size for every surface: unequal sizes fail with status 0x1d
-   * (ANE_API.md 4.1). */
-  size_t size = ANE_MIN_SURFACE;
-  for (int i = 0; i < S->nin; i++)
-    size = S->in[i].bytes > size ? S->in[i].bytes : size;
-  for (int i = 0; i < S->nout; i++)
-    size = S->out[i].bytes > size ? S->out[i].bytes : size;
-  S->surf_bytes = (size + ANE_SURFACE_ALIGN - 1) / ANE_SURFACE_ALIGN * ANE_SURFACE_ALIGN;
-  return 0;
+  return assign_slots(S, S->in, S->nin, "input", "", d) < 0 ||
+                 assign_slots(S, S->out, S->nout, "output", "@output", d) < 0
+             ? -1
+             : 0;
 }
 
 /* ---- the weight files the program names ----------------------------------- */
@@ -245,10 +222,23 @@ static int add_weight(AneState *S, AneWeights *ws, const char *path, Diag *d) {
                     model_path_prefix);
     return -1;
   }
-  if (!safe_rel_path(path + sizeof model_path_prefix - 1)) {
+  const char *rel = path + sizeof model_path_prefix - 1;
+  if (!safe_rel_path(rel)) {
     diag_file_error(d, S->name, "ane: weight file '%s' does not name a file inside the model "
                     "directory", path);
     return -1;
+  }
+  /* The framework writes these itself into the model directory
+   * (ANE_API.md 2.3 and 12), over a weight file of the same name. */
+  static const char *const reserved[] = {"model.mil", "net.plist", "data"};
+  for (size_t k = 0; k < sizeof reserved / sizeof reserved[0]; k++) {
+    size_t n = strlen(reserved[k]);
+    if (strncmp(rel, reserved[k], n) == 0 && (rel[n] == '\0' || rel[n] == '/')) {
+      diag_file_error(d, S->name, "ane: weight file '%s' would land on '%s', which the "
+                      "framework writes into the model directory itself; rename the file",
+                      path, reserved[k]);
+      return -1;
+    }
   }
   for (int i = 0; i < ws->n; i++)
     if (strcmp(ws->w[i].key, path) == 0)
@@ -388,7 +378,8 @@ static int make_model(AneState *S, const char *mil, AneWeights *ws, Diag *d) {
   return 0;
 }
 
-/* The identifier names a directory we create and later delete. */
+/* The last part of the directory is the model's identifier; it names a
+ * directory we create and later delete. */
 static bool safe_id(const char *id) {
   if (!*id)
     return false;
@@ -402,27 +393,20 @@ static bool safe_id(const char *id) {
 static int choose_dir(AneState *S, Diag *d) {
   AneApi *A = &S->api;
   AneErr e = {{0}};
-  char id[ANE_ID_MAX], tmp[ANE_PATH_MAX];
-  if (A->model_id(A->ctx, S->model, id, sizeof id, &e) < 0)
-    return step_failed(S, d, "model identifier", &e);
-  if (!safe_id(id)) {
-    diag_file_error(d, S->name, "ane: the model identifier '%s' is not a plain file name", id);
+  char dir[ANE_PATH_MAX];
+  if (A->model_dir(A->ctx, S->model, dir, sizeof dir, &e) < 0)
+    return step_failed(S, d, "model directory", &e);
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/')
+    dir[--n] = '\0';
+  const char *last = strrchr(dir, '/');
+  if (dir[0] != '/' || !last || last == dir || !safe_id(last + 1) || strstr(dir, "/../") ||
+      strstr(dir, "/./")) {
+    diag_file_error(d, S->name, "ane: the model directory '%s' is not an absolute path ending "
+                    "in the model's identifier", dir);
     return -1;
   }
-  if (A->temp_dir(A->ctx, tmp, sizeof tmp, &e) < 0)
-    return step_failed(S, d, "temporary directory", &e);
-  size_t n = strlen(tmp);
-  while (n > 1 && tmp[n - 1] == '/')
-    tmp[--n] = '\0';
-  if (tmp[0] != '/') {
-    diag_file_error(d, S->name, "ane: the temporary directory '%s' is not an absolute path", tmp);
-    return -1;
-  }
-  if (join(S->dir, sizeof S->dir, strcmp(tmp, "/") == 0 ? "" : tmp, id) < 0) {
-    S->dir[0] = '\0';
-    diag_file_error(d, S->name, "ane: the temporary directory '%s' is too long", tmp);
-    return -1;
-  }
+  memcpy(S->dir, dir, n + 1);
   return 0;
 }
 
@@ -459,6 +443,193 @@ static int write_dir(AneState *S, const char *mil, const AneWeights *ws, Diag *d
   return 0;
 }
 
+/* ---- binding: which surface is which symbol -------------------------------- */
+
+static size_t round_surface(size_t n) {
+  n = n > ANE_MIN_SURFACE ? n : ANE_MIN_SURFACE;
+  return (n + ANE_SURFACE_ALIGN - 1) / ANE_SURFACE_ALIGN * ANE_SURFACE_ALIGN;
+}
+
+/* The older rule: packed tensors, whose rows the ANE reads at a multiple of
+ * 64 bytes (a packed row of another length is misread or fails with status
+ * 0x1d, ANE_API.md 4.1 and 5.2), in surfaces of one size (unequal sizes
+ * failed the same way). */
+static int bind_alphabetical(AneState *S, const Model *m, Diag *d) {
+  if (m->prog && m->prog->nfuncs > 1 && m->fn != &m->prog->funcs[0]) {
+    diag_file_error(d, S->name,
+                    "ane: this system does not report how the program's functions are "
+                    "numbered, so only its first function ('%s') can run, not '%s'",
+                    m->prog->funcs[0].name, m->fn->name);
+    return -1;
+  }
+  size_t size = 0;
+  for (int k = 0; k < S->nin + S->nout; k++) {
+    AneIo *io = k < S->nin ? &S->in[k] : &S->out[k - S->nin];
+    size_t es = io_elem_size(io->type->dtype);
+    uint64_t row = (uint64_t)io->type->dim[io->type->rank - 1] * es;
+    if (row % ANE_ROW_ALIGN != 0) {
+      diag_file_error(d, S->name,
+                      "ane: %s '%s': its innermost dimension is %lld x %zu = %llu bytes, not a "
+                      "multiple of %d; without the compiled program's strides the ANE needs "
+                      "%d-byte rows (pad that dimension to a multiple of %zu)",
+                      k < S->nin ? "input" : "output", io->name,
+                      (long long)io->type->dim[io->type->rank - 1], es, (unsigned long long)row,
+                      ANE_ROW_ALIGN, ANE_ROW_ALIGN, ANE_ROW_ALIGN / es);
+      return -1;
+    }
+    io->symbol = io->slot;
+    io->lay = (AneLayout){.row_bytes = io->bytes, .rows = 1, .count = {1, 1, 1, 1}};
+    size = io->bytes > size ? io->bytes : size;
+  }
+  for (int k = 0; k < S->nin + S->nout; k++)
+    (k < S->nin ? &S->in[k] : &S->out[k - S->nin])->surf_bytes = round_surface(size);
+  S->procedure = 0;
+  S->binding = "alphabetical";
+  fprintf(d->out ? d->out : stderr,
+          "%s: note: ane: this system reports no compiled attributes; inputs and outputs are "
+          "bound in alphabetical order of their names\n",
+          S->name);
+  return 0;
+}
+
+/* The procedure the map gives the function; names may carry a "0@"
+ * prefix, as in a dump of a two-function model (ANE_API.md 12). */
+static int find_procedure(AneState *S, const Model *m, const AneAttrs *a, Diag *d) {
+  const char *fn = m->fn->name;
+  if (a->nnames == 0) {
+    if (m->prog && m->prog->nfuncs > 1 && m->fn != &m->prog->funcs[0]) {
+      diag_file_error(d, S->name, "ane: the compiled program maps no function names to "
+                      "procedures, so only its first function can run, not '%s'", fn);
+      return -1;
+    }
+    return 0;
+  }
+  for (int i = 0; i < a->nnames; i++) {
+    const char *n = a->names[i].name, *at = strrchr(n, '@');
+    if (strcmp(n, fn) == 0 || (at && strcmp(at + 1, fn) == 0))
+      return a->names[i].id;
+  }
+  char list[512] = "";
+  for (int i = 0; i < a->nnames; i++) {
+    size_t used = strlen(list);
+    snprintf(list + used, sizeof list - used, "%s'%s'", i ? ", " : "", a->names[i].name);
+  }
+  diag_file_error(d, S->name, "ane: the compiled program has no procedure for function '%s' "
+                  "(it has %s)", fn, list);
+  return -1;
+}
+
+/* The symbol named `name` + suffix, or plain `name`. */
+static const AneSym *find_sym(const AneSym *sym, int n, const char *name, const char *suffix) {
+  size_t len = strlen(name);
+  for (int i = 0; i < n; i++)
+    if (strncmp(sym[i].name, name, len) == 0 &&
+        (sym[i].name[len] == '\0' || strcmp(sym[i].name + len, suffix) == 0))
+      return &sym[i];
+  return NULL;
+}
+
+/* The layout a symbol's sizes and strides describe, checked: the sizes
+ * hold the tensor with the MIL's innermost dimension as the row, and no
+ * row overlaps another. */
+static int sym_layout(AneState *S, AneIo *io, const AneSym *sym, Diag *d) {
+  size_t es = io_elem_size(io->type->dtype);
+  int64_t width = io->type->dim[io->type->rank - 1];
+  int64_t count[4] = {sym->batches, sym->channels, sym->depth < 0 ? 1 : sym->depth, sym->height};
+  int64_t stride[4] = {sym->batch_stride, sym->plane_stride,
+                       sym->depth_stride < 0 ? 0 : sym->depth_stride, sym->row_stride};
+  uint64_t rows = 1, extent = (uint64_t)width * es;
+  bool ok = sym->width == width;
+  for (int k = 3; ok && k >= 0; k--) {
+    ok = count[k] >= 1 && count[k] <= (int64_t)ane_max_tensor_bytes && stride[k] >= 0 &&
+         stride[k] <= (int64_t)ane_max_tensor_bytes && (count[k] == 1 || (uint64_t)stride[k] >= extent);
+    if (ok) {
+      rows *= (uint64_t)count[k];
+      extent = (uint64_t)(count[k] - 1) * (uint64_t)stride[k] + extent;
+      ok = rows <= ane_max_tensor_bytes && extent <= 2 * ane_max_tensor_bytes;
+    }
+  }
+  /* Benchmarks size surfaces as BatchStride x Batches (ANE_API.md 12). */
+  uint64_t whole = ok ? (uint64_t)stride[0] * (uint64_t)count[0] : 0;
+  if (!ok || rows * (uint64_t)width * es != io->bytes || whole > 2 * ane_max_tensor_bytes) {
+    diag_file_error(d, S->name,
+                    "ane: the compiled program lays out '%s' as %lld x %lld x %lld x %lld x %lld "
+                    "with strides %lld, %lld, %lld, %lld bytes, which does not hold its %zu bytes "
+                    "in rows of %lld",
+                    sym->name, (long long)sym->batches, (long long)sym->channels,
+                    (long long)sym->depth, (long long)sym->height, (long long)sym->width,
+                    (long long)sym->batch_stride, (long long)sym->plane_stride,
+                    (long long)sym->depth_stride, (long long)sym->row_stride, io->bytes,
+                    (long long)width);
+    return -1;
+  }
+  if (sym->symbol < 0 || sym->symbol >= ANE_MAX_IO) {
+    diag_file_error(d, S->name, "ane: the compiled program gives '%s' symbol index %d", sym->name,
+                    sym->symbol);
+    return -1;
+  }
+  io->symbol = sym->symbol;
+  io->lay = (AneLayout){.row_bytes = (size_t)width * es, .rows = (size_t)rows};
+  for (int k = 0; k < 4; k++) {
+    io->lay.count[k] = count[k];
+    io->lay.stride[k] = (size_t)stride[k];
+  }
+  io->surf_bytes = round_surface((size_t)(whole > extent ? whole : extent));
+  return 0;
+}
+
+static int bind_group(AneState *S, AneIo *io, int n, const AneSym *sym, int nsym,
+                      const char *what, const char *suffix, Diag *d) {
+  for (int i = 0; i < n; i++) {
+    const AneSym *s = find_sym(sym, nsym, io[i].name, suffix);
+    if (!s) {
+      diag_file_error(d, S->name, "ane: the compiled program lists no %s symbol for '%s'", what,
+                      io[i].name);
+      return -1;
+    }
+    if (sym_layout(S, &io[i], s, d) < 0)
+      return -1;
+    for (int j = 0; j < i; j++)
+      if (io[j].symbol == io[i].symbol) {
+        diag_file_error(d, S->name, "ane: the compiled program gives %ss '%s' and '%s' one "
+                        "symbol index, %d", what, io[j].name, io[i].name, io[i].symbol);
+        return -1;
+      }
+  }
+  return 0;
+}
+
+static int bind_attrs(AneState *S, const Model *m, const AneAttrs *a, Diag *d) {
+  int p = find_procedure(S, m, a, d);
+  if (p < 0)
+    return -1;
+  if (p >= a->nproc || p > ANE_MAX_PROCEDURE) {
+    diag_file_error(d, S->name, "ane: function '%s' is procedure %d, but the compiled program "
+                    "reports %d", m->fn->name, p, a->nproc);
+    return -1;
+  }
+  const AneProcAttrs *pa = &a->proc[p];
+  if (bind_group(S, S->in, S->nin, pa->in, pa->nin, "input", "", d) < 0 ||
+      bind_group(S, S->out, S->nout, pa->out, pa->nout, "output", "@output", d) < 0)
+    return -1;
+  S->procedure = p;
+  S->binding = "attributes";
+  return 0;
+}
+
+static int bind(AneState *S, const Model *m, Diag *d) {
+  AneApi *A = &S->api;
+  AneErr e = {{0}};
+  AneAttrs a = {0};
+  if (A->model_attributes(A->ctx, S->model, &a, &e) < 0) {
+    ane_attrs_free(&a);
+    return step_failed(S, d, "model attributes", &e);
+  }
+  int rc = a.nproc ? bind_attrs(S, m, &a, d) : bind_alphabetical(S, m, d);
+  ane_attrs_free(&a);
+  return rc;
+}
+
 static int make_request(AneState *S, Diag *d) {
   AneApi *A = &S->api;
   AneErr e = {{0}};
@@ -472,21 +643,16 @@ static int make_request(AneState *S, Diag *d) {
     return -1;
   }
   for (int k = 0; k < n; k++) {
-    if (!(S->surf[k] = A->surface_new(A->ctx, S->surf_bytes, &e))) {
-      free(idx);
-      return step_failed(S, d, "surface", &e);
-    }
-    if (!(S->wrap[k] = A->surface_wrap(A->ctx, S->surf[k], &e))) {
+    const AneIo *io = k < S->nin ? &S->in[k] : &S->out[k - S->nin];
+    idx[k] = io->symbol;
+    if (!(S->surf[k] = A->surface_new(A->ctx, io->surf_bytes, &e)) ||
+        !(S->wrap[k] = A->surface_wrap(A->ctx, S->surf[k], &e))) {
       free(idx);
       return step_failed(S, d, "surface", &e);
     }
   }
-  /* Symbols are numbered in alphabetical order, and the surfaces already
-   * stand in that order. */
-  for (int k = 0; k < n; k++)
-    idx[k] = k < S->nin ? k : k - S->nin;
   S->request = A->request_new(A->ctx, S->wrap, idx, S->nin, S->wrap + S->nin, idx + S->nin,
-                              S->nout, 0, &e);
+                              S->nout, S->procedure, &e);
   free(idx);
   if (!S->request)
     return step_failed(S, d, "request", &e);
@@ -506,7 +672,7 @@ static int build(AneState *S, const Model *m, const char *mil, AneWeights *ws, D
   if (A->load(A->ctx, S->model, S->qos, &e) < 0)
     return step_failed(S, d, "load", &e);
   S->loaded = true;
-  return make_request(S, d);
+  return bind(S, m, d) < 0 ? -1 : make_request(S, d);
 }
 
 /* The classes _ANEQoSMapper accepts, plus 0, the real-time class the seed
@@ -624,7 +790,7 @@ int ane_set_input(void *state, int i, const Tensor *t, Diag *d) {
     src = conv;
   }
   AneErr e = {{0}};
-  int rc = S->api.surface_write(S->api.ctx, S->surf[io->slot], src, io->bytes, &e);
+  int rc = S->api.surface_write(S->api.ctx, S->surf[i], &io->lay, src, &e);
   free(conv);
   return rc < 0 ? step_failed(S, d, "writing an input", &e) : 0;
 }
@@ -651,7 +817,7 @@ int ane_get_output(void *state, int i, Tensor *t, Diag *d) {
     return -1;
   }
   AneErr e = {{0}};
-  if (S->api.surface_read(S->api.ctx, S->surf[S->nin + io->slot], t->data, io->bytes, &e) < 0) {
+  if (S->api.surface_read(S->api.ctx, S->surf[S->nin + i], &io->lay, t->data, &e) < 0) {
     tensor_free(t);
     return step_failed(S, d, "reading an output", &e);
   }
@@ -706,6 +872,66 @@ int ane_device_info(const AneApi *api, AneDeviceInfo *out, Diag *d) {
     diag_file_error(d, NULL, "ane: device information failed: %s",
                     e.msg[0] ? e.msg : "no reason given");
   return rc < 0 ? -1 : 0;
+}
+
+/* ---- attributes and layouts (shared by every table) ------------------------- */
+
+AneSym *ane_attrs_sym(AneAttrs *a, int proc, bool output) {
+  if (proc < 0 || proc > ANE_MAX_PROCEDURE)
+    return NULL;
+  if (proc >= a->nproc) {
+    AneProcAttrs *np = realloc(a->proc, (size_t)(proc + 1) * sizeof *np);
+    if (!np)
+      return NULL;
+    memset(np + a->nproc, 0, (size_t)(proc + 1 - a->nproc) * sizeof *np);
+    a->proc = np;
+    a->nproc = proc + 1;
+  }
+  AneProcAttrs *p = &a->proc[proc];
+  AneSym **list = output ? &p->out : &p->in;
+  int *n = output ? &p->nout : &p->nin;
+  if (*n >= ANE_MAX_IO)
+    return NULL;
+  AneSym *nl = realloc(*list, (size_t)(*n + 1) * sizeof *nl);
+  if (!nl)
+    return NULL;
+  *list = nl;
+  AneSym *s = &nl[(*n)++];
+  memset(s, 0, sizeof *s);
+  s->symbol = s->depth = s->depth_stride = -1;
+  return s;
+}
+
+int ane_attrs_name(AneAttrs *a, const char *name, int id) {
+  if (a->nnames > ANE_MAX_PROCEDURE)
+    return -1;
+  AneProcName *nn = realloc(a->names, (size_t)(a->nnames + 1) * sizeof *nn);
+  if (!nn)
+    return -1;
+  a->names = nn;
+  snprintf(nn[a->nnames].name, sizeof nn[0].name, "%s", name);
+  nn[a->nnames++].id = id;
+  return 0;
+}
+
+void ane_attrs_free(AneAttrs *a) {
+  for (int p = 0; p < a->nproc; p++) {
+    free(a->proc[p].in);
+    free(a->proc[p].out);
+  }
+  free(a->proc);
+  free(a->names);
+  *a = (AneAttrs){0};
+}
+
+size_t ane_row_offset(const AneLayout *l, size_t r) {
+  size_t off = 0;
+  for (int k = 3; k >= 0; k--) {
+    size_t n = l->count[k] > 0 ? (size_t)l->count[k] : 1;
+    off += r % n * l->stride[k];
+    r /= n;
+  }
+  return off;
 }
 
 const Chip *ane_chip(const AneDeviceInfo *info) {

@@ -13,7 +13,8 @@
  *     stay valid after pool_pop().
  *   - int functions return 0, or -1 with e->msg set; AneRef functions
  *     return NULL with e->msg set. e->msg names what failed and carries the
- *     framework's own error text when there is one. */
+ *     framework's own error text when there is one: every level of its
+ *     chain of underlying errors. */
 #ifndef ANET_ANE_API_H
 #define ANET_ANE_API_H
 
@@ -28,11 +29,12 @@
 typedef struct AneObj *AneRef;
 
 enum {
-  ANE_ERR_MAX = 1024,
+  ANE_ERR_MAX = 4096,        /* room for a compiler's error chain */
   ANE_MIN_SURFACE = 49152,   /* bytes; smaller surfaces fail with status 0x1d (ANE_API.md 4.1) */
   ANE_SURFACE_ALIGN = 128,   /* surface sizes are rounded up to this (ANE_NOTES 3.4) */
   ANE_ROW_ALIGN = 64,        /* bytes in a tensor's innermost dimension (ANE_NOTES 3.4) */
   ANE_MAX_IO = 255,          /* buffers per request (_ANERequest -validate) */
+  ANE_MAX_PROCEDURE = 128,   /* highest procedure index -validate accepts */
   ANE_MAX_WEIGHT_FILES = 64,
   ANE_QOS_DEFAULT = 21,
 };
@@ -54,6 +56,45 @@ typedef struct AneDeviceInfo {
   int has_ane;
   int virtual_machine;
 } AneDeviceInfo;
+
+/* One input or output as the compiled program reports it (modelAttributes,
+ * NetworkStatusList[p].LiveInputList / LiveOutputList; ANE_API.md 12).
+ * Sizes are elements, strides bytes; -1 where the system gave none. */
+typedef struct AneSym {
+  char name[128];            /* "x", "y@output" */
+  int symbol;                /* the index a request gives its surface */
+  int64_t batches, channels, depth, height, width;
+  int64_t batch_stride, plane_stride, depth_stride, row_stride;
+} AneSym;
+
+typedef struct AneProcAttrs {
+  AneSym *in, *out;
+  int nin, nout;
+} AneProcAttrs;
+
+typedef struct AneProcName {
+  char name[128];            /* as kANEFModelProcedureNameToIDMapKey spells it */
+  int id;
+} AneProcName;
+
+/* All of it; nproc 0 when the system reports nothing. Filled with
+ * ane_attrs_sym() and ane_attrs_name(), freed with ane_attrs_free(). */
+typedef struct AneAttrs {
+  AneProcAttrs *proc;
+  int nproc;
+  AneProcName *names;
+  int nnames;
+} AneAttrs;
+
+/* Where rows of a tensor go in its surface: row r of `rows`, each
+ * row_bytes long, starts at ane_row_offset(l, r). The row index splits as
+ * (b, c, d, h) with h fastest. */
+typedef struct AneLayout {
+  size_t row_bytes;
+  size_t rows;
+  int64_t count[4];          /* batches, channels, depth, height */
+  size_t stride[4];          /* their strides in bytes */
+} AneLayout;
 
 typedef struct AneApi {
   void *ctx;                 /* the implementation's own; first argument of every call */
@@ -78,10 +119,12 @@ typedef struct AneApi {
   /* _ANEInMemoryModelDescriptor and _ANEInMemoryModel. */
   AneRef (*descriptor_new)(void *ctx, AneRef mil, AneRef weights, AneErr *e);
   AneRef (*model_new)(void *ctx, AneRef descriptor, AneErr *e);
-  /* The model's hexStringIdentifier, as a C string. */
-  int (*model_id)(void *ctx, AneRef model, char *buf, size_t size, AneErr *e);
-  /* NSTemporaryDirectory(), as a C string. */
-  int (*temp_dir)(void *ctx, char *buf, size_t size, AneErr *e);
+  /* The model's directory, localModelPath (NSTemporaryDirectory() and
+   * hexStringIdentifier where the OS lacks it), as a C string. */
+  int (*model_dir)(void *ctx, AneRef model, char *buf, size_t size, AneErr *e);
+  /* What the loaded model's modelAttributes report; out->nproc 0 when
+   * the system reports none. */
+  int (*model_attributes)(void *ctx, AneRef model, AneAttrs *out, AneErr *e);
   int (*compile)(void *ctx, AneRef model, unsigned qos, AneErr *e);
   int (*load)(void *ctx, AneRef model, unsigned qos, AneErr *e);
   int (*unload)(void *ctx, AneRef model, unsigned qos, AneErr *e);
@@ -89,9 +132,10 @@ typedef struct AneApi {
   /* A byte IOSurface of exactly `bytes`, and its _ANEIOSurfaceObject. */
   AneRef (*surface_new)(void *ctx, size_t bytes, AneErr *e);
   AneRef (*surface_wrap)(void *ctx, AneRef surface, AneErr *e);
-  /* n bytes at the start of the surface, under its lock. */
-  int (*surface_write)(void *ctx, AneRef surface, const void *src, size_t n, AneErr *e);
-  int (*surface_read)(void *ctx, AneRef surface, void *dst, size_t n, AneErr *e);
+  /* A packed tensor into or out of the surface, row by row as l says,
+   * under one lock. */
+  int (*surface_write)(void *ctx, AneRef surface, const AneLayout *l, const void *src, AneErr *e);
+  int (*surface_read)(void *ctx, AneRef surface, const AneLayout *l, void *dst, AneErr *e);
 
   /* _ANERequest over wrapped surfaces; idx are the symbol indices. */
   AneRef (*request_new)(void *ctx, const AneRef *in, const int *in_idx, int nin, const AneRef *out,
@@ -119,6 +163,13 @@ void ane_close(void *state);
 
 /* Asks _ANEDeviceInfo; 0, or -1 after reporting. Does not finish api. */
 int ane_device_info(const AneApi *api, AneDeviceInfo *out, Diag *d);
+/* A zeroed symbol appended to procedure `proc`'s inputs or outputs (the
+ * procedure list grows as needed); NULL when out of memory. */
+AneSym *ane_attrs_sym(AneAttrs *a, int proc, bool output);
+int ane_attrs_name(AneAttrs *a, const char *name, int id);
+void ane_attrs_free(AneAttrs *a);
+size_t ane_row_offset(const AneLayout *l, size_t r);
+
 /* The chip row for what the device reports, NULL when unknown. */
 const Chip *ane_chip(const AneDeviceInfo *info);
 

@@ -62,6 +62,8 @@ typedef struct Dar {
   Class desc_cls, model_cls, request_cls, surface_cls, dict_cls;
   SEL with_mil, with_descriptor, hex_id, compile, load, unload, evaluate, with_surface,
       with_inputs, with_objects, all_keys, all_values, first_object;
+  /* Optional: NULL when this macOS lacks them. */
+  SEL local_path, attributes, inner_model;
   CFDictionaryRef empty;      /* the options of compile, load and evaluate */
 } Dar;
 
@@ -82,19 +84,37 @@ static bool cf_cstring(CFStringRef s, char *buf, size_t size) {
   return false;
 }
 
-/* The framework's error, with its domain and code, as text. */
+/* The framework's error as text: description, domain and code of it and of
+ * each error under NSUnderlyingErrorKey, where the compiler's own words
+ * are (ANE_API.md 12). */
 static int describe(AneErr *e, const char *call, CFErrorRef err) {
   if (!err) {
     snprintf(e->msg, sizeof e->msg, "%s returned NO without an error", call);
     return -1;
   }
-  char text[768], domain[160];
-  CFStringRef desc = CFErrorCopyDescription(err);
-  cf_cstring(desc, text, sizeof text);
-  cf_cstring(CFErrorGetDomain(err), domain, sizeof domain);
-  snprintf(e->msg, sizeof e->msg, "%s (%s, code %ld)", text, domain, (long)CFErrorGetCode(err));
-  if (desc)
-    CFRelease(desc);
+  size_t used = 0;
+  CFErrorRef cur = (CFErrorRef)CFRetain(err);
+  for (int level = 0; cur; level++) {
+    char text[1024], domain[160];
+    CFStringRef desc = CFErrorCopyDescription(cur);
+    cf_cstring(desc, text, sizeof text);
+    if (desc)
+      CFRelease(desc);
+    cf_cstring(CFErrorGetDomain(cur), domain, sizeof domain);
+    int n = snprintf(e->msg + used, sizeof e->msg - used, "%s%s (%s, code %ld)",
+                     level ? "; underlying error: " : "", text, domain, (long)CFErrorGetCode(cur));
+    used = n < 0 || (size_t)n >= sizeof e->msg - used ? sizeof e->msg - 1 : used + (size_t)n;
+    CFDictionaryRef info = CFErrorCopyUserInfo(cur);
+    CFTypeRef next = info ? CFDictionaryGetValue(info, kCFErrorUnderlyingErrorKey) : NULL;
+    if (next && CFGetTypeID(next) == CFErrorGetTypeID() && level < 8)
+      CFRetain(next);
+    else
+      next = NULL;
+    if (info)
+      CFRelease(info);
+    CFRelease(cur);
+    cur = (CFErrorRef)next;
+  }
   return -1;
 }
 
@@ -114,6 +134,11 @@ static int need_sel(SEL *out, Class cls, char kind, const char *name, AneErr *e)
   snprintf(e->msg, sizeof e->msg, "%c[%s %s] is missing from this macOS", kind,
            class_getName(cls), name);
   return -1;
+}
+
+static SEL optional_sel(Class cls, const char *name) {
+  SEL sel = sel_registerName(name);
+  return class_respondsToSelector(cls, sel) ? sel : NULL;
 }
 
 static int open_lib(Dar *D, AneErr *e) {
@@ -162,6 +187,9 @@ static int dar_framework_open(void *ctx, AneErr *e) {
       need_sel(&D->all_values, D->dict_cls, '-', "allValues", e) < 0 ||
       need_sel(&D->first_object, array_cls, '-', "firstObject", e) < 0)
     return -1;
+  D->local_path = optional_sel(D->model_cls, "localModelPath");
+  D->attributes = optional_sel(D->model_cls, "modelAttributes");
+  D->inner_model = optional_sel(D->model_cls, "model");
   if (!D->empty &&
       !(D->empty = CFDictionaryCreate(NULL, NULL, NULL, 0, &kCFTypeDictionaryKeyCallBacks,
                                       &kCFTypeDictionaryValueCallBacks))) {
@@ -274,21 +302,10 @@ static AneRef dar_model_new(void *ctx, AneRef descriptor, AneErr *e) {
   return retained(model);
 }
 
-static int dar_model_id(void *ctx, AneRef model, char *buf, size_t size, AneErr *e) {
-  Dar *D = ctx;
-  id s = ((MsgId)D->send)((id)model, D->hex_id);
-  if (cf_cstring((CFStringRef)(void *)s, buf, size))
-    return 0;
-  snprintf(e->msg, sizeof e->msg, "-[_ANEInMemoryModel hexStringIdentifier] gave %s",
-           s ? "a value that is not a short string" : "nil");
-  return -1;
-}
-
 /* NSTemporaryDirectory() is what the framework itself uses for the model's
  * directory; Foundation is loaded with the framework. confstr() is what
  * NSTemporaryDirectory() consults first (ANE_API.md 7). */
-static int dar_temp_dir(void *ctx, char *buf, size_t size, AneErr *e) {
-  (void)ctx;
+static int temp_dir(char *buf, size_t size, AneErr *e) {
   void *sym = dlsym(RTLD_DEFAULT, "NSTemporaryDirectory");
   if (sym) {
     TempDirFn fn;
@@ -302,6 +319,163 @@ static int dar_temp_dir(void *ctx, char *buf, size_t size, AneErr *e) {
   snprintf(e->msg, sizeof e->msg, "neither NSTemporaryDirectory() nor "
            "confstr(_CS_DARWIN_USER_TEMP_DIR) gave a directory");
   return -1;
+}
+
+/* localModelPath where this macOS has it; else what it is made of,
+ * NSTemporaryDirectory() and hexStringIdentifier (ANE_API.md 12). */
+static int dar_model_dir(void *ctx, AneRef model, char *buf, size_t size, AneErr *e) {
+  Dar *D = ctx;
+  if (D->local_path) {
+    id s = ((MsgId)D->send)((id)model, D->local_path);
+    if (cf_cstring((CFStringRef)(void *)s, buf, size))
+      return 0;
+    snprintf(e->msg, sizeof e->msg, "-[_ANEInMemoryModel localModelPath] gave %s",
+             s ? "a value that is not a short string" : "nil");
+    return -1;
+  }
+  char hex[256];
+  id s = ((MsgId)D->send)((id)model, D->hex_id);
+  if (!cf_cstring((CFStringRef)(void *)s, hex, sizeof hex)) {
+    snprintf(e->msg, sizeof e->msg, "-[_ANEInMemoryModel hexStringIdentifier] gave %s",
+             s ? "a value that is not a short string" : "nil");
+    return -1;
+  }
+  if (temp_dir(buf, size, e) < 0)
+    return -1;
+  size_t n = strlen(buf);
+  int k = snprintf(buf + n, size - n, "%s%s", n && buf[n - 1] == '/' ? "" : "/", hex);
+  if (k < 0 || (size_t)k >= size - n) {
+    snprintf(e->msg, sizeof e->msg, "the model directory's path is too long");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- modelAttributes (ANE_API.md 12) ----------------------------------------- */
+
+static CFTypeRef get_typed(CFTypeRef dict, const char *key, CFTypeID type) {
+  if (!dict || CFGetTypeID(dict) != CFDictionaryGetTypeID())
+    return NULL;
+  CFStringRef k = CFStringCreateWithCString(NULL, key, kCFStringEncodingUTF8);
+  CFTypeRef v = k ? CFDictionaryGetValue((CFDictionaryRef)dict, k) : NULL;
+  if (k)
+    CFRelease(k);
+  return v && CFGetTypeID(v) == type ? v : NULL;
+}
+
+static int64_t get_int(CFTypeRef dict, const char *key) {
+  int64_t v = -1;
+  CFTypeRef n = get_typed(dict, key, CFNumberGetTypeID());
+  if (!n || !CFNumberGetValue((CFNumberRef)n, kCFNumberSInt64Type, &v))
+    return -1;
+  return v;
+}
+
+/* The position of a symbol name in the description's symbol array, -1
+ * when it is not there. */
+static int symbol_position(CFTypeRef names, CFStringRef name) {
+  CFIndex n = names ? CFArrayGetCount((CFArrayRef)names) : 0;
+  for (CFIndex i = 0; i < n && i < ANE_MAX_IO; i++)
+    if (CFEqual(CFArrayGetValueAtIndex((CFArrayRef)names, i), name))
+      return (int)i;
+  return -1;
+}
+
+/* One LiveInputList or LiveOutputList. "Symbol" is taken as the index when
+ * it is a number; when it is a name, the index is its position in the
+ * description's symbol array. */
+static int read_syms(AneAttrs *out, int p, bool output, CFTypeRef list, CFTypeRef names,
+                     AneErr *e) {
+  CFIndex n = list ? CFArrayGetCount((CFArrayRef)list) : 0;
+  for (CFIndex i = 0; i < n; i++) {
+    CFTypeRef it = CFArrayGetValueAtIndex((CFArrayRef)list, i);
+    AneSym *s = ane_attrs_sym(out, p, output);
+    if (!s) {
+      snprintf(e->msg, sizeof e->msg, "modelAttributes: too many symbols, or out of memory");
+      return -1;
+    }
+    CFTypeRef name = get_typed(it, "Name", CFStringGetTypeID());
+    CFTypeRef sym_name = get_typed(it, "Symbol", CFStringGetTypeID());
+    if (!name)
+      name = sym_name;
+    if (name)
+      cf_cstring((CFStringRef)name, s->name, sizeof s->name);
+    int64_t idx = get_int(it, "Symbol");
+    if (idx < 0 && name)
+      idx = symbol_position(names, (CFStringRef)(sym_name ? sym_name : name));
+    s->symbol = idx >= 0 && idx < ANE_MAX_IO ? (int)idx : -1;
+    s->batches = get_int(it, "Batches");
+    s->channels = get_int(it, "Channels");
+    s->depth = get_int(it, "Depth");
+    s->height = get_int(it, "Height");
+    s->width = get_int(it, "Width");
+    s->batch_stride = get_int(it, "BatchStride");
+    s->plane_stride = get_int(it, "PlaneStride");
+    s->depth_stride = get_int(it, "DepthStride");
+    s->row_stride = get_int(it, "RowStride");
+  }
+  return 0;
+}
+
+static int read_names(AneAttrs *out, CFTypeRef map, AneErr *e) {
+  CFIndex n = map ? CFDictionaryGetCount((CFDictionaryRef)map) : 0;
+  if (n > ANE_MAX_PROCEDURE + 1) {
+    snprintf(e->msg, sizeof e->msg, "modelAttributes maps %ld procedure names", (long)n);
+    return -1;
+  }
+  const void *keys[ANE_MAX_PROCEDURE + 1], *vals[ANE_MAX_PROCEDURE + 1];
+  if (n)
+    CFDictionaryGetKeysAndValues((CFDictionaryRef)map, keys, vals);
+  for (CFIndex i = 0; i < n; i++) {
+    char name[128];
+    int id = -1;
+    if (!cf_cstring((CFStringRef)keys[i], name, sizeof name) ||
+        CFGetTypeID(vals[i]) != CFNumberGetTypeID() ||
+        !CFNumberGetValue((CFNumberRef)vals[i], kCFNumberIntType, &id))
+      continue;
+    if (ane_attrs_name(out, name, id) < 0) {
+      snprintf(e->msg, sizeof e->msg, "modelAttributes: out of memory");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* The in-memory model's attributes; where they are empty, those of the
+ * _ANEModel under it (ANE_API.md 11 leaves open which one carries them). */
+static CFTypeRef attributes_of(Dar *D, AneRef model) {
+  id a = D->attributes ? ((MsgId)D->send)((id)model, D->attributes) : NULL;
+  if (get_typed(a, "NetworkStatusList", CFArrayGetTypeID()) || !D->inner_model)
+    return a;
+  id inner = ((MsgId)D->send)((id)model, D->inner_model);
+  SEL sel = sel_registerName("modelAttributes");
+  if (inner && class_respondsToSelector(object_getClass(inner), sel))
+    return ((MsgId)D->send)(inner, sel);
+  return a;
+}
+
+static int dar_model_attributes(void *ctx, AneRef model, AneAttrs *out, AneErr *e) {
+  Dar *D = ctx;
+  CFTypeRef a = attributes_of(D, model);
+  CFTypeRef status = get_typed(a, "NetworkStatusList", CFArrayGetTypeID());
+  CFTypeRef desc = get_typed(a, "ANEFModelDescription", CFDictionaryGetTypeID());
+  CFTypeRef in_names = get_typed(desc, "kANEFModelInputSymbolsArrayKey", CFArrayGetTypeID());
+  CFTypeRef out_names = get_typed(desc, "kANEFModelOutputSymbolsArrayKey", CFArrayGetTypeID());
+  CFIndex n = status ? CFArrayGetCount((CFArrayRef)status) : 0;
+  if (n > ANE_MAX_PROCEDURE + 1) {
+    snprintf(e->msg, sizeof e->msg, "modelAttributes lists %ld procedures", (long)n);
+    return -1;
+  }
+  for (CFIndex p = 0; p < n; p++) {
+    CFTypeRef st = CFArrayGetValueAtIndex((CFArrayRef)status, p);
+    if (read_syms(out, (int)p, false, get_typed(st, "LiveInputList", CFArrayGetTypeID()),
+                  in_names, e) < 0 ||
+        read_syms(out, (int)p, true, get_typed(st, "LiveOutputList", CFArrayGetTypeID()),
+                  out_names, e) < 0)
+      return -1;
+  }
+  return read_names(out, get_typed(desc, "kANEFModelProcedureNameToIDMapKey",
+                                   CFDictionaryGetTypeID()), e);
 }
 
 static int dar_compile(void *ctx, AneRef model, unsigned qos, AneErr *e) {
@@ -381,14 +555,20 @@ static AneRef dar_surface_wrap(void *ctx, AneRef surface, AneErr *e) {
   return retained(w);
 }
 
-static int surface_copy(AneRef surface, void *dst, const void *src, size_t n, AneErr *e) {
+/* Row by row at the offsets the layout gives, under one lock. */
+static int surface_copy(AneRef surface, const AneLayout *l, void *dst, const void *src,
+                        AneErr *e) {
   IOSurfaceRef s = (IOSurfaceRef)(void *)surface;
   /* Read-only locks must be paired with read-only unlocks. */
   IOSurfaceLockOptions opt = dst ? kIOSurfaceLockReadOnly : 0;
-  if (n > IOSurfaceGetAllocSize(s)) {
-    snprintf(e->msg, sizeof e->msg, "%zu bytes do not fit a %zu-byte IOSurface", n,
-             IOSurfaceGetAllocSize(s));
-    return -1;
+  size_t alloc = IOSurfaceGetAllocSize(s);
+  for (size_t r = 0; r < l->rows; r++) {
+    size_t off = ane_row_offset(l, r);
+    if (off > alloc || l->row_bytes > alloc - off) {
+      snprintf(e->msg, sizeof e->msg, "row %zu (%zu bytes at %zu) does not fit a %zu-byte "
+               "IOSurface", r, l->row_bytes, off, alloc);
+      return -1;
+    }
   }
   kern_return_t kr = IOSurfaceLock(s, opt, NULL);
   if (kr != 0) { /* KERN_SUCCESS */
@@ -396,22 +576,26 @@ static int surface_copy(AneRef surface, void *dst, const void *src, size_t n, An
     return -1;
   }
   char *base = IOSurfaceGetBaseAddress(s);
-  if (dst)
-    memcpy(dst, base, n);
-  else
-    memcpy(base, src, n);
+  for (size_t r = 0; r < l->rows; r++) {
+    size_t off = ane_row_offset(l, r);
+    if (dst)
+      memcpy((char *)dst + r * l->row_bytes, base + off, l->row_bytes);
+    else
+      memcpy(base + off, (const char *)src + r * l->row_bytes, l->row_bytes);
+  }
   IOSurfaceUnlock(s, opt, NULL);
   return 0;
 }
 
-static int dar_surface_write(void *ctx, AneRef surface, const void *src, size_t n, AneErr *e) {
+static int dar_surface_write(void *ctx, AneRef surface, const AneLayout *l, const void *src,
+                             AneErr *e) {
   (void)ctx;
-  return surface_copy(surface, NULL, src, n, e);
+  return surface_copy(surface, l, NULL, src, e);
 }
 
-static int dar_surface_read(void *ctx, AneRef surface, void *dst, size_t n, AneErr *e) {
+static int dar_surface_read(void *ctx, AneRef surface, const AneLayout *l, void *dst, AneErr *e) {
   (void)ctx;
-  return surface_copy(surface, dst, NULL, n, e);
+  return surface_copy(surface, l, dst, NULL, e);
 }
 
 static CFArrayRef number_array(const int *v, int n) {
@@ -519,8 +703,8 @@ int ane_darwin_api(AneApi *api) {
       .weights_add = dar_weights_add,
       .descriptor_new = dar_descriptor_new,
       .model_new = dar_model_new,
-      .model_id = dar_model_id,
-      .temp_dir = dar_temp_dir,
+      .model_dir = dar_model_dir,
+      .model_attributes = dar_model_attributes,
       .compile = dar_compile,
       .load = dar_load,
       .unload = dar_unload,

@@ -73,6 +73,9 @@ CFMutableDictionaryRef CFDictionaryCreateMutable(CFAllocatorRef allocator, CFInd
                                                  const CFDictionaryValueCallBacks *valueCallBacks);
 void CFDictionarySetValue(CFMutableDictionaryRef theDict, const void *key, const void *value);
 const void *CFDictionaryGetValue(CFDictionaryRef theDict, const void *key);
+CFTypeID CFDictionaryGetTypeID(void);
+CFIndex CFDictionaryGetCount(CFDictionaryRef theDict);
+void CFDictionaryGetKeysAndValues(CFDictionaryRef theDict, const void **keys, const void **values);
 
 /* CFArray.h */
 typedef const void *(*CFArrayRetainCallBack)(CFAllocatorRef allocator, const void *value);
@@ -92,6 +95,7 @@ CFArrayRef CFArrayCreate(CFAllocatorRef allocator, const void **values, CFIndex 
                          const CFArrayCallBacks *callBacks);
 CFIndex CFArrayGetCount(CFArrayRef theArray);
 const void *CFArrayGetValueAtIndex(CFArrayRef theArray, CFIndex idx);
+CFTypeID CFArrayGetTypeID(void);
 
 /* CFNumber.h */
 typedef CFIndex CFNumberType;
@@ -103,6 +107,7 @@ enum {
 };
 CFNumberRef CFNumberCreate(CFAllocatorRef allocator, CFNumberType theType, const void *valuePtr);
 Boolean CFNumberGetValue(CFNumberRef number, CFNumberType theType, void *valuePtr);
+CFTypeID CFNumberGetTypeID(void);
 
 /* CFString.h; the real CFSTR builds a constant CFString at compile time. */
 enum { kCFStringEncodingUTF8 = 0x08000100 };
@@ -120,5 +125,8 @@ CFIndex CFStringGetMaximumSizeForEncoding(CFIndex length, CFStringEncoding encod
 CFStringRef CFErrorCopyDescription(CFErrorRef err);
 CFIndex CFErrorGetCode(CFErrorRef err);
 CFErrorDomain CFErrorGetDomain(CFErrorRef err);
+CFDictionaryRef CFErrorCopyUserInfo(CFErrorRef err);
+CFTypeID CFErrorGetTypeID(void);
+extern const CFStringRef kCFErrorUnderlyingErrorKey;
 
 #endif
