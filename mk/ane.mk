@@ -54,3 +54,38 @@ tests/test_darwin_syntax: $(srcdir)/tests/test_darwin_syntax.sh Makefile
 check-darwin: tests/test_darwin_syntax
 	./tests/test_darwin_syntax
 .PHONY: check-darwin
+
+# test_anefake: runtime/ane_darwin.c itself, run off the Mac under ane.c,
+# against GCC's Objective-C runtime (gobjc) and the fakes of the Apple
+# pieces in tests/anefake/ (docs/ane.md). The glue and the fakes are built
+# by the rules below: automake has no Objective-C without AC_PROG_OBJC, and
+# the glue needs its own include path (tests/anefake/include first, the
+# tests/darwin stand-ins after the system's).
+if HAVE_CHECK
+if HAVE_GNU_OBJC
+check_PROGRAMS += tests/test_anefake
+TESTS += tests/test_anefake
+endif
+endif
+ANEFAKE_OBJS = tests/anefake/ane_darwin.$(OBJEXT) tests/anefake/fake.$(OBJEXT) \
+	tests/anefake/msgsend.$(OBJEXT)
+ANEFAKE_INCLUDES = -I$(srcdir)/tests/anefake/include -idirafter $(srcdir)/tests/darwin
+tests_test_anefake_SOURCES = tests/test_anefake.c tests/anefake/anefake.h tests/check_main.h
+tests_test_anefake_CFLAGS = $(TEST_CFLAGS)
+tests_test_anefake_LDADD = $(ANEFAKE_OBJS) libane.a libmiltext.a libweights.a $(TEST_LIBS) -lobjc
+tests_test_anefake_DEPENDENCIES = $(ANEFAKE_OBJS) libane.a libmiltext.a libweights.a libanerun.a \
+	libanet.a
+CLEANFILES += $(ANEFAKE_OBJS)
+EXTRA_DIST += tests/anefake/fake.m tests/anefake/msgsend.S tests/anefake/include
+
+tests/anefake/ane_darwin.$(OBJEXT): $(srcdir)/runtime/ane_darwin.c $(srcdir)/runtime/ane_api.h \
+	$(srcdir)/tests/anefake/include/dlfcn.h $(srcdir)/tests/anefake/include/objc/message.h \
+	$(srcdir)/tests/anefake/include/CoreFoundation/CoreFoundation.h
+	$(AM_V_CC)$(MKDIR_P) tests/anefake && $(CC) -D__APPLE__ $(ANEFAKE_INCLUDES) $(AM_CPPFLAGS) \
+	  $(CPPFLAGS) $(WARN_CFLAGS) -Werror $(CFLAGS) -c -o $@ $(srcdir)/runtime/ane_darwin.c
+tests/anefake/fake.$(OBJEXT): $(srcdir)/tests/anefake/fake.m $(srcdir)/tests/anefake/anefake.h
+	$(AM_V_CC)$(MKDIR_P) tests/anefake && $(CC) -x objective-c -std=gnu11 $(ANEFAKE_INCLUDES) \
+	  -Wall -Wextra -Wno-objc-root-class -Wno-unused-parameter $(CFLAGS) -c -o $@ \
+	  $(srcdir)/tests/anefake/fake.m
+tests/anefake/msgsend.$(OBJEXT): $(srcdir)/tests/anefake/msgsend.S
+	$(AM_V_CC)$(MKDIR_P) tests/anefake && $(CC) $(CFLAGS) -c -o $@ $(srcdir)/tests/anefake/msgsend.S

@@ -1,0 +1,428 @@
+/* test_anefake.c - runtime/ane_darwin.c itself, run on Linux: the real
+ * AneApi table (ane_darwin_api) under ane.c, over GCC's Objective-C
+ * runtime and the fakes of tests/anefake/ (docs/ane.md).
+ *
+ * The fake evaluates a function the test chooses, reading and writing each
+ * symbol at the strides its attributes report, so a surface bound to the
+ * wrong symbol gives numbers the test sees are wrong. The expected values
+ * are computed here from that function's definition. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ane_api.h"
+#include "anefake/anefake.h"
+#include "check_main.h"
+#include "fp16.h"
+#include "mil.h"
+#include "tensor.h"
+
+int ane_darwin_api(AneApi *api);
+
+/* ---- the program and the fake's view of it ------------------------------------- */
+
+enum { C = 3, H = 2, W = 8, N = C * H * W };
+
+/* y = a + 2b, z = a - b; the fake lists b first (in[0]) and z first. */
+static void fn_two(const float *const *in, float *const *out, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    out[0][k] = in[1][k] - in[0][k];
+    out[1][k] = in[1][k] + 2 * in[0][k];
+  }
+}
+
+/* y = 3x: procedure "other". */
+static void fn_triple(const float *const *in, float *const *out, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    out[0][k] = 3 * in[0][k];
+}
+
+/* y = x + 1: procedure "main". */
+static void fn_inc(const float *const *in, float *const *out, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    out[0][k] = in[0][k] + 1;
+}
+
+/* A [1, C, H, w] symbol; rows padded to `rs` bytes, planes to `ps`. */
+static AnefakeIo io(const char *name, int symbol, bool fp32, int64_t w, int64_t rs, int64_t ps) {
+  return (AnefakeIo){.name = name, .symbol = symbol, .fp32 = fp32, .b = 1, .c = C, .d = 1,
+                     .h = H, .w = w, .bs = ps * C, .ps = ps, .ds = ps, .rs = rs};
+}
+
+static char tmpdir[64], modeldir[64];
+static unsigned char blob[96];
+
+static void setup(void) {
+  anefake_reset();
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/anefake-tmp-XXXXXX");
+  snprintf(modeldir, sizeof modeldir, "/tmp/anefake-model-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+  ck_assert_ptr_nonnull(mkdtemp(modeldir));
+  snprintf(anefake.tmpdir, sizeof anefake.tmpdir, "%s/", tmpdir);
+  char path[128];
+  snprintf(path, sizeof path, "%s/weights", modeldir);
+  ck_assert_int_eq(mkdir(path, 0700), 0);
+  for (size_t i = 0; i < sizeof blob; i++)
+    blob[i] = (unsigned char)(i * 5 + 1);
+  snprintf(path, sizeof path, "%s/weights/weight.bin", modeldir);
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(blob, 1, sizeof blob, f), sizeof blob);
+  fclose(f);
+}
+
+static void teardown(void) {
+  AneErr e;
+  ane_fs_remove_tree(NULL, tmpdir, &e);
+  ane_fs_remove_tree(NULL, modeldir, &e);
+  anefake_reset();
+}
+
+/* The fake's two-input program: b symbol 0, a symbol 1 (against the
+ * alphabet), z@output 0, y@output 1; fp16 a, fp32 b, whose strides are
+ * twice the others'. */
+static void fake_two(int64_t w, int64_t rs, int64_t ps) {
+  AnefakeProc *p = &anefake.proc[0];
+  p->name = "main";
+  p->nin = p->nout = 2;
+  p->in[0] = io("b", 0, true, w, 2 * rs, 2 * ps);
+  p->in[1] = io("a", 1, false, w, rs, ps);
+  p->out[0] = io("z@output", 0, false, w, rs, ps);
+  p->out[1] = io("y@output", 1, false, w, rs, ps);
+  p->fn = fn_two;
+  anefake.nproc = 1;
+}
+
+static void add_op(MilProg *p, MilFunc *f, const char *op, const char *x, const char *y,
+                   const char *out, const MilType *t) {
+  MilOp *o = mil_add_op(p, f, op);
+  mil_op_ref(p, o, "x", x);
+  mil_op_ref(p, o, "y", y);
+  mil_op_attr(p, o, "name", mil_scalar_s(p, out));
+  mil_op_out(p, o, t, out);
+}
+
+/* a (fp16) and b (fp32) of [1, C, H, w] -> y, z; one weight blob. */
+static MilProg *prog_two(int64_t w) {
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  MilType *t16 = mil_tensor_type(p, MIL_FP16, 4, (int64_t[]){1, C, H, w});
+  MilType *t32 = mil_tensor_type(p, MIL_FP32, 4, (int64_t[]){1, C, H, w});
+  mil_add_input(p, f, t16, "a");
+  mil_add_input(p, f, t32, "b");
+  MilType *wt = mil_tensor_type(p, MIL_FP16, 1, (int64_t[]){16});
+  MilOp *c = mil_add_op(p, f, "const");
+  mil_op_attr(p, c, "name", mil_scalar_s(p, "w"));
+  mil_op_attr(p, c, "val", mil_blob_value(p, wt, "@model_path/weights/weight.bin", 64, -1));
+  mil_op_out(p, c, wt, "w");
+  add_op(p, f, "add", "a", "b", "y", t16);
+  add_op(p, f, "sub", "a", "b", "z", t16);
+  mil_add_output(p, f, "y");
+  mil_add_output(p, f, "z");
+  return p;
+}
+
+typedef struct Run {
+  MilProg *p;
+  Model m;
+  void *state;
+  char *msg;
+  size_t msglen;
+  FILE *out;
+  Diag d;
+  int rc;
+} Run;
+
+static void run_open(Run *r, MilProg *p, int fn) {
+  memset(r, 0, sizeof *r);
+  r->p = p;
+  r->m = (Model){.name = "m", .dir = modeldir, .prog = p, .fn = &p->funcs[fn]};
+  r->out = open_memstream(&r->msg, &r->msglen);
+  r->d = (Diag){.out = r->out};
+  AneApi api;
+  ck_assert_int_eq(ane_darwin_api(&api), 0);
+  BackendOpts o = {.qos = 21};
+  r->rc = ane_open_with(&api, &r->m, &o, &r->state, &r->d);
+  fflush(r->out);
+}
+
+static void run_free(Run *r) {
+  fclose(r->out);
+  free(r->msg);
+  mil_free(r->p);
+}
+
+static bool exists(const char *dir, const char *name) {
+  char path[512];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return stat(path, &st) == 0;
+}
+
+/* Nothing alive, no pool open, nothing autoreleased outside one, locks
+ * paired, no protocol slip, and the model directory gone. */
+static void assert_clean(void) {
+  ck_assert_msg(anefake.misuse[0] == '\0', "%s", anefake.misuse);
+  ck_assert_int_eq(anefake.live, 0);
+  ck_assert_int_eq(anefake.pool_depth, 0);
+  ck_assert_int_eq(anefake.unpooled, 0);
+  ck_assert_int_eq(anefake.bad_locks, 0);
+  ck_assert_int_eq(rmdir(tmpdir), 0); /* empty: the model directory went */
+  ck_assert_int_eq(mkdir(tmpdir, 0700), 0);
+}
+
+/* a[k] = k / 4 and b[k] = 1 - k / 8: exact in fp16 for k < 64. */
+static void set_inputs(Run *r, int64_t w, int *rc) {
+  Tensor a, b;
+  ck_assert_int_eq(tensor_alloc(&a, MIL_FP32, 4, (int64_t[]){1, C, H, w}), 0);
+  ck_assert_int_eq(tensor_alloc(&b, MIL_FP32, 4, (int64_t[]){1, C, H, w}), 0);
+  for (int64_t k = 0; k < C * H * w; k++) {
+    ((float *)a.data)[k] = (float)k / 4;
+    ((float *)b.data)[k] = 1 - (float)k / 8;
+  }
+  rc[0] = ane_set_input(r->state, 0, &a, &r->d);
+  rc[1] = ane_set_input(r->state, 1, &b, &r->d);
+  tensor_free(&a);
+  tensor_free(&b);
+}
+
+/* How many elements of y and z differ from a + 2b and a - b; -1 when an
+ * output cannot be read. */
+static int wrong_outputs(Run *r, int64_t w) {
+  int wrong = 0;
+  for (int i = 0; i < 2; i++) {
+    Tensor t;
+    if (ane_get_output(r->state, i, &t, &r->d) < 0)
+      return -1;
+    for (int64_t k = 0; k < C * H * w; k++) {
+      double a = (double)k / 4, b = 1 - (double)k / 8;
+      double want = i == 0 ? a + 2 * b : a - b;
+      wrong += tensor_get(&t, k) != want;
+    }
+    tensor_free(&t);
+  }
+  return wrong;
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+/* 16-byte rows padded to 64, planes to 192: bound and laid out from the
+ * attributes; the directory holds what the compiler and the framework
+ * wrote while the model is open. */
+START_TEST(test_end_to_end) {
+  fake_two(W, 64, 192);
+  Run r;
+  run_open(&r, prog_two(W), 0);
+  ck_assert_msg(r.rc == 0, "%s", r.msg);
+  ck_assert_str_eq(r.msg, "");
+  int rc[2];
+  set_inputs(&r, W, rc);
+  ck_assert_int_eq(rc[0], 0);
+  ck_assert_int_eq(rc[1], 0);
+  ck_assert_int_eq(ane_eval(r.state, NULL, &r.d), 0);
+  ck_assert_int_eq(anefake.evaluations, 1);
+  ck_assert_int_eq(wrong_outputs(&r, W), 0);
+  ane_close(r.state);
+  assert_clean();
+  run_free(&r);
+}
+END_TEST
+
+/* While open, the model directory holds model.mil, the weight file, and
+ * the framework's net.plist and data. */
+START_TEST(test_model_directory) {
+  fake_two(W, 64, 192);
+  Run r;
+  run_open(&r, prog_two(W), 0);
+  ck_assert_msg(r.rc == 0, "%s", r.msg);
+  char cmd[128], name[512] = "";
+  snprintf(cmd, sizeof cmd, "ls %s", tmpdir);
+  FILE *ls = popen(cmd, "r");
+  ck_assert_ptr_nonnull(fgets(name, sizeof name, ls));
+  pclose(ls);
+  name[strcspn(name, "\n")] = '\0';
+  ck_assert_uint_eq(strlen(name), 3 * 64 + 2); /* three hex digests joined by '_' */
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/%s", tmpdir, name);
+  ck_assert(exists(dir, "model.mil"));
+  ck_assert(exists(dir, "weights/weight.bin"));
+  ck_assert(exists(dir, "net.plist"));
+  ck_assert(exists(dir, "data"));
+  ane_close(r.state);
+  assert_clean();
+  run_free(&r);
+}
+END_TEST
+
+/* With the attributes missing, the alphabetical rule binds a to symbol 0;
+ * where the compiler numbered otherwise, the numbers come out wrong - which
+ * is what the attributes prevent. */
+START_TEST(test_attributes_missing) {
+  for (int honest = 0; honest < 2; honest++) {
+    fake_two(32, 64, 2 * 64); /* packed 64-byte rows */
+    anefake.no_attributes = true;
+    if (honest) { /* the compiler numbered alphabetically: a 0, b 1, y 0, z 1 */
+      anefake.proc[0].in[0].symbol = 1;
+      anefake.proc[0].in[1].symbol = 0;
+      anefake.proc[0].out[0].symbol = 1;
+      anefake.proc[0].out[1].symbol = 0;
+    }
+    Run r;
+    run_open(&r, prog_two(32), 0);
+    ck_assert_msg(r.rc == 0, "%s", r.msg);
+    ck_assert_ptr_nonnull(strstr(r.msg, "m: note: ane: this system reports no compiled "
+                                        "attributes; inputs and outputs are bound in "
+                                        "alphabetical order"));
+    int rc[2];
+    set_inputs(&r, 32, rc);
+    ck_assert_int_eq(ane_eval(r.state, NULL, &r.d), 0);
+    if (honest)
+      ck_assert_int_eq(wrong_outputs(&r, 32), 0);
+    else
+      ck_assert_int_gt(wrong_outputs(&r, 32), 2 * C * H * 32 - 4);
+    ane_close(r.state);
+    assert_clean();
+    run_free(&r);
+  }
+}
+END_TEST
+
+/* Two functions, numbered against their MIL order by the map. */
+START_TEST(test_two_procedures) {
+  for (int fn = 0; fn < 2; fn++) {
+    anefake_reset();
+    snprintf(anefake.tmpdir, sizeof anefake.tmpdir, "%s/", tmpdir);
+    static const char *names[2] = {"other", "main"};
+    for (int p = 0; p < 2; p++) {
+      AnefakeProc *pr = &anefake.proc[p];
+      pr->name = names[p];
+      pr->nin = pr->nout = 1;
+      pr->in[0] = io("x", p, false, W, 64, 128);
+      pr->out[0] = io("y@output", 2 - p, false, W, 64, 128);
+      pr->fn = p == 0 ? fn_triple : fn_inc;
+    }
+    anefake.nproc = 2;
+    MilProg *prog = mil_new("1.3");
+    for (int f = 0; f < 2; f++) {
+      MilFunc *mf = mil_add_func(prog, f == 0 ? "main" : "other", "ios18");
+      MilType *t = mil_tensor_type(prog, MIL_FP16, 4, (int64_t[]){1, C, H, W});
+      mil_add_input(prog, mf, t, "x");
+      MilOp *o = mil_add_op(prog, mf, "relu");
+      mil_op_ref(prog, o, "x", "x");
+      mil_op_attr(prog, o, "name", mil_scalar_s(prog, "y"));
+      mil_op_out(prog, o, t, "y");
+      mil_add_output(prog, mf, "y");
+    }
+    Run r;
+    run_open(&r, prog, fn);
+    ck_assert_msg(r.rc == 0, "%s", r.msg);
+    Tensor x, y;
+    ck_assert_int_eq(tensor_alloc(&x, MIL_FP16, 4, (int64_t[]){1, C, H, W}), 0);
+    for (int k = 0; k < N; k++)
+      ((uint16_t *)x.data)[k] = fp16_from_float((float)k);
+    ck_assert_int_eq(ane_set_input(r.state, 0, &x, &r.d), 0);
+    ck_assert_int_eq(ane_eval(r.state, NULL, &r.d), 0);
+    ck_assert_int_eq(ane_get_output(r.state, 0, &y, &r.d), 0);
+    for (int k = 0; k < N; k++) /* main: x + 1; other: 3x */
+      ck_assert(tensor_get(&y, k) == (fn == 0 ? k + 1.0 : 3.0 * k));
+    tensor_free(&x);
+    tensor_free(&y);
+    ane_close(r.state);
+    assert_clean();
+    run_free(&r);
+  }
+}
+END_TEST
+
+/* A compile failure says every level of the error chain. */
+START_TEST(test_error_chain) {
+  fake_two(W, 64, 192);
+  anefake.compile_fails = true;
+  Run r;
+  run_open(&r, prog_two(W), 0);
+  ck_assert_int_eq(r.rc, -1);
+  ck_assert_str_eq(r.msg, "m: error: ane: compile failed: ANECCompile() FAILED "
+                          "(com.apple.appleneuralengine.compiler, code 4); underlying error: "
+                          "model.mil:3:5: error: unknown op 'frobnicate' (com.apple.mlir, code "
+                          "7)\n");
+  assert_clean();
+  run_free(&r);
+}
+END_TEST
+
+/* Every framework call the fake can fail, failed in turn: open fails
+ * naming its step, or (for a call it can do without) succeeds; either way
+ * everything is released and the directory is gone. */
+START_TEST(test_failure_at_each_call) {
+  int points = 0, opened = 0;
+  for (int k = 1; k < 1000; k++) {
+    anefake_reset();
+    snprintf(anefake.tmpdir, sizeof anefake.tmpdir, "%s/", tmpdir);
+    fake_two(W, 64, 192);
+    anefake.fail_at = k;
+    Run r;
+    run_open(&r, prog_two(W), 0);
+    if (r.rc == 0) {
+      opened++;
+      int rc[2];
+      set_inputs(&r, W, rc);
+      int ev = ane_eval(r.state, NULL, &r.d), wrong = wrong_outputs(&r, W);
+      if (!anefake.failed)
+        ck_assert(ev == 0 && rc[0] == 0 && rc[1] == 0 && wrong == 0);
+      ane_close(r.state);
+    } else {
+      ck_assert_ptr_null(r.state);
+      ck_assert_msg(strstr(r.msg, "m: error: ane: ") != NULL, "%s", r.msg);
+    }
+    bool injected = anefake.failed != NULL;
+    ck_assert_msg(anefake.misuse[0] == '\0', "failing %s: %s", anefake.failed, anefake.misuse);
+    assert_clean();
+    run_free(&r);
+    if (!injected)
+      break;
+    points++;
+  }
+  /* dlopen, CF objects, descriptor, model, directory, compile, load,
+   * attributes, surfaces, request, locks, evaluate, unload: dozens. */
+  ck_assert_int_gt(points, 40);
+  ck_assert_int_gt(opened, 0);
+}
+END_TEST
+
+START_TEST(test_device_info) {
+  AneApi api;
+  ck_assert_int_eq(ane_darwin_api(&api), 0);
+  AneDeviceInfo info;
+  Diag d = {.out = stderr};
+  ck_assert_int_eq(ane_device_info(&api, &info, &d), 0);
+  api.finish(api.ctx);
+  ck_assert_str_eq(info.sub_type, "fake1");
+  ck_assert_str_eq(info.arch_type, "fake1g");
+  ck_assert_str_eq(info.variant, "g");
+  ck_assert_uint_eq(info.num_cores, 16);
+  ck_assert_int_eq(info.has_ane, 1);
+  ck_assert_int_eq(info.virtual_machine, 0);
+  ck_assert_int_eq(anefake.live, 0);
+}
+END_TEST
+
+static Suite *anefake_suite(void) {
+  Suite *s = suite_create("anefake");
+  TCase *tc = tcase_create("darwin glue");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_end_to_end);
+  tcase_add_test(tc, test_model_directory);
+  tcase_add_test(tc, test_attributes_missing);
+  tcase_add_test(tc, test_two_procedures);
+  tcase_add_test(tc, test_error_chain);
+  tcase_add_test(tc, test_failure_at_each_call);
+  tcase_add_test(tc, test_device_info);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) { return ck_run(anefake_suite()); }
