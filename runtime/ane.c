@@ -74,6 +74,8 @@ typedef struct AneState {
   int procedure;
   const char *binding;        /* "attributes" or "alphabetical", once bound */
   char dir[ANE_PATH_MAX];     /* the model directory, "" until chosen */
+  char lock[ANE_PATH_MAX];    /* its lock file, "" until held */
+  int lock_handle;
 } AneState;
 
 static int step_failed(AneState *S, Diag *d, const char *step, const AneErr *e) {
@@ -410,6 +412,24 @@ static int choose_dir(AneState *S, Diag *d) {
   return 0;
 }
 
+/* The directory is named after the model's content, so two processes
+ * running one model share it, and each would delete and rewrite the
+ * other's files: the second waits for the first to close. */
+static int lock_dir(AneState *S, Diag *d) {
+  AneApi *A = &S->api;
+  AneErr e = {{0}};
+  char path[ANE_PATH_MAX];
+  int n = snprintf(path, sizeof path, "%s.lock", S->dir);
+  if (n < 0 || (size_t)n >= sizeof path) {
+    diag_file_error(d, S->name, "ane: the model directory's path is too long");
+    return -1;
+  }
+  if (A->lock(A->ctx, path, &S->lock_handle, &e) < 0)
+    return step_failed(S, d, "model directory lock", &e);
+  memcpy(S->lock, path, (size_t)n + 1);
+  return 0;
+}
+
 /* The compiler reads model.mil and the weight files from the model's
  * directory (ANE_API.md 2.3). Files left by an earlier run could shadow
  * ours, so the directory starts empty. */
@@ -665,7 +685,7 @@ static int build(AneState *S, const Model *m, const char *mil, AneWeights *ws, D
   if (A->framework_open(A->ctx, &e) < 0)
     return step_failed(S, d, "framework", &e);
   if (read_weights(S, m, ws, d) < 0 || make_model(S, mil, ws, d) < 0 || choose_dir(S, d) < 0 ||
-      write_dir(S, mil, ws, d) < 0)
+      lock_dir(S, d) < 0 || write_dir(S, mil, ws, d) < 0)
     return -1;
   if (A->compile(A->ctx, S->model, S->qos, &e) < 0)
     return step_failed(S, d, "compile", &e);
@@ -846,8 +866,11 @@ void ane_close(void *state) {
   for (int k = 0; S->surf && k < S->nin + S->nout; k++)
     if (S->surf[k])
       A->release(A->ctx, S->surf[k]);
-  if (S->dir[0])
+  /* Only the holder of the lock may delete the directory. */
+  if (S->lock[0]) {
     A->remove_tree(A->ctx, S->dir, &e);
+    A->unlock(A->ctx, S->lock, S->lock_handle);
+  }
   A->pool_pop(A->ctx, pool);
   if (A->finish)
     A->finish(A->ctx);
@@ -1086,6 +1109,39 @@ static int remove_entries(const char *path, int depth, AneErr *e) {
 int ane_fs_remove_tree(void *ctx, const char *path, AneErr *e) {
   (void)ctx;
   return remove_any(path, 0, e);
+}
+
+/* A POSIX record lock on the whole file. The holder removes the file when
+ * it is done, so a waiter that gets the lock checks that its file is
+ * still the one at path, and starts again if not. */
+int ane_fs_lock(void *ctx, const char *path, int *handle, AneErr *e) {
+  (void)ctx;
+  for (;;) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return sys_error(e, "create lock file", path);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int rc;
+    while ((rc = fcntl(fd, F_SETLKW, &fl)) < 0 && errno == EINTR)
+      ;
+    struct stat held, now;
+    if (rc < 0 || fstat(fd, &held) < 0) {
+      sys_error(e, "lock", path);
+      close(fd);
+      return -1;
+    }
+    if (stat(path, &now) == 0 && now.st_dev == held.st_dev && now.st_ino == held.st_ino) {
+      *handle = fd;
+      return 0;
+    }
+    close(fd);
+  }
+}
+
+void ane_fs_unlock(void *ctx, const char *path, int handle) {
+  (void)ctx;
+  unlink(path);
+  close(handle);
 }
 
 #ifdef __APPLE__

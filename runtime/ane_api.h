@@ -151,6 +151,10 @@ typedef struct AneApi {
   int (*write_file)(void *ctx, const char *path, const void *data, size_t n, AneErr *e);
   int (*read_file)(void *ctx, const char *path, size_t max, void **data, size_t *n, AneErr *e);
   int (*remove_tree)(void *ctx, const char *path, AneErr *e);
+  /* An exclusive lock named by the file at path, waiting while another
+   * process holds it; *handle is for unlock, which removes the file. */
+  int (*lock)(void *ctx, const char *path, int *handle, AneErr *e);
+  void (*unlock)(void *ctx, const char *path, int handle);
 } AneApi;
 
 /* The backend over any table. ane_open_with copies *api and owns api->ctx
@@ -178,6 +182,8 @@ int ane_fs_make_dir(void *ctx, const char *path, AneErr *e);
 int ane_fs_write_file(void *ctx, const char *path, const void *data, size_t n, AneErr *e);
 int ane_fs_read_file(void *ctx, const char *path, size_t max, void **data, size_t *n, AneErr *e);
 int ane_fs_remove_tree(void *ctx, const char *path, AneErr *e);
+int ane_fs_lock(void *ctx, const char *path, int *handle, AneErr *e);
+void ane_fs_unlock(void *ctx, const char *path, int handle);
 
 #ifdef __APPLE__
 /* The real table (ane_darwin.c); 0, or -1 when out of memory. */

@@ -719,6 +719,8 @@ int ane_darwin_api(AneApi *api) {
       .write_file = ane_fs_write_file,
       .read_file = ane_fs_read_file,
       .remove_tree = ane_fs_remove_tree,
+      .lock = ane_fs_lock,
+      .unlock = ane_fs_unlock,
   };
   return 0;
 }

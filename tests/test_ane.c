@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ane_api.h"
@@ -66,6 +68,7 @@ typedef struct Double {
   int nfiles;
   AneDeviceInfo info;
   char model_dir[128];  /* what model_dir answers */
+  int locks;            /* held */
 } Double;
 
 static void note(Double *D, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -498,6 +501,22 @@ static int d_remove_tree(void *ctx, const char *path, AneErr *e) {
   return 0;
 }
 
+static int d_lock(void *ctx, const char *path, int *handle, AneErr *e) {
+  Double *D = ctx;
+  if (!call(D, e, "lock", path))
+    return -1;
+  *handle = 7;
+  D->locks++;
+  return 0;
+}
+
+static void d_unlock(void *ctx, const char *path, int handle) {
+  Double *D = ctx;
+  note(D, "unlock %s", path);
+  if (handle != 7 || D->locks-- != 1)
+    D->violations++;
+}
+
 static void d_finish(void *ctx) {
   Double *D = ctx;
   note(D, "finish");
@@ -559,6 +578,8 @@ static AneApi double_api(Double *D) {
       .write_file = d_write_file,
       .read_file = d_read_file,
       .remove_tree = d_remove_tree,
+      .lock = d_lock,
+      .unlock = d_unlock,
   };
 }
 
@@ -726,6 +747,7 @@ static void assert_clean(Double *D) {
   ck_assert_int_eq(D->open_pools, 0);
   ck_assert_int_eq(count_log(D, "pool_push"), count_log(D, "pool_pop"));
   ck_assert_int_eq(D->finished, 1);
+  ck_assert_int_eq(D->locks, 0);
   ck_assert_int_eq(nfiles_under(D, "/tmp/ane-double/ABC123_DEF_0F"), 0);
   ck_assert_int_eq(nfiles_under(D, "/tmp/ane-double"), 1); /* the directory itself */
 }
@@ -970,6 +992,7 @@ START_TEST(test_sequence) {
   const char *want[] = {
       "pool_push", "framework_open", data_line, "weights_new", "descriptor_new", "release data",
       "release dict", "model_new", "release descriptor", "model_dir",
+      "lock /tmp/ane-double/ABC123_DEF_0F.lock",
       "remove_tree /tmp/ane-double/ABC123_DEF_0F", "make_dir /tmp/ane-double/ABC123_DEF_0F",
       "write_file /tmp/ane-double/ABC123_DEF_0F/model.mil", "compile qos=21", "load qos=21",
       "model_attributes", "surface_new 49152", "surface_wrap", "surface_new 49152", "surface_wrap",
@@ -979,7 +1002,8 @@ START_TEST(test_sequence) {
       /* close */
       "pool_push", "unload qos=21", "release request", "release wrap", "release wrap",
       "release model", "release surface", "release surface",
-      "remove_tree /tmp/ane-double/ABC123_DEF_0F", "pool_pop", "finish"};
+      "remove_tree /tmp/ane-double/ABC123_DEF_0F", "unlock /tmp/ane-double/ABC123_DEF_0F.lock",
+      "pool_pop", "finish"};
   int nwant = (int)(sizeof want / sizeof want[0]);
   for (int i = 0; i < nwant && i < r.D->nlog; i++)
     ck_assert_str_eq(r.D->log[i], want[i]);
@@ -1219,6 +1243,7 @@ static const char *step_of(const char *call, int nth) {
       {"weights_new", "weights dictionary"}, {"weights_add", "weights dictionary"},
       {"descriptor_new", "descriptor"},  {"model_new", "model"},
       {"model_dir", "model directory"},  {"model_attributes", "model attributes"},
+      {"lock", "model directory lock"},
       {"remove_tree", "model directory"}, {"make_dir", "model directory"},
       {"write_file", "model directory"}, {"compile", "compile"},
       {"load", "load"},                  {"surface_new", "surface"},
@@ -1274,9 +1299,9 @@ START_TEST(test_failure_at_each_step) {
     nsteps++;
   }
   /* framework, read x2, data x3, weights_new, add x2, descriptor, model,
-   * directory, remove, mkdir x4, write x3, compile, load, attributes,
-   * surface x8, request. */
-  ck_assert_int_eq(nsteps, 32);
+   * directory, lock, remove, mkdir x4, write x3, compile, load,
+   * attributes, surface x8, request. */
+  ck_assert_int_eq(nsteps, 33);
   ane_close(ok.state);
   run_free(&ok);
 }
@@ -1455,6 +1480,53 @@ END_TEST
 
 /* ---- POSIX files ----------------------------------------------------------- */
 
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* A second process waits for the lock until the first unlocks, and finds
+ * what the first wrote before unlocking; the file goes with the unlock. */
+START_TEST(test_fs_lock) {
+  char root[] = "/tmp/test_ane_lock_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(root));
+  char lock[256], mark[256];
+  snprintf(lock, sizeof lock, "%s/m.lock", root);
+  snprintf(mark, sizeof mark, "%s/first-done", root);
+  AneErr e = {{0}};
+  int h;
+  ck_assert_int_eq(ane_fs_lock(NULL, lock, &h, &e), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    int h2;
+    AneErr e2 = {{0}};
+    if (ane_fs_lock(NULL, lock, &h2, &e2) < 0)
+      _exit(2);
+    struct stat st;
+    int done = stat(mark, &st) == 0;
+    ane_fs_unlock(NULL, lock, h2);
+    _exit(done ? 0 : 1);
+  }
+  sleep_ms(300); /* the child is waiting by now */
+  FILE *f = fopen(mark, "w");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  ane_fs_unlock(NULL, lock, h);
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+  struct stat st;
+  ck_assert_int_eq(stat(lock, &st), -1);
+  ck_assert_int_eq(unlink(mark), 0);
+  ck_assert_int_eq(rmdir(root), 0);
+  /* A lock file that cannot be made says why. */
+  ck_assert_int_eq(ane_fs_lock(NULL, "/nonexistent-dir/x.lock", &h, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.msg, "cannot create lock file /nonexistent-dir/x.lock"));
+}
+END_TEST
+
 START_TEST(test_fs) {
   char root[] = "/tmp/test_ane_XXXXXX";
   ck_assert_ptr_nonnull(mkdtemp(root));
@@ -1528,6 +1600,7 @@ static Suite *ane_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("files");
   tcase_add_test(tc, test_fs);
+  tcase_add_test(tc, test_fs_lock);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ane_api.h"
@@ -156,7 +158,7 @@ static void run_free(Run *r) {
 }
 
 static bool exists(const char *dir, const char *name) {
-  char path[512];
+  char path[1024];
   struct stat st;
   snprintf(path, sizeof path, "%s/%s", dir, name);
   return stat(path, &st) == 0;
@@ -392,6 +394,51 @@ START_TEST(test_failure_at_each_call) {
 }
 END_TEST
 
+/* Two processes opening one model share its directory (its name is the
+ * model's content): the second waits until the first has closed, then
+ * compiles and runs from files of its own. */
+START_TEST(test_two_processes) {
+  fake_two(W, 64, 192);
+  Run r;
+  run_open(&r, prog_two(W), 0);
+  ck_assert_msg(r.rc == 0, "%s", r.msg);
+  char mark[128];
+  snprintf(mark, sizeof mark, "%s/first-closed", modeldir);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    int live = anefake.live; /* the parent's, copied */
+    Run c;
+    run_open(&c, prog_two(W), 0);
+    struct stat st;
+    int waited = stat(mark, &st) == 0, rc[2] = {-1, -1};
+    if (c.rc == 0) {
+      set_inputs(&c, W, rc);
+      rc[0] |= ane_eval(c.state, NULL, &c.d);
+      rc[1] |= wrong_outputs(&c, W);
+      ane_close(c.state);
+    }
+    _exit(c.rc == 0 && waited && rc[0] == 0 && rc[1] == 0 && anefake.live == live ? 0 : 1);
+  }
+  struct timespec ts = {0, 300000000L}; /* the child is waiting by now */
+  nanosleep(&ts, NULL);
+  int rc[2];
+  set_inputs(&r, W, rc);
+  ck_assert_int_eq(ane_eval(r.state, NULL, &r.d), 0);
+  ck_assert_int_eq(wrong_outputs(&r, W), 0); /* its files were not touched */
+  ane_close(r.state);
+  FILE *f = fopen(mark, "w");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+  assert_clean();
+  run_free(&r);
+}
+END_TEST
+
 START_TEST(test_device_info) {
   AneApi api;
   ck_assert_int_eq(ane_darwin_api(&api), 0);
@@ -420,6 +467,7 @@ static Suite *anefake_suite(void) {
   tcase_add_test(tc, test_two_procedures);
   tcase_add_test(tc, test_error_chain);
   tcase_add_test(tc, test_failure_at_each_call);
+  tcase_add_test(tc, test_two_processes);
   tcase_add_test(tc, test_device_info);
   suite_add_tcase(s, tc);
   return s;
