@@ -6,7 +6,7 @@
 # put it before libmiltext.a and libanerun.a and add $(ANE_SYS_LIBS).
 # chip.c goes into libanerun.a, whose report and sim code use it.
 noinst_LIBRARIES += libane.a
-libane_a_SOURCES = runtime/ane.c runtime/ane_api.h
+libane_a_SOURCES = runtime/ane.c runtime/ane_api.h runtime/ane_probe.c
 libanerun_a_SOURCES += runtime/chip.c runtime/chip.h
 ANE_SYS_LIBS =
 if ON_DARWIN
@@ -72,9 +72,10 @@ ANEFAKE_OBJS = tests/anefake/ane_darwin.$(OBJEXT) tests/anefake/fake.$(OBJEXT) \
 ANEFAKE_INCLUDES = -I$(srcdir)/tests/anefake/include -idirafter $(srcdir)/tests/darwin
 tests_test_anefake_SOURCES = tests/test_anefake.c tests/anefake/anefake.h tests/check_main.h
 tests_test_anefake_CFLAGS = $(TEST_CFLAGS)
-tests_test_anefake_LDADD = $(ANEFAKE_OBJS) libane.a libmiltext.a libweights.a $(TEST_LIBS) -lobjc
-tests_test_anefake_DEPENDENCIES = $(ANEFAKE_OBJS) libane.a libmiltext.a libweights.a libanerun.a \
-	libanet.a
+tests_test_anefake_LDADD = $(ANEFAKE_OBJS) libane.a libcpu.a libmiltext.a libweights.a $(TEST_LIBS) \
+	-lobjc
+tests_test_anefake_DEPENDENCIES = $(ANEFAKE_OBJS) libane.a libcpu.a libmiltext.a libweights.a \
+	libanerun.a libanet.a
 CLEANFILES += $(ANEFAKE_OBJS)
 EXTRA_DIST += tests/anefake/fake.m tests/anefake/msgsend.S tests/anefake/include
 

@@ -897,6 +897,20 @@ int ane_device_info(const AneApi *api, AneDeviceInfo *out, Diag *d) {
   return rc < 0 ? -1 : 0;
 }
 
+bool ane_io_info(void *state, int k, AneIoInfo *out) {
+  AneState *S = state;
+  if (k < 0 || k >= S->nin + S->nout)
+    return false;
+  const AneIo *io = k < S->nin ? &S->in[k] : &S->out[k - S->nin];
+  *out = (AneIoInfo){.name = io->name, .output = k >= S->nin, .symbol = io->symbol,
+                     .lay = io->lay, .surf_bytes = io->surf_bytes};
+  return true;
+}
+
+const char *ane_binding(void *state) {
+  return ((AneState *)state)->binding;
+}
+
 /* ---- attributes and layouts (shared by every table) ------------------------- */
 
 AneSym *ane_attrs_sym(AneAttrs *a, int proc, bool output) {

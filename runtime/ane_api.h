@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "backend.h"
 #include "chip.h"
@@ -96,6 +97,10 @@ typedef struct AneLayout {
   size_t stride[4];          /* their strides in bytes */
 } AneLayout;
 
+/* One class (kind 0, sel NULL) or selector ('+' or '-') the backend uses. */
+typedef void AneSymbolFn(void *arg, const char *cls, char kind, const char *sel, bool present,
+                         bool optional);
+
 typedef struct AneApi {
   void *ctx;                 /* the implementation's own; first argument of every call */
   /* Frees ctx; NULL when there is nothing to free. */
@@ -144,6 +149,9 @@ typedef struct AneApi {
 
   /* Loads the framework if needed; fills what _ANEDeviceInfo answers. */
   int (*device_info)(void *ctx, AneDeviceInfo *out, AneErr *e);
+  /* Loads the framework if needed; calls each() for every class and
+   * selector the table uses, present or missing. */
+  int (*symbols)(void *ctx, AneSymbolFn *each, void *arg, AneErr *e);
 
   /* Files. read_file refuses files over max bytes; *data is malloc'd.
    * remove_tree succeeds when path does not exist. */
@@ -164,6 +172,24 @@ int ane_set_input(void *state, int i, const Tensor *t, Diag *d);
 int ane_eval(void *state, double *ms, Diag *d);
 int ane_get_output(void *state, int i, Tensor *t, Diag *d);
 void ane_close(void *state);
+
+/* How an open model's input or output k (inputs first, in MIL order) is
+ * bound; false when there is no such k. */
+typedef struct AneIoInfo {
+  const char *name;
+  bool output;
+  int symbol;
+  AneLayout lay;
+  size_t surf_bytes;
+} AneIoInfo;
+bool ane_io_info(void *state, int k, AneIoInfo *out);
+/* "attributes" or "alphabetical". */
+const char *ane_binding(void *state);
+
+/* anerun --probe over any table: make() gives a fresh table for each use.
+ * Text on out, and JSON on json unless it is NULL. Every item is tried;
+ * returns how many failed. */
+int ane_first_contact(int (*make)(AneApi *api), FILE *out, FILE *json);
 
 /* Asks _ANEDeviceInfo; 0, or -1 after reporting. Does not finish api. */
 int ane_device_info(const AneApi *api, AneDeviceInfo *out, Diag *d);

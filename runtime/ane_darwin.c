@@ -20,6 +20,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ typedef struct Dar {
   void (*send)(void);
   void *lib;
   bool ready;                 /* classes and selectors checked */
-  Class desc_cls, model_cls, request_cls, surface_cls, dict_cls;
+  Class cls[6];               /* indexed by the C_ names below */
   SEL with_mil, with_descriptor, hex_id, compile, load, unload, evaluate, with_surface,
       with_inputs, with_objects, all_keys, all_values, first_object;
   /* Optional: NULL when this macOS lacks them. */
@@ -118,27 +119,46 @@ static int describe(AneErr *e, const char *call, CFErrorRef err) {
   return -1;
 }
 
-static int need_class(Class *out, const char *name, AneErr *e) {
-  if ((*out = objc_getClass(name)))
-    return 0;
-  snprintf(e->msg, sizeof e->msg, "class %s not found after loading AppleNeuralEngine", name);
-  return -1;
-}
+/* Every class and selector the backend sends, checked before the first
+ * message: an unknown selector raises an exception C cannot catch. */
+enum { C_DESC, C_MODEL, C_REQUEST, C_SURFACE, C_DICT, C_ARRAY, NCLASSES };
+static const char *const class_names[NCLASSES] = {
+    "_ANEInMemoryModelDescriptor", "_ANEInMemoryModel", "_ANERequest", "_ANEIOSurfaceObject",
+    "NSDictionary", "NSArray"};
 
-/* kind '+' checks a class method, '-' an instance method. */
-static int need_sel(SEL *out, Class cls, char kind, const char *name, AneErr *e) {
-  *out = sel_registerName(name);
-  Class where = kind == '+' ? object_getClass((id)cls) : cls;
-  if (where && class_respondsToSelector(where, *out))
-    return 0;
-  snprintf(e->msg, sizeof e->msg, "%c[%s %s] is missing from this macOS", kind,
-           class_getName(cls), name);
-  return -1;
-}
+typedef struct SelSpec {
+  int cls;
+  char kind;                  /* '+' class method, '-' instance method */
+  const char *name;
+  size_t field;               /* offsetof(Dar, ...) */
+  bool optional;
+} SelSpec;
 
-static SEL optional_sel(Class cls, const char *name) {
-  SEL sel = sel_registerName(name);
-  return class_respondsToSelector(cls, sel) ? sel : NULL;
+static const SelSpec sel_specs[] = {
+    {C_DESC, '+', "modelWithMILText:weights:optionsPlist:", offsetof(Dar, with_mil), false},
+    {C_MODEL, '+', "inMemoryModelWithDescriptor:", offsetof(Dar, with_descriptor), false},
+    {C_MODEL, '-', "hexStringIdentifier", offsetof(Dar, hex_id), false},
+    {C_MODEL, '-', "compileWithQoS:options:error:", offsetof(Dar, compile), false},
+    {C_MODEL, '-', "loadWithQoS:options:error:", offsetof(Dar, load), false},
+    {C_MODEL, '-', "unloadWithQoS:error:", offsetof(Dar, unload), false},
+    {C_MODEL, '-', "evaluateWithQoS:options:request:error:", offsetof(Dar, evaluate), false},
+    {C_MODEL, '-', "localModelPath", offsetof(Dar, local_path), true},
+    {C_MODEL, '-', "modelAttributes", offsetof(Dar, attributes), true},
+    {C_MODEL, '-', "model", offsetof(Dar, inner_model), true},
+    {C_SURFACE, '+', "objectWithIOSurface:", offsetof(Dar, with_surface), false},
+    {C_REQUEST, '+',
+     "requestWithInputs:inputIndices:outputs:outputIndices:weightsBuffer:perfStats:"
+     "procedureIndex:",
+     offsetof(Dar, with_inputs), false},
+    {C_DICT, '+', "dictionaryWithObjects:forKeys:count:", offsetof(Dar, with_objects), false},
+    {C_DICT, '-', "allKeys", offsetof(Dar, all_keys), false},
+    {C_DICT, '-', "allValues", offsetof(Dar, all_values), false},
+    {C_ARRAY, '-', "firstObject", offsetof(Dar, first_object), false},
+};
+
+static bool has_sel(Class cls, char kind, SEL sel) {
+  Class where = cls && kind == '+' ? object_getClass((id)cls) : cls;
+  return where && class_respondsToSelector(where, sel);
 }
 
 static int open_lib(Dar *D, AneErr *e) {
@@ -162,34 +182,25 @@ static int dar_framework_open(void *ctx, AneErr *e) {
   Dar *D = ctx;
   if (D->ready)
     return 0;
-  if (open_lib(D, e) < 0 || need_class(&D->desc_cls, "_ANEInMemoryModelDescriptor", e) < 0 ||
-      need_class(&D->model_cls, "_ANEInMemoryModel", e) < 0 ||
-      need_class(&D->request_cls, "_ANERequest", e) < 0 ||
-      need_class(&D->surface_cls, "_ANEIOSurfaceObject", e) < 0 ||
-      need_class(&D->dict_cls, "NSDictionary", e) < 0)
+  if (open_lib(D, e) < 0)
     return -1;
-  Class array_cls;
-  if (need_class(&array_cls, "NSArray", e) < 0 ||
-      need_sel(&D->with_mil, D->desc_cls, '+', "modelWithMILText:weights:optionsPlist:", e) < 0 ||
-      need_sel(&D->with_descriptor, D->model_cls, '+', "inMemoryModelWithDescriptor:", e) < 0 ||
-      need_sel(&D->hex_id, D->model_cls, '-', "hexStringIdentifier", e) < 0 ||
-      need_sel(&D->compile, D->model_cls, '-', "compileWithQoS:options:error:", e) < 0 ||
-      need_sel(&D->load, D->model_cls, '-', "loadWithQoS:options:error:", e) < 0 ||
-      need_sel(&D->unload, D->model_cls, '-', "unloadWithQoS:error:", e) < 0 ||
-      need_sel(&D->evaluate, D->model_cls, '-', "evaluateWithQoS:options:request:error:", e) < 0 ||
-      need_sel(&D->with_surface, D->surface_cls, '+', "objectWithIOSurface:", e) < 0 ||
-      need_sel(&D->with_inputs, D->request_cls, '+',
-               "requestWithInputs:inputIndices:outputs:outputIndices:weightsBuffer:perfStats:"
-               "procedureIndex:",
-               e) < 0 ||
-      need_sel(&D->with_objects, D->dict_cls, '+', "dictionaryWithObjects:forKeys:count:", e) < 0 ||
-      need_sel(&D->all_keys, D->dict_cls, '-', "allKeys", e) < 0 ||
-      need_sel(&D->all_values, D->dict_cls, '-', "allValues", e) < 0 ||
-      need_sel(&D->first_object, array_cls, '-', "firstObject", e) < 0)
-    return -1;
-  D->local_path = optional_sel(D->model_cls, "localModelPath");
-  D->attributes = optional_sel(D->model_cls, "modelAttributes");
-  D->inner_model = optional_sel(D->model_cls, "model");
+  for (int c = 0; c < NCLASSES; c++)
+    if (!(D->cls[c] = objc_getClass(class_names[c]))) {
+      snprintf(e->msg, sizeof e->msg, "class %s not found after loading AppleNeuralEngine",
+               class_names[c]);
+      return -1;
+    }
+  for (size_t i = 0; i < sizeof sel_specs / sizeof sel_specs[0]; i++) {
+    const SelSpec *p = &sel_specs[i];
+    SEL sel = sel_registerName(p->name);
+    bool has = has_sel(D->cls[p->cls], p->kind, sel);
+    if (!has && !p->optional) {
+      snprintf(e->msg, sizeof e->msg, "%c[%s %s] is missing from this macOS", p->kind,
+               class_names[p->cls], p->name);
+      return -1;
+    }
+    memcpy((char *)D + p->field, has ? &sel : &(SEL){NULL}, sizeof sel);
+  }
   if (!D->empty &&
       !(D->empty = CFDictionaryCreate(NULL, NULL, NULL, 0, &kCFTypeDictionaryKeyCallBacks,
                                       &kCFTypeDictionaryValueCallBacks))) {
@@ -197,6 +208,22 @@ static int dar_framework_open(void *ctx, AneErr *e) {
     return -1;
   }
   D->ready = true;
+  return 0;
+}
+
+/* Every class and selector of the table, present or not. */
+static int dar_symbols(void *ctx, AneSymbolFn *each, void *arg, AneErr *e) {
+  Dar *D = ctx;
+  if (open_lib(D, e) < 0)
+    return -1;
+  for (int c = 0; c < NCLASSES; c++)
+    each(arg, class_names[c], 0, NULL, objc_getClass(class_names[c]) != NULL, false);
+  for (size_t i = 0; i < sizeof sel_specs / sizeof sel_specs[0]; i++) {
+    const SelSpec *p = &sel_specs[i];
+    Class cls = objc_getClass(class_names[p->cls]);
+    each(arg, class_names[p->cls], p->kind, p->name,
+         has_sel(cls, p->kind, sel_registerName(p->name)), p->optional);
+  }
   return 0;
 }
 
@@ -252,7 +279,7 @@ static int dar_weights_add(void *ctx, AneRef weights, const char *path, uint64_t
   }
   id keys[2] = {(id)CFSTR("offset"), (id)CFSTR("data")};
   id objs[2] = {(id)num, (id)data};
-  id inner = ((MsgDictionary)D->send)((id)D->dict_cls, D->with_objects, objs, keys, 2);
+  id inner = ((MsgDictionary)D->send)((id)D->cls[C_DICT], D->with_objects, objs, keys, 2);
   if (!inner) {
     snprintf(e->msg, sizeof e->msg, "+[NSDictionary dictionaryWithObjects:forKeys:count:] "
              "returned nil for %s", path);
@@ -279,7 +306,7 @@ out:
 
 static AneRef dar_descriptor_new(void *ctx, AneRef mil, AneRef weights, AneErr *e) {
   Dar *D = ctx;
-  id desc = ((MsgDescriptor)D->send)((id)D->desc_cls, D->with_mil, (CFDataRef)(void *)mil,
+  id desc = ((MsgDescriptor)D->send)((id)D->cls[C_DESC], D->with_mil, (CFDataRef)(void *)mil,
                                           (CFDictionaryRef)(void *)weights, NULL);
   if (!desc) {
     /* It says nothing more: nil means missing text or weights, or an
@@ -293,7 +320,7 @@ static AneRef dar_descriptor_new(void *ctx, AneRef mil, AneRef weights, AneErr *
 
 static AneRef dar_model_new(void *ctx, AneRef descriptor, AneErr *e) {
   Dar *D = ctx;
-  id model = ((MsgIdId)D->send)((id)D->model_cls, D->with_descriptor, (id)descriptor);
+  id model = ((MsgIdId)D->send)((id)D->cls[C_MODEL], D->with_descriptor, (id)descriptor);
   if (!model) {
     snprintf(e->msg, sizeof e->msg, "+[_ANEInMemoryModel inMemoryModelWithDescriptor:] returned "
              "nil");
@@ -547,7 +574,7 @@ static AneRef dar_surface_new(void *ctx, size_t bytes, AneErr *e) {
 static AneRef dar_surface_wrap(void *ctx, AneRef surface, AneErr *e) {
   Dar *D = ctx;
   /* The wrapper retains the surface itself; our own reference stays ours. */
-  id w = ((MsgWrap)D->send)((id)D->surface_cls, D->with_surface, (IOSurfaceRef)(void *)surface);
+  id w = ((MsgWrap)D->send)((id)D->cls[C_SURFACE], D->with_surface, (IOSurfaceRef)(void *)surface);
   if (!w) {
     snprintf(e->msg, sizeof e->msg, "+[_ANEIOSurfaceObject objectWithIOSurface:] returned nil");
     return NULL;
@@ -626,7 +653,7 @@ static AneRef dar_request_new(void *ctx, const AneRef *in, const int *in_idx, in
   CFNumberRef proc = CFNumberCreate(NULL, kCFNumberIntType, &procedure);
   id req = NULL;
   if (ins && outs && ins_idx && outs_idx && proc)
-    req = ((MsgRequest)D->send)((id)D->request_cls, D->with_inputs, ins, ins_idx, outs,
+    req = ((MsgRequest)D->send)((id)D->cls[C_REQUEST], D->with_inputs, ins, ins_idx, outs,
                                      outs_idx, NULL, NULL, proc);
   CFTypeRef made[5] = {ins, outs, ins_idx, outs_idx, proc};
   for (int i = 0; i < 5; i++)
@@ -656,9 +683,14 @@ static void info_string(Dar *D, id cls, Class meta, const char *name, char *buf,
 
 static int dar_device_info(void *ctx, AneDeviceInfo *out, AneErr *e) {
   Dar *D = ctx;
-  Class cls;
-  if (open_lib(D, e) < 0 || need_class(&cls, "_ANEDeviceInfo", e) < 0)
+  if (open_lib(D, e) < 0)
     return -1;
+  Class cls = objc_getClass("_ANEDeviceInfo");
+  if (!cls) {
+    snprintf(e->msg, sizeof e->msg, "class _ANEDeviceInfo not found after loading "
+             "AppleNeuralEngine");
+    return -1;
+  }
   Class meta = object_getClass((id)cls);
   SEL sel;
   if (answers(meta, "hasANE", &sel))
@@ -715,6 +747,7 @@ int ane_darwin_api(AneApi *api) {
       .request_new = dar_request_new,
       .evaluate = dar_evaluate,
       .device_info = dar_device_info,
+      .symbols = dar_symbols,
       .make_dir = ane_fs_make_dir,
       .write_file = ane_fs_write_file,
       .read_file = ane_fs_read_file,
