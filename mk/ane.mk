@@ -15,7 +15,8 @@ libane_a_SOURCES += runtime/ane_darwin.c
 ANE_SYS_LIBS += -Wl,-framework,CoreFoundation -Wl,-framework,IOSurface -lobjc -ldl
 endif
 
-EXTRA_DIST += tests/darwin tests/test_darwin_syntax.sh
+EXTRA_DIST += tests/darwin tests/test_darwin_syntax.sh tests/test_probe.sh
+TESTS += tests/test_probe.sh
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_ane

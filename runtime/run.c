@@ -511,3 +511,23 @@ int run_dry(const RunOpts *o, FILE *out, Diag *d) {
   model_close(&mp);
   return status;
 }
+
+/* ---- --probe (docs/ane.md) --------------------------------------------------- */
+
+int run_probe(const RunOpts *o, FILE *out, Diag *d) {
+#ifdef __APPLE__
+  OutFile f;
+  if (o->probe_output && outfile_open(&f, o->probe_output, d) < 0)
+    return 1;
+  int failed = ane_first_contact(ane_darwin_api, out, o->probe_output ? f.f : NULL);
+  if (o->probe_output && outfile_commit(&f, d) < 0)
+    return 1;
+  return failed ? 1 : 0;
+#else
+  (void)o;
+  (void)out;
+  diag_file_error(d, "anerun", "--probe reports on the Apple Neural Engine and runs only on "
+                  "macOS; this system is not macOS");
+  return RUNOPTS_EXIT_USAGE;
+#endif
+}

@@ -18,6 +18,8 @@
 /* Exit statuses: 0, or 1 after reporting. */
 int run_dry(const RunOpts *o, FILE *out, Diag *d);
 int run_all(const RunOpts *o, FILE *out, Diag *d);
+/* anerun --probe: 0 when every item is ok, 1 when one is not, 2 off macOS. */
+int run_probe(const RunOpts *o, FILE *out, Diag *d);
 
 /* Runs point i of mp in this process; a .anet point's files go to workdir
  * (NULL: a private one). When profile is non-NULL and the backend is sim,

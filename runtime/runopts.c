@@ -160,7 +160,19 @@ static int set_list_chips(RunOpts *o, const char *v, Diag *d) {
   return 0;
 }
 
+static int set_probe(RunOpts *o, const char *v, Diag *d) {
+  o->mode = RUN_PROBE;
+  return 0;
+}
+
+static int set_probe_output(RunOpts *o, const char *v, Diag *d) {
+  o->probe_output = v;
+  return 0;
+}
+
 static const OptSpec specs[] = {
+    {"probe", false, set_probe},
+    {"output", true, set_probe_output},
     {"backend", true, set_backend},
     {"dry-run", false, set_dry},
     {"function", true, set_function},
@@ -245,6 +257,10 @@ static int set_path(RunOpts *o, const char *a, Diag *d) {
 
 /* Combinations that no single option can judge. */
 static int check_combination(RunOpts *o, Diag *d) {
+  if (o->probe_output && o->mode != RUN_PROBE)
+    return usage_error(d, "--output FILE.json goes with --probe");
+  if (o->mode == RUN_PROBE && o->path)
+    return usage_error(d, "--probe runs its own models, not '%s'", o->path);
   if (o->mode != RUN_BENCH && o->mode != RUN_DRY)
     return 0;
   if (!o->path)
@@ -306,6 +322,8 @@ void runopts_usage(FILE *out) {
         "  --qos N                ane: QoS class (default 21)\n"
         "  --chip NAME            sim: the chip to model (default M4); ane: its row for %peak\n"
         "  --list-chips           print the known chips\n"
+        "  --probe [--output F]   first-contact report on the ANE (macOS): device, classes,\n"
+        "                         tiny models checked against cpu; JSON into F too\n"
         "  --check                ane: compare every output with the cpu backend\n"
         "  --tol X                --check: largest max|out-ref| / max|ref| (default 0.01)\n"
         "  -h, --help             this text\n"

@@ -9,7 +9,7 @@
 #include "diag.h"
 #include "report.h"
 
-typedef enum RunMode { RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS } RunMode;
+typedef enum RunMode { RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS, RUN_PROBE } RunMode;
 
 typedef struct InputArg {
   const char *name, *file;   /* "--input NAME=FILE": point into argv */
@@ -30,6 +30,7 @@ typedef struct RunOpts {
   BackendOpts bopts;         /* qos, chip */
   bool check;
   double tol;
+  const char *probe_output;  /* --probe --output FILE.json */
 } RunOpts;
 
 enum { RUNOPTS_QOS_DEFAULT = 21, RUNOPTS_EXIT_USAGE = 2 };
