@@ -233,6 +233,10 @@ static void json_row(FILE *out, const Report *r) {
   json_num_field(out, "tflops", r->tflops);
   json_num_field(out, "pct_peak", r->pct_peak);
   json_num_field(out, "est_mhz", r->est_mhz);
+  if (r->binding[0]) { /* how the ane backend bound inputs and outputs (docs/ane.md) */
+    json_key(out, "binding", false);
+    json_str(out, r->binding);
+  }
   json_checks(out, r);
   fputs("}", out);
 }

@@ -37,6 +37,7 @@ typedef struct Report {
   double tol;
   int nchecks;             /* --check: outputs compared against cpu */
   CheckRow checks[REPORT_MAX_CHECKS];
+  char binding[16];        /* ane: "attributes" or "alphabetical"; "" otherwise */
 } Report;
 
 typedef enum ReportFormat { REPORT_TABLE, REPORT_JSON, REPORT_CSV } ReportFormat;

@@ -308,6 +308,10 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Re
     inputs_free(&in);
     return -1;
   }
+#ifdef __APPLE__
+  if (b == &ane_backend)
+    snprintf(r->binding, sizeof r->binding, "%s", ane_binding(st));
+#endif
   int rc = set_inputs(b, st, &in, d);
   if (rc == 0)
     rc = time_evals(o, b, st, &s, d);
