@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,8 @@ typedef struct AneState {
   char dir[ANE_PATH_MAX];     /* the model directory, "" until chosen */
   char lock[ANE_PATH_MAX];    /* its lock file, "" until held */
   int lock_handle;
+  double *hw_ms;              /* per evaluation; NAN when the system gave none */
+  int nhw, hw_cap;
 } AneState;
 
 static int step_failed(AneState *S, Diag *d, const char *step, const AneErr *e) {
@@ -562,7 +565,8 @@ static int sym_layout(AneState *S, AneIo *io, const AneSym *sym, Diag *d) {
   bool ok = sym->width == width;
   for (int k = 3; ok && k >= 0; k--) {
     ok = count[k] >= 1 && count[k] <= (int64_t)ane_max_tensor_bytes && stride[k] >= 0 &&
-         stride[k] <= (int64_t)ane_max_tensor_bytes && (count[k] == 1 || (uint64_t)stride[k] >= extent);
+         stride[k] <= (int64_t)ane_max_tensor_bytes &&
+         (count[k] == 1 || (uint64_t)stride[k] >= extent);
     if (ok) {
       rows *= (uint64_t)count[k];
       extent = (uint64_t)(count[k] - 1) * (uint64_t)stride[k] + extent;
@@ -815,14 +819,46 @@ int ane_set_input(void *state, int i, const Tensor *t, Diag *d) {
   return rc < 0 ? step_failed(S, d, "writing an input", &e) : 0;
 }
 
+/* Keeps what the system says the evaluation took on the ANE, or NAN. */
+static int note_hw_time(AneState *S, Diag *d) {
+  uint64_t ns = 0;
+  bool has = S->api.hw_time && S->api.hw_time(S->api.ctx, S->request, &ns);
+  if (S->nhw == S->hw_cap) {
+    int cap = S->hw_cap ? 2 * S->hw_cap : 64;
+    double *n = realloc(S->hw_ms, (size_t)cap * sizeof *n);
+    if (!n) {
+      diag_file_error(d, S->name, "ane: out of memory");
+      return -1;
+    }
+    S->hw_ms = n;
+    S->hw_cap = cap;
+  }
+  S->hw_ms[S->nhw++] = has ? (double)ns / 1e6 : NAN;
+  return 0;
+}
+
 int ane_eval(void *state, double *ms, Diag *d) {
   (void)ms; /* measured by the caller */
   AneState *S = state;
   AneErr e = {{0}};
   void *pool = S->api.pool_push(S->api.ctx);
   int rc = S->api.evaluate(S->api.ctx, S->model, S->qos, S->request, &e);
+  if (rc == 0)
+    rc = note_hw_time(S, d);
+  else
+    step_failed(S, d, "evaluate", &e);
   S->api.pool_pop(S->api.ctx, pool);
-  return rc < 0 ? step_failed(S, d, "evaluate", &e) : 0;
+  return rc;
+}
+
+bool ane_hw_stats(void *state, int n, Stats *s) {
+  AneState *S = state;
+  if (n < 1 || n > S->nhw)
+    return false;
+  for (int i = S->nhw - n; i < S->nhw; i++)
+    if (isnan(S->hw_ms[i]))
+      return false;
+  return stats_summarise(S->hw_ms + S->nhw - n, n, s) == 0;
 }
 
 int ane_get_output(void *state, int i, Tensor *t, Diag *d) {
@@ -874,6 +910,7 @@ void ane_close(void *state) {
   A->pool_pop(A->ctx, pool);
   if (A->finish)
     A->finish(A->ctx);
+  free(S->hw_ms);
   free(S->surf);
   free(S->wrap);
   free(S->in);

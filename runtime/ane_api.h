@@ -26,6 +26,7 @@
 #include "backend.h"
 #include "chip.h"
 #include "diag.h"
+#include "stats.h"
 
 typedef struct AneObj *AneRef;
 
@@ -146,6 +147,10 @@ typedef struct AneApi {
   AneRef (*request_new)(void *ctx, const AneRef *in, const int *in_idx, int nin, const AneRef *out,
                         const int *out_idx, int nout, int procedure, AneErr *e);
   int (*evaluate)(void *ctx, AneRef model, unsigned qos, AneRef request, AneErr *e);
+  /* The hardware execution time of the request's last evaluation, from
+   * its _ANEPerformanceStats (ANE_API.md 2.11); false when the system
+   * gives none. NULL in a table that never has one. */
+  bool (*hw_time)(void *ctx, AneRef request, uint64_t *ns);
 
   /* Loads the framework if needed; fills what _ANEDeviceInfo answers. */
   int (*device_info)(void *ctx, AneDeviceInfo *out, AneErr *e);
@@ -185,6 +190,9 @@ typedef struct AneIoInfo {
 bool ane_io_info(void *state, int k, AneIoInfo *out);
 /* "attributes" or "alphabetical". */
 const char *ane_binding(void *state);
+/* The hardware times of the last n evaluations, summarised; false unless
+ * the system gave one for each. */
+bool ane_hw_stats(void *state, int n, Stats *s);
 
 /* anerun --probe over any table: make() gives a fresh table for each use.
  * Text on out, and JSON on json unless it is NULL. Every item is tried;

@@ -44,6 +44,7 @@ typedef id (*MsgId)(id, SEL);
 typedef id (*MsgIdId)(id, SEL, id);
 typedef BOOL (*MsgBool)(id, SEL);
 typedef unsigned int (*MsgU32)(id, SEL);
+typedef unsigned long long (*MsgU64)(id, SEL);
 typedef id (*MsgDescriptor)(id, SEL, CFDataRef, CFDictionaryRef, CFDataRef);
 typedef BOOL (*MsgQosOptions)(id, SEL, unsigned int, CFDictionaryRef, CFErrorRef *);
 typedef BOOL (*MsgEvaluate)(id, SEL, unsigned int, CFDictionaryRef, id, CFErrorRef *);
@@ -64,7 +65,7 @@ typedef struct Dar {
   SEL with_mil, with_descriptor, hex_id, compile, load, unload, evaluate, with_surface,
       with_inputs, with_objects, all_keys, all_values, first_object;
   /* Optional: NULL when this macOS lacks them. */
-  SEL local_path, attributes, inner_model;
+  SEL local_path, attributes, inner_model, perf_stats;
   CFDictionaryRef empty;      /* the options of compile, load and evaluate */
 } Dar;
 
@@ -150,6 +151,7 @@ static const SelSpec sel_specs[] = {
      "requestWithInputs:inputIndices:outputs:outputIndices:weightsBuffer:perfStats:"
      "procedureIndex:",
      offsetof(Dar, with_inputs), false},
+    {C_REQUEST, '-', "perfStats", offsetof(Dar, perf_stats), true},
     {C_DICT, '+', "dictionaryWithObjects:forKeys:count:", offsetof(Dar, with_objects), false},
     {C_DICT, '-', "allKeys", offsetof(Dar, all_keys), false},
     {C_DICT, '-', "allValues", offsetof(Dar, all_values), false},
@@ -667,6 +669,19 @@ static AneRef dar_request_new(void *ctx, const AneRef *in, const int *in_idx, in
   return retained(req);
 }
 
+/* What the request's _ANEPerformanceStats says, where it has one: the
+ * request is made without a stats object (ANE_API.md 2.11), so this is
+ * only what the system fills in by itself. */
+static bool dar_hw_time(void *ctx, AneRef request, uint64_t *ns) {
+  Dar *D = ctx;
+  id stats = D->perf_stats ? ((MsgId)D->send)((id)request, D->perf_stats) : NULL;
+  SEL hw = sel_registerName("hwExecutionTime");
+  if (!stats || !class_respondsToSelector(object_getClass(stats), hw))
+    return false;
+  *ns = ((MsgU64)D->send)(stats, hw);
+  return *ns > 0;
+}
+
 /* Class methods only, each asked only if this macOS has it; strings are
  * the framework's cached statics (+0). */
 static bool answers(Class meta, const char *name, SEL *sel) {
@@ -746,6 +761,7 @@ int ane_darwin_api(AneApi *api) {
       .surface_read = dar_surface_read,
       .request_new = dar_request_new,
       .evaluate = dar_evaluate,
+      .hw_time = dar_hw_time,
       .device_info = dar_device_info,
       .symbols = dar_symbols,
       .make_dir = ane_fs_make_dir,

@@ -237,6 +237,11 @@ static void json_row(FILE *out, const Report *r) {
     json_key(out, "binding", false);
     json_str(out, r->binding);
   }
+  if (measured_on_ane(r)) { /* _ANEPerformanceStats' times; null when it gave none */
+    json_num_field(out, "hw_ms_min", r->hw_ok ? r->hw_ms_min : NAN);
+    json_num_field(out, "hw_ms_median", r->hw_ok ? r->hw_ms_median : NAN);
+    json_num_field(out, "hw_ms_p90", r->hw_ok ? r->hw_ms_p90 : NAN);
+  }
   json_checks(out, r);
   fputs("}", out);
 }

@@ -38,6 +38,8 @@ typedef struct Report {
   int nchecks;             /* --check: outputs compared against cpu */
   CheckRow checks[REPORT_MAX_CHECKS];
   char binding[16];        /* ane: "attributes" or "alphabetical"; "" otherwise */
+  bool hw_ok;              /* ane: the system gave the hardware time of every timed run */
+  double hw_ms_min, hw_ms_median, hw_ms_p90;
 } Report;
 
 typedef enum ReportFormat { REPORT_TABLE, REPORT_JSON, REPORT_CSV } ReportFormat;

@@ -317,6 +317,14 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Re
     rc = time_evals(o, b, st, &s, d);
   if (rc == 0)
     report_set_times(r, &s);
+#ifdef __APPLE__
+  Stats hw;
+  if (rc == 0 && b == &ane_backend && (r->hw_ok = ane_hw_stats(st, o->iters, &hw))) {
+    r->hw_ms_min = hw.min;
+    r->hw_ms_median = hw.median;
+    r->hw_ms_p90 = hw.p90;
+  }
+#endif
   if (rc == 0 && o->output_dir)
     rc = write_outputs(o, mp, l, st, d);
   if (rc == 0 && o->check)

@@ -235,6 +235,16 @@ START_TEST(test_end_to_end) {
   ck_assert_int_eq(ane_eval(r.state, NULL, &r.d), 0);
   ck_assert_int_eq(anefake.evaluations, 1);
   ck_assert_int_eq(wrong_outputs(&r, W), 0);
+  /* No _ANEPerformanceStats: no hardware time. Then 1.5 and 2.5 ms. */
+  Stats hw;
+  ck_assert(!ane_hw_stats(r.state, 1, &hw));
+  anefake.hw_ns = 1500000;
+  ck_assert_int_eq(ane_eval(r.state, NULL, &r.d), 0);
+  anefake.hw_ns = 2500000;
+  ck_assert_int_eq(ane_eval(r.state, NULL, &r.d), 0);
+  ck_assert(ane_hw_stats(r.state, 2, &hw));
+  ck_assert(hw.min == 1.5 && hw.median == 2.0 && hw.p90 == 2.5);
+  ck_assert(!ane_hw_stats(r.state, 3, &hw)); /* the first had none */
   ane_close(r.state);
   assert_clean();
   run_free(&r);
@@ -520,7 +530,8 @@ START_TEST(test_probe) {
     fputs(json, dump);
     fclose(dump);
   }
-  ck_assert_ptr_nonnull(strstr(json, "\"status\": \"ok\", \"error\": null, \"max_abs_err\": 0, \"binding\": \"attributes\""));
+  ck_assert_ptr_nonnull(strstr(json, "\"status\": \"ok\", \"error\": null, \"max_abs_err\": 0, "
+                                     "\"binding\": \"attributes\""));
   ck_assert_ptr_nonnull(strstr(json, "\"failed\": 0\n}\n"));
   free(text);
   free(json);

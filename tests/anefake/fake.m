@@ -771,7 +771,7 @@ static bool holds(const char *path, const void *want, size_t n) {
 }
 @end
 
-/* ---- _ANEIOSurfaceObject, _ANERequest, _ANEPerformanceStats ------------------------------------ */
+/* ---- _ANEIOSurfaceObject, _ANERequest, _ANEPerformanceStats --------------------------- */
 
 @interface _ANEIOSurfaceObject : AFObj {
 @public
@@ -797,8 +797,9 @@ static bool holds(const char *path, const void *want, size_t n) {
 
 @interface _ANERequest : AFObj {
 @public
-  id ins, in_idx, outs, out_idx, proc;
+  id ins, in_idx, outs, out_idx, proc, perf;
 }
+- (id)perfStats;
 + (id)requestWithInputs:(id)inputs inputIndices:(id)ii outputs:(id)outputs
           outputIndices:(id)oi weightsBuffer:(id)wb perfStats:(id)ps procedureIndex:(id)p;
 - (BOOL)validate;
@@ -854,7 +855,12 @@ static bool all_numbers(id a) {
   }
   return YES;
 }
+/* Filled by evaluate when the test set a hardware time. */
+- (id)perfStats {
+  return perf;
+}
 - (void)af_free {
+  af_release(perf);
   af_release(ins);
   af_release(in_idx);
   af_release(outs);
@@ -948,7 +954,7 @@ static id io_dict(const AnefakeIo *io) {
 }
 
 static id io_list(const AnefakeIo *io, int n) {
-  id items[ANEFAKE_MAX_IO];
+  id items[ANEFAKE_MAX_IO] = {0};
   for (int i = 0; i < n; i++)
     items[i] = io_dict(&io[i]);
   id a = array_new(items, n);
@@ -991,7 +997,8 @@ static bool io_move(const AnefakeIo *io, AFSurface *s, float *v, bool to_surface
       for (int64_t d = 0; d < io->d; d++)
         for (int64_t h = 0; h < io->h; h++)
           for (int64_t w = 0; w < io->w; w++, k++) {
-            size_t off = (size_t)(b * io->bs + c * io->ps + d * io->ds + h * io->rs) + (size_t)w * es;
+            size_t off =
+                (size_t)(b * io->bs + c * io->ps + d * io->ds + h * io->rs) + (size_t)w * es;
             if (off + es > s->size)
               return false;
             unsigned char *p = s->mem + off;
@@ -1150,6 +1157,11 @@ static AFSurface *bound(id bufs, id idx, int sym) {
     return failed_with(err, "com.apple.appleneuralengine", 14,
                        "a symbol has no buffer, or its buffer is too small (status 0x1d)");
   anefake.evaluations++;
+  af_release(r->perf);
+  id stats = nil;
+  if (anefake.hw_ns)
+    stats = [_ANEPerformanceStats statsWithHardwareExecutionNS:anefake.hw_ns];
+  r->perf = af_retain(stats);
   return YES;
 }
 
