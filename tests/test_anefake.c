@@ -24,6 +24,26 @@
 
 int ane_darwin_api(AneApi *api);
 
+/* The fake's own side, for checking it keeps ANE_API.md's contract:
+ * opaque pointers here, as the C side of toll-free bridging sees them. */
+void objc_msgSend(void);
+void *objc_getClass(const char *name);
+void *sel_registerName(const char *name);
+const void *CFDataCreate(const void *alloc, const unsigned char *bytes, long n);
+void *CFDictionaryCreateMutable(const void *alloc, long cap, const void *kcb, const void *vcb);
+void CFDictionarySetValue(void *d, const void *key, const void *value);
+const void *CFNumberCreate(const void *alloc, long type, const void *value);
+const void *CFArrayCreate(const void *alloc, const void **values, long n, const void *cb);
+void CFRelease(const void *cf);
+const void *anefake_cfstr(const char *s);
+void *objc_autoreleasePoolPush(void);
+void objc_autoreleasePoolPop(void *pool);
+void *IOSurfaceCreate(const void *props);
+void *anefake_dlopen(const char *path, int mode);
+
+/* objc_msgSend through a pointer, cast at each call to the selector's type. */
+static void (*send)(void) = objc_msgSend;
+
 /* LeakSanitizer's hook, read when it starts: GCC's Objective-C runtime
  * keeps the selectors and method tables it makes on first use for the life
  * of the process. Nothing else is excused. */
@@ -539,6 +559,91 @@ START_TEST(test_probe) {
 }
 END_TEST
 
+typedef void *(*MsgDesc)(void *, void *, const void *, const void *, const void *);
+typedef void *(*MsgRequest)(void *, void *, const void *, const void *, const void *,
+                            const void *, void *, void *, const void *);
+typedef unsigned char (*MsgBool)(void *, void *);
+
+static void *descriptor(const void *text, const void *weights) {
+  return ((MsgDesc)send)(objc_getClass("_ANEInMemoryModelDescriptor"),
+                                 sel_registerName("modelWithMILText:weights:optionsPlist:"),
+                                 text, weights, NULL);
+}
+
+typedef void *(*MsgWrap)(void *, void *, void *);
+
+/* A 64-byte surface in its _ANEIOSurfaceObject (autoreleased). */
+static void *surface_object(void) {
+  static const char *const keys[] = {"IOSurfaceAllocSize", "IOSurfaceWidth",
+                                     "IOSurfaceBytesPerRow", "IOSurfaceHeight",
+                                     "IOSurfaceBytesPerElement", "IOSurfacePixelFormat"};
+  static const int vals[] = {64, 64, 64, 1, 1, 0};
+  void *props = CFDictionaryCreateMutable(NULL, 0, NULL, NULL);
+  for (int i = 0; i < 6; i++) {
+    const void *n = CFNumberCreate(NULL, 9, &vals[i]);
+    CFDictionarySetValue(props, anefake_cfstr(keys[i]), n);
+    CFRelease(n);
+  }
+  void *surf = IOSurfaceCreate(props);
+  void *obj = ((MsgWrap)send)(objc_getClass("_ANEIOSurfaceObject"),
+                              sel_registerName("objectWithIOSurface:"), surf);
+  CFRelease(surf);
+  CFRelease(props);
+  return obj;
+}
+
+/* A request of one input and one output (none when n is 0) with these
+ * indices and procedure, and what its validate says. */
+static int validates(int n, int in_idx, int out_idx, int proc) {
+  const void *obj[1] = {surface_object()}, *num[2];
+  num[0] = CFNumberCreate(NULL, 9, &in_idx);
+  num[1] = CFNumberCreate(NULL, 9, &out_idx);
+  const void *p = CFNumberCreate(NULL, 9, &proc);
+  const void *ins = CFArrayCreate(NULL, obj, n, NULL), *ii = CFArrayCreate(NULL, num, n, NULL);
+  const void *oi = CFArrayCreate(NULL, num + 1, n, NULL);
+  void *r = ((MsgRequest)send)(
+      objc_getClass("_ANERequest"),
+      sel_registerName("requestWithInputs:inputIndices:outputs:outputIndices:weightsBuffer:"
+                       "perfStats:procedureIndex:"),
+      ins, ii, ins, oi, NULL, NULL, p);
+  int ok = r ? ((MsgBool)send)(r, sel_registerName("validate")) : -1;
+  const void *made[] = {num[0], num[1], p, ins, ii, oi};
+  for (int i = 0; i < 6; i++)
+    CFRelease(made[i]);
+  return ok;
+}
+
+/* The fake keeps the contract the glue is tested against: the descriptor
+ * refuses missing text or weights and an empty weight entry (ANE_API.md
+ * 2.1); validate refuses empty buffer lists, an index past 254 and a
+ * procedure past 128 (2.7). */
+START_TEST(test_fake_contract) {
+  ck_assert_ptr_nonnull(anefake_dlopen("/System/Library/PrivateFrameworks/"
+                                       "AppleNeuralEngine.framework/AppleNeuralEngine", 2));
+  void *pool = objc_autoreleasePoolPush();
+  const void *text = CFDataCreate(NULL, (const unsigned char *)"program(1.3)", 12);
+  void *weights = CFDictionaryCreateMutable(NULL, 0, NULL, NULL);
+  ck_assert_ptr_nonnull(descriptor(text, weights));
+  ck_assert_ptr_null(descriptor(text, NULL));
+  ck_assert_ptr_null(descriptor(NULL, weights));
+  void *empty = CFDictionaryCreateMutable(NULL, 0, NULL, NULL);
+  CFDictionarySetValue(weights, anefake_cfstr("@model_path/weights/w.bin"), empty);
+  ck_assert_ptr_null(descriptor(text, weights));
+  CFRelease(empty);
+  CFRelease(weights);
+  CFRelease(text);
+  ck_assert_int_eq(validates(1, 0, 0, 0), 1);
+  ck_assert_int_eq(validates(1, 254, 254, 128), 1);
+  ck_assert_int_eq(validates(0, 0, 0, 0), 0); /* no buffers */
+  ck_assert_int_eq(validates(1, 255, 0, 0), 0);
+  ck_assert_int_eq(validates(1, 0, 255, 0), 0);
+  ck_assert_int_eq(validates(1, 0, 0, 129), 0);
+  objc_autoreleasePoolPop(pool);
+  ck_assert_int_eq(anefake.live, 0);
+  ck_assert_str_eq(anefake.misuse, "");
+}
+END_TEST
+
 START_TEST(test_device_info) {
   AneApi api;
   ck_assert_int_eq(ane_darwin_api(&api), 0);
@@ -570,6 +675,7 @@ static Suite *anefake_suite(void) {
   tcase_add_test(tc, test_two_processes);
   tcase_add_test(tc, test_device_info);
   tcase_add_test(tc, test_probe);
+  tcase_add_test(tc, test_fake_contract);
   suite_add_tcase(s, tc);
   return s;
 }
