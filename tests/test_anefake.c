@@ -456,7 +456,9 @@ START_TEST(test_two_processes) {
       rc[1] |= wrong_outputs(&c, W);
       ane_close(c.state);
     }
-    _exit(c.rc == 0 && waited && rc[0] == 0 && rc[1] == 0 && anefake.live == live ? 0 : 1);
+    int open_rc = c.rc;
+    run_free(&c);
+    _exit(open_rc == 0 && waited && rc[0] == 0 && rc[1] == 0 && anefake.live == live ? 0 : 1);
   }
   struct timespec ts = {0, 300000000L}; /* the child is waiting by now */
   nanosleep(&ts, NULL);
