@@ -4,7 +4,8 @@
  * classes, CoreFoundation, IOSurface, the file system) is a function
  * pointer in AneApi, taking and returning plain C types and opaque
  * handles. ane.c holds the whole backend logic over that table and builds
- * everywhere; ane_darwin.c fills the table with the real calls on macOS;
+ * everywhere; ane_darwin.c fills the table with the real calls on macOS
+ * (and, in tests/test_anefake.c, on Linux over fakes of the Apple pieces);
  * tests/test_ane.c fills it with a recording double (docs/ane.md).
  *
  * Conventions every implementation keeps:
