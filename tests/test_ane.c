@@ -954,6 +954,51 @@ START_TEST(test_attrs_refusals) {
 }
 END_TEST
 
+/* tests/cases/mil/seed-w8a8.mil: x and c1 are [1, 64, 8, 8] fp16, rows of
+ * 16 bytes. Refused by the older rule, run when the compiled program says
+ * where its rows go (here: 64 bytes apart, planes of 512). */
+START_TEST(test_attrs_seed_w8a8) {
+  Src src;
+  Diag d = {.out = stderr};
+  ck_assert_int_eq(src_read_file(&src, SRCDIR "/tests/cases/mil/seed-w8a8.mil", 1 << 20, &d), 0);
+  static const SymSpec syms[] = {
+      {0, false, "x", 0, 1, 64, 1, 8, 8, 64 * 512, 512, -1, 64},
+      {0, true, "c1@output", 0, 1, 64, 1, 8, 8, 64 * 512, 512, -1, 64},
+  };
+  for (int with = 0; with < 2; with++) {
+    MilProg *p = mil_parse(&src, &d);
+    ck_assert_ptr_nonnull(p);
+    set_attrs(syms, with ? 2 : 0, NULL, 0);
+    Run r;
+    run_open(&r, p, 21, NULL, 0);
+    set_attrs(NULL, 0, NULL, 0);
+    if (with) {
+      ck_assert_msg(r.rc == 0, "%s", r.msg);
+      ck_assert_int_eq(count_log(r.D, "surface_new 49152"), 2); /* 32768 by the strides */
+      Tensor t;
+      ck_assert_int_eq(tensor_alloc(&t, MIL_FP16, 4, (int64_t[]){1, 64, 8, 8}), 0);
+      for (int k = 0; k < 64 * 64; k++)
+        ((uint16_t *)t.data)[k] = fp16_from_float((float)(k % 64));
+      ck_assert_int_eq(ane_set_input(r.state, 0, &t, &r.d), 0);
+      tensor_free(&t);
+      /* Element (c = 5, h = 3, w = 7) is k = 5 * 64 + 3 * 8 + 7 = 351, value
+       * 351 % 64 = 31, at byte 5 * 512 + 3 * 64 + 7 * 2 = 2766. */
+      uint16_t v;
+      memcpy(&v, bound_at(r.D, true, 0)->bytes + 2766, 2);
+      ck_assert(fp16_to_float(v) == 31.0f);
+      ane_close(r.state);
+    } else {
+      ck_assert_int_eq(r.rc, -1);
+      ck_assert_ptr_nonnull(strstr(r.msg, "ane: input 'x': its innermost dimension is 8 x 2 = 16 "
+                                          "bytes, not a multiple of 64"));
+    }
+    assert_clean(r.D);
+    run_free(&r);
+  }
+  src_free(&src);
+}
+END_TEST
+
 /* No attributes: the alphabetical rule, said once on stderr; it still
  * needs 64-byte rows. */
 START_TEST(test_attrs_missing) {
@@ -1587,6 +1632,7 @@ static Suite *ane_suite(void) {
   tcase_add_test(tc, test_attrs_procedures);
   tcase_add_test(tc, test_attrs_refusals);
   tcase_add_test(tc, test_attrs_missing);
+  tcase_add_test(tc, test_attrs_seed_w8a8);
   tcase_add_test(tc, test_qos);
   tcase_add_test(tc, test_failure_at_each_step);
   tcase_add_test(tc, test_eval_failure);
