@@ -201,7 +201,8 @@ static int dar_framework_open(void *ctx, AneErr *e) {
                class_names[p->cls], p->name);
       return -1;
     }
-    memcpy((char *)D + p->field, has ? &sel : &(SEL){NULL}, sizeof sel);
+    SEL found = has ? sel : NULL;
+    memcpy((char *)D + p->field, &found, sizeof found);
   }
   if (!D->empty &&
       !(D->empty = CFDictionaryCreate(NULL, NULL, NULL, 0, &kCFTypeDictionaryKeyCallBacks,

@@ -243,6 +243,8 @@ static int run_backend(const Backend *b, const Model *m, const BackendOpts *o,
   return rc;
 }
 
+/* The ane backend over the probe's tables, so run_backend() drives it like
+ * the cpu one. Backend.open takes no context, hence the file-scope maker. */
 static int ane_open_made(const Model *m, const BackendOpts *o, void **state, Diag *d);
 static int (*probe_make)(AneApi *);
 
