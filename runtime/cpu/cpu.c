@@ -1,5 +1,7 @@
 /* cpu.c - the cpu reference backend: builds a plan from a MIL function at
- * open() and runs its steps at eval(). The kernels are in cpu_ops.c.
+ * open() and runs its steps at eval(). The ops are in one file per family
+ * (elementwise.c, reduce.c, conv.c, movement.c, quant.c, ...), their shared
+ * helpers in kit.c.
  *
  * open() does everything that can fail: names resolve to slots through a
  * hash table, every op is checked (operands, parameters, the output types
@@ -498,6 +500,20 @@ int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_
     return cpu_error(b, "output '%s': dtype %s is not supported by the cpu backend",
                      op->outs[k].name, mil_dtype_name(dt));
   return slot;
+}
+
+/* ---- the op families ------------------------------------------------------------ */
+
+static const CpuOpDef *const families[] = {
+  cpu_ops_elementwise, cpu_ops_reduce, cpu_ops_conv, cpu_ops_movement, cpu_ops_quant,
+};
+
+const CpuOpDef *cpu_op_find(const char *name) {
+  for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+    for (const CpuOpDef *d = families[f]; d->name; d++)
+      if (strcmp(d->name, name) == 0)
+        return d;
+  return NULL;
 }
 
 /* ---- building the plan --------------------------------------------------------- */

@@ -90,7 +90,9 @@ typedef struct CpuOpDef {
   bool constexpr_op;        /* evaluated once at open() */
 } CpuOpDef;
 
-/* cpu_ops.c */
+/* The op families, each a table ending with a NULL name. */
+extern const CpuOpDef cpu_ops_elementwise[], cpu_ops_reduce[], cpu_ops_conv[],
+    cpu_ops_movement[], cpu_ops_quant[];
 const CpuOpDef *cpu_op_find(const char *name);
 
 /* cpu.c: helpers for preparers. Each returns -1 (or CPU_ERR) after
@@ -126,5 +128,81 @@ void cpu_round_fp16(float *x, int64_t n);
 void cpu_int_range(MilDtype dt, double *lo, double *hi);
 /* "tensor<fp16, [1, 2]>" into buf. */
 const char *cpu_type_str(char *buf, size_t n, MilDtype dt, int rank, const int64_t *dim);
+
+/* kit.c: what op preparers and kernels share. Operand slots are copied
+ * out (cpu_slot), because creating an inline constant's slot may move
+ * the slot array. */
+static inline CpuSlot cpu_slot(const CpuBuild *b, int i) { return b->plan->slots[i]; }
+static inline float *cpu_data(const CpuPlan *p, int i) { return p->slots[i].data; }
+static inline const CpuSlot *cpu_out0(const CpuPlan *p, const CpuStep *s) { return &p->slots[s->out[0]]; }
+static inline bool cpu_is_float(MilDtype t) { return t == MIL_FP16 || t == MIL_FP32; }
+
+/* i over [0, n) in blocks of 16: gcc -O2 vectorises the constant-length
+ * inner loop (its cost model refuses loops that need a scalar epilogue). */
+#define CPU_EACH(n, BODY)                                    \
+  do {                                                       \
+    int64_t b_ = 0;                                          \
+    for (; b_ + 16 <= (n); b_ += 16)                         \
+      for (int j_ = 0; j_ < 16; j_++) {                      \
+        int64_t i = b_ + j_;                                 \
+        BODY;                                                \
+      }                                                      \
+    for (int64_t i = b_; i < (n); i++) {                     \
+      BODY;                                                  \
+    }                                                        \
+  } while (0)
+
+int cpu_need_float(CpuBuild *b, const CpuSlot *s, const char *what);
+
+int64_t cpu_prod(const int64_t *d, int from, int to);
+
+void cpu_strides(int rank, const int64_t *dim, int64_t *st);
+
+const char *cpu_shape_str(char *buf, size_t n, const CpuSlot *s);
+
+/* Binds operand `name` to s->in[k] and copies its slot to *x (zeroed when
+ * an optional one is absent); -1 after reporting. Preparers bind all their
+ * operands before checking any, and stop at the first that fails. */
+int cpu_operand(CpuBuild *b, CpuStep *s, int k, const char *name, bool required, CpuSlot *x);
+
+/* The op's single output. */
+int cpu_one_out(CpuBuild *b, MilDtype dt, int rank, const int64_t *dim);
+
+/* The op's single output, of x's shape and dtype. */
+int cpu_same_out(CpuBuild *b, const CpuSlot *x);
+
+/* Binds x and reads the int vector parameter `name` (required, up to
+ * MIL_MAX_RANK values): their count, or -1 after reporting. */
+int cpu_x_and_ints(CpuBuild *b, CpuStep *s, CpuSlot *x, const char *name, int64_t *v);
+
+/* Normalises the axes raw[0..n) into ax; -1 after reporting one out of
+ * range, else the index of the first that repeats an earlier one (n when
+ * none does), whose message is the caller's. */
+int cpu_norm_axes(CpuBuild *b, const char *what, const int64_t *raw, int n, int rank, int *ax);
+
+/* The axes operand, normalised and distinct: the count, or CPU_ERR. When
+ * it is absent: all axes with all_default, else CPU_ABSENT. */
+int cpu_get_axes(CpuBuild *b, const char *name, int rank, int *ax, bool all_default);
+
+/* An int vector parameter of exactly n values. */
+int cpu_ints_exact(CpuBuild *b, const char *name, int64_t *out, int n, const int64_t *def);
+
+/* Offsets of every position of the dims ds[0..nd) (odometer order, the
+ * last one fastest) in a C-order tensor with the given strides. */
+void cpu_fill_offsets(int64_t *o, const int *ds, int nd, const int64_t *dim,
+                         const int64_t *st);
+
+/* tab[0]: offsets of the positions outside the axes (C order);
+ * tab[1]: offsets within the axes, in the order the axes are given. */
+int cpu_split_offsets(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int *ax, int nax);
+
+/* Copies a strided view of src (dims and element strides) in C order. */
+void cpu_copy_strided(float *dst, const float *src, int rank, const int64_t *dim,
+                         const int64_t *st);
+
+/* k[0] rank, k[1..8] dims, k[9..16] source strides, k[17] source offset */
+void cpu_run_strided(const CpuPlan *p, const CpuStep *s);
+
+void cpu_run_copy(const CpuPlan *p, const CpuStep *s);
 
 #endif

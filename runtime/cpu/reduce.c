@@ -1,0 +1,153 @@
+/* reduce.c - the cpu backend's reductions and normalisations: softmax,
+ * layer_norm, reduce_*. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+
+/* ---- softmax, layer_norm, reductions ------------------------------------------------ */
+
+static int prep_softmax(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t axis, def = -1;
+  int ax;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0 ||
+      cpu_param_int(b, "axis", &def, &axis) < 0 || cpu_axis(b, "axis", axis, x.rank, &ax) < 0)
+    return -1;
+  s->k[0] = cpu_prod(x.dim, 0, ax);
+  s->k[1] = x.dim[ax];
+  s->k[2] = cpu_prod(x.dim, ax + 1, x.rank);
+  return cpu_same_out(b, &x);
+}
+
+static void run_softmax(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]);
+  float *y = cpu_data(p, s->out[0]);
+  int64_t outer = s->k[0], n = s->k[1], inner = s->k[2];
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t j = 0; j < inner; j++) {
+      const float *xr = x + o * n * inner + j;
+      float *yr = y + o * n * inner + j;
+      float mx = -INFINITY, sum = 0;
+      for (int64_t i = 0; i < n; i++)
+        mx = fmaxf(mx, xr[i * inner]);
+      for (int64_t i = 0; i < n; i++)
+        sum += yr[i * inner] = expf(xr[i * inner] - mx);
+      float r = 1.0f / sum;
+      for (int64_t i = 0; i < n; i++)
+        yr[i * inner] *= r;
+    }
+}
+
+/* gamma and beta have the shape x.shape[axes]. */
+static int affine_param(CpuBuild *b, const char *name, const CpuSlot *x, const int *ax, int nax) {
+  int si = cpu_input(b, name, false);
+  if (si < 0)
+    return si == CPU_ABSENT ? CPU_ABSENT : CPU_ERR;
+  CpuSlot g = cpu_slot(b, si);
+  bool ok = g.rank == nax;
+  for (int i = 0; ok && i < nax; i++)
+    ok = g.dim[i] == x->dim[ax[i]];
+  if (cpu_need_float(b, &g, name) < 0)
+    return CPU_ERR;
+  if (!ok) {
+    char a[128];
+    return cpu_error(b, "'%s' is %s; it must have the shape of x along axes", name,
+                     cpu_shape_str(a, sizeof a, &g)), CPU_ERR;
+  }
+  return si;
+}
+
+static int prep_layer_norm(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int ax[MIL_MAX_RANK];
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0)
+    return -1;
+  int nax = cpu_need_float(b, &x, "x") < 0 ? -1 : cpu_get_axes(b, "axes", x.rank, ax, true);
+  double eps, def = 1e-5;
+  if (nax < 0 || cpu_param_float(b, "epsilon", &def, &eps) < 0)
+    return -1;
+  if ((s->in[1] = affine_param(b, "gamma", &x, ax, nax)) == CPU_ERR ||
+      (s->in[2] = affine_param(b, "beta", &x, ax, nax)) == CPU_ERR)
+    return -1;
+  s->f[0] = (float)eps;
+  return cpu_split_offsets(b, s, &x, ax, nax) < 0 ? -1 : cpu_same_out(b, &x);
+}
+
+static void run_layer_norm(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]);
+  const float *g = s->in[1] >= 0 ? cpu_data(p, s->in[1]) : NULL;
+  const float *be = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *outer = s->tab[0], *in = s->tab[1], n = s->ntab[1];
+  for (int64_t o = 0; o < s->ntab[0]; o++) {
+    const float *xo = x + outer[o];
+    float *yo = y + outer[o];
+    float sum = 0, var = 0;
+    for (int64_t j = 0; j < n; j++)
+      sum += xo[in[j]];
+    float mean = sum / (float)n;
+    for (int64_t j = 0; j < n; j++) {
+      float c = xo[in[j]] - mean;
+      var += c * c;
+    }
+    float rstd = 1.0f / sqrtf(var / (float)n + s->f[0]);
+    for (int64_t j = 0; j < n; j++) {
+      float v = (xo[in[j]] - mean) * rstd;
+      yo[in[j]] = v * (g ? g[j] : 1.0f) + (be ? be[j] : 0.0f);
+    }
+  }
+}
+
+enum { R_SUM, R_MEAN, R_MAX };
+
+static int prep_reduce(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0)
+    return -1;
+  if (!cpu_is_float(x.dtype) && !(x.dtype == MIL_INT32 && s->mode != R_MEAN))
+    return cpu_error(b, "operand 'x' is %s; fp16 or fp32%s expected", mil_dtype_name(x.dtype),
+                     s->mode != R_MEAN ? " or int32" : "");
+  int ax[MIL_MAX_RANK];
+  bool keep;
+  int nax = cpu_get_axes(b, "axes", x.rank, ax, true);
+  if (nax < 0 || cpu_param_bools(b, "keep_dims", &keep, 1) < 0)
+    return -1;
+  bool red[MIL_MAX_RANK] = {0};
+  for (int i = 0; i < nax; i++)
+    red[ax[i]] = true;
+  int64_t dim[MIL_MAX_RANK];
+  int rank = 0;
+  for (int d = 0; d < x.rank; d++)
+    if (!red[d] || keep)
+      dim[rank++] = red[d] ? 1 : x.dim[d];
+  return cpu_split_offsets(b, s, &x, ax, nax) < 0 ? -1 : cpu_one_out(b, x.dtype, rank, dim);
+}
+
+static void run_reduce(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]);
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *in = s->tab[1], n = s->ntab[1];
+  for (int64_t o = 0; o < s->ntab[0]; o++) {
+    const float *xo = x + s->tab[0][o];
+    float acc = s->mode == R_MAX ? -INFINITY : 0;
+    if (s->mode == R_MAX)
+      for (int64_t j = 0; j < n; j++)
+        acc = fmaxf(acc, xo[in[j]]);
+    else
+      for (int64_t j = 0; j < n; j++)
+        acc += xo[in[j]];
+    y[o] = s->mode == R_MEAN ? acc / (float)n : acc;
+  }
+}
+
+const CpuOpDef cpu_ops_reduce[] = {
+  {"layer_norm", prep_layer_norm, run_layer_norm, 0, false},
+  {"reduce_max", prep_reduce, run_reduce, R_MAX, false},
+  {"reduce_mean", prep_reduce, run_reduce, R_MEAN, false},
+  {"reduce_sum", prep_reduce, run_reduce, R_SUM, false},
+  {"softmax", prep_softmax, run_softmax, 0, false},
+  {NULL, NULL, NULL, 0, false},
+};
