@@ -5,7 +5,7 @@ noinst_LIBRARIES += libcpu.a
 libcpu_a_SOURCES = runtime/cpu/cpu.c runtime/cpu/kit.c runtime/cpu/elementwise.c \
   runtime/cpu/reduce.c runtime/cpu/conv.c runtime/cpu/movement.c runtime/cpu/quant.c \
   runtime/cpu/cpu.h
-libcpu_a_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS)
+libcpu_a_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS) -fno-strict-aliasing
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_cpu
@@ -25,3 +25,7 @@ tests_bench_cpu_bench_LDADD = libcpu.a libweights.a libanet.a $(OPENBLAS_LIBS) -
 .PHONY: bench-cpu
 bench-cpu: tests/bench/cpu_bench$(EXEEXT)
 	./tests/bench/cpu_bench$(EXEEXT)
+
+# Every op against numpy (python3-numpy); runs ./anerun.
+TESTS += tests/test_cpu_ref.sh
+EXTRA_DIST += tests/test_cpu_ref.sh tests/ref/ops_ref.py

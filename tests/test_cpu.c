@@ -1007,17 +1007,17 @@ START_TEST(test_errors_after_failure) {
    * still reported */
   static char text[8192];
   size_t o = (size_t)snprintf(text, sizeof text, "program(1.3)\n{\n func main<ios18>("
-                              "tensor<fp16, [4]> x) {\n  tensor<fp16, [4]> r0 = erf(x = x);\n");
+                              "tensor<fp16, [4]> x) {\n  tensor<fp16, [4]> r0 = random_uniform(x = x);\n");
   for (int i = 1; i <= 30; i++)
     o += (size_t)snprintf(text + o, sizeof text - o,
                           "  tensor<fp16, [4]> r%d = relu(x = r%d);\n", i, i - 1);
   snprintf(text + o, sizeof text - o,
-           "  tensor<fp16, [4]> z = floor(x = x);\n } -> (r30, z);\n}\n");
+           "  tensor<fp16, [4]> z = random_bernoulli(x = x);\n } -> (r30, z);\n}\n");
   Case c;
   ck_assert_int_eq(case_open(&c, text), -1);
   ck_assert_int_eq(c.d.nerrors, 2);
-  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:4:3: error: erf: op not supported"));
-  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:35:3: error: floor: op not supported"));
+  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:4:3: error: random_uniform: op not supported"));
+  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:35:3: error: random_bernoulli: op not supported"));
   case_close(&c);
 }
 END_TEST
@@ -1076,7 +1076,7 @@ START_TEST(test_error_without_source) {
   MilFunc *f = mil_add_func(p, "main", "ios18");
   int64_t d[] = {4};
   mil_add_input(p, f, mil_tensor_type(p, MIL_FP16, 1, d), "x");
-  MilOp *op = mil_add_op(p, f, "erf");
+  MilOp *op = mil_add_op(p, f, "random_uniform");
   mil_op_ref(p, op, "x", "x");
   mil_op_out(p, op, mil_tensor_type(p, MIL_FP16, 1, d), "y");
   mil_add_output(p, f, "y");
@@ -1089,7 +1089,7 @@ START_TEST(test_error_without_source) {
   void *st = NULL;
   ck_assert_int_eq(cpu_backend.open(&m, &o, &st, &dg), -1);
   fclose(ef);
-  ck_assert_msg(strstr(err, "inmem: error: y = erf(...): op not supported by the cpu backend"),
+  ck_assert_msg(strstr(err, "inmem: error: y = random_uniform(...): op not supported by the cpu backend"),
                 "%s", err);
   free(err);
   mil_free(p);

@@ -283,6 +283,21 @@ static bool blob_dtype_ok(MilDtype dt) {
          dt != MIL_UINT64;
 }
 
+/* Stores v as the dtype dt holds it: fp16 rounds, ints round half to even
+ * and saturate (NaN gives 0), bool is v != 0. */
+static void store(float *buf, int64_t i, MilDtype dt, double v) {
+  if (mil_dtype_is_float(dt)) {
+    buf[i] = dt == MIL_FP16 ? (float)fp16_round(v) : (float)v;
+    return;
+  }
+  double lo, hi;
+  cpu_int_range(dt, &lo, &hi);
+  if (dt == MIL_BOOL)
+    v = v != 0;
+  v = v != v ? 0 : nearbyint(v);
+  ((int32_t *)buf)[i] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
 /* A slot holding a compile-time value: inline data or a weight blob. */
 static int value_slot(CpuBuild *b, const MilValue *v, const char *what) {
   if (v->kind == MIL_VAGG || v->type->kind != MIL_TENSOR)
@@ -310,8 +325,7 @@ static int value_slot(CpuBuild *b, const MilValue *v, const char *what) {
       return cpu_error(b, "%s holds %lld elements, its type %lld", what, (long long)v->n,
                        (long long)n), CPU_ERR;
     for (int64_t i = 0; i < n; i++)
-      f[i] = v->f ? (dt == MIL_FP16 ? (float)fp16_round(v->f[i]) : (float)v->f[i])
-                  : (float)v->i[i];
+      store(f, i, dt, v->f ? v->f[i] : (double)v->i[i]);
     return slot;
   }
   if (!blob_dtype_ok(dt))
@@ -324,7 +338,7 @@ static int value_slot(CpuBuild *b, const MilValue *v, const char *what) {
   if (!raw)
     return CPU_ERR;
   for (int64_t i = 0; i < n; i++)
-    f[i] = (float)blob_elem(raw, dt, i);
+    store(f, i, dt, blob_elem(raw, dt, i));
   return slot;
 }
 
@@ -420,7 +434,7 @@ int cpu_param_ints(CpuBuild *b, const char *name, int64_t *out, int max, const i
     return cpu_error(b, "parameter '%s' has %lld values; at most %d expected", name,
                      (long long)s->n, max);
   for (int64_t i = 0; i < s->n; i++)
-    out[i] = (int64_t)s->data[i];
+    out[i] = (int64_t)cpu_get(s, i);
   return (int)s->n;
 }
 
@@ -436,7 +450,7 @@ int cpu_param_int(CpuBuild *b, const char *name, const int64_t *def, int64_t *ou
   int slot = scalar_param(b, name, 'i', !def);
   if (slot == CPU_ERR)
     return -1;
-  *out = slot == CPU_ABSENT ? *def : (int64_t)b->plan->slots[slot].data[0];
+  *out = slot == CPU_ABSENT ? *def : (int64_t)cpu_get(&b->plan->slots[slot], 0);
   return 0;
 }
 
@@ -444,7 +458,7 @@ int cpu_param_float(CpuBuild *b, const char *name, const double *def, double *ou
   int slot = scalar_param(b, name, 'f', !def);
   if (slot == CPU_ERR)
     return -1;
-  *out = slot == CPU_ABSENT ? *def : b->plan->slots[slot].data[0];
+  *out = slot == CPU_ABSENT ? *def : cpu_get(&b->plan->slots[slot], 0);
   return 0;
 }
 
@@ -469,7 +483,7 @@ int cpu_param_bools(CpuBuild *b, const char *name, bool *out, int n) {
   if (s->n != n)
     return cpu_error(b, "parameter '%s' has %lld values; %d expected", name, (long long)s->n, n);
   for (int i = 0; i < n; i++)
-    out[i] = s->data[i] != 0;
+    out[i] = cpu_get(s, i) != 0;
   return 0;
 }
 
@@ -850,17 +864,6 @@ static int cpu_open(const Model *m, const BackendOpts *o, void **state, Diag *d)
   return 0;
 }
 
-/* Stores v as the dtype dt holds it: fp16 rounds, ints round half to even
- * and saturate. */
-static float to_dtype(double v, MilDtype dt) {
-  if (mil_dtype_is_float(dt))
-    return dt == MIL_FP16 ? (float)fp16_round(v) : (float)v;
-  double lo, hi;
-  cpu_int_range(dt, &lo, &hi);
-  v = nearbyint(v);
-  return (float)(v < lo ? lo : v > hi ? hi : v);
-}
-
 static int cpu_set_input(void *state, int i, const Tensor *t, Diag *d) {
   CpuPlan *p = state;
   if (i < 0 || i >= p->ninputs) {
@@ -881,16 +884,14 @@ static int cpu_set_input(void *state, int i, const Tensor *t, Diag *d) {
   }
   if (t->dtype == MIL_FP32 && s->dtype == MIL_FP32) {
     memcpy(s->data, t->data, (size_t)s->n * sizeof(float));
-  } else if (t->dtype == MIL_FP16) {
-    const uint16_t *h = t->data;
-    for (int64_t k = 0; k < s->n; k++)
-      s->data[k] = to_dtype(fp16_to_float(h[k]), s->dtype);
+  } else if (t->dtype == MIL_INT32 && s->dtype == MIL_INT32) {
+    memcpy(s->data, t->data, (size_t)s->n * sizeof(int32_t));
   } else if (t->dtype == MIL_FP32 && s->dtype == MIL_FP16) {
     memcpy(s->data, t->data, (size_t)s->n * sizeof(float));
     cpu_round_fp16(s->data, s->n);
   } else {
     for (int64_t k = 0; k < s->n; k++)
-      s->data[k] = to_dtype(tensor_get(t, k), s->dtype);
+      store(s->data, k, s->dtype, tensor_get(t, k));
   }
   return 0;
 }
@@ -929,7 +930,7 @@ static int cpu_get_output(void *state, int i, Tensor *t, Diag *d) {
       h[k] = fp16_from_float(s->data[k]);
   } else {
     for (int64_t k = 0; k < s->n; k++)
-      tensor_set(t, k, s->data[k]);
+      tensor_set(t, k, cpu_get(s, k));
   }
   return 0;
 }

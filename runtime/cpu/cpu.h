@@ -3,10 +3,11 @@
  * interface is cpu_backend in backend.h.
  *
  * open() turns a MIL function into a plan: one slot per value (inputs, op
- * outputs, constants), one step per op that runs at eval(). Every tensor is
- * held as fp32; a slot whose MIL dtype is fp16 only ever holds values
- * representable in fp16, ints hold integers. Constants and constexpr ops
- * are computed once at open(). */
+ * outputs, constants), one step per op that runs at eval(). fp16 and fp32
+ * tensors are held as float (an fp16 slot only ever holds values
+ * representable in fp16); bool and integer tensors as int32_t in the same
+ * 4-byte buffers, exactly (libcpu is built with -fno-strict-aliasing for
+ * that). Constants and constexpr ops are computed once at open(). */
 #ifndef ANET_CPU_H
 #define ANET_CPU_H
 
@@ -136,6 +137,11 @@ static inline CpuSlot cpu_slot(const CpuBuild *b, int i) { return b->plan->slots
 static inline float *cpu_data(const CpuPlan *p, int i) { return p->slots[i].data; }
 static inline const CpuSlot *cpu_out0(const CpuPlan *p, const CpuStep *s) { return &p->slots[s->out[0]]; }
 static inline bool cpu_is_float(MilDtype t) { return t == MIL_FP16 || t == MIL_FP32; }
+static inline int32_t *cpu_idata(const CpuPlan *p, int i) { return (int32_t *)p->slots[i].data; }
+/* Element i of a slot of any dtype, as a double. */
+static inline double cpu_get(const CpuSlot *s, int64_t i) {
+  return cpu_is_float(s->dtype) ? (double)s->data[i] : (double)((const int32_t *)s->data)[i];
+}
 
 /* i over [0, n) in blocks of 16: gcc -O2 vectorises the constant-length
  * inner loop (its cost model refuses loops that need a scalar epilogue). */
@@ -196,9 +202,10 @@ void cpu_fill_offsets(int64_t *o, const int *ds, int nd, const int64_t *dim,
  * tab[1]: offsets within the axes, in the order the axes are given. */
 int cpu_split_offsets(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int *ax, int nax);
 
-/* Copies a strided view of src (dims and element strides) in C order. */
-void cpu_copy_strided(float *dst, const float *src, int rank, const int64_t *dim,
-                         const int64_t *st);
+/* Copies a strided view of src (dims and element strides) in C order; 4-byte
+ * elements copied as bits, so floats and ints alike. */
+void cpu_copy_strided(uint32_t *dst, const uint32_t *src, int rank, const int64_t *dim,
+                      const int64_t *st);
 
 /* k[0] rank, k[1..8] dims, k[9..16] source strides, k[17] source offset */
 void cpu_run_strided(const CpuPlan *p, const CpuStep *s);

@@ -7,15 +7,62 @@
 
 #include "cpu.h"
 
-/* ---- elementwise unary --------------------------------------------------------- */
+/* ---- elementwise unary ---------------------------------------------------------
+ * Parameters alpha and beta (where the op has them) are f[0] and f[1]. */
 
 enum { U_RELU, U_RELU6, U_SIGMOID, U_TANH, U_SILU, U_GELU_EXACT, U_GELU_TANH, U_GELU_SIGMOID,
-       U_SQRT, U_RSQRT, U_CLIP, U_IDENTITY };
+       U_SQRT, U_RSQRT, U_CLIP, U_IDENTITY, U_ABS, U_CEIL, U_FLOOR, U_ROUND, U_SIGN, U_EXP,
+       U_EXP2, U_LOG, U_SIN, U_COS, U_TAN, U_ASIN, U_ACOS, U_ATAN, U_SINH, U_COSH, U_ATANH,
+       U_ERF, U_SQUARE, U_INVERSE, U_THRESHOLD, U_SOFTPLUS, U_SOFTSIGN, U_ELU, U_LEAKY,
+       U_HARD_SIGMOID, U_SCALED_TANH, U_LINEAR, U_CLAMPED_RELU, U_NOT, U_THRESHOLDED };
+
+/* Each parameterised op: its parameters' names and defaults (NAN: required). */
+static const struct {
+  int mode;
+  const char *a, *b;
+  double da, db;
+} uparams[] = {
+  {U_CLIP, "alpha", "beta", NAN, NAN},
+  {U_RSQRT, "epsilon", NULL, 1e-12, 0},
+  {U_LOG, "epsilon", NULL, 1e-45, 0},
+  {U_INVERSE, "epsilon", NULL, 1e-4, 0},
+  {U_THRESHOLD, "alpha", NULL, NAN, 0},
+  {U_THRESHOLDED, "alpha", NULL, NAN, 0},
+  {U_ELU, "alpha", NULL, NAN, 0},
+  {U_LEAKY, "alpha", NULL, NAN, 0},
+  {U_HARD_SIGMOID, "alpha", "beta", NAN, NAN},
+  {U_SCALED_TANH, "alpha", "beta", NAN, NAN},
+  {U_LINEAR, "alpha", "beta", NAN, NAN},
+  {U_CLAMPED_RELU, "alpha", "beta", NAN, NAN},
+};
+
+static int unary_params(CpuBuild *b, CpuStep *s) {
+  for (size_t i = 0; i < sizeof uparams / sizeof *uparams; i++) {
+    if (uparams[i].mode != s->mode)
+      continue;
+    double a, v;
+    if (cpu_param_float(b, uparams[i].a, isnan(uparams[i].da) ? NULL : &uparams[i].da, &a) < 0 ||
+        (uparams[i].b &&
+         cpu_param_float(b, uparams[i].b, isnan(uparams[i].db) ? NULL : &uparams[i].db, &v) < 0))
+      return -1;
+    s->f[0] = (float)a;
+    s->f[1] = uparams[i].b ? (float)v : 0;
+    if (s->mode == U_CLIP && a > v)
+      return cpu_error(b, "alpha (%g) is greater than beta (%g)", a, v);
+  }
+  return 0;
+}
 
 static int prep_unary(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
-  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || (s->mode != U_IDENTITY && cpu_need_float(b, &x, "x") < 0))
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0)
     return -1;
+  if (s->mode == U_NOT) {
+    if (x.dtype != MIL_BOOL)
+      return cpu_error(b, "operand 'x' is %s; bool expected", mil_dtype_name(x.dtype));
+  } else if (s->mode != U_IDENTITY && cpu_need_float(b, &x, "x") < 0) {
+    return -1;
+  }
   if (s->mode == U_GELU_EXACT) {
     const char *mode;
     if (cpu_param_str(b, "mode", "EXACT", &mode) < 0)
@@ -27,52 +74,77 @@ static int prep_unary(CpuBuild *b, CpuStep *s) {
     else if (strcmp(mode, "EXACT") != 0)
       return cpu_error(b, "unknown gelu mode \"%s\" (EXACT, TANH_APPROXIMATION or "
                        "SIGMOID_APPROXIMATION)", mode);
-  } else if (s->mode == U_CLIP) {
-    double lo, hi;
-    if (cpu_param_float(b, "alpha", NULL, &lo) < 0 || cpu_param_float(b, "beta", NULL, &hi) < 0)
-      return -1;
-    if (lo > hi)
-      return cpu_error(b, "alpha (%g) is greater than beta (%g)", lo, hi);
-    s->f[0] = (float)lo;
-    s->f[1] = (float)hi;
-  } else if (s->mode == U_RSQRT) {
-    double eps, def = 1e-12;
-    if (cpu_param_float(b, "epsilon", &def, &eps) < 0)
-      return -1;
-    s->f[0] = (float)eps;
   }
-  return cpu_same_out(b, &x);
+  return unary_params(b, s) < 0 ? -1 : cpu_same_out(b, &x);
 }
 
 static float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 
-static void unary_row(int mode, float *restrict y, const float *restrict x, int64_t n, float lo,
-                      float hi) {
+/* Half to even, as numpy's round (coremltools' reference for round). */
+static float round_even(float v) { return v - remainderf(v, 1.0f); }
+
+static float sign(float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : v; }
+
+#define MAP(EXPR) for (int64_t i = 0; i < n; i++) { float v = x[i]; y[i] = (EXPR); }
+
+static void unary_row(int mode, float *restrict y, const float *restrict x, int64_t n, float a,
+                      float c) {
   const float k = 0.7978845608028654f;   /* sqrt(2/pi) */
   switch (mode) {
   case U_RELU: CPU_EACH(n, y[i] = x[i] > 0 ? x[i] : 0); break;
   case U_RELU6: CPU_EACH(n, y[i] = x[i] > 6 ? 6 : x[i] > 0 ? x[i] : 0); break;
-  case U_CLIP: CPU_EACH(n, y[i] = x[i] > hi ? hi : x[i] < lo ? lo : x[i]); break;
-  case U_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = sigm(x[i]); break;
-  case U_TANH: for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]); break;
-  case U_SILU: for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigm(x[i]); break;
-  case U_GELU_EXACT:
-    for (int64_t i = 0; i < n; i++)
-      y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.7071067811865476f));
-    break;
-  case U_GELU_TANH:
-    for (int64_t i = 0; i < n; i++)
-      y[i] = 0.5f * x[i] * (1.0f + tanhf(k * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
-    break;
-  case U_GELU_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigm(1.702f * x[i]); break;
-  case U_SQRT: for (int64_t i = 0; i < n; i++) y[i] = sqrtf(x[i]); break;
-  case U_RSQRT: for (int64_t i = 0; i < n; i++) y[i] = 1.0f / sqrtf(x[i] + lo); break;
+  case U_CLIP: CPU_EACH(n, y[i] = x[i] > c ? c : x[i] < a ? a : x[i]); break;
+  case U_ABS: CPU_EACH(n, y[i] = fabsf(x[i])); break;
+  case U_SQUARE: CPU_EACH(n, y[i] = x[i] * x[i]); break;
+  case U_THRESHOLD: CPU_EACH(n, y[i] = x[i] > a ? x[i] : a); break;
+  case U_THRESHOLDED: CPU_EACH(n, y[i] = x[i] >= a ? x[i] : 0); break;
+  case U_LEAKY: CPU_EACH(n, y[i] = x[i] >= 0 ? x[i] : a * x[i]); break;
+  case U_LINEAR: CPU_EACH(n, y[i] = a * x[i] + c); break;
+  case U_HARD_SIGMOID: MAP(fminf(fmaxf(a * v + c, 0.0f), 1.0f)); break;
+  case U_CLAMPED_RELU: MAP(fminf(v >= 0 ? v : a * v, c)); break;
+  case U_SIGMOID: MAP(sigm(v)); break;
+  case U_TANH: MAP(tanhf(v)); break;
+  case U_SILU: MAP(v * sigm(v)); break;
+  case U_GELU_EXACT: MAP(0.5f * v * (1.0f + erff(v * 0.7071067811865476f))); break;
+  case U_GELU_TANH: MAP(0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)))); break;
+  case U_GELU_SIGMOID: MAP(v * sigm(1.702f * v)); break;
+  case U_SQRT: MAP(sqrtf(v)); break;
+  case U_RSQRT: MAP(1.0f / sqrtf(v + a)); break;
+  case U_CEIL: MAP(ceilf(v)); break;
+  case U_FLOOR: MAP(floorf(v)); break;
+  case U_ROUND: MAP(round_even(v)); break;
+  case U_SIGN: MAP(sign(v)); break;
+  case U_EXP: MAP(expf(v)); break;
+  case U_EXP2: MAP(exp2f(v)); break;
+  case U_LOG: MAP(logf(v + a)); break;
+  case U_SIN: MAP(sinf(v)); break;
+  case U_COS: MAP(cosf(v)); break;
+  case U_TAN: MAP(tanf(v)); break;
+  case U_ASIN: MAP(asinf(v)); break;
+  case U_ACOS: MAP(acosf(v)); break;
+  case U_ATAN: MAP(atanf(v)); break;
+  case U_SINH: MAP(sinhf(v)); break;
+  case U_COSH: MAP(coshf(v)); break;
+  case U_ATANH: MAP(atanhf(v)); break;
+  case U_ERF: MAP(erff(v)); break;
+  case U_INVERSE: MAP(1.0f / (v + a)); break;
+  case U_SOFTPLUS: MAP(v > 20 ? v : log1pf(expf(v))); break;
+  case U_SOFTSIGN: MAP(v / (1.0f + fabsf(v))); break;
+  case U_ELU: MAP(v > 0 ? v : a * expm1f(v)); break;
+  case U_SCALED_TANH: MAP(a * tanhf(c * v)); break;
   default: memcpy(y, x, (size_t)n * sizeof *y); break;
   }
 }
 
 static void run_unary(const CpuPlan *p, const CpuStep *s) {
-  unary_row(s->mode, cpu_data(p, s->out[0]), cpu_data(p, s->in[0]), cpu_out0(p, s)->n, s->f[0], s->f[1]);
+  int64_t n = cpu_out0(p, s)->n;
+  if (s->mode == U_NOT) {
+    const int32_t *x = cpu_idata(p, s->in[0]);
+    int32_t *y = cpu_idata(p, s->out[0]);
+    CPU_EACH(n, y[i] = !x[i]);
+    return;
+  }
+  unary_row(s->mode, cpu_data(p, s->out[0]), cpu_data(p, s->in[0]), n, s->f[0], s->f[1]);
 }
 
 /* ---- elementwise binary (numpy broadcasting) --------------------------------------
@@ -80,7 +152,11 @@ static void run_unary(const CpuPlan *p, const CpuStep *s) {
  * merged when both operands walk them contiguously. k[0] = dims,
  * k[1..8] sizes, k[9..16] x strides, k[17..24] y strides. */
 
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN };
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN,   /* fast float rows */
+       B_FLOORDIV, B_MOD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE, B_AND, B_OR, B_XOR };
+
+static bool is_compare(int mode) { return mode >= B_EQ && mode <= B_GE; }
+static bool is_logical(int mode) { return mode >= B_AND; }
 
 static MilDtype promote(MilDtype a, MilDtype b) {
   if (a == b)
@@ -120,14 +196,26 @@ static int prep_binary(CpuBuild *b, CpuStep *s) {
   CpuSlot x, y;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "y", true, &y) < 0)
     return -1;
-  bool need_fl = s->mode == B_DIV || s->mode == B_POW;
+  /* coremltools: x and y of one dtype; fp16 with fp32 is let through
+   * (computed in fp32) as the front end writes such pairs */
+  bool need_fl = s->mode == B_DIV || s->mode == B_POW, logic = is_logical(s->mode);
   const CpuSlot *ops[2] = {&x, &y};
   for (int i = 0; i < 2; i++) {
     MilDtype t = ops[i]->dtype;
-    if (!(cpu_is_float(t) || (t == MIL_INT32 && !need_fl)))
+    bool ok = logic ? t == MIL_BOOL
+                    : cpu_is_float(t) || (t == MIL_INT32 && !need_fl) ||
+                          (t == MIL_BOOL && is_compare(s->mode));
+    if (!ok)
       return cpu_error(b, "operand '%s' is %s; %s expected", i ? "y" : "x", mil_dtype_name(t),
-                       need_fl ? "fp16 or fp32" : "fp16, fp32 or int32");
+                       logic     ? "bool"
+                       : need_fl ? "fp16 or fp32"
+                                 : "fp16, fp32 or int32");
   }
+  if (cpu_is_float(x.dtype) != cpu_is_float(y.dtype))
+    return cpu_error(b, "x is %s and y is %s; they must have the same dtype",
+                     mil_dtype_name(x.dtype), mil_dtype_name(y.dtype));
+  s->k[25] = s->mode >= B_FLOORDIV || !cpu_is_float(x.dtype);   /* the generic rows */
+  s->k[26] = cpu_is_float(x.dtype);
   int rank = x.rank > y.rank ? x.rank : y.rank;
   int64_t dim[MIL_MAX_RANK], xs[MIL_MAX_RANK], ys[MIL_MAX_RANK], xst[MIL_MAX_RANK],
       yst[MIL_MAX_RANK];
@@ -146,7 +234,8 @@ static int prep_binary(CpuBuild *b, CpuStep *s) {
     ys[i] = dy == 1 ? 0 : yst[iy];
   }
   collapse(s, rank, dim, xs, ys);
-  return cpu_one_out(b, promote(x.dtype, y.dtype), rank, dim);
+  MilDtype odt = is_compare(s->mode) || logic ? MIL_BOOL : promote(x.dtype, y.dtype);
+  return cpu_one_out(b, odt, rank, dim);
 }
 
 /* One row of a (contiguous, contiguous), (contiguous, scalar),
@@ -182,6 +271,70 @@ static void binary_row(int mode, float *restrict o, const float *restrict x, int
   }
 }
 
+/* Python's floor division and remainder (numpy floor_divide and mod, the
+ * reference of coremltools); an integer division by zero gives 0. */
+static int64_t floordiv_i(int64_t a, int64_t c) {
+  if (c == 0)
+    return 0;
+  int64_t q = a / c;
+  return q * c != a && (a < 0) != (c < 0) ? q - 1 : q;
+}
+
+static double generic_f(int mode, float a, float c) {
+  switch (mode) {
+  case B_FLOORDIV: return floorf(a / c);
+  case B_MOD: { float r = fmodf(a, c); return r != 0 && (r < 0) != (c < 0) ? r + c : r; }
+  case B_EQ: return a == c;
+  case B_NE: return a != c;
+  case B_LT: return a < c;
+  case B_LE: return a <= c;
+  case B_GT: return a > c;
+  default: return a >= c;
+  }
+}
+
+/* int32 arithmetic wraps around as two's complement. */
+static int64_t generic_i(int mode, int64_t a, int64_t c) {
+  switch (mode) {
+  case B_ADD: return a + c;
+  case B_SUB: return a - c;
+  case B_MUL: return a * c;
+  case B_MAX: return a > c ? a : c;
+  case B_MIN: return a < c ? a : c;
+  case B_FLOORDIV: return floordiv_i(a, c);
+  case B_MOD: return a - floordiv_i(a, c) * c;
+  case B_EQ: return a == c;
+  case B_NE: return a != c;
+  case B_LT: return a < c;
+  case B_LE: return a <= c;
+  case B_GT: return a > c;
+  case B_GE: return a >= c;
+  case B_AND: return a && c;
+  case B_OR: return a || c;
+  default: return !a != !c;
+  }
+}
+
+/* A row of the ops without a fast float row: int operands, comparisons,
+ * logical ops, floor_div and mod. */
+static void generic_row(const CpuStep *s, void *o, const void *x, int64_t sx, const void *y,
+                        int64_t sy, int64_t n) {
+  int mode = s->mode;
+  bool fin = s->k[26], fout = fin && !is_compare(mode);
+  for (int64_t i = 0; i < n; i++) {
+    double r;
+    if (fin)
+      r = generic_f(mode, ((const float *)x)[i * sx], ((const float *)y)[i * sy]);
+    else
+      r = (double)(int32_t)(uint32_t)generic_i(mode, ((const int32_t *)x)[i * sx],
+                                               ((const int32_t *)y)[i * sy]);
+    if (fout)
+      ((float *)o)[i] = (float)r;
+    else
+      ((int32_t *)o)[i] = (int32_t)r;
+  }
+}
+
 static void run_binary(const CpuPlan *p, const CpuStep *s) {
   const float *x = cpu_data(p, s->in[0]), *y = cpu_data(p, s->in[1]);
   float *o = cpu_data(p, s->out[0]);
@@ -189,7 +342,10 @@ static void run_binary(const CpuPlan *p, const CpuStep *s) {
   const int64_t *d = &s->k[1], *xs = &s->k[9], *ys = &s->k[17];
   int64_t n = d[nd - 1], outer = cpu_prod(d, 0, nd - 1), idx[MIL_MAX_RANK] = {0};
   for (int64_t t = 0; t < outer; t++, o += n) {
-    binary_row(s->mode, o, x, xs[nd - 1], y, ys[nd - 1], n);
+    if (s->k[25])
+      generic_row(s, o, x, xs[nd - 1], y, ys[nd - 1], n);
+    else
+      binary_row(s->mode, o, x, xs[nd - 1], y, ys[nd - 1], n);
     for (int k = nd - 2; k >= 0; k--) {
       x += xs[k];
       y += ys[k];
@@ -217,49 +373,94 @@ static int prep_cast(CpuBuild *b, CpuStep *s) {
     return cpu_error(b, "cannot cast to \"%s\" (fp16, fp32, int32, int16, uint16, int8, uint8 "
                      "or bool)", name);
   s->mode = dt;
-  double lo = 0, hi = 0;
-  if (!cpu_is_float(dt))
-    cpu_int_range(dt, &lo, &hi);
-  s->f[0] = (float)lo;
-  s->f[1] = (float)hi;
   return cpu_one_out(b, dt, x.rank, x.dim);
 }
 
 /* Float to int truncates toward zero like coremltools' reference (numpy
- * astype) and saturates; the device's behaviour is not documented. */
+ * astype) and saturates (NaN: 0); the device's behaviour is not
+ * documented. Int to fp32 rounds to nearest (exact below 2^24). */
 static void run_cast(const CpuPlan *p, const CpuStep *s) {
-  const float *x = cpu_data(p, s->in[0]);
-  float *y = cpu_data(p, s->out[0]);
-  int64_t n = cpu_out0(p, s)->n;
+  const CpuSlot *x = &p->slots[s->in[0]];
+  int64_t n = x->n;
   MilDtype dt = (MilDtype)s->mode;
-  if (cpu_is_float(dt))
-    memcpy(y, x, (size_t)n * sizeof *y);
-  else if (dt == MIL_BOOL)
-    for (int64_t i = 0; i < n; i++)
-      y[i] = x[i] != 0;
-  else
-    for (int64_t i = 0; i < n; i++)
-      y[i] = isnan(x[i]) ? 0 : fminf(fmaxf(truncf(x[i]), s->f[0]), s->f[1]);
+  if (cpu_is_float(dt) && cpu_is_float(x->dtype)) {
+    memcpy(cpu_data(p, s->out[0]), x->data, (size_t)n * sizeof(float));
+  } else if (cpu_is_float(dt)) {
+    const int32_t *xi = cpu_idata(p, s->in[0]);
+    float *y = cpu_data(p, s->out[0]);
+    CPU_EACH(n, y[i] = (float)xi[i]);
+  } else {
+    int32_t *y = cpu_idata(p, s->out[0]);
+    double lo, hi;
+    cpu_int_range(dt, &lo, &hi);
+    for (int64_t i = 0; i < n; i++) {
+      double v = cpu_get(x, i);
+      v = dt == MIL_BOOL ? v != 0 : v != v ? 0 : trunc(v);
+      y[i] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+    }
+  }
 }
 
 const CpuOpDef cpu_ops_elementwise[] = {
+  {"abs", prep_unary, run_unary, U_ABS, false},
+  {"acos", prep_unary, run_unary, U_ACOS, false},
   {"add", prep_binary, run_binary, B_ADD, false},
+  {"asin", prep_unary, run_unary, U_ASIN, false},
+  {"atan", prep_unary, run_unary, U_ATAN, false},
+  {"atanh", prep_unary, run_unary, U_ATANH, false},
   {"cast", prep_cast, run_cast, 0, false},
+  {"ceil", prep_unary, run_unary, U_CEIL, false},
+  {"clamped_relu", prep_unary, run_unary, U_CLAMPED_RELU, false},
   {"clip", prep_unary, run_unary, U_CLIP, false},
+  {"cos", prep_unary, run_unary, U_COS, false},
+  {"cosh", prep_unary, run_unary, U_COSH, false},
+  {"elu", prep_unary, run_unary, U_ELU, false},
+  {"equal", prep_binary, run_binary, B_EQ, false},
+  {"erf", prep_unary, run_unary, U_ERF, false},
+  {"exp", prep_unary, run_unary, U_EXP, false},
+  {"exp2", prep_unary, run_unary, U_EXP2, false},
+  {"floor", prep_unary, run_unary, U_FLOOR, false},
+  {"floor_div", prep_binary, run_binary, B_FLOORDIV, false},
   {"gelu", prep_unary, run_unary, U_GELU_EXACT, false},
+  {"greater", prep_binary, run_binary, B_GT, false},
+  {"greater_equal", prep_binary, run_binary, B_GE, false},
   {"identity", prep_unary, run_unary, U_IDENTITY, false},
+  {"inverse", prep_unary, run_unary, U_INVERSE, false},
+  {"leaky_relu", prep_unary, run_unary, U_LEAKY, false},
+  {"less", prep_binary, run_binary, B_LT, false},
+  {"less_equal", prep_binary, run_binary, B_LE, false},
+  {"linear_activation", prep_unary, run_unary, U_LINEAR, false},
+  {"log", prep_unary, run_unary, U_LOG, false},
+  {"logical_and", prep_binary, run_binary, B_AND, false},
+  {"logical_not", prep_unary, run_unary, U_NOT, false},
+  {"logical_or", prep_binary, run_binary, B_OR, false},
+  {"logical_xor", prep_binary, run_binary, B_XOR, false},
   {"maximum", prep_binary, run_binary, B_MAX, false},
   {"minimum", prep_binary, run_binary, B_MIN, false},
+  {"mod", prep_binary, run_binary, B_MOD, false},
   {"mul", prep_binary, run_binary, B_MUL, false},
+  {"not_equal", prep_binary, run_binary, B_NE, false},
   {"pow", prep_binary, run_binary, B_POW, false},
   {"real_div", prep_binary, run_binary, B_DIV, false},
   {"relu", prep_unary, run_unary, U_RELU, false},
   {"relu6", prep_unary, run_unary, U_RELU6, false},
+  {"round", prep_unary, run_unary, U_ROUND, false},
   {"rsqrt", prep_unary, run_unary, U_RSQRT, false},
+  {"scaled_tanh", prep_unary, run_unary, U_SCALED_TANH, false},
   {"sigmoid", prep_unary, run_unary, U_SIGMOID, false},
+  {"sigmoid_hard", prep_unary, run_unary, U_HARD_SIGMOID, false},
+  {"sign", prep_unary, run_unary, U_SIGN, false},
   {"silu", prep_unary, run_unary, U_SILU, false},
+  {"sin", prep_unary, run_unary, U_SIN, false},
+  {"sinh", prep_unary, run_unary, U_SINH, false},
+  {"softplus", prep_unary, run_unary, U_SOFTPLUS, false},
+  {"softsign", prep_unary, run_unary, U_SOFTSIGN, false},
   {"sqrt", prep_unary, run_unary, U_SQRT, false},
+  {"square", prep_unary, run_unary, U_SQUARE, false},
   {"sub", prep_binary, run_binary, B_SUB, false},
+  {"tan", prep_unary, run_unary, U_TAN, false},
   {"tanh", prep_unary, run_unary, U_TANH, false},
+  {"threshold", prep_unary, run_unary, U_THRESHOLD, false},
+  {"thresholded_relu", prep_unary, run_unary, U_THRESHOLDED, false},
   {NULL, NULL, NULL, 0, false},
 };

@@ -155,7 +155,7 @@ int cpu_split_offsets(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int *ax, 
 }
 
 /* Copies a strided view of src (dims and element strides) in C order. */
-void cpu_copy_strided(float *dst, const float *src, int rank, const int64_t *dim,
+void cpu_copy_strided(uint32_t *dst, const uint32_t *src, int rank, const int64_t *dim,
                          const int64_t *st) {
   if (rank == 0) {
     dst[0] = src[0];
@@ -165,7 +165,7 @@ void cpu_copy_strided(float *dst, const float *src, int rank, const int64_t *dim
   if (outer == 0 || last == 0)
     return;
   int64_t idx[MIL_MAX_RANK] = {0};
-  const float *p = src;
+  const uint32_t *p = src;
   for (int64_t o = 0; o < outer; o++) {
     if (ls == 1)
       memcpy(dst, p, (size_t)last * sizeof *dst);
@@ -185,7 +185,8 @@ void cpu_copy_strided(float *dst, const float *src, int rank, const int64_t *dim
 
 /* k[0] rank, k[1..8] dims, k[9..16] source strides, k[17] source offset */
 void cpu_run_strided(const CpuPlan *p, const CpuStep *s) {
-  cpu_copy_strided(cpu_data(p, s->out[0]), cpu_data(p, s->in[0]) + s->k[17], (int)s->k[0], &s->k[1], &s->k[9]);
+  cpu_copy_strided((uint32_t *)cpu_data(p, s->out[0]), (const uint32_t *)cpu_data(p, s->in[0]) + s->k[17],
+                   (int)s->k[0], &s->k[1], &s->k[9]);
 }
 
 void cpu_run_copy(const CpuPlan *p, const CpuStep *s) {

@@ -77,11 +77,12 @@ static int prep_quantize(CpuBuild *b, CpuStep *s) {
  * it (the final clip gives the same), so adding and removing 1.5 * 2^23
  * rounds them to an integer, half to even, in one IEEE addition; this
  * vectorises where rintf needs SSE4.1. NaN gives 0. */
-static void quant_row(float *restrict y, const float *restrict x, int64_t n, float d, float z,
+static void quant_row(int32_t *restrict y, const float *restrict x, int64_t n, float d, float z,
                       float lo, float hi) {
   const float lo2 = lo - z - 1, hi2 = hi - z + 1, magic = 0x1.8p23f;
   CPU_EACH(n, float t = x[i] / d; t = t < lo2 ? lo2 : t > hi2 ? hi2 : t;
-       t = (t + magic) - magic + z; t = t < lo ? lo : t > hi ? hi : t; y[i] = t == t ? t : 0);
+           t = (t + magic) - magic + z; t = t < lo ? lo : t > hi ? hi : t;
+           y[i] = (int32_t)(t == t ? t : 0));
 }
 
 static int prep_dequantize(CpuBuild *b, CpuStep *s) {
@@ -102,24 +103,25 @@ static int prep_dequantize(CpuBuild *b, CpuStep *s) {
 }
 
 /* y = scale * (q - zero_point), in fp32; rounded to scale's dtype after. */
-static void dequant_row(float *restrict y, const float *restrict x, int64_t n, float d, float z) {
-  CPU_EACH(n, y[i] = d * (x[i] - z));
+static void dequant_row(float *restrict y, const int32_t *restrict x, int64_t n, float d,
+                        float z) {
+  CPU_EACH(n, y[i] = d * ((float)x[i] - z));
 }
 
 /* Each (outer, channel) row with its channel's scale and zero point. */
 static void run_affine(const CpuPlan *p, const CpuStep *s, bool quant) {
-  const float *x = cpu_data(p, s->in[0]), *sc = cpu_data(p, s->in[1]);
-  const float *zp = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
-  float *y = cpu_data(p, s->out[0]);
+  const float *sc = cpu_data(p, s->in[1]);
+  const CpuSlot *zp = s->in[2] >= 0 ? &p->slots[s->in[2]] : NULL;
   int64_t outer = s->k[0], C = s->k[1], inner = s->k[2];
   for (int64_t o = 0; o < outer; o++)
     for (int64_t c = 0; c < C; c++) {
       int64_t at = (o * C + c) * inner;
-      float z = zp ? zp[c] : 0.0f;
+      float z = zp ? (float)cpu_get(zp, c) : 0.0f;
       if (quant)
-        quant_row(y + at, x + at, inner, sc[c], z, (float)s->k[3], (float)s->k[4]);
+        quant_row(cpu_idata(p, s->out[0]) + at, cpu_data(p, s->in[0]) + at, inner, sc[c], z,
+                  (float)s->k[3], (float)s->k[4]);
       else
-        dequant_row(y + at, x + at, inner, sc[c], z);
+        dequant_row(cpu_data(p, s->out[0]) + at, cpu_idata(p, s->in[0]) + at, inner, sc[c], z);
     }
 }
 
@@ -152,7 +154,7 @@ static int prep_blockwise(CpuBuild *b, CpuStep *s) {
 
 static void run_blockwise(const CpuPlan *p, const CpuStep *s) {
   const CpuSlot *d = &p->slots[s->in[0]], *sc = &p->slots[s->in[1]];
-  const float *off = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  const CpuSlot *off = s->in[2] >= 0 ? &p->slots[s->in[2]] : NULL;
   float *y = cpu_data(p, s->out[0]);
   int r = d->rank;
   int64_t blk[MIL_MAX_RANK], sst[MIL_MAX_RANK], idx[MIL_MAX_RANK] = {0};
@@ -164,7 +166,7 @@ static void run_blockwise(const CpuPlan *p, const CpuStep *s) {
     for (int k = 0; k < r; k++)
       j += idx[k] / blk[k] * sst[k];
     /* the reference works in scale's dtype: the difference is rounded too */
-    float t = d->data[i] - (off ? off[j] : 0.0f);
+    float t = (float)(cpu_get(d, i) - (off ? cpu_get(off, j) : 0.0));
     if (sc->dtype == MIL_FP16)
       cpu_round_fp16(&t, 1);
     y[i] = sc->data[j] * t;
@@ -235,15 +237,18 @@ static int prep_lut(CpuBuild *b, CpuStep *s) {
 
 static void run_lut(const CpuPlan *p, const CpuStep *s) {
   const CpuSlot *ind = &p->slots[s->in[0]], *lut = &p->slots[s->in[1]], *o = cpu_out0(p, s);
-  float *y = o->data;
+  /* entries are copied as bits: float or int32 alike */
+  const uint32_t *tab = (const uint32_t *)lut->data;
+  const int32_t *ix = (const int32_t *)ind->data;
+  uint32_t *y = (uint32_t *)o->data;
   int bits = (int)s->k[1];
   if (s->k[0] == 16) {
     for (int64_t i = 0; i < o->n; i++) {
       int64_t bit = i * bits;
-      unsigned w = (unsigned)ind->data[bit / 8];
+      unsigned w = (unsigned)ix[bit / 8];
       if (bit % 8 + bits > 8)
-        w |= (unsigned)ind->data[bit / 8 + 1] << 8;
-      y[i] = lut->data[(w >> (bit % 8)) & ((1u << bits) - 1)];
+        w |= (unsigned)ix[bit / 8 + 1] << 8;
+      y[i] = tab[(w >> (bit % 8)) & ((1u << bits) - 1)];
     }
     return;
   }
@@ -259,8 +264,7 @@ static void run_lut(const CpuPlan *p, const CpuStep *s) {
       at += q * ist[k];
       g += q / (ind->dim[k] / lut->dim[k]) * gst[k];
     }
-    int64_t v = (int64_t)ind->data[at];
-    y[i] = lut->data[(g * np + v) * vs + idx[ax] % vs];
+    y[i] = tab[(g * np + ix[at]) * vs + idx[ax] % vs];
     for (int k = r - 1; k >= 0 && ++idx[k] == o->dim[k]; k--)
       idx[k] = 0;
   }

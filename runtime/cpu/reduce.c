@@ -101,19 +101,33 @@ static void run_layer_norm(const CpuPlan *p, const CpuStep *s) {
   }
 }
 
-enum { R_SUM, R_MEAN, R_MAX };
+enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_LOGSUM, R_LOGSUMEXP, R_SUMSQ,
+       R_ARGMAX, R_ARGMIN };
 
+static bool is_arg(int mode) { return mode >= R_ARGMAX; }
+
+/* reduce_*(x, axes, keep_dims); reduce_arg*(x, axis, keep_dims), whose
+ * output is int32. int32 x: sum, max, min, prod and the arg ops only. */
 static int prep_reduce(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0)
     return -1;
-  if (!cpu_is_float(x.dtype) && !(x.dtype == MIL_INT32 && s->mode != R_MEAN))
+  bool int_ok = s->mode == R_SUM || s->mode == R_MAX || s->mode == R_MIN || s->mode == R_PROD ||
+                is_arg(s->mode);
+  if (!cpu_is_float(x.dtype) && !(x.dtype == MIL_INT32 && int_ok))
     return cpu_error(b, "operand 'x' is %s; fp16 or fp32%s expected", mil_dtype_name(x.dtype),
-                     s->mode != R_MEAN ? " or int32" : "");
-  int ax[MIL_MAX_RANK];
+                     int_ok ? " or int32" : "");
+  int ax[MIL_MAX_RANK], nax;
   bool keep;
-  int nax = cpu_get_axes(b, "axes", x.rank, ax, true);
-  if (nax < 0 || cpu_param_bools(b, "keep_dims", &keep, 1) < 0)
+  if (is_arg(s->mode)) {
+    int64_t axis, def = -1;
+    if (cpu_param_int(b, "axis", &def, &axis) < 0 || cpu_axis(b, "axis", axis, x.rank, ax) < 0)
+      return -1;
+    nax = 1;
+  } else if ((nax = cpu_get_axes(b, "axes", x.rank, ax, true)) < 0) {
+    return -1;
+  }
+  if (cpu_param_bools(b, "keep_dims", &keep, 1) < 0)
     return -1;
   bool red[MIL_MAX_RANK] = {0};
   for (int i = 0; i < nax; i++)
@@ -123,31 +137,99 @@ static int prep_reduce(CpuBuild *b, CpuStep *s) {
   for (int d = 0; d < x.rank; d++)
     if (!red[d] || keep)
       dim[rank++] = red[d] ? 1 : x.dim[d];
-  return cpu_split_offsets(b, s, &x, ax, nax) < 0 ? -1 : cpu_one_out(b, x.dtype, rank, dim);
+  MilDtype odt = is_arg(s->mode) ? MIL_INT32 : x.dtype;
+  return cpu_split_offsets(b, s, &x, ax, nax) < 0 ? -1 : cpu_one_out(b, odt, rank, dim);
+}
+
+/* One reduction over n values at offsets in[]; float accumulation in
+ * double for the sums so long reductions do not drift. */
+static double reduce_f(int mode, const float *x, const int64_t *in, int64_t n) {
+  double acc = mode == R_PROD ? 1 : mode == R_MAX ? -INFINITY : mode == R_MIN ? INFINITY : 0;
+  double mx = -INFINITY;
+  if (mode == R_LOGSUMEXP)
+    for (int64_t j = 0; j < n; j++)
+      mx = fmax(mx, x[in[j]]);
+  for (int64_t j = 0; j < n; j++) {
+    double v = x[in[j]];
+    switch (mode) {
+    case R_MAX: acc = v > acc || v != v ? v : acc; break;
+    case R_MIN: acc = v < acc || v != v ? v : acc; break;
+    case R_PROD: acc *= v; break;
+    case R_L1: acc += fabs(v); break;
+    case R_L2: case R_SUMSQ: acc += v * v; break;
+    case R_LOGSUMEXP: acc += exp(v - mx); break;
+    default: acc += v; break;
+    }
+  }
+  switch (mode) {
+  case R_MEAN: return acc / (double)n;
+  case R_L2: return sqrt(acc);
+  case R_LOGSUM: return log(acc);
+  case R_LOGSUMEXP: return n ? mx + log(acc) : -INFINITY;
+  default: return acc;
+  }
+}
+
+/* int32 sums and products wrap around as two's complement. */
+static int32_t reduce_i(int mode, const int32_t *x, const int64_t *in, int64_t n) {
+  uint32_t acc = mode == R_PROD ? 1u : 0u;
+  int32_t best = mode == R_MAX ? INT32_MIN : INT32_MAX;
+  for (int64_t j = 0; j < n; j++) {
+    int32_t v = x[in[j]];
+    if (mode == R_SUM)
+      acc += (uint32_t)v;
+    else if (mode == R_PROD)
+      acc *= (uint32_t)v;
+    else if (mode == R_MAX ? v > best : v < best)
+      best = v;
+  }
+  return mode == R_SUM || mode == R_PROD ? (int32_t)acc : best;
+}
+
+/* The first index of the largest (smallest) value; a NaN wins, as numpy's
+ * argmax has it. */
+static int32_t reduce_arg(int mode, const CpuSlot *x, int64_t base, const int64_t *in,
+                          int64_t n) {
+  int64_t best = 0;
+  double bv = cpu_get(x, base + in[0]);
+  for (int64_t j = 1; j < n && bv == bv; j++) {
+    double v = cpu_get(x, base + in[j]);
+    if (v != v || (mode == R_ARGMAX ? v > bv : v < bv)) {
+      best = j;
+      bv = v;
+    }
+  }
+  return (int32_t)best;
 }
 
 static void run_reduce(const CpuPlan *p, const CpuStep *s) {
-  const float *x = cpu_data(p, s->in[0]);
-  float *y = cpu_data(p, s->out[0]);
+  const CpuSlot *x = &p->slots[s->in[0]];
   const int64_t *in = s->tab[1], n = s->ntab[1];
   for (int64_t o = 0; o < s->ntab[0]; o++) {
-    const float *xo = x + s->tab[0][o];
-    float acc = s->mode == R_MAX ? -INFINITY : 0;
-    if (s->mode == R_MAX)
-      for (int64_t j = 0; j < n; j++)
-        acc = fmaxf(acc, xo[in[j]]);
+    int64_t base = s->tab[0][o];
+    if (is_arg(s->mode))
+      cpu_idata(p, s->out[0])[o] = reduce_arg(s->mode, x, base, in, n);
+    else if (cpu_is_float(x->dtype))
+      cpu_data(p, s->out[0])[o] = (float)reduce_f(s->mode, x->data + base, in, n);
     else
-      for (int64_t j = 0; j < n; j++)
-        acc += xo[in[j]];
-    y[o] = s->mode == R_MEAN ? acc / (float)n : acc;
+      cpu_idata(p, s->out[0])[o] = reduce_i(s->mode, (const int32_t *)x->data + base, in, n);
   }
 }
 
 const CpuOpDef cpu_ops_reduce[] = {
   {"layer_norm", prep_layer_norm, run_layer_norm, 0, false},
+  {"reduce_argmax", prep_reduce, run_reduce, R_ARGMAX, false},
+  {"reduce_argmin", prep_reduce, run_reduce, R_ARGMIN, false},
+  {"reduce_l1_norm", prep_reduce, run_reduce, R_L1, false},
+  {"reduce_l2_norm", prep_reduce, run_reduce, R_L2, false},
+  {"reduce_log_sum", prep_reduce, run_reduce, R_LOGSUM, false},
+  {"reduce_log_sum_exp", prep_reduce, run_reduce, R_LOGSUMEXP, false},
   {"reduce_max", prep_reduce, run_reduce, R_MAX, false},
   {"reduce_mean", prep_reduce, run_reduce, R_MEAN, false},
+  {"reduce_min", prep_reduce, run_reduce, R_MIN, false},
+  {"reduce_prod", prep_reduce, run_reduce, R_PROD, false},
   {"reduce_sum", prep_reduce, run_reduce, R_SUM, false},
+  {"reduce_sum_square", prep_reduce, run_reduce, R_SUMSQ, false},
   {"softmax", prep_softmax, run_softmax, 0, false},
   {NULL, NULL, NULL, 0, false},
 };
