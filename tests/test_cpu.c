@@ -990,13 +990,13 @@ END_TEST
 /* ---- errors -------------------------------------------------------------------------- */
 
 START_TEST(test_unsupported_op) {
-  /* line 5 holds the gather (line 1 is "program(1.3)") */
+  /* line 5 holds the random op (line 1 is "program(1.3)") */
   static const char *t = PROG("tensor<fp16, [4]> x",
     "  tensor<fp16, [4]> a = relu(x = x)[name = string(\"a\")];\n"
-    "  tensor<fp16, [2]> g = gather(axis = int32(0), indices = tensor<int32, [2]>([0, 1]), x = a)[name = string(\"g\")];\n",
+    "  tensor<fp16, [2]> g = random_normal(shape = tensor<int32, [1]>([2]), x = a)[name = string(\"g\")];\n",
     "g");
-  static const char *const msg[] = {"test.mil:5:3: error: gather: op not supported by the cpu "
-                                    "backend"};
+  static const char *const msg[] = {"test.mil:5:3: error: random_normal: op not supported by "
+                                    "the cpu backend"};
   expect_open_error(t, msg, 1);
 }
 END_TEST

@@ -519,7 +519,8 @@ int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_
 /* ---- the op families ------------------------------------------------------------ */
 
 static const CpuOpDef *const families[] = {
-  cpu_ops_elementwise, cpu_ops_reduce, cpu_ops_conv, cpu_ops_movement, cpu_ops_quant,
+  cpu_ops_elementwise, cpu_ops_reduce, cpu_ops_conv, cpu_ops_movement, cpu_ops_gather,
+  cpu_ops_quant,
 };
 
 const CpuOpDef *cpu_op_find(const char *name) {

@@ -1,5 +1,7 @@
-/* movement.c - the cpu backend's tensor movement ops: reshape, transpose,
- * slices, concat, split. */
+/* movement.c - the cpu backend's tensor movement ops whose data movement is
+ * known at open(): reshape, transpose, slices, concat, split, stack, pad,
+ * tile, reverse, depth/space rearrangements, band_part, nearest upsampling.
+ * Elements are copied as 4-byte bits, so every dtype moves alike. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -289,13 +291,375 @@ static void run_split(const CpuPlan *p, const CpuStep *s) {
   }
 }
 
+/* ---- ops as a table of source offsets -------------------------------------------------
+ * pad, tile, reverse, slice_by_size, space/depth rearrangements, band_part,
+ * nearest-neighbour upsampling: each output element copies one element of x
+ * (or, at -1, the constant k[0], stored as its bits), so open() works out
+ * the whole map once into tab[0] from the op's index rule. */
+
+typedef struct Map {
+  int op;                     /* MAP_* */
+  int rank;
+  const int64_t *xdim;
+  int64_t a[MIL_MAX_RANK];    /* per-op: pads before, reps, flags, ... */
+  int64_t c[MIL_MAX_RANK];    /* per-op: second parameter */
+  int64_t bs;                 /* block size */
+  double scale[2];            /* upsampling factors of the last two dims */
+  int mode;                   /* pad mode */
+} Map;
+
+enum { MAP_PAD, MAP_TILE, MAP_REVERSE, MAP_SLICE, MAP_D2S, MAP_S2D, MAP_SHUF, MAP_UNSHUF,
+       MAP_BAND, MAP_UPNN };
+enum { PAD_CONST, PAD_REFLECT, PAD_EDGE };
+
+/* One source index from an output index along a padded dim of size d. */
+static int64_t pad_src(int mode, int64_t i, int64_t d) {
+  if (i >= 0 && i < d)
+    return i;
+  if (mode == PAD_CONST)
+    return -1;
+  if (mode == PAD_EDGE)
+    return i < 0 ? 0 : d - 1;
+  int64_t period = 2 * (d - 1);   /* reflect without repeating the edge */
+  i = i < 0 ? -i : i;
+  i %= period;
+  return i < d ? i : period - i;
+}
+
+/* The source multi-index src of output index o; false for the constant. */
+static bool map_src(const Map *m, const int64_t *o, int64_t *src) {
+  const int64_t *xd = m->xdim;
+  int r = m->rank;
+  for (int i = 0; i < r; i++)
+    src[i] = o[i];
+  switch (m->op) {
+  case MAP_PAD:
+    for (int i = 0; i < r; i++)
+      if ((src[i] = pad_src(m->mode, o[i] - m->a[i], xd[i])) < 0)
+        return false;
+    return true;
+  case MAP_TILE:
+    for (int i = 0; i < r; i++)
+      src[i] = o[i] % xd[i];
+    return true;
+  case MAP_REVERSE:
+    for (int i = 0; i < r; i++)
+      if (m->a[i])
+        src[i] = xd[i] - 1 - o[i];
+    return true;
+  case MAP_SLICE:
+    for (int i = 0; i < r; i++)
+      src[i] = o[i] + m->a[i];
+    return true;
+  case MAP_UPNN:   /* the source pixel floor(o / scale), inside x */
+    for (int i = r - 2; i < r; i++) {
+      src[i] = (int64_t)floor((double)o[i] / m->scale[i - (r - 2)]);
+      src[i] = src[i] < xd[i] ? src[i] : xd[i] - 1;
+    }
+    return true;
+  case MAP_BAND: { /* keep (row, col) with -lower <= col - row <= upper (negative: all) */
+    int64_t d = o[r - 1] - o[r - 2];
+    return (m->a[0] < 0 || -d <= m->a[0]) && (m->c[0] < 0 || d <= m->c[0]);
+  }
+  default: break;
+  }
+  /* rank 4 rearrangements between depth and space, block b:
+   * depth_to_space (DCR): out[c, h*b+i, w*b+j] = in[(i*b+j)*C' + c, h, w]
+   * pixel_shuffle (CRD):  out[c, h*b+i, w*b+j] = in[c*b*b + i*b + j, h, w]
+   * space_to_depth and pixel_unshuffle are their inverses. */
+  int64_t b = m->bs, n = o[0];
+  if (m->op == MAP_D2S || m->op == MAP_SHUF) {
+    int64_t cc = o[1], h = o[2] / b, i = o[2] % b, w = o[3] / b, j = o[3] % b;
+    int64_t co = xd[1] / (b * b);
+    src[1] = m->op == MAP_D2S ? (i * b + j) * co + cc : cc * b * b + i * b + j;
+    src[2] = h;
+    src[3] = w;
+  } else {
+    int64_t co = xd[1], q = o[1];
+    int64_t cc = m->op == MAP_S2D ? q % co : q / (b * b);
+    int64_t ij = m->op == MAP_S2D ? q / co : q % (b * b);
+    src[1] = cc;
+    src[2] = o[2] * b + ij / b;
+    src[3] = o[3] * b + ij % b;
+  }
+  src[0] = n;
+  return true;
+}
+
+/* Fills tab[0] for an output of odim, then declares the output. */
+static int map_table(CpuBuild *b, CpuStep *s, const CpuSlot *x, const Map *m,
+                     const int64_t *odim) {
+  int r = x->rank;
+  int64_t n = cpu_prod(odim, 0, r), st[MIL_MAX_RANK], o[MIL_MAX_RANK] = {0}, src[MIL_MAX_RANK];
+  if (n > CPU_MAX_ELEMS)
+    return cpu_error(b, "the result would have %lld elements", (long long)n);
+  if (!(s->tab[0] = cpu_step_alloc(b, n, sizeof(int64_t))))
+    return -1;
+  s->ntab[0] = n;
+  cpu_strides(r, x->dim, st);
+  for (int64_t t = 0; t < n; t++) {
+    int64_t off = 0;
+    if (map_src(m, o, src))
+      for (int i = 0; i < r; i++)
+        off += src[i] * st[i];
+    else
+      off = -1;
+    s->tab[0][t] = off;
+    for (int i = r - 1; i >= 0 && ++o[i] == odim[i]; i--)
+      o[i] = 0;
+  }
+  return cpu_one_out(b, x->dtype, r, odim);
+}
+
+static void run_map(const CpuPlan *p, const CpuStep *s) {
+  const uint32_t *x = (const uint32_t *)cpu_data(p, s->in[0]);
+  uint32_t *y = (uint32_t *)cpu_data(p, s->out[0]), fill = (uint32_t)s->k[0];
+  const int64_t *t = s->tab[0];
+  for (int64_t i = 0; i < s->ntab[0]; i++)
+    y[i] = t[i] < 0 ? fill : x[t[i]];
+}
+
+/* The pad constant as the bits x's dtype holds it. */
+static void set_fill(CpuStep *s, MilDtype dt, double v) {
+  uint32_t u;
+  if (cpu_is_float(dt)) {
+    float f = (float)v;
+    memcpy(&u, &f, sizeof u);
+  } else {
+    u = (uint32_t)(int32_t)v;
+  }
+  s->k[0] = u;
+}
+
+static int prep_pad(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t pad[2 * MIL_MAX_RANK], odim[MIL_MAX_RANK];
+  const char *mode;
+  double cv, zero = 0;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0)
+    return -1;
+  int np = cpu_param_ints(b, "pad", pad, 2 * MIL_MAX_RANK, NULL, 0);
+  if (np < 0 || cpu_param_str(b, "mode", "constant", &mode) < 0 ||
+      cpu_param_float(b, "constant_val", &zero, &cv) < 0)
+    return -1;
+  Map m = {.op = MAP_PAD, .rank = x.rank, .xdim = x.dim};
+  m.mode = strcmp(mode, "constant") == 0 ? PAD_CONST
+           : strcmp(mode, "reflect") == 0 ? PAD_REFLECT
+           : strcmp(mode, "replicate") == 0 ? PAD_EDGE : -1;
+  if (m.mode < 0)
+    return cpu_error(b, "unknown pad mode \"%s\" (constant, reflect or replicate)", mode);
+  if (np % 2 || np / 2 > x.rank)
+    return cpu_error(b, "pad has %d values; an even count up to 2 * rank (%d) expected", np,
+                     2 * x.rank);
+  for (int i = 0; i < x.rank; i++) {
+    int j = i - (x.rank - np / 2);
+    int64_t lo = j >= 0 ? pad[2 * j] : 0, hi = j >= 0 ? pad[2 * j + 1] : 0;
+    if (lo < 0 || hi < 0)
+      return cpu_error(b, "pad has a negative amount for dim %d", i);
+    if (m.mode == PAD_REFLECT && (lo >= x.dim[i] || hi >= x.dim[i]))
+      return cpu_error(b, "reflect padding of dim %d (size %lld) by %lld, %lld: at most size - 1",
+                       i, (long long)x.dim[i], (long long)lo, (long long)hi);
+    if (m.mode != PAD_CONST && x.dim[i] == 0 && lo + hi > 0)
+      return cpu_error(b, "cannot %s-pad the empty dim %d", mode, i);
+    m.a[i] = lo;
+    odim[i] = x.dim[i] + lo + hi;
+  }
+  set_fill(s, x.dtype, cv);
+  return map_table(b, s, &x, &m, odim);
+}
+
+static int prep_tile(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t reps[MIL_MAX_RANK], odim[MIL_MAX_RANK];
+  int n = cpu_x_and_ints(b, s, &x, "reps", reps);
+  if (n < 0)
+    return -1;
+  if (n != x.rank)
+    return cpu_error(b, "reps has %d values; x has rank %d", n, x.rank);
+  for (int i = 0; i < n; i++) {
+    if (reps[i] < 1)
+      return cpu_error(b, "reps[%d] is %lld; at least 1 expected", i, (long long)reps[i]);
+    odim[i] = x.dim[i] * reps[i];
+  }
+  Map m = {.op = MAP_TILE, .rank = x.rank, .xdim = x.dim};
+  return map_table(b, s, &x, &m, odim);
+}
+
+static int prep_reverse(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int ax[MIL_MAX_RANK];
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0)
+    return -1;
+  int n = cpu_get_axes(b, "axes", x.rank, ax, true);
+  if (n < 0)
+    return -1;
+  Map m = {.op = MAP_REVERSE, .rank = x.rank, .xdim = x.dim};
+  for (int i = 0; i < n; i++)
+    m.a[ax[i]] = 1;
+  return map_table(b, s, &x, &m, x.dim);
+}
+
+static int prep_slice_by_size(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t beg[MIL_MAX_RANK], size[MIL_MAX_RANK], odim[MIL_MAX_RANK];
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_ints_exact(b, "begin", beg, x.rank, NULL) < 0 ||
+      cpu_ints_exact(b, "size", size, x.rank, NULL) < 0)
+    return -1;
+  Map m = {.op = MAP_SLICE, .rank = x.rank, .xdim = x.dim};
+  for (int i = 0; i < x.rank; i++) {
+    int64_t d = x.dim[i], b0 = beg[i] < 0 ? beg[i] + d : beg[i];
+    int64_t len = size[i] == -1 ? d - b0 : size[i];
+    if (b0 < 0 || len < 0 || b0 + len > d)
+      return cpu_error(b, "begin %lld, size %lld is outside dim %d of size %lld",
+                       (long long)beg[i], (long long)size[i], i, (long long)d);
+    m.a[i] = b0;
+    odim[i] = len;
+  }
+  return map_table(b, s, &x, &m, odim);
+}
+
+/* depth_to_space, space_to_depth, pixel_shuffle, pixel_unshuffle. */
+static int prep_blocks(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t bs;
+  bool pix = s->mode == MAP_SHUF || s->mode == MAP_UNSHUF;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 ||
+      cpu_param_int(b, pix ? (s->mode == MAP_SHUF ? "upscale_factor" : "downscale_factor")
+                           : "block_size", NULL, &bs) < 0)
+    return -1;
+  if (x.rank != 4)
+    return cpu_error(b, "x has rank %d; 4 ([n, C, H, W]) expected", x.rank);
+  if (bs < 1)
+    return cpu_error(b, "the block size is %lld; at least 1 expected", (long long)bs);
+  int64_t odim[4] = {x.dim[0], x.dim[1], x.dim[2], x.dim[3]};
+  if (s->mode == MAP_D2S || s->mode == MAP_SHUF) {
+    if (x.dim[1] % (bs * bs))
+      return cpu_error(b, "C (%lld) is not a multiple of the block size squared (%lld)",
+                       (long long)x.dim[1], (long long)(bs * bs));
+    odim[1] /= bs * bs;
+    odim[2] *= bs;
+    odim[3] *= bs;
+  } else {
+    if (x.dim[2] % bs || x.dim[3] % bs)
+      return cpu_error(b, "H and W (%lld, %lld) are not multiples of the block size %lld",
+                       (long long)x.dim[2], (long long)x.dim[3], (long long)bs);
+    odim[1] *= bs * bs;
+    odim[2] /= bs;
+    odim[3] /= bs;
+  }
+  Map m = {.op = s->mode, .rank = 4, .xdim = x.dim, .bs = bs};
+  return map_table(b, s, &x, &m, odim);
+}
+
+static int prep_band_part(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t lo, hi, none = -1;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_param_int(b, "lower", &none, &lo) < 0 ||
+      cpu_param_int(b, "upper", &none, &hi) < 0)
+    return -1;
+  if (x.rank < 2)
+    return cpu_error(b, "x has rank %d; at least 2 expected", x.rank);
+  Map m = {.op = MAP_BAND, .rank = x.rank, .xdim = x.dim};
+  m.a[0] = lo;
+  m.c[0] = hi;
+  set_fill(s, x.dtype, 0);
+  return map_table(b, s, &x, &m, x.dim);
+}
+
+/* upsample_nearest_neighbor: the last two dims scaled by integer or
+ * (iOS16) fractional factors, the result floor(in * factor) long. */
+static int prep_upsample_nn(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  double sh, sw, one = 1;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 ||
+      cpu_param_float(b, "scale_factor_height", &one, &sh) < 0 ||
+      cpu_param_float(b, "scale_factor_width", &one, &sw) < 0)
+    return -1;
+  if (x.rank < 3)
+    return cpu_error(b, "x has rank %d; at least 3 expected", x.rank);
+  int64_t odim[MIL_MAX_RANK];
+  memcpy(odim, x.dim, sizeof odim);
+  odim[x.rank - 2] = (int64_t)floor(x.dim[x.rank - 2] * sh);
+  odim[x.rank - 1] = (int64_t)floor(x.dim[x.rank - 1] * sw);
+  if (!(sh > 0 && sw > 0) || odim[x.rank - 2] < 1 || odim[x.rank - 1] < 1)
+    return cpu_error(b, "scale factors %g, %g give an empty result", sh, sw);
+  Map m = {.op = MAP_UPNN, .rank = x.rank, .xdim = x.dim};
+  m.scale[0] = sh;
+  m.scale[1] = sw;
+  return map_table(b, s, &x, &m, odim);
+}
+
+/* stack: concat along a new axis (run_concat with pieces of size 1). */
+static int prep_stack(CpuBuild *b, CpuStep *s) {
+  int n = cpu_input_list(b, "values", &s->list);
+  if (n < 0)
+    return -1;
+  s->nlist = n;
+  CpuSlot x0 = cpu_slot(b, s->list[0]);
+  int64_t axis;
+  int ax;
+  if (cpu_param_int(b, "axis", NULL, &axis) < 0 || cpu_axis(b, "axis", axis, x0.rank + 1, &ax) < 0)
+    return -1;
+  if (x0.rank + 1 > MIL_MAX_RANK)
+    return cpu_error(b, "the result would have rank %d", x0.rank + 1);
+  for (int i = 1; i < n; i++) {
+    CpuSlot xi = cpu_slot(b, s->list[i]);
+    bool ok = xi.rank == x0.rank && xi.dtype == x0.dtype;
+    for (int d = 0; ok && d < x0.rank; d++)
+      ok = xi.dim[d] == x0.dim[d];
+    if (!ok) {
+      char a[128], c[128];
+      return cpu_error(b, "value %d is %s; value 0 is %s (stack needs equal shapes)", i,
+                       cpu_shape_str(a, sizeof a, &xi), cpu_shape_str(c, sizeof c, &x0));
+    }
+  }
+  int64_t dim[MIL_MAX_RANK];
+  for (int d = 0, j = 0; d <= x0.rank; d++)
+    dim[d] = d == ax ? n : x0.dim[j++];
+  s->k[0] = cpu_prod(x0.dim, 0, ax);
+  s->k[1] = cpu_prod(x0.dim, ax, x0.rank);
+  s->k[2] = 0;
+  s->k[3] = n;
+  s->ntab[0] = n;
+  if (!(s->tab[0] = cpu_step_alloc(b, n, sizeof(int64_t))))
+    return -1;
+  for (int i = 0; i < n; i++)
+    s->tab[0][i] = 1;
+  return cpu_one_out(b, x0.dtype, x0.rank + 1, dim);
+}
+
+/* flatten2d: [prod(dims before axis), prod(dims from axis)]. */
+static int prep_flatten2d(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t axis, one = 1;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_param_int(b, "axis", &one, &axis) < 0)
+    return -1;
+  if (axis < -x.rank || axis > x.rank)
+    return cpu_error(b, "axis %lld is out of range for rank %d", (long long)axis, x.rank);
+  int ax = (int)(axis < 0 ? axis + x.rank : axis);
+  int64_t dim[2] = {cpu_prod(x.dim, 0, ax), cpu_prod(x.dim, ax, x.rank)};
+  return cpu_one_out(b, x.dtype, 2, dim);
+}
+
 const CpuOpDef cpu_ops_movement[] = {
+  {"band_part", prep_band_part, run_map, 0, false},
   {"concat", prep_concat, run_concat, 0, false},
+  {"depth_to_space", prep_blocks, run_map, MAP_D2S, false},
   {"expand_dims", prep_expand_dims, cpu_run_copy, 0, false},
+  {"flatten2d", prep_flatten2d, cpu_run_copy, 0, false},
+  {"pad", prep_pad, run_map, 0, false},
+  {"pixel_shuffle", prep_blocks, run_map, MAP_SHUF, false},
+  {"pixel_unshuffle", prep_blocks, run_map, MAP_UNSHUF, false},
   {"reshape", prep_reshape, cpu_run_copy, 0, false},
+  {"reverse", prep_reverse, run_map, 0, false},
   {"slice_by_index", prep_slice, cpu_run_strided, 0, false},
+  {"slice_by_size", prep_slice_by_size, run_map, 0, false},
+  {"space_to_depth", prep_blocks, run_map, MAP_S2D, false},
   {"split", prep_split, run_split, 0, false},
   {"squeeze", prep_squeeze, cpu_run_copy, 0, false},
+  {"stack", prep_stack, run_concat, 0, false},
+  {"tile", prep_tile, run_map, 0, false},
   {"transpose", prep_transpose, cpu_run_strided, 0, false},
+  {"upsample_nearest_neighbor", prep_upsample_nn, run_map, 0, false},
   {NULL, NULL, NULL, 0, false},
 };

@@ -67,10 +67,9 @@ def program(c):
         if lhs.startswith("!"):          # a statement with no output (write_state)
             lines.append("    %s;" % rhs.strip())
             continue
-        if " " in lhs:                   # an explicit type
-            lines.append("    %s = %s;" % (lhs, rhs.strip()))
-        else:
-            lines.append("    %s %s = %s;" % (ttype(outs[lhs]), lhs, rhs.strip()))
+        names = [n.strip() for n in lhs.split(",")]
+        lines.append("    %s = %s;" % (", ".join("%s %s" % (ttype(outs[n]), n) for n in names),
+                                       rhs.strip()))
     sig = ", ".join("%s %s" % (ttype(a), n) for n, a in inputs)
     return ("program(1.3)\n{\n  func main<ios18>(%s) {\n%s\n  } -> (%s);\n}\n"
             % (sig, "\n".join(lines), ", ".join(n for n, _ in outputs)))
@@ -220,6 +219,117 @@ case("int32_less", [("x", big), ("y", big - one)], "z = less(x = x, y = y);",
 case("cast_int32_fp32_bool", [("x", np.array([1.7, -1.7, 3e9, -0.0], np.float32))],
      'i = cast(dtype = string("int32"), x = x); b = cast(dtype = string("bool"), x = x);',
      [("i", np.array([1, -1, 2147483647, 0], np.int32)), ("b", np.array([1, 1, 1, 0], np.bool_))])
+
+# ---- cases: tensor movement ---------------------------------------------------
+
+m = f32(2, 3, 4)
+for mode, npm in [("constant", "constant"), ("reflect", "reflect"), ("replicate", "edge")]:
+    kw = {"constant_values": 1.5} if mode == "constant" else {}
+    case("pad_" + mode, [("x", m)],
+         'y = pad(constant_val = fp32(1.5), mode = string("%s"), pad = %s, x = x);'
+         % (mode, ints([1, 2, 3, 1])), [("y", np.pad(m, ((0, 0), (1, 2), (3, 1)), npm, **kw))])
+case("tile", [("x", m)], "y = tile(reps = %s, x = x);" % ints([2, 1, 3]), [("y", np.tile(m, (2, 1, 3)))])
+case("reverse", [("x", m)], "y = reverse(axes = %s, x = x);" % ints([0, 2]),
+     [("y", m[::-1, :, ::-1].copy())])
+case("slice_by_size", [("x", m)], "y = slice_by_size(begin = %s, size = %s, x = x);"
+     % (ints([1, 0, 1]), ints([1, -1, 2])), [("y", m[1:2, :, 1:3].copy())])
+case("slice_by_index", [("x", m)], "y = slice_by_index(begin = %s, end = %s, stride = %s, x = x);"
+     % (ints([0, 2, 3]), ints([2, 0, 0]), ints([1, -1, -2])), [("y", m[0:2, 2:0:-1, 3:0:-2].copy())])
+s4 = f32(1, 8, 2, 3)
+
+
+def d2s(x, b):   # DCR: depth [b, b, C'] to space
+    n, c, h, w = x.shape
+    return x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2).reshape(n, c // (b * b), h * b, w * b)
+
+
+def shuf(x, b):  # CRD: depth [C', b, b] to space
+    n, c, h, w = x.shape
+    return x.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, c // (b * b), h * b, w * b)
+
+
+case("depth_to_space", [("x", s4)], "y = depth_to_space(block_size = int32(2), x = x);",
+     [("y", d2s(s4, 2))])
+case("pixel_shuffle", [("x", s4)], "y = pixel_shuffle(upscale_factor = int32(2), x = x);",
+     [("y", shuf(s4, 2))])
+sp = d2s(s4, 2)
+case("space_to_depth", [("x", sp)], "y = space_to_depth(block_size = int32(2), x = x);", [("y", s4)])
+case("pixel_unshuffle", [("x", shuf(s4, 2))], "y = pixel_unshuffle(downscale_factor = int32(2), x = x);",
+     [("y", s4)])
+bp = f32(2, 4, 5)
+case("band_part", [("x", bp)], "y = band_part(lower = int32(1), upper = int32(2), x = x);",
+     [("y", np.where((np.arange(5)[None, :] - np.arange(4)[:, None] <= 2) &
+                     (np.arange(4)[:, None] - np.arange(5)[None, :] <= 1), bp, 0).astype(np.float32))])
+up = f32(1, 2, 2, 3)
+case("upsample_nearest_neighbor", [("x", up)],
+     "y = upsample_nearest_neighbor(scale_factor_height = fp32(2), scale_factor_width = fp32(3), x = x);",
+     [("y", up.repeat(2, axis=2).repeat(3, axis=3))])
+case("stack", [("x", m), ("y", m + 1)], "z = stack(axis = int32(1), values = (x, y));",
+     [("z", np.stack([m, m + 1], axis=1))])
+case("concat_interleave", [("x", m), ("y", m + 1)],
+     "z = concat(axis = int32(1), interleave = bool(true), values = (x, y));",
+     [("z", np.stack([m, m + 1], axis=2).reshape(2, 6, 4))])
+case("flatten2d", [("x", m)], "y = flatten2d(axis = int32(2), x = x);", [("y", m.reshape(6, 4))])
+case("transpose_int32", [("x", big.reshape(2, 2))], "y = transpose(perm = %s, x = x);" % ints([1, 0]),
+     [("y", big.reshape(2, 2).T.copy())])
+
+gi = np.array([[2, 0], [-1, 1]], np.int32)
+case("gather", [("x", m), ("i", gi)], "y = gather(axis = int32(2), indices = i, x = x);",
+     [("y", np.take(m, np.where(gi < 0, gi + 4, gi), axis=2))])
+bi = np.array([[1, 0, 2], [3, 3, 0]], np.int32)
+case("gather_batch_dims", [("x", m), ("i", bi)],
+     "y = gather(axis = int32(2), batch_dims = int32(1), indices = i, x = x);",
+     [("y", np.stack([m[k][:, bi[k]] for k in range(2)]))])
+ai = rng.integers(0, 3, size=(2, 2, 4)).astype(np.int32)
+case("gather_along_axis", [("x", m), ("i", ai)], "y = gather_along_axis(axis = int32(1), indices = i, x = x);",
+     [("y", np.take_along_axis(m, ai, axis=1))])
+ni = np.array([[1, 2], [0, 0], [1, 1]], np.int32)
+case("gather_nd", [("x", m), ("i", ni)], "y = gather_nd(indices = i, x = x);",
+     [("y", np.stack([m[1, 2], m[0, 0], m[1, 1]]))])
+upd = f32(2, 2, 4)
+si = np.array([2, 0], np.int32)
+want = m.copy()
+for j, t in enumerate(si):
+    want[:, t, :] += upd[:, j, :]
+case("scatter_add", [("x", m), ("i", si), ("u", upd)],
+     'y = scatter(axis = int32(1), data = x, indices = i, mode = string("add"), updates = u);',
+     [("y", want)])
+want = m.copy()
+np.put_along_axis(want, ai, upd, axis=1) if False else None
+sa = np.array([[[0, 1, 2, 0]], [[2, 2, 1, 0]]], np.int32)
+ua = f32(2, 1, 4)
+want = m.copy()
+for a0 in range(2):
+    for a2 in range(4):
+        want[a0, sa[a0, 0, a2], a2] = ua[a0, 0, a2]
+case("scatter_along_axis", [("x", m), ("i", sa), ("u", ua)],
+     'y = scatter_along_axis(axis = int32(1), data = x, indices = i, mode = string("update"), updates = u);',
+     [("y", want)])
+un = f32(2, 4)
+want = m.copy()
+want[1, 2] *= un[0]
+want[0, 1] *= un[1]
+case("scatter_nd_mul", [("x", m), ("i", np.array([[1, 2], [0, 1]], np.int32)), ("u", un)],
+     'y = scatter_nd(data = x, indices = i, mode = string("mul"), updates = u);', [("y", want)])
+sc, sa_, sb = rng.integers(0, 2, (3, 1)).astype(np.bool_), f32(3, 4), f32(4)
+case("select", [("c", sc), ("a", sa_), ("b", sb)], "y = select(a = a, b = b, cond = c);",
+     [("y", np.where(sc, sa_, sb))])
+oh = np.array([[0, 3], [-1, 2]], np.int32)
+case("one_hot", [("i", oh)],
+     "y = one_hot(axis = int32(1), indices = i, off_value = fp32(-1), on_value = fp32(2), one_hot_vector_size = int32(4));",
+     [("y", np.where(np.arange(4)[None, :, None] == np.where(oh < 0, oh + 4, oh)[:, None, :], 2, -1).astype(np.float32))])
+tk = np.array([[3, 1, 4, 1, 5], [9, 2, 6, 5, 3]], np.float32)
+case("topk", [("x", tk)], "v, i = topk(k = int32(3), x = x);",
+     [("v", -np.sort(-tk, axis=1)[:, :3]), ("i", np.argsort(-tk, axis=1, kind="stable")[:, :3].astype(np.int32))])
+case("argsort_ascending", [("x", tk)], "y = argsort(ascending = bool(true), axis = int32(1), x = x);",
+     [("y", np.argsort(tk, axis=1, kind="stable").astype(np.int32))])
+case("cumsum", [("x", m)], "y = cumsum(axis = int32(1), exclusive = bool(true), reverse = bool(true), x = x);",
+     [("y", (np.flip(np.cumsum(np.flip(m, 1), 1), 1) - m).astype(np.float32))], tol=1e-5)
+case("fill", [("x", m)], "y = fill(shape = %s, value = fp32(2.5)); z = add(x = x, y = y);" % ints([3, 4]),
+     [("y", np.full((3, 4), 2.5, np.float32)), ("z", m + 2.5)])
+case("shape", [("x", m)], "y = shape(x = x);", [("y", np.array([2, 3, 4], np.int32))])
+case("range_1d", [("x", m)], "y = range_1d(end = int32(10), start = int32(1), step = int32(3)); z = identity(x = x);",
+     [("y", np.arange(1, 10, 3).astype(np.int32)), ("z", m)])
 
 # ---- cases: reductions --------------------------------------------------------
 
