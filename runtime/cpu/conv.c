@@ -36,7 +36,7 @@ static int check_bias(CpuBuild *b, const CpuStep *s, const CpuSlot *bias, int64_
   return 0;
 }
 
-static int conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
+int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
                      const int64_t *keff, const int64_t *st, const int64_t *custom,
                      int64_t *pad) {
   for (int i = 0; i < nsp; i++) {
@@ -98,7 +98,7 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
     if (k[i] < 1)
       return cpu_error(b, "weight has an empty kernel dimension");
   }
-  if (conv_pads(b, pad_type, nsp, in, keff, strides, custom, pad) < 0)
+  if (cpu_conv_pads(b, pad_type, nsp, in, keff, strides, custom, pad) < 0)
     return -1;
   for (int i = 0; i < nsp; i++) {
     int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - keff[i];

@@ -519,8 +519,8 @@ int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_
 /* ---- the op families ------------------------------------------------------------ */
 
 static const CpuOpDef *const families[] = {
-  cpu_ops_elementwise, cpu_ops_reduce, cpu_ops_conv, cpu_ops_movement, cpu_ops_gather,
-  cpu_ops_quant,
+  cpu_ops_elementwise, cpu_ops_reduce, cpu_ops_conv, cpu_ops_pool, cpu_ops_movement,
+  cpu_ops_gather, cpu_ops_quant, cpu_ops_recurrent, cpu_ops_state,
 };
 
 const CpuOpDef *cpu_op_find(const char *name) {
@@ -554,15 +554,20 @@ static int add_inputs(CpuBuild *b) {
     int slot = new_slot(b);
     if (slot < 0)
       return -1;
-    if (v->type->kind != MIL_TENSOR || mil_type_numel(v->type) < 0)
-      return fn_error(b, "input '%s' must be a tensor with a static shape", v->name);
-    if (set_shape(b, slot, v->type, v->name) < 0 || define(b, slot, v->name) < 0)
+    /* a state input holds a tensor: state<tensor<fp16, [1, 4]>> */
+    bool state = v->type->kind == MIL_STATE && v->type->nsub == 1;
+    const MilType *t = state ? v->type->sub[0] : v->type;
+    if (t->kind != MIL_TENSOR || mil_type_numel(t) < 0)
+      return fn_error(b, "input '%s' must be a tensor (or state) with a static shape; give a "
+                      "'?' dimension's size with --input", v->name);
+    if (set_shape(b, slot, t, v->name) < 0 || define(b, slot, v->name) < 0)
       return -1;
-    if (!runtime_dtype(v->type->dtype))
+    if (!runtime_dtype(t->dtype))
       return fn_error(b, "input '%s': dtype %s is not supported by the cpu backend", v->name,
-                      mil_dtype_name(v->type->dtype));
+                      mil_dtype_name(t->dtype));
     CpuSlot *s = &p->slots[slot];
     s->keep = true;
+    s->state = state;
     if (!(s->data = new_buf(b, s->n)))
       return -1;
     p->inputs[i] = slot;

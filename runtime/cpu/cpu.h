@@ -36,6 +36,7 @@ typedef struct CpuSlot {
   bool isconst;             /* known at open(): const, constexpr, inline */
   bool keep;                /* function input or output: never reused */
   bool bad;                 /* its op failed to prepare: users stay quiet */
+  bool state;               /* a state input: its storage lasts across evals */
   int last;                 /* index of the last step reading it, or -1 */
 } CpuSlot;
 
@@ -93,7 +94,8 @@ typedef struct CpuOpDef {
 
 /* The op families, each a table ending with a NULL name. */
 extern const CpuOpDef cpu_ops_elementwise[], cpu_ops_reduce[], cpu_ops_conv[],
-    cpu_ops_movement[], cpu_ops_gather[], cpu_ops_quant[];
+    cpu_ops_movement[], cpu_ops_gather[], cpu_ops_quant[], cpu_ops_pool[], cpu_ops_recurrent[],
+    cpu_ops_state[];
 const CpuOpDef *cpu_op_find(const char *name);
 
 /* cpu.c: helpers for preparers. Each returns -1 (or CPU_ERR) after
@@ -211,5 +213,14 @@ void cpu_copy_strided(uint32_t *dst, const uint32_t *src, int rank, const int64_
 void cpu_run_strided(const CpuPlan *p, const CpuStep *s);
 
 void cpu_run_copy(const CpuPlan *p, const CpuStep *s);
+
+/* movement.c: the view slice_by_index's parameters select in x: the step's
+ * k as cpu_run_strided reads it, the view's dims; its rank, or -1. */
+int cpu_slice_view(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t *dim);
+
+/* conv.c: the pads (before, after per spatial dim) of a pad_type for
+ * inputs in[], effective kernels keff[] and strides st[]. */
+int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
+                  const int64_t *keff, const int64_t *st, const int64_t *custom, int64_t *pad);
 
 #endif

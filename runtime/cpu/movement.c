@@ -75,10 +75,8 @@ static int prep_transpose(CpuBuild *b, CpuStep *s) {
   return cpu_one_out(b, x.dtype, n, dim);
 }
 
-static int prep_slice(CpuBuild *b, CpuStep *s) {
-  CpuSlot x;
-  if (cpu_operand(b, s, 0, "x", true, &x) < 0)
-    return -1;
+int cpu_slice_view(CpuBuild *b, CpuStep *s, const CpuSlot *xp, int64_t *dim) {
+  const CpuSlot x = *xp;
   int r = x.rank;
   int64_t beg[MIL_MAX_RANK], end[MIL_MAX_RANK], str[MIL_MAX_RANK], ones[MIL_MAX_RANK], st[MIL_MAX_RANK];
   bool bm[MIL_MAX_RANK], em[MIL_MAX_RANK], sm[MIL_MAX_RANK];
@@ -89,7 +87,7 @@ static int prep_slice(CpuBuild *b, CpuStep *s) {
       cpu_param_bools(b, "end_mask", em, r) < 0 || cpu_param_bools(b, "squeeze_mask", sm, r) < 0)
     return -1;
   cpu_strides(r, x.dim, st);
-  int64_t base = 0, dim[MIL_MAX_RANK];
+  int64_t base = 0;
   int n = 0;
   /* python slicing: negative indices count from the end, then clamp */
   for (int i = 0; i < r; i++) {
@@ -123,7 +121,14 @@ static int prep_slice(CpuBuild *b, CpuStep *s) {
   }
   s->k[0] = n;
   s->k[17] = base;
-  return cpu_one_out(b, x.dtype, n, dim);
+  return n;
+}
+
+static int prep_slice(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t dim[MIL_MAX_RANK];
+  int n = cpu_operand(b, s, 0, "x", true, &x) < 0 ? -1 : cpu_slice_view(b, s, &x, dim);
+  return n < 0 ? -1 : cpu_one_out(b, x.dtype, n, dim);
 }
 
 static int prep_expand_dims(CpuBuild *b, CpuStep *s) {

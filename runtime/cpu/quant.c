@@ -270,7 +270,78 @@ static void run_lut(const CpuPlan *p, const CpuStep *s) {
   }
 }
 
+/* constexpr_sparse_to_dense: the elements whose mask bit is set take the
+ * next value of nonzero_data in row-major order, the others are 0. iOS16
+ * form: mask uint8[ceil(n / 8)] (bit i of the stream from the least
+ * significant bit of each byte) and 'shape'; iOS18 form: mask uint1 of the
+ * output's shape. k: 0 iOS16 form. */
+static int prep_sparse(CpuBuild *b, CpuStep *s) {
+  CpuSlot nz, mask;
+  if (cpu_operand(b, s, 0, "nonzero_data", true, &nz) < 0 ||
+      cpu_operand(b, s, 1, "mask", true, &mask) < 0)
+    return -1;
+  int shi = cpu_input(b, "shape", false);
+  if (shi == CPU_ERR)
+    return -1;
+  int64_t dim[MIL_MAX_RANK];
+  int r;
+  if (shi >= 0) {
+    if ((r = cpu_param_ints(b, "shape", dim, MIL_MAX_RANK, NULL, 0)) < 0)
+      return -1;
+    int64_t n = cpu_prod(dim, 0, r);
+    if (mask.dtype != MIL_UINT8 || mask.rank != 1 || n < 0 || mask.n != (n + 7) / 8)
+      return cpu_error(b, "mask must be uint8[%lld] for %lld elements", (long long)((n + 7) / 8),
+                       (long long)n);
+    s->k[0] = 1;
+  } else {
+    if (mask.dtype != MIL_UINT1)
+      return cpu_error(b, "mask is %s; uint1 (with the output's shape) or uint8 with 'shape' "
+                       "expected", mil_dtype_name(mask.dtype));
+    r = mask.rank;
+    memcpy(dim, mask.dim, sizeof dim);
+  }
+  if (nz.rank != 1)
+    return cpu_error(b, "nonzero_data must be a vector");
+  /* the set bits must match the values given */
+  int64_t n = cpu_prod(dim, 0, r), set = 0;
+  const int32_t *m = (const int32_t *)mask.data;
+  for (int64_t i = 0; i < n; i++)
+    set += s->k[0] ? (m[i / 8] >> (i % 8)) & 1 : m[i] != 0;
+  if (set != nz.n)
+    return cpu_error(b, "mask has %lld set bits; nonzero_data has %lld values", (long long)set,
+                     (long long)nz.n);
+  return cpu_one_out(b, nz.dtype, r, dim);
+}
+
+static void run_sparse(const CpuPlan *p, const CpuStep *s) {
+  const CpuSlot *o = cpu_out0(p, s);
+  const int32_t *m = cpu_idata(p, s->in[1]);
+  const uint32_t *nz = (const uint32_t *)cpu_data(p, s->in[0]);
+  uint32_t *y = (uint32_t *)o->data;
+  int64_t j = 0;
+  for (int64_t i = 0; i < o->n; i++) {
+    bool on = s->k[0] ? (m[i / 8] >> (i % 8)) & 1 : m[i] != 0;
+    y[i] = on ? nz[j++] : 0;   /* 0 bits are 0 as float and as int */
+  }
+}
+
+/* constexpr_cast(source_val, output_dtype): fp16 to fp32 (and back). */
+static int prep_constexpr_cast(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  const char *name;
+  MilDtype dt;
+  if (cpu_operand(b, s, 0, "source_val", true, &x) < 0 ||
+      cpu_param_str(b, "output_dtype", NULL, &name) < 0)
+    return -1;
+  if (!mil_dtype_lookup(name, strlen(name), &dt) || !cpu_is_float(dt) || !cpu_is_float(x.dtype))
+    return cpu_error(b, "constexpr_cast converts between fp16 and fp32, not %s to \"%s\"",
+                     mil_dtype_name(x.dtype), name);
+  return cpu_one_out(b, dt, x.rank, x.dim);
+}
+
 const CpuOpDef cpu_ops_quant[] = {
+  {"constexpr_cast", prep_constexpr_cast, cpu_run_copy, 0, true},
+  {"constexpr_sparse_to_dense", prep_sparse, run_sparse, 0, true},
   {"constexpr_affine_dequantize", prep_dequantize, run_dequantize, 1, true},
   {"constexpr_blockwise_shift_scale", prep_blockwise, run_blockwise, 0, true},
   {"constexpr_lut_to_dense", prep_lut, run_lut, 0, true},

@@ -216,7 +216,128 @@ static void run_reduce(const CpuPlan *p, const CpuStep *s) {
   }
 }
 
+/* ---- batch, instance, l2 and local response norms ----------------------------------
+ * x viewed as [N, C, S] (S: the product of the dims after the channels).
+ * k: 0 N, 1 C, 2 S, 3 l2_norm's batch size; f: 0 epsilon, 1 alpha, 2 beta,
+ * 3 k (local response). in: 0 x, then per op: batch_norm 1 mean,
+ * 2 variance, 3 gamma, 4 beta; instance_norm 1 gamma, 2 beta. */
+
+enum { N_BATCH, N_INSTANCE, N_L2, N_LRN };
+
+/* An optional [C] vector operand (or a required one). */
+static int chan_vec(CpuBuild *b, CpuStep *s, int k, const char *name, bool req, int64_t C) {
+  CpuSlot v;
+  if (cpu_operand(b, s, k, name, req, &v) < 0)
+    return -1;
+  if (s->in[k] >= 0 && (cpu_need_float(b, &v, name) < 0 || v.n != C))
+    return cpu_error(b, "'%s' has %lld values; one per channel (%lld) expected", name,
+                     (long long)v.n, (long long)C);
+  return 0;
+}
+
+static int prep_norm(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  double eps, def = s->mode == N_L2 ? 1e-6 : 1e-5;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0)
+    return -1;
+  int minr = s->mode == N_L2 ? 3 : 2;
+  if (x.rank < minr || (s->mode == N_INSTANCE && x.rank < 3))
+    return cpu_error(b, "x has rank %d; at least %d expected", x.rank,
+                     s->mode == N_INSTANCE ? 3 : minr);
+  int64_t C = x.dim[1];
+  s->k[0] = x.dim[0];
+  s->k[1] = C;
+  s->k[2] = cpu_prod(x.dim, 2, x.rank);
+  s->k[3] = cpu_prod(x.dim, 0, x.rank - 3);
+  if (s->mode == N_LRN) {
+    int64_t size;
+    double alpha, beta, kk, da = 1e-4, db = 0.75, dk = 1;
+    if (cpu_param_int(b, "size", NULL, &size) < 0 || cpu_param_float(b, "alpha", &da, &alpha) < 0 ||
+        cpu_param_float(b, "beta", &db, &beta) < 0 || cpu_param_float(b, "k", &dk, &kk) < 0)
+      return -1;
+    if (size < 1)
+      return cpu_error(b, "size is %lld; at least 1 expected", (long long)size);
+    s->k[4] = size;
+    s->f[1] = (float)alpha;
+    s->f[2] = (float)beta;
+    s->f[3] = (float)kk;
+    return cpu_same_out(b, &x);
+  }
+  if (cpu_param_float(b, "epsilon", &def, &eps) < 0)
+    return -1;
+  s->f[0] = (float)eps;
+  if (s->mode == N_BATCH &&
+      (chan_vec(b, s, 1, "mean", true, C) < 0 || chan_vec(b, s, 2, "variance", true, C) < 0 ||
+       chan_vec(b, s, 3, "gamma", false, C) < 0 || chan_vec(b, s, 4, "beta", false, C) < 0))
+    return -1;
+  if (s->mode == N_INSTANCE &&
+      (chan_vec(b, s, 1, "gamma", false, C) < 0 || chan_vec(b, s, 2, "beta", false, C) < 0))
+    return -1;
+  return cpu_same_out(b, &x);
+}
+
+static float opt(const CpuPlan *p, int slot, int64_t c, float def) {
+  return slot >= 0 ? cpu_data(p, slot)[c] : def;
+}
+
+static void run_norm(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]);
+  float *y = cpu_data(p, s->out[0]);
+  int64_t N = s->k[0], C = s->k[1], S = s->k[2];
+  if (s->mode == N_L2) {
+    int64_t B = s->k[3], n = N * C * S / B;
+    for (int64_t bb = 0; bb < B; bb++) {
+      double acc = 0;
+      for (int64_t i = 0; i < n; i++)
+        acc += (double)x[bb * n + i] * x[bb * n + i];
+      double r = 1 / sqrt(acc + s->f[0]);
+      for (int64_t i = 0; i < n; i++)
+        y[bb * n + i] = (float)(x[bb * n + i] * r);
+    }
+    return;
+  }
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < C; c++) {
+      const float *xc = x + (n * C + c) * S;
+      float *yc = y + (n * C + c) * S;
+      if (s->mode == N_LRN) {
+        int64_t size = s->k[4], lo = c - size / 2, hi = c + (size - 1) / 2;
+        for (int64_t i = 0; i < S; i++) {
+          double acc = 0;
+          for (int64_t j = lo < 0 ? 0 : lo; j <= hi && j < C; j++) {
+            double v = x[(n * C + j) * S + i];
+            acc += v * v;
+          }
+          yc[i] = (float)(xc[i] / pow(s->f[3] + s->f[1] / (double)size * acc, s->f[2]));
+        }
+        continue;
+      }
+      double mean, var;
+      if (s->mode == N_BATCH) {
+        mean = cpu_data(p, s->in[1])[c];
+        var = cpu_data(p, s->in[2])[c];
+      } else {
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < S; i++)
+          sum += xc[i];
+        mean = sum / (double)S;
+        for (int64_t i = 0; i < S; i++)
+          sq += (xc[i] - mean) * (xc[i] - mean);
+        var = sq / (double)S;
+      }
+      int gi = s->mode == N_BATCH ? 3 : 1;
+      double g = opt(p, s->in[gi], c, 1), be = opt(p, s->in[gi + 1], c, 0);
+      double r = 1 / sqrt(var + s->f[0]);
+      for (int64_t i = 0; i < S; i++)
+        yc[i] = (float)((xc[i] - mean) * r * g + be);
+    }
+}
+
 const CpuOpDef cpu_ops_reduce[] = {
+  {"batch_norm", prep_norm, run_norm, N_BATCH, false},
+  {"instance_norm", prep_norm, run_norm, N_INSTANCE, false},
+  {"l2_norm", prep_norm, run_norm, N_L2, false},
+  {"local_response_norm", prep_norm, run_norm, N_LRN, false},
   {"layer_norm", prep_layer_norm, run_layer_norm, 0, false},
   {"reduce_argmax", prep_reduce, run_reduce, R_ARGMAX, false},
   {"reduce_argmin", prep_reduce, run_reduce, R_ARGMIN, false},

@@ -331,6 +331,186 @@ case("shape", [("x", m)], "y = shape(x = x);", [("y", np.array([2, 3, 4], np.int
 case("range_1d", [("x", m)], "y = range_1d(end = int32(10), start = int32(1), step = int32(3)); z = identity(x = x);",
      [("y", np.arange(1, 10, 3).astype(np.int32)), ("z", m)])
 
+# ---- cases: pooling, resizing, normalisation ---------------------------------------
+
+px = f32(1, 2, 5, 6)
+
+
+def pool_ref(x, k, st, pads, fn, ceil=False, count_pad=True):
+    """x [N, C, H, W]; pads (top, bottom, left, right); fn 'max', 'avg', 'l2'."""
+    n, c, H, W = x.shape
+    t, bt, l, r = pads
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (t, bt), (l, r)),
+                constant_values=-np.inf if fn == "max" else 0)
+    ones = np.pad(np.ones((H, W)), ((t, bt), (l, r)))
+    span = [H + t + bt - k[0], W + l + r - k[1]]
+    out = [(s_ + st[i] - 1) // st[i] + 1 if ceil else s_ // st[i] + 1 for i, s_ in enumerate(span)]
+    y = np.zeros((n, c, out[0], out[1]))
+    for i in range(out[0]):
+        for j in range(out[1]):
+            win = xp[:, :, i * st[0]:i * st[0] + k[0], j * st[1]:j * st[1] + k[1]]
+            if fn == "max":
+                y[:, :, i, j] = win.max(axis=(2, 3))
+            elif fn == "l2":
+                y[:, :, i, j] = np.sqrt((win ** 2).sum(axis=(2, 3)))
+            else:
+                real = ones[i * st[0]:i * st[0] + k[0], j * st[1]:j * st[1] + k[1]].sum()
+                y[:, :, i, j] = win.sum(axis=(2, 3)) / (win.shape[2] * win.shape[3] if count_pad else real)
+    return y.astype(np.float32)
+
+
+case("max_pool", [("x", px)],
+     'y = max_pool(kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([2, 3]), ints([1, 0, 1, 1]), ints([2, 2])),
+     [("y", pool_ref(px, (2, 3), (2, 2), (1, 0, 1, 1), "max"))])
+case("avg_pool_same", [("x", px)],
+     'y = avg_pool(exclude_padding_from_average = bool(true), kernel_sizes = %s, pad_type = string("same"), strides = %s, x = x);'
+     % (ints([3, 3]), ints([1, 1])),
+     [("y", pool_ref(px, (3, 3), (1, 1), (1, 1, 1, 1), "avg", count_pad=False))])
+case("avg_pool_count_pad", [("x", px)],
+     'y = avg_pool(kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([2, 2]), ints([1, 1, 1, 1]), ints([2, 2])),
+     [("y", pool_ref(px, (2, 2), (2, 2), (1, 1, 1, 1), "avg"))])
+case("l2_pool", [("x", px)],
+     'y = l2_pool(kernel_sizes = %s, pad_type = string("valid"), strides = %s, x = x);'
+     % (ints([2, 2]), ints([1, 2])), [("y", pool_ref(px, (2, 2), (1, 2), (0, 0, 0, 0), "l2"))])
+gp = f32(1, 3, 4, 4)
+case("global_pool_reduce_mean", [("x", gp)],
+     "y = reduce_mean(axes = %s, keep_dims = bool(true), x = x);" % ints([-2, -1]),
+     [("y", gp.mean(axis=(2, 3), keepdims=True))])
+
+
+def bilinear(x, oh, ow, grid_fn):
+    H, W = x.shape[-2:]
+    y = np.zeros(x.shape[:-2] + (oh, ow))
+    for i in range(oh):
+        gh = grid_fn(i, H, oh)
+        h0 = int(np.floor(gh)); h1 = min(h0 + 1, H - 1); fh = gh - h0
+        for j in range(ow):
+            gw = grid_fn(j, W, ow)
+            w0 = int(np.floor(gw)); w1 = min(w0 + 1, W - 1); fw = gw - w0
+            top = x[..., h0, w0] * (1 - fw) + x[..., h0, w1] * fw
+            bot = x[..., h1, w0] * (1 - fw) + x[..., h1, w1] * fw
+            y[..., i, j] = top * (1 - fh) + bot * fh
+    return y.astype(np.float32)
+
+
+def g_align(i, n, o):
+    return min(n - 1, max(0, i * (n - 1) / (o - 1)))
+
+
+def g_unalign(i, n, o):
+    return min(n - 1, max(0, i * n / o + 0.5 * n / o - 0.5))
+
+
+def g_default(i, n, o):
+    return min(n - 1, max(0, i * (n - n / o) / (o - 1)))
+
+
+bx = f32(1, 2, 3, 4)
+case("upsample_bilinear_align", [("x", bx)],
+     "y = upsample_bilinear(align_corners = bool(true), scale_factor_height = fp32(2), scale_factor_width = fp32(1.5), x = x);",
+     [("y", bilinear(bx, 6, 6, g_align))])
+case("upsample_bilinear_half_pixel", [("x", bx)],
+     "y = upsample_bilinear(align_corners = bool(false), scale_factor_height = fp32(2), scale_factor_width = fp32(2), x = x);",
+     [("y", bilinear(bx, 6, 8, g_unalign))])
+case("resize_bilinear_default", [("x", bx)],
+     "y = resize_bilinear(target_size_height = int32(5), target_size_width = int32(7), x = x);",
+     [("y", bilinear(bx, 5, 7, g_default))])
+nx = f32(2, 3, 4, 5)
+mu, var, ga, be = f32(3), f32(3, lo=0.5, hi=2), f32(3), f32(3)
+case("batch_norm", [("x", nx), ("m", mu), ("v", var), ("g", ga), ("b", be)],
+     "y = batch_norm(beta = b, epsilon = fp32(0.001), gamma = g, mean = m, variance = v, x = x);",
+     [("y", ((nx - mu[:, None, None]) / np.sqrt(var[:, None, None] + 1e-3) * ga[:, None, None] + be[:, None, None]).astype(np.float32))])
+im = nx.mean(axis=(2, 3), keepdims=True)
+iv = nx.var(axis=(2, 3), keepdims=True)
+case("instance_norm", [("x", nx), ("g", ga), ("b", be)],
+     "y = instance_norm(beta = b, gamma = g, x = x);",
+     [("y", ((nx - im) / np.sqrt(iv + 1e-5) * ga[:, None, None] + be[:, None, None]).astype(np.float32))])
+case("l2_norm", [("x", nx)], "y = l2_norm(x = x);",
+     [("y", (nx / np.sqrt((nx.astype(np.float64) ** 2).sum(axis=(1, 2, 3), keepdims=True) + 1e-6)).astype(np.float32))])
+sq = np.pad(nx.astype(np.float64) ** 2, ((0, 0), (1, 1), (0, 0), (0, 0)))
+win = sq[:, 0:3] + sq[:, 1:4] + sq[:, 2:5]
+case("local_response_norm", [("x", nx)],
+     "y = local_response_norm(alpha = fp32(0.01), beta = fp32(0.5), k = fp32(2), size = int32(3), x = x);",
+     [("y", (nx / (2 + 0.01 / 3 * win) ** 0.5).astype(np.float32))])
+lx = f32(4, 1, 6)
+case("layer_norm", [("x", lx)], "y = layer_norm(axes = %s, epsilon = fp32(0.00001), x = x);" % ints([-1]),
+     [("y", ((lx - lx.mean(-1, keepdims=True)) / np.sqrt(lx.var(-1, keepdims=True) + 1e-5)).astype(np.float32))])
+case("softmax", [("x", lx)], "y = softmax(axis = int32(0), x = x);",
+     [("y", (np.exp(lx) / np.exp(lx).sum(0, keepdims=True)).astype(np.float32))])
+
+# ---- cases: recurrent -----------------------------------------------------------------
+
+S_, B_, I_, H_ = 3, 2, 4, 5
+rx, h0, c0 = f32(S_, B_, I_, lo=-1, hi=1), f32(B_, H_, lo=-1, hi=1), f32(B_, H_, lo=-1, hi=1)
+wih, whh, rb = f32(4 * H_, I_, lo=-.5, hi=.5), f32(4 * H_, H_, lo=-.5, hi=.5), f32(4 * H_, lo=-.5, hi=.5)
+
+
+def lstm_ref(x, h, c, wi, wh, b):
+    ys = []
+    x, h, c = x.astype(np.float64), h.astype(np.float64), c.astype(np.float64)
+    for t in range(x.shape[0]):
+        g = x[t] @ wi.T + h @ wh.T + b
+        i, f, o, z = (g[:, k * H_:(k + 1) * H_] for k in range(4))
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(z)
+        h = sigmoid(o) * np.tanh(c)
+        ys.append(h)
+    return np.stack(ys).astype(np.float32), h.astype(np.float32), c.astype(np.float32)
+
+
+ly, lh, lc = lstm_ref(rx, h0, c0, wih, whh, rb)
+case("lstm", [("x", rx), ("h", h0), ("c", c0), ("wi", wih), ("wh", whh), ("b", rb)],
+     "y, ho, co = lstm(bias = b, initial_c = c, initial_h = h, output_sequence = bool(true), weight_hh = wh, weight_ih = wi, x = x);",
+     [("y", ly), ("ho", lh), ("co", lc)])
+gi_, gh_, gb = wih[:3 * H_], whh[:3 * H_], rb[:3 * H_]
+
+
+def gru_ref(x, h, wi, wh, b):
+    x, h = x.astype(np.float64), h.astype(np.float64)
+    for t in range(x.shape[0]):
+        ax, ah = x[t] @ wi.T, h @ wh.T
+        r = sigmoid(ax[:, :H_] + ah[:, :H_] + b[:H_])
+        z = sigmoid(ax[:, 2 * H_:] + ah[:, 2 * H_:] + b[2 * H_:])
+        o = np.tanh(ax[:, H_:2 * H_] + b[H_:2 * H_] + r * ah[:, H_:2 * H_])
+        h = (1 - z) * o + z * h
+    return h.astype(np.float32)
+
+
+gh1 = gru_ref(rx, h0, gi_, gh_, gb)
+case("gru", [("x", rx), ("h", h0), ("wi", gi_), ("wh", gh_), ("b", gb)],
+     "y, ho = gru(bias = b, initial_h = h, weight_hh = wh, weight_ih = wi, x = x);",
+     [("y", gh1[None]), ("ho", gh1)])
+ri_, rh_, rbb = wih[:H_], whh[:H_], rb[:H_]
+hh = h0.astype(np.float64)
+for t in reversed(range(S_)):
+    hh = np.maximum(rx[t] @ ri_.T + hh @ rh_.T + rbb, 0)
+case("rnn_reverse_relu", [("x", rx), ("h", h0), ("wi", ri_), ("wh", rh_), ("b", rbb)],
+     'y, ho = rnn(activation = string("relu"), bias = b, direction = string("reverse"), initial_h = h, weight_hh = wh, weight_ih = wi, x = x);',
+     [("y", hh.astype(np.float32)[None]), ("ho", hh.astype(np.float32))])
+
+# ---- cases: constexpr and state-like ops ----------------------------------------------
+
+dense = np.array([[0, 1.5, 0, 0], [2, 0, 0, -3], [0, 0, 4, 0]], np.float32)
+bits = (dense.ravel() != 0).astype(np.uint8)
+mbytes = np.packbits(np.pad(bits, (0, 4)), bitorder="little")
+case("constexpr_sparse_to_dense", [("x", dense)],
+     "w = constexpr_sparse_to_dense()[mask = tensor<uint8, [2]>([%d, %d]), nonzero_data = tensor<fp32, [4]>([1.5, 2, -3, 4]), shape = tensor<uint32, [2]>([3, 4])]; y = add(x = x, y = w);"
+     % (mbytes[0], mbytes[1]), [("w", dense), ("y", dense * 2)])
+case("constexpr_cast", [("x", dense)],
+     "w = constexpr_cast(output_dtype = string(\"fp32\"), source_val = tensor<fp16, [2]>([0.333, 2])); y = identity(x = x);",
+     [("w", np.array([0.333, 2], np.float16).astype(np.float32)), ("y", dense)])
+uq = np.array([[-128, 0, 5], [127, 3, -1]], np.int8)
+case("constexpr_affine_dequantize_axis", [("x", dense)],
+     "w = constexpr_affine_dequantize()[axis = int32(0), quantized_data = tensor<int8, [2, 3]>([[-128, 0, 5], [127, 3, -1]]), scale = tensor<fp32, [2]>([0.5, 0.25]), zero_point = tensor<int8, [2]>([1, -2])]; y = identity(x = x);",
+     [("w", ((uq.astype(np.float32) - np.array([[1], [-2]])) * np.array([[0.5], [0.25]])).astype(np.float32)), ("y", dense)])
+su_x, su_u = f32(3, 4), f32(2, 2)
+want = su_x.copy()
+want[0:3:2, 1:3] = su_u
+case("slice_update", [("x", su_x), ("u", su_u)],
+     "y = slice_update(begin = %s, end = %s, stride = %s, update = u, x = x);" % (ints([0, 1]), ints([3, 3]), ints([2, 1])),
+     [("y", want)])
+
 # ---- cases: reductions --------------------------------------------------------
 
 r = f32(2, 3, 4)
