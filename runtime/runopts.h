@@ -30,6 +30,7 @@ typedef struct RunOpts {
   BackendOpts bopts;         /* qos, chip */
   bool check;
   double tol;
+  bool list_functions;       /* --list-functions: print them, run nothing */
 } RunOpts;
 
 enum { RUNOPTS_QOS_DEFAULT = 21, RUNOPTS_EXIT_USAGE = 2 };

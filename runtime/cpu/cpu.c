@@ -503,7 +503,7 @@ int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_
   CpuSlot *s = &b->plan->slots[slot];
   bool same = s->dtype == dt && s->rank == rank;
   for (int i = 0; same && i < rank; i++)
-    same = s->dim[i] == dim[i];
+    same = s->dim[i] == dim[i] || s->dim[i] == MIL_DIM_ANY;
   if (!same) {
     char want[256], got[256];
     return cpu_error(b, "output '%s' is declared %s, but the op computes %s", op->outs[k].name,
@@ -513,6 +513,16 @@ int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_
   if (!runtime_dtype(dt))
     return cpu_error(b, "output '%s': dtype %s is not supported by the cpu backend",
                      op->outs[k].name, mil_dtype_name(dt));
+  if (s->n < 0) {   /* declared with '?': takes the inferred shape */
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+      n = n > CPU_MAX_ELEMS ? n : n * dim[i];
+    if (n > CPU_MAX_ELEMS)
+      return cpu_error(b, "output '%s' would have more than %lld elements", op->outs[k].name,
+                       (long long)CPU_MAX_ELEMS);
+    memcpy(s->dim, dim, (size_t)rank * sizeof *dim);
+    s->n = n;
+  }
   return slot;
 }
 
@@ -616,8 +626,17 @@ static int add_outputs(CpuBuild *b, CpuStep *st) {
     if (slot < 0)
       return -1;
     st->out[k] = slot;
-    if (set_shape(b, slot, op->outs[k].type, op->outs[k].name) < 0)
+    const MilType *t = op->outs[k].type;
+    if (t->kind == MIL_TENSOR && mil_type_numel(t) < 0 && t->rank <= MIL_MAX_RANK) {
+      /* a '?' dimension: the op's inferred shape fills it (cpu_output) */
+      CpuSlot *s = &b->plan->slots[slot];
+      s->dtype = t->dtype;
+      s->rank = t->rank;
+      memcpy(s->dim, t->dim, sizeof s->dim);
+      s->n = -1;
+    } else if (set_shape(b, slot, t, op->outs[k].name) < 0) {
       rc = -1;
+    }
   }
   return rc;
 }
@@ -852,12 +871,12 @@ static void plan_free(CpuPlan *p) {
 }
 
 static int cpu_open(const Model *m, const BackendOpts *o, void **state, Diag *d) {
-  (void)o;
   CpuPlan *p = calloc(1, sizeof *p);
   if (!p) {
     diag_file_error(d, m->name, "out of memory");
     return -1;
   }
+  p->fp32 = o && o->fp32;
   p->name = m->name ? m->name : "cpu";
   CpuBuild b = {.plan = p, .m = m, .d = d};
   int rc = build(&b);
@@ -909,7 +928,7 @@ static int cpu_eval(void *state, double *ms, Diag *d) {
   for (int i = 0; i < p->nsteps; i++) {
     const CpuStep *s = &p->steps[i];
     s->run(p, s);
-    for (int k = 0; k < s->nout; k++)
+    for (int k = 0; k < s->nout && !p->fp32; k++)
       round_slot(&p->slots[s->out[k]]);
   }
   return 0;

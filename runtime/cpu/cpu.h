@@ -66,6 +66,7 @@ struct CpuPlan {
   int64_t nscratch;
   float **bufs;             /* every float buffer, freed by close */
   int nbufs, bufcap;
+  bool fp32;                /* --precision fp32: fp16 values are not rounded */
   int ninputs, *inputs;     /* slot of each function input */
   int noutputs, *outputs;   /* slot of each function output */
 };
