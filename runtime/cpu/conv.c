@@ -352,7 +352,208 @@ static void run_matmul(const CpuPlan *p, const CpuStep *s) {
                 y + s->tab[1][i], ldb, 0.0f, o + i * M * N, (int)N);
 }
 
+/* ---- conv_transpose ------------------------------------------------------------------
+ * Each input pixel adds weight * x into the output window it spreads to
+ * (stride apart, dilated taps), then pads are cut: out = (in - 1) * stride +
+ * dilation * (k - 1) + 1 - pad_before - pad_after. weight is [Cin, Cout /
+ * groups, kh, kw]. k as conv's: 0 N, 1 Cin, 2 H, 3 W, 4 Cout, 5 Kh, 6 Kw,
+ * 7 sh, 8 sw, 9 dh, 10 dw, 11 pad top, 12 pad left, 13 Ho, 14 Wo, 15 groups. */
+
+static int prep_conv_transpose(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, w, bs;
+  if (weighted(b, s, &x, &w, &bs) < 0)
+    return -1;
+  if ((x.rank != 3 && x.rank != 4) || w.rank != x.rank)
+    return cpu_error(b, "x and weight must both have rank 3 or 4 (1-d or 2-d)");
+  int nsp = x.rank - 2;
+  int64_t ones[2] = {1, 1}, zeros[4] = {0}, st[2], dil[2], custom[4], groups, one = 1, pad[4];
+  const char *pt;
+  if (cpu_ints_exact(b, "strides", st, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", &pt) < 0 || cpu_param_int(b, "groups", &one, &groups) < 0)
+    return -1;
+  int64_t cin = x.dim[1];
+  if (groups < 1 || cin % groups || w.dim[0] != cin)
+    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
+                     "groups", (long long)w.dim[0], (long long)w.dim[1], (long long)cin,
+                     (long long)groups);
+  int64_t cout = w.dim[1] * groups, out[2];
+  if (check_bias(b, s, &bs, cout) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    if (st[i] < 1 || dil[i] < 1)
+      return cpu_error(b, "strides and dilations must be at least 1");
+    int64_t in = x.dim[2 + i], keff = dil[i] * (w.dim[2 + i] - 1) + 1, full = (in - 1) * st[i] + keff;
+    if (strcmp(pt, "valid") == 0) {
+      pad[2 * i] = pad[2 * i + 1] = 0;
+    } else if (strcmp(pt, "custom") == 0) {
+      pad[2 * i] = custom[2 * i];
+      pad[2 * i + 1] = custom[2 * i + 1];
+    } else if (strcmp(pt, "same") == 0) {   /* the output is in * stride */
+      int64_t total = full - in * st[i];
+      total = total > 0 ? total : 0;
+      pad[2 * i] = total / 2;
+      pad[2 * i + 1] = total - total / 2;
+    } else {
+      return cpu_error(b, "pad_type \"%s\" is not supported by conv_transpose (valid, same or "
+                       "custom)", pt);
+    }
+    out[i] = full - pad[2 * i] - pad[2 * i + 1];
+    if (pad[2 * i] < 0 || pad[2 * i + 1] < 0 || out[i] < 1)
+      return cpu_error(b, "the padding leaves no output along dim %d", 2 + i);
+  }
+  bool two = nsp == 2;
+  int64_t kv[16] = {x.dim[0], cin, two ? x.dim[2] : 1, two ? x.dim[3] : x.dim[2], cout,
+                    two ? w.dim[2] : 1, two ? w.dim[3] : w.dim[2], two ? st[0] : 1,
+                    two ? st[1] : st[0], two ? dil[0] : 1, two ? dil[1] : dil[0],
+                    two ? pad[0] : 0, two ? pad[2] : pad[0], two ? out[0] : 1,
+                    two ? out[1] : out[0], groups};
+  memcpy(s->k, kv, sizeof kv);
+  int64_t odim[4] = {x.dim[0], cout, out[0], two ? out[1] : 0};
+  return cpu_one_out(b, x.dtype, x.rank, odim);
+}
+
+static void run_conv_transpose(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
+  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *k = s->k;
+  int64_t N = k[0], Ci = k[1], H = k[2], W = k[3], Co = k[4], Kh = k[5], Kw = k[6];
+  int64_t Ho = k[13], Wo = k[14], G = k[15], cig = Ci / G, cog = Co / G;
+  for (int64_t n = 0; n < N; n++) {
+    float *yn = y + n * Co * Ho * Wo;
+    for (int64_t c = 0; c < Co; c++)
+      for (int64_t i = 0; i < Ho * Wo; i++)
+        yn[c * Ho * Wo + i] = bias ? bias[c] : 0.0f;
+    for (int64_t ci = 0; ci < Ci; ci++) {
+      int64_t g = ci / cig;
+      for (int64_t h = 0; h < H; h++)
+        for (int64_t ww = 0; ww < W; ww++) {
+          float v = x[((n * Ci + ci) * H + h) * W + ww];
+          for (int64_t co = 0; co < cog; co++) {
+            const float *wk = w + (ci * cog + co) * Kh * Kw;
+            float *yc = yn + (g * cog + co) * Ho * Wo;
+            for (int64_t a = 0; a < Kh; a++) {
+              int64_t oh = h * k[7] + a * k[9] - k[11];
+              if (oh < 0 || oh >= Ho)
+                continue;
+              for (int64_t bb = 0; bb < Kw; bb++) {
+                int64_t ow = ww * k[8] + bb * k[10] - k[12];
+                if (ow >= 0 && ow < Wo)
+                  yc[oh * Wo + ow] += v * wk[a * Kw + bb];
+              }
+            }
+          }
+        }
+    }
+  }
+}
+
+/* ---- scaled_dot_product_attention (iOS18) ------------------------------------------
+ * softmax(Q K^T / sqrt(E) + mask) V over the last two dims, with the
+ * leading (batch) dims equal in query, key and value. A bool mask keeps
+ * the positions where it is true (the others get -inf); a float mask is
+ * added. The mask broadcasts to [batch..., L, S]. k: 0 batch, 1 L, 2 S,
+ * 3 E, 4 Ev, 5 rank, 6 bool mask, 8..15 mask strides over [batch..., L, S]
+ * (flattened to rank dims), 16..23 those dims. */
+
+static int prep_sdpa(CpuBuild *b, CpuStep *s) {
+  CpuSlot q, kk, v, m;
+  if (cpu_operand(b, s, 0, "query", true, &q) < 0 || cpu_operand(b, s, 1, "key", true, &kk) < 0 ||
+      cpu_operand(b, s, 2, "value", true, &v) < 0 ||
+      cpu_operand(b, s, 3, "attn_mask", false, &m) < 0 || cpu_need_float(b, &q, "query") < 0 ||
+      cpu_need_float(b, &kk, "key") < 0 || cpu_need_float(b, &v, "value") < 0)
+    return -1;
+  int r = q.rank;
+  bool ok = r >= 2 && kk.rank == r && v.rank == r && kk.dim[r - 1] == q.dim[r - 1] &&
+            v.dim[r - 2] == kk.dim[r - 2];
+  for (int i = 0; ok && i < r - 2; i++)
+    ok = kk.dim[i] == q.dim[i] && v.dim[i] == q.dim[i];
+  if (!ok)
+    return cpu_error(b, "query [..., L, E], key [..., S, E] and value [..., S, Ev] must agree");
+  int64_t L = q.dim[r - 2], S = kk.dim[r - 2], dim[MIL_MAX_RANK];
+  memcpy(dim, q.dim, sizeof dim);
+  dim[r - 1] = v.dim[r - 1];
+  s->k[0] = cpu_prod(q.dim, 0, r - 2);
+  s->k[1] = L;
+  s->k[2] = S;
+  s->k[3] = q.dim[r - 1];
+  s->k[4] = v.dim[r - 1];
+  s->k[5] = r;
+  if (s->in[3] >= 0) {
+    if (!cpu_is_float(m.dtype) && m.dtype != MIL_BOOL)
+      return cpu_error(b, "attn_mask is %s; bool, fp16 or fp32 expected", mil_dtype_name(m.dtype));
+    if (m.rank > r)
+      return cpu_error(b, "attn_mask has rank %d, more than query's %d", m.rank, r);
+    int64_t full[MIL_MAX_RANK], mst[MIL_MAX_RANK];
+    memcpy(full, q.dim, sizeof full);
+    full[r - 1] = S;
+    cpu_strides(m.rank, m.dim, mst);
+    for (int d = 0; d < r; d++) {
+      int j = d - (r - m.rank);
+      int64_t md = j >= 0 ? m.dim[j] : 1;
+      if (md != 1 && md != full[d])
+        return cpu_error(b, "attn_mask does not broadcast to [..., %lld, %lld]", (long long)L,
+                         (long long)S);
+      s->k[8 + d] = md == 1 ? 0 : mst[j];
+      s->k[16 + d] = full[d];
+    }
+    s->k[6] = m.dtype == MIL_BOOL;
+  }
+  cpu_scratch(b, S);
+  return cpu_one_out(b, q.dtype, r, dim);
+}
+
+static void run_sdpa(const CpuPlan *p, const CpuStep *s) {
+  const float *q = cpu_data(p, s->in[0]), *kk = cpu_data(p, s->in[1]), *v = cpu_data(p, s->in[2]);
+  const CpuSlot *m = s->in[3] >= 0 ? &p->slots[s->in[3]] : NULL;
+  float *y = cpu_data(p, s->out[0]), *row = p->scratch;
+  int64_t B = s->k[0], L = s->k[1], S = s->k[2], E = s->k[3], Ev = s->k[4];
+  int r = (int)s->k[5];
+  float scale = 1.0f / sqrtf((float)E);
+  for (int64_t bb = 0; bb < B; bb++)
+    for (int64_t l = 0; l < L; l++) {
+      const float *ql = q + (bb * L + l) * E;
+      /* the mask's offset of (bb, l, 0): bb unflattened over the batch dims */
+      int64_t moff = 0, rest = bb;
+      for (int d = r - 3; m && d >= 0; d--) {
+        moff += rest % s->k[16 + d] * s->k[8 + d];
+        rest /= s->k[16 + d];
+      }
+      moff += m ? l * s->k[8 + r - 2] : 0;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < S; j++) {
+        const float *kj = kk + (bb * S + j) * E;
+        float acc = 0;
+        for (int64_t e = 0; e < E; e++)
+          acc += ql[e] * kj[e];
+        acc *= scale;
+        if (m) {
+          double mv = cpu_get(m, moff + j * s->k[8 + r - 1]);
+          acc = s->k[6] ? (mv != 0 ? acc : -INFINITY) : acc + (float)mv;
+        }
+        row[j] = acc;
+        mx = fmaxf(mx, acc);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < S; j++)
+        sum += row[j] = mx == -INFINITY ? 0 : expf(row[j] - mx);
+      float *yl = y + (bb * L + l) * Ev;
+      for (int64_t e = 0; e < Ev; e++)
+        yl[e] = 0;
+      for (int64_t j = 0; j < S; j++) {
+        float pj = sum > 0 ? (float)(row[j] / sum) : 0;
+        const float *vj = v + (bb * S + j) * Ev;
+        for (int64_t e = 0; e < Ev; e++)
+          yl[e] += pj * vj[e];
+      }
+    }
+}
+
 const CpuOpDef cpu_ops_conv[] = {
+  {"conv_transpose", prep_conv_transpose, run_conv_transpose, 0, false},
+  {"scaled_dot_product_attention", prep_sdpa, run_sdpa, 0, false},
   {"conv", prep_conv, run_conv, 0, false},
   {"linear", prep_linear, run_linear, 0, false},
   {"matmul", prep_matmul, run_matmul, 0, false},

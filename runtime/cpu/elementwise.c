@@ -401,7 +401,51 @@ static void run_cast(const CpuPlan *p, const CpuStep *s) {
   }
 }
 
+/* ---- per-channel activations ----------------------------------------------------------
+ * prelu(x, alpha) and softplus_parametric(x, alpha, beta): alpha and beta
+ * hold one value per channel (dim 1 of x, rank 3 or more). k: 0 N, 1 C,
+ * 2 inner. in: 0 x, 1 alpha, 2 beta. */
+
+enum { PC_PRELU, PC_SOFTPLUS };
+
+static int prep_per_channel(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, a, be;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "alpha", true, &a) < 0 ||
+      (s->mode == PC_SOFTPLUS && cpu_operand(b, s, 2, "beta", true, &be) < 0) ||
+      cpu_need_float(b, &x, "x") < 0 || cpu_need_float(b, &a, "alpha") < 0)
+    return -1;
+  if (x.rank < 3)
+    return cpu_error(b, "x has rank %d; at least 3 expected", x.rank);
+  if (a.n != x.dim[1] || (s->mode == PC_SOFTPLUS && be.n != x.dim[1]))
+    return cpu_error(b, "alpha (and beta) must hold one value per channel (%lld)",
+                     (long long)x.dim[1]);
+  s->k[0] = x.dim[0];
+  s->k[1] = x.dim[1];
+  s->k[2] = cpu_prod(x.dim, 2, x.rank);
+  return cpu_same_out(b, &x);
+}
+
+static void run_per_channel(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]), *a = cpu_data(p, s->in[1]);
+  const float *be = s->mode == PC_SOFTPLUS ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  int64_t C = s->k[1], n = s->k[2];
+  for (int64_t o = 0; o < s->k[0] * C; o++) {
+    const float *xo = x + o * n;
+    float *yo = y + o * n, al = a[o % C];
+    if (s->mode == PC_PRELU) {
+      CPU_EACH(n, yo[i] = xo[i] >= 0 ? xo[i] : al * xo[i]);
+    } else {
+      float bt = be[o % C];
+      for (int64_t i = 0; i < n; i++)
+        yo[i] = al * log1pf(expf(bt * xo[i]));
+    }
+  }
+}
+
 const CpuOpDef cpu_ops_elementwise[] = {
+  {"prelu", prep_per_channel, run_per_channel, PC_PRELU, false},
+  {"softplus_parametric", prep_per_channel, run_per_channel, PC_SOFTPLUS, false},
   {"abs", prep_unary, run_unary, U_ABS, false},
   {"acos", prep_unary, run_unary, U_ACOS, false},
   {"add", prep_binary, run_binary, B_ADD, false},

@@ -596,6 +596,17 @@ static int prep_fill(CpuBuild *b, CpuStep *s) {
   return cpu_one_out(b, dt, r, sh);
 }
 
+/* fill_like(ref_tensor, value): fill with ref_tensor's shape. */
+static int prep_fill_like(CpuBuild *b, CpuStep *s) {
+  CpuSlot ref, v;
+  if (cpu_operand(b, s, 1, "ref_tensor", true, &ref) < 0 ||
+      cpu_operand(b, s, 0, "value", false, &v) < 0)
+    return -1;
+  if (s->in[0] >= 0 && v.n != 1)
+    return cpu_error(b, "value must be a scalar");
+  return cpu_one_out(b, s->in[0] >= 0 ? v.dtype : MIL_FP32, ref.rank, ref.dim);
+}
+
 static void run_fill(const CpuPlan *p, const CpuStep *s) {
   uint32_t *y = (uint32_t *)cpu_data(p, s->out[0]), v = 0;
   if (s->in[0] >= 0)
@@ -654,6 +665,7 @@ const CpuOpDef cpu_ops_gather[] = {
   {"argsort", prep_argsort, run_argsort, 0, false},
   {"cumsum", prep_cumsum, run_cumsum, 0, false},
   {"fill", prep_fill, run_fill, 0, false},
+  {"fill_like", prep_fill_like, run_fill, 0, false},
   {"gather", prep_gather, run_gather, 0, false},
   {"gather_along_axis", prep_gather_along, run_gather_along, 0, false},
   {"gather_nd", prep_gather_nd, run_gather_nd, 0, false},

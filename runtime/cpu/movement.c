@@ -646,7 +646,30 @@ static int prep_flatten2d(CpuBuild *b, CpuStep *s) {
   return cpu_one_out(b, x.dtype, 2, dim);
 }
 
+/* crop(x, crop_height = [top, bottom], crop_width = [left, right]): the last
+ * two dims cut. */
+static int prep_crop(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t ch[2], cw[2], zeros[2] = {0, 0}, odim[MIL_MAX_RANK];
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_ints_exact(b, "crop_height", ch, 2, zeros) < 0 ||
+      cpu_ints_exact(b, "crop_width", cw, 2, zeros) < 0)
+    return -1;
+  int r = x.rank;
+  if (r < 2)
+    return cpu_error(b, "x has rank %d; at least 2 expected", r);
+  Map m = {.op = MAP_SLICE, .rank = r, .xdim = x.dim};
+  memcpy(odim, x.dim, sizeof odim);
+  odim[r - 2] -= ch[0] + ch[1];
+  odim[r - 1] -= cw[0] + cw[1];
+  if (ch[0] < 0 || ch[1] < 0 || cw[0] < 0 || cw[1] < 0 || odim[r - 2] < 0 || odim[r - 1] < 0)
+    return cpu_error(b, "the crop amounts must be non-negative and fit x");
+  m.a[r - 2] = ch[0];
+  m.a[r - 1] = cw[0];
+  return map_table(b, s, &x, &m, odim);
+}
+
 const CpuOpDef cpu_ops_movement[] = {
+  {"crop", prep_crop, run_map, 0, false},
   {"band_part", prep_band_part, run_map, 0, false},
   {"concat", prep_concat, run_concat, 0, false},
   {"depth_to_space", prep_blocks, run_map, MAP_D2S, false},

@@ -511,6 +511,65 @@ case("slice_update", [("x", su_x), ("u", su_u)],
      "y = slice_update(begin = %s, end = %s, stride = %s, update = u, x = x);" % (ints([0, 1]), ints([3, 3]), ints([2, 1])),
      [("y", want)])
 
+# ---- cases: conv_transpose, attention, per-channel activations ------------------------
+
+def conv_t_ref(x, w, st, pads, groups=1, bias=None):
+    n, ci, H, W = x.shape
+    cog, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    full = np.zeros((n, cog * groups, (H - 1) * st[0] + kh, (W - 1) * st[1] + kw))
+    for c_ in range(ci):
+        g = c_ // (ci // groups)
+        for h in range(H):
+            for v in range(W):
+                full[:, g * cog:(g + 1) * cog, h * st[0]:h * st[0] + kh, v * st[1]:v * st[1] + kw] += \
+                    x[:, c_, h, v][:, None, None, None] * w[c_][None]
+    t, bt, l, r_ = pads
+    out = full[:, :, t:full.shape[2] - bt, l:full.shape[3] - r_]
+    if bias is not None:
+        out = out + bias[None, :, None, None]
+    return out.astype(np.float32)
+
+
+tx, tw, tb = f32(1, 4, 3, 3), f32(4, 3, 2, 3), f32(6)
+case("conv_transpose", [("x", tx), ("w", tw), ("b", tb)],
+     'y = conv_transpose(bias = b, groups = int32(2), pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
+     % (ints([1, 0, 0, 2]), ints([2, 2])), [("y", conv_t_ref(tx, tw, (2, 2), (1, 0, 0, 2), 2, tb))])
+qq, kq, vq = f32(2, 3, 4, lo=-1, hi=1), f32(2, 5, 4, lo=-1, hi=1), f32(2, 5, 6)
+mq = rng.integers(0, 2, (3, 5)).astype(np.bool_)
+mq[:, 0] = True
+
+
+def sdpa_ref(q, k, v, mask=None):
+    s_ = q.astype(np.float64) @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
+    if mask is not None and mask.dtype == np.bool_:
+        s_ = np.where(mask, s_, -np.inf)
+    elif mask is not None:
+        s_ = s_ + mask
+    p_ = np.exp(s_ - s_.max(-1, keepdims=True))
+    return (p_ / p_.sum(-1, keepdims=True) @ v).astype(np.float32)
+
+
+case("scaled_dot_product_attention", [("q", qq), ("k", kq), ("v", vq)],
+     "y = scaled_dot_product_attention(key = k, query = q, value = v);", [("y", sdpa_ref(qq, kq, vq))])
+case("sdpa_bool_mask", [("q", qq), ("k", kq), ("v", vq), ("m", mq)],
+     "y = scaled_dot_product_attention(attn_mask = m, key = k, query = q, value = v);",
+     [("y", sdpa_ref(qq, kq, vq, mq))])
+fm = f32(5, lo=-2, hi=0)
+case("sdpa_float_mask", [("q", qq), ("k", kq), ("v", vq), ("m", fm)],
+     "y = scaled_dot_product_attention(attn_mask = m, key = k, query = q, value = v);",
+     [("y", sdpa_ref(qq, kq, vq, fm))])
+pr, pa, pb = f32(2, 3, 4), f32(3, lo=0, hi=1), f32(3, lo=0.5, hi=2)
+case("prelu", [("x", pr), ("a", pa)], "y = prelu(alpha = a, x = x);",
+     [("y", np.where(pr >= 0, pr, pa[:, None] * pr).astype(np.float32))])
+case("softplus_parametric", [("x", pr), ("a", pa), ("b", pb)], "y = softplus_parametric(alpha = a, beta = b, x = x);",
+     [("y", (pa[:, None] * np.log1p(np.exp(pb[:, None] * pr))).astype(np.float32))])
+case("crop", [("x", px)], "y = crop(crop_height = %s, crop_width = %s, x = x);" % (ints([1, 2]), ints([0, 3])),
+     [("y", px[:, :, 1:3, 0:3].copy())])
+case("fill_like", [("x", pr)], "y = fill_like(ref_tensor = x, value = fp32(-2));",
+     [("y", np.full(pr.shape, -2, np.float32))])
+case("precision_fp16_rounds", [("x", np.array([1, 2, 3], np.float16))], "y = mul(x = x, y = fp16(0.1));",
+     [("y", (np.array([1, 2, 3], np.float16) * np.float16(0.1)).astype(np.float16))], tol=0)
+
 # ---- cases: reductions --------------------------------------------------------
 
 r = f32(2, 3, 4)
