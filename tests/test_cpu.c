@@ -1096,6 +1096,84 @@ START_TEST(test_error_without_source) {
 }
 END_TEST
 
+START_TEST(test_state_persists) {
+  /* r = read_state(s); y = r + x; write_state(s, y): with s = [10, 20] at
+   * the start and x = [1, 2], the first eval gives [11, 22] and stores it,
+   * the second [12, 24]. write_state has no outputs. */
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t d[] = {2};
+  MilType *t = mil_tensor_type(p, MIL_FP32, 1, d);
+  MilType *stt = mil_alloc(p, sizeof *stt);
+  stt->kind = MIL_STATE;
+  stt->nsub = 1;
+  stt->sub = mil_alloc(p, sizeof *stt->sub);
+  stt->sub[0] = t;
+  mil_add_input(p, f, stt, "s");
+  mil_add_input(p, f, t, "x");
+  MilOp *rd = mil_add_op(p, f, "read_state");
+  mil_op_ref(p, rd, "input", "s");
+  mil_op_out(p, rd, t, "r");
+  MilOp *add = mil_add_op(p, f, "add");
+  mil_op_ref(p, add, "x", "r");
+  mil_op_ref(p, add, "y", "x");
+  mil_op_out(p, add, t, "y");
+  MilOp *wr = mil_add_op(p, f, "write_state");
+  mil_op_ref(p, wr, "data", "y");
+  mil_op_ref(p, wr, "input", "s");
+  mil_add_output(p, f, "y");
+  Diag dg = diag_stderr();
+  Model m = {"inmem", NULL, p, f, NULL};
+  BackendOpts o = {0};
+  void *st = NULL;
+  ck_assert_int_eq(cpu_backend.open(&m, &o, &st, &dg), 0);
+  Tensor in;
+  ck_assert_int_eq(tensor_alloc(&in, MIL_FP32, 1, d), 0);
+  float *v = in.data;
+  v[0] = 10;
+  v[1] = 20;
+  ck_assert_int_eq(cpu_backend.set_input(st, 0, &in, &dg), 0);
+  v[0] = 1;
+  v[1] = 2;
+  ck_assert_int_eq(cpu_backend.set_input(st, 1, &in, &dg), 0);
+  for (int k = 1; k <= 2; k++) {
+    Tensor out;
+    double ms = 0;
+    ck_assert_int_eq(cpu_backend.eval(st, &ms, &dg), 0);
+    ck_assert_int_eq(cpu_backend.get_output(st, 0, &out, &dg), 0);
+    ck_assert(((float *)out.data)[0] == 10 + k && ((float *)out.data)[1] == 20 + 2 * k);
+    tensor_free(&out);
+  }
+  tensor_free(&in);
+  cpu_backend.close(st);
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(test_ops_doc_matches_table) {
+  /* docs/ops.md lists every op with its status: an "implemented" row must
+   * be in the backend's table (const is the plan builder's own), any other
+   * row must not */
+  FILE *f = fopen(SRCDIR "/docs/ops.md", "r");
+  ck_assert_ptr_nonnull(f);
+  char line[1024];
+  int rows = 0, impl = 0;
+  while (fgets(line, sizeof line, f)) {
+    char name[128], status[64];
+    if (sscanf(line, "| `%127[^`]` | %*s | %63[a-z ]", name, status) != 2)
+      continue;
+    bool yes = strncmp(status, "implemented", 11) == 0;
+    bool have = strcmp(name, "const") == 0 || cpu_op_find(name) != NULL;
+    ck_assert_msg(yes == have, "docs/ops.md says %s is \"%s\"", name, status);
+    rows++;
+    impl += yes;
+  }
+  fclose(f);
+  ck_assert_int_ge(rows, 160);
+  ck_assert_int_ge(impl, 130);
+}
+END_TEST
+
 START_TEST(test_inmemory_conv) {
   /* programs built with the mil.h constructors run the same: a 1x1 conv
    * whose weight is an inline fp16 const, as the benchmark builds them:
@@ -1183,6 +1261,8 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_slice_by_index);
   tcase_add_test(t, test_expand_squeeze_cast);
   tcase_add_test(t, test_eval_twice_and_chain);
+  tcase_add_test(t, test_state_persists);
+  tcase_add_test(t, test_ops_doc_matches_table);
   suite_add_tcase(s, t);
   t = tcase_create("errors");
   tcase_add_test(t, test_unsupported_op);
