@@ -1056,15 +1056,15 @@ END_TEST
 START_TEST(test_param_errors) {
   static const char *t = PROG("tensor<fp16, [1, 1, 2, 2]> x, tensor<int32, [2]> s",
     "  tensor<fp16, [1, 1, 2, 2]> a = conv(strides = s, weight = tensor<fp16, [1, 1, 1, 1]>([[[[1]]]]), x = x)[name = string(\"a\")];\n"
-    "  tensor<fp16, [1, 1, 2, 2]> b = transpose(perm = tensor<int32, [4]>([0, 1, 2, 2]), x = x)[name = string(\"b\")];\n"
+    "  tensor<fp16, [1, 1, 2, 2]> b = pad(mode = string(\"wrap\"), pad = tensor<int32, [2]>([0, 0]), x = x)[name = string(\"b\")];\n"
     "  tensor<fp16, [1, 1, 2, 2]> c = relu(y = x)[name = string(\"c\")];\n"
-    "  tensor<fp16, [1, 1, 2, 2]> d = softmax(axis = int32(4), x = x)[name = string(\"d\")];\n",
+    "  tensor<int32, [1, 1, 2]> d = reduce_argmax(axis = int32(4), x = x)[name = string(\"d\")];\n",
     "a, b, c, d");
   static const char *const msg[] = {
     "test.mil:4:3: error: conv: 'strides' must be a constant",
-    "test.mil:5:3: error: transpose: perm is not a permutation: 2 appears twice",
+    "test.mil:5:3: error: pad: unknown pad mode \"wrap\" (constant, reflect or replicate)",
     "test.mil:6:3: error: relu: missing operand 'x'",
-    "test.mil:7:3: error: softmax: axis 4 is out of range for rank 4"};
+    "test.mil:7:3: error: reduce_argmax: axis 4 is out of range for rank 4"};
   expect_open_error(t, msg, 4);
 }
 END_TEST
@@ -1174,6 +1174,62 @@ START_TEST(test_ops_doc_matches_table) {
 }
 END_TEST
 
+/* The op definitions (gen/opdef.c) refuse these at parse time, so
+ * --dry-run, sim and cpu give the same located message; a program built in
+ * memory (no parser) gets the same words from the cpu backend. */
+static void expect_parse_error(const char *text, const char *want) {
+  char *err = NULL;
+  size_t len = 0;
+  FILE *ef = open_memstream(&err, &len);
+  Diag d = {ef, 0};
+  Src src = {"test.mil", text, strlen(text)};
+  MilProg *p = mil_parse(&src, &d);
+  fclose(ef);
+  ck_assert_ptr_null(p);
+  ck_assert_msg(strstr(err, want) != NULL, "missing \"%s\" in: %s", want, err);
+  free(err);
+}
+
+START_TEST(test_opdef_checks) {
+  expect_parse_error(PROG("tensor<fp32, [1, 4, 3, 3]> x",
+    "  tensor<fp32, [4, 4, 1, 1]> w = const()[name = string(\"w\"), val = tensor<fp32, [4, 4, 1, 1]>([[[[1]], [[0]], [[0]], [[0]]], [[[0]], [[1]], [[0]], [[0]]], [[[0]], [[0]], [[1]], [[0]]], [[[0]], [[0]], [[0]], [[1]]]])];\n"
+    "  tensor<fp32, [1, 4, 3, 3]> y = conv(groups = int32(0), weight = w, x = x)[name = string(\"y\")];\n", "y"),
+    "test.mil:5:3: error: conv: weight [4, 4, ...] does not fit x with 4 channels in 0 groups");
+  expect_parse_error(PROG("tensor<fp32, [2, 3]> x",
+    "  tensor<fp32, [2, 3]> y = transpose(perm = tensor<int32, [2]>([1, 1]), x = x)[name = string(\"y\")];\n", "y"),
+    "test.mil:4:3: error: transpose: perm is not a permutation: 1 appears twice");
+  expect_parse_error(PROG("tensor<fp32, [2, 3]> x",
+    "  tensor<fp32, [2, 3]> y = softmax(axis = int32(2), x = x)[name = string(\"y\")];\n", "y"),
+    "test.mil:4:3: error: softmax: axis 2 is out of range for rank 2");
+  expect_parse_error(PROG("tensor<fp32, [2, 3]> x, tensor<fp32, [4, 5]> z",
+    "  tensor<fp32, [2, 5]> y = matmul(transpose_x = bool(false), transpose_y = bool(false), x = x, y = z)[name = string(\"y\")];\n", "y"),
+    "test.mil:4:3: error: matmul: x tensor<fp32, [2, 3]> and y tensor<fp32, [4, 5]> do not fit: "
+    "inner dims 3 and 4");
+  /* in memory: the cpu backend's open() words it the same */
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t d[] = {2, 3};
+  mil_add_input(p, f, mil_tensor_type(p, MIL_FP32, 2, d), "x");
+  MilOp *op = mil_add_op(p, f, "softmax");
+  mil_op_ref(p, op, "x", "x");
+  mil_op_val(p, op, "axis", mil_scalar_i(p, MIL_INT32, -3));
+  mil_op_out(p, op, mil_tensor_type(p, MIL_FP32, 2, d), "y");
+  mil_add_output(p, f, "y");
+  char *err = NULL;
+  size_t len = 0;
+  FILE *ef = open_memstream(&err, &len);
+  Diag dg = {ef, 0};
+  Model m = {"inmem", NULL, p, f, NULL};
+  BackendOpts o = {0};
+  void *st = NULL;
+  ck_assert_int_eq(cpu_backend.open(&m, &o, &st, &dg), -1);
+  fclose(ef);
+  ck_assert_msg(strstr(err, "y = softmax(...): axis -3 is out of range for rank 2"), "%s", err);
+  free(err);
+  mil_free(p);
+}
+END_TEST
+
 START_TEST(test_inmemory_conv) {
   /* programs built with the mil.h constructors run the same: a 1x1 conv
    * whose weight is an inline fp16 const, as the benchmark builds them:
@@ -1263,6 +1319,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_eval_twice_and_chain);
   tcase_add_test(t, test_state_persists);
   tcase_add_test(t, test_ops_doc_matches_table);
+  tcase_add_test(t, test_opdef_checks);
   suite_add_tcase(s, t);
   t = tcase_create("errors");
   tcase_add_test(t, test_unsupported_op);

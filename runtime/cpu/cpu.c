@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "fp16.h"
+#include "opdef.h"
 
 enum { CPU_MAX_ERRORS = 20 };
 
@@ -700,6 +701,9 @@ static int add_op(CpuBuild *b, const MilOp *op) {
     st.in[i] = CPU_ABSENT;
   b->step = &st;
   int rc = add_outputs(b, &st);
+  char msg[640];
+  if (rc == 0 && opdef_check(b->m->fn, (int)(op - b->m->fn->ops), msg, sizeof msg) < 0)
+    rc = cpu_error(b, "%s", msg);   /* the definition's check, as the MIL checker words it */
   if (rc == 0 && !def)
     rc = cpu_error(b, "op not supported by the cpu backend");
   if (rc == 0) {
