@@ -1230,6 +1230,36 @@ START_TEST(test_opdef_checks) {
 }
 END_TEST
 
+START_TEST(test_precision_fp32) {
+  /* y = x * 0.1 (fp16 0.0999755859375), z = y * 10, x = 3:
+   * fp16 between ops: y = 0.2999267578125 is 1228.5 steps of 2^-12 -> 1228
+   *   (even) = 0.2998046875, z = 2.998046875 (1535 steps of 2^-9, exact);
+   * --precision fp32: z = 2.999267578125 in fp32, 1535.625 steps -> 1536
+   *   = 3.0 when the output is stored as fp16. */
+  static const char *t = PROG("tensor<fp16, [1]> x",
+    "  tensor<fp16, [1]> y = mul(x = x, y = fp16(0.1))[name = string(\"y\")];\n"
+    "  tensor<fp16, [1]> z = mul(x = y, y = fp16(10))[name = string(\"z\")];\n", "z");
+  static const int64_t d[] = {1};
+  static const double x[] = {3}, w16[] = {2.998046875}, w32[] = {3.0};
+  for (int fp32 = 0; fp32 < 2; fp32++) {
+    Case c;
+    memset(&c, 0, sizeof c);
+    c.src = (Src){"test.mil", t, strlen(t)};
+    c.errf = open_memstream(&c.err, &c.errlen);
+    c.d = (Diag){c.errf, 0};
+    c.p = mil_parse(&c.src, &c.d);
+    ck_assert_ptr_nonnull(c.p);
+    c.m = (Model){"test", NULL, c.p, mil_find_func(c.p, "main"), NULL};
+    BackendOpts o = {.fp32 = fp32};
+    ck_assert_int_eq(cpu_backend.open(&c.m, &o, &c.st, &c.d), 0);
+    case_in(&c, 0, 1, d, x);
+    case_eval(&c);
+    expect_out(&c, 0, MIL_FP16, 1, d, fp32 ? w32 : w16);
+    case_close(&c);
+  }
+}
+END_TEST
+
 START_TEST(test_inmemory_conv) {
   /* programs built with the mil.h constructors run the same: a 1x1 conv
    * whose weight is an inline fp16 const, as the benchmark builds them:
@@ -1320,6 +1350,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_state_persists);
   tcase_add_test(t, test_ops_doc_matches_table);
   tcase_add_test(t, test_opdef_checks);
+  tcase_add_test(t, test_precision_fp32);
   suite_add_tcase(s, t);
   t = tcase_create("errors");
   tcase_add_test(t, test_unsupported_op);
