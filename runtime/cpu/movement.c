@@ -314,7 +314,7 @@ typedef struct Map {
 } Map;
 
 enum { MAP_PAD, MAP_TILE, MAP_REVERSE, MAP_SLICE, MAP_D2S, MAP_S2D, MAP_SHUF, MAP_UNSHUF,
-       MAP_BAND, MAP_UPNN };
+       MAP_BAND, MAP_UPNN, MAP_RESIZE_NN };
 enum { PAD_CONST, PAD_REFLECT, PAD_EDGE };
 
 /* One source index from an output index along a padded dim of size d. */
@@ -361,6 +361,10 @@ static bool map_src(const Map *m, const int64_t *o, int64_t *src) {
       src[i] = (int64_t)floor((double)o[i] / m->scale[i - (r - 2)]);
       src[i] = src[i] < xd[i] ? src[i] : xd[i] - 1;
     }
+    return true;
+  case MAP_RESIZE_NN:   /* a: the output's last two dims; floor(o * in / out) */
+    for (int i = r - 2; i < r; i++)
+      src[i] = o[i] * xd[i] / m->a[i];
     return true;
   case MAP_BAND: { /* keep (row, col) with -lower <= col - row <= upper (negative: all) */
     int64_t d = o[r - 1] - o[r - 2];
@@ -594,6 +598,31 @@ static int prep_upsample_nn(CpuBuild *b, CpuStep *s) {
   return map_table(b, s, &x, &m, odim);
 }
 
+/* resize_nearest_neighbor: the last two dims resized to the target sizes;
+ * the definition names no sampling rule, so the source pixel is
+ * floor(o * in / out), the rule of TensorFlow's nearest resize without
+ * half-pixel centres (which coremltools converts to this op). */
+static int prep_resize_nn(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t th, tw;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 ||
+      cpu_param_int(b, "target_size_height", NULL, &th) < 0 ||
+      cpu_param_int(b, "target_size_width", NULL, &tw) < 0)
+    return -1;
+  if (x.rank < 3)
+    return cpu_error(b, "x has rank %d; at least 3 expected", x.rank);
+  if (th < 1 || tw < 1)
+    return cpu_error(b, "the target size %lld x %lld is empty", (long long)th, (long long)tw);
+  int64_t odim[MIL_MAX_RANK];
+  memcpy(odim, x.dim, sizeof odim);
+  odim[x.rank - 2] = th;
+  odim[x.rank - 1] = tw;
+  Map m = {.op = MAP_RESIZE_NN, .rank = x.rank, .xdim = x.dim};
+  m.a[x.rank - 2] = th;
+  m.a[x.rank - 1] = tw;
+  return map_table(b, s, &x, &m, odim);
+}
+
 /* stack: concat along a new axis (run_concat with pieces of size 1). */
 static int prep_stack(CpuBuild *b, CpuStep *s) {
   int n = cpu_input_list(b, "values", &s->list);
@@ -679,6 +708,7 @@ const CpuOpDef cpu_ops_movement[] = {
   {"pixel_shuffle", prep_blocks, run_map, MAP_SHUF, false},
   {"pixel_unshuffle", prep_blocks, run_map, MAP_UNSHUF, false},
   {"reshape", prep_reshape, cpu_run_copy, 0, false},
+  {"resize_nearest_neighbor", prep_resize_nn, run_map, 0, false},
   {"reverse", prep_reverse, run_map, 0, false},
   {"slice_by_index", prep_slice, cpu_run_strided, 0, false},
   {"slice_by_size", prep_slice_by_size, run_map, 0, false},

@@ -264,6 +264,10 @@ up = f32(1, 2, 2, 3)
 case("upsample_nearest_neighbor", [("x", up)],
      "y = upsample_nearest_neighbor(scale_factor_height = fp32(2), scale_factor_width = fp32(3), x = x);",
      [("y", up.repeat(2, axis=2).repeat(3, axis=3))])
+rn = f32(1, 2, 3, 4)
+case("resize_nearest_neighbor", [("x", rn)],
+     "y = resize_nearest_neighbor(target_size_height = int32(5), target_size_width = int32(3), x = x);",
+     [("y", rn[:, :, (np.arange(5) * 3) // 5][:, :, :, (np.arange(3) * 4) // 3])])
 case("stack", [("x", m), ("y", m + 1)], "z = stack(axis = int32(1), values = (x, y));",
      [("z", np.stack([m, m + 1], axis=1))])
 case("concat_interleave", [("x", m), ("y", m + 1)],
