@@ -408,11 +408,12 @@ static int param(CpuBuild *b, const char *name, char cls, bool required) {
             : cls == 'f' ? mil_dtype_is_float(s->dtype) || mil_dtype_is_int(s->dtype)
             : cls == 's' ? s->dtype == MIL_STRING
                          : s->dtype == MIL_BOOL;
-  if (!ok || s->rank > 1) {
+  /* int parameters may be [2, 2] matrices (paddings, crops), read in C order */
+  if (!ok || s->rank > (cls == 'i' ? 2 : 1)) {
     char t[96];
     return cpu_error(b, "parameter '%s' is %s; %s expected", name,
                      cpu_type_str(t, sizeof t, s->dtype, s->rank, s->dim),
-                     cls == 'i'   ? "an int scalar or vector"
+                     cls == 'i'   ? "an int scalar, vector or matrix"
                      : cls == 'f' ? "a number"
                      : cls == 's' ? "a string"
                                   : "a bool scalar or vector"), CPU_ERR;

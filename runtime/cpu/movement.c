@@ -314,7 +314,7 @@ typedef struct Map {
 } Map;
 
 enum { MAP_PAD, MAP_TILE, MAP_REVERSE, MAP_SLICE, MAP_D2S, MAP_S2D, MAP_SHUF, MAP_UNSHUF,
-       MAP_BAND, MAP_UPNN, MAP_RESIZE_NN };
+       MAP_BAND, MAP_UPNN, MAP_RESIZE_NN, MAP_S2B, MAP_B2S };
 enum { PAD_CONST, PAD_REFLECT, PAD_EDGE };
 
 /* One source index from an output index along a padded dim of size d. */
@@ -366,6 +366,20 @@ static bool map_src(const Map *m, const int64_t *o, int64_t *src) {
     for (int i = r - 2; i < r; i++)
       src[i] = o[i] * xd[i] / m->a[i];
     return true;
+  case MAP_S2B: {   /* a: bh, bw, pad top, pad left, N; batch (i * bw + j) * N + n */
+    int64_t nb = o[0] % m->a[4], blk = o[0] / m->a[4];
+    src[0] = nb;
+    src[2] = o[2] * m->a[0] + blk / m->a[1] - m->a[2];
+    src[3] = o[3] * m->a[1] + blk % m->a[1] - m->a[3];
+    return src[2] >= 0 && src[2] < xd[2] && src[3] >= 0 && src[3] < xd[3];
+  }
+  case MAP_B2S: {   /* a: bh, bw, crop top, crop left, N (the output's batch) */
+    int64_t yy = o[2] + m->a[2], xx = o[3] + m->a[3];
+    src[0] = ((yy % m->a[0]) * m->a[1] + xx % m->a[1]) * m->a[4] + o[0];
+    src[2] = yy / m->a[0];
+    src[3] = xx / m->a[1];
+    return true;
+  }
   case MAP_BAND: { /* keep (row, col) with -lower <= col - row <= upper (negative: all) */
     int64_t d = o[r - 1] - o[r - 2];
     return (m->a[0] < 0 || -d <= m->a[0]) && (m->c[0] < 0 || d <= m->c[0]);
@@ -623,6 +637,45 @@ static int prep_resize_nn(CpuBuild *b, CpuStep *s) {
   return map_table(b, s, &x, &m, odim);
 }
 
+/* space_to_batch(x, block_shape, paddings) and batch_to_space(x,
+ * block_shape, crops) on [n, C, H, W], as TensorFlow orders the blocks:
+ * batch (i * bw + j) * n + b holds the pixels at offset (i, j) of each
+ * block of the padded image. */
+static int prep_space_batch(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t bl[2], pc[4];
+  bool s2b = s->mode == MAP_S2B;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_ints_exact(b, "block_shape", bl, 2, NULL) < 0 ||
+      cpu_ints_exact(b, s2b ? "paddings" : "crops", pc, 4, NULL) < 0)
+    return -1;
+  if (x.rank != 4)
+    return cpu_error(b, "x has rank %d; 4 ([n, C, H, W]) expected", x.rank);
+  if (bl[0] < 1 || bl[1] < 1 || pc[0] < 0 || pc[1] < 0 || pc[2] < 0 || pc[3] < 0)
+    return cpu_error(b, "block_shape must be positive and %s non-negative",
+                     s2b ? "paddings" : "crops");
+  int64_t blk = bl[0] * bl[1], odim[4];
+  Map m = {.op = s->mode, .rank = 4, .xdim = x.dim};
+  int64_t a[5] = {bl[0], bl[1], pc[0], pc[2], s2b ? x.dim[0] : x.dim[0] / blk};
+  memcpy(m.a, a, sizeof a);
+  if (s2b) {
+    int64_t ph = x.dim[2] + pc[0] + pc[1], pw = x.dim[3] + pc[2] + pc[3];
+    if (ph % bl[0] || pw % bl[1])
+      return cpu_error(b, "the padded H and W (%lld, %lld) are not multiples of block_shape",
+                       (long long)ph, (long long)pw);
+    int64_t d[4] = {x.dim[0] * blk, x.dim[1], ph / bl[0], pw / bl[1]};
+    memcpy(odim, d, sizeof d);
+  } else {
+    int64_t oh = x.dim[2] * bl[0] - pc[0] - pc[1], ow = x.dim[3] * bl[1] - pc[2] - pc[3];
+    if (x.dim[0] % blk || oh < 0 || ow < 0)
+      return cpu_error(b, "the batch (%lld) is not a multiple of the block size %lld, or the "
+                       "crops exceed the image", (long long)x.dim[0], (long long)blk);
+    int64_t d[4] = {x.dim[0] / blk, x.dim[1], oh, ow};
+    memcpy(odim, d, sizeof d);
+  }
+  set_fill(s, x.dtype, 0);
+  return map_table(b, s, &x, &m, odim);
+}
+
 /* stack: concat along a new axis (run_concat with pieces of size 1). */
 static int prep_stack(CpuBuild *b, CpuStep *s) {
   int n = cpu_input_list(b, "values", &s->list);
@@ -700,6 +753,7 @@ static int prep_crop(CpuBuild *b, CpuStep *s) {
 const CpuOpDef cpu_ops_movement[] = {
   {"crop", prep_crop, run_map, 0, false},
   {"band_part", prep_band_part, run_map, 0, false},
+  {"batch_to_space", prep_space_batch, run_map, MAP_B2S, false},
   {"concat", prep_concat, run_concat, 0, false},
   {"depth_to_space", prep_blocks, run_map, MAP_D2S, false},
   {"expand_dims", prep_expand_dims, cpu_run_copy, 0, false},
@@ -712,6 +766,7 @@ const CpuOpDef cpu_ops_movement[] = {
   {"reverse", prep_reverse, run_map, 0, false},
   {"slice_by_index", prep_slice, cpu_run_strided, 0, false},
   {"slice_by_size", prep_slice_by_size, run_map, 0, false},
+  {"space_to_batch", prep_space_batch, run_map, MAP_S2B, false},
   {"space_to_depth", prep_blocks, run_map, MAP_S2D, false},
   {"split", prep_split, run_split, 0, false},
   {"squeeze", prep_squeeze, cpu_run_copy, 0, false},

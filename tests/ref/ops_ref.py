@@ -264,6 +264,22 @@ up = f32(1, 2, 2, 3)
 case("upsample_nearest_neighbor", [("x", up)],
      "y = upsample_nearest_neighbor(scale_factor_height = fp32(2), scale_factor_width = fp32(3), x = x);",
      [("y", up.repeat(2, axis=2).repeat(3, axis=3))])
+def s2b_ref(x, bh, bw, pads):
+    n, c_, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+    Hp, Wp = xp.shape[2] // bh, xp.shape[3] // bw
+    # TensorFlow's order: [n, C, Hp, bh, Wp, bw] -> [bh, bw, n, C, Hp, Wp]
+    return xp.reshape(n, c_, Hp, bh, Wp, bw).transpose(3, 5, 0, 1, 2, 4).reshape(bh * bw * n, c_, Hp, Wp)
+
+
+sbx = f32(2, 3, 3, 4)
+sb = s2b_ref(sbx, 2, 3, ((1, 0), (1, 1)))
+case("space_to_batch", [("x", sbx)],
+     "y = space_to_batch(block_shape = %s, paddings = tensor<int32, [2, 2]>([[1, 0], [1, 1]]), x = x);" % ints([2, 3]),
+     [("y", sb)])
+case("batch_to_space", [("x", sb)],
+     "y = batch_to_space(block_shape = %s, crops = tensor<int32, [2, 2]>([[1, 0], [1, 1]]), x = x);" % ints([2, 3]),
+     [("y", sbx)])
 rn = f32(1, 2, 3, 4)
 case("resize_nearest_neighbor", [("x", rn)],
      "y = resize_nearest_neighbor(target_size_height = int32(5), target_size_width = int32(3), x = x);",
