@@ -552,10 +552,10 @@ static void run_sdpa(const CpuPlan *p, const CpuStep *s) {
 }
 
 const CpuOpDef cpu_ops_conv[] = {
-  {"conv_transpose", prep_conv_transpose, run_conv_transpose, 0, false},
-  {"scaled_dot_product_attention", prep_sdpa, run_sdpa, 0, false},
-  {"conv", prep_conv, run_conv, 0, false},
-  {"linear", prep_linear, run_linear, 0, false},
-  {"matmul", prep_matmul, run_matmul, 0, false},
-  {NULL, NULL, NULL, 0, false},
+  {"conv_transpose", prep_conv_transpose, run_conv_transpose, 0, false, false},
+  {"scaled_dot_product_attention", prep_sdpa, run_sdpa, 0, false, false},
+  {"conv", prep_conv, run_conv, 0, false, false},
+  {"linear", prep_linear, run_linear, 0, false, false},
+  {"matmul", prep_matmul, run_matmul, 0, false, false},
+  {NULL, NULL, NULL, 0, false, false},
 };

@@ -710,6 +710,7 @@ static int add_op(CpuBuild *b, const MilOp *op) {
   if (rc == 0) {
     st.run = def->run;
     st.mode = def->mode;
+    st.exact = def->exact;
     rc = def->prep(b, &st);
   }
   if (rc == 0 && def->constexpr_op)
@@ -933,7 +934,7 @@ static int cpu_eval(void *state, double *ms, Diag *d) {
   for (int i = 0; i < p->nsteps; i++) {
     const CpuStep *s = &p->steps[i];
     s->run(p, s);
-    for (int k = 0; k < s->nout && !p->fp32; k++)
+    for (int k = 0; k < s->nout && !p->fp32 && !s->exact; k++)
       round_slot(&p->slots[s->out[k]]);
   }
   return 0;

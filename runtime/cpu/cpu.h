@@ -47,6 +47,7 @@ struct CpuStep {
   const MilOp *op;
   void (*run)(const CpuPlan *p, const CpuStep *s);
   int mode;                 /* which variant of the op (unary function, ...) */
+  bool exact;               /* its CpuOpDef's: no fp16 rounding after it */
   int in[CPU_MAX_IN];       /* operand slots; their meaning is the op's */
   int nlist, *list;         /* concat's values */
   int nout, *out;           /* one slot per op output */
@@ -91,6 +92,8 @@ typedef struct CpuOpDef {
   void (*run)(const CpuPlan *p, const CpuStep *s);
   int mode;
   bool constexpr_op;        /* evaluated once at open() */
+  bool exact;               /* every output value is one of the inputs' (copies, max,
+                               relu...): an fp16 output needs no rounding pass */
 } CpuOpDef;
 
 /* The op families, each a table ending with a NULL name. */

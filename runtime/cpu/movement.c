@@ -447,6 +447,8 @@ static void set_fill(CpuStep *s, MilDtype dt, double v) {
   uint32_t u;
   if (cpu_is_float(dt)) {
     float f = (float)v;
+    if (dt == MIL_FP16)   /* run_map's output is not rounded after it */
+      cpu_round_fp16(&f, 1);
     memcpy(&u, &f, sizeof u);
   } else {
     u = (uint32_t)(int32_t)v;
@@ -751,28 +753,28 @@ static int prep_crop(CpuBuild *b, CpuStep *s) {
 }
 
 const CpuOpDef cpu_ops_movement[] = {
-  {"crop", prep_crop, run_map, 0, false},
-  {"band_part", prep_band_part, run_map, 0, false},
-  {"batch_to_space", prep_space_batch, run_map, MAP_B2S, false},
-  {"concat", prep_concat, run_concat, 0, false},
-  {"depth_to_space", prep_blocks, run_map, MAP_D2S, false},
-  {"expand_dims", prep_expand_dims, cpu_run_copy, 0, false},
-  {"flatten2d", prep_flatten2d, cpu_run_copy, 0, false},
-  {"pad", prep_pad, run_map, 0, false},
-  {"pixel_shuffle", prep_blocks, run_map, MAP_SHUF, false},
-  {"pixel_unshuffle", prep_blocks, run_map, MAP_UNSHUF, false},
-  {"reshape", prep_reshape, cpu_run_copy, 0, false},
-  {"resize_nearest_neighbor", prep_resize_nn, run_map, 0, false},
-  {"reverse", prep_reverse, run_map, 0, false},
-  {"slice_by_index", prep_slice, cpu_run_strided, 0, false},
-  {"slice_by_size", prep_slice_by_size, run_map, 0, false},
-  {"space_to_batch", prep_space_batch, run_map, MAP_S2B, false},
-  {"space_to_depth", prep_blocks, run_map, MAP_S2D, false},
-  {"split", prep_split, run_split, 0, false},
-  {"squeeze", prep_squeeze, cpu_run_copy, 0, false},
-  {"stack", prep_stack, run_concat, 0, false},
-  {"tile", prep_tile, run_map, 0, false},
-  {"transpose", prep_transpose, cpu_run_strided, 0, false},
-  {"upsample_nearest_neighbor", prep_upsample_nn, run_map, 0, false},
-  {NULL, NULL, NULL, 0, false},
+  {"crop", prep_crop, run_map, 0, false, true},
+  {"band_part", prep_band_part, run_map, 0, false, true},
+  {"batch_to_space", prep_space_batch, run_map, MAP_B2S, false, true},
+  {"concat", prep_concat, run_concat, 0, false, true},
+  {"depth_to_space", prep_blocks, run_map, MAP_D2S, false, true},
+  {"expand_dims", prep_expand_dims, cpu_run_copy, 0, false, true},
+  {"flatten2d", prep_flatten2d, cpu_run_copy, 0, false, true},
+  {"pad", prep_pad, run_map, 0, false, true},
+  {"pixel_shuffle", prep_blocks, run_map, MAP_SHUF, false, true},
+  {"pixel_unshuffle", prep_blocks, run_map, MAP_UNSHUF, false, true},
+  {"reshape", prep_reshape, cpu_run_copy, 0, false, true},
+  {"resize_nearest_neighbor", prep_resize_nn, run_map, 0, false, true},
+  {"reverse", prep_reverse, run_map, 0, false, true},
+  {"slice_by_index", prep_slice, cpu_run_strided, 0, false, true},
+  {"slice_by_size", prep_slice_by_size, run_map, 0, false, true},
+  {"space_to_batch", prep_space_batch, run_map, MAP_S2B, false, true},
+  {"space_to_depth", prep_blocks, run_map, MAP_S2D, false, true},
+  {"split", prep_split, run_split, 0, false, true},
+  {"squeeze", prep_squeeze, cpu_run_copy, 0, false, true},
+  {"stack", prep_stack, run_concat, 0, false, true},
+  {"tile", prep_tile, run_map, 0, false, true},
+  {"transpose", prep_transpose, cpu_run_strided, 0, false, true},
+  {"upsample_nearest_neighbor", prep_upsample_nn, run_map, 0, false, true},
+  {NULL, NULL, NULL, 0, false, false},
 };

@@ -205,10 +205,10 @@ static void run_bilinear(const CpuPlan *p, const CpuStep *s) {
 }
 
 const CpuOpDef cpu_ops_pool[] = {
-  {"avg_pool", prep_pool, run_pool, POOL_AVG, false},
-  {"l2_pool", prep_pool, run_pool, POOL_L2, false},
-  {"max_pool", prep_pool, run_pool, POOL_MAX, false},
-  {"resize_bilinear", prep_resize_bilinear, run_bilinear, 0, false},
-  {"upsample_bilinear", prep_upsample_bilinear, run_bilinear, 0, false},
-  {NULL, NULL, NULL, 0, false},
+  {"avg_pool", prep_pool, run_pool, POOL_AVG, false, false},
+  {"l2_pool", prep_pool, run_pool, POOL_L2, false, false},
+  {"max_pool", prep_pool, run_pool, POOL_MAX, false, true},
+  {"resize_bilinear", prep_resize_bilinear, run_bilinear, 0, false, false},
+  {"upsample_bilinear", prep_upsample_bilinear, run_bilinear, 0, false, false},
+  {NULL, NULL, NULL, 0, false, false},
 };

@@ -340,12 +340,12 @@ static int prep_constexpr_cast(CpuBuild *b, CpuStep *s) {
 }
 
 const CpuOpDef cpu_ops_quant[] = {
-  {"constexpr_cast", prep_constexpr_cast, cpu_run_copy, 0, true},
-  {"constexpr_sparse_to_dense", prep_sparse, run_sparse, 0, true},
-  {"constexpr_affine_dequantize", prep_dequantize, run_dequantize, 1, true},
-  {"constexpr_blockwise_shift_scale", prep_blockwise, run_blockwise, 0, true},
-  {"constexpr_lut_to_dense", prep_lut, run_lut, 0, true},
-  {"dequantize", prep_dequantize, run_dequantize, 0, false},
-  {"quantize", prep_quantize, run_quantize, 0, false},
-  {NULL, NULL, NULL, 0, false},
+  {"constexpr_cast", prep_constexpr_cast, cpu_run_copy, 0, true, false},
+  {"constexpr_sparse_to_dense", prep_sparse, run_sparse, 0, true, false},
+  {"constexpr_affine_dequantize", prep_dequantize, run_dequantize, 1, true, false},
+  {"constexpr_blockwise_shift_scale", prep_blockwise, run_blockwise, 0, true, false},
+  {"constexpr_lut_to_dense", prep_lut, run_lut, 0, true, false},
+  {"dequantize", prep_dequantize, run_dequantize, 0, false, false},
+  {"quantize", prep_quantize, run_quantize, 0, false, false},
+  {NULL, NULL, NULL, 0, false, false},
 };

@@ -166,8 +166,8 @@ static void run_rnn(const CpuPlan *p, const CpuStep *s) {
 }
 
 const CpuOpDef cpu_ops_recurrent[] = {
-  {"gru", prep_rnn, run_rnn, RNN_GRU, false},
-  {"lstm", prep_rnn, run_rnn, RNN_LSTM, false},
-  {"rnn", prep_rnn, run_rnn, RNN_RNN, false},
-  {NULL, NULL, NULL, 0, false},
+  {"gru", prep_rnn, run_rnn, RNN_GRU, false, false},
+  {"lstm", prep_rnn, run_rnn, RNN_LSTM, false, false},
+  {"rnn", prep_rnn, run_rnn, RNN_RNN, false, false},
+  {NULL, NULL, NULL, 0, false, false},
 };

@@ -90,8 +90,8 @@ static void run_slice_update(const CpuPlan *p, const CpuStep *s) {
 }
 
 const CpuOpDef cpu_ops_state[] = {
-  {"read_state", prep_read_state, cpu_run_copy, 0, false},
-  {"slice_update", prep_slice_update, run_slice_update, 0, false},
-  {"write_state", prep_write_state, run_write_state, 0, false},
-  {NULL, NULL, NULL, 0, false},
+  {"read_state", prep_read_state, cpu_run_copy, 0, false, true},
+  {"slice_update", prep_slice_update, run_slice_update, 0, false, true},
+  {"write_state", prep_write_state, run_write_state, 0, false, true},
+  {NULL, NULL, NULL, 0, false, false},
 };

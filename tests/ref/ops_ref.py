@@ -228,6 +228,10 @@ for mode, npm in [("constant", "constant"), ("reflect", "reflect"), ("replicate"
     case("pad_" + mode, [("x", m)],
          'y = pad(constant_val = fp32(1.5), mode = string("%s"), pad = %s, x = x);'
          % (mode, ints([1, 2, 3, 1])), [("y", np.pad(m, ((0, 0), (1, 2), (3, 1)), npm, **kw))])
+h16 = np.array([[1, 2], [3, 4]], np.float16)
+case("pad_fp16_constant_rounds", [("x", h16)],
+     'y = pad(constant_val = fp32(0.1), mode = string("constant"), pad = %s, x = x);' % ints([0, 1]),
+     [("y", np.pad(h16, ((0, 0), (0, 1)), constant_values=np.float16(0.1)))], tol=0)
 case("tile", [("x", m)], "y = tile(reps = %s, x = x);" % ints([2, 1, 3]), [("y", np.tile(m, (2, 1, 3)))])
 case("reverse", [("x", m)], "y = reverse(axes = %s, x = x);" % ints([0, 2]),
      [("y", m[::-1, :, ::-1].copy())])
