@@ -589,6 +589,9 @@ static double npy_elem(MilDtype dt, const uint8_t *p) {
   }
   case MIL_INT8:
     return (int8_t)p[0];
+  case MIL_INT32:
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24);
   default:
     return p[0];
   }

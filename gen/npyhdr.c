@@ -22,13 +22,14 @@ static const struct {
   /* byte order means nothing for one byte; NumPy writes '|' */
   {"|i1", MIL_INT8}, {"<i1", MIL_INT8}, {">i1", MIL_INT8}, {"=i1", MIL_INT8},
   {"|u1", MIL_UINT8}, {"<u1", MIL_UINT8}, {">u1", MIL_UINT8}, {"=u1", MIL_UINT8},
+  {"<i4", MIL_INT32}, {"|b1", MIL_BOOL},
 };
 
 int npyhdr_elem_size(MilDtype dt) {
   switch (dt) {
   case MIL_FP16: return 2;
-  case MIL_FP32: return 4;
-  case MIL_INT8: case MIL_UINT8: return 1;
+  case MIL_FP32: case MIL_INT32: return 4;
+  case MIL_INT8: case MIL_UINT8: case MIL_BOOL: return 1;
   default: return 0;
   }
 }
@@ -189,7 +190,7 @@ static int parse_descr(Parser *p, NpyHeader *h) {
       return 0;
     }
   diag_file_error(p->d, p->name,
-                  "unsupported dtype '%.*s' at byte %zu (supported: '<f2' '<f4' '|i1' '|u1')",
+                  "unsupported dtype '%.*s' at byte %zu (supported: '<f2' '<f4' '|i1' '|u1' '<i4' '|b1')",
                   (int)(n > 32 ? 32 : n), s, at);
   return -1;
 }
@@ -298,7 +299,8 @@ int npyhdr_parse(const char *name, const uint8_t *buf, size_t len, NpyHeader *h,
 
 size_t npyhdr_format(uint8_t *out, size_t cap, MilDtype dt, int rank, const int64_t *dim) {
   const char *descr = dt == MIL_FP16 ? "<f2" : dt == MIL_FP32 ? "<f4"
-                    : dt == MIL_INT8 ? "|i1" : dt == MIL_UINT8 ? "|u1" : NULL;
+                    : dt == MIL_INT8 ? "|i1" : dt == MIL_UINT8 ? "|u1"
+                    : dt == MIL_INT32 ? "<i4" : dt == MIL_BOOL ? "|b1" : NULL;
   if (!descr || rank < 0 || rank > MIL_MAX_RANK)
     return 0;
   /* NumPy's own spelling, so our files match np.save byte for byte */

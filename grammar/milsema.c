@@ -1,6 +1,7 @@
 /* milsema.c - the MIL parser's actions: types, literals checked against
  * their types, and the names each function defines and uses. */
 #include "milpriv.h"
+#include "opdef.h"
 
 #include <errno.h>
 #include <math.h>
@@ -753,4 +754,7 @@ void milp_stmt(MilpState *s, MilpSeq outs, Loc opname, MilpSeq args, MilpSeq att
   attr_array(s, attrs, &op->nattrs, &op->attrs);
   for (int i = 0; i < op->nouts; i++)
     sym_add(s, op->outs[i].name);
+  char msg[640];
+  if (opdef_check(&s->p->funcs[s->fn], s->p->funcs[s->fn].nops - 1, msg, sizeof msg) < 0)
+    milp_err(s, loc, "%s: %s", op->op, msg);
 }

@@ -24,6 +24,7 @@ typedef struct Model {
 typedef struct BackendOpts {
   int qos;               /* ane: QoS class for compile/load/evaluate */
   const char *chip;      /* sim: chip to model ("m4"); NULL = default */
+  bool fp32;             /* cpu: --precision fp32, no fp16 rounding between ops */
 } BackendOpts;
 
 typedef struct Backend {

@@ -186,9 +186,9 @@ int dryrun_print(FILE *out, const ModelPath *mp, const Loaded *l, Diag *d) {
   for (int i = 0; i < p->nfuncs; i++)
     if (print_func(out, &p->funcs[i], mp->path, d) < 0)
       rc = -1;
-  if (!l->m.fn)
-    fprintf(out, "runs: nothing by default: there is no function main (choose one with "
-                 "--function)\n");
+  if (!l->m.fn && p->nfuncs > 0)
+    fprintf(out, "runs: function %s, the first (there is no function main; --function "
+                 "chooses)\n", p->funcs[0].name);
   else if (p->nfuncs > 1)
     fprintf(out, "runs: function %s\n", l->m.fn->name);
   print_weights(out, mp, l);

@@ -57,12 +57,48 @@ static int known_tensor(const MilVar *v, Diag *d) {
   return 0;
 }
 
+/* The default shape a function's FlexibleShapeInformation attribute gives
+ * input `name` (("DefaultShapes", {{name, [dims]}}), ...), as Core ML
+ * writes it: its rank, or -1 when there is none. */
+static int default_shape(const MilFunc *f, const char *name, int64_t *dim) {
+  for (int a = 0; a < f->nattrs; a++) {
+    const MilValue *v = f->attrs[a].val;
+    if (strcmp(f->attrs[a].name, "FlexibleShapeInformation") != 0 || v->kind != MIL_VAGG)
+      continue;
+    for (int t = 0; t < v->nitems; t++) {
+      const MilValue *tu = v->items[t];
+      if (tu->kind != MIL_VAGG || tu->nitems != 2 || tu->items[0]->kind != MIL_VDATA ||
+          !tu->items[0]->s || strcmp(tu->items[0]->s[0], "DefaultShapes") != 0 ||
+          tu->items[1]->kind != MIL_VAGG)
+        continue;
+      const MilValue *dict = tu->items[1];
+      for (int k = 0; k + 1 < dict->nitems; k += 2) {
+        const MilValue *key = dict->items[k], *val = dict->items[k + 1];
+        if (key->kind != MIL_VDATA || !key->s || strcmp(key->s[0], name) != 0 ||
+            val->kind != MIL_VDATA || !val->i || val->n > MIL_MAX_RANK)
+          continue;
+        for (int64_t i = 0; i < val->n; i++)
+          dim[i] = val->i[i];
+        return (int)val->n;
+      }
+    }
+  }
+  return -1;
+}
+
 /* Floats are uniform in [-1, 1); integers and bools are 0, which is a
- * valid index for any gather. */
-static int generate_input(const MilVar *v, Prng *rng, Tensor *t, Diag *d) {
-  if (known_tensor(v, d) < 0)
+ * valid index for any gather. A '?' dimension takes the function's
+ * default shape when it declares one. */
+static int generate_input(const MilFunc *f, const MilVar *v, Prng *rng, Tensor *t, Diag *d) {
+  int64_t dim[MIL_MAX_RANK];
+  if (v->type->kind == MIL_TENSOR && mil_type_numel(v->type) < 0 &&
+      default_shape(f, v->name, dim) == v->type->rank) {
+    if (tensor_alloc(t, v->type->dtype, v->type->rank, dim) < 0)
+      return -1;
+    fprintf(stderr, "anerun: input '%s' takes the function's default shape\n", v->name);
+  } else if (known_tensor(v, d) < 0) {
     return -1;
-  if (tensor_alloc(t, v->type->dtype, v->type->rank, v->type->dim) < 0) {
+  } else if (tensor_alloc(t, v->type->dtype, v->type->rank, v->type->dim) < 0) {
     diag_file_error(d, "anerun", "input '%s': cannot allocate a %s tensor of this size", v->name,
                     mil_dtype_name(v->type->dtype));
     return -1;
@@ -142,7 +178,7 @@ static int make_inputs(const RunOpts *o, const MilFunc *f, Inputs *in, Diag *d) 
   for (int i = 0; i < f->ninputs; i++) {
     const InputArg *a = given_input(o, f->inputs[i].name);
     int rc = a ? read_input(&f->inputs[i], a, &in->t[i], d)
-               : generate_input(&f->inputs[i], &rng, &in->t[i], d);
+               : generate_input(f, &f->inputs[i], &rng, &in->t[i], d);
     if (rc < 0)
       return -1;
   }
@@ -296,6 +332,18 @@ static int print_profile(const RunOpts *o, const Loaded *l, FILE *out, Diag *d) 
   return 0;
 }
 
+/* Inputs declared with a '?' dimension take the shape of the data given
+ * (--input or the default shape): the function's input types are replaced
+ * by the given shapes, so a backend sees static input shapes. */
+static void fix_input_shapes(const Loaded *l, const Inputs *in) {
+  MilFunc *f = (MilFunc *)l->m.fn;   /* the loaded program is this run's own */
+  for (int i = 0; i < f->ninputs && i < in->n; i++) {
+    const MilType *t = f->inputs[i].type;
+    if (t->kind == MIL_TENSOR && mil_type_numel(t) < 0 && in->t[i].data)
+      f->inputs[i].type = mil_tensor_type(l->m.prog, t->dtype, in->t[i].rank, in->t[i].dim);
+  }
+}
+
 static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Report *r,
                       Diag *d) {
   const Backend *b = o->backend;
@@ -304,7 +352,10 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Re
   Stats s;
   /* A cost model reads no input data. */
   bool feed = !b->estimated;
-  if ((feed && make_inputs(o, l->m.fn, &in, d) < 0) || b->open(&l->m, &o->bopts, &st, d) < 0) {
+  int made = feed ? make_inputs(o, l->m.fn, &in, d) : 0;
+  if (made == 0 && feed)
+    fix_input_shapes(l, &in);
+  if (made < 0 || b->open(&l->m, &o->bopts, &st, d) < 0) {
     inputs_free(&in);
     return -1;
   }
@@ -340,6 +391,12 @@ int run_point(const RunOpts *o, ModelPath *mp, int i, const char *workdir, FILE 
   /* The sim backend reads no weights: nothing to write or to require. */
   if (model_load(mp, i, !o->backend->estimated, workdir, &l, d) < 0)
     return -1;
+  /* without --function and main, the first function runs */
+  if (!l.m.fn && !mp->function && l.m.prog->nfuncs > 0) {
+    l.m.fn = &l.m.prog->funcs[0];
+    fprintf(stderr, "anerun: %s: no function 'main'; running '%s', the first\n", l.name,
+            l.m.fn->name);
+  }
   if (model_require_function(mp, &l, d) < 0) {
     model_unload(&l);
     return -1;
@@ -497,12 +554,28 @@ static int run_points(const RunOpts *o, ModelPath *mp, FILE *out, Diag *d) {
   return status;
 }
 
+/* --list-functions: one line per function: name<opset>(inputs). */
+static int list_functions(ModelPath *mp, FILE *out, Diag *d) {
+  Loaded l;
+  if (model_load(mp, 0, false, NULL, &l, d) < 0)
+    return 1;
+  for (int i = 0; i < l.m.prog->nfuncs; i++) {
+    const MilFunc *f = &l.m.prog->funcs[i];
+    fprintf(out, "%s<%s>(", f->name, f->opset ? f->opset : "?");
+    for (int k = 0; k < f->ninputs; k++)
+      fprintf(out, "%s%s", k ? ", " : "", f->inputs[k].name);
+    fprintf(out, ")\n");
+  }
+  model_unload(&l);
+  return 0;
+}
+
 int run_all(const RunOpts *o, FILE *out, Diag *d) {
   ModelPath mp;
   int status = 1;
   if (model_open(o->path, &mp, d) == 0) {
     mp.function = o->function;
-    status = run_points(o, &mp, out, d);
+    status = o->list_functions ? list_functions(&mp, out, d) : run_points(o, &mp, out, d);
   }
   model_close(&mp);
   return status;

@@ -155,6 +155,18 @@ static int set_version(RunOpts *o, const char *v, Diag *d) {
   return 0;
 }
 
+static int set_list_functions(RunOpts *o, const char *v, Diag *d) {
+  o->list_functions = true;
+  return 0;
+}
+
+static int set_precision(RunOpts *o, const char *v, Diag *d) {
+  if (strcmp(v, "fp32") != 0 && strcmp(v, "fp16") != 0)
+    return usage_error(d, "--precision is fp16 or fp32, not '%s'", v);
+  o->bopts.fp32 = strcmp(v, "fp32") == 0;
+  return 0;
+}
+
 static int set_list_chips(RunOpts *o, const char *v, Diag *d) {
   o->mode = RUN_LIST_CHIPS;
   return 0;
@@ -185,6 +197,8 @@ static const OptSpec specs[] = {
     {"qos", true, set_qos},
     {"chip", true, set_chip},
     {"list-chips", false, set_list_chips},
+    {"list-functions", false, set_list_functions},
+    {"precision", true, set_precision},
     {"check", false, set_check},
     {"tol", true, set_tol},
     {"help", false, set_help},
@@ -312,7 +326,11 @@ void runopts_usage(FILE *out) {
 #endif
         ")\n"
         "  --dry-run              parse and check, print what the model holds, run nothing\n"
-        "  --function NAME        the function of the program to run (default main)\n"
+        "  --function NAME        the function of the program to run (default main, else\n"
+        "                         the first)\n"
+        "  --list-functions       print the program's functions, run nothing\n"
+        "  --precision fp16|fp32  cpu: fp16 values rounded between ops as the ANE does\n"
+        "                         (default), or everything in fp32\n"
         "  --warmup N             untimed evaluations first (default 1)\n"
         "  --iters N              timed evaluations (default 10)\n"
         "  --input NAME=FILE.npy  an input's data; others come from the PRNG\n"

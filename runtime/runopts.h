@@ -31,6 +31,7 @@ typedef struct RunOpts {
   bool check;
   double tol;
   const char *probe_output;  /* --probe --output FILE.json */
+  bool list_functions;       /* --list-functions: print them, run nothing */
 } RunOpts;
 
 enum { RUNOPTS_QOS_DEFAULT = 21, RUNOPTS_EXIT_USAGE = 2 };

@@ -201,7 +201,7 @@ int npy_write(const char *path, const Tensor *t, Diag *d) {
   uint8_t head[1024];
   size_t hl = npyhdr_format(head, sizeof head, t->dtype, t->rank, t->dim);
   if (!hl) {
-    diag_file_error(d, path, "cannot store %s in a .npy file (supported: fp16 fp32 int8 uint8)",
+    diag_file_error(d, path, "cannot store %s in a .npy file (supported: fp16 fp32 int8 uint8 int32 bool)",
                     mil_dtype_name(t->dtype));
     return -1;
   }

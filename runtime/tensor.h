@@ -1,7 +1,7 @@
 /* tensor.h - host tensors (model inputs and outputs) and .npy files.
  *
- * .npy versions 1.0 and 2.0, C order, dtypes <f2 <f4 |i1 |u1 (fp16, fp32,
- * int8, uint8). Anything else is refused with a message naming what was
+ * .npy versions 1.0 and 2.0, C order, dtypes <f2 <f4 |i1 |u1 <i4 |b1 (fp16, fp32,
+ * int8, uint8, int32, bool). Anything else is refused with a message naming what was
  * found. Writes go to a temporary name in the same directory and are
  * renamed into place. */
 #ifndef ANET_TENSOR_H

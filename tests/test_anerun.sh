@@ -109,14 +109,48 @@ if [ -d "$corpus" ]; then
   has 'est. TFLOPS'
   status 1 $anerun --backend cpu "$corpus/pdfsearch-bert-embedding"
   has 'weights/weight.bin, which is absent' err
-  # Two functions and no main: --function picks one; '?' inputs need data.
+  # Two functions and no main: the first runs, named on stderr; --function
+  # picks one; --list-functions lists them; a '?' input takes the default
+  # shape of FlexibleShapeInformation.
   multi=$corpus/mlmodelc-export-multifunction
-  status 1 $anerun --backend sim "$multi"
-  has "no function 'main' (it has: first, second)" err
+  status 0 $anerun --backend sim "$multi"
+  has "no function 'main'; running 'first', the first" err
   status 0 $anerun --backend sim --function second --format csv "$multi"
   has '^mlmodelc-export-multifunction,sim,M4,true,'
-  status 1 $anerun --backend cpu --function first "$multi"
-  has "input 'input' has an unknown ('?') dimension" err
+  status 0 $anerun --backend cpu --function first "$multi"
+  has "input 'input' takes the function's default shape" err
+  status 1 $anerun --backend cpu --function third "$multi"
+  has "no function 'third'" err
+  status 0 $anerun --list-functions "$multi"
+  has '^first<ios18>(input)$'
+  has '^second<ios18>(input)$'
+  # Every corpus model that ships its weights or needs none runs on the cpu
+  # backend, and its outputs are finite (checked when numpy is at hand).
+  py=
+  for p in python3 /usr/bin/python3; do
+    "$p" -c 'import numpy' 2>/dev/null && { py=$p; break; }
+  done
+  ran=0
+  for d in "$corpus"/*/; do
+    [ -f "$d/weights/weight.bin" ] || ! grep -q BLOBFILE "$d/model.mil" || continue
+    out=$tmp/corpus/$(basename "$d")
+    status 0 $anerun --backend cpu --warmup 0 --iters 1 --output-dir "$out" "$d"
+    ran=$((ran + 1))
+    [ -z "$py" ] || "$py" -c 'import numpy as np, sys
+for f in sys.argv[1:]:
+    a = np.load(f)
+    assert np.isfinite(a.astype(np.float64)).all(), f' "$out"/*.npy || fail "$d: an output is not finite"
+  done
+  [ "$ran" -ge 17 ] || fail "only $ran corpus models ran on the cpu backend"
+  echo "cpu: $ran corpus models ran${py:+, outputs finite}"
+  # A '?' input takes its shape from --input.
+  if [ -n "$py" ]; then
+    "$py" -c 'import numpy as np; np.save("'"$tmp"'/idx.npy", np.array([[0, -1, 2]], np.int32))'
+    status 0 $anerun --backend cpu --iters 1 --input indices="$tmp/idx.npy" --output-dir "$tmp/g" \
+      "$corpus/mlmodelc-export-flexible-gather"
+    "$py" -c 'import numpy as np; a = np.load("'"$tmp"'/g/output.npy"); assert a.shape == (1, 3, 2), a.shape' ||
+      fail "flexible-gather: the output's shape does not follow --input"
+  fi
 else
   echo "SKIP: $corpus is absent: no corpus dry-runs"
 fi

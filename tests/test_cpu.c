@@ -990,13 +990,13 @@ END_TEST
 /* ---- errors -------------------------------------------------------------------------- */
 
 START_TEST(test_unsupported_op) {
-  /* line 5 holds the gather (line 1 is "program(1.3)") */
+  /* line 5 holds the random op (line 1 is "program(1.3)") */
   static const char *t = PROG("tensor<fp16, [4]> x",
     "  tensor<fp16, [4]> a = relu(x = x)[name = string(\"a\")];\n"
-    "  tensor<fp16, [2]> g = gather(axis = int32(0), indices = tensor<int32, [2]>([0, 1]), x = a)[name = string(\"g\")];\n",
+    "  tensor<fp16, [2]> g = random_normal(shape = tensor<int32, [1]>([2]), x = a)[name = string(\"g\")];\n",
     "g");
-  static const char *const msg[] = {"test.mil:5:3: error: gather: op not supported by the cpu "
-                                    "backend"};
+  static const char *const msg[] = {"test.mil:5:3: error: random_normal: op not supported by "
+                                    "the cpu backend"};
   expect_open_error(t, msg, 1);
 }
 END_TEST
@@ -1007,17 +1007,17 @@ START_TEST(test_errors_after_failure) {
    * still reported */
   static char text[8192];
   size_t o = (size_t)snprintf(text, sizeof text, "program(1.3)\n{\n func main<ios18>("
-                              "tensor<fp16, [4]> x) {\n  tensor<fp16, [4]> r0 = erf(x = x);\n");
+                              "tensor<fp16, [4]> x) {\n  tensor<fp16, [4]> r0 = random_uniform(x = x);\n");
   for (int i = 1; i <= 30; i++)
     o += (size_t)snprintf(text + o, sizeof text - o,
                           "  tensor<fp16, [4]> r%d = relu(x = r%d);\n", i, i - 1);
   snprintf(text + o, sizeof text - o,
-           "  tensor<fp16, [4]> z = floor(x = x);\n } -> (r30, z);\n}\n");
+           "  tensor<fp16, [4]> z = random_bernoulli(x = x);\n } -> (r30, z);\n}\n");
   Case c;
   ck_assert_int_eq(case_open(&c, text), -1);
   ck_assert_int_eq(c.d.nerrors, 2);
-  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:4:3: error: erf: op not supported"));
-  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:35:3: error: floor: op not supported"));
+  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:4:3: error: random_uniform: op not supported"));
+  ck_assert_ptr_nonnull(strstr(c.err, "test.mil:35:3: error: random_bernoulli: op not supported"));
   case_close(&c);
 }
 END_TEST
@@ -1056,15 +1056,15 @@ END_TEST
 START_TEST(test_param_errors) {
   static const char *t = PROG("tensor<fp16, [1, 1, 2, 2]> x, tensor<int32, [2]> s",
     "  tensor<fp16, [1, 1, 2, 2]> a = conv(strides = s, weight = tensor<fp16, [1, 1, 1, 1]>([[[[1]]]]), x = x)[name = string(\"a\")];\n"
-    "  tensor<fp16, [1, 1, 2, 2]> b = transpose(perm = tensor<int32, [4]>([0, 1, 2, 2]), x = x)[name = string(\"b\")];\n"
+    "  tensor<fp16, [1, 1, 2, 2]> b = pad(mode = string(\"wrap\"), pad = tensor<int32, [2]>([0, 0]), x = x)[name = string(\"b\")];\n"
     "  tensor<fp16, [1, 1, 2, 2]> c = relu(y = x)[name = string(\"c\")];\n"
-    "  tensor<fp16, [1, 1, 2, 2]> d = softmax(axis = int32(4), x = x)[name = string(\"d\")];\n",
+    "  tensor<int32, [1, 1, 2]> d = reduce_argmax(axis = int32(4), x = x)[name = string(\"d\")];\n",
     "a, b, c, d");
   static const char *const msg[] = {
     "test.mil:4:3: error: conv: 'strides' must be a constant",
-    "test.mil:5:3: error: transpose: perm is not a permutation: 2 appears twice",
+    "test.mil:5:3: error: pad: unknown pad mode \"wrap\" (constant, reflect or replicate)",
     "test.mil:6:3: error: relu: missing operand 'x'",
-    "test.mil:7:3: error: softmax: axis 4 is out of range for rank 4"};
+    "test.mil:7:3: error: reduce_argmax: axis 4 is out of range for rank 4"};
   expect_open_error(t, msg, 4);
 }
 END_TEST
@@ -1076,7 +1076,7 @@ START_TEST(test_error_without_source) {
   MilFunc *f = mil_add_func(p, "main", "ios18");
   int64_t d[] = {4};
   mil_add_input(p, f, mil_tensor_type(p, MIL_FP16, 1, d), "x");
-  MilOp *op = mil_add_op(p, f, "erf");
+  MilOp *op = mil_add_op(p, f, "random_uniform");
   mil_op_ref(p, op, "x", "x");
   mil_op_out(p, op, mil_tensor_type(p, MIL_FP16, 1, d), "y");
   mil_add_output(p, f, "y");
@@ -1089,10 +1089,174 @@ START_TEST(test_error_without_source) {
   void *st = NULL;
   ck_assert_int_eq(cpu_backend.open(&m, &o, &st, &dg), -1);
   fclose(ef);
-  ck_assert_msg(strstr(err, "inmem: error: y = erf(...): op not supported by the cpu backend"),
+  ck_assert_msg(strstr(err, "inmem: error: y = random_uniform(...): op not supported by the cpu backend"),
                 "%s", err);
   free(err);
   mil_free(p);
+}
+END_TEST
+
+START_TEST(test_state_persists) {
+  /* r = read_state(s); y = r + x; write_state(s, y): with s = [10, 20] at
+   * the start and x = [1, 2], the first eval gives [11, 22] and stores it,
+   * the second [12, 24]. write_state has no outputs. */
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t d[] = {2};
+  MilType *t = mil_tensor_type(p, MIL_FP32, 1, d);
+  MilType *stt = mil_alloc(p, sizeof *stt);
+  stt->kind = MIL_STATE;
+  stt->nsub = 1;
+  stt->sub = mil_alloc(p, sizeof *stt->sub);
+  stt->sub[0] = t;
+  mil_add_input(p, f, stt, "s");
+  mil_add_input(p, f, t, "x");
+  MilOp *rd = mil_add_op(p, f, "read_state");
+  mil_op_ref(p, rd, "input", "s");
+  mil_op_out(p, rd, t, "r");
+  MilOp *add = mil_add_op(p, f, "add");
+  mil_op_ref(p, add, "x", "r");
+  mil_op_ref(p, add, "y", "x");
+  mil_op_out(p, add, t, "y");
+  MilOp *wr = mil_add_op(p, f, "write_state");
+  mil_op_ref(p, wr, "data", "y");
+  mil_op_ref(p, wr, "input", "s");
+  mil_add_output(p, f, "y");
+  Diag dg = diag_stderr();
+  Model m = {"inmem", NULL, p, f, NULL};
+  BackendOpts o = {0};
+  void *st = NULL;
+  ck_assert_int_eq(cpu_backend.open(&m, &o, &st, &dg), 0);
+  Tensor in;
+  ck_assert_int_eq(tensor_alloc(&in, MIL_FP32, 1, d), 0);
+  float *v = in.data;
+  v[0] = 10;
+  v[1] = 20;
+  ck_assert_int_eq(cpu_backend.set_input(st, 0, &in, &dg), 0);
+  v[0] = 1;
+  v[1] = 2;
+  ck_assert_int_eq(cpu_backend.set_input(st, 1, &in, &dg), 0);
+  for (int k = 1; k <= 2; k++) {
+    Tensor out;
+    double ms = 0;
+    ck_assert_int_eq(cpu_backend.eval(st, &ms, &dg), 0);
+    ck_assert_int_eq(cpu_backend.get_output(st, 0, &out, &dg), 0);
+    ck_assert(((float *)out.data)[0] == 10 + k && ((float *)out.data)[1] == 20 + 2 * k);
+    tensor_free(&out);
+  }
+  tensor_free(&in);
+  cpu_backend.close(st);
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(test_ops_doc_matches_table) {
+  /* docs/ops.md lists every op with its status: an "implemented" row must
+   * be in the backend's table (const is the plan builder's own), any other
+   * row must not */
+  FILE *f = fopen(SRCDIR "/docs/ops.md", "r");
+  ck_assert_ptr_nonnull(f);
+  char line[1024];
+  int rows = 0, impl = 0;
+  while (fgets(line, sizeof line, f)) {
+    char name[128], status[64];
+    if (sscanf(line, "| `%127[^`]` | %*s | %63[a-z ]", name, status) != 2)
+      continue;
+    bool yes = strncmp(status, "implemented", 11) == 0;
+    bool have = strcmp(name, "const") == 0 || cpu_op_find(name) != NULL;
+    ck_assert_msg(yes == have, "docs/ops.md says %s is \"%s\"", name, status);
+    rows++;
+    impl += yes;
+  }
+  fclose(f);
+  ck_assert_int_ge(rows, 160);
+  ck_assert_int_ge(impl, 130);
+}
+END_TEST
+
+/* The op definitions (gen/opdef.c) refuse these at parse time, so
+ * --dry-run, sim and cpu give the same located message; a program built in
+ * memory (no parser) gets the same words from the cpu backend. */
+static void expect_parse_error(const char *text, const char *want) {
+  char *err = NULL;
+  size_t len = 0;
+  FILE *ef = open_memstream(&err, &len);
+  Diag d = {ef, 0};
+  Src src = {"test.mil", text, strlen(text)};
+  MilProg *p = mil_parse(&src, &d);
+  fclose(ef);
+  ck_assert_ptr_null(p);
+  ck_assert_msg(strstr(err, want) != NULL, "missing \"%s\" in: %s", want, err);
+  free(err);
+}
+
+START_TEST(test_opdef_checks) {
+  expect_parse_error(PROG("tensor<fp32, [1, 4, 3, 3]> x",
+    "  tensor<fp32, [4, 4, 1, 1]> w = const()[name = string(\"w\"), val = tensor<fp32, [4, 4, 1, 1]>([[[[1]], [[0]], [[0]], [[0]]], [[[0]], [[1]], [[0]], [[0]]], [[[0]], [[0]], [[1]], [[0]]], [[[0]], [[0]], [[0]], [[1]]]])];\n"
+    "  tensor<fp32, [1, 4, 3, 3]> y = conv(groups = int32(0), weight = w, x = x)[name = string(\"y\")];\n", "y"),
+    "test.mil:5:3: error: conv: weight [4, 4, ...] does not fit x with 4 channels in 0 groups");
+  expect_parse_error(PROG("tensor<fp32, [2, 3]> x",
+    "  tensor<fp32, [2, 3]> y = transpose(perm = tensor<int32, [2]>([1, 1]), x = x)[name = string(\"y\")];\n", "y"),
+    "test.mil:4:3: error: transpose: perm is not a permutation: 1 appears twice");
+  expect_parse_error(PROG("tensor<fp32, [2, 3]> x",
+    "  tensor<fp32, [2, 3]> y = softmax(axis = int32(2), x = x)[name = string(\"y\")];\n", "y"),
+    "test.mil:4:3: error: softmax: axis 2 is out of range for rank 2");
+  expect_parse_error(PROG("tensor<fp32, [2, 3]> x, tensor<fp32, [4, 5]> z",
+    "  tensor<fp32, [2, 5]> y = matmul(transpose_x = bool(false), transpose_y = bool(false), x = x, y = z)[name = string(\"y\")];\n", "y"),
+    "test.mil:4:3: error: matmul: x tensor<fp32, [2, 3]> and y tensor<fp32, [4, 5]> do not fit: "
+    "inner dims 3 and 4");
+  /* in memory: the cpu backend's open() words it the same */
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t d[] = {2, 3};
+  mil_add_input(p, f, mil_tensor_type(p, MIL_FP32, 2, d), "x");
+  MilOp *op = mil_add_op(p, f, "softmax");
+  mil_op_ref(p, op, "x", "x");
+  mil_op_val(p, op, "axis", mil_scalar_i(p, MIL_INT32, -3));
+  mil_op_out(p, op, mil_tensor_type(p, MIL_FP32, 2, d), "y");
+  mil_add_output(p, f, "y");
+  char *err = NULL;
+  size_t len = 0;
+  FILE *ef = open_memstream(&err, &len);
+  Diag dg = {ef, 0};
+  Model m = {"inmem", NULL, p, f, NULL};
+  BackendOpts o = {0};
+  void *st = NULL;
+  ck_assert_int_eq(cpu_backend.open(&m, &o, &st, &dg), -1);
+  fclose(ef);
+  ck_assert_msg(strstr(err, "y = softmax(...): axis -3 is out of range for rank 2"), "%s", err);
+  free(err);
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(test_precision_fp32) {
+  /* y = x * 0.1 (fp16 0.0999755859375), z = y * 10, x = 3:
+   * fp16 between ops: y = 0.2999267578125 is 1228.5 steps of 2^-12 -> 1228
+   *   (even) = 0.2998046875, z = 2.998046875 (1535 steps of 2^-9, exact);
+   * --precision fp32: z = 2.999267578125 in fp32, 1535.625 steps -> 1536
+   *   = 3.0 when the output is stored as fp16. */
+  static const char *t = PROG("tensor<fp16, [1]> x",
+    "  tensor<fp16, [1]> y = mul(x = x, y = fp16(0.1))[name = string(\"y\")];\n"
+    "  tensor<fp16, [1]> z = mul(x = y, y = fp16(10))[name = string(\"z\")];\n", "z");
+  static const int64_t d[] = {1};
+  static const double x[] = {3}, w16[] = {2.998046875}, w32[] = {3.0};
+  for (int fp32 = 0; fp32 < 2; fp32++) {
+    Case c;
+    memset(&c, 0, sizeof c);
+    c.src = (Src){"test.mil", t, strlen(t)};
+    c.errf = open_memstream(&c.err, &c.errlen);
+    c.d = (Diag){c.errf, 0};
+    c.p = mil_parse(&c.src, &c.d);
+    ck_assert_ptr_nonnull(c.p);
+    c.m = (Model){"test", NULL, c.p, mil_find_func(c.p, "main"), NULL};
+    BackendOpts o = {.fp32 = fp32};
+    ck_assert_int_eq(cpu_backend.open(&c.m, &o, &c.st, &c.d), 0);
+    case_in(&c, 0, 1, d, x);
+    case_eval(&c);
+    expect_out(&c, 0, MIL_FP16, 1, d, fp32 ? w32 : w16);
+    case_close(&c);
+  }
 }
 END_TEST
 
@@ -1183,6 +1347,10 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_slice_by_index);
   tcase_add_test(t, test_expand_squeeze_cast);
   tcase_add_test(t, test_eval_twice_and_chain);
+  tcase_add_test(t, test_state_persists);
+  tcase_add_test(t, test_ops_doc_matches_table);
+  tcase_add_test(t, test_opdef_checks);
+  tcase_add_test(t, test_precision_fp32);
   suite_add_tcase(s, t);
   t = tcase_create("errors");
   tcase_add_test(t, test_unsupported_op);

@@ -8,6 +8,7 @@
  * throughput over direct (goal: >= 0.8). */
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 #include "fp16.h"
 
 enum { NCONV = 8, ROUNDS = 4 };
+/* the backend's throughput over direct sgemm that counts as met */
+#define GOAL 0.8
 
 typedef struct Config {
   int ch, h, w;
@@ -164,9 +167,11 @@ static int bench(const Config *c, double budget) {
   if (rc < 0)
     goto out;
   double gflop = 2.0 * NCONV * (double)c->ch * c->ch * c->h * c->w / 1e9;
-  printf("%4d ch %2dx%-2d  %5.3f  %9.1f  %9.1f  %5.2fx\n", c->ch, c->h, c->w, gflop,
-         gflop / t_be, gflop / t_di, t_di / t_be);
-  rc = 0;
+  double ratio = t_di / t_be;
+  bool met = ratio >= GOAL;
+  printf("%4d ch %2dx%-2d  %5.3f  %9.1f  %9.1f  %5.2fx  %s\n", c->ch, c->h, c->w, gflop,
+         gflop / t_be, gflop / t_di, ratio, met ? "met" : "MISSED");
+  rc = met ? 0 : 1;
 out:
   if (be.st)
     cpu_backend.close(be.st);
@@ -186,10 +191,15 @@ int main(int argc, char **argv) {
   }
   printf("cpu backend eval() vs cblas_sgemm on the same GEMMs: %d x 1x1 conv, fp16 chain\n",
          NCONV);
-  printf("config          GFLOP  cpu GF/s  sgemm GF/s  ratio (goal >= 0.8)\n");
-  int rc = 0;
-  for (size_t i = 0; i < sizeof configs / sizeof *configs; i++)
-    if (bench(&configs[i], budget) < 0)
+  printf("config          GFLOP  cpu GF/s  sgemm GF/s  ratio  goal >= %.1f\n", GOAL);
+  int rc = 0, missed = 0;
+  for (size_t i = 0; i < sizeof configs / sizeof *configs; i++) {
+    int r = bench(&configs[i], budget);
+    if (r < 0)
       rc = 1;
-  return rc;
+    missed += r > 0;
+  }
+  if (missed)
+    printf("goal missed on %d of %zu configs\n", missed, sizeof configs / sizeof *configs);
+  return rc || missed ? 1 : 0;
 }

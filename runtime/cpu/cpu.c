@@ -1,5 +1,7 @@
 /* cpu.c - the cpu reference backend: builds a plan from a MIL function at
- * open() and runs its steps at eval(). The kernels are in cpu_ops.c.
+ * open() and runs its steps at eval(). The ops are in one file per family
+ * (elementwise.c, reduce.c, conv.c, movement.c, quant.c, ...), their shared
+ * helpers in kit.c.
  *
  * open() does everything that can fail: names resolve to slots through a
  * hash table, every op is checked (operands, parameters, the output types
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "fp16.h"
+#include "opdef.h"
 
 enum { CPU_MAX_ERRORS = 20 };
 
@@ -281,6 +284,21 @@ static bool blob_dtype_ok(MilDtype dt) {
          dt != MIL_UINT64;
 }
 
+/* Stores v as the dtype dt holds it: fp16 rounds, ints round half to even
+ * and saturate (NaN gives 0), bool is v != 0. */
+static void store(float *buf, int64_t i, MilDtype dt, double v) {
+  if (mil_dtype_is_float(dt)) {
+    buf[i] = dt == MIL_FP16 ? (float)fp16_round(v) : (float)v;
+    return;
+  }
+  double lo, hi;
+  cpu_int_range(dt, &lo, &hi);
+  if (dt == MIL_BOOL)
+    v = v != 0;
+  v = v != v ? 0 : nearbyint(v);
+  ((int32_t *)buf)[i] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
 /* A slot holding a compile-time value: inline data or a weight blob. */
 static int value_slot(CpuBuild *b, const MilValue *v, const char *what) {
   if (v->kind == MIL_VAGG || v->type->kind != MIL_TENSOR)
@@ -308,8 +326,7 @@ static int value_slot(CpuBuild *b, const MilValue *v, const char *what) {
       return cpu_error(b, "%s holds %lld elements, its type %lld", what, (long long)v->n,
                        (long long)n), CPU_ERR;
     for (int64_t i = 0; i < n; i++)
-      f[i] = v->f ? (dt == MIL_FP16 ? (float)fp16_round(v->f[i]) : (float)v->f[i])
-                  : (float)v->i[i];
+      store(f, i, dt, v->f ? v->f[i] : (double)v->i[i]);
     return slot;
   }
   if (!blob_dtype_ok(dt))
@@ -322,7 +339,7 @@ static int value_slot(CpuBuild *b, const MilValue *v, const char *what) {
   if (!raw)
     return CPU_ERR;
   for (int64_t i = 0; i < n; i++)
-    f[i] = (float)blob_elem(raw, dt, i);
+    store(f, i, dt, blob_elem(raw, dt, i));
   return slot;
 }
 
@@ -391,11 +408,12 @@ static int param(CpuBuild *b, const char *name, char cls, bool required) {
             : cls == 'f' ? mil_dtype_is_float(s->dtype) || mil_dtype_is_int(s->dtype)
             : cls == 's' ? s->dtype == MIL_STRING
                          : s->dtype == MIL_BOOL;
-  if (!ok || s->rank > 1) {
+  /* int parameters may be [2, 2] matrices (paddings, crops), read in C order */
+  if (!ok || s->rank > (cls == 'i' ? 2 : 1)) {
     char t[96];
     return cpu_error(b, "parameter '%s' is %s; %s expected", name,
                      cpu_type_str(t, sizeof t, s->dtype, s->rank, s->dim),
-                     cls == 'i'   ? "an int scalar or vector"
+                     cls == 'i'   ? "an int scalar, vector or matrix"
                      : cls == 'f' ? "a number"
                      : cls == 's' ? "a string"
                                   : "a bool scalar or vector"), CPU_ERR;
@@ -418,7 +436,7 @@ int cpu_param_ints(CpuBuild *b, const char *name, int64_t *out, int max, const i
     return cpu_error(b, "parameter '%s' has %lld values; at most %d expected", name,
                      (long long)s->n, max);
   for (int64_t i = 0; i < s->n; i++)
-    out[i] = (int64_t)s->data[i];
+    out[i] = (int64_t)cpu_get(s, i);
   return (int)s->n;
 }
 
@@ -434,7 +452,7 @@ int cpu_param_int(CpuBuild *b, const char *name, const int64_t *def, int64_t *ou
   int slot = scalar_param(b, name, 'i', !def);
   if (slot == CPU_ERR)
     return -1;
-  *out = slot == CPU_ABSENT ? *def : (int64_t)b->plan->slots[slot].data[0];
+  *out = slot == CPU_ABSENT ? *def : (int64_t)cpu_get(&b->plan->slots[slot], 0);
   return 0;
 }
 
@@ -442,7 +460,7 @@ int cpu_param_float(CpuBuild *b, const char *name, const double *def, double *ou
   int slot = scalar_param(b, name, 'f', !def);
   if (slot == CPU_ERR)
     return -1;
-  *out = slot == CPU_ABSENT ? *def : b->plan->slots[slot].data[0];
+  *out = slot == CPU_ABSENT ? *def : cpu_get(&b->plan->slots[slot], 0);
   return 0;
 }
 
@@ -467,7 +485,7 @@ int cpu_param_bools(CpuBuild *b, const char *name, bool *out, int n) {
   if (s->n != n)
     return cpu_error(b, "parameter '%s' has %lld values; %d expected", name, (long long)s->n, n);
   for (int i = 0; i < n; i++)
-    out[i] = s->data[i] != 0;
+    out[i] = cpu_get(s, i) != 0;
   return 0;
 }
 
@@ -487,7 +505,7 @@ int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_
   CpuSlot *s = &b->plan->slots[slot];
   bool same = s->dtype == dt && s->rank == rank;
   for (int i = 0; same && i < rank; i++)
-    same = s->dim[i] == dim[i];
+    same = s->dim[i] == dim[i] || s->dim[i] == MIL_DIM_ANY;
   if (!same) {
     char want[256], got[256];
     return cpu_error(b, "output '%s' is declared %s, but the op computes %s", op->outs[k].name,
@@ -497,7 +515,32 @@ int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_
   if (!runtime_dtype(dt))
     return cpu_error(b, "output '%s': dtype %s is not supported by the cpu backend",
                      op->outs[k].name, mil_dtype_name(dt));
+  if (s->n < 0) {   /* declared with '?': takes the inferred shape */
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+      n = n > CPU_MAX_ELEMS ? n : n * dim[i];
+    if (n > CPU_MAX_ELEMS)
+      return cpu_error(b, "output '%s' would have more than %lld elements", op->outs[k].name,
+                       (long long)CPU_MAX_ELEMS);
+    memcpy(s->dim, dim, (size_t)rank * sizeof *dim);
+    s->n = n;
+  }
   return slot;
+}
+
+/* ---- the op families ------------------------------------------------------------ */
+
+static const CpuOpDef *const families[] = {
+  cpu_ops_elementwise, cpu_ops_reduce, cpu_ops_conv, cpu_ops_pool, cpu_ops_movement,
+  cpu_ops_gather, cpu_ops_quant, cpu_ops_recurrent, cpu_ops_state,
+};
+
+const CpuOpDef *cpu_op_find(const char *name) {
+  for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+    for (const CpuOpDef *d = families[f]; d->name; d++)
+      if (strcmp(d->name, name) == 0)
+        return d;
+  return NULL;
 }
 
 /* ---- building the plan --------------------------------------------------------- */
@@ -523,15 +566,20 @@ static int add_inputs(CpuBuild *b) {
     int slot = new_slot(b);
     if (slot < 0)
       return -1;
-    if (v->type->kind != MIL_TENSOR || mil_type_numel(v->type) < 0)
-      return fn_error(b, "input '%s' must be a tensor with a static shape", v->name);
-    if (set_shape(b, slot, v->type, v->name) < 0 || define(b, slot, v->name) < 0)
+    /* a state input holds a tensor: state<tensor<fp16, [1, 4]>> */
+    bool state = v->type->kind == MIL_STATE && v->type->nsub == 1;
+    const MilType *t = state ? v->type->sub[0] : v->type;
+    if (t->kind != MIL_TENSOR || mil_type_numel(t) < 0)
+      return fn_error(b, "input '%s' must be a tensor (or state) with a static shape; give a "
+                      "'?' dimension's size with --input", v->name);
+    if (set_shape(b, slot, t, v->name) < 0 || define(b, slot, v->name) < 0)
       return -1;
-    if (!runtime_dtype(v->type->dtype))
+    if (!runtime_dtype(t->dtype))
       return fn_error(b, "input '%s': dtype %s is not supported by the cpu backend", v->name,
-                      mil_dtype_name(v->type->dtype));
+                      mil_dtype_name(t->dtype));
     CpuSlot *s = &p->slots[slot];
     s->keep = true;
+    s->state = state;
     if (!(s->data = new_buf(b, s->n)))
       return -1;
     p->inputs[i] = slot;
@@ -580,8 +628,17 @@ static int add_outputs(CpuBuild *b, CpuStep *st) {
     if (slot < 0)
       return -1;
     st->out[k] = slot;
-    if (set_shape(b, slot, op->outs[k].type, op->outs[k].name) < 0)
+    const MilType *t = op->outs[k].type;
+    if (t->kind == MIL_TENSOR && mil_type_numel(t) < 0 && t->rank <= MIL_MAX_RANK) {
+      /* a '?' dimension: the op's inferred shape fills it (cpu_output) */
+      CpuSlot *s = &b->plan->slots[slot];
+      s->dtype = t->dtype;
+      s->rank = t->rank;
+      memcpy(s->dim, t->dim, sizeof s->dim);
+      s->n = -1;
+    } else if (set_shape(b, slot, t, op->outs[k].name) < 0) {
       rc = -1;
+    }
   }
   return rc;
 }
@@ -645,11 +702,15 @@ static int add_op(CpuBuild *b, const MilOp *op) {
     st.in[i] = CPU_ABSENT;
   b->step = &st;
   int rc = add_outputs(b, &st);
+  char msg[640];
+  if (rc == 0 && opdef_check(b->m->fn, (int)(op - b->m->fn->ops), msg, sizeof msg) < 0)
+    rc = cpu_error(b, "%s", msg);   /* the definition's check, as the MIL checker words it */
   if (rc == 0 && !def)
     rc = cpu_error(b, "op not supported by the cpu backend");
   if (rc == 0) {
     st.run = def->run;
     st.mode = def->mode;
+    st.exact = def->exact;
     rc = def->prep(b, &st);
   }
   if (rc == 0 && def->constexpr_op)
@@ -816,12 +877,12 @@ static void plan_free(CpuPlan *p) {
 }
 
 static int cpu_open(const Model *m, const BackendOpts *o, void **state, Diag *d) {
-  (void)o;
   CpuPlan *p = calloc(1, sizeof *p);
   if (!p) {
     diag_file_error(d, m->name, "out of memory");
     return -1;
   }
+  p->fp32 = o && o->fp32;
   p->name = m->name ? m->name : "cpu";
   CpuBuild b = {.plan = p, .m = m, .d = d};
   int rc = build(&b);
@@ -832,17 +893,6 @@ static int cpu_open(const Model *m, const BackendOpts *o, void **state, Diag *d)
   }
   *state = p;
   return 0;
-}
-
-/* Stores v as the dtype dt holds it: fp16 rounds, ints round half to even
- * and saturate. */
-static float to_dtype(double v, MilDtype dt) {
-  if (mil_dtype_is_float(dt))
-    return dt == MIL_FP16 ? (float)fp16_round(v) : (float)v;
-  double lo, hi;
-  cpu_int_range(dt, &lo, &hi);
-  v = nearbyint(v);
-  return (float)(v < lo ? lo : v > hi ? hi : v);
 }
 
 static int cpu_set_input(void *state, int i, const Tensor *t, Diag *d) {
@@ -865,16 +915,14 @@ static int cpu_set_input(void *state, int i, const Tensor *t, Diag *d) {
   }
   if (t->dtype == MIL_FP32 && s->dtype == MIL_FP32) {
     memcpy(s->data, t->data, (size_t)s->n * sizeof(float));
-  } else if (t->dtype == MIL_FP16) {
-    const uint16_t *h = t->data;
-    for (int64_t k = 0; k < s->n; k++)
-      s->data[k] = to_dtype(fp16_to_float(h[k]), s->dtype);
+  } else if (t->dtype == MIL_INT32 && s->dtype == MIL_INT32) {
+    memcpy(s->data, t->data, (size_t)s->n * sizeof(int32_t));
   } else if (t->dtype == MIL_FP32 && s->dtype == MIL_FP16) {
     memcpy(s->data, t->data, (size_t)s->n * sizeof(float));
     cpu_round_fp16(s->data, s->n);
   } else {
     for (int64_t k = 0; k < s->n; k++)
-      s->data[k] = to_dtype(tensor_get(t, k), s->dtype);
+      store(s->data, k, s->dtype, tensor_get(t, k));
   }
   return 0;
 }
@@ -886,7 +934,7 @@ static int cpu_eval(void *state, double *ms, Diag *d) {
   for (int i = 0; i < p->nsteps; i++) {
     const CpuStep *s = &p->steps[i];
     s->run(p, s);
-    for (int k = 0; k < s->nout; k++)
+    for (int k = 0; k < s->nout && !p->fp32 && !s->exact; k++)
       round_slot(&p->slots[s->out[k]]);
   }
   return 0;
@@ -913,7 +961,7 @@ static int cpu_get_output(void *state, int i, Tensor *t, Diag *d) {
       h[k] = fp16_from_float(s->data[k]);
   } else {
     for (int64_t k = 0; k < s->n; k++)
-      tensor_set(t, k, s->data[k]);
+      tensor_set(t, k, cpu_get(s, k));
   }
   return 0;
 }

@@ -1,0 +1,561 @@
+/* conv.c - the cpu backend's conv and GEMM ops (conv, linear, matmul):
+ * GEMM-shaped work goes to cblas_sgemm. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+
+/* ---- conv ---------------------------------------------------------------------------
+ * k: 0 N, 1 Cin, 2 H, 3 W, 4 Cout, 5 Kh, 6 Kw, 7 sh, 8 sw, 9 dh, 10 dw,
+ * 11 pad top, 12 pad left, 13 Ho, 14 Wo, 15 groups, 16 how: CONV_*. */
+
+enum {
+  CONV_IM2COL,     /* columns in the scratch buffer, then a GEMM per group */
+  CONV_DIRECT,     /* 1x1, stride 1, no padding: x is the GEMM's operand */
+  CONV_DEPTHWISE,  /* one input channel per group: taps added row by row */
+};
+
+/* x, weight and an optional bias (s->in[0..2]); x and weight fp16 or fp32. */
+static int weighted(CpuBuild *b, CpuStep *s, CpuSlot *x, CpuSlot *w, CpuSlot *bias) {
+  if (cpu_operand(b, s, 0, "x", true, x) < 0 || cpu_operand(b, s, 1, "weight", true, w) < 0 ||
+      cpu_operand(b, s, 2, "bias", false, bias) < 0)
+    return -1;
+  return cpu_need_float(b, x, "x") < 0 || cpu_need_float(b, w, "weight") < 0 ? -1 : 0;
+}
+
+/* The bias, when there is one: fp16 or fp32 of shape [n]. */
+static int check_bias(CpuBuild *b, const CpuStep *s, const CpuSlot *bias, int64_t n) {
+  if (s->in[2] < 0)
+    return 0;
+  if (cpu_need_float(b, bias, "bias") < 0)
+    return -1;
+  if (bias->rank != 1 || bias->n != n)
+    return cpu_error(b, "bias must have shape [%lld]", (long long)n);
+  return 0;
+}
+
+int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
+                     const int64_t *keff, const int64_t *st, const int64_t *custom,
+                     int64_t *pad) {
+  for (int i = 0; i < nsp; i++) {
+    int64_t *pb = &pad[2 * i], *pa = &pad[2 * i + 1];
+    if (strcmp(type, "valid") == 0) {
+      *pb = *pa = 0;
+    } else if (strcmp(type, "custom") == 0) {
+      *pb = custom[2 * i];
+      *pa = custom[2 * i + 1];
+      if (*pb < 0 || *pa < 0)
+        return cpu_error(b, "negative padding %lld, %lld", (long long)*pb, (long long)*pa);
+    } else if (strcmp(type, "same") == 0 || strcmp(type, "same_lower") == 0) {
+      int64_t out = (in[i] + st[i] - 1) / st[i];
+      int64_t total = (out - 1) * st[i] + keff[i] - in[i];
+      total = total > 0 ? total : 0;
+      bool lower = strcmp(type, "same_lower") == 0;
+      *pb = lower ? total - total / 2 : total / 2;
+      *pa = total - *pb;
+    } else {
+      return cpu_error(b, "unknown pad_type \"%s\" (valid, same, same_lower or custom)", type);
+    }
+  }
+  return 0;
+}
+
+static int prep_conv(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, w, bs;
+  if (weighted(b, s, &x, &w, &bs) < 0)
+    return -1;
+  if (x.rank != 3 && x.rank != 4)
+    return cpu_error(b, "x has rank %d; the cpu backend runs 1-d and 2-d convs (rank 3 or 4)",
+                     x.rank);
+  int nsp = x.rank - 2;
+  if (w.rank != x.rank)
+    return cpu_error(b, "weight has rank %d; x has rank %d", w.rank, x.rank);
+  int64_t ones[2] = {1, 1}, zeros[4] = {0}, strides[2], dil[2], custom[4], groups, one = 1;
+  const char *pad_type;
+  if (cpu_ints_exact(b, "strides", strides, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", &pad_type) < 0 ||
+      cpu_param_int(b, "groups", &one, &groups) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++)
+    if (strides[i] < 1 || dil[i] < 1)
+      return cpu_error(b, "strides and dilations must be at least 1");
+  int64_t cin = x.dim[1], cout = w.dim[0];
+  if (groups < 1 || cin % groups || cout % groups || w.dim[1] != cin / groups)
+    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
+                     "groups", (long long)w.dim[0], (long long)w.dim[1], (long long)cin,
+                     (long long)groups);
+  if (check_bias(b, s, &bs, cout) < 0)
+    return -1;
+  int64_t in[2], k[2], keff[2], pad[4], out[2];
+  for (int i = 0; i < nsp; i++) {
+    in[i] = x.dim[2 + i];
+    k[i] = w.dim[2 + i];
+    keff[i] = (k[i] - 1) * dil[i] + 1;
+    if (k[i] < 1)
+      return cpu_error(b, "weight has an empty kernel dimension");
+  }
+  if (cpu_conv_pads(b, pad_type, nsp, in, keff, strides, custom, pad) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - keff[i];
+    if (span < 0)
+      return cpu_error(b, "the kernel (%lld with dilation %lld) is larger than the padded "
+                       "input (%lld)", (long long)k[i], (long long)dil[i],
+                       (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
+    out[i] = span / strides[i] + 1;
+  }
+  int64_t odim[4] = {x.dim[0], cout, out[0], nsp == 2 ? out[1] : 0};
+  bool two = nsp == 2;
+  int64_t kv[17] = {x.dim[0], cin, two ? in[0] : 1, two ? in[1] : in[0], cout,
+                    two ? k[0] : 1, two ? k[1] : k[0], two ? strides[0] : 1,
+                    two ? strides[1] : strides[0], two ? dil[0] : 1, two ? dil[1] : dil[0],
+                    two ? pad[0] : 0, two ? pad[2] : pad[0], two ? out[0] : 1,
+                    two ? out[1] : out[0], groups, 0};
+  memcpy(s->k, kv, sizeof kv);
+  bool direct = kv[5] == 1 && kv[6] == 1 && kv[7] == 1 && kv[8] == 1 && kv[11] == 0 &&
+                kv[12] == 0 && kv[13] == kv[2] && kv[14] == kv[3];
+  s->k[16] = direct ? CONV_DIRECT : cin == groups ? CONV_DEPTHWISE : CONV_IM2COL;
+  if (s->k[16] == CONV_IM2COL)
+    cpu_scratch(b, cin / groups * kv[5] * kv[6] * kv[13] * kv[14]);
+  return cpu_one_out(b, x.dtype, x.rank, odim);
+}
+
+/* Columns for one group: row (c, kh, kw), column (oh, ow); zeros where
+ * the window reads padding. */
+static void im2col(float *col, const float *x, const int64_t *k, int64_t cg) {
+  int64_t H = k[2], W = k[3], Kh = k[5], Kw = k[6], sh = k[7], sw = k[8], dh = k[9], dw = k[10];
+  int64_t pt = k[11], pl = k[12], Ho = k[13], Wo = k[14];
+  for (int64_t c = 0; c < cg; c++)
+    for (int64_t kh = 0; kh < Kh; kh++)
+      for (int64_t kw = 0; kw < Kw; kw++) {
+        float *dst = col + ((c * Kh + kh) * Kw + kw) * Ho * Wo;
+        const float *xc = x + c * H * W;
+        for (int64_t oh = 0; oh < Ho; oh++, dst += Wo) {
+          int64_t ih = oh * sh - pt + kh * dh;
+          if (ih < 0 || ih >= H) {
+            memset(dst, 0, (size_t)Wo * sizeof *dst);
+            continue;
+          }
+          for (int64_t ow = 0; ow < Wo; ow++) {
+            int64_t iw = ow * sw - pl + kw * dw;
+            dst[ow] = iw >= 0 && iw < W ? xc[ih * W + iw] : 0.0f;
+          }
+        }
+      }
+}
+
+static void tap_row(float *restrict y, const float *restrict x, int64_t n, float w) {
+  CPU_EACH(n, y[i] += w * x[i]);
+}
+
+/* One output channel from one input channel: y = b + sum over taps of
+ * w[tap] * (x shifted), a row at a time over the outputs whose window
+ * reads inside x (the rest read padding, zero). */
+static void depthwise(float *y, const float *x, const float *w, float b, const int64_t *k) {
+  int64_t H = k[2], W = k[3], Kh = k[5], Kw = k[6], sh = k[7], sw = k[8], dh = k[9], dw = k[10];
+  int64_t pt = k[11], pl = k[12], Ho = k[13], Wo = k[14];
+  for (int64_t oh = 0; oh < Ho; oh++) {
+    float *yr = y + oh * Wo;
+    for (int64_t i = 0; i < Wo; i++)
+      yr[i] = b;
+    for (int64_t kh = 0; kh < Kh; kh++) {
+      int64_t ih = oh * sh - pt + kh * dh;
+      if (ih < 0 || ih >= H)
+        continue;
+      const float *xr = x + ih * W;
+      for (int64_t kw = 0; kw < Kw; kw++) {
+        /* ow reads iw = ow * sw + off, inside [0, W) for ow in [lo, hi] */
+        int64_t off = kw * dw - pl, lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        int64_t hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / sw;
+        hi = hi < Wo - 1 ? hi : Wo - 1;
+        float wv = w[kh * Kw + kw];
+        if (sw == 1 && hi >= lo)
+          tap_row(yr + lo, xr + lo + off, hi - lo + 1, wv);
+        else
+          for (int64_t ow = lo; ow <= hi; ow++)
+            yr[ow] += wv * xr[ow * sw + off];
+      }
+    }
+  }
+}
+
+static void run_conv(const CpuPlan *p, const CpuStep *s) {
+  const int64_t *k = s->k;
+  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
+  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  int64_t N = k[0], cin = k[1], HW = k[2] * k[3], cout = k[4], KK = k[5] * k[6];
+  int64_t OHW = k[13] * k[14], G = k[15], cg = cin / G, mg = cout / G;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t g = 0; g < G; g++) {
+      const float *xg = x + (n * cin + g * cg) * HW;
+      float *yg = y + (n * cout + g * mg) * OHW;
+      if (k[16] == CONV_DEPTHWISE) {
+        for (int64_t m = 0; m < mg; m++)
+          depthwise(yg + m * OHW, xg, w + (g * mg + m) * KK, bias ? bias[g * mg + m] : 0.0f, k);
+        continue;
+      }
+      const float *col = xg;
+      if (k[16] == CONV_IM2COL) {
+        im2col(p->scratch, xg, k, cg);
+        col = p->scratch;
+      }
+      for (int64_t m = 0; bias && m < mg; m++) {
+        float *restrict row = yg + m * OHW;
+        const float v = bias[g * mg + m];
+        CPU_EACH(OHW, row[i] = v);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)OHW, (int)(cg * KK),
+                  1.0f, w + g * mg * cg * KK, (int)(cg * KK), col, (int)OHW, bias ? 1.0f : 0.0f,
+                  yg, (int)OHW);
+    }
+}
+
+/* ---- linear, matmul --------------------------------------------------------------- */
+
+/* k: 0 rows, 1 Din, 2 Dout */
+static int prep_linear(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, w, bs;
+  if (weighted(b, s, &x, &w, &bs) < 0)
+    return -1;
+  if (x.rank < 1 || x.rank > 3 || w.rank != 2 || w.dim[1] != x.dim[x.rank - 1]) {
+    char a[128], c[128];
+    return cpu_error(b, "x %s and weight %s do not fit (x: [*D, Din] of rank 1 to 3, weight: "
+                     "[Dout, Din])", cpu_shape_str(a, sizeof a, &x), cpu_shape_str(c, sizeof c, &w));
+  }
+  if (check_bias(b, s, &bs, w.dim[0]) < 0)
+    return -1;
+  s->k[0] = x.n / (x.dim[x.rank - 1] ? x.dim[x.rank - 1] : 1);
+  s->k[1] = w.dim[1];
+  s->k[2] = w.dim[0];
+  int64_t dim[MIL_MAX_RANK];
+  memcpy(dim, x.dim, sizeof dim);
+  dim[x.rank - 1] = w.dim[0];
+  return cpu_one_out(b, x.dtype, x.rank, dim);
+}
+
+static void run_linear(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
+  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  int64_t rows = s->k[0], din = s->k[1], dout = s->k[2];
+  if (bias)
+    for (int64_t r = 0; r < rows; r++)
+      memcpy(y + r * dout, bias, (size_t)dout * sizeof *y);
+  if (rows && dout)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)dout, (int)din, 1.0f, x,
+                (int)din, w, (int)din, bias ? 1.0f : 0.0f, y, (int)dout);
+}
+
+/* k: 0 M, 1 N, 2 K, 3 batches, 4 transpose_x, 5 transpose_y, 6 one GEMM for
+ * all batches; tab[0], tab[1]: x and y offsets of each batch. */
+static int prep_matmul(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, y;
+  bool tx, ty;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "y", true, &y) < 0 ||
+      cpu_need_float(b, &x, "x") < 0 || cpu_need_float(b, &y, "y") < 0 ||
+      cpu_param_bools(b, "transpose_x", &tx, 1) < 0 ||
+      cpu_param_bools(b, "transpose_y", &ty, 1) < 0)
+    return -1;
+  if (x.rank < 1 || y.rank < 1)
+    return cpu_error(b, "x and y must have rank 1 or more");
+  /* a vector is its own transpose: [K] acts as [1, K] (x) or [K, 1] (y) */
+  int64_t xd[MIL_MAX_RANK + 1], yd[MIL_MAX_RANK + 1];
+  int xr = x.rank, yr = y.rank;
+  memcpy(xd, x.dim, sizeof x.dim);
+  memcpy(yd, y.dim, sizeof y.dim);
+  if (xr == 1) {
+    xd[1] = xd[0];
+    xd[0] = 1;
+    xr = 2;
+    tx = false;
+  }
+  if (yr == 1) {
+    yd[1] = 1;
+    yr = 2;
+    ty = false;
+  }
+  int64_t M = tx ? xd[xr - 1] : xd[xr - 2], K = tx ? xd[xr - 2] : xd[xr - 1];
+  int64_t K2 = ty ? yd[yr - 1] : yd[yr - 2], N = ty ? yd[yr - 2] : yd[yr - 1];
+  if (K != K2) {
+    char a[128], c[128];
+    return cpu_error(b, "x %s and y %s do not fit: inner dims %lld and %lld",
+                     cpu_shape_str(a, sizeof a, &x), cpu_shape_str(c, sizeof c, &y), (long long)K,
+                     (long long)K2);
+  }
+  int nb = (xr > yr ? xr : yr) - 2;
+  int64_t bd[MIL_MAX_RANK], xs[MIL_MAX_RANK], ys[MIL_MAX_RANK];
+  for (int i = 0; i < nb; i++) {
+    int ix = i - (nb - (xr - 2)), iy = i - (nb - (yr - 2));
+    int64_t dx = ix >= 0 ? xd[ix] : 1, dy = iy >= 0 ? yd[iy] : 1;
+    if (dx != dy && dx != 1 && dy != 1)
+      return cpu_error(b, "batch dims %lld and %lld of x and y do not broadcast",
+                       (long long)dx, (long long)dy);
+    bd[i] = dx == 1 ? dy : dx;
+    xs[i] = dx == 1 ? 0 : cpu_prod(xd, ix + 1, xr);
+    ys[i] = dy == 1 ? 0 : cpu_prod(yd, iy + 1, yr);
+  }
+  int64_t B = cpu_prod(bd, 0, nb);
+  if (!(s->tab[0] = cpu_step_alloc(b, B, sizeof(int64_t))) ||
+      !(s->tab[1] = cpu_step_alloc(b, B, sizeof(int64_t))))
+    return -1;
+  int ax[MIL_MAX_RANK];
+  for (int i = 0; i < nb; i++)
+    ax[i] = i;
+  cpu_fill_offsets(s->tab[0], ax, nb, bd, xs);
+  cpu_fill_offsets(s->tab[1], ax, nb, bd, ys);
+  s->ntab[0] = s->ntab[1] = B;
+  bool merged = !tx && B > 1;
+  for (int64_t i = 0; merged && i < B; i++)
+    merged = s->tab[1][i] == 0 && s->tab[0][i] == i * M * K;
+  int64_t kv[7] = {M, N, K, B, tx, ty, merged};
+  memcpy(s->k, kv, sizeof kv);
+  int64_t od[MIL_MAX_RANK + 2];
+  int r = 0;
+  for (int i = 0; i < nb; i++)
+    od[r++] = bd[i];
+  if (x.rank > 1)
+    od[r++] = M;
+  if (y.rank > 1)
+    od[r++] = N;
+  if (r > MIL_MAX_RANK)
+    return cpu_error(b, "the result would have rank %d", r);
+  /* iOS17: with one operand constant, the other decides the dtype */
+  MilDtype dt = x.dtype != y.dtype && x.isconst ? y.dtype : x.dtype;
+  return cpu_one_out(b, dt, r, od);
+}
+
+static void run_matmul(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]), *y = cpu_data(p, s->in[1]);
+  float *o = cpu_data(p, s->out[0]);
+  int64_t M = s->k[0], N = s->k[1], K = s->k[2], B = s->k[3];
+  enum CBLAS_TRANSPOSE ta = s->k[4] ? CblasTrans : CblasNoTrans;
+  enum CBLAS_TRANSPOSE tb = s->k[5] ? CblasTrans : CblasNoTrans;
+  int lda = (int)(s->k[4] ? M : K), ldb = (int)(s->k[5] ? K : N);
+  if (M == 0 || N == 0)
+    return;
+  if (K == 0) {
+    memset(o, 0, (size_t)(B * M * N) * sizeof *o);
+    return;
+  }
+  if (s->k[6]) {   /* y shared by every batch, x batches contiguous: one GEMM */
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)(B * M), (int)N, (int)K, 1.0f, x, lda, y, ldb, 0.0f,
+                o, (int)N);
+    return;
+  }
+  for (int64_t i = 0; i < B; i++)
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, x + s->tab[0][i], lda,
+                y + s->tab[1][i], ldb, 0.0f, o + i * M * N, (int)N);
+}
+
+/* ---- conv_transpose ------------------------------------------------------------------
+ * Each input pixel adds weight * x into the output window it spreads to
+ * (stride apart, dilated taps), then pads are cut: out = (in - 1) * stride +
+ * dilation * (k - 1) + 1 - pad_before - pad_after. weight is [Cin, Cout /
+ * groups, kh, kw]. k as conv's: 0 N, 1 Cin, 2 H, 3 W, 4 Cout, 5 Kh, 6 Kw,
+ * 7 sh, 8 sw, 9 dh, 10 dw, 11 pad top, 12 pad left, 13 Ho, 14 Wo, 15 groups. */
+
+static int prep_conv_transpose(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, w, bs;
+  if (weighted(b, s, &x, &w, &bs) < 0)
+    return -1;
+  if ((x.rank != 3 && x.rank != 4) || w.rank != x.rank)
+    return cpu_error(b, "x and weight must both have rank 3 or 4 (1-d or 2-d)");
+  int nsp = x.rank - 2;
+  int64_t ones[2] = {1, 1}, zeros[4] = {0}, st[2], dil[2], custom[4], groups, one = 1, pad[4];
+  const char *pt;
+  if (cpu_ints_exact(b, "strides", st, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", &pt) < 0 || cpu_param_int(b, "groups", &one, &groups) < 0)
+    return -1;
+  int64_t cin = x.dim[1];
+  if (groups < 1 || cin % groups || w.dim[0] != cin)
+    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
+                     "groups", (long long)w.dim[0], (long long)w.dim[1], (long long)cin,
+                     (long long)groups);
+  int64_t cout = w.dim[1] * groups, out[2];
+  if (check_bias(b, s, &bs, cout) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    if (st[i] < 1 || dil[i] < 1)
+      return cpu_error(b, "strides and dilations must be at least 1");
+    int64_t in = x.dim[2 + i], keff = dil[i] * (w.dim[2 + i] - 1) + 1, full = (in - 1) * st[i] + keff;
+    if (strcmp(pt, "valid") == 0) {
+      pad[2 * i] = pad[2 * i + 1] = 0;
+    } else if (strcmp(pt, "custom") == 0) {
+      pad[2 * i] = custom[2 * i];
+      pad[2 * i + 1] = custom[2 * i + 1];
+    } else if (strcmp(pt, "same") == 0) {   /* the output is in * stride */
+      int64_t total = full - in * st[i];
+      total = total > 0 ? total : 0;
+      pad[2 * i] = total / 2;
+      pad[2 * i + 1] = total - total / 2;
+    } else {
+      return cpu_error(b, "pad_type \"%s\" is not supported by conv_transpose (valid, same or "
+                       "custom)", pt);
+    }
+    out[i] = full - pad[2 * i] - pad[2 * i + 1];
+    if (pad[2 * i] < 0 || pad[2 * i + 1] < 0 || out[i] < 1)
+      return cpu_error(b, "the padding leaves no output along dim %d", 2 + i);
+  }
+  bool two = nsp == 2;
+  int64_t kv[16] = {x.dim[0], cin, two ? x.dim[2] : 1, two ? x.dim[3] : x.dim[2], cout,
+                    two ? w.dim[2] : 1, two ? w.dim[3] : w.dim[2], two ? st[0] : 1,
+                    two ? st[1] : st[0], two ? dil[0] : 1, two ? dil[1] : dil[0],
+                    two ? pad[0] : 0, two ? pad[2] : pad[0], two ? out[0] : 1,
+                    two ? out[1] : out[0], groups};
+  memcpy(s->k, kv, sizeof kv);
+  int64_t odim[4] = {x.dim[0], cout, out[0], two ? out[1] : 0};
+  return cpu_one_out(b, x.dtype, x.rank, odim);
+}
+
+static void run_conv_transpose(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
+  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *k = s->k;
+  int64_t N = k[0], Ci = k[1], H = k[2], W = k[3], Co = k[4], Kh = k[5], Kw = k[6];
+  int64_t Ho = k[13], Wo = k[14], G = k[15], cig = Ci / G, cog = Co / G;
+  for (int64_t n = 0; n < N; n++) {
+    float *yn = y + n * Co * Ho * Wo;
+    for (int64_t c = 0; c < Co; c++)
+      for (int64_t i = 0; i < Ho * Wo; i++)
+        yn[c * Ho * Wo + i] = bias ? bias[c] : 0.0f;
+    for (int64_t ci = 0; ci < Ci; ci++) {
+      int64_t g = ci / cig;
+      for (int64_t h = 0; h < H; h++)
+        for (int64_t ww = 0; ww < W; ww++) {
+          float v = x[((n * Ci + ci) * H + h) * W + ww];
+          for (int64_t co = 0; co < cog; co++) {
+            const float *wk = w + (ci * cog + co) * Kh * Kw;
+            float *yc = yn + (g * cog + co) * Ho * Wo;
+            for (int64_t a = 0; a < Kh; a++) {
+              int64_t oh = h * k[7] + a * k[9] - k[11];
+              if (oh < 0 || oh >= Ho)
+                continue;
+              for (int64_t bb = 0; bb < Kw; bb++) {
+                int64_t ow = ww * k[8] + bb * k[10] - k[12];
+                if (ow >= 0 && ow < Wo)
+                  yc[oh * Wo + ow] += v * wk[a * Kw + bb];
+              }
+            }
+          }
+        }
+    }
+  }
+}
+
+/* ---- scaled_dot_product_attention (iOS18) ------------------------------------------
+ * softmax(Q K^T / sqrt(E) + mask) V over the last two dims, with the
+ * leading (batch) dims equal in query, key and value. A bool mask keeps
+ * the positions where it is true (the others get -inf); a float mask is
+ * added. The mask broadcasts to [batch..., L, S]. k: 0 batch, 1 L, 2 S,
+ * 3 E, 4 Ev, 5 rank, 6 bool mask, 8..15 mask strides over [batch..., L, S]
+ * (flattened to rank dims), 16..23 those dims. */
+
+static int prep_sdpa(CpuBuild *b, CpuStep *s) {
+  CpuSlot q, kk, v, m;
+  if (cpu_operand(b, s, 0, "query", true, &q) < 0 || cpu_operand(b, s, 1, "key", true, &kk) < 0 ||
+      cpu_operand(b, s, 2, "value", true, &v) < 0 ||
+      cpu_operand(b, s, 3, "attn_mask", false, &m) < 0 || cpu_need_float(b, &q, "query") < 0 ||
+      cpu_need_float(b, &kk, "key") < 0 || cpu_need_float(b, &v, "value") < 0)
+    return -1;
+  int r = q.rank;
+  bool ok = r >= 2 && kk.rank == r && v.rank == r && kk.dim[r - 1] == q.dim[r - 1] &&
+            v.dim[r - 2] == kk.dim[r - 2];
+  for (int i = 0; ok && i < r - 2; i++)
+    ok = kk.dim[i] == q.dim[i] && v.dim[i] == q.dim[i];
+  if (!ok)
+    return cpu_error(b, "query [..., L, E], key [..., S, E] and value [..., S, Ev] must agree");
+  int64_t L = q.dim[r - 2], S = kk.dim[r - 2], dim[MIL_MAX_RANK];
+  memcpy(dim, q.dim, sizeof dim);
+  dim[r - 1] = v.dim[r - 1];
+  s->k[0] = cpu_prod(q.dim, 0, r - 2);
+  s->k[1] = L;
+  s->k[2] = S;
+  s->k[3] = q.dim[r - 1];
+  s->k[4] = v.dim[r - 1];
+  s->k[5] = r;
+  if (s->in[3] >= 0) {
+    if (!cpu_is_float(m.dtype) && m.dtype != MIL_BOOL)
+      return cpu_error(b, "attn_mask is %s; bool, fp16 or fp32 expected", mil_dtype_name(m.dtype));
+    if (m.rank > r)
+      return cpu_error(b, "attn_mask has rank %d, more than query's %d", m.rank, r);
+    int64_t full[MIL_MAX_RANK], mst[MIL_MAX_RANK];
+    memcpy(full, q.dim, sizeof full);
+    full[r - 1] = S;
+    cpu_strides(m.rank, m.dim, mst);
+    for (int d = 0; d < r; d++) {
+      int j = d - (r - m.rank);
+      int64_t md = j >= 0 ? m.dim[j] : 1;
+      if (md != 1 && md != full[d])
+        return cpu_error(b, "attn_mask does not broadcast to [..., %lld, %lld]", (long long)L,
+                         (long long)S);
+      s->k[8 + d] = md == 1 ? 0 : mst[j];
+      s->k[16 + d] = full[d];
+    }
+    s->k[6] = m.dtype == MIL_BOOL;
+  }
+  cpu_scratch(b, S);
+  return cpu_one_out(b, q.dtype, r, dim);
+}
+
+static void run_sdpa(const CpuPlan *p, const CpuStep *s) {
+  const float *q = cpu_data(p, s->in[0]), *kk = cpu_data(p, s->in[1]), *v = cpu_data(p, s->in[2]);
+  const CpuSlot *m = s->in[3] >= 0 ? &p->slots[s->in[3]] : NULL;
+  float *y = cpu_data(p, s->out[0]), *row = p->scratch;
+  int64_t B = s->k[0], L = s->k[1], S = s->k[2], E = s->k[3], Ev = s->k[4];
+  int r = (int)s->k[5];
+  float scale = 1.0f / sqrtf((float)E);
+  for (int64_t bb = 0; bb < B; bb++)
+    for (int64_t l = 0; l < L; l++) {
+      const float *ql = q + (bb * L + l) * E;
+      /* the mask's offset of (bb, l, 0): bb unflattened over the batch dims */
+      int64_t moff = 0, rest = bb;
+      for (int d = r - 3; m && d >= 0; d--) {
+        moff += rest % s->k[16 + d] * s->k[8 + d];
+        rest /= s->k[16 + d];
+      }
+      moff += m ? l * s->k[8 + r - 2] : 0;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < S; j++) {
+        const float *kj = kk + (bb * S + j) * E;
+        float acc = 0;
+        for (int64_t e = 0; e < E; e++)
+          acc += ql[e] * kj[e];
+        acc *= scale;
+        if (m) {
+          double mv = cpu_get(m, moff + j * s->k[8 + r - 1]);
+          acc = s->k[6] ? (mv != 0 ? acc : -INFINITY) : acc + (float)mv;
+        }
+        row[j] = acc;
+        mx = fmaxf(mx, acc);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < S; j++)
+        sum += row[j] = mx == -INFINITY ? 0 : expf(row[j] - mx);
+      float *yl = y + (bb * L + l) * Ev;
+      for (int64_t e = 0; e < Ev; e++)
+        yl[e] = 0;
+      for (int64_t j = 0; j < S; j++) {
+        float pj = sum > 0 ? (float)(row[j] / sum) : 0;
+        const float *vj = v + (bb * S + j) * Ev;
+        for (int64_t e = 0; e < Ev; e++)
+          yl[e] += pj * vj[e];
+      }
+    }
+}
+
+const CpuOpDef cpu_ops_conv[] = {
+  {"conv_transpose", prep_conv_transpose, run_conv_transpose, 0, false, false},
+  {"scaled_dot_product_attention", prep_sdpa, run_sdpa, 0, false, false},
+  {"conv", prep_conv, run_conv, 0, false, false},
+  {"linear", prep_linear, run_linear, 0, false, false},
+  {"matmul", prep_matmul, run_matmul, 0, false, false},
+  {NULL, NULL, NULL, 0, false, false},
+};

@@ -1,0 +1,230 @@
+/* cpu.h - inside the cpu backend: the plan open() builds, the helpers op
+ * preparers use, and the op table. Not a public contract: the backend's
+ * interface is cpu_backend in backend.h.
+ *
+ * open() turns a MIL function into a plan: one slot per value (inputs, op
+ * outputs, constants), one step per op that runs at eval(). fp16 and fp32
+ * tensors are held as float (an fp16 slot only ever holds values
+ * representable in fp16); bool and integer tensors as int32_t in the same
+ * 4-byte buffers, exactly (libcpu is built with -fno-strict-aliasing for
+ * that). Constants and constexpr ops are computed once at open(). */
+#ifndef ANET_CPU_H
+#define ANET_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+enum {
+  CPU_MAX_IN = 8,           /* operand slots of one step */
+  CPU_NK = 48,              /* integer parameters of one step */
+  CPU_ABSENT = -1,          /* an optional operand that is not there */
+  CPU_ERR = -2,             /* an operand that could not be resolved */
+};
+/* Largest tensor the backend handles, so every count fits an int (BLAS). */
+#define CPU_MAX_ELEMS ((int64_t)INT32_MAX)
+
+typedef struct CpuSlot {
+  const char *name;         /* NULL for inline values */
+  MilDtype dtype;
+  int rank;
+  int64_t dim[MIL_MAX_RANK];
+  int64_t n;                /* elements */
+  float *data;
+  const char *str;          /* string constants */
+  bool isconst;             /* known at open(): const, constexpr, inline */
+  bool keep;                /* function input or output: never reused */
+  bool bad;                 /* its op failed to prepare: users stay quiet */
+  bool state;               /* a state input: its storage lasts across evals */
+  int last;                 /* index of the last step reading it, or -1 */
+} CpuSlot;
+
+typedef struct CpuPlan CpuPlan;
+typedef struct CpuStep CpuStep;
+
+struct CpuStep {
+  const MilOp *op;
+  void (*run)(const CpuPlan *p, const CpuStep *s);
+  int mode;                 /* which variant of the op (unary function, ...) */
+  bool exact;               /* its CpuOpDef's: no fp16 rounding after it */
+  int in[CPU_MAX_IN];       /* operand slots; their meaning is the op's */
+  int nlist, *list;         /* concat's values */
+  int nout, *out;           /* one slot per op output */
+  int64_t k[CPU_NK];        /* integer parameters: shapes, strides, ... */
+  float f[4];               /* float parameters */
+  int64_t *tab[2];          /* offset tables (reductions, batches) */
+  int64_t ntab[2];
+};
+
+struct CpuPlan {
+  const char *name;         /* the model, for errors after open() */
+  CpuSlot *slots;
+  int nslots, slotcap;
+  CpuStep *steps;
+  int nsteps, stepcap;
+  float *scratch;           /* im2col columns, shared by all steps */
+  int64_t nscratch;
+  float **bufs;             /* every float buffer, freed by close */
+  int nbufs, bufcap;
+  bool fp32;                /* --precision fp32: fp16 values are not rounded */
+  int ninputs, *inputs;     /* slot of each function input */
+  int noutputs, *outputs;   /* slot of each function output */
+};
+
+/* What an op preparer sees while open() builds the plan. */
+typedef struct CpuBuild {
+  CpuPlan *plan;
+  const Model *m;
+  Diag *d;
+  int opset;                /* iOS version of the function's opset: 15..18 */
+  const MilOp *op;          /* the op being prepared */
+  CpuStep *step;            /* ... and its step */
+  int *hash;                /* name -> slot, open addressing, -1 empty */
+  uint32_t hashcap;
+} CpuBuild;
+
+/* An op: prep checks operands and parameters, computes and checks the
+ * output types and fills the step; run is the kernel. */
+typedef struct CpuOpDef {
+  const char *name;
+  int (*prep)(CpuBuild *b, CpuStep *s);
+  void (*run)(const CpuPlan *p, const CpuStep *s);
+  int mode;
+  bool constexpr_op;        /* evaluated once at open() */
+  bool exact;               /* every output value is one of the inputs' (copies, max,
+                               relu...): an fp16 output needs no rounding pass */
+} CpuOpDef;
+
+/* The op families, each a table ending with a NULL name. */
+extern const CpuOpDef cpu_ops_elementwise[], cpu_ops_reduce[], cpu_ops_conv[],
+    cpu_ops_movement[], cpu_ops_gather[], cpu_ops_quant[], cpu_ops_pool[], cpu_ops_recurrent[],
+    cpu_ops_state[];
+const CpuOpDef *cpu_op_find(const char *name);
+
+/* cpu.c: helpers for preparers. Each returns -1 (or CPU_ERR) after
+ * reporting an error at the op. */
+int cpu_error(CpuBuild *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The slot bound to operand `name` (an input, or an attribute for the
+ * constexpr ops' attribute form); CPU_ABSENT when optional and missing. */
+int cpu_input(CpuBuild *b, const char *name, bool required);
+/* The slots of a parenthesised list operand ("values = (a, b)"). */
+int cpu_input_list(CpuBuild *b, const char *name, int **slots);
+/* Compile-time parameters. def == NULL makes the parameter required. */
+int cpu_param_ints(CpuBuild *b, const char *name, int64_t *out, int max, const int64_t *def,
+                   int ndef);
+int cpu_param_int(CpuBuild *b, const char *name, const int64_t *def, int64_t *out);
+int cpu_param_float(CpuBuild *b, const char *name, const double *def, double *out);
+int cpu_param_str(CpuBuild *b, const char *name, const char *def, const char **out);
+int cpu_param_bools(CpuBuild *b, const char *name, bool *out, int n);
+/* Requires the slot to be known at open() (a const or constexpr value). */
+int cpu_need_const(CpuBuild *b, int slot, const char *what);
+/* Declares output k of the op: checks the op declares exactly nout outputs
+ * and that output k's declared type is dt[dim]; returns its slot. */
+int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_t *dim);
+/* Reserves n floats of the shared scratch buffer for this step. */
+void cpu_scratch(CpuBuild *b, int64_t n);
+/* Normalises an axis in [-rank, rank); -1 after reporting. */
+int cpu_axis(CpuBuild *b, const char *what, int64_t axis, int rank, int *out);
+/* A malloc'd array owned by the step (freed at close); NULL after reporting. */
+void *cpu_step_alloc(CpuBuild *b, int64_t n, size_t size);
+
+/* Rounds every element to the nearest fp16, ties to even (overflow: inf). */
+void cpu_round_fp16(float *x, int64_t n);
+/* The dtype's integer range, for saturating conversions. */
+void cpu_int_range(MilDtype dt, double *lo, double *hi);
+/* "tensor<fp16, [1, 2]>" into buf. */
+const char *cpu_type_str(char *buf, size_t n, MilDtype dt, int rank, const int64_t *dim);
+
+/* kit.c: what op preparers and kernels share. Operand slots are copied
+ * out (cpu_slot), because creating an inline constant's slot may move
+ * the slot array. */
+static inline CpuSlot cpu_slot(const CpuBuild *b, int i) { return b->plan->slots[i]; }
+static inline float *cpu_data(const CpuPlan *p, int i) { return p->slots[i].data; }
+static inline const CpuSlot *cpu_out0(const CpuPlan *p, const CpuStep *s) { return &p->slots[s->out[0]]; }
+static inline bool cpu_is_float(MilDtype t) { return t == MIL_FP16 || t == MIL_FP32; }
+static inline int32_t *cpu_idata(const CpuPlan *p, int i) { return (int32_t *)p->slots[i].data; }
+/* Element i of a slot of any dtype, as a double. */
+static inline double cpu_get(const CpuSlot *s, int64_t i) {
+  return cpu_is_float(s->dtype) ? (double)s->data[i] : (double)((const int32_t *)s->data)[i];
+}
+
+/* i over [0, n) in blocks of 16: gcc -O2 vectorises the constant-length
+ * inner loop (its cost model refuses loops that need a scalar epilogue). */
+#define CPU_EACH(n, BODY)                                    \
+  do {                                                       \
+    int64_t b_ = 0;                                          \
+    for (; b_ + 16 <= (n); b_ += 16)                         \
+      for (int j_ = 0; j_ < 16; j_++) {                      \
+        int64_t i = b_ + j_;                                 \
+        BODY;                                                \
+      }                                                      \
+    for (int64_t i = b_; i < (n); i++) {                     \
+      BODY;                                                  \
+    }                                                        \
+  } while (0)
+
+int cpu_need_float(CpuBuild *b, const CpuSlot *s, const char *what);
+
+int64_t cpu_prod(const int64_t *d, int from, int to);
+
+void cpu_strides(int rank, const int64_t *dim, int64_t *st);
+
+const char *cpu_shape_str(char *buf, size_t n, const CpuSlot *s);
+
+/* Binds operand `name` to s->in[k] and copies its slot to *x (zeroed when
+ * an optional one is absent); -1 after reporting. Preparers bind all their
+ * operands before checking any, and stop at the first that fails. */
+int cpu_operand(CpuBuild *b, CpuStep *s, int k, const char *name, bool required, CpuSlot *x);
+
+/* The op's single output. */
+int cpu_one_out(CpuBuild *b, MilDtype dt, int rank, const int64_t *dim);
+
+/* The op's single output, of x's shape and dtype. */
+int cpu_same_out(CpuBuild *b, const CpuSlot *x);
+
+/* Binds x and reads the int vector parameter `name` (required, up to
+ * MIL_MAX_RANK values): their count, or -1 after reporting. */
+int cpu_x_and_ints(CpuBuild *b, CpuStep *s, CpuSlot *x, const char *name, int64_t *v);
+
+/* Normalises the axes raw[0..n) into ax; -1 after reporting one out of
+ * range, else the index of the first that repeats an earlier one (n when
+ * none does), whose message is the caller's. */
+int cpu_norm_axes(CpuBuild *b, const char *what, const int64_t *raw, int n, int rank, int *ax);
+
+/* The axes operand, normalised and distinct: the count, or CPU_ERR. When
+ * it is absent: all axes with all_default, else CPU_ABSENT. */
+int cpu_get_axes(CpuBuild *b, const char *name, int rank, int *ax, bool all_default);
+
+/* An int vector parameter of exactly n values. */
+int cpu_ints_exact(CpuBuild *b, const char *name, int64_t *out, int n, const int64_t *def);
+
+/* Offsets of every position of the dims ds[0..nd) (odometer order, the
+ * last one fastest) in a C-order tensor with the given strides. */
+void cpu_fill_offsets(int64_t *o, const int *ds, int nd, const int64_t *dim,
+                         const int64_t *st);
+
+/* tab[0]: offsets of the positions outside the axes (C order);
+ * tab[1]: offsets within the axes, in the order the axes are given. */
+int cpu_split_offsets(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int *ax, int nax);
+
+/* Copies a strided view of src (dims and element strides) in C order; 4-byte
+ * elements copied as bits, so floats and ints alike. */
+void cpu_copy_strided(uint32_t *dst, const uint32_t *src, int rank, const int64_t *dim,
+                      const int64_t *st);
+
+/* k[0] rank, k[1..8] dims, k[9..16] source strides, k[17] source offset */
+void cpu_run_strided(const CpuPlan *p, const CpuStep *s);
+
+void cpu_run_copy(const CpuPlan *p, const CpuStep *s);
+
+/* movement.c: the view slice_by_index's parameters select in x: the step's
+ * k as cpu_run_strided reads it, the view's dims; its rank, or -1. */
+int cpu_slice_view(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t *dim);
+
+/* conv.c: the pads (before, after per spatial dim) of a pad_type for
+ * inputs in[], effective kernels keff[] and strides st[]. */
+int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
+                  const int64_t *keff, const int64_t *st, const int64_t *custom, int64_t *pad);
+
+#endif

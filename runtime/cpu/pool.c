@@ -1,0 +1,214 @@
+/* pool.c - the cpu backend's pooling and resizing: max_pool, avg_pool,
+ * l2_pool (1-d and 2-d windows), upsample_bilinear, resize_bilinear. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+
+/* ---- pooling --------------------------------------------------------------------------
+ * x as [N*C, H, W] (a 1-d pool has H = 1). k: 0 N*C, 1 H, 2 W, 3 kh, 4 kw,
+ * 5 sh, 6 sw, 7 pad top, 8 pad left, 9 Ho, 10 Wo, 11 exclude padding from the
+ * average, 12 padded H, 13 padded W (the average's divisor never counts
+ * positions past the padded input, as ceil_mode windows can reach). */
+
+enum { POOL_MAX, POOL_AVG, POOL_L2 };
+
+static int prep_pool(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0)
+    return -1;
+  if (x.rank != 3 && x.rank != 4)
+    return cpu_error(b, "x has rank %d; the cpu backend pools 1-d and 2-d windows (rank 3 or 4)",
+                     x.rank);
+  int nsp = x.rank - 2;
+  int64_t ks[2], st[2], ones[2] = {1, 1}, zeros[4] = {0}, custom[4], pad[4], in[2];
+  const char *pt;
+  bool ceil_mode = false, excl = false;
+  if (cpu_ints_exact(b, "kernel_sizes", ks, nsp, NULL) < 0 ||
+      cpu_ints_exact(b, "strides", st, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", &pt) < 0 ||
+      cpu_param_bools(b, "ceil_mode", &ceil_mode, 1) < 0 ||
+      (s->mode == POOL_AVG && cpu_param_bools(b, "exclude_padding_from_average", &excl, 1) < 0))
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    if (ks[i] < 1 || st[i] < 1)
+      return cpu_error(b, "kernel_sizes and strides must be at least 1");
+    in[i] = x.dim[2 + i];
+  }
+  if (cpu_conv_pads(b, pt, nsp, in, ks, st, custom, pad) < 0)
+    return -1;
+  int64_t out[2];
+  for (int i = 0; i < nsp; i++) {
+    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - ks[i];
+    if (span < 0)
+      return cpu_error(b, "the window (%lld) is larger than the padded input (%lld)",
+                       (long long)ks[i], (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
+    out[i] = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
+    /* as PyTorch: the last window must start inside the input or its left padding */
+    if (ceil_mode && (out[i] - 1) * st[i] >= in[i] + pad[2 * i])
+      out[i]--;
+  }
+  bool two = nsp == 2;
+  int64_t kv[14] = {x.dim[0] * x.dim[1], two ? in[0] : 1, two ? in[1] : in[0],
+                    two ? ks[0] : 1, two ? ks[1] : ks[0], two ? st[0] : 1, two ? st[1] : st[0],
+                    two ? pad[0] : 0, two ? pad[2] : pad[0], two ? out[0] : 1,
+                    two ? out[1] : out[0], excl, 0, 0};
+  kv[12] = kv[1] + (two ? pad[0] + pad[1] : 0);
+  kv[13] = kv[2] + (two ? pad[2] + pad[3] : pad[0] + pad[1]);
+  memcpy(s->k, kv, sizeof kv);
+  int64_t odim[4] = {x.dim[0], x.dim[1], out[0], two ? out[1] : 0};
+  return cpu_one_out(b, x.dtype, x.rank, odim);
+}
+
+static void run_pool(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]);
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *k = s->k;
+  int64_t H = k[1], W = k[2], Ho = k[9], Wo = k[10];
+  for (int64_t c = 0; c < k[0]; c++)
+    for (int64_t oh = 0; oh < Ho; oh++)
+      for (int64_t ow = 0; ow < Wo; ow++) {
+        int64_t h0 = oh * k[5] - k[7], w0 = ow * k[6] - k[8];
+        double acc = s->mode == POOL_MAX ? -INFINITY : 0;
+        int64_t cnt = 0, padded = 0;
+        for (int64_t i = 0; i < k[3]; i++)
+          for (int64_t j = 0; j < k[4]; j++) {
+            int64_t h = h0 + i, w = w0 + j;
+            if (h + k[7] < k[12] && w + k[8] < k[13])
+              padded++;
+            if (h < 0 || h >= H || w < 0 || w >= W)
+              continue;
+            double v = x[(c * H + h) * W + w];
+            cnt++;
+            if (s->mode == POOL_MAX)
+              acc = v > acc || v != v ? v : acc;
+            else
+              acc += s->mode == POOL_L2 ? v * v : v;
+          }
+        double r = acc;
+        if (s->mode == POOL_AVG)
+          r = acc / (double)(k[11] ? (cnt ? cnt : 1) : padded);
+        else if (s->mode == POOL_L2)
+          r = sqrt(acc);
+        y[(c * Ho + oh) * Wo + ow] = (float)r;
+      }
+}
+
+/* ---- bilinear resizing ------------------------------------------------------------------
+ * The source coordinate of each output pixel follows the op's sampling mode
+ * (coremltools' image_resizing definitions); the value interpolates the two
+ * neighbours along each of the last two dims. k: 0 outer, 1 H, 2 W, 3 Ho,
+ * 4 Wo, 5 mode. */
+
+enum { G_STRICT, G_ALIGN, G_DEFAULT, G_OFFSET, G_UNALIGN };
+
+static double grid(int mode, int64_t i, int64_t in, int64_t out) {
+  double g, xin = (double)in, xo = (double)out;
+  switch (mode) {
+  case G_STRICT:
+  case G_ALIGN:
+    g = out > 1 ? (double)i * (xin - 1) / (xo - 1) : mode == G_ALIGN ? (xin - 1) / 2 : 0;
+    break;
+  case G_DEFAULT:
+    g = out > 1 ? (double)i * (xin - xin / xo) / (xo - 1) : 0;
+    break;
+  case G_OFFSET: {
+    double delta = (in - 1 > 1 ? xin - 1 : 1) / xo;
+    g = 0.5 * delta + (double)i * delta;
+    break;
+  }
+  default:
+    g = ((double)i + 0.5) * xin / xo - 0.5;
+    break;
+  }
+  return g < 0 ? 0 : g > xin - 1 ? xin - 1 : g;
+}
+
+static int resize_out(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t ho, int64_t wo, int mode) {
+  if (ho < 1 || wo < 1)
+    return cpu_error(b, "the result would be empty (%lld x %lld)", (long long)ho, (long long)wo);
+  int r = x->rank;
+  int64_t dim[MIL_MAX_RANK];
+  memcpy(dim, x->dim, sizeof dim);
+  dim[r - 2] = ho;
+  dim[r - 1] = wo;
+  s->k[0] = cpu_prod(x->dim, 0, r - 2);
+  s->k[1] = x->dim[r - 2];
+  s->k[2] = x->dim[r - 1];
+  s->k[3] = ho;
+  s->k[4] = wo;
+  s->k[5] = mode;
+  return cpu_one_out(b, x->dtype, r, dim);
+}
+
+static int prep_upsample_bilinear(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  double sh, sw, one = 1;
+  bool ac = true;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0 ||
+      cpu_param_float(b, "scale_factor_height", &one, &sh) < 0 ||
+      cpu_param_float(b, "scale_factor_width", &one, &sw) < 0)
+    return -1;
+  if (cpu_input(b, "align_corners", false) >= 0 && cpu_param_bools(b, "align_corners", &ac, 1) < 0)
+    return -1;
+  if (x.rank < 3)
+    return cpu_error(b, "x has rank %d; at least 3 expected", x.rank);
+  return resize_out(b, s, &x, (int64_t)floor(x.dim[x.rank - 2] * sh),
+                    (int64_t)floor(x.dim[x.rank - 1] * sw), ac ? G_STRICT : G_UNALIGN);
+}
+
+static int prep_resize_bilinear(CpuBuild *b, CpuStep *s) {
+  CpuSlot x;
+  int64_t th, tw, one = 1;
+  const char *mode;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0 ||
+      cpu_param_int(b, "target_size_height", &one, &th) < 0 ||
+      cpu_param_int(b, "target_size_width", &one, &tw) < 0 ||
+      cpu_param_str(b, "sampling_mode", "DEFAULT", &mode) < 0)
+    return -1;
+  static const char *const names[] = {"STRICT_ALIGN_CORNERS", "ALIGN_CORNERS", "DEFAULT",
+                                      "OFFSET_CORNERS", "UNALIGN_CORNERS"};
+  int m = -1;
+  for (int i = 0; i < 5; i++)
+    if (strcmp(mode, names[i]) == 0)
+      m = i;
+  if (m < 0)
+    return cpu_error(b, "unknown sampling_mode \"%s\"", mode);
+  if (x.rank < 3)
+    return cpu_error(b, "x has rank %d; at least 3 expected", x.rank);
+  return resize_out(b, s, &x, th, tw, m);
+}
+
+static void run_bilinear(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]);
+  float *y = cpu_data(p, s->out[0]);
+  int64_t H = s->k[1], W = s->k[2], Ho = s->k[3], Wo = s->k[4];
+  int mode = (int)s->k[5];
+  for (int64_t oh = 0; oh < Ho; oh++) {
+    double gh = grid(mode, oh, H, Ho);
+    int64_t h0 = (int64_t)floor(gh), h1 = h0 + 1 < H ? h0 + 1 : h0;
+    double fh = gh - (double)h0;
+    for (int64_t ow = 0; ow < Wo; ow++) {
+      double gw = grid(mode, ow, W, Wo);
+      int64_t w0 = (int64_t)floor(gw), w1 = w0 + 1 < W ? w0 + 1 : w0;
+      double fw = gw - (double)w0;
+      for (int64_t c = 0; c < s->k[0]; c++) {
+        const float *xc = x + c * H * W;
+        double top = xc[h0 * W + w0] * (1 - fw) + xc[h0 * W + w1] * fw;
+        double bot = xc[h1 * W + w0] * (1 - fw) + xc[h1 * W + w1] * fw;
+        y[(c * Ho + oh) * Wo + ow] = (float)(top * (1 - fh) + bot * fh);
+      }
+    }
+  }
+}
+
+const CpuOpDef cpu_ops_pool[] = {
+  {"avg_pool", prep_pool, run_pool, POOL_AVG, false, false},
+  {"l2_pool", prep_pool, run_pool, POOL_L2, false, false},
+  {"max_pool", prep_pool, run_pool, POOL_MAX, false, true},
+  {"resize_bilinear", prep_resize_bilinear, run_bilinear, 0, false, false},
+  {"upsample_bilinear", prep_upsample_bilinear, run_bilinear, 0, false, false},
+  {NULL, NULL, NULL, 0, false, false},
+};

@@ -1,0 +1,619 @@
+#!/usr/bin/env python3
+"""ops_ref.py - the cpu backend against numpy, op by op.
+
+Each case is a small MIL program, its inputs and the outputs numpy computes
+from the op's definition (coremltools' op docs, written out here with
+numpy; never anerun's output). The script writes each case to a directory,
+runs `anerun --backend cpu` on it and compares. Usage:
+    ops_ref.py ANERUN [CASE...]
+Exit 0 when every case matches, 1 otherwise, 77 (skip) without numpy."""
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+except ImportError:
+    print("numpy not installed: skipped")
+    sys.exit(77)
+
+DT = {np.dtype(np.float32): "fp32", np.dtype(np.float16): "fp16",
+      np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}
+CASES = []
+rng = np.random.default_rng(13)
+
+
+def f32(*shape, lo=-3.0, hi=3.0):
+    return rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def ttype(a):
+    return "tensor<%s, [%s]>" % (DT[a.dtype], ", ".join(str(d) for d in a.shape))
+
+
+def ints(v):
+    """An int32 vector literal."""
+    return "tensor<int32, [%d]>([%s])" % (len(v), ", ".join(str(i) for i in v))
+
+
+def case(name, inputs, body, outputs, tol=1e-5):
+    """inputs: [(name, array)]; body: MIL statements, {T:name} is replaced by
+    the type of output `name`; outputs: [(name, expected array)]."""
+    CASES.append((name, inputs, body, outputs, tol))
+
+
+def unary(op, fn, x=None, params="", tol=1e-5):
+    x = f32(2, 3, 4) if x is None else x
+    case(op, [("x", x)], "y = %s(x = x%s);" % (op, params), [("y", fn(x).astype(x.dtype))], tol)
+
+
+def binary(op, fn, x, y, params="", name=None):
+    case(name or op, [("x", x), ("y", y)], "z = %s(x = x, y = y%s);" % (op, params),
+         [("z", np.asarray(fn(x, y)))])
+
+
+def program(c):
+    name, inputs, body, outputs, _ = c
+    lines = []
+    outs = dict(outputs)
+    for st in body.split(";"):
+        st = st.strip()
+        if not st:
+            continue
+        lhs, rhs = st.split("=", 1)
+        lhs = lhs.strip()
+        if lhs.startswith("!"):          # a statement with no output (write_state)
+            lines.append("    %s;" % rhs.strip())
+            continue
+        names = [n.strip() for n in lhs.split(",")]
+        lines.append("    %s = %s;" % (", ".join("%s %s" % (ttype(outs[n]), n) for n in names),
+                                       rhs.strip()))
+    sig = ", ".join("%s %s" % (ttype(a), n) for n, a in inputs)
+    return ("program(1.3)\n{\n  func main<ios18>(%s) {\n%s\n  } -> (%s);\n}\n"
+            % (sig, "\n".join(lines), ", ".join(n for n, _ in outputs)))
+
+
+def run(anerun, c, root):
+    name, inputs, _, outputs, tol = c
+    d = os.path.join(root, name)
+    os.makedirs(d)
+    with open(os.path.join(d, "model.mil"), "w") as f:
+        f.write(program(c))
+    args = [anerun, "--backend", "cpu", "--warmup", "0", "--iters", "1",
+            "--output-dir", os.path.join(d, "out")]
+    for n, a in inputs:
+        np.save(os.path.join(d, n + ".npy"), a)
+        args += ["--input", "%s=%s" % (n, os.path.join(d, n + ".npy"))]
+    r = subprocess.run(args + [d], capture_output=True, text=True)
+    if r.returncode != 0:
+        return "anerun failed: " + r.stderr.strip()[:800]
+    for n, want in outputs:
+        got = np.load(os.path.join(d, "out", n + ".npy"))
+        if got.shape != want.shape:
+            return "%s: shape %s, want %s" % (n, got.shape, want.shape)
+        if want.dtype.kind in "fc":
+            w = want.astype(np.float64)
+            g = got.astype(np.float64)
+            ok = np.allclose(g, w, rtol=tol, atol=tol, equal_nan=True)
+        else:
+            ok = np.array_equal(got.astype(np.int64), want.astype(np.int64))
+        if not ok:
+            return "%s: got %s, want %s" % (n, got.ravel()[:8], want.ravel()[:8])
+    return None
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    anerun = sys.argv[1]
+    only = set(sys.argv[2:])
+    bad = 0
+    with tempfile.TemporaryDirectory() as root:
+        for c in CASES:
+            if only and c[0] not in only:
+                continue
+            err = run(anerun, c, root)
+            if err:
+                bad += 1
+                print("FAIL %s: %s" % (c[0], err))
+    print("%d of %d cases match numpy" % (len([c for c in CASES if not only or c[0] in only]) - bad,
+                                           len([c for c in CASES if not only or c[0] in only])))
+    return 1 if bad else 0
+
+
+# ---- cases ----------------------------------------------------------------
+
+# ---- cases: elementwise ------------------------------------------------------
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x.astype(np.float64)))
+
+
+erf = np.vectorize(math.erf)
+pos = f32(2, 3, 4, lo=0.1, hi=4.0)
+unit = f32(2, 3, 4, lo=-0.9, hi=0.9)
+unary("abs", np.abs)
+unary("ceil", np.ceil)
+unary("floor", np.floor)
+unary("round", np.round, x=np.array([0.5, 1.5, 2.5, -0.5, -1.5, 1.2, -2.7, 3.5], np.float32))
+unary("sign", np.sign, x=np.array([-2, 0, 3, -0.5], np.float32))
+unary("exp", np.exp)
+unary("exp2", np.exp2)
+unary("log", np.log, x=pos)
+unary("sqrt", np.sqrt, x=pos)
+unary("rsqrt", lambda x: 1 / np.sqrt(x + 1e-12), x=pos)
+unary("inverse", lambda x: 1 / (x + 1e-4), x=pos)
+unary("sin", np.sin)
+unary("cos", np.cos)
+unary("tan", np.tan, x=unit)
+unary("asin", np.arcsin, x=unit)
+unary("acos", np.arccos, x=unit)
+unary("atan", np.arctan)
+unary("sinh", np.sinh)
+unary("cosh", np.cosh)
+unary("atanh", np.arctanh, x=unit)
+unary("tanh", np.tanh)
+unary("erf", erf)
+unary("square", np.square)
+unary("relu", lambda x: np.maximum(x, 0))
+unary("relu6", lambda x: np.clip(x, 0, 6), x=f32(3, 5, lo=-2, hi=9))
+unary("sigmoid", sigmoid)
+unary("silu", lambda x: x * sigmoid(x))
+unary("softplus", lambda x: np.log1p(np.exp(x.astype(np.float64))))
+unary("softsign", lambda x: x / (1 + np.abs(x)))
+unary("clip", lambda x: np.clip(x, -1, 0.5), params=", alpha = fp32(-1), beta = fp32(0.5)")
+unary("threshold", lambda x: np.maximum(x, 0.25), params=", alpha = fp32(0.25)")
+unary("thresholded_relu", lambda x: np.where(x >= 0.5, x, 0), params=", alpha = fp32(0.5)")
+unary("elu", lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)), params=", alpha = fp32(0.7)")
+unary("leaky_relu", lambda x: np.where(x >= 0, x, 0.1 * x), params=", alpha = fp32(0.1)")
+unary("sigmoid_hard", lambda x: np.clip(0.2 * x + 0.5, 0, 1),
+      params=", alpha = fp32(0.2), beta = fp32(0.5)")
+unary("scaled_tanh", lambda x: 2 * np.tanh(0.5 * x), params=", alpha = fp32(2), beta = fp32(0.5)")
+unary("linear_activation", lambda x: 3 * x - 1, params=", alpha = fp32(3), beta = fp32(-1)")
+unary("clamped_relu", lambda x: np.minimum(np.where(x >= 0, x, 0.5 * x), 2),
+      params=", alpha = fp32(0.5), beta = fp32(2)")
+unary("gelu", lambda x: 0.5 * x * (1 + erf(x / math.sqrt(2))))
+case("gelu_tanh", [("x", pos - 2)], 'y = gelu(mode = string("TANH_APPROXIMATION"), x = x);',
+     [("y", (0.5 * (pos - 2) * (1 + np.tanh(math.sqrt(2 / math.pi) *
+             ((pos - 2) + 0.044715 * (pos - 2) ** 3)))).astype(np.float32))])
+case("gelu_sigmoid", [("x", pos - 2)], 'y = gelu(mode = string("SIGMOID_APPROXIMATION"), x = x);',
+     [("y", ((pos - 2) * sigmoid(1.702 * (pos - 2))).astype(np.float32))])
+
+a, b = f32(2, 3, 4), f32(3, 1)
+binary("add", np.add, a, b)
+binary("sub", np.subtract, a, b)
+binary("mul", np.multiply, a, b)
+binary("real_div", np.divide, a, b + 4)
+binary("pow", np.power, np.abs(a) + 0.5, b)
+binary("maximum", np.maximum, a, b)
+binary("minimum", np.minimum, a, b)
+binary("floor_div", np.floor_divide, a, b)
+binary("mod", np.mod, a, b)
+for op, fn in [("equal", np.equal), ("not_equal", np.not_equal), ("less", np.less),
+               ("less_equal", np.less_equal), ("greater", np.greater),
+               ("greater_equal", np.greater_equal)]:
+    ia = rng.integers(-3, 3, size=(2, 5)).astype(np.int32)
+    ib = rng.integers(-3, 3, size=(5,)).astype(np.int32)
+    binary(op, fn, ia.astype(np.float32), ib.astype(np.float32))
+    binary(op, fn, ia, ib, name=op + "_int32")
+p_, q_ = rng.integers(0, 2, (2, 4)).astype(np.bool_), rng.integers(0, 2, (4,)).astype(np.bool_)
+binary("logical_and", np.logical_and, p_, q_)
+binary("logical_or", np.logical_or, p_, q_)
+binary("logical_xor", np.logical_xor, p_, q_)
+case("logical_not", [("x", p_)], "y = logical_not(x = x);", [("y", ~p_)])
+
+# int32 held exactly: values beyond 2^24, where fp32 would round
+big = np.array([16777217, -16777219, 2147483000, 7], np.int32)
+one = np.array([1, -2, 600, -3], np.int32)
+case("int32_add", [("x", big), ("y", one)], "z = add(x = x, y = y);", [("z", big + one)])
+case("int32_mul_wraps", [("x", big), ("y", one)], "z = mul(x = x, y = y);",
+     [("z", (big.astype(np.int64) * one).astype(np.int32))])
+case("int32_floor_div_mod", [("x", big), ("y", one)],
+     "q = floor_div(x = x, y = y); r = mod(x = x, y = y);",
+     [("q", big // one), ("r", big % one)])
+case("int32_less", [("x", big), ("y", big - one)], "z = less(x = x, y = y);",
+     [("z", big < big - one)])
+case("cast_int32_fp32_bool", [("x", np.array([1.7, -1.7, 3e9, -0.0], np.float32))],
+     'i = cast(dtype = string("int32"), x = x); b = cast(dtype = string("bool"), x = x);',
+     [("i", np.array([1, -1, 2147483647, 0], np.int32)), ("b", np.array([1, 1, 1, 0], np.bool_))])
+
+# ---- cases: tensor movement ---------------------------------------------------
+
+m = f32(2, 3, 4)
+for mode, npm in [("constant", "constant"), ("reflect", "reflect"), ("replicate", "edge")]:
+    kw = {"constant_values": 1.5} if mode == "constant" else {}
+    case("pad_" + mode, [("x", m)],
+         'y = pad(constant_val = fp32(1.5), mode = string("%s"), pad = %s, x = x);'
+         % (mode, ints([1, 2, 3, 1])), [("y", np.pad(m, ((0, 0), (1, 2), (3, 1)), npm, **kw))])
+h16 = np.array([[1, 2], [3, 4]], np.float16)
+case("pad_fp16_constant_rounds", [("x", h16)],
+     'y = pad(constant_val = fp32(0.1), mode = string("constant"), pad = %s, x = x);' % ints([0, 1]),
+     [("y", np.pad(h16, ((0, 0), (0, 1)), constant_values=np.float16(0.1)))], tol=0)
+case("tile", [("x", m)], "y = tile(reps = %s, x = x);" % ints([2, 1, 3]), [("y", np.tile(m, (2, 1, 3)))])
+case("reverse", [("x", m)], "y = reverse(axes = %s, x = x);" % ints([0, 2]),
+     [("y", m[::-1, :, ::-1].copy())])
+case("slice_by_size", [("x", m)], "y = slice_by_size(begin = %s, size = %s, x = x);"
+     % (ints([1, 0, 1]), ints([1, -1, 2])), [("y", m[1:2, :, 1:3].copy())])
+case("slice_by_index", [("x", m)], "y = slice_by_index(begin = %s, end = %s, stride = %s, x = x);"
+     % (ints([0, 2, 3]), ints([2, 0, 0]), ints([1, -1, -2])), [("y", m[0:2, 2:0:-1, 3:0:-2].copy())])
+s4 = f32(1, 8, 2, 3)
+
+
+def d2s(x, b):   # DCR: depth [b, b, C'] to space
+    n, c, h, w = x.shape
+    return x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2).reshape(n, c // (b * b), h * b, w * b)
+
+
+def shuf(x, b):  # CRD: depth [C', b, b] to space
+    n, c, h, w = x.shape
+    return x.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, c // (b * b), h * b, w * b)
+
+
+case("depth_to_space", [("x", s4)], "y = depth_to_space(block_size = int32(2), x = x);",
+     [("y", d2s(s4, 2))])
+case("pixel_shuffle", [("x", s4)], "y = pixel_shuffle(upscale_factor = int32(2), x = x);",
+     [("y", shuf(s4, 2))])
+sp = d2s(s4, 2)
+case("space_to_depth", [("x", sp)], "y = space_to_depth(block_size = int32(2), x = x);", [("y", s4)])
+case("pixel_unshuffle", [("x", shuf(s4, 2))], "y = pixel_unshuffle(downscale_factor = int32(2), x = x);",
+     [("y", s4)])
+bp = f32(2, 4, 5)
+case("band_part", [("x", bp)], "y = band_part(lower = int32(1), upper = int32(2), x = x);",
+     [("y", np.where((np.arange(5)[None, :] - np.arange(4)[:, None] <= 2) &
+                     (np.arange(4)[:, None] - np.arange(5)[None, :] <= 1), bp, 0).astype(np.float32))])
+up = f32(1, 2, 2, 3)
+case("upsample_nearest_neighbor", [("x", up)],
+     "y = upsample_nearest_neighbor(scale_factor_height = fp32(2), scale_factor_width = fp32(3), x = x);",
+     [("y", up.repeat(2, axis=2).repeat(3, axis=3))])
+def s2b_ref(x, bh, bw, pads):
+    n, c_, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+    Hp, Wp = xp.shape[2] // bh, xp.shape[3] // bw
+    # TensorFlow's order: [n, C, Hp, bh, Wp, bw] -> [bh, bw, n, C, Hp, Wp]
+    return xp.reshape(n, c_, Hp, bh, Wp, bw).transpose(3, 5, 0, 1, 2, 4).reshape(bh * bw * n, c_, Hp, Wp)
+
+
+sbx = f32(2, 3, 3, 4)
+sb = s2b_ref(sbx, 2, 3, ((1, 0), (1, 1)))
+case("space_to_batch", [("x", sbx)],
+     "y = space_to_batch(block_shape = %s, paddings = tensor<int32, [2, 2]>([[1, 0], [1, 1]]), x = x);" % ints([2, 3]),
+     [("y", sb)])
+case("batch_to_space", [("x", sb)],
+     "y = batch_to_space(block_shape = %s, crops = tensor<int32, [2, 2]>([[1, 0], [1, 1]]), x = x);" % ints([2, 3]),
+     [("y", sbx)])
+rn = f32(1, 2, 3, 4)
+case("resize_nearest_neighbor", [("x", rn)],
+     "y = resize_nearest_neighbor(target_size_height = int32(5), target_size_width = int32(3), x = x);",
+     [("y", rn[:, :, (np.arange(5) * 3) // 5][:, :, :, (np.arange(3) * 4) // 3])])
+case("stack", [("x", m), ("y", m + 1)], "z = stack(axis = int32(1), values = (x, y));",
+     [("z", np.stack([m, m + 1], axis=1))])
+case("concat_interleave", [("x", m), ("y", m + 1)],
+     "z = concat(axis = int32(1), interleave = bool(true), values = (x, y));",
+     [("z", np.stack([m, m + 1], axis=2).reshape(2, 6, 4))])
+case("flatten2d", [("x", m)], "y = flatten2d(axis = int32(2), x = x);", [("y", m.reshape(6, 4))])
+case("transpose_int32", [("x", big.reshape(2, 2))], "y = transpose(perm = %s, x = x);" % ints([1, 0]),
+     [("y", big.reshape(2, 2).T.copy())])
+
+gi = np.array([[2, 0], [-1, 1]], np.int32)
+case("gather", [("x", m), ("i", gi)], "y = gather(axis = int32(2), indices = i, x = x);",
+     [("y", np.take(m, np.where(gi < 0, gi + 4, gi), axis=2))])
+bi = np.array([[1, 0, 2], [3, 3, 0]], np.int32)
+case("gather_batch_dims", [("x", m), ("i", bi)],
+     "y = gather(axis = int32(2), batch_dims = int32(1), indices = i, x = x);",
+     [("y", np.stack([m[k][:, bi[k]] for k in range(2)]))])
+ai = rng.integers(0, 3, size=(2, 2, 4)).astype(np.int32)
+case("gather_along_axis", [("x", m), ("i", ai)], "y = gather_along_axis(axis = int32(1), indices = i, x = x);",
+     [("y", np.take_along_axis(m, ai, axis=1))])
+ni = np.array([[1, 2], [0, 0], [1, 1]], np.int32)
+case("gather_nd", [("x", m), ("i", ni)], "y = gather_nd(indices = i, x = x);",
+     [("y", np.stack([m[1, 2], m[0, 0], m[1, 1]]))])
+upd = f32(2, 2, 4)
+si = np.array([2, 0], np.int32)
+want = m.copy()
+for j, t in enumerate(si):
+    want[:, t, :] += upd[:, j, :]
+case("scatter_add", [("x", m), ("i", si), ("u", upd)],
+     'y = scatter(axis = int32(1), data = x, indices = i, mode = string("add"), updates = u);',
+     [("y", want)])
+want = m.copy()
+np.put_along_axis(want, ai, upd, axis=1) if False else None
+sa = np.array([[[0, 1, 2, 0]], [[2, 2, 1, 0]]], np.int32)
+ua = f32(2, 1, 4)
+want = m.copy()
+for a0 in range(2):
+    for a2 in range(4):
+        want[a0, sa[a0, 0, a2], a2] = ua[a0, 0, a2]
+case("scatter_along_axis", [("x", m), ("i", sa), ("u", ua)],
+     'y = scatter_along_axis(axis = int32(1), data = x, indices = i, mode = string("update"), updates = u);',
+     [("y", want)])
+un = f32(2, 4)
+want = m.copy()
+want[1, 2] *= un[0]
+want[0, 1] *= un[1]
+case("scatter_nd_mul", [("x", m), ("i", np.array([[1, 2], [0, 1]], np.int32)), ("u", un)],
+     'y = scatter_nd(data = x, indices = i, mode = string("mul"), updates = u);', [("y", want)])
+sc, sa_, sb = rng.integers(0, 2, (3, 1)).astype(np.bool_), f32(3, 4), f32(4)
+case("select", [("c", sc), ("a", sa_), ("b", sb)], "y = select(a = a, b = b, cond = c);",
+     [("y", np.where(sc, sa_, sb))])
+oh = np.array([[0, 3], [-1, 2]], np.int32)
+case("one_hot", [("i", oh)],
+     "y = one_hot(axis = int32(1), indices = i, off_value = fp32(-1), on_value = fp32(2), one_hot_vector_size = int32(4));",
+     [("y", np.where(np.arange(4)[None, :, None] == np.where(oh < 0, oh + 4, oh)[:, None, :], 2, -1).astype(np.float32))])
+tk = np.array([[3, 1, 4, 1, 5], [9, 2, 6, 5, 3]], np.float32)
+case("topk", [("x", tk)], "v, i = topk(k = int32(3), x = x);",
+     [("v", -np.sort(-tk, axis=1)[:, :3]), ("i", np.argsort(-tk, axis=1, kind="stable")[:, :3].astype(np.int32))])
+case("argsort_ascending", [("x", tk)], "y = argsort(ascending = bool(true), axis = int32(1), x = x);",
+     [("y", np.argsort(tk, axis=1, kind="stable").astype(np.int32))])
+case("cumsum", [("x", m)], "y = cumsum(axis = int32(1), exclusive = bool(true), reverse = bool(true), x = x);",
+     [("y", (np.flip(np.cumsum(np.flip(m, 1), 1), 1) - m).astype(np.float32))], tol=1e-5)
+case("fill", [("x", m)], "y = fill(shape = %s, value = fp32(2.5)); z = add(x = x, y = y);" % ints([3, 4]),
+     [("y", np.full((3, 4), 2.5, np.float32)), ("z", m + 2.5)])
+case("shape", [("x", m)], "y = shape(x = x);", [("y", np.array([2, 3, 4], np.int32))])
+case("range_1d", [("x", m)], "y = range_1d(end = int32(10), start = int32(1), step = int32(3)); z = identity(x = x);",
+     [("y", np.arange(1, 10, 3).astype(np.int32)), ("z", m)])
+
+# ---- cases: pooling, resizing, normalisation ---------------------------------------
+
+px = f32(1, 2, 5, 6)
+
+
+def pool_ref(x, k, st, pads, fn, ceil=False, count_pad=True):
+    """x [N, C, H, W]; pads (top, bottom, left, right); fn 'max', 'avg', 'l2'."""
+    n, c, H, W = x.shape
+    t, bt, l, r = pads
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (t, bt), (l, r)),
+                constant_values=-np.inf if fn == "max" else 0)
+    ones = np.pad(np.ones((H, W)), ((t, bt), (l, r)))
+    span = [H + t + bt - k[0], W + l + r - k[1]]
+    out = [(s_ + st[i] - 1) // st[i] + 1 if ceil else s_ // st[i] + 1 for i, s_ in enumerate(span)]
+    y = np.zeros((n, c, out[0], out[1]))
+    for i in range(out[0]):
+        for j in range(out[1]):
+            win = xp[:, :, i * st[0]:i * st[0] + k[0], j * st[1]:j * st[1] + k[1]]
+            if fn == "max":
+                y[:, :, i, j] = win.max(axis=(2, 3))
+            elif fn == "l2":
+                y[:, :, i, j] = np.sqrt((win ** 2).sum(axis=(2, 3)))
+            else:
+                real = ones[i * st[0]:i * st[0] + k[0], j * st[1]:j * st[1] + k[1]].sum()
+                y[:, :, i, j] = win.sum(axis=(2, 3)) / (win.shape[2] * win.shape[3] if count_pad else real)
+    return y.astype(np.float32)
+
+
+case("max_pool", [("x", px)],
+     'y = max_pool(kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([2, 3]), ints([1, 0, 1, 1]), ints([2, 2])),
+     [("y", pool_ref(px, (2, 3), (2, 2), (1, 0, 1, 1), "max"))])
+case("avg_pool_same", [("x", px)],
+     'y = avg_pool(exclude_padding_from_average = bool(true), kernel_sizes = %s, pad_type = string("same"), strides = %s, x = x);'
+     % (ints([3, 3]), ints([1, 1])),
+     [("y", pool_ref(px, (3, 3), (1, 1), (1, 1, 1, 1), "avg", count_pad=False))])
+case("avg_pool_count_pad", [("x", px)],
+     'y = avg_pool(kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([2, 2]), ints([1, 1, 1, 1]), ints([2, 2])),
+     [("y", pool_ref(px, (2, 2), (2, 2), (1, 1, 1, 1), "avg"))])
+case("l2_pool", [("x", px)],
+     'y = l2_pool(kernel_sizes = %s, pad_type = string("valid"), strides = %s, x = x);'
+     % (ints([2, 2]), ints([1, 2])), [("y", pool_ref(px, (2, 2), (1, 2), (0, 0, 0, 0), "l2"))])
+gp = f32(1, 3, 4, 4)
+case("global_pool_reduce_mean", [("x", gp)],
+     "y = reduce_mean(axes = %s, keep_dims = bool(true), x = x);" % ints([-2, -1]),
+     [("y", gp.mean(axis=(2, 3), keepdims=True))])
+
+
+def bilinear(x, oh, ow, grid_fn):
+    H, W = x.shape[-2:]
+    y = np.zeros(x.shape[:-2] + (oh, ow))
+    for i in range(oh):
+        gh = grid_fn(i, H, oh)
+        h0 = int(np.floor(gh)); h1 = min(h0 + 1, H - 1); fh = gh - h0
+        for j in range(ow):
+            gw = grid_fn(j, W, ow)
+            w0 = int(np.floor(gw)); w1 = min(w0 + 1, W - 1); fw = gw - w0
+            top = x[..., h0, w0] * (1 - fw) + x[..., h0, w1] * fw
+            bot = x[..., h1, w0] * (1 - fw) + x[..., h1, w1] * fw
+            y[..., i, j] = top * (1 - fh) + bot * fh
+    return y.astype(np.float32)
+
+
+def g_align(i, n, o):
+    return min(n - 1, max(0, i * (n - 1) / (o - 1)))
+
+
+def g_unalign(i, n, o):
+    return min(n - 1, max(0, i * n / o + 0.5 * n / o - 0.5))
+
+
+def g_default(i, n, o):
+    return min(n - 1, max(0, i * (n - n / o) / (o - 1)))
+
+
+bx = f32(1, 2, 3, 4)
+case("upsample_bilinear_align", [("x", bx)],
+     "y = upsample_bilinear(align_corners = bool(true), scale_factor_height = fp32(2), scale_factor_width = fp32(1.5), x = x);",
+     [("y", bilinear(bx, 6, 6, g_align))])
+case("upsample_bilinear_half_pixel", [("x", bx)],
+     "y = upsample_bilinear(align_corners = bool(false), scale_factor_height = fp32(2), scale_factor_width = fp32(2), x = x);",
+     [("y", bilinear(bx, 6, 8, g_unalign))])
+case("resize_bilinear_default", [("x", bx)],
+     "y = resize_bilinear(target_size_height = int32(5), target_size_width = int32(7), x = x);",
+     [("y", bilinear(bx, 5, 7, g_default))])
+nx = f32(2, 3, 4, 5)
+mu, var, ga, be = f32(3), f32(3, lo=0.5, hi=2), f32(3), f32(3)
+case("batch_norm", [("x", nx), ("m", mu), ("v", var), ("g", ga), ("b", be)],
+     "y = batch_norm(beta = b, epsilon = fp32(0.001), gamma = g, mean = m, variance = v, x = x);",
+     [("y", ((nx - mu[:, None, None]) / np.sqrt(var[:, None, None] + 1e-3) * ga[:, None, None] + be[:, None, None]).astype(np.float32))])
+im = nx.mean(axis=(2, 3), keepdims=True)
+iv = nx.var(axis=(2, 3), keepdims=True)
+case("instance_norm", [("x", nx), ("g", ga), ("b", be)],
+     "y = instance_norm(beta = b, gamma = g, x = x);",
+     [("y", ((nx - im) / np.sqrt(iv + 1e-5) * ga[:, None, None] + be[:, None, None]).astype(np.float32))])
+case("l2_norm", [("x", nx)], "y = l2_norm(x = x);",
+     [("y", (nx / np.sqrt((nx.astype(np.float64) ** 2).sum(axis=(1, 2, 3), keepdims=True) + 1e-6)).astype(np.float32))])
+sq = np.pad(nx.astype(np.float64) ** 2, ((0, 0), (1, 1), (0, 0), (0, 0)))
+win = sq[:, 0:3] + sq[:, 1:4] + sq[:, 2:5]
+case("local_response_norm", [("x", nx)],
+     "y = local_response_norm(alpha = fp32(0.01), beta = fp32(0.5), k = fp32(2), size = int32(3), x = x);",
+     [("y", (nx / (2 + 0.01 / 3 * win) ** 0.5).astype(np.float32))])
+lx = f32(4, 1, 6)
+case("layer_norm", [("x", lx)], "y = layer_norm(axes = %s, epsilon = fp32(0.00001), x = x);" % ints([-1]),
+     [("y", ((lx - lx.mean(-1, keepdims=True)) / np.sqrt(lx.var(-1, keepdims=True) + 1e-5)).astype(np.float32))])
+case("softmax", [("x", lx)], "y = softmax(axis = int32(0), x = x);",
+     [("y", (np.exp(lx) / np.exp(lx).sum(0, keepdims=True)).astype(np.float32))])
+
+# ---- cases: recurrent -----------------------------------------------------------------
+
+S_, B_, I_, H_ = 3, 2, 4, 5
+rx, h0, c0 = f32(S_, B_, I_, lo=-1, hi=1), f32(B_, H_, lo=-1, hi=1), f32(B_, H_, lo=-1, hi=1)
+wih, whh, rb = f32(4 * H_, I_, lo=-.5, hi=.5), f32(4 * H_, H_, lo=-.5, hi=.5), f32(4 * H_, lo=-.5, hi=.5)
+
+
+def lstm_ref(x, h, c, wi, wh, b):
+    ys = []
+    x, h, c = x.astype(np.float64), h.astype(np.float64), c.astype(np.float64)
+    for t in range(x.shape[0]):
+        g = x[t] @ wi.T + h @ wh.T + b
+        i, f, o, z = (g[:, k * H_:(k + 1) * H_] for k in range(4))
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(z)
+        h = sigmoid(o) * np.tanh(c)
+        ys.append(h)
+    return np.stack(ys).astype(np.float32), h.astype(np.float32), c.astype(np.float32)
+
+
+ly, lh, lc = lstm_ref(rx, h0, c0, wih, whh, rb)
+case("lstm", [("x", rx), ("h", h0), ("c", c0), ("wi", wih), ("wh", whh), ("b", rb)],
+     "y, ho, co = lstm(bias = b, initial_c = c, initial_h = h, output_sequence = bool(true), weight_hh = wh, weight_ih = wi, x = x);",
+     [("y", ly), ("ho", lh), ("co", lc)])
+gi_, gh_, gb = wih[:3 * H_], whh[:3 * H_], rb[:3 * H_]
+
+
+def gru_ref(x, h, wi, wh, b):
+    x, h = x.astype(np.float64), h.astype(np.float64)
+    for t in range(x.shape[0]):
+        ax, ah = x[t] @ wi.T, h @ wh.T
+        r = sigmoid(ax[:, :H_] + ah[:, :H_] + b[:H_])
+        z = sigmoid(ax[:, 2 * H_:] + ah[:, 2 * H_:] + b[2 * H_:])
+        o = np.tanh(ax[:, H_:2 * H_] + b[H_:2 * H_] + r * ah[:, H_:2 * H_])
+        h = (1 - z) * o + z * h
+    return h.astype(np.float32)
+
+
+gh1 = gru_ref(rx, h0, gi_, gh_, gb)
+case("gru", [("x", rx), ("h", h0), ("wi", gi_), ("wh", gh_), ("b", gb)],
+     "y, ho = gru(bias = b, initial_h = h, weight_hh = wh, weight_ih = wi, x = x);",
+     [("y", gh1[None]), ("ho", gh1)])
+ri_, rh_, rbb = wih[:H_], whh[:H_], rb[:H_]
+hh = h0.astype(np.float64)
+for t in reversed(range(S_)):
+    hh = np.maximum(rx[t] @ ri_.T + hh @ rh_.T + rbb, 0)
+case("rnn_reverse_relu", [("x", rx), ("h", h0), ("wi", ri_), ("wh", rh_), ("b", rbb)],
+     'y, ho = rnn(activation = string("relu"), bias = b, direction = string("reverse"), initial_h = h, weight_hh = wh, weight_ih = wi, x = x);',
+     [("y", hh.astype(np.float32)[None]), ("ho", hh.astype(np.float32))])
+
+# ---- cases: constexpr and state-like ops ----------------------------------------------
+
+dense = np.array([[0, 1.5, 0, 0], [2, 0, 0, -3], [0, 0, 4, 0]], np.float32)
+bits = (dense.ravel() != 0).astype(np.uint8)
+mbytes = np.packbits(np.pad(bits, (0, 4)), bitorder="little")
+case("constexpr_sparse_to_dense", [("x", dense)],
+     "w = constexpr_sparse_to_dense()[mask = tensor<uint8, [2]>([%d, %d]), nonzero_data = tensor<fp32, [4]>([1.5, 2, -3, 4]), shape = tensor<uint32, [2]>([3, 4])]; y = add(x = x, y = w);"
+     % (mbytes[0], mbytes[1]), [("w", dense), ("y", dense * 2)])
+case("constexpr_cast", [("x", dense)],
+     "w = constexpr_cast(output_dtype = string(\"fp32\"), source_val = tensor<fp16, [2]>([0.333, 2])); y = identity(x = x);",
+     [("w", np.array([0.333, 2], np.float16).astype(np.float32)), ("y", dense)])
+uq = np.array([[-128, 0, 5], [127, 3, -1]], np.int8)
+case("constexpr_affine_dequantize_axis", [("x", dense)],
+     "w = constexpr_affine_dequantize()[axis = int32(0), quantized_data = tensor<int8, [2, 3]>([[-128, 0, 5], [127, 3, -1]]), scale = tensor<fp32, [2]>([0.5, 0.25]), zero_point = tensor<int8, [2]>([1, -2])]; y = identity(x = x);",
+     [("w", ((uq.astype(np.float32) - np.array([[1], [-2]])) * np.array([[0.5], [0.25]])).astype(np.float32)), ("y", dense)])
+su_x, su_u = f32(3, 4), f32(2, 2)
+want = su_x.copy()
+want[0:3:2, 1:3] = su_u
+case("slice_update", [("x", su_x), ("u", su_u)],
+     "y = slice_update(begin = %s, end = %s, stride = %s, update = u, x = x);" % (ints([0, 1]), ints([3, 3]), ints([2, 1])),
+     [("y", want)])
+
+# ---- cases: conv_transpose, attention, per-channel activations ------------------------
+
+def conv_t_ref(x, w, st, pads, groups=1, bias=None):
+    n, ci, H, W = x.shape
+    cog, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    full = np.zeros((n, cog * groups, (H - 1) * st[0] + kh, (W - 1) * st[1] + kw))
+    for c_ in range(ci):
+        g = c_ // (ci // groups)
+        for h in range(H):
+            for v in range(W):
+                full[:, g * cog:(g + 1) * cog, h * st[0]:h * st[0] + kh, v * st[1]:v * st[1] + kw] += \
+                    x[:, c_, h, v][:, None, None, None] * w[c_][None]
+    t, bt, l, r_ = pads
+    out = full[:, :, t:full.shape[2] - bt, l:full.shape[3] - r_]
+    if bias is not None:
+        out = out + bias[None, :, None, None]
+    return out.astype(np.float32)
+
+
+tx, tw, tb = f32(1, 4, 3, 3), f32(4, 3, 2, 3), f32(6)
+case("conv_transpose", [("x", tx), ("w", tw), ("b", tb)],
+     'y = conv_transpose(bias = b, groups = int32(2), pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
+     % (ints([1, 0, 0, 2]), ints([2, 2])), [("y", conv_t_ref(tx, tw, (2, 2), (1, 0, 0, 2), 2, tb))])
+qq, kq, vq = f32(2, 3, 4, lo=-1, hi=1), f32(2, 5, 4, lo=-1, hi=1), f32(2, 5, 6)
+mq = rng.integers(0, 2, (3, 5)).astype(np.bool_)
+mq[:, 0] = True
+
+
+def sdpa_ref(q, k, v, mask=None):
+    s_ = q.astype(np.float64) @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
+    if mask is not None and mask.dtype == np.bool_:
+        s_ = np.where(mask, s_, -np.inf)
+    elif mask is not None:
+        s_ = s_ + mask
+    p_ = np.exp(s_ - s_.max(-1, keepdims=True))
+    return (p_ / p_.sum(-1, keepdims=True) @ v).astype(np.float32)
+
+
+case("scaled_dot_product_attention", [("q", qq), ("k", kq), ("v", vq)],
+     "y = scaled_dot_product_attention(key = k, query = q, value = v);", [("y", sdpa_ref(qq, kq, vq))])
+case("sdpa_bool_mask", [("q", qq), ("k", kq), ("v", vq), ("m", mq)],
+     "y = scaled_dot_product_attention(attn_mask = m, key = k, query = q, value = v);",
+     [("y", sdpa_ref(qq, kq, vq, mq))])
+fm = f32(5, lo=-2, hi=0)
+case("sdpa_float_mask", [("q", qq), ("k", kq), ("v", vq), ("m", fm)],
+     "y = scaled_dot_product_attention(attn_mask = m, key = k, query = q, value = v);",
+     [("y", sdpa_ref(qq, kq, vq, fm))])
+pr, pa, pb = f32(2, 3, 4), f32(3, lo=0, hi=1), f32(3, lo=0.5, hi=2)
+case("prelu", [("x", pr), ("a", pa)], "y = prelu(alpha = a, x = x);",
+     [("y", np.where(pr >= 0, pr, pa[:, None] * pr).astype(np.float32))])
+case("softplus_parametric", [("x", pr), ("a", pa), ("b", pb)], "y = softplus_parametric(alpha = a, beta = b, x = x);",
+     [("y", (pa[:, None] * np.log1p(np.exp(pb[:, None] * pr))).astype(np.float32))])
+case("crop", [("x", px)], "y = crop(crop_height = %s, crop_width = %s, x = x);" % (ints([1, 2]), ints([0, 3])),
+     [("y", px[:, :, 1:3, 0:3].copy())])
+case("fill_like", [("x", pr)], "y = fill_like(ref_tensor = x, value = fp32(-2));",
+     [("y", np.full(pr.shape, -2, np.float32))])
+case("precision_fp16_rounds", [("x", np.array([1, 2, 3], np.float16))], "y = mul(x = x, y = fp16(0.1));",
+     [("y", (np.array([1, 2, 3], np.float16) * np.float16(0.1)).astype(np.float16))], tol=0)
+
+# ---- cases: reductions --------------------------------------------------------
+
+r = f32(2, 3, 4)
+for op, fn in [("reduce_sum", np.sum), ("reduce_mean", np.mean), ("reduce_max", np.max),
+               ("reduce_min", np.min), ("reduce_prod", np.prod),
+               ("reduce_l1_norm", lambda v, axis, keepdims: np.sum(np.abs(v), axis, keepdims=keepdims)),
+               ("reduce_l2_norm", lambda v, axis, keepdims: np.sqrt(np.sum(v * v, axis, keepdims=keepdims))),
+               ("reduce_sum_square", lambda v, axis, keepdims: np.sum(v * v, axis, keepdims=keepdims)),
+               ("reduce_log_sum_exp", lambda v, axis, keepdims: np.log(np.sum(np.exp(v), axis, keepdims=keepdims)))]:
+    case(op, [("x", r)], "y = %s(axes = %s, keep_dims = bool(true), x = x);" % (op, ints([0, 2])),
+         [("y", fn(r, axis=(0, 2), keepdims=True).astype(np.float32))])
+case("reduce_log_sum", [("x", pos)], "y = reduce_log_sum(axes = %s, x = x);" % ints([1]),
+     [("y", np.log(np.sum(pos, axis=1)).astype(np.float32))])
+case("reduce_sum_int32", [("x", big.reshape(2, 2))], "y = reduce_sum(axes = %s, x = x);" % ints([1]),
+     [("y", np.array([16777217 - 16777219, 2147483007], np.int32))])
+am = np.array([[1, 5, 5, 2], [7, 0, -1, 7], [0, 0, 0, 0]], np.float32)
+case("reduce_argmax", [("x", am)], "y = reduce_argmax(axis = int32(1), x = x);",
+     [("y", np.argmax(am, axis=1).astype(np.int32))])
+case("reduce_argmin", [("x", am)], "y = reduce_argmin(axis = int32(0), keep_dims = bool(true), x = x);",
+     [("y", np.argmin(am, axis=0, keepdims=True).astype(np.int32))])
+
+if __name__ == "__main__":
+    sys.exit(main())
