@@ -143,8 +143,13 @@ stmts: %empty
   | stmts stmt
   ;
 
+/* An op with no outputs, such as write_state, is written without "... =". */
 stmt: outs '=' IDENT '(' args ')' op_attrs ';'
                         { milp_stmt(s, $1, @3, $5, $7, @$);
+                          if (milp_too_many_errors(s))
+                            YYABORT; }
+  | IDENT '(' args ')' op_attrs ';'
+                        { milp_stmt(s, seq0(), @1, $3, $5, @$);
                           if (milp_too_many_errors(s))
                             YYABORT; }
   ;
@@ -216,6 +221,8 @@ lit: INT                { $$ = milp_lit(s, MILP_LINT, @1, NULL); }
   | IDENT               { $$ = milp_lit(s, MILP_LWORD, @1, NULL); }
   | '[' lits ']'        { $$ = milp_lit_list(s, MILP_LLIST, $2, @$); }
   | '(' lits ')'        { $$ = milp_lit_list(s, MILP_LTUPLE, $2, @$); }
+  | '(' lit_list ',' ')'
+                        { $$ = milp_lit_list(s, MILP_LTUPLE, $2, @$); }   /* Python's (x,) */
   | '{' lits '}'        { $$ = milp_lit_list(s, MILP_LDICT, $2, @$); }
   | KW_BLOBFILE '(' blobargs ')'
                         { $$ = milp_lit_blob(s, $3, @$); }
