@@ -7,7 +7,10 @@
 #include <string.h>
 
 /* ---- arena ---------------------------------------------------------------
- * Chunks of at least 64 KiB; a request larger than that gets its own chunk. */
+ * Chunks of at least 64 KiB; a request larger than that gets its own chunk.
+ * Objects are 8-aligned (nothing in the IR needs more); strings are packed
+ * between them unaligned, which matters when a parsed program holds a
+ * name for every value. */
 
 typedef struct Chunk {
   struct Chunk *next;
@@ -20,33 +23,41 @@ typedef struct MilArena {
   MilType *scalar[MIL_NDTYPES];   /* one scalar type per dtype, shared */
 } MilArena;
 
+enum { ARENA_ALIGN = 8, ARENA_CHUNK = 65536 };
+
 static void oom(void) {
   fputs("anet: out of memory\n", stderr);
   abort();
 }
 
-void *mil_alloc(MilProg *p, size_t size) {
-  const size_t align = sizeof(max_align_t);
-  size = (size + align - 1) / align * align;
+/* size bytes, not zeroed, at a multiple of align (a power of two). */
+static void *arena_take(MilProg *p, size_t size, size_t align) {
   Chunk *c = p->arena->head;
-  if (!c || c->cap - c->used < size) {
-    size_t cap = size > 65536 ? size : 65536;
+  size_t at = c ? (c->used + align - 1) & ~(align - 1) : 0;
+  if (!c || at > c->cap || c->cap - at < size) {
+    if (size > SIZE_MAX - sizeof(Chunk))
+      oom();
+    size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
     c = malloc(sizeof(Chunk) + cap);
     if (!c)
       oom();
-    c->used = 0;
     c->cap = cap;
     c->next = p->arena->head;
     p->arena->head = c;
+    at = 0;
   }
-  void *m = (char *)c->data + c->used;
-  c->used += size;
+  c->used = at + size;
+  return (char *)c->data + at;
+}
+
+void *mil_alloc(MilProg *p, size_t size) {
+  void *m = arena_take(p, size, ARENA_ALIGN);
   memset(m, 0, size);
   return m;
 }
 
 char *mil_strndup(MilProg *p, const char *s, size_t n) {
-  char *d = mil_alloc(p, n + 1);
+  char *d = arena_take(p, n + 1, 1);
   memcpy(d, s, n);
   d[n] = '\0';
   return d;
@@ -66,7 +77,9 @@ char *mil_printf(MilProg *p, const char *fmt, ...) {
   return d;
 }
 
-/* Growable arrays of the program live outside the arena (they move). */
+/* Growable arrays of the program live outside the arena (they move).
+ * Room beyond the length is left untouched, so a large array's spare pages
+ * are never made resident; the caller zeroes each element it adds. */
 static void *grow(void *a, int *cap, int need, size_t elem) {
   if (need <= *cap)
     return a;
@@ -76,7 +89,6 @@ static void *grow(void *a, int *cap, int need, size_t elem) {
   void *b = realloc(a, (size_t)n * elem);
   if (!b)
     oom();
-  memset((char *)b + (size_t)*cap * elem, 0, (size_t)(n - *cap) * elem);
   *cap = n;
   return b;
 }
@@ -331,6 +343,7 @@ uint64_t mil_layout_blobs(MilProg *p) {
 MilFunc *mil_add_func(MilProg *p, const char *name, const char *opset) {
   p->funcs = grow(p->funcs, &p->funccap, p->nfuncs + 1, sizeof *p->funcs);
   MilFunc *f = &p->funcs[p->nfuncs++];
+  *f = (MilFunc){0};
   f->name = mil_strdup(p, name);
   f->opset = mil_strdup(p, opset);
   return f;
@@ -347,9 +360,14 @@ void mil_add_output(MilProg *p, MilFunc *f, const char *name) {
 }
 
 MilOp *mil_add_op(MilProg *p, MilFunc *f, const char *op) {
+  return mil_add_op_named(p, f, mil_strdup(p, op));
+}
+
+MilOp *mil_add_op_named(MilProg *p, MilFunc *f, const char *op) {
+  (void)p;
   f->ops = grow(f->ops, &f->opcap, f->nops + 1, sizeof *f->ops);
   MilOp *o = &f->ops[f->nops++];
-  o->op = mil_strdup(p, op);
+  *o = (MilOp){.op = op};
   return o;
 }
 
