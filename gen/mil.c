@@ -1,10 +1,12 @@
 /* mil.c - the MIL IR's arena, dtype table, constructors and blob layout. */
+#define _DEFAULT_SOURCE 1   /* madvise's MADV_HUGEPAGE on glibc */
 #include "mil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- arena ---------------------------------------------------------------
  * Chunks of at least 64 KiB; a request larger than that gets its own chunk.
@@ -20,14 +22,38 @@ typedef struct Chunk {
 
 typedef struct MilArena {
   Chunk *head;
+  size_t total;                   /* bytes in all chunks */
   MilType *scalar[MIL_NDTYPES];   /* one scalar type per dtype, shared */
 } MilArena;
 
-enum { ARENA_ALIGN = 8, ARENA_CHUNK = 65536 };
+enum {
+  ARENA_ALIGN = 8,
+  ARENA_CHUNK = 65536,
+  ARENA_BIG = 4 << 20,     /* chunk size once the arena has grown large */
+  HUGE_PAGE = 2 << 20,
+};
 
 static void oom(void) {
   fputs("anet: out of memory\n", stderr);
   abort();
+}
+
+/* A large arena (a parsed program of megabytes) takes its memory in
+ * huge-page-aligned blocks and asks for transparent huge pages: one page
+ * fault maps 2 MiB instead of 4 KiB, and faults are most of the cost of
+ * building a large IR. */
+static Chunk *new_chunk(size_t bytes) {
+  void *m = NULL;
+#ifdef MADV_HUGEPAGE
+  if (bytes >= ARENA_BIG && posix_memalign(&m, HUGE_PAGE, bytes) == 0) {
+    madvise(m, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE);
+    return m;
+  }
+#endif
+  m = malloc(bytes);
+  if (!m)
+    oom();
+  return m;
 }
 
 /* size bytes, not zeroed, at a multiple of align (a power of two). */
@@ -37,11 +63,12 @@ static void *arena_take(MilProg *p, size_t size, size_t align) {
   if (!c || at > c->cap || c->cap - at < size) {
     if (size > SIZE_MAX - sizeof(Chunk))
       oom();
-    size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
-    c = malloc(sizeof(Chunk) + cap);
-    if (!c)
-      oom();
+    size_t cap = p->arena->total >= ARENA_BIG ? ARENA_BIG - sizeof(Chunk) : ARENA_CHUNK;
+    if (cap < size)
+      cap = size;
+    c = new_chunk(sizeof(Chunk) + cap);
     c->cap = cap;
+    p->arena->total += cap;
     c->next = p->arena->head;
     p->arena->head = c;
     at = 0;
@@ -154,7 +181,8 @@ const char *mil_dtype_name(MilDtype t) {
 
 bool mil_dtype_lookup(const char *s, size_t n, MilDtype *out) {
   for (int i = 0; i < MIL_NDTYPES; i++)
-    if (strlen(dtypes[i].name) == n && memcmp(dtypes[i].name, s, n) == 0) {
+    if (n && dtypes[i].name[0] == s[0] && strlen(dtypes[i].name) == n &&
+        memcmp(dtypes[i].name, s, n) == 0) {
       *out = (MilDtype)i;
       return true;
     }

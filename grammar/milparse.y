@@ -18,14 +18,12 @@ int milp_lex(MILP_STYPE *lval, Loc *lloc, void *scanner);
 %code {
 #include <string.h>
 
-#define YYLLOC_DEFAULT(cur, rhs, n)                     \
-  do {                                                  \
-    if (n) {                                            \
-      (cur).start = YYRHSLOC(rhs, 1).start;             \
-      (cur).end = YYRHSLOC(rhs, n).end;                 \
-    } else {                                            \
-      (cur).start = (cur).end = YYRHSLOC(rhs, 0).end;   \
-    }                                                   \
+#define YYLLOC_DEFAULT(cur, rhs, n)                                          \
+  do {                                                                       \
+    if (n)                                                                   \
+      (cur) = (Loc){YYRHSLOC(rhs, 1).start, YYRHSLOC(rhs, n).end};           \
+    else                                                                     \
+      (cur) = (Loc){YYRHSLOC(rhs, 0).end, YYRHSLOC(rhs, 0).end};             \
   } while (0)
 
 static void milp_error(Loc *loc, MilpState *s, void *scanner, const char *msg) {
@@ -33,7 +31,11 @@ static void milp_error(Loc *loc, MilpState *s, void *scanner, const char *msg) {
   milp_err(s, *loc, "%s", msg);
 }
 
-static MilpSeq seq0(void) { return (MilpSeq){NULL, NULL, 0}; }
+/* Lists are passed as pointers (NULL when empty) so that every semantic
+ * value is one word: bison copies values and locations on every shift and
+ * reduction, and a copy wider than the stores that made it stalls. */
+static MilpSeq *seq0(void) { return NULL; }
+static MilpSeq seq(const MilpSeq *q) { return q ? *q : (MilpSeq){NULL, NULL, 0}; }
 }
 
 %define api.pure full
@@ -50,7 +52,7 @@ static MilpSeq seq0(void) { return (MilpSeq){NULL, NULL, 0}; }
   char *str;
   MilType *type;
   MilpTArg *targ;
-  MilpSeq seq;
+  MilpSeq *seq;
   MilpLit *lit;
   MilValue *val;
   MilBind *bind;
@@ -88,7 +90,7 @@ version: INT            { milp_version(s, @1); }
   ;
 
 prog_attrs: %empty
-  | '[' attrs ']'       { milp_prog_attrs(s, $2); }
+  | '[' attrs ']'       { milp_prog_attrs(s, seq($2)); }
   ;
 
 attrs: attr             { $$ = milp_seq(s, seq0(), $1, @1); }
@@ -127,7 +129,7 @@ param: type name        { milp_param(s, $1, @2); }
   ;
 
 func_attrs: %empty
-  | '[' attrs ']'       { milp_func_attrs(s, $2); }
+  | '[' attrs ']'       { milp_func_attrs(s, seq($2)); }
   ;
 
 outnames: %empty
@@ -145,11 +147,11 @@ stmts: %empty
 
 /* An op with no outputs, such as write_state, is written without "... =". */
 stmt: outs '=' IDENT '(' args ')' op_attrs ';'
-                        { milp_stmt(s, $1, @3, $5, $7, @$);
+                        { milp_stmt(s, seq($1), @3, seq($5), seq($7), @$);
                           if (milp_too_many_errors(s))
                             YYABORT; }
   | IDENT '(' args ')' op_attrs ';'
-                        { milp_stmt(s, seq0(), @1, $3, $5, @$);
+                        { milp_stmt(s, seq(NULL), @1, seq($3), seq($5), @$);
                           if (milp_too_many_errors(s))
                             YYABORT; }
   ;
@@ -172,7 +174,7 @@ arg: name '=' bind      { $$ = milp_arg(s, @1, $3); }
 
 bind: name              { $$ = milp_bind_ref(s, @1); }
   | value               { $$ = milp_bind_val(s, $1); }
-  | '(' binds ')'       { $$ = milp_bind_list(s, $2); }
+  | '(' binds ')'       { $$ = milp_bind_list(s, seq($2)); }
   ;
 
 binds: %empty           { $$ = seq0(); }
@@ -191,7 +193,7 @@ value: type '(' lit ')' { $$ = milp_value(s, $1, $3); }
   ;
 
 type: IDENT             { $$ = milp_dtype(s, @1); }
-  | IDENT '<' targs '>' { $$ = milp_type(s, @1, $3, @$); }
+  | IDENT '<' targs '>' { $$ = milp_type(s, @1, seq($3), @$); }
   ;
 
 targs: targ             { $$ = milp_seq(s, seq0(), $1, @1); }
@@ -219,13 +221,13 @@ lit: INT                { $$ = milp_lit(s, MILP_LINT, @1, NULL); }
   | FLOAT               { $$ = milp_lit(s, MILP_LFLOAT, @1, NULL); }
   | STRING              { $$ = milp_lit(s, MILP_LSTRING, @1, $1); }
   | IDENT               { $$ = milp_lit(s, MILP_LWORD, @1, NULL); }
-  | '[' lits ']'        { $$ = milp_lit_list(s, MILP_LLIST, $2, @$); }
-  | '(' lits ')'        { $$ = milp_lit_list(s, MILP_LTUPLE, $2, @$); }
+  | '[' lits ']'        { $$ = milp_lit_list(s, MILP_LLIST, seq($2), @$); }
+  | '(' lits ')'        { $$ = milp_lit_list(s, MILP_LTUPLE, seq($2), @$); }
   | '(' lit_list ',' ')'
-                        { $$ = milp_lit_list(s, MILP_LTUPLE, $2, @$); }   /* Python's (x,) */
-  | '{' lits '}'        { $$ = milp_lit_list(s, MILP_LDICT, $2, @$); }
+                        { $$ = milp_lit_list(s, MILP_LTUPLE, seq($2), @$); }   /* Python's (x,) */
+  | '{' lits '}'        { $$ = milp_lit_list(s, MILP_LDICT, seq($2), @$); }
   | KW_BLOBFILE '(' blobargs ')'
-                        { $$ = milp_lit_blob(s, $3, @$); }
+                        { $$ = milp_lit_blob(s, seq($3), @$); }
   ;
 
 lits: %empty            { $$ = seq0(); }

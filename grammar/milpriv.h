@@ -7,6 +7,8 @@
 #ifndef ANET_MILPRIV_H
 #define ANET_MILPRIV_H
 
+#include <string.h>
+
 #include "mil.h"
 
 enum {
@@ -26,6 +28,11 @@ typedef struct MilpSym {
 } MilpSym;
 
 typedef struct MilpChunk MilpChunk;
+struct MilpChunk {
+  MilpChunk *next;
+  size_t used, cap;
+  max_align_t data[];
+};
 
 typedef struct MilpState {
   MilProg *p;
@@ -89,8 +96,20 @@ bool milp_err(MilpState *s, Loc loc, const char *fmt, ...) __attribute__((format
 bool milp_too_many_errors(const MilpState *s);
 char *milp_text(MilpState *s, Loc loc);
 const char *milp_name(MilpState *s, Loc loc);            /* interned */
-void *milp_tmp(MilpState *s, size_t size);               /* zeroed scratch */
-MilpSeq milp_seq(MilpState *s, MilpSeq q, void *item, Loc loc);
+void *milp_tmp_chunk(MilpState *s, size_t size);
+
+/* Zeroed scratch memory until the statement ends. Inline: the parser
+ * takes a few million small pieces. */
+static inline void *milp_tmp(MilpState *s, size_t size) {
+  size = (size + 7) & ~(size_t)7;
+  MilpChunk *c = s->tmp;
+  if (!c || c->cap - c->used < size)
+    return milp_tmp_chunk(s, size);
+  void *m = (char *)c->data + c->used;
+  c->used += size;
+  return memset(m, 0, size);
+}
+MilpSeq *milp_seq(MilpState *s, MilpSeq *q, void *item, Loc loc);   /* q NULL: new */
 
 /* Scanner helpers. */
 char *milp_string(MilpState *s, Loc loc);   /* in scratch; NULL after an error */

@@ -29,12 +29,6 @@ char *milp_text(MilpState *s, Loc loc) {
 
 /* ---- scratch memory, emptied after each statement ----------------------------- */
 
-struct MilpChunk {
-  MilpChunk *next;
-  size_t used, cap;
-  max_align_t data[];
-};
-
 static _Noreturn void oom(void) {
   fputs("anet: out of memory\n", stderr);
   abort();
@@ -47,23 +41,17 @@ static void *xmalloc(size_t n) {
   return m;
 }
 
-void *milp_tmp(MilpState *s, size_t size) {
-  size = (size + 7) & ~(size_t)7;
-  MilpChunk *c = s->tmp;
-  if (!c || c->cap - c->used < size) {
-    if (size > SIZE_MAX / 2)
-      oom();
-    size_t cap = size > 65536 ? size : 65536;
-    c = xmalloc(sizeof *c + cap);
-    c->used = 0;
-    c->cap = cap;
-    c->next = s->tmp;
-    s->tmp = c;
-  }
-  void *m = (char *)c->data + c->used;
-  c->used += size;
-  memset(m, 0, size);
-  return m;
+/* milp_tmp's slow path: a new chunk, which becomes the current one. */
+void *milp_tmp_chunk(MilpState *s, size_t size) {
+  if (size > SIZE_MAX / 2)
+    oom();
+  size_t cap = size > 65536 ? size : 65536;
+  MilpChunk *c = xmalloc(sizeof *c + cap);
+  c->used = size;
+  c->cap = cap;
+  c->next = s->tmp;
+  s->tmp = c;
+  return memset(c->data, 0, size);
 }
 
 /* Keeps the newest chunk for the next statement and frees the others. */
@@ -81,11 +69,19 @@ static void tmp_reset(MilpState *s) {
 
 /* ---- interned names and strings, interned tensor types --------------------------- */
 
+/* Eight bytes a step: names are short, but there are millions of them. */
 static uint32_t hash_bytes(const char *t, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)t[i]) * 16777619u;
-  return h;
+  uint64_t h = 0x9e3779b97f4a7c15u ^ n;
+  for (; n >= 8; t += 8, n -= 8) {
+    uint64_t w;
+    memcpy(&w, t, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdu;
+    h ^= h >> 29;
+  }
+  uint64_t w = 0;
+  memcpy(&w, t, n);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+  return (uint32_t)(h ^ h >> 32);
 }
 
 /* The slot table holds 1 + an index into s->sym, or 0 when empty: 4 bytes
@@ -191,16 +187,18 @@ static bool text_is(const MilpState *s, Loc loc, const char *word) {
   return loc.end - loc.start == n && memcmp(s->src->text + loc.start, word, n) == 0;
 }
 
-MilpSeq milp_seq(MilpState *s, MilpSeq q, void *item, Loc loc) {
+MilpSeq *milp_seq(MilpState *s, MilpSeq *q, void *item, Loc loc) {
+  if (!q)
+    q = milp_tmp(s, sizeof *q);
   MilpNode *n = milp_tmp(s, sizeof *n);
   n->item = item;
   n->loc = loc;
-  if (q.tail)
-    q.tail->next = n;
+  if (q->tail)
+    q->tail->next = n;
   else
-    q.head = n;
-  q.tail = n;
-  q.n++;
+    q->head = n;
+  q->tail = n;
+  q->n++;
   return q;
 }
 
