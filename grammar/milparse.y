@@ -70,6 +70,7 @@ static MilpSeq seq(const MilpSeq *q) { return q ? *q : (MilpSeq){NULL, NULL, 0};
 %token KW_FUNC "func"
 %token KW_BLOBFILE "BLOBFILE"
 %token ARROW "->"
+%token <type> TENSOR_TYPE "tensor type"
 
 %type <type> type
 %type <targ> targ shape dims dim
@@ -192,7 +193,8 @@ op_attrs: %empty        { $$ = seq0(); }
 value: type '(' lit ')' { $$ = milp_value(s, $1, $3); }
   ;
 
-type: IDENT             { $$ = milp_dtype(s, @1); }
+type: TENSOR_TYPE
+  | IDENT               { $$ = milp_dtype(s, @1); }
   | IDENT '<' targs '>' { $$ = milp_type(s, @1, seq($3), @$); }
   ;
 

@@ -116,6 +116,7 @@ char *milp_string(MilpState *s, Loc loc);   /* in scratch; NULL after an error *
 
 /* Types. */
 MilType *milp_dtype(MilpState *s, Loc name);
+MilType *milp_tensor_token(MilpState *s, Loc loc);   /* NULL: read it the long way */
 MilType *milp_type(MilpState *s, Loc name, MilpSeq targs, Loc loc);
 MilpTArg *milp_targ_type(MilpState *s, MilType *t);
 MilpTArg *milp_targ_dim(MilpState *s, Loc loc, bool any);

@@ -301,6 +301,49 @@ MilType *milp_dtype(MilpState *s, Loc name) {
   return mil_scalar_type(s->p, dt);
 }
 
+static size_t skip_ws(const char *t, size_t i) {
+  while (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n')
+    i++;
+  return i;
+}
+
+/* A TENSOR_TYPE token, "tensor<DTYPE, [DIMS]>" with DIMS digits or '?'
+ * (the scanner's pattern). Whatever the general rules would report (an
+ * unknown dtype, a dimension too large, too many, too deep) gives NULL, and
+ * the text is read again the long way, which reports it. */
+MilType *milp_tensor_token(MilpState *s, Loc loc) {
+  const char *t = s->src->text + loc.start;
+  if (s->depth + 2 > MILP_MAX_DEPTH)
+    return NULL;
+  size_t i = skip_ws(t, 6) + 1, j = skip_ws(t, i), k = j;   /* past "tensor" and '<' */
+  while (t[k] != ',' && t[k] != ' ' && t[k] != '\t' && t[k] != '\r' && t[k] != '\n')
+    k++;
+  MilDtype dt;
+  if (!mil_dtype_lookup(t + j, k - j, &dt))
+    return NULL;
+  i = skip_ws(t, skip_ws(t, k) + 1) + 1;                   /* past ',' and '[' */
+  int64_t dims[MIL_MAX_RANK], numel = 1;
+  int rank = 0;
+  for (i = skip_ws(t, i); t[i] != ']'; i = skip_ws(t, i)) {
+    if (t[i] == ',')
+      i = skip_ws(t, i + 1);
+    if (rank == MIL_MAX_RANK)
+      return NULL;
+    int64_t d = MIL_DIM_ANY;
+    if (t[i] == '?')
+      i++;
+    else
+      for (d = 0; t[i] >= '0' && t[i] <= '9'; i++)
+        if ((d = d * 10 + (t[i] - '0')) > MILP_MAX_DIM)
+          return NULL;
+    if (d > 0 && numel > MILP_MAX_NUMEL / d)
+      return NULL;
+    numel *= d > 0 ? d : 1;
+    dims[rank++] = d;
+  }
+  return tensor_type(s, dt, rank, dims);
+}
+
 MilpTArg *milp_targ_type(MilpState *s, MilType *t) {
   MilpTArg *a = milp_tmp(s, sizeof *a);
   a->kind = MILP_TTYPE;

@@ -630,6 +630,32 @@ START_TEST(parse_tuple_comma) {
 }
 END_TEST
 
+/* A tensor type reads the same however it is spaced, with a comment
+ * inside or not (the scanner takes the common spelling as one token, the
+ * grammar the rest), and equal types are one MilType. */
+START_TEST(parse_type_spellings) {
+  MilProg *p = parse_ok("program(1.3) { func main<ios18>(tensor<fp16, [?, 3]> a, "
+                        "state<tensor<fp16,[?,3]>> b, tensor < fp16 , [ ? , 3 ] > c, "
+                        "tensor<fp16, // a comment\n [?, 3]> d, tensor<int8, []> e, "
+                        "tensor<fp16, [2, 1, 1, 1, 1, 1, 1, 1]> f) {} -> (a); }");
+  const MilFunc *f = &p->funcs[0];
+  const MilType *a = f->inputs[0].type;
+  ck_assert_int_eq(a->kind, MIL_TENSOR);
+  ck_assert_int_eq(a->dtype, MIL_FP16);
+  ck_assert_int_eq(a->rank, 2);
+  ck_assert_int_eq(a->dim[0], MIL_DIM_ANY);
+  ck_assert_int_eq(a->dim[1], 3);
+  ck_assert_ptr_eq(f->inputs[1].type->sub[0], a);
+  ck_assert_ptr_eq(f->inputs[2].type, a);
+  ck_assert_ptr_eq(f->inputs[3].type, a);
+  ck_assert_int_eq(f->inputs[4].type->rank, 0);
+  ck_assert_int_eq(f->inputs[4].type->dtype, MIL_INT8);
+  ck_assert_int_eq(f->inputs[5].type->rank, 8);
+  ck_assert_int_eq(f->inputs[5].type->dim[0], 2);
+  mil_free(p);
+}
+END_TEST
+
 /* Two functions; names are per function, so both may use "x". The few
  * keywords and the type words may name values too. */
 START_TEST(parse_two_functions) {
@@ -813,6 +839,7 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pa, parse_two_functions);
   tcase_add_test(pa, parse_no_outputs);
   tcase_add_test(pa, parse_tuple_comma);
+  tcase_add_test(pa, parse_type_spellings);
   tcase_add_test(pa, corpus_round_trip);
   tcase_add_test(pa, bad_cases);
   tcase_add_test(pa, damaged_text);
