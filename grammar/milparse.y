@@ -49,7 +49,7 @@ static MilpSeq seq(const MilpSeq *q) { return q ? *q : (MilpSeq){NULL, NULL, 0};
 %lex-param {void *scanner}
 
 %union {
-  char *str;
+  const char *str;
   MilType *type;
   MilpTArg *targ;
   MilpSeq *seq;

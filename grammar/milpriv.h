@@ -112,7 +112,7 @@ static inline void *milp_tmp(MilpState *s, size_t size) {
 MilpSeq *milp_seq(MilpState *s, MilpSeq *q, void *item, Loc loc);   /* q NULL: new */
 
 /* Scanner helpers. */
-char *milp_string(MilpState *s, Loc loc);   /* in scratch; NULL after an error */
+const char *milp_string(MilpState *s, Loc loc);   /* interned; NULL after an error */
 
 /* Types. */
 MilType *milp_dtype(MilpState *s, Loc name);

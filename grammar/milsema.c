@@ -262,9 +262,16 @@ static int unescape(const unsigned char *t, size_t n, size_t *i) {
   }
 }
 
-char *milp_string(MilpState *s, Loc loc) {
+/* Interned, so equal strings (and a name equal to a value's name) are one
+ * copy. Most strings need no decoding and are interned from the text. */
+const char *milp_string(MilpState *s, Loc loc) {
   const unsigned char *t = (const unsigned char *)s->src->text + loc.start + 1;
   size_t n = loc.end - loc.start - 2, o = 0;
+  size_t plain = 0;
+  while (plain < n && t[plain] >= 0x20 && t[plain] < 0x7f && t[plain] != '\\')
+    plain++;
+  if (plain == n)
+    return intern(s, (const char *)t, n)->str;
   char *out = milp_tmp(s, n + 1);
   for (size_t i = 0; i < n; i++) {
     Loc at = {loc.start + 1 + i, loc.start + 2 + i};
@@ -287,7 +294,7 @@ char *milp_string(MilpState *s, Loc loc) {
     }
   }
   out[o] = '\0';
-  return out;
+  return intern(s, out, o)->str;
 }
 
 /* ---- types ------------------------------------------------------------------- */
@@ -597,7 +604,7 @@ static bool set_elem(MilpState *s, MilValue *v, int64_t k, const MilpLit *l) {
   if (dt == MIL_STRING) {
     if (l->kind != MILP_LSTRING)
       return milp_err(s, l->loc, "expected a string, found %s", lit_desc(s, l));
-    v->s[k] = (char *)intern(s, l->str, strlen(l->str))->str;
+    v->s[k] = (char *)l->str;     /* interned by milp_string */
     return true;
   }
   if (dt == MIL_BOOL) {
@@ -682,7 +689,7 @@ static MilValue *blob_value(MilpState *s, const MilType *t, const MilpLit *l) {
   }
   MilValue *v = new_value(s, t, MIL_VBLOB, 0);
   v->n = mil_type_numel(t);
-  v->blob_path = intern(s, l->str, strlen(l->str))->str;
+  v->blob_path = l->str;
   v->blob_offset = l->offset;
   return v;
 }

@@ -24,3 +24,5 @@ bench-mil: anetc$(EXEEXT) anerun$(EXEEXT) tests/bench/peakrss$(EXEEXT) tests/ben
 	  MILBENCH=./tests/bench/mil_bench$(EXEEXT) SRCDIR=$(srcdir) \
 	  $(SHELL) $(srcdir)/tests/bench/mil_bench.sh
 .PHONY: bench-mil
+# The MIL fuzz harness's own seeds and dictionary (tests/fuzz/run.sh).
+EXTRA_DIST += tests/fuzz/mil.dict tests/fuzz/seeds/mil
