@@ -25,4 +25,4 @@ bench-mil: anetc$(EXEEXT) anerun$(EXEEXT) tests/bench/peakrss$(EXEEXT) tests/ben
 	  $(SHELL) $(srcdir)/tests/bench/mil_bench.sh
 .PHONY: bench-mil
 # The MIL fuzz harness's own seeds and dictionary (tests/fuzz/run.sh).
-EXTRA_DIST += tests/fuzz/mil.dict tests/fuzz/seeds/mil
+EXTRA_DIST += tests/fuzz/mil.dict tests/fuzz/mil-seeds

@@ -7,7 +7,7 @@
 # straight from the sources: gen/*.c (minus the programs' main files),
 # the parsers bison and flex generated in BUILDDIR/grammar (run make first),
 # and the runtime readers (runtime/wfile.c, the .npy reader). Seed corpora
-# come from samples/, tests/cases/, tests/bad/, tests/fuzz/seeds/,
+# come from samples/, tests/cases/, tests/bad/, tests/fuzz/mil-seeds/,
 # ../shared/mil-corpus (when present) and the binary cases
 # tests/bad/gen_binary.sh writes; tests/fuzz/NAME.dict, when there is one,
 # is the harness's dictionary.
@@ -76,7 +76,7 @@ rm -rf "$out/seeds" "$out/gen"
 sh "$src/tests/bad/gen_binary.sh" "$out/gen"
 seed anet '*.anet' "$src/samples" "$src/tests/cases" "$src/tests/bad/anet"
 seed mil '*.mil' "$src/tests/cases" "$src/tests/bad/mil" "$out/gen" "$src/../shared/mil-corpus" \
-  "$here/seeds/mil"
+  "$here/mil-seeds"
 seed npy '*.npy' "$src/tests/cases" "$out/gen/npy"
 # wfile inputs: 2-byte little-endian length, the MIL text, the weight file.
 mkdir -p "$out/seeds/wfile"
