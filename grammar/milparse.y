@@ -2,11 +2,13 @@
  *
  * Both dialects share it: "fp16" and "tensor<fp16, []>" are the same type.
  * Words such as tensor, list, true or inf are plain identifiers, checked by
- * the actions (milsema.c), so a value may be called "list" or "state".
+ * the actions (milsema.c), so a value may be called "list" or "state"; the
+ * scanner hands the common spelling of a tensor type over as one token.
  * Semantic errors are reported and the parse goes on, so one run shows
  * several; the program is dropped at the end if any was reported.
- * Every semantic value lives in the program's arena, which mil_free()
- * releases whole, so no %destructor is needed on any path. */
+ * Every semantic value lives in the program's arena or the parser's
+ * scratch memory, both released whole, so no %destructor is needed on any
+ * path. */
 %code requires {
 #include "milpriv.h"
 }
