@@ -1,13 +1,18 @@
 /* mil.c - the MIL IR's arena, dtype table, constructors and blob layout. */
+#define _DEFAULT_SOURCE 1   /* madvise's MADV_HUGEPAGE on glibc */
 #include "mil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- arena ---------------------------------------------------------------
- * Chunks of at least 64 KiB; a request larger than that gets its own chunk. */
+ * Chunks of at least 64 KiB; a request larger than that gets its own chunk.
+ * Objects are 8-aligned (nothing in the IR needs more); strings are packed
+ * between them unaligned, which matters when a parsed program holds a
+ * name for every value. */
 
 typedef struct Chunk {
   struct Chunk *next;
@@ -17,36 +22,69 @@ typedef struct Chunk {
 
 typedef struct MilArena {
   Chunk *head;
+  size_t total;                   /* bytes in all chunks */
   MilType *scalar[MIL_NDTYPES];   /* one scalar type per dtype, shared */
 } MilArena;
+
+enum {
+  ARENA_ALIGN = 8,
+  ARENA_CHUNK = 65536,
+  ARENA_BIG = 4 << 20,     /* chunk size once the arena has grown large */
+  HUGE_PAGE = 2 << 20,
+};
 
 static void oom(void) {
   fputs("anet: out of memory\n", stderr);
   abort();
 }
 
-void *mil_alloc(MilProg *p, size_t size) {
-  const size_t align = sizeof(max_align_t);
-  size = (size + align - 1) / align * align;
+/* A large arena (a parsed program of megabytes) takes its memory in
+ * huge-page-aligned blocks and asks for transparent huge pages: one page
+ * fault maps 2 MiB instead of 4 KiB, and faults are most of the cost of
+ * building a large IR. */
+static Chunk *new_chunk(size_t bytes) {
+  void *m = NULL;
+#ifdef MADV_HUGEPAGE
+  if (bytes >= ARENA_BIG && posix_memalign(&m, HUGE_PAGE, bytes) == 0) {
+    madvise(m, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE);
+    return m;
+  }
+#endif
+  m = malloc(bytes);
+  if (!m)
+    oom();
+  return m;
+}
+
+/* size bytes, not zeroed, at a multiple of align (a power of two). */
+static void *arena_take(MilProg *p, size_t size, size_t align) {
   Chunk *c = p->arena->head;
-  if (!c || c->cap - c->used < size) {
-    size_t cap = size > 65536 ? size : 65536;
-    c = malloc(sizeof(Chunk) + cap);
-    if (!c)
+  size_t at = c ? (c->used + align - 1) & ~(align - 1) : 0;
+  if (!c || at > c->cap || c->cap - at < size) {
+    if (size > SIZE_MAX - sizeof(Chunk))
       oom();
-    c->used = 0;
+    size_t cap = p->arena->total >= ARENA_BIG ? ARENA_BIG - sizeof(Chunk) : ARENA_CHUNK;
+    if (cap < size)
+      cap = size;
+    c = new_chunk(sizeof(Chunk) + cap);
     c->cap = cap;
+    p->arena->total += cap;
     c->next = p->arena->head;
     p->arena->head = c;
+    at = 0;
   }
-  void *m = (char *)c->data + c->used;
-  c->used += size;
+  c->used = at + size;
+  return (char *)c->data + at;
+}
+
+void *mil_alloc(MilProg *p, size_t size) {
+  void *m = arena_take(p, size, ARENA_ALIGN);
   memset(m, 0, size);
   return m;
 }
 
 char *mil_strndup(MilProg *p, const char *s, size_t n) {
-  char *d = mil_alloc(p, n + 1);
+  char *d = arena_take(p, n + 1, 1);
   memcpy(d, s, n);
   d[n] = '\0';
   return d;
@@ -66,7 +104,9 @@ char *mil_printf(MilProg *p, const char *fmt, ...) {
   return d;
 }
 
-/* Growable arrays of the program live outside the arena (they move). */
+/* Growable arrays of the program live outside the arena (they move).
+ * Room beyond the length is left untouched, so a large array's spare pages
+ * are never made resident; the caller zeroes each element it adds. */
 static void *grow(void *a, int *cap, int need, size_t elem) {
   if (need <= *cap)
     return a;
@@ -76,7 +116,6 @@ static void *grow(void *a, int *cap, int need, size_t elem) {
   void *b = realloc(a, (size_t)n * elem);
   if (!b)
     oom();
-  memset((char *)b + (size_t)*cap * elem, 0, (size_t)(n - *cap) * elem);
   *cap = n;
   return b;
 }
@@ -142,7 +181,8 @@ const char *mil_dtype_name(MilDtype t) {
 
 bool mil_dtype_lookup(const char *s, size_t n, MilDtype *out) {
   for (int i = 0; i < MIL_NDTYPES; i++)
-    if (strlen(dtypes[i].name) == n && memcmp(dtypes[i].name, s, n) == 0) {
+    if (n && dtypes[i].name[0] == s[0] && strlen(dtypes[i].name) == n &&
+        memcmp(dtypes[i].name, s, n) == 0) {
       *out = (MilDtype)i;
       return true;
     }
@@ -331,6 +371,7 @@ uint64_t mil_layout_blobs(MilProg *p) {
 MilFunc *mil_add_func(MilProg *p, const char *name, const char *opset) {
   p->funcs = grow(p->funcs, &p->funccap, p->nfuncs + 1, sizeof *p->funcs);
   MilFunc *f = &p->funcs[p->nfuncs++];
+  *f = (MilFunc){0};
   f->name = mil_strdup(p, name);
   f->opset = mil_strdup(p, opset);
   return f;
@@ -347,9 +388,14 @@ void mil_add_output(MilProg *p, MilFunc *f, const char *name) {
 }
 
 MilOp *mil_add_op(MilProg *p, MilFunc *f, const char *op) {
+  return mil_add_op_named(p, f, mil_strdup(p, op));
+}
+
+MilOp *mil_add_op_named(MilProg *p, MilFunc *f, const char *op) {
+  (void)p;
   f->ops = grow(f->ops, &f->opcap, f->nops + 1, sizeof *f->ops);
   MilOp *o = &f->ops[f->nops++];
-  o->op = mil_strdup(p, op);
+  *o = (MilOp){.op = op};
   return o;
 }
 

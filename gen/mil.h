@@ -89,10 +89,10 @@ typedef enum MilBindKind { MIL_BREF, MIL_BVAL, MIL_BLIST } MilBindKind;
 typedef struct MilBind MilBind;
 struct MilBind {
   MilBindKind kind;
+  int nitems;           /* MIL_BLIST */
   const char *ref;      /* MIL_BREF */
   MilValue *val;        /* MIL_BVAL */
-  int nitems;           /* MIL_BLIST */
-  MilBind *items;
+  MilBind *items;       /* MIL_BLIST */
 };
 
 typedef struct MilArg {   /* "key = binding" inside (...) */
@@ -163,14 +163,16 @@ void mil_free(MilProg *p);
  * program(1.0) spells every scalar as tensor<T, []>. */
 bool mil_compact(const MilProg *p);
 
-/* Arena allocation: zeroed memory that lives as long as the program. */
+/* Arena allocation: zeroed memory that lives as long as the program,
+ * aligned for pointers, int64 and double (strings are packed unaligned). */
 void *mil_alloc(MilProg *p, size_t size);
 char *mil_strdup(MilProg *p, const char *s);
 char *mil_strndup(MilProg *p, const char *s, size_t n);
 char *mil_printf(MilProg *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Types. dims may be NULL when rank is 0. A scalar type is one per dtype,
- * shared: not to be changed. */
+ * shared: not to be changed. The parser shares every tensor type among the
+ * values and variables that spell it, so no type is ever changed. */
 MilType *mil_tensor_type(MilProg *p, MilDtype dt, int rank, const int64_t *dims);
 MilType *mil_scalar_type(MilProg *p, MilDtype dt);
 
@@ -199,6 +201,9 @@ MilFunc *mil_add_func(MilProg *p, const char *name, const char *opset);
 void mil_add_input(MilProg *p, MilFunc *f, const MilType *t, const char *name);
 void mil_add_output(MilProg *p, MilFunc *f, const char *name);
 MilOp *mil_add_op(MilProg *p, MilFunc *f, const char *op);
+/* The same, keeping op itself: it must live as long as p (the parser's
+ * interned names do). */
+MilOp *mil_add_op_named(MilProg *p, MilFunc *f, const char *op);
 void mil_op_out(MilProg *p, MilOp *op, const MilType *t, const char *name);
 void mil_op_ref(MilProg *p, MilOp *op, const char *arg, const char *ref);
 void mil_op_val(MilProg *p, MilOp *op, const char *arg, MilValue *v);

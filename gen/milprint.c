@@ -254,6 +254,7 @@ static void print_var(Printer *pr, const MilVar *v) {
   fprintf(pr->out, " %s", v->name);
 }
 
+/* An op without outputs (write_state) is a bare call, as coremltools writes it. */
 static void print_op(Printer *pr, const MilOp *op) {
   FILE *o = pr->out;
   fputs("        ", o);
@@ -262,7 +263,7 @@ static void print_op(Printer *pr, const MilOp *op) {
       fputs(", ", o);
     print_var(pr, &op->outs[i]);
   }
-  fprintf(o, " = %s(", op->op);
+  fprintf(o, "%s%s(", op->nouts ? " = " : "", op->op);
   int *idx = sort_keys(op->nargs, arg_key, op->args);
   for (int i = 0; i < op->nargs; i++) {
     const MilArg *a = &op->args[idx[i]];

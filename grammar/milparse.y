@@ -2,11 +2,13 @@
  *
  * Both dialects share it: "fp16" and "tensor<fp16, []>" are the same type.
  * Words such as tensor, list, true or inf are plain identifiers, checked by
- * the actions (milsema.c), so a value may be called "list" or "state".
+ * the actions (milsema.c), so a value may be called "list" or "state"; the
+ * scanner hands the common spelling of a tensor type over as one token.
  * Semantic errors are reported and the parse goes on, so one run shows
  * several; the program is dropped at the end if any was reported.
- * Every semantic value lives in the program's arena, which mil_free()
- * releases whole, so no %destructor is needed on any path. */
+ * Every semantic value lives in the program's arena or the parser's
+ * scratch memory, both released whole, so no %destructor is needed on any
+ * path. */
 %code requires {
 #include "milpriv.h"
 }
@@ -18,14 +20,12 @@ int milp_lex(MILP_STYPE *lval, Loc *lloc, void *scanner);
 %code {
 #include <string.h>
 
-#define YYLLOC_DEFAULT(cur, rhs, n)                     \
-  do {                                                  \
-    if (n) {                                            \
-      (cur).start = YYRHSLOC(rhs, 1).start;             \
-      (cur).end = YYRHSLOC(rhs, n).end;                 \
-    } else {                                            \
-      (cur).start = (cur).end = YYRHSLOC(rhs, 0).end;   \
-    }                                                   \
+#define YYLLOC_DEFAULT(cur, rhs, n)                                          \
+  do {                                                                       \
+    if (n)                                                                   \
+      (cur) = (Loc){YYRHSLOC(rhs, 1).start, YYRHSLOC(rhs, n).end};           \
+    else                                                                     \
+      (cur) = (Loc){YYRHSLOC(rhs, 0).end, YYRHSLOC(rhs, 0).end};             \
   } while (0)
 
 static void milp_error(Loc *loc, MilpState *s, void *scanner, const char *msg) {
@@ -33,7 +33,11 @@ static void milp_error(Loc *loc, MilpState *s, void *scanner, const char *msg) {
   milp_err(s, *loc, "%s", msg);
 }
 
-static MilpSeq seq0(void) { return (MilpSeq){NULL, NULL, 0}; }
+/* Lists are passed as pointers (NULL when empty) so that every semantic
+ * value is one word: bison copies values and locations on every shift and
+ * reduction, and a copy wider than the stores that made it stalls. */
+static MilpSeq *seq0(void) { return NULL; }
+static MilpSeq seq(const MilpSeq *q) { return q ? *q : (MilpSeq){NULL, NULL, 0}; }
 }
 
 %define api.pure full
@@ -47,10 +51,10 @@ static MilpSeq seq0(void) { return (MilpSeq){NULL, NULL, 0}; }
 %lex-param {void *scanner}
 
 %union {
-  char *str;
+  const char *str;
   MilType *type;
   MilpTArg *targ;
-  MilpSeq seq;
+  MilpSeq *seq;
   MilpLit *lit;
   MilValue *val;
   MilBind *bind;
@@ -68,6 +72,7 @@ static MilpSeq seq0(void) { return (MilpSeq){NULL, NULL, 0}; }
 %token KW_FUNC "func"
 %token KW_BLOBFILE "BLOBFILE"
 %token ARROW "->"
+%token <type> TENSOR_TYPE "tensor type"
 
 %type <type> type
 %type <targ> targ shape dims dim
@@ -88,7 +93,7 @@ version: INT            { milp_version(s, @1); }
   ;
 
 prog_attrs: %empty
-  | '[' attrs ']'       { milp_prog_attrs(s, $2); }
+  | '[' attrs ']'       { milp_prog_attrs(s, seq($2)); }
   ;
 
 attrs: attr             { $$ = milp_seq(s, seq0(), $1, @1); }
@@ -127,7 +132,7 @@ param: type name        { milp_param(s, $1, @2); }
   ;
 
 func_attrs: %empty
-  | '[' attrs ']'       { milp_func_attrs(s, $2); }
+  | '[' attrs ']'       { milp_func_attrs(s, seq($2)); }
   ;
 
 outnames: %empty
@@ -143,8 +148,13 @@ stmts: %empty
   | stmts stmt
   ;
 
+/* An op with no outputs, such as write_state, is written without "... =". */
 stmt: outs '=' IDENT '(' args ')' op_attrs ';'
-                        { milp_stmt(s, $1, @3, $5, $7, @$);
+                        { milp_stmt(s, seq($1), @3, seq($5), seq($7), @$);
+                          if (milp_too_many_errors(s))
+                            YYABORT; }
+  | IDENT '(' args ')' op_attrs ';'
+                        { milp_stmt(s, seq(NULL), @1, seq($3), seq($5), @$);
                           if (milp_too_many_errors(s))
                             YYABORT; }
   ;
@@ -167,7 +177,7 @@ arg: name '=' bind      { $$ = milp_arg(s, @1, $3); }
 
 bind: name              { $$ = milp_bind_ref(s, @1); }
   | value               { $$ = milp_bind_val(s, $1); }
-  | '(' binds ')'       { $$ = milp_bind_list(s, $2); }
+  | '(' binds ')'       { $$ = milp_bind_list(s, seq($2)); }
   ;
 
 binds: %empty           { $$ = seq0(); }
@@ -185,8 +195,9 @@ op_attrs: %empty        { $$ = seq0(); }
 value: type '(' lit ')' { $$ = milp_value(s, $1, $3); }
   ;
 
-type: IDENT             { $$ = milp_dtype(s, @1); }
-  | IDENT '<' targs '>' { $$ = milp_type(s, @1, $3, @$); }
+type: TENSOR_TYPE
+  | IDENT               { $$ = milp_dtype(s, @1); }
+  | IDENT '<' targs '>' { $$ = milp_type(s, @1, seq($3), @$); }
   ;
 
 targs: targ             { $$ = milp_seq(s, seq0(), $1, @1); }
@@ -214,11 +225,13 @@ lit: INT                { $$ = milp_lit(s, MILP_LINT, @1, NULL); }
   | FLOAT               { $$ = milp_lit(s, MILP_LFLOAT, @1, NULL); }
   | STRING              { $$ = milp_lit(s, MILP_LSTRING, @1, $1); }
   | IDENT               { $$ = milp_lit(s, MILP_LWORD, @1, NULL); }
-  | '[' lits ']'        { $$ = milp_lit_list(s, MILP_LLIST, $2, @$); }
-  | '(' lits ')'        { $$ = milp_lit_list(s, MILP_LTUPLE, $2, @$); }
-  | '{' lits '}'        { $$ = milp_lit_list(s, MILP_LDICT, $2, @$); }
+  | '[' lits ']'        { $$ = milp_lit_list(s, MILP_LLIST, seq($2), @$); }
+  | '(' lits ')'        { $$ = milp_lit_list(s, MILP_LTUPLE, seq($2), @$); }
+  | '(' lit_list ',' ')'
+                        { $$ = milp_lit_list(s, MILP_LTUPLE, seq($2), @$); }   /* Python's (x,) */
+  | '{' lits '}'        { $$ = milp_lit_list(s, MILP_LDICT, seq($2), @$); }
   | KW_BLOBFILE '(' blobargs ')'
-                        { $$ = milp_lit_blob(s, $3, @$); }
+                        { $$ = milp_lit_blob(s, seq($3), @$); }
   ;
 
 lits: %empty            { $$ = seq0(); }

@@ -7,6 +7,8 @@
 #ifndef ANET_MILPRIV_H
 #define ANET_MILPRIV_H
 
+#include <string.h>
+
 #include "mil.h"
 
 enum {
@@ -16,16 +18,38 @@ enum {
 #define MILP_MAX_DIM ((int64_t)INT32_MAX)
 #define MILP_MAX_NUMEL ((int64_t)1 << 50)   /* so numel * 8 bytes fits an int64 */
 
+/* An interned name or string: one copy in the program's arena per
+ * distinct text, so names compare by pointer. def is 1 + the index of the
+ * function that defines the name as a value, or 0. */
+typedef struct MilpSym {
+  const char *str;
+  uint32_t len, hash;
+  int def;
+} MilpSym;
+
+typedef struct MilpChunk MilpChunk;
+struct MilpChunk {
+  MilpChunk *next;
+  size_t used, cap;
+  max_align_t data[];
+};
+
 typedef struct MilpState {
   MilProg *p;
   const Src *src;
   Diag *d;
   int errors0;           /* d->nerrors when the parse began */
   size_t pos;            /* scanner: byte offset of the next token */
+  size_t rpos;           /* scanner: bytes handed to flex so far */
   int depth;             /* scanner: open brackets */
   int fn;                /* index of the function being read, or -1 */
-  const char **sym;      /* names defined so far in that function (hash set) */
+  MilpSym *sym;          /* interned names and strings, in order made */
   size_t nsym, symcap;
+  uint32_t *slot;        /* hash table: 1 + index in sym, or 0 */
+  size_t slotcap;
+  const MilType **ty;    /* interned tensor types (hash table) */
+  size_t nty, tycap;
+  MilpChunk *tmp;        /* scratch for what one statement needs */
 } MilpState;
 
 /* A list under construction, in source order. */
@@ -71,13 +95,28 @@ typedef struct MilpTArg {
 bool milp_err(MilpState *s, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool milp_too_many_errors(const MilpState *s);
 char *milp_text(MilpState *s, Loc loc);
-MilpSeq milp_seq(MilpState *s, MilpSeq q, void *item, Loc loc);
+const char *milp_name(MilpState *s, Loc loc);            /* interned */
+void *milp_tmp_chunk(MilpState *s, size_t size);
+
+/* Zeroed scratch memory until the statement ends. Inline: the parser
+ * takes a few million small pieces. */
+static inline void *milp_tmp(MilpState *s, size_t size) {
+  size = (size + 7) & ~(size_t)7;
+  MilpChunk *c = s->tmp;
+  if (!c || c->cap - c->used < size)
+    return milp_tmp_chunk(s, size);
+  void *m = (char *)c->data + c->used;
+  c->used += size;
+  return memset(m, 0, size);
+}
+MilpSeq *milp_seq(MilpState *s, MilpSeq *q, void *item, Loc loc);   /* q NULL: new */
 
 /* Scanner helpers. */
-char *milp_string(MilpState *s, Loc loc);   /* NULL after an error */
+const char *milp_string(MilpState *s, Loc loc);   /* interned; NULL after an error */
 
 /* Types. */
 MilType *milp_dtype(MilpState *s, Loc name);
+MilType *milp_tensor_token(MilpState *s, Loc loc);   /* NULL: read it the long way */
 MilType *milp_type(MilpState *s, Loc name, MilpSeq targs, Loc loc);
 MilpTArg *milp_targ_type(MilpState *s, MilType *t);
 MilpTArg *milp_targ_dim(MilpState *s, Loc loc, bool any);
@@ -105,6 +144,6 @@ MilArg *milp_arg(MilpState *s, Loc name, MilBind *b);
 MilVar *milp_out(MilpState *s, MilType *t, Loc name);
 void milp_stmt(MilpState *s, MilpSeq outs, Loc op, MilpSeq args, MilpSeq attrs, Loc loc);
 
-void milp_sym_free(MilpState *s);
+void milp_state_free(MilpState *s);
 
 #endif

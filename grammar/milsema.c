@@ -28,21 +28,178 @@ char *milp_text(MilpState *s, Loc loc) {
   return mil_strndup(s->p, s->src->text + loc.start, loc.end - loc.start);
 }
 
+/* ---- scratch memory, emptied after each statement ----------------------------- */
+
+static _Noreturn void oom(void) {
+  fputs("anet: out of memory\n", stderr);
+  abort();
+}
+
+static void *xmalloc(size_t n) {
+  void *m = malloc(n);
+  if (!m)
+    oom();
+  return m;
+}
+
+/* milp_tmp's slow path: a new chunk, which becomes the current one. */
+void *milp_tmp_chunk(MilpState *s, size_t size) {
+  if (size > SIZE_MAX / 2)
+    oom();
+  size_t cap = size > 65536 ? size : 65536;
+  MilpChunk *c = xmalloc(sizeof *c + cap);
+  c->used = size;
+  c->cap = cap;
+  c->next = s->tmp;
+  s->tmp = c;
+  return memset(c->data, 0, size);
+}
+
+/* Keeps the newest chunk for the next statement and frees the others. */
+static void tmp_reset(MilpState *s) {
+  MilpChunk *c = s->tmp;
+  if (!c)
+    return;
+  for (MilpChunk *x = c->next, *n; x; x = n) {
+    n = x->next;
+    free(x);
+  }
+  c->next = NULL;
+  c->used = 0;
+}
+
+/* ---- interned names and strings, interned tensor types --------------------------- */
+
+/* Eight bytes a step: names are short, but there are millions of them. */
+static uint32_t hash_bytes(const char *t, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15u ^ n;
+  for (; n >= 8; t += 8, n -= 8) {
+    uint64_t w;
+    memcpy(&w, t, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdu;
+    h ^= h >> 29;
+  }
+  uint64_t w = 0;
+  memcpy(&w, t, n);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+  return (uint32_t)(h ^ h >> 32);
+}
+
+/* The slot table holds 1 + an index into s->sym, or 0 when empty: 4 bytes
+ * a slot keep a table for a million names within the caches, and entries
+ * stay in the order they were made, so recent names are near each other. */
+static size_t sym_slot(const MilpState *s, const char *t, size_t n, uint32_t h) {
+  size_t mask = s->slotcap - 1, i = h & mask;
+  for (; s->slot[i]; i = (i + 1) & mask) {
+    const MilpSym *e = &s->sym[s->slot[i] - 1];
+    if (e->hash == h && e->len == n && memcmp(e->str, t, n) == 0)
+      break;
+  }
+  return i;
+}
+
+static void sym_grow(MilpState *s) {
+  s->symcap = s->symcap ? 2 * s->symcap : 512;
+  MilpSym *sym = realloc(s->sym, s->symcap * sizeof *s->sym);
+  free(s->slot);
+  s->slotcap = 2 * s->symcap;
+  s->slot = calloc(s->slotcap, sizeof *s->slot);
+  if (!sym || !s->slot)
+    oom();
+  s->sym = sym;
+  for (size_t k = 0; k < s->nsym; k++) {
+    const MilpSym *e = &s->sym[k];
+    s->slot[sym_slot(s, e->str, e->len, e->hash)] = (uint32_t)k + 1;
+  }
+}
+
+/* The table entry of text t (n < 4 GiB: the text is limited to INT_MAX).
+ * The pointer is good until the next call. */
+static MilpSym *intern(MilpState *s, const char *t, size_t n) {
+  if (s->nsym == s->symcap)
+    sym_grow(s);
+  uint32_t h = hash_bytes(t, n);
+  size_t i = sym_slot(s, t, n, h);
+  if (!s->slot[i]) {
+    s->sym[s->nsym] = (MilpSym){mil_strndup(s->p, t, n), (uint32_t)n, h, 0};
+    s->slot[i] = (uint32_t)++s->nsym;
+  }
+  return &s->sym[s->slot[i] - 1];
+}
+
+static MilpSym *name_sym(MilpState *s, Loc loc) {
+  return intern(s, s->src->text + loc.start, loc.end - loc.start);
+}
+
+const char *milp_name(MilpState *s, Loc loc) { return name_sym(s, loc)->str; }
+
+static uint32_t type_hash(MilDtype dt, int rank, const int64_t *dims) {
+  uint32_t h = hash_bytes((const char *)&dt, sizeof dt) ^ (uint32_t)rank * 0x9e3779b9u;
+  return h ^ hash_bytes((const char *)dims, (size_t)rank * sizeof *dims);
+}
+
+static bool type_is(const MilType *t, MilDtype dt, int rank, const int64_t *dims) {
+  return t->dtype == dt && t->rank == rank && memcmp(t->dim, dims, (size_t)rank * sizeof *dims) == 0;
+}
+
+static size_t type_slot(const MilpState *s, MilDtype dt, int rank, const int64_t *dims) {
+  size_t mask = s->tycap - 1, i = type_hash(dt, rank, dims) & mask;
+  while (s->ty[i] && !type_is(s->ty[i], dt, rank, dims))
+    i = (i + 1) & mask;
+  return i;
+}
+
+/* One MilType per distinct tensor type: a program spells few of them
+ * many times. */
+static MilType *tensor_type(MilpState *s, MilDtype dt, int rank, const int64_t *dims) {
+  if (2 * (s->nty + 1) > s->tycap) {
+    const MilType **old = s->ty;
+    size_t oldcap = s->tycap;
+    s->tycap = oldcap ? 2 * oldcap : 256;
+    s->ty = xmalloc(s->tycap * sizeof *s->ty);
+    memset(s->ty, 0, s->tycap * sizeof *s->ty);
+    for (size_t i = 0; i < oldcap; i++)
+      if (old[i])
+        s->ty[type_slot(s, old[i]->dtype, old[i]->rank, old[i]->dim)] = old[i];
+    free(old);
+  }
+  const MilType **t = &s->ty[type_slot(s, dt, rank, dims)];
+  if (!*t) {
+    *t = mil_tensor_type(s->p, dt, rank, dims);
+    s->nty++;
+  }
+  return (MilType *)*t;
+}
+
+void milp_state_free(MilpState *s) {
+  tmp_reset(s);
+  free(s->tmp);
+  free(s->sym);
+  free(s->slot);
+  free(s->ty);
+  s->tmp = NULL;
+  s->sym = NULL;
+  s->slot = NULL;
+  s->ty = NULL;
+}
+
 static bool text_is(const MilpState *s, Loc loc, const char *word) {
   size_t n = strlen(word);
   return loc.end - loc.start == n && memcmp(s->src->text + loc.start, word, n) == 0;
 }
 
-MilpSeq milp_seq(MilpState *s, MilpSeq q, void *item, Loc loc) {
-  MilpNode *n = mil_alloc(s->p, sizeof *n);
+MilpSeq *milp_seq(MilpState *s, MilpSeq *q, void *item, Loc loc) {
+  if (!q)
+    q = milp_tmp(s, sizeof *q);
+  MilpNode *n = milp_tmp(s, sizeof *n);
   n->item = item;
   n->loc = loc;
-  if (q.tail)
-    q.tail->next = n;
+  if (q->tail)
+    q->tail->next = n;
   else
-    q.head = n;
-  q.tail = n;
-  q.n++;
+    q->head = n;
+  q->tail = n;
+  q->n++;
   return q;
 }
 
@@ -106,10 +263,17 @@ static int unescape(const unsigned char *t, size_t n, size_t *i) {
   }
 }
 
-char *milp_string(MilpState *s, Loc loc) {
+/* Interned, so equal strings (and a name equal to a value's name) are one
+ * copy. Most strings need no decoding and are interned from the text. */
+const char *milp_string(MilpState *s, Loc loc) {
   const unsigned char *t = (const unsigned char *)s->src->text + loc.start + 1;
   size_t n = loc.end - loc.start - 2, o = 0;
-  char *out = mil_alloc(s->p, n + 1);
+  size_t plain = 0;
+  while (plain < n && t[plain] >= 0x20 && t[plain] < 0x7f && t[plain] != '\\')
+    plain++;
+  if (plain == n)
+    return intern(s, (const char *)t, n)->str;
+  char *out = milp_tmp(s, n + 1);
   for (size_t i = 0; i < n; i++) {
     Loc at = {loc.start + 1 + i, loc.start + 2 + i};
     if (t[i] == '\\') {
@@ -131,7 +295,7 @@ char *milp_string(MilpState *s, Loc loc) {
     }
   }
   out[o] = '\0';
-  return out;
+  return intern(s, out, o)->str;
 }
 
 /* ---- types ------------------------------------------------------------------- */
@@ -145,8 +309,51 @@ MilType *milp_dtype(MilpState *s, Loc name) {
   return mil_scalar_type(s->p, dt);
 }
 
+static size_t skip_ws(const char *t, size_t i) {
+  while (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n')
+    i++;
+  return i;
+}
+
+/* A TENSOR_TYPE token, "tensor<DTYPE, [DIMS]>" with DIMS digits or '?'
+ * (the scanner's pattern). Whatever the general rules would report (an
+ * unknown dtype, a dimension too large, too many, too deep) gives NULL, and
+ * the text is read again the long way, which reports it. */
+MilType *milp_tensor_token(MilpState *s, Loc loc) {
+  const char *t = s->src->text + loc.start;
+  if (s->depth + 2 > MILP_MAX_DEPTH)
+    return NULL;
+  size_t i = skip_ws(t, 6) + 1, j = skip_ws(t, i), k = j;   /* past "tensor" and '<' */
+  while (t[k] != ',' && t[k] != ' ' && t[k] != '\t' && t[k] != '\r' && t[k] != '\n')
+    k++;
+  MilDtype dt;
+  if (!mil_dtype_lookup(t + j, k - j, &dt))
+    return NULL;
+  i = skip_ws(t, skip_ws(t, k) + 1) + 1;                   /* past ',' and '[' */
+  int64_t dims[MIL_MAX_RANK], numel = 1;
+  int rank = 0;
+  for (i = skip_ws(t, i); t[i] != ']'; i = skip_ws(t, i)) {
+    if (t[i] == ',')
+      i = skip_ws(t, i + 1);
+    if (rank == MIL_MAX_RANK)
+      return NULL;
+    int64_t d = MIL_DIM_ANY;
+    if (t[i] == '?')
+      i++;
+    else
+      for (d = 0; t[i] >= '0' && t[i] <= '9'; i++)
+        if ((d = d * 10 + (t[i] - '0')) > MILP_MAX_DIM)
+          return NULL;
+    if (d > 0 && numel > MILP_MAX_NUMEL / d)
+      return NULL;
+    numel *= d > 0 ? d : 1;
+    dims[rank++] = d;
+  }
+  return tensor_type(s, dt, rank, dims);
+}
+
 MilpTArg *milp_targ_type(MilpState *s, MilType *t) {
-  MilpTArg *a = mil_alloc(s->p, sizeof *a);
+  MilpTArg *a = milp_tmp(s, sizeof *a);
   a->kind = MILP_TTYPE;
   a->type = t;
   a->bad = !t;
@@ -154,28 +361,29 @@ MilpTArg *milp_targ_type(MilpState *s, MilType *t) {
 }
 
 MilpTArg *milp_targ_dim(MilpState *s, Loc loc, bool any) {
-  MilpTArg *a = mil_alloc(s->p, sizeof *a);
+  MilpTArg *a = milp_tmp(s, sizeof *a);
   a->kind = MILP_TDIM;
   a->d = MIL_DIM_ANY;
   if (any)
     return a;
-  char *text = milp_text(s, loc);
-  errno = 0;
-  long long v = strtoll(text, NULL, 10);
-  if (text[0] == '-') {
-    a->bad = !milp_err(s, loc, "negative dimension %s", text);
-  } else if (errno == ERANGE || v > MILP_MAX_DIM) {
-    a->bad = !milp_err(s, loc, "dimension %s is larger than %lld", text,
+  const char *t = s->src->text + loc.start;   /* the INT token: -?[0-9]+ */
+  size_t n = loc.end - loc.start;
+  int64_t v = 0;
+  for (size_t i = 0; i < n && v <= MILP_MAX_DIM; i++)
+    v = v * 10 + (t[i] - '0');
+  if (t[0] == '-')
+    a->bad = !milp_err(s, loc, "negative dimension %s", milp_text(s, loc));
+  else if (v > MILP_MAX_DIM)
+    a->bad = !milp_err(s, loc, "dimension %s is larger than %lld", milp_text(s, loc),
                        (long long)MILP_MAX_DIM);
-  } else {
+  else
     a->d = v;
-  }
   return a;
 }
 
 MilpTArg *milp_targ_shape(MilpState *s, MilpTArg *shape, MilpTArg *dim, Loc loc) {
   if (!shape) {
-    shape = mil_alloc(s->p, sizeof *shape);
+    shape = milp_tmp(s, sizeof *shape);
     shape->kind = MILP_TSHAPE;
   }
   if (!dim)
@@ -207,7 +415,7 @@ static MilType *tensor_of(MilpState *s, MilpTArg **a, Loc loc) {
     milp_err(s, loc, "expected tensor<dtype, [dims]>");
     return NULL;
   }
-  MilType *t = mil_tensor_type(s->p, e->dtype, a[1]->rank, a[1]->dim);
+  MilType *t = tensor_type(s, e->dtype, a[1]->rank, a[1]->dim);
   int64_t n = 1;
   for (int i = 0; i < t->rank; i++) {
     if (t->dim[i] <= 0)
@@ -229,7 +437,7 @@ static bool all_types(MilpTArg **a, int n) {
 }
 
 MilType *milp_type(MilpState *s, Loc name, MilpSeq targs, Loc loc) {
-  MilpTArg **a = mil_alloc(s->p, (size_t)targs.n * sizeof *a);
+  MilpTArg **a = milp_tmp(s, (size_t)targs.n * sizeof *a);
   int n = 0;
   for (MilpNode *x = targs.head; x; x = x->next) {
     a[n] = x->item;
@@ -261,7 +469,7 @@ MilType *milp_type(MilpState *s, Loc name, MilpSeq targs, Loc loc) {
 /* ---- literals ---------------------------------------------------------------- */
 
 MilpLit *milp_lit(MilpState *s, MilpLitKind kind, Loc loc, const char *str) {
-  MilpLit *l = mil_alloc(s->p, sizeof *l);
+  MilpLit *l = milp_tmp(s, sizeof *l);
   l->kind = kind;
   l->loc = loc;
   l->str = str;
@@ -271,7 +479,7 @@ MilpLit *milp_lit(MilpState *s, MilpLitKind kind, Loc loc, const char *str) {
 MilpLit *milp_lit_list(MilpState *s, MilpLitKind kind, MilpSeq items, Loc loc) {
   MilpLit *l = milp_lit(s, kind, loc, NULL);
   l->n = items.n;
-  l->items = mil_alloc(s->p, (size_t)items.n * sizeof *l->items);
+  l->items = milp_tmp(s, (size_t)items.n * sizeof *l->items);
   int i = 0;
   for (MilpNode *x = items.head; x; x = x->next) {
     if (!x->item)
@@ -312,8 +520,8 @@ MilpLit *milp_lit_blob(MilpState *s, MilpSeq keyvals, Loc loc) {
 }
 
 MilAttr *milp_attr(MilpState *s, Loc name, MilValue *v) {
-  MilAttr *a = mil_alloc(s->p, sizeof *a);
-  a->name = milp_text(s, name);
+  MilAttr *a = milp_tmp(s, sizeof *a);
+  a->name = milp_name(s, name);
   a->val = v;
   return a;
 }
@@ -397,7 +605,7 @@ static bool set_elem(MilpState *s, MilValue *v, int64_t k, const MilpLit *l) {
   if (dt == MIL_STRING) {
     if (l->kind != MILP_LSTRING)
       return milp_err(s, l->loc, "expected a string, found %s", lit_desc(s, l));
-    v->s[k] = (char *)l->str;
+    v->s[k] = (char *)l->str;     /* interned by milp_string */
     return true;
   }
   if (dt == MIL_BOOL) {
@@ -466,8 +674,9 @@ static bool fill(MilpState *s, MilValue *v, const MilpLit *l, int axis, int64_t 
   return true;
 }
 
-static MilValue *new_value(MilpState *s, const MilType *t, MilValKind kind) {
-  MilValue *v = mil_alloc(s->p, sizeof *v);
+/* A value and `extra` bytes after it, for its elements. */
+static MilValue *new_value(MilpState *s, const MilType *t, MilValKind kind, size_t extra) {
+  MilValue *v = mil_alloc(s->p, sizeof *v + extra);
   v->type = t;
   v->kind = kind;
   v->blob_src = -1;
@@ -479,7 +688,11 @@ static MilValue *blob_value(MilpState *s, const MilType *t, const MilpLit *l) {
     milp_err(s, l->loc, "a BLOBFILE tensor needs a static shape");
     return NULL;
   }
-  return mil_blob_value(s->p, t, l->str, l->offset, -1);
+  MilValue *v = new_value(s, t, MIL_VBLOB, 0);
+  v->n = mil_type_numel(t);
+  v->blob_path = l->str;
+  v->blob_offset = l->offset;
+  return v;
 }
 
 static MilValue *tensor_value(MilpState *s, const MilType *t, const MilpLit *lit) {
@@ -489,21 +702,23 @@ static MilValue *tensor_value(MilpState *s, const MilType *t, const MilpLit *lit
   if (!infer_shape(s, t, lit, dims) || !check_nesting(s, t, lit, 0, dims))
     return NULL;
   if (mil_type_numel(t) < 0)    /* '?' dims: the value gets the shape it spells */
-    t = mil_tensor_type(s->p, t->dtype, t->rank, dims);
+    t = tensor_type(s, t->dtype, t->rank, dims);
   int64_t n = mil_type_numel(t);
   if (n < 0 || n > MIL_MAX_ELEMS) {
     milp_err(s, lit->loc, "literal with more than %d elements", MIL_MAX_ELEMS);
     return NULL;
   }
-  MilValue *v = new_value(s, t, MIL_VDATA);
-  v->n = n;
+  /* Elements (8 bytes each, whatever the dtype) right after the value. */
   size_t cnt = n ? (size_t)n : 1;
+  MilValue *v = new_value(s, t, MIL_VDATA, cnt * 8);
+  v->n = n;
+  void *data = v + 1;
   if (t->dtype == MIL_STRING)
-    v->s = mil_alloc(s->p, cnt * sizeof *v->s);
+    v->s = data;
   else if (mil_dtype_is_float(t->dtype))
-    v->f = mil_alloc(s->p, cnt * sizeof *v->f);
+    v->f = data;
   else
-    v->i = mil_alloc(s->p, cnt * sizeof *v->i);
+    v->i = data;
   int64_t k = 0;
   return fill(s, v, lit, 0, &k) ? v : NULL;
 }
@@ -531,7 +746,7 @@ static MilValue *agg_value(MilpState *s, const MilType *t, const MilpLit *l) {
   if (n >= 0 && l->n != n)
     return milp_err(s, l->loc, "expected %d items in the %s, found %d", n, kind_name(t->kind),
                     l->n), NULL;
-  MilValue *v = new_value(s, t, MIL_VAGG);
+  MilValue *v = new_value(s, t, MIL_VAGG, 0);
   int per = t->kind == MIL_DICT ? 2 : 1;
   v->nitems = l->n * per;
   v->items = mil_alloc(s->p, (size_t)v->nitems * sizeof *v->items);
@@ -563,51 +778,9 @@ MilValue *milp_value(MilpState *s, const MilType *t, const MilpLit *lit) {
 
 /* ---- names defined in the current function ------------------------------------- */
 
-static uint64_t hash(const char *k) {
-  uint64_t h = 1469598103934665603u;
-  for (; *k; k++)
-    h = (h ^ (unsigned char)*k) * 1099511628211u;
-  return h;
-}
+static bool defined(const MilpState *s, const MilpSym *e) { return e->def == s->fn + 1; }
 
-static size_t sym_slot(const MilpState *s, const char *name) {
-  size_t i = hash(name) & (s->symcap - 1);
-  while (s->sym[i] && strcmp(s->sym[i], name) != 0)
-    i = (i + 1) & (s->symcap - 1);
-  return i;
-}
-
-static bool sym_has(const MilpState *s, const char *name) {
-  return s->symcap && s->sym[sym_slot(s, name)];
-}
-
-static void sym_add(MilpState *s, const char *name) {
-  if (2 * (s->nsym + 1) > s->symcap) {
-    const char **old = s->sym;
-    size_t oldcap = s->symcap;
-    s->symcap = oldcap ? 2 * oldcap : 64;
-    s->sym = calloc(s->symcap, sizeof *s->sym);
-    if (!s->sym) {
-      fputs("anet: out of memory\n", stderr);
-      abort();
-    }
-    for (size_t i = 0; i < oldcap; i++)
-      if (old[i])
-        s->sym[sym_slot(s, old[i])] = old[i];
-    free(old);
-  }
-  size_t i = sym_slot(s, name);
-  if (!s->sym[i]) {
-    s->sym[i] = name;
-    s->nsym++;
-  }
-}
-
-void milp_sym_free(MilpState *s) {
-  free(s->sym);
-  s->sym = NULL;
-  s->nsym = s->symcap = 0;
-}
+static void define(MilpState *s, MilpSym *e) { e->def = s->fn + 1; }
 
 /* ---- program structure ---------------------------------------------------------- */
 
@@ -635,7 +808,7 @@ static void attr_array(MilpState *s, MilpSeq q, int *n, MilAttr **out) {
   for (MilpNode *x = q.head; x; x = x->next) {
     MilAttr *a = x->item;
     for (int i = 0; i < *n; i++)
-      if (strcmp((*out)[i].name, a->name) == 0) {
+      if ((*out)[i].name == a->name) {     /* interned */
         milp_err(s, x->loc, "attribute '%s' given twice", a->name);
         break;
       }
@@ -653,18 +826,15 @@ void milp_func_begin(MilpState *s, Loc name, Loc opset, Loc loc) {
     milp_err(s, name, "function '%s' defined twice", fname);
   MilFunc *f = mil_add_func(s->p, fname, milp_text(s, opset));
   f->loc = loc;
-  s->fn = s->p->nfuncs - 1;
-  if (s->sym)
-    memset(s->sym, 0, s->symcap * sizeof *s->sym);
-  s->nsym = 0;
+  s->fn = s->p->nfuncs - 1;   /* a new fn: no name is defined in it yet */
 }
 
 void milp_param(MilpState *s, MilType *t, Loc name) {
-  char *n = milp_text(s, name);
-  if (sym_has(s, n))
-    milp_err(s, name, "'%s' defined twice", n);
-  sym_add(s, n);
-  mil_add_input(s->p, &s->p->funcs[s->fn], t, n);
+  MilpSym *e = name_sym(s, name);
+  if (defined(s, e))
+    milp_err(s, name, "'%s' defined twice", e->str);
+  define(s, e);
+  mil_add_input(s->p, &s->p->funcs[s->fn], t, e->str);
 }
 
 void milp_func_attrs(MilpState *s, MilpSeq attrs) {
@@ -673,34 +843,36 @@ void milp_func_attrs(MilpState *s, MilpSeq attrs) {
 }
 
 void milp_func_output(MilpState *s, Loc name) {
-  char *n = milp_text(s, name);
-  if (!sym_has(s, n))
-    milp_err(s, name, "function output '%s' is not defined", n);
-  mil_add_output(s->p, &s->p->funcs[s->fn], n);
+  MilpSym *e = name_sym(s, name);
+  if (!defined(s, e))
+    milp_err(s, name, "function output '%s' is not defined", e->str);
+  mil_add_output(s->p, &s->p->funcs[s->fn], e->str);
 }
 
 void milp_func_end(MilpState *s) {
   s->fn = -1;
+  tmp_reset(s);
 }
 
 MilBind *milp_bind_ref(MilpState *s, Loc name) {
-  MilBind *b = mil_alloc(s->p, sizeof *b);
+  MilBind *b = milp_tmp(s, sizeof *b);
   b->kind = MIL_BREF;
-  b->ref = milp_text(s, name);
-  if (!sym_has(s, b->ref))
+  MilpSym *e = name_sym(s, name);
+  b->ref = e->str;
+  if (!defined(s, e))
     milp_err(s, name, "'%s' is not defined", b->ref);
   return b;
 }
 
 MilBind *milp_bind_val(MilpState *s, MilValue *v) {
-  MilBind *b = mil_alloc(s->p, sizeof *b);
+  MilBind *b = milp_tmp(s, sizeof *b);
   b->kind = MIL_BVAL;
   b->val = v;
   return b;
 }
 
 MilBind *milp_bind_list(MilpState *s, MilpSeq items) {
-  MilBind *b = mil_alloc(s->p, sizeof *b);
+  MilBind *b = milp_tmp(s, sizeof *b);
   b->kind = MIL_BLIST;
   b->items = mil_alloc(s->p, (size_t)items.n * sizeof *b->items);
   for (MilpNode *x = items.head; x; x = x->next)
@@ -709,16 +881,16 @@ MilBind *milp_bind_list(MilpState *s, MilpSeq items) {
 }
 
 MilArg *milp_arg(MilpState *s, Loc name, MilBind *b) {
-  MilArg *a = mil_alloc(s->p, sizeof *a);
-  a->name = milp_text(s, name);
+  MilArg *a = milp_tmp(s, sizeof *a);
+  a->name = milp_name(s, name);
   a->bind = *b;
   return a;
 }
 
 MilVar *milp_out(MilpState *s, MilType *t, Loc name) {
-  MilVar *v = mil_alloc(s->p, sizeof *v);
+  MilVar *v = milp_tmp(s, sizeof *v);
   v->type = t;
-  v->name = milp_text(s, name);
+  v->name = milp_name(s, name);
   return v;
 }
 
@@ -727,7 +899,7 @@ static void stmt_args(MilpState *s, MilOp *op, MilpSeq args) {
   for (MilpNode *x = args.head; x; x = x->next) {
     MilArg *a = x->item;
     for (int i = 0; i < op->nargs; i++)
-      if (strcmp(op->args[i].name, a->name) == 0) {
+      if (op->args[i].name == a->name) {     /* interned */
         milp_err(s, x->loc, "argument '%s' given twice", a->name);
         break;
       }
@@ -735,26 +907,24 @@ static void stmt_args(MilpState *s, MilOp *op, MilpSeq args) {
   }
 }
 
-/* The outputs become visible only after the whole statement, so an op
- * cannot read its own result. */
+/* The outputs become visible only after the whole statement (its
+ * arguments were checked while it was read), so an op cannot read its own
+ * result. What the statement needed in scratch memory is dropped here. */
 void milp_stmt(MilpState *s, MilpSeq outs, Loc opname, MilpSeq args, MilpSeq attrs, Loc loc) {
-  MilOp *op = mil_add_op(s->p, &s->p->funcs[s->fn], milp_text(s, opname));
+  MilOp *op = mil_add_op_named(s->p, &s->p->funcs[s->fn], milp_name(s, opname));
   op->loc = loc;
-  op->outs = mil_alloc(s->p, (size_t)outs.n * sizeof *op->outs);
+  op->outs = outs.n ? mil_alloc(s->p, (size_t)outs.n * sizeof *op->outs) : NULL;
   for (MilpNode *x = outs.head; x; x = x->next) {
-    MilVar *v = x->item;
-    bool dup = sym_has(s, v->name);
-    for (int i = 0; i < op->nouts && !dup; i++)
-      dup = strcmp(op->outs[i].name, v->name) == 0;
-    if (dup)
-      milp_err(s, x->loc, "'%s' defined twice", v->name);
-    op->outs[op->nouts++] = *v;
+    MilpSym *e = name_sym(s, x->loc);
+    if (defined(s, e))
+      milp_err(s, x->loc, "'%s' defined twice", e->str);
+    define(s, e);
+    op->outs[op->nouts++] = *(MilVar *)x->item;
   }
   stmt_args(s, op, args);
   attr_array(s, attrs, &op->nattrs, &op->attrs);
-  for (int i = 0; i < op->nouts; i++)
-    sym_add(s, op->outs[i].name);
   char msg[640];
   if (opdef_check(&s->p->funcs[s->fn], s->p->funcs[s->fn].nops - 1, msg, sizeof msg) < 0)
     milp_err(s, loc, "%s: %s", op->op, msg);
+  tmp_reset(s);
 }

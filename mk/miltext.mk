@@ -12,3 +12,17 @@ endif
 tests_test_miltext_SOURCES = tests/test_miltext.c tests/check_main.h
 tests_test_miltext_CFLAGS = $(TEST_CFLAGS)
 tests_test_miltext_LDADD = libmiltext.a $(TEST_LIBS)
+
+# `make bench-mil`: the parser's speed and memory against the goals (see the
+# script). mil_bench times mil_parse alone; it is built by `make check`.
+check_PROGRAMS += tests/bench/mil_bench
+tests_bench_mil_bench_SOURCES = tests/bench/mil_bench.c
+tests_bench_mil_bench_LDADD = libmiltext.a libanet.a
+EXTRA_DIST += tests/bench/mil_bench.sh
+bench-mil: anetc$(EXEEXT) anerun$(EXEEXT) tests/bench/peakrss$(EXEEXT) tests/bench/mil_bench$(EXEEXT)
+	ANETC=./anetc$(EXEEXT) ANERUN=./anerun$(EXEEXT) PEAKRSS=./tests/bench/peakrss$(EXEEXT) \
+	  MILBENCH=./tests/bench/mil_bench$(EXEEXT) SRCDIR=$(srcdir) \
+	  $(SHELL) $(srcdir)/tests/bench/mil_bench.sh
+.PHONY: bench-mil
+# The MIL fuzz harness's own seeds and dictionary (tests/fuzz/run.sh).
+EXTRA_DIST += tests/fuzz/mil.dict tests/fuzz/mil-seeds

@@ -385,7 +385,7 @@ static char *slurp(const char *path, size_t *len) {
 
 static const MilOp *find_op(const MilFunc *f, const char *out) {
   for (int i = 0; i < f->nops; i++)
-    if (strcmp(f->ops[i].outs[0].name, out) == 0)
+    if (f->ops[i].nouts && strcmp(f->ops[i].outs[0].name, out) == 0)
       return &f->ops[i];
   ck_abort_msg("no op defines %s", out);
   return NULL;
@@ -529,6 +529,129 @@ START_TEST(parse_values) {
       "    } -> (c, a);\n"
       "}\n");
   free(text);
+  mil_free(p);
+}
+END_TEST
+
+/* A state update as coremltools writes it (FORMATS.md §2.5: write_state +
+ * read_state): the op without outputs is written without "... =". */
+START_TEST(parse_no_outputs) {
+  size_t len;
+  char *text = slurp(CASES "/state-update.mil", &len);
+  MilProg *p = parse_text("state-update.mil", text, len, NULL);
+  ck_assert_ptr_nonnull(p);
+  const MilFunc *f = &p->funcs[0];
+  ck_assert_int_eq(f->nops, 4);
+  const MilOp *w = &f->ops[2];
+  ck_assert_str_eq(w->op, "write_state");
+  ck_assert_int_eq(w->nouts, 0);
+  ck_assert_int_eq(w->nargs, 2);
+  ck_assert_str_eq(ref_of(w, "data"), "k_new");
+  ck_assert_str_eq(ref_of(w, "input"), "k_cache");
+  ck_assert_str_eq(attr_val(w, "name")->s[0], "w");
+  ck_assert_int_eq(w->loc.start, (size_t)(strstr(text, "write_state") - text));
+  ck_assert_str_eq(ref_of(find_op(f, "k_now"), "input"), "k_cache");
+  /* The file is in the printer's canonical form already. */
+  char *t1 = mil_print_string(p);
+  ck_assert_str_eq(t1, text);
+  MilProg *q = parse_ok(t1);
+  ck_assert(mil_prog_eq(p, q));
+  q->funcs[0].ops[2].nouts = 1;       /* an output more is a different program */
+  q->funcs[0].ops[2].outs = q->funcs[0].ops[1].outs;
+  ck_assert(!mil_prog_eq(p, q));
+  free(t1), free(text);
+  mil_free(p), mil_free(q);
+}
+END_TEST
+
+/* Built with the IR API: an op given no outputs prints as a bare call. */
+START_TEST(print_no_outputs) {
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  int64_t dims[] = {2};
+  MilType *t = mil_tensor_type(p, MIL_FP16, 1, dims);
+  MilType *st = agg_type(p, MIL_STATE, 1, t);
+  mil_add_input(p, f, st, "s");
+  mil_add_input(p, f, t, "d");
+  MilOp *op = mil_add_op(p, f, "write_state");
+  mil_op_ref(p, op, "input", "s");
+  mil_op_ref(p, op, "data", "d");
+  mil_op_attr(p, op, "name", mil_scalar_s(p, "w"));
+  mil_add_output(p, f, "d");
+  const char *want = "program(1.3)\n"
+                     "{\n"
+                     "    func main<ios18>(state<tensor<fp16, [2]>> s, tensor<fp16, [2]> d) {\n"
+                     "        write_state(data = d, input = s)[name = string(\"w\")];\n"
+                     "    } -> (d);\n"
+                     "}\n";
+  expect_text(p, want);
+  MilProg *q = parse_ok(want);
+  ck_assert(mil_prog_eq(p, q));
+  mil_free(p), mil_free(q);
+}
+END_TEST
+
+/* (x,) is Python's one-element tuple: read as (x), printed as (x). */
+START_TEST(parse_tuple_comma) {
+  size_t len;
+  char *text = slurp(CASES "/tuple-comma.mil", &len);
+  MilProg *p = parse_text("tuple-comma.mil", text, len, NULL);
+  ck_assert_ptr_nonnull(p);
+  const MilFunc *f = &p->funcs[0];
+  ck_assert_int_eq(f->nattrs, 2);
+  const MilValue *pairs = f->attrs[0].val;
+  ck_assert_str_eq(f->attrs[0].name, "pairs");
+  ck_assert_int_eq(pairs->nitems, 1);
+  ck_assert_int_eq(pairs->items[0]->nitems, 2);
+  ck_assert_int_eq(pairs->items[0]->items[0]->i[0], 1);
+  ck_assert_int_eq(pairs->items[0]->items[1]->i[0], 2);
+  ck_assert_str_eq(f->attrs[1].val->items[0]->s[0], "a");
+  const MilValue *spec = attr_val(find_op(f, "y"), "spec");
+  ck_assert_int_eq(spec->nitems, 2);
+  ck_assert(spec->items[0]->f[0] == 0.5);
+  ck_assert_int_eq(spec->items[1]->nitems, 1);
+  ck_assert_int_eq(spec->items[1]->items[0]->i[0], 1);
+  char *t1 = mil_print_string(p);
+  ck_assert_str_eq(t1,
+      "program(1.3)\n"
+      "{\n"
+      "    func main<ios18>(fp16 x) [one = tuple<string>((\"a\")), "
+      "pairs = tuple<tuple<int32, int32>>(((1, 2)))] {\n"
+      "        fp16 y = relu(x = x)[name = string(\"y\"), "
+      "spec = tuple<fp16, tuple<bool>>((0x1p-1, (true)))];\n"
+      "    } -> (y);\n"
+      "}\n");
+  MilProg *q = parse_ok(t1);
+  ck_assert(mil_prog_eq(p, q));
+  char *t2 = mil_print_string(q);
+  ck_assert_str_eq(t1, t2);
+  free(t1), free(t2), free(text);
+  mil_free(p), mil_free(q);
+}
+END_TEST
+
+/* A tensor type reads the same however it is spaced, with a comment
+ * inside or not (the scanner takes the common spelling as one token, the
+ * grammar the rest), and equal types are one MilType. */
+START_TEST(parse_type_spellings) {
+  MilProg *p = parse_ok("program(1.3) { func main<ios18>(tensor<fp16, [?, 3]> a, "
+                        "state<tensor<fp16,[?,3]>> b, tensor < fp16 , [ ? , 3 ] > c, "
+                        "tensor<fp16, // a comment\n [?, 3]> d, tensor<int8, []> e, "
+                        "tensor<fp16, [2, 1, 1, 1, 1, 1, 1, 1]> f) {} -> (a); }");
+  const MilFunc *f = &p->funcs[0];
+  const MilType *a = f->inputs[0].type;
+  ck_assert_int_eq(a->kind, MIL_TENSOR);
+  ck_assert_int_eq(a->dtype, MIL_FP16);
+  ck_assert_int_eq(a->rank, 2);
+  ck_assert_int_eq(a->dim[0], MIL_DIM_ANY);
+  ck_assert_int_eq(a->dim[1], 3);
+  ck_assert_ptr_eq(f->inputs[1].type->sub[0], a);
+  ck_assert_ptr_eq(f->inputs[2].type, a);
+  ck_assert_ptr_eq(f->inputs[3].type, a);
+  ck_assert_int_eq(f->inputs[4].type->rank, 0);
+  ck_assert_int_eq(f->inputs[4].type->dtype, MIL_INT8);
+  ck_assert_int_eq(f->inputs[5].type->rank, 8);
+  ck_assert_int_eq(f->inputs[5].type->dim[0], 2);
   mil_free(p);
 }
 END_TEST
@@ -706,6 +829,7 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pr, print_verbose_scalar);
   tcase_add_test(pr, print_statements);
   tcase_add_test(pr, print_function_attrs);
+  tcase_add_test(pr, print_no_outputs);
   suite_add_tcase(s, pr);
   TCase *pa = tcase_create("parse");
   tcase_set_timeout(pa, 120);
@@ -713,6 +837,9 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pa, parse_built_program);
   tcase_add_test(pa, parse_values);
   tcase_add_test(pa, parse_two_functions);
+  tcase_add_test(pa, parse_no_outputs);
+  tcase_add_test(pa, parse_tuple_comma);
+  tcase_add_test(pa, parse_type_spellings);
   tcase_add_test(pa, corpus_round_trip);
   tcase_add_test(pa, bad_cases);
   tcase_add_test(pa, damaged_text);

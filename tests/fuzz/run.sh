@@ -7,8 +7,10 @@
 # straight from the sources: gen/*.c (minus the programs' main files),
 # the parsers bison and flex generated in BUILDDIR/grammar (run make first),
 # and the runtime readers (runtime/wfile.c, the .npy reader). Seed corpora
-# come from samples/, tests/cases/, tests/bad/, ../shared/mil-corpus (when
-# present) and the binary cases tests/bad/gen_binary.sh writes.
+# come from samples/, tests/cases/, tests/bad/, tests/fuzz/mil-seeds/,
+# ../shared/mil-corpus (when present) and the binary cases
+# tests/bad/gen_binary.sh writes; tests/fuzz/NAME.dict, when there is one,
+# is the harness's dictionary.
 #
 # Environment: FUZZ_SECONDS (60) per harness, FUZZERS (all four), CC (clang),
 # FUZZ_TIMEOUT (30 seconds per input). Crashes, leaks and timeouts are
@@ -73,7 +75,8 @@ seed() { # seed NAME PATTERN DIR...: copies the files under DIRs that match
 rm -rf "$out/seeds" "$out/gen"
 sh "$src/tests/bad/gen_binary.sh" "$out/gen"
 seed anet '*.anet' "$src/samples" "$src/tests/cases" "$src/tests/bad/anet"
-seed mil '*.mil' "$src/tests/cases" "$src/tests/bad/mil" "$out/gen" "$src/../shared/mil-corpus"
+seed mil '*.mil' "$src/tests/cases" "$src/tests/bad/mil" "$out/gen" "$src/../shared/mil-corpus" \
+  "$here/mil-seeds"
 seed npy '*.npy' "$src/tests/cases" "$out/gen/npy"
 # wfile inputs: 2-byte little-endian length, the MIL text, the weight file.
 mkdir -p "$out/seeds/wfile"
@@ -93,7 +96,10 @@ for z in $FUZZERS; do
   corpus=$out/corpus/$z
   mkdir -p "$corpus"
   echo "== fuzz_$z for ${FUZZ_SECONDS}s"
-  if ! "$exe" "$corpus" "$out/seeds/$z" -max_total_time="$FUZZ_SECONDS" -timeout="${FUZZ_TIMEOUT:-30}" \
+  dict=
+  [ -f "$here/$z.dict" ] && dict=-dict=$here/$z.dict
+  # shellcheck disable=SC2086
+  if ! "$exe" "$corpus" "$out/seeds/$z" $dict -max_total_time="$FUZZ_SECONDS" -timeout="${FUZZ_TIMEOUT:-30}" \
        -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
        -artifact_prefix="$out/crashes/$z-" >"$out/fuzz_$z.log" 2>&1; then
     echo "run.sh: fuzz_$z found a problem; see $out/fuzz_$z.log and $out/crashes/" >&2
