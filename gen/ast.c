@@ -23,6 +23,7 @@ void ast_free(Node *n) {
     Node *next = n->next;
     ast_free(n->a);
     ast_free(n->kids);
+    ast_free(n->binds);
     free(n->name);
     free(n->bind);
     free(n);
@@ -96,13 +97,22 @@ static void sexpr(FILE *out, const Node *n) {
   case N_ACT:     form(out, "activations", NULL, n->a, n->kids); break;
   case N_SEED:    form(out, "seed", NULL, n->a, NULL); break;
   case N_REPEAT:  form(out, "repeat", NULL, n->a, n->kids); break;
-  case N_LAYER:
+  case N_LAYER: case N_USE:
     if (n->bind)
       fprintf(out, "(= %s ", n->bind);
-    form(out, n->name, NULL, NULL, n->kids);
-    if (n->bind)
+    if (n->binds) {
+      fputs("(= (", out);
+      sexpr_list(out, n->binds, " ");
+      fputs(") ", out);
+    }
+    form(out, n->kind == N_USE ? "use" : n->name, n->kind == N_USE ? n->name : NULL, NULL,
+         n->kids);
+    if (n->bind || n->binds)
       fputc(')', out);
     break;
+  case N_BLOCK:   form(out, "block", n->name, n->a, n->kids); break;
+  case N_STATE:   form(out, "state", n->name, n->a, n->kids); break;
+  case N_OUTPUT:  form(out, "output", n->name, n->a, NULL); break;
   case N_LET:     form(out, "let", n->name, NULL, NULL); break;
   case N_FROM:    form(out, "from", n->name, NULL, NULL); break;
   }

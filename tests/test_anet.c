@@ -1063,11 +1063,11 @@ END_TEST
 
 static const struct { const char *src, *want; } diags[] = {
   /* unknown layer or parameter */
-  {NET("    cnov 4"),
-   "t.anet:3:5: error: unknown layer 'cnov'; expected one of: conv, linear, matmul, add, mul, "
-   "relu, sigmoid, tanh, silu, gelu, softmax, layer_norm, rms_norm, reshape, transpose"},
+  {NET("    cnov 4"), "t.anet:3:5: error: unknown layer 'cnov'; did you mean 'conv'?"},
   {NET("    conv 4 kernal=3"),
-   "t.anet:3:12: error: unknown parameter 'kernal' for conv; expected one of: kernel, stride, "
+   "t.anet:3:12: error: unknown parameter 'kernal' for conv; did you mean 'kernel'?"},
+  {NET("    conv 4 qqq=3"),
+   "t.anet:3:12: error: unknown parameter 'qqq' for conv; expected one of: kernel, stride, "
    "padding, dilation, groups, weights, scale, zero_point, init, bias, bias_init"},
   {NET("    relu slope=0.1"),
    "t.anet:3:10: error: unknown parameter 'slope': relu takes no parameters"},
@@ -1157,9 +1157,11 @@ static const struct { const char *src, *want; } diags[] = {
    "t.anet:3:37: error: the network unrolls to more than 4194304 statements"},
   /* dtypes */
   {"network n {\n    input x: fp61[1, 4]\n    relu\n}\n",
-   "t.anet:2:14: error: unknown dtype 'fp61'; expected fp16"},
+   "t.anet:2:14: error: unknown dtype 'fp61'; expected fp16, fp32 or int32"},
+  {"network n {\n    input x: int8[1, 4]\n    relu\n}\n",
+   "t.anet:2:14: error: an input must be fp16, fp32 or int32, not int8"},
   {"network n {\n    input x: fp32[1, 4]\n    relu\n}\n",
-   "t.anet:2:14: error: an input must be fp16, not fp32"},
+   "t.anet:3:5: error: relu needs an fp16 input, got fp32[1, 4] (cast it first)"},
   {NET("    conv 4 weights=int9"), "t.anet:3:20: error: unknown dtype 'int9'; expected fp16 or int8"},
   {NET("    conv 4 weights=uint8"),
    "t.anet:3:20: error: weights must be fp16 or int8, not uint8"},
@@ -1184,10 +1186,12 @@ static const struct { const char *src, *want; } diags[] = {
    "t.anet:3:1: error: a file holds at most one sweep"},
   {"const a = 1\nconst a = 2\n" NET("    relu"), "t.anet:2:7: error: constant 'a' is defined twice"},
   {NET("    conv width"),
-   "t.anet:3:10: error: 'width' is not defined: expected a number or a constant defined above"},
+   "t.anet:3:10: error: 'width' is not defined: expected a number, a word or a constant "
+   "defined above"},
   {NET("    add h"),
    "t.anet:3:9: error: 'h' is not defined: expected a named value or a number"},
-  {NET("    from h\n    relu"), "t.anet:3:10: error: 'h' is not a named value"},
+  {NET("    from h\n    relu"), "t.anet:3:10: error: 'h' is not a named value; did you mean 'x'?"},
+  {NET("    from hidden\n    relu"), "t.anet:3:10: error: 'hidden' is not a named value"},
   {"network n {\n    relu\n}\n",
    "t.anet:2:5: error: relu has no input: declare one first (input x: fp16[...])"},
   {"network n {\n    input x: fp16[2]\n}\n", "t.anet:1:9: error: network 'n' has no layers"},
