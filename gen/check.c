@@ -1977,8 +1977,8 @@ static AnetNet *check_point(const AnetFile *f, int point, Diag *d, bool quiet_co
   c.net = xrealloc(NULL, sizeof *c.net);
   memset(c.net, 0, sizeof *c.net);
   int rc = 0;
-  Diag quiet = {.out = fopen("/dev/null", "w")}, *loud = c.d;
-  if (quiet_consts && quiet.out)
+  Diag quiet = {.out = quiet_consts ? fopen("/dev/null", "w") : NULL}, *loud = c.d;
+  if (quiet.out)
     c.d = &quiet;
   for (const Node *n = f->root; n; n = n->next) {
     if (n->kind == N_CONST && const_stmt(&c, n))

@@ -349,7 +349,7 @@ static void ref_list(Lower *lw, MilOp *o, const char *arg, int n, const char *co
   MilBind b = {.kind = MIL_BLIST, .nitems = n};
   b.items = mil_alloc(lw->p, (size_t)n * sizeof *b.items);
   for (int i = 0; i < n; i++)
-    b.items[i] = (MilBind){.kind = MIL_BREF, .ref = names[i]};
+    b.items[i] = (MilBind){.kind = MIL_BREF, .ref = mil_strdup(lw->p, names[i])};
   mil_op_ref(lw->p, o, arg, names[0]);
   o->args[o->nargs - 1].bind = b;
 }
@@ -774,11 +774,11 @@ static void name_outputs(Lower *lw, const AnetLayer *l) {
     for (int o = f->nops - 1; mine && o >= 0; o--)
       for (int j = 0; j < f->ops[o].nouts; j++)
         if (strcmp(f->ops[o].outs[j].name, v->mil_name) == 0) {
-          f->ops[o].outs[j].name = out->name;
+          f->ops[o].outs[j].name = mil_strdup(lw->p, out->name);   /* the tree goes first */
           for (int a = 0; j == 0 && a < f->ops[o].nattrs; a++)
             if (strcmp(f->ops[o].attrs[a].name, "name") == 0)
               f->ops[o].attrs[a].val = mil_scalar_s(lw->p, out->name);
-          v->mil_name = out->name;
+          v->mil_name = f->ops[o].outs[j].name;
           mine = false;
           break;
         }

@@ -563,7 +563,7 @@ END_TEST
 
 static const MilOp *find_op(const MilFunc *fn, const char *out) {
   for (int i = 0; i < fn->nops; i++)
-    if (strcmp(fn->ops[i].outs[0].name, out) == 0)
+    if (fn->ops[i].nouts > 0 && strcmp(fn->ops[i].outs[0].name, out) == 0)
       return &fn->ops[i];
   return NULL;
 }
@@ -1223,6 +1223,196 @@ END_TEST
 
 /* ---- suite --------------------------------------------------------------- */
 
+
+/* ---- the sample networks: structure expected from the architectures ------ *
+ * Each count below follows from the network's definition (layers per block,
+ * blocks per stage) and from the MIL forms in FORMATS.md §2.4 and §3 and the
+ * op definitions of coremltools (opset iOS15..iOS18); none is copied from
+ * anetc's output. */
+
+static MilProg *lower_sample(const char *name) {
+  static char path[512];
+  snprintf(path, sizeof path, SRCDIR "/samples/nets/%s.anet", name);
+  static Src s;
+  Diag d = diag_stderr();
+  ck_assert_int_eq(src_read_file(&s, path, 1 << 22, &d), 0);
+  AnetFile *f = anet_parse(&s, &d);
+  ck_assert_ptr_nonnull(f);
+  MilProg *p = anet_lower(f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  anet_free(f);
+  return p;
+}
+
+static int count_ops(const MilFunc *fn, const char *op) {
+  int n = 0;
+  for (int i = 0; i < fn->nops; i++)
+    n += strcmp(fn->ops[i].op, op) == 0;
+  return n;
+}
+
+static const MilOp *nth_op(const MilFunc *fn, const char *op, int k) {
+  for (int i = 0; i < fn->nops; i++)
+    if (strcmp(fn->ops[i].op, op) == 0 && k-- == 0)
+      return &fn->ops[i];
+  ck_abort_msg("no %s op number %d", op, k);
+  return NULL;
+}
+
+static const MilType *input_type(const MilFunc *fn, const char *name) {
+  for (int i = 0; i < fn->ninputs; i++)
+    if (strcmp(fn->inputs[i].name, name) == 0)
+      return fn->inputs[i].type;
+  ck_abort_msg("no input %s", name);
+  return NULL;
+}
+
+static const MilValue *const_of(const MilFunc *fn, const char *name) {
+  const MilOp *o = find_op(fn, name);
+  ck_assert_msg(o && strcmp(o->op, "const") == 0, "%s is not a const", name);
+  return mil_op_attr_get(o, "val")->val;
+}
+
+START_TEST(net_unet) {
+  MilProg *p = lower_sample("unet_small");
+  const MilFunc *fn = &p->funcs[0];
+  /* 5 double_convs of 2 convs with bias (conv + add) and relu; the 1x1 head */
+  ck_assert_int_eq(count_ops(fn, "conv"), 11);
+  ck_assert_int_eq(count_ops(fn, "add"), 10);
+  ck_assert_int_eq(count_ops(fn, "relu"), 10);
+  ck_assert_int_eq(count_ops(fn, "max_pool"), 2);
+  ck_assert_int_eq(count_ops(fn, "resize_nearest_neighbor"), 1);
+  ck_assert_int_eq(count_ops(fn, "resize_bilinear"), 1);
+  ck_assert_int_eq(count_ops(fn, "concat"), 2);
+  /* 64 -> 32 -> 16, then 32 and 64 again */
+  const MilOp *mp = nth_op(fn, "max_pool", 1);
+  ASSERT_TYPE(mp->outs[0].type, MIL_FP16, 1, 32, 16, 16);
+  assert_ints(const_val(find_op(fn, ref(mp, "kernel_sizes"))), 2, (int64_t[]){2, 2});
+  assert_ints(const_val(find_op(fn, ref(mp, "strides"))), 2, (int64_t[]){2, 2});
+  assert_str_const(find_op(fn, ref(mp, "pad_type")), "valid");
+  const MilOp *up = nth_op(fn, "resize_nearest_neighbor", 0);
+  ASSERT_TYPE(up->outs[0].type, MIL_FP16, 1, 64, 32, 32);
+  assert_args(up, (const char *const[]){"target_size_height", "target_size_width", "x", NULL});
+  const MilOp *bl = nth_op(fn, "resize_bilinear", 0);
+  assert_str_const(find_op(fn, ref(bl, "sampling_mode")), "UNALIGN_CORNERS");
+  /* the skip concatenated after the upsampled map, along the channels */
+  const MilOp *cat = nth_op(fn, "concat", 0);
+  const MilArg *vals = mil_op_arg(cat, "values");
+  ck_assert_int_eq(vals->bind.kind, MIL_BLIST);
+  ck_assert_int_eq(vals->bind.nitems, 2);
+  ck_assert_str_eq(vals->bind.items[0].ref, up->outs[0].name);
+  ASSERT_TYPE(cat->outs[0].type, MIL_FP16, 1, 96, 32, 32);     /* 64 + 32 */
+  ASSERT_TYPE(nth_op(fn, "concat", 1)->outs[0].type, MIL_FP16, 1, 48, 64, 64);   /* 32 + 16 */
+  ck_assert_int_eq(fn->noutputs, 1);
+  ck_assert_str_eq(fn->outputs[0], "mask");
+  ASSERT_TYPE(mil_value_type(fn, "mask", fn->nops), MIL_FP16, 1, 2, 64, 64);
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(net_mobilenet) {
+  MilProg *p = lower_sample("mobilenet_v2");
+  const MilFunc *fn = &p->funcs[0];
+  /* stem, the t=1 block's depthwise and projection, 16 inverted blocks of
+   * 3 convs, the 1280 conv and the classifier */
+  ck_assert_int_eq(count_ops(fn, "conv"), 1 + 2 + 16 * 3 + 2);
+  ck_assert_int_eq(count_ops(fn, "relu6"), 1 + 1 + 16 * 2 + 1);
+  ck_assert_int_eq(count_ops(fn, "add"), 10 + 1);   /* residuals, classifier bias */
+  ck_assert_int_eq(count_ops(fn, "avg_pool"), 1);
+  ASSERT_TYPE(input_type(fn, "image"), MIL_FP16, 1, 3, 224, 224);
+  ASSERT_TYPE(nth_op(fn, "conv", 0)->outs[0].type, MIL_FP16, 1, 32, 112, 112);
+  /* the last inverted block's depthwise conv: 6 * 160 channels at 7x7 */
+  const MilOp *dw = nth_op(fn, "conv", 1 + 2 + 15 * 3 + 1);
+  ASSERT_TYPE(dw->outs[0].type, MIL_FP16, 1, 960, 7, 7);
+  ASSERT_TYPE(mil_value_type(fn, ref(dw, "weight"), fn->nops), MIL_FP16, 960, 1, 3, 3);
+  ck_assert_int_eq(const_val(find_op(fn, ref(dw, "groups")))->i[0], 960);
+  const MilOp *gp = nth_op(fn, "avg_pool", 0);
+  assert_ints(const_val(find_op(fn, ref(gp, "kernel_sizes"))), 2, (int64_t[]){7, 7});
+  ASSERT_TYPE(gp->outs[0].type, MIL_FP16, 1, 1280, 1, 1);
+  ck_assert_str_eq(fn->outputs[0], "logits");
+  ASSERT_TYPE(mil_value_type(fn, "logits", fn->nops), MIL_FP16, 1, 1000, 1, 1);
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(net_bert) {
+  MilProg *p = lower_sample("bert_encoder");
+  const MilFunc *fn = &p->funcs[0];
+  ASSERT_TYPE(input_type(fn, "ids"), MIL_INT32, 1, 128);
+  ASSERT_TYPE(input_type(fn, "positions"), MIL_INT32, 1, 128);
+  ck_assert_int_eq(count_ops(fn, "gather"), 2);
+  const MilOp *g = nth_op(fn, "gather", 0);
+  ck_assert_str_eq(ref(g, "indices"), "ids");
+  assert_args(g, (const char *const[]){"axis", "batch_dims", "indices", "validate_indices", "x",
+                                       NULL});
+  ASSERT_TYPE(mil_value_type(fn, ref(g, "x"), fn->nops), MIL_FP16, 8192, 256);
+  ASSERT_TYPE(g->outs[0].type, MIL_FP16, 1, 128, 256);
+  /* per layer: q, k, v, out, 2 ffn linears (1x1 convs) and 2 matmuls */
+  ck_assert_int_eq(count_ops(fn, "conv"), 2 * 6);
+  ck_assert_int_eq(count_ops(fn, "matmul"), 2 * 2);
+  ck_assert_int_eq(count_ops(fn, "softmax"), 2);
+  ck_assert_int_eq(count_ops(fn, "erf"), 2);
+  /* 6 layer_norms (input, 2 per layer, final), 2 reduce_sums each */
+  ck_assert_int_eq(count_ops(fn, "reduce_sum"), 6 * 2);
+  ck_assert_int_eq(count_ops(fn, "pow"), 6);
+  const MilOp *mm = nth_op(fn, "matmul", 0);
+  ASSERT_TYPE(mm->outs[0].type, MIL_FP16, 1, 4, 128, 128);
+  /* two outputs in the order written: -> (hidden, first) */
+  ck_assert_int_eq(fn->noutputs, 2);
+  ck_assert_str_eq(fn->outputs[0], "hidden");
+  ck_assert_str_eq(fn->outputs[1], "first");
+  ASSERT_TYPE(mil_value_type(fn, "hidden", fn->nops), MIL_FP16, 1, 256, 1, 128);
+  ASSERT_TYPE(mil_value_type(fn, "first", fn->nops), MIL_FP16, 1, 256, 1, 1);
+  ck_assert_str_eq(find_op(fn, "first")->op, "slice_by_index");
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(net_llama) {
+  MilProg *p = lower_sample("llama_decoder");
+  const MilFunc *fn = &p->funcs[0];
+  ck_assert_int_eq(fn->ninputs, 5);
+  ASSERT_TYPE(input_type(fn, "x"), MIL_FP16, 1, 512, 1, 1);
+  ASSERT_TYPE(input_type(fn, "pos"), MIL_INT32, 1);
+  const MilType *kc = input_type(fn, "k_cache");
+  ck_assert_int_eq(kc->kind, MIL_STATE);   /* state<tensor<fp16, [1, 2, 256, 64]>> */
+  ASSERT_TYPE(kc->sub[0], MIL_FP16, 1, 2, 256, 64);
+  /* q, k, v, o, gate, up, down */
+  ck_assert_int_eq(count_ops(fn, "conv"), 7);
+  ASSERT_TYPE(nth_op(fn, "conv", 1)->outs[0].type, MIL_FP16, 1, 128, 1, 1);   /* 2 x 64 */
+  ck_assert_int_eq(count_ops(fn, "gather"), 2);      /* the cos and sin rows */
+  ck_assert_int_eq(count_ops(fn, "read_state"), 2);
+  ck_assert_int_eq(count_ops(fn, "slice_update"), 2);
+  ck_assert_int_eq(count_ops(fn, "write_state"), 2);
+  ck_assert_int_eq(count_ops(fn, "silu"), 1);
+  ck_assert_int_eq(count_ops(fn, "scaled_dot_product_attention"), 1);
+  /* write_state(data = the updated cache, input = the state), no outputs */
+  const MilOp *w = nth_op(fn, "write_state", 0), *su = nth_op(fn, "slice_update", 0);
+  ck_assert_int_eq(w->nouts, 0);
+  ck_assert_str_eq(ref(w, "input"), "k_cache");
+  ck_assert_str_eq(ref(w, "data"), su->outs[0].name);
+  ck_assert_str_eq(ref(su, "x"), nth_op(fn, "read_state", 0)->outs[0].name);
+  ASSERT_TYPE(mil_value_type(fn, ref(su, "update"), fn->nops), MIL_FP16, 1, 2, 1, 64);
+  /* begin = (0, 0, pos, 0) concatenated in int32, end = begin + [1, 2, 1, 64] */
+  const MilOp *b = find_op(fn, ref(su, "begin"));
+  ck_assert_str_eq(b->op, "concat");
+  ASSERT_TYPE(b->outs[0].type, MIL_INT32, 4);
+  ck_assert_str_eq(mil_op_arg(b, "values")->bind.items[2].ref, "pos");
+  const MilOp *e = find_op(fn, ref(su, "end"));
+  ck_assert_str_eq(e->op, "add");
+  assert_ints(const_of(fn, ref(e, "y")), 4, (int64_t[]){1, 2, 1, 64});
+  /* 8 query heads as 2 groups of 4 against the 2 key/value heads */
+  const MilOp *a = nth_op(fn, "scaled_dot_product_attention", 0);
+  ASSERT_TYPE(mil_value_type(fn, ref(a, "query"), fn->nops), MIL_FP16, 1, 2, 4, 64);
+  ck_assert_str_eq(ref(a, "key"), su->outs[0].name);
+  ck_assert_str_eq(ref(a, "attn_mask"), "mask");
+  ASSERT_TYPE(a->outs[0].type, MIL_FP16, 1, 2, 4, 64);
+  ck_assert_int_eq(fn->noutputs, 1);
+  ck_assert_str_eq(fn->outputs[0], "y");
+  mil_free(p);
+}
+END_TEST
+
 static Suite *anet_suite(void) {
   Suite *s = suite_create("anet");
   TCase *t = tcase_create("lexer");
@@ -1279,6 +1469,14 @@ static Suite *anet_suite(void) {
 
   t = tcase_create("golden");
   tcase_add_test(t, golden_cases);
+  suite_add_tcase(s, t);
+
+  t = tcase_create("nets");
+  tcase_set_timeout(t, 60);
+  tcase_add_test(t, net_unet);
+  tcase_add_test(t, net_mobilenet);
+  tcase_add_test(t, net_bert);
+  tcase_add_test(t, net_llama);
   suite_add_tcase(s, t);
 
   t = tcase_create("diagnostics");
