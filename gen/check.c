@@ -146,6 +146,11 @@ static const char *word_of(const Check *c, const Node *n) {
 static const char *did_you_mean(const Check *c, const char *name, const char *const *extra) {
   static char buf[160];
   const char *best = extra ? diag_suggest(name, extra) : NULL;
+  const char *dtypes[MIL_NDTYPES + 1] = {0};
+  for (int i = 0; extra && i < MIL_NDTYPES; i++)
+    dtypes[i] = mil_dtype_name((MilDtype)i);
+  if (!best && extra)
+    best = diag_suggest(name, dtypes);
   if (!best)
     best = diag_suggest_in(name, c->consts + c->scope, (size_t)(c->nconsts - c->scope),
                            sizeof *c->consts);
@@ -782,6 +787,8 @@ static int operand(Check *c, const Args *a, AnetLayer *l, bool number_ok) {
                   SHAPE(&c->net->values[l->in2]), anetc_layer_name(l->kind));
     return 0;
   }
+  if (n->kind == N_IDENT && !find_const(c, n->name) && !lookup(c, n->name) && c->depth > 0)
+    return value_of(c, n, "the operand");
   if (n->kind == N_IDENT && !find_const(c, n->name) && !lookup(c, n->name))
     return fail(c, n->loc, "'%s' is not defined: expected a named value%s%s", n->name,
                 number_ok ? " or a number" : "", did_you_mean(c, n->name, NULL));

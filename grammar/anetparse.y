@@ -364,9 +364,12 @@ static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetPars
   int nall = yypcontext_expected_tokens(yy, exp, YYNTOKENS);
   int nexp = nall > MAX_EXPECTED ? 0 : nall;
   Loc loc = *yypcontext_location(yy);
-  bool name_fits = false;
-  for (int i = 0; i < nall; i++)
+  bool name_fits = false, stmt_start = false;   /* a name must come here; a statement may */
+  for (int i = 0; i < nall; i++) {
     name_fits |= exp[i] == YYSYMBOL_IDENT || exp[i] == YYSYMBOL_CALLEE;
+    stmt_start |= exp[i] == YYSYMBOL_INPUT || exp[i] == YYSYMBOL_CONST;
+  }
+  name_fits &= !stmt_start;
   if (is_keyword(tok) && name_fits && loc.end > loc.start && loc.end <= ctx->src->len) {
     diag_error(ctx->d, ctx->src, loc, "'%.*s' is a reserved word and cannot be a name",
                (int)(loc.end - loc.start), ctx->src->text + loc.start);

@@ -112,6 +112,7 @@ static void assert_dims(const AnetValue *v, int rank, const int64_t *dim) {
 #define ASSERT_DIMS(v, ...) assert_dims((v), NDIMS(__VA_ARGS__), DIMS(__VA_ARGS__))
 
 #define NET(body) "network n {\n    input x: fp16[1, 4, 8, 8]\n" body "\n}\n"
+#define NET_OF(type, body) "network n {\n    input x: " type "\n" body "\n}\n"
 
 /* ---- scanner ------------------------------------------------------------ */
 
@@ -1224,6 +1225,226 @@ END_TEST
 /* ---- suite --------------------------------------------------------------- */
 
 
+
+/* ---- the language of real networks ----------------------------------------- */
+
+/* Everything parsing, checking and lowering text reports, and the count. */
+static char *all_errors(const char *text, int *nerrors) {
+  Src s = mksrc(text);
+  Capture c;
+  cap_open(&c);
+  AnetFile *f = anet_parse(&s, &c.d);
+  if (f) {
+    for (int i = 0; i < anet_npoints(f); i++)
+      mil_free(anet_lower(f, i, &c.d));
+    anet_free(f);
+  }
+  char *out = cap_close(&c);
+  *nerrors = c.d.nerrors;
+  return out;
+}
+
+START_TEST(parse_blocks_state_outputs) {
+  assert_sexpr("block f(a, b) {\n  conv a\n}\nnetwork n {\n  state s: fp16[2]\n  h = f(4, x)\n"
+               "  f()\n  p, q = split 2\n  output y = relu\n  output h\n  const k = 2\n}",
+               "(block f [a b] (conv a)) (network n (state s fp16 2) (= h (use f 4 x)) (use f) "
+               "(= (p q) (split 2)) (output y (relu)) (output h) (const k 2))");
+  assert_sexpr("block g (x) {\n}\nnetwork n {}", "(block g [x]) (network n)");
+}
+END_TEST
+
+START_TEST(parse_reserved_and_unclosed) {
+  char *e = first_error("network n {\n    input seed: fp16[2]\n    relu\n}\n");
+  ck_assert_str_eq(e, "t.anet:2:11: error: 'seed' is a reserved word and cannot be a name");
+  free(e);
+  e = first_error("network n {\n    input x: fp16[2]\n    let output\n}\n");
+  ck_assert_str_eq(e, "t.anet:3:9: error: 'output' is a reserved word and cannot be a name");
+  free(e);
+  /* the repeat's '{' is the one left open: the network's '}' sits at the
+   * network's indentation, not the repeat's */
+  int n;
+  char *out = all_errors("network n {\n    input x: fp16[2]\n    repeat 2 {\n        relu\n"
+                         "}\n", &n);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:3:14: note: '{' opened here is not closed"));
+  free(out);
+  out = all_errors("block b() {\n    relu\nnetwork n {\n    input x: fp16[2]\n    b()\n}\n", &n);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:1:11: note: '{' opened here is not closed"));
+  free(out);
+}
+END_TEST
+
+START_TEST(check_words) {
+  /* a word as a constant and as swept values: the weights follow it */
+  Checked c;
+  const char *text = "const wt = fp16\nsweep wt in [fp16, int8]\n"
+                     "network n {\n    input x: fp16[1, 4, 2, 2]\n"
+                     "    conv 4 weights=wt scale=(0.5)\n}\n";
+  char *e = first_error(text);
+  ck_assert_str_eq(e, "t.anet:5:30: error: scale applies to int8 weights only (add weights=int8)");
+  free(e);
+  text = "const wt = int8\nconst pad = same\nsweep wt in [int8]\n"
+         "network n {\n    input x: fp16[1, 4, 3, 3]\n"
+         "    conv 4 kernel=3 padding=pad weights=wt scale=0.5\n}\n";
+  AnetNet *n = check_ok(&c, text);
+  ck_assert_str_eq(anet_point_name(c.f, 0), "n_wtint8");
+  ck_assert_int_eq(n->layers[0].w.dtype, MIL_INT8);
+  ASSERT_DIMS(&n->values[n->output], 1, 4, 3, 3);   /* same padding */
+  checked_free(&c);
+  e = first_error("const a = fp16 + 1\n" NET("    relu"));
+  ck_assert_str_eq(e, "t.anet:1:11: error: 'fp16' is a word, not a number");
+  free(e);
+  e = first_error("const a = fp61\n" NET("    relu"));
+  ck_assert_str_eq(e, "t.anet:1:11: error: 'fp61' is not defined: expected a number, a word or a "
+                      "constant defined above; did you mean 'fp16'?");
+  free(e);
+}
+END_TEST
+
+START_TEST(check_blocks) {
+  Checked c;
+  /* parameters as constants and values; the block's result flows on */
+  AnetNet *n = check_ok(&c, "block res(ch, skip) {\n    conv ch kernel=3 padding=same\n    relu\n"
+                            "    add skip\n}\nnetwork n {\n    input x: fp16[1, 4, 8, 8]\n"
+                            "    h = res(4, x)\n    res(4, h)\n    conv 2\n}\n");
+  ck_assert_int_eq(n->nlayers, 7);
+  ck_assert_int_eq(n->layers[2].in2, n->inputs[0].value);   /* skip = x */
+  ck_assert_int_eq(n->layers[5].in2, n->layers[2].out);      /* skip = h */
+  ASSERT_DIMS(&n->values[n->output], 1, 2, 8, 8);
+  checked_free(&c);
+  /* an error inside a block names the line in the block and the use */
+  int errs;
+  char *out = all_errors("block b(k) {\n    conv 4 kernel=k\n}\nnetwork n {\n"
+                         "    input x: fp16[1, 4, 2, 2]\n    b(3)\n}\n", &errs);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:2:5: error: conv output would be empty"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:6:5: note: in block 'b' used here"));
+  free(out);
+  /* a block sees neither the caller's names nor itself */
+  char *e = first_error("block b() {\n    add x\n}\n" NET("    b()"));
+  ck_assert_str_eq(e, "t.anet:2:9: error: 'x' is not a named value (a block sees only its "
+                      "parameters and its own names)");
+  free(e);
+  e = first_error("block b() {\n    b()\n}\n" NET("    b()"));
+  ck_assert_str_eq(e, "t.anet:2:5: error: block 'b' uses itself");
+  free(e);
+  e = first_error("block b(a) {\n    relu\n}\n" NET("    b()"));
+  ck_assert_str_eq(e, "t.anet:6:5: error: block 'b' takes 1 argument, got 0");
+  free(e);
+  e = first_error("block blk() {\n    relu\n}\n" NET("    bkl()"));
+  ck_assert_str_eq(e, "t.anet:6:5: error: unknown block 'bkl'; did you mean 'blk'?");
+  free(e);
+}
+END_TEST
+
+START_TEST(check_many_errors) {
+  /* three independent errors, each reported; what depends on a failed
+   * layer stays silent */
+  int n;
+  char *out = all_errors(NET("    h = cnov 4\n    relu\n    add h\n    conv 4 kernal=3\n"
+                             "    from x\n    softmax axis=9"), &n);
+  ck_assert_int_eq(n, 3);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:3:9: error: unknown layer 'cnov'"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:6:12: error: unknown parameter 'kernal'"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:8:18: error: axis must be at most 3, got 9"));
+  free(out);
+  /* a bad constant and an independent network error */
+  out = all_errors("const a = 1 / 0\n" NET("    conv a\n    relu 3"), &n);
+  ck_assert_int_eq(n, 2);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:1:11: error: division by zero"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:5:10: error: relu takes no positional arguments"));
+  free(out);
+}
+END_TEST
+
+START_TEST(shape_new_layers) {
+  Checked c;
+  /* [1, 4, 8, 8]: concat 4 + 4 channels; split into 3 + 5; slice; pad;
+   * pools (floor((8 - 3) / 2) + 1 = 3); upsample; reduce; global pool */
+  AnetNet *n = check_ok(&c, NET("    a = concat x axis=1\n    p, q = split [3, 5]\n"
+                                "    from q\n    slice begin=[0, 1, 2, 0] end=[1, -1, 8, 8] "
+                                "stride=[1, 1, 3, 2]\n    from x\n    pad [1, 2, 3, 4] mode=reflect\n"
+                                "    from x\n    max_pool kernel=3 stride=2\n    from x\n"
+                                "    avg_pool kernel=2 padding=same\n    upsample [2, 3] mode=bilinear\n"
+                                "    reduce_sum axes=[1, -1] keep_dims=false\n    from x\n"
+                                "    global_max_pool"));
+  ASSERT_DIMS(&n->values[n->layers[0].out], 1, 8, 8, 8);
+  ASSERT_DIMS(&n->values[n->layers[1].outs[0]], 1, 3, 8, 8);
+  ASSERT_DIMS(&n->values[n->layers[1].outs[1]], 1, 5, 8, 8);
+  ASSERT_DIMS(&n->values[n->layers[2].out], 1, 3, 2, 4);   /* [1:4], [2:8:3], [0:8:2] */
+  ASSERT_DIMS(&n->values[n->layers[3].out], 1, 4, 11, 15);
+  ASSERT_DIMS(&n->values[n->layers[4].out], 1, 4, 3, 3);
+  ASSERT_DIMS(&n->values[n->layers[5].out], 1, 4, 4, 4);
+  ASSERT_DIMS(&n->values[n->layers[6].out], 1, 4, 8, 12);
+  ASSERT_DIMS(&n->values[n->layers[7].out], 1, 8);
+  ASSERT_DIMS(&n->values[n->layers[8].out], 1, 4, 1, 1);
+  checked_free(&c);
+  /* int32 indices, an embedding, a cast; attention with a mask */
+  n = check_ok(&c, "network e {\n    input ids: int32[2, 5]\n    input m: fp16[1, 5]\n"
+                   "    embedding 100 16\n    reshape shape=[1, 2, 5, 16]\n    let q\n"
+                   "    scaled_dot_product_attention q q mask=m\n    cast fp32\n}\n");
+  ASSERT_DIMS(&n->values[n->layers[0].out], 2, 5, 16);
+  ASSERT_DIMS(&n->values[n->layers[2].out], 1, 2, 5, 16);
+  ck_assert_int_eq(n->values[n->output].dtype, MIL_FP32);
+  checked_free(&c);
+  char *e = first_error(NET("    pad [9, 0] mode=reflect"));
+  ck_assert_str_eq(e, "t.anet:3:10: error: a padding must be at most 7, got 9");
+  free(e);
+  e = first_error(NET("    concat [x, y]"));
+  ck_assert_str_eq(e, "t.anet:3:16: error: 'y' is not a named value; did you mean 'x'?");
+  free(e);
+  e = first_error("network e {\n    input ids: int32[2]\n    relu\n}\n");
+  ck_assert_str_eq(e, "t.anet:3:5: error: relu needs an fp16 input, got int32[2] (cast it first)");
+  free(e);
+}
+END_TEST
+
+START_TEST(lower_state_update) {
+  MilProg *p = lower_ok("network s {\n    input x: fp16[1, 1, 2]\n    state c: fp16[1, 4, 2]\n"
+                        "    read_state c\n    slice_update x begin=[0, 3, 0]\n    write_state c\n"
+                        "    output y = relu\n}\n");
+  const MilFunc *fn = &p->funcs[0];
+  ck_assert_int_eq(fn->ninputs, 2);
+  ck_assert_int_eq(fn->inputs[1].type->kind, MIL_STATE);
+  const MilOp *su = find_op(fn, "slice_update_0");
+  /* a constant begin: end = begin + the update's shape */
+  assert_ints(const_val(find_op(fn, ref(su, "begin"))), 3, (int64_t[]){0, 3, 0});
+  assert_ints(const_val(find_op(fn, ref(su, "end"))), 3, (int64_t[]){1, 4, 2});
+  const MilOp *w = NULL;
+  for (int i = 0; i < fn->nops; i++)
+    if (strcmp(fn->ops[i].op, "write_state") == 0)
+      w = &fn->ops[i];
+  ck_assert_ptr_nonnull(w);
+  ck_assert_int_eq(w->nouts, 0);
+  ck_assert_str_eq(ref(w, "data"), "slice_update_0");
+  ck_assert_str_eq(ref(w, "input"), "c");
+  ck_assert_str_eq(fn->outputs[0], "y");
+  ck_assert_str_eq(ref(find_op(fn, "y"), "x"), "slice_update_0");
+  mil_free(p);
+  char *e = first_error("network s {\n    input x: fp16[1, 2, 2]\n    state c: fp16[1, 4, 2]\n"
+                        "    read_state c\n    slice_update x begin=[0, 3, 0]\n}\n");
+  ck_assert_str_eq(e, "t.anet:5:30: error: a position must be at most 2, got 3");
+  free(e);
+}
+END_TEST
+
+START_TEST(numerics_new_layers) {
+  /* x = [[1, -2], [3, 9]] as [1, 2, 1, 2]: clip to [-1, 4], concat with x
+   * along the channels, then the sum over channels and width */
+  const double xs[4] = {1, -2, 3, 9};
+  Tensor y = run_cpu(NET_OF("fp16[1, 2, 1, 2]", "    clip min=-1 max=4\n    concat x axis=1\n"
+                            "    reduce_sum axes=[1, 3]"),
+                     4, DIMS(1, 2, 1, 2), xs);
+  ck_assert_int_eq(tensor_numel(&y), 1);
+  /* clipped: 1, -1, 3, 4 (sum 7); plus x: 1 - 2 + 3 + 9 = 11 */
+  ck_assert_double_eq(tensor_get(&y, 0), 18);
+  tensor_free(&y);
+  y = run_cpu(NET_OF("fp16[1, 2, 1, 2]", "    slice begin=[0, 1, 0, 1]\n    sqrt"), 4,
+              DIMS(1, 2, 1, 2), xs);
+  ck_assert_int_eq(tensor_numel(&y), 1);
+  ck_assert_double_eq(tensor_get(&y, 0), 3);
+  tensor_free(&y);
+}
+END_TEST
+
 /* ---- the sample networks: structure expected from the architectures ------ *
  * Each count below follows from the network's definition (layers per block,
  * blocks per stage) and from the MIL forms in FORMATS.md §2.4 and §3 and the
@@ -1436,6 +1657,7 @@ static Suite *anet_suite(void) {
   suite_add_tcase(s, t);
 
   t = tcase_create("check");
+  tcase_set_timeout(t, 60);   /* 10000 sweep points on a busy machine */
   tcase_add_test(t, shape_conv_arith);
   tcase_add_test(t, shape_elementwise);
   tcase_add_test(t, shape_matmul);
@@ -1469,6 +1691,17 @@ static Suite *anet_suite(void) {
 
   t = tcase_create("golden");
   tcase_add_test(t, golden_cases);
+  suite_add_tcase(s, t);
+
+  t = tcase_create("language");
+  tcase_add_test(t, parse_blocks_state_outputs);
+  tcase_add_test(t, parse_reserved_and_unclosed);
+  tcase_add_test(t, check_words);
+  tcase_add_test(t, check_blocks);
+  tcase_add_test(t, check_many_errors);
+  tcase_add_test(t, shape_new_layers);
+  tcase_add_test(t, lower_state_update);
+  tcase_add_test(t, numerics_new_layers);
   suite_add_tcase(s, t);
 
   t = tcase_create("nets");
