@@ -1756,9 +1756,9 @@ static int use_stmt(Check *c, const Node *n) {
   Name *vals = xrealloc(NULL, (size_t)(nargs + 1) * sizeof *vals);
   AnetNum *nums = xrealloc(NULL, (size_t)(nargs + 1) * sizeof *nums);
   bool *is_val = xrealloc(NULL, (size_t)(nargs + 1));
+  /* with a poisoned current value the body is still expanded: its
+   * layers' own mistakes (a misspelt parameter) are independent errors */
   int rc = bind_args(c, n, b, vals, nums, is_val);
-  if (rc == 0 && c->cur == POISON)
-    rc = -1;
   Name *names = c->names;
   int nnames = c->nnames, namecap = c->namecap, scope = c->scope;
   if (rc == 0) {
