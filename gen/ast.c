@@ -146,7 +146,7 @@ static void put_dims(FILE *out, int n, const int64_t *d, const char *sep) {
 }
 
 static void put_shape(FILE *out, const AnetValue *v) {
-  fputs("fp16[", out);
+  fprintf(out, "%s[", mil_dtype_name(v->dtype));
   put_dims(out, v->rank, v->dim, ", ");
   fputc(']', out);
 }
@@ -164,8 +164,28 @@ static void put_weight(FILE *out, const char *what, const AnetWeight *w) {
 }
 
 static void put_layer(FILE *out, const AnetNet *net, const AnetLayer *l) {
-  fprintf(out, "v%d = %s ", l->out, anetc_layer_name(l->kind));
+  if (l->kind == L_WRITE_STATE) {
+    fprintf(out, "write_state %s ", net->states[l->state].name);
+    put_value(out, net, l->in);
+    fputc('\n', out);
+    return;
+  }
+  if (l->kind == L_READ_STATE) {
+    fprintf(out, "v%d = read_state %s -> ", l->out, net->states[l->state].name);
+    put_shape(out, &net->values[l->out]);
+    fputc('\n', out);
+    return;
+  }
+  for (int i = 0; l->kind == L_SPLIT && i < l->nouts; i++)
+    fprintf(out, "%sv%d", i ? ", " : "", l->outs[i]);
+  if (l->kind != L_SPLIT)
+    fprintf(out, "v%d", l->out);
+  fprintf(out, " = %s ", anetc_layer_name(l->kind));
   put_value(out, net, l->in);
+  for (int i = 1; l->kind == L_CONCAT && i < l->nins; i++) {
+    fputc(' ', out);
+    put_value(out, net, l->ins[i]);
+  }
   if (l->in2 >= 0) {
     fputc(' ', out);
     put_value(out, net, l->in2);
@@ -222,9 +242,20 @@ int anet_dump_ir(const AnetFile *f, int point, FILE *out, Diag *d) {
   }
   for (int i = 0; i < net->nlayers; i++)
     put_layer(out, net, &net->layers[i]);
-  fputs("output ", out);
-  put_value(out, net, net->output);
-  fputc('\n', out);
+  for (int i = 0; i < net->nstates; i++) {
+    AnetValue v = {.dtype = net->states[i].dtype, .rank = net->states[i].rank};
+    memcpy(v.dim, net->states[i].dim, sizeof v.dim);
+    fprintf(out, "state %s: ", net->states[i].name);
+    put_shape(out, &v);
+    fputc('\n', out);
+  }
+  for (int i = 0; i < net->noutputs; i++) {
+    fputs("output ", out);
+    if (net->outputs[i].name)
+      fprintf(out, "%s = ", net->outputs[i].name);
+    put_value(out, net, net->outputs[i].value);
+    fputc('\n', out);
+  }
   anetc_free(net);
   return ferror(out) ? -1 : 0;
 }
