@@ -151,10 +151,10 @@ static const char *did_you_mean(const Check *c, const char *name, const char *co
     dtypes[i] = mil_dtype_name((MilDtype)i);
   if (!best && extra)
     best = diag_suggest(name, dtypes);
-  if (!best)
+  if (!best && c->consts)   /* none yet: no pointer to offset */
     best = diag_suggest_in(name, c->consts + c->scope, (size_t)(c->nconsts - c->scope),
                            sizeof *c->consts);
-  if (!best)
+  if (!best && c->consts)
     best = diag_suggest_in(name, c->consts, (size_t)c->nglobal, sizeof *c->consts);
   if (!best)
     return "";
