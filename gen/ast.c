@@ -240,8 +240,6 @@ int anet_dump_ir(const AnetFile *f, int point, FILE *out, Diag *d) {
     put_shape(out, &net->values[net->inputs[i].value]);
     fputc('\n', out);
   }
-  for (int i = 0; i < net->nlayers; i++)
-    put_layer(out, net, &net->layers[i]);
   for (int i = 0; i < net->nstates; i++) {
     AnetValue v = {.dtype = net->states[i].dtype, .rank = net->states[i].rank};
     memcpy(v.dim, net->states[i].dim, sizeof v.dim);
@@ -249,6 +247,8 @@ int anet_dump_ir(const AnetFile *f, int point, FILE *out, Diag *d) {
     put_shape(out, &v);
     fputc('\n', out);
   }
+  for (int i = 0; i < net->nlayers; i++)
+    put_layer(out, net, &net->layers[i]);
   for (int i = 0; i < net->noutputs; i++) {
     fputs("output ", out);
     if (net->outputs[i].name)
