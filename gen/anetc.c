@@ -89,6 +89,16 @@ static int parse_args(int argc, char **argv, Opts *o) {
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--point")) {
       return 1 + usage_error("%s needs a value", a);
     } else if (a[0] == '-' && a[1] != '\0') {
+      static const char *const known[] = {"--help", "--version", "--dump-ir", "--list-points",
+                                          "--sync", "--emit", "--output", "--point", NULL};
+      char opt[64];
+      snprintf(opt, sizeof opt, "%.*s", (int)strcspn(a, "="), a);
+      const char *best = diag_suggest(opt, known);
+      if (best) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%.100s'; did you mean '%s'?", a, best);
+        return 1 + usage_error("unknown option '%s", msg);
+      }
       return 1 + usage_error("unknown option '%s'", a);
     } else if (o->file) {
       return 1 + usage_error("more than one input file ('%s')", a);

@@ -23,6 +23,7 @@ void ast_free(Node *n) {
     Node *next = n->next;
     ast_free(n->a);
     ast_free(n->kids);
+    ast_free(n->binds);
     free(n->name);
     free(n->bind);
     free(n);
@@ -96,13 +97,22 @@ static void sexpr(FILE *out, const Node *n) {
   case N_ACT:     form(out, "activations", NULL, n->a, n->kids); break;
   case N_SEED:    form(out, "seed", NULL, n->a, NULL); break;
   case N_REPEAT:  form(out, "repeat", NULL, n->a, n->kids); break;
-  case N_LAYER:
+  case N_LAYER: case N_USE:
     if (n->bind)
       fprintf(out, "(= %s ", n->bind);
-    form(out, n->name, NULL, NULL, n->kids);
-    if (n->bind)
+    if (n->binds) {
+      fputs("(= (", out);
+      sexpr_list(out, n->binds, " ");
+      fputs(") ", out);
+    }
+    form(out, n->kind == N_USE ? "use" : n->name, n->kind == N_USE ? n->name : NULL, NULL,
+         n->kids);
+    if (n->bind || n->binds)
       fputc(')', out);
     break;
+  case N_BLOCK:   form(out, "block", n->name, n->a, n->kids); break;
+  case N_STATE:   form(out, "state", n->name, n->a, n->kids); break;
+  case N_OUTPUT:  form(out, "output", n->name, n->a, NULL); break;
   case N_LET:     form(out, "let", n->name, NULL, NULL); break;
   case N_FROM:    form(out, "from", n->name, NULL, NULL); break;
   }
@@ -136,7 +146,7 @@ static void put_dims(FILE *out, int n, const int64_t *d, const char *sep) {
 }
 
 static void put_shape(FILE *out, const AnetValue *v) {
-  fputs("fp16[", out);
+  fprintf(out, "%s[", mil_dtype_name(v->dtype));
   put_dims(out, v->rank, v->dim, ", ");
   fputc(']', out);
 }
@@ -154,8 +164,28 @@ static void put_weight(FILE *out, const char *what, const AnetWeight *w) {
 }
 
 static void put_layer(FILE *out, const AnetNet *net, const AnetLayer *l) {
-  fprintf(out, "v%d = %s ", l->out, anetc_layer_name(l->kind));
+  if (l->kind == L_WRITE_STATE) {
+    fprintf(out, "write_state %s ", net->states[l->state].name);
+    put_value(out, net, l->in);
+    fputc('\n', out);
+    return;
+  }
+  if (l->kind == L_READ_STATE) {
+    fprintf(out, "v%d = read_state %s -> ", l->out, net->states[l->state].name);
+    put_shape(out, &net->values[l->out]);
+    fputc('\n', out);
+    return;
+  }
+  for (int i = 0; l->kind == L_SPLIT && i < l->nouts; i++)
+    fprintf(out, "%sv%d", i ? ", " : "", l->outs[i]);
+  if (l->kind != L_SPLIT)
+    fprintf(out, "v%d", l->out);
+  fprintf(out, " = %s ", anetc_layer_name(l->kind));
   put_value(out, net, l->in);
+  for (int i = 1; l->kind == L_CONCAT && i < l->nins; i++) {
+    fputc(' ', out);
+    put_value(out, net, l->ins[i]);
+  }
   if (l->in2 >= 0) {
     fputc(' ', out);
     put_value(out, net, l->in2);
@@ -210,11 +240,22 @@ int anet_dump_ir(const AnetFile *f, int point, FILE *out, Diag *d) {
     put_shape(out, &net->values[net->inputs[i].value]);
     fputc('\n', out);
   }
+  for (int i = 0; i < net->nstates; i++) {
+    AnetValue v = {.dtype = net->states[i].dtype, .rank = net->states[i].rank};
+    memcpy(v.dim, net->states[i].dim, sizeof v.dim);
+    fprintf(out, "state %s: ", net->states[i].name);
+    put_shape(out, &v);
+    fputc('\n', out);
+  }
   for (int i = 0; i < net->nlayers; i++)
     put_layer(out, net, &net->layers[i]);
-  fputs("output ", out);
-  put_value(out, net, net->output);
-  fputc('\n', out);
+  for (int i = 0; i < net->noutputs; i++) {
+    fputs("output ", out);
+    if (net->outputs[i].name)
+      fprintf(out, "%s = ", net->outputs[i].name);
+    put_value(out, net, net->outputs[i].value);
+    fputc('\n', out);
+  }
   anetc_free(net);
   return ferror(out) ? -1 : 0;
 }

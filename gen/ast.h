@@ -48,6 +48,10 @@ typedef enum NodeKind {
   N_LAYER,     /* name: layer, bind: "h" in "h = conv ...", kids: N_ARG */
   N_LET,       /* name */
   N_FROM,      /* name */
+  N_BLOCK,     /* top level: name, a: N_LIST of parameter N_IDENTs, kids: body */
+  N_USE,       /* a block used like a layer: name, bind/binds, kids: argument exprs */
+  N_STATE,     /* name, a: the dtype (N_IDENT), kids: dims */
+  N_OUTPUT,    /* name; a: the N_LAYER or N_USE whose result it is, or NULL */
 } NodeKind;
 
 typedef struct Node Node;
@@ -61,6 +65,7 @@ struct Node {
   Node *a;         /* the one child most kinds have */
   Node *kids;      /* a list, linked by next */
   Node *next;
+  Node *binds;     /* N_LAYER: "a, b = split ...", N_IDENTs */
   Loc name_loc;    /* where name (or bind) is written */
   int depth;       /* nesting below this node, bounded by ANET_MAX_NEST */
 };
@@ -85,13 +90,29 @@ typedef enum LayerKind {
   L_CONV, L_LINEAR, L_MATMUL, L_ADD, L_MUL,
   L_RELU, L_SIGMOID, L_TANH, L_SILU, L_GELU,
   L_SOFTMAX, L_LAYER_NORM, L_RMS_NORM, L_RESHAPE, L_TRANSPOSE,
+  /* joining and cutting */
+  L_CONCAT, L_SPLIT, L_SLICE, L_PAD,
+  /* pooling and resizing */
+  L_AVG_POOL, L_MAX_POOL, L_GLOBAL_AVG_POOL, L_GLOBAL_MAX_POOL, L_UPSAMPLE,
+  L_EMBEDDING,
+  /* activations with parameters, elementwise math */
+  L_CLIP, L_RELU6, L_HARD_SIGMOID, L_HARD_SWISH, L_LEAKY_RELU, L_ELU,
+  L_EXP, L_LOG, L_SQRT, L_RSQRT, L_ABS, L_NEG,
+  L_REDUCE_SUM, L_REDUCE_MEAN, L_REDUCE_MAX, L_CAST,
+  L_SDPA,
+  /* state (iOS18) */
+  L_READ_STATE, L_WRITE_STATE, L_SLICE_UPDATE,
   L_NKINDS
 } LayerKind;
 
+enum { ANET_MAX_INS = 16 };   /* values one concat joins, pieces one split makes */
+
 const char *anetc_layer_name(LayerKind k);
 
-/* A value flowing between layers: always fp16 in the MIL program. */
+/* A value flowing between layers: fp16 unless an input, a cast or an
+ * int32 index says otherwise. */
 typedef struct AnetValue {
+  MilDtype dtype;
   int rank;
   int64_t dim[MIL_MAX_RANK];
   const char *mil_name;      /* set by the lowering */
@@ -129,6 +150,20 @@ typedef struct AnetLayer {
   /* reshape and transpose */
   int nshape;
   int64_t shape[MIL_MAX_RANK];
+  /* concat: ins[0..nins) (ins[0] == in); split: outs[0..nouts) */
+  int nins, ins[ANET_MAX_INS];
+  int nouts, outs[ANET_MAX_INS];
+  /* slice, slice_update: begin, end (exclusive), stride per axis; for
+   * slice_update a begin element may be an int32 value (begin_val >= 0) */
+  int64_t begin[MIL_MAX_RANK], end[MIL_MAX_RANK], step[MIL_MAX_RANK];
+  int begin_val[MIL_MAX_RANK];
+  /* pad: pads[2 * nshape] for the last nshape axes; pooling, upsample, cast */
+  const char *mode;          /* "constant", "nearest", "erf", a dtype name ... */
+  double alpha, alpha2;      /* clip (min, max), hard_sigmoid, leaky_relu, elu, pad value */
+  bool keep_dims;            /* reduce */
+  int state;                 /* read_state, write_state: index in net->states */
+  int mask;                  /* sdpa: value index or -1; in2 = key, in3 = value */
+  int in3;
   /* activation storage: quantize + dequantize after this layer */
   bool quant;
   double qscale;
@@ -140,20 +175,40 @@ typedef struct AnetInput {
   int value;
 } AnetInput;
 
+/* A state (iOS18): a function input of type state<tensor<...>>. */
+typedef struct AnetState {
+  const char *name;
+  Loc loc;
+  MilDtype dtype;
+  int rank;
+  int64_t dim[MIL_MAX_RANK];
+} AnetState;
+
+/* A named output, in the order written. */
+typedef struct AnetOutput {
+  const char *name;          /* NULL: the MIL name of the value */
+  Loc loc;
+  int value;
+} AnetOutput;
+
 typedef struct AnetNet {
   const char *name;
   uint64_t seed;
   int ninputs;  AnetInput *inputs;
+  int nstates;  AnetState *states;
+  int noutputs; AnetOutput *outputs;
   int nvalues, valcap;  AnetValue *values;
   int nlayers, laycap;  AnetLayer *layers;
-  int output;                /* value index */
+  int output;                /* value index of the first output */
 } AnetNet;
 
-/* A constant's value: integers stay exact. */
+/* A constant's value: integers stay exact; a word ("fp16", "same") is a
+ * symbol, which is neither. */
 typedef struct AnetNum {
   bool is_int;
   int64_t i;
   double f;                  /* also set (approximately) for integers */
+  const char *sym;           /* a recognised word, in the syntax tree; else NULL */
 } AnetNum;
 
 /* The checked file anet.h hands out. */

@@ -38,12 +38,18 @@ typedef struct Const {
   const char *name;
   const Node *def;
   AnetNum val;
+  bool bad;                  /* its definition failed: uses stay silent */
 } Const;
+
+enum { POISON = -2 };        /* the value of a layer that failed */
 
 typedef struct Name {
   const char *name;
-  int value;
+  int value;                 /* a value index, POISON, or -1 for a state */
+  int state;                 /* index in net->states, or -1 */
 } Name;
+
+enum { MAX_REPORTED = 256 };
 
 typedef struct Check {
   const AnetFile *f;
@@ -59,29 +65,107 @@ typedef struct Check {
   bool quant;                /* activations int8 */
   double qscale;
   long steps;
+  /* scopes: consts [0, nglobal) are the file's, [scope, nconsts) the
+   * current block's (or the network's) */
+  int nglobal, scope;
+  const Node *use[ANET_MAX_NEST];   /* the block uses being expanded */
+  const Node *used[ANET_MAX_NEST];  /* and their definitions */
+  int depth;
+  int errors0;               /* d->nerrors when this check began */
+  size_t reported[MAX_REPORTED];    /* error offsets inside expansions */
+  int nreported;
 } Check;
+
+/* Errors beyond ANET_MAX_ERRORS are dropped and checking stops early. */
+static bool too_many(const Check *c) { return c->d->nerrors - c->errors0 >= ANET_MAX_ERRORS; }
+
+/* An error inside a block reported once, however often the block is used. */
+static bool seen_before(Check *c, Loc loc) {
+  for (int i = 0; i < c->nreported; i++)
+    if (c->reported[i] == loc.start)
+      return true;
+  if (c->nreported < MAX_REPORTED)
+    c->reported[c->nreported++] = loc.start;
+  return false;
+}
 
 static int fail(Check *c, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Reports an error; inside a block expansion, a note at every use that led
+ * there, innermost first. */
 static int fail(Check *c, Loc loc, const char *fmt, ...) {
+  if (too_many(c) || (c->depth > 0 && seen_before(c, loc)))
+    return -1;
   va_list ap;
   va_start(ap, fmt);
   diag_verror(c->d, c->src, loc, fmt, ap);
   va_end(ap);
+  for (int i = c->depth - 1; i >= 0; i--)
+    diag_note(c->d, c->src, c->use[i]->loc, "in block '%s' used here", c->use[i]->name);
   return -1;
 }
 
 static const Const *find_const(const Check *c, const char *name) {
-  for (int i = c->nconsts - 1; i >= 0; i--)
+  for (int i = c->nconsts - 1; i >= c->scope; i--)
+    if (strcmp(c->consts[i].name, name) == 0)
+      return &c->consts[i];
+  for (int i = c->nglobal - 1; i >= 0; i--)
     if (strcmp(c->consts[i].name, name) == 0)
       return &c->consts[i];
   return NULL;
 }
 
+/* Words a constant, a sweep or a parameter may take as a value. Formats
+ * that later code recognises go here too. */
+static const char *const words[] = {
+  "true", "false", "valid", "same", "constant", "reflect", "replicate", "nearest", "bilinear",
+  "tanh", "erf", NULL,
+};
+
+static bool is_word(const char *name) {
+  MilDtype t;
+  for (int i = 0; words[i]; i++)
+    if (strcmp(words[i], name) == 0)
+      return true;
+  return mil_dtype_lookup(name, strlen(name), &t);
+}
+
+/* The word n stands for: a word written there, or a constant holding one;
+ * NULL for anything else. */
+static const char *word_of(const Check *c, const Node *n) {
+  if (n->kind != N_IDENT)
+    return NULL;
+  const Const *k = find_const(c, n->name);
+  if (k)
+    return k->val.sym;
+  return is_word(n->name) ? n->name : NULL;
+}
+
+/* "; did you mean 'x'?" or "", for a name among the constants in scope
+ * and the extra candidates. */
+static const char *did_you_mean(const Check *c, const char *name, const char *const *extra) {
+  static char buf[160];
+  const char *best = extra ? diag_suggest(name, extra) : NULL;
+  const char *dtypes[MIL_NDTYPES + 1] = {0};
+  for (int i = 0; extra && i < MIL_NDTYPES; i++)
+    dtypes[i] = mil_dtype_name((MilDtype)i);
+  if (!best && extra)
+    best = diag_suggest(name, dtypes);
+  if (!best && c->consts)   /* none yet: no pointer to offset */
+    best = diag_suggest_in(name, c->consts + c->scope, (size_t)(c->nconsts - c->scope),
+                           sizeof *c->consts);
+  if (!best && c->consts)
+    best = diag_suggest_in(name, c->consts, (size_t)c->nglobal, sizeof *c->consts);
+  if (!best)
+    return "";
+  snprintf(buf, sizeof buf, "; did you mean '%s'?", best);
+  return buf;
+}
+
 /* ---- numbers ------------------------------------------------------------ */
 
-static AnetNum num_int(int64_t i) { return (AnetNum){true, i, (double)i}; }
-static AnetNum num_float(double f) { return (AnetNum){false, 0, f}; }
+static AnetNum num_int(int64_t i) { return (AnetNum){true, i, (double)i, NULL}; }
+static AnetNum num_float(double f) { return (AnetNum){false, 0, f, NULL}; }
 
 static const char *describe(const Node *n) {
   switch (n->kind) {
@@ -98,6 +182,9 @@ static int eval_bin(Check *c, const Node *n, AnetNum *out) {
   AnetNum x, y;
   if (eval(c, n->kids, &x) || eval(c, n->kids->next, &y))
     return -1;
+  if (x.sym || y.sym)
+    return fail(c, (x.sym ? n->kids : n->kids->next)->loc, "'%s' is a word, not a number",
+                x.sym ? x.sym : y.sym);
   int op = (int)n->ival;
   if (x.is_int && y.is_int) {
     int64_t r = 0;
@@ -136,15 +223,24 @@ static int eval(Check *c, const Node *n, AnetNum *out) {
     return 0;
   case N_IDENT: {
     const Const *k = find_const(c, n->name);
-    if (!k)
-      return fail(c, n->loc, "'%s' is not defined: expected a number or a constant defined above",
-                  n->name);
-    *out = k->val;
-    return 0;
+    if (k && k->bad)
+      return -1;
+    if (k) {
+      *out = k->val;
+      return 0;
+    }
+    if (is_word(n->name)) {
+      *out = (AnetNum){false, 0, 0, n->name};
+      return 0;
+    }
+    return fail(c, n->loc, "'%s' is not defined: expected a number, a word or a constant "
+                "defined above%s", n->name, did_you_mean(c, n->name, words));
   }
   case N_NEG:
     if (eval(c, n->a, out))
       return -1;
+    if (out->sym)
+      return fail(c, n->loc, "'%s' is a word, not a number", out->sym);
     if (out->is_int && out->i == INT64_MIN)
       return fail(c, n->loc, "integer overflow: the result does not fit in 64 bits");
     *out = out->is_int ? num_int(-out->i) : num_float(-out->f);
@@ -161,6 +257,8 @@ static int eval_int(Check *c, const Node *n, const char *what, int64_t min, int6
   AnetNum v;
   if (eval(c, n, &v))
     return -1;
+  if (v.sym)
+    return fail(c, n->loc, "%s must be an integer, got the word '%s'", what, v.sym);
   if (!v.is_int) {
     char shown[48];   /* 4.0 is not 4: show that it is a float */
     int len = snprintf(shown, sizeof shown, "%g", v.f);
@@ -184,6 +282,8 @@ static int eval_num(Check *c, const Node *n, const char *what, double *out) {
     return fail(c, n->loc, "%s must be a number, got %s", what, describe(n));
   if (eval(c, n, &v))
     return -1;
+  if (v.sym)
+    return fail(c, n->loc, "%s must be a number, got the word '%s'", what, v.sym);
   *out = v.f;
   return 0;
 }
@@ -200,8 +300,8 @@ static int check_fp16(Check *c, const Node *n, const char *what, double v, bool 
 
 /* ---- shapes ------------------------------------------------------------- */
 
-static const char *shape_str(char *buf, size_t size, int rank, const int64_t *dim) {
-  size_t n = (size_t)snprintf(buf, size, "fp16[");
+static const char *shape_str(char *buf, size_t size, MilDtype dt, int rank, const int64_t *dim) {
+  size_t n = (size_t)snprintf(buf, size, "%s[", mil_dtype_name(dt));
   for (int i = 0; i < rank && n < size; i++)
     n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "", (long long)dim[i]);
   if (n < size)
@@ -209,7 +309,7 @@ static const char *shape_str(char *buf, size_t size, int rank, const int64_t *di
   return buf;
 }
 
-#define SHAPE(v) shape_str((char[160]){0}, 160, (v)->rank, (v)->dim)
+#define SHAPE(v) shape_str((char[160]){0}, 160, (v)->dtype, (v)->rank, (v)->dim)
 
 /* Elements of a shape, or -1 beyond ANET_MAX_ELEMS. */
 static int64_t elems(int rank, const int64_t *dim) {
@@ -222,42 +322,74 @@ static int64_t elems(int rank, const int64_t *dim) {
   return n;
 }
 
-static int new_value(Check *c, Loc loc, int rank, const int64_t *dim) {
+static int new_value_t(Check *c, Loc loc, MilDtype dt, int rank, const int64_t *dim) {
   AnetNet *net = c->net;
   if (elems(rank, dim) < 0)
     return fail(c, loc, "the result %s has more than 2^40 elements",
-                shape_str((char[160]){0}, 160, rank, dim));
+                shape_str((char[160]){0}, 160, dt, rank, dim));
   if (net->nvalues == net->valcap) {
     net->valcap = net->valcap ? 2 * net->valcap : 16;
     net->values = xrealloc(net->values, (size_t)net->valcap * sizeof *net->values);
   }
   AnetValue *v = &net->values[net->nvalues];
   memset(v, 0, sizeof *v);
+  v->dtype = dt;
   v->rank = rank;
   memcpy(v->dim, dim, (size_t)rank * sizeof *dim);
   return net->nvalues++;
 }
 
-/* ---- value names -------------------------------------------------------- */
-
-static int find_name(const Check *c, const char *name) {
-  for (int i = 0; i < c->nnames; i++)
-    if (strcmp(c->names[i].name, name) == 0)
-      return c->names[i].value;
-  return -1;
+static int new_value(Check *c, Loc loc, int rank, const int64_t *dim) {
+  return new_value_t(c, loc, MIL_FP16, rank, dim);
 }
 
-static void set_name(Check *c, const char *name, int value) {
+/* ---- value names -------------------------------------------------------- */
+
+static const Name *lookup(const Check *c, const char *name) {
+  for (int i = 0; i < c->nnames; i++)
+    if (strcmp(c->names[i].name, name) == 0)
+      return &c->names[i];
+  return NULL;
+}
+
+/* A value's index, POISON, or -1 when name is no value. */
+static int find_name(const Check *c, const char *name) {
+  const Name *n = lookup(c, name);
+  return n && n->state < 0 ? n->value : -1;
+}
+
+static void bind_name(Check *c, const char *name, int value, int state) {
   for (int i = 0; i < c->nnames; i++)
     if (strcmp(c->names[i].name, name) == 0) {
       c->names[i].value = value;
+      c->names[i].state = state;
       return;
     }
   if (c->nnames == c->namecap) {
     c->namecap = c->namecap ? 2 * c->namecap : 16;
     c->names = xrealloc(c->names, (size_t)c->namecap * sizeof *c->names);
   }
-  c->names[c->nnames++] = (Name){name, value};
+  c->names[c->nnames++] = (Name){name, value, state};
+}
+
+static void set_name(Check *c, const char *name, int value) { bind_name(c, name, value, -1); }
+
+/* The value a name stands for: its index; POISON (silently) after an
+ * earlier error; or -1 after reporting. */
+static int value_of(Check *c, const Node *n, const char *what) {
+  if (n->kind != N_IDENT)
+    return fail(c, n->loc, "%s must be a named value, got %s", what,
+                n->kind == N_INT || n->kind == N_FLOAT ? "a number" : describe(n));
+  const Name *k = lookup(c, n->name);
+  if (k && k->state >= 0)
+    return fail(c, n->loc, "'%s' is a state: read it first (read_state %s)", n->name, n->name);
+  if (k)
+    return k->value;
+  const char *best = diag_suggest_in(n->name, c->names, (size_t)c->nnames, sizeof *c->names);
+  if (best)
+    return fail(c, n->loc, "'%s' is not a named value; did you mean '%s'?", n->name, best);
+  return fail(c, n->loc, "'%s' is not a named value%s", n->name,
+              c->depth > 0 ? " (a block sees only its parameters and its own names)" : "");
 }
 
 /* ---- layer arguments ---------------------------------------------------- */
@@ -273,9 +405,17 @@ typedef struct LayerDef LayerDef;
 struct LayerDef {
   const char *name;
   LayerKind kind;
-  const char *pos;               /* what the one positional argument is, or NULL */
+  const char *pos;               /* what the first positional argument is, or NULL */
   const char *const *params;     /* NULL-terminated */
   int (*check)(Check *c, const Args *a, AnetLayer *l);
+  const char *pos2;              /* the second one, for the few layers that take two */
+  unsigned flags;
+};
+
+enum {
+  F_ANY_DTYPE = 1,               /* the input may be other than fp16 */
+  F_NO_INPUT = 2,                /* reads no current value (read_state) */
+  F_OPTIONAL_POS = 4,            /* the positional argument may be left out */
 };
 
 static const Node *arg(const Args *a, const char *name) {
@@ -292,17 +432,18 @@ static void list_params(char *buf, size_t size, const char *const *params) {
     n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", params[i]);
 }
 
-static int collect_args(Check *c, const Node *stmt, const char *what, const char *pos,
-                        const char *const *params, Args *a) {
+static int collect_args2(Check *c, const Node *stmt, const char *what, const char *pos,
+                         const char *pos2, bool optional, const char *const *params, Args *a) {
   memset(a, 0, sizeof *a);
   for (const Node *k = stmt->kids; k; k = k->next) {
     if (!k->name) {
       if (!pos)
         return fail(c, k->loc, "%s takes no positional arguments; expected name=value here",
                     what);
-      if (a->npos == 1)
-        return fail(c, k->loc, "%s takes one positional argument (%s); expected name=value "
-                    "here", what, pos);
+      if (a->npos == (pos2 ? 2 : 1))
+        return fail(c, k->loc, "%s takes %s positional argument%s (%s%s%s); expected "
+                    "name=value here", what, pos2 ? "two" : "one", pos2 ? "s" : "", pos,
+                    pos2 ? ", then " : "", pos2 ? pos2 : "");
       a->pos[a->npos++] = k->a;
       continue;
     }
@@ -315,6 +456,10 @@ static int collect_args(Check *c, const Node *stmt, const char *what, const char
       if (!params[0])
         return fail(c, k->name_loc, "unknown parameter '%s': %s takes no parameters", k->name,
                     what);
+      const char *best = diag_suggest(k->name, params);
+      if (best)
+        return fail(c, k->name_loc, "unknown parameter '%s' for %s; did you mean '%s'?",
+                    k->name, what, best);
       return fail(c, k->name_loc, "unknown parameter '%s' for %s; expected one of: %s", k->name,
                   what, list);
     }
@@ -324,9 +469,16 @@ static int collect_args(Check *c, const Node *stmt, const char *what, const char
       return fail(c, k->loc, "too many parameters");
     a->named[a->nnamed++] = k;
   }
-  if (pos && a->npos == 0)
+  if (pos && a->npos == 0 && !optional)
     return fail(c, stmt->loc, "%s needs %s before its parameters", what, pos);
+  if (pos2 && a->npos == 1)
+    return fail(c, stmt->loc, "%s needs %s after %s", what, pos2, pos);
   return 0;
+}
+
+static int collect_args(Check *c, const Node *stmt, const char *what, const char *pos,
+                        const char *const *params, Args *a) {
+  return collect_args2(c, stmt, what, pos, NULL, false, params, a);
 }
 
 static int arg_int(Check *c, const Args *a, const char *name, int64_t def, int64_t min,
@@ -351,9 +503,10 @@ static int arg_bool(Check *c, const Args *a, const char *name, bool def, bool *o
   *out = def;
   if (!n)
     return 0;
-  if (n->kind == N_IDENT && strcmp(n->name, "true") == 0)
+  const char *w = word_of(c, n);
+  if (w && strcmp(w, "true") == 0)
     *out = true;
-  else if (n->kind == N_IDENT && strcmp(n->name, "false") == 0)
+  else if (w && strcmp(w, "false") == 0)
     *out = false;
   else
     return fail(c, n->loc, "%s must be true or false", name);
@@ -397,12 +550,13 @@ static int arg_dtype(Check *c, const Node *n, const char *what, MilDtype a, MilD
   char want[40];
   snprintf(want, sizeof want, a == b ? "%s" : "%s or %s", mil_dtype_name(a), mil_dtype_name(b));
   MilDtype t;
+  const char *w = word_of(c, n);
   if (n->kind != N_IDENT)
     return fail(c, n->loc, "%s must be a dtype (%s)", what, want);
-  if (!mil_dtype_lookup(n->name, strlen(n->name), &t))
-    return fail(c, n->loc, "unknown dtype '%s'; expected %s", n->name, want);
+  if (!w || !mil_dtype_lookup(w, strlen(w), &t))
+    return fail(c, n->loc, "unknown dtype '%s'; expected %s", w ? w : n->name, want);
   if (t != a && t != b)
-    return fail(c, n->loc, "%s must be %s, not %s", what, want, n->name);
+    return fail(c, n->loc, "%s must be %s, not %s", what, want, w);
   *out = t;
   return 0;
 }
@@ -537,10 +691,11 @@ static int check_weight_count(Check *c, Loc loc, int64_t cout, int64_t cin, int6
 static int conv_padding(Check *c, const Args *a, AnetLayer *l, const int64_t in[2],
                         const int64_t keff[2]) {
   const Node *n = arg(a, "padding");
+  const char *w = n ? word_of(c, n) : NULL;
   memset(l->pad, 0, sizeof l->pad);
-  if (!n || (n->kind == N_IDENT && strcmp(n->name, "valid") == 0))
+  if (!n || (w && strcmp(w, "valid") == 0))
     return 0;
-  if (n->kind == N_IDENT && strcmp(n->name, "same") == 0) {
+  if (w && strcmp(w, "same") == 0) {
     for (int i = 0; i < 2; i++) {
       int64_t s = l->stride[i], out = (in[i] + s - 1) / s;
       int64_t total = (out - 1) * s + keff[i] - in[i];
@@ -551,9 +706,9 @@ static int conv_padding(Check *c, const Args *a, AnetLayer *l, const int64_t in[
     }
     return 0;
   }
-  if (n->kind == N_IDENT && !find_const(c, n->name))
+  if (w || (n->kind == N_IDENT && !find_const(c, n->name)))
     return fail(c, n->loc, "padding must be valid, same, an integer or a list of 2 or 4 "
-                "integers, got '%s'", n->name);
+                "integers, got '%s'", w ? w : n->name);
   int64_t p[4];
   int count = arg_ints(c, n, "padding", 4, 0, p);
   if (count < 0)
@@ -623,13 +778,22 @@ static int chk_linear(Check *c, const Args *a, AnetLayer *l) {
  * a number. */
 static int operand(Check *c, const Args *a, AnetLayer *l, bool number_ok) {
   const Node *n = a->pos[0];
+  if (n->kind == N_IDENT && find_name(c, n->name) == POISON)
+    return -1;
   if (n->kind == N_IDENT && find_name(c, n->name) >= 0) {
     l->in2 = find_name(c, n->name);
+    if (c->net->values[l->in2].dtype != MIL_FP16)
+      return fail(c, n->loc, "'%s' is %s: %s needs fp16 (cast it first)", n->name,
+                  SHAPE(&c->net->values[l->in2]), anetc_layer_name(l->kind));
     return 0;
   }
-  if (n->kind == N_IDENT && !find_const(c, n->name))
-    return fail(c, n->loc, "'%s' is not defined: expected a named value%s", n->name,
-                number_ok ? " or a number" : "");
+  if (n->kind == N_IDENT && !find_const(c, n->name) && !lookup(c, n->name) && c->depth > 0)
+    return value_of(c, n, "the operand");
+  if (n->kind == N_IDENT && !find_const(c, n->name) && !lookup(c, n->name))
+    return fail(c, n->loc, "'%s' is not defined: expected a named value%s%s", n->name,
+                number_ok ? " or a number" : "", did_you_mean(c, n->name, NULL));
+  if (n->kind == N_IDENT && lookup(c, n->name))
+    return value_of(c, n, "the operand");
   if (!number_ok)
     return fail(c, n->loc, "matmul needs a named value to multiply by");
   if (eval_num(c, n, anetc_layer_name(l->kind), &l->scalar) ||
@@ -769,7 +933,7 @@ static int chk_reshape(Check *c, const Args *a, AnetLayer *l) {
     return fail(c, n->loc, "shape mismatch: cannot reshape %s (%lld elements) to %d dimensions "
                 "of %lld%s elements", SHAPE(x), (long long)total, l->nshape, (long long)known,
                 infer >= 0 ? " x N" : "");
-  return l->out = new_value(c, l->loc, l->nshape, l->shape);
+  return l->out = new_value_t(c, l->loc, x->dtype, l->nshape, l->shape);
 }
 
 static int chk_transpose(Check *c, const Args *a, AnetLayer *l) {
@@ -792,7 +956,476 @@ static int chk_transpose(Check *c, const Args *a, AnetLayer *l) {
     out[i] = x.dim[l->shape[i]];
   }
   l->nshape = x.rank;
-  return l->out = new_value(c, l->loc, x.rank, out);
+  return l->out = new_value_t(c, l->loc, x.dtype, x.rank, out);
+}
+
+
+/* ---- joining, cutting, pooling ------------------------------------------ */
+
+static int norm_axis(Check *c, const Node *n, int rank, int64_t *axis) {
+  if (eval_int(c, n, "axis", -rank, rank - 1, axis))
+    return -1;
+  if (*axis < 0)
+    *axis += rank;
+  return 0;
+}
+
+static int arg_axis_def(Check *c, const Args *a, int rank, int64_t def, int64_t *axis) {
+  const Node *n = arg(a, "axis");
+  *axis = def < 0 ? def + rank : def;
+  if (!n) {
+    if (*axis < 0 || *axis >= rank)
+      return fail(c, a->pos[0] ? a->pos[0]->loc : (Loc){0, 0}, "the default axis %lld does "
+                  "not exist in a value of rank %d: give axis=", (long long)def, rank);
+    return 0;
+  }
+  return norm_axis(c, n, rank, axis);
+}
+
+/* concat h axis=1 | concat [h1, h2] axis=1: the current value, then these */
+static int chk_concat(Check *c, const Args *a, AnetLayer *l) {
+  const Node *p = a->pos[0];
+  const Node *list = p->kind == N_LIST ? p->kids : p;
+  l->nins = 1;
+  l->ins[0] = l->in;
+  for (const Node *k = list; k; k = p->kind == N_LIST ? k->next : NULL) {
+    if (l->nins == ANET_MAX_INS)
+      return fail(c, k->loc, "concat joins at most %d values", ANET_MAX_INS);
+    int v = value_of(c, k, "what concat joins");
+    if (v < 0)
+      return -1;
+    l->ins[l->nins++] = v;
+  }
+  AnetValue x = *val(c, l->in);
+  int64_t axis;
+  if (arg_axis_def(c, a, x.rank, 1, &axis))
+    return -1;
+  l->axis = (int)axis;
+  for (int i = 1; i < l->nins; i++) {
+    const AnetValue *y = val(c, l->ins[i]);
+    bool same = y->rank == x.rank && y->dtype == x.dtype;
+    for (int d = 0; same && d < x.rank; d++)
+      same = d == l->axis || y->dim[d] == x.dim[d];
+    if (!same)
+      return fail(c, l->loc, "shape mismatch: cannot concat %s and %s along axis %d", SHAPE(&x),
+                  SHAPE(y), l->axis);
+    x.dim[l->axis] += y->dim[l->axis];
+  }
+  return l->out = new_value_t(c, l->loc, x.dtype, x.rank, x.dim);
+}
+
+/* split N axis=1 | split [s1, s2, ...] axis=1 */
+static int chk_split(Check *c, const Args *a, AnetLayer *l) {
+  AnetValue x = *val(c, l->in);
+  int64_t axis;
+  if (arg_axis_def(c, a, x.rank, 1, &axis))
+    return -1;
+  l->axis = (int)axis;
+  const Node *p = a->pos[0];
+  int64_t dim = x.dim[axis], sizes[ANET_MAX_INS], total = 0;
+  if (p->kind == N_LIST) {
+    l->nouts = ast_count(p->kids);
+    if (l->nouts < 2 || l->nouts > ANET_MAX_INS)
+      return fail(c, p->loc, "split makes 2 to %d pieces, got %d sizes", ANET_MAX_INS, l->nouts);
+    int i = 0;
+    for (const Node *k = p->kids; k; k = k->next, i++) {
+      if (eval_int(c, k, "a piece's size", 1, dim, &sizes[i]))
+        return -1;
+      total += sizes[i];
+    }
+    if (total != dim)
+      return fail(c, p->loc, "the sizes add up to %lld, but axis %d of %s has %lld",
+                  (long long)total, l->axis, SHAPE(&x), (long long)dim);
+  } else {
+    int64_t n;
+    if (eval_int(c, p, "the number of pieces", 2, ANET_MAX_INS, &n))
+      return -1;
+    if (dim % n)
+      return fail(c, p->loc, "axis %d of %s (%lld) does not split into %lld equal pieces",
+                  l->axis, SHAPE(&x), (long long)dim, (long long)n);
+    l->nouts = (int)n;
+    for (int i = 0; i < l->nouts; i++)
+      sizes[i] = dim / n;
+  }
+  l->nshape = l->nouts;
+  for (int i = 0; i < l->nouts; i++) {
+    l->shape[i % MIL_MAX_RANK] = sizes[i];
+    x.dim[axis] = sizes[i];
+    l->outs[i] = new_value_t(c, l->loc, x.dtype, x.rank, x.dim);
+    if (l->outs[i] < 0)
+      return -1;
+  }
+  memcpy(l->end, sizes, sizeof l->end < sizeof sizes ? sizeof l->end : sizeof sizes);
+  return l->out = l->outs[0];
+}
+
+/* A list with one integer per axis of x (or a shorter list for the last
+ * axes when `last` is set); negative indices count from the end. */
+static int axis_list(Check *c, const Node *n, const char *what, int rank, int64_t *out) {
+  if (n->kind != N_LIST || ast_count(n->kids) != rank)
+    return fail(c, n->loc, "%s must list one integer per axis (%d)", what, rank);
+  int i = 0;
+  for (const Node *k = n->kids; k; k = k->next, i++)
+    if (eval_int(c, k, what, -ANET_MAX_ELEMS, ANET_MAX_ELEMS, &out[i]))
+      return -1;
+  return 0;
+}
+
+/* slice begin=[...] end=[...] stride=[...]: x[b0:e0:s0, ...] */
+static int chk_slice(Check *c, const Args *a, AnetLayer *l) {
+  AnetValue x = *val(c, l->in);
+  for (int i = 0; i < x.rank; i++) {
+    l->begin[i] = 0;
+    l->end[i] = x.dim[i];
+    l->step[i] = 1;
+  }
+  const Node *b = arg(a, "begin"), *e = arg(a, "end"), *st = arg(a, "stride");
+  if (!b && !e)
+    return fail(c, l->loc, "slice needs begin=[...] or end=[...]");
+  if ((b && axis_list(c, b, "begin", x.rank, l->begin)) ||
+      (e && axis_list(c, e, "end", x.rank, l->end)) ||
+      (st && axis_list(c, st, "stride", x.rank, l->step)))
+    return -1;
+  int64_t out[MIL_MAX_RANK];
+  for (int i = 0; i < x.rank; i++) {
+    int64_t d = x.dim[i];
+    if (l->begin[i] < 0)
+      l->begin[i] += d;
+    if (l->end[i] < 0)
+      l->end[i] += d;
+    if (l->step[i] < 1)
+      return fail(c, st->loc, "stride must be at least 1, got %lld", (long long)l->step[i]);
+    if (l->begin[i] < 0 || l->end[i] > d || l->begin[i] >= l->end[i])
+      return fail(c, (b ? b : e)->loc, "axis %d of %s: [%lld, %lld) is not a non-empty range "
+                  "inside [0, %lld)", i, SHAPE(&x), (long long)l->begin[i], (long long)l->end[i],
+                  (long long)d);
+    out[i] = (l->end[i] - l->begin[i] + l->step[i] - 1) / l->step[i];
+  }
+  l->nshape = x.rank;
+  return l->out = new_value_t(c, l->loc, x.dtype, x.rank, out);
+}
+
+static const char *arg_word(Check *c, const Args *a, const char *name, const char *def,
+                            const char *const *allowed) {
+  const Node *n = arg(a, name);
+  if (!n)
+    return def;
+  const char *w = word_of(c, n);
+  for (int i = 0; w && allowed[i]; i++)
+    if (strcmp(allowed[i], w) == 0)
+      return allowed[i];
+  char list[200];
+  list_params(list, sizeof list, allowed);
+  fail(c, n->loc, "%s must be one of: %s", name, list);
+  return NULL;
+}
+
+/* pad [before, after, ...] for the last axes; mode=constant|reflect|replicate */
+static int chk_pad(Check *c, const Args *a, AnetLayer *l) {
+  static const char *const modes[] = {"constant", "reflect", "replicate", NULL};
+  AnetValue x = *val(c, l->in);
+  const Node *p = a->pos[0];
+  int n = p->kind == N_LIST ? ast_count(p->kids) : 0;
+  if (n == 0 || n % 2 || n / 2 > x.rank)
+    return fail(c, p->loc, "pad takes a list [before, after, ...] of 2 values per padded axis "
+                "(the last ones), at most %d values for %s", 2 * x.rank, SHAPE(&x));
+  l->mode = arg_word(c, a, "mode", "constant", modes);
+  if (!l->mode || arg_num(c, a, "value", 0, &l->alpha) ||
+      check_fp16(c, p, "value", l->alpha, false))
+    return -1;
+  if (arg(a, "value") && strcmp(l->mode, "constant") != 0)
+    return fail(c, arg(a, "value")->loc, "value applies to mode=constant only");
+  l->nshape = n;
+  int i = 0, first = x.rank - n / 2;
+  for (const Node *k = p->kids; k; k = k->next, i++) {
+    int64_t d = x.dim[first + i / 2];
+    int64_t max = strcmp(l->mode, "reflect") == 0 ? d - 1 : strcmp(l->mode, "replicate") == 0
+                  ? d : MAX_SIZE;
+    if (eval_int(c, k, "a padding", 0, max, &l->shape[i]))
+      return -1;
+    x.dim[first + i / 2] += l->shape[i];
+  }
+  return l->out = new_value(c, l->loc, x.rank, x.dim);
+}
+
+/* avg_pool / max_pool kernel= stride= padding=; global_*_pool: the whole map */
+static int chk_pool(Check *c, const Args *a, AnetLayer *l) {
+  AnetValue x = *val(c, l->in);
+  if (x.rank != 4)
+    return fail(c, l->loc, "%s expects a 4-d input [N, C, H, W], got %s",
+                anetc_layer_name(l->kind), SHAPE(&x));
+  bool global = l->kind == L_GLOBAL_AVG_POOL || l->kind == L_GLOBAL_MAX_POOL;
+  int64_t in[2] = {x.dim[2], x.dim[3]};
+  if (global) {
+    memcpy(l->kernel, in, sizeof l->kernel);
+    memcpy(l->stride, in, sizeof l->stride);
+    memset(l->pad, 0, sizeof l->pad);
+  } else {
+    if (!arg(a, "kernel"))
+      return fail(c, l->loc, "%s needs kernel=", anetc_layer_name(l->kind));
+    if (arg_pair(c, a, "kernel", l->kernel))
+      return -1;
+    memcpy(l->stride, l->kernel, sizeof l->stride);   /* stride defaults to the kernel */
+    if (arg(a, "stride") && arg_pair(c, a, "stride", l->stride))
+      return -1;
+    if (conv_padding(c, a, l, in, l->kernel))
+      return -1;
+  }
+  int64_t out[4] = {x.dim[0], x.dim[1], 0, 0};
+  for (int i = 0; i < 2; i++) {
+    int64_t span = in[i] + l->pad[2 * i] + l->pad[2 * i + 1] - l->kernel[i];
+    if (span < 0)
+      return fail(c, l->loc, "the kernel (%lld) is larger than the padded input (%lld)",
+                  (long long)l->kernel[i], (long long)(in[i] + l->pad[2 * i] + l->pad[2 * i + 1]));
+    out[2 + i] = span / l->stride[i] + 1;
+  }
+  return l->out = new_value(c, l->loc, 4, out);
+}
+
+/* upsample 2 | upsample [2, 3]; mode=nearest|bilinear */
+static int chk_upsample(Check *c, const Args *a, AnetLayer *l) {
+  static const char *const modes[] = {"nearest", "bilinear", NULL};
+  AnetValue x = *val(c, l->in);
+  if (x.rank != 4)
+    return fail(c, l->loc, "upsample expects a 4-d input [N, C, H, W], got %s", SHAPE(&x));
+  int64_t f[2];
+  int n = arg_ints(c, a->pos[0], "the scale factor", 2, 1, f);
+  if (n < 0)
+    return -1;
+  if (n == 1)
+    f[1] = f[0];
+  l->mode = arg_word(c, a, "mode", "nearest", modes);
+  if (!l->mode)
+    return -1;
+  memcpy(l->stride, f, sizeof f);
+  x.dim[2] *= f[0];
+  x.dim[3] *= f[1];
+  return l->out = new_value(c, l->loc, 4, x.dim);
+}
+
+/* embedding ROWS DIM: rows of a weight table gathered by int32 indices */
+static int chk_embedding(Check *c, const Args *a, AnetLayer *l) {
+  AnetValue x = *val(c, l->in);
+  if (x.dtype != MIL_INT32)
+    return fail(c, l->loc, "embedding takes int32 indices, got %s", SHAPE(&x));
+  if (x.rank == MIL_MAX_RANK)
+    return fail(c, l->loc, "embedding adds an axis: %s has rank %d already", SHAPE(&x), x.rank);
+  if (eval_int(c, a->pos[0], "the number of rows", 1, ANET_MAX_ELEMS, &l->cout) ||
+      eval_int(c, a->pos[1], "the row size", 1, ANET_MAX_ELEMS, &l->groups) ||
+      check_weight_count(c, l->loc, l->cout, l->groups, 1, 1) ||
+      arg_weights(c, a, 1, &l->w))
+    return -1;
+  x.dim[x.rank++] = l->groups;
+  return l->out = new_value(c, l->loc, x.rank, x.dim);
+}
+
+/* ---- activations and elementwise math ----------------------------------- */
+
+static int chk_act(Check *c, const Args *a, AnetLayer *l) {
+  switch (l->kind) {
+  case L_CLIP:
+    if (!arg(a, "min") || !arg(a, "max"))
+      return fail(c, l->loc, "clip needs min= and max=");
+    if (arg_num(c, a, "min", 0, &l->alpha) || arg_num(c, a, "max", 0, &l->alpha2))
+      return -1;
+    if (l->alpha >= l->alpha2)
+      return fail(c, arg(a, "max")->loc, "clip needs min < max, got %g and %g", l->alpha,
+                  l->alpha2);
+    break;
+  case L_HARD_SIGMOID:
+    if (arg_num(c, a, "alpha", 0.2, &l->alpha) || arg_num(c, a, "beta", 0.5, &l->alpha2))
+      return -1;
+    break;
+  case L_LEAKY_RELU:
+    if (arg_num(c, a, "alpha", 0.01, &l->alpha))
+      return -1;
+    break;
+  case L_ELU:
+    if (arg_num(c, a, "alpha", 1.0, &l->alpha))
+      return -1;
+    break;
+  case L_LOG: case L_RSQRT:
+    if (arg_num(c, a, "eps", 0, &l->alpha))
+      return -1;
+    break;
+  case L_GELU: {
+    static const char *const modes[] = {"tanh", "erf", NULL};
+    l->mode = arg_word(c, a, "mode", "tanh", modes);
+    if (!l->mode)
+      return -1;
+    break;
+  }
+  default:
+    break;
+  }
+  Loc at = arg(a, "alpha") ? arg(a, "alpha")->loc : l->loc;
+  if (check_fp16(c, (Node[]){{.loc = at}}, "a parameter", l->alpha, false) ||
+      check_fp16(c, (Node[]){{.loc = at}}, "a parameter", l->alpha2, false))
+    return -1;
+  return chk_unary(c, a, l);
+}
+
+/* reduce_sum / reduce_mean / reduce_max axes=[...] keep_dims=true */
+static int chk_reduce(Check *c, const Args *a, AnetLayer *l) {
+  AnetValue x = *val(c, l->in);
+  const Node *n = arg(a, "axes");
+  if (!n)
+    return fail(c, l->loc, "%s needs axes=[...]", anetc_layer_name(l->kind));
+  int64_t ax[MIL_MAX_RANK];
+  int count = n->kind == N_LIST ? ast_count(n->kids) : 1;
+  if (count < 1 || count > x.rank)
+    return fail(c, n->loc, "axes must list 1 to %d axes of %s", x.rank, SHAPE(&x));
+  const Node *k = n->kind == N_LIST ? n->kids : n;
+  bool seen[MIL_MAX_RANK] = {0};
+  for (int i = 0; i < count; i++, k = k->next) {
+    if (norm_axis(c, k, x.rank, &ax[i]))
+      return -1;
+    if (seen[ax[i]])
+      return fail(c, k->loc, "axis %lld appears twice", (long long)ax[i]);
+    seen[ax[i]] = true;
+  }
+  if (arg_bool(c, a, "keep_dims", true, &l->keep_dims))
+    return -1;
+  l->nshape = count;
+  memcpy(l->shape, ax, (size_t)count * sizeof *ax);
+  int64_t out[MIL_MAX_RANK];
+  int rank = 0;
+  for (int i = 0; i < x.rank; i++)
+    if (!seen[i])
+      out[rank++] = x.dim[i];
+    else if (l->keep_dims)
+      out[rank++] = 1;
+  if (rank == 0)
+    out[rank++] = 1;   /* a full reduction without keep_dims: one element, rank 1 */
+  return l->out = new_value(c, l->loc, rank, out);
+}
+
+/* cast fp16|fp32|int32 */
+static int chk_cast(Check *c, const Args *a, AnetLayer *l) {
+  AnetValue x = *val(c, l->in);
+  const char *w = word_of(c, a->pos[0]);
+  MilDtype t;
+  if (!w || !mil_dtype_lookup(w, strlen(w), &t) ||
+      (t != MIL_FP16 && t != MIL_FP32 && t != MIL_INT32))
+    return fail(c, a->pos[0]->loc, "cast takes fp16, fp32 or int32");
+  if (t == x.dtype)
+    return fail(c, a->pos[0]->loc, "the value is %s already", SHAPE(&x));
+  l->mode = mil_dtype_name(t);
+  return l->out = new_value_t(c, l->loc, t, x.rank, x.dim);
+}
+
+/* scaled_dot_product_attention KEY VALUE mask=M: the current value is the
+ * query; [B.., L, E] x [B.., S, E] x [B.., S, EV] -> [B.., L, EV] */
+static int chk_sdpa(Check *c, const Args *a, AnetLayer *l) {
+  l->in2 = value_of(c, a->pos[0], "the key");
+  l->in3 = l->in2 < 0 ? -1 : value_of(c, a->pos[1], "the value");
+  l->mask = -1;
+  if (l->in2 < 0 || l->in3 < 0)
+    return -1;
+  if (arg(a, "mask") && (l->mask = value_of(c, arg(a, "mask"), "the mask")) < 0)
+    return -1;
+  AnetValue q = *val(c, l->in), k = *val(c, l->in2), v = *val(c, l->in3);
+  if (q.rank < 3 || k.rank != q.rank || v.rank != q.rank)
+    return fail(c, l->loc, "query, key and value need one rank of at least 3, got %s, %s, %s",
+                SHAPE(&q), SHAPE(&k), SHAPE(&v));
+  int r = q.rank;
+  bool ok = k.dtype == MIL_FP16 && v.dtype == MIL_FP16 && q.dim[r - 1] == k.dim[r - 1] &&
+            k.dim[r - 2] == v.dim[r - 2];
+  for (int i = 0; ok && i < r - 2; i++)
+    ok = q.dim[i] == k.dim[i] && q.dim[i] == v.dim[i];
+  if (!ok)
+    return fail(c, l->loc, "shape mismatch: attention of query %s, key %s, value %s", SHAPE(&q),
+                SHAPE(&k), SHAPE(&v));
+  if (l->mask >= 0) {
+    const AnetValue *m = val(c, l->mask);
+    AnetValue want = q;
+    want.dim[r - 1] = k.dim[r - 2];
+    int64_t out[MIL_MAX_RANK];
+    int rank;
+    if (m->dtype != MIL_FP16 || broadcast(c, l, &want, m, out, &rank) || rank != r)
+      return fail(c, arg(a, "mask")->loc, "the mask %s must be fp16 and broadcast to %s",
+                  SHAPE(m), SHAPE(&want));
+  }
+  q.dim[r - 1] = v.dim[r - 1];
+  return l->out = new_value(c, l->loc, r, q.dim);
+}
+
+/* ---- state -------------------------------------------------------------- */
+
+static int state_of(Check *c, const Node *n) {
+  if (n->kind != N_IDENT)
+    return fail(c, n->loc, "expected the name of a state");
+  const Name *k = lookup(c, n->name);
+  if (!k || k->state < 0)
+    return fail(c, n->loc, "'%s' is not a state (declare it: state %s: fp16[...])", n->name,
+                n->name);
+  return k->state;
+}
+
+static int chk_read_state(Check *c, const Args *a, AnetLayer *l) {
+  if ((l->state = state_of(c, a->pos[0])) < 0)
+    return -1;
+  const AnetState *st = &c->net->states[l->state];
+  l->in = -1;
+  return l->out = new_value_t(c, l->loc, st->dtype, st->rank, st->dim);
+}
+
+static int chk_write_state(Check *c, const Args *a, AnetLayer *l) {
+  if ((l->state = state_of(c, a->pos[0])) < 0)
+    return -1;
+  const AnetState *st = &c->net->states[l->state];
+  const AnetValue *x = val(c, l->in);
+  AnetValue want = {.dtype = st->dtype, .rank = st->rank};
+  memcpy(want.dim, st->dim, sizeof want.dim);
+  bool same = x->dtype == st->dtype && x->rank == st->rank;
+  for (int i = 0; same && i < x->rank; i++)
+    same = x->dim[i] == st->dim[i];
+  if (!same)
+    return fail(c, l->loc, "cannot write %s to state '%s' of %s", SHAPE(x), st->name,
+                SHAPE(&want));
+  l->out = -1;
+  return 0;
+}
+
+/* slice_update UPDATE begin=[...]: the current value with UPDATE written at
+ * begin; a begin element may name an int32 value of one element (a decode
+ * position), which is then checked at run time only. */
+static int chk_slice_update(Check *c, const Args *a, AnetLayer *l) {
+  AnetValue x = *val(c, l->in);
+  if ((l->in2 = value_of(c, a->pos[0], "the update")) < 0)
+    return -1;
+  const AnetValue *u = val(c, l->in2);
+  const Node *b = arg(a, "begin");
+  if (!b)
+    return fail(c, l->loc, "slice_update needs begin=[...]");
+  if (u->rank != x.rank || u->dtype != x.dtype || b->kind != N_LIST ||
+      ast_count(b->kids) != x.rank)
+    return fail(c, b->kind == N_LIST && u->rank == x.rank ? b->loc : l->loc,
+                "slice_update writes %s into %s: begin must list %d positions", SHAPE(u),
+                SHAPE(&x), x.rank);
+  int i = 0;
+  for (const Node *k = b->kids; k; k = k->next, i++) {
+    l->begin_val[i] = -1;
+    l->begin[i] = 0;
+    if (u->dim[i] > x.dim[i])
+      return fail(c, l->loc, "the update %s is larger than %s along axis %d", SHAPE(u),
+                  SHAPE(&x), i);
+    if (k->kind == N_IDENT && lookup(c, k->name)) {
+      int v = value_of(c, k, "a position");
+      if (v < 0)
+        return -1;
+      const AnetValue *p = val(c, v);
+      if (p->dtype != MIL_INT32 || elems(p->rank, p->dim) != 1)
+        return fail(c, k->loc, "a position must be an int32 value of one element, got %s",
+                    SHAPE(p));
+      l->begin_val[i] = v;
+    } else if (eval_int(c, k, "a position", 0, x.dim[i] - u->dim[i], &l->begin[i])) {
+      return -1;
+    }
+    l->end[i] = l->begin[i] + u->dim[i];
+  }
+  l->nshape = x.rank;
+  return l->out = new_value_t(c, l->loc, x.dtype, x.rank, x.dim);
 }
 
 #define PARAMS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -801,22 +1434,56 @@ static int chk_transpose(Check *c, const Args *a, AnetLayer *l) {
 
 static const LayerDef layer_defs[L_NKINDS] = {
   {"conv", L_CONV, "the number of output channels",
-   PARAMS("kernel", "stride", "padding", "dilation", "groups", WEIGHT_PARAMS), chk_conv},
-  {"linear", L_LINEAR, "the number of output features", PARAMS(WEIGHT_PARAMS), chk_linear},
+   PARAMS("kernel", "stride", "padding", "dilation", "groups", WEIGHT_PARAMS), chk_conv, NULL, 0},
+  {"linear", L_LINEAR, "the number of output features", PARAMS(WEIGHT_PARAMS), chk_linear, NULL, 0},
   {"matmul", L_MATMUL, "the value to multiply by", PARAMS("transpose_x", "transpose_y"),
-   chk_matmul},
-  {"add", L_ADD, "the value or number to add", NOPARAMS, chk_binary},
-  {"mul", L_MUL, "the value or number to multiply by", NOPARAMS, chk_binary},
-  {"relu", L_RELU, NULL, NOPARAMS, chk_unary},
-  {"sigmoid", L_SIGMOID, NULL, NOPARAMS, chk_unary},
-  {"tanh", L_TANH, NULL, NOPARAMS, chk_unary},
-  {"silu", L_SILU, NULL, NOPARAMS, chk_unary},
-  {"gelu", L_GELU, NULL, NOPARAMS, chk_unary},
-  {"softmax", L_SOFTMAX, NULL, PARAMS("axis"), chk_softmax},
-  {"layer_norm", L_LAYER_NORM, NULL, PARAMS("axis", "eps", "affine"), chk_norm},
-  {"rms_norm", L_RMS_NORM, NULL, PARAMS("axis", "eps", "affine"), chk_norm},
-  {"reshape", L_RESHAPE, NULL, PARAMS("shape"), chk_reshape},
-  {"transpose", L_TRANSPOSE, NULL, PARAMS("perm"), chk_transpose},
+   chk_matmul, NULL, 0},
+  {"add", L_ADD, "the value or number to add", NOPARAMS, chk_binary, NULL, 0},
+  {"mul", L_MUL, "the value or number to multiply by", NOPARAMS, chk_binary, NULL, 0},
+  {"relu", L_RELU, NULL, NOPARAMS, chk_unary, NULL, 0},
+  {"sigmoid", L_SIGMOID, NULL, NOPARAMS, chk_unary, NULL, 0},
+  {"tanh", L_TANH, NULL, NOPARAMS, chk_unary, NULL, 0},
+  {"silu", L_SILU, NULL, NOPARAMS, chk_unary, NULL, 0},
+  {"gelu", L_GELU, NULL, PARAMS("mode"), chk_act, NULL, 0},
+  {"softmax", L_SOFTMAX, NULL, PARAMS("axis"), chk_softmax, NULL, 0},
+  {"layer_norm", L_LAYER_NORM, NULL, PARAMS("axis", "eps", "affine"), chk_norm, NULL, 0},
+  {"rms_norm", L_RMS_NORM, NULL, PARAMS("axis", "eps", "affine"), chk_norm, NULL, 0},
+  {"reshape", L_RESHAPE, NULL, PARAMS("shape"), chk_reshape, NULL, F_ANY_DTYPE},
+  {"transpose", L_TRANSPOSE, NULL, PARAMS("perm"), chk_transpose, NULL, F_ANY_DTYPE},
+  {"concat", L_CONCAT, "the value or [values] to join", PARAMS("axis"), chk_concat, NULL,
+   F_ANY_DTYPE},
+  {"split", L_SPLIT, "the number of pieces or [sizes]", PARAMS("axis"), chk_split, NULL,
+   F_ANY_DTYPE},
+  {"slice", L_SLICE, NULL, PARAMS("begin", "end", "stride"), chk_slice, NULL, F_ANY_DTYPE},
+  {"pad", L_PAD, "the paddings [before, after, ...]", PARAMS("mode", "value"), chk_pad, NULL, 0},
+  {"avg_pool", L_AVG_POOL, NULL, PARAMS("kernel", "stride", "padding"), chk_pool, NULL, 0},
+  {"max_pool", L_MAX_POOL, NULL, PARAMS("kernel", "stride", "padding"), chk_pool, NULL, 0},
+  {"global_avg_pool", L_GLOBAL_AVG_POOL, NULL, NOPARAMS, chk_pool, NULL, 0},
+  {"global_max_pool", L_GLOBAL_MAX_POOL, NULL, NOPARAMS, chk_pool, NULL, 0},
+  {"upsample", L_UPSAMPLE, "the scale factor", PARAMS("mode"), chk_upsample, NULL, 0},
+  {"embedding", L_EMBEDDING, "the number of rows", PARAMS("weights", "scale", "zero_point",
+   "init"), chk_embedding, "the row size", F_ANY_DTYPE},
+  {"clip", L_CLIP, NULL, PARAMS("min", "max"), chk_act, NULL, 0},
+  {"relu6", L_RELU6, NULL, NOPARAMS, chk_act, NULL, 0},
+  {"hard_sigmoid", L_HARD_SIGMOID, NULL, PARAMS("alpha", "beta"), chk_act, NULL, 0},
+  {"hard_swish", L_HARD_SWISH, NULL, NOPARAMS, chk_act, NULL, 0},
+  {"leaky_relu", L_LEAKY_RELU, NULL, PARAMS("alpha"), chk_act, NULL, 0},
+  {"elu", L_ELU, NULL, PARAMS("alpha"), chk_act, NULL, 0},
+  {"exp", L_EXP, NULL, NOPARAMS, chk_act, NULL, 0},
+  {"log", L_LOG, NULL, PARAMS("eps"), chk_act, NULL, 0},
+  {"sqrt", L_SQRT, NULL, NOPARAMS, chk_act, NULL, 0},
+  {"rsqrt", L_RSQRT, NULL, PARAMS("eps"), chk_act, NULL, 0},
+  {"abs", L_ABS, NULL, NOPARAMS, chk_act, NULL, 0},
+  {"neg", L_NEG, NULL, NOPARAMS, chk_act, NULL, 0},
+  {"reduce_sum", L_REDUCE_SUM, NULL, PARAMS("axes", "keep_dims"), chk_reduce, NULL, 0},
+  {"reduce_mean", L_REDUCE_MEAN, NULL, PARAMS("axes", "keep_dims"), chk_reduce, NULL, 0},
+  {"reduce_max", L_REDUCE_MAX, NULL, PARAMS("axes", "keep_dims"), chk_reduce, NULL, 0},
+  {"cast", L_CAST, "the dtype", NOPARAMS, chk_cast, NULL, F_ANY_DTYPE},
+  {"scaled_dot_product_attention", L_SDPA, "the key", PARAMS("mask"), chk_sdpa, "the value", 0},
+  {"read_state", L_READ_STATE, "the state", NOPARAMS, chk_read_state, NULL,
+   F_NO_INPUT | F_ANY_DTYPE},
+  {"write_state", L_WRITE_STATE, "the state", NOPARAMS, chk_write_state, NULL, F_ANY_DTYPE},
+  {"slice_update", L_SLICE_UPDATE, "the update", PARAMS("begin"), chk_slice_update, NULL, 0},
 };
 
 const char *anetc_layer_name(LayerKind k) {
@@ -830,61 +1497,143 @@ static const LayerDef *find_layer(const char *name) {
   return NULL;
 }
 
-static int layer_stmt(Check *c, const Node *n) {
-  const LayerDef *def = find_layer(n->name);
-  if (!def) {
-    char list[300];
-    size_t len = 0;
-    for (int i = 0; i < L_NKINDS; i++)
-      len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
-                              layer_defs[i].name);
-    return fail(c, n->name_loc,
-                "unknown layer '%s'; expected one of: %s", n->name, list);
-  }
-  Args a;
-  if (collect_args(c, n, def->name, def->pos, def->params, &a))
-    return -1;
-  if (c->cur < 0)
-    return fail(c, n->loc, "%s has no input: declare one first (input x: fp16[...])", def->name);
-  AnetNet *net = c->net;
-  if (net->nlayers == ANET_MAX_LAYERS)
-    return fail(c, n->loc, "the network unrolls to more than %d layers", ANET_MAX_LAYERS);
+/* Unknown layer: the nearest layer or block name, else the list. */
+static int unknown_layer(Check *c, const Node *n) {
+  const char *names[L_NKINDS + 1];
+  for (int i = 0; i < L_NKINDS; i++)
+    names[i] = layer_defs[i].name;
+  names[L_NKINDS] = NULL;
+  const char *best = diag_suggest(n->name, names);
+  for (const Node *b = c->f->root; !best && b; b = b->next)
+    if (b->kind == N_BLOCK && diag_suggest(n->name, (const char *const[]){b->name, NULL}))
+      best = b->name;
+  if (best)
+    return fail(c, n->name_loc, "unknown layer '%s'; did you mean '%s'?", n->name, best);
+  for (const Node *b = c->f->root; b; b = b->next)
+    if (b->kind == N_BLOCK && strcmp(b->name, n->name) == 0)
+      return fail(c, n->name_loc, "'%s' is a block: use it with parentheses, %s(...)", n->name,
+                  n->name);
+  char list[800];
+  size_t len = 0;
+  for (int i = 0; i < L_NKINDS && len < sizeof list; i++)
+    len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                            layer_defs[i].name);
+  return fail(c, n->name_loc, "unknown layer '%s'; expected one of: %s", n->name, list);
+}
+
+static void add_layer(AnetNet *net, const AnetLayer *l) {
   if (net->nlayers == net->laycap) {
     net->laycap = net->laycap ? 2 * net->laycap : 16;
     net->layers = xrealloc(net->layers, (size_t)net->laycap * sizeof *net->layers);
   }
-  AnetLayer l = {.kind = def->kind, .loc = n->loc, .in = c->cur, .in2 = -1, .out = -1};
+  net->layers[net->nlayers++] = *l;
+}
+
+/* Names the results of a layer: "h = ..." or "a, b = split ...". */
+static int bind_results(Check *c, const Node *n, const AnetLayer *l) {
+  int nres = l->kind == L_SPLIT ? l->nouts : 1;
+  if (n->binds && ast_count(n->binds) != nres)
+    return fail(c, n->loc, "%d names for %d result%s", ast_count(n->binds), nres,
+                nres == 1 ? "" : "s");
+  if (l->out < 0 && (n->bind || n->binds))
+    return fail(c, n->loc, "%s has no result to name", anetc_layer_name(l->kind));
+  int i = 0;
+  for (const Node *k = n->binds; k; k = k->next, i++)
+    set_name(c, k->name, l->kind == L_SPLIT ? l->outs[i] : l->out);
+  if (n->bind)
+    set_name(c, n->bind, l->out);
+  return 0;
+}
+
+static void poison(Check *c, const Node *n) {
+  c->cur = POISON;
+  if (n->bind)
+    set_name(c, n->bind, POISON);
+  for (const Node *k = n->binds; k; k = k->next)
+    set_name(c, k->name, POISON);
+}
+
+/* Poisons after rc's argument (the error message) has been evaluated. */
+static int poisoned(Check *c, const Node *n, int rc) {
+  poison(c, n);
+  return rc;
+}
+
+static int layer_stmt(Check *c, const Node *n) {
+  const LayerDef *def = find_layer(n->name);
+  if (!def)
+    return poisoned(c, n, unknown_layer(c, n));
+  Args a;
+  if (collect_args2(c, n, def->name, def->pos, def->pos2, def->flags & F_OPTIONAL_POS,
+                    def->params, &a))
+    return poisoned(c, n, -1);
+  if (c->cur == POISON && !(def->flags & F_NO_INPUT))
+    return poisoned(c, n, -1);
+  if (c->cur < 0 && !(def->flags & F_NO_INPUT))
+    return poisoned(c, n, fail(c, n->loc, "%s has no input: declare one first (input x: fp16[...])",
+                             def->name));
+  AnetNet *net = c->net;
+  if (net->nlayers == ANET_MAX_LAYERS)
+    return poisoned(c, n, fail(c, n->loc, "the network unrolls to more than %d layers",
+                             ANET_MAX_LAYERS));
+  if (c->cur >= 0 && !(def->flags & F_ANY_DTYPE) && net->values[c->cur].dtype != MIL_FP16)
+    return poisoned(c, n, fail(c, n->name_loc, "%s needs an fp16 input, got %s (cast it first)",
+                             def->name, SHAPE(&net->values[c->cur])));
+  AnetLayer l = {.kind = def->kind, .loc = n->loc, .in = c->cur, .in2 = -1, .in3 = -1,
+                 .mask = -1, .out = -1};
   if (def->check(c, &a, &l) < 0) {
     free(l.w.path);
     free(l.bias.path);
-    return -1;
+    return poisoned(c, n, -1);
   }
-  l.quant = c->quant;
+  l.quant = c->quant && l.out >= 0 && net->values[l.out].dtype == MIL_FP16 &&
+            l.kind != L_SPLIT;
   l.qscale = c->qscale;
-  net->layers[net->nlayers++] = l;
-  c->cur = l.out;
-  if (n->bind)
-    set_name(c, n->bind, l.out);
-  return 0;
+  add_layer(net, &l);
+  if (l.out >= 0)
+    c->cur = l.out;
+  return bind_results(c, n, &l);
 }
 
 /* ---- statements --------------------------------------------------------- */
 
-static int input_stmt(Check *c, const Node *n) {
-  MilDtype dt;
-  if (arg_dtype(c, n->a, "an input", MIL_FP16, MIL_FP16, &dt))
-    return -1;
-  for (int i = 0; i < c->net->ninputs; i++)
-    if (strcmp(c->net->inputs[i].name, n->name) == 0)
-      return fail(c, n->name_loc, "input '%s' is declared twice", n->name);
-  int rank = ast_count(n->kids), i = 0;
-  if (rank < 1 || rank > MIL_MAX_RANK)
-    return fail(c, n->loc, "an input has 1 to %d dimensions, got %d", MIL_MAX_RANK, rank);
-  int64_t dim[MIL_MAX_RANK];
+static int stmt(Check *c, const Node *n);
+static int body(Check *c, const Node *list);
+
+/* The dtype and dimensions of an input or state declaration. */
+static int decl_type(Check *c, const Node *n, bool input, MilDtype *dt, int *rank,
+                     int64_t *dim) {
+  const char *what = input ? "an input" : "a state";
+  const char *want = input ? "fp16, fp32 or int32" : "fp16";
+  const char *w = word_of(c, n->a);
+  if (!w || !mil_dtype_lookup(w, strlen(w), dt))
+    return fail(c, n->a->loc, "unknown dtype '%s'; expected %s", n->a->name ? n->a->name : "?",
+                want);
+  if (!(*dt == MIL_FP16 || (input && (*dt == MIL_FP32 || *dt == MIL_INT32))))
+    return fail(c, n->a->loc, "%s must be %s, not %s", what, want, w);
+  *rank = ast_count(n->kids);
+  if (*rank < 1 || *rank > MIL_MAX_RANK)
+    return fail(c, n->loc, "%s has 1 to %d dimensions, got %d", what, MIL_MAX_RANK, *rank);
+  int i = 0;
   for (const Node *k = n->kids; k; k = k->next, i++)
     if (eval_int(c, k, "a dimension", 1, ANET_MAX_ELEMS, &dim[i]))
       return -1;
-  int v = new_value(c, n->loc, rank, dim);
+  if (elems(*rank, dim) < 0)
+    return fail(c, n->loc, "the result %s has more than 2^40 elements",
+                shape_str((char[160]){0}, 160, *dt, *rank, dim));
+  return 0;
+}
+
+static int input_stmt(Check *c, const Node *n) {
+  MilDtype dt;
+  for (int i = 0; i < c->net->ninputs; i++)
+    if (strcmp(c->net->inputs[i].name, n->name) == 0)
+      return fail(c, n->name_loc, "input '%s' is declared twice", n->name);
+  int rank;
+  int64_t dim[MIL_MAX_RANK];
+  if (decl_type(c, n, true, &dt, &rank, dim))
+    return -1;
+  int v = new_value_t(c, n->loc, dt, rank, dim);
   if (v < 0)
     return -1;
   AnetNet *net = c->net;
@@ -892,9 +1641,177 @@ static int input_stmt(Check *c, const Node *n) {
   net->inputs[net->ninputs++] = (AnetInput){n->name, n->name_loc, v};
   net->values[v].mil_name = n->name;
   set_name(c, n->name, v);
-  if (c->cur < 0)
+  if (c->cur == -1)
     c->cur = v;
   return 0;
+}
+
+static int state_stmt(Check *c, const Node *n) {
+  AnetNet *net = c->net;
+  if (c->depth > 0)
+    return fail(c, n->loc, "a state is declared in the network, not in a block (pass it to "
+                "the block as an argument)");
+  for (int i = 0; i < net->nstates; i++)
+    if (strcmp(net->states[i].name, n->name) == 0)
+      return fail(c, n->name_loc, "state '%s' is declared twice", n->name);
+  AnetState st = {.name = n->name, .loc = n->name_loc};
+  if (decl_type(c, n, false, &st.dtype, &st.rank, st.dim))
+    return -1;
+  net->states = xrealloc(net->states, (size_t)(net->nstates + 1) * sizeof *net->states);
+  net->states[net->nstates] = st;
+  bind_name(c, n->name, -1, net->nstates++);
+  return 0;
+}
+
+/* output y | output y = LAYER ...: the function's results, in order */
+static int output_stmt(Check *c, const Node *n) {
+  AnetNet *net = c->net;
+  if (c->depth > 0)
+    return fail(c, n->loc, "outputs are declared in the network, not in a block");
+  for (int i = 0; i < net->noutputs; i++)
+    if (strcmp(net->outputs[i].name, n->name) == 0)
+      return fail(c, n->name_loc, "output '%s' is declared twice", n->name);
+  int v;
+  if (n->a) {
+    if (stmt(c, n->a))
+      return set_name(c, n->name, POISON), -1;
+    v = c->cur;
+    set_name(c, n->name, v);
+  } else {
+    v = value_of(c, (Node[]){{.kind = N_IDENT, .name = n->name, .loc = n->name_loc}},
+                 "an output");
+  }
+  if (v < 0)
+    return -1;
+  for (int i = 0; i < net->noutputs; i++)
+    if (net->outputs[i].value == v)
+      return fail(c, n->name_loc, "this value is output '%s' already", net->outputs[i].name);
+  net->outputs = xrealloc(net->outputs, (size_t)(net->noutputs + 1) * sizeof *net->outputs);
+  net->outputs[net->noutputs++] = (AnetOutput){n->name, n->name_loc, v};
+  return 0;
+}
+
+static const Node *find_block(const Check *c, const char *name) {
+  for (const Node *b = c->f->root; b; b = b->next)
+    if (b->kind == N_BLOCK && strcmp(b->name, name) == 0)
+      return b;
+  return NULL;
+}
+
+static void add_const(Check *c, const char *name, const Node *def, AnetNum v, bool bad) {
+  if (c->nconsts == c->constcap) {
+    c->constcap = c->constcap ? 2 * c->constcap : 16;
+    c->consts = xrealloc(c->consts, (size_t)c->constcap * sizeof *c->consts);
+  }
+  c->consts[c->nconsts++] = (Const){name, def, v, bad};
+}
+
+/* The arguments of a block use, evaluated in the caller's scope: a value
+ * or state name binds that value, anything else is a constant. */
+static int bind_args(Check *c, const Node *use, const Node *b, Name *vals, AnetNum *nums,
+                     bool *is_val) {
+  int i = 0;
+  const Node *p = b->a->kids;
+  for (const Node *k = use->kids; k; k = k->next, p = p->next, i++) {
+    const Name *nm = k->kind == N_IDENT ? lookup(c, k->name) : NULL;
+    is_val[i] = nm != NULL;
+    if (nm) {
+      vals[i] = (Name){p->name, nm->value, nm->state};
+      if (nm->value == POISON)
+        return -1;
+    } else if (eval(c, k, &nums[i])) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* NAME(args): the block's body in a scope of its own that sees the file's
+ * constants and its parameters; the current value flows in and out. */
+static int use_stmt(Check *c, const Node *n) {
+  const Node *b = find_block(c, n->name);
+  if (!b) {
+    if (find_layer(n->name))
+      return poisoned(c, n, fail(c, n->name_loc, "'%s' is a layer: write its arguments without "
+                                "parentheses ('%s ...')", n->name, n->name));
+    const char *best = NULL;
+    for (const Node *k = c->f->root; !best && k; k = k->next)
+      if (k->kind == N_BLOCK && diag_suggest(n->name, (const char *const[]){k->name, NULL}))
+        best = k->name;
+    return poisoned(c, n, fail(c, n->name_loc, "unknown block '%s'%s%s%s", n->name,
+                             best ? "; did you mean '" : "", best ? best : "", best ? "'?" : ""));
+  }
+  int nparams = ast_count(b->a->kids), nargs = ast_count(n->kids);
+  if (nparams != nargs) {
+    fail(c, n->loc, "block '%s' takes %d argument%s, got %d", n->name, nparams,
+         nparams == 1 ? "" : "s", nargs);
+    diag_note(c->d, c->src, b->name_loc, "'%s' is defined here", b->name);
+    return poisoned(c, n, -1);
+  }
+  for (int i = 0; i < c->depth; i++)
+    if (c->used[i] == b)
+      return poisoned(c, n, fail(c, n->loc, "block '%s' uses itself", n->name));
+  if (c->depth == ANET_MAX_NEST)
+    return poisoned(c, n, fail(c, n->loc, "blocks nest deeper than %d levels", ANET_MAX_NEST));
+  Name *vals = xrealloc(NULL, (size_t)(nargs + 1) * sizeof *vals);
+  AnetNum *nums = xrealloc(NULL, (size_t)(nargs + 1) * sizeof *nums);
+  bool *is_val = xrealloc(NULL, (size_t)(nargs + 1));
+  /* with a poisoned current value the body is still expanded: its
+   * layers' own mistakes (a misspelt parameter) are independent errors */
+  int rc = bind_args(c, n, b, vals, nums, is_val);
+  Name *names = c->names;
+  int nnames = c->nnames, namecap = c->namecap, scope = c->scope;
+  if (rc == 0) {
+    c->names = NULL;
+    c->nnames = c->namecap = 0;
+    c->scope = c->nconsts;
+    const Node *p = b->a->kids;
+    for (int i = 0; i < nargs; i++, p = p->next)
+      if (is_val[i])
+        bind_name(c, p->name, vals[i].value, vals[i].state);
+      else
+        add_const(c, p->name, p, nums[i], false);
+    c->use[c->depth] = n;
+    c->used[c->depth++] = b;
+    rc = body(c, b->kids);
+    c->depth--;
+    free(c->names);
+    c->names = names;
+    c->nnames = nnames;
+    c->namecap = namecap;
+    c->nconsts = c->scope;
+    c->scope = scope;
+  }
+  free(vals);
+  free(nums);
+  free(is_val);
+  if (rc)
+    return poisoned(c, n, -1);
+  if (n->binds)
+    return fail(c, n->loc, "a block has one result: name it with h = %s(...)", n->name);
+  if (n->bind)
+    set_name(c, n->bind, c->cur);
+  return 0;
+}
+
+/* const NAME = expr inside a network or block: local to it */
+static int local_const(Check *c, const Node *n) {
+  AnetNum v;
+  for (int i = c->scope; i < c->nconsts; i++)
+    if (strcmp(c->consts[i].name, n->name) == 0) {
+      if (c->consts[i].def != n) {
+        fail(c, n->name_loc, "constant '%s' is defined twice", n->name);
+        diag_note(c->d, c->src, c->consts[i].def->name_loc, "first defined here");
+        return -1;
+      }
+      int rc = eval(c, n->a, &v);   /* a repeat passing again */
+      c->consts[i].val = v;
+      c->consts[i].bad = rc != 0;
+      return rc;
+    }
+  int rc = eval(c, n->a, &v);
+  add_const(c, n->name, n, v, rc != 0);
+  return rc;
 }
 
 /* activations int8 scale=S | activations fp16 */
@@ -919,8 +1836,6 @@ static int act_stmt(Check *c, const Node *n) {
   return check_fp16(c, s, "scale", c->qscale, true);
 }
 
-static int body(Check *c, const Node *list);
-
 static int stmt(Check *c, const Node *n) {
   if (++c->steps > MAX_STEPS)
     return fail(c, n->loc, "the network unrolls to more than %d statements", MAX_STEPS);
@@ -942,52 +1857,72 @@ static int stmt(Check *c, const Node *n) {
       return -1;
     for (int64_t i = 0; i < count; i++)
       if (body(c, n->kids))
-        return -1;
+        return -1;   /* once: the next pass would report the same errors */
     return 0;
   }
   case N_LET:
-    if (c->cur < 0)
+    if (c->cur == -1)
       return fail(c, n->loc, "nothing to name yet: declare an input first");
     set_name(c, n->name, c->cur);
     return 0;
   case N_FROM: {
-    int v = find_name(c, n->name);
-    if (v < 0)
-      return fail(c, n->name_loc, "'%s' is not a named value", n->name);
-    c->cur = v;
-    return 0;
+    int v = value_of(c, (Node[]){{.kind = N_IDENT, .name = n->name, .loc = n->name_loc}},
+                     "from");
+    c->cur = v < 0 ? POISON : v;
+    return v < 0 ? -1 : 0;
   }
   case N_LAYER:
     return layer_stmt(c, n);
+  case N_USE:
+    return use_stmt(c, n);
+  case N_STATE:
+    return state_stmt(c, n);
+  case N_OUTPUT:
+    return output_stmt(c, n);
+  case N_CONST:
+    return local_const(c, n);
   default:
     return fail(c, n->loc, "this statement belongs at the top of the file");
   }
 }
 
+/* Every statement, past errors too (up to the limit): a failed layer
+ * poisons its result, so what depends on it stays silent while independent
+ * errors further down are still reported. */
 static int body(Check *c, const Node *list) {
-  for (const Node *n = list; n; n = n->next)
+  int rc = 0;
+  for (const Node *n = list; n && !(rc && too_many(c)); n = n->next)
     if (stmt(c, n))
-      return -1;
-  return 0;
+      rc = -1;
+  return rc;
 }
 
 static int network(Check *c, const Node *n) {
   c->net->name = n->name;
   c->cur = -1;
+  c->nglobal = c->scope = c->nconsts;
   if (body(c, n->kids))
     return -1;
   AnetNet *net = c->net;
   if (net->nlayers == 0)
     return fail(c, n->name_loc, "network '%s' has no layers", n->name);
-  net->output = c->cur;
-  for (int i = 0; i < net->ninputs; i++)
-    if (net->inputs[i].value == net->output)
-      return fail(c, n->name_loc, "network '%s' returns its input '%s' unchanged", n->name,
-                  net->inputs[i].name);
-  /* the seed's policy: int8 between layers, the result stays fp16 */
+  if (net->noutputs == 0) {   /* no output statement: the current value */
+    if (c->cur < 0)
+      return fail(c, n->name_loc, "network '%s' has no result: name one with output", n->name);
+    net->outputs = xrealloc(NULL, sizeof *net->outputs);
+    net->outputs[net->noutputs++] = (AnetOutput){NULL, n->name_loc, c->cur};
+  }
+  net->output = net->outputs[0].value;
+  for (int o = 0; o < net->noutputs; o++)
+    for (int i = 0; i < net->ninputs; i++)
+      if (net->inputs[i].value == net->outputs[o].value)
+        return fail(c, net->outputs[o].loc, "network '%s' returns its input '%s' unchanged",
+                    n->name, net->inputs[i].name);
+  /* the seed's policy: int8 between layers, the results stay fp16 */
   for (int i = 0; i < net->nlayers; i++)
-    if (net->layers[i].out == net->output)
-      net->layers[i].quant = false;
+    for (int o = 0; o < net->noutputs; o++)
+      if (net->layers[i].out == net->outputs[o].value)
+        net->layers[i].quant = false;
   return 0;
 }
 
@@ -1001,19 +1936,18 @@ static int swept(const AnetFile *f, const char *name) {
   return -1;
 }
 
+/* A constant that fails to evaluate is kept as bad, so that its uses
+ * stay silent while the rest of the file is checked. */
 static int const_stmt(Check *c, const Node *n) {
-  AnetNum v;
-  if (eval(c, n->a, &v))
-    return -1;
+  AnetNum v = {0};
+  int rc = eval(c, n->a, &v);
   int s = c->point ? swept(c->f, n->name) : -1;
-  if (s >= 0)
+  if (s >= 0) {
     v = c->point[s];
-  if (c->nconsts == c->constcap) {
-    c->constcap = c->constcap ? 2 * c->constcap : 16;
-    c->consts = xrealloc(c->consts, (size_t)c->constcap * sizeof *c->consts);
+    rc = 0;
   }
-  c->consts[c->nconsts++] = (Const){n->name, n, v};
-  return 0;
+  add_const(c, n->name, n, v, rc != 0);
+  return rc;
 }
 
 static void check_done(Check *c) {
@@ -1030,6 +1964,8 @@ void anetc_free(AnetNet *n) {
     free(l->bias.path);
   }
   free(n->inputs);
+  free(n->states);
+  free(n->outputs);
   free(n->values);
   free(n->layers);
   free(n);
@@ -1040,20 +1976,28 @@ static void point_note(const AnetFile *f, int point, Diag *d) {
     diag_note(d, f->src, f->sweep->loc, "in sweep point %s", f->point_names[point]);
 }
 
-AnetNet *anetc_check(const AnetFile *f, int point, Diag *d) {
-  Check c = {.f = f, .src = f->src, .d = d, .cur = -1};
+/* quiet_consts: the file's constants were checked (and their errors
+ * reported) already; only the network's errors are new. */
+static AnetNet *check_point(const AnetFile *f, int point, Diag *d, bool quiet_consts) {
+  Check c = {.f = f, .src = f->src, .d = d, .cur = -1, .errors0 = d->nerrors};
   c.point = f->nvars ? &f->values[(size_t)point * (size_t)f->nvars] : NULL;
   c.net = xrealloc(NULL, sizeof *c.net);
   memset(c.net, 0, sizeof *c.net);
   int rc = 0;
-  for (const Node *n = f->root; n && rc == 0; n = n->next) {
-    if (n->kind == N_CONST)
-      rc = const_stmt(&c, n);
+  Diag quiet = {.out = quiet_consts ? fopen("/dev/null", "w") : NULL}, *loud = c.d;
+  if (quiet.out)
+    c.d = &quiet;
+  for (const Node *n = f->root; n; n = n->next) {
+    if (n->kind == N_CONST && const_stmt(&c, n))
+      rc = -1;
     else if (n == f->network)
       break;
   }
-  if (rc == 0)
-    rc = network(&c, f->network);
+  c.d = loud;
+  if (quiet.out)
+    fclose(quiet.out);
+  if (network(&c, f->network))
+    rc = -1;
   check_done(&c);
   if (rc) {
     point_note(f, point, d);
@@ -1063,10 +2007,16 @@ AnetNet *anetc_check(const AnetFile *f, int point, Diag *d) {
   return c.net;
 }
 
+AnetNet *anetc_check(const AnetFile *f, int point, Diag *d) {
+  return check_point(f, point, d, false);
+}
+
 /* ---- sweeps ------------------------------------------------------------- */
 
 static void fmt_num(char *buf, size_t size, AnetNum v) {
-  if (v.is_int)
+  if (v.sym)
+    snprintf(buf, size, "%s", v.sym);
+  else if (v.is_int)
     snprintf(buf, size, "%lld", (long long)v.i);
   else
     snprintf(buf, size, "%g", v.f);
@@ -1166,7 +2116,32 @@ static int point_names(Check *c, AnetFile *f) {
 }
 
 /* One network, at most one sweep, constants defined once. */
-static int structure(Check *c, AnetFile *f) {
+/* Blocks defined once each, with distinct parameter names. */
+static int check_blocks(Check *c, const AnetFile *f) {
+  int rc = 0;
+  for (const Node *n = f->root; n; n = n->next) {
+    if (n->kind != N_BLOCK)
+      continue;
+    for (const Node *m = f->root; m != n; m = m->next)
+      if (m->kind == N_BLOCK && strcmp(m->name, n->name) == 0) {
+        rc = fail(c, n->name_loc, "block '%s' is defined twice", n->name);
+        diag_note(c->d, c->src, m->name_loc, "first defined here");
+      }
+    for (const Node *p = n->a->kids; p; p = p->next)
+      for (const Node *q = n->a->kids; q != p; q = q->next)
+        if (strcmp(p->name, q->name) == 0)
+          rc = fail(c, p->loc, "parameter '%s' appears twice", p->name);
+  }
+  return rc;
+}
+
+/* Returns -1 on errors; *consts_only tells whether only constants failed,
+ * so that the network can still be checked for errors of its own. */
+static int structure(Check *c, AnetFile *f, bool *consts_only) {
+  int bad_consts = 0;
+  *consts_only = false;
+  if (check_blocks(c, f))
+    return -1;
   for (const Node *n = f->root; n; n = n->next) {
     if (n->kind == N_NETWORK) {
       if (f->network) {
@@ -1189,14 +2164,17 @@ static int structure(Check *c, AnetFile *f) {
         return -1;
       }
       if (const_stmt(c, n))
-        return -1;
+        bad_consts++;
     }
   }
   if (!f->network)
     return fail(c, (Loc){c->src->len, c->src->len}, "expected a network (network NAME { ... })");
   if (!f->sweep)
     f->npoints = 1;
-  return point_names(c, f);
+  if (point_names(c, f))
+    return -1;
+  *consts_only = bad_consts > 0;
+  return bad_consts ? -1 : 0;
 }
 
 AnetFile *anet_parse(const Src *src, Diag *d) {
@@ -1207,9 +2185,12 @@ AnetFile *anet_parse(const Src *src, Diag *d) {
   memset(f, 0, sizeof *f);
   f->src = src;
   f->root = root;
-  Check c = {.f = f, .src = src, .d = d};
-  int rc = structure(&c, f);
+  Check c = {.f = f, .src = src, .d = d, .errors0 = d->nerrors};
+  bool consts_only;
+  int rc = structure(&c, f, &consts_only);
   check_done(&c);
+  if (rc && consts_only && !too_many(&c))
+    anetc_free(check_point(f, 0, d, true));
   for (int p = 0; rc == 0 && p < f->npoints; p++) {
     AnetNet *net = anetc_check(f, p, d);
     rc = net ? 0 : -1;

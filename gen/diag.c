@@ -145,3 +145,54 @@ void src_free(Src *src) {
   src->text = NULL;
   src->len = 0;
 }
+
+/* Optimal string alignment distance, capped: words longer than 64 bytes
+ * are never suggested. */
+static int edit_distance(const char *a, const char *b) {
+  enum { MAXLEN = 64 };
+  size_t n = strlen(a), m = strlen(b);
+  if (n > MAXLEN || m > MAXLEN)
+    return MAXLEN;
+  int d[MAXLEN + 1][MAXLEN + 1];
+  for (size_t i = 0; i <= n; i++)
+    d[i][0] = (int)i;
+  for (size_t j = 0; j <= m; j++)
+    d[0][j] = (int)j;
+  for (size_t i = 1; i <= n; i++)
+    for (size_t j = 1; j <= m; j++) {
+      int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best)
+        best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best)
+        best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  return d[n][m];
+}
+
+const char *diag_suggest_in(const char *word, const void *base, size_t n, size_t stride) {
+  size_t len = strlen(word);
+  int limit = len <= 4 ? 1 : (int)(len / 3), best = limit + 1;
+  const char *pick = NULL;
+  for (size_t i = 0; i < n; i++) {
+    const char *c = *(const char *const *)((const char *)base + i * stride);
+    if (!c || strcmp(c, word) == 0)
+      continue;
+    int dist = edit_distance(word, c);
+    if (dist < best) {
+      best = dist;
+      pick = c;
+    }
+  }
+  return pick;
+}
+
+const char *diag_suggest(const char *word, const char *const *cands) {
+  size_t n = 0;
+  while (cands[n])
+    n++;
+  return diag_suggest_in(word, cands, n, sizeof *cands);
+}

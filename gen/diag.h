@@ -50,4 +50,13 @@ void diag_linecol(const Src *src, size_t off, int *line, int *col);
 int src_read_file(Src *src, const char *path, size_t max_bytes, Diag *d);
 void src_free(Src *src);
 
+/* "did you mean": the candidate closest to word by edit distance (a
+ * swap of two neighbours counts 1), if it is close enough to be a likely
+ * misspelling (at most 1 edit for short words, a third of the length for
+ * longer ones); else NULL. cands is NULL-terminated. */
+const char *diag_suggest(const char *word, const char *const *cands);
+/* As above over n strings spaced stride bytes apart (an array of structs
+ * whose first member is the name). */
+const char *diag_suggest_in(const char *word, const void *base, size_t n, size_t stride);
+
 #endif

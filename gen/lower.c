@@ -107,7 +107,7 @@ static const char *k_ints(Lower *lw, const char *stem, int n, const int64_t *v) 
 /* ---- ops ---------------------------------------------------------------- */
 
 static const MilType *act_type(Lower *lw, const AnetValue *v) {
-  return mil_tensor_type(lw->p, MIL_FP16, v->rank, v->dim);
+  return mil_tensor_type(lw->p, v->dtype, v->rank, v->dim);
 }
 
 /* A new op whose output is named pfx (part NULL) or pfx_part. */
@@ -335,6 +335,297 @@ static const char *lower_shape_op(Lower *lw, const AnetLayer *l, const char *x) 
   return name;
 }
 
+
+/* ---- the layers of real networks ----------------------------------------- */
+
+static const AnetValue *value(Lower *lw, int i) { return &lw->net->values[i]; }
+
+static const MilType *out_type(Lower *lw, const AnetLayer *l) {
+  return act_type(lw, value(lw, l->out));
+}
+
+/* values = (a, b, ...): a variadic input */
+static void ref_list(Lower *lw, MilOp *o, const char *arg, int n, const char *const *names) {
+  MilBind b = {.kind = MIL_BLIST, .nitems = n};
+  b.items = mil_alloc(lw->p, (size_t)n * sizeof *b.items);
+  for (int i = 0; i < n; i++)
+    b.items[i] = (MilBind){.kind = MIL_BREF, .ref = mil_strdup(lw->p, names[i])};
+  mil_op_ref(lw->p, o, arg, names[0]);
+  o->args[o->nargs - 1].bind = b;
+}
+
+static const char *lower_concat(Lower *lw, const AnetLayer *l) {
+  const char *names[ANET_MAX_INS], *name;
+  for (int i = 0; i < l->nins; i++)
+    names[i] = value(lw, l->ins[i])->mil_name;
+  const char *axis = k_int(lw, "concat_axis", l->axis);
+  const char *il = k_bool(lw, "concat_interleave", false);
+  MilOp *o = op(lw, "concat", NULL, out_type(lw, l), &name);
+  mil_op_ref(lw->p, o, "axis", axis);
+  mil_op_ref(lw->p, o, "interleave", il);
+  ref_list(lw, o, "values", l->nins, names);
+  return name;
+}
+
+/* split: one output per piece, pfx_0, pfx_1, ...; the values are named here */
+static const char *lower_split(Lower *lw, const AnetLayer *l, const char *x) {
+  MilProg *p = lw->p;
+  const char *axis = k_int(lw, "split_axis", l->axis);
+  const char *sizes = k_ints(lw, "split_sizes", l->nouts, l->end);
+  MilOp *o = mil_add_op(p, fn(lw), "split");
+  for (int i = 0; i < l->nouts; i++) {
+    const char *n = mil_printf(p, "%s_%d", lw->pfx, i);
+    mil_op_out(p, o, act_type(lw, value(lw, l->outs[i])), n);
+    ((AnetValue *)value(lw, l->outs[i]))->mil_name = n;
+  }
+  mil_op_attr(p, o, "name", mil_scalar_s(p, lw->pfx));
+  mil_op_ref(p, o, "axis", axis);
+  mil_op_ref(p, o, "split_sizes", sizes);
+  mil_op_ref(p, o, "x", x);
+  return value(lw, l->outs[0])->mil_name;
+}
+
+/* slice_by_index with every optional input spelled out */
+static const char *lower_slice(Lower *lw, const AnetLayer *l, const char *x) {
+  MilProg *p = lw->p;
+  int r = l->nshape;
+  int64_t zeros[MIL_MAX_RANK] = {0}, dim = r;
+  const char *b = k_ints(lw, "slice_begin", r, l->begin);
+  const char *e = k_ints(lw, "slice_end", r, l->end);
+  const char *st = k_ints(lw, "slice_stride", r, l->step);
+  const char *mask = konst(lw, "slice_mask", mil_tensor_i(p, MIL_BOOL, 1, &dim, zeros));
+  const char *name;
+  MilOp *o = op(lw, "slice_by_index", NULL, out_type(lw, l), &name);
+  mil_op_ref(p, o, "begin", b);
+  mil_op_ref(p, o, "begin_mask", mask);
+  mil_op_ref(p, o, "end", e);
+  mil_op_ref(p, o, "end_mask", mask);
+  mil_op_ref(p, o, "squeeze_mask", mask);
+  mil_op_ref(p, o, "stride", st);
+  mil_op_ref(p, o, "x", x);
+  return name;
+}
+
+static const char *lower_pad(Lower *lw, const AnetLayer *l, const char *x) {
+  const char *pad = k_ints(lw, "pad_pad", l->nshape, l->shape);
+  const char *mode = k_str(lw, "pad_mode", l->mode);
+  const char *cv = k_fp16(lw, "pad_value", l->alpha);
+  const char *name;
+  MilOp *o = op(lw, "pad", NULL, out_type(lw, l), &name);
+  mil_op_ref(lw->p, o, "constant_val", cv);
+  mil_op_ref(lw->p, o, "mode", mode);
+  mil_op_ref(lw->p, o, "pad", pad);
+  mil_op_ref(lw->p, o, "x", x);
+  return name;
+}
+
+static const char *lower_pool(Lower *lw, const AnetLayer *l, const char *x) {
+  MilProg *p = lw->p;
+  bool avg = l->kind == L_AVG_POOL || l->kind == L_GLOBAL_AVG_POOL;
+  const char *ks = k_ints(lw, "pool_kernel", 2, l->kernel);
+  const char *st = k_ints(lw, "pool_strides", 2, l->stride);
+  const char *pt = k_str(lw, "pool_pad_type", l->pad[0] || l->pad[1] || l->pad[2] || l->pad[3]
+                                              ? "custom" : "valid");
+  const char *pad = k_ints(lw, "pool_pad", 4, l->pad);
+  const char *ceil = k_bool(lw, "pool_ceil_mode", false);
+  const char *name;
+  MilOp *o = op(lw, avg ? "avg_pool" : "max_pool", NULL, out_type(lw, l), &name);
+  mil_op_ref(p, o, "ceil_mode", ceil);
+  if (avg)
+    mil_op_ref(p, o, "exclude_padding_from_average", k_bool(lw, "pool_exclude_pad", false));
+  mil_op_ref(p, o, "kernel_sizes", ks);
+  mil_op_ref(p, o, "pad", pad);
+  mil_op_ref(p, o, "pad_type", pt);
+  mil_op_ref(p, o, "strides", st);
+  mil_op_ref(p, o, "x", x);
+  return name;
+}
+
+/* resize_nearest_neighbor / resize_bilinear to the target size */
+static const char *lower_upsample(Lower *lw, const AnetLayer *l, const char *x) {
+  MilProg *p = lw->p;
+  const AnetValue *v = value(lw, l->out);
+  bool nearest = strcmp(l->mode, "nearest") == 0;
+  const char *h = k_int(lw, "resize_height", v->dim[2]);
+  const char *w = k_int(lw, "resize_width", v->dim[3]);
+  const char *name;
+  MilOp *o = op(lw, nearest ? "resize_nearest_neighbor" : "resize_bilinear", NULL,
+                out_type(lw, l), &name);
+  if (!nearest)   /* half-pixel centres: PyTorch's align_corners=False */
+    mil_op_ref(p, o, "sampling_mode", k_str(lw, "resize_sampling_mode", "UNALIGN_CORNERS"));
+  mil_op_ref(p, o, "target_size_height", h);
+  mil_op_ref(p, o, "target_size_width", w);
+  mil_op_ref(p, o, "x", x);
+  return name;
+}
+
+static const char *lower_embedding(Lower *lw, const AnetLayer *l, const char *x) {
+  MilProg *p = lw->p;
+  int64_t wdim[2] = {l->cout, l->groups};
+  const char *table = weight(lw, "table", &l->w, 2, wdim);
+  const char *name;
+  MilOp *o = op(lw, "gather", NULL, out_type(lw, l), &name);
+  mil_op_ref(p, o, "axis", k_int(lw, "gather_axis", 0));
+  mil_op_ref(p, o, "batch_dims", k_int(lw, "gather_batch_dims", 0));
+  mil_op_ref(p, o, "indices", x);
+  mil_op_ref(p, o, "validate_indices", k_bool(lw, "gather_validate", false));
+  mil_op_ref(p, o, "x", table);
+  return name;
+}
+
+/* An op of x and constant parameters (clip's alpha and beta, log's epsilon). */
+static const char *with_params(Lower *lw, const char *type, const char *part, const MilType *t,
+                               const char *x, const char *k1, const char *v1, const char *k2,
+                               const char *v2) {
+  const char *name;
+  MilOp *o = op(lw, type, part, t, &name);
+  if (k1)
+    mil_op_ref(lw->p, o, k1, v1);
+  if (k2)
+    mil_op_ref(lw->p, o, k2, v2);
+  mil_op_ref(lw->p, o, "x", x);
+  return name;
+}
+
+/* 0.5 x (1 + erf(x / sqrt(2))), the exact gelu, from erf: the ANE compiler
+ * rejected the gelu op itself */
+static const char *lower_gelu_erf(Lower *lw, const AnetLayer *l, const char *x) {
+  const MilType *t = out_type(lw, l);
+  const char *s = elementwise(lw, "mul", "scaled", t, x, k_fp16(lw, "gelu_inv_sqrt2",
+                                                                 0.70710678118654752440));
+  const char *e = elementwise(lw, "erf", "erf", t, s, NULL);
+  const char *o = elementwise(lw, "add", "one_plus", t, e, k_fp16(lw, "gelu_one", 1.0));
+  const char *h = elementwise(lw, "mul", "gate", t, x, o);
+  return elementwise(lw, "mul", NULL, t, h, k_fp16(lw, "gelu_half", 0.5));
+}
+
+static const char *lower_act(Lower *lw, const AnetLayer *l, const char *x) {
+  const MilType *t = out_type(lw, l);
+  switch (l->kind) {
+  case L_CLIP:
+    return with_params(lw, "clip", NULL, t, x, "alpha", k_fp16(lw, "clip_alpha", l->alpha),
+                       "beta", k_fp16(lw, "clip_beta", l->alpha2));
+  case L_HARD_SIGMOID:
+    return with_params(lw, "sigmoid_hard", NULL, t, x, "alpha",
+                       k_fp16(lw, "hsig_alpha", l->alpha), "beta",
+                       k_fp16(lw, "hsig_beta", l->alpha2));
+  case L_HARD_SWISH: {   /* x * sigmoid_hard(x, 1/6, 1/2), as coremltools lowers it */
+    const char *g = with_params(lw, "sigmoid_hard", "gate", t, x, "alpha",
+                                k_fp16(lw, "hsig_alpha", 1.0 / 6), "beta",
+                                k_fp16(lw, "hsig_beta", 0.5));
+    return elementwise(lw, "mul", NULL, t, x, g);
+  }
+  case L_LEAKY_RELU:
+    return with_params(lw, "leaky_relu", NULL, t, x, "alpha",
+                       k_fp16(lw, "leaky_alpha", l->alpha), NULL, NULL);
+  case L_ELU:
+    return with_params(lw, "elu", NULL, t, x, "alpha", k_fp16(lw, "elu_alpha", l->alpha), NULL,
+                       NULL);
+  case L_LOG: case L_RSQRT:
+    return with_params(lw, anetc_layer_name(l->kind), NULL, t, x, "epsilon",
+                       k_fp16(lw, l->kind == L_LOG ? "log_eps" : "rsqrt_eps", l->alpha), NULL,
+                       NULL);
+  case L_NEG:
+    return elementwise(lw, "mul", NULL, t, x, k_fp16(lw, "neg_y", -1.0));
+  case L_GELU:
+    return strcmp(l->mode, "erf") == 0 ? lower_gelu_erf(lw, l, x) : lower_gelu(lw, l, x);
+  default:   /* relu6, exp, sqrt, abs: the op of that name */
+    return elementwise(lw, anetc_layer_name(l->kind), NULL, t, x, NULL);
+  }
+}
+
+static const char *lower_reduce(Lower *lw, const AnetLayer *l, const char *x) {
+  const char *axes = k_ints(lw, "reduce_axes", l->nshape, l->shape);
+  const char *keep = k_bool(lw, "reduce_keep_dims", l->keep_dims);
+  return with_params(lw, anetc_layer_name(l->kind), NULL, out_type(lw, l), x, "axes", axes,
+                     "keep_dims", keep);
+}
+
+static const char *lower_cast(Lower *lw, const AnetLayer *l, const char *x) {
+  return with_params(lw, "cast", NULL, out_type(lw, l), x, "dtype",
+                     k_str(lw, "cast_dtype", l->mode), NULL, NULL);
+}
+
+static const char *lower_sdpa(Lower *lw, const AnetLayer *l, const char *x) {
+  MilProg *p = lw->p;
+  const char *name;
+  MilOp *o = op(lw, "scaled_dot_product_attention", NULL, out_type(lw, l), &name);
+  if (l->mask >= 0)
+    mil_op_ref(p, o, "attn_mask", value(lw, l->mask)->mil_name);
+  mil_op_ref(p, o, "key", value(lw, l->in2)->mil_name);
+  mil_op_ref(p, o, "query", x);
+  mil_op_ref(p, o, "value", value(lw, l->in3)->mil_name);
+  return name;
+}
+
+static const char *lower_read_state(Lower *lw, const AnetLayer *l) {
+  const char *name;
+  MilOp *o = op(lw, "read_state", NULL, out_type(lw, l), &name);
+  mil_op_ref(lw->p, o, "input", lw->net->states[l->state].name);
+  return name;
+}
+
+/* write_state(data = x, input = s): a statement without outputs */
+static const char *lower_write_state(Lower *lw, const AnetLayer *l, const char *x) {
+  MilOp *o = mil_add_op_noout(lw->p, fn(lw), "write_state", lw->pfx);
+  mil_op_ref(lw->p, o, "data", x);
+  mil_op_ref(lw->p, o, "input", lw->net->states[l->state].name);
+  return x;
+}
+
+/* slice_update(x, update, begin, end, ...): a begin that holds values is
+ * concatenated from int32 pieces, and end = begin + the update's shape */
+static const char *lower_slice_update(Lower *lw, const AnetLayer *l, const char *x) {
+  MilProg *p = lw->p;
+  int r = l->nshape;
+  const AnetValue *u = value(lw, l->in2);
+  const char *begin, *end;
+  bool dynamic = false;
+  for (int i = 0; i < r; i++)
+    dynamic |= l->begin_val[i] >= 0;
+  if (!dynamic) {
+    begin = k_ints(lw, "su_begin", r, l->begin);
+    end = k_ints(lw, "su_end", r, l->end);
+  } else {
+    const char *parts[MIL_MAX_RANK], *name;
+    for (int i = 0; i < r; i++) {
+      const AnetValue *v = l->begin_val[i] >= 0 ? value(lw, l->begin_val[i]) : NULL;
+      if (v && v->rank != 1) {   /* one element of any rank: make it [1] */
+        MilOp *o = op(lw, "reshape", mil_printf(p, "pos%d", i),
+                      mil_tensor_type(p, MIL_INT32, 1, (int64_t[]){1}), &name);
+        mil_op_ref(p, o, "shape", k_ints(lw, "su_one", 1, (int64_t[]){1}));
+        mil_op_ref(p, o, "x", v->mil_name);
+        parts[i] = name;
+      } else {
+        parts[i] = v ? v->mil_name : k_ints(lw, "su_pos", 1, &l->begin[i]);
+      }
+    }
+    int64_t dim = r;
+    const MilType *it = mil_tensor_type(p, MIL_INT32, 1, &dim);
+    MilOp *o = op(lw, "concat", "begin", it, &begin);
+    mil_op_ref(p, o, "axis", k_int(lw, "concat_axis", 0));
+    mil_op_ref(p, o, "interleave", k_bool(lw, "concat_interleave", false));
+    ref_list(lw, o, "values", r, parts);
+    end = elementwise(lw, "add", "end", it, begin, k_ints(lw, "su_size", r, u->dim));
+  }
+  int64_t zeros[MIL_MAX_RANK] = {0}, ones[MIL_MAX_RANK], dim = r;
+  for (int i = 0; i < r; i++)
+    ones[i] = 1;
+  const char *mask = konst(lw, "slice_mask", mil_tensor_i(p, MIL_BOOL, 1, &dim, zeros));
+  const char *stride = k_ints(lw, "slice_stride", r, ones);
+  const char *name;
+  MilOp *o = op(lw, "slice_update", NULL, out_type(lw, l), &name);
+  mil_op_ref(p, o, "begin", begin);
+  mil_op_ref(p, o, "begin_mask", mask);
+  mil_op_ref(p, o, "end", end);
+  mil_op_ref(p, o, "end_mask", mask);
+  mil_op_ref(p, o, "squeeze_mask", mask);
+  mil_op_ref(p, o, "stride", stride);
+  mil_op_ref(p, o, "update", u->mil_name);
+  mil_op_ref(p, o, "x", x);
+  return name;
+}
+
 /* quantize to int8 and straight back: the activation is stored as int8
  * between layers (the seed's W8A8). quantize takes no zero_point or axis,
  * as in the seed's programs. */
@@ -356,18 +647,34 @@ static const char *lower_quant(Lower *lw, const AnetLayer *l, const char *x) {
 }
 
 static const char *lower_layer(Lower *lw, const AnetLayer *l) {
-  const char *x = lw->net->values[l->in].mil_name;
-  const MilType *t = act_type(lw, &lw->net->values[l->out]);
+  const char *x = l->in >= 0 ? lw->net->values[l->in].mil_name : NULL;
   switch (l->kind) {
   case L_CONV: case L_LINEAR:   return lower_conv(lw, l, x);
   case L_ADD: case L_MUL:       return lower_binary(lw, l, x);
   case L_MATMUL:                return lower_matmul(lw, l, x);
-  case L_GELU:                  return lower_gelu(lw, l, x);
+  case L_CONCAT:                return lower_concat(lw, l);
+  case L_SPLIT:                 return lower_split(lw, l, x);
+  case L_SLICE:                 return lower_slice(lw, l, x);
+  case L_PAD:                   return lower_pad(lw, l, x);
+  case L_AVG_POOL: case L_MAX_POOL: case L_GLOBAL_AVG_POOL: case L_GLOBAL_MAX_POOL:
+    return lower_pool(lw, l, x);
+  case L_UPSAMPLE:              return lower_upsample(lw, l, x);
+  case L_EMBEDDING:             return lower_embedding(lw, l, x);
+  case L_REDUCE_SUM: case L_REDUCE_MEAN: case L_REDUCE_MAX: return lower_reduce(lw, l, x);
+  case L_CAST:                  return lower_cast(lw, l, x);
+  case L_SDPA:                  return lower_sdpa(lw, l, x);
+  case L_READ_STATE:            return lower_read_state(lw, l);
+  case L_WRITE_STATE:           return lower_write_state(lw, l, x);
+  case L_SLICE_UPDATE:          return lower_slice_update(lw, l, x);
+  case L_GELU: case L_CLIP: case L_RELU6: case L_HARD_SIGMOID: case L_HARD_SWISH:
+  case L_LEAKY_RELU: case L_ELU: case L_EXP: case L_LOG: case L_SQRT: case L_RSQRT: case L_ABS:
+  case L_NEG:
+    return lower_act(lw, l, x);
   case L_SOFTMAX:               return lower_softmax(lw, l, x);
   case L_LAYER_NORM: case L_RMS_NORM: return lower_norm(lw, l, x);
   case L_RESHAPE: case L_TRANSPOSE:   return lower_shape_op(lw, l, x);
   default:
-    return elementwise(lw, anetc_layer_name(l->kind), NULL, t, x, NULL);
+    return elementwise(lw, anetc_layer_name(l->kind), NULL, out_type(lw, l), x, NULL);
   }
 }
 
@@ -418,18 +725,77 @@ static void hoist_pool(Lower *lw) {
   free(tmp);
 }
 
-/* Generated names are kind_N[_part] or stem_N; an input may not take one. */
+/* How often name is defined in f: as an input or an op's output. */
+static int definitions(const MilFunc *f, const char *name) {
+  int n = 0;
+  for (int i = 0; i < f->ninputs; i++)
+    n += strcmp(f->inputs[i].name, name) == 0;
+  for (int o = 0; o < f->nops; o++)
+    for (int k = 0; k < f->ops[o].nouts; k++)
+      n += strcmp(f->ops[o].outs[k].name, name) == 0;
+  return n;
+}
+
+/* Generated names are kind_N[_part] or stem_N; an input, a state or a
+ * named output may not take one. */
 static int check_input_names(Lower *lw) {
   const MilFunc *f = fn(lw);
-  for (int i = 0; i < lw->net->ninputs; i++)
-    for (int o = 0; o < f->nops; o++)
-      if (strcmp(f->ops[o].outs[0].name, lw->net->inputs[i].name) == 0) {
-        diag_error(lw->d, lw->file->src, lw->net->inputs[i].loc,
-                   "input name '%s' clashes with a name anetc generates; rename the input",
-                   lw->net->inputs[i].name);
-        return -1;
-      }
+  const AnetNet *net = lw->net;
+  for (int i = 0; i < net->ninputs + net->nstates + net->noutputs; i++) {
+    int k = i - net->ninputs - net->nstates;
+    const char *name = i < net->ninputs ? net->inputs[i].name
+                       : k < 0 ? net->states[i - net->ninputs].name : net->outputs[k].name;
+    Loc loc = i < net->ninputs ? net->inputs[i].loc
+              : k < 0 ? net->states[i - net->ninputs].loc : net->outputs[k].loc;
+    const char *what = i < net->ninputs ? "input" : k < 0 ? "state" : "output";
+    if (name && definitions(f, name) > 1) {
+      diag_error(lw->d, lw->file->src, loc,
+                 "%s name '%s' clashes with a name anetc generates; rename the %s", what, name,
+                 what);
+      return -1;
+    }
+  }
   return 0;
+}
+
+/* A named output takes its name from the user: the op that made it is
+ * renamed (it is the last op defining the value). */
+static void name_outputs(Lower *lw, const AnetLayer *l) {
+  const AnetNet *net = lw->net;
+  MilFunc *f = fn(lw);
+  for (int k = 0; k < net->noutputs; k++) {
+    const AnetOutput *out = &net->outputs[k];
+    if (!out->name || out->value < 0)
+      continue;
+    bool mine = out->value == l->out;
+    for (int i = 0; l->kind == L_SPLIT && i < l->nouts; i++)
+      mine |= out->value == l->outs[i];
+    AnetValue *v = &net->values[out->value];
+    for (int o = f->nops - 1; mine && o >= 0; o--)
+      for (int j = 0; j < f->ops[o].nouts; j++)
+        if (strcmp(f->ops[o].outs[j].name, v->mil_name) == 0) {
+          f->ops[o].outs[j].name = mil_strdup(lw->p, out->name);   /* the tree goes first */
+          for (int a = 0; j == 0 && a < f->ops[o].nattrs; a++)
+            if (strcmp(f->ops[o].attrs[a].name, "name") == 0)
+              f->ops[o].attrs[a].val = mil_scalar_s(lw->p, out->name);
+          v->mil_name = f->ops[o].outs[j].name;
+          mine = false;
+          break;
+        }
+  }
+}
+
+static void add_states(Lower *lw) {
+  MilProg *p = lw->p;
+  for (int i = 0; i < lw->net->nstates; i++) {
+    const AnetState *st = &lw->net->states[i];
+    MilType *t = mil_alloc(p, sizeof *t);
+    t->kind = MIL_STATE;
+    t->nsub = 1;
+    t->sub = mil_alloc(p, sizeof *t->sub);
+    t->sub[0] = mil_tensor_type(p, st->dtype, st->rank, st->dim);
+    mil_add_input(p, fn(lw), t, st->name);
+  }
 }
 
 MilProg *anet_lower(const AnetFile *f, int point, Diag *d) {
@@ -443,18 +809,21 @@ MilProg *anet_lower(const AnetFile *f, int point, Diag *d) {
   for (int i = 0; i < net->ninputs; i++)
     mil_add_input(p, fn(&lw), act_type(&lw, &net->values[net->inputs[i].value]),
                   net->inputs[i].name);
+  add_states(&lw);
   for (int i = 0; i < net->nlayers && !lw.failed; i++) {
     const AnetLayer *l = &net->layers[i];
     lw.pfx = mil_printf(p, "%s_%d", anetc_layer_name(l->kind), lw.counts[l->kind]++);
     const char *y = lower_layer(&lw, l);
     if (l->quant)
       y = lower_quant(&lw, l, y);
-    net->values[l->out].mil_name = y;
+    if (l->out >= 0)
+      net->values[l->out].mil_name = y;
+    name_outputs(&lw, l);
   }
   hoist_pool(&lw);
   free(lw.pool);
-  if (!lw.failed)
-    mil_add_output(p, fn(&lw), net->values[net->output].mil_name);
+  for (int k = 0; k < net->noutputs && !lw.failed; k++)
+    mil_add_output(p, fn(&lw), net->values[net->outputs[k].value].mil_name);
   if (lw.failed || check_input_names(&lw)) {
     anetc_free(net);
     mil_free(p);

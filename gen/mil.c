@@ -457,3 +457,9 @@ const MilType *mil_value_type(const MilFunc *f, const char *name, int before) {
         return f->ops[o].outs[k].type;
   return NULL;
 }
+
+MilOp *mil_add_op_noout(MilProg *p, MilFunc *f, const char *op, const char *name) {
+  MilOp *o = mil_add_op(p, f, op);
+  mil_op_attr(p, o, "name", mil_scalar_s(p, name));
+  return o;
+}

@@ -226,4 +226,7 @@ char *mil_print_string(const MilProg *p);  /* malloc'd */
 /* The MIL text parser (grammar/milparse.y): NULL after reporting errors on d. */
 MilProg *mil_parse(const Src *src, Diag *d);
 
+/* An op without outputs (write_state): only its name attribute. */
+MilOp *mil_add_op_noout(MilProg *p, MilFunc *f, const char *op, const char *name);
+
 #endif

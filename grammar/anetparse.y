@@ -35,6 +35,8 @@ typedef struct AnetParse {
   int nest;            /* open ( and [: newlines inside them are spaces */
   int nopen;           /* open brackets of every kind, the innermost */
   Loc open[ANETP_MAX_OPEN];   /* ANETP_MAX_OPEN of them remembered */
+  bool has_suspect;    /* a '}' closed a '{' of another indentation: */
+  Loc suspect;         /* that '{' */
 } AnetParse;
 
 int anetp_scan_begin(AnetParse *ctx, void **scanner);
@@ -145,10 +147,11 @@ static Node *binop(AnetParse *ctx, int op, Node *a, Node *b, Loc loc) {
 %token <fval> FLOAT "number"
 %token NETWORK "network" INPUT "input" REPEAT "repeat" SWEEP "sweep" IN "in"
        CONST "const" ACTIVATIONS "activations" LET "let" FROM "from" SEED "seed"
+       BLOCK "block" OUTPUT "output" STATE "state"
        NL "end of line"
 
-%type <node> top_stmt factor stmt body_item layer arg atom expr name tuple
-%type <seq> body factors names tuples args exprs exprs_opt
+%type <node> top_stmt factor stmt body_item layer arg atom expr name tuple block_name
+%type <seq> body factors names tuples args exprs exprs_opt params binds
 
 %destructor { free($$); } <str>
 %destructor { ast_free($$); } <node>
@@ -192,6 +195,21 @@ top_stmt
       { $$ = with_kids(ctx, mk(N_SWEEP, @$), NULL, $2); }
   | NETWORK IDENT nls '{' body '}'
       { $$ = with_name(mk(N_NETWORK, @$), $2, @2); $$ = with_kids(ctx, $$, NULL, $5); }
+  | BLOCK block_name '(' params ')' nls '{' body '}'
+      { Node *p = with_kids(ctx, mk(N_LIST, @4), NULL, $4);
+        $$ = with_name(mk(N_BLOCK, @$), $2->name, $2->loc); $2->name = NULL; ast_free($2);
+        $$->name_loc = @2; $$ = with_kids(ctx, $$, p, $8); }
+  ;
+
+/* "block f(" is a CALLEE; "block f (" an IDENT: both are meant */
+block_name
+  : IDENT             { $$ = with_name(mk(N_IDENT, @1), $1, @1); }
+  | CALLEE            { $$ = with_name(mk(N_IDENT, @1), $1, @1); }
+  ;
+
+params
+  : %empty            { $$ = (Seq){0}; }
+  | names
   ;
 
 factors
@@ -250,14 +268,32 @@ stmt
       { $$ = with_name(mk(N_LET, @$), $2, @2); }
   | FROM IDENT
       { $$ = with_name(mk(N_FROM, @$), $2, @2); }
+  | CONST IDENT '=' expr
+      { $$ = with_name(mk(N_CONST, @$), $2, @2); $$ = with_kids(ctx, $$, $4, (Seq){0}); }
+  | STATE IDENT ':' name '[' exprs ']'
+      { $$ = with_name(mk(N_STATE, @$), $2, @2); $$ = with_kids(ctx, $$, $4, $6); }
+  | OUTPUT IDENT
+      { $$ = with_name(mk(N_OUTPUT, @$), $2, @2); }
+  | OUTPUT IDENT '=' layer
+      { $$ = with_name(mk(N_OUTPUT, @$), $2, @2); $$ = with_kids(ctx, $$, $4, (Seq){0}); }
   | layer
   | IDENT '=' layer
       { $$ = $3; $$->bind = $1; $$->loc.start = @1.start; }
+  | binds '=' layer
+      { $$ = $3; $$->binds = $1.head; $$->loc.start = @1.start; }
+  ;
+
+/* "a, b = split 2 axis=1": one name per result */
+binds
+  : name ',' name     { $$ = seq_add(seq_one($1), $3); }
+  | binds ',' name    { $$ = seq_add($1, $3); }
   ;
 
 layer
   : IDENT args
       { $$ = with_name(mk(N_LAYER, @$), $1, @1); $$ = with_kids(ctx, $$, NULL, $2); }
+  | CALLEE '(' exprs_opt ')'
+      { $$ = with_name(mk(N_USE, @$), $1, @1); $$ = with_kids(ctx, $$, NULL, $3); }
   ;
 
 args
@@ -310,12 +346,36 @@ expr
 /* "syntax error, unexpected identifier 'fp16', expecting ':'"; and when
  * the surprise is something that cannot be inside brackets, a note at the
  * bracket still open. */
+static bool is_keyword(yysymbol_kind_t t) {
+  return t == YYSYMBOL_NETWORK || t == YYSYMBOL_INPUT || t == YYSYMBOL_REPEAT ||
+         t == YYSYMBOL_SWEEP || t == YYSYMBOL_IN || t == YYSYMBOL_CONST ||
+         t == YYSYMBOL_ACTIVATIONS || t == YYSYMBOL_LET || t == YYSYMBOL_FROM ||
+         t == YYSYMBOL_SEED || t == YYSYMBOL_BLOCK || t == YYSYMBOL_OUTPUT ||
+         t == YYSYMBOL_STATE;
+}
+
+/* "syntax error, unexpected identifier 'fp16', expecting ':'"; a reserved
+ * word where a name would fit says so; and when the surprise is something
+ * that cannot be inside brackets, a note at the bracket still open. */
 static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetParse *ctx) {
   (void)scanner;
   enum { MAX_EXPECTED = 4 };
-  yysymbol_kind_t tok = yypcontext_token(yy), exp[MAX_EXPECTED];
-  int nexp = yypcontext_expected_tokens(yy, exp, MAX_EXPECTED);
+  yysymbol_kind_t tok = yypcontext_token(yy), exp[YYNTOKENS];
+  int nall = yypcontext_expected_tokens(yy, exp, YYNTOKENS);
+  int nexp = nall > MAX_EXPECTED ? 0 : nall;
   Loc loc = *yypcontext_location(yy);
+  bool name_fits = false, stmt_start = false;   /* a name must come here; a statement may */
+  for (int i = 0; i < nall; i++) {
+    name_fits |= exp[i] == YYSYMBOL_IDENT || exp[i] == YYSYMBOL_CALLEE;
+    stmt_start |= exp[i] == YYSYMBOL_INPUT || exp[i] == YYSYMBOL_CONST;
+  }
+  name_fits &= !stmt_start;
+  if (is_keyword(tok) && name_fits && loc.end > loc.start && loc.end <= ctx->src->len) {
+    diag_error(ctx->d, ctx->src, loc, "'%.*s' is a reserved word and cannot be a name",
+               (int)(loc.end - loc.start), ctx->src->text + loc.start);
+    ctx->nerrors++;
+    return 0;
+  }
   char msg[300];
   size_t n = (size_t)snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(tok));
   bool has_text = tok == YYSYMBOL_IDENT || tok == YYSYMBOL_CALLEE || tok == YYSYMBOL_INT ||
@@ -330,12 +390,11 @@ static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetPars
                           yysymbol_name(exp[i]));
   diag_error(ctx->d, ctx->src, loc, "%s", msg);
   ctx->nerrors++;
-  bool outside = tok == YYSYMBOL_YYEOF || tok == YYSYMBOL_NETWORK || tok == YYSYMBOL_INPUT ||
-                 tok == YYSYMBOL_REPEAT || tok == YYSYMBOL_SWEEP || tok == YYSYMBOL_CONST ||
-                 tok == YYSYMBOL_ACTIVATIONS || tok == YYSYMBOL_LET || tok == YYSYMBOL_FROM ||
-                 tok == YYSYMBOL_SEED;
+  bool outside = tok == YYSYMBOL_YYEOF || (is_keyword(tok) && tok != YYSYMBOL_IN);
   if (outside && ctx->nopen > 0 && ctx->nopen <= ANETP_MAX_OPEN) {
     Loc o = ctx->open[ctx->nopen - 1];
+    if (tok == YYSYMBOL_YYEOF && ctx->src->text[o.start] == '{' && ctx->has_suspect)
+      o = ctx->suspect;
     diag_note(ctx->d, ctx->src, o, "'%c' opened here is not closed", ctx->src->text[o.start]);
   }
   /* forget the brackets, so that recovery sees the ends of lines again */

@@ -23,3 +23,8 @@ tests_test_anet_CFLAGS = $(TEST_CFLAGS)
 tests_test_anet_LDADD = libanetc.a libcpu.a libmiltext.a libweights.a $(TEST_LIBS)
 TESTS += tests/test_anetc.sh
 EXTRA_DIST += tests/test_anetc.sh
+
+# The sample networks of samples/nets compile and run on the cpu backend
+# (a sample whose op the backend lacks is skipped, naming the op).
+TESTS += tests/test_nets.sh
+EXTRA_DIST += tests/test_nets.sh

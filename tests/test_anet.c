@@ -112,6 +112,7 @@ static void assert_dims(const AnetValue *v, int rank, const int64_t *dim) {
 #define ASSERT_DIMS(v, ...) assert_dims((v), NDIMS(__VA_ARGS__), DIMS(__VA_ARGS__))
 
 #define NET(body) "network n {\n    input x: fp16[1, 4, 8, 8]\n" body "\n}\n"
+#define NET_OF(type, body) "network n {\n    input x: " type "\n" body "\n}\n"
 
 /* ---- scanner ------------------------------------------------------------ */
 
@@ -563,7 +564,7 @@ END_TEST
 
 static const MilOp *find_op(const MilFunc *fn, const char *out) {
   for (int i = 0; i < fn->nops; i++)
-    if (strcmp(fn->ops[i].outs[0].name, out) == 0)
+    if (fn->ops[i].nouts > 0 && strcmp(fn->ops[i].outs[0].name, out) == 0)
       return &fn->ops[i];
   return NULL;
 }
@@ -1063,11 +1064,11 @@ END_TEST
 
 static const struct { const char *src, *want; } diags[] = {
   /* unknown layer or parameter */
-  {NET("    cnov 4"),
-   "t.anet:3:5: error: unknown layer 'cnov'; expected one of: conv, linear, matmul, add, mul, "
-   "relu, sigmoid, tanh, silu, gelu, softmax, layer_norm, rms_norm, reshape, transpose"},
+  {NET("    cnov 4"), "t.anet:3:5: error: unknown layer 'cnov'; did you mean 'conv'?"},
   {NET("    conv 4 kernal=3"),
-   "t.anet:3:12: error: unknown parameter 'kernal' for conv; expected one of: kernel, stride, "
+   "t.anet:3:12: error: unknown parameter 'kernal' for conv; did you mean 'kernel'?"},
+  {NET("    conv 4 qqq=3"),
+   "t.anet:3:12: error: unknown parameter 'qqq' for conv; expected one of: kernel, stride, "
    "padding, dilation, groups, weights, scale, zero_point, init, bias, bias_init"},
   {NET("    relu slope=0.1"),
    "t.anet:3:10: error: unknown parameter 'slope': relu takes no parameters"},
@@ -1157,9 +1158,11 @@ static const struct { const char *src, *want; } diags[] = {
    "t.anet:3:37: error: the network unrolls to more than 4194304 statements"},
   /* dtypes */
   {"network n {\n    input x: fp61[1, 4]\n    relu\n}\n",
-   "t.anet:2:14: error: unknown dtype 'fp61'; expected fp16"},
+   "t.anet:2:14: error: unknown dtype 'fp61'; expected fp16, fp32 or int32"},
+  {"network n {\n    input x: int8[1, 4]\n    relu\n}\n",
+   "t.anet:2:14: error: an input must be fp16, fp32 or int32, not int8"},
   {"network n {\n    input x: fp32[1, 4]\n    relu\n}\n",
-   "t.anet:2:14: error: an input must be fp16, not fp32"},
+   "t.anet:3:5: error: relu needs an fp16 input, got fp32[1, 4] (cast it first)"},
   {NET("    conv 4 weights=int9"), "t.anet:3:20: error: unknown dtype 'int9'; expected fp16 or int8"},
   {NET("    conv 4 weights=uint8"),
    "t.anet:3:20: error: weights must be fp16 or int8, not uint8"},
@@ -1184,10 +1187,12 @@ static const struct { const char *src, *want; } diags[] = {
    "t.anet:3:1: error: a file holds at most one sweep"},
   {"const a = 1\nconst a = 2\n" NET("    relu"), "t.anet:2:7: error: constant 'a' is defined twice"},
   {NET("    conv width"),
-   "t.anet:3:10: error: 'width' is not defined: expected a number or a constant defined above"},
+   "t.anet:3:10: error: 'width' is not defined: expected a number, a word or a constant "
+   "defined above"},
   {NET("    add h"),
    "t.anet:3:9: error: 'h' is not defined: expected a named value or a number"},
-  {NET("    from h\n    relu"), "t.anet:3:10: error: 'h' is not a named value"},
+  {NET("    from h\n    relu"), "t.anet:3:10: error: 'h' is not a named value; did you mean 'x'?"},
+  {NET("    from hidden\n    relu"), "t.anet:3:10: error: 'hidden' is not a named value"},
   {"network n {\n    relu\n}\n",
    "t.anet:2:5: error: relu has no input: declare one first (input x: fp16[...])"},
   {"network n {\n    input x: fp16[2]\n}\n", "t.anet:1:9: error: network 'n' has no layers"},
@@ -1219,6 +1224,416 @@ END_TEST
 
 /* ---- suite --------------------------------------------------------------- */
 
+
+
+/* ---- the language of real networks ----------------------------------------- */
+
+/* Everything parsing, checking and lowering text reports, and the count. */
+static char *all_errors(const char *text, int *nerrors) {
+  Src s = mksrc(text);
+  Capture c;
+  cap_open(&c);
+  AnetFile *f = anet_parse(&s, &c.d);
+  if (f) {
+    for (int i = 0; i < anet_npoints(f); i++)
+      mil_free(anet_lower(f, i, &c.d));
+    anet_free(f);
+  }
+  char *out = cap_close(&c);
+  *nerrors = c.d.nerrors;
+  return out;
+}
+
+START_TEST(parse_blocks_state_outputs) {
+  assert_sexpr("block f(a, b) {\n  conv a\n}\nnetwork n {\n  state s: fp16[2]\n  h = f(4, x)\n"
+               "  f()\n  p, q = split 2\n  output y = relu\n  output h\n  const k = 2\n}",
+               "(block f [a b] (conv a)) (network n (state s fp16 2) (= h (use f 4 x)) (use f) "
+               "(= (p q) (split 2)) (output y (relu)) (output h) (const k 2))");
+  assert_sexpr("block g (x) {\n}\nnetwork n {}", "(block g [x]) (network n)");
+}
+END_TEST
+
+START_TEST(parse_reserved_and_unclosed) {
+  char *e = first_error("network n {\n    input seed: fp16[2]\n    relu\n}\n");
+  ck_assert_str_eq(e, "t.anet:2:11: error: 'seed' is a reserved word and cannot be a name");
+  free(e);
+  e = first_error("network n {\n    input x: fp16[2]\n    let output\n}\n");
+  ck_assert_str_eq(e, "t.anet:3:9: error: 'output' is a reserved word and cannot be a name");
+  free(e);
+  /* the repeat's '{' is the one left open: the network's '}' sits at the
+   * network's indentation, not the repeat's */
+  int n;
+  char *out = all_errors("network n {\n    input x: fp16[2]\n    repeat 2 {\n        relu\n"
+                         "}\n", &n);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:3:14: note: '{' opened here is not closed"));
+  free(out);
+  out = all_errors("block b() {\n    relu\nnetwork n {\n    input x: fp16[2]\n    b()\n}\n", &n);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:1:11: note: '{' opened here is not closed"));
+  free(out);
+}
+END_TEST
+
+START_TEST(check_words) {
+  /* a word as a constant and as swept values: the weights follow it */
+  Checked c;
+  const char *text = "const wt = fp16\nsweep wt in [fp16, int8]\n"
+                     "network n {\n    input x: fp16[1, 4, 2, 2]\n"
+                     "    conv 4 weights=wt scale=(0.5)\n}\n";
+  char *e = first_error(text);
+  ck_assert_str_eq(e, "t.anet:5:30: error: scale applies to int8 weights only (add weights=int8)");
+  free(e);
+  text = "const wt = int8\nconst pad = same\nsweep wt in [int8]\n"
+         "network n {\n    input x: fp16[1, 4, 3, 3]\n"
+         "    conv 4 kernel=3 padding=pad weights=wt scale=0.5\n}\n";
+  AnetNet *n = check_ok(&c, text);
+  ck_assert_str_eq(anet_point_name(c.f, 0), "n_wtint8");
+  ck_assert_int_eq(n->layers[0].w.dtype, MIL_INT8);
+  ASSERT_DIMS(&n->values[n->output], 1, 4, 3, 3);   /* same padding */
+  checked_free(&c);
+  e = first_error("const a = fp16 + 1\n" NET("    relu"));
+  ck_assert_str_eq(e, "t.anet:1:11: error: 'fp16' is a word, not a number");
+  free(e);
+  e = first_error("const a = fp61\n" NET("    relu"));
+  ck_assert_str_eq(e, "t.anet:1:11: error: 'fp61' is not defined: expected a number, a word or a "
+                      "constant defined above; did you mean 'fp16'?");
+  free(e);
+}
+END_TEST
+
+START_TEST(check_blocks) {
+  Checked c;
+  /* parameters as constants and values; the block's result flows on */
+  AnetNet *n = check_ok(&c, "block res(ch, skip) {\n    conv ch kernel=3 padding=same\n    relu\n"
+                            "    add skip\n}\nnetwork n {\n    input x: fp16[1, 4, 8, 8]\n"
+                            "    h = res(4, x)\n    res(4, h)\n    conv 2\n}\n");
+  ck_assert_int_eq(n->nlayers, 7);
+  ck_assert_int_eq(n->layers[2].in2, n->inputs[0].value);   /* skip = x */
+  ck_assert_int_eq(n->layers[5].in2, n->layers[2].out);      /* skip = h */
+  ASSERT_DIMS(&n->values[n->output], 1, 2, 8, 8);
+  checked_free(&c);
+  /* an error inside a block names the line in the block and the use */
+  int errs;
+  char *out = all_errors("block b(k) {\n    conv 4 kernel=k\n}\nnetwork n {\n"
+                         "    input x: fp16[1, 4, 2, 2]\n    b(3)\n}\n", &errs);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:2:5: error: conv output would be empty"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:6:5: note: in block 'b' used here"));
+  free(out);
+  /* a block sees neither the caller's names nor itself */
+  char *e = first_error("block b() {\n    add x\n}\n" NET("    b()"));
+  ck_assert_str_eq(e, "t.anet:2:9: error: 'x' is not a named value (a block sees only its "
+                      "parameters and its own names)");
+  free(e);
+  e = first_error("block b() {\n    b()\n}\n" NET("    b()"));
+  ck_assert_str_eq(e, "t.anet:2:5: error: block 'b' uses itself");
+  free(e);
+  e = first_error("block b(a) {\n    relu\n}\n" NET("    b()"));
+  ck_assert_str_eq(e, "t.anet:6:5: error: block 'b' takes 1 argument, got 0");
+  free(e);
+  e = first_error("block blk() {\n    relu\n}\n" NET("    bkl()"));
+  ck_assert_str_eq(e, "t.anet:6:5: error: unknown block 'bkl'; did you mean 'blk'?");
+  free(e);
+}
+END_TEST
+
+START_TEST(check_many_errors) {
+  /* three independent errors, each reported; what depends on a failed
+   * layer stays silent */
+  int n;
+  char *out = all_errors(NET("    h = cnov 4\n    relu\n    add h\n    conv 4 kernal=3\n"
+                             "    from x\n    softmax axis=9"), &n);
+  ck_assert_int_eq(n, 3);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:3:9: error: unknown layer 'cnov'"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:6:12: error: unknown parameter 'kernal'"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:8:18: error: axis must be at most 3, got 9"));
+  free(out);
+  /* a bad constant and an independent network error */
+  out = all_errors("const a = 1 / 0\n" NET("    conv a\n    relu 3"), &n);
+  ck_assert_int_eq(n, 2);
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:1:11: error: division by zero"));
+  ck_assert_ptr_nonnull(strstr(out, "t.anet:5:10: error: relu takes no positional arguments"));
+  free(out);
+}
+END_TEST
+
+START_TEST(shape_new_layers) {
+  Checked c;
+  /* [1, 4, 8, 8]: concat 4 + 4 channels; split into 3 + 5; slice; pad;
+   * pools (floor((8 - 3) / 2) + 1 = 3); upsample; reduce; global pool */
+  AnetNet *n = check_ok(&c, NET("    a = concat x axis=1\n    p, q = split [3, 5]\n"
+                                "    from q\n    slice begin=[0, 1, 2, 0] end=[1, -1, 8, 8] "
+                                "stride=[1, 1, 3, 2]\n    from x\n    pad [1, 2, 3, 4] mode=reflect\n"
+                                "    from x\n    max_pool kernel=3 stride=2\n    from x\n"
+                                "    avg_pool kernel=2 padding=same\n    upsample [2, 3] mode=bilinear\n"
+                                "    reduce_sum axes=[1, -1] keep_dims=false\n    from x\n"
+                                "    global_max_pool"));
+  ASSERT_DIMS(&n->values[n->layers[0].out], 1, 8, 8, 8);
+  ASSERT_DIMS(&n->values[n->layers[1].outs[0]], 1, 3, 8, 8);
+  ASSERT_DIMS(&n->values[n->layers[1].outs[1]], 1, 5, 8, 8);
+  ASSERT_DIMS(&n->values[n->layers[2].out], 1, 3, 2, 4);   /* [1:4], [2:8:3], [0:8:2] */
+  ASSERT_DIMS(&n->values[n->layers[3].out], 1, 4, 11, 15);
+  ASSERT_DIMS(&n->values[n->layers[4].out], 1, 4, 3, 3);
+  ASSERT_DIMS(&n->values[n->layers[5].out], 1, 4, 4, 4);
+  ASSERT_DIMS(&n->values[n->layers[6].out], 1, 4, 8, 12);
+  ASSERT_DIMS(&n->values[n->layers[7].out], 1, 8);
+  ASSERT_DIMS(&n->values[n->layers[8].out], 1, 4, 1, 1);
+  checked_free(&c);
+  /* int32 indices, an embedding, a cast; attention with a mask */
+  n = check_ok(&c, "network e {\n    input ids: int32[2, 5]\n    input m: fp16[1, 5]\n"
+                   "    embedding 100 16\n    reshape shape=[1, 2, 5, 16]\n    let q\n"
+                   "    scaled_dot_product_attention q q mask=m\n    cast fp32\n}\n");
+  ASSERT_DIMS(&n->values[n->layers[0].out], 2, 5, 16);
+  ASSERT_DIMS(&n->values[n->layers[2].out], 1, 2, 5, 16);
+  ck_assert_int_eq(n->values[n->output].dtype, MIL_FP32);
+  checked_free(&c);
+  char *e = first_error(NET("    pad [9, 0] mode=reflect"));
+  ck_assert_str_eq(e, "t.anet:3:10: error: a padding must be at most 7, got 9");
+  free(e);
+  e = first_error(NET("    concat [x, y]"));
+  ck_assert_str_eq(e, "t.anet:3:16: error: 'y' is not a named value; did you mean 'x'?");
+  free(e);
+  e = first_error("network e {\n    input ids: int32[2]\n    relu\n}\n");
+  ck_assert_str_eq(e, "t.anet:3:5: error: relu needs an fp16 input, got int32[2] (cast it first)");
+  free(e);
+}
+END_TEST
+
+START_TEST(lower_state_update) {
+  MilProg *p = lower_ok("network s {\n    input x: fp16[1, 1, 2]\n    state c: fp16[1, 4, 2]\n"
+                        "    read_state c\n    slice_update x begin=[0, 3, 0]\n    write_state c\n"
+                        "    output y = relu\n}\n");
+  const MilFunc *fn = &p->funcs[0];
+  ck_assert_int_eq(fn->ninputs, 2);
+  ck_assert_int_eq(fn->inputs[1].type->kind, MIL_STATE);
+  const MilOp *su = find_op(fn, "slice_update_0");
+  /* a constant begin: end = begin + the update's shape */
+  assert_ints(const_val(find_op(fn, ref(su, "begin"))), 3, (int64_t[]){0, 3, 0});
+  assert_ints(const_val(find_op(fn, ref(su, "end"))), 3, (int64_t[]){1, 4, 2});
+  const MilOp *w = NULL;
+  for (int i = 0; i < fn->nops; i++)
+    if (strcmp(fn->ops[i].op, "write_state") == 0)
+      w = &fn->ops[i];
+  ck_assert_ptr_nonnull(w);
+  ck_assert_int_eq(w->nouts, 0);
+  ck_assert_str_eq(ref(w, "data"), "slice_update_0");
+  ck_assert_str_eq(ref(w, "input"), "c");
+  ck_assert_str_eq(fn->outputs[0], "y");
+  ck_assert_str_eq(ref(find_op(fn, "y"), "x"), "slice_update_0");
+  mil_free(p);
+  char *e = first_error("network s {\n    input x: fp16[1, 2, 2]\n    state c: fp16[1, 4, 2]\n"
+                        "    read_state c\n    slice_update x begin=[0, 3, 0]\n}\n");
+  ck_assert_str_eq(e, "t.anet:5:30: error: a position must be at most 2, got 3");
+  free(e);
+}
+END_TEST
+
+START_TEST(numerics_new_layers) {
+  /* x = [[1, -2], [3, 9]] as [1, 2, 1, 2]: clip to [-1, 4], concat with x
+   * along the channels, then the sum over channels and width */
+  const double xs[4] = {1, -2, 3, 9};
+  Tensor y = run_cpu(NET_OF("fp16[1, 2, 1, 2]", "    clip min=-1 max=4\n    concat x axis=1\n"
+                            "    reduce_sum axes=[1, 3]"),
+                     4, DIMS(1, 2, 1, 2), xs);
+  ck_assert_int_eq(tensor_numel(&y), 1);
+  /* clipped: 1, -1, 3, 4 (sum 7); plus x: 1 - 2 + 3 + 9 = 11 */
+  ck_assert_double_eq(tensor_get(&y, 0), 18);
+  tensor_free(&y);
+  y = run_cpu(NET_OF("fp16[1, 2, 1, 2]", "    slice begin=[0, 1, 0, 1]\n    sqrt"), 4,
+              DIMS(1, 2, 1, 2), xs);
+  ck_assert_int_eq(tensor_numel(&y), 1);
+  ck_assert_double_eq(tensor_get(&y, 0), 3);
+  tensor_free(&y);
+}
+END_TEST
+
+/* ---- the sample networks: structure expected from the architectures ------ *
+ * Each count below follows from the network's definition (layers per block,
+ * blocks per stage) and from the MIL forms in FORMATS.md §2.4 and §3 and the
+ * op definitions of coremltools (opset iOS15..iOS18); none is copied from
+ * anetc's output. */
+
+static MilProg *lower_sample(const char *name) {
+  static char path[512];
+  snprintf(path, sizeof path, SRCDIR "/samples/nets/%s.anet", name);
+  static Src s;
+  Diag d = diag_stderr();
+  ck_assert_int_eq(src_read_file(&s, path, 1 << 22, &d), 0);
+  AnetFile *f = anet_parse(&s, &d);
+  ck_assert_ptr_nonnull(f);
+  MilProg *p = anet_lower(f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  anet_free(f);
+  return p;
+}
+
+static int count_ops(const MilFunc *fn, const char *op) {
+  int n = 0;
+  for (int i = 0; i < fn->nops; i++)
+    n += strcmp(fn->ops[i].op, op) == 0;
+  return n;
+}
+
+static const MilOp *nth_op(const MilFunc *fn, const char *op, int k) {
+  for (int i = 0; i < fn->nops; i++)
+    if (strcmp(fn->ops[i].op, op) == 0 && k-- == 0)
+      return &fn->ops[i];
+  ck_abort_msg("no %s op number %d", op, k);
+  return NULL;
+}
+
+static const MilType *input_type(const MilFunc *fn, const char *name) {
+  for (int i = 0; i < fn->ninputs; i++)
+    if (strcmp(fn->inputs[i].name, name) == 0)
+      return fn->inputs[i].type;
+  ck_abort_msg("no input %s", name);
+  return NULL;
+}
+
+static const MilValue *const_of(const MilFunc *fn, const char *name) {
+  const MilOp *o = find_op(fn, name);
+  ck_assert_msg(o && strcmp(o->op, "const") == 0, "%s is not a const", name);
+  return mil_op_attr_get(o, "val")->val;
+}
+
+START_TEST(net_unet) {
+  MilProg *p = lower_sample("unet_small");
+  const MilFunc *fn = &p->funcs[0];
+  /* 5 double_convs of 2 convs with bias (conv + add) and relu; the 1x1 head */
+  ck_assert_int_eq(count_ops(fn, "conv"), 11);
+  ck_assert_int_eq(count_ops(fn, "add"), 10);
+  ck_assert_int_eq(count_ops(fn, "relu"), 10);
+  ck_assert_int_eq(count_ops(fn, "max_pool"), 2);
+  ck_assert_int_eq(count_ops(fn, "resize_nearest_neighbor"), 1);
+  ck_assert_int_eq(count_ops(fn, "resize_bilinear"), 1);
+  ck_assert_int_eq(count_ops(fn, "concat"), 2);
+  /* 64 -> 32 -> 16, then 32 and 64 again */
+  const MilOp *mp = nth_op(fn, "max_pool", 1);
+  ASSERT_TYPE(mp->outs[0].type, MIL_FP16, 1, 32, 16, 16);
+  assert_ints(const_val(find_op(fn, ref(mp, "kernel_sizes"))), 2, (int64_t[]){2, 2});
+  assert_ints(const_val(find_op(fn, ref(mp, "strides"))), 2, (int64_t[]){2, 2});
+  assert_str_const(find_op(fn, ref(mp, "pad_type")), "valid");
+  const MilOp *up = nth_op(fn, "resize_nearest_neighbor", 0);
+  ASSERT_TYPE(up->outs[0].type, MIL_FP16, 1, 64, 32, 32);
+  assert_args(up, (const char *const[]){"target_size_height", "target_size_width", "x", NULL});
+  const MilOp *bl = nth_op(fn, "resize_bilinear", 0);
+  assert_str_const(find_op(fn, ref(bl, "sampling_mode")), "UNALIGN_CORNERS");
+  /* the skip concatenated after the upsampled map, along the channels */
+  const MilOp *cat = nth_op(fn, "concat", 0);
+  const MilArg *vals = mil_op_arg(cat, "values");
+  ck_assert_int_eq(vals->bind.kind, MIL_BLIST);
+  ck_assert_int_eq(vals->bind.nitems, 2);
+  ck_assert_str_eq(vals->bind.items[0].ref, up->outs[0].name);
+  ASSERT_TYPE(cat->outs[0].type, MIL_FP16, 1, 96, 32, 32);     /* 64 + 32 */
+  ASSERT_TYPE(nth_op(fn, "concat", 1)->outs[0].type, MIL_FP16, 1, 48, 64, 64);   /* 32 + 16 */
+  ck_assert_int_eq(fn->noutputs, 1);
+  ck_assert_str_eq(fn->outputs[0], "mask");
+  ASSERT_TYPE(mil_value_type(fn, "mask", fn->nops), MIL_FP16, 1, 2, 64, 64);
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(net_mobilenet) {
+  MilProg *p = lower_sample("mobilenet_v2");
+  const MilFunc *fn = &p->funcs[0];
+  /* stem, the t=1 block's depthwise and projection, 16 inverted blocks of
+   * 3 convs, the 1280 conv and the classifier */
+  ck_assert_int_eq(count_ops(fn, "conv"), 1 + 2 + 16 * 3 + 2);
+  ck_assert_int_eq(count_ops(fn, "relu6"), 1 + 1 + 16 * 2 + 1);
+  ck_assert_int_eq(count_ops(fn, "add"), 10 + 1);   /* residuals, classifier bias */
+  ck_assert_int_eq(count_ops(fn, "avg_pool"), 1);
+  ASSERT_TYPE(input_type(fn, "image"), MIL_FP16, 1, 3, 224, 224);
+  ASSERT_TYPE(nth_op(fn, "conv", 0)->outs[0].type, MIL_FP16, 1, 32, 112, 112);
+  /* the last inverted block's depthwise conv: 6 * 160 channels at 7x7 */
+  const MilOp *dw = nth_op(fn, "conv", 1 + 2 + 15 * 3 + 1);
+  ASSERT_TYPE(dw->outs[0].type, MIL_FP16, 1, 960, 7, 7);
+  ASSERT_TYPE(mil_value_type(fn, ref(dw, "weight"), fn->nops), MIL_FP16, 960, 1, 3, 3);
+  ck_assert_int_eq(const_val(find_op(fn, ref(dw, "groups")))->i[0], 960);
+  const MilOp *gp = nth_op(fn, "avg_pool", 0);
+  assert_ints(const_val(find_op(fn, ref(gp, "kernel_sizes"))), 2, (int64_t[]){7, 7});
+  ASSERT_TYPE(gp->outs[0].type, MIL_FP16, 1, 1280, 1, 1);
+  ck_assert_str_eq(fn->outputs[0], "logits");
+  ASSERT_TYPE(mil_value_type(fn, "logits", fn->nops), MIL_FP16, 1, 1000, 1, 1);
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(net_bert) {
+  MilProg *p = lower_sample("bert_encoder");
+  const MilFunc *fn = &p->funcs[0];
+  ASSERT_TYPE(input_type(fn, "ids"), MIL_INT32, 1, 128);
+  ASSERT_TYPE(input_type(fn, "positions"), MIL_INT32, 1, 128);
+  ck_assert_int_eq(count_ops(fn, "gather"), 2);
+  const MilOp *g = nth_op(fn, "gather", 0);
+  ck_assert_str_eq(ref(g, "indices"), "ids");
+  assert_args(g, (const char *const[]){"axis", "batch_dims", "indices", "validate_indices", "x",
+                                       NULL});
+  ASSERT_TYPE(mil_value_type(fn, ref(g, "x"), fn->nops), MIL_FP16, 8192, 256);
+  ASSERT_TYPE(g->outs[0].type, MIL_FP16, 1, 128, 256);
+  /* per layer: q, k, v, out, 2 ffn linears (1x1 convs) and 2 matmuls */
+  ck_assert_int_eq(count_ops(fn, "conv"), 2 * 6);
+  ck_assert_int_eq(count_ops(fn, "matmul"), 2 * 2);
+  ck_assert_int_eq(count_ops(fn, "softmax"), 2);
+  ck_assert_int_eq(count_ops(fn, "erf"), 2);
+  /* 6 layer_norms (input, 2 per layer, final), 2 reduce_sums each */
+  ck_assert_int_eq(count_ops(fn, "reduce_sum"), 6 * 2);
+  ck_assert_int_eq(count_ops(fn, "pow"), 6);
+  const MilOp *mm = nth_op(fn, "matmul", 0);
+  ASSERT_TYPE(mm->outs[0].type, MIL_FP16, 1, 4, 128, 128);
+  /* two outputs in the order written: -> (hidden, first) */
+  ck_assert_int_eq(fn->noutputs, 2);
+  ck_assert_str_eq(fn->outputs[0], "hidden");
+  ck_assert_str_eq(fn->outputs[1], "first");
+  ASSERT_TYPE(mil_value_type(fn, "hidden", fn->nops), MIL_FP16, 1, 256, 1, 128);
+  ASSERT_TYPE(mil_value_type(fn, "first", fn->nops), MIL_FP16, 1, 256, 1, 1);
+  ck_assert_str_eq(find_op(fn, "first")->op, "slice_by_index");
+  mil_free(p);
+}
+END_TEST
+
+START_TEST(net_llama) {
+  MilProg *p = lower_sample("llama_decoder");
+  const MilFunc *fn = &p->funcs[0];
+  ck_assert_int_eq(fn->ninputs, 5);
+  ASSERT_TYPE(input_type(fn, "x"), MIL_FP16, 1, 512, 1, 1);
+  ASSERT_TYPE(input_type(fn, "pos"), MIL_INT32, 1);
+  const MilType *kc = input_type(fn, "k_cache");
+  ck_assert_int_eq(kc->kind, MIL_STATE);   /* state<tensor<fp16, [1, 2, 256, 64]>> */
+  ASSERT_TYPE(kc->sub[0], MIL_FP16, 1, 2, 256, 64);
+  /* q, k, v, o, gate, up, down */
+  ck_assert_int_eq(count_ops(fn, "conv"), 7);
+  ASSERT_TYPE(nth_op(fn, "conv", 1)->outs[0].type, MIL_FP16, 1, 128, 1, 1);   /* 2 x 64 */
+  ck_assert_int_eq(count_ops(fn, "gather"), 2);      /* the cos and sin rows */
+  ck_assert_int_eq(count_ops(fn, "read_state"), 2);
+  ck_assert_int_eq(count_ops(fn, "slice_update"), 2);
+  ck_assert_int_eq(count_ops(fn, "write_state"), 2);
+  ck_assert_int_eq(count_ops(fn, "silu"), 1);
+  ck_assert_int_eq(count_ops(fn, "scaled_dot_product_attention"), 1);
+  /* write_state(data = the updated cache, input = the state), no outputs */
+  const MilOp *w = nth_op(fn, "write_state", 0), *su = nth_op(fn, "slice_update", 0);
+  ck_assert_int_eq(w->nouts, 0);
+  ck_assert_str_eq(ref(w, "input"), "k_cache");
+  ck_assert_str_eq(ref(w, "data"), su->outs[0].name);
+  ck_assert_str_eq(ref(su, "x"), nth_op(fn, "read_state", 0)->outs[0].name);
+  ASSERT_TYPE(mil_value_type(fn, ref(su, "update"), fn->nops), MIL_FP16, 1, 2, 1, 64);
+  /* begin = (0, 0, pos, 0) concatenated in int32, end = begin + [1, 2, 1, 64] */
+  const MilOp *b = find_op(fn, ref(su, "begin"));
+  ck_assert_str_eq(b->op, "concat");
+  ASSERT_TYPE(b->outs[0].type, MIL_INT32, 4);
+  ck_assert_str_eq(mil_op_arg(b, "values")->bind.items[2].ref, "pos");
+  const MilOp *e = find_op(fn, ref(su, "end"));
+  ck_assert_str_eq(e->op, "add");
+  assert_ints(const_of(fn, ref(e, "y")), 4, (int64_t[]){1, 2, 1, 64});
+  /* 8 query heads as 2 groups of 4 against the 2 key/value heads */
+  const MilOp *a = nth_op(fn, "scaled_dot_product_attention", 0);
+  ASSERT_TYPE(mil_value_type(fn, ref(a, "query"), fn->nops), MIL_FP16, 1, 2, 4, 64);
+  ck_assert_str_eq(ref(a, "key"), su->outs[0].name);
+  ck_assert_str_eq(ref(a, "attn_mask"), "mask");
+  ASSERT_TYPE(a->outs[0].type, MIL_FP16, 1, 2, 4, 64);
+  ck_assert_int_eq(fn->noutputs, 1);
+  ck_assert_str_eq(fn->outputs[0], "y");
+  mil_free(p);
+}
+END_TEST
+
 static Suite *anet_suite(void) {
   Suite *s = suite_create("anet");
   TCase *t = tcase_create("lexer");
@@ -1242,6 +1657,7 @@ static Suite *anet_suite(void) {
   suite_add_tcase(s, t);
 
   t = tcase_create("check");
+  tcase_set_timeout(t, 60);   /* 10000 sweep points on a busy machine */
   tcase_add_test(t, shape_conv_arith);
   tcase_add_test(t, shape_elementwise);
   tcase_add_test(t, shape_matmul);
@@ -1275,6 +1691,25 @@ static Suite *anet_suite(void) {
 
   t = tcase_create("golden");
   tcase_add_test(t, golden_cases);
+  suite_add_tcase(s, t);
+
+  t = tcase_create("language");
+  tcase_add_test(t, parse_blocks_state_outputs);
+  tcase_add_test(t, parse_reserved_and_unclosed);
+  tcase_add_test(t, check_words);
+  tcase_add_test(t, check_blocks);
+  tcase_add_test(t, check_many_errors);
+  tcase_add_test(t, shape_new_layers);
+  tcase_add_test(t, lower_state_update);
+  tcase_add_test(t, numerics_new_layers);
+  suite_add_tcase(s, t);
+
+  t = tcase_create("nets");
+  tcase_set_timeout(t, 60);
+  tcase_add_test(t, net_unet);
+  tcase_add_test(t, net_mobilenet);
+  tcase_add_test(t, net_bert);
+  tcase_add_test(t, net_llama);
   suite_add_tcase(s, t);
 
   t = tcase_create("diagnostics");

@@ -111,6 +111,10 @@ grep -q "^anetc (anet) [0-9]" "$tmp/stdout" || fail "--version: $(cat "$tmp/stdo
 expect_status 2 "no arguments" "$ANETC"
 expect_status 2 "unknown option" "$ANETC" --frobnicate "$tmp/sweep.anet"
 expect_status 2 "bad --emit" "$ANETC" --emit=onnx "$tmp/sweep.anet"
+# a misspelt option: the nearest known one is suggested
+expect_status 2 "misspelt option" "$ANETC" --lst-points "$tmp/sweep.anet"
+grep -q "unknown option '--lst-points'; did you mean '--list-points'?" "$tmp/stderr" ||
+  fail "no suggestion for --lst-points: $(cat "$tmp/stderr")"
 expect_status 2 "nothing to do" "$ANETC" "$tmp/sweep.anet"
 expect_status 2 "--emit=mil of a sweep" "$ANETC" --emit=mil "$tmp/sweep.anet"
 expect_status 2 "unknown point" "$ANETC" --point=nope --emit=mil "$tmp/sweep.anet"
