@@ -42,6 +42,7 @@ int main(int argc, char **argv) {
     case RUN_LIST_CHIPS: list_chips(stdout); break;
     case RUN_DRY: status = run_dry(&o, stdout, &d); break;
     case RUN_BENCH: status = run_all(&o, stdout, &d); break;
+    case RUN_COMPARE: status = run_compare(&o, stdout, &d); break;
     }
   }
   runopts_free(&o);

@@ -66,6 +66,7 @@ struct CpuPlan {
   int nbufs, bufcap;
   int ninputs, *inputs;     /* slot of each function input */
   int noutputs, *outputs;   /* slot of each function output */
+  const OpTimer *timer;     /* anerun --profile, or NULL */
 };
 
 /* What an op preparer sees while open() builds the plan. */
