@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -688,9 +689,10 @@ static void progress_show(const Progress *p, int k, const char *name) {
   if (!p->on)
     return;
   double s = (now_ms() - p->t0) / 1e3;
-  fprintf(stderr, "\r\033[K[%d/%d] %s  %.1f s", k + 1, p->n, name, s);
+  fprintf(stderr, "\r\033[K[%d/%d] %s  %.1f s elapsed", k + 1, p->n, name, s);
+  double left = k > 0 ? s / k * (p->n - k) : NAN;
   if (k > 0)
-    fprintf(stderr, ", about %.0f s left", s / k * (p->n - k));
+    fprintf(stderr, left < 10 ? ", about %.1f s left" : ", about %.0f s left", left);
   fflush(stderr);
 }
 

@@ -214,6 +214,14 @@ awk '$2 == "fp16" { ms[substr($1, 6)] = $5 }
 status 0 $anerun --dry-run "$seed"
 [ "$(grep -c '^function ' "$tmp/out")" -eq 11 ] || fail "dry-run of the seed directory"
 
+# On a terminal, progress on stderr: point k of n, elapsed, time left.
+if command -v script >/dev/null 2>&1; then
+  script -qc "$anerun --backend sim $seed/fp16_64x512.anet $seed/w8a8_64x512.anet" /dev/null \
+    >"$tmp/pty" 2>&1
+  has '\[1/2\] fp16_64x512  [0-9.]* s elapsed' pty
+  has '\[2/2\] w8a8_64x512  [0-9.]* s elapsed, about [0-9.]* s left' pty
+fi
+
 # PATHs in the order given; a pair whose baseline runs later is still listed.
 status 0 $anerun --backend sim "$seed/w8a8_64x512.anet" "$seed/fp16_64x512.anet"
 [ "$(sed -n '3,4s/ .*//p' "$tmp/out" | tr '\n' ' ')" = "w8a8_64x512 fp16_64x512 " ] ||
