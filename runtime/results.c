@@ -436,11 +436,13 @@ int results_compare(FILE *out, const ResultRow *old, int nold, const ResultRow *
     fprintf(out, "%-32.32s %-4s %-6s", cur[i].model, cur[i].backend,
             cur[i].chip[0] ? cur[i].chip : "-");
     if (!o || !(o->ms_median > 0) || !isfinite(cur[i].ms_median)) {
-      fprintf(out, " %10s %10.3f %8s\n", "-", cur[i].ms_median, o ? "-" : "new");
+      fprintf(out, " %10s %10.3f %8s\n", "-", cur[i].ms_median, o ? "-" : "new only");
       continue;
     }
     matched++;
     double change = (cur[i].ms_median / o->ms_median - 1) * 100;
+    if (fabs(change) < 0.05)
+      change = 0;   /* no "-0.0%" */
     bool worse = change > threshold;
     flagged += worse;
     fprintf(out, " %10.3f %10.3f %+7.1f%%%s\n", o->ms_median, cur[i].ms_median, change,
@@ -449,7 +451,7 @@ int results_compare(FILE *out, const ResultRow *old, int nold, const ResultRow *
   for (int i = 0; i < nold; i++)
     if (is_last(old, nold, i) && !last_of(cur, ncur, &old[i]))
       fprintf(out, "%-32.32s %-4s %-6s %10.3f %10s %8s\n", old[i].model, old[i].backend,
-              old[i].chip[0] ? old[i].chip : "-", old[i].ms_median, "-", "gone");
+              old[i].chip[0] ? old[i].chip : "-", old[i].ms_median, "-", "old only");
   fprintf(out, "%d of %d points compared slower by more than %g%% (change = new / old - 1 of "
           "the median ms)\n", flagged, matched, threshold);
   return flagged;

@@ -1189,8 +1189,8 @@ START_TEST(results_compare_threshold) {
   ck_assert_ptr_nonnull(strstr(buf, "10.000     12.000   +20.0%  REGRESSED\n"));
   ck_assert_ptr_nonnull(strstr(buf, "10.000     11.000   +10.0%\n"));
   ck_assert_ptr_nonnull(strstr(buf, "-50.0%\n"));
-  ck_assert_ptr_nonnull(strstr(buf, " new\n"));
-  ck_assert_ptr_nonnull(strstr(buf, " gone\n"));
+  ck_assert_ptr_nonnull(strstr(buf, " new only\n"));
+  ck_assert_ptr_nonnull(strstr(buf, " old only\n"));
   ck_assert_ptr_nonnull(strstr(buf, "1 of 3 points compared slower by more than 15%"));
   free(buf);
   f = open_memstream(&buf, &len);
