@@ -256,7 +256,7 @@ static int anet_files(const char *dir, ModelPath *list, Diag *d) {
     diag_file_error(d, dir, "out of memory");
     return -1;
   }
-  if (model)
+  if (model || list->npoints == 0)
     return 0;
   qsort(list->points, (size_t)list->npoints, sizeof *list->points, cmp_natural);
   return list->npoints;
