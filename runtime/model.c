@@ -262,6 +262,17 @@ static int anet_files(const char *dir, ModelPath *list, Diag *d) {
   return list->npoints;
 }
 
+/* dir/name without doubling a slash dir ends with ("seed/" + "a.anet"). */
+static char *join_under(const char *dir, const char *name) {
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/')
+    n--;
+  char *s = malloc(n + strlen(name) + 2);
+  if (s)
+    sprintf(s, "%.*s/%s", (int)n, dir, name);
+  return s;
+}
+
 int model_expand(const char *path, char ***out, int *n, Diag *d) {
   ModelPath list;
   struct stat st;
@@ -274,7 +285,7 @@ int model_expand(const char *path, char ***out, int *n, Diag *d) {
   *n = found > 0 ? found : 1;
   *out = calloc((size_t)*n, sizeof **out);
   for (int i = 0; *out && i < *n; i++)
-    (*out)[i] = found > 0 ? outdir_join(path, list.points[i]) : dupstr(path);
+    (*out)[i] = found > 0 ? join_under(path, list.points[i]) : dupstr(path);
   bool oom = !*out;
   for (int i = 0; !oom && i < *n; i++)
     oom = !(*out)[i];

@@ -214,6 +214,14 @@ awk '$2 == "fp16" { ms[substr($1, 6)] = $5 }
 status 0 $anerun --dry-run "$seed"
 [ "$(grep -c '^function ' "$tmp/out")" -eq 11 ] || fail "dry-run of the seed directory"
 
+# A bad file in a directory of .anet files is reported; the others still run.
+mkdir "$tmp/dir"
+cp "$seed/fp16_64x512.anet" "$tmp/dir/"
+printf 'network x {\n  input x: fp16[1, 8, 4, 4]\n  bad\n}\n' >"$tmp/dir/bad.anet"
+status 1 $anerun --backend sim "$tmp/dir/"
+has "^$tmp/dir/bad.anet:3:3: error: unknown layer 'bad'" err
+has '^fp16_64x512 '
+
 # On a terminal, progress on stderr: point k of n, elapsed, time left.
 if command -v script >/dev/null 2>&1; then
   script -qc "$anerun --backend sim $seed/fp16_64x512.anet $seed/w8a8_64x512.anet" /dev/null \
