@@ -43,6 +43,7 @@ int main(int argc, char **argv) {
     case RUN_DRY: status = run_dry(&o, stdout, &d); break;
     case RUN_BENCH: status = run_all(&o, stdout, &d); break;
     case RUN_PROBE: status = run_probe(&o, stdout, &d); break;
+    case RUN_COMPARE: status = run_compare(&o, stdout, &d); break;
     }
   }
   runopts_free(&o);

@@ -21,10 +21,18 @@ typedef struct Model {
   WStore *weights;       /* NULL when the program has no blob values */
 } Model;
 
+/* anerun --profile: a backend that can time its ops calls done() after
+ * each op of an evaluation with the op and its wall time. */
+typedef struct OpTimer {
+  void (*done)(void *ctx, const MilOp *op, double ms);
+  void *ctx;
+} OpTimer;
+
 typedef struct BackendOpts {
   int qos;               /* ane: QoS class for compile/load/evaluate */
   const char *chip;      /* sim: chip to model ("m4"); NULL = default */
   bool fp32;             /* cpu: --precision fp32, no fp16 rounding between ops */
+  const OpTimer *timer;  /* cpu: per-op times; NULL: none */
 } BackendOpts;
 
 typedef struct Backend {

@@ -232,6 +232,75 @@ int model_open(const char *path, ModelPath *mp, Diag *d) {
   return open_mil(mp, path, d);
 }
 
+/* The .anet files of dir, in natural order; none when dir holds a model
+ * (model.mil, or a subdirectory with one). */
+static int anet_files(const char *dir, ModelPath *list, Diag *d) {
+  DIR *dp = opendir(dir);
+  if (!dp) {
+    diag_file_error(d, dir, "cannot read the directory: %s", strerror(errno));
+    return -1;
+  }
+  int cap = 0, oom = 0;
+  bool model = false;
+  for (struct dirent *e; !oom && list->npoints < MODEL_MAX_POINTS && (e = readdir(dp));) {
+    char *sub = e->d_name[0] != '.' ? outdir_join(dir, e->d_name) : NULL;
+    char *mil = sub ? outdir_join(sub, "model.mil") : NULL;
+    model |= is_file(mil) || strcmp(e->d_name, "model.mil") == 0;
+    if (ends_with(e->d_name, ".anet") && is_file(sub))
+      oom = add_point(list, &cap, e->d_name);
+    free(mil);
+    free(sub);
+  }
+  closedir(dp);
+  if (oom) {
+    diag_file_error(d, dir, "out of memory");
+    return -1;
+  }
+  if (model || list->npoints == 0)
+    return 0;
+  qsort(list->points, (size_t)list->npoints, sizeof *list->points, cmp_natural);
+  return list->npoints;
+}
+
+/* dir/name without doubling a slash dir ends with ("seed/" + "a.anet"). */
+static char *join_under(const char *dir, const char *name) {
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/')
+    n--;
+  char *s = malloc(n + strlen(name) + 2);
+  if (s)
+    sprintf(s, "%.*s/%s", (int)n, dir, name);
+  return s;
+}
+
+int model_expand(const char *path, char ***out, int *n, Diag *d) {
+  ModelPath list;
+  struct stat st;
+  memset(&list, 0, sizeof list);
+  int found = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? anet_files(path, &list, d) : 0;
+  if (found < 0) {
+    model_close(&list);
+    return -1;
+  }
+  *n = found > 0 ? found : 1;
+  *out = calloc((size_t)*n, sizeof **out);
+  for (int i = 0; *out && i < *n; i++)
+    (*out)[i] = found > 0 ? join_under(path, list.points[i]) : dupstr(path);
+  bool oom = !*out;
+  for (int i = 0; !oom && i < *n; i++)
+    oom = !(*out)[i];
+  model_close(&list);
+  if (oom) {
+    for (int i = 0; *out && i < *n; i++)
+      free((*out)[i]);
+    free(*out);
+    *out = NULL;
+    diag_file_error(d, path, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 void model_close(ModelPath *mp) {
   if (mp->anet)
     anet_free(mp->anet);

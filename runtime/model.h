@@ -41,6 +41,11 @@ typedef struct Loaded {
 } Loaded;
 
 int model_open(const char *path, ModelPath *mp, Diag *d);
+/* What PATH stands for: a directory that holds .anet files but no model
+ * (neither model.mil nor a sweep) stands for those files in natural order,
+ * anything else for itself. *out is malloc'd, as each string in it; 0, or
+ * -1 after reporting. */
+int model_expand(const char *path, char ***out, int *n, Diag *d);
 void model_close(ModelPath *mp);
 /* The name of point i: the sweep point's, or the model's. */
 const char *model_point_name(const ModelPath *mp, int i);

@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -13,6 +14,8 @@
 #include "dryrun.h"
 #include "flops.h"
 #include "outfile.h"
+#include "plot.h"
+#include "results.h"
 #include "sim.h"
 #ifdef __APPLE__
 #include "ane_api.h"
@@ -23,6 +26,12 @@ typedef struct Inputs {
   int n;
   Tensor *t;
 } Inputs;
+
+/* --profile on cpu: the op times of the timed evaluations go to r. */
+typedef struct OpClock {
+  Report *r;
+  bool on;
+} OpClock;
 
 static void inputs_free(Inputs *in) {
   for (int i = 0; i < in->n; i++)
@@ -200,20 +209,25 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int time_evals(const RunOpts *o, const Backend *b, void *st, Stats *s, Diag *d) {
-  double *ms = calloc((size_t)o->iters, sizeof *ms);
+/* A cost model gives the same time every call: one evaluation, no warm-up. */
+static int time_evals(const RunOpts *o, const Backend *b, void *st, OpClock *clk, Stats *s,
+                      Diag *d) {
+  int warmup = b->estimated ? 0 : o->warmup, iters = b->estimated ? 1 : o->iters;
+  double *ms = calloc((size_t)iters, sizeof *ms);
   int rc = ms ? 0 : -1;
-  for (int i = 0; rc == 0 && i < o->warmup; i++) {
+  for (int i = 0; rc == 0 && i < warmup; i++) {
     double m = 0;
     rc = b->eval(st, &m, d);
   }
-  for (int i = 0; rc == 0 && i < o->iters; i++) {
+  clk->on = true;
+  for (int i = 0; rc == 0 && i < iters; i++) {
     double m = 0, t0 = now_ms();
     rc = b->eval(st, &m, d);
     double t1 = now_ms();
     ms[i] = b->estimated ? m : t1 - t0;
   }
-  if (rc == 0 && stats_summarise(ms, o->iters, s) < 0)
+  clk->on = false;
+  if (rc == 0 && stats_summarise(ms, iters, s) < 0)
     rc = -1;
   free(ms);
   return rc;
@@ -240,7 +254,7 @@ static int write_output(const Backend *b, void *st, const MilFunc *f, int i, con
 
 /* A sweep writes each point's outputs to DIR/POINT so they do not collide. */
 static char *output_dir(const RunOpts *o, const ModelPath *mp, const Loaded *l) {
-  if (mp->npoints > 1)
+  if (mp->npoints > 1 || o->many)
     return outdir_join(o->output_dir, l->name);
   char *s = malloc(strlen(o->output_dir) + 1);
   return s ? strcpy(s, o->output_dir) : NULL;
@@ -279,7 +293,9 @@ static int run_check(const RunOpts *o, const Loaded *l, void *st, const Inputs *
   void *ref = NULL;
   const MilFunc *f = l->m.fn;
   double ms = 0;
-  if (cpu_backend.open(&l->m, &o->bopts, &ref, d) < 0)
+  BackendOpts bo = o->bopts;
+  bo.timer = NULL;   /* the reference's op times are not the row's */
+  if (cpu_backend.open(&l->m, &bo, &ref, d) < 0)
     return -1;
   int rc = set_inputs(&cpu_backend, ref, in, d);
   if (rc == 0)
@@ -310,9 +326,28 @@ static const Chip *report_chip(const RunOpts *o, Diag *d) {
   return NULL;
 }
 
+/* W8A8 when any op takes int8 activations; the memory traffic as the sim
+ * model counts it (weights and function inputs and outputs). */
+static int fill_traffic(const MilFunc *f, Report *r) {
+  FlopsIndex *ix = flops_index(f);
+  if (!ix)
+    return -1;
+  r->dram_bytes = 0;
+  for (int i = 0; i < f->nops; i++) {
+    OpCost c;
+    flops_op(ix, i, &c);
+    if (c.int8_act)
+      snprintf(r->precision, sizeof r->precision, "w8a8");
+    if (c.cls != FLOPS_CONST)
+      r->dram_bytes += c.weight_bytes + c.io_bytes;
+  }
+  flops_index_free(ix);
+  return 0;
+}
+
 static int fill_costs(const Loaded *l, Report *r, Diag *d) {
   FuncCost fc;
-  if (flops_func(l->m.fn, &fc) < 0) {
+  if (flops_func(l->m.fn, &fc) < 0 || fill_traffic(l->m.fn, r) < 0) {
     diag_file_error(d, "anerun", "out of memory counting ops");
     return -1;
   }
@@ -322,12 +357,90 @@ static int fill_costs(const Loaded *l, Report *r, Diag *d) {
   return 0;
 }
 
-static int print_profile(const RunOpts *o, const Loaded *l, FILE *out, Diag *d) {
+/* ---- --profile ----------------------------------------------------------- */
+
+/* The row of op type op in r; past REPORT_MAX_OPS types the last row
+ * becomes "(other)" and takes the rest. */
+static OpShare *op_share(Report *r, const char *op) {
+  for (int i = 0; i < r->nops; i++)
+    if (strcmp(r->ops[i].op, op) == 0)
+      return &r->ops[i];
+  if (r->nops == REPORT_MAX_OPS) {
+    OpShare *last = &r->ops[REPORT_MAX_OPS - 1];
+    snprintf(last->op, sizeof last->op, "(other)");
+    r->ops_other = true;
+    return last;
+  }
+  OpShare *s = &r->ops[r->nops++];
+  snprintf(s->op, sizeof s->op, "%s", op);
+  return s;
+}
+
+static void op_clock_done(void *ctx, const MilOp *op, double ms) {
+  OpClock *c = ctx;
+  if (c->on)
+    op_share(c->r, op->op)->ms += ms;
+}
+
+/* Per-op counts and GFLOP, and the summed times made per evaluation. */
+static int finish_op_times(const MilFunc *f, int iters, Report *r) {
+  FlopsIndex *ix = flops_index(f);
+  if (!ix)
+    return -1;
+  for (int i = 0; i < r->nops; i++)
+    r->ops[i].ms /= iters;
+  for (int i = 0; i < f->nops; i++) {
+    OpCost c;
+    flops_op(ix, i, &c);
+    if (c.cls == FLOPS_CONST)
+      continue;
+    OpShare *s = op_share(r, f->ops[i].op);
+    s->count++;
+    s->gflop += c.flops / 1e9;
+  }
+  flops_index_free(ix);
+  return 0;
+}
+
+static void sim_shares(const SimProfile *s, Report *r) {
+  for (int i = 0; i < s->nrows; i++) {
+    OpShare *o = op_share(r, s->rows[i].op);
+    o->count += s->rows[i].count;
+    o->gflop += s->rows[i].gflop;
+    o->ms += s->rows[i].ms;
+    /* ms at GB/s: the bytes the model priced. */
+    o->bytes += s->rows[i].memory_ms * s->p.bw_gbs * 1e6;
+  }
+}
+
+/* The cpu backend's measured op times, as the sim table shows modelled ones. */
+static void print_op_times(FILE *out, const Report *r) {
+  double total = 0;
+  for (int i = 0; i < r->nops; i++)
+    total += r->ops[i].ms;
+  fprintf(out, "cpu time per op type for %s (measured, mean of %d evaluations)\n", r->model,
+          r->iters);
+  fprintf(out, "  %-30s %6s %10s %10s %7s %9s\n", "Op type", "Count", "GFLOP", "ms", "Share",
+          "GFLOP/s");
+  for (int i = 0; i < r->nops; i++) {
+    const OpShare *s = &r->ops[i];
+    fprintf(out, "  %-30s %6d %10.4f %10.4f %6.1f%% %9.2f\n", s->op, s->count, s->gflop, s->ms,
+            total > 0 ? 100 * s->ms / total : 0.0, s->ms > 0 ? s->gflop / s->ms * 1e3 : 0.0);
+  }
+  fprintf(out, "  total %.4f ms in ops (the evaluation took %.4f ms median)\n\n", total,
+          r->ms_median);
+}
+
+/* The sim model's per-op split: kept in r (for --plot and --results) and
+ * printed when out is not NULL. */
+static int sim_split(const RunOpts *o, const Loaded *l, FILE *out, Report *r, Diag *d) {
   SimParams p;
   SimProfile s;
   if (sim_params(o->bopts.chip, &p, d) < 0 || sim_profile(l->m.fn, &p, &s, d) < 0)
     return -1;
-  sim_print_profile(out, l->name, &s);
+  if (out)
+    sim_print_profile(out, l->name, &s);
+  sim_shares(&s, r);
   sim_profile_free(&s);
   return 0;
 }
@@ -352,10 +465,14 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Re
   Stats s;
   /* A cost model reads no input data. */
   bool feed = !b->estimated;
+  OpClock clk = {r, false};
+  OpTimer timer = {op_clock_done, &clk};
+  BackendOpts bo = o->bopts;
+  bo.timer = o->profile && b == &cpu_backend ? &timer : NULL;
   int made = feed ? make_inputs(o, l->m.fn, &in, d) : 0;
   if (made == 0 && feed)
     fix_input_shapes(l, &in);
-  if (made < 0 || b->open(&l->m, &o->bopts, &st, d) < 0) {
+  if (made < 0 || b->open(&l->m, &bo, &st, d) < 0) {
     inputs_free(&in);
     return -1;
   }
@@ -365,7 +482,7 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Re
 #endif
   int rc = set_inputs(b, st, &in, d);
   if (rc == 0)
-    rc = time_evals(o, b, st, &s, d);
+    rc = time_evals(o, b, st, &clk, &s, d);
   if (rc == 0)
     report_set_times(r, &s);
 #ifdef __APPLE__
@@ -376,6 +493,8 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Re
     r->hw_ms_p90 = hw.p90;
   }
 #endif
+  if (rc == 0 && bo.timer && finish_op_times(l->m.fn, r->iters, r) < 0)
+    rc = -1;
   if (rc == 0 && o->output_dir)
     rc = write_outputs(o, mp, l, st, d);
   if (rc == 0 && o->check)
@@ -402,13 +521,15 @@ int run_point(const RunOpts *o, ModelPath *mp, int i, const char *workdir, FILE 
     return -1;
   }
   report_init(r, l.name, o->backend->name, o->backend->estimated);
-  r->warmup = o->warmup;
-  r->iters = o->iters;
+  r->warmup = o->backend->estimated ? 0 : o->warmup;
+  r->iters = o->backend->estimated ? 0 : o->iters;
   int rc = fill_costs(&l, r, d);
-  if (rc == 0 && profile && o->backend == &sim_backend)
-    rc = print_profile(o, &l, profile, d);
+  if (rc == 0 && o->backend == &sim_backend && (o->profile || o->plot || o->results))
+    rc = sim_split(o, &l, profile, r, d);
   if (rc == 0)
     rc = run_loaded(o, mp, &l, r, d);
+  if (rc == 0 && profile && o->backend == &cpu_backend)
+    print_op_times(profile, r);
   if (rc == 0)
     report_set_chip(r, report_chip(o, d));
   model_unload(&l);
@@ -527,30 +648,274 @@ int run_point_forked(const RunOpts *o, ModelPath *mp, int i, Report *r, Diag *d)
   return rc;
 }
 
-/* ---- every point --------------------------------------------------------- */
+/* ---- every point of every PATH ------------------------------------------- */
 
-static bool fork_each(const RunOpts *o, const ModelPath *mp) {
-  return strcmp(o->backend->name, "ane") == 0 && mp->npoints > 1;
+typedef struct Point {
+  ModelPath *mp;
+  int i;
+  const char *name;   /* the report's name, known before it runs */
+} Point;
+
+typedef struct Study {
+  int nmp;
+  ModelPath *mp;      /* one per PATH (a directory of .anet files: one per file) */
+  int n;
+  Point *pt;
+  Report *rows;       /* rows of the points that ran */
+  const char **ptnames; /* pt[i].name */
+  const char **names; /* rows[i].model */
+  int nrows;
+  int *base;
+  const char *baseline_sel;
+} Study;
+
+static const char *report_name(const ModelPath *mp, int i) {
+  const char *n = model_point_name(mp, i);
+  if (mp->anet && !(n && *n))
+    return anet_network_name(mp->anet);
+  return n ? n : "";
 }
 
-static int run_points(const RunOpts *o, ModelPath *mp, FILE *out, Diag *d) {
-  Report *rows = calloc((size_t)mp->npoints + 1, sizeof *rows);
-  int n = 0, status = 0;
-  FILE *profile = o->format == REPORT_TABLE ? out : NULL;
-  if (!rows) {
-    diag_file_error(d, mp->path, "out of memory");
+static int study_add(Study *s, const char *path, const RunOpts *o, Diag *d) {
+  ModelPath *grown = realloc(s->mp, ((size_t)s->nmp + 1) * sizeof *grown);
+  if (!grown) {
+    diag_file_error(d, path, "out of memory");
+    return -1;
+  }
+  s->mp = grown;
+  ModelPath *mp = &s->mp[s->nmp];
+  if (model_open(path, mp, d) < 0) {
+    model_close(mp);
+    return -1;
+  }
+  mp->function = o->function;
+  s->nmp++;
+  return 0;
+}
+
+/* Opens every PATH; one that cannot be opened is reported and left out. */
+static int study_open_paths(Study *s, const RunOpts *o, Diag *d) {
+  int status = 0;
+  for (int p = 0; p < o->npaths; p++) {
+    char **list = NULL;
+    int n = 0;
+    if (model_expand(o->paths[p], &list, &n, d) < 0) {
+      status = 1;
+      continue;
+    }
+    for (int k = 0; k < n; k++) {
+      status |= study_add(s, list[k], o, d) < 0;
+      free(list[k]);
+    }
+    free(list);
+  }
+  return status;
+}
+
+static int study_open(Study *s, const RunOpts *o, Diag *d) {
+  memset(s, 0, sizeof *s);
+  int status = study_open_paths(s, o, d);
+  for (int m = 0; m < s->nmp; m++)
+    s->n += s->mp[m].npoints;
+  s->pt = calloc((size_t)s->n + 1, sizeof *s->pt);
+  s->rows = calloc((size_t)s->n + 1, sizeof *s->rows);
+  s->names = calloc((size_t)s->n + 1, sizeof *s->names);
+  s->ptnames = calloc((size_t)s->n + 1, sizeof *s->ptnames);
+  s->base = calloc((size_t)s->n + 1, sizeof *s->base);
+  if (!s->pt || !s->rows || !s->names || !s->ptnames || !s->base) {
+    diag_file_error(d, "anerun", "out of memory for %d points", s->n);
+    return -1;
+  }
+  int k = 0;
+  for (int m = 0; m < s->nmp; m++)
+    for (int i = 0; i < s->mp[m].npoints; i++, k++)
+      s->pt[k] = (Point){&s->mp[m], i, report_name(&s->mp[m], i)};
+  for (k = 0; k < s->n; k++)
+    s->ptnames[k] = s->pt[k].name;
+  return status;
+}
+
+static void study_close(Study *s) {
+  for (int m = 0; m < s->nmp; m++)
+    model_close(&s->mp[m]);
+  free(s->mp);
+  free(s->pt);
+  free(s->rows);
+  free(s->names);
+  free(s->ptnames);
+  free(s->base);
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+typedef struct Progress {
+  bool on;            /* stderr is a terminal */
+  int n;
+  double t0;
+} Progress;
+
+static void progress_show(const Progress *p, int k, const char *name) {
+  if (!p->on)
+    return;
+  double s = (now_ms() - p->t0) / 1e3;
+  fprintf(stderr, "\r\033[K[%d/%d] %s  %.1f s elapsed", k + 1, p->n, name, s);
+  double left = k > 0 ? s / k * (p->n - k) : NAN;
+  if (k > 0)
+    fprintf(stderr, left < 10 ? ", about %.1f s left" : ", about %.0f s left", left);
+  fflush(stderr);
+}
+
+static void progress_clear(const Progress *p) {
+  if (p->on) {
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+  }
+}
+
+/* ---- running them -------------------------------------------------------- */
+
+/* Each ane point compiles in its own process: the private API leaks. */
+static bool fork_each(const RunOpts *o, const Study *s) {
+  return strcmp(o->backend->name, "ane") == 0 && s->n > 1;
+}
+
+/* The table streams, a row as each point finishes, unless per-op tables
+ * come between the points. */
+static bool streams(const RunOpts *o) {
+  return o->format == REPORT_TABLE && (!o->profile || o->summary);
+}
+
+static bool has_ratio(const Study *s, const RunOpts *o) {
+  return report_baselines(s->ptnames, s->n, o->baseline, s->base) > 0;
+}
+
+/* Row k just finished: its ratio if its baseline already ran. */
+static void stream_row(FILE *out, const ReportTable *t, Study *s) {
+  int k = s->nrows - 1;
+  report_baselines(s->names, s->nrows, s->baseline_sel, s->base);
+  report_table_row(out, t, &s->rows[k], s->base[k] >= 0 ? &s->rows[s->base[k]] : NULL);
+  fflush(out);
+}
+
+static int run_one(const RunOpts *o, Study *s, int k, FILE *profile, Diag *d) {
+  Point *p = &s->pt[k];
+  Report *r = &s->rows[s->nrows];
+  int rc = fork_each(o, s) ? run_point_forked(o, p->mp, p->i, r, d)
+                           : run_point(o, p->mp, p->i, NULL, profile, r, d);
+  if (rc < 0)
+    return -1;
+  s->names[s->nrows++] = r->model;
+  return report_checks_ok(r) ? 0 : 1;
+}
+
+static int run_study(const RunOpts *o, Study *s, FILE *out, bool print, Diag *d) {
+  Progress pg = {print && isatty(STDERR_FILENO), s->n, now_ms()};
+  bool stream = print && streams(o);
+  FILE *profile = print && o->profile && !o->summary && o->format == REPORT_TABLE ? out : NULL;
+  ReportTable t;
+  int status = 0, width = report_name_width(s->ptnames, s->n);
+  s->baseline_sel = o->baseline;
+  bool ratio = has_ratio(s, o);
+  if (print && o->profile && strcmp(o->backend->name, "ane") == 0)
+    fputs("--profile: the ane backend times the whole program only; the private API gives "
+          "no per-op split\n", out);
+  for (int k = 0; k < s->n; k++) {
+    progress_show(&pg, k, s->pt[k].name);
+    int rc = run_one(o, s, k, profile, d);
+    progress_clear(&pg);
+    status |= rc != 0;
+    if (rc < 0 || !stream)
+      continue;
+    if (s->nrows == 1)
+      report_table_begin(out, &t, &s->rows[0], width, ratio);
+    stream_row(out, &t, s);
+  }
+  report_baselines(s->names, s->nrows, o->baseline, s->base);
+  if (stream && s->nrows > 0)
+    report_table_end(out, &t, s->rows, s->nrows, ratio ? s->base : NULL);
+  else if (print)
+    report_print(out, o->format, s->rows, s->nrows, ratio ? s->base : NULL);
+  return status;
+}
+
+static int check_baseline(const RunOpts *o, const Study *s, Diag *d) {
+  if (!o->baseline || strcmp(o->baseline, "none") == 0)
+    return 0;
+  for (int i = 0; i < s->n; i++)
+    if (strcmp(s->pt[i].name, o->baseline) == 0)
+      return 0;
+  diag_file_error(d, "anerun", "--baseline: no point is named '%s'", o->baseline);
+  return -1;
+}
+
+int run_study_rows(const RunOpts *o, FILE *out, bool print, RunRows *rr, Diag *d) {
+  Study s;
+  int status = study_open(&s, o, d);
+  if (status >= 0 && check_baseline(o, &s, d) < 0)
+    status = -1;
+  if (status < 0) {
+    study_close(&s);
     return 1;
   }
-  for (int i = 0; i < mp->npoints; i++) {
-    int rc = fork_each(o, mp) ? run_point_forked(o, mp, i, &rows[n], d)
-                              : run_point(o, mp, i, NULL, profile, &rows[n], d);
-    if (rc == 0 && !report_checks_ok(&rows[n]))
-      status = 1;
-    n += rc == 0;
-    status |= rc != 0;
+  RunOpts each = *o;
+  each.many = s.n > 1;
+  status |= run_study(&each, &s, out, print, d);
+  rr->rows = s.rows;
+  rr->n = s.nrows;
+  rr->base = s.base;
+  s.rows = NULL;
+  s.base = NULL;
+  study_close(&s);
+  return status;
+}
+
+void run_rows_free(RunRows *rr) {
+  free(rr->rows);
+  free(rr->base);
+  memset(rr, 0, sizeof *rr);
+}
+
+static bool is_results_file(const RunOpts *o) {
+  size_t n = o->npaths == 1 ? strlen(o->paths[0]) : 0;
+  return n > 6 && strcmp(o->paths[0] + n - 6, ".jsonl") == 0;
+}
+
+/* The new side of --compare: a results file, or a run of the PATHs. */
+static int compare_new(const RunOpts *o, ResultRow **rows, int *n, Diag *d) {
+  if (is_results_file(o))
+    return results_read(o->paths[0], rows, n, d) < 0 ? 1 : 0;
+  RunRows rr = {0};
+  int status = run_study_rows(o, stdout, false, &rr, d);
+  *n = rr.n;
+  *rows = calloc((size_t)rr.n + 1, sizeof **rows);
+  for (int i = 0; *rows && i < rr.n; i++)
+    results_from_report(&rr.rows[i], &(*rows)[i]);
+  if (!*rows) {
+    diag_file_error(d, "anerun", "out of memory");
+    status = 1;
   }
-  report_print(out, o->format, rows, n);
-  free(rows);
+  if (o->results && rr.n > 0 && results_append(o->results, o, rr.rows, rr.n, d) < 0)
+    status = 1;
+  run_rows_free(&rr);
+  return status;
+}
+
+int run_compare(const RunOpts *o, FILE *out, Diag *d) {
+  ResultRow *old = NULL, *cur = NULL;
+  int nold = 0, ncur = 0, status = 0;
+  if (o->npaths == 0) {
+    diag_file_error(d, "anerun", "--compare %s: nothing to compare it with (give NEW.jsonl or "
+                    "models to run)", o->compare);
+    return RUNOPTS_EXIT_USAGE;
+  }
+  if (results_read(o->compare, &old, &nold, d) < 0)
+    status = 1;
+  else
+    status = compare_new(o, &cur, &ncur, d);
+  if (status == 0 && results_compare(out, old, nold, cur, ncur, o->threshold) > 0)
+    status = RUNOPTS_EXIT_REGRESSED;
+  free(old);
+  free(cur);
   return status;
 }
 
@@ -571,22 +936,32 @@ static int list_functions(ModelPath *mp, FILE *out, Diag *d) {
 }
 
 int run_all(const RunOpts *o, FILE *out, Diag *d) {
-  ModelPath mp;
-  int status = 1;
-  if (model_open(o->path, &mp, d) == 0) {
-    mp.function = o->function;
-    status = o->list_functions ? list_functions(&mp, out, d) : run_points(o, &mp, out, d);
+  if (o->list_functions) {
+    ModelPath mp;
+    int status = 1;
+    if (model_open(o->path, &mp, d) == 0) {
+      mp.function = o->function;
+      status = list_functions(&mp, out, d);
+    }
+    model_close(&mp);
+    return status;
   }
-  model_close(&mp);
+  RunRows rr = {0};
+  int status = run_study_rows(o, out, true, &rr, d);
+  if (o->results && rr.n > 0 && results_append(o->results, o, rr.rows, rr.n, d) < 0)
+    status = 1;
+  if (o->plot && rr.n > 0 && plot_write(o->plot, o->plot_kind, o->profile, rr.rows, rr.n, d) < 0)
+    status = 1;
+  run_rows_free(&rr);
   return status;
 }
 
-int run_dry(const RunOpts *o, FILE *out, Diag *d) {
+static int dry_one(const RunOpts *o, const char *path, FILE *out, Diag *d) {
   ModelPath mp;
-  int status = model_open(o->path, &mp, d) == 0 ? 0 : 1;
+  int status = model_open(path, &mp, d) == 0 ? 0 : 1;
   mp.function = o->function;
   if (status == 0 && mp.npoints > 1)
-    fprintf(out, "%s: %d sweep points\n", o->path, mp.npoints);
+    fprintf(out, "%s: %d sweep points\n", path, mp.npoints);
   for (int i = 0; status == 0 && i < mp.npoints; i++) {
     Loaded l;
     if (model_load(&mp, i, false, NULL, &l, d) < 0 || dryrun_print(out, &mp, &l, d) < 0)
@@ -615,4 +990,20 @@ int run_probe(const RunOpts *o, FILE *out, Diag *d) {
                   "macOS; this system is not macOS");
   return RUNOPTS_EXIT_USAGE;
 #endif
+int run_dry(const RunOpts *o, FILE *out, Diag *d) {
+  int status = 0;
+  for (int p = 0; p < o->npaths; p++) {
+    char **list = NULL;
+    int n = 0;
+    if (model_expand(o->paths[p], &list, &n, d) < 0) {
+      status = 1;
+      continue;
+    }
+    for (int k = 0; k < n; k++) {
+      status |= dry_one(o, list[k], out, d);
+      free(list[k]);
+    }
+    free(list);
+  }
+  return status;
 }

@@ -17,9 +17,26 @@
 
 /* Exit statuses: 0, or 1 after reporting. */
 int run_dry(const RunOpts *o, FILE *out, Diag *d);
+/* Runs every point of every PATH (o->paths) into one report, then
+ * --results and --plot. */
 int run_all(const RunOpts *o, FILE *out, Diag *d);
 /* anerun --probe: 0 when every item is ok, 1 when one is not, 2 off macOS. */
 int run_probe(const RunOpts *o, FILE *out, Diag *d);
+
+/* The rows of a run and each row's baseline (-1: none). */
+typedef struct RunRows {
+  Report *rows;
+  int n;
+  int *base;
+} RunRows;
+/* Runs every point of o->paths; with print, shows the report (and
+ * progress on a terminal) as run_all does. 0, or 1 when a point failed
+ * (the others are in rr). */
+int run_study_rows(const RunOpts *o, FILE *out, bool print, RunRows *rr, Diag *d);
+void run_rows_free(RunRows *rr);
+/* --compare OLD.jsonl against NEW.jsonl or a run of o->paths: 0, 1 after
+ * an error, RUNOPTS_EXIT_REGRESSED when a point got slower. */
+int run_compare(const RunOpts *o, FILE *out, Diag *d);
 
 /* Runs point i of mp in this process; a .anet point's files go to workdir
  * (NULL: a private one). When profile is non-NULL and the backend is sim,

@@ -179,6 +179,54 @@ static int set_probe(RunOpts *o, const char *v, Diag *d) {
 
 static int set_probe_output(RunOpts *o, const char *v, Diag *d) {
   o->probe_output = v;
+static int set_summary(RunOpts *o, const char *v, Diag *d) {
+  o->summary = true;
+  return 0;
+}
+
+static int set_profile(RunOpts *o, const char *v, Diag *d) {
+  o->profile = true;
+  return 0;
+}
+
+static int set_baseline(RunOpts *o, const char *v, Diag *d) {
+  o->baseline = v;
+  return 0;
+}
+
+static int set_results(RunOpts *o, const char *v, Diag *d) {
+  o->results = v;
+  return 0;
+}
+
+static int set_compare(RunOpts *o, const char *v, Diag *d) {
+  o->compare = v;
+  o->mode = RUN_COMPARE;
+  return 0;
+}
+
+static int set_threshold(RunOpts *o, const char *v, Diag *d) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (!*v || *end || errno || !isfinite(x) || x < 0)
+    return usage_error(d, "--threshold wants a percentage >= 0, not '%s'", v);
+  o->threshold = x;
+  return 0;
+}
+
+static int set_plot(RunOpts *o, const char *v, Diag *d) {
+  o->plot = v;
+  return 0;
+}
+
+static int set_plot_kind(RunOpts *o, const char *v, Diag *d) {
+  if (strcmp(v, "throughput") == 0)
+    o->plot_kind = PLOT_THROUGHPUT;
+  else if (strcmp(v, "roofline") == 0)
+    o->plot_kind = PLOT_ROOFLINE;
+  else
+    return usage_error(d, "unknown plot kind '%s' (throughput or roofline)", v);
   return 0;
 }
 
@@ -201,6 +249,14 @@ static const OptSpec specs[] = {
     {"precision", true, set_precision},
     {"check", false, set_check},
     {"tol", true, set_tol},
+    {"summary", false, set_summary},
+    {"profile", false, set_profile},
+    {"baseline", true, set_baseline},
+    {"results", true, set_results},
+    {"compare", true, set_compare},
+    {"threshold", true, set_threshold},
+    {"plot", true, set_plot},
+    {"plot-kind", true, set_plot_kind},
     {"help", false, set_help},
     {"version", false, set_version},
 };
@@ -230,6 +286,7 @@ static void set_defaults(RunOpts *o) {
   o->tol = 1e-2;
   o->format = REPORT_TABLE;
   o->bopts.qos = RUNOPTS_QOS_DEFAULT;
+  o->threshold = 15;
 }
 
 static const OptSpec *find_spec(const char *name, size_t len) {
@@ -263,9 +320,12 @@ static int parse_option(int argc, char **argv, int *i, RunOpts *o, Diag *d) {
 }
 
 static int set_path(RunOpts *o, const char *a, Diag *d) {
-  if (o->path)
-    return usage_error(d, "one model at a time: '%s' after '%s'", a, o->path);
-  o->path = a;
+  const char **p = realloc(o->paths, ((size_t)o->npaths + 1) * sizeof *p);
+  if (!p)
+    return usage_error(d, "out of memory");
+  o->paths = p;
+  p[o->npaths++] = a;
+  o->path = p[0];
   return 0;
 }
 
@@ -275,10 +335,12 @@ static int check_combination(RunOpts *o, Diag *d) {
     return usage_error(d, "--output FILE.json goes with --probe");
   if (o->mode == RUN_PROBE && o->path)
     return usage_error(d, "--probe runs its own models, not '%s'", o->path);
+  if (o->mode == RUN_COMPARE && o->plot)
+    return usage_error(d, "--plot draws a run, not a --compare");
   if (o->mode != RUN_BENCH && o->mode != RUN_DRY)
     return 0;
   if (!o->path)
-    return usage_error(d, "no model given (usage: anerun [options] PATH)");
+    return usage_error(d, "no model given (usage: anerun [options] PATH...)");
   if (o->mode == RUN_DRY)
     return 0;
   if (o->check && strcmp(o->backend->name, "ane") != 0)
@@ -307,16 +369,21 @@ int runopts_parse(int argc, char **argv, RunOpts *o, Diag *d) {
 }
 
 void runopts_free(RunOpts *o) {
+  free(o->paths);
+  o->paths = NULL;
+  o->npaths = 0;
   free(o->inputs);
   o->inputs = NULL;
   o->ninputs = 0;
 }
 
 void runopts_usage(FILE *out) {
-  fputs("usage: anerun [options] PATH\n"
-        "PATH is a model directory (model.mil, weights/weight.bin), a sweep directory\n"
+  fputs("usage: anerun [options] PATH...\n"
+        "       anerun --compare OLD.jsonl [NEW.jsonl | PATH...]\n"
+        "Each PATH is a model directory (model.mil, weights/weight.bin), a sweep directory\n"
         "(one model directory per point, as anetc -o writes a sweep), a model.mil file,\n"
-        "or a .anet file. Every point of a sweep runs.\n"
+        "a .anet file or a directory of .anet files. Every point of every PATH runs, in\n"
+        "the order given (natural order inside a directory), into one table.\n"
         "\n"
         "  --backend cpu|sim|ane  what runs the model (default: "
 #ifdef __APPLE__
@@ -344,8 +411,17 @@ void runopts_usage(FILE *out) {
         "                         tiny models checked against cpu; JSON into F too\n"
         "  --check                ane: compare every output with the cpu backend\n"
         "  --tol X                --check: largest max|out-ref| / max|ref| (default 0.01)\n"
+        "  --summary              print only the summary table\n"
+        "  --profile              time per op type (sim: modelled, cpu: measured)\n"
+        "  --baseline NAME|none   speed-up against point NAME (default: fp16 vs w8a8 pairs)\n"
+        "  --results FILE.jsonl   append one JSON line per point, with the machine\n"
+        "  --compare OLD.jsonl    compare a run or NEW.jsonl with OLD; exit 3 on a regression\n"
+        "  --threshold PCT        --compare: slower by more than PCT% regresses (default 15)\n"
+        "  --plot FILE.svg        draw the run: throughput per point (or per op with --profile)\n"
+        "  --plot-kind KIND       throughput (default) or roofline\n"
         "  -h, --help             this text\n"
         "  -V, --version          the version\n"
-        "Exit status: 0 ok, 1 bad input or a failed run or check, 2 usage error.\n",
+        "Exit status: 0 ok, 1 bad input or a failed run or check, 2 usage error,\n"
+        "3 --compare found a regression.\n",
         out);
 }

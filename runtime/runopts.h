@@ -9,7 +9,10 @@
 #include "diag.h"
 #include "report.h"
 
-typedef enum RunMode { RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS, RUN_PROBE } RunMode;
+typedef enum RunMode {
+  RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS, RUN_PROBE, RUN_COMPARE
+} RunMode;
+typedef enum PlotKind { PLOT_THROUGHPUT, PLOT_ROOFLINE } PlotKind;
 
 typedef struct InputArg {
   const char *name, *file;   /* "--input NAME=FILE": point into argv */
@@ -32,9 +35,20 @@ typedef struct RunOpts {
   double tol;
   const char *probe_output;  /* --probe --output FILE.json */
   bool list_functions;       /* --list-functions: print them, run nothing */
+  int npaths;
+  const char **paths;        /* every PATH, in order (malloc'd); path is paths[0] */
+  bool summary, profile;     /* --summary, --profile */
+  const char *baseline;      /* --baseline; NULL: pair by format */
+  const char *results;       /* --results FILE.jsonl */
+  const char *compare;       /* --compare OLD.jsonl */
+  double threshold;          /* --threshold: % slower that counts as a regression */
+  const char *plot;          /* --plot FILE.svg */
+  PlotKind plot_kind;
+  bool many;                 /* set by the run: more than one point, so each
+                                point's outputs go to output_dir/POINT */
 } RunOpts;
 
-enum { RUNOPTS_QOS_DEFAULT = 21, RUNOPTS_EXIT_USAGE = 2 };
+enum { RUNOPTS_QOS_DEFAULT = 21, RUNOPTS_EXIT_USAGE = 2, RUNOPTS_EXIT_REGRESSED = 3 };
 
 /* 0, or RUNOPTS_EXIT_USAGE after reporting "anerun: error: ..." on d. */
 int runopts_parse(int argc, char **argv, RunOpts *o, Diag *d);

@@ -15,7 +15,9 @@
 #include "dryrun.h"
 #include "flops.h"
 #include "model.h"
+#include "plot.h"
 #include "report.h"
+#include "results.h"
 #include "run.h"
 #include "runopts.h"
 #include "sim.h"
@@ -330,9 +332,9 @@ static Report sample_row(void) {
   return r;
 }
 
-static void print_json1(FILE *f, const void *r) { report_print(f, REPORT_JSON, r, 1); }
-static void print_csv1(FILE *f, const void *r) { report_print(f, REPORT_CSV, r, 1); }
-static void print_table1(FILE *f, const void *r) { report_print(f, REPORT_TABLE, r, 1); }
+static void print_json1(FILE *f, const void *r) { report_print(f, REPORT_JSON, r, 1, NULL); }
+static void print_csv1(FILE *f, const void *r) { report_print(f, REPORT_CSV, r, 1, NULL); }
+static void print_table1(FILE *f, const void *r) { report_print(f, REPORT_TABLE, r, 1, NULL); }
 
 START_TEST(report_json) {
   Report r = sample_row();
@@ -341,11 +343,12 @@ START_TEST(report_json) {
   ck_assert_str_eq(got,
                    "[\n"
                    "  {\"model\": \"fp16_peak_ch512\", \"backend\": \"cpu\", \"chip\": null, "
-                   "\"estimated\": false,\n"
+                   "\"precision\": \"fp16\", \"estimated\": false,\n"
                    "   \"warmup\": 1, \"iters\": 3, \"weight_bytes\": 67108864, \"weight_mb\": 64, "
                    "\"gflop\": 274.877907, \"gflop_partial\": false,\n"
                    "   \"ms_min\": 15, \"ms_median\": 15.5, \"ms_p90\": 16.25, "
-                   "\"tflops\": 17.7340585, \"pct_peak\": null, \"est_mhz\": null}\n"
+                   "\"tflops\": 17.7340585, \"pct_peak\": null, \"pct_int8\": null, "
+                   "\"est_mhz\": null, \"dram_bytes\": null}\n"
                    "]\n");
   free(got);
 }
@@ -376,10 +379,10 @@ START_TEST(report_csv) {
   snprintf(r.model, sizeof r.model, "net,\"x\"");
   char *got = capture(print_csv1, &r);
   ck_assert_str_eq(got,
-                   "model,backend,chip,estimated,warmup,iters,weight_bytes,weight_mb,gflop,"
-                   "gflop_partial,ms_min,ms_median,ms_p90,tflops,pct_peak,est_mhz\n"
-                   "\"net,\"\"x\"\"\",cpu,,false,1,3,67108864,64,274.877907,false,15,15.5,16.25,"
-                   "17.7340585,,\n");
+                   "model,backend,chip,precision,estimated,warmup,iters,weight_bytes,weight_mb,gflop,"
+                   "gflop_partial,ms_min,ms_median,ms_p90,tflops,pct_peak,pct_int8,est_mhz\n"
+                   "\"net,\"\"x\"\"\",cpu,,fp16,false,1,3,67108864,64,274.877907,false,15,15.5,16.25,"
+                   "17.7340585,,,\n");
   free(got);
 }
 END_TEST
@@ -389,12 +392,12 @@ START_TEST(report_table_cpu) {
   char *got = capture(print_table1, &r);
   /* GFLOP/s on the CPU, never TFLOPS: 274.877906944 / 15.5 ms = 17734.06. */
   ck_assert_str_eq(got,
-                   "Model                           W(MB)      GFLOP     min ms     med ms     "
-                   "p90 ms    GFLOP/s\n"
+                   "Model                    Prec    W(MB)     GFLOP    min ms    med ms    "
+                   "p90 ms   GFLOP/s\n"
                    "-------------------------------------------------------------------------"
-                   "-------------------\n"
-                   "fp16_peak_ch512                  64.0   274.878      15.000     15.500     "
-                   "16.250   17734.06\n"
+                   "---------------\n"
+                   "fp16_peak_ch512          fp16     64.0   274.88     15.000    15.500    "
+                   "16.250  17734.06\n"
                    "GFLOP/s = GFLOP / median ms, measured on this machine's CPU\n");
   free(got);
 }
@@ -418,6 +421,69 @@ START_TEST(report_sim_is_estimate) {
   got = capture(print_json1, &r);
   ck_assert_ptr_nonnull(strstr(got, "\"estimated\": true"));
   ck_assert_ptr_nonnull(strstr(got, "\"chip\": \"M9\""));
+  /* Nothing ran: no warm-up or iteration count is claimed. */
+  ck_assert_ptr_nonnull(strstr(got, "\"warmup\": null, \"iters\": null"));
+  free(got);
+}
+END_TEST
+
+/* The seed's W8A8 row: 274.88 GOP in 8.032 ms on an M5 is 34.22 TOPS,
+ * 170.6% of the fp16 peak and 85.3% of the int8 one (2 x 20.05). */
+START_TEST(report_ane_w8a8_int8_peak) {
+  Report r;
+  report_init(&r, "w8a8_128x512", "ane", false);
+  snprintf(r.precision, sizeof r.precision, "w8a8");
+  r.gflop = 274.88;
+  Stats s = {1, 8.032, 8.032, 8.032};
+  report_set_times(&r, &s);
+  Chip c = {.name = "Mx", .fp16_peak_tflops = 18.22, .int8_peak_tops = NAN, .mhz = NAN,
+            .ip_mhz = 2448};
+  report_set_chip(&r, &c);
+  /* The seed rounds its peak to 20.05 and its times to 3 places. */
+  ck_assert_double_eq_tol(r.pct_peak, 170.6, 0.1);
+  ck_assert_double_eq_tol(r.pct_int8, 85.3, 0.05);
+  ck_assert_double_eq_tol(r.est_mhz, 522, 0.5);
+}
+END_TEST
+
+/* fp16 and w8a8 points of one configuration pair up; a name without a
+ * format token, or fp16 itself, has no baseline. */
+START_TEST(baselines_pair_by_format) {
+  const char *names[] = {"fp16_64x512", "fp16_128x512", "w8a8_128x512", "w8a8_64x512",
+                         "transformer", "w8a8_256x256", "seed_fp16_d1", "seed_w8a8_d1"};
+  int base[8];
+  ck_assert_int_eq(report_baselines(names, 8, NULL, base), 3);
+  int want[8] = {-1, -1, 1, 0, -1, -1, -1, 6};
+  for (int i = 0; i < 8; i++)
+    ck_assert_int_eq(base[i], want[i]);
+  ck_assert_int_eq(report_baselines(names, 8, "transformer", base), 8);
+  ck_assert_int_eq(base[0], 4);
+  ck_assert_int_eq(report_baselines(names, 8, "none", base), 0);
+  ck_assert_int_eq(base[7], -1);
+  ck_assert_int_eq(report_baselines(names, 8, "nosuch", base), -1);
+  char key[REPORT_NAME];
+  ck_assert_str_eq(report_config_key("w8a8_128x512", key), "_128x512");
+  ck_assert_str_eq(report_config_key("xfp16_1", key), "xfp16_1");  /* not a token */
+}
+END_TEST
+
+/* A table with ratios: 15 ms against 8 ms is 1.875x, printed 1.88x. */
+static void print_pair(FILE *f, const void *r) {
+  int base[2] = {-1, 0};
+  report_print(f, REPORT_TABLE, r, 2, base);
+}
+
+START_TEST(report_table_speedup) {
+  Report r[2];
+  report_init(&r[0], "fp16_a", "sim", true);
+  report_init(&r[1], "w8a8_a", "sim", true);
+  Stats s0 = {1, 15, 15, 15}, s1 = {1, 8, 8, 8};
+  report_set_times(&r[0], &s0);
+  report_set_times(&r[1], &s1);
+  char *got = capture(print_pair, r);
+  ck_assert_ptr_nonnull(strstr(got, "speed-up\n"));
+  ck_assert_ptr_nonnull(strstr(got, "    1.88x\n"));
+  ck_assert_ptr_nonnull(strstr(got, "w8a8_a                       vs fp16_a"));
   free(got);
 }
 END_TEST
@@ -588,7 +654,9 @@ START_TEST(options_errors) {
   expect_usage_error("unknown backend 'gpu'", 3, "--backend", "gpu", "m");
   expect_usage_error("--input wants NAME=FILE.npy", 3, "--input", "x.npy", "m");
   expect_usage_error("no model given", 2, "--iters", "3");
-  expect_usage_error("one model at a time", 2, "a", "b");
+  expect_usage_error("--threshold wants a percentage", 4, "--compare", "o.jsonl", "--threshold",
+                     "-1");
+  expect_usage_error("unknown plot kind 'pie'", 3, "--plot-kind", "pie", "m");
   expect_usage_error("--tol wants a positive number", 3, "--tol", "-1", "m");
   expect_usage_error("--iters needs a value", 2, "m", "--iters");
   expect_usage_error("--check takes no value", 2, "--check=1", "m");
@@ -638,6 +706,26 @@ START_TEST(options_values) {
 #else
   ck_assert_str_eq(o.backend->name, "cpu");
 #endif
+  runopts_free(&o);
+  free(err);
+  /* Any number of PATHs, in order; the study's options. */
+  ck_assert_int_eq(parse(&o, &err, 11, "a", "--summary", "b/", "--baseline", "fp16_x", "--plot",
+                         "p.svg", "--plot-kind=roofline", "--results", "r.jsonl", "c.anet"), 0);
+  ck_assert_int_eq(o.npaths, 3);
+  ck_assert_str_eq(o.paths[1], "b/");
+  ck_assert_str_eq(o.paths[2], "c.anet");
+  ck_assert_str_eq(o.path, "a");
+  ck_assert(o.summary && !o.profile);
+  ck_assert_str_eq(o.baseline, "fp16_x");
+  ck_assert_int_eq(o.plot_kind, PLOT_ROOFLINE);
+  ck_assert_str_eq(o.results, "r.jsonl");
+  ck_assert_double_eq(o.threshold, 15);
+  runopts_free(&o);
+  free(err);
+  ck_assert_int_eq(parse(&o, &err, 4, "--compare", "old.jsonl", "--threshold=5", "new.jsonl"), 0);
+  ck_assert_int_eq(o.mode, RUN_COMPARE);
+  ck_assert_double_eq(o.threshold, 5);
+  ck_assert_str_eq(o.paths[0], "new.jsonl");
   runopts_free(&o);
   free(err);
 }
@@ -1015,6 +1103,142 @@ START_TEST(no_main_function) {
 }
 END_TEST
 
+/* ---- results files, --compare, --plot ------------------------------------ */
+
+static int parse_text(const char *text, ResultRow **rows, int *n, char **err) {
+  Src src = {"r.jsonl", text, strlen(text)};
+  size_t len = 0;
+  FILE *f = open_memstream(err, &len);
+  Diag d = {f, 0};
+  int rc = results_parse(&src, rows, n, &d);
+  fclose(f);
+  return rc;
+}
+
+START_TEST(results_read_lines) {
+  ResultRow *rows = NULL;
+  char *err = NULL;
+  const char *text =
+      "{\"schema_version\": 1, \"model\": \"a\\u0041\", \"backend\": \"sim\", \"chip\": \"M4\", "
+      "\"ms_median\": 1.5e1, \"machine\": {\"cores\": [1, {\"x\": null}], \"os\": \"L\"}}\n"
+      "\n"
+      "  {\"model\": \"b\", \"schema_version\": 1, \"backend\": \"cpu\", \"chip\": null, "
+      "\"ms_median\": null}  \n";
+  int n = 0;
+  ck_assert_int_eq(parse_text(text, &rows, &n, &err), 0);
+  ck_assert_int_eq(n, 2);
+  ck_assert_str_eq(rows[0].model, "aA");
+  ck_assert_str_eq(rows[0].chip, "M4");
+  ck_assert_double_eq(rows[0].ms_median, 15);
+  ck_assert_int_eq(rows[1].line, 3);
+  ck_assert_str_eq(rows[1].chip, "");
+  ck_assert(isnan(rows[1].ms_median));
+  free(rows);
+  free(err);
+}
+END_TEST
+
+START_TEST(results_bad_lines) {
+  static const struct {
+    const char *text, *want;
+  } bad[] = {
+      {"{\"schema_version\": 1, \"model\": \"a\"}\n", "r.jsonl:1:36: error: results file: the line lacks backend"},
+      {"\n{\"schema_version\": 2, \"model\": \"a\"}", "r.jsonl:2:21: error: results file: schema_version 2"},
+      {"{\"model\": \"a\" \"backend\": 1}", "r.jsonl:1:15: error: results file: expected '}'"},
+      {"{\"model\": \"a\n\"}", "r.jsonl:1:13: error: results file: unterminated string"},
+      {"[1]", "r.jsonl:1:1: error: results file: expected '{'"},
+      {"{\"x\": tru}", "r.jsonl:1:7: error: results file: expected a value"},
+      {"{\"schema_version\": 1, \"model\": \"a\", \"backend\": \"c\", \"ms_median\": 1} x",
+       "r.jsonl:1:69: error: results file: text after the object"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    ResultRow *rows = NULL;
+    char *err = NULL;
+    int n = 0;
+    ck_assert_int_eq(parse_text(bad[i].text, &rows, &n, &err), -1);
+    ck_assert_msg(strstr(err, bad[i].want), "case %zu: %s", i, err);
+    free(rows);
+    free(err);
+  }
+}
+END_TEST
+
+static ResultRow result(const char *model, double ms) {
+  ResultRow r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.model, sizeof r.model, "%s", model);
+  snprintf(r.backend, sizeof r.backend, "sim");
+  r.ms_median = ms;
+  return r;
+}
+
+/* 10 -> 12 ms is +20%: past 15%, flagged; 10 -> 11 (+10%) and a faster
+ * point are not; the last line of a point in a file is the one compared. */
+START_TEST(results_compare_threshold) {
+  ResultRow old[] = {result("a", 99), result("a", 10), result("b", 10), result("c", 10),
+                     result("gone", 1)};
+  ResultRow cur[] = {result("a", 12), result("b", 11), result("c", 5), result("new", 3)};
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  ck_assert_int_eq(results_compare(f, old, 5, cur, 4, 15), 1);
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(buf, "10.000     12.000   +20.0%  REGRESSED\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "10.000     11.000   +10.0%\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "-50.0%\n"));
+  ck_assert_ptr_nonnull(strstr(buf, " new only\n"));
+  ck_assert_ptr_nonnull(strstr(buf, " old only\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "1 of 3 points compared slower by more than 15%"));
+  free(buf);
+  f = open_memstream(&buf, &len);
+  ck_assert_int_eq(results_compare(f, old, 5, cur, 4, 25), 0);
+  fclose(f);
+  free(buf);
+}
+END_TEST
+
+static int count(const char *s, const char *what) {
+  int n = 0;
+  size_t len = strlen(what);
+  for (const char *p = s; (p = strstr(p, what)) != NULL; p += len)
+    n++;
+  return n;
+}
+
+static void plot3(FILE *f, const void *r) { plot_svg(f, PLOT_THROUGHPUT, false, r, 3); }
+static void roof3(FILE *f, const void *r) { plot_svg(f, PLOT_ROOFLINE, false, r, 3); }
+
+/* Two configurations, one with both formats: three bars in two groups, the
+ * 2x speed-up over the pair, "estimated" in the title. */
+START_TEST(plot_throughput_marks) {
+  Report r[3];
+  const char *names[] = {"fp16_a", "w8a8_a", "fp16_b"};
+  double ms[] = {10, 5, 20};
+  for (int i = 0; i < 3; i++) {
+    report_init(&r[i], names[i], "sim", true);
+    snprintf(r[i].chip, sizeof r[i].chip, "M4");
+    r[i].gflop = 100;
+    r[i].dram_bytes = 1e8;
+    Stats s = {1, ms[i], ms[i], ms[i]};
+    report_set_times(&r[i], &s);
+  }
+  snprintf(r[1].precision, sizeof r[1].precision, "w8a8");
+  char *svg = capture(plot3, r);
+  ck_assert_int_eq(count(svg, "class=\"bar\""), 3);
+  ck_assert_ptr_nonnull(strstr(svg, "estimated"));
+  ck_assert_ptr_nonnull(strstr(svg, "on M4 (sim backend"));
+  ck_assert_ptr_nonnull(strstr(svg, ">2.00x</text>"));
+  ck_assert_ptr_nonnull(strstr(svg, ">W8A8</text>"));
+  ck_assert_ptr_nonnull(strstr(svg, ">a</text>"));
+  ck_assert_ptr_nonnull(strstr(svg, ">b</text>"));
+  free(svg);
+  svg = capture(roof3, r);
+  ck_assert_int_eq(count(svg, "class=\"point\""), 3);
+  ck_assert_ptr_nonnull(strstr(svg, "fp16 peak 18.6"));  /* M4's row in chip.c */
+  free(svg);
+}
+END_TEST
+
 static Suite *anerun_suite(void) {
   Suite *s = suite_create("anerun");
   TCase *fl = tcase_create("flops");
@@ -1037,7 +1261,16 @@ static Suite *anerun_suite(void) {
   tcase_add_test(rp, report_table_cpu);
   tcase_add_test(rp, report_sim_is_estimate);
   tcase_add_test(rp, report_ane_chip_hook);
+  tcase_add_test(rp, report_ane_w8a8_int8_peak);
+  tcase_add_test(rp, baselines_pair_by_format);
+  tcase_add_test(rp, report_table_speedup);
   suite_add_tcase(s, rp);
+  TCase *rs = tcase_create("results");
+  tcase_add_test(rs, results_read_lines);
+  tcase_add_test(rs, results_bad_lines);
+  tcase_add_test(rs, results_compare_threshold);
+  tcase_add_test(rs, plot_throughput_marks);
+  suite_add_tcase(s, rs);
   TCase *cm = tcase_create("compare");
   tcase_add_test(cm, compare_measures);
   tcase_add_test(cm, compare_nan_and_shape);

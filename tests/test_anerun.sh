@@ -26,7 +26,7 @@ status() {
 }
 
 has() {
-  grep -q -- "$1" "$tmp/${2:-out}" || fail "no '$1' in $2: $(head -c 600 "$tmp/${2:-out}")"
+  grep -q -- "$1" "$tmp/${2:-out}" || fail "no '$1' in ${2:-out}: $(head -c 600 "$tmp/${2:-out}")"
 }
 
 # The keys docs/report-schema.md promises, in every object; $1 = objects.
@@ -60,7 +60,9 @@ status 2 $anerun --bogus m
 status 2 $anerun --format xml m
 status 2 $anerun --backend cpu --check m
 status 2 $anerun --backend sim --output-dir o m
-status 2 $anerun a b
+status 1 $anerun a b
+has '^a: error: cannot open' err
+has '^b: error: cannot open' err
 status 2 $anerun --backend cpu --chip Z80 m
 has "unknown chip 'Z80'" err
 if [ "$(uname)" != Darwin ]; then
@@ -116,7 +118,7 @@ if [ -d "$corpus" ]; then
   status 0 $anerun --backend sim "$multi"
   has "no function 'main'; running 'first', the first" err
   status 0 $anerun --backend sim --function second --format csv "$multi"
-  has '^mlmodelc-export-multifunction,sim,M4,true,'
+  has '^mlmodelc-export-multifunction,sim,M4,fp16,true,'
   status 0 $anerun --backend cpu --function first "$multi"
   has "input 'input' takes the function's default shape" err
   status 1 $anerun --backend cpu --function third "$multi"
@@ -163,7 +165,7 @@ status 0 env TMPDIR="$tmp/private" $anerun --backend cpu --iters 2 --format json
 json_keys 2
 has '"model": "tiny_ch8"'
 has '"model": "tiny_ch16"'
-has '"backend": "cpu", "chip": null, "estimated": false'
+has '"backend": "cpu", "chip": null, "precision": "fp16", "estimated": false'
 # 2 * 8 * 8 * 64 FLOP per conv, two convs, 512 for the relu.
 has '"gflop": 1.6896e-05'
 [ -z "$(ls -A "$tmp/private")" ] || fail "the private weight directory was left: $(ls "$tmp/private")"
@@ -173,13 +175,13 @@ has 'GFLOP/s'
 has '^tiny_ch16 '
 status 0 $anerun --backend cpu --iters 2 --format csv "$sweep"
 [ "$(wc -l <"$tmp/out")" -eq 3 ] || fail "CSV: want a header and 2 rows"
-has '^model,backend,chip,estimated,warmup,iters,'
-has '^tiny_ch8,cpu,,false,1,2,'
+has '^model,backend,chip,precision,estimated,warmup,iters,'
+has '^tiny_ch8,cpu,,fp16,false,1,2,'
 
 status 0 $anerun --backend sim --format json "$sweep"
 json_keys 2
 has '"estimated": true'
-status 0 $anerun --backend sim --chip M5 "$sweep"
+status 0 $anerun --backend sim --profile --chip M5 "$sweep"
 has 'ESTIMATES'
 has 'est. ms'
 status 1 $anerun --backend sim --chip M2 "$sweep"
@@ -226,6 +228,145 @@ cp "$dir/model.mil" "$tmp/nowt/"
 status 0 $anerun --dry-run "$tmp/nowt"
 has '^weights: ABSENT'
 status 1 $anerun --backend cpu "$tmp/nowt"
+
+# ---- the seed's study in one command ----------------------------------------
+
+seed=$srcdir/samples/seed
+status 0 $anerun --backend sim "$seed/"
+[ ! -s "$tmp/err" ] || fail "progress written to stderr that is not a terminal: $(cat "$tmp/err")"
+# A directory of .anet files: every file, natural order (64 before 128).
+want='fp16_64x512 fp16_96x512 fp16_128x256 fp16_128x384 fp16_128x512 fp16_256x256 w8a8_64x512 w8a8_96x512 w8a8_128x256 w8a8_128x384 w8a8_128x512 '
+[ "$(sed -n '3,13s/ .*//p' "$tmp/out" | tr '\n' ' ')" = "$want" ] ||
+  fail "seed rows: $(cat "$tmp/out")"
+has 'speed-up$'
+has 'geometric mean of 5 pairs'
+# Each W8A8 row's speed-up is its fp16 twin's est. ms over its own.
+awk '$2 == "fp16" { ms[substr($1, 6)] = $5 }
+     $2 == "w8a8" { k = substr($1, 6); want = ms[k] / $5; got = $7; sub(/x$/, "", got)
+                    if (got - want > 0.006 || want - got > 0.006) { print "bad", $0; bad = 1 }; n++ }
+     END { exit bad || n != 5 }' "$tmp/out" || fail "speed-ups: $(cat "$tmp/out")"
+status 0 $anerun --dry-run "$seed"
+[ "$(grep -c '^function ' "$tmp/out")" -eq 11 ] || fail "dry-run of the seed directory"
+
+# A bad file in a directory of .anet files is reported; the others still run.
+mkdir "$tmp/dir"
+cp "$seed/fp16_64x512.anet" "$tmp/dir/"
+printf 'network x {\n  input x: fp16[1, 8, 4, 4]\n  bad\n}\n' >"$tmp/dir/bad.anet"
+status 1 $anerun --backend sim "$tmp/dir/"
+has "^$tmp/dir/bad.anet:3:3: error: unknown layer 'bad'" err
+has '^fp16_64x512 '
+
+# On a terminal, progress on stderr: point k of n, elapsed, time left.
+if command -v script >/dev/null 2>&1; then
+  script -qc "$anerun --backend sim $seed/fp16_64x512.anet $seed/w8a8_64x512.anet" /dev/null \
+    >"$tmp/pty" 2>&1
+  has '\[1/2\] fp16_64x512  [0-9.]* s elapsed' pty
+  has '\[2/2\] w8a8_64x512  [0-9.]* s elapsed, about [0-9.]* s left' pty
+fi
+
+# PATHs in the order given; a pair whose baseline runs later is still listed.
+status 0 $anerun --backend sim "$seed/w8a8_64x512.anet" "$seed/fp16_64x512.anet"
+[ "$(sed -n '3,4s/ .*//p' "$tmp/out" | tr '\n' ' ')" = "w8a8_64x512 fp16_64x512 " ] ||
+  fail "order: $(cat "$tmp/out")"
+has 'w8a8_64x512  *vs fp16_64x512 '
+status 0 $anerun --backend sim --baseline fp16_128x512 "$seed"
+has '^fp16_128x512 .* 1.00x$'
+status 1 $anerun --backend sim --baseline nosuch "$seed"
+has "no point is named 'nosuch'" err
+status 0 $anerun --backend sim --baseline none "$seed"
+grep -q 'speed-up' "$tmp/out" && fail "--baseline none printed speed-ups"
+
+# Per-op tables only with --profile, and not with --summary.
+grep -q '^sim cost model for' "$tmp/out" && fail "per-op table without --profile"
+status 0 $anerun --backend sim --profile "$seed/fp16_64x512.anet"
+has 'sim cost model for fp16_64x512'
+status 0 $anerun --backend sim --profile --summary "$seed/fp16_64x512.anet"
+grep -q '^sim cost model for' "$tmp/out" && fail "--summary printed a per-op table"
+status 0 $anerun --backend cpu --iters 2 --profile "$sweep"
+has '^cpu time per op type for tiny_ch8 (measured, mean of 2 evaluations)'
+has '^  conv  *2 '
+has '^  relu  *1 '
+
+# ---- results files and --compare -------------------------------------------
+
+status 0 $anerun --backend sim --results "$tmp/r.jsonl" "$seed"
+status 0 $anerun --backend cpu --iters 1 --results "$tmp/r.jsonl" "$sweep"
+[ "$(wc -l <"$tmp/r.jsonl")" -eq 13 ] || fail "results: want 13 lines"
+if command -v python3 >/dev/null 2>&1; then
+  python3 - "$tmp/r.jsonl" "$tmp/slow.jsonl" <<'PY' || fail "results file: see above"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for r in rows:
+    assert r["schema"] == "anet-report" and r["schema_version"] == 1, r
+    m = r["machine"]
+    for k in ["cpu", "cores", "os", "anet_version", "git_commit"]:
+        assert k in m, (k, m)
+    assert m["cores"] >= 1
+    assert len(r["date"]) == 20 and r["date"].endswith("Z"), r["date"]
+    assert r["precision"] in ("fp16", "w8a8"), r
+    if r["backend"] == "sim":
+        # nothing ran: no counts claimed
+        assert r["warmup"] is None and r["iters"] is None, r
+        assert r["profile"] and r["profile"][0]["op"], r
+    else:
+        assert r["warmup"] == 1 and r["iters"] == 1, r
+assert [r["precision"] for r in rows[:11]] == ["fp16"] * 6 + ["w8a8"] * 5
+# an older run where every point was twice as fast
+with open(sys.argv[2], "w") as f:
+    for r in rows[:11]:
+        r["ms_median"] /= 2
+        f.write(json.dumps(r) + "\n")
+PY
+  status 3 $anerun --compare "$tmp/slow.jsonl" "$tmp/r.jsonl"
+  has 'fp16_64x512 .* +100.0%  REGRESSED$'
+  has '^11 of 11 points compared slower by more than 15%'
+  # Against a run instead of a file.
+  status 3 $anerun --compare "$tmp/slow.jsonl" --backend sim "$seed/fp16_64x512.anet"
+  has '^1 of 1 points'
+fi
+status 0 $anerun --compare "$tmp/r.jsonl" "$tmp/r.jsonl"
+has '^0 of 13 points compared'
+status 0 $anerun --compare "$tmp/r.jsonl" --backend sim "$seed"
+status 2 $anerun --compare "$tmp/r.jsonl"
+printf '{"schema_version": 1, "model": "a", "backend": "sim", "ms_median": 1}\n{"model": }\n' \
+  >"$tmp/bad.jsonl"
+status 1 $anerun --compare "$tmp/bad.jsonl" "$tmp/r.jsonl"
+has 'bad.jsonl:2:11: error: ' err
+
+# ---- --plot ------------------------------------------------------------------
+
+status 0 $anerun --backend sim --plot "$tmp/seed.svg" "$seed"
+status 0 $anerun --backend sim --plot "$tmp/roof.svg" --plot-kind roofline "$seed"
+status 0 $anerun --backend cpu --iters 1 --profile --plot "$tmp/ops.svg" "$sweep"
+if command -v python3 >/dev/null 2>&1; then
+  python3 - "$tmp" <<'PY' || fail "SVG: see above"
+import sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+def load(name):
+    root = ET.parse(sys.argv[1] + "/" + name).getroot()
+    assert root.tag == ns + "svg", root.tag
+    texts = ["".join(t.itertext()) for t in root.iter(ns + "text")]
+    return root, texts
+def marks(root, tag, cls):
+    return [e for e in root.iter(ns + tag) if e.get("class") == cls]
+root, texts = load("seed.svg")
+assert len(marks(root, "rect", "bar")) == 11
+title = texts[0]
+assert "M4" in title and "sim backend" in title and "estimated" in title, title
+for label in ["fp16", "W8A8", "64x512", "256x256", "TFLOPS (fp16), TOPS (W8A8)"]:
+    assert label in texts, label
+assert sum(t.endswith("x") and t[0].isdigit() for t in texts) == 5, texts  # 5 speed-ups
+root, texts = load("roof.svg")
+models = [c for c in marks(root, "circle", "point") if c.get("r") == "6.0"]
+assert len(models) == 11, len(models)
+assert "fp16 peak 18.6" in texts and "int8 peak 35.1" in texts, texts
+root, texts = load("ops.svg")
+assert "measured on the CPU" in texts[0], texts[0]
+assert len([g for g in root.iter(ns + "g") if g.get("class") == "row"]) == 2
+assert "conv" in texts and "relu" in texts, texts
+PY
+fi
+status 2 $anerun --compare "$tmp/r.jsonl" --plot "$tmp/x.svg" "$tmp/r.jsonl"
 
 [ "$fails" -eq 0 ] || exit 1
 exit 0

@@ -70,6 +70,14 @@ printf 'not an npy file' >"$tmp/bad.npy"
 vg 1 "$ANERUN" --backend cpu --iters 1 --input "x=$tmp/bad.npy" "$m/transformer"
 rm -f "$m/quick/weights/weight.bin"
 vg 1 "$ANERUN" --backend cpu "$m/quick"
+# anerun's study: many PATHs, profile, results, compare, plots
+vg 0 "$ANERUN" --backend sim --profile --plot "$tmp/s.svg" --results "$tmp/r.jsonl" \
+  "$samples/seed" "$samples/transformer.anet"
+vg 0 "$ANERUN" --backend cpu --warmup 0 --iters 1 --profile --plot "$tmp/c.svg" "$m/transformer"
+vg 0 "$ANERUN" --backend sim --plot-kind roofline --plot "$tmp/r.svg" "$m/resnet"
+vg 0 "$ANERUN" --compare "$tmp/r.jsonl" "$tmp/r.jsonl"
+printf '{"model": [}\n' >"$tmp/bad.jsonl"
+vg 1 "$ANERUN" --compare "$tmp/bad.jsonl" "$tmp/r.jsonl"
 
 echo "valgrind: $((runs - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

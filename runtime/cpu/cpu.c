@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fp16.h"
 #include "opdef.h"
@@ -884,6 +885,7 @@ static int cpu_open(const Model *m, const BackendOpts *o, void **state, Diag *d)
   }
   p->fp32 = o && o->fp32;
   p->name = m->name ? m->name : "cpu";
+  p->timer = o ? o->timer : NULL;
   CpuBuild b = {.plan = p, .m = m, .d = d};
   int rc = build(&b);
   free(b.hash);
@@ -927,15 +929,24 @@ static int cpu_set_input(void *state, int i, const Tensor *t, Diag *d) {
   return 0;
 }
 
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static int cpu_eval(void *state, double *ms, Diag *d) {
   (void)ms;
   (void)d;
   const CpuPlan *p = state;
   for (int i = 0; i < p->nsteps; i++) {
     const CpuStep *s = &p->steps[i];
+    double t0 = p->timer ? now_ms() : 0;
     s->run(p, s);
     for (int k = 0; k < s->nout && !p->fp32 && !s->exact; k++)
       round_slot(&p->slots[s->out[k]]);
+    if (p->timer)
+      p->timer->done(p->timer->ctx, s->op, now_ms() - t0);
   }
   return 0;
 }

@@ -70,6 +70,7 @@ struct CpuPlan {
   bool fp32;                /* --precision fp32: fp16 values are not rounded */
   int ninputs, *inputs;     /* slot of each function input */
   int noutputs, *outputs;   /* slot of each function output */
+  const OpTimer *timer;     /* anerun --profile, or NULL */
 };
 
 /* What an op preparer sees while open() builds the plan. */

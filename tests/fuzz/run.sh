@@ -12,7 +12,7 @@
 # tests/bad/gen_binary.sh writes; tests/fuzz/NAME.dict, when there is one,
 # is the harness's dictionary.
 #
-# Environment: FUZZ_SECONDS (60) per harness, FUZZERS (all four), CC (clang),
+# Environment: FUZZ_SECONDS (60) per harness, FUZZERS (all five), CC (clang),
 # FUZZ_TIMEOUT (30 seconds per input). Crashes, leaks and timeouts are
 # saved under BUILDDIR/tests/fuzz/crashes/ and make the script exit 1.
 set -eu
@@ -22,7 +22,7 @@ build=$(cd "${1:-.}" && pwd)
 CC=${CC:-clang}
 case $CC in *clang*) ;; *) CC=clang ;; esac
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZERS=${FUZZERS:-"anet mil wfile npy"}
+FUZZERS=${FUZZERS:-"anet mil wfile npy results"}
 out=$build/tests/fuzz
 obj=$out/obj
 mkdir -p "$obj" "$out/crashes"
@@ -41,7 +41,8 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 # main files, and the two runtime readers.
 srcs=""
 for f in "$src"/gen/*.c "$src"/grammar/*.c "$build"/grammar/*.c "$src"/runtime/wfile*.c "$src"/runtime/tensor*.c \
-         "$src"/runtime/npy*.c; do
+         "$src"/runtime/npy*.c "$src"/runtime/results.c "$src"/runtime/report.c \
+         "$src"/runtime/chip.c; do
   [ -f "$f" ] || continue
   grep -q '^int main' "$f" && continue
   srcs="$srcs $f"
@@ -78,6 +79,7 @@ seed anet '*.anet' "$src/samples" "$src/tests/cases" "$src/tests/bad/anet"
 seed mil '*.mil' "$src/tests/cases" "$src/tests/bad/mil" "$out/gen" "$src/../shared/mil-corpus" \
   "$here/mil-seeds"
 seed npy '*.npy' "$src/tests/cases" "$out/gen/npy"
+seed results '*.jsonl' "$src/tests/anerun"
 # wfile inputs: 2-byte little-endian length, the MIL text, the weight file.
 mkdir -p "$out/seeds/wfile"
 for d in "$out"/gen/wbin/*/; do

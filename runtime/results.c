@@ -1,0 +1,458 @@
+/* results.c - the JSON-lines results file: writing a run's rows with the
+ * machine they ran on, reading them back, and comparing two sets. */
+#include "results.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __APPLE__
+#include <sys/sysctl.h>
+#endif
+
+#include "config.h"
+
+#ifndef ANET_GIT_COMMIT
+#define ANET_GIT_COMMIT "unknown"
+#endif
+
+enum { RESULTS_MAX_TEXT = 256 << 20, RESULTS_MAX_DEPTH = 64 };
+
+/* ---- the machine --------------------------------------------------------- */
+
+/* The CPU's marketing name: Apple's brand string, or /proc/cpuinfo's. */
+static void cpu_name(char *buf, size_t size) {
+  snprintf(buf, size, "unknown");
+#ifdef __APPLE__
+  size_t n = size;
+  if (sysctlbyname("machdep.cpu.brand_string", buf, &n, NULL, 0) != 0)
+    snprintf(buf, size, "unknown");
+#else
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) {
+    char *colon = strchr(line, ':');
+    if (strncmp(line, "model name", 10) != 0 || !colon)
+      continue;
+    colon += 1 + (colon[1] == ' ');
+    colon[strcspn(colon, "\n")] = '\0';
+    snprintf(buf, size, "%s", colon);
+    break;
+  }
+  if (f)
+    fclose(f);
+#endif
+}
+
+static void os_name(char *buf, size_t size) {
+  struct utsname u;
+  if (uname(&u) != 0) {
+    snprintf(buf, size, "unknown");
+    return;
+  }
+#ifdef __APPLE__
+  char ver[64];
+  size_t n = sizeof ver;
+  if (sysctlbyname("kern.osproductversion", ver, &n, NULL, 0) == 0) {
+    snprintf(buf, size, "macOS %s (%s %s)", ver, u.sysname, u.release);
+    return;
+  }
+#endif
+  snprintf(buf, size, "%s %s %s", u.sysname, u.release, u.machine);
+}
+
+static void json_text(FILE *out, const char *s) {
+  fputc('"', out);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(out, "\\%c", *p);
+    else if (*p < 0x20)
+      fprintf(out, "\\u%04x", *p);
+    else
+      fputc(*p, out);
+  }
+  fputc('"', out);
+}
+
+static void machine_json(FILE *out, const char *date) {
+  char cpu[256], os[256];
+  cpu_name(cpu, sizeof cpu);
+  os_name(os, sizeof os);
+  fputs("\"machine\": {\"cpu\": ", out);
+  json_text(out, cpu);
+  fprintf(out, ", \"cores\": %ld, \"os\": ", sysconf(_SC_NPROCESSORS_ONLN));
+  json_text(out, os);
+  fputs(", \"anet_version\": ", out);
+  json_text(out, PACKAGE_VERSION);
+  fputs(", \"git_commit\": ", out);
+  json_text(out, ANET_GIT_COMMIT);
+  fprintf(out, "}, \"date\": \"%s\"", date);
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static void line_json(FILE *out, const RunOpts *o, const Report *r, const char *date) {
+  fprintf(out, "{\"schema\": \"anet-report\", \"schema_version\": %d, ", RESULTS_SCHEMA_VERSION);
+  report_json_line(out, r);
+  fprintf(out, ", \"seed\": %llu, ", (unsigned long long)o->seed);
+  machine_json(out, date);
+  fputs("}\n", out);
+}
+
+int results_append(const char *path, const RunOpts *o, const Report *r, int n, Diag *d) {
+  char *text = NULL, date[32];
+  size_t len = 0;
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  /* Built in memory first: one write, so a failure leaves no half line. */
+  FILE *mem = open_memstream(&text, &len);
+  if (!mem) {
+    diag_file_error(d, path, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < n; i++)
+    line_json(mem, o, &r[i], date);
+  int rc = fclose(mem) == 0 ? 0 : -1;
+  FILE *f = rc == 0 ? fopen(path, "a") : NULL;
+  if (!f || fwrite(text, 1, len, f) != len)
+    rc = -1;
+  if (f && fclose(f) != 0)
+    rc = -1;
+  if (rc < 0)
+    diag_file_error(d, path, "cannot append the results: %s", strerror(errno));
+  free(text);
+  return rc;
+}
+
+/* ---- reading: just enough JSON ------------------------------------------- */
+
+typedef struct Json {
+  const Src *src;
+  size_t pos, end;        /* the line being read */
+  Diag *d;
+  bool failed;
+} Json;
+
+__attribute__((format(printf, 2, 3))) static void json_fail(Json *j, const char *fmt, ...) {
+  if (j->failed)
+    return;
+  j->failed = true;
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  size_t at = j->pos < j->end ? j->pos : j->end;
+  diag_error(j->d, j->src, (Loc){at, at < j->end ? at + 1 : at}, "%s", msg);
+}
+
+static int peek(const Json *j) {
+  return j->pos < j->end ? (unsigned char)j->src->text[j->pos] : -1;
+}
+
+static void skip_ws(Json *j) {
+  while (peek(j) == ' ' || peek(j) == '\t' || peek(j) == '\r')
+    j->pos++;
+}
+
+static bool accept(Json *j, int c) {
+  skip_ws(j);
+  if (peek(j) != c)
+    return false;
+  j->pos++;
+  return true;
+}
+
+static void expect(Json *j, int c) {
+  if (!accept(j, c))
+    json_fail(j, "results file: expected '%c'", c);
+}
+
+/* A string into buf (NULL: skipped); \u escapes outside ASCII become '?'. */
+static void read_string(Json *j, char *buf, size_t size) {
+  size_t n = 0;
+  expect(j, '"');
+  while (!j->failed && peek(j) != '"') {
+    int c = peek(j);
+    if (c < 0x20) {
+      json_fail(j, c < 0 ? "results file: unterminated string" : "results file: a control "
+                "character in a string");
+      return;
+    }
+    j->pos++;
+    if (c == '\\') {
+      int e = peek(j);
+      const char *from = "\"\\/bfnrtu", *to = "\"\\/\b\f\n\r\t";
+      const char *k = e > 0 ? strchr(from, e) : NULL;
+      if (!k) {
+        json_fail(j, "results file: a bad escape in a string");
+        return;
+      }
+      j->pos++;
+      c = to[k - from];
+      if (e == 'u') {
+        unsigned v = 0;
+        for (int i = 0; i < 4; i++, j->pos++) {
+          int h = peek(j);
+          int x = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                  : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+          if (x < 0) {
+            json_fail(j, "results file: \\u wants four hex digits");
+            return;
+          }
+          v = v * 16 + (unsigned)x;
+        }
+        c = v < 0x80 && v > 0 ? (int)v : '?';
+      }
+    }
+    if (buf && n + 1 < size)
+      buf[n++] = (char)c;
+  }
+  if (buf && size)
+    buf[n] = '\0';
+  if (!j->failed)
+    j->pos++;
+}
+
+/* A JSON number; its text must be the grammar's. */
+static double read_number(Json *j) {
+  skip_ws(j);
+  size_t s = j->pos;
+  const char *t = j->src->text;
+  if (peek(j) == '-')
+    j->pos++;
+  size_t digits = j->pos;
+  while (peek(j) >= '0' && peek(j) <= '9')
+    j->pos++;
+  if (j->pos == digits) {
+    json_fail(j, "results file: expected a value");
+    return NAN;
+  }
+  if (peek(j) == '.')
+    for (j->pos++; peek(j) >= '0' && peek(j) <= '9';)
+      j->pos++;
+  if (peek(j) == 'e' || peek(j) == 'E') {
+    j->pos++;
+    if (peek(j) == '+' || peek(j) == '-')
+      j->pos++;
+    while (peek(j) >= '0' && peek(j) <= '9')
+      j->pos++;
+  }
+  char buf[64];
+  size_t n = j->pos - s < sizeof buf - 1 ? j->pos - s : sizeof buf - 1;
+  memcpy(buf, t + s, n);
+  buf[n] = '\0';
+  return strtod(buf, NULL);
+}
+
+static bool accept_word(Json *j, const char *w) {
+  skip_ws(j);
+  size_t n = strlen(w);
+  if (j->end - j->pos < n || strncmp(j->src->text + j->pos, w, n) != 0)
+    return false;
+  j->pos += n;
+  return true;
+}
+
+static void skip_value(Json *j, int depth);
+
+static void skip_members(Json *j, int depth, bool object) {
+  int close = object ? '}' : ']';
+  if (accept(j, close))
+    return;
+  do {
+    if (object) {
+      read_string(j, NULL, 0);
+      expect(j, ':');
+    }
+    skip_value(j, depth + 1);
+  } while (!j->failed && accept(j, ','));
+  expect(j, close);
+}
+
+static void skip_value(Json *j, int depth) {
+  skip_ws(j);
+  int c = peek(j);
+  if (depth > RESULTS_MAX_DEPTH)
+    json_fail(j, "results file: nested too deeply");
+  else if (c == '{' || c == '[')
+    j->pos++, skip_members(j, depth, c == '{');
+  else if (c == '"')
+    read_string(j, NULL, 0);
+  else if (!accept_word(j, "true") && !accept_word(j, "false") && !accept_word(j, "null"))
+    read_number(j);
+}
+
+/* A string or null (""). */
+static void string_or_null(Json *j, char *buf, size_t size) {
+  if (accept_word(j, "null"))
+    buf[0] = '\0';
+  else
+    read_string(j, buf, size);
+}
+
+static double number_or_null(Json *j) { return accept_word(j, "null") ? NAN : read_number(j); }
+
+enum { HAS_MODEL = 1, HAS_BACKEND = 2, HAS_MS = 4, HAS_VERSION = 8 };
+
+static int read_member(Json *j, ResultRow *row) {
+  char key[64];
+  read_string(j, key, sizeof key);
+  expect(j, ':');
+  if (j->failed)
+    return 0;
+  if (strcmp(key, "model") == 0)
+    return read_string(j, row->model, sizeof row->model), HAS_MODEL;
+  if (strcmp(key, "backend") == 0)
+    return read_string(j, row->backend, sizeof row->backend), HAS_BACKEND;
+  if (strcmp(key, "chip") == 0)
+    return string_or_null(j, row->chip, sizeof row->chip), 0;
+  if (strcmp(key, "ms_median") == 0)
+    return row->ms_median = number_or_null(j), HAS_MS;
+  if (strcmp(key, "schema_version") == 0) {
+    double v = read_number(j);
+    if (!j->failed && v != RESULTS_SCHEMA_VERSION)
+      json_fail(j, "results file: schema_version %g; this anerun reads version %d", v,
+                RESULTS_SCHEMA_VERSION);
+    return HAS_VERSION;
+  }
+  skip_value(j, 1);
+  return 0;
+}
+
+static void read_line(Json *j, ResultRow *row) {
+  int has = 0;
+  expect(j, '{');
+  if (!j->failed && !accept(j, '}')) {
+    do
+      has |= read_member(j, row);
+    while (!j->failed && accept(j, ','));
+    expect(j, '}');
+  }
+  skip_ws(j);
+  if (!j->failed && j->pos < j->end)
+    json_fail(j, "results file: text after the object");
+  if (!j->failed && has != (HAS_MODEL | HAS_BACKEND | HAS_MS | HAS_VERSION))
+    json_fail(j, "results file: the line lacks %s",
+              !(has & HAS_VERSION) ? "schema_version" : !(has & HAS_MODEL) ? "model"
+              : !(has & HAS_BACKEND) ? "backend" : "ms_median");
+}
+
+static int add_row(ResultRow **rows, int *n, int *cap) {
+  if (*n < *cap)
+    return 0;
+  *cap = 2 * *cap + 16;
+  ResultRow *g = realloc(*rows, (size_t)*cap * sizeof *g);
+  if (!g)
+    return -1;
+  *rows = g;
+  return 0;
+}
+
+int results_parse(const Src *src, ResultRow **rows, int *n, Diag *d) {
+  int cap = 0, line = 0;
+  *rows = NULL;
+  *n = 0;
+  for (size_t pos = 0; pos < src->len; line++) {
+    const char *nl = memchr(src->text + pos, '\n', src->len - pos);
+    size_t end = nl ? (size_t)(nl - src->text) : src->len;
+    Json j = {src, pos, end, d, false};
+    pos = end + 1;
+    skip_ws(&j);
+    if (j.pos == end)
+      continue;
+    if (add_row(rows, n, &cap) < 0) {
+      diag_file_error(d, src->name, "out of memory");
+      return -1;
+    }
+    ResultRow *row = &(*rows)[*n];
+    memset(row, 0, sizeof *row);
+    row->ms_median = NAN;
+    row->line = line + 1;
+    read_line(&j, row);
+    if (j.failed)
+      return -1;
+    (*n)++;
+  }
+  return 0;
+}
+
+int results_read(const char *path, ResultRow **rows, int *n, Diag *d) {
+  Src src;
+  *rows = NULL;
+  *n = 0;
+  if (src_read_file(&src, path, RESULTS_MAX_TEXT, d) < 0)
+    return -1;
+  int rc = results_parse(&src, rows, n, d);
+  src_free(&src);
+  if (rc < 0) {
+    free(*rows);
+    *rows = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+void results_from_report(const Report *r, ResultRow *row) {
+  memset(row, 0, sizeof *row);
+  snprintf(row->model, sizeof row->model, "%s", r->model);
+  snprintf(row->backend, sizeof row->backend, "%s", r->backend);
+  snprintf(row->chip, sizeof row->chip, "%s", r->chip);
+  row->ms_median = r->ms_median;
+}
+
+/* ---- comparing ----------------------------------------------------------- */
+
+static bool same_point(const ResultRow *a, const ResultRow *b) {
+  return strcmp(a->model, b->model) == 0 && strcmp(a->backend, b->backend) == 0 &&
+         strcmp(a->chip, b->chip) == 0;
+}
+
+/* The last row of r[0..n) for the point p, or NULL. */
+static const ResultRow *last_of(const ResultRow *r, int n, const ResultRow *p) {
+  for (int i = n - 1; i >= 0; i--)
+    if (same_point(&r[i], p))
+      return &r[i];
+  return NULL;
+}
+
+/* Whether r[i] is the last row of its point (each point once). */
+static bool is_last(const ResultRow *r, int n, int i) { return last_of(r, n, &r[i]) == &r[i]; }
+
+int results_compare(FILE *out, const ResultRow *old, int nold, const ResultRow *cur, int ncur,
+                    double threshold) {
+  int flagged = 0, matched = 0;
+  fprintf(out, "%-32s %-4s %-6s %10s %10s %8s\n", "Model", "on", "chip", "old ms", "new ms",
+          "change");
+  for (int i = 0; i < ncur; i++) {
+    if (!is_last(cur, ncur, i))
+      continue;
+    const ResultRow *o = last_of(old, nold, &cur[i]);
+    fprintf(out, "%-32.32s %-4s %-6s", cur[i].model, cur[i].backend,
+            cur[i].chip[0] ? cur[i].chip : "-");
+    if (!o || !(o->ms_median > 0) || !isfinite(cur[i].ms_median)) {
+      fprintf(out, " %10s %10.3f %8s\n", "-", cur[i].ms_median, o ? "-" : "new only");
+      continue;
+    }
+    matched++;
+    double change = (cur[i].ms_median / o->ms_median - 1) * 100;
+    if (fabs(change) < 0.05)
+      change = 0;   /* no "-0.0%" */
+    bool worse = change > threshold;
+    flagged += worse;
+    fprintf(out, " %10.3f %10.3f %+7.1f%%%s\n", o->ms_median, cur[i].ms_median, change,
+            worse ? "  REGRESSED" : "");
+  }
+  for (int i = 0; i < nold; i++)
+    if (is_last(old, nold, i) && !last_of(cur, ncur, &old[i]))
+      fprintf(out, "%-32.32s %-4s %-6s %10.3f %10s %8s\n", old[i].model, old[i].backend,
+              old[i].chip[0] ? old[i].chip : "-", old[i].ms_median, "-", "old only");
+  fprintf(out, "%d of %d points compared slower by more than %g%% (change = new / old - 1 of "
+          "the median ms)\n", flagged, matched, threshold);
+  return flagged;
+}
