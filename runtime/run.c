@@ -990,6 +990,8 @@ int run_probe(const RunOpts *o, FILE *out, Diag *d) {
                   "macOS; this system is not macOS");
   return RUNOPTS_EXIT_USAGE;
 #endif
+}
+
 int run_dry(const RunOpts *o, FILE *out, Diag *d) {
   int status = 0;
   for (int p = 0; p < o->npaths; p++) {

@@ -179,6 +179,9 @@ static int set_probe(RunOpts *o, const char *v, Diag *d) {
 
 static int set_probe_output(RunOpts *o, const char *v, Diag *d) {
   o->probe_output = v;
+  return 0;
+}
+
 static int set_summary(RunOpts *o, const char *v, Diag *d) {
   o->summary = true;
   return 0;
