@@ -1,0 +1,12 @@
+# quant component: weight quantisation (gen/quant.c) for the weight formats
+# of the language. It goes into libweights.a, whose flags keep its floating
+# point free of contraction (the palettes must be the same bytes everywhere).
+libweights_a_SOURCES += gen/quant.c gen/quant.h
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_quant
+TESTS += tests/test_quant
+endif
+tests_test_quant_SOURCES = tests/test_quant.c tests/check_main.h
+tests_test_quant_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_LDADD = libweights.a $(TEST_LIBS)
