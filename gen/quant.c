@@ -312,12 +312,12 @@ static int cmp_abs(const void *a, const void *b) {
 
 /* mask: the floor(sparsity * n) smallest |w| zero, ties by lower index. */
 static int prune(QuantOut *o, const float *w) {
-  int64_t nz = (int64_t)floor(o->fmt.sparsity * (double)o->n);
   o->mask = malloc((size_t)o->n);
   if (!o->mask)
     return -1;
   memset(o->mask, 1, (size_t)o->n);
-  o->nnz = o->n - nz;
+  o->nnz = quant_kept(&o->fmt, o->n);
+  int64_t nz = o->n - o->nnz;
   if (nz == 0)
     return 0;
   float *a = malloc((size_t)o->n * sizeof *a);
@@ -342,6 +342,10 @@ static int prune(QuantOut *o, const float *w) {
 }
 
 /* ---- entry points ------------------------------------------------------- */
+
+int64_t quant_kept(const QuantFmt *f, int64_t n) {
+  return f->sparse ? n - (int64_t)floor(f->sparsity * (double)n) : n;
+}
 
 void quant_free(QuantOut *o) {
   free(o->mask);

@@ -70,6 +70,9 @@ int quant_run(const QuantFmt *f, const float *w, int64_t cout, int64_t cin, int6
               QuantOut *o);
 void quant_free(QuantOut *o);
 
+/* Elements a sparse format keeps of n: n - floor(sparsity * n). */
+int64_t quant_kept(const QuantFmt *f, int64_t n);
+
 /* Elements of a part and their stored dtype (0 elements: not stored). */
 int64_t quant_part_numel(const QuantOut *o, QuantPart part, MilDtype *dt);
 /* Elements first..first+n-1 of a part, as numbers. */

@@ -10,3 +10,16 @@ endif
 tests_test_quant_SOURCES = tests/test_quant.c tests/check_main.h
 tests_test_quant_CFLAGS = $(TEST_CFLAGS)
 tests_test_quant_LDADD = libweights.a $(TEST_LIBS)
+
+# The weight formats of the language and their lowering (gen/wformat.c).
+libanetc_a_SOURCES += gen/wformat.c gen/wformat.h
+
+# Formats end to end: .anet with .npy weights -> quantised blobs -> the cpu
+# backend; and the format words and their errors.
+if HAVE_CHECK
+check_PROGRAMS += tests/test_wformat
+TESTS += tests/test_wformat
+endif
+tests_test_wformat_SOURCES = tests/test_wformat.c tests/check_main.h tests/wtest.h
+tests_test_wformat_CFLAGS = $(TEST_CFLAGS)
+tests_test_wformat_LDADD = $(ANERUN_LIBS) $(TEST_LIBS)
