@@ -11,13 +11,16 @@
  * actually stored. An all-zero block gets scale 1.
  *
  * Palettes: 1-D k-means per palette (per tensor or per group of output
- * channels) on the values sorted ascending (-0 taken as +0). Centroid i
- * starts at the sorted value of rank floor((2i + 1) m / 2K), the middle of
- * the i-th of K equal slices. Each Lloyd step assigns every value to its
- * nearest centroid (ties to the lower one), which for sorted values is a
- * split into K runs found by binary search, and moves each centroid to the
- * mean of its run from prefix sums in double (an empty run keeps its
- * centroid); it stops when no run changes, or after 100 steps. The palette
+ * channels) on the values sorted ascending (-0 taken as +0). Lloyd runs
+ * twice: from centroid i at the sorted value of rank floor((2i + 1) m / 2K)
+ * (the middle of the i-th of K equal slices of the data), and from
+ * min + (max - min)(2i + 1) / 2K (of the range); the run with the smaller
+ * squared error wins (the first on a tie). Each Lloyd step assigns every
+ * value to its nearest centroid (ties to the lower one), which for sorted
+ * values is a split into K runs found by binary search, and moves each
+ * centroid to the mean of its run from prefix sums in double (an empty run
+ * keeps its centroid); it stops when no run changes, or after 1000 steps.
+ * The palette
  * is the centroids rounded to fp16, sorted; then every weight takes the
  * index of its nearest palette entry (ties to the lower index). With at
  * most K distinct values the palette is those values. Only comparisons
@@ -38,7 +41,7 @@
 
 #include "fp16.h"
 
-enum { KMEANS_STEPS = 100 };
+enum { KMEANS_STEPS = 1000 };
 
 int quant_bits(MilDtype dt) { return mil_dtype_bits(dt); }
 
@@ -216,6 +219,31 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Lloyd steps from centroids c (sorted) over sorted v with prefix sums
+ * pre and pre2 (of squares); returns the squared error of the runs. */
+static double lloyd(const float *v, int64_t m, const double *pre, const double *pre2, int K,
+                    double *c) {
+  int64_t end[256] = {0};
+  for (int step = 0; step < KMEANS_STEPS; step++) {
+    if (!split(v, m, c, K, end) && step > 0)
+      break;
+    for (int i = 0; i < K; i++) {
+      int64_t s = i ? end[i - 1] : 0;
+      if (end[i] > s)
+        c[i] = (pre[end[i]] - pre[s]) / (double)(end[i] - s);
+    }
+    qsort(c, (size_t)K, sizeof *c, cmp_double);
+  }
+  split(v, m, c, K, end);
+  double sse = 0;
+  for (int i = 0; i < K; i++) {
+    int64_t s = i ? end[i - 1] : 0;
+    double s1 = pre[end[i]] - pre[s], s2 = pre2[end[i]] - pre2[s];
+    sse += s2 - 2 * c[i] * s1 + c[i] * c[i] * (double)(end[i] - s);
+  }
+  return sse;
+}
+
 /* K fp16 palette entries (sorted) for the values v[0..m), which it sorts. */
 static int kmeans(float *v, int64_t m, int K, float *pal) {
   for (int64_t i = 0; i < m; i++)
@@ -235,25 +263,25 @@ static int kmeans(float *v, int64_t m, int K, float *pal) {
       c[n] = n ? c[n - 1] : 0;
   } else {
     double *pre = malloc((size_t)(m + 1) * sizeof *pre);
-    int64_t end[256] = {0};
-    if (!pre)
+    double *pre2 = malloc((size_t)(m + 1) * sizeof *pre2), u[256];
+    if (!pre || !pre2) {
+      free(pre);
+      free(pre2);
       return -1;
-    pre[0] = 0;
-    for (int64_t i = 0; i < m; i++)
-      pre[i + 1] = pre[i] + v[i];
-    for (int i = 0; i < K; i++)
-      c[i] = v[(2 * (int64_t)i + 1) * m / (2 * K)];
-    for (int step = 0; step < KMEANS_STEPS; step++) {
-      if (!split(v, m, c, K, end) && step > 0)
-        break;
-      for (int i = 0; i < K; i++) {
-        int64_t s = i ? end[i - 1] : 0;
-        if (end[i] > s)
-          c[i] = (pre[end[i]] - pre[s]) / (double)(end[i] - s);
-      }
-      qsort(c, (size_t)K, sizeof *c, cmp_double);
     }
+    pre[0] = pre2[0] = 0;
+    for (int64_t i = 0; i < m; i++) {
+      pre[i + 1] = pre[i] + v[i];
+      pre2[i + 1] = pre2[i] + (double)v[i] * v[i];
+    }
+    for (int i = 0; i < K; i++) {
+      c[i] = v[(2 * (int64_t)i + 1) * m / (2 * K)];
+      u[i] = v[0] + ((double)v[m - 1] - v[0]) * (2 * i + 1) / (2 * K);
+    }
+    if (lloyd(v, m, pre, pre2, K, u) < lloyd(v, m, pre, pre2, K, c))
+      memcpy(c, u, sizeof u);
     free(pre);
+    free(pre2);
   }
   for (int i = 0; i < K; i++)
     c[i] = fp16_round(c[i]);

@@ -18,6 +18,7 @@
  *            indices_nonzero_data, lut), whose first output is the mask. */
 #include "wformat.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,4 +282,49 @@ const char *wfmt_lower(MilProg *p, MilFunc *fn, const char *name, const QuantFmt
   mil_op_ref(p, o, "mask", mask);
   mil_op_ref(p, o, "nonzero_data", vals);
   return e.name;
+}
+
+/* ---- names and reports -------------------------------------------------- */
+
+const char *wfmt_name(const QuantFmt *f, char *buf, size_t n) {
+  char v[48];
+  if (f->kind == QK_FP16)
+    snprintf(v, sizeof v, "fp16");
+  else if (f->kind == QK_LUT && f->group)
+    snprintf(v, sizeof v, "lut%d_group%lld", quant_bits(f->dtype), (long long)f->group);
+  else if (f->kind == QK_LUT)
+    snprintf(v, sizeof v, "lut%d", quant_bits(f->dtype));
+  else if (f->sparse || f->block <= 0)
+    snprintf(v, sizeof v, "%s%s", mil_dtype_name(f->dtype),
+             f->sparse ? "" : f->block == QUANT_PER_TENSOR ? "_tensor" : "_channel");
+  else
+    snprintf(v, sizeof v, "%s_block%lld", mil_dtype_name(f->dtype), (long long)f->block);
+  snprintf(buf, n, "%s%s", f->sparse ? "sparse_" : "", v);
+  return buf;
+}
+
+void wfmt_report(const MilProg *p, const char *point, bool json, int *rows, FILE *out) {
+  const QuantPlan *last = NULL;
+  for (int i = 0; i < p->nblobs; i++) {
+    const QuantPlan *q = p->blobs[i].quant;
+    if (p->blobs[i].init != MIL_INIT_QUANT || q == last || !q->measured)
+      continue;
+    last = q;
+    char fmt[64], snr[32];
+    wfmt_name(&q->fmt, fmt, sizeof fmt);
+    if (q->fmt.sparse)
+      snprintf(fmt + strlen(fmt), sizeof fmt - strlen(fmt), "(%g)", q->fmt.sparsity);
+    if (isinf(q->snr_db))
+      snprintf(snr, sizeof snr, json ? "null" : "inf");
+    else
+      snprintf(snr, sizeof snr, "%.2f", q->snr_db);
+    if (json)
+      fprintf(out, "%s  {\"point\": \"%s\", \"weight\": \"%s\", \"format\": \"%s\", "
+              "\"elements\": %lld, \"max_abs_err\": %.6g, \"snr_db\": %s}",
+              *rows ? ",\n" : "", point, q->name, fmt, (long long)q->src.numel, q->max_abs, snr);
+    else
+      fprintf(out, "%-16s %-24s %-22s %12lld %12.6g %9s\n", point[0] ? point : "-", q->name, fmt,
+              (long long)q->src.numel, q->max_abs, snr);
+    ++*rows;
+  }
 }

@@ -5,7 +5,9 @@
 #ifndef ANET_WFORMAT_H
 #define ANET_WFORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "mil.h"
@@ -25,5 +27,14 @@ extern const char wfmt_words[];
  * which is `name`. quant_check() must have accepted f for this shape. */
 const char *wfmt_lower(MilProg *p, MilFunc *fn, const char *name, const QuantFmt *f,
                        const MilBlobSrc *src, const int64_t dim[4]);
+
+/* The format word of f ("int4_block32"), in buf. */
+const char *wfmt_name(const QuantFmt *f, char *buf, size_t n);
+
+/* anetc --quant-report: one line per quantised weight of p (whose plans
+ * blob_write or blob_measure measured) for sweep point `point` ("" when
+ * there is no sweep): a table row, or a JSON object preceded by ",\n"
+ * after the first (*rows counts the rows printed so far). */
+void wfmt_report(const MilProg *p, const char *point, bool json, int *rows, FILE *out);
 
 #endif

@@ -23,3 +23,7 @@ endif
 tests_test_wformat_SOURCES = tests/test_wformat.c tests/check_main.h tests/wtest.h
 tests_test_wformat_CFLAGS = $(TEST_CFLAGS)
 tests_test_wformat_LDADD = $(ANERUN_LIBS) $(TEST_LIBS)
+
+# samples/quant compile and run; --quant-report (needs anetc and anerun).
+TESTS += tests/test_quant_samples.sh
+EXTRA_DIST += tests/test_quant_samples.sh
