@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "blob.h"
 #include "check_main.h"
+#include "flops.h"
 #include "fp16.h"
 #include "model.h"
 #include "tensor.h"
@@ -185,6 +186,44 @@ START_TEST(test_errors) {
 }
 END_TEST
 
+START_TEST(test_sim_weight_bytes) {
+  /* What the sim backend reads per conv: the stored parts (sub-byte
+   * counted in bits, rounded up per tensor) plus 36 bytes of conv consts
+   * (strides, dilations int32[2], pad int32[4], groups int32). The sparse
+   * op's two outputs are one set of stored parts. */
+  static const char text[] =
+      "network w {\n input x: fp16[1, 64, 2, 2]\n conv 8 weights=int4_block32\n"
+      " conv 4 weights=uint8_channel\n conv 4 weights=lut2_group2\n"
+      " conv 4 weights=sparse_int8\n}\n";
+  static const double want[4] = {
+    512 / 2 + 16 * 2 + 36,      /* int4[8, 64], fp16 scale[8, 2] */
+    32 + 4 * 2 + 4 + 36,        /* uint8[4, 8], fp16 scale[4], uint8 offset[4] */
+    16 * 2 / 8 + 8 * 2 + 36,    /* uint2[4, 4], fp16 lut[2 x 4] */
+    2 + 8 + 4 * 2 + 36,         /* uint1 mask[16], int8[8], fp16 scale[4] */
+  };
+  Diag d = diag_stderr();
+  Src s = {"w.anet", text, strlen(text)};
+  AnetFile *f = anet_parse(&s, &d);
+  ck_assert_ptr_nonnull(f);
+  MilProg *p = anet_lower(f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  FlopsIndex *ix = flops_index(&p->funcs[0]);
+  int k = 0;
+  for (int i = 0; i < p->funcs[0].nops; i++)
+    if (strcmp(p->funcs[0].ops[i].op, "conv") == 0) {
+      OpCost c;
+      flops_op(ix, i, &c);
+      ck_assert_msg(c.weight_bytes == want[k], "conv %d: %g bytes, want %g", k, c.weight_bytes,
+                    want[k]);
+      k++;
+    }
+  ck_assert_int_eq(k, 4);
+  flops_index_free(ix);
+  mil_free(p);
+  anet_free(f);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("wformat");
   TCase *t = wt_tcase(s, "wformat");
@@ -194,5 +233,6 @@ int main(void) {
   tcase_add_test(t, test_luts);
   tcase_add_test(t, test_words);
   tcase_add_test(t, test_errors);
+  tcase_add_test(t, test_sim_weight_bytes);
   return ck_run(s);
 }
