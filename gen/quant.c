@@ -89,13 +89,9 @@ const char *quant_check(const QuantFmt *f, int64_t cout, int64_t cin, int64_t k,
 
 /* ---- rounding ----------------------------------------------------------- */
 
-/* Round half to even, in double: exact for |x| < 2^52. */
-static double rne(double x) {
-  double r = floor(x), d = x - r;
-  if (d > 0.5 || (d == 0.5 && fmod(r, 2) != 0))
-    r += 1;
-  return r;
-}
+/* Round half to even: nearbyint in the default rounding mode, which
+ * nothing here changes. */
+static double rne(double x) { return nearbyint(x); }
 
 static double clip(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
 
@@ -174,7 +170,7 @@ static int affine(QuantOut *o, const float *w) {
           continue;
         int64_t j = scale_at(o, oc, c, s);
         double z = sgn ? 0 : o->offset[j];
-        o->q[at++] = (int32_t)clip(rne(w[i] / o->scale[j]) + z, lo, hi);
+        o->q[at++] = (int16_t)clip(rne(w[i] / o->scale[j]) + z, lo, hi);
       }
   free(mn);
   free(mx);
@@ -183,9 +179,50 @@ static int affine(QuantOut *o, const float *w) {
 
 /* ---- palettes ----------------------------------------------------------- */
 
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
+/* The bits of finite v as a key whose unsigned order is v's order (-0 and
+ * +0 apart: callers make -0 +0). */
+static uint32_t float_key(float v) {
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
+static float key_float(uint32_t k) {
+  uint32_t u = k & 0x80000000u ? k & 0x7fffffffu : ~k;
+  float v;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+/* Sorts k[0..n) ascending: LSD radix, four byte passes through t. */
+static void radix_sort(uint32_t *k, uint32_t *t, int64_t n) {
+  for (int shift = 0; shift < 32; shift += 8) {
+    int64_t at[257] = {0};
+    for (int64_t i = 0; i < n; i++)
+      at[((k[i] >> shift) & 255) + 1]++;
+    for (int b = 0; b < 256; b++)
+      at[b + 1] += at[b];
+    for (int64_t i = 0; i < n; i++)
+      t[at[(k[i] >> shift) & 255]++] = k[i];
+    uint32_t *x = k;
+    k = t;
+    t = x;
+  }   /* an even number of passes: the result is back in the caller's k */
+}
+
+/* Prefix sums of sorted v in double, kept every 64th value: sum(i) is
+ * ck[i / 64] plus the values from there on, added in order, which is the
+ * same arithmetic as a full prefix array in an eighth of the memory. */
+typedef struct Prefix {
+  const float *v;
+  double *ck;
+} Prefix;
+
+static double prefix(const Prefix *p, int64_t i) {
+  double s = p->ck[i / 64];
+  for (int64_t j = i / 64 * 64; j < i; j++)
+    s += p->v[j];
+  return s;
 }
 
 /* The first index in v[0..m) whose value exceeds t. */
@@ -219,36 +256,60 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Lloyd steps from centroids c (sorted) over sorted v with prefix sums
- * pre and pre2 (of squares); returns the squared error of the runs. */
-static double lloyd(const float *v, int64_t m, const double *pre, const double *pre2, int K,
-                    double *c) {
+/* Lloyd steps from centroids c (sorted) over sorted v; returns the squared
+ * error of the final runs, summed in order. */
+static double lloyd(const Prefix *p, int64_t m, int K, double *c) {
   int64_t end[256] = {0};
   for (int step = 0; step < KMEANS_STEPS; step++) {
-    if (!split(v, m, c, K, end) && step > 0)
+    if (!split(p->v, m, c, K, end) && step > 0)
       break;
     for (int i = 0; i < K; i++) {
       int64_t s = i ? end[i - 1] : 0;
       if (end[i] > s)
-        c[i] = (pre[end[i]] - pre[s]) / (double)(end[i] - s);
+        c[i] = (prefix(p, end[i]) - prefix(p, s)) / (double)(end[i] - s);
     }
     qsort(c, (size_t)K, sizeof *c, cmp_double);
   }
-  split(v, m, c, K, end);
+  split(p->v, m, c, K, end);
   double sse = 0;
-  for (int i = 0; i < K; i++) {
-    int64_t s = i ? end[i - 1] : 0;
-    double s1 = pre[end[i]] - pre[s], s2 = pre2[end[i]] - pre2[s];
-    sse += s2 - 2 * c[i] * s1 + c[i] * c[i] * (double)(end[i] - s);
-  }
+  for (int i = 0, j = 0; i < K; i++)
+    for (; j < end[i]; j++)
+      sse += ((double)p->v[j] - c[i]) * ((double)p->v[j] - c[i]);
   return sse;
 }
 
-/* K fp16 palette entries (sorted) for the values v[0..m), which it sorts. */
-static int kmeans(float *v, int64_t m, int K, float *pal) {
+/* K centroids for sorted v[0..m) with more than K distinct values. */
+static int centroids(const float *v, int64_t m, int K, double *c) {
+  Prefix p = {v, malloc((size_t)(m / 64 + 1) * sizeof *p.ck)};
+  if (!p.ck)
+    return -1;
+  double s = 0, u[256];
+  for (int64_t i = 0; i < m; i++) {
+    if (i % 64 == 0)
+      p.ck[i / 64] = s;
+    s += v[i];
+  }
+  if (m % 64 == 0)
+    p.ck[m / 64] = s;
+  for (int i = 0; i < K; i++) {
+    c[i] = v[(2 * (int64_t)i + 1) * m / (2 * K)];
+    u[i] = v[0] + ((double)v[m - 1] - v[0]) * (2 * i + 1) / (2 * K);
+  }
+  if (lloyd(&p, m, K, u) < lloyd(&p, m, K, c))
+    memcpy(c, u, (size_t)K * sizeof *c);
+  free(p.ck);
+  return 0;
+}
+
+/* K fp16 palette entries (sorted) for w[0..m); v receives w sorted, with
+ * k and t as scratch (m each). */
+static int kmeans(const float *w, int64_t m, float *v, uint32_t *k, uint32_t *t, int K,
+                  float *pal) {
   for (int64_t i = 0; i < m; i++)
-    v[i] = v[i] + 0.0f;   /* -0 becomes +0: sorting cannot order them */
-  qsort(v, (size_t)m, sizeof *v, cmp_float);
+    k[i] = float_key(w[i] + 0.0f);   /* -0 becomes +0: one value */
+  radix_sort(k, t, m);
+  for (int64_t i = 0; i < m; i++)
+    v[i] = key_float(k[i]);
   double c[256];
   int distinct = 0;
   for (int64_t i = 0; i < m && distinct <= K; i++)
@@ -261,27 +322,8 @@ static int kmeans(float *v, int64_t m, int K, float *pal) {
         c[n++] = v[i];
     for (; n < K; n++)
       c[n] = n ? c[n - 1] : 0;
-  } else {
-    double *pre = malloc((size_t)(m + 1) * sizeof *pre);
-    double *pre2 = malloc((size_t)(m + 1) * sizeof *pre2), u[256];
-    if (!pre || !pre2) {
-      free(pre);
-      free(pre2);
-      return -1;
-    }
-    pre[0] = pre2[0] = 0;
-    for (int64_t i = 0; i < m; i++) {
-      pre[i + 1] = pre[i] + v[i];
-      pre2[i + 1] = pre2[i] + (double)v[i] * v[i];
-    }
-    for (int i = 0; i < K; i++) {
-      c[i] = v[(2 * (int64_t)i + 1) * m / (2 * K)];
-      u[i] = v[0] + ((double)v[m - 1] - v[0]) * (2 * i + 1) / (2 * K);
-    }
-    if (lloyd(v, m, pre, pre2, K, u) < lloyd(v, m, pre, pre2, K, c))
-      memcpy(c, u, sizeof u);
-    free(pre);
-    free(pre2);
+  } else if (centroids(v, m, K, c) != 0) {
+    return -1;
   }
   for (int i = 0; i < K; i++)
     c[i] = fp16_round(c[i]);
@@ -310,33 +352,25 @@ static int palettes(QuantOut *o, const float *kv, const int64_t *rs) {
   int64_t g = o->fmt.group ? o->fmt.group : o->cout;
   o->npal = o->cout / g;
   o->lut = malloc((size_t)(o->npal * K) * sizeof *o->lut);
-  o->q = malloc((size_t)(o->nnz ? o->nnz : 1) * sizeof *o->q);
-  float *tmp = malloc((size_t)(o->nnz ? o->nnz : 1) * sizeof *tmp);
-  if (!o->lut || !o->q || !tmp) {
-    free(tmp);
-    return -1;
-  }
-  for (int64_t p = 0; p < o->npal; p++) {
+  size_t n = (size_t)(o->nnz ? o->nnz : 1);
+  o->q = malloc(n * sizeof *o->q);
+  float *sorted = malloc(n * sizeof *sorted);
+  uint32_t *k = malloc(n * sizeof *k), *t = malloc(n * sizeof *t);
+  int rc = o->lut && o->q && sorted && k && t ? 0 : -1;
+  for (int64_t p = 0; rc == 0 && p < o->npal; p++) {
     int64_t s = rs[p * g], e = rs[(p + 1) * g];
     float *pal = o->lut + p * K;
-    memcpy(tmp, kv + s, (size_t)(e - s) * sizeof *tmp);
-    if (kmeans(tmp, e - s, K, pal) != 0) {
-      free(tmp);
-      return -1;
-    }
-    for (int64_t i = s; i < e; i++)
-      o->q[i] = nearest(pal, K, kv[i]);
+    rc = kmeans(kv + s, e - s, sorted, k, t, K, pal);
+    for (int64_t i = s; rc == 0 && i < e; i++)
+      o->q[i] = (int16_t)nearest(pal, K, kv[i]);
   }
-  free(tmp);
-  return 0;
+  free(sorted);
+  free(k);
+  free(t);
+  return rc;
 }
 
 /* ---- sparsity ----------------------------------------------------------- */
-
-static int cmp_abs(const void *a, const void *b) {
-  float x = fabsf(*(const float *)a), y = fabsf(*(const float *)b);
-  return (x > y) - (x < y);
-}
 
 /* mask: the floor(sparsity * n) smallest |w| zero, ties by lower index. */
 static int prune(QuantOut *o, const float *w) {
@@ -348,13 +382,19 @@ static int prune(QuantOut *o, const float *w) {
   int64_t nz = o->n - o->nnz;
   if (nz == 0)
     return 0;
-  float *a = malloc((size_t)o->n * sizeof *a);
-  if (!a)
+  /* |w| as keys: the bits of a non-negative float order like the float */
+  uint32_t *k = malloc((size_t)o->n * sizeof *k), *tmp = malloc((size_t)o->n * sizeof *tmp);
+  if (!k || !tmp) {
+    free(k);
+    free(tmp);
     return -1;
-  memcpy(a, w, (size_t)o->n * sizeof *a);
-  qsort(a, (size_t)o->n, sizeof *a, cmp_abs);
-  float t = fabsf(a[nz - 1]);
-  free(a);
+  }
+  for (int64_t i = 0; i < o->n; i++)
+    k[i] = float_key(fabsf(w[i]));
+  radix_sort(k, tmp, o->n);
+  float t = key_float(k[nz - 1]);
+  free(k);
+  free(tmp);
   int64_t left = nz;
   for (int64_t i = 0; i < o->n; i++)
     if (fabsf(w[i]) < t) {
@@ -385,20 +425,24 @@ void quant_free(QuantOut *o) {
   memset(o, 0, sizeof *o);
 }
 
-/* The kept values and where each row starts among them. */
+/* The kept values (a copy only when some are dropped) and where each row
+ * starts among them. */
 static int gather(const QuantOut *o, const float *w, float **kv, int64_t **rs) {
-  *kv = malloc((size_t)(o->nnz ? o->nnz : 1) * sizeof **kv);
+  *kv = o->mask ? malloc((size_t)(o->nnz ? o->nnz : 1) * sizeof **kv) : NULL;
   *rs = malloc((size_t)(o->cout + 1) * sizeof **rs);
-  if (!*kv || !*rs)
+  if ((o->mask && !*kv) || !*rs)
     return -1;
   int64_t at = 0, row = o->cin * o->k;
-  for (int64_t i = 0; i < o->n; i++) {
+  for (int64_t r = 0; r <= o->cout; r++)
+    (*rs)[r] = r * row;
+  for (int64_t i = 0; o->mask && i < o->n; i++) {
     if (i % row == 0)
       (*rs)[i / row] = at;
-    if (!o->mask || o->mask[i])
+    if (o->mask[i])
       (*kv)[at++] = w[i];
   }
-  (*rs)[o->cout] = at;
+  if (o->mask)
+    (*rs)[o->cout] = at;
   return 0;
 }
 
@@ -421,7 +465,7 @@ int quant_run(const QuantFmt *f, const float *w, int64_t cout, int64_t cin, int6
   int64_t *rs = NULL;
   int rc = gather(o, w, &kv, &rs);
   if (rc == 0 && f->kind == QK_LUT)
-    rc = palettes(o, kv, rs);
+    rc = palettes(o, kv ? kv : w, rs);
   if (rc == 0 && f->kind == QK_FP16) {
     for (int64_t i = 0; i < o->nnz; i++)
       kv[i] = (float)fp16_round(kv[i]);

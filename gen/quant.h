@@ -50,7 +50,7 @@ typedef struct QuantOut {
   int64_t cout, cin, k, n;   /* n = cout * cin * k */
   int64_t nnz;               /* stored elements: n unless sparse */
   uint8_t *mask;             /* sparse: n flags */
-  int32_t *q;                /* AFFINE: data; LUT: indices (nnz) */
+  int16_t *q;                /* AFFINE: data; LUT: indices (nnz) */
   float *vals;               /* FP16 sparse: the kept values, fp16-rounded */
   float *scale;              /* AFFINE: nscale fp16 values */
   int32_t *offset;           /* AFFINE unsigned: nscale zero points */

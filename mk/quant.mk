@@ -27,3 +27,10 @@ tests_test_wformat_LDADD = $(ANERUN_LIBS) $(TEST_LIBS)
 # samples/quant compile and run; --quant-report (needs anetc and anerun).
 TESTS += tests/test_quant_samples.sh
 EXTRA_DIST += tests/test_quant_samples.sh
+
+# `make bench` runs this too: quantising a 64 MiB fp32 .npy (time and memory).
+EXTRA_DIST += tests/bench/quant_bench.sh
+bench-quant: anetc$(EXEEXT) tests/bench/peakrss$(EXEEXT)
+	ANETC=./anetc$(EXEEXT) PEAKRSS=./tests/bench/peakrss$(EXEEXT) \
+	  $(SHELL) $(srcdir)/tests/bench/quant_bench.sh
+.PHONY: bench-quant
