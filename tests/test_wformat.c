@@ -150,8 +150,8 @@ static void rejects(const char *text, const char *want) {
     rc = model_load(&mp, 0, false, NULL, &l, &d);
     if (rc == 0)
       model_unload(&l);
-    model_close(&mp);
   }
+  model_close(&mp);   /* also after a failed open */
   ck_assert_int_ne(rc, 0);
   char buf[1000] = {0};
   rewind(f);
