@@ -333,15 +333,23 @@ static int kmeans(const float *w, int64_t m, float *v, uint32_t *k, uint32_t *t,
   return 0;
 }
 
-/* The index of the palette entry nearest x (ties to the lower index). */
-static int32_t nearest(const float *pal, int K, float x) {
+/* The index of the palette entry nearest x (ties to the lower index):
+ * the number of midpoints mid[0..K-1) between neighbours that x exceeds.
+ * Small palettes count without branches; larger ones search. */
+static int32_t nearest(const double *mid, int K, float x) {
+  if (K <= 16) {
+    int32_t n = 0;
+    for (int i = 0; i < K - 1; i++)
+      n += (double)x > mid[i];
+    return n;
+  }
   int lo = 0, hi = K - 1;
-  while (lo < hi) {   /* the first entry whose midpoint with the next is >= x */
-    int mid = (lo + hi) / 2;
-    if ((double)x <= ((double)pal[mid] + pal[mid + 1]) / 2)
-      hi = mid;
+  while (lo < hi) {
+    int m = (lo + hi) / 2;
+    if ((double)x <= mid[m])
+      hi = m;
     else
-      lo = mid + 1;
+      lo = m + 1;
   }
   return lo;
 }
@@ -361,8 +369,11 @@ static int palettes(QuantOut *o, const float *kv, const int64_t *rs) {
     int64_t s = rs[p * g], e = rs[(p + 1) * g];
     float *pal = o->lut + p * K;
     rc = kmeans(kv + s, e - s, sorted, k, t, K, pal);
+    double mid[255];
+    for (int i = 0; i < K - 1; i++)
+      mid[i] = ((double)pal[i] + pal[i + 1]) / 2;
     for (int64_t i = s; rc == 0 && i < e; i++)
-      o->q[i] = (int16_t)nearest(pal, K, kv[i]);
+      o->q[i] = (int16_t)nearest(mid, K, kv[i]);
   }
   free(sorted);
   free(k);
