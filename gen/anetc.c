@@ -13,6 +13,7 @@
 #include "anet.h"
 #include "blob.h"
 #include "outfile.h"
+#include "wformat.h"
 
 enum { MAX_SOURCE = 16 << 20 };
 
@@ -20,6 +21,9 @@ typedef struct Opts {
   const char *file, *outdir, *point;
   bool emit_mil, dump_ir, list_points;
 } Opts;
+
+/* --quant-report: rows go out as each point's weights are quantised. */
+static struct { bool on, json; int rows; } report;
 
 static void usage(FILE *out) {
   fputs("usage: anetc [options] FILE.anet\n"
@@ -32,6 +36,9 @@ static void usage(FILE *out) {
         "  --dump-ir             print the checked layer IR to standard output\n"
         "  --point=NAME          only this sweep point (see --list-points)\n"
         "  --list-points         print the name of every sweep point\n"
+        "  --quant-report[=table|json]\n"
+        "                        print each quantised weight's error (max |w' - w|,\n"
+        "                        SNR in dB against the fp32 weights)\n"
         "  --sync                fsync each output before renaming it into place\n"
         "  -h, --help            print this help\n"
         "  -V, --version         print the version\n"
@@ -74,6 +81,11 @@ static int parse_args(int argc, char **argv, Opts *o) {
       o->dump_ir = true;
     } else if (!strcmp(a, "--list-points")) {
       o->list_points = true;
+    } else if (!strcmp(a, "--quant-report") || !strncmp(a, "--quant-report=", 15)) {
+      report.on = true;
+      if (a[14] && strcmp(a + 15, "table") && !(report.json = !strcmp(a + 15, "json")))
+        return 1 + usage_error("unknown --quant-report format '%s'; expected table or json",
+                               a + 15);
     } else if (!strcmp(a, "--sync")) {
       outfile_set_sync(true);
     } else if (!strncmp(a, "--emit", 6)) {
@@ -108,9 +120,9 @@ static int parse_args(int argc, char **argv, Opts *o) {
   }
   if (!o->file)
     return 1 + usage_error("%s", "no input file");
-  if (!o->outdir && !o->emit_mil && !o->dump_ir && !o->list_points)
-    return 1 + usage_error("%s", "nothing to do: give -o DIR, --emit=mil, --dump-ir or "
-                           "--list-points");
+  if (!o->outdir && !o->emit_mil && !o->dump_ir && !o->list_points && !report.on)
+    return 1 + usage_error("%s", "nothing to do: give -o DIR, --emit=mil, --dump-ir, "
+                           "--list-points or --quant-report");
   return 0;
 }
 
@@ -128,6 +140,13 @@ static int write_model(const AnetFile *f, int point, const char *dir, Diag *d) {
   MilProg *p = anet_lower(f, point, d);
   if (!p)
     return -1;
+  if (!dir) {   /* --quant-report alone: quantise, write nothing */
+    int rc = blob_measure(p, d);
+    if (rc == 0)
+      wfmt_report(p, anet_point_name(f, point), report.json, &report.rows, stdout);
+    mil_free(p);
+    return rc;
+  }
   char *wdir = path_join(dir, "weights");
   char *wpath = path_join(wdir, "weight.bin");
   char *mpath = path_join(dir, "model.mil");
@@ -142,6 +161,8 @@ static int write_model(const AnetFile *f, int point, const char *dir, Diag *d) {
       rc = outfile_commit(&o, d);
     }
   }
+  if (rc == 0 && report.on)
+    wfmt_report(p, anet_point_name(f, point), report.json, &report.rows, stdout);
   free(wdir);
   free(wpath);
   free(mpath);
@@ -223,8 +244,16 @@ static int run(const AnetFile *f, const Opts *o, Diag *d) {
     if (rc != 0)
       return 1;
   }
+  if (report.on)
+    fputs(report.json ? "[\n" : "point            weight                   format                 "
+          "    elements  max_abs_err    snr_db\n", stdout);
   if (o->outdir && write_all(f, o, only, d) != 0)
     return 1;
+  for (int i = 0; report.on && !o->outdir && i < n; i++)
+    if ((only < 0 || i == only) && write_model(f, i, NULL, d) != 0)
+      return 1;
+  if (report.json)
+    fputs(report.rows ? "\n]\n" : "]\n", stdout);
   if (fflush(stdout) != 0) {
     diag_file_error(d, NULL, "cannot write to standard output: %s", strerror(errno));
     return 1;

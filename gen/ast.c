@@ -160,7 +160,12 @@ static void put_weight(FILE *out, const char *what, const AnetWeight *w) {
   case MIL_INIT_NORMAL:  fprintf(out, " normal(%g, %g)", w->a, w->b); break;
   case MIL_INIT_CONST:   fprintf(out, " constant(%g)", w->a); break;
   case MIL_INIT_NPY:     fprintf(out, " npy(\"%s\")", w->path); break;
+  case MIL_INIT_QUANT:   break;
   }
+  if (w->quantised)
+    fprintf(out, " as %s", w->fmt_word);
+  if (w->quantised && w->fmt.sparse)
+    fprintf(out, " sparsity=%g", w->fmt.sparsity);
 }
 
 static void put_layer(FILE *out, const AnetNet *net, const AnetLayer *l) {

@@ -18,6 +18,7 @@
 #include "anet.h"
 #include "diag.h"
 #include "mil.h"
+#include "quant.h"
 
 enum {
   ANET_MAX_NEST = 200,               /* expression and block nesting */
@@ -126,6 +127,11 @@ typedef struct AnetWeight {
   MilInitKind init;
   double a, b;
   char *path;                /* MIL_INIT_NPY, resolved against the .anet file */
+  /* weights=<format word> (gen/wformat.h): the values above, made fp32,
+   * are quantised by anetc into fmt; dtype stays fp16 */
+  bool quantised;
+  QuantFmt fmt;
+  const char *fmt_word;      /* points into the syntax tree */
 } AnetWeight;
 
 typedef struct AnetLayer {

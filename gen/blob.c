@@ -683,6 +683,10 @@ int blob_fill(const MilBlobSrc *src, int64_t first, int64_t n, void *out, Diag *
                     " of %" PRId64, first, n, src->numel);
     return -1;
   }
+  if (src->init == MIL_INIT_QUANT) {
+    diag_file_error(d, NULL, "internal error: quantised weights are written whole");
+    return -1;
+  }
   if (src->init == MIL_INIT_NPY) {
     if (bits < 8)
       memset(out, 0, mil_blob_nbytes(src->dtype, n));
@@ -693,6 +697,97 @@ int blob_fill(const MilBlobSrc *src, int64_t first, int64_t n, void *out, Diag *
     return -1;
   fill_gen(&g, src->dtype, first, n, out);
   return 0;
+}
+
+/* ---- quantised weights ---------------------------------------------------
+ * A plan's weights are read or generated whole (fp32), quantised, measured
+ * and written part by part; only one plan's arrays are held at a time. */
+
+typedef struct Quantised {
+  QuantPlan *plan;         /* whose parts `out` holds, or NULL */
+  QuantOut out;
+} Quantised;
+
+/* The fp32 weights of plan q, decoded in place from their file bytes. */
+static float *plan_weights(const QuantPlan *q, Diag *d) {
+  int64_t n = q->src.numel;
+  float *w = malloc((size_t)(n ? n : 1) * sizeof *w);
+  if (!w) {
+    diag_file_error(d, NULL, "out of memory quantising %s", q->name);
+    return NULL;
+  }
+  if (blob_fill(&q->src, 0, n, w, d) != 0) {
+    free(w);
+    return NULL;
+  }
+  uint8_t *b = (uint8_t *)w;
+  for (int64_t i = 0; i < n; i++, b += 4) {
+    uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                 (uint32_t)b[3] << 24;
+    memcpy(&w[i], &u, sizeof u);
+  }
+  return w;
+}
+
+/* Makes c hold plan q's parts, measuring the plan's error. */
+static int quantise(Quantised *c, QuantPlan *q, Diag *d) {
+  if (c->plan == q)
+    return 0;
+  quant_free(&c->out);
+  c->plan = NULL;
+  float *w = plan_weights(q, d);
+  if (!w)
+    return -1;
+  float *y = NULL;
+  if (quant_run(&q->fmt, w, q->cout, q->cin, q->k, &c->out) != 0 ||
+      !(y = malloc((size_t)q->src.numel * sizeof *y + 1))) {
+    diag_file_error(d, q->src.path, "cannot quantise %s: %s", q->name,
+                    y ? "out of memory" : "a weight is not finite (or out of memory)");
+    free(w);
+    return -1;
+  }
+  quant_dequant(&c->out, y);
+  quant_error(w, y, q->src.numel, &q->max_abs, &q->snr_db);
+  q->measured = true;
+  free(w);
+  free(y);
+  c->plan = q;
+  return 0;
+}
+
+/* Elements first..first+n-1 of a quantised blob into out (zeroed first). */
+static void fill_part(const Quantised *c, const MilBlobSrc *s, int64_t first, int64_t n,
+                      uint8_t *out) {
+  double v[BLOCK];
+  memset(out, 0, mil_blob_nbytes(s->dtype, n));
+  for (int64_t j = 0; j < n; j += BLOCK) {
+    int m = n - j < BLOCK ? (int)(n - j) : BLOCK;
+    quant_part_values(&c->out, (QuantPart)s->part, first + j, m, v);
+    encode(s->dtype, v, m, out, j);
+  }
+}
+
+/* Quantises s's plan (if c does not hold it) and checks the part's size. */
+static int part_ready(Quantised *c, const MilBlobSrc *s, Diag *d) {
+  if (quantise(c, s->quant, d) != 0)
+    return -1;
+  MilDtype dt;
+  if (quant_part_numel(&c->out, (QuantPart)s->part, &dt) != s->numel || dt != s->dtype) {
+    diag_file_error(d, NULL, "internal error: part %d of %s is not %s[%" PRId64 "]", s->part,
+                    s->quant->name, mil_dtype_name(s->dtype), s->numel);
+    return -1;
+  }
+  return 0;
+}
+
+int blob_measure(MilProg *p, Diag *d) {
+  Quantised c = {0};
+  int rc = 0;
+  for (int i = 0; i < p->nblobs && rc == 0; i++)
+    if (p->blobs[i].init == MIL_INIT_QUANT && !p->blobs[i].quant->measured)
+      rc = part_ready(&c, &p->blobs[i], d);
+  quant_free(&c.out);
+  return rc;
 }
 
 /* ---- the file ------------------------------------------------------------
@@ -776,7 +871,9 @@ static void buffer_free(uint8_t *b, size_t n) {
 }
 
 /* Whether a worker writes the blob (and its metadata with its first chunk). */
-static bool generated(const MilBlobSrc *s) { return s->init != MIL_INIT_NPY && s->numel > 0; }
+static bool generated(const MilBlobSrc *s) {
+  return s->init != MIL_INIT_NPY && s->init != MIL_INIT_QUANT && s->numel > 0;
+}
 
 static void *worker_run(void *arg) {
   Worker *k = arg;
@@ -850,13 +947,15 @@ static int write_generated(const MilProg *p, int fd) {
   return err;
 }
 
-/* The header, and the blobs no worker writes: metadata and .npy data. */
+/* The header, and the blobs no worker writes: metadata, .npy data and
+ * quantised weights. */
 static int write_frame(const MilProg *p, int fd, const char *path, Diag *d) {
   uint8_t head[64] = {0};
   put_le(head, (uint64_t)p->nblobs, 4);
   put_le(head + 4, 2, 4);
   int err = put_at(fd, head, sizeof head, 0);
   uint8_t *buf = NULL;
+  Quantised q = {0};
   for (int i = 0; i < p->nblobs && !err; i++) {
     const MilBlobSrc *s = &p->blobs[i];
     if (generated(s))
@@ -864,26 +963,33 @@ static int write_frame(const MilProg *p, int fd, const char *path, Diag *d) {
     uint8_t meta[META];
     blob_meta(s, meta);
     err = put_at(fd, meta, META, s->offset);
-    if (s->init != MIL_INIT_NPY || err)
+    if ((s->init != MIL_INIT_NPY && s->init != MIL_INIT_QUANT) || err)
       continue;
     if (!buf && !(buf = malloc(CHUNK_BYTES))) {
       err = ENOMEM;
       break;
     }
+    if (s->init == MIL_INIT_QUANT && part_ready(&q, s, d) != 0)
+      goto fail;
     int64_t per = chunk_elems(s->dtype);
     for (int64_t first = 0; first < s->numel && !err; first += per) {
       int64_t n = s->numel - first < per ? s->numel - first : per;
-      if (blob_fill(s, first, n, buf, d) != 0) {
-        free(buf);
-        return -1;
-      }
+      if (s->init == MIL_INIT_QUANT)
+        fill_part(&q, s, first, n, buf);
+      else if (blob_fill(s, first, n, buf, d) != 0)
+        goto fail;
       err = put_at(fd, buf, mil_blob_nbytes(s->dtype, n), data_at(s, first));
     }
   }
   free(buf);
+  quant_free(&q.out);
   if (err)
     diag_file_error(d, path, "cannot write: %s", strerror(err));
   return err ? -1 : 0;
+fail:
+  free(buf);
+  quant_free(&q.out);
+  return -1;
 }
 
 /* Everything that could make a chunk fail, reported before the file is
@@ -897,7 +1003,7 @@ static int check_blobs(MilProg *p, const char *path, Diag *d) {
       return -1;
     }
     Gen g;
-    if (s->init != MIL_INIT_NPY && gen_init(&g, s, d) != 0)
+    if (s->init == MIL_INIT_QUANT ? !s->quant : s->init != MIL_INIT_NPY && gen_init(&g, s, d))
       return -1;
   }
   return 0;

@@ -16,6 +16,7 @@
 
 #include "diag.h"
 #include "mil.h"
+#include "quant.h"
 
 /* Lays out (mil_layout_blobs) and writes the weight file; 0, or -1 after
  * reporting on d (nothing is left at path or at a temporary name). */
@@ -26,6 +27,24 @@ int blob_write(MilProg *p, const char *path, Diag *d);
  * must then be multiples of 8). Deterministic: the same src gives the same
  * bytes on every machine. 0, or -1 after reporting (e.g. an unreadable .npy). */
 int blob_fill(const MilBlobSrc *src, int64_t first, int64_t n, void *out, Diag *d);
+
+/* A weight stored quantised: its fp32 values come from src (generated or
+ * read from .npy), are quantised by fmt while the file is written, and
+ * each stored part is a blob with init MIL_INIT_QUANT pointing here. The
+ * writer records the error it measured. */
+typedef struct QuantPlan {
+  QuantFmt fmt;
+  int64_t cout, cin, k;
+  MilBlobSrc src;          /* dtype fp32, numel cout * cin * k */
+  const char *name;        /* the weight's MIL name, for reports */
+  bool measured;
+  double max_abs, snr_db;  /* quant_error() of the stored weights */
+} QuantPlan;
+
+/* Quantises every plan p's blobs use that is not measured yet, without
+ * writing anything (blob_write measures as it goes). 0, or -1 after
+ * reporting. */
+int blob_measure(MilProg *p, Diag *d);
 
 /* The project's PRNG (documented in docs/language.md): a 64-bit stream
  * seeded by one integer. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fp16.h"
+#include "wformat.h"
 
 enum {
   MAX_STEPS = 1 << 22,     /* statements executed while unrolling repeats */
@@ -630,12 +631,46 @@ static int arg_init(Check *c, const Args *a, const char *name, AnetWeight *w) {
          (nargs == 2 && check_fp16(c, second, n->name, w->b, false)) ? -1 : 0;
 }
 
+/* weights=FORMAT (gen/wformat.h) and sparsity=: 0 when n names a format
+ * (w set to quantise), 1 when it does not, -1 after reporting. */
+static int arg_wformat(Check *c, const Args *a, const Node *n, AnetWeight *w) {
+  char msg[200];
+  const Node *sp = arg(a, "sparsity");
+  int rc = n && n->kind == N_IDENT ? wfmt_parse(n->name, &w->fmt, msg, sizeof msg) : 1;
+  if (rc < 0)
+    return fail(c, n->loc, "weight format '%s': %s", n->name, msg);
+  if (rc == 1 && n && n->kind == N_IDENT && !mil_dtype_lookup(n->name, strlen(n->name), &w->dtype))
+    return fail(c, n->loc, "unknown weight format '%s'; expected fp16, int8, %s",
+                n->name, wfmt_words);
+  if (sp && (rc != 0 || !w->fmt.sparse))
+    return fail(c, sp->loc, "sparsity applies to sparse_* weight formats only");
+  if (rc != 0)
+    return 1;
+  w->quantised = true;
+  w->fmt_word = n->name;
+  if (sp && eval_num(c, sp, "sparsity", &w->fmt.sparsity))
+    return -1;
+  if (sp && !(w->fmt.sparsity >= 0 && w->fmt.sparsity < 1))
+    return fail(c, sp->loc, "sparsity must be in [0, 1), got %g", w->fmt.sparsity);
+  return 0;
+}
+
+/* The shape checks of a weight format: the block size divides the input
+ * channels, the palette groups the output channels. */
+static int check_wformat(Check *c, const Args *a, const AnetWeight *w, int64_t cout, int64_t cin,
+                         int64_t k) {
+  char msg[200];
+  const char *why = w->quantised ? quant_check(&w->fmt, cout, cin, k, msg, sizeof msg) : NULL;
+  return why ? fail(c, arg(a, "weights")->loc, "weight format '%s': %s", w->fmt_word, why) : 0;
+}
+
 /* weights=fp16|int8, scale=, zero_point=, init=: the weight tensor of a
  * conv or linear layer; by default fp16 with std 1/sqrt(fan_in). */
 static int arg_weights(Check *c, const Args *a, int64_t fan_in, AnetWeight *w) {
   const Node *n = arg(a, "weights");
   w->dtype = MIL_FP16;
-  if (n && arg_dtype(c, n, "weights", MIL_FP16, MIL_INT8, &w->dtype))
+  int fmt = arg_wformat(c, a, n, w);
+  if (fmt < 0 || (fmt == 1 && n && arg_dtype(c, n, "weights", MIL_FP16, MIL_INT8, &w->dtype)))
     return -1;
   const Node *scale = arg(a, "scale"), *zp = arg(a, "zero_point");
   if (w->dtype == MIL_FP16) {
@@ -760,7 +795,8 @@ static int chk_conv_like(Check *c, const Args *a, AnetLayer *l, const char *what
   }
   int64_t fan_in = cin / l->groups * l->kernel[0] * l->kernel[1];
   if (check_weight_count(c, l->loc, l->cout, cin / l->groups, l->kernel[0], l->kernel[1]) ||
-      arg_weights(c, a, fan_in, &l->w) || arg_bias(c, a, &l->has_bias, &l->bias))
+      arg_weights(c, a, fan_in, &l->w) || arg_bias(c, a, &l->has_bias, &l->bias) ||
+      check_wformat(c, a, &l->w, l->cout, cin / l->groups, l->kernel[0] * l->kernel[1]))
     return -1;
   return l->out = new_value(c, l->loc, 4, out);
 }
@@ -1430,7 +1466,7 @@ static int chk_slice_update(Check *c, const Args *a, AnetLayer *l) {
 
 #define PARAMS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define NOPARAMS ((const char *const[]){NULL})
-#define WEIGHT_PARAMS "weights", "scale", "zero_point", "init", "bias", "bias_init"
+#define WEIGHT_PARAMS "weights", "scale", "zero_point", "init", "bias", "bias_init", "sparsity"
 
 static const LayerDef layer_defs[L_NKINDS] = {
   {"conv", L_CONV, "the number of output channels",

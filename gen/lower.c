@@ -15,6 +15,7 @@
 
 #include "blob.h"
 #include "fp16.h"
+#include "wformat.h"
 
 #define BLOB_PATH "@model_path/weights/weight.bin"
 
@@ -170,12 +171,26 @@ static MilValue *weight_data(Lower *lw, const AnetWeight *w, int rank, const int
   return v;
 }
 
+/* A weight in a quantised format (conv and linear: rank 4): its fp32
+ * values drawn from the weight's own PRNG stream, or read from .npy. */
+static const char *quantised_weight(Lower *lw, const char *part, const AnetWeight *w,
+                                    const int64_t *dim) {
+  MilBlobSrc src = {
+    .dtype = MIL_FP32, .init = w->init, .a = w->a, .b = w->b,
+    .seed = lw->net->seed * UINT64_C(0x9E3779B97F4A7C15) + lw->nweights++,
+    .path = w->path ? mil_strdup(lw->p, w->path) : NULL,
+  };
+  return wfmt_lower(lw->p, fn(lw), mil_printf(lw->p, "%s_%s", lw->pfx, part), &w->fmt, &src, dim);
+}
+
 /* A weight as an fp16 tensor value: a const, or int8 data behind
  * constexpr_affine_dequantize (all its parameters attributes, as opset
  * iOS16 defines the op). */
 static const char *weight(Lower *lw, const char *part, const AnetWeight *w, int rank,
                           const int64_t *dim) {
   MilProg *p = lw->p;
+  if (w->quantised)
+    return quantised_weight(lw, part, w, dim);
   const MilType *t = mil_tensor_type(p, MIL_FP16, rank, dim);
   MilValue *data = weight_data(lw, w, rank, dim);
   const char *name;

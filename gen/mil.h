@@ -135,6 +135,7 @@ typedef enum MilInitKind {
   MIL_INIT_NORMAL,     /* a = mean, b = standard deviation */
   MIL_INIT_CONST,      /* a */
   MIL_INIT_NPY,        /* path: a .npy file of the blob's shape */
+  MIL_INIT_QUANT,      /* part `part` of a quantised weight (gen/blob.h) */
 } MilInitKind;
 
 typedef struct MilBlobSrc {
@@ -145,6 +146,8 @@ typedef struct MilBlobSrc {
   uint64_t seed;           /* the PRNG stream for this blob */
   const char *path;        /* MIL_INIT_NPY */
   uint64_t offset;         /* metadata offset, set by mil_layout_blobs() */
+  struct QuantPlan *quant; /* MIL_INIT_QUANT */
+  int part;                /* MIL_INIT_QUANT: a QuantPart */
 } MilBlobSrc;
 
 typedef struct MilProg {

@@ -221,8 +221,20 @@ static uint64_t bind_stored(const FlopsIndex *ix, const MilBind *b, int depth) {
   return p && is_const_op(p) ? stored_bytes(ix, p, depth + 1) : 0;
 }
 
+/* Whether argument i of op comes from the same op as an earlier one: the
+ * two outputs of constexpr_sparse_blockwise_shift_scale (mask, values)
+ * both feed constexpr_sparse_to_dense, and are stored once. */
+static bool same_producer(const FlopsIndex *ix, const MilOp *op, int i) {
+  const MilBind *b = &op->args[i].bind;
+  const MilOp *p = b->kind == MIL_BREF ? producer_op(ix, b) : NULL;
+  for (int j = 0; p && j < i; j++)
+    if (op->args[j].bind.kind == MIL_BREF && producer_op(ix, &op->args[j].bind) == p)
+      return true;
+  return false;
+}
+
 /* What a const or constexpr op keeps in the model: a constexpr's inputs
- * (int8 data, LUTs), not its dequantized output. */
+ * (int8 data, LUTs, masks), not its dequantized output. */
 static uint64_t stored_bytes(const FlopsIndex *ix, const MilOp *op, int depth) {
   if (depth > PRODUCER_DEPTH)
     return 0;
@@ -231,7 +243,8 @@ static uint64_t stored_bytes(const FlopsIndex *ix, const MilOp *op, int depth) {
     if (strcmp(op->attrs[i].name, "name") != 0)
       n += flops_value_bytes(op->attrs[i].val);
   for (int i = 0; i < op->nargs; i++)
-    n += bind_stored(ix, &op->args[i].bind, depth);
+    if (!same_producer(ix, op, i))
+      n += bind_stored(ix, &op->args[i].bind, depth);
   return n;
 }
 

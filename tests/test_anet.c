@@ -1069,7 +1069,7 @@ static const struct { const char *src, *want; } diags[] = {
    "t.anet:3:12: error: unknown parameter 'kernal' for conv; did you mean 'kernel'?"},
   {NET("    conv 4 qqq=3"),
    "t.anet:3:12: error: unknown parameter 'qqq' for conv; expected one of: kernel, stride, "
-   "padding, dilation, groups, weights, scale, zero_point, init, bias, bias_init"},
+   "padding, dilation, groups, weights, scale, zero_point, init, bias, bias_init, sparsity"},
   {NET("    relu slope=0.1"),
    "t.anet:3:10: error: unknown parameter 'slope': relu takes no parameters"},
   {NET("    conv 4 kernel=1 kernel=3"), "t.anet:3:21: error: parameter 'kernel' is given twice"},
@@ -1163,7 +1163,9 @@ static const struct { const char *src, *want; } diags[] = {
    "t.anet:2:14: error: an input must be fp16, fp32 or int32, not int8"},
   {"network n {\n    input x: fp32[1, 4]\n    relu\n}\n",
    "t.anet:3:5: error: relu needs an fp16 input, got fp32[1, 4] (cast it first)"},
-  {NET("    conv 4 weights=int9"), "t.anet:3:20: error: unknown dtype 'int9'; expected fp16 or int8"},
+  {NET("    conv 4 weights=int9"), "t.anet:3:20: error: unknown weight format 'int9'; expected fp16, int8, TYPE_tensor, "
+   "TYPE_channel, TYPE_blockN (TYPE int8, uint8, int4 or uint4), lutB, lutB_groupG (B 1, 2, 3, "
+   "4, 6 or 8), sparse_fp16, sparse_int8, sparse_uint8, sparse_lutB[_groupG]"},
   {NET("    conv 4 weights=uint8"),
    "t.anet:3:20: error: weights must be fp16 or int8, not uint8"},
   {NET("    activations bf17 scale=1"),

@@ -599,6 +599,74 @@ START_TEST(test_write_subbyte_padding) {
 }
 END_TEST
 
+START_TEST(test_write_every_width_odd_counts) {
+  /* Each stored dtype from an odd count of .npy values: the bytes LSB
+   * first (FORMATS.md §1.5), the size ceil(n * bits / 8), and the unused
+   * bits of the last byte in padding_size_in_bits. */
+  static const struct {
+    MilDtype dt;
+    const char *descr;
+    int n;
+    int8_t v[9];
+    int code, nbytes, pad;
+    uint8_t want[3];
+  } c[] = {
+    /* bits 0, 2, 3, 6 of byte 0, bit 0 of byte 1 */
+    {MIL_UINT1, "|i1", 9, {1, 0, 1, 1, 0, 0, 1, 0, 1}, 9, 2, 7, {0x4d, 0x01}},
+    /* 3 | 0 << 2 | 1 << 4 | 2 << 6 = 0x93, then 3 */
+    {MIL_UINT2, "|i1", 5, {3, 0, 1, 2, 3}, 10, 2, 6, {0x93, 0x03}},
+    /* 7 | 0 << 3 | 5 << 6 = 0x147 in 9 bits */
+    {MIL_UINT3, "|i1", 3, {7, 0, 5}, 12, 2, 7, {0x47, 0x01}},
+    {MIL_UINT4, "|i1", 3, {15, 1, 9}, 11, 2, 4, {0x1f, 0x09}},
+    /* -8 = 0x8, 7 = 0x7, -1 = 0xF */
+    {MIL_INT4, "|i1", 3, {-8, 7, -1}, 8, 2, 4, {0x78, 0x0f}},
+    /* 63 | 2 << 6 | 33 << 12 = 0x210BF in 18 bits */
+    {MIL_UINT6, "|i1", 3, {63, 2, 33}, 13, 3, 6, {0xbf, 0x10, 0x02}},
+    {MIL_INT8, "|i1", 3, {-128, 127, -1}, 4, 3, 0, {0x80, 0x7f, 0xff}},
+    /* 255 and 128 as the bytes of a |u1 array */
+    {MIL_UINT8, "|u1", 3, {0, -1, -128}, 3, 3, 0, {0x00, 0xff, 0x80}},
+  };
+  enum { N = sizeof c / sizeof c[0] };
+  char *dir = wt_tmpdir(), *npy[N];
+  MilProg *p = mil_new("1.3");
+  for (int i = 0; i < N; i++) {
+    char name[16], shape[16];
+    snprintf(name, sizeof name, "v%d.npy", i);
+    snprintf(shape, sizeof shape, "(%d,)", c[i].n);
+    npy[i] = wt_path(dir, name);
+    write_npy(npy[i], c[i].descr, shape, c[i].v, (size_t)c[i].n);
+    MilBlobSrc s = src_of(c[i].dt, c[i].n, MIL_INIT_NPY, 0, 0, 0);
+    s.path = npy[i];
+    mil_add_blob(p, s);
+  }
+  char *path = wt_path(dir, "w.bin");
+  Diag d = diag_stderr();
+  ck_assert_int_eq(blob_write(p, path, &d), 0);
+  size_t len;
+  unsigned char *b = wt_read(path, &len);
+  ck_assert_uint_eq(wt_le(b, 4), N);
+  for (int i = 0; i < N; i++) {
+    const unsigned char *m = b + 64 + 128 * i;   /* every blob fits in 64 bytes */
+    ck_assert_uint_eq(wt_le(m, 4), 0xdeadbeef);
+    ck_assert_uint_eq(wt_le(m + 4, 4), (unsigned)c[i].code);
+    ck_assert_uint_eq(wt_le(m + 8, 8), (unsigned)c[i].nbytes);
+    ck_assert_uint_eq(wt_le(m + 16, 8), 64 + 128 * (unsigned)i + 64);
+    ck_assert_uint_eq(wt_le(m + 24, 8), (unsigned)c[i].pad);
+    ck_assert_msg(memcmp(m + 64, c[i].want, (size_t)c[i].nbytes) == 0, "%s: %02x %02x %02x",
+                  mil_dtype_name(c[i].dt), m[64], m[65], m[66]);
+    remove(npy[i]);
+    free(npy[i]);
+  }
+  ck_assert_uint_eq(len, 64 + 128 * (N - 1) + 64 + 3);   /* ends at the last data byte */
+  free(b);
+  remove(path);
+  free(path);
+  rmdir(dir);
+  free(dir);
+  mil_free(p);
+}
+END_TEST
+
 START_TEST(test_write_reproducible_and_chunked) {
   /* 3 MB of normals spans several 1 MiB writer chunks; the file's data
    * must equal one blob_fill of the whole blob, and a second write must
@@ -779,6 +847,7 @@ int main(void) {
   tcase_add_test(t, test_layout_worked_examples);
   tcase_add_test(t, test_write_three_blobs);
   tcase_add_test(t, test_write_subbyte_padding);
+  tcase_add_test(t, test_write_every_width_odd_counts);
   tcase_add_test(t, test_write_reproducible_and_chunked);
   tcase_add_test(t, test_write_npy_multichunk);
   tcase_add_test(t, test_write_failures_leave_nothing);

@@ -127,3 +127,13 @@ npycase() { cat > "$out/npy/$1.npy"; }
 { npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 16), }"; ones16 16; } | npycase rank_too_high
 { npyhdr 1 "{'fortran_order': False, 'shape': (1, 16), }"; ones16 16; } | npycase missing_descr
 { npyhdr 1 "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 16)"; ones16 16; } | npycase header_not_dict
+
+# Sub-byte blobs (FORMATS.md §1.5): sizeInBytes counts bits rounded up to a
+# byte, padding_size_in_bits the unused bits of the last byte.
+{ header 1 2; meta $SENT 11 8 128 0; zeros 8; } | wcase valid_uint4 uint4 "[1, 16]"
+{ header 1 2; meta $SENT 12 2 128 1; zeros 2; } | wcase valid_uint3_odd uint3 "[1, 5]"
+{ header 1 2; meta $SENT 11 9 128 0; zeros 9; } | wcase uint4_size_mismatch uint4 "[1, 16]"
+{ header 1 2; meta $SENT 12 2 128 0; zeros 2; } | wcase uint3_padding_zero uint3 "[1, 5]"
+{ header 1 2; meta $SENT 8 2 128 4; zeros 2; } | wcase int4_padding_when_full int4 "[1, 4]"
+{ header 1 2; meta $SENT 13 3 128 6; zeros 2; } | wcase uint6_truncated_data uint6 "[1, 3]"
+{ header 1 2; meta $SENT 9 2 128 7; zeros 2; } | wcase uint1_for_uint2 uint2 "[1, 9]"
