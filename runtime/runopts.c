@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "chip.h"
+#include "dryrun.h"
 
 typedef struct OptSpec {
   const char *name;
@@ -160,6 +161,36 @@ static int set_list_chips(RunOpts *o, const char *v, Diag *d) {
   return 0;
 }
 
+/* The target picks the lint's rules and, when the sim has the chip, the
+ * chip it models (an explicit --chip wins). */
+static int set_target(RunOpts *o, const char *v, Diag *d) {
+  char err[256];
+  if (target_parse(v, &o->lint.target, err, sizeof err) != 0)
+    return usage_error(d, "%s", err);
+  o->lint_on = true;
+  const char *chip = o->lint.target.tc ? o->lint.target.tc->chip : NULL;
+  if (!o->bopts.chip && chip && chip_find(chip))
+    o->bopts.chip = chip;
+  return 0;
+}
+
+static int set_lint(RunOpts *o, const char *v, Diag *d) {
+  if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+    return usage_error(d, "--lint wants text or json, not '%s'", v);
+  o->lint.json = v[0] == 'j';
+  o->lint_on = true;
+  if (o->mode == RUN_BENCH)
+    o->mode = RUN_DRY;
+  return 0;
+}
+
+static int set_silence(RunOpts *o, const char *v, Diag *d) {
+  if (strncmp(v, "no-", 3) != 0 || lint_opts_silence(&o->lint, v + 3) != 0)
+    return usage_error(d, "-W wants no-RULE with a rule of docs/lint.md, not '%s'", v);
+  o->lint_on = true;
+  return 0;
+}
+
 static const OptSpec specs[] = {
     {"backend", true, set_backend},
     {"dry-run", false, set_dry},
@@ -177,6 +208,9 @@ static const OptSpec specs[] = {
     {"tol", true, set_tol},
     {"help", false, set_help},
     {"version", false, set_version},
+    {"target", true, set_target},
+    {"lint", true, set_lint},
+    {"W", true, set_silence},
 };
 
 const Backend *runopts_backend(const char *name) {
@@ -204,6 +238,7 @@ static void set_defaults(RunOpts *o) {
   o->tol = 1e-2;
   o->format = REPORT_TABLE;
   o->bopts.qos = RUNOPTS_QOS_DEFAULT;
+  lint_opts_init(&o->lint);
 }
 
 static const OptSpec *find_spec(const char *name, size_t len) {
@@ -220,6 +255,9 @@ static int parse_option(int argc, char **argv, int *i, RunOpts *o, Diag *d) {
     return set_help(o, NULL, d);
   if (strcmp(a, "-V") == 0)
     return set_version(o, NULL, d);
+  if (strncmp(a, "-W", 2) == 0)
+    return a[2] ? set_silence(o, a + 2, d)
+                : *i + 1 < argc ? set_silence(o, argv[++*i], d) : usage_error(d, "-W needs a value");
   const char *name = a + 2, *eq = strchr(name, '=');
   size_t len = eq ? (size_t)(eq - name) : strlen(name);
   const OptSpec *s = a[1] == '-' ? find_spec(name, len) : NULL;
@@ -273,6 +311,7 @@ int runopts_parse(int argc, char **argv, RunOpts *o, Diag *d) {
     if (rc < 0)
       return RUNOPTS_EXIT_USAGE;
   }
+  dryrun_set_lint(o->lint_on ? &o->lint : NULL);
   return check_combination(o, d) < 0 ? RUNOPTS_EXIT_USAGE : 0;
 }
 
@@ -306,6 +345,11 @@ void runopts_usage(FILE *out) {
         "  --qos N                ane: QoS class (default 21)\n"
         "  --chip NAME            sim: the chip to model (default M4); ane: its row for %peak\n"
         "  --list-chips           print the known chips\n"
+        "  --target NAME          lint the dry run for a chip (and OS): M1 ... M6, A14 ...\n"
+        "                         A18 Pro, CHIP:macos14, or ios16..ios18; sim: its chip\n"
+        "  -W no-RULE             lint the dry run, without one rule (docs/lint.md)\n"
+        "  --lint=text|json       lint the dry run (default target ios18); json: only the\n"
+        "                         findings, as a JSON array\n"
         "  --check                ane: compare every output with the cpu backend\n"
         "  --tol X                --check: largest max|out-ref| / max|ref| (default 0.01)\n"
         "  -h, --help             this text\n"

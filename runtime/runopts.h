@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "diag.h"
+#include "lint.h"
 #include "report.h"
 
 typedef enum RunMode { RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS } RunMode;
@@ -30,6 +31,9 @@ typedef struct RunOpts {
   BackendOpts bopts;         /* qos, chip */
   bool check;
   double tol;
+  LintOpts lint;             /* --target, -W no-RULE, --lint=json (the dry run's lint) */
+  bool lint_on;              /* any of them given: the dry run lints */
+  bool sim_validate;         /* --sim-validate */
 } RunOpts;
 
 enum { RUNOPTS_QOS_DEFAULT = 21, RUNOPTS_EXIT_USAGE = 2 };

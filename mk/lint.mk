@@ -1,0 +1,13 @@
+# Targets and the lint (issue 14): the per-chip target table and the checks
+# of known ANE limits, in libanet.a so that anetc and anerun both have them.
+libanet_a_SOURCES += gen/target.c gen/target.h gen/lint.c gen/lint.h
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_lint
+TESTS += tests/test_lint
+endif
+tests_test_lint_SOURCES = tests/test_lint.c tests/check_main.h
+tests_test_lint_CFLAGS = $(TEST_CFLAGS)
+tests_test_lint_LDADD = libmiltext.a libanet.a $(TEST_LIBS)
+TESTS += tests/test_lint.sh
+EXTRA_DIST += tests/test_lint.sh
