@@ -7,6 +7,7 @@
 #include "config.h"
 #include "run.h"
 #include "runopts.h"
+#include "simfit.h"
 
 static void print_nan(FILE *out, int width, int prec, double v) {
   if (isfinite(v))
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
     case RUN_LIST_CHIPS: list_chips(stdout); break;
     case RUN_DRY: status = run_dry(&o, stdout, &d); break;
     case RUN_BENCH: status = run_all(&o, stdout, &d); break;
+    case RUN_SIM_VALIDATE: status = simfit_validate(stdout, o.path, &d); break;
     }
   }
   runopts_free(&o);

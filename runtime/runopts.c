@@ -191,6 +191,11 @@ static int set_silence(RunOpts *o, const char *v, Diag *d) {
   return 0;
 }
 
+static int set_sim_validate(RunOpts *o, const char *v, Diag *d) {
+  o->mode = RUN_SIM_VALIDATE;
+  return 0;
+}
+
 static const OptSpec specs[] = {
     {"backend", true, set_backend},
     {"dry-run", false, set_dry},
@@ -211,6 +216,7 @@ static const OptSpec specs[] = {
     {"target", true, set_target},
     {"lint", true, set_lint},
     {"W", true, set_silence},
+    {"sim-validate", false, set_sim_validate},
 };
 
 const Backend *runopts_backend(const char *name) {
@@ -283,6 +289,8 @@ static int set_path(RunOpts *o, const char *a, Diag *d) {
 
 /* Combinations that no single option can judge. */
 static int check_combination(RunOpts *o, Diag *d) {
+  if (o->mode == RUN_SIM_VALIDATE && !o->path)
+    return usage_error(d, "--sim-validate needs the measurements file (data/ane_conv_chains.csv)");
   if (o->mode != RUN_BENCH && o->mode != RUN_DRY)
     return 0;
   if (!o->path)
@@ -350,6 +358,8 @@ void runopts_usage(FILE *out) {
         "  -W no-RULE             lint the dry run, without one rule (docs/lint.md)\n"
         "  --lint=text|json       lint the dry run (default target ios18); json: only the\n"
         "                         findings, as a JSON array\n"
+        "  --sim-validate FILE.csv  fit the sim model to the measurements in FILE.csv and\n"
+        "                         print each chip's leave-one-out error\n"
         "  --check                ane: compare every output with the cpu backend\n"
         "  --tol X                --check: largest max|out-ref| / max|ref| (default 0.01)\n"
         "  -h, --help             this text\n"

@@ -10,7 +10,8 @@
 #include "lint.h"
 #include "report.h"
 
-typedef enum RunMode { RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS } RunMode;
+typedef enum RunMode { RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS,
+              RUN_SIM_VALIDATE } RunMode;
 
 typedef struct InputArg {
   const char *name, *file;   /* "--input NAME=FILE": point into argv */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_lint.sh - the lint end to end: anetc reports at the .anet line and
 # refuses on errors, anerun --dry-run at the MIL line; -W no-RULE silences
-# a rule, --lint=json prints the findings; --list-targets and --target.
+# a rule, --lint=json prints the findings; --list-targets and --target;
+# anerun --sim-validate.
 #
 # Run from the build directory (make check does); $srcdir locates the cases.
 set -u
@@ -75,6 +76,14 @@ run 0 "anetc --list-targets" ./anetc --list-targets
 for t in M1 M2 M3 M4 M5 M6 A14 A15 A16 "A17 Pro" A18 "A18 Pro" macos14; do
   has "$tmp/out" "$t" "--list-targets"
 done
+
+# The sim model's fit: every chip of the data, its leave-one-out error.
+run 0 "anerun --sim-validate" ./anerun --sim-validate "$srcdir/data/ane_conv_chains.csv"
+for c in "M5: 11 rows" "M4: 2 rows" "M5 Max: 2 rows" "leave-one-out |error|: mean"; do
+  has "$tmp/out" "$c" "--sim-validate"
+done
+run 2 "anerun --sim-validate without a file" ./anerun --sim-validate
+run 1 "anerun --sim-validate missing file" ./anerun --sim-validate "$tmp/none.csv"
 
 [ "$fails" -eq 0 ] || exit 1
 echo "PASS: lint end to end"
