@@ -71,5 +71,12 @@ vg 1 "$ANERUN" --backend cpu --iters 1 --input "x=$tmp/bad.npy" "$m/transformer"
 rm -f "$m/quick/weights/weight.bin"
 vg 1 "$ANERUN" --backend cpu "$m/quick"
 
+# The lint and the cost model's fit (docs/lint.md, docs/cost-model.md)
+lint=$srcdir/tests/cases/lint
+vg 1 "$ANETC" --target M1 -o "$m/wide" "$lint/wide_kernel.anet"
+vg 1 "$ANETC" --lint=json "$lint/wide_kernel.anet"
+vg 1 "$ANERUN" --dry-run --lint=text --target M4 "$lint/concat3.mil"
+vg 0 "$ANERUN" --sim-validate "$srcdir/data/ane_conv_chains.csv"
+
 echo "valgrind: $((runs - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]
