@@ -234,6 +234,11 @@ static int run(const AnetFile *f, const Opts *o, Diag *d) {
     for (int i = 0; i < n; i++)
       if (only < 0 || i == only)
         printf("%s\n", anet_point_name(f, i));
+  if (lint.json && only < 0 && n > 1) {
+    fprintf(stderr, "anetc: error: %s describes %d models; --lint=json prints one of them: "
+            "choose it with --point=NAME\n", o->file, n);
+    return 2;
+  }
   if (o->emit_mil && only < 0 && n > 1) {
     fprintf(stderr, "anetc: error: %s describes %d models; choose one with --point=NAME "
             "(--list-points lists them)\n", o->file, n);

@@ -54,9 +54,19 @@ run 1 "anetc --lint=json" ./anetc --lint=json "$cases/wide_kernel.anet"
 has "$tmp/out" '"rule": "ane-kernel-width", "severity": "error", "file": ' "anetc json"
 has "$tmp/out" '"line": 5, "col": 5, "op": "conv_0"' "anetc json location"
 
+# A sweep: --lint=json wants one point (one JSON array).
+run 2 "anetc --lint=json sweep" ./anetc --lint=json "$srcdir/samples/resnet_blocks.anet"
+has "$tmp/err" "choose it with --point=NAME" "json sweep"
+run 0 "anetc --lint=json --point" ./anetc --lint=json --point=resnet_blocks_ch64 \
+  "$srcdir/samples/resnet_blocks.anet"
+has "$tmp/out" '"rule": "ane-io-width", "severity": "warning"' "json sweep point"
+
 # The seed samples are clean for the default target.
-for s in seed_fp16 seed_w8a8 quick_w8a8 transformer depthwise; do
-  run 0 "anetc --lint=json $s" ./anetc --lint=json "$srcdir/samples/$s.anet"
+for s in quick_w8a8 transformer depthwise seed_fp16:seed_fp16_depth128_ch512 \
+         seed_w8a8:seed_w8a8_depth128_ch512; do
+  f=${s%%:*} p=${s#*:}
+  [ "$p" = "$s" ] && p= || p=--point=$p
+  run 0 "anetc --lint=json $s" ./anetc --lint=json $p "$srcdir/samples/$f.anet"
   grep -q '"rule"' "$tmp/out" && { fail "$s has findings"; cat "$tmp/out"; }
 done
 
