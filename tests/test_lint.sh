@@ -46,6 +46,13 @@ has "$tmp/err" "-W wants no-RULE" "anetc -W unknown"
 run 1 "anetc --target M1" ./anetc --target M1 --emit=mil "$cases/wide_kernel.anet"
 has "$tmp/err" "kernel width 16 exceeds 13" "M1 kernel cap"
 has "$tmp/err" "target M1 takes <ios16> at most" "M1 dialect"
+# An op the target's opset lacks, at the layer's line: quantize is ios17
+# (coremltools), macOS 13 takes ios16.
+run 1 "anetc --target M4:macos13" ./anetc --target M4:macos13 -W no-ane-dialect --emit=mil \
+  "$srcdir/samples/quick_w8a8.anet"
+has "$tmp/err" "quick_w8a8.anet:11:9: error: conv_0_q: quantize exists from <ios17>; target M4:macos13 has <ios16> [ane-opset]" "opset"
+run 0 "anetc --target M4:macos14" ./anetc --target M4:macos14 -W no-ane-dialect --emit=mil \
+  "$srcdir/samples/quick_w8a8.anet"
 run 2 "anetc --target M9" ./anetc --target M9 --emit=mil "$cases/wide_kernel.anet"
 has "$tmp/err" "unknown target 'M9'" "unknown target"
 
