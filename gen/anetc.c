@@ -12,6 +12,7 @@
 
 #include "anet.h"
 #include "blob.h"
+#include "lint.h"
 #include "outfile.h"
 #include "wformat.h"
 
@@ -19,11 +20,15 @@ enum { MAX_SOURCE = 16 << 20 };
 
 typedef struct Opts {
   const char *file, *outdir, *point;
-  bool emit_mil, dump_ir, list_points;
+  bool emit_mil, dump_ir, list_points, list_targets;
 } Opts;
 
 /* --quant-report: rows go out as each point's weights are quantised. */
 static struct { bool on, json; int rows; } report;
+/* The lint runs on every program lowered (lower_linted); its options and
+ * the .anet text its findings point into. */
+static LintOpts lint;
+static const Src *lint_src;
 
 static void usage(FILE *out) {
   fputs("usage: anetc [options] FILE.anet\n"
@@ -40,6 +45,11 @@ static void usage(FILE *out) {
         "                        print each quantised weight's error (max |w' - w|,\n"
         "                        SNR in dB against the fp32 weights)\n"
         "  --sync                fsync each output before renaming it into place\n"
+        "  --target NAME         the chip (and OS) to check for: M1 ... M6, A14 ... A18 Pro,\n"
+        "                        CHIP:macos14, or an OS alone (default ios18)\n"
+        "  --list-targets        print the known targets\n"
+        "  -W no-RULE            silence one lint rule (docs/lint.md lists them)\n"
+        "  --lint=json           print the lint's findings as JSON on standard output\n"
         "  -h, --help            print this help\n"
         "  -V, --version         print the version\n"
         "\n"
@@ -86,6 +96,18 @@ static int parse_args(int argc, char **argv, Opts *o) {
       if (a[14] && strcmp(a + 15, "table") && !(report.json = !strcmp(a + 15, "json")))
         return 1 + usage_error("unknown --quant-report format '%s'; expected table or json",
                                a + 15);
+    } else if (!strcmp(a, "--list-targets")) {
+      o->list_targets = true;
+    } else if ((v = opt_value(argc, argv, &i, "--target"))) {
+      char err[256];
+      if (target_parse(v, &lint.target, err, sizeof err) != 0)
+        return 1 + usage_error("%s", err);
+    } else if (!strncmp(a, "-W", 2)) {
+      const char *r = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : "");
+      if (strncmp(r, "no-", 3) != 0 || lint_opts_silence(&lint, r + 3) != 0)
+        return 1 + usage_error("-W wants no-RULE with a rule of docs/lint.md, not '%s'", r);
+    } else if (!strcmp(a, "--lint=json")) {
+      lint.json = true;
     } else if (!strcmp(a, "--sync")) {
       outfile_set_sync(true);
     } else if (!strncmp(a, "--emit", 6)) {
@@ -118,9 +140,15 @@ static int parse_args(int argc, char **argv, Opts *o) {
       o->file = a;
     }
   }
+  if (o->list_targets && !o->file) {
+    target_list(stdout);
+    return 1;
+  }
   if (!o->file)
     return 1 + usage_error("%s", "no input file");
-  if (!o->outdir && !o->emit_mil && !o->dump_ir && !o->list_points && !report.on)
+  if (lint.json && o->emit_mil)
+    return 1 + usage_error("%s", "--lint=json and --emit=mil both want standard output");
+  if (!o->outdir && !o->emit_mil && !o->dump_ir && !o->list_points && !report.on && !lint.json)
     return 1 + usage_error("%s", "nothing to do: give -o DIR, --emit=mil, --dump-ir, "
                            "--list-points or --quant-report");
   return 0;
@@ -135,9 +163,19 @@ static char *path_join(const char *a, const char *b) {
   return s;
 }
 
+/* Point i lowered and linted; NULL after errors (lint errors included). */
+static MilProg *lower_linted(const AnetFile *f, int point, Diag *d) {
+  MilProg *p = anet_lower(f, point, d);
+  if (p && lint_prog(p, lint_src, &lint, d) > 0) {
+    mil_free(p);
+    return NULL;
+  }
+  return p;
+}
+
 /* One model into dir (which exists): weights/weight.bin, then model.mil. */
 static int write_model(const AnetFile *f, int point, const char *dir, Diag *d) {
-  MilProg *p = anet_lower(f, point, d);
+  MilProg *p = lower_linted(f, point, d);
   if (!p)
     return -1;
   if (!dir) {   /* --quant-report alone: quantise, write nothing */
@@ -226,6 +264,11 @@ static int run(const AnetFile *f, const Opts *o, Diag *d) {
     for (int i = 0; i < n; i++)
       if (only < 0 || i == only)
         printf("%s\n", anet_point_name(f, i));
+  if (lint.json && only < 0 && n > 1) {
+    fprintf(stderr, "anetc: error: %s describes %d models; --lint=json prints one of them: "
+            "choose it with --point=NAME\n", o->file, n);
+    return 2;
+  }
   if (o->emit_mil && only < 0 && n > 1) {
     fprintf(stderr, "anetc: error: %s describes %d models; choose one with --point=NAME "
             "(--list-points lists them)\n", o->file, n);
@@ -235,8 +278,16 @@ static int run(const AnetFile *f, const Opts *o, Diag *d) {
     for (int i = 0; i < n; i++)
       if ((only < 0 || i == only) && anet_dump_ir(f, i, stdout, d) != 0)
         return 1;
+  if (lint.json && !o->outdir && !o->emit_mil) {
+    for (int i = 0; i < n; i++) {
+      MilProg *p = (only < 0 || i == only) ? lower_linted(f, i, d) : NULL;
+      mil_free(p);
+    }
+    if (d->nerrors)
+      return 1;
+  }
   if (o->emit_mil) {
-    MilProg *p = anet_lower(f, only < 0 ? 0 : only, d);
+    MilProg *p = lower_linted(f, only < 0 ? 0 : only, d);
     if (!p)
       return 1;
     int rc = mil_print(p, stdout);
@@ -263,6 +314,7 @@ static int run(const AnetFile *f, const Opts *o, Diag *d) {
 
 int main(int argc, char **argv) {
   Opts o = {0};
+  lint_opts_init(&lint);
   int rc = parse_args(argc, argv, &o);
   if (rc)
     return rc - 1;
@@ -270,6 +322,7 @@ int main(int argc, char **argv) {
   Src src;
   if (src_read_file(&src, o.file, MAX_SOURCE, &d) != 0)
     return 1;
+  lint_src = &src;
   AnetFile *f = anet_parse(&src, &d);
   rc = f ? run(f, &o, &d) : 1;
   anet_free(f);

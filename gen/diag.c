@@ -79,6 +79,13 @@ void diag_note(Diag *d, const Src *src, Loc loc, const char *fmt, ...) {
   va_end(ap);
 }
 
+void diag_warning(Diag *d, const Src *src, Loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(d, "warning", src, loc, fmt, ap);
+  va_end(ap);
+}
+
 void diag_file_error(Diag *d, const char *path, const char *fmt, ...) {
   FILE *out = d->out ? d->out : stderr;
   va_list ap;

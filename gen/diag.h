@@ -37,6 +37,10 @@ void diag_verror(Diag *d, const Src *src, Loc loc, const char *fmt, va_list ap);
 void diag_note(Diag *d, const Src *src, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A warning at a span: the same layout, not counted in nerrors. */
+void diag_warning(Diag *d, const Src *src, Loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Errors about a whole file or a binary one: "path: error: message".
  * path may be NULL for errors about the command line ("anetc: error: ..."). */
 void diag_file_error(Diag *d, const char *path, const char *fmt, ...)

@@ -828,9 +828,12 @@ MilProg *anet_lower(const AnetFile *f, int point, Diag *d) {
   for (int i = 0; i < net->nlayers && !lw.failed; i++) {
     const AnetLayer *l = &net->layers[i];
     lw.pfx = mil_printf(p, "%s_%d", anetc_layer_name(l->kind), lw.counts[l->kind]++);
+    int first = fn(&lw)->nops;   /* the layer's ops carry its .anet loc (for the lint) */
     const char *y = lower_layer(&lw, l);
     if (l->quant)
       y = lower_quant(&lw, l, y);
+    for (int k = first; k < fn(&lw)->nops; k++)
+      fn(&lw)->ops[k].loc = l->loc;
     if (l->out >= 0)
       net->values[l->out].mil_name = y;
     name_outputs(&lw, l);

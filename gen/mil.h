@@ -115,7 +115,8 @@ typedef struct MilOp {
   int nargs;   MilArg *args;     /* sorted by name when printed */
   int nattrs;  MilAttr *attrs;   /* includes name = string("..."), const's val */
   int nouts;   MilVar *outs;
-  Loc loc;                 /* where the statement is in prog->src (parsed programs) */
+  Loc loc;                 /* where the statement is in prog->src (parsed programs), or
+                              the .anet layer it was lowered from (anetc) */
 } MilOp;
 
 typedef struct MilFunc {

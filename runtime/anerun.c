@@ -7,6 +7,7 @@
 #include "config.h"
 #include "run.h"
 #include "runopts.h"
+#include "simfit.h"
 
 static void print_nan(FILE *out, int width, int prec, double v) {
   if (isfinite(v))
@@ -44,6 +45,7 @@ int main(int argc, char **argv) {
     case RUN_BENCH: status = run_all(&o, stdout, &d); break;
     case RUN_PROBE: status = run_probe(&o, stdout, &d); break;
     case RUN_COMPARE: status = run_compare(&o, stdout, &d); break;
+    case RUN_SIM_VALIDATE: status = simfit_validate(stdout, o.path, &d); break;
     }
   }
   runopts_free(&o);

@@ -177,8 +177,30 @@ static void print_weights(FILE *out, const ModelPath *mp, const Loaded *l) {
     fprintf(out, "weights/weight.bin present, %d blob values checked\n", l->nchecked);
 }
 
+static LintOpts dry_lint_copy;
+static const LintOpts *dry_lint;
+
+/* A copy: the caller's options may not outlive the dry run. */
+void dryrun_set_lint(const LintOpts *o) {
+  if (o)
+    dry_lint_copy = *o;
+  dry_lint = o ? &dry_lint_copy : NULL;
+}
+
+/* The lint's findings point into the text read: model.mil's lines, or for
+ * a .anet the layer lines anetc lowered the ops from. */
+static int lint_model(FILE *out, const ModelPath *mp, const Loaded *l, Diag *d) {
+  if (!dry_lint)
+    return 0;
+  LintOpts o = *dry_lint;
+  o.json_out = out;
+  return lint_prog(l->m.prog, &mp->src, &o, d) > 0 ? -1 : 0;
+}
+
 int dryrun_print(FILE *out, const ModelPath *mp, const Loaded *l, Diag *d) {
   const MilProg *p = l->m.prog;
+  if (dry_lint && dry_lint->json)
+    return lint_model(out, mp, l, d);
   int rc = 0;
   fprintf(out, "model %s (%s)\n", l->name, mp->path);
   fprintf(out, "program(%s), %d function%s\n", p->version ? p->version : "?", p->nfuncs,
@@ -192,5 +214,5 @@ int dryrun_print(FILE *out, const ModelPath *mp, const Loaded *l, Diag *d) {
   else if (p->nfuncs > 1)
     fprintf(out, "runs: function %s\n", l->m.fn->name);
   print_weights(out, mp, l);
-  return rc;
+  return lint_model(out, mp, l, d) < 0 ? -1 : rc;
 }

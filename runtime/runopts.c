@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "chip.h"
+#include "dryrun.h"
 
 typedef struct OptSpec {
   const char *name;
@@ -233,6 +234,41 @@ static int set_plot_kind(RunOpts *o, const char *v, Diag *d) {
   return 0;
 }
 
+/* The target picks the lint's rules and, when the sim has the chip, the
+ * chip it models (an explicit --chip wins). */
+static int set_target(RunOpts *o, const char *v, Diag *d) {
+  char err[256];
+  if (target_parse(v, &o->lint.target, err, sizeof err) != 0)
+    return usage_error(d, "%s", err);
+  o->lint_on = true;
+  const char *chip = o->lint.target.tc ? o->lint.target.tc->chip : NULL;
+  if (!o->bopts.chip && chip && chip_find(chip))
+    o->bopts.chip = chip;
+  return 0;
+}
+
+static int set_lint(RunOpts *o, const char *v, Diag *d) {
+  if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+    return usage_error(d, "--lint wants text or json, not '%s'", v);
+  o->lint.json = v[0] == 'j';
+  o->lint_on = true;
+  if (o->mode == RUN_BENCH)
+    o->mode = RUN_DRY;
+  return 0;
+}
+
+static int set_silence(RunOpts *o, const char *v, Diag *d) {
+  if (strncmp(v, "no-", 3) != 0 || lint_opts_silence(&o->lint, v + 3) != 0)
+    return usage_error(d, "-W wants no-RULE with a rule of docs/lint.md, not '%s'", v);
+  o->lint_on = true;
+  return 0;
+}
+
+static int set_sim_validate(RunOpts *o, const char *v, Diag *d) {
+  o->mode = RUN_SIM_VALIDATE;
+  return 0;
+}
+
 static const OptSpec specs[] = {
     {"probe", false, set_probe},
     {"output", true, set_probe_output},
@@ -262,6 +298,10 @@ static const OptSpec specs[] = {
     {"plot-kind", true, set_plot_kind},
     {"help", false, set_help},
     {"version", false, set_version},
+    {"target", true, set_target},
+    {"lint", true, set_lint},
+    {"W", true, set_silence},
+    {"sim-validate", false, set_sim_validate},
 };
 
 const Backend *runopts_backend(const char *name) {
@@ -290,6 +330,7 @@ static void set_defaults(RunOpts *o) {
   o->format = REPORT_TABLE;
   o->bopts.qos = RUNOPTS_QOS_DEFAULT;
   o->threshold = 15;
+  lint_opts_init(&o->lint);
 }
 
 static const OptSpec *find_spec(const char *name, size_t len) {
@@ -306,6 +347,9 @@ static int parse_option(int argc, char **argv, int *i, RunOpts *o, Diag *d) {
     return set_help(o, NULL, d);
   if (strcmp(a, "-V") == 0)
     return set_version(o, NULL, d);
+  if (strncmp(a, "-W", 2) == 0)
+    return a[2] ? set_silence(o, a + 2, d)
+                : *i + 1 < argc ? set_silence(o, argv[++*i], d) : usage_error(d, "-W needs a value");
   const char *name = a + 2, *eq = strchr(name, '=');
   size_t len = eq ? (size_t)(eq - name) : strlen(name);
   const OptSpec *s = a[1] == '-' ? find_spec(name, len) : NULL;
@@ -340,6 +384,8 @@ static int check_combination(RunOpts *o, Diag *d) {
     return usage_error(d, "--probe runs its own models, not '%s'", o->path);
   if (o->mode == RUN_COMPARE && o->plot)
     return usage_error(d, "--plot draws a run, not a --compare");
+  if (o->mode == RUN_SIM_VALIDATE && !o->path)
+    return usage_error(d, "--sim-validate needs the measurements file (data/ane_conv_chains.csv)");
   if (o->mode != RUN_BENCH && o->mode != RUN_DRY)
     return 0;
   if (!o->path)
@@ -368,6 +414,7 @@ int runopts_parse(int argc, char **argv, RunOpts *o, Diag *d) {
     if (rc < 0)
       return RUNOPTS_EXIT_USAGE;
   }
+  dryrun_set_lint(o->lint_on ? &o->lint : NULL);
   return check_combination(o, d) < 0 ? RUNOPTS_EXIT_USAGE : 0;
 }
 
@@ -412,6 +459,13 @@ void runopts_usage(FILE *out) {
         "  --list-chips           print the known chips\n"
         "  --probe [--output F]   first-contact report on the ANE (macOS): device, classes,\n"
         "                         tiny models checked against cpu; JSON into F too\n"
+        "  --target NAME          lint the dry run for a chip (and OS): M1 ... M6, A14 ...\n"
+        "                         A18 Pro, CHIP:macos14, or ios16..ios18; sim: its chip\n"
+        "  -W no-RULE             lint the dry run, without one rule (docs/lint.md)\n"
+        "  --lint=text|json       lint the dry run (default target ios18); json: only the\n"
+        "                         findings, as a JSON array\n"
+        "  --sim-validate FILE.csv  fit the sim model to the measurements in FILE.csv and\n"
+        "                         print each chip's leave-one-out error\n"
         "  --check                ane: compare every output with the cpu backend\n"
         "  --tol X                --check: largest max|out-ref| / max|ref| (default 0.01)\n"
         "  --summary              print only the summary table\n"

@@ -7,10 +7,12 @@
 
 #include "backend.h"
 #include "diag.h"
+#include "lint.h"
 #include "report.h"
 
 typedef enum RunMode {
-  RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS, RUN_PROBE, RUN_COMPARE
+  RUN_BENCH, RUN_DRY, RUN_HELP, RUN_VERSION, RUN_LIST_CHIPS, RUN_PROBE, RUN_COMPARE,
+  RUN_SIM_VALIDATE
 } RunMode;
 typedef enum PlotKind { PLOT_THROUGHPUT, PLOT_ROOFLINE } PlotKind;
 
@@ -46,6 +48,9 @@ typedef struct RunOpts {
   PlotKind plot_kind;
   bool many;                 /* set by the run: more than one point, so each
                                 point's outputs go to output_dir/POINT */
+  LintOpts lint;             /* --target, -W no-RULE, --lint=json (the dry run's lint) */
+  bool lint_on;              /* any of them given: the dry run lints */
+  bool sim_validate;         /* --sim-validate */
 } RunOpts;
 
 enum { RUNOPTS_QOS_DEFAULT = 21, RUNOPTS_EXIT_USAGE = 2, RUNOPTS_EXIT_REGRESSED = 3 };

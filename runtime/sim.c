@@ -1,12 +1,12 @@
 /* sim.c - the sim backend: a roofline cost model per chip, evaluated once
  * at open; eval() hands back the modelled time. It computes no outputs.
  *
- * Assumptions (docs/report-schema.md): the compute peak is the chip's
- * measured fp16 conv-chain rate from chip.h; W8A8 layers run faster by the
- * measured int8/fp16 ratio; weights and the function's inputs and outputs
- * cross DRAM at the SoC's published bandwidth while intermediate tensors
- * stay in the ANE's on-chip memory (optimistic for tensors too large for
- * it); a fixed cost per op and per evaluation stands for dispatch. */
+ * The model and where it is known to be wrong: docs/cost-model.md. Compute
+ * runs at the chip's fitted fp16 rate, W8A8 layers at twice it (twice the
+ * MACs per cycle); weights and the function's inputs and outputs cross DRAM
+ * at the SoC's published bandwidth, other activations only when they exceed
+ * the chip's on-chip memory (target.c's row; unknown: never); a fitted cost
+ * per op and per evaluation stands for dispatch. */
 #include "sim.h"
 
 #include <math.h>
@@ -15,14 +15,25 @@
 #include <strings.h>
 
 #include "backend.h"
-#include "flops.h"
+#include "target.h"
 
 enum { SIM_DEFAULT_BW = 100 };
 
-/* A fixed cost per op: what the seed's 128-conv chains leave over their
- * compute time, about 1-2 us per conv; per evaluation: the request
- * dispatch, 70-190 us in the direct-API projects (ANE_NOTES 3.5). */
-static const double sim_op_us = 1.0, sim_eval_us = 100.0;
+/* W8A8 rate over fp16: 512 int8 vs 256 fp16 MACs per NE per cycle (751K
+ * M6 study; the seed gist's "INT8 peak (if native)" is the same 2x). The
+ * measured ratio is 1.85-1.95 (ANE_NOTES 3.6): the model is ~5 % fast on
+ * W8A8 chains. */
+static const double sim_int8_factor = 2.0;
+
+/* What anerun --sim-validate data/ane_conv_chains.csv fits (rate in TFLOPS,
+ * per-op and per-evaluation cost in us); tests/test_sim.c refits and checks
+ * these. M4 and M5 Max have two rows each, too few for three parameters: only
+ * the rate is fitted, the op and evaluation costs are the M5's. */
+static const SimFit fits[] = {
+    {"M5", 18.288, 0.39, 196.2},
+    {"M4", 18.749, 0.39, 196.2},
+    {"M5 Max", 19.247, 0.39, 196.2},
+};
 
 typedef struct Bandwidth {
   const char *chip;
@@ -41,6 +52,22 @@ static double published_bw(const char *chip) {
   return 0;
 }
 
+const SimFit *sim_fit_find(const char *chip) {
+  for (size_t i = 0; i < sizeof fits / sizeof fits[0]; i++)
+    if (chip && strcasecmp(chip, fits[i].chip) == 0)
+      return &fits[i];
+  return NULL;
+}
+
+/* The chip's on-chip activation budget from the target table; 0 unknown. */
+static double sram_bytes(const char *chip) {
+  Target t;
+  char err[8];
+  if (target_parse(chip, &t, err, sizeof err) != 0 || !t.tc || isnan(t.tc->sram_mib))
+    return 0;
+  return t.tc->sram_mib * 1048576;
+}
+
 int sim_params(const char *name, SimParams *p, Diag *d) {
   memset(p, 0, sizeof *p);
   if (!name)
@@ -50,7 +77,11 @@ int sim_params(const char *name, SimParams *p, Diag *d) {
     diag_file_error(d, "anerun", "unknown chip '%s' (anerun --list-chips shows the known ones)", name);
     return -1;
   }
-  p->peak_tflops = p->chip->fp16_peak_tflops;
+  const SimFit *fit = sim_fit_find(p->chip->name);
+  const SimFit *m5 = sim_fit_find("M5");
+  /* Without a fit, the measured peak with the M5's overheads. */
+  p->fitted = fit != NULL;
+  p->peak_tflops = fit ? fit->rate_tflops : p->chip->fp16_peak_tflops;
   if (!(p->peak_tflops > 0)) {
     diag_file_error(d, "anerun",
                     "chip %s has no measured fp16 peak, so the sim backend cannot model it; "
@@ -58,14 +89,14 @@ int sim_params(const char *name, SimParams *p, Diag *d) {
                     p->chip->name);
     return -1;
   }
-  double i8 = p->chip->int8_peak_tops;
-  p->int8_factor = i8 > 0 ? i8 / p->peak_tflops : 1;
+  p->int8_factor = sim_int8_factor;
   p->bw_gbs = published_bw(p->chip->name);
   p->bw_published = p->bw_gbs > 0;
   if (!p->bw_published)
     p->bw_gbs = SIM_DEFAULT_BW;
-  p->op_us = sim_op_us;
-  p->eval_us = sim_eval_us;
+  p->op_us = fit ? fit->op_us : m5->op_us;
+  p->eval_us = fit ? fit->eval_us : m5->eval_us;
+  p->sram_bytes = sram_bytes(p->chip->name);
   return 0;
 }
 
@@ -75,16 +106,46 @@ static bool gemm_like(FlopsClass c) {
   return c == FLOPS_CONV || c == FLOPS_CONVT || c == FLOPS_MATMUL || c == FLOPS_LINEAR;
 }
 
-static void op_time(const SimParams *p, const OpCost *c, SimRow *r) {
+double sim_op_ms(const SimParams *p, const OpCost *c, double *comp, double *mem) {
   double rate = p->peak_tflops * (c->int8_act && gemm_like(c->cls) ? p->int8_factor : 1);
-  double comp = c->flops / (rate * 1e12) * 1e3;
-  double mem = (c->io_bytes + c->weight_bytes) / (p->bw_gbs * 1e9) * 1e3;
+  double inner = c->act_bytes - c->io_bytes;   /* activations not crossing the function */
+  double spill = p->sram_bytes > 0 && inner > p->sram_bytes ? inner : 0;
+  *comp = c->flops / (rate * 1e12) * 1e3;
+  *mem = (c->io_bytes + c->weight_bytes + spill) / (p->bw_gbs * 1e9) * 1e3;
+  return fmax(*comp, *mem) + p->op_us / 1e3;
+}
+
+static void op_time(const SimParams *p, const OpCost *c, SimRow *r) {
+  double comp, mem;
+  r->ms += sim_op_ms(p, c, &comp, &mem);
   r->count++;
   r->unknown += !c->known;
   r->gflop += c->flops / 1e9;
   r->compute_ms += comp;
   r->memory_ms += mem;
-  r->ms += fmax(comp, mem) + p->op_us / 1e3;
+}
+
+/* One op of a measured chain: bytes are fp16 activations unless int8. */
+static OpCost chain_op(FlopsClass cls, double flops, double in_b, double out_b, double w_b,
+                       double io_b, bool int8) {
+  OpCost c = {.cls = cls, .flops = flops, .act_bytes = in_b + out_b, .io_bytes = io_b,
+              .weight_bytes = w_b, .known = true, .int8_act = int8};
+  return c;
+}
+
+int sim_chain_ops(int n, int ch, int h, int w, bool int8, OpCost *ops) {
+  double s = (double)h * w, act = (double)ch * s, wt = (double)ch * ch * (int8 ? 1 : 2);
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    double io = (i == 0 ? 2 * act : 0) + (i == n - 1 ? 2 * act : 0);
+    /* The first conv reads the fp16 input, not a dequantize: fp16 rate. */
+    ops[k++] = chain_op(FLOPS_CONV, 2 * act * ch, 2 * act, 2 * act, wt, io, int8 && i > 0);
+    if (int8 && i < n - 1) {
+      ops[k++] = chain_op(FLOPS_ELEM, act, 2 * act, act, 0, 0, false);   /* quantize */
+      ops[k++] = chain_op(FLOPS_ELEM, act, act, 2 * act, 0, 0, false);   /* dequantize */
+    }
+  }
+  return k;
 }
 
 static SimRow *row_for(SimProfile *s, const char *op) {
@@ -129,11 +190,15 @@ void sim_profile_free(SimProfile *s) {
 }
 
 static void print_params(FILE *out, const SimParams *p) {
-  fprintf(out, "  chip %s: fp16 peak %.2f TFLOPS (measured), int8 rate x%.2f%s, memory %.2f GB/s (%s),\n",
-          p->chip->name, p->peak_tflops, p->int8_factor,
-          p->chip->int8_peak_tops > 0 ? " (measured)" : " (no int8 measurement: assumed 1)",
+  fprintf(out, "  chip %s: fp16 rate %.2f TFLOPS (%s), W8A8 x%.0f, memory %.2f GB/s (%s),\n",
+          p->chip->name, p->peak_tflops,
+          p->fitted ? "fitted to measurements" : "measured peak, not fitted", p->int8_factor,
           p->bw_gbs, p->bw_published ? "published SoC figure" : "assumed default");
-  fprintf(out, "  %.1f us per op, %.0f us per evaluation\n", p->op_us, p->eval_us);
+  fprintf(out, "  %.1f us per op, %.0f us per evaluation%s", p->op_us, p->eval_us,
+          p->fitted ? " (fitted)" : " (the M5's fit)");
+  if (p->sram_bytes > 0)
+    fprintf(out, ", activations over %.0f MiB spill to DRAM", p->sram_bytes / 1048576);
+  fputc('\n', out);
 }
 
 static void print_row(FILE *out, const SimRow *r, double total) {

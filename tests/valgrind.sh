@@ -79,5 +79,12 @@ vg 0 "$ANERUN" --compare "$tmp/r.jsonl" "$tmp/r.jsonl"
 printf '{"model": [}\n' >"$tmp/bad.jsonl"
 vg 1 "$ANERUN" --compare "$tmp/bad.jsonl" "$tmp/r.jsonl"
 
+# The lint and the cost model's fit (docs/lint.md, docs/cost-model.md)
+lint=$srcdir/tests/cases/lint
+vg 1 "$ANETC" --target M1 -o "$m/wide" "$lint/wide_kernel.anet"
+vg 1 "$ANETC" --lint=json "$lint/wide_kernel.anet"
+vg 1 "$ANERUN" --dry-run --lint=text --target M4 "$lint/concat3.mil"
+vg 0 "$ANERUN" --sim-validate "$srcdir/data/ane_conv_chains.csv"
+
 echo "valgrind: $((runs - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -1,0 +1,26 @@
+# Targets and the lint (issue 14): the per-chip target table and the checks
+# of known ANE limits, in libanet.a so that anetc and anerun both have them.
+libanet_a_SOURCES += gen/target.c gen/target.h gen/lint.c gen/lint.h
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_lint
+TESTS += tests/test_lint
+endif
+tests_test_lint_SOURCES = tests/test_lint.c tests/check_main.h
+tests_test_lint_CFLAGS = $(TEST_CFLAGS)
+tests_test_lint_LDADD = libmiltext.a libanet.a $(TEST_LIBS)
+TESTS += tests/test_lint.sh
+EXTRA_DIST += tests/test_lint.sh
+
+# The sim cost model's fit to published measurements (anerun --sim-validate).
+libanerun_a_SOURCES += runtime/simfit.c runtime/simfit.h
+EXTRA_DIST += data
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_sim
+TESTS += tests/test_sim
+endif
+tests_test_sim_SOURCES = tests/test_sim.c tests/check_main.h
+tests_test_sim_CFLAGS = $(TEST_CFLAGS)
+tests_test_sim_LDADD = $(ANERUN_LIBS) $(TEST_LIBS)
+tests_test_sim_LDFLAGS = $(ANE_SYS_LIBS)

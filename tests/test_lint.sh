@@ -1,0 +1,106 @@
+#!/bin/sh
+# test_lint.sh - the lint end to end: anetc reports at the .anet line and
+# refuses on errors, anerun --dry-run at the MIL line; -W no-RULE silences
+# a rule, --lint=json prints the findings; --list-targets and --target;
+# anerun --sim-validate.
+#
+# Run from the build directory (make check does); $srcdir locates the cases.
+set -u
+srcdir=${srcdir:-.}
+cases=$srcdir/tests/cases/lint
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lint-test.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() {
+  echo "FAIL: $*"
+  fails=$((fails + 1))
+}
+
+run() {   # run WANT DESCRIPTION command...: status, output in $tmp/out and $tmp/err
+  want=$1 what=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  [ "$got" -eq "$want" ] || { fail "$what: exit status $got, expected $want"; cat "$tmp/err"; }
+}
+
+has() {   # has FILE TEXT DESCRIPTION
+  grep -qF -- "$2" "$1" || { fail "$3: no '$2' in"; cat "$1"; }
+}
+
+# A 16-wide conv kernel: refused on every ANE (ANEForge: kW <= 15), at the
+# conv's .anet line 5, column 5; nothing written.
+run 1 "anetc wide kernel" ./anetc -o "$tmp/wk" "$cases/wide_kernel.anet"
+has "$tmp/err" "wide_kernel.anet:5:5: error: conv_0: kernel width 16 exceeds 15" "anetc location"
+has "$tmp/err" "[ane-kernel-width]" "anetc rule name"
+[ ! -e "$tmp/wk" ] || fail "anetc wrote output despite a lint error"
+run 0 "anetc -W no-ane-kernel-width" ./anetc -W no-ane-kernel-width -o "$tmp/wk" \
+  "$cases/wide_kernel.anet"
+[ -f "$tmp/wk/model.mil" ] || fail "anetc -W no-...: no model.mil"
+run 0 "anetc -Wno-ane-kernel-width" ./anetc -Wno-ane-kernel-width --emit=mil "$cases/wide_kernel.anet"
+run 2 "anetc -W unknown" ./anetc -W no-ane-nonesuch --emit=mil "$cases/wide_kernel.anet"
+has "$tmp/err" "-W wants no-RULE" "anetc -W unknown"
+
+# M1: 13 at most, and it needs program(1.0), which anetc does not emit yet.
+run 1 "anetc --target M1" ./anetc --target M1 --emit=mil "$cases/wide_kernel.anet"
+has "$tmp/err" "kernel width 16 exceeds 13" "M1 kernel cap"
+has "$tmp/err" "target M1 takes <ios16> at most" "M1 dialect"
+# An op the target's opset lacks, at the layer's line: quantize is ios17
+# (coremltools), macOS 13 takes ios16.
+run 1 "anetc --target M4:macos13" ./anetc --target M4:macos13 -W no-ane-dialect --emit=mil \
+  "$srcdir/samples/quick_w8a8.anet"
+has "$tmp/err" "quick_w8a8.anet:11:9: error: conv_0_q: quantize exists from <ios17>; target M4:macos13 has <ios16> [ane-opset]" "opset"
+run 0 "anetc --target M4:macos14" ./anetc --target M4:macos14 -W no-ane-dialect --emit=mil \
+  "$srcdir/samples/quick_w8a8.anet"
+run 2 "anetc --target M9" ./anetc --target M9 --emit=mil "$cases/wide_kernel.anet"
+has "$tmp/err" "unknown target 'M9'" "unknown target"
+
+# JSON: one finding with the rule, severity and .anet location.
+run 1 "anetc --lint=json" ./anetc --lint=json "$cases/wide_kernel.anet"
+has "$tmp/out" '"rule": "ane-kernel-width", "severity": "error", "file": ' "anetc json"
+has "$tmp/out" '"line": 5, "col": 5, "op": "conv_0"' "anetc json location"
+
+# A sweep: --lint=json wants one point (one JSON array).
+run 2 "anetc --lint=json sweep" ./anetc --lint=json "$srcdir/samples/resnet_blocks.anet"
+has "$tmp/err" "choose it with --point=NAME" "json sweep"
+run 0 "anetc --lint=json --point" ./anetc --lint=json --point=resnet_blocks_ch64 \
+  "$srcdir/samples/resnet_blocks.anet"
+has "$tmp/out" '"rule": "ane-io-width", "severity": "warning"' "json sweep point"
+
+# The seed samples are clean for the default target.
+for s in quick_w8a8 transformer depthwise seed_fp16:seed_fp16_depth128_ch512 \
+         seed_w8a8:seed_w8a8_depth128_ch512; do
+  f=${s%%:*} p=${s#*:}
+  [ "$p" = "$s" ] && p= || p=--point=$p
+  run 0 "anetc --lint=json $s" ./anetc --lint=json $p "$srcdir/samples/$f.anet"
+  grep -q '"rule"' "$tmp/out" && { fail "$s has findings"; cat "$tmp/out"; }
+done
+
+# anerun --dry-run: a MIL file, the finding at its MIL line 6.
+run 0 "anerun --dry-run without lint" ./anerun --dry-run "$cases/concat3.mil"
+run 1 "anerun --dry-run concat3" ./anerun --dry-run --lint=text "$cases/concat3.mil"
+has "$tmp/err" "concat3.mil:6:2: error: y: concat of 3 inputs is refused" "anerun location"
+has "$tmp/out" "ops: 3 (const 2, concat 1)" "dry run still describes the model"
+run 0 "anerun -W no-ane-concat" ./anerun --dry-run -W no-ane-concat "$cases/concat3.mil"
+run 1 "anerun --lint=json" ./anerun --lint=json "$cases/concat3.mil"
+has "$tmp/out" '"rule": "ane-concat", "severity": "error"' "anerun json"
+has "$tmp/out" '"line": 6, "col": 2' "anerun json location"
+run 2 "anerun --target bad" ./anerun --dry-run --target M4:macos9 "$cases/concat3.mil"
+
+# --list-targets: every chip of the table, the OS names.
+run 0 "anetc --list-targets" ./anetc --list-targets
+for t in M1 M2 M3 M4 M5 M6 A14 A15 A16 "A17 Pro" A18 "A18 Pro" macos14; do
+  has "$tmp/out" "$t" "--list-targets"
+done
+
+# The sim model's fit: every chip of the data, its leave-one-out error.
+run 0 "anerun --sim-validate" ./anerun --sim-validate "$srcdir/data/ane_conv_chains.csv"
+for c in "M5: 11 rows" "M4: 2 rows" "M5 Max: 2 rows" "leave-one-out |error|: mean"; do
+  has "$tmp/out" "$c" "--sim-validate"
+done
+run 2 "anerun --sim-validate without a file" ./anerun --sim-validate
+run 1 "anerun --sim-validate missing file" ./anerun --sim-validate "$tmp/none.csv"
+
+[ "$fails" -eq 0 ] || exit 1
+echo "PASS: lint end to end"
