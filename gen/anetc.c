@@ -102,12 +102,14 @@ static int parse_args(int argc, char **argv, Opts *o) {
       char err[256];
       if (target_parse(v, &lint.target, err, sizeof err) != 0)
         return 1 + usage_error("%s", err);
+      lint.strict = true;
     } else if (!strncmp(a, "-W", 2)) {
       const char *r = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : "");
       if (strncmp(r, "no-", 3) != 0 || lint_opts_silence(&lint, r + 3) != 0)
         return 1 + usage_error("-W wants no-RULE with a rule of docs/lint.md, not '%s'", r);
     } else if (!strcmp(a, "--lint=json")) {
       lint.json = true;
+      lint.strict = true;
     } else if (!strcmp(a, "--sync")) {
       outfile_set_sync(true);
     } else if (!strncmp(a, "--emit", 6)) {

@@ -125,10 +125,12 @@ static const char *const words[] = {
 
 static bool is_word(const char *name) {
   MilDtype t;
+  QuantFmt f;
+  char msg[200];
   for (int i = 0; words[i]; i++)
     if (strcmp(words[i], name) == 0)
       return true;
-  return mil_dtype_lookup(name, strlen(name), &t);
+  return mil_dtype_lookup(name, strlen(name), &t) || wfmt_parse(name, &f, msg, sizeof msg) == 0;
 }
 
 /* The word n stands for: a word written there, or a constant holding one;
@@ -636,18 +638,22 @@ static int arg_init(Check *c, const Args *a, const char *name, AnetWeight *w) {
 static int arg_wformat(Check *c, const Args *a, const Node *n, AnetWeight *w) {
   char msg[200];
   const Node *sp = arg(a, "sparsity");
-  int rc = n && n->kind == N_IDENT ? wfmt_parse(n->name, &w->fmt, msg, sizeof msg) : 1;
+  /* the word written there, or the one a constant (a sweep's) holds */
+  const char *word = n && n->kind == N_IDENT ? word_of(c, n) : NULL;
+  if (n && n->kind == N_IDENT && !word)
+    word = n->name;
+  int rc = word ? wfmt_parse(word, &w->fmt, msg, sizeof msg) : 1;
   if (rc < 0)
-    return fail(c, n->loc, "weight format '%s': %s", n->name, msg);
-  if (rc == 1 && n && n->kind == N_IDENT && !mil_dtype_lookup(n->name, strlen(n->name), &w->dtype))
-    return fail(c, n->loc, "unknown weight format '%s'; expected fp16, int8, %s",
-                n->name, wfmt_words);
+    return fail(c, n->loc, "weight format '%s': %s", word, msg);
+  if (rc == 1 && word && !mil_dtype_lookup(word, strlen(word), &w->dtype))
+    return fail(c, n->loc, "unknown weight format '%s'; expected fp16, int8, %s", word,
+                wfmt_words);
   if (sp && (rc != 0 || !w->fmt.sparse))
     return fail(c, sp->loc, "sparsity applies to sparse_* weight formats only");
   if (rc != 0)
     return 1;
   w->quantised = true;
-  w->fmt_word = n->name;
+  w->fmt_word = word;
   if (sp && eval_num(c, sp, "sparsity", &w->fmt.sparsity))
     return -1;
   if (sp && !(w->fmt.sparsity >= 0 && w->fmt.sparsity < 1))

@@ -23,6 +23,8 @@ typedef struct LintOpts {
   int noff;
   const char *off[LINT_MAX_OFF];   /* rules silenced by -W no-NAME */
   bool json;                       /* one JSON array on json_out instead of diagnostics */
+  bool strict;                     /* a target was asked for: errors are errors, and the
+                                      I/O rules a runtime answers for are checked too */
   FILE *json_out;
 } LintOpts;
 
@@ -32,7 +34,10 @@ typedef struct LintRule {
   const char *what;                /* one line for docs and --help */
 } LintRule;
 
-/* Defaults: TARGET_DEFAULT, every rule on, diagnostics. */
+/* Defaults: TARGET_DEFAULT, every rule on, diagnostics, not strict: a
+ * program written for any backend gets the findings as warnings, and the
+ * rules on surface sizes and binding order, which anerun's ane backend
+ * answers for itself, stay quiet. */
 void lint_opts_init(LintOpts *o);
 /* "-W no-NAME" / "-Wno-NAME": NAME must be a rule. 0, or -1 (unknown). */
 int lint_opts_silence(LintOpts *o, const char *name);

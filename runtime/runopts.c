@@ -331,6 +331,7 @@ static void set_defaults(RunOpts *o) {
   o->bopts.qos = RUNOPTS_QOS_DEFAULT;
   o->threshold = 15;
   lint_opts_init(&o->lint);
+  o->lint.strict = true;   /* anerun lints only when asked */
 }
 
 static const OptSpec *find_spec(const char *name, size_t len) {

@@ -34,6 +34,7 @@ static char *lint_json(const char *prog, const char *target, const char *off, in
     ck_assert_int_eq(target_parse(target, &o.target, err, sizeof err), 0);
   if (off)
     ck_assert_int_eq(lint_opts_silence(&o, off), 0);
+  o.strict = true;
   o.json = true;
   o.json_out = open_memstream(&json, &jn);
   Diag d2 = {stderr, 0};

@@ -29,12 +29,17 @@ has() {   # has FILE TEXT DESCRIPTION
   grep -qF -- "$2" "$1" || { fail "$3: no '$2' in"; cat "$1"; }
 }
 
-# A 16-wide conv kernel: refused on every ANE (ANEForge: kW <= 15), at the
-# conv's .anet line 5, column 5; nothing written.
-run 1 "anetc wide kernel" ./anetc -o "$tmp/wk" "$cases/wide_kernel.anet"
+# A 16-wide conv kernel: refused on every ANE (ANEForge: kW <= 15). With a
+# target asked for, an error at the conv's .anet line 5, column 5, and
+# nothing written; without one (the program may be meant for the cpu
+# backend), the same finding as a warning, and the model is written.
+run 1 "anetc wide kernel" ./anetc --target ios18 -o "$tmp/wk" "$cases/wide_kernel.anet"
 has "$tmp/err" "wide_kernel.anet:5:5: error: conv_0: kernel width 16 exceeds 15" "anetc location"
 has "$tmp/err" "[ane-kernel-width]" "anetc rule name"
 [ ! -e "$tmp/wk" ] || fail "anetc wrote output despite a lint error"
+run 0 "anetc wide kernel, no target" ./anetc -o "$tmp/wk0" "$cases/wide_kernel.anet"
+has "$tmp/err" "wide_kernel.anet:5:5: warning: conv_0: kernel width 16 exceeds 15" "anetc warning"
+[ -f "$tmp/wk0/model.mil" ] || fail "anetc without --target: no model.mil"
 run 0 "anetc -W no-ane-kernel-width" ./anetc -W no-ane-kernel-width -o "$tmp/wk" \
   "$cases/wide_kernel.anet"
 [ -f "$tmp/wk/model.mil" ] || fail "anetc -W no-...: no model.mil"

@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[256];
     lint_opts_init(&o);
     target_parse(targets[i], &o.target, err, sizeof err);
+    o.strict = true;
     o.json = true;
     o.json_out = null;
     Diag quiet = {null, 0};
