@@ -96,7 +96,8 @@ static int default_shape(const MilFunc *f, const char *name, int64_t *dim) {
 }
 
 /* Floats are uniform in [-1, 1); integers and bools are 0, which is a
- * valid index for any gather. A '?' dimension takes the function's
+ * valid index for any gather; with no rng (a state's first value: an
+ * empty cache) everything is 0. A '?' dimension takes the function's
  * default shape when it declares one. */
 static int generate_input(const MilFunc *f, const MilVar *v, Prng *rng, Tensor *t, Diag *d) {
   int64_t dim[MIL_MAX_RANK];
@@ -113,7 +114,7 @@ static int generate_input(const MilFunc *f, const MilVar *v, Prng *rng, Tensor *
     return -1;
   }
   int64_t n = tensor_numel(t);
-  for (int64_t i = 0; mil_dtype_is_float(t->dtype) && i < n; i++)
+  for (int64_t i = 0; rng && mil_dtype_is_float(t->dtype) && i < n; i++)
     tensor_set(t, i, 2 * prng_uniform(rng) - 1);
   return 0;
 }
@@ -185,9 +186,14 @@ static int make_inputs(const RunOpts *o, const MilFunc *f, Inputs *in, Diag *d) 
   /* All slots count from the start: a failed read may leave one filled. */
   in->n = f->ninputs;
   for (int i = 0; i < f->ninputs; i++) {
-    const InputArg *a = given_input(o, f->inputs[i].name);
-    int rc = a ? read_input(&f->inputs[i], a, &in->t[i], d)
-               : generate_input(f, &f->inputs[i], &rng, &in->t[i], d);
+    /* a state<tensor<...>> input is fed its tensor's first value */
+    MilVar v = f->inputs[i];
+    bool state = v.type->kind == MIL_STATE && v.type->nsub == 1;
+    if (state)
+      v.type = v.type->sub[0];
+    const InputArg *a = given_input(o, v.name);
+    int rc = a ? read_input(&v, a, &in->t[i], d)
+               : generate_input(f, &v, state ? NULL : &rng, &in->t[i], d);
     if (rc < 0)
       return -1;
   }

@@ -535,6 +535,16 @@ case("slice_update", [("x", su_x), ("u", su_u)],
      "y = slice_update(begin = %s, end = %s, stride = %s, update = u, x = x);" % (ints([0, 1]), ints([3, 3]), ints([2, 1])),
      [("y", want)])
 
+# begin given at run time (a decode step's cache position): the update's
+# shape is the window, end is not read; -2 counts from the end of axis 2
+kv, row = f32(1, 2, 6, 4), f32(1, 2, 1, 4)
+for at in (3, -2):
+    want = kv.copy()
+    want[:, :, at:at + 1 if at != -1 else None, :] = row
+    case("slice_update_runtime_begin_%d" % (at % 6), [("x", kv), ("u", row), ("b", np.array([0, 0, at, 0], np.int32))],
+         "y = slice_update(begin = b, end = %s, update = u, x = x);" % ints([1, 2, 0, 4]),
+         [("y", want)])
+
 # ---- cases: conv_transpose, attention, per-channel activations ------------------------
 
 def conv_t_ref(x, w, st, pads, groups=1, bias=None):
