@@ -8,6 +8,7 @@
  * and coremltools as in target.c. Where two sources disagree the rule
  * warns and says so; it is an error only when no source says it works. */
 #include "lint.h"
+#include "json.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -109,17 +110,6 @@ static bool silenced(const LintOpts *o, int rule) {
 
 /* ---- reporting ----------------------------------------------------------- */
 
-static void json_str(FILE *out, const char *s) {
-  fputc('"', out);
-  for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-    if (*c == '"' || *c == '\\')
-      fprintf(out, "\\%c", *c);
-    else if (*c < 0x20)
-      fprintf(out, "\\u%04x", *c);
-    else
-      fputc(*c, out);
-  fputc('"', out);
-}
 
 static void report_json(Ctx *c, int rule, Sev sev, Loc loc, const char *what, const char *msg) {
   FILE *out = c->o->json_out ? c->o->json_out : stdout;

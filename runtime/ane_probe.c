@@ -7,6 +7,7 @@
  * Written against AneApi only, so the fakes of tests/anefake run it on
  * Linux; anerun calls it with the real table on macOS. */
 #include "ane_api.h"
+#include "json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,19 +29,6 @@ typedef struct Probe {
   bool first;                 /* no JSON array element yet */
 } Probe;
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
-  }
-  fputc('"', f);
-}
 
 static void json_field(Probe *P, const char *key, const char *val) {
   fprintf(P->json, "%s", P->first ? "" : ", ");

@@ -1,6 +1,7 @@
 /* report.c - printing run results: a table for people, JSON and CSV for
  * scripts. The fields and their units are in docs/report-schema.md. */
 #include "report.h"
+#include "json.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -289,18 +290,6 @@ int report_baselines(const char *const *r, int n, const char *sel, int *base) {
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-static void json_str(FILE *out, const char *s) {
-  fputc('"', out);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(out, "\\%c", *p);
-    else if (*p < 0x20)
-      fprintf(out, "\\u%04x", *p);
-    else
-      fputc(*p, out);
-  }
-  fputc('"', out);
-}
 
 /* JSON has no NaN or infinity: those are null. */
 static void json_num(FILE *out, double v) {

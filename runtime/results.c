@@ -1,6 +1,7 @@
 /* results.c - the JSON-lines results file: writing a run's rows with the
  * machine they ran on, reading them back, and comparing two sets. */
 #include "results.h"
+#include "json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -65,31 +66,19 @@ static void os_name(char *buf, size_t size) {
   snprintf(buf, size, "%s %s %s", u.sysname, u.release, u.machine);
 }
 
-static void json_text(FILE *out, const char *s) {
-  fputc('"', out);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(out, "\\%c", *p);
-    else if (*p < 0x20)
-      fprintf(out, "\\u%04x", *p);
-    else
-      fputc(*p, out);
-  }
-  fputc('"', out);
-}
 
 static void machine_json(FILE *out, const char *date) {
   char cpu[256], os[256];
   cpu_name(cpu, sizeof cpu);
   os_name(os, sizeof os);
   fputs("\"machine\": {\"cpu\": ", out);
-  json_text(out, cpu);
+  json_str(out, cpu);
   fprintf(out, ", \"cores\": %ld, \"os\": ", sysconf(_SC_NPROCESSORS_ONLN));
-  json_text(out, os);
+  json_str(out, os);
   fputs(", \"anet_version\": ", out);
-  json_text(out, PACKAGE_VERSION);
+  json_str(out, PACKAGE_VERSION);
   fputs(", \"git_commit\": ", out);
-  json_text(out, ANET_GIT_COMMIT);
+  json_str(out, ANET_GIT_COMMIT);
   fprintf(out, "}, \"date\": \"%s\"", date);
 }
 
