@@ -416,6 +416,94 @@ START_TEST(test_constexpr_lut) {
 }
 END_TEST
 
+START_TEST(test_constexpr_sparse_shift) {
+  /* mask [[1, 0, 1, 1], [0, 0, 0, 0], [1, 1, 0, 1]] (row 1 all zero), kept
+   * int8 [5, -3, 7, 2, 0, -8], per-row (channel) scale [0.5, 2, 0.25] and
+   * offset [1, 0, -2]:
+   *   row 0: 0.5 * (5 - 1) = 2, 0.5 * (-3 - 1) = -2, 0.5 * (7 - 1) = 3
+   *   row 2: 0.25 * (2 + 2) = 1, 0.25 * (0 + 2) = 0.5, 0.25 * (-8 + 2) = -1.5 */
+#define SPARSE_SHIFT(off)                                                                  \
+  "  tensor<uint1, [3, 4]> m, tensor<fp16, [6]> v = constexpr_sparse_blockwise_shift_scale("  \
+  "data_mask = tensor<uint1, [3, 4]>([[1, 0, 1, 1], [0, 0, 0, 0], [1, 1, 0, 1]]), "          \
+  "nonzero_data = tensor<int8, [6]>([5, -3, 7, 2, 0, -8]), " off                             \
+  "scale = tensor<fp16, [3, 1]>([[0.5], [2], [0.25]]))[name = string(\"s\")];\n"
+#define OFFSET "offset = tensor<int8, [3, 1]>([[1], [0], [-2]]), "
+  static const char *vals = PROG("", SPARSE_SHIFT(OFFSET), "v");
+  static const int64_t d6[] = {6};
+  static const double want6[] = {2, -2, 3, 1, 0.5, -1.5};
+  run1(vals, -1, NULL, NULL, MIL_FP16, 1, d6, want6);
+  static const char *dense = PROG("", SPARSE_SHIFT(OFFSET)
+    "  tensor<fp16, [3, 4]> W = constexpr_sparse_to_dense(mask = m, nonzero_data = v)[name = string(\"W\")];\n",
+    "W");
+  static const int64_t d[] = {3, 4};
+  static const double want[] = {2, 0, -2, 3, 0, 0, 0, 0, 1, 0.5, 0, -1.5};
+  run1(dense, -1, NULL, NULL, MIL_FP16, 2, d, want);
+  /* without offset: 0.5 * 5 = 2.5, ..., 0.25 * -8 = -2 */
+  static const char *nooff = PROG("", SPARSE_SHIFT(""), "v");
+  static const double wantn[] = {2.5, -1.5, 3.5, 0.5, 0, -2};
+  run1(nooff, -1, NULL, NULL, MIL_FP16, 1, d6, wantn);
+  /* 6 set bits, 5 values; an offset of another shape; one of another dtype */
+  static const char *const m1[] = {"test.mil:4:3: error: constexpr_sparse_blockwise_shift_scale: "
+                                   "data_mask has 6 set bits; nonzero_data has 5 values"};
+  expect_open_error(PROG("",
+    "  tensor<uint1, [3, 4]> m, tensor<fp16, [5]> v = constexpr_sparse_blockwise_shift_scale(data_mask = tensor<uint1, [3, 4]>([[1, 0, 1, 1], [0, 0, 0, 0], [1, 1, 0, 1]]), nonzero_data = tensor<int8, [5]>([5, -3, 7, 2, 0]), scale = tensor<fp16, [3, 1]>([[0.5], [2], [0.25]]))[name = string(\"s\")];\n",
+    "v"), m1, 1);
+  static const char *const m2[] = {"error: constexpr_sparse_blockwise_shift_scale: offset must "
+                                   "have the shape of scale"};
+  expect_open_error(PROG("", SPARSE_SHIFT("offset = tensor<int8, [1, 3]>([[1, 0, -2]]), "), "v"),
+                    m2, 1);
+  static const char *const m3[] = {"offset is uint8; a float or data's dtype (int8) expected"};
+  expect_open_error(PROG("", SPARSE_SHIFT("offset = tensor<uint8, [3, 1]>([[1], [0], [2]]), "),
+                         "v"), m3, 1);
+#undef OFFSET
+#undef SPARSE_SHIFT
+}
+END_TEST
+
+START_TEST(test_constexpr_lut_sparse) {
+  /* one 2-bit LUT per pair of rows ([2, 1, 4, 1]): rows 0-1 use 1 5 9 13,
+   * rows 2-3 use 2 10 18 26; mask [[1, 0], [1, 1], [0, 0], [0, 1]] (row 2
+   * all zero), kept indices [3, 0, 2, 1]:
+   *   (0, 0) -> 13, (1, 0) -> 1, (1, 1) -> 9, (3, 1) -> group 1 [1] = 10 */
+#define LUT_SPARSE                                                                         \
+  "  tensor<uint1, [4, 2]> m, tensor<fp16, [4]> v = constexpr_lut_to_sparse("              \
+  "indices_mask = tensor<uint1, [4, 2]>([[1, 0], [1, 1], [0, 0], [0, 1]]), "                 \
+  "indices_nonzero_data = tensor<uint2, [4]>([3, 0, 2, 1]), "                                \
+  "lut = tensor<fp16, [2, 1, 4, 1]>([[[[1], [5], [9], [13]]], [[[2], [10], [18], [26]]]]))"  \
+  "[name = string(\"s\")];\n"
+  static const int64_t d4[] = {4}, d42[] = {4, 2};
+  static const double want4[] = {13, 1, 9, 10}, wantd[] = {13, 0, 1, 9, 0, 0, 0, 10};
+  run1(PROG("", LUT_SPARSE, "v"), -1, NULL, NULL, MIL_FP16, 1, d4, want4);
+  run1(PROG("", LUT_SPARSE
+    "  tensor<fp16, [4, 2]> W = constexpr_sparse_to_dense(mask = m, nonzero_data = v)[name = string(\"W\")];\n",
+    "W"), -1, NULL, NULL, MIL_FP16, 2, d42, wantd);
+#undef LUT_SPARSE
+  /* vectors of 2 along axis 0: palette 0 = [1, 2], 1 = [3, 4]; mask
+   * [[1, 0, 1], [0, 1, 0]], kept indices [1, 0, 1]. Each mask row is
+   * repeated twice: rows 0-1 [1, 0, 1], rows 2-3 [0, 1, 0]; row 2a + v of
+   * the output takes element v of the vectors of mask row a:
+   *   row 0: 3 . 1   row 1: 4 . 2   row 2: . 3 .   row 3: . 4 .
+   * kept values, row-major: 3 1 4 2 3 4 */
+  static const char *vec = PROG("",
+    "  tensor<uint1, [4, 3]> m, tensor<fp32, [6]> v = constexpr_lut_to_sparse(indices_mask = tensor<uint1, [2, 3]>([[1, 0, 1], [0, 1, 0]]), indices_nonzero_data = tensor<uint1, [3]>([1, 0, 1]), lut = tensor<fp32, [1, 1, 2, 2]>([[[[1, 2], [3, 4]]]]), vector_axis = int32(0))[name = string(\"s\")];\n"
+    "  tensor<fp32, [4, 3]> W = constexpr_sparse_to_dense(mask = m, nonzero_data = v)[name = string(\"W\")];\n",
+    "W");
+  static const int64_t d43[] = {4, 3};
+  static const double wantv[] = {3, 0, 1, 4, 0, 2, 0, 3, 0, 0, 4, 0};
+  run1(vec, -1, NULL, NULL, MIL_FP32, 2, d43, wantv);
+  /* vectors without vector_axis; a group dim that does not divide */
+  static const char *const m1[] = {"test.mil:4:3: error: constexpr_lut_to_sparse: the lut holds "
+                                   "vectors of 2; 'vector_axis' is required"};
+  expect_open_error(PROG("",
+    "  tensor<uint1, [2, 3]> m, tensor<fp32, [6]> v = constexpr_lut_to_sparse(indices_mask = tensor<uint1, [1, 3]>([[1, 0, 1]]), indices_nonzero_data = tensor<uint1, [2]>([1, 0]), lut = tensor<fp32, [1, 1, 2, 2]>([[[[1, 2], [3, 4]]]]))[name = string(\"s\")];\n",
+    "v"), m1, 1);
+  static const char *const m2[] = {"lut's dim 1 (2) does not divide indices' (3)"};
+  expect_open_error(PROG("",
+    "  tensor<uint1, [1, 3]> m, tensor<fp32, [2]> v = constexpr_lut_to_sparse(indices_mask = tensor<uint1, [1, 3]>([[1, 0, 1]]), indices_nonzero_data = tensor<uint1, [2]>([1, 0]), lut = tensor<fp32, [1, 2, 2, 1]>([[[[1], [2]], [[3], [4]]]]))[name = string(\"s\")];\n",
+    "v"), m2, 1);
+}
+END_TEST
+
 /* A weight file by hand (FORMATS.md §1): the 64-byte header, then per blob
  * 64-byte metadata at a multiple of 64 and the data right after it. */
 static void write_weights(const char *dir, int nblobs, const int8_t *const *data, const int *n) {
@@ -1320,6 +1408,8 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_dequantize_zero_point);
   tcase_add_test(t, test_constexpr_affine);
   tcase_add_test(t, test_constexpr_blockwise);
+  tcase_add_test(t, test_constexpr_sparse_shift);
+  tcase_add_test(t, test_constexpr_lut_sparse);
   tcase_add_test(t, test_constexpr_lut);
   tcase_add_test(t, test_blob_weights);
   tcase_add_test(t, test_seed_w8a8);

@@ -513,7 +513,9 @@ int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_
                      cpu_type_str(want, sizeof want, s->dtype, s->rank, s->dim),
                      cpu_type_str(got, sizeof got, dt, rank, dim));
   }
-  if (!runtime_dtype(dt))
+  /* a constexpr op's uint1 mask is known at open(), never a runtime tensor */
+  bool mask = dt == MIL_UINT1 && strncmp(op->op, "constexpr_", 10) == 0;
+  if (!runtime_dtype(dt) && !mask)
     return cpu_error(b, "output '%s': dtype %s is not supported by the cpu backend",
                      op->outs[k].name, mil_dtype_name(dt));
   if (s->n < 0) {   /* declared with '?': takes the inferred shape */

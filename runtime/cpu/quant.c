@@ -130,49 +130,105 @@ static void run_dequantize(const CpuPlan *p, const CpuStep *s) { run_affine(p, s
 
 /* ---- constexpr ops ------------------------------------------------------------------ */
 
+/* The shift-scale checks of data (dtype ddt, rank r, dims dim) against
+ * scale and offset, as iOS18's reference makes them. */
+static int check_shift_scale(CpuBuild *b, MilDtype ddt, int r, const int64_t *dim,
+                             const CpuSlot *sc, const CpuSlot *o, bool has_off) {
+  if (cpu_need_float(b, sc, "scale") < 0)
+    return -1;
+  if (r < 1 || sc->rank != r)
+    return cpu_error(b, "scale has rank %d; data has rank %d (at least 1)", sc->rank, r);
+  for (int i = 0; i < r; i++)
+    if (sc->dim[i] < 1 || dim[i] % sc->dim[i])
+      return cpu_error(b, "scale's dim %d (%lld) does not divide data's (%lld)", i,
+                       (long long)sc->dim[i], (long long)dim[i]);
+  if (!has_off)
+    return 0;
+  bool ok = o->rank == sc->rank;
+  for (int i = 0; ok && i < o->rank; i++)
+    ok = o->dim[i] == sc->dim[i];
+  if (!ok)
+    return cpu_error(b, "offset must have the shape of scale");
+  if (!cpu_is_float(o->dtype) && o->dtype != ddt)
+    return cpu_error(b, "offset is %s; a float or data's dtype (%s) expected",
+                     mil_dtype_name(o->dtype), mil_dtype_name(ddt));
+  return 0;
+}
+
 /* out[i] = scale[i / block] * (data[i] - offset[i / block]) per dim. */
 static int prep_blockwise(CpuBuild *b, CpuStep *s) {
   CpuSlot d, sc, o;
   if (cpu_operand(b, s, 0, "data", true, &d) < 0 || cpu_operand(b, s, 1, "scale", true, &sc) < 0 ||
-      cpu_operand(b, s, 2, "offset", false, &o) < 0 || cpu_need_float(b, &sc, "scale") < 0)
+      cpu_operand(b, s, 2, "offset", false, &o) < 0 ||
+      check_shift_scale(b, d.dtype, d.rank, d.dim, &sc, &o, s->in[2] >= 0) < 0)
     return -1;
-  if (d.rank < 1 || sc.rank != d.rank)
-    return cpu_error(b, "scale has rank %d; data has rank %d (at least 1)", sc.rank, d.rank);
-  for (int i = 0; i < d.rank; i++)
-    if (sc.dim[i] < 1 || d.dim[i] % sc.dim[i])
-      return cpu_error(b, "scale's dim %d (%lld) does not divide data's (%lld)", i,
-                       (long long)sc.dim[i], (long long)d.dim[i]);
-  if (s->in[2] >= 0) {
-    bool ok = o.rank == sc.rank;
-    for (int i = 0; ok && i < o.rank; i++)
-      ok = o.dim[i] == sc.dim[i];
-    if (!ok)
-      return cpu_error(b, "offset must have the shape of scale");
-  }
   return cpu_one_out(b, sc.dtype, d.rank, d.dim);
+}
+
+/* scale * (v - offset) at block j, the difference rounded to fp16 when
+ * scale is fp16: the reference works in scale's dtype. */
+static float shift_scale(const CpuSlot *sc, const CpuSlot *off, int64_t j, double v) {
+  float t = (float)(v - (off ? cpu_get(off, j) : 0.0));
+  if (sc->dtype == MIL_FP16)
+    cpu_round_fp16(&t, 1);
+  return sc->data[j] * t;
+}
+
+/* The block (row-major index into a grid of dims dim[k] / blk[k]) holding
+ * flat element i of a tensor of rank r and dims dim. */
+static int64_t block_of(int64_t i, int r, const int64_t *dim, const int64_t *grid) {
+  int64_t g = 0, st = 1;
+  for (int k = r - 1; k >= 0; k--) {
+    g += i % dim[k] / (dim[k] / grid[k]) * st;
+    i /= dim[k];
+    st *= grid[k];
+  }
+  return g;
 }
 
 static void run_blockwise(const CpuPlan *p, const CpuStep *s) {
   const CpuSlot *d = &p->slots[s->in[0]], *sc = &p->slots[s->in[1]];
   const CpuSlot *off = s->in[2] >= 0 ? &p->slots[s->in[2]] : NULL;
   float *y = cpu_data(p, s->out[0]);
-  int r = d->rank;
-  int64_t blk[MIL_MAX_RANK], sst[MIL_MAX_RANK], idx[MIL_MAX_RANK] = {0};
-  cpu_strides(r, sc->dim, sst);
+  for (int64_t i = 0; i < d->n; i++)
+    y[i] = shift_scale(sc, off, block_of(i, d->rank, d->dim, sc->dim), cpu_get(d, i));
+}
+
+static int check_lut_dtype(CpuBuild *b, MilDtype dt) {
+  if (!cpu_is_float(dt) && dt != MIL_INT8 && dt != MIL_UINT8)
+    return cpu_error(b, "lut is %s; fp16, fp32, int8 or uint8 expected", mil_dtype_name(dt));
+  return 0;
+}
+
+/* iOS18 LUT checks for indices of dtype idt, rank r, dims idim; the
+ * output's dims (idim with the vector axis times the vector size) into
+ * odim. k: 1 bits, 2 vector axis, 3 vector size. */
+static int check_lut18(CpuBuild *b, CpuStep *s, MilDtype idt, int r, const int64_t *idim,
+                       const CpuSlot *lut, int64_t *odim) {
+  int bits = mil_dtype_bits(idt);
+  if (mil_dtype_is_signed(idt) || !mil_dtype_is_int(idt) || bits > 8 || r < 1 ||
+      lut->rank != r + 2 || lut->dim[r] != (1 << bits))
+    return cpu_error(b, "expected indices of uint1..uint8 and a lut [groups..., 2^bits, "
+                     "vector size] of rank rank(indices) + 2");
   for (int i = 0; i < r; i++)
-    blk[i] = d->dim[i] / sc->dim[i];
-  for (int64_t i = 0; i < d->n; i++) {
-    int64_t j = 0;
-    for (int k = 0; k < r; k++)
-      j += idx[k] / blk[k] * sst[k];
-    /* the reference works in scale's dtype: the difference is rounded too */
-    float t = (float)(cpu_get(d, i) - (off ? cpu_get(off, j) : 0.0));
-    if (sc->dtype == MIL_FP16)
-      cpu_round_fp16(&t, 1);
-    y[i] = sc->data[j] * t;
-    for (int k = r - 1; k >= 0 && ++idx[k] == d->dim[k]; k--)
-      idx[k] = 0;
-  }
+    if (lut->dim[i] < 1 || idim[i] % lut->dim[i])
+      return cpu_error(b, "lut's dim %d (%lld) does not divide indices' (%lld)", i,
+                       (long long)lut->dim[i], (long long)idim[i]);
+  int64_t vs = lut->dim[r + 1], va = 0, none = INT64_MIN;
+  int ax = 0;
+  if (cpu_param_int(b, "vector_axis", &none, &va) < 0)
+    return -1;
+  if (vs > 1 && va == INT64_MIN)
+    return cpu_error(b, "the lut holds vectors of %lld; 'vector_axis' is required",
+                     (long long)vs);
+  if (va != INT64_MIN && cpu_axis(b, "vector_axis", va, r, &ax) < 0)
+    return -1;
+  memcpy(odim, idim, sizeof(int64_t) * (size_t)r);
+  odim[ax] *= vs;
+  s->k[1] = bits;
+  s->k[2] = ax;
+  s->k[3] = vs;
+  return 0;
 }
 
 /* iOS16 form (indices: packed bytes, shape given) when 'shape' is there;
@@ -186,8 +242,8 @@ static int prep_lut(CpuBuild *b, CpuStep *s) {
   if (shi == CPU_ERR)
     return -1;
   MilDtype dt = lut.dtype;
-  if (!cpu_is_float(dt) && dt != MIL_INT8 && dt != MIL_UINT8)
-    return cpu_error(b, "lut is %s; fp16, fp32, int8 or uint8 expected", mil_dtype_name(dt));
+  if (check_lut_dtype(b, dt) < 0)
+    return -1;
   if (shi >= 0) {
     int64_t shape[MIL_MAX_RANK];
     int r = cpu_param_ints(b, "shape", shape, MIL_MAX_RANK, NULL, 0);
@@ -207,32 +263,11 @@ static int prep_lut(CpuBuild *b, CpuStep *s) {
     s->k[1] = bits;
     return cpu_one_out(b, dt, r, shape);
   }
-  int r = ind.rank, bits = mil_dtype_bits(ind.dtype);
-  if (mil_dtype_is_signed(ind.dtype) || !mil_dtype_is_int(ind.dtype) || bits > 8 || r < 1 ||
-      lut.rank != r + 2 || lut.dim[r] != (1 << bits))
-    return cpu_error(b, "expected indices of uint1..uint8 and a lut [groups..., 2^bits, "
-                     "vector size] of rank rank(indices) + 2");
-  for (int i = 0; i < r; i++)
-    if (lut.dim[i] < 1 || ind.dim[i] % lut.dim[i])
-      return cpu_error(b, "lut's dim %d (%lld) does not divide indices' (%lld)", i,
-                       (long long)lut.dim[i], (long long)ind.dim[i]);
-  int64_t vs = lut.dim[r + 1], va = 0, none = INT64_MIN;
-  int ax = 0;
-  if (cpu_param_int(b, "vector_axis", &none, &va) < 0)
-    return -1;
-  if (vs > 1 && va == INT64_MIN)
-    return cpu_error(b, "the lut holds vectors of %lld; 'vector_axis' is required",
-                     (long long)vs);
-  if (va != INT64_MIN && cpu_axis(b, "vector_axis", va, r, &ax) < 0)
-    return -1;
   int64_t dim[MIL_MAX_RANK];
-  memcpy(dim, ind.dim, sizeof dim);
-  dim[ax] *= vs;
+  if (check_lut18(b, s, ind.dtype, ind.rank, ind.dim, &lut, dim) < 0)
+    return -1;
   s->k[0] = 18;
-  s->k[1] = bits;
-  s->k[2] = ax;
-  s->k[3] = vs;
-  return cpu_one_out(b, dt, r, dim);
+  return cpu_one_out(b, dt, ind.rank, dim);
 }
 
 static void run_lut(const CpuPlan *p, const CpuStep *s) {
@@ -270,6 +305,28 @@ static void run_lut(const CpuPlan *p, const CpuStep *s) {
   }
 }
 
+/* nonzero_data is a vector with one value per set bit of the n-element
+ * mask (packed: iOS16's bytes, LSB first; else one int per element). */
+static int check_sparse(CpuBuild *b, const char *mname, const CpuSlot *mask, const char *dname,
+                        const CpuSlot *nz, bool packed, int64_t n) {
+  if (nz->rank != 1)
+    return cpu_error(b, "%s must be a vector; it has rank %d", dname, nz->rank);
+  int64_t set = 0;
+  const int32_t *m = (const int32_t *)mask->data;
+  for (int64_t i = 0; i < n; i++)
+    set += packed ? (m[i / 8] >> (i % 8)) & 1 : m[i] != 0;
+  if (set != nz->n)
+    return cpu_error(b, "%s has %lld set bits; %s has %lld values", mname, (long long)set, dname,
+                     (long long)nz->n);
+  return 0;
+}
+
+static int need_uint1(CpuBuild *b, const CpuSlot *mask, const char *what) {
+  if (mask->dtype != MIL_UINT1)
+    return cpu_error(b, "%s is %s; uint1 expected", what, mil_dtype_name(mask->dtype));
+  return 0;
+}
+
 /* constexpr_sparse_to_dense: the elements whose mask bit is set take the
  * next value of nonzero_data in row-major order, the others are 0. iOS16
  * form: mask uint8[ceil(n / 8)] (bit i of the stream from the least
@@ -300,16 +357,8 @@ static int prep_sparse(CpuBuild *b, CpuStep *s) {
     r = mask.rank;
     memcpy(dim, mask.dim, sizeof dim);
   }
-  if (nz.rank != 1)
-    return cpu_error(b, "nonzero_data must be a vector");
-  /* the set bits must match the values given */
-  int64_t n = cpu_prod(dim, 0, r), set = 0;
-  const int32_t *m = (const int32_t *)mask.data;
-  for (int64_t i = 0; i < n; i++)
-    set += s->k[0] ? (m[i / 8] >> (i % 8)) & 1 : m[i] != 0;
-  if (set != nz.n)
-    return cpu_error(b, "mask has %lld set bits; nonzero_data has %lld values", (long long)set,
-                     (long long)nz.n);
+  if (check_sparse(b, "mask", &mask, "nonzero_data", &nz, s->k[0], cpu_prod(dim, 0, r)) < 0)
+    return -1;
   return cpu_one_out(b, nz.dtype, r, dim);
 }
 
@@ -322,6 +371,90 @@ static void run_sparse(const CpuPlan *p, const CpuStep *s) {
   for (int64_t i = 0; i < o->n; i++) {
     bool on = s->k[0] ? (m[i / 8] >> (i % 8)) & 1 : m[i] != 0;
     y[i] = on ? nz[j++] : 0;   /* 0 bits are 0 as float and as int */
+  }
+}
+
+/* The iOS18 sparse-to-sparse ops: outputs 0, the mask, and 1, the kept
+ * values (row-major order of the mask's set bits), decompressed with the
+ * block or LUT of their dense position; constexpr_sparse_to_dense takes
+ * both.
+ * constexpr_sparse_blockwise_shift_scale(data_mask, nonzero_data, scale,
+ * offset): value j = scale[blk] * (nonzero_data[j] - offset[blk]), blk the
+ * block of the j-th set bit as in constexpr_blockwise_shift_scale. */
+static int prep_sparse_shift(CpuBuild *b, CpuStep *s) {
+  CpuSlot m, nz, sc, o;
+  if (cpu_operand(b, s, 0, "data_mask", true, &m) < 0 ||
+      cpu_operand(b, s, 1, "nonzero_data", true, &nz) < 0 ||
+      cpu_operand(b, s, 2, "scale", true, &sc) < 0 ||
+      cpu_operand(b, s, 3, "offset", false, &o) < 0 || need_uint1(b, &m, "data_mask") < 0 ||
+      check_sparse(b, "data_mask", &m, "nonzero_data", &nz, false, m.n) < 0 ||
+      check_shift_scale(b, nz.dtype, m.rank, m.dim, &sc, &o, s->in[3] >= 0) < 0)
+    return -1;
+  if (cpu_output(b, 0, 2, MIL_UINT1, m.rank, m.dim) < 0 ||
+      cpu_output(b, 1, 2, sc.dtype, 1, &nz.n) < 0)
+    return -1;
+  return 0;
+}
+
+static void run_sparse_shift(const CpuPlan *p, const CpuStep *s) {
+  const CpuSlot *m = &p->slots[s->in[0]], *nz = &p->slots[s->in[1]], *sc = &p->slots[s->in[2]];
+  const CpuSlot *off = s->in[3] >= 0 ? &p->slots[s->in[3]] : NULL;
+  const int32_t *mi = (const int32_t *)m->data;
+  float *y = cpu_data(p, s->out[1]);
+  memcpy(cpu_data(p, s->out[0]), m->data, sizeof(int32_t) * (size_t)m->n);
+  for (int64_t i = 0, j = 0; i < m->n; i++)
+    if (mi[i]) {
+      y[j] = shift_scale(sc, off, block_of(i, m->rank, m->dim, sc->dim), cpu_get(nz, j));
+      j++;
+    }
+}
+
+/* constexpr_lut_to_sparse(indices_mask, indices_nonzero_data, lut,
+ * vector_axis): value j = lut[group][indices_nonzero_data[j]] with the
+ * group of the j-th set bit as in iOS18 constexpr_lut_to_dense. With
+ * vectors of V, the mask is repeated V times along vector_axis and each
+ * set bit of that expanded mask takes its element of the vector. */
+static int prep_lut_sparse(CpuBuild *b, CpuStep *s) {
+  CpuSlot m, ind, lut;
+  int64_t dim[MIL_MAX_RANK];
+  if (cpu_operand(b, s, 0, "indices_mask", true, &m) < 0 ||
+      cpu_operand(b, s, 1, "indices_nonzero_data", true, &ind) < 0 ||
+      cpu_operand(b, s, 2, "lut", true, &lut) < 0 || need_uint1(b, &m, "indices_mask") < 0 ||
+      check_lut_dtype(b, lut.dtype) < 0 ||
+      check_sparse(b, "indices_mask", &m, "indices_nonzero_data", &ind, false, m.n) < 0 ||
+      check_lut18(b, s, ind.dtype, m.rank, m.dim, &lut, dim) < 0)
+    return -1;
+  int64_t nv = ind.n * s->k[3];
+  if (cpu_output(b, 0, 2, MIL_UINT1, m.rank, dim) < 0 ||
+      cpu_output(b, 1, 2, lut.dtype, 1, &nv) < 0)
+    return -1;
+  return 0;
+}
+
+/* Row-major over the expanded mask: for each position before the vector
+ * axis (outer) and along it (a), the slab after it (inner) is walked once
+ * per vector element v, its set bits taking kept indices from the same
+ * running count. */
+static void run_lut_sparse(const CpuPlan *p, const CpuStep *s) {
+  const CpuSlot *m = &p->slots[s->in[0]], *lut = &p->slots[s->in[2]];
+  const int32_t *mi = (const int32_t *)m->data, *ix = cpu_idata(p, s->in[1]);
+  const uint32_t *tab = (const uint32_t *)lut->data;   /* copied as bits */
+  int32_t *om = cpu_idata(p, s->out[0]);
+  uint32_t *y = (uint32_t *)cpu_data(p, s->out[1]);
+  int r = m->rank, ax = (int)s->k[2];
+  int64_t vs = s->k[3], np = (int64_t)1 << s->k[1];
+  int64_t outer = cpu_prod(m->dim, 0, ax), inner = cpu_prod(m->dim, ax + 1, r);
+  int64_t at = 0, j = 0, o = 0, q0 = 0;
+  for (int64_t i = 0; i < outer * m->dim[ax]; i++, q0 += inner) {
+    int64_t j0 = j;
+    for (int64_t v = 0; v < vs; v++) {
+      j = j0;
+      for (int64_t q = q0; q < q0 + inner; q++) {
+        om[o++] = mi[q];
+        if (mi[q])
+          y[at++] = tab[(block_of(q, r, m->dim, lut->dim) * np + ix[j++]) * vs + v];
+      }
+    }
   }
 }
 
@@ -345,6 +478,8 @@ const CpuOpDef cpu_ops_quant[] = {
   {"constexpr_affine_dequantize", prep_dequantize, run_dequantize, 1, true, false},
   {"constexpr_blockwise_shift_scale", prep_blockwise, run_blockwise, 0, true, false},
   {"constexpr_lut_to_dense", prep_lut, run_lut, 0, true, false},
+  {"constexpr_lut_to_sparse", prep_lut_sparse, run_lut_sparse, 0, true, false},
+  {"constexpr_sparse_blockwise_shift_scale", prep_sparse_shift, run_sparse_shift, 0, true, false},
   {"dequantize", prep_dequantize, run_dequantize, 0, false, false},
   {"quantize", prep_quantize, run_quantize, 0, false, false},
   {NULL, NULL, NULL, 0, false, false},
