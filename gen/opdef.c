@@ -33,7 +33,7 @@ static const MilType *operand_type(const MilFunc *f, int opi, const char *name) 
   const MilType *t = NULL;
   if (a && a->bind.kind == MIL_BREF)
     t = mil_value_type(f, a->bind.ref, opi);
-  else if (a && a->bind.kind == MIL_BVAL)
+  else if (a && a->bind.kind == MIL_BVAL && a->bind.val)   /* NULL after a parse error */
     t = a->bind.val->type;
   return t && t->kind == MIL_TENSOR ? t : NULL;
 }
@@ -52,7 +52,7 @@ static const MilValue *operand_const(const MilFunc *f, int opi, const char *name
     return NULL;
   for (int i = opi - 1; i >= 0; i--) {
     const MilOp *op = &f->ops[i];
-    if (op->nouts == 1 && strcmp(op->outs[0].name, a->bind.ref) == 0) {
+    if (op->nouts == 1 && op->outs[0].name && strcmp(op->outs[0].name, a->bind.ref) == 0) {
       const MilAttr *v = strcmp(op->op, "const") == 0 ? mil_op_attr_get(op, "val") : NULL;
       return v ? v->val : NULL;
     }

@@ -368,8 +368,8 @@ MilpTArg *milp_targ_dim(MilpState *s, Loc loc, bool any) {
     return a;
   const char *t = s->src->text + loc.start;   /* the INT token: -?[0-9]+ */
   size_t n = loc.end - loc.start;
-  int64_t v = 0;
-  for (size_t i = 0; i < n && v <= MILP_MAX_DIM; i++)
+  int64_t v = 0;   /* digits only: the sign is judged below, and v stays small */
+  for (size_t i = t[0] == '-'; i < n && v <= MILP_MAX_DIM; i++)
     v = v * 10 + (t[i] - '0');
   if (t[0] == '-')
     a->bad = !milp_err(s, loc, "negative dimension %s", milp_text(s, loc));
