@@ -699,8 +699,11 @@ static int study_add(Study *s, const char *path, const RunOpts *o, Diag *d) {
   return 0;
 }
 
-/* Opens every PATH; one that cannot be opened is reported and left out. */
-static int study_open_paths(Study *s, const RunOpts *o, Diag *d) {
+/* Calls each(path, ctx) for every model of every PATH, in order; a PATH
+ * that cannot be expanded, or a model each() fails on, is reported and
+ * the rest still go. 1 if any failed. */
+static int each_model(const RunOpts *o, int (*each)(const char *path, void *ctx), void *ctx,
+                      Diag *d) {
   int status = 0;
   for (int p = 0; p < o->npaths; p++) {
     char **list = NULL;
@@ -710,12 +713,29 @@ static int study_open_paths(Study *s, const RunOpts *o, Diag *d) {
       continue;
     }
     for (int k = 0; k < n; k++) {
-      status |= study_add(s, list[k], o, d) < 0;
+      status |= each(list[k], ctx) != 0;
       free(list[k]);
     }
     free(list);
   }
   return status;
+}
+
+typedef struct StudyCtx {
+  Study *s;
+  const RunOpts *o;
+  Diag *d;
+} StudyCtx;
+
+static int study_add_one(const char *path, void *ctx) {
+  StudyCtx *c = ctx;
+  return study_add(c->s, path, c->o, c->d) < 0;
+}
+
+/* Opens every PATH; one that cannot be opened is reported and left out. */
+static int study_open_paths(Study *s, const RunOpts *o, Diag *d) {
+  StudyCtx c = {s, o, d};
+  return each_model(o, study_add_one, &c, d);
 }
 
 static int study_open(Study *s, const RunOpts *o, Diag *d) {
@@ -998,20 +1018,18 @@ int run_probe(const RunOpts *o, FILE *out, Diag *d) {
 #endif
 }
 
+typedef struct DryCtx {
+  const RunOpts *o;
+  FILE *out;
+  Diag *d;
+} DryCtx;
+
+static int dry_each(const char *path, void *ctx) {
+  DryCtx *c = ctx;
+  return dry_one(c->o, path, c->out, c->d);
+}
+
 int run_dry(const RunOpts *o, FILE *out, Diag *d) {
-  int status = 0;
-  for (int p = 0; p < o->npaths; p++) {
-    char **list = NULL;
-    int n = 0;
-    if (model_expand(o->paths[p], &list, &n, d) < 0) {
-      status = 1;
-      continue;
-    }
-    for (int k = 0; k < n; k++) {
-      status |= dry_one(o, list[k], out, d);
-      free(list[k]);
-    }
-    free(list);
-  }
-  return status;
+  DryCtx c = {o, out, d};
+  return each_model(o, dry_each, &c, d);
 }
