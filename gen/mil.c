@@ -447,15 +447,40 @@ const MilAttr *mil_op_attr_get(const MilOp *op, const char *name) {
   return NULL;
 }
 
-const MilType *mil_value_type(const MilFunc *f, const char *name, int before) {
+static bool same_name(const char *a, const char *b) { return a == b || strcmp(a, b) == 0; }
+
+/* A resolved reference is trusted only if it still names ref: a pass that
+ * moved ops leaves it stale, and then the scan answers. */
+const MilVar *mil_ref_var(const MilFunc *f, const MilBind *b, int before, int *opi) {
+  int d = b->def;
+  if (d < 0 && -d - 1 < f->ninputs && same_name(f->inputs[-d - 1].name, b->ref)) {
+    *opi = -1;
+    return &f->inputs[-d - 1];
+  }
+  if (d > 0 && d - 1 < before && d - 1 < f->nops && b->out < f->ops[d - 1].nouts &&
+      same_name(f->ops[d - 1].outs[b->out].name, b->ref)) {
+    *opi = d - 1;
+    return &f->ops[d - 1].outs[b->out];
+  }
   for (int i = 0; i < f->ninputs; i++)
-    if (strcmp(f->inputs[i].name, name) == 0)
-      return f->inputs[i].type;
+    if (strcmp(f->inputs[i].name, b->ref) == 0) {
+      *opi = -1;
+      return &f->inputs[i];
+    }
   for (int o = 0; o < before && o < f->nops; o++)
     for (int k = 0; k < f->ops[o].nouts; k++)
-      if (strcmp(f->ops[o].outs[k].name, name) == 0)
-        return f->ops[o].outs[k].type;
+      if (strcmp(f->ops[o].outs[k].name, b->ref) == 0) {
+        *opi = o;
+        return &f->ops[o].outs[k];
+      }
   return NULL;
+}
+
+const MilType *mil_value_type(const MilFunc *f, const char *name, int before) {
+  MilBind b = {.kind = MIL_BREF, .ref = name};
+  int opi;
+  const MilVar *v = mil_ref_var(f, &b, before, &opi);
+  return v ? v->type : NULL;
 }
 
 MilOp *mil_add_op_noout(MilProg *p, MilFunc *f, const char *op, const char *name) {

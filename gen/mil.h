@@ -91,6 +91,10 @@ struct MilBind {
   MilBindKind kind;
   int nitems;           /* MIL_BLIST */
   const char *ref;      /* MIL_BREF */
+  int def, out;         /* MIL_BREF, where the parser found ref defined: def is
+                           1 + the op's index in the function and out the
+                           output's, or def = -(1 + the input's index); 0 when
+                           not resolved (programs built in memory) */
   MilValue *val;        /* MIL_BVAL */
   MilBind *items;       /* MIL_BLIST */
 };
@@ -221,6 +225,10 @@ const MilAttr *mil_op_attr_get(const MilOp *op, const char *name);
 /* The type of a named value in f: an input or the output of an op before
  * op index `before` (use f->nops for "anywhere"). */
 const MilType *mil_value_type(const MilFunc *f, const char *name, int before);
+/* The variable a MIL_BREF binding of op `before` reads: an input or an
+ * output of an earlier op; *opi is that op's index, or -1 for an input.
+ * O(1) when the parser resolved it, else a scan as mil_value_type's. */
+const MilVar *mil_ref_var(const MilFunc *f, const MilBind *b, int before, int *opi);
 
 /* The MIL text printer (milprint.c): canonical text, keys sorted, floats
  * as %a, one statement per line, in the dialect of p->version. */

@@ -1,6 +1,6 @@
 /* opdef.c - the shared op definitions (see opdef.h). Operand types come
- * from the function (mil_value_type); parameters from inline values or
- * the const op that defines them. */
+ * from the function (mil_ref_var, O(1) for what the parser read);
+ * parameters from inline values or the const op that defines them. */
 #include "opdef.h"
 
 #include <stdarg.h>
@@ -31,10 +31,13 @@ static const char *type_str(char *buf, size_t n, const MilType *t) {
 static const MilType *operand_type(const MilFunc *f, int opi, const char *name) {
   const MilArg *a = mil_op_arg(&f->ops[opi], name);
   const MilType *t = NULL;
-  if (a && a->bind.kind == MIL_BREF)
-    t = mil_value_type(f, a->bind.ref, opi);
-  else if (a && a->bind.kind == MIL_BVAL && a->bind.val)   /* NULL after a parse error */
+  int def;
+  if (a && a->bind.kind == MIL_BREF) {
+    const MilVar *v = mil_ref_var(f, &a->bind, opi, &def);
+    t = v ? v->type : NULL;
+  } else if (a && a->bind.kind == MIL_BVAL && a->bind.val) {   /* NULL after a parse error */
     t = a->bind.val->type;
+  }
   return t && t->kind == MIL_TENSOR ? t : NULL;
 }
 
@@ -48,16 +51,13 @@ static const MilValue *operand_const(const MilFunc *f, int opi, const char *name
     return NULL;
   if (a->bind.kind == MIL_BVAL)
     return a->bind.val;
-  if (a->bind.kind != MIL_BREF)
+  int def;
+  if (a->bind.kind != MIL_BREF || !mil_ref_var(f, &a->bind, opi, &def) || def < 0)
     return NULL;
-  for (int i = opi - 1; i >= 0; i--) {
-    const MilOp *op = &f->ops[i];
-    if (op->nouts == 1 && op->outs[0].name && strcmp(op->outs[0].name, a->bind.ref) == 0) {
-      const MilAttr *v = strcmp(op->op, "const") == 0 ? mil_op_attr_get(op, "val") : NULL;
-      return v ? v->val : NULL;
-    }
-  }
-  return NULL;
+  const MilOp *op = &f->ops[def];
+  const MilAttr *v = op->nouts == 1 && strcmp(op->op, "const") == 0 ? mil_op_attr_get(op, "val")
+                                                                    : NULL;
+  return v ? v->val : NULL;
 }
 
 /* An integer (or bool) parameter's values: their count, def's when the

@@ -20,11 +20,12 @@ enum {
 
 /* An interned name or string: one copy in the program's arena per
  * distinct text, so names compare by pointer. def is 1 + the index of the
- * function that defines the name as a value, or 0. */
+ * function that defines the name as a value, or 0; var and out say where
+ * it is first defined there, as MilBind's def and out do. */
 typedef struct MilpSym {
   const char *str;
   uint32_t len, hash;
-  int def;
+  int def, var, out;
 } MilpSym;
 
 typedef struct MilpChunk MilpChunk;

@@ -121,7 +121,7 @@ static MilpSym *intern(MilpState *s, const char *t, size_t n) {
   uint32_t h = hash_bytes(t, n);
   size_t i = sym_slot(s, t, n, h);
   if (!s->slot[i]) {
-    s->sym[s->nsym] = (MilpSym){mil_strndup(s->p, t, n), (uint32_t)n, h, 0};
+    s->sym[s->nsym] = (MilpSym){mil_strndup(s->p, t, n), (uint32_t)n, h, 0, 0, 0};
     s->slot[i] = (uint32_t)++s->nsym;
   }
   return &s->sym[s->slot[i] - 1];
@@ -780,7 +780,14 @@ MilValue *milp_value(MilpState *s, const MilType *t, const MilpLit *lit) {
 
 static bool defined(const MilpState *s, const MilpSym *e) { return e->def == s->fn + 1; }
 
-static void define(MilpState *s, MilpSym *e) { e->def = s->fn + 1; }
+/* A name defined twice keeps its first definition, as a scan finds it. */
+static void define(MilpState *s, MilpSym *e, int var, int out) {
+  if (defined(s, e))
+    return;
+  e->def = s->fn + 1;
+  e->var = var;
+  e->out = out;
+}
 
 /* ---- program structure ---------------------------------------------------------- */
 
@@ -833,7 +840,7 @@ void milp_param(MilpState *s, MilType *t, Loc name) {
   MilpSym *e = name_sym(s, name);
   if (defined(s, e))
     milp_err(s, name, "'%s' defined twice", e->str);
-  define(s, e);
+  define(s, e, -(s->p->funcs[s->fn].ninputs + 1), 0);
   mil_add_input(s->p, &s->p->funcs[s->fn], t, e->str);
 }
 
@@ -861,6 +868,8 @@ MilBind *milp_bind_ref(MilpState *s, Loc name) {
   b->ref = e->str;
   if (!defined(s, e))
     milp_err(s, name, "'%s' is not defined", b->ref);
+  else
+    b->def = e->var, b->out = e->out;
   return b;
 }
 
@@ -918,7 +927,7 @@ void milp_stmt(MilpState *s, MilpSeq outs, Loc opname, MilpSeq args, MilpSeq att
     MilpSym *e = name_sym(s, x->loc);
     if (defined(s, e))
       milp_err(s, x->loc, "'%s' defined twice", e->str);
-    define(s, e);
+    define(s, e, s->p->funcs[s->fn].nops, op->nouts);
     op->outs[op->nouts++] = *(MilVar *)x->item;
   }
   stmt_args(s, op, args);

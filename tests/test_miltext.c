@@ -672,6 +672,42 @@ START_TEST(parse_two_functions) {
 }
 END_TEST
 
+/* Each reference records where it was defined (an input: -(1 + index); an
+ * op output: 1 + op index, output index), in its own function; the checks
+ * look operands up through that, and a stale record falls back to a scan. */
+START_TEST(parse_resolved_refs) {
+  MilProg *p = parse_ok("program(1.3) { func a<ios18>(fp16 x, fp16 z) {\n"
+                        "  fp16 y = relu(x = z);\n"
+                        "  fp16 u, fp16 v = split2(x = y);\n"
+                        "  fp16 w = add(x = v, y = (x, u));\n"
+                        "} -> (w);\n"
+                        "func b<ios18>(fp16 w, fp16 y) { fp16 x = add(x = y, y = w); } -> (x); }");
+  const MilFunc *f = &p->funcs[0];
+  const MilArg *a = mil_op_arg(&f->ops[0], "x");
+  ck_assert_int_eq(a->bind.def, -2);                 /* z: input 1 */
+  a = mil_op_arg(&f->ops[1], "x");
+  ck_assert_int_eq(a->bind.def, 1);                  /* y: op 0, output 0 */
+  ck_assert_int_eq(a->bind.out, 0);
+  a = mil_op_arg(&f->ops[2], "x");
+  ck_assert_int_eq(a->bind.def, 2);                  /* v: op 1, output 1 */
+  ck_assert_int_eq(a->bind.out, 1);
+  a = mil_op_arg(&f->ops[2], "y");
+  ck_assert_int_eq(a->bind.items[0].def, -1);        /* x: input 0 */
+  ck_assert_int_eq(a->bind.items[1].def, 2);         /* u: op 1, output 0 */
+  ck_assert_int_eq(a->bind.items[1].out, 0);
+  a = mil_op_arg(&p->funcs[1].ops[0], "x");
+  ck_assert_int_eq(a->bind.def, -2);                 /* b's own y, not a's */
+  int opi;
+  const MilVar *v = mil_ref_var(f, &mil_op_arg(&f->ops[2], "x")->bind, 2, &opi);
+  ck_assert_ptr_eq(v, &f->ops[1].outs[1]);
+  ck_assert_int_eq(opi, 1);
+  MilBind stale = {.kind = MIL_BREF, .ref = "u", .def = -1};   /* says x: scanned */
+  ck_assert_ptr_eq(mil_ref_var(f, &stale, 2, &opi), &f->ops[1].outs[0]);
+  ck_assert_ptr_null(mil_ref_var(f, &stale, 1, &opi));          /* not before op 1 */
+  mil_free(p);
+}
+END_TEST
+
 /* ---- the corpus of real compiler output ------------------------------------------ */
 
 typedef struct Corpus {
@@ -837,6 +873,7 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pa, parse_built_program);
   tcase_add_test(pa, parse_values);
   tcase_add_test(pa, parse_two_functions);
+  tcase_add_test(pa, parse_resolved_refs);
   tcase_add_test(pa, parse_no_outputs);
   tcase_add_test(pa, parse_tuple_comma);
   tcase_add_test(pa, parse_type_spellings);
