@@ -180,9 +180,9 @@ const char *mil_dtype_name(MilDtype t) {
 }
 
 bool mil_dtype_lookup(const char *s, size_t n, MilDtype *out) {
-  for (int i = 0; i < MIL_NDTYPES; i++)
-    if (n && dtypes[i].name[0] == s[0] && strlen(dtypes[i].name) == n &&
-        memcmp(dtypes[i].name, s, n) == 0) {
+  for (int i = 0; i < MIL_NDTYPES; i++)   /* strncmp stops at the name's end */
+    if (n && dtypes[i].name[0] == s[0] && strncmp(dtypes[i].name, s, n) == 0 &&
+        dtypes[i].name[n] == '\0') {
       *out = (MilDtype)i;
       return true;
     }

@@ -73,6 +73,7 @@ static MilpSeq seq(const MilpSeq *q) { return q ? *q : (MilpSeq){NULL, NULL, 0};
 %token KW_BLOBFILE "BLOBFILE"
 %token ARROW "->"
 %token <type> TENSOR_TYPE "tensor type"
+%token <val> VALUE "string value"
 
 %type <type> type
 %type <targ> targ shape dims dim
@@ -193,6 +194,7 @@ op_attrs: %empty        { $$ = seq0(); }
   ;
 
 value: type '(' lit ')' { $$ = milp_value(s, $1, $3); }
+  | VALUE
   ;
 
 type: TENSOR_TYPE

@@ -118,6 +118,7 @@ const char *milp_string(MilpState *s, Loc loc);   /* interned; NULL after an err
 /* Types. */
 MilType *milp_dtype(MilpState *s, Loc name);
 MilType *milp_tensor_token(MilpState *s, Loc loc);   /* NULL: read it the long way */
+MilValue *milp_string_token(MilpState *s, Loc loc);  /* the same */
 MilType *milp_type(MilpState *s, Loc name, MilpSeq targs, Loc loc);
 MilpTArg *milp_targ_type(MilpState *s, MilType *t);
 MilpTArg *milp_targ_dim(MilpState *s, Loc loc, bool any);

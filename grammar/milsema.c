@@ -70,19 +70,52 @@ static void tmp_reset(MilpState *s) {
 
 /* ---- interned names and strings, interned tensor types --------------------------- */
 
-/* Eight bytes a step: names are short, but there are millions of them. */
+static uint64_t load64(const char *t) {
+  uint64_t w;
+  memcpy(&w, t, 8);
+  return w;
+}
+
+static uint64_t load32(const char *t) {
+  uint32_t w;
+  memcpy(&w, t, 4);
+  return w;
+}
+
+/* The last (up to) eight bytes of t[0..n) as one word, read without a
+ * byte-by-byte copy: overlapping loads, never past t + n. */
+static inline uint64_t tail_word(const char *t, size_t n) {
+  if (n >= 8)
+    return load64(t + n - 8);
+  if (n >= 4)
+    return load32(t) | load32(t + n - 4) << 32;
+  if (n)
+    return (uint64_t)(unsigned char)t[0] | (uint64_t)(unsigned char)t[n / 2] << 8 |
+           (uint64_t)(unsigned char)t[n - 1] << 16;
+  return 0;
+}
+
+/* Eight bytes a step: names are short, but there are millions of them.
+ * The length is mixed in, so the overlapping tail loses nothing. */
 static uint32_t hash_bytes(const char *t, size_t n) {
   uint64_t h = 0x9e3779b97f4a7c15u ^ n;
-  for (; n >= 8; t += 8, n -= 8) {
-    uint64_t w;
-    memcpy(&w, t, 8);
-    h = (h ^ w) * 0xff51afd7ed558ccdu;
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    h = (h ^ load64(t + i)) * 0xff51afd7ed558ccdu;
     h ^= h >> 29;
   }
-  uint64_t w = 0;
-  memcpy(&w, t, n);
-  h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+  h = (h ^ tail_word(t, n)) * 0xc4ceb9fe1a85ec53u;
+  h = (h ^ h >> 32) * 0xff51afd7ed558ccdu;   /* so the last byte reaches the low bits */
   return (uint32_t)(h ^ h >> 32);
+}
+
+/* memcmp(a, b, n) == 0 for the short names a parse compares by the
+ * million, inline. */
+static bool same_bytes(const char *a, const char *b, size_t n) {
+  size_t i = 0;
+  for (; i + 8 < n; i += 8)
+    if (load64(a + i) != load64(b + i))
+      return false;
+  return tail_word(a, n) == tail_word(b, n);
 }
 
 /* The slot table holds 1 + an index into s->sym, or 0 when empty: 4 bytes
@@ -92,7 +125,7 @@ static size_t sym_slot(const MilpState *s, const char *t, size_t n, uint32_t h) 
   size_t mask = s->slotcap - 1, i = h & mask;
   for (; s->slot[i]; i = (i + 1) & mask) {
     const MilpSym *e = &s->sym[s->slot[i] - 1];
-    if (e->hash == h && e->len == n && memcmp(e->str, t, n) == 0)
+    if (e->hash == h && e->len == n && same_bytes(e->str, t, n))
       break;
   }
   return i;
@@ -350,6 +383,30 @@ MilType *milp_tensor_token(MilpState *s, Loc loc) {
     dims[rank++] = d;
   }
   return tensor_type(s, dt, rank, dims);
+}
+
+static MilValue *new_value(MilpState *s, const MilType *t, MilValKind kind, size_t extra);
+
+/* A "string(\"...\")" token: the value milp_value() makes of it, or NULL
+ * when the string needs decoding (or would nest too deep) and is read the
+ * long way, which reports what is wrong. */
+MilValue *milp_string_token(MilpState *s, Loc loc) {
+  const char *t = s->src->text;
+  size_t a = loc.start + 6, b = loc.end - 1;   /* past "string"; at ')' */
+  if (s->depth + 1 > MILP_MAX_DEPTH)
+    return NULL;
+  while (t[a] != '"')
+    a++;
+  while (t[b] != '"')
+    b--;
+  for (size_t i = a + 1; i < b; i++)
+    if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] >= 0x7f || t[i] == '\\')
+      return NULL;
+  MilValue *v = new_value(s, mil_scalar_type(s->p, MIL_STRING), MIL_VDATA, sizeof *v->s);
+  v->n = 1;
+  v->s = (char **)(v + 1);
+  v->s[0] = (char *)intern(s, t + a + 1, b - a - 1)->str;
+  return v;
 }
 
 MilpTArg *milp_targ_type(MilpState *s, MilType *t) {
