@@ -672,6 +672,46 @@ START_TEST(parse_two_functions) {
 }
 END_TEST
 
+/* string("...") is read whole when it needs no decoding, the long way
+ * when it does; both give the same values and locate errors alike. */
+START_TEST(parse_string_values) {
+  MilProg *p = parse_ok("program(1.3) { func main<ios18>(fp16 x) {\n"
+                        "  string a = const()[name = string(\"a\"), val = string ( \"two words\"\n )];\n"
+                        "  string b = const()[name = string(\"b\"), val = string(\"q\\\"t\\\\\")];\n"
+                        "  string c = const()[name = string(\"c\"), val = string(\"\xc3\xa9\")];\n"
+                        "} -> (x); }");
+  const MilFunc *f = &p->funcs[0];
+  ck_assert_str_eq(attr_val(&f->ops[0], "val")->s[0], "two words");
+  ck_assert_str_eq(attr_val(&f->ops[1], "val")->s[0], "q\"t\\");
+  ck_assert_str_eq(attr_val(&f->ops[2], "val")->s[0], "\xc3\xa9");
+  const MilValue *n = attr_val(&f->ops[1], "name");
+  ck_assert_int_eq(n->type->kind, MIL_TENSOR);
+  ck_assert_int_eq(n->type->dtype, MIL_STRING);
+  ck_assert_int_eq(n->type->rank, 0);
+  ck_assert_int_eq(n->n, 1);
+  ck_assert_ptr_eq(n->s[0], f->ops[1].outs[0].name);     /* interned: one copy */
+  mil_free(p);
+  static const struct { const char *text, *want; } bad[] = {
+    {"program(1.3) { func main<ios18>(fp16 x) {\n"
+     "  string a = const()[name = string(\"a\\q\")];\n} -> (x); }",
+     "t.mil:2:38: error: unknown escape in string"},
+    {"program(1.3) { func main<ios18>(fp16 x) {\n"
+     "  string a = const()[name = string(\"a\")  val = string(\"b\")];\n} -> (x); }",
+     "t.mil:2:42: error: expected ']' or ',', found 'val'"},
+    {"program(1.3) { func main<ios18>(fp16 x) {\n"
+     "  string a = const()[name = string(\"a\")]  ;\n  string a = const()[];\n} -> (x); }",
+     "t.mil:3:10: error: 'a' defined twice"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char *msgs;
+    ck_assert_ptr_null(parse_text("t.mil", bad[i].text, strlen(bad[i].text), &msgs));
+    ck_assert_msg(strncmp(msgs, bad[i].want, strlen(bad[i].want)) == 0, "want %s\ngot %s",
+                  bad[i].want, msgs);
+    free(msgs);
+  }
+}
+END_TEST
+
 /* Each reference records where it was defined (an input: -(1 + index); an
  * op output: 1 + op index, output index), in its own function; the checks
  * look operands up through that, and a stale record falls back to a scan. */
@@ -874,6 +914,7 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pa, parse_values);
   tcase_add_test(pa, parse_two_functions);
   tcase_add_test(pa, parse_resolved_refs);
+  tcase_add_test(pa, parse_string_values);
   tcase_add_test(pa, parse_no_outputs);
   tcase_add_test(pa, parse_tuple_comma);
   tcase_add_test(pa, parse_type_spellings);
