@@ -699,7 +699,7 @@ START_TEST(parse_string_values) {
      "  string a = const()[name = string(\"a\")  val = string(\"b\")];\n} -> (x); }",
      "t.mil:2:42: error: expected ']' or ',', found 'val'"},
     {"program(1.3) { func main<ios18>(fp16 x) {\n"
-     "  string a = const()[name = string(\"a\")]  ;\n  string a = const()[];\n} -> (x); }",
+     "  string a = const()[name = string(\"a\")]  ;\n  string a = const();\n} -> (x); }",
      "t.mil:3:10: error: 'a' defined twice"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
