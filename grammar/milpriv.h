@@ -28,6 +28,13 @@ typedef struct MilpSym {
   int def, var, out;
 } MilpSym;
 
+/* A tensor type's spelling, already read: where it is in the text. */
+typedef struct MilpTypeText {
+  size_t at;
+  uint32_t len, hash;
+  MilType *type;         /* NULL: empty slot */
+} MilpTypeText;
+
 typedef struct MilpChunk MilpChunk;
 struct MilpChunk {
   MilpChunk *next;
@@ -50,6 +57,8 @@ typedef struct MilpState {
   size_t slotcap;
   const MilType **ty;    /* interned tensor types (hash table) */
   size_t nty, tycap;
+  MilpTypeText *tt;      /* TENSOR_TYPE spellings seen (hash table) */
+  size_t ntt, ttcap;
   MilpChunk *tmp;        /* scratch for what one statement needs */
 } MilpState;
 

@@ -210,6 +210,8 @@ void milp_state_free(MilpState *s) {
   free(s->sym);
   free(s->slot);
   free(s->ty);
+  free(s->tt);
+  s->tt = NULL;
   s->tmp = NULL;
   s->sym = NULL;
   s->slot = NULL;
@@ -352,10 +354,52 @@ static size_t skip_ws(const char *t, size_t i) {
  * (the scanner's pattern). Whatever the general rules would report (an
  * unknown dtype, a dimension too large, too many, too deep) gives NULL, and
  * the text is read again the long way, which reports it. */
+static size_t tt_slot(const MilpState *s, const char *t, size_t n, uint32_t h) {
+  size_t mask = s->ttcap - 1, i = h & mask;
+  for (; s->tt[i].type; i = (i + 1) & mask) {
+    const MilpTypeText *e = &s->tt[i];
+    if (e->hash == h && e->len == n && same_bytes(s->src->text + e->at, t, n))
+      break;
+  }
+  return i;
+}
+
+static void tt_grow(MilpState *s) {
+  MilpTypeText *old = s->tt;
+  size_t oldcap = s->ttcap;
+  s->ttcap = oldcap ? 2 * oldcap : 64;
+  s->tt = xmalloc(s->ttcap * sizeof *s->tt);
+  memset(s->tt, 0, s->ttcap * sizeof *s->tt);
+  for (size_t i = 0; i < oldcap; i++)
+    if (old[i].type)
+      s->tt[tt_slot(s, s->src->text + old[i].at, old[i].len, old[i].hash)] = old[i];
+  free(old);
+}
+
+static MilType *read_tensor_token(MilpState *s, const char *t);
+
+/* A program spells a few tensor types many times: each spelling is read
+ * once, then found by its text. */
 MilType *milp_tensor_token(MilpState *s, Loc loc) {
-  const char *t = s->src->text + loc.start;
   if (s->depth + 2 > MILP_MAX_DEPTH)
     return NULL;
+  const char *t = s->src->text + loc.start;
+  size_t n = loc.end - loc.start;
+  uint32_t h = hash_bytes(t, n);
+  if (2 * (s->ntt + 1) > s->ttcap)
+    tt_grow(s);
+  MilpTypeText *e = &s->tt[tt_slot(s, t, n, h)];
+  if (!e->type) {
+    MilType *type = read_tensor_token(s, t);
+    if (!type)
+      return NULL;
+    *e = (MilpTypeText){loc.start, (uint32_t)n, h, type};
+    s->ntt++;
+  }
+  return e->type;
+}
+
+static MilType *read_tensor_token(MilpState *s, const char *t) {
   size_t i = skip_ws(t, 6) + 1, j = skip_ws(t, i), k = j;   /* past "tensor" and '<' */
   while (t[k] != ',' && t[k] != ' ' && t[k] != '\t' && t[k] != '\r' && t[k] != '\n')
     k++;

@@ -712,6 +712,42 @@ START_TEST(parse_string_values) {
 }
 END_TEST
 
+/* The scanner never backs up: a long pattern cut short (a tensor type,
+ * string(...), a number's exponent, -inf) gives the shorter tokens it
+ * starts with, and the grammar says what is wrong after them. */
+START_TEST(scan_cut_short) {
+  static const struct { const char *stmt, *want; } cases[] = {
+    {"tensor<fp16, [1, ]> y = relu(x = x);", "4:18: error: expected integer or '?', found ']'"},
+    {"tensor<fp16 [1]> y = relu(x = x);", "4:13: error: expected ',', '<' or '>', found '['"},
+    {"int32 y = const()[val = int32(0x)];", "4:32: error: expected ')', found 'x'"},
+    {"fp16 y = const()[val = fp16(0x1e2p-)];", "4:34: error: expected ')', found 'p'"},
+    {"fp16 y = const()[val = fp16(1e+)];", "4:30: error: expected ')', found 'e'"},
+    {"fp16 y = const()[val = fp16(-1.5E)];", "4:33: error: expected ')', found 'E'"},
+    {"fp16 y = const()[val = fp16(-in)];", "4:29: error: unexpected character '-'"},
+    {"fp16 y = const()[val = fp16(-.)];", "4:29: error: unexpected character '-'"},
+    {"fp16 y = const()[name = string(x)];", "4:32: error: expected a string, found 'x'"},
+    {"fp16 y = const()[name = string(\"y\" , 1)];", "4:36: error: expected ')', found ','"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[512], *msgs, want[128];
+    snprintf(text, sizeof text, "program(1.3)\n{\n  func main<ios18>(tensor<fp16, [1, 2]> x) {\n"
+             "%s\n  } -> (x);\n}\n", cases[i].stmt);
+    ck_assert_ptr_null(parse_text("t.mil", text, strlen(text), &msgs));
+    snprintf(want, sizeof want, "t.mil:%s", cases[i].want);
+    ck_assert_msg(strncmp(msgs, want, strlen(want)) == 0, "%s\nwant %s\ngot %s", cases[i].stmt,
+                  want, msgs);
+    free(msgs);
+  }
+  MilProg *p = parse_ok("program(1.3) { func main<ios18>(fp16 x) {\n"
+                        "  tensor <fp16, [1, 2] > y = const()[val = tensor<fp16, [2]>([-0x1.8p+1, -inf])];\n"
+                        "} -> (x); }");
+  const MilValue *v = attr_val(&p->funcs[0].ops[0], "val");
+  ck_assert(v->f[0] == -3.0 && v->f[1] == -INFINITY);
+  ck_assert_int_eq(p->funcs[0].ops[0].outs[0].type->dim[1], 2);
+  mil_free(p);
+}
+END_TEST
+
 /* Each reference records where it was defined (an input: -(1 + index); an
  * op output: 1 + op index, output index), in its own function; the checks
  * look operands up through that, and a stale record falls back to a scan. */
@@ -915,6 +951,7 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pa, parse_two_functions);
   tcase_add_test(pa, parse_resolved_refs);
   tcase_add_test(pa, parse_string_values);
+  tcase_add_test(pa, scan_cut_short);
   tcase_add_test(pa, parse_no_outputs);
   tcase_add_test(pa, parse_tuple_comma);
   tcase_add_test(pa, parse_type_spellings);
