@@ -101,11 +101,17 @@ attrs: attr             { $$ = milp_seq(s, seq0(), $1, @1); }
   | attrs ',' attr      { $$ = milp_seq(s, $1, $3, @3); }
   ;
 
-attr: name '=' value    { $$ = milp_attr(s, @1, $3); }
+attr: IDENT '=' value   { $$ = milp_attr(s, @1, $3); }
+  | kw '=' value        { $$ = milp_attr(s, @1, $3); }
   ;
 
-/* The few keywords may still name values. */
-name: IDENT | KW_PROGRAM | KW_FUNC | KW_BLOBFILE
+/* The few keywords may still name values. The rules read most often
+ * take IDENT and kw apart rather than through name: a reduction fewer
+ * for each name in the program. */
+name: IDENT | kw
+  ;
+
+kw: KW_PROGRAM | KW_FUNC | KW_BLOBFILE
   ;
 
 funcs: %empty
@@ -161,7 +167,8 @@ stmt: outs '=' IDENT '(' args ')' op_attrs ';'
   ;
 
 /* Each output is kept with its name's location, for "defined twice". */
-outs: type name         { $$ = milp_seq(s, seq0(), milp_out(s, $1, @2), @2); }
+outs: type IDENT        { $$ = milp_seq(s, seq0(), milp_out(s, $1, @2), @2); }
+  | type kw             { $$ = milp_seq(s, seq0(), milp_out(s, $1, @2), @2); }
   | outs ',' type name  { $$ = milp_seq(s, $1, milp_out(s, $3, @4), @4); }
   ;
 
@@ -173,10 +180,12 @@ arg_list: arg           { $$ = milp_seq(s, seq0(), $1, @1); }
   | arg_list ',' arg    { $$ = milp_seq(s, $1, $3, @3); }
   ;
 
-arg: name '=' bind      { $$ = milp_arg(s, @1, $3); }
+arg: IDENT '=' bind     { $$ = milp_arg(s, @1, $3); }
+  | kw '=' bind         { $$ = milp_arg(s, @1, $3); }
   ;
 
-bind: name              { $$ = milp_bind_ref(s, @1); }
+bind: IDENT             { $$ = milp_bind_ref(s, @1); }
+  | kw                  { $$ = milp_bind_ref(s, @1); }
   | value               { $$ = milp_bind_val(s, $1); }
   | '(' binds ')'       { $$ = milp_bind_list(s, seq($2)); }
   ;
