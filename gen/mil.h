@@ -91,12 +91,16 @@ struct MilBind {
   MilBindKind kind;
   int nitems;           /* MIL_BLIST */
   const char *ref;      /* MIL_BREF */
-  int def, out;         /* MIL_BREF, where the parser found ref defined: def is
+  MilValue *val;        /* MIL_BVAL */
+  union {
+    MilBind *items;     /* MIL_BLIST */
+    struct {            /* MIL_BREF, where the parser found ref defined: def is
                            1 + the op's index in the function and out the
                            output's, or def = -(1 + the input's index); 0 when
                            not resolved (programs built in memory) */
-  MilValue *val;        /* MIL_BVAL */
-  MilBind *items;       /* MIL_BLIST */
+      int def, out;
+    };
+  };
 };
 
 typedef struct MilArg {   /* "key = binding" inside (...) */
@@ -114,11 +118,12 @@ typedef struct MilVar {   /* "type name": op outputs, function inputs */
   const char *name;
 } MilVar;
 
-typedef struct MilOp {
+typedef struct MilOp {      /* the counts together: 64 bytes, not 72 */
   const char *op;          /* "conv", "const", "constexpr_affine_dequantize" */
-  int nargs;   MilArg *args;     /* sorted by name when printed */
-  int nattrs;  MilAttr *attrs;   /* includes name = string("..."), const's val */
-  int nouts;   MilVar *outs;
+  MilArg *args;            /* sorted by name when printed */
+  MilAttr *attrs;          /* includes name = string("..."), const's val */
+  MilVar *outs;
+  int nargs, nattrs, nouts;
   Loc loc;                 /* where the statement is in prog->src (parsed programs), or
                               the .anet layer it was lowered from (anetc) */
 } MilOp;
