@@ -153,8 +153,9 @@ static const struct {
 };
 
 int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
-  for (size_t i = 0; i < sizeof defs / sizeof *defs; i++)
-    if (strcmp(f->ops[opi].op, defs[i].op) == 0)
+  const char *op = f->ops[opi].op;
+  for (size_t i = 0; i < sizeof defs / sizeof *defs; i++)   /* most ops have no entry */
+    if (op[0] == defs[i].op[0] && strcmp(op, defs[i].op) == 0)
       return defs[i].check(f, opi, msg, n);
   return 0;
 }

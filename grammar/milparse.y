@@ -80,7 +80,7 @@ static MilpSeq seq(const MilpSeq *q) { return q ? *q : (MilpSeq){NULL, NULL, 0};
 %type <seq> targs attrs outs args arg_list binds bind_list lits lit_list blobargs op_attrs
 %type <attr> attr blobarg
 %type <arg> arg
-%type <bind> bind
+%type <bind> bind vbind
 %type <val> value
 %type <lit> lit
 
@@ -180,12 +180,17 @@ arg_list: arg           { $$ = milp_seq(s, seq0(), $1, @1); }
   | arg_list ',' arg    { $$ = milp_seq(s, $1, $3, @3); }
   ;
 
-arg: IDENT '=' bind     { $$ = milp_arg(s, @1, $3); }
+/* "x = y", the most common argument, is one reduction. */
+arg: IDENT '=' IDENT    { $$ = milp_arg(s, @1, milp_bind_ref(s, @3)); }
+  | IDENT '=' vbind     { $$ = milp_arg(s, @1, $3); }
   | kw '=' bind         { $$ = milp_arg(s, @1, $3); }
   ;
 
 bind: IDENT             { $$ = milp_bind_ref(s, @1); }
-  | kw                  { $$ = milp_bind_ref(s, @1); }
+  | vbind
+  ;
+
+vbind: kw               { $$ = milp_bind_ref(s, @1); }
   | value               { $$ = milp_bind_val(s, $1); }
   | '(' binds ')'       { $$ = milp_bind_list(s, seq($2)); }
   ;
@@ -268,8 +273,13 @@ blobarg: name '=' value { $$ = milp_attr(s, @1, $3); }
 static int yyreport_syntax_error(const yypcontext_t *ctx, MilpState *s, void *scanner) {
   (void)scanner;
   enum { MAXEXP = 6 };
-  yysymbol_kind_t exp[MAXEXP];
-  int n = yypcontext_expected_tokens(ctx, exp, MAXEXP);
+  yysymbol_kind_t exp[MAXEXP + 1];
+  int got = yypcontext_expected_tokens(ctx, exp, MAXEXP + 1), n = 0;
+  for (int i = 0; i < got; i++)   /* string("...") whole: a shortcut, "identifier" says it */
+    if (exp[i] != YYSYMBOL_VALUE)
+      exp[n++] = exp[i];
+  if (n > MAXEXP)
+    n = 0;
   char buf[256];
   size_t len = 0;
   for (int i = 0; i < n && len < sizeof buf; i++) {

@@ -50,6 +50,8 @@ typedef struct MilpState {
   size_t pos;            /* scanner: byte offset of the next token */
   size_t rpos;           /* scanner: bytes handed to flex so far */
   int depth;             /* scanner: open brackets */
+  char open[MILP_MAX_DEPTH + 1];   /* scanner: open[depth] is the innermost */
+  size_t after_eq;       /* scanner: where the token after the last '=' starts */
   int fn;                /* index of the function being read, or -1 */
   MilpSym *sym;          /* interned names and strings, in order made */
   size_t nsym, symcap;

@@ -432,12 +432,16 @@ static MilType *read_tensor_token(MilpState *s, const char *t) {
 static MilValue *new_value(MilpState *s, const MilType *t, MilValKind kind, size_t extra);
 
 /* A "string(\"...\")" token: the value milp_value() makes of it, or NULL
- * when the string needs decoding (or would nest too deep) and is read the
- * long way, which reports what is wrong. */
+ * when it is read the long way: a string that needs decoding (the long
+ * way reports what is wrong with it), too deep, or not right after the
+ * '=' of an argument or attribute. Only there is "string" sure to be read
+ * as a type, so that one token changes nothing, not even a message: after
+ * a statement's '=' (innermost bracket '{') it names an op. */
 MilValue *milp_string_token(MilpState *s, Loc loc) {
   const char *t = s->src->text;
   size_t a = loc.start + 6, b = loc.end - 1;   /* past "string"; at ')' */
-  if (s->depth + 1 > MILP_MAX_DEPTH)
+  if (s->depth + 1 > MILP_MAX_DEPTH || loc.start != s->after_eq || s->depth == 0 ||
+      (s->open[s->depth] != '(' && s->open[s->depth] != '['))
     return NULL;
   while (t[a] != '"')
     a++;
