@@ -727,6 +727,10 @@ START_TEST(scan_cut_short) {
     {"fp16 y = const()[val = fp16(-.)];", "4:29: error: unexpected character '-'"},
     {"fp16 y = const()[name = string(x)];", "4:32: error: expected a string, found 'x'"},
     {"fp16 y = const()[name = string(\"y\" , 1)];", "4:36: error: expected ')', found ','"},
+    /* string("...") where "string" is not a type: an op's, an attribute's name */
+    {"fp16 y = string(\"a\");",
+     "4:17: error: expected identifier, program, func, BLOBFILE or ')', found '\"a\"'"},
+    {"fp16 y = const()[string(\"a\") = string(\"b\")];", "4:24: error: expected '=', found '('"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char text[512], *msgs, want[128];
