@@ -354,6 +354,13 @@ static int parse_option(int argc, char **argv, int *i, RunOpts *o, Diag *d) {
   const char *name = a + 2, *eq = strchr(name, '=');
   size_t len = eq ? (size_t)(eq - name) : strlen(name);
   const OptSpec *s = a[1] == '-' ? find_spec(name, len) : NULL;
+  if (!s && a[1] == '-') {
+    char word[64];
+    snprintf(word, sizeof word, "%.*s", (int)(len < 63 ? len : 63), name);
+    const char *best = diag_suggest_in(word, specs, sizeof specs / sizeof specs[0], sizeof specs[0]);
+    if (best)
+      return usage_error(d, "unknown option '%s'; did you mean '--%s'?", a, best);
+  }
   if (!s)
     return usage_error(d, "unknown option '%s' (anerun --help lists them)", a);
   if (!s->has_arg && eq)
