@@ -28,6 +28,13 @@ typedef struct MilpSym {
   int def, var, out;
 } MilpSym;
 
+/* A name of at most 8 bytes (argument and attribute names, mostly): its
+ * bytes as one word, its length, its index in the table. */
+typedef struct MilpSmall {
+  uint64_t word;
+  uint32_t len, sym;
+} MilpSmall;
+
 /* A tensor type's spelling, already read: where it is in the text. */
 typedef struct MilpTypeText {
   size_t at;
@@ -57,6 +64,7 @@ typedef struct MilpState {
   size_t nsym, symcap;
   uint32_t *slot;        /* hash table: 1 + index in sym, or 0 */
   size_t slotcap;
+  MilpSmall small[256];  /* recent short names, found without hashing */
   const MilType **ty;    /* interned tensor types (hash table) */
   size_t nty, tycap;
   MilpTypeText *tt;      /* TENSOR_TYPE spellings seen (hash table) */

@@ -148,7 +148,7 @@ static void sym_grow(MilpState *s) {
 
 /* The table entry of text t (n < 4 GiB: the text is limited to INT_MAX).
  * The pointer is good until the next call. */
-static MilpSym *intern(MilpState *s, const char *t, size_t n) {
+static MilpSym *intern_hashed(MilpState *s, const char *t, size_t n) {
   if (s->nsym == s->symcap)
     sym_grow(s);
   uint32_t h = hash_bytes(t, n);
@@ -158,6 +158,21 @@ static MilpSym *intern(MilpState *s, const char *t, size_t n) {
     s->slot[i] = (uint32_t)++s->nsym;
   }
   return &s->sym[s->slot[i] - 1];
+}
+
+/* A name of 1 to 8 bytes is its length and tail_word() exactly. */
+static MilpSym *intern(MilpState *s, const char *t, size_t n) {
+  if (n - 1 >= 8)
+    return intern_hashed(s, t, n);
+  uint64_t w = tail_word(t, n);
+  MilpSmall *c = &s->small[((w ^ n) * 0x9e3779b97f4a7c15u) >> 56];
+  if (c->len == n && c->word == w)
+    return &s->sym[c->sym];
+  MilpSym *e = intern_hashed(s, t, n);
+  c->word = w;
+  c->len = (uint32_t)n;
+  c->sym = (uint32_t)(e - s->sym);
+  return e;
 }
 
 static MilpSym *name_sym(MilpState *s, Loc loc) {
@@ -431,6 +446,24 @@ static MilType *read_tensor_token(MilpState *s, const char *t) {
 
 static MilValue *new_value(MilpState *s, const MilType *t, MilValKind kind, size_t extra);
 
+/* Whether t[0..n) is all printable ASCII without a backslash: what a
+ * string holds that needs no decoding. Eight bytes a step: a byte >= 0x80,
+ * below 0x20, 0x7f or '\\' sets that byte's top bit in bad. */
+static bool plain_bytes(const char *t, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x = load64(t + i), d = x ^ 0x7f * ones, b = x ^ '\\' * ones;
+    uint64_t bad = x | ((x - 0x20 * ones) & ~x) | ((d - ones) & ~d) | ((b - ones) & ~b);
+    if (bad & tops)
+      return false;
+  }
+  for (; i < n; i++)
+    if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] >= 0x7f || t[i] == '\\')
+      return false;
+  return true;
+}
+
 /* A "string(\"...\")" token: the value milp_value() makes of it, or NULL
  * when it is read the long way: a string that needs decoding (the long
  * way reports what is wrong with it), too deep, or not right after the
@@ -447,9 +480,8 @@ MilValue *milp_string_token(MilpState *s, Loc loc) {
     a++;
   while (t[b] != '"')
     b--;
-  for (size_t i = a + 1; i < b; i++)
-    if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] >= 0x7f || t[i] == '\\')
-      return NULL;
+  if (!plain_bytes(t + a + 1, b - a - 1))
+    return NULL;
   MilValue *v = new_value(s, mil_scalar_type(s->p, MIL_STRING), MIL_VDATA, sizeof *v->s);
   v->n = 1;
   v->s = (char **)(v + 1);

@@ -702,6 +702,34 @@ START_TEST(parse_string_values) {
      "  string a = const()[name = string(\"a\")]  ;\n  string a = const();\n} -> (x); }",
      "t.mil:3:10: error: 'a' defined twice"},
   };
+  /* each byte the whole-token path must leave to the long way, at each
+   * place of a 17-byte string: the long way's error, or its decoding */
+  for (int at = 0; at < 17; at++) {
+    static const struct { const char *put, *want; } odd[] = {
+      {"\x01", "control byte 0x01 in string"}, {"\x7f", "control byte 0x7f in string"},
+      {"\x1f", "control byte 0x1f in string"}, {"\\q", "unknown escape in string"},
+      {"\\n", NULL}, {"\xc3\xa9", NULL}, {" ", NULL}, {"~", NULL},
+    };
+    for (size_t k = 0; k < sizeof odd / sizeof *odd; k++) {
+      char str[64], text[256], *msgs;
+      snprintf(str, sizeof str, "%.*s%s%.*s", at, "abcdefghijklmnopq", odd[k].put, 16 - at,
+               "ABCDEFGHIJKLMNOPQ");
+      snprintf(text, sizeof text, "program(1.3) { func main<ios18>(fp16 x) {\n"
+               "  string a = const()[name = string(\"%s\")];\n} -> (x); }", str);
+      MilProg *q = parse_text("t.mil", text, strlen(text), &msgs);
+      if (odd[k].want) {
+        ck_assert_msg(!q && strstr(msgs, odd[k].want), "%s: %s", str, msgs);
+      } else {
+        ck_assert_msg(q != NULL, "%s: %s", str, msgs);
+        const char *got = attr_val(&q->funcs[0].ops[0], "name")->s[0];
+        ck_assert_int_eq(strlen(got), 16 + (odd[k].put[0] == '\\' ? 1 : strlen(odd[k].put)));
+        ck_assert(strncmp(got, str, (size_t)at) == 0);
+        ck_assert_int_eq(got[at], odd[k].put[0] == '\\' ? '\n' : odd[k].put[0]);
+        mil_free(q);
+      }
+      free(msgs);
+    }
+  }
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     char *msgs;
     ck_assert_ptr_null(parse_text("t.mil", bad[i].text, strlen(bad[i].text), &msgs));
