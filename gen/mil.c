@@ -434,15 +434,15 @@ MilFunc *mil_find_func(const MilProg *p, const char *name) {
 }
 
 const MilArg *mil_op_arg(const MilOp *op, const char *name) {
-  for (int i = 0; i < op->nargs; i++)
-    if (strcmp(op->args[i].name, name) == 0)
+  for (int i = 0; i < op->nargs; i++)   /* the first byte first: the checks ask often */
+    if (op->args[i].name[0] == name[0] && strcmp(op->args[i].name, name) == 0)
       return &op->args[i];
   return NULL;
 }
 
 const MilAttr *mil_op_attr_get(const MilOp *op, const char *name) {
   for (int i = 0; i < op->nattrs; i++)
-    if (strcmp(op->attrs[i].name, name) == 0)
+    if (op->attrs[i].name[0] == name[0] && strcmp(op->attrs[i].name, name) == 0)
       return &op->attrs[i];
   return NULL;
 }

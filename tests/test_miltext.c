@@ -780,6 +780,56 @@ START_TEST(scan_cut_short) {
 }
 END_TEST
 
+/* The shared op definitions (gen/opdef.c) verify an op's declared output
+ * type against the one it computes: elementwise ops keep x's type (bool
+ * for comparisons) in numpy's broadcast shape, transpose permutes x's
+ * dims. Each expected type is worked out by hand from the op's
+ * definition. */
+START_TEST(opdef_output_types) {
+  static const struct { const char *stmts, *want; } bad[] = {
+    {"  tensor<fp32, [2, 3]> a = relu(x = x);\n",
+     "t.mil:2:3: error: relu: output 'a' is declared tensor<fp32, [2, 3]>, but the op computes "
+     "tensor<fp16, [2, 3]>"},
+    {"  tensor<fp16, [2, 4, 4]> a = add(x = x3, y = tensor<fp16, [4, 1]>([[1], [2], [3], [4]]));\n",
+     "t.mil:2:3: error: add: output 'a' is declared tensor<fp16, [2, 4, 4]>, but the op computes "
+     "tensor<fp16, [2, 4, 3]>"},
+    {"  tensor<fp16, [2, 3]> a = equal(x = x, y = x);\n",
+     "t.mil:2:3: error: equal: output 'a' is declared tensor<fp16, [2, 3]>, but the op computes "
+     "tensor<bool, [2, 3]>"},
+    {"  tensor<int32, [3]> p = const()[val = tensor<int32, [3]>([2, 0, 1])];\n"
+     "  tensor<fp16, [2, 1, 3]> a = transpose(perm = p, x = x3);\n",
+     "t.mil:3:3: error: transpose: output 'a' is declared tensor<fp16, [2, 1, 3]>, but the op "
+     "computes tensor<fp16, [3, 2, 1]>"},
+    {"  tensor<fp16, [3, 2]> a = softmax(axis = int32(0), x = x);\n",
+     "t.mil:2:3: error: softmax: output 'a' is declared tensor<fp16, [3, 2]>, but the op computes "
+     "tensor<fp16, [2, 3]>"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char text[1024], *msgs;
+    snprintf(text, sizeof text, "program(1.3) { func main<ios18>(tensor<fp16, [2, 3]> x, "
+             "tensor<fp16, [2, 1, 3]> x3) {\n%s} -> (x); }", bad[i].stmts);
+    ck_assert_ptr_null(parse_text("t.mil", text, strlen(text), &msgs));
+    ck_assert_msg(strncmp(msgs, bad[i].want, strlen(bad[i].want)) == 0, "want %s\ngot %s",
+                  bad[i].want, msgs);
+    free(msgs);
+  }
+  /* right, '?' declared, or left to the backend (a dtype relu does not
+   * take, operands that do not broadcast, an op without a definition) */
+  MilProg *p = parse_ok("program(1.3) { func main<ios18>(tensor<fp16, [2, 3]> x, "
+                        "tensor<fp16, [2, 1, 3]> x3, tensor<int8, [2]> i) {\n"
+                        "  tensor<fp16, [2, 4, 3]> a = add(x = x3, y = tensor<fp16, [4, 1]>([[1], [2], [3], [4]]));\n"
+                        "  tensor<bool, [2, 3]> b = less(x = x, y = fp16(0));\n"
+                        "  tensor<fp16, [?, 3]> c = relu(x = x);\n"
+                        "  tensor<fp16, [3, 2, 1]> d = transpose(perm = tensor<int32, [3]>([2, 0, -2]), x = x3);\n"
+                        "  tensor<fp32, [2]> e = relu(x = i);\n"
+                        "  tensor<fp16, [9]> f = add(x = x, y = tensor<fp16, [4]>([1, 2, 3, 4]));\n"
+                        "  tensor<fp32, [2, 3]> g = identity(x = x);\n"
+                        "} -> (a); }");
+  ck_assert_int_eq(p->funcs[0].nops, 7);
+  mil_free(p);
+}
+END_TEST
+
 /* Each reference records where it was defined (an input: -(1 + index); an
  * op output: 1 + op index, output index), in its own function; the checks
  * look operands up through that, and a stale record falls back to a scan. */
@@ -984,6 +1034,7 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pa, parse_resolved_refs);
   tcase_add_test(pa, parse_string_values);
   tcase_add_test(pa, scan_cut_short);
+  tcase_add_test(pa, opdef_output_types);
   tcase_add_test(pa, parse_no_outputs);
   tcase_add_test(pa, parse_tuple_comma);
   tcase_add_test(pa, parse_type_spellings);
