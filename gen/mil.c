@@ -476,6 +476,67 @@ const MilVar *mil_ref_var(const MilFunc *f, const MilBind *b, int before, int *o
   return NULL;
 }
 
+/* ---- resolving references of a program built in memory ---------------------- */
+
+typedef struct RefSlot {
+  const char *name;        /* NULL: empty */
+  int def, out;
+} RefSlot;
+
+static size_t ref_hash(const char *s) {
+  size_t h = 2166136261u;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
+static RefSlot *ref_slot(RefSlot *t, size_t mask, const char *name) {
+  size_t i = ref_hash(name) & mask;
+  while (t[i].name && strcmp(t[i].name, name) != 0)
+    i = (i + 1) & mask;
+  return &t[i];
+}
+
+static void ref_define(RefSlot *t, size_t mask, const char *name, int def, int out) {
+  RefSlot *e = ref_slot(t, mask, name);
+  if (!e->name)             /* the first definition, as a scan finds it */
+    *e = (RefSlot){name, def, out};
+}
+
+static void ref_bind(RefSlot *t, size_t mask, MilBind *b) {
+  if (b->kind == MIL_BREF) {
+    const RefSlot *e = ref_slot(t, mask, b->ref);
+    b->def = e->name ? e->def : 0;
+    b->out = e->name ? e->out : 0;
+  }
+  for (int i = 0; b->kind == MIL_BLIST && i < b->nitems; i++)
+    ref_bind(t, mask, &b->items[i]);
+}
+
+void mil_resolve_refs(MilProg *p) {
+  for (int fi = 0; fi < p->nfuncs; fi++) {
+    MilFunc *f = &p->funcs[fi];
+    size_t n = (size_t)f->ninputs, cap = 16;
+    for (int o = 0; o < f->nops; o++)
+      n += (size_t)f->ops[o].nouts;
+    while (cap < 2 * n)
+      cap *= 2;
+    RefSlot *t = calloc(cap, sizeof *t);
+    if (!t)
+      oom();
+    for (int i = 0; i < f->ninputs; i++)
+      ref_define(t, cap - 1, f->inputs[i].name, -(i + 1), 0);
+    for (int o = 0; o < f->nops; o++) {   /* an op reads only what is defined before it */
+      MilOp *op = &f->ops[o];
+      for (int a = 0; a < op->nargs; a++)
+        ref_bind(t, cap - 1, &op->args[a].bind);
+      for (int k = 0; k < op->nouts; k++)
+        ref_define(t, cap - 1, op->outs[k].name, o + 1, k);
+    }
+    free(t);
+  }
+}
+
 const MilType *mil_value_type(const MilFunc *f, const char *name, int before) {
   MilBind b = {.kind = MIL_BREF, .ref = name};
   int opi;

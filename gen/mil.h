@@ -234,6 +234,9 @@ const MilType *mil_value_type(const MilFunc *f, const char *name, int before);
  * output of an earlier op; *opi is that op's index, or -1 for an input.
  * O(1) when the parser resolved it, else a scan as mil_value_type's. */
 const MilVar *mil_ref_var(const MilFunc *f, const MilBind *b, int before, int *opi);
+/* Records in every MIL_BREF where its name is defined, as the parser does
+ * (one pass): for a program built in memory, once its ops are in order. */
+void mil_resolve_refs(MilProg *p);
 
 /* The MIL text printer (milprint.c): canonical text, keys sorted, floats
  * as %a, one statement per line, in the dialect of p->version. */

@@ -859,6 +859,32 @@ START_TEST(parse_resolved_refs) {
   const MilVar *v = mil_ref_var(f, &mil_op_arg(&f->ops[2], "x")->bind, 2, &opi);
   ck_assert_ptr_eq(v, &f->ops[1].outs[1]);
   ck_assert_int_eq(opi, 1);
+  /* a program built in memory gets the same records from mil_resolve_refs */
+  MilProg *q = mil_new("1.3");
+  MilFunc *g = mil_add_func(q, "a", "ios18");
+  mil_add_input(q, g, mil_scalar_type(q, MIL_FP16), "x");
+  mil_add_input(q, g, mil_scalar_type(q, MIL_FP16), "z");
+  MilOp *op = mil_add_op(q, g, "relu");
+  mil_op_ref(q, op, "x", "z");
+  mil_op_out(q, op, mil_scalar_type(q, MIL_FP16), "y");
+  op = mil_add_op(q, g, "split2");
+  mil_op_ref(q, op, "x", "y");
+  mil_op_out(q, op, mil_scalar_type(q, MIL_FP16), "u");
+  mil_op_out(q, op, mil_scalar_type(q, MIL_FP16), "v");
+  op = mil_add_op(q, g, "add");
+  mil_op_ref(q, op, "x", "v");
+  mil_op_ref(q, op, "y", "nowhere");
+  mil_op_out(q, op, mil_scalar_type(q, MIL_FP16), "y");     /* defined twice: the first counts */
+  op = mil_add_op(q, g, "relu");
+  mil_op_ref(q, op, "x", "y");
+  mil_resolve_refs(q);
+  ck_assert_int_eq(g->ops[0].args[0].bind.def, -2);
+  ck_assert_int_eq(g->ops[1].args[0].bind.def, 1);
+  ck_assert_int_eq(g->ops[2].args[0].bind.def, 2);
+  ck_assert_int_eq(g->ops[2].args[0].bind.out, 1);
+  ck_assert_int_eq(g->ops[2].args[1].bind.def, 0);
+  ck_assert_int_eq(g->ops[3].args[0].bind.def, 1);
+  mil_free(q);
   MilBind stale = {.kind = MIL_BREF, .ref = "u", .def = -1};   /* says x: scanned */
   ck_assert_ptr_eq(mil_ref_var(f, &stale, 2, &opi), &f->ops[1].outs[0]);
   ck_assert_ptr_null(mil_ref_var(f, &stale, 1, &opi));          /* not before op 1 */
