@@ -1,6 +1,6 @@
 # Targets and the lint (issue 14): the per-chip target table and the checks
 # of known ANE limits, in libanet.a so that anetc and anerun both have them.
-libanet_a_SOURCES += gen/target.c gen/target.h gen/lint.c gen/lint.h
+libanet_a_SOURCES += gen/target.c gen/target.h gen/lint.c gen/lint.h gen/dialect.c gen/dialect.h
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_lint
