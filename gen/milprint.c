@@ -11,12 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* program(1.0) is indented as coremlc writes it (ops at 12 columns, the
- * function's end at 8), program(1.3) as the hand-written ANE programs. */
 typedef struct Printer {
   FILE *out;
   bool compact;
-  const char *op_indent, *end_indent;
 } Printer;
 
 static void print_value(Printer *pr, const MilValue *v);
@@ -260,7 +257,7 @@ static void print_var(Printer *pr, const MilVar *v) {
 /* An op without outputs (write_state) is a bare call, as coremltools writes it. */
 static void print_op(Printer *pr, const MilOp *op) {
   FILE *o = pr->out;
-  fputs(pr->op_indent, o);
+  fputs("        ", o);
   for (int i = 0; i < op->nouts; i++) {
     if (i)
       fputs(", ", o);
@@ -292,15 +289,14 @@ static void print_func(Printer *pr, const MilFunc *f) {
   fputs(" {\n", o);
   for (int i = 0; i < f->nops; i++)
     print_op(pr, &f->ops[i]);
-  fprintf(o, "%s} -> (", pr->end_indent);
+  fputs("    } -> (", o);
   for (int i = 0; i < f->noutputs; i++)
     fprintf(o, "%s%s", i ? ", " : "", f->outputs[i]);
   fputs(");\n", o);
 }
 
 int mil_print(const MilProg *p, FILE *out) {
-  bool compact = mil_compact(p);
-  Printer pr = {out, compact, compact ? "        " : "            ", compact ? "    " : "        "};
+  Printer pr = {out, mil_compact(p)};
   fprintf(out, "program(%s)\n", p->version);
   if (p->nattrs) {
     print_attrs(&pr, "[", p->nattrs, p->attrs);
