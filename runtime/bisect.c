@@ -135,8 +135,12 @@ static int compile_in_child(const Model *m, BisectCompile *compile, void *ctx, c
     }
   if (WIFEXITED(status) && WEXITSTATUS(status) <= 1)
     return WEXITSTATUS(status);
-  diag_file_error(d, m->name, "bisect: the compiling child %s", WIFSIGNALED(status)
-                  ? "was killed by a signal" : "could not try the compile");
+  if (WIFSIGNALED(status))
+    diag_file_error(d, m->name, "bisect: the compiling child was killed by signal %d",
+                    WTERMSIG(status));
+  else
+    diag_file_error(d, m->name, "bisect: the compile could not be tried: %.*s",
+                    (int)strcspn(msg, "\n"), msg);
   return -1;
 }
 
@@ -200,4 +204,60 @@ int bisect_run(const Model *m, BisectCompile *compile, void *ctx, Bisect *r, Dia
   }
   free(cand);
   return rc < 0 ? -1 : 0;
+}
+
+int bisect_ane_compile(void *ctx, const Model *m, char *msg, size_t size) {
+  const BisectAne *a = ctx;
+  AneApi api;
+  if (a->make(&api, a->arg) != 0) {
+    snprintf(msg, size, "ane: no table");
+    return 2;
+  }
+  char *text = NULL;
+  size_t n = 0;
+  FILE *out = open_memstream(&text, &n);
+  if (!out) {
+    snprintf(msg, size, "ane: out of memory");
+    return 2;
+  }
+  Diag d = {out, 0};
+  void *state = NULL;
+  BackendOpts o = {.qos = (int)a->qos};
+  int rc = ane_open_with(&api, m, &o, &state, &d);
+  if (rc == 0)
+    ane_close(state);
+  fclose(out);
+  snprintf(msg, size, "%s", text ? text : "");
+  bool refused = text && strstr(text, "ane: compile failed: ") != NULL;
+  free(text);
+  return rc == 0 ? 0 : refused ? 1 : 2;
+}
+
+void bisect_print(FILE *out, const Model *m, const char *mil_file, const Src *anet,
+                  const Bisect *r) {
+  if (r->bad < 0) {
+    fprintf(out, "%s: the program compiles (%d compile): nothing to bisect\n", m->name,
+            r->compiles);
+    return;
+  }
+  const MilOp *op = &m->fn->ops[r->bad];
+  int nth = 0;
+  for (int o = 0; o <= r->bad; o++)
+    nth += strcmp(m->fn->ops[o].op, "const") != 0;
+  fprintf(out, "%s: the first op the compiler refuses is '%s' (%s, op %d of %d)\n", m->name,
+          op->nouts ? op->outs[0].name : "?", op->op, nth, r->nops);
+  if (mil_file)
+    fprintf(out, "%s:%d: the op's MIL statement\n", mil_file, r->mil_line);
+  else
+    fprintf(out, "  MIL line %d of the program as printed (anetc --emit=mil)\n", r->mil_line);
+  if (anet && op->loc.end > op->loc.start) {
+    int line, col;
+    diag_linecol(anet, op->loc.start, &line, &col);
+    fprintf(out, "%s:%d:%d: the .anet line it came from\n", anet->name, line, col);
+  }
+  const char *msg = strstr(r->msg, "compile failed: ");
+  msg = msg ? msg + strlen("compile failed: ") : r->msg;
+  fprintf(out, "  the compiler said: %.*s\n", (int)strcspn(msg, "\n"), msg);
+  fprintf(out, "  %d compiles, each in a child process (the prefix before it compiles)\n",
+          r->compiles);
 }

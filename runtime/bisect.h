@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "ane_api.h"
 #include "backend.h"
 #include "diag.h"
 #include "mil.h"
@@ -35,6 +36,23 @@ MilProg *bisect_prefix(const MilProg *p, const MilFunc *fn, int last);
 /* Searches m (whose fn is the function to compile). 0 with *r filled, or
  * -1 after reporting on d when a child could not run. */
 int bisect_run(const Model *m, BisectCompile *compile, void *ctx, Bisect *r, Diag *d);
+
+/* A BisectCompile through the ane backend (ctx a BisectAne): the model
+ * opened and closed over the table make() fills. 1 when the compile step
+ * failed, 2 when an earlier or later step did (not the compiler's answer). */
+typedef struct BisectAne {
+  int (*make)(AneApi *api, void *arg);
+  void *arg;
+  unsigned qos;
+} BisectAne;
+int bisect_ane_compile(void *ctx, const Model *m, char *msg, size_t size);
+
+/* The result for m: the op, its MIL line in mil_file (the model.mil the
+ * program came from, or NULL: the printed program) and, when anet is not
+ * NULL, the .anet line its loc points to; the compiler's message; the
+ * compiles. */
+void bisect_print(FILE *out, const Model *m, const char *mil_file, const Src *anet,
+                  const Bisect *r);
 
 /* The 1-based line of op `k` of fn in p's printed MIL text; 0 unknown. */
 int bisect_mil_line(const MilProg *p, const MilFunc *fn, int k);

@@ -19,6 +19,7 @@
 #include "sim.h"
 #ifdef __APPLE__
 #include "ane_api.h"
+#include "bisect.h"
 #endif
 
 /* The inputs of one run: they outlive the backend that reads them. */
@@ -463,6 +464,23 @@ static void fix_input_shapes(const Loaded *l, const Inputs *in) {
   }
 }
 
+#ifdef __APPLE__
+static int darwin_table(AneApi *api, void *arg) {
+  (void)arg;
+  return ane_darwin_api(api);
+}
+
+/* --bisect, after the open failed: which op the compiler refuses. */
+static void bisect_point(const RunOpts *o, const ModelPath *mp, const Loaded *l, Diag *d) {
+  BisectAne a = {darwin_table, NULL, (unsigned)o->bopts.qos};
+  Bisect r;
+  fprintf(stderr, "anerun: %s: --bisect: compiling op prefixes in child processes\n", l->name);
+  if (bisect_run(&l->m, bisect_ane_compile, &a, &r, d) == 0)
+    bisect_print(stdout, &l->m, mp->is_anet ? NULL : mp->file, mp->is_anet ? &mp->src : NULL,
+                 &r);
+}
+#endif
+
 static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Report *r,
                       Diag *d) {
   const Backend *b = o->backend;
@@ -479,6 +497,10 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Re
   if (made == 0 && feed)
     fix_input_shapes(l, &in);
   if (made < 0 || b->open(&l->m, &bo, &st, d) < 0) {
+#ifdef __APPLE__
+    if (made == 0 && o->bisect && b == &ane_backend)
+      bisect_point(o, mp, l, d);
+#endif
     inputs_free(&in);
     return -1;
   }

@@ -1666,26 +1666,21 @@ static MilProg *prog_chain(int n) {
   return p;
 }
 
-/* The child's compile: the whole backend over a fresh double whose
- * compiler refuses ctx's op. */
-static int double_compile(void *ctx, const Model *m, char *msg, size_t size) {
+/* The child's table: a fresh double whose compiler refuses arg's op. */
+static int refusing_double(AneApi *api, void *arg) {
   Double *D = double_new();
-  snprintf(D->fail_op, sizeof D->fail_op, "%s", (const char *)ctx);
-  AneApi api = double_api(D);
-  char *text = NULL;
-  size_t n = 0;
-  FILE *out = open_memstream(&text, &n);
-  Diag d = {out, 0};
-  void *state = NULL;
-  BackendOpts o = {.qos = ANE_QOS_DEFAULT};
-  int rc = ane_open_with(&api, m, &o, &state, &d);
-  if (rc == 0)
-    ane_close(state);
-  fclose(out);
-  snprintf(msg, size, "%s", text);
-  bool refused = strstr(text, "compile failed: ANECCompile() FAILED") != NULL;
-  free(text);
-  return rc == 0 ? 0 : refused ? 1 : 2;
+  snprintf(D->fail_op, sizeof D->fail_op, "%s", (const char *)arg);
+  *api = double_api(D);
+  return 0;
+}
+
+/* A double whose load fails: not the compiler's answer. */
+static int failing_load_double(AneApi *api, void *arg) {
+  Double *D = double_new();
+  snprintf(D->fail, sizeof D->fail, "load");
+  D->fail_nth = 1;
+  *api = double_api(D);
+  return 0;
 }
 
 static int ceil_log2(int n) {
@@ -1709,7 +1704,8 @@ START_TEST(test_bisect_finds_op) {
       const char *name = at[k] == n - 1 ? "y" : mil_printf(p, "op_%d", at[k]);
       Bisect r;
       Diag d = {stderr, 0};
-      ck_assert_int_eq(bisect_run(&m, double_compile, (void *)name, &r, &d), 0);
+      BisectAne a = {refusing_double, (void *)name, ANE_QOS_DEFAULT};
+      ck_assert_int_eq(bisect_run(&m, bisect_ane_compile, &a, &r, &d), 0);
       ck_assert_int_eq(r.nops, n);
       ck_assert_int_ge(r.bad, 0);
       ck_assert_str_eq(p->funcs[0].ops[r.bad].outs[0].name, name);
@@ -1726,11 +1722,48 @@ START_TEST(test_bisect_finds_op) {
     }
     Bisect r;
     Diag d = {stderr, 0};
-    ck_assert_int_eq(bisect_run(&m, double_compile, (void *)"nothing", &r, &d), 0);
+    BisectAne a = {refusing_double, (void *)"nothing", ANE_QOS_DEFAULT};
+    ck_assert_int_eq(bisect_run(&m, bisect_ane_compile, &a, &r, &d), 0);
     ck_assert_int_eq(r.bad, -1);
     ck_assert_int_eq(r.compiles, 1);
     mil_free(p);
   }
+}
+END_TEST
+
+/* What anerun prints: the op, its MIL line, the .anet line its loc points
+ * to, the compiler's words; a failure that is not a compile is an error. */
+START_TEST(test_bisect_report) {
+  MilProg *p = prog_chain(7);
+  Model m = model_of(p);
+  static const char anet_text[] = "network n {\n    input x: fp16[1, 512, 1, 64]\n    relu\n}\n";
+  Src anet = {"n.anet", anet_text, strlen(anet_text)};
+  p->funcs[0].ops[4].loc = (Loc){49, 53};   /* op_3: "relu" on line 3, column 5 */
+  ck_assert_int_eq(anet_text[49], 'r');
+  Bisect r;
+  Diag d = {stderr, 0};
+  BisectAne a = {refusing_double, (void *)"op_3", ANE_QOS_DEFAULT};
+  ck_assert_int_eq(bisect_run(&m, bisect_ane_compile, &a, &r, &d), 0);
+  char *text = NULL;
+  size_t n = 0;
+  FILE *out = open_memstream(&text, &n);
+  bisect_print(out, &m, "m/model.mil", &anet, &r);
+  fclose(out);
+  ck_assert_msg(strstr(text, "m: the first op the compiler refuses is 'op_3' (add, op 4 of 7)\n"
+                       "m/model.mil:8: the op's MIL statement\n"
+                       "n.anet:3:5: the .anet line it came from\n"
+                       "  the compiler said: ANECCompile() FAILED at op_3\n"), "%s", text);
+  free(text);
+  char *msgs = NULL;
+  out = open_memstream(&msgs, &n);
+  d = (Diag){out, 0};
+  BisectAne bad = {failing_load_double, NULL, ANE_QOS_DEFAULT};
+  ck_assert_int_eq(bisect_run(&m, bisect_ane_compile, &bad, &r, &d), -1);
+  fclose(out);
+  ck_assert_msg(strstr(msgs, "m: error: bisect: the compile could not be tried: m: error: ane: "
+                       "load failed: injected load failure"), "%s", msgs);
+  free(msgs);
+  mil_free(p);
 }
 END_TEST
 
@@ -1784,6 +1817,7 @@ static Suite *ane_suite(void) {
   tcase_add_test(tc, test_device_info);
   tcase_add_test(tc, test_bisect_finds_op);
   tcase_add_test(tc, test_bisect_prefix_live_values);
+  tcase_add_test(tc, test_bisect_report);
   suite_add_tcase(s, tc);
   tc = tcase_create("chip");
   tcase_add_test(tc, test_chip_seed_figures);

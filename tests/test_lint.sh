@@ -128,6 +128,12 @@ run 1 "anetc lut4 for M1" ./anetc --target M1 -o "$tmp/lut" "$tmp/lut.anet"
 has "$tmp/err" "lut.anet:3:5: error: this weight format lowers to the <ios18> form of 'constexpr_lut_to_dense'" "lut4 on M1"
 [ ! -e "$tmp/lut" ] || fail "anetc wrote output despite a dialect error"
 
+# --bisect needs the ane backend (tests/test_ane.c runs its search).
+if ! ./anerun --help | grep -q "backend cpu|sim|ane.*default: ane"; then
+  run 2 "anerun --bisect off the Mac" ./anerun --bisect "$tmp/m18"
+  has "$tmp/err" "--bisect searches what the ANE compiler refuses; it needs --backend ane" "--bisect"
+fi
+
 # The sim model's fit: every chip of the data, its leave-one-out error.
 run 0 "anerun --sim-validate" ./anerun --sim-validate "$srcdir/data/ane_conv_chains.csv"
 for c in "M5: 11 rows" "M4: 2 rows" "M5 Max: 2 rows" "leave-one-out |error|: mean"; do
