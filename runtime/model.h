@@ -15,6 +15,7 @@
 #include "anet.h"
 #include "backend.h"
 #include "diag.h"
+#include "target.h"
 
 typedef struct ModelPath {
   char *path;          /* as given */
@@ -28,6 +29,7 @@ typedef struct ModelPath {
   char *root;          /* a sweep directory: PATH; dir, base, file and src */
   char **points;       /* follow the point loaded last; points[] in natural order */
   const char *function;/* the function to run (--function); NULL: main */
+  const Target *target;/* the dialect a .anet point is lowered to (dialect.h); NULL: ios18 */
 } ModelPath;
 
 typedef struct Loaded {

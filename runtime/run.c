@@ -717,6 +717,9 @@ static int study_add(Study *s, const char *path, const RunOpts *o, Diag *d) {
     return -1;
   }
   mp->function = o->function;
+  /* the ANE gets the target's dialect; the cpu and sim backends run either */
+  if (o->target_given || strcmp(o->backend->name, "ane") == 0)
+    mp->target = &o->lint.target;
   s->nmp++;
   return 0;
 }
@@ -1008,6 +1011,7 @@ static int dry_one(const RunOpts *o, const char *path, FILE *out, Diag *d) {
   ModelPath mp;
   int status = model_open(path, &mp, d) == 0 ? 0 : 1;
   mp.function = o->function;
+  mp.target = o->target_given ? &o->lint.target : NULL;
   if (status == 0 && mp.npoints > 1)
     fprintf(out, "%s: %d sweep points\n", path, mp.npoints);
   for (int i = 0; status == 0 && i < mp.npoints; i++) {

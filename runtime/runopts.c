@@ -246,6 +246,7 @@ static int set_target(RunOpts *o, const char *v, Diag *d) {
   if (target_parse(v, &o->lint.target, err, sizeof err) != 0)
     return usage_error(d, "%s", err);
   o->lint_on = true;
+  o->target_given = true;
   const char *chip = o->lint.target.tc ? o->lint.target.tc->chip : NULL;
   if (!o->bopts.chip && chip && chip_find(chip))
     o->bopts.chip = chip;
