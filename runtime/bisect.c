@@ -258,6 +258,6 @@ void bisect_print(FILE *out, const Model *m, const char *mil_file, const Src *an
   const char *msg = strstr(r->msg, "compile failed: ");
   msg = msg ? msg + strlen("compile failed: ") : r->msg;
   fprintf(out, "  the compiler said: %.*s\n", (int)strcspn(msg, "\n"), msg);
-  fprintf(out, "  %d compiles, each in a child process (the prefix before it compiles)\n",
-          r->compiles);
+  fprintf(out, "  %d compiles, each in a child process: the program, then %d op prefixes\n",
+          r->compiles, r->compiles - 1);
 }

@@ -1749,6 +1749,12 @@ START_TEST(test_bisect_report) {
   FILE *out = open_memstream(&text, &n);
   bisect_print(out, &m, "m/model.mil", &anet, &r);
   fclose(out);
+  const char *dump = getenv("ANE_BISECT_DUMP");   /* docs/ane.md's example */
+  FILE *df = dump ? fopen(dump, "w") : NULL;
+  if (df) {
+    fputs(text, df);
+    fclose(df);
+  }
   ck_assert_msg(strstr(text, "m: the first op the compiler refuses is 'op_3' (add, op 4 of 7)\n"
                        "m/model.mil:8: the op's MIL statement\n"
                        "n.anet:3:5: the .anet line it came from\n"
