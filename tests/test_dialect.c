@@ -32,13 +32,11 @@ static char *slurp(const char *path) {
   return buf;
 }
 
-/* The line of corpus model `model` containing needle, leading blanks cut. */
-static char *corpus_line(const char *model, const char *needle) {
-  char path[512];
-  snprintf(path, sizeof path, CORPUS "/%s/model.mil", model);
-  char *text = slurp(path);
+/* The line of text containing needle, leading blanks cut (malloc'd);
+ * frees text. */
+static char *line_with(char *text, const char *needle, const char *where) {
   char *hit = strstr(text, needle);
-  ck_assert_msg(hit != NULL, "%s not in %s", needle, path);
+  ck_assert_msg(hit != NULL, "%s not in %s", needle, where);
   while (hit > text && hit[-1] != '\n')
     hit--;
   while (*hit == ' ')
@@ -48,18 +46,16 @@ static char *corpus_line(const char *model, const char *needle) {
   return line;
 }
 
-/* The printed line of p containing needle, leading blanks cut. */
+/* The line of corpus model `model` containing needle. */
+static char *corpus_line(const char *model, const char *needle) {
+  char path[512];
+  snprintf(path, sizeof path, CORPUS "/%s/model.mil", model);
+  return line_with(slurp(path), needle, path);
+}
+
+/* The printed line of p containing needle. */
 static char *printed_line(const MilProg *p, const char *needle) {
-  char *text = mil_print_string(p);
-  char *hit = strstr(text, needle);
-  ck_assert_msg(hit != NULL, "%s not printed:\n%s", needle, text);
-  while (hit > text && hit[-1] != '\n')
-    hit--;
-  while (*hit == ' ')
-    hit++;
-  char *line = strndup(hit, strcspn(hit, "\n"));
-  free(text);
-  return line;
+  return line_with(mil_print_string(p), needle, "the printed program");
 }
 
 static void target(Target *t, const char *name) {
