@@ -70,7 +70,7 @@ MilProg *bisect_prefix(const MilProg *p, const MilFunc *fn, int last) {
   f->outputs = xcalloc((size_t)nout + 1, sizeof *f->outputs);
   for (int o = 0; o <= last; o++) {
     const MilOp *op = &fn->ops[o];
-    bool used = !is_const(op);   /* a const stays when an op of the prefix reads it */
+    bool used = !is_const(op) || op->nouts == 0;   /* a const stays when an op of the prefix reads it */
     for (int r = o + 1; r <= last && !used; r++)
       for (int a = 0; a < fn->ops[r].nargs && !used; a++)
         used = bind_reads(&fn->ops[r].args[a].bind, op->outs[0].name);

@@ -1640,10 +1640,12 @@ END_TEST
 
 /* ---- anerun --bisect over the double ----------------------------------------- */
 
+static MilProg *volatile chain_prog;   /* reachable from a child too */
+
 /* x [1,512,1,64] -> op_0 ... op_{n-1} (relu and add with a const, in
  * turn) -> y; the consts come first, as anetc hoists them. */
 static MilProg *prog_chain(int n) {
-  MilProg *p = mil_new("1.3");
+  MilProg *p = chain_prog = mil_new("1.3");
   MilFunc *f = mil_add_func(p, "main", "ios18");
   MilType *t = fp16_type(p, 512, 64);
   mil_add_input(p, f, t, "x");
@@ -1666,9 +1668,13 @@ static MilProg *prog_chain(int n) {
   return p;
 }
 
+/* Kept reachable: a child of the search exits without freeing, and
+ * valgrind counts what nothing points to as lost. */
+static Double *volatile child_double;
+
 /* The child's table: a fresh double whose compiler refuses arg's op. */
 static int refusing_double(AneApi *api, void *arg) {
-  Double *D = double_new();
+  Double *D = child_double = double_new();
   snprintf(D->fail_op, sizeof D->fail_op, "%s", (const char *)arg);
   *api = double_api(D);
   return 0;
@@ -1676,7 +1682,7 @@ static int refusing_double(AneApi *api, void *arg) {
 
 /* A double whose load fails: not the compiler's answer. */
 static int failing_load_double(AneApi *api, void *arg) {
-  Double *D = double_new();
+  Double *D = child_double = double_new();
   snprintf(D->fail, sizeof D->fail, "load");
   D->fail_nth = 1;
   *api = double_api(D);
