@@ -128,6 +128,18 @@ run 1 "anetc lut4 for M1" ./anetc --target M1 -o "$tmp/lut" "$tmp/lut.anet"
 has "$tmp/err" "lut.anet:3:5: error: this weight format lowers to the <ios18> form of 'constexpr_lut_to_dense'" "lut4 on M1"
 [ ! -e "$tmp/lut" ] || fail "anetc wrote output despite a dialect error"
 
+# Every program(1.0) file of the corpus whose weights are there (or that
+# needs none) runs on the cpu backend, as a program(1.3) one does.
+corpus=$srcdir/../shared/mil-corpus
+n10=0
+for d in "$corpus"/*/; do
+  [ -f "$d/model.mil" ] && head -1 "$d/model.mil" | grep -qF 'program(1.0)' || continue
+  grep -q BLOBFILE "$d/model.mil" && [ ! -f "$d/weights/weight.bin" ] && continue
+  run 0 "cpu run of $d" ./anerun --backend cpu --iters 1 --warmup 0 "$d"
+  n10=$((n10 + 1))
+done
+[ ! -d "$corpus" ] || [ "$n10" -ge 5 ] || fail "only $n10 program(1.0) corpus files ran"
+
 # --bisect needs the ane backend (tests/test_ane.c runs its search).
 if ! ./anerun --help | grep -q "backend cpu|sim|ane.*default: ane"; then
   run 2 "anerun --bisect off the Mac" ./anerun --bisect "$tmp/m18"
