@@ -233,7 +233,17 @@ int bisect_ane_compile(void *ctx, const Model *m, char *msg, size_t size) {
   return rc == 0 ? 0 : refused ? 1 : 2;
 }
 
-void bisect_print(FILE *out, const Model *m, const char *mil_file, const Src *anet,
+BisectSource bisect_anet_loc(const Model *m, int k, const Src *anet) {
+  BisectSource s = {0};
+  const Loc loc = k >= 0 && k < m->fn->nops ? m->fn->ops[k].loc : (Loc){0, 0};
+  if (anet && loc.end > loc.start && loc.end <= anet->len) {
+    s.file = anet->name;
+    diag_linecol(anet, loc.start, &s.line, &s.col);
+  }
+  return s;
+}
+
+void bisect_print(FILE *out, const Model *m, const char *mil_file, BisectSource from,
                   const Bisect *r) {
   if (r->bad < 0) {
     fprintf(out, "%s: the program compiles (%d compile): nothing to bisect\n", m->name,
@@ -250,11 +260,8 @@ void bisect_print(FILE *out, const Model *m, const char *mil_file, const Src *an
     fprintf(out, "%s:%d: the op's MIL statement\n", mil_file, r->mil_line);
   else
     fprintf(out, "  MIL line %d of the program as printed (anetc --emit=mil)\n", r->mil_line);
-  if (anet && op->loc.end > op->loc.start) {
-    int line, col;
-    diag_linecol(anet, op->loc.start, &line, &col);
-    fprintf(out, "%s:%d:%d: the .anet line it came from\n", anet->name, line, col);
-  }
+  if (from.file)
+    fprintf(out, "%s:%d:%d: the .anet line it came from\n", from.file, from.line, from.col);
   const char *msg = strstr(r->msg, "compile failed: ");
   msg = msg ? msg + strlen("compile failed: ") : r->msg;
   fprintf(out, "  the compiler said: %.*s\n", (int)strcspn(msg, "\n"), msg);

@@ -476,8 +476,8 @@ static void bisect_point(const RunOpts *o, const ModelPath *mp, const Loaded *l,
   Bisect r;
   fprintf(stderr, "anerun: %s: --bisect: compiling op prefixes in child processes\n", l->name);
   if (bisect_run(&l->m, bisect_ane_compile, &a, &r, d) == 0)
-    bisect_print(stdout, &l->m, mp->is_anet ? NULL : mp->file, mp->is_anet ? &mp->src : NULL,
-                 &r);
+    bisect_print(stdout, &l->m, mp->is_anet ? NULL : mp->file,
+                 bisect_anet_loc(&l->m, r.bad, mp->is_anet ? &mp->src : NULL), &r);
 }
 #endif
 

@@ -1753,7 +1753,7 @@ START_TEST(test_bisect_report) {
   char *text = NULL;
   size_t n = 0;
   FILE *out = open_memstream(&text, &n);
-  bisect_print(out, &m, "m/model.mil", &anet, &r);
+  bisect_print(out, &m, "m/model.mil", bisect_anet_loc(&m, r.bad, &anet), &r);
   fclose(out);
   const char *dump = getenv("ANE_BISECT_DUMP");   /* docs/ane.md's example */
   FILE *df = dump ? fopen(dump, "w") : NULL;
