@@ -54,6 +54,10 @@ typedef struct BisectSource {
 } BisectSource;
 /* The .anet place of op k of m when the op's loc points into anet. */
 BisectSource bisect_anet_loc(const Model *m, int k, const Src *anet);
+/* The same from the manifest anetc wrote beside the model (anet.json):
+ * the entry of the op's MIL name; file NULL when it has none or no line. */
+struct Manifest;
+BisectSource bisect_manifest_loc(const Model *m, int k, const struct Manifest *man);
 
 /* The result for m: the op, its MIL line in mil_file (the model.mil the
  * program came from, or NULL: the printed program), the .anet place it

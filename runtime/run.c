@@ -20,6 +20,7 @@
 #ifdef __APPLE__
 #include "ane_api.h"
 #include "bisect.h"
+#include "manifest.h"
 #endif
 
 /* The inputs of one run: they outlive the backend that reads them. */
@@ -475,9 +476,17 @@ static void bisect_point(const RunOpts *o, const ModelPath *mp, const Loaded *l,
   BisectAne a = {darwin_table, NULL, (unsigned)o->bopts.qos};
   Bisect r;
   fprintf(stderr, "anerun: %s: --bisect: compiling op prefixes in child processes\n", l->name);
-  if (bisect_run(&l->m, bisect_ane_compile, &a, &r, d) == 0)
-    bisect_print(stdout, &l->m, mp->is_anet ? NULL : mp->file,
-                 bisect_anet_loc(&l->m, r.bad, mp->is_anet ? &mp->src : NULL), &r);
+  if (bisect_run(&l->m, bisect_ane_compile, &a, &r, d) != 0)
+    return;
+  if (mp->is_anet) {
+    bisect_print(stdout, &l->m, NULL, bisect_anet_loc(&l->m, r.bad, &mp->src), &r);
+    return;
+  }
+  Manifest man = {0};   /* anetc's output: its anet.json maps ops to .anet lines */
+  int got = manifest_load(mp->dir, &man, d);
+  bisect_print(stdout, &l->m, mp->file, bisect_manifest_loc(&l->m, r.bad, got > 0 ? &man : NULL),
+               &r);
+  manifest_free(&man);
 }
 #endif
 

@@ -19,6 +19,7 @@
 
 #include "ane_api.h"
 #include "bisect.h"
+#include "manifest.h"
 #include "check_main.h"
 #include "chip.h"
 #include "fp16.h"
@@ -1766,6 +1767,23 @@ START_TEST(test_bisect_report) {
                        "n.anet:3:5: the .anet line it came from\n"
                        "  the compiler said: ANECCompile() FAILED at op_3\n"), "%s", text);
   free(text);
+  /* a model directory anetc wrote: the line comes from its anet.json */
+  static const char json[] =
+      "{\"schema\": \"anet-manifest\", \"schema_version\": 1, \"network\": \"n\", "
+      "\"point\": null, \"source\": \"src/n.anet\", \"ops\": [\n"
+      " {\"name\": \"one\", \"op\": \"const\", \"line\": 0, \"col\": 0},\n"
+      " {\"name\": \"op_2\", \"op\": \"relu\", \"line\": 6, \"col\": 5},\n"
+      " {\"name\": \"op_3\", \"op\": \"add\", \"line\": 7, \"col\": 9}]}\n";
+  Src js = {"anet.json", json, strlen(json)};
+  Manifest man;
+  ck_assert_int_eq(manifest_parse(&js, &man, &d), 0);
+  BisectSource from = bisect_manifest_loc(&m, r.bad, &man);
+  ck_assert_str_eq(from.file, "src/n.anet");
+  ck_assert_int_eq(from.line, 7);
+  ck_assert_int_eq(from.col, 9);
+  ck_assert_ptr_null(bisect_manifest_loc(&m, 1, &man).file);   /* op_0: not in it */
+  ck_assert_ptr_null(bisect_manifest_loc(&m, 0, &man).file);   /* the const: line 0 */
+  manifest_free(&man);
   char *msgs = NULL;
   out = open_memstream(&msgs, &n);
   d = (Diag){out, 0};
