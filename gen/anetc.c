@@ -12,6 +12,8 @@
 
 #include "anet.h"
 #include "blob.h"
+#include "dialect.h"
+#include "json.h"
 #include "lint.h"
 #include "outfile.h"
 #include "wformat.h"
@@ -35,7 +37,8 @@ static void usage(FILE *out) {
         "\n"
         "Compiles a .anet network to MIL text and a MILBlob v2 weight file.\n"
         "\n"
-        "  -o DIR, --output=DIR  write DIR/model.mil and DIR/weights/weight.bin;\n"
+        "  -o DIR, --output=DIR  write DIR/model.mil, DIR/weights/weight.bin and\n"
+        "                        DIR/anet.json (the manifest);\n"
         "                        with a sweep, one subdirectory of DIR per point\n"
         "  --emit=mil            print the MIL program to standard output\n"
         "  --dump-ir             print the checked layer IR to standard output\n"
@@ -168,14 +171,65 @@ static char *path_join(const char *a, const char *b) {
 /* Point i lowered and linted; NULL after errors (lint errors included). */
 static MilProg *lower_linted(const AnetFile *f, int point, Diag *d) {
   MilProg *p = anet_lower(f, point, d);
-  if (p && lint_prog(p, lint_src, &lint, d) > 0) {
+  if (p && (mil_dialect(p, &lint.target, lint_src, d) > 0 ||
+            lint_prog(p, lint_src, &lint, d) > 0)) {
     mil_free(p);
     return NULL;
   }
   return p;
 }
 
-/* One model into dir (which exists): weights/weight.bin, then model.mil. */
+/* The op's MIL name: its name attribute, else its first output's. */
+static const char *op_name(const MilOp *op) {
+  const MilAttr *a = mil_op_attr_get(op, "name");
+  if (a && a->val->kind == MIL_VDATA && a->val->type->dtype == MIL_STRING && a->val->n == 1)
+    return a->val->s[0];
+  return op->nouts ? op->outs[0].name : "";
+}
+
+/* anet.json (docs/report-schema.md, "Model manifest"): which network and
+ * point the model is, and the .anet line:col of the layer behind each op,
+ * so that a backend's error about an op can point into the source. */
+static void manifest_print(const AnetFile *f, int point, const MilProg *p, FILE *out) {
+  const char *pt = anet_point_name(f, point);
+  fputs("{\"schema\": \"anet-manifest\", \"schema_version\": 1,\n \"network\": ", out);
+  json_str(out, anet_network_name(f));
+  fputs(", \"point\": ", out);
+  if (*pt)
+    json_str(out, pt);
+  else
+    fputs("null", out);
+  fputs(",\n \"source\": ", out);
+  json_str(out, lint_src->name);
+  fputs(",\n \"ops\": [", out);
+  int n = 0;
+  for (int i = 0; i < p->nfuncs; i++)
+    for (int k = 0; k < p->funcs[i].nops; k++) {
+      const MilOp *op = &p->funcs[i].ops[k];
+      int line = 0, col = 0;   /* 0, 0: a constant several layers share */
+      if (op->loc.end > op->loc.start)
+        diag_linecol(lint_src, op->loc.start, &line, &col);
+      fputs(n++ ? ",\n  " : "\n  ", out);
+      fputs("{\"name\": ", out);
+      json_str(out, op_name(op));
+      fputs(", \"op\": ", out);
+      json_str(out, op->op);
+      fprintf(out, ", \"line\": %d, \"col\": %d}", line, col);
+    }
+  fputs(n ? "\n ]}\n" : "]}\n", out);
+}
+
+static int write_manifest(const AnetFile *f, int point, const MilProg *p, const char *path,
+                          Diag *d) {
+  OutFile o;
+  if (outfile_open(&o, path, d) != 0)
+    return -1;
+  manifest_print(f, point, p, o.f);
+  return outfile_commit(&o, d);
+}
+
+/* One model into dir (which exists): weights/weight.bin, anet.json, then
+ * model.mil. */
 static int write_model(const AnetFile *f, int point, const char *dir, Diag *d) {
   MilProg *p = lower_linted(f, point, d);
   if (!p)
@@ -190,10 +244,11 @@ static int write_model(const AnetFile *f, int point, const char *dir, Diag *d) {
   char *wdir = path_join(dir, "weights");
   char *wpath = path_join(wdir, "weight.bin");
   char *mpath = path_join(dir, "model.mil");
+  char *jpath = path_join(dir, "anet.json");
   OutFile o;
   int rc = -1;
   if (outdir_mkdirs(wdir, d) == 0 && blob_write(p, wpath, d) == 0 &&
-      outfile_open(&o, mpath, d) == 0) {
+      write_manifest(f, point, p, jpath, d) == 0 && outfile_open(&o, mpath, d) == 0) {
     if (mil_print(p, o.f) != 0) {
       diag_file_error(d, mpath, "cannot write: %s", strerror(errno));
       outfile_abort(&o);
@@ -206,6 +261,7 @@ static int write_model(const AnetFile *f, int point, const char *dir, Diag *d) {
   free(wdir);
   free(wpath);
   free(mpath);
+  free(jpath);
   mil_free(p);
   return rc;
 }

@@ -8,7 +8,8 @@ libanerun_a_SOURCES += runtime/stats.c runtime/stats.h runtime/flops.c runtime/f
 	runtime/sim.c runtime/sim.h runtime/model.c runtime/model.h \
 	runtime/dryrun.c runtime/dryrun.h runtime/runopts.c runtime/runopts.h \
 	runtime/run.c runtime/run.h
-libanerun_a_SOURCES += runtime/results.c runtime/results.h runtime/plot.c runtime/plot.h
+libanerun_a_SOURCES += runtime/results.c runtime/results.h runtime/plot.c runtime/plot.h \
+	runtime/jread.c runtime/jread.h runtime/manifest.c runtime/manifest.h
 ANERUN_LIBS = libanerun.a libane.a libcpu.a libanetc.a libmiltext.a libweights.a libanerun.a
 
 bin_PROGRAMS += anerun

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "dialect.h"
+#include "manifest.h"
 #include "outfile.h"
 
 enum {
@@ -85,14 +87,31 @@ static char *dir_name(const char *dir) {
   return last_component(cwd);
 }
 
+/* The report name of the model in dir: the point or network its anet.json
+ * names (anetc wrote one), else fallback (taken). NULL after reporting. */
+static char *model_name(const char *dir, char *fallback, Diag *d) {
+  Manifest m;
+  int rc = fallback ? manifest_load(dir, &m, d) : 0;
+  char *name = rc > 0 ? dupstr(manifest_model_name(&m)) : rc == 0 ? fallback : NULL;
+  if (rc != 0)
+    free(fallback);
+  if (rc >= 0 && !name)
+    diag_file_error(d, dir, "out of memory");
+  if (rc > 0)
+    manifest_free(&m);
+  return name;
+}
+
 static int open_mil(ModelPath *mp, const char *mil, Diag *d) {
   mp->npoints = 1;
-  mp->base = dir_name(mp->dir);
   mp->file = dupstr(mil);
-  if (!mp->base || !mp->file) {
+  if (!mp->file) {
     diag_file_error(d, mil, "out of memory");
     return -1;
   }
+  mp->base = model_name(mp->dir, dir_name(mp->dir), d);
+  if (!mp->base)
+    return -1;
   return src_read_file(&mp->src, mp->file, MODEL_MAX_TEXT, d);
 }
 
@@ -168,6 +187,20 @@ static int find_points(ModelPath *mp, Diag *d) {
     return -1;
   }
   qsort(mp->points, (size_t)mp->npoints, sizeof *mp->points, cmp_natural);
+  mp->names = calloc((size_t)mp->npoints, sizeof *mp->names);
+  if (!mp->names) {
+    diag_file_error(d, mp->path, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < mp->npoints; i++) {
+    char *dir = outdir_join(mp->root, mp->points[i]);
+    mp->names[i] = dir ? model_name(dir, dupstr(mp->points[i]), d) : NULL;
+    if (!dir)
+      diag_file_error(d, mp->path, "out of memory");
+    free(dir);
+    if (!mp->names[i])
+      return -1;
+  }
   return 0;
 }
 
@@ -195,7 +228,7 @@ static int select_point(ModelPath *mp, int i, Diag *d) {
   free(mp->file);
   src_free(&mp->src);
   mp->dir = outdir_join(mp->root, mp->points[i]);
-  mp->base = dupstr(mp->points[i]);
+  mp->base = dupstr(mp->names[i]);
   mp->file = mp->dir ? outdir_join(mp->dir, "model.mil") : NULL;
   if (!mp->dir || !mp->base || !mp->file) {
     diag_file_error(d, mp->path, "out of memory");
@@ -207,7 +240,7 @@ static int select_point(ModelPath *mp, int i, Diag *d) {
 const char *model_point_name(const ModelPath *mp, int i) {
   if (mp->anet)
     return anet_point_name(mp->anet, i);
-  return mp->points ? mp->points[i] : mp->base;
+  return mp->points ? mp->names[i] : mp->base;
 }
 
 int model_open(const char *path, ModelPath *mp, Diag *d) {
@@ -307,7 +340,10 @@ void model_close(ModelPath *mp) {
   src_free(&mp->src);
   for (int i = 0; mp->points && i < mp->npoints; i++)
     free(mp->points[i]);
+  for (int i = 0; mp->names && i < mp->npoints; i++)
+    free(mp->names[i]);
   free(mp->points);
+  free(mp->names);
   free(mp->root);
   free(mp->path);
   free(mp->dir);
@@ -473,6 +509,8 @@ static int load_anet(ModelPath *mp, int i, bool weights, const char *workdir, Lo
                      Diag *d) {
   l->name = point_name(mp, i);
   l->m.prog = anet_lower(mp->anet, i, d);
+  if (l->m.prog && mp->target && mil_dialect(l->m.prog, mp->target, &mp->src, d) > 0)
+    return -1;
   if (!l->name || !l->m.prog || find_function(mp, l, d) < 0)
     return -1;
   l->m.name = l->name;

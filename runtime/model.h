@@ -15,11 +15,13 @@
 #include "anet.h"
 #include "backend.h"
 #include "diag.h"
+#include "target.h"
 
 typedef struct ModelPath {
   char *path;          /* as given */
   char *dir;           /* MIL: the model directory */
-  char *base;          /* report name of a MIL model */
+  char *base;          /* report name of a MIL model: the point or network its
+                          anet.json names, else its directory's name */
   char *file;          /* the text read: model.mil or the .anet (src.name) */
   bool is_anet;
   Src src;             /* the .anet or model.mil text */
@@ -27,7 +29,9 @@ typedef struct ModelPath {
   int npoints;         /* sweep points; 1 for a single MIL model */
   char *root;          /* a sweep directory: PATH; dir, base, file and src */
   char **points;       /* follow the point loaded last; points[] in natural order */
+  char **names;        /* a sweep directory: each point's report name */
   const char *function;/* the function to run (--function); NULL: main */
+  const Target *target;/* the dialect a .anet point is lowered to (dialect.h); NULL: ios18 */
 } ModelPath;
 
 typedef struct Loaded {

@@ -2,10 +2,10 @@
  * machine they ran on, reading them back, and comparing two sets. */
 #include "results.h"
 #include "json.h"
+#include "jread.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -21,7 +21,7 @@
 #define ANET_GIT_COMMIT "unknown"
 #endif
 
-enum { RESULTS_MAX_TEXT = 256 << 20, RESULTS_MAX_DEPTH = 64 };
+enum { RESULTS_MAX_TEXT = 256 << 20 };
 
 /* ---- the machine --------------------------------------------------------- */
 
@@ -118,218 +118,58 @@ int results_append(const char *path, const RunOpts *o, const Report *r, int n, D
   return rc;
 }
 
-/* ---- reading: just enough JSON ------------------------------------------- */
-
-typedef struct Json {
-  const Src *src;
-  size_t pos, end;        /* the line being read */
-  Diag *d;
-  bool failed;
-} Json;
-
-__attribute__((format(printf, 2, 3))) static void json_fail(Json *j, const char *fmt, ...) {
-  if (j->failed)
-    return;
-  j->failed = true;
-  char msg[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  size_t at = j->pos < j->end ? j->pos : j->end;
-  diag_error(j->d, j->src, (Loc){at, at < j->end ? at + 1 : at}, "%s", msg);
-}
-
-static int peek(const Json *j) {
-  return j->pos < j->end ? (unsigned char)j->src->text[j->pos] : -1;
-}
-
-static void skip_ws(Json *j) {
-  while (peek(j) == ' ' || peek(j) == '\t' || peek(j) == '\r')
-    j->pos++;
-}
-
-static bool accept(Json *j, int c) {
-  skip_ws(j);
-  if (peek(j) != c)
-    return false;
-  j->pos++;
-  return true;
-}
-
-static void expect(Json *j, int c) {
-  if (!accept(j, c))
-    json_fail(j, "results file: expected '%c'", c);
-}
-
-/* A string into buf (NULL: skipped); \u escapes outside ASCII become '?'. */
-static void read_string(Json *j, char *buf, size_t size) {
-  size_t n = 0;
-  expect(j, '"');
-  while (!j->failed && peek(j) != '"') {
-    int c = peek(j);
-    if (c < 0x20) {
-      json_fail(j, c < 0 ? "results file: unterminated string" : "results file: a control "
-                "character in a string");
-      return;
-    }
-    j->pos++;
-    if (c == '\\') {
-      int e = peek(j);
-      const char *from = "\"\\/bfnrtu", *to = "\"\\/\b\f\n\r\t";
-      const char *k = e > 0 ? strchr(from, e) : NULL;
-      if (!k) {
-        json_fail(j, "results file: a bad escape in a string");
-        return;
-      }
-      j->pos++;
-      c = to[k - from];
-      if (e == 'u') {
-        unsigned v = 0;
-        for (int i = 0; i < 4; i++, j->pos++) {
-          int h = peek(j);
-          int x = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                  : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
-          if (x < 0) {
-            json_fail(j, "results file: \\u wants four hex digits");
-            return;
-          }
-          v = v * 16 + (unsigned)x;
-        }
-        c = v < 0x80 && v > 0 ? (int)v : '?';
-      }
-    }
-    if (buf && n + 1 < size)
-      buf[n++] = (char)c;
-  }
-  if (buf && size)
-    buf[n] = '\0';
-  if (!j->failed)
-    j->pos++;
-}
-
-/* A JSON number; its text must be the grammar's. */
-static double read_number(Json *j) {
-  skip_ws(j);
-  size_t s = j->pos;
-  const char *t = j->src->text;
-  if (peek(j) == '-')
-    j->pos++;
-  size_t digits = j->pos;
-  while (peek(j) >= '0' && peek(j) <= '9')
-    j->pos++;
-  if (j->pos == digits) {
-    json_fail(j, "results file: expected a value");
-    return NAN;
-  }
-  if (peek(j) == '.')
-    for (j->pos++; peek(j) >= '0' && peek(j) <= '9';)
-      j->pos++;
-  if (peek(j) == 'e' || peek(j) == 'E') {
-    j->pos++;
-    if (peek(j) == '+' || peek(j) == '-')
-      j->pos++;
-    while (peek(j) >= '0' && peek(j) <= '9')
-      j->pos++;
-  }
-  char buf[64];
-  size_t n = j->pos - s < sizeof buf - 1 ? j->pos - s : sizeof buf - 1;
-  memcpy(buf, t + s, n);
-  buf[n] = '\0';
-  return strtod(buf, NULL);
-}
-
-static bool accept_word(Json *j, const char *w) {
-  skip_ws(j);
-  size_t n = strlen(w);
-  if (j->end - j->pos < n || strncmp(j->src->text + j->pos, w, n) != 0)
-    return false;
-  j->pos += n;
-  return true;
-}
-
-static void skip_value(Json *j, int depth);
-
-static void skip_members(Json *j, int depth, bool object) {
-  int close = object ? '}' : ']';
-  if (accept(j, close))
-    return;
-  do {
-    if (object) {
-      read_string(j, NULL, 0);
-      expect(j, ':');
-    }
-    skip_value(j, depth + 1);
-  } while (!j->failed && accept(j, ','));
-  expect(j, close);
-}
-
-static void skip_value(Json *j, int depth) {
-  skip_ws(j);
-  int c = peek(j);
-  if (depth > RESULTS_MAX_DEPTH)
-    json_fail(j, "results file: nested too deeply");
-  else if (c == '{' || c == '[')
-    j->pos++, skip_members(j, depth, c == '{');
-  else if (c == '"')
-    read_string(j, NULL, 0);
-  else if (!accept_word(j, "true") && !accept_word(j, "false") && !accept_word(j, "null"))
-    read_number(j);
-}
+/* ---- reading ------------------------------------------------------------- */
 
 /* A string or null (""). */
-static void string_or_null(Json *j, char *buf, size_t size) {
-  if (accept_word(j, "null"))
+static void string_or_null(JRead *j, char *buf, size_t size) {
+  if (jread_word(j, "null"))
     buf[0] = '\0';
   else
-    read_string(j, buf, size);
+    jread_string(j, buf, size);
 }
 
-static double number_or_null(Json *j) { return accept_word(j, "null") ? NAN : read_number(j); }
+static double number_or_null(JRead *j) { return jread_word(j, "null") ? NAN : jread_number(j); }
 
 enum { HAS_MODEL = 1, HAS_BACKEND = 2, HAS_MS = 4, HAS_VERSION = 8 };
 
-static int read_member(Json *j, ResultRow *row) {
+static int read_member(JRead *j, ResultRow *row) {
   char key[64];
-  read_string(j, key, sizeof key);
-  expect(j, ':');
+  jread_string(j, key, sizeof key);
+  jread_expect(j, ':');
   if (j->failed)
     return 0;
   if (strcmp(key, "model") == 0)
-    return read_string(j, row->model, sizeof row->model), HAS_MODEL;
+    return jread_string(j, row->model, sizeof row->model), HAS_MODEL;
   if (strcmp(key, "backend") == 0)
-    return read_string(j, row->backend, sizeof row->backend), HAS_BACKEND;
+    return jread_string(j, row->backend, sizeof row->backend), HAS_BACKEND;
   if (strcmp(key, "chip") == 0)
     return string_or_null(j, row->chip, sizeof row->chip), 0;
   if (strcmp(key, "ms_median") == 0)
     return row->ms_median = number_or_null(j), HAS_MS;
   if (strcmp(key, "schema_version") == 0) {
-    double v = read_number(j);
+    double v = jread_number(j);
     if (!j->failed && v != RESULTS_SCHEMA_VERSION)
-      json_fail(j, "results file: schema_version %g; this anerun reads version %d", v,
-                RESULTS_SCHEMA_VERSION);
+      jread_fail(j, "schema_version %g; this anerun reads version %d", v, RESULTS_SCHEMA_VERSION);
     return HAS_VERSION;
   }
-  skip_value(j, 1);
+  jread_skip(j);
   return 0;
 }
 
-static void read_line(Json *j, ResultRow *row) {
+static void read_line(JRead *j, ResultRow *row) {
   int has = 0;
-  expect(j, '{');
-  if (!j->failed && !accept(j, '}')) {
+  jread_expect(j, '{');
+  if (!j->failed && !jread_accept(j, '}')) {
     do
       has |= read_member(j, row);
-    while (!j->failed && accept(j, ','));
-    expect(j, '}');
+    while (!j->failed && jread_accept(j, ','));
+    jread_expect(j, '}');
   }
-  skip_ws(j);
-  if (!j->failed && j->pos < j->end)
-    json_fail(j, "results file: text after the object");
+  jread_end(j);
   if (!j->failed && has != (HAS_MODEL | HAS_BACKEND | HAS_MS | HAS_VERSION))
-    json_fail(j, "results file: the line lacks %s",
-              !(has & HAS_VERSION) ? "schema_version" : !(has & HAS_MODEL) ? "model"
-              : !(has & HAS_BACKEND) ? "backend" : "ms_median");
+    jread_fail(j, "the line lacks %s",
+               !(has & HAS_VERSION) ? "schema_version" : !(has & HAS_MODEL) ? "model"
+               : !(has & HAS_BACKEND) ? "backend" : "ms_median");
 }
 
 static int add_row(ResultRow **rows, int *n, int *cap) {
@@ -350,10 +190,9 @@ int results_parse(const Src *src, ResultRow **rows, int *n, Diag *d) {
   for (size_t pos = 0; pos < src->len; line++) {
     const char *nl = memchr(src->text + pos, '\n', src->len - pos);
     size_t end = nl ? (size_t)(nl - src->text) : src->len;
-    Json j = {src, pos, end, d, false};
+    JRead j = {src, pos, end, d, "results file", false};
     pos = end + 1;
-    skip_ws(&j);
-    if (j.pos == end)
+    if (jread_peek(&j) < 0)
       continue;
     if (add_row(rows, n, &cap) < 0) {
       diag_file_error(d, src->name, "out of memory");

@@ -14,6 +14,7 @@
 #include "compare.h"
 #include "dryrun.h"
 #include "flops.h"
+#include "manifest.h"
 #include "model.h"
 #include "plot.h"
 #include "report.h"
@@ -1106,6 +1107,105 @@ START_TEST(no_main_function) {
 }
 END_TEST
 
+/* ---- model manifests (anet.json) ----------------------------------------- */
+
+static int parse_manifest(const char *text, Manifest *m, char **err) {
+  Src src = {"anet.json", text, strlen(text)};
+  size_t len = 0;
+  FILE *f = open_memstream(err, &len);
+  Diag d = {f, 0};
+  int rc = manifest_parse(&src, m, &d);
+  fclose(f);
+  return rc;
+}
+
+START_TEST(manifest_fields) {
+  Manifest m;
+  char *err = NULL;
+  const char *text =
+      "{\"schema\": \"anet-manifest\", \"schema_version\": 1,\n"
+      " \"network\": \"tiny\", \"point\": \"tiny_c\\u0038\", \"later\": {\"x\": [1, null]},\n"
+      " \"source\": \"a/tiny.anet\",\n"
+      " \"ops\": [{\"name\": \"c_pad_0\", \"op\": \"const\", \"line\": 0, \"col\": 0},\n"
+      "  {\"col\": 5, \"line\": 5, \"op\": \"conv\", \"name\": \"conv_0\"}]}\n";
+  ck_assert_int_eq(parse_manifest(text, &m, &err), 0);
+  ck_assert_str_eq(m.network, "tiny");
+  ck_assert_str_eq(m.point, "tiny_c8");
+  ck_assert_str_eq(manifest_model_name(&m), "tiny_c8");
+  ck_assert_str_eq(m.source, "a/tiny.anet");
+  ck_assert_int_eq(m.nops, 2);
+  const ManifestOp *op = manifest_find(&m, "conv_0");
+  ck_assert_ptr_nonnull(op);
+  ck_assert_str_eq(op->op, "conv");
+  ck_assert_int_eq(op->line, 5);
+  ck_assert_int_eq(op->col, 5);
+  ck_assert_int_eq(m.ops[0].line, 0);
+  ck_assert_ptr_null(manifest_find(&m, "conv"));
+  manifest_free(&m);
+  free(err);
+  /* no sweep: point null, the model is named after the network */
+  text = "{\"schema\": \"anet-manifest\", \"schema_version\": 1, \"network\": \"n\", "
+         "\"point\": null, \"source\": \"n.anet\", \"ops\": []}";
+  ck_assert_int_eq(parse_manifest(text, &m, &err), 0);
+  ck_assert_str_eq(manifest_model_name(&m), "n");
+  ck_assert_int_eq(m.nops, 0);
+  manifest_free(&m);
+  free(err);
+}
+END_TEST
+
+/* Columns counted by hand from each text's first byte (column 1). */
+START_TEST(manifest_bad) {
+#define HEAD "{\"schema\": \"anet-manifest\", \"schema_version\": 1, \"network\": \"n\", "
+  static const struct {
+    const char *text, *want;
+  } bad[] = {
+      {"", "anet.json:1:1: error: manifest: expected '{'"},
+      {"[]", "anet.json:1:1: error: manifest: expected '{'"},
+      {"{\"schema\": \"anet-report\"}", "anet.json:1:12: error: manifest: \"schema\" is not"},
+      {"{\"schema_version\": 2}", "anet.json:1:20: error: manifest: schema_version 2; this anerun"},
+      {"{\"schema_version\": 1.5}", "anet.json:1:20: error: manifest: \"schema_version\" must be"},
+      {HEAD "\"point\": null, \"source\": \"s\"}",
+       "anet.json:1:1: error: manifest: the manifest lacks \"ops\""},
+      {HEAD "\"network\": \"m\"}", "anet.json:1:66: error: manifest: \"network\" appears twice"},
+      {HEAD "\"point\": \"\"}", "anet.json:1:75: error: manifest: \"point\" is empty"},
+      {HEAD "\"point\": \"a\\nb\"}", "anet.json:1:75: error: manifest: \"point\" holds a control"},
+      {HEAD "\"point\": 3}", "anet.json:1:75: error: manifest: expected '\"'"},
+      {HEAD "\"ops\": [{\"name\": \"a\", \"op\": \"relu\", \"line\": -1, \"col\": 2}]}",
+       "anet.json:1:110: error: manifest: \"line\" must be a whole number"},
+      {HEAD "\"ops\": [{\"name\": \"a\", \"op\": \"relu\", \"line\": 3, \"col\": 0}]}",
+       "anet.json:1:74: error: manifest: an op's line and col are both 0"},
+      {HEAD "\"ops\": [{\"name\": \"a\", \"line\": 3, \"col\": 1}]}",
+       "anet.json:1:74: error: manifest: an op lacks \"op\""},
+      {HEAD "\"ops\": [1]}", "anet.json:1:74: error: manifest: expected '{'"},
+      {HEAD "\"ops\": []} x", "anet.json:1:77: error: manifest: text after the object"},
+      {HEAD "\"ops\": [], \"x\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]",
+       "error: manifest: nested too deeply"},
+  };
+#undef HEAD
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    Manifest m;
+    char *err = NULL;
+    ck_assert_int_eq(parse_manifest(bad[i].text, &m, &err), -1);
+    ck_assert_msg(strstr(err, bad[i].want), "case %zu: %s", i, err);
+    ck_assert_ptr_null(m.ops);
+    free(err);
+  }
+}
+END_TEST
+
+/* A directory without anet.json has no manifest, which is no error. */
+START_TEST(manifest_absent) {
+  char dir[] = "/tmp/anet-manifest-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  Manifest m;
+  Diag d = {stderr, 0};
+  ck_assert_int_eq(manifest_load(dir, &m, &d), 0);
+  ck_assert_int_eq(d.nerrors, 0);
+  rmdir(dir);
+}
+END_TEST
+
 /* ---- results files, --compare, --plot ------------------------------------ */
 
 static int parse_text(const char *text, ResultRow **rows, int *n, char **err) {
@@ -1270,6 +1370,9 @@ static Suite *anerun_suite(void) {
   suite_add_tcase(s, rp);
   TCase *rs = tcase_create("results");
   tcase_add_test(rs, results_read_lines);
+  tcase_add_test(rs, manifest_fields);
+  tcase_add_test(rs, manifest_bad);
+  tcase_add_test(rs, manifest_absent);
   tcase_add_test(rs, results_bad_lines);
   tcase_add_test(rs, results_compare_threshold);
   tcase_add_test(rs, plot_throughput_marks);

@@ -229,6 +229,22 @@ status 0 $anerun --dry-run "$tmp/nowt"
 has '^weights: ABSENT'
 status 1 $anerun --backend cpu "$tmp/nowt"
 
+# Named after the network or point its anet.json gives, not the directory
+# anetc -o was pointed at; a MIL model without one after its directory; a
+# broken manifest is a located error.
+status 0 $anetc --point=tiny_ch16 -o "$tmp/m/out" "$sweep"
+printf 'network plain {\n    input x: fp16[1, 8, 8, 8]\n    relu\n}\n' >"$tmp/plain.anet"
+status 0 $anetc -o "$tmp/plainout" "$tmp/plain.anet"
+mkdir "$tmp/fromelsewhere"
+cp "$tmp/plainout/model.mil" "$tmp/fromelsewhere/"
+status 0 $anerun --backend sim --format csv "$tmp/m/out" "$tmp/plainout" "$tmp/fromelsewhere"
+[ "$(sed -n '2,4s/,.*//p' "$tmp/out" | tr '\n' ' ')" = "tiny_ch16 plain fromelsewhere " ] ||
+  fail "manifest names: want tiny_ch16 plain fromelsewhere: $(cat "$tmp/out")"
+cp -r "$tmp/plainout" "$tmp/badman"
+sed -i 's/"point": null/"point": 7/' "$tmp/badman/anet.json"
+status 1 $anerun --backend sim "$tmp/badman"
+has "badman/anet.json:2:31: error: manifest: expected '\"'" err
+
 # ---- the seed's study in one command ----------------------------------------
 
 seed=$srcdir/samples/seed

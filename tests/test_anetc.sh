@@ -74,6 +74,44 @@ expect_status 0 "--point" "$ANETC" --point=sw_ch16_depth2 "$tmp/sweep.anet" -o "
 [ "$(size_of "$tmp/one/weights/weight.bin")" -eq $((64 + 2 * (64 + 512))) ] ||
   fail "--point weight.bin has the wrong size"
 
+# --- the manifest, anet.json: network, point, source, each op's layer ----------
+# Lines and columns counted by hand: the conv on line 5 at column 5, the relu
+# on line 6 at column 3; the convolution's scalar settings (c_*) are shared
+# constants of no one layer (0, 0).
+printf 'const c = 8\nsweep c in [8, 16]\nnetwork tiny {\n    input x: fp16[1, c, 4, 32]\n    conv c kernel=1 init=constant(0.5)\n  relu\n}\n' >"$tmp/tiny.anet"
+expect_status 0 "manifest sweep" "$ANETC" "$tmp/tiny.anet" -o "$tmp/tiny"
+expect_status 0 "manifest one point" "$ANETC" --point=tiny_c16 "$tmp/tiny.anet" -o "$tmp/tiny1"
+sed 1,2d "$tmp/tiny.anet" >"$tmp/plain.anet"
+sed -i 's/, c,/, 8,/; s/conv c/conv 8/' "$tmp/plain.anet"
+expect_status 0 "manifest no sweep" "$ANETC" "$tmp/plain.anet" -o "$tmp/plain"
+ls "$tmp"/tiny.tmp.* "$tmp"/tiny/*/anet.json.tmp.* >/dev/null 2>&1 && fail "manifest staging files left"
+if command -v python3 >/dev/null 2>&1; then
+  python3 - "$tmp" <<'PY' || fail "manifest: see above"
+import json, re, sys
+t = sys.argv[1]
+want = {"conv_0_weight": ("const", 5, 5), "conv_0": ("conv", 5, 5), "relu_0": ("relu", 6, 3)}
+for d, point, src, line_shift in [("tiny/tiny_c8", "tiny_c8", "tiny.anet", 0),
+                                  ("tiny/tiny_c16", "tiny_c16", "tiny.anet", 0),
+                                  ("tiny1", "tiny_c16", "tiny.anet", 0),
+                                  ("plain", None, "plain.anet", -2)]:
+    m = json.load(open(f"{t}/{d}/anet.json"))
+    assert m["schema"] == "anet-manifest" and m["schema_version"] == 1, m
+    assert m["network"] == "tiny" and m["point"] == point, (d, m["network"], m["point"])
+    assert m["source"] == f"{t}/{src}", (d, m["source"])
+    ops = {o["name"]: (o["op"], o["line"], o["col"]) for o in m["ops"]}
+    # every op of model.mil, in its order, and nothing else
+    mil = open(f"{t}/{d}/model.mil").read()
+    names = re.findall(r'\[name = string\("([^"]+)"\)', mil)
+    assert [o["name"] for o in m["ops"]] == names, (d, names)
+    for n, (op, line, col) in want.items():
+        assert ops[n] == (op, line + line_shift, col), (d, n, ops[n])
+    for n, v in ops.items():
+        if n.startswith("c_"):
+            assert v[0] == "const" and v[1:] == (0, 0), (d, n, v)
+    assert len(ops) == 8, (d, sorted(ops))
+PY
+fi
+
 # --- bad input: exit 1, the existing output directory untouched -------------------
 printf 'network n {\n    input x: fp16[1, 4, 8, 8]\n    cnov 4\n}\n' >"$tmp/bad.anet"
 ls -lR "$out" >"$tmp/before"
