@@ -28,6 +28,8 @@ typedef struct QuantFmt {
   MilDtype dtype;      /* AFFINE: int8, uint8, int4, uint4; LUT: uint1..uint8 */
   int64_t block;       /* AFFINE: input channels per scale, or QUANT_PER_* */
   int64_t group;       /* LUT: output channels per palette; 0: one palette */
+  bool affine_op;      /* AFFINE, 8-bit, per channel: lowered to iOS16's
+                          constexpr_affine_dequantize instead */
   bool sparse;         /* a uint1 mask; the kept values stored as kind says */
   double sparsity;     /* the fraction of elements made zero, in [0, 1) */
 } QuantFmt;

@@ -90,6 +90,61 @@ START_TEST(test_uint8_tensor) {
 }
 END_TEST
 
+/* iOS16's constexpr_affine_dequantize, per output channel: the numbers of
+ * int8_channel and uint8_channel; channel 1 of the uint8 case is all zero
+ * (scale 1, zero point 0) */
+START_TEST(test_channel_affine) {
+  static const float w[8] = {7.9375f, -1.03125f, 0.09375f, 0.15625f, 0.5f, 0, 0, 0};
+  double want[8] = {7.9375, -1, 0.125, 0.125, h(127 * 0.003936767578125), 0, 0, 0};
+  through_conv("int8_channel_affine", 2, 4, w, want);
+  static const float u[8] = {-1, 0, 2, 0.5f, 0, 0, 0, 0};
+  const double s = 0.0117645263671875;
+  double uwant[8] = {h(-85 * s), 0, h(170 * s), h(43 * s), 0, 0, 0, 0};
+  through_conv("uint8_channel_affine", 2, 4, u, uwant);
+}
+END_TEST
+
+static const MilValue *attr(const MilOp *o, const char *name) {
+  for (int i = 0; i < o->nattrs; i++)
+    if (strcmp(o->attrs[i].name, name) == 0)
+      return o->attrs[i].val;
+  return NULL;
+}
+
+/* FORMATS.md §3's table: quantized_data, scale (a vector of
+ * data.shape[axis] values), zero_point (the same, data's dtype) and axis,
+ * all attributes (§2.4's rule for iOS16 ops), the parentheses empty. */
+START_TEST(test_channel_affine_mil) {
+  static const char text[] = "network a {\n input x: fp16[1, 16, 4, 4]\n"
+                             " conv 24 kernel=3 weights=uint8_channel_affine\n}\n";
+  Diag d = diag_stderr();
+  Src src = {"a.anet", text, strlen(text)};
+  AnetFile *f = anet_parse(&src, &d);
+  ck_assert_ptr_nonnull(f);
+  MilProg *p = anet_lower(f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  const MilOp *o = NULL;
+  for (int i = 0; i < p->funcs[0].nops && !o; i++)
+    if (strcmp(p->funcs[0].ops[i].op, "constexpr_affine_dequantize") == 0)
+      o = &p->funcs[0].ops[i];
+  ck_assert_ptr_nonnull(o);
+  ck_assert_int_eq(o->nargs, 0);
+  ck_assert_int_eq(o->nattrs, 5);   /* with name */
+  const MilValue *ax = attr(o, "axis"), *q = attr(o, "quantized_data");
+  const MilValue *sc = attr(o, "scale"), *zp = attr(o, "zero_point");
+  ck_assert(ax && ax->type->dtype == MIL_INT32 && ax->type->rank == 0 && ax->i[0] == 0);
+  ck_assert(q && q->kind == MIL_VBLOB && q->type->dtype == MIL_UINT8 && q->type->rank == 4);
+  ck_assert(q->type->dim[0] == 24 && q->type->dim[1] == 16 && q->type->dim[2] == 3);
+  ck_assert(sc && sc->kind == MIL_VBLOB && sc->type->dtype == MIL_FP16);
+  ck_assert(sc->type->rank == 1 && sc->type->dim[0] == 24);
+  ck_assert(zp && zp->kind == MIL_VBLOB && zp->type->dtype == MIL_UINT8);
+  ck_assert(zp->type->rank == 1 && zp->type->dim[0] == 24);
+  ck_assert_int_eq(o->outs[0].type->dtype, MIL_FP16);
+  mil_free(p);
+  anet_free(f);
+}
+END_TEST
+
 START_TEST(test_int4_block2) {
   /* blocks (0.7, -0.35): scale 0.0999755859375, q (7, -4); (1.4, -2.8):
    * scale 0.39990234375, q (4, -7) */
@@ -131,6 +186,11 @@ START_TEST(test_words) {
   ck_assert_str_eq(msg, "expected int4_tensor, int4_channel or int4_blockN");
   ck_assert_int_eq(wfmt_parse("lut4_groups16", &f, msg, sizeof msg), -1);
   ck_assert_int_eq(wfmt_parse("sparse_int4", &f, msg, sizeof msg), -1);
+  ck_assert_int_eq(wfmt_parse("int8_channel_affine", &f, msg, sizeof msg), 0);
+  ck_assert(f.affine_op && f.dtype == MIL_INT8 && f.block == QUANT_PER_CHANNEL);
+  ck_assert_int_eq(wfmt_parse("int4_channel_affine", &f, msg, sizeof msg), -1);
+  ck_assert_str_eq(msg, "constexpr_affine_dequantize stores int8 or uint8, not int4");
+  ck_assert_int_eq(wfmt_parse("int8_tensor_affine", &f, msg, sizeof msg), -1);
 }
 END_TEST
 
@@ -181,7 +241,8 @@ START_TEST(test_errors) {
           "sparsity=1\n}\n", "error: sparsity must be in [0, 1), got 1");
   rejects("network t {\n input x: fp16[1, 16, 2, 2]\n conv 8 weights=q4\n}\n",
           "error: unknown weight format 'q4'; expected fp16, int8, TYPE_tensor, TYPE_channel, "
-          "TYPE_blockN (TYPE int8, uint8, int4 or uint4), lutB, lutB_groupG (B 1, 2, 3, 4, 6 "
+          "TYPE_blockN (TYPE int8, uint8, int4 or uint4), int8_channel_affine, "
+          "uint8_channel_affine, lutB, lutB_groupG (B 1, 2, 3, 4, 6 "
           "or 8), sparse_fp16, sparse_int8, sparse_uint8, sparse_lutB[_groupG]");
 }
 END_TEST
@@ -194,12 +255,13 @@ START_TEST(test_sim_weight_bytes) {
   static const char text[] =
       "network w {\n input x: fp16[1, 64, 2, 2]\n conv 8 weights=int4_block32\n"
       " conv 4 weights=uint8_channel\n conv 4 weights=lut2_group2\n"
-      " conv 4 weights=sparse_int8\n}\n";
-  static const double want[4] = {
+      " conv 4 weights=sparse_int8\n conv 4 weights=int8_channel_affine\n}\n";
+  static const double want[5] = {
     512 / 2 + 16 * 2 + 36,      /* int4[8, 64], fp16 scale[8, 2] */
     32 + 4 * 2 + 4 + 36,        /* uint8[4, 8], fp16 scale[4], uint8 offset[4] */
     16 * 2 / 8 + 8 * 2 + 36,    /* uint2[4, 4], fp16 lut[2 x 4] */
     2 + 8 + 4 * 2 + 36,         /* uint1 mask[16], int8[8], fp16 scale[4] */
+    16 + 4 * 2 + 4 + 4 + 36,    /* int8[4, 4], fp16 scale[4], int8 zero_point[4], int32 axis */
   };
   Diag d = diag_stderr();
   Src s = {"w.anet", text, strlen(text)};
@@ -217,7 +279,7 @@ START_TEST(test_sim_weight_bytes) {
                     want[k]);
       k++;
     }
-  ck_assert_int_eq(k, 4);
+  ck_assert_int_eq(k, 5);
   flops_index_free(ix);
   mil_free(p);
   anet_free(f);
@@ -229,6 +291,8 @@ int main(void) {
   TCase *t = wt_tcase(s, "wformat");
   tcase_add_test(t, test_int8_channel);
   tcase_add_test(t, test_uint8_tensor);
+  tcase_add_test(t, test_channel_affine);
+  tcase_add_test(t, test_channel_affine_mil);
   tcase_add_test(t, test_int4_block2);
   tcase_add_test(t, test_luts);
   tcase_add_test(t, test_words);
