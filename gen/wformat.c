@@ -6,6 +6,7 @@
  * know), TYPE_blockN (one scale per N
  * input channels at each kernel position), lutB (B = 1, 2, 3, 4, 6, 8: one
  * palette of 2^B fp16 values), lutB_groupG (one palette per G output
+ * channels), lutB[_groupG]_vecV (entries are vectors of V output
  * channels), and sparse_V with V one of fp16, int8, uint8 (per channel),
  * lutB or lutB_groupG: a uint1 mask, with the kept values stored as V.
  *
@@ -16,7 +17,9 @@
  *   _affine  constexpr_affine_dequantize()[axis = 0, quantized_data, scale
  *            [cout], zero_point [cout]], every parameter an attribute
  *            (iOS16's form, FORMATS.md §2.4); signed data: zero points 0
- *   palette  constexpr_lut_to_dense(indices, lut); lut [P,1,1,1,2^B,1]
+ *   palette  constexpr_lut_to_dense(indices, lut); lut [P,1,1,1,2^B,1];
+ *            vectors: indices [cout/V, cin, kh, kw], lut [P,1,1,1,2^B,V],
+ *            vector_axis = 0
  *   sparse   constexpr_sparse_to_dense(mask, nonzero_data), the values from
  *            constexpr_sparse_blockwise_shift_scale(data_mask, nonzero_data,
  *            scale[, offset]) or constexpr_lut_to_sparse(indices_mask,
@@ -36,7 +39,7 @@
 const char wfmt_words[] =
     "TYPE_tensor, TYPE_channel, TYPE_blockN (TYPE int8, uint8, int4 or uint4), "
     "int8_channel_affine, uint8_channel_affine, lutB, "
-    "lutB_groupG (B 1, 2, 3, 4, 6 or 8), sparse_fp16, sparse_int8, sparse_uint8, "
+    "lutB_groupG, lutB[_groupG]_vecV (B 1, 2, 3, 4, 6 or 8), sparse_fp16, sparse_int8, sparse_uint8, "
     "sparse_lutB[_groupG]";
 
 /* A positive decimal number spanning all of s; -1 otherwise. */
@@ -57,11 +60,11 @@ static bool prefix(const char *s, const char *pre, const char **rest) {
   return true;
 }
 
-/* lutB or lutB_groupG */
+/* lutB, lutB_groupG, lutB_vecV or lutB_groupG_vecV */
 static int parse_lut(const char *s, QuantFmt *f, char *msg, size_t msgn) {
   static const MilDtype idx[9] = {MIL_NDTYPES, MIL_UINT1, MIL_UINT2, MIL_UINT3, MIL_UINT4,
                                   MIL_NDTYPES, MIL_UINT6, MIL_NDTYPES, MIL_UINT8};
-  char bits[16];
+  char bits[16], grp[16];
   const char *g = strchr(s, '_');
   size_t n = g ? (size_t)(g - s) : strlen(s);
   if (n >= sizeof bits)
@@ -78,10 +81,20 @@ static int parse_lut(const char *s, QuantFmt *f, char *msg, size_t msgn) {
   f->kind = QK_LUT;
   f->dtype = idx[b];
   f->group = 0;
-  const char *rest;
-  if (!g)
+  const char *rest, *vec = g ? strstr(g, "_vec") : NULL;
+  if (vec && ((f->vec = number(vec + 4)) < 2)) {
+    snprintf(msg, msgn, "expected lut%lld_vecV with V (at least 2) the output channels per "
+             "palette entry", (long long)b);
+    return -1;
+  }
+  if (!g || g == vec)
     return 0;
-  if (!prefix(g, "_group", &rest) || (f->group = number(rest)) < 0) {
+  n = vec ? (size_t)(vec - g) : strlen(g);
+  if (n >= sizeof grp)
+    n = sizeof grp - 1;
+  memcpy(grp, g, n);
+  grp[n] = '\0';
+  if (!prefix(grp, "_group", &rest) || (f->group = number(rest)) < 0) {
     snprintf(msg, msgn, "expected lut%lld_groupG with G the output channels per palette",
              (long long)b);
     return -1;
@@ -214,8 +227,19 @@ static void scale_names(Emit *e, const QuantFmt *f, const int64_t dim[4], const 
 
 static void lut_dims(const QuantFmt *f, const int64_t dim[4], int64_t l[6]) {
   l[0] = f->group ? dim[0] / f->group : 1;
-  l[1] = l[2] = l[3] = l[5] = 1;
+  l[1] = l[2] = l[3] = 1;
   l[4] = (int64_t)1 << quant_bits(f->dtype);
+  l[5] = f->vec > 1 ? f->vec : 1;
+}
+
+/* An int32 scalar const, for vector_axis. */
+static const char *int_const(Emit *e, const char *suffix, int64_t v) {
+  MilValue *val = mil_scalar_i(e->p, MIL_INT32, v);
+  const char *n = mil_printf(e->p, "%s_%s", e->name, suffix);
+  MilOp *o = op(e, "const", n);
+  mil_op_out(e->p, o, val->type, n);
+  mil_op_attr(e->p, o, "val", val);
+  return n;
 }
 
 /* iOS16's op: its parameters are attributes holding the blobs. */
@@ -249,14 +273,18 @@ static const char *dense(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
     mil_op_ref(e->p, o, "scale", sc);
     return e->name;
   }
-  int64_t l[6];
+  int64_t l[6], idim[4] = {dim[0], dim[1], dim[2], dim[3]};
   lut_dims(f, dim, l);
-  const char *ind = part(e, QP_INDICES, "indices", f->dtype, 4, dim);
+  idim[0] /= l[5];
+  const char *ind = part(e, QP_INDICES, "indices", f->dtype, 4, idim);
   const char *lut = part(e, QP_LUT, "lut", MIL_FP16, 6, l);
+  const char *ax = l[5] > 1 ? int_const(e, "vector_axis", 0) : NULL;
   MilOp *o = op(e, "constexpr_lut_to_dense", e->name);
   mil_op_out(e->p, o, t, e->name);
   mil_op_ref(e->p, o, "indices", ind);
   mil_op_ref(e->p, o, "lut", lut);
+  if (ax)
+    mil_op_ref(e->p, o, "vector_axis", ax);
   return e->name;
 }
 
@@ -331,10 +359,13 @@ const char *wfmt_name(const QuantFmt *f, char *buf, size_t n) {
   char v[48];
   if (f->kind == QK_FP16)
     snprintf(v, sizeof v, "fp16");
-  else if (f->kind == QK_LUT && f->group)
-    snprintf(v, sizeof v, "lut%d_group%lld", quant_bits(f->dtype), (long long)f->group);
-  else if (f->kind == QK_LUT)
-    snprintf(v, sizeof v, "lut%d", quant_bits(f->dtype));
+  else if (f->kind == QK_LUT) {
+    size_t k = (size_t)snprintf(v, sizeof v, "lut%d", quant_bits(f->dtype));
+    if (f->group)
+      k += (size_t)snprintf(v + k, sizeof v - k, "_group%lld", (long long)f->group);
+    if (f->vec > 1)
+      snprintf(v + k, sizeof v - k, "_vec%lld", (long long)f->vec);
+  }
   else if (f->sparse || f->block <= 0)
     snprintf(v, sizeof v, "%s%s%s", mil_dtype_name(f->dtype),
              f->sparse ? "" : f->block == QUANT_PER_TENSOR ? "_tensor" : "_channel",

@@ -165,6 +165,62 @@ START_TEST(test_luts) {
 }
 END_TEST
 
+/* Vector palettes along the output channels: w[o, c] for o < 4, c < 2
+ * gives the vectors (w[2o', c], w[2o' + 1, c]): A (1, 1), B (1, 2),
+ * C (10, 0), D (12, 0), with sums 2, 3, 10, 12. Two entries start as the
+ * means of the halves of that order, (1, 1.5) and (11, 0), which Lloyd
+ * keeps; A and B rebuild as (1, 1.5), C and D as (11, 0). One palette per
+ * two output channels holds each pair exactly. */
+START_TEST(test_vector_luts) {
+  static const float w[8] = {1, 1, 1, 2, 10, 12, 0, 0};
+  through_conv("lut1_vec2", 4, 2, w, (double[]){1, 1, 1.5, 1.5, 11, 11, 0, 0});
+  through_conv("lut1_group2_vec2", 4, 2, w, (double[]){1, 1, 1, 2, 10, 12, 0, 0});
+}
+END_TEST
+
+/* FORMATS.md §3: indices with the vector axis divided by the vector size,
+ * lut [groups..., 2^bits, vector size], vector_axis an int32 input. */
+START_TEST(test_vector_lut_mil) {
+  static const char text[] = "network a {\n input x: fp16[1, 16, 4, 4]\n"
+                             " conv 24 kernel=3 weights=lut4_group12_vec3\n}\n";
+  Diag d = diag_stderr();
+  Src src = {"a.anet", text, strlen(text)};
+  AnetFile *f = anet_parse(&src, &d);
+  ck_assert_ptr_nonnull(f);
+  MilProg *p = anet_lower(f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  const MilFunc *fn = &p->funcs[0];
+  const MilOp *o = NULL;
+  for (int i = 0; i < fn->nops && !o; i++)
+    if (strcmp(fn->ops[i].op, "constexpr_lut_to_dense") == 0)
+      o = &fn->ops[i];
+  ck_assert_ptr_nonnull(o);
+  ck_assert_int_eq(o->nargs, 3);
+  const int64_t want_i[4] = {8, 16, 3, 3}, want_l[6] = {2, 1, 1, 1, 16, 3};
+  for (int a = 0; a < o->nargs; a++) {
+    const MilOp *src = NULL;
+    for (int i = 0; i < fn->nops && !src; i++)
+      if (strcmp(fn->ops[i].outs[0].name, o->args[a].bind.ref) == 0)
+        src = &fn->ops[i];
+    ck_assert_ptr_nonnull(src);
+    const MilType *t = src->outs[0].type;
+    if (strcmp(o->args[a].name, "vector_axis") == 0) {
+      ck_assert(t->dtype == MIL_INT32 && t->rank == 0);
+      ck_assert_int_eq(attr(src, "val")->i[0], 0);
+    } else if (strcmp(o->args[a].name, "indices") == 0) {
+      ck_assert(t->dtype == MIL_UINT4 && t->rank == 4);
+      ck_assert(memcmp(t->dim, want_i, sizeof want_i) == 0);
+    } else {
+      ck_assert_str_eq(o->args[a].name, "lut");
+      ck_assert(t->dtype == MIL_FP16 && t->rank == 6);
+      ck_assert(memcmp(t->dim, want_l, sizeof want_l) == 0);
+    }
+  }
+  mil_free(p);
+  anet_free(f);
+}
+END_TEST
+
 START_TEST(test_words) {
   QuantFmt f;
   char msg[200];
@@ -191,6 +247,14 @@ START_TEST(test_words) {
   ck_assert_int_eq(wfmt_parse("int4_channel_affine", &f, msg, sizeof msg), -1);
   ck_assert_str_eq(msg, "constexpr_affine_dequantize stores int8 or uint8, not int4");
   ck_assert_int_eq(wfmt_parse("int8_tensor_affine", &f, msg, sizeof msg), -1);
+  ck_assert_int_eq(wfmt_parse("lut6_group16_vec2", &f, msg, sizeof msg), 0);
+  ck_assert(f.kind == QK_LUT && f.dtype == MIL_UINT6 && f.group == 16 && f.vec == 2);
+  ck_assert_int_eq(wfmt_parse("lut4_vec4", &f, msg, sizeof msg), 0);
+  ck_assert(f.group == 0 && f.vec == 4);
+  ck_assert_int_eq(wfmt_parse("lut4_vec1", &f, msg, sizeof msg), -1);
+  ck_assert_str_eq(msg, "expected lut4_vecV with V (at least 2) the output channels per "
+                   "palette entry");
+  ck_assert_int_eq(wfmt_parse("lut4_vec2_group4", &f, msg, sizeof msg), -1);
 }
 END_TEST
 
@@ -242,7 +306,7 @@ START_TEST(test_errors) {
   rejects("network t {\n input x: fp16[1, 16, 2, 2]\n conv 8 weights=q4\n}\n",
           "error: unknown weight format 'q4'; expected fp16, int8, TYPE_tensor, TYPE_channel, "
           "TYPE_blockN (TYPE int8, uint8, int4 or uint4), int8_channel_affine, "
-          "uint8_channel_affine, lutB, lutB_groupG (B 1, 2, 3, 4, 6 "
+          "uint8_channel_affine, lutB, lutB_groupG, lutB[_groupG]_vecV (B 1, 2, 3, 4, 6 "
           "or 8), sparse_fp16, sparse_int8, sparse_uint8, sparse_lutB[_groupG]");
 }
 END_TEST
@@ -295,6 +359,8 @@ int main(void) {
   tcase_add_test(t, test_channel_affine_mil);
   tcase_add_test(t, test_int4_block2);
   tcase_add_test(t, test_luts);
+  tcase_add_test(t, test_vector_luts);
+  tcase_add_test(t, test_vector_lut_mil);
   tcase_add_test(t, test_words);
   tcase_add_test(t, test_errors);
   tcase_add_test(t, test_sim_weight_bytes);
