@@ -38,8 +38,8 @@
 
 const char wfmt_words[] =
     "TYPE_tensor, TYPE_channel, TYPE_blockN (TYPE int8, uint8, int4 or uint4), "
-    "int8_channel_affine, uint8_channel_affine, lutB, "
-    "lutB_groupG, lutB[_groupG]_vecV (B 1, 2, 3, 4, 6 or 8), sparse_fp16, sparse_int8, sparse_uint8, "
+    "int8_channel_affine, uint8_channel_affine, lutB[_groupG][_vecV] (B 1, 2, 3, 4, 6 or 8), "
+    "sparse_fp16, sparse_int8, sparse_uint8, "
     "sparse_lutB[_groupG]";
 
 /* A positive decimal number spanning all of s; -1 otherwise. */

@@ -306,7 +306,7 @@ START_TEST(test_errors) {
   rejects("network t {\n input x: fp16[1, 16, 2, 2]\n conv 8 weights=q4\n}\n",
           "error: unknown weight format 'q4'; expected fp16, int8, TYPE_tensor, TYPE_channel, "
           "TYPE_blockN (TYPE int8, uint8, int4 or uint4), int8_channel_affine, "
-          "uint8_channel_affine, lutB, lutB_groupG, lutB[_groupG]_vecV (B 1, 2, 3, 4, 6 "
+          "uint8_channel_affine, lutB[_groupG][_vecV] (B 1, 2, 3, 4, 6 "
           "or 8), sparse_fp16, sparse_int8, sparse_uint8, sparse_lutB[_groupG]");
 }
 END_TEST
