@@ -111,23 +111,36 @@ static const MilValue *attr(const MilOp *o, const char *name) {
   return NULL;
 }
 
+/* text parsed (*f, which the program may point into) and lowered. */
+static MilProg *lowered(const char *text, AnetFile **f) {
+  static Src src;
+  src = (Src){"a.anet", text, strlen(text)};
+  Diag d = diag_stderr();
+  *f = anet_parse(&src, &d);
+  ck_assert_ptr_nonnull(*f);
+  MilProg *p = anet_lower(*f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  return p;
+}
+
+/* The first op of main of the given type. */
+static const MilOp *first_op(const MilProg *p, const char *type) {
+  for (int i = 0; i < p->funcs[0].nops; i++)
+    if (strcmp(p->funcs[0].ops[i].op, type) == 0)
+      return &p->funcs[0].ops[i];
+  ck_abort_msg("no %s op", type);
+  return NULL;
+}
+
 /* FORMATS.md §3's table: quantized_data, scale (a vector of
  * data.shape[axis] values), zero_point (the same, data's dtype) and axis,
  * all attributes (§2.4's rule for iOS16 ops), the parentheses empty. */
 START_TEST(test_channel_affine_mil) {
   static const char text[] = "network a {\n input x: fp16[1, 16, 4, 4]\n"
                              " conv 24 kernel=3 weights=uint8_channel_affine\n}\n";
-  Diag d = diag_stderr();
-  Src src = {"a.anet", text, strlen(text)};
-  AnetFile *f = anet_parse(&src, &d);
-  ck_assert_ptr_nonnull(f);
-  MilProg *p = anet_lower(f, 0, &d);
-  ck_assert_ptr_nonnull(p);
-  const MilOp *o = NULL;
-  for (int i = 0; i < p->funcs[0].nops && !o; i++)
-    if (strcmp(p->funcs[0].ops[i].op, "constexpr_affine_dequantize") == 0)
-      o = &p->funcs[0].ops[i];
-  ck_assert_ptr_nonnull(o);
+  AnetFile *f;
+  MilProg *p = lowered(text, &f);
+  const MilOp *o = first_op(p, "constexpr_affine_dequantize");
   ck_assert_int_eq(o->nargs, 0);
   ck_assert_int_eq(o->nattrs, 5);   /* with name */
   const MilValue *ax = attr(o, "axis"), *q = attr(o, "quantized_data");
@@ -183,18 +196,10 @@ END_TEST
 START_TEST(test_vector_lut_mil) {
   static const char text[] = "network a {\n input x: fp16[1, 16, 4, 4]\n"
                              " conv 24 kernel=3 weights=lut4_group12_vec3\n}\n";
-  Diag d = diag_stderr();
-  Src src = {"a.anet", text, strlen(text)};
-  AnetFile *f = anet_parse(&src, &d);
-  ck_assert_ptr_nonnull(f);
-  MilProg *p = anet_lower(f, 0, &d);
-  ck_assert_ptr_nonnull(p);
+  AnetFile *f;
+  MilProg *p = lowered(text, &f);
   const MilFunc *fn = &p->funcs[0];
-  const MilOp *o = NULL;
-  for (int i = 0; i < fn->nops && !o; i++)
-    if (strcmp(fn->ops[i].op, "constexpr_lut_to_dense") == 0)
-      o = &fn->ops[i];
-  ck_assert_ptr_nonnull(o);
+  const MilOp *o = first_op(p, "constexpr_lut_to_dense");
   ck_assert_int_eq(o->nargs, 3);
   const int64_t want_i[4] = {8, 16, 3, 3}, want_l[6] = {2, 1, 1, 1, 16, 3};
   for (int a = 0; a < o->nargs; a++) {
@@ -327,12 +332,8 @@ START_TEST(test_sim_weight_bytes) {
     2 + 8 + 4 * 2 + 36,         /* uint1 mask[16], int8[8], fp16 scale[4] */
     16 + 4 * 2 + 4 + 4 + 36,    /* int8[4, 4], fp16 scale[4], int8 zero_point[4], int32 axis */
   };
-  Diag d = diag_stderr();
-  Src s = {"w.anet", text, strlen(text)};
-  AnetFile *f = anet_parse(&s, &d);
-  ck_assert_ptr_nonnull(f);
-  MilProg *p = anet_lower(f, 0, &d);
-  ck_assert_ptr_nonnull(p);
+  AnetFile *f;
+  MilProg *p = lowered(text, &f);
   FlopsIndex *ix = flops_index(&p->funcs[0]);
   int k = 0;
   for (int i = 0; i < p->funcs[0].nops; i++)
