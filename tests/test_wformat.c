@@ -188,6 +188,12 @@ START_TEST(test_vector_luts) {
   static const float w[8] = {1, 1, 1, 2, 10, 12, 0, 0};
   through_conv("lut1_vec2", 4, 2, w, (double[]){1, 1, 1.5, 1.5, 11, 11, 0, 0});
   through_conv("lut1_group2_vec2", 4, 2, w, (double[]){1, 1, 1, 2, 10, 12, 0, 0});
+  /* Where the start is wrong, Lloyd moves: vectors (w[0, c], w[1, c]) are
+   * A (0, 0), B (10, -9), C (0, 2), D (10, -7) with sums 0, 1, 2, 3; the
+   * start (5, -4.5), (5, -2.5) takes B, D and A, C; their means (10, -8)
+   * and (0, 1) keep them. */
+  static const float w2[8] = {0, 10, 0, 10, 0, -9, 2, -7};
+  through_conv("lut1_vec2", 2, 4, w2, (double[]){0, 10, 0, 10, 1, -8, 1, -8});
 }
 END_TEST
 
