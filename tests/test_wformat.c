@@ -330,13 +330,15 @@ START_TEST(test_sim_weight_bytes) {
   static const char text[] =
       "network w {\n input x: fp16[1, 64, 2, 2]\n conv 8 weights=int4_block32\n"
       " conv 4 weights=uint8_channel\n conv 4 weights=lut2_group2\n"
-      " conv 4 weights=sparse_int8\n conv 4 weights=int8_channel_affine\n}\n";
-  static const double want[5] = {
+      " conv 4 weights=sparse_int8\n conv 4 weights=int8_channel_affine\n"
+      " conv 4 weights=lut1_vec2\n}\n";
+  static const double want[6] = {
     512 / 2 + 16 * 2 + 36,      /* int4[8, 64], fp16 scale[8, 2] */
     32 + 4 * 2 + 4 + 36,        /* uint8[4, 8], fp16 scale[4], uint8 offset[4] */
     16 * 2 / 8 + 8 * 2 + 36,    /* uint2[4, 4], fp16 lut[2 x 4] */
     2 + 8 + 4 * 2 + 36,         /* uint1 mask[16], int8[8], fp16 scale[4] */
     16 + 4 * 2 + 4 + 4 + 36,    /* int8[4, 4], fp16 scale[4], int8 zero_point[4], int32 axis */
+    1 + 2 * 2 * 2 + 4 + 36,     /* uint1[2, 4], fp16 lut[2 entries x 2], int32 vector_axis */
   };
   AnetFile *f;
   MilProg *p = lowered(text, &f);
@@ -350,7 +352,7 @@ START_TEST(test_sim_weight_bytes) {
                     want[k]);
       k++;
     }
-  ck_assert_int_eq(k, 5);
+  ck_assert_int_eq(k, 6);
   flops_index_free(ix);
   mil_free(p);
   anet_free(f);
