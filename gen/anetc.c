@@ -12,6 +12,7 @@
 
 #include "anet.h"
 #include "blob.h"
+#include "calib.h"
 #include "dialect.h"
 #include "json.h"
 #include "lint.h"
@@ -31,6 +32,8 @@ static struct { bool on, json; int rows; } report;
  * the .anet text its findings point into. */
 static LintOpts lint;
 static const Src *lint_src;
+/* --calibrate NAME=FILE.npy, for `activations int8 scale=auto` */
+static Calib calib;
 
 static void usage(FILE *out) {
   fputs("usage: anetc [options] FILE.anet\n"
@@ -44,6 +47,9 @@ static void usage(FILE *out) {
         "  --dump-ir             print the checked layer IR to standard output\n"
         "  --point=NAME          only this sweep point (see --list-points)\n"
         "  --list-points         print the name of every sweep point\n"
+        "  --calibrate NAME=FILE.npy\n"
+        "                        the input NAME of a calibration run, from which\n"
+        "                        `activations int8 scale=auto` takes its scales\n"
         "  --quant-report[=table|json]\n"
         "                        print each quantised weight's error (max |w' - w|,\n"
         "                        SNR in dB against the fp32 weights)\n"
@@ -99,6 +105,11 @@ static int parse_args(int argc, char **argv, Opts *o) {
       if (a[14] && strcmp(a + 15, "table") && !(report.json = !strcmp(a + 15, "json")))
         return 1 + usage_error("unknown --quant-report format '%s'; expected table or json",
                                a + 15);
+    } else if ((v = opt_value(argc, argv, &i, "--calibrate"))) {
+      Diag d = diag_stderr();
+      int bad;
+      if (calib_add(&calib, v, &bad, &d) != 0)
+        return 1 + (bad ? usage_error("--calibrate wants NAME=FILE.npy, not '%s'", v) : 1);
     } else if (!strcmp(a, "--list-targets")) {
       o->list_targets = true;
     } else if ((v = opt_value(argc, argv, &i, "--target"))) {
@@ -125,11 +136,13 @@ static int parse_args(int argc, char **argv, Opts *o) {
       o->outdir = v;
     } else if ((v = opt_value(argc, argv, &i, "--point"))) {
       o->point = v;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--point")) {
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--point") ||
+               !strcmp(a, "--calibrate")) {
       return 1 + usage_error("%s needs a value", a);
     } else if (a[0] == '-' && a[1] != '\0') {
       static const char *const known[] = {"--help", "--version", "--dump-ir", "--list-points",
-                                          "--sync", "--emit", "--output", "--point", NULL};
+                                          "--sync", "--emit", "--output", "--point",
+                                          "--calibrate", "--quant-report", NULL};
       char opt[64];
       snprintf(opt, sizeof opt, "%.*s", (int)strcspn(a, "="), a);
       const char *best = diag_suggest(opt, known);
@@ -170,7 +183,7 @@ static char *path_join(const char *a, const char *b) {
 
 /* Point i lowered and linted; NULL after errors (lint errors included). */
 static MilProg *lower_linted(const AnetFile *f, int point, Diag *d) {
-  MilProg *p = anet_lower(f, point, d);
+  MilProg *p = calib_lower(f, point, &calib, d);
   if (p && (mil_dialect(p, &lint.target, lint_src, d) > 0 ||
             lint_prog(p, lint_src, &lint, d) > 0)) {
     mil_free(p);
@@ -374,8 +387,10 @@ int main(int argc, char **argv) {
   Opts o = {0};
   lint_opts_init(&lint);
   int rc = parse_args(argc, argv, &o);
-  if (rc)
+  if (rc) {
+    calib_free(&calib);
     return rc - 1;
+  }
   Diag d = diag_stderr();
   Src src;
   if (src_read_file(&src, o.file, MAX_SOURCE, &d) != 0)
@@ -385,5 +400,6 @@ int main(int argc, char **argv) {
   rc = f ? run(f, &o, &d) : 1;
   anet_free(f);
   src_free(&src);
+  calib_free(&calib);
   return rc;
 }

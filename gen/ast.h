@@ -170,9 +170,11 @@ typedef struct AnetLayer {
   int state;                 /* read_state, write_state: index in net->states */
   int mask;                  /* sdpa: value index or -1; in2 = key, in3 = value */
   int in3;
-  /* activation storage: quantize + dequantize after this layer */
+  /* activation storage: quantize + dequantize after this layer; qscale 0
+   * is scale=auto (at qloc), which the lowering takes from a calibration */
   bool quant;
   double qscale;
+  Loc qloc;
 } AnetLayer;
 
 typedef struct AnetInput {
@@ -234,5 +236,8 @@ struct AnetFile {
  * unrolled, every shape known); NULL after reporting. */
 AnetNet *anetc_check(const AnetFile *f, int point, Diag *d);
 void anetc_free(AnetNet *n);
+
+/* "fp16[1, 64, 8, 8]" into buf. */
+const char *anetc_shape_str(char *buf, size_t size, MilDtype dt, int rank, const int64_t *dim);
 
 #endif

@@ -64,7 +64,8 @@ typedef struct Check {
   int nnames, namecap;
   int cur;                   /* the value the next layer reads, -1 before any */
   bool quant;                /* activations int8 */
-  double qscale;
+  double qscale;             /* 0: scale=auto */
+  Loc qloc;                  /* the scale=auto, for the lowering's errors */
   long steps;
   /* scopes: consts [0, nglobal) are the file's, [scope, nconsts) the
    * current block's (or the network's) */
@@ -303,7 +304,7 @@ static int check_fp16(Check *c, const Node *n, const char *what, double v, bool 
 
 /* ---- shapes ------------------------------------------------------------- */
 
-static const char *shape_str(char *buf, size_t size, MilDtype dt, int rank, const int64_t *dim) {
+const char *anetc_shape_str(char *buf, size_t size, MilDtype dt, int rank, const int64_t *dim) {
   size_t n = (size_t)snprintf(buf, size, "%s[", mil_dtype_name(dt));
   for (int i = 0; i < rank && n < size; i++)
     n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "", (long long)dim[i]);
@@ -312,7 +313,7 @@ static const char *shape_str(char *buf, size_t size, MilDtype dt, int rank, cons
   return buf;
 }
 
-#define SHAPE(v) shape_str((char[160]){0}, 160, (v)->dtype, (v)->rank, (v)->dim)
+#define SHAPE(v) anetc_shape_str((char[160]){0}, 160, (v)->dtype, (v)->rank, (v)->dim)
 
 /* Elements of a shape, or -1 beyond ANET_MAX_ELEMS. */
 static int64_t elems(int rank, const int64_t *dim) {
@@ -329,7 +330,7 @@ static int new_value_t(Check *c, Loc loc, MilDtype dt, int rank, const int64_t *
   AnetNet *net = c->net;
   if (elems(rank, dim) < 0)
     return fail(c, loc, "the result %s has more than 2^40 elements",
-                shape_str((char[160]){0}, 160, dt, rank, dim));
+                anetc_shape_str((char[160]){0}, 160, dt, rank, dim));
   if (net->nvalues == net->valcap) {
     net->valcap = net->valcap ? 2 * net->valcap : 16;
     net->values = xrealloc(net->values, (size_t)net->valcap * sizeof *net->values);
@@ -1631,6 +1632,7 @@ static int layer_stmt(Check *c, const Node *n) {
   l.quant = c->quant && l.out >= 0 && net->values[l.out].dtype == MIL_FP16 &&
             l.kind != L_SPLIT;
   l.qscale = c->qscale;
+  l.qloc = c->qloc;
   add_layer(net, &l);
   if (l.out >= 0)
     c->cur = l.out;
@@ -1662,7 +1664,7 @@ static int decl_type(Check *c, const Node *n, bool input, MilDtype *dt, int *ran
       return -1;
   if (elems(*rank, dim) < 0)
     return fail(c, n->loc, "the result %s has more than 2^40 elements",
-                shape_str((char[160]){0}, 160, *dt, *rank, dim));
+                anetc_shape_str((char[160]){0}, 160, *dt, *rank, dim));
   return 0;
 }
 
@@ -1856,7 +1858,9 @@ static int local_const(Check *c, const Node *n) {
   return rc;
 }
 
-/* activations int8 scale=S | activations fp16 */
+/* activations int8 scale=S|auto | activations fp16. A dtype that a
+ * constant holds may come with a scale that only int8 uses, so that one
+ * sweep can range over fp16 and int8 activations. */
 static int act_stmt(Check *c, const Node *n) {
   static const char *const params[] = {"scale", NULL};
   Args a;
@@ -1864,13 +1868,18 @@ static int act_stmt(Check *c, const Node *n) {
   if (arg_dtype(c, n->a, "activations", MIL_FP16, MIL_INT8, &dt) ||
       collect_args(c, n, "activations", NULL, params, &a))
     return -1;
+  const Node *s = arg(&a, "scale");
+  bool swept_word = find_const(c, n->a->name) != NULL;
   c->quant = dt == MIL_INT8;
   if (!c->quant)
-    return arg(&a, "scale") ? fail(c, arg(&a, "scale")->loc, "fp16 activations take no scale")
-                            : 0;
-  const Node *s = arg(&a, "scale");
+    return s && !swept_word ? fail(c, s->loc, "fp16 activations take no scale") : 0;
   if (!s)
-    return fail(c, n->loc, "int8 activations need a scale (scale=...)");
+    return fail(c, n->loc, "int8 activations need a scale (scale=S or scale=auto)");
+  if (s->kind == N_IDENT && strcmp(s->name, "auto") == 0 && !find_const(c, "auto")) {
+    c->qscale = 0;
+    c->qloc = s->loc;
+    return 0;
+  }
   if (eval_num(c, s, "scale", &c->qscale))
     return -1;
   if (c->qscale <= 0)

@@ -39,6 +39,8 @@ typedef struct Lower {
   uint64_t nweights;       /* weight tensors so far: each gets its own PRNG stream */
   const char *pfx;         /* the current layer's name: "conv_3" */
   int failed;
+  AnetCalib *cal;          /* scale=auto: the calibration, or NULL */
+  int nauto;               /* auto layers lowered so far */
 } Lower;
 
 static MilFunc *fn(Lower *lw) { return &lw->p->funcs[lw->func]; }
@@ -647,9 +649,22 @@ static const char *lower_slice_update(Lower *lw, const AnetLayer *l, const char 
 static const char *lower_quant(Lower *lw, const AnetLayer *l, const char *x) {
   MilProg *p = lw->p;
   const AnetValue *v = &lw->net->values[l->out];
-  const char *scale = k_fp16(lw, "q_scale", l->qscale);
+  double s = l->qscale;
+  if (s == 0 && !lw->cal) {
+    diag_error(lw->d, lw->file->src, l->qloc, "scale=auto needs a calibration input: "
+               "anetc --calibrate %s=FILE.npy", lw->net->inputs[0].name);
+    lw->failed = 1;
+    return x;
+  }
+  if (s == 0 && lw->cal->probe) {   /* the result stays fp16 and is measured */
+    lw->nauto++;
+    return x;
+  }
+  if (s == 0)
+    s = lw->nauto < lw->cal->nscale ? lw->cal->scale[lw->nauto++] : 1;
+  const char *scale = k_fp16(lw, "q_scale", s);
   const char *dtype = k_str(lw, "q_dtype", "int8");
-  const char *dscale = k_fp16(lw, "dq_scale", l->qscale);
+  const char *dscale = k_fp16(lw, "dq_scale", s);
   const char *q, *dq;
   MilOp *o = op(lw, "quantize", "q", mil_tensor_type(p, MIL_INT8, v->rank, v->dim), &q);
   mil_op_ref(p, o, "input", x);
@@ -813,12 +828,60 @@ static void add_states(Lower *lw) {
   }
 }
 
+/* The calibration inputs against the network's inputs: one each, of the
+ * same shape. */
+static int check_calib(Lower *lw) {
+  const AnetNet *net = lw->net;
+  const AnetCalib *cal = lw->cal;
+  const Node *nw = lw->file->network;
+  for (int k = 0; k < cal->ninputs; k++) {
+    int i = 0;
+    while (i < net->ninputs && strcmp(net->inputs[i].name, cal->inputs[k].name) != 0)
+      i++;
+    if (i == net->ninputs) {
+      diag_error(lw->d, lw->file->src, nw->name_loc, "--calibrate %s=%s: network '%s' has no "
+                 "input '%s'", cal->inputs[k].name, cal->inputs[k].file, nw->name,
+                 cal->inputs[k].name);
+      return -1;
+    }
+  }
+  for (int i = 0; i < net->ninputs; i++) {
+    const AnetInput *in = &net->inputs[i];
+    const AnetValue *v = &net->values[in->value];
+    const AnetCalInput *c = NULL;
+    for (int k = 0; k < cal->ninputs && !c; k++)
+      if (strcmp(cal->inputs[k].name, in->name) == 0)
+        c = &cal->inputs[k];
+    if (!c) {
+      diag_error(lw->d, lw->file->src, in->loc, "input '%s' has no calibration input "
+                 "(--calibrate %s=FILE.npy)", in->name, in->name);
+      return -1;
+    }
+    bool same = c->rank == v->rank;
+    for (int j = 0; same && j < v->rank; j++)
+      same = c->dim[j] == v->dim[j];
+    if (!same) {
+      char want[160], got[160];
+      diag_error(lw->d, lw->file->src, in->loc, "calibration input %s has shape %s, but input "
+                 "'%s' is %s", c->file, anetc_shape_str(got, sizeof got, c->dtype, c->rank, c->dim),
+                 in->name, anetc_shape_str(want, sizeof want, v->dtype, v->rank, v->dim));
+      return -1;
+    }
+  }
+  return 0;
+}
+
 MilProg *anet_lower(const AnetFile *f, int point, Diag *d) {
+  return anet_lower_calib(f, point, NULL, d);
+}
+
+MilProg *anet_lower_calib(const AnetFile *f, int point, AnetCalib *cal, Diag *d) {
   AnetNet *net = anetc_check(f, point, d);
   if (!net)
     return NULL;
   MilProg *p = mil_new("1.3");
-  Lower lw = {.file = f, .net = net, .p = p, .d = d};
+  Lower lw = {.file = f, .net = net, .p = p, .d = d, .cal = cal};
+  lw.failed = cal && check_calib(&lw) != 0;
   build_info(p);
   mil_add_func(p, "main", "ios18");
   for (int i = 0; i < net->ninputs; i++)
@@ -842,6 +905,11 @@ MilProg *anet_lower(const AnetFile *f, int point, Diag *d) {
   free(lw.pool);
   for (int k = 0; k < net->noutputs && !lw.failed; k++)
     mil_add_output(p, fn(&lw), net->values[net->outputs[k].value].mil_name);
+  for (int i = 0; cal && cal->probe && i < net->nlayers && !lw.failed; i++)
+    if (net->layers[i].quant && net->layers[i].qscale == 0)
+      mil_add_output(p, fn(&lw), net->values[net->layers[i].out].mil_name);
+  if (cal)
+    cal->nprobe = cal->probe ? lw.nauto : 0;
   if (lw.failed || check_input_names(&lw)) {
     anetc_free(net);
     mil_free(p);

@@ -28,6 +28,17 @@
  * the bytes are the same on every machine (the library is built with
  * -ffp-contract=off).
  *
+ * Vector palettes (vec V > 1): entries are vectors of V values along the
+ * output channels; vector (o, c, s) holds w[o V + v, c, s], v < V. k-means
+ * in V dimensions per palette: the vectors are ordered by the sum of their
+ * values (ties by index) and centroid i starts as the mean of the i-th of K
+ * equal slices of that order; each Lloyd step gives every vector its
+ * nearest centroid by squared distance (ties to the lower index) and moves
+ * each centroid to the mean of its vectors, summed in index order (an
+ * empty one stays); it stops when no vector changes centroid, or after 100
+ * steps. The entries are the centroids rounded to fp16, in that order, and
+ * every vector then takes its nearest entry (ties to the lower index).
+ *
  * Sparse: the floor(sparsity * n) elements of smallest |w| become zero,
  * ties broken by the lower flat index; the rest are stored as fp16, int8 /
  * uint8 per channel or per tensor (scales from the kept values only), or
@@ -41,7 +52,7 @@
 
 #include "fp16.h"
 
-enum { KMEANS_STEPS = 1000 };
+enum { KMEANS_STEPS = 1000, KMEANS_VEC_STEPS = 100 };
 
 int quant_bits(MilDtype dt) { return mil_dtype_bits(dt); }
 
@@ -79,6 +90,18 @@ const char *quant_check(const QuantFmt *f, int64_t cout, int64_t cin, int64_t k,
     if (f->group < 0 || (f->group > 0 && cout % f->group != 0)) {
       snprintf(msg, msgn, "palette group of %lld output channels does not divide the %lld "
                "output channels", (long long)f->group, (long long)cout);
+      return msg;
+    }
+    if (f->vec > 1 && f->sparse)
+      return "vector palettes are not sparse";
+    if (f->vec > 1 && cout % f->vec != 0) {
+      snprintf(msg, msgn, "vectors of %lld output channels do not divide the %lld output "
+               "channels", (long long)f->vec, (long long)cout);
+      return msg;
+    }
+    if (f->vec > 1 && f->group % f->vec != 0) {
+      snprintf(msg, msgn, "vectors of %lld output channels do not divide the palette group of "
+               "%lld", (long long)f->vec, (long long)f->group);
       return msg;
     }
   }
@@ -381,6 +404,125 @@ static int palettes(QuantOut *o, const float *kv, const int64_t *rs) {
   return rc;
 }
 
+/* ---- vector palettes ---------------------------------------------------- */
+
+typedef struct VecSet {
+  const float *w;
+  int64_t cin, k;
+  int V;
+  int64_t first, m;        /* vectors first..first+m-1 of the tensor */
+} VecSet;
+
+/* Value v of vector j of the set (flat vector index first + j). */
+static double vec_at(const VecSet *vs, int64_t j, int v) {
+  int64_t f = vs->first + j, row = vs->cin * vs->k;
+  return vs->w[(f / row * vs->V + v) * row + f % row];
+}
+
+static double vec_dist(const VecSet *vs, int64_t j, const double *c) {
+  double d = 0;
+  for (int v = 0; v < vs->V; v++)
+    d += (vec_at(vs, j, v) - c[v]) * (vec_at(vs, j, v) - c[v]);
+  return d;
+}
+
+static int32_t vec_nearest(const VecSet *vs, int64_t j, const double *c, int K) {
+  int32_t best = 0;
+  double bd = vec_dist(vs, j, c);
+  for (int i = 1; i < K; i++) {
+    double d = vec_dist(vs, j, c + i * vs->V);
+    if (d < bd) {
+      bd = d;
+      best = i;
+    }
+  }
+  return best;
+}
+
+typedef struct VecKey { double sum; int64_t j; } VecKey;
+
+static int cmp_veckey(const void *a, const void *b) {
+  const VecKey *x = a, *y = b;
+  if (x->sum != y->sum)
+    return (x->sum > y->sum) - (x->sum < y->sum);
+  return (x->j > y->j) - (x->j < y->j);
+}
+
+/* Centroids c[K * V] of the set's vectors, then each vector's index in q
+ * (against the fp16-rounded centroids, which become pal). */
+static int vec_kmeans(const VecSet *vs, int K, int16_t *q, float *pal) {
+  int V = vs->V;
+  VecKey *key = malloc((size_t)vs->m * sizeof *key);
+  int32_t *as = malloc((size_t)vs->m * sizeof *as);
+  double *c = calloc((size_t)K * (size_t)V, sizeof *c), *sum = malloc((size_t)K * V * sizeof *sum);
+  int64_t *cnt = malloc((size_t)K * sizeof *cnt);
+  int rc = key && as && c && sum && cnt ? 0 : -1;
+  for (int64_t j = 0; rc == 0 && j < vs->m; j++) {
+    key[j].j = j;
+    key[j].sum = 0;
+    for (int v = 0; v < V; v++)
+      key[j].sum += vec_at(vs, j, v);
+    as[j] = -1;
+  }
+  if (rc == 0)
+    qsort(key, (size_t)vs->m, sizeof *key, cmp_veckey);
+  for (int i = 0; rc == 0 && i < K; i++) {
+    int64_t s = i * vs->m / K, e = (i + 1) * vs->m / K;
+    for (int64_t t = s; t < e; t++)
+      for (int v = 0; v < V; v++)
+        c[i * V + v] += vec_at(vs, key[t].j, v);
+    for (int v = 0; e > s && v < V; v++)
+      c[i * V + v] /= (double)(e - s);
+  }
+  for (int step = 0; rc == 0 && step < KMEANS_VEC_STEPS; step++) {
+    bool changed = false;
+    for (int64_t j = 0; j < vs->m; j++) {
+      int32_t n = vec_nearest(vs, j, c, K);
+      changed |= n != as[j];
+      as[j] = n;
+    }
+    if (!changed)
+      break;
+    memset(sum, 0, (size_t)K * V * sizeof *sum);
+    memset(cnt, 0, (size_t)K * sizeof *cnt);
+    for (int64_t j = 0; j < vs->m; j++) {
+      cnt[as[j]]++;
+      for (int v = 0; v < V; v++)
+        sum[as[j] * V + v] += vec_at(vs, j, v);
+    }
+    for (int i = 0; i < K; i++)
+      for (int v = 0; cnt[i] && v < V; v++)
+        c[i * V + v] = sum[i * V + v] / (double)cnt[i];
+  }
+  for (int i = 0; rc == 0 && i < K * V; i++) {
+    c[i] = fp16_round(c[i]);
+    pal[i] = (float)c[i];
+  }
+  for (int64_t j = 0; rc == 0 && j < vs->m; j++)
+    q[j] = (int16_t)vec_nearest(vs, j, c, K);
+  free(key);
+  free(as);
+  free(c);
+  free(sum);
+  free(cnt);
+  return rc;
+}
+
+static int vec_palettes(QuantOut *o, const float *w) {
+  int K = 1 << quant_bits(o->fmt.dtype), V = (int)o->fmt.vec;
+  int64_t g = o->fmt.group ? o->fmt.group : o->cout, row = o->cin * o->k;
+  o->npal = o->cout / g;
+  o->nnz = o->n / V;
+  o->lut = malloc((size_t)(o->npal * K * V) * sizeof *o->lut);
+  o->q = malloc((size_t)o->nnz * sizeof *o->q);
+  int rc = o->lut && o->q ? 0 : -1;
+  for (int64_t p = 0; rc == 0 && p < o->npal; p++) {
+    VecSet vs = {w, o->cin, o->k, V, p * (g / V) * row, g / V * row};
+    rc = vec_kmeans(&vs, K, o->q + vs.first, o->lut + p * K * V);
+  }
+  return rc;
+}
+
 /* ---- sparsity ----------------------------------------------------------- */
 
 /* mask: the floor(sparsity * n) smallest |w| zero, ties by lower index. */
@@ -472,6 +614,8 @@ int quant_run(const QuantFmt *f, const float *w, int64_t cout, int64_t cin, int6
     goto fail;
   if (f->kind == QK_AFFINE)
     return affine(o, w) == 0 ? 0 : (quant_free(o), -1);
+  if (f->kind == QK_LUT && f->vec > 1)
+    return vec_palettes(o, w) == 0 ? 0 : (quant_free(o), -1);
   float *kv = NULL;
   int64_t *rs = NULL;
   int rc = gather(o, w, &kv, &rs);
@@ -492,6 +636,8 @@ fail:
   return -1;
 }
 
+static int64_t vec_len(const QuantFmt *f) { return f->vec > 1 ? f->vec : 1; }
+
 int64_t quant_part_numel(const QuantOut *o, QuantPart part, MilDtype *dt) {
   const QuantFmt *f = &o->fmt;
   *dt = f->dtype;
@@ -500,7 +646,8 @@ int64_t quant_part_numel(const QuantOut *o, QuantPart part, MilDtype *dt) {
   case QP_SCALE:   *dt = MIL_FP16; return f->kind == QK_AFFINE ? o->nscale : 0;
   case QP_OFFSET:  return f->kind == QK_AFFINE && o->offset ? o->nscale : 0;
   case QP_INDICES: return f->kind == QK_LUT ? o->nnz : 0;
-  case QP_LUT:     *dt = MIL_FP16; return f->kind == QK_LUT ? o->npal << quant_bits(f->dtype) : 0;
+  case QP_LUT:     *dt = MIL_FP16;
+                   return f->kind == QK_LUT ? (o->npal << quant_bits(f->dtype)) * vec_len(f) : 0;
   case QP_MASK:    *dt = MIL_UINT1; return f->sparse ? o->n : 0;
   case QP_VALUES:  *dt = MIL_FP16; return f->kind == QK_FP16 ? o->nnz : 0;
   default:         return 0;
@@ -525,10 +672,15 @@ void quant_part_values(const QuantOut *o, QuantPart part, int64_t first, int64_t
  * (exact before rounding: an fp16 times a small integer); lut[index]. */
 void quant_dequant(const QuantOut *o, float *out) {
   int64_t at = 0, i = 0, K = o->fmt.kind == QK_LUT ? 1 << quant_bits(o->fmt.dtype) : 0;
-  int64_t g = o->fmt.group ? o->fmt.group : o->cout;
+  int64_t g = o->fmt.group ? o->fmt.group : o->cout, V = vec_len(&o->fmt);
   for (int64_t oc = 0; oc < o->cout; oc++)
     for (int64_t c = 0; c < o->cin; c++)
       for (int64_t s = 0; s < o->k; s++, i++) {
+        if (V > 1) {   /* index (oc / V, c, s), entry element oc % V */
+          int64_t j = ((oc / V) * o->cin + c) * o->k + s;
+          out[i] = o->lut[((oc / g) * K + o->q[j]) * V + oc % V];
+          continue;
+        }
         if (o->mask && !o->mask[i]) {
           out[i] = 0;
           continue;

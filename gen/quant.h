@@ -28,6 +28,10 @@ typedef struct QuantFmt {
   MilDtype dtype;      /* AFFINE: int8, uint8, int4, uint4; LUT: uint1..uint8 */
   int64_t block;       /* AFFINE: input channels per scale, or QUANT_PER_* */
   int64_t group;       /* LUT: output channels per palette; 0: one palette */
+  int64_t vec;         /* LUT: entries are vectors of vec output channels
+                          (vector_axis 0); 0 or 1: scalars */
+  bool affine_op;      /* AFFINE, 8-bit, per channel: lowered to iOS16's
+                          constexpr_affine_dequantize instead */
   bool sparse;         /* a uint1 mask; the kept values stored as kind says */
   double sparsity;     /* the fraction of elements made zero, in [0, 1) */
 } QuantFmt;
@@ -48,14 +52,16 @@ typedef enum QuantPart {
 typedef struct QuantOut {
   QuantFmt fmt;
   int64_t cout, cin, k, n;   /* n = cout * cin * k */
-  int64_t nnz;               /* stored elements: n unless sparse */
+  int64_t nnz;               /* stored elements (indices of a vector LUT): n unless
+                                sparse or vectors */
   uint8_t *mask;             /* sparse: n flags */
   int16_t *q;                /* AFFINE: data; LUT: indices (nnz) */
   float *vals;               /* FP16 sparse: the kept values, fp16-rounded */
   float *scale;              /* AFFINE: nscale fp16 values */
   int32_t *offset;           /* AFFINE unsigned: nscale zero points */
   int64_t nscale;
-  float *lut;                /* LUT: npal palettes of 2^bits fp16 entries */
+  float *lut;                /* LUT: npal palettes of 2^bits fp16 entries (each of
+                                vec values, [p][entry][v]) */
   int64_t npal;
 } QuantOut;
 

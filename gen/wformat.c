@@ -1,9 +1,12 @@
 /* wformat.c - the quantised weight formats of the language (see wformat.h).
  *
  * Words: TYPE_tensor and TYPE_channel (TYPE int8, uint8, int4, uint4: one
- * scale per tensor or per output channel), TYPE_blockN (one scale per N
+ * scale per tensor or per output channel), int8_channel_affine and
+ * uint8_channel_affine (the same numbers, in the op opsets before iOS18
+ * know), TYPE_blockN (one scale per N
  * input channels at each kernel position), lutB (B = 1, 2, 3, 4, 6, 8: one
  * palette of 2^B fp16 values), lutB_groupG (one palette per G output
+ * channels), lutB[_groupG]_vecV (entries are vectors of V output
  * channels), and sparse_V with V one of fp16, int8, uint8 (per channel),
  * lutB or lutB_groupG: a uint1 mask, with the kept values stored as V.
  *
@@ -11,7 +14,12 @@
  * coremltools writes it):
  *   linear   constexpr_blockwise_shift_scale(data, scale[, offset]);
  *            scale [1,1,1,1], [cout,1,1,1] or [cout, cin/N, kh, kw]
- *   palette  constexpr_lut_to_dense(indices, lut); lut [P,1,1,1,2^B,1]
+ *   _affine  constexpr_affine_dequantize()[axis = 0, quantized_data, scale
+ *            [cout], zero_point [cout]], every parameter an attribute
+ *            (iOS16's form, FORMATS.md §2.4); signed data: zero points 0
+ *   palette  constexpr_lut_to_dense(indices, lut); lut [P,1,1,1,2^B,1];
+ *            vectors: indices [cout/V, cin, kh, kw], lut [P,1,1,1,2^B,V],
+ *            vector_axis = 0
  *   sparse   constexpr_sparse_to_dense(mask, nonzero_data), the values from
  *            constexpr_sparse_blockwise_shift_scale(data_mask, nonzero_data,
  *            scale[, offset]) or constexpr_lut_to_sparse(indices_mask,
@@ -29,8 +37,9 @@
 #define BLOB_PATH "@model_path/weights/weight.bin"
 
 const char wfmt_words[] =
-    "TYPE_tensor, TYPE_channel, TYPE_blockN (TYPE int8, uint8, int4 or uint4), lutB, "
-    "lutB_groupG (B 1, 2, 3, 4, 6 or 8), sparse_fp16, sparse_int8, sparse_uint8, "
+    "TYPE_tensor, TYPE_channel, TYPE_blockN (TYPE int8, uint8, int4 or uint4), "
+    "int8_channel_affine, uint8_channel_affine, lutB[_groupG][_vecV] (B 1, 2, 3, 4, 6 or 8), "
+    "sparse_fp16, sparse_int8, sparse_uint8, "
     "sparse_lutB[_groupG]";
 
 /* A positive decimal number spanning all of s; -1 otherwise. */
@@ -51,11 +60,11 @@ static bool prefix(const char *s, const char *pre, const char **rest) {
   return true;
 }
 
-/* lutB or lutB_groupG */
+/* lutB, lutB_groupG, lutB_vecV or lutB_groupG_vecV */
 static int parse_lut(const char *s, QuantFmt *f, char *msg, size_t msgn) {
   static const MilDtype idx[9] = {MIL_NDTYPES, MIL_UINT1, MIL_UINT2, MIL_UINT3, MIL_UINT4,
                                   MIL_NDTYPES, MIL_UINT6, MIL_NDTYPES, MIL_UINT8};
-  char bits[16];
+  char bits[16], grp[16];
   const char *g = strchr(s, '_');
   size_t n = g ? (size_t)(g - s) : strlen(s);
   if (n >= sizeof bits)
@@ -72,10 +81,20 @@ static int parse_lut(const char *s, QuantFmt *f, char *msg, size_t msgn) {
   f->kind = QK_LUT;
   f->dtype = idx[b];
   f->group = 0;
-  const char *rest;
-  if (!g)
+  const char *rest, *vec = g ? strstr(g, "_vec") : NULL;
+  if (vec && ((f->vec = number(vec + 4)) < 2)) {
+    snprintf(msg, msgn, "expected lut%lld_vecV with V (at least 2) the output channels per "
+             "palette entry", (long long)b);
+    return -1;
+  }
+  if (!g || g == vec)
     return 0;
-  if (!prefix(g, "_group", &rest) || (f->group = number(rest)) < 0) {
+  n = vec ? (size_t)(vec - g) : strlen(g);
+  if (n >= sizeof grp)
+    n = sizeof grp - 1;
+  memcpy(grp, g, n);
+  grp[n] = '\0';
+  if (!prefix(grp, "_group", &rest) || (f->group = number(rest)) < 0) {
     snprintf(msg, msgn, "expected lut%lld_groupG with G the output channels per palette",
              (long long)b);
     return -1;
@@ -98,6 +117,15 @@ static int parse_linear(const char *s, QuantFmt *f, char *msg, size_t msgn) {
       f->block = QUANT_PER_TENSOR;
     else if (strcmp(rest, "channel") == 0)
       f->block = QUANT_PER_CHANNEL;
+    else if (strcmp(rest, "channel_affine") == 0) {
+      f->block = QUANT_PER_CHANNEL;
+      f->affine_op = true;
+      if (f->dtype == MIL_INT4 || f->dtype == MIL_UINT4) {
+        snprintf(msg, msgn, "constexpr_affine_dequantize stores int8 or uint8, not %s",
+                 mil_dtype_name(f->dtype));
+        return -1;
+      }
+    }
     else if (prefix(rest, "block", &n) && (f->block = number(n)) > 0)
       return 0;
     else {
@@ -145,13 +173,21 @@ typedef struct Emit {
   QuantPlan *plan;
 } Emit;
 
+/* Part `part` of the plan as a blob value (QP_NPARTS: zeros). */
+static MilValue *part_value(Emit *e, QuantPart part, MilDtype dt, int rank, const int64_t *dim) {
+  const MilType *t = mil_tensor_type(e->p, dt, rank, dim);
+  MilBlobSrc src = {.dtype = dt, .numel = mil_type_numel(t), .init = MIL_INIT_QUANT,
+                    .quant = e->plan, .part = part};
+  if (part == QP_NPARTS)
+    src = (MilBlobSrc){.dtype = dt, .numel = mil_type_numel(t), .init = MIL_INIT_CONST};
+  return mil_blob_value(e->p, t, BLOB_PATH, 0, mil_add_blob(e->p, src));
+}
+
 /* A const whose value is part `part` of the plan, as a blob. */
 static const char *part(Emit *e, QuantPart part, const char *suffix, MilDtype dt, int rank,
                         const int64_t *dim) {
   const MilType *t = mil_tensor_type(e->p, dt, rank, dim);
-  MilBlobSrc src = {.dtype = dt, .numel = mil_type_numel(t), .init = MIL_INIT_QUANT,
-                    .quant = e->plan, .part = part};
-  MilValue *v = mil_blob_value(e->p, t, BLOB_PATH, 0, mil_add_blob(e->p, src));
+  MilValue *v = part_value(e, part, dt, rank, dim);
   const char *n = mil_printf(e->p, "%s_%s", e->name, suffix);
   MilOp *o = mil_add_op(e->p, e->fn, "const");
   mil_op_out(e->p, o, t, n);
@@ -191,12 +227,41 @@ static void scale_names(Emit *e, const QuantFmt *f, const int64_t dim[4], const 
 
 static void lut_dims(const QuantFmt *f, const int64_t dim[4], int64_t l[6]) {
   l[0] = f->group ? dim[0] / f->group : 1;
-  l[1] = l[2] = l[3] = l[5] = 1;
+  l[1] = l[2] = l[3] = 1;
   l[4] = (int64_t)1 << quant_bits(f->dtype);
+  l[5] = f->vec > 1 ? f->vec : 1;
+}
+
+/* An int32 scalar const, for vector_axis. */
+static const char *int_const(Emit *e, const char *suffix, int64_t v) {
+  MilValue *val = mil_scalar_i(e->p, MIL_INT32, v);
+  const char *n = mil_printf(e->p, "%s_%s", e->name, suffix);
+  MilOp *o = op(e, "const", n);
+  mil_op_out(e->p, o, val->type, n);
+  mil_op_attr(e->p, o, "val", val);
+  return n;
+}
+
+/* iOS16's op: its parameters are attributes holding the blobs. */
+static const char *affine_op(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
+  MilProg *p = e->p;
+  MilValue *data = part_value(e, QP_DATA, f->dtype, 4, dim);
+  MilValue *sc = part_value(e, QP_SCALE, MIL_FP16, 1, dim);
+  bool sgn = mil_dtype_is_signed(f->dtype);
+  MilValue *zp = part_value(e, sgn ? QP_NPARTS : QP_OFFSET, f->dtype, 1, dim);
+  MilOp *o = op(e, "constexpr_affine_dequantize", e->name);
+  mil_op_out(p, o, mil_tensor_type(p, MIL_FP16, 4, dim), e->name);
+  mil_op_attr(p, o, "axis", mil_scalar_i(p, MIL_INT32, 0));
+  mil_op_attr(p, o, "quantized_data", data);
+  mil_op_attr(p, o, "scale", sc);
+  mil_op_attr(p, o, "zero_point", zp);
+  return e->name;
 }
 
 static const char *dense(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
   const MilType *t = mil_tensor_type(e->p, MIL_FP16, 4, dim);
+  if (f->affine_op)
+    return affine_op(e, f, dim);
   if (f->kind == QK_AFFINE) {
     const char *data = part(e, QP_DATA, "data", f->dtype, 4, dim), *sc, *off;
     scale_names(e, f, dim, &sc, &off);
@@ -208,14 +273,18 @@ static const char *dense(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
     mil_op_ref(e->p, o, "scale", sc);
     return e->name;
   }
-  int64_t l[6];
+  int64_t l[6], idim[4] = {dim[0], dim[1], dim[2], dim[3]};
   lut_dims(f, dim, l);
-  const char *ind = part(e, QP_INDICES, "indices", f->dtype, 4, dim);
+  idim[0] /= l[5];
+  const char *ind = part(e, QP_INDICES, "indices", f->dtype, 4, idim);
   const char *lut = part(e, QP_LUT, "lut", MIL_FP16, 6, l);
+  const char *ax = l[5] > 1 ? int_const(e, "vector_axis", 0) : NULL;
   MilOp *o = op(e, "constexpr_lut_to_dense", e->name);
   mil_op_out(e->p, o, t, e->name);
   mil_op_ref(e->p, o, "indices", ind);
   mil_op_ref(e->p, o, "lut", lut);
+  if (ax)
+    mil_op_ref(e->p, o, "vector_axis", ax);
   return e->name;
 }
 
@@ -290,13 +359,17 @@ const char *wfmt_name(const QuantFmt *f, char *buf, size_t n) {
   char v[48];
   if (f->kind == QK_FP16)
     snprintf(v, sizeof v, "fp16");
-  else if (f->kind == QK_LUT && f->group)
-    snprintf(v, sizeof v, "lut%d_group%lld", quant_bits(f->dtype), (long long)f->group);
-  else if (f->kind == QK_LUT)
-    snprintf(v, sizeof v, "lut%d", quant_bits(f->dtype));
+  else if (f->kind == QK_LUT) {
+    size_t k = (size_t)snprintf(v, sizeof v, "lut%d", quant_bits(f->dtype));
+    if (f->group)
+      k += (size_t)snprintf(v + k, sizeof v - k, "_group%lld", (long long)f->group);
+    if (f->vec > 1)
+      snprintf(v + k, sizeof v - k, "_vec%lld", (long long)f->vec);
+  }
   else if (f->sparse || f->block <= 0)
-    snprintf(v, sizeof v, "%s%s", mil_dtype_name(f->dtype),
-             f->sparse ? "" : f->block == QUANT_PER_TENSOR ? "_tensor" : "_channel");
+    snprintf(v, sizeof v, "%s%s%s", mil_dtype_name(f->dtype),
+             f->sparse ? "" : f->block == QUANT_PER_TENSOR ? "_tensor" : "_channel",
+             f->affine_op ? "_affine" : "");
   else
     snprintf(v, sizeof v, "%s_block%lld", mil_dtype_name(f->dtype), (long long)f->block);
   snprintf(buf, n, "%s%s", f->sparse ? "sparse_" : "", v);

@@ -34,3 +34,8 @@ bench-quant: anetc$(EXEEXT) tests/bench/peakrss$(EXEEXT)
 	ANETC=./anetc$(EXEEXT) PEAKRSS=./tests/bench/peakrss$(EXEEXT) \
 	  $(SHELL) $(srcdir)/tests/bench/quant_bench.sh
 .PHONY: bench-quant
+
+# activations int8 scale=auto: anetc --calibrate (gen/calib.c, in anetc)
+# against hand-computed scales and outputs (needs anetc and anerun).
+TESTS += tests/test_calibrate.sh
+EXTRA_DIST += tests/test_calibrate.sh

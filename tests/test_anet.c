@@ -1164,14 +1164,15 @@ static const struct { const char *src, *want; } diags[] = {
   {"network n {\n    input x: fp32[1, 4]\n    relu\n}\n",
    "t.anet:3:5: error: relu needs an fp16 input, got fp32[1, 4] (cast it first)"},
   {NET("    conv 4 weights=int9"), "t.anet:3:20: error: unknown weight format 'int9'; expected fp16, int8, TYPE_tensor, "
-   "TYPE_channel, TYPE_blockN (TYPE int8, uint8, int4 or uint4), lutB, lutB_groupG (B 1, 2, 3, "
-   "4, 6 or 8), sparse_fp16, sparse_int8, sparse_uint8, sparse_lutB[_groupG]"},
+   "TYPE_channel, TYPE_blockN (TYPE int8, uint8, int4 or uint4), int8_channel_affine, "
+   "uint8_channel_affine, lutB[_groupG][_vecV] (B 1, 2, 3, 4, 6 or 8), sparse_fp16, sparse_int8, "
+   "sparse_uint8, sparse_lutB[_groupG]"},
   {NET("    conv 4 weights=uint8"),
    "t.anet:3:20: error: weights must be fp16 or int8, not uint8"},
   {NET("    activations bf17 scale=1"),
    "t.anet:3:17: error: unknown dtype 'bf17'; expected fp16 or int8"},
   {NET("    activations int8\n    relu"),
-   "t.anet:3:5: error: int8 activations need a scale (scale=...)"},
+   "t.anet:3:5: error: int8 activations need a scale (scale=S or scale=auto)"},
   /* names, constants and sweeps */
   {"sweep ch in [1, 2]\n" NET("    relu"),
    "t.anet:1:7: error: the sweep names an undefined constant 'ch'; define it above the sweep "

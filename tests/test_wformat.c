@@ -90,6 +90,74 @@ START_TEST(test_uint8_tensor) {
 }
 END_TEST
 
+/* iOS16's constexpr_affine_dequantize, per output channel: the numbers of
+ * int8_channel and uint8_channel; channel 1 of the uint8 case is all zero
+ * (scale 1, zero point 0) */
+START_TEST(test_channel_affine) {
+  static const float w[8] = {7.9375f, -1.03125f, 0.09375f, 0.15625f, 0.5f, 0, 0, 0};
+  double want[8] = {7.9375, -1, 0.125, 0.125, h(127 * 0.003936767578125), 0, 0, 0};
+  through_conv("int8_channel_affine", 2, 4, w, want);
+  static const float u[8] = {-1, 0, 2, 0.5f, 0, 0, 0, 0};
+  const double s = 0.0117645263671875;
+  double uwant[8] = {h(-85 * s), 0, h(170 * s), h(43 * s), 0, 0, 0, 0};
+  through_conv("uint8_channel_affine", 2, 4, u, uwant);
+}
+END_TEST
+
+static const MilValue *attr(const MilOp *o, const char *name) {
+  for (int i = 0; i < o->nattrs; i++)
+    if (strcmp(o->attrs[i].name, name) == 0)
+      return o->attrs[i].val;
+  return NULL;
+}
+
+/* text parsed (*f, which the program may point into) and lowered. */
+static MilProg *lowered(const char *text, AnetFile **f) {
+  static Src src;
+  src = (Src){"a.anet", text, strlen(text)};
+  Diag d = diag_stderr();
+  *f = anet_parse(&src, &d);
+  ck_assert_ptr_nonnull(*f);
+  MilProg *p = anet_lower(*f, 0, &d);
+  ck_assert_ptr_nonnull(p);
+  return p;
+}
+
+/* The first op of main of the given type. */
+static const MilOp *first_op(const MilProg *p, const char *type) {
+  for (int i = 0; i < p->funcs[0].nops; i++)
+    if (strcmp(p->funcs[0].ops[i].op, type) == 0)
+      return &p->funcs[0].ops[i];
+  ck_abort_msg("no %s op", type);
+  return NULL;
+}
+
+/* FORMATS.md §3's table: quantized_data, scale (a vector of
+ * data.shape[axis] values), zero_point (the same, data's dtype) and axis,
+ * all attributes (§2.4's rule for iOS16 ops), the parentheses empty. */
+START_TEST(test_channel_affine_mil) {
+  static const char text[] = "network a {\n input x: fp16[1, 16, 4, 4]\n"
+                             " conv 24 kernel=3 weights=uint8_channel_affine\n}\n";
+  AnetFile *f;
+  MilProg *p = lowered(text, &f);
+  const MilOp *o = first_op(p, "constexpr_affine_dequantize");
+  ck_assert_int_eq(o->nargs, 0);
+  ck_assert_int_eq(o->nattrs, 5);   /* with name */
+  const MilValue *ax = attr(o, "axis"), *q = attr(o, "quantized_data");
+  const MilValue *sc = attr(o, "scale"), *zp = attr(o, "zero_point");
+  ck_assert(ax && ax->type->dtype == MIL_INT32 && ax->type->rank == 0 && ax->i[0] == 0);
+  ck_assert(q && q->kind == MIL_VBLOB && q->type->dtype == MIL_UINT8 && q->type->rank == 4);
+  ck_assert(q->type->dim[0] == 24 && q->type->dim[1] == 16 && q->type->dim[2] == 3);
+  ck_assert(sc && sc->kind == MIL_VBLOB && sc->type->dtype == MIL_FP16);
+  ck_assert(sc->type->rank == 1 && sc->type->dim[0] == 24);
+  ck_assert(zp && zp->kind == MIL_VBLOB && zp->type->dtype == MIL_UINT8);
+  ck_assert(zp->type->rank == 1 && zp->type->dim[0] == 24);
+  ck_assert_int_eq(o->outs[0].type->dtype, MIL_FP16);
+  mil_free(p);
+  anet_free(f);
+}
+END_TEST
+
 START_TEST(test_int4_block2) {
   /* blocks (0.7, -0.35): scale 0.0999755859375, q (7, -4); (1.4, -2.8):
    * scale 0.39990234375, q (4, -7) */
@@ -107,6 +175,60 @@ START_TEST(test_luts) {
   /* a palette per output channel holds that channel's two values */
   static const float w2[4] = {2, 1, 10, 30};
   through_conv("lut1_group1", 2, 2, w2, (double[]){2, 1, 10, 30});
+}
+END_TEST
+
+/* Vector palettes along the output channels: w[o, c] for o < 4, c < 2
+ * gives the vectors (w[2o', c], w[2o' + 1, c]): A (1, 1), B (1, 2),
+ * C (10, 0), D (12, 0), with sums 2, 3, 10, 12. Two entries start as the
+ * means of the halves of that order, (1, 1.5) and (11, 0), which Lloyd
+ * keeps; A and B rebuild as (1, 1.5), C and D as (11, 0). One palette per
+ * two output channels holds each pair exactly. */
+START_TEST(test_vector_luts) {
+  static const float w[8] = {1, 1, 1, 2, 10, 12, 0, 0};
+  through_conv("lut1_vec2", 4, 2, w, (double[]){1, 1, 1.5, 1.5, 11, 11, 0, 0});
+  through_conv("lut1_group2_vec2", 4, 2, w, (double[]){1, 1, 1, 2, 10, 12, 0, 0});
+  /* Where the start is wrong, Lloyd moves: vectors (w[0, c], w[1, c]) are
+   * A (0, 0), B (10, -9), C (0, 2), D (10, -7) with sums 0, 1, 2, 3; the
+   * start (5, -4.5), (5, -2.5) takes B, D and A, C; their means (10, -8)
+   * and (0, 1) keep them. */
+  static const float w2[8] = {0, 10, 0, 10, 0, -9, 2, -7};
+  through_conv("lut1_vec2", 2, 4, w2, (double[]){0, 10, 0, 10, 1, -8, 1, -8});
+}
+END_TEST
+
+/* FORMATS.md §3: indices with the vector axis divided by the vector size,
+ * lut [groups..., 2^bits, vector size], vector_axis an int32 input. */
+START_TEST(test_vector_lut_mil) {
+  static const char text[] = "network a {\n input x: fp16[1, 16, 4, 4]\n"
+                             " conv 24 kernel=3 weights=lut4_group12_vec3\n}\n";
+  AnetFile *f;
+  MilProg *p = lowered(text, &f);
+  const MilFunc *fn = &p->funcs[0];
+  const MilOp *o = first_op(p, "constexpr_lut_to_dense");
+  ck_assert_int_eq(o->nargs, 3);
+  const int64_t want_i[4] = {8, 16, 3, 3}, want_l[6] = {2, 1, 1, 1, 16, 3};
+  for (int a = 0; a < o->nargs; a++) {
+    const MilOp *src = NULL;
+    for (int i = 0; i < fn->nops && !src; i++)
+      if (strcmp(fn->ops[i].outs[0].name, o->args[a].bind.ref) == 0)
+        src = &fn->ops[i];
+    ck_assert_ptr_nonnull(src);
+    const MilType *t = src->outs[0].type;
+    if (strcmp(o->args[a].name, "vector_axis") == 0) {
+      ck_assert(t->dtype == MIL_INT32 && t->rank == 0);
+      ck_assert_int_eq(attr(src, "val")->i[0], 0);
+    } else if (strcmp(o->args[a].name, "indices") == 0) {
+      ck_assert(t->dtype == MIL_UINT4 && t->rank == 4);
+      ck_assert(memcmp(t->dim, want_i, sizeof want_i) == 0);
+    } else {
+      ck_assert_str_eq(o->args[a].name, "lut");
+      ck_assert(t->dtype == MIL_FP16 && t->rank == 6);
+      ck_assert(memcmp(t->dim, want_l, sizeof want_l) == 0);
+    }
+  }
+  mil_free(p);
+  anet_free(f);
 }
 END_TEST
 
@@ -131,6 +253,19 @@ START_TEST(test_words) {
   ck_assert_str_eq(msg, "expected int4_tensor, int4_channel or int4_blockN");
   ck_assert_int_eq(wfmt_parse("lut4_groups16", &f, msg, sizeof msg), -1);
   ck_assert_int_eq(wfmt_parse("sparse_int4", &f, msg, sizeof msg), -1);
+  ck_assert_int_eq(wfmt_parse("int8_channel_affine", &f, msg, sizeof msg), 0);
+  ck_assert(f.affine_op && f.dtype == MIL_INT8 && f.block == QUANT_PER_CHANNEL);
+  ck_assert_int_eq(wfmt_parse("int4_channel_affine", &f, msg, sizeof msg), -1);
+  ck_assert_str_eq(msg, "constexpr_affine_dequantize stores int8 or uint8, not int4");
+  ck_assert_int_eq(wfmt_parse("int8_tensor_affine", &f, msg, sizeof msg), -1);
+  ck_assert_int_eq(wfmt_parse("lut6_group16_vec2", &f, msg, sizeof msg), 0);
+  ck_assert(f.kind == QK_LUT && f.dtype == MIL_UINT6 && f.group == 16 && f.vec == 2);
+  ck_assert_int_eq(wfmt_parse("lut4_vec4", &f, msg, sizeof msg), 0);
+  ck_assert(f.group == 0 && f.vec == 4);
+  ck_assert_int_eq(wfmt_parse("lut4_vec1", &f, msg, sizeof msg), -1);
+  ck_assert_str_eq(msg, "expected lut4_vecV with V (at least 2) the output channels per "
+                   "palette entry");
+  ck_assert_int_eq(wfmt_parse("lut4_vec2_group4", &f, msg, sizeof msg), -1);
 }
 END_TEST
 
@@ -181,7 +316,8 @@ START_TEST(test_errors) {
           "sparsity=1\n}\n", "error: sparsity must be in [0, 1), got 1");
   rejects("network t {\n input x: fp16[1, 16, 2, 2]\n conv 8 weights=q4\n}\n",
           "error: unknown weight format 'q4'; expected fp16, int8, TYPE_tensor, TYPE_channel, "
-          "TYPE_blockN (TYPE int8, uint8, int4 or uint4), lutB, lutB_groupG (B 1, 2, 3, 4, 6 "
+          "TYPE_blockN (TYPE int8, uint8, int4 or uint4), int8_channel_affine, "
+          "uint8_channel_affine, lutB[_groupG][_vecV] (B 1, 2, 3, 4, 6 "
           "or 8), sparse_fp16, sparse_int8, sparse_uint8, sparse_lutB[_groupG]");
 }
 END_TEST
@@ -194,19 +330,18 @@ START_TEST(test_sim_weight_bytes) {
   static const char text[] =
       "network w {\n input x: fp16[1, 64, 2, 2]\n conv 8 weights=int4_block32\n"
       " conv 4 weights=uint8_channel\n conv 4 weights=lut2_group2\n"
-      " conv 4 weights=sparse_int8\n}\n";
-  static const double want[4] = {
+      " conv 4 weights=sparse_int8\n conv 4 weights=int8_channel_affine\n"
+      " conv 4 weights=lut1_vec2\n}\n";
+  static const double want[6] = {
     512 / 2 + 16 * 2 + 36,      /* int4[8, 64], fp16 scale[8, 2] */
     32 + 4 * 2 + 4 + 36,        /* uint8[4, 8], fp16 scale[4], uint8 offset[4] */
     16 * 2 / 8 + 8 * 2 + 36,    /* uint2[4, 4], fp16 lut[2 x 4] */
     2 + 8 + 4 * 2 + 36,         /* uint1 mask[16], int8[8], fp16 scale[4] */
+    16 + 4 * 2 + 4 + 4 + 36,    /* int8[4, 4], fp16 scale[4], int8 zero_point[4], int32 axis */
+    1 + 2 * 2 * 2 + 4 + 36,     /* uint1[2, 4], fp16 lut[2 entries x 2], int32 vector_axis */
   };
-  Diag d = diag_stderr();
-  Src s = {"w.anet", text, strlen(text)};
-  AnetFile *f = anet_parse(&s, &d);
-  ck_assert_ptr_nonnull(f);
-  MilProg *p = anet_lower(f, 0, &d);
-  ck_assert_ptr_nonnull(p);
+  AnetFile *f;
+  MilProg *p = lowered(text, &f);
   FlopsIndex *ix = flops_index(&p->funcs[0]);
   int k = 0;
   for (int i = 0; i < p->funcs[0].nops; i++)
@@ -217,7 +352,7 @@ START_TEST(test_sim_weight_bytes) {
                     want[k]);
       k++;
     }
-  ck_assert_int_eq(k, 4);
+  ck_assert_int_eq(k, 6);
   flops_index_free(ix);
   mil_free(p);
   anet_free(f);
@@ -229,8 +364,12 @@ int main(void) {
   TCase *t = wt_tcase(s, "wformat");
   tcase_add_test(t, test_int8_channel);
   tcase_add_test(t, test_uint8_tensor);
+  tcase_add_test(t, test_channel_affine);
+  tcase_add_test(t, test_channel_affine_mil);
   tcase_add_test(t, test_int4_block2);
   tcase_add_test(t, test_luts);
+  tcase_add_test(t, test_vector_luts);
+  tcase_add_test(t, test_vector_lut_mil);
   tcase_add_test(t, test_words);
   tcase_add_test(t, test_errors);
   tcase_add_test(t, test_sim_weight_bytes);

@@ -137,3 +137,14 @@ npycase() { cat > "$out/npy/$1.npy"; }
 { header 1 2; meta $SENT 8 2 128 4; zeros 2; } | wcase int4_padding_when_full int4 "[1, 4]"
 { header 1 2; meta $SENT 13 3 128 6; zeros 2; } | wcase uint6_truncated_data uint6 "[1, 3]"
 { header 1 2; meta $SENT 9 2 128 7; zeros 2; } | wcase uint1_for_uint2 uint2 "[1, 9]"
+# The other dtypes the weight formats store: a uint1 mask, 2-bit and 8-bit
+# palette indices, int8/uint8 data, int4 with an odd count.
+{ header 1 2; meta $SENT 9 2 128 7; zeros 2; } | wcase valid_uint1_odd uint1 "[1, 9]"
+{ header 1 2; meta $SENT 9 2 128 6; zeros 2; } | wcase uint1_padding_wrong uint1 "[1, 9]"
+{ header 1 2; meta $SENT 10 2 128 6; zeros 2; } | wcase uint2_size_mismatch uint2 "[1, 9]"
+{ header 1 2; meta $SENT 3 15 128 0; zeros 15; } | wcase uint8_size_mismatch uint8 "[1, 16]"
+{ header 1 2; meta $SENT 4 16 128 0; zeros 16; } | wcase int8_for_uint8 uint8 "[1, 16]"
+{ header 1 2; meta $SENT 3 16 128 3; zeros 16; } | wcase uint8_padding_bits uint8 "[1, 16]"
+{ header 1 2; meta $SENT 13 3 128 2; zeros 3; } | wcase uint6_padding_wrong uint6 "[1, 3]"
+{ header 1 2; meta $SENT 8 3 128 4; zeros 3; } | wcase valid_int4_odd int4 "[1, 5]"
+{ header 1 2; meta $SENT 8 3 128 0; zeros 3; } | wcase int4_odd_padding_zero int4 "[1, 5]"

@@ -48,7 +48,7 @@ ok=ok
 for fmt in fp16 lut4 int4_block32; do
     printf 'network q {\n    input x: fp16[1, 4096, 1, 1]\n    conv 4096 weights=%s init=npy("%s")\n}\n' \
         "$fmt" "$absnpy" >"$work/$fmt.anet"
-    "$PEAKRSS" -o "$work/res" "$ANETC" "$work/$fmt.anet" -o "$work/out" >/dev/null ||
+    "$PEAKRSS" -o "$work/res" "$ANETC" -W no-ane-io-width "$work/$fmt.anet" -o "$work/out" >/dev/null ||
         { echo "quant_bench: anetc failed on $fmt" >&2; exit 2; }
     read -r secs kib <"$work/res"
     rm -rf "$work/out"
