@@ -177,14 +177,6 @@ static MilProg *lower_linted(const AnetFile *f, int point, Diag *d) {
   return p;
 }
 
-/* The op's MIL name: its name attribute, else its first output's. */
-static const char *op_name(const MilOp *op) {
-  const MilAttr *a = mil_op_attr_get(op, "name");
-  if (a && a->val->kind == MIL_VDATA && a->val->type->dtype == MIL_STRING && a->val->n == 1)
-    return a->val->s[0];
-  return op->nouts ? op->outs[0].name : "";
-}
-
 /* Line and column of off, counting on from the previous call's place: a
  * model's ops come in source order, so its manifest costs one pass over the
  * text rather than one per op. */
@@ -230,7 +222,7 @@ static void manifest_print(const AnetFile *f, int point, const MilProg *p, FILE 
         cursor_linecol(&cur, lint_src, op->loc.start, &line, &col);
       fputs(n++ ? ",\n  " : "\n  ", out);
       fputs("{\"name\": ", out);
-      json_str(out, op_name(op));
+      json_str(out, mil_op_name(op));
       fputs(", \"op\": ", out);
       json_str(out, op->op);
       fprintf(out, ", \"line\": %d, \"col\": %d}", line, col);
