@@ -388,15 +388,17 @@ START_TEST(report_csv) {
 }
 END_TEST
 
+/* The cpu table's header and rule, written out by hand. */
+#define CPU_TABLE_HEAD                                                                      \
+  "Model                    Prec    W(MB)     GFLOP    min ms    med ms    p90 ms   GFLOP/s\n" \
+  "----------------------------------------------------------------------------------------\n"
+
 START_TEST(report_table_cpu) {
   Report r = sample_row();
   char *got = capture(print_table1, &r);
   /* GFLOP/s on the CPU, never TFLOPS: 274.877906944 / 15.5 ms = 17734.06. */
   ck_assert_str_eq(got,
-                   "Model                    Prec    W(MB)     GFLOP    min ms    med ms    "
-                   "p90 ms   GFLOP/s\n"
-                   "-------------------------------------------------------------------------"
-                   "---------------\n"
+                   CPU_TABLE_HEAD
                    "fp16_peak_ch512          fp16     64.0   274.88     15.000    15.500    "
                    "16.250  17734.06\n"
                    "GFLOP/s = GFLOP / median ms, measured on this machine's CPU\n");
@@ -417,10 +419,7 @@ START_TEST(report_table_small_values) {
   report_set_times(&r, &st);
   char *got = capture(print_table1, &r);
   ck_assert_str_eq(got,
-                   "Model                    Prec    W(MB)     GFLOP    min ms    med ms    "
-                   "p90 ms   GFLOP/s\n"
-                   "-------------------------------------------------------------------------"
-                   "---------------\n"
+                   CPU_TABLE_HEAD
                    "tiny                     w8a8  2.8e-04 1.69e-05      0.500     0.500    "
                    " 0.500    0.0338\n"
                    "w8a8 rows count int8 operations: read GFLOP as GOP and GFLOP/s as GOP/s\n"
