@@ -12,6 +12,7 @@
 
 #include "anet.h"
 #include "blob.h"
+#include "dialect.h"
 #include "json.h"
 #include "lint.h"
 #include "outfile.h"
@@ -170,7 +171,8 @@ static char *path_join(const char *a, const char *b) {
 /* Point i lowered and linted; NULL after errors (lint errors included). */
 static MilProg *lower_linted(const AnetFile *f, int point, Diag *d) {
   MilProg *p = anet_lower(f, point, d);
-  if (p && lint_prog(p, lint_src, &lint, d) > 0) {
+  if (p && (mil_dialect(p, &lint.target, lint_src, d) > 0 ||
+            lint_prog(p, lint_src, &lint, d) > 0)) {
     mil_free(p);
     return NULL;
   }

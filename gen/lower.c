@@ -849,5 +849,6 @@ MilProg *anet_lower(const AnetFile *f, int point, Diag *d) {
   }
   anetc_free(net);
   mil_layout_blobs(p);
+  mil_resolve_refs(p);   /* the op checks a backend runs find operands in O(1) */
   return p;
 }

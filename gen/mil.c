@@ -180,9 +180,9 @@ const char *mil_dtype_name(MilDtype t) {
 }
 
 bool mil_dtype_lookup(const char *s, size_t n, MilDtype *out) {
-  for (int i = 0; i < MIL_NDTYPES; i++)
-    if (n && dtypes[i].name[0] == s[0] && strlen(dtypes[i].name) == n &&
-        memcmp(dtypes[i].name, s, n) == 0) {
+  for (int i = 0; i < MIL_NDTYPES; i++)   /* strncmp stops at the name's end */
+    if (n && dtypes[i].name[0] == s[0] && strncmp(dtypes[i].name, s, n) == 0 &&
+        dtypes[i].name[n] == '\0') {
       *out = (MilDtype)i;
       return true;
     }
@@ -434,15 +434,15 @@ MilFunc *mil_find_func(const MilProg *p, const char *name) {
 }
 
 const MilArg *mil_op_arg(const MilOp *op, const char *name) {
-  for (int i = 0; i < op->nargs; i++)
-    if (strcmp(op->args[i].name, name) == 0)
+  for (int i = 0; i < op->nargs; i++)   /* the first byte first: the checks ask often */
+    if (op->args[i].name[0] == name[0] && strcmp(op->args[i].name, name) == 0)
       return &op->args[i];
   return NULL;
 }
 
 const MilAttr *mil_op_attr_get(const MilOp *op, const char *name) {
   for (int i = 0; i < op->nattrs; i++)
-    if (strcmp(op->attrs[i].name, name) == 0)
+    if (op->attrs[i].name[0] == name[0] && strcmp(op->attrs[i].name, name) == 0)
       return &op->attrs[i];
   return NULL;
 }
@@ -454,15 +454,101 @@ const char *mil_op_name(const MilOp *op) {
   return op->nouts ? op->outs[0].name : "";
 }
 
-const MilType *mil_value_type(const MilFunc *f, const char *name, int before) {
+static bool same_name(const char *a, const char *b) { return a == b || strcmp(a, b) == 0; }
+
+/* A resolved reference is trusted only if it still names ref: a pass that
+ * moved ops leaves it stale, and then the scan answers. */
+const MilVar *mil_ref_var(const MilFunc *f, const MilBind *b, int before, int *opi) {
+  int d = b->def;
+  if (d < 0 && -d - 1 < f->ninputs && same_name(f->inputs[-d - 1].name, b->ref)) {
+    *opi = -1;
+    return &f->inputs[-d - 1];
+  }
+  if (d > 0 && d - 1 < before && d - 1 < f->nops && b->out < f->ops[d - 1].nouts &&
+      same_name(f->ops[d - 1].outs[b->out].name, b->ref)) {
+    *opi = d - 1;
+    return &f->ops[d - 1].outs[b->out];
+  }
   for (int i = 0; i < f->ninputs; i++)
-    if (strcmp(f->inputs[i].name, name) == 0)
-      return f->inputs[i].type;
+    if (strcmp(f->inputs[i].name, b->ref) == 0) {
+      *opi = -1;
+      return &f->inputs[i];
+    }
   for (int o = 0; o < before && o < f->nops; o++)
     for (int k = 0; k < f->ops[o].nouts; k++)
-      if (strcmp(f->ops[o].outs[k].name, name) == 0)
-        return f->ops[o].outs[k].type;
+      if (strcmp(f->ops[o].outs[k].name, b->ref) == 0) {
+        *opi = o;
+        return &f->ops[o].outs[k];
+      }
   return NULL;
+}
+
+/* ---- resolving references of a program built in memory ---------------------- */
+
+typedef struct RefSlot {
+  const char *name;        /* NULL: empty */
+  int def, out;
+} RefSlot;
+
+static size_t ref_hash(const char *s) {
+  size_t h = 2166136261u;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
+static RefSlot *ref_slot(RefSlot *t, size_t mask, const char *name) {
+  size_t i = ref_hash(name) & mask;
+  while (t[i].name && strcmp(t[i].name, name) != 0)
+    i = (i + 1) & mask;
+  return &t[i];
+}
+
+static void ref_define(RefSlot *t, size_t mask, const char *name, int def, int out) {
+  RefSlot *e = ref_slot(t, mask, name);
+  if (!e->name)             /* the first definition, as a scan finds it */
+    *e = (RefSlot){name, def, out};
+}
+
+static void ref_bind(RefSlot *t, size_t mask, MilBind *b) {
+  if (b->kind == MIL_BREF) {
+    const RefSlot *e = ref_slot(t, mask, b->ref);
+    b->def = e->name ? e->def : 0;
+    b->out = e->name ? e->out : 0;
+  }
+  for (int i = 0; b->kind == MIL_BLIST && i < b->nitems; i++)
+    ref_bind(t, mask, &b->items[i]);
+}
+
+void mil_resolve_refs(MilProg *p) {
+  for (int fi = 0; fi < p->nfuncs; fi++) {
+    MilFunc *f = &p->funcs[fi];
+    size_t n = (size_t)f->ninputs, cap = 16;
+    for (int o = 0; o < f->nops; o++)
+      n += (size_t)f->ops[o].nouts;
+    while (cap < 2 * n)
+      cap *= 2;
+    RefSlot *t = calloc(cap, sizeof *t);
+    if (!t)
+      oom();
+    for (int i = 0; i < f->ninputs; i++)
+      ref_define(t, cap - 1, f->inputs[i].name, -(i + 1), 0);
+    for (int o = 0; o < f->nops; o++) {   /* an op reads only what is defined before it */
+      MilOp *op = &f->ops[o];
+      for (int a = 0; a < op->nargs; a++)
+        ref_bind(t, cap - 1, &op->args[a].bind);
+      for (int k = 0; k < op->nouts; k++)
+        ref_define(t, cap - 1, op->outs[k].name, o + 1, k);
+    }
+    free(t);
+  }
+}
+
+const MilType *mil_value_type(const MilFunc *f, const char *name, int before) {
+  MilBind b = {.kind = MIL_BREF, .ref = name};
+  int opi;
+  const MilVar *v = mil_ref_var(f, &b, before, &opi);
+  return v ? v->type : NULL;
 }
 
 MilOp *mil_add_op_noout(MilProg *p, MilFunc *f, const char *op, const char *name) {

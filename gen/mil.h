@@ -92,7 +92,15 @@ struct MilBind {
   int nitems;           /* MIL_BLIST */
   const char *ref;      /* MIL_BREF */
   MilValue *val;        /* MIL_BVAL */
-  MilBind *items;       /* MIL_BLIST */
+  union {
+    MilBind *items;     /* MIL_BLIST */
+    struct {            /* MIL_BREF, where the parser found ref defined: def is
+                           1 + the op's index in the function and out the
+                           output's, or def = -(1 + the input's index); 0 when
+                           not resolved (programs built in memory) */
+      int def, out;
+    };
+  };
 };
 
 typedef struct MilArg {   /* "key = binding" inside (...) */
@@ -110,11 +118,12 @@ typedef struct MilVar {   /* "type name": op outputs, function inputs */
   const char *name;
 } MilVar;
 
-typedef struct MilOp {
+typedef struct MilOp {      /* the counts together: 64 bytes, not 72 */
   const char *op;          /* "conv", "const", "constexpr_affine_dequantize" */
-  int nargs;   MilArg *args;     /* sorted by name when printed */
-  int nattrs;  MilAttr *attrs;   /* includes name = string("..."), const's val */
-  int nouts;   MilVar *outs;
+  MilArg *args;            /* sorted by name when printed */
+  MilAttr *attrs;          /* includes name = string("..."), const's val */
+  MilVar *outs;
+  int nargs, nattrs, nouts;
   Loc loc;                 /* where the statement is in prog->src (parsed programs), or
                               the .anet layer it was lowered from (anetc) */
 } MilOp;
@@ -224,6 +233,13 @@ const char *mil_op_name(const MilOp *op);
 /* The type of a named value in f: an input or the output of an op before
  * op index `before` (use f->nops for "anywhere"). */
 const MilType *mil_value_type(const MilFunc *f, const char *name, int before);
+/* The variable a MIL_BREF binding of op `before` reads: an input or an
+ * output of an earlier op; *opi is that op's index, or -1 for an input.
+ * O(1) when the parser resolved it, else a scan as mil_value_type's. */
+const MilVar *mil_ref_var(const MilFunc *f, const MilBind *b, int before, int *opi);
+/* Records in every MIL_BREF where its name is defined, as the parser does
+ * (one pass): for a program built in memory, once its ops are in order. */
+void mil_resolve_refs(MilProg *p);
 
 /* The MIL text printer (milprint.c): canonical text, keys sorted, floats
  * as %a, one statement per line, in the dialect of p->version. */

@@ -1,6 +1,6 @@
 /* opdef.c - the shared op definitions (see opdef.h). Operand types come
- * from the function (mil_value_type); parameters from inline values or
- * the const op that defines them. */
+ * from the function (mil_ref_var, O(1) for what the parser read);
+ * parameters from inline values or the const op that defines them. */
 #include "opdef.h"
 
 #include <stdarg.h>
@@ -17,11 +17,14 @@ static int fail(char *msg, size_t n, const char *fmt, ...) {
   return -1;
 }
 
-/* "tensor<fp16, [1, 2]>", as the cpu backend writes types. */
+/* "tensor<fp16, [1, 2]>", as the cpu backend writes types ('?' for a
+ * dimension not known). */
 static const char *type_str(char *buf, size_t n, const MilType *t) {
   size_t o = (size_t)snprintf(buf, n, "tensor<%s, [", mil_dtype_name(t->dtype));
   for (int i = 0; i < t->rank && o < n; i++)
-    o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)t->dim[i]);
+    o += t->dim[i] < 0 ? (size_t)snprintf(buf + o, n - o, "%s?", i ? ", " : "")
+                       : (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "",
+                                          (long long)t->dim[i]);
   if (o < n)
     snprintf(buf + o, n - o, "]>");
   return buf;
@@ -31,10 +34,13 @@ static const char *type_str(char *buf, size_t n, const MilType *t) {
 static const MilType *operand_type(const MilFunc *f, int opi, const char *name) {
   const MilArg *a = mil_op_arg(&f->ops[opi], name);
   const MilType *t = NULL;
-  if (a && a->bind.kind == MIL_BREF)
-    t = mil_value_type(f, a->bind.ref, opi);
-  else if (a && a->bind.kind == MIL_BVAL && a->bind.val)   /* NULL after a parse error */
+  int def;
+  if (a && a->bind.kind == MIL_BREF) {
+    const MilVar *v = mil_ref_var(f, &a->bind, opi, &def);
+    t = v ? v->type : NULL;
+  } else if (a && a->bind.kind == MIL_BVAL && a->bind.val) {   /* NULL after a parse error */
     t = a->bind.val->type;
+  }
   return t && t->kind == MIL_TENSOR ? t : NULL;
 }
 
@@ -48,16 +54,13 @@ static const MilValue *operand_const(const MilFunc *f, int opi, const char *name
     return NULL;
   if (a->bind.kind == MIL_BVAL)
     return a->bind.val;
-  if (a->bind.kind != MIL_BREF)
+  int def;
+  if (a->bind.kind != MIL_BREF || !mil_ref_var(f, &a->bind, opi, &def) || def < 0)
     return NULL;
-  for (int i = opi - 1; i >= 0; i--) {
-    const MilOp *op = &f->ops[i];
-    if (op->nouts == 1 && op->outs[0].name && strcmp(op->outs[0].name, a->bind.ref) == 0) {
-      const MilAttr *v = strcmp(op->op, "const") == 0 ? mil_op_attr_get(op, "val") : NULL;
-      return v ? v->val : NULL;
-    }
-  }
-  return NULL;
+  const MilOp *op = &f->ops[def];
+  const MilAttr *v = op->nouts == 1 && strcmp(op->op, "const") == 0 ? mil_op_attr_get(op, "val")
+                                                                    : NULL;
+  return v ? v->val : NULL;
 }
 
 /* An integer (or bool) parameter's values: their count, def's when the
@@ -75,6 +78,24 @@ static int const_ints(const MilFunc *f, int opi, const char *name, int64_t *out,
   for (int64_t i = 0; i < v->n; i++)
     out[i] = v->i[i];
   return (int)v->n;
+}
+
+/* The declared type of the op's one output against the type the op
+ * computes; a declared '?' takes any size. (Another number of outputs is
+ * the backend's to report.) */
+static int check_out(const MilFunc *f, int opi, const MilType *want, char *msg, size_t n) {
+  const MilOp *op = &f->ops[opi];
+  const MilType *t = op->nouts == 1 ? op->outs[0].type : NULL;
+  if (!t || t->kind != MIL_TENSOR)
+    return 0;
+  bool same = t->dtype == want->dtype && t->rank == want->rank;
+  for (int i = 0; same && i < t->rank; i++)
+    same = t->dim[i] == want->dim[i] || t->dim[i] == MIL_DIM_ANY;
+  if (same)
+    return 0;
+  char a[256], c[256];
+  return fail(msg, n, "output '%s' is declared %s, but the op computes %s", op->outs[0].name,
+              type_str(a, sizeof a, t), type_str(c, sizeof c, want));
 }
 
 static int check_conv(const MilFunc *f, int opi, char *msg, size_t n) {
@@ -107,7 +128,12 @@ static int check_transpose(const MilFunc *f, int opi, char *msg, size_t n) {
       return fail(msg, n, "perm is not a permutation: %d appears twice", a);
     seen[a] = true;
   }
-  return 0;
+  if (!known(x))
+    return 0;
+  MilType want = *x;        /* output dim i is x's dim perm[i] */
+  for (int i = 0; i < k; i++)
+    want.dim[i] = x->dim[perm[i] < 0 ? perm[i] + k : perm[i]];
+  return check_out(f, opi, &want, msg, n);
 }
 
 static int check_softmax(const MilFunc *f, int opi, char *msg, size_t n) {
@@ -142,19 +168,104 @@ static int check_matmul(const MilFunc *f, int opi, char *msg, size_t n) {
   return 0;
 }
 
+static bool is_float(MilDtype t) { return t == MIL_FP16 || t == MIL_FP32; }
+
+/* Unary elementwise ops on a float x: the output is x's type. */
+static int check_unary(const MilFunc *f, int opi, char *msg, size_t n) {
+  const MilType *x = operand_type(f, opi, "x");
+  if (!known(x) || !is_float(x->dtype))
+    return 0;
+  return check_out(f, opi, x, msg, n);
+}
+
+/* Binary elementwise ops: x and y of one dtype the op takes broadcast
+ * together (numpy's rule); the output has the broadcast shape, x's dtype
+ * (bool for comparisons). Other dtypes are the backend's to judge. */
+enum { B_ARITH, B_FLOAT, B_COMPARE, B_LOGIC };
+
+static int check_binary(const MilFunc *f, int opi, int kind, char *msg, size_t n) {
+  const MilType *x = operand_type(f, opi, "x"), *y = operand_type(f, opi, "y");
+  if (!known(x) || !known(y) || x->dtype != y->dtype)
+    return 0;
+  MilDtype dt = x->dtype;
+  bool ok = kind == B_LOGIC ? dt == MIL_BOOL
+            : kind == B_FLOAT ? is_float(dt)
+            : kind == B_ARITH ? is_float(dt) || dt == MIL_INT32
+                              : is_float(dt) || dt == MIL_INT32 || dt == MIL_BOOL;
+  if (!ok)
+    return 0;
+  MilType want = {.kind = MIL_TENSOR, .dtype = kind >= B_COMPARE ? MIL_BOOL : dt};
+  want.rank = x->rank > y->rank ? x->rank : y->rank;
+  for (int i = 0; i < want.rank; i++) {
+    int ix = i - (want.rank - x->rank), iy = i - (want.rank - y->rank);
+    int64_t dx = ix >= 0 ? x->dim[ix] : 1, dy = iy >= 0 ? y->dim[iy] : 1;
+    if (dx != dy && dx != 1 && dy != 1)
+      return 0;     /* the backend says they do not broadcast */
+    want.dim[i] = dx == 1 ? dy : dx;
+  }
+  return check_out(f, opi, &want, msg, n);
+}
+
+static int check_arith(const MilFunc *f, int opi, char *msg, size_t n) {
+  return check_binary(f, opi, B_ARITH, msg, n);
+}
+static int check_fdiv(const MilFunc *f, int opi, char *msg, size_t n) {
+  return check_binary(f, opi, B_FLOAT, msg, n);
+}
+static int check_compare(const MilFunc *f, int opi, char *msg, size_t n) {
+  return check_binary(f, opi, B_COMPARE, msg, n);
+}
+static int check_logic(const MilFunc *f, int opi, char *msg, size_t n) {
+  return check_binary(f, opi, B_LOGIC, msg, n);
+}
+
+/* softmax: the axis, then the output, x's type. */
+static int check_softmax_out(const MilFunc *f, int opi, char *msg, size_t n) {
+  return check_softmax(f, opi, msg, n) < 0 ? -1 : check_unary(f, opi, msg, n);
+}
+
 static const struct {
   const char *op;
   int (*check)(const MilFunc *f, int opi, char *msg, size_t n);
 } defs[] = {
-  {"conv", check_conv},
-  {"matmul", check_matmul},
-  {"softmax", check_softmax},
+  {"abs", check_unary},          {"acos", check_unary},        {"add", check_arith},
+  {"asin", check_unary},         {"atan", check_unary},        {"atanh", check_unary},
+  {"ceil", check_unary},         {"clamped_relu", check_unary}, {"clip", check_unary},
+  {"conv", check_conv},          {"cos", check_unary},         {"cosh", check_unary},
+  {"elu", check_unary},          {"equal", check_compare},     {"erf", check_unary},
+  {"exp", check_unary},          {"exp2", check_unary},        {"floor", check_unary},
+  {"floor_div", check_arith},    {"gelu", check_unary},        {"greater", check_compare},
+  {"greater_equal", check_compare}, {"inverse", check_unary},  {"leaky_relu", check_unary},
+  {"less", check_compare},       {"less_equal", check_compare}, {"linear_activation", check_unary},
+  {"log", check_unary},          {"logical_and", check_logic}, {"logical_or", check_logic},
+  {"logical_xor", check_logic},  {"matmul", check_matmul},     {"maximum", check_arith},
+  {"minimum", check_arith},      {"mod", check_arith},         {"mul", check_arith},
+  {"not_equal", check_compare},  {"pow", check_fdiv},          {"real_div", check_fdiv},
+  {"relu", check_unary},         {"relu6", check_unary},       {"round", check_unary},
+  {"rsqrt", check_unary},        {"scaled_tanh", check_unary}, {"sigmoid", check_unary},
+  {"sigmoid_hard", check_unary}, {"sign", check_unary},        {"silu", check_unary},
+  {"sin", check_unary},          {"sinh", check_unary},        {"softmax", check_softmax_out},
+  {"softplus", check_unary},     {"softsign", check_unary},    {"sqrt", check_unary},
+  {"square", check_unary},       {"sub", check_arith},         {"tan", check_unary},
+  {"tanh", check_unary},         {"threshold", check_unary},   {"thresholded_relu", check_unary},
   {"transpose", check_transpose},
 };
 
+/* defs is sorted by name (strcmp order): every op of a program is looked up. */
 int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
-  for (size_t i = 0; i < sizeof defs / sizeof *defs; i++)
-    if (strcmp(f->ops[opi].op, defs[i].op) == 0)
-      return defs[i].check(f, opi, msg, n);
+  const char *op = f->ops[opi].op;
+  size_t lo = 0, hi = sizeof defs / sizeof *defs;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = (unsigned char)op[0] - (unsigned char)defs[mid].op[0];
+    if (c == 0)
+      c = strcmp(op, defs[mid].op);
+    if (c == 0)
+      return defs[mid].check(f, opi, msg, n);
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
   return 0;
 }

@@ -4,8 +4,11 @@
  * parameters and operand shapes that make a program invalid whatever runs
  * it. Started with the ops whose bad parameters only a cpu run used to
  * refuse: conv (groups), transpose (perm), softmax (axis), matmul (inner
- * dims). A check whose operands are not known (a '?' dim, a parameter that
- * is not a constant) is skipped; the backend checks what it runs. */
+ * dims); the elementwise ops, transpose and softmax also have their
+ * declared output type verified against the one they compute (and binary
+ * ops their operands' broadcast). A check whose operands are not known (a
+ * '?' dim, a parameter that is not a constant, a dtype the op does not
+ * take) is skipped; the backend checks what it runs. */
 #ifndef ANET_OPDEF_H
 #define ANET_OPDEF_H
 

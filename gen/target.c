@@ -22,6 +22,7 @@
 #include "target.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -127,10 +128,71 @@ static void set_dialect(Target *t) {
   t->version = t->ios >= 18 ? "1.3" : "1.0";
 }
 
-void target_default(Target *t) {
+static void parse_known(const char *name, Target *t) {
   char err[8];
-  target_parse(TARGET_DEFAULT, t, err, sizeof err);
+  target_parse(name, t, err, sizeof err);
 }
+
+void target_default(Target *t) {
+#ifdef __APPLE__
+  TargetHost h = target_host_darwin();
+  if (target_host(&h, t) == 0 || t->name[0])
+    return;
+#endif
+  parse_known(TARGET_DEFAULT, t);
+}
+
+/* "14.5" -> macos14; 13, 14 and 15 are known, 26 and later take the
+ * newest row (macos26: its opset is still ios18); before 13 no ANE target
+ * of the table's dialects is known, so none. */
+static const char *host_os(const TargetHost *h) {
+  char v[32];
+  if (h->sysctl(h->ctx, "kern.osproductversion", v, sizeof v) != 0)
+    return NULL;
+  int major = atoi(v);
+  return major >= 26 ? "macos26" : major == 15 ? "macos15" : major == 14 ? "macos14"
+       : major == 13 ? "macos13" : NULL;
+}
+
+/* The brand string's chip: "Apple M2 Pro" is the row "M2 Pro" if the
+ * table has it, else "M2". */
+static const TargetChip *host_chip(const TargetHost *h) {
+  char brand[128];
+  if (h->sysctl(h->ctx, "machdep.cpu.brand_string", brand, sizeof brand) != 0 ||
+      strncmp(brand, "Apple ", 6) != 0)
+    return NULL;
+  const char *name = brand + 6;
+  const TargetChip *c = find_chip(name, strlen(name));
+  size_t base = strcspn(name, " ");
+  return c ? c : find_chip(name, base);
+}
+
+int target_host(const TargetHost *h, Target *t) {
+  memset(t, 0, sizeof *t);
+  const TargetChip *c = host_chip(h);
+  const char *os = host_os(h);
+  char name[64];
+  if (!c && !os)
+    return -1;
+  snprintf(name, sizeof name, "%s%s%s", c ? c->name : "", c && os ? ":" : "", os ? os : "");
+  parse_known(name, t);
+  return c ? 0 : -1;
+}
+
+#ifdef __APPLE__
+#include <sys/sysctl.h>
+
+static int darwin_sysctl(void *ctx, const char *name, char *buf, size_t n) {
+  (void)ctx;
+  size_t len = n;
+  if (n == 0 || sysctlbyname(name, buf, &len, NULL, 0) != 0 || len == 0)
+    return -1;
+  buf[len < n ? len : n - 1] = '\0';
+  return 0;
+}
+
+TargetHost target_host_darwin(void) { return (TargetHost){darwin_sysctl, NULL}; }
+#endif
 
 int target_parse(const char *name, Target *t, char *err, size_t errlen) {
   memset(t, 0, sizeof *t);

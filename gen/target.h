@@ -47,8 +47,29 @@ typedef struct Target {
 /* Parses "CHIP", "CHIP:OS" or "OS" (ios16..ios18, macos13..macos26).
  * 0, or -1 with a message in err (the known names listed). */
 int target_parse(const char *name, Target *t, char *err, size_t errlen);
-/* The default: TARGET_DEFAULT, what the seed uses. */
+/* The default: on a Mac, the machine's own chip and OS (target_host over
+ * the real sysctl); elsewhere, or when the Mac's chip or OS is not known,
+ * TARGET_DEFAULT, what the seed uses. */
 void target_default(Target *t);
+
+/* What the machine says about itself. sysctl() copies the string value
+ * of a sysctl name ("machdep.cpu.brand_string": "Apple M2 Pro",
+ * "hw.model": "Mac14,12", "kern.osproductversion": "14.5") into buf:
+ * 0, or -1 when the name has no value. */
+typedef struct TargetHost {
+  int (*sysctl)(void *ctx, const char *name, char *buf, size_t n);
+  void *ctx;
+} TargetHost;
+/* The target the host is: its chip (the brand string's, the table's
+ * variant if it has one, else the base chip) with its macOS. 0, or -1
+ * when the brand names no chip of the table (a virtual machine says
+ * "Apple processor"... or nothing); t is then the OS alone, or the
+ * default. */
+int target_host(const TargetHost *h, Target *t);
+#ifdef __APPLE__
+/* The table over sysctlbyname(3). */
+TargetHost target_host_darwin(void);
+#endif
 /* All chip rows, for listing. */
 const TargetChip *target_chips(int *n);
 /* --list-targets: one line per chip, then the OS names. */

@@ -73,13 +73,14 @@ static MilpSeq seq(const MilpSeq *q) { return q ? *q : (MilpSeq){NULL, NULL, 0};
 %token KW_BLOBFILE "BLOBFILE"
 %token ARROW "->"
 %token <type> TENSOR_TYPE "tensor type"
+%token <val> VALUE "string value"
 
 %type <type> type
 %type <targ> targ shape dims dim
 %type <seq> targs attrs outs args arg_list binds bind_list lits lit_list blobargs op_attrs
 %type <attr> attr blobarg
 %type <arg> arg
-%type <bind> bind
+%type <bind> bind vbind
 %type <val> value
 %type <lit> lit
 
@@ -100,11 +101,17 @@ attrs: attr             { $$ = milp_seq(s, seq0(), $1, @1); }
   | attrs ',' attr      { $$ = milp_seq(s, $1, $3, @3); }
   ;
 
-attr: name '=' value    { $$ = milp_attr(s, @1, $3); }
+attr: IDENT '=' value   { $$ = milp_attr(s, @1, $3); }
+  | kw '=' value        { $$ = milp_attr(s, @1, $3); }
   ;
 
-/* The few keywords may still name values. */
-name: IDENT | KW_PROGRAM | KW_FUNC | KW_BLOBFILE
+/* The few keywords may still name values. The rules read most often
+ * take IDENT and kw apart rather than through name: a reduction fewer
+ * for each name in the program. */
+name: IDENT | kw
+  ;
+
+kw: KW_PROGRAM | KW_FUNC | KW_BLOBFILE
   ;
 
 funcs: %empty
@@ -160,7 +167,8 @@ stmt: outs '=' IDENT '(' args ')' op_attrs ';'
   ;
 
 /* Each output is kept with its name's location, for "defined twice". */
-outs: type name         { $$ = milp_seq(s, seq0(), milp_out(s, $1, @2), @2); }
+outs: type IDENT        { $$ = milp_seq(s, seq0(), milp_out(s, $1, @2), @2); }
+  | type kw             { $$ = milp_seq(s, seq0(), milp_out(s, $1, @2), @2); }
   | outs ',' type name  { $$ = milp_seq(s, $1, milp_out(s, $3, @4), @4); }
   ;
 
@@ -172,10 +180,17 @@ arg_list: arg           { $$ = milp_seq(s, seq0(), $1, @1); }
   | arg_list ',' arg    { $$ = milp_seq(s, $1, $3, @3); }
   ;
 
-arg: name '=' bind      { $$ = milp_arg(s, @1, $3); }
+/* "x = y", the most common argument, is one reduction. */
+arg: IDENT '=' IDENT    { $$ = milp_arg(s, @1, milp_bind_ref(s, @3)); }
+  | IDENT '=' vbind     { $$ = milp_arg(s, @1, $3); }
+  | kw '=' bind         { $$ = milp_arg(s, @1, $3); }
   ;
 
-bind: name              { $$ = milp_bind_ref(s, @1); }
+bind: IDENT             { $$ = milp_bind_ref(s, @1); }
+  | vbind
+  ;
+
+vbind: kw               { $$ = milp_bind_ref(s, @1); }
   | value               { $$ = milp_bind_val(s, $1); }
   | '(' binds ')'       { $$ = milp_bind_list(s, seq($2)); }
   ;
@@ -193,6 +208,7 @@ op_attrs: %empty        { $$ = seq0(); }
   ;
 
 value: type '(' lit ')' { $$ = milp_value(s, $1, $3); }
+  | VALUE
   ;
 
 type: TENSOR_TYPE
@@ -257,8 +273,13 @@ blobarg: name '=' value { $$ = milp_attr(s, @1, $3); }
 static int yyreport_syntax_error(const yypcontext_t *ctx, MilpState *s, void *scanner) {
   (void)scanner;
   enum { MAXEXP = 6 };
-  yysymbol_kind_t exp[MAXEXP];
-  int n = yypcontext_expected_tokens(ctx, exp, MAXEXP);
+  yysymbol_kind_t exp[MAXEXP + 1];
+  int got = yypcontext_expected_tokens(ctx, exp, MAXEXP + 1), n = 0;
+  for (int i = 0; i < got; i++)   /* string("...") whole: a shortcut, "identifier" says it */
+    if (exp[i] != YYSYMBOL_VALUE)
+      exp[n++] = exp[i];
+  if (n > MAXEXP)
+    n = 0;
   char buf[256];
   size_t len = 0;
   for (int i = 0; i < n && len < sizeof buf; i++) {

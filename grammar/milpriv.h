@@ -20,12 +20,27 @@ enum {
 
 /* An interned name or string: one copy in the program's arena per
  * distinct text, so names compare by pointer. def is 1 + the index of the
- * function that defines the name as a value, or 0. */
+ * function that defines the name as a value, or 0; var and out say where
+ * it is first defined there, as MilBind's def and out do. */
 typedef struct MilpSym {
   const char *str;
   uint32_t len, hash;
-  int def;
+  int def, var, out;
 } MilpSym;
+
+/* A name of at most 8 bytes (argument and attribute names, mostly): its
+ * bytes as one word, its length, its index in the table. */
+typedef struct MilpSmall {
+  uint64_t word;
+  uint32_t len, sym;
+} MilpSmall;
+
+/* A tensor type's spelling, already read: where it is in the text. */
+typedef struct MilpTypeText {
+  size_t at;
+  uint32_t len, hash;
+  MilType *type;         /* NULL: empty slot */
+} MilpTypeText;
 
 typedef struct MilpChunk MilpChunk;
 struct MilpChunk {
@@ -42,13 +57,18 @@ typedef struct MilpState {
   size_t pos;            /* scanner: byte offset of the next token */
   size_t rpos;           /* scanner: bytes handed to flex so far */
   int depth;             /* scanner: open brackets */
+  char open[MILP_MAX_DEPTH + 1];   /* scanner: open[depth] is the innermost */
+  size_t after_eq;       /* scanner: where the token after the last '=' starts */
   int fn;                /* index of the function being read, or -1 */
   MilpSym *sym;          /* interned names and strings, in order made */
   size_t nsym, symcap;
   uint32_t *slot;        /* hash table: 1 + index in sym, or 0 */
   size_t slotcap;
+  MilpSmall small[256];  /* recent short names, found without hashing */
   const MilType **ty;    /* interned tensor types (hash table) */
   size_t nty, tycap;
+  MilpTypeText *tt;      /* TENSOR_TYPE spellings seen (hash table) */
+  size_t ntt, ttcap;
   MilpChunk *tmp;        /* scratch for what one statement needs */
 } MilpState;
 
@@ -117,6 +137,7 @@ const char *milp_string(MilpState *s, Loc loc);   /* interned; NULL after an err
 /* Types. */
 MilType *milp_dtype(MilpState *s, Loc name);
 MilType *milp_tensor_token(MilpState *s, Loc loc);   /* NULL: read it the long way */
+MilValue *milp_string_token(MilpState *s, Loc loc);  /* the same */
 MilType *milp_type(MilpState *s, Loc name, MilpSeq targs, Loc loc);
 MilpTArg *milp_targ_type(MilpState *s, MilType *t);
 MilpTArg *milp_targ_dim(MilpState *s, Loc loc, bool any);

@@ -70,19 +70,52 @@ static void tmp_reset(MilpState *s) {
 
 /* ---- interned names and strings, interned tensor types --------------------------- */
 
-/* Eight bytes a step: names are short, but there are millions of them. */
+static uint64_t load64(const char *t) {
+  uint64_t w;
+  memcpy(&w, t, 8);
+  return w;
+}
+
+static uint64_t load32(const char *t) {
+  uint32_t w;
+  memcpy(&w, t, 4);
+  return w;
+}
+
+/* The last (up to) eight bytes of t[0..n) as one word, read without a
+ * byte-by-byte copy: overlapping loads, never past t + n. */
+static inline uint64_t tail_word(const char *t, size_t n) {
+  if (n >= 8)
+    return load64(t + n - 8);
+  if (n >= 4)
+    return load32(t) | load32(t + n - 4) << 32;
+  if (n)
+    return (uint64_t)(unsigned char)t[0] | (uint64_t)(unsigned char)t[n / 2] << 8 |
+           (uint64_t)(unsigned char)t[n - 1] << 16;
+  return 0;
+}
+
+/* Eight bytes a step: names are short, but there are millions of them.
+ * The length is mixed in, so the overlapping tail loses nothing. */
 static uint32_t hash_bytes(const char *t, size_t n) {
   uint64_t h = 0x9e3779b97f4a7c15u ^ n;
-  for (; n >= 8; t += 8, n -= 8) {
-    uint64_t w;
-    memcpy(&w, t, 8);
-    h = (h ^ w) * 0xff51afd7ed558ccdu;
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    h = (h ^ load64(t + i)) * 0xff51afd7ed558ccdu;
     h ^= h >> 29;
   }
-  uint64_t w = 0;
-  memcpy(&w, t, n);
-  h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+  h = (h ^ tail_word(t, n)) * 0xc4ceb9fe1a85ec53u;
+  h = (h ^ h >> 32) * 0xff51afd7ed558ccdu;   /* so the last byte reaches the low bits */
   return (uint32_t)(h ^ h >> 32);
+}
+
+/* memcmp(a, b, n) == 0 for the short names a parse compares by the
+ * million, inline. */
+static bool same_bytes(const char *a, const char *b, size_t n) {
+  size_t i = 0;
+  for (; i + 8 < n; i += 8)
+    if (load64(a + i) != load64(b + i))
+      return false;
+  return tail_word(a, n) == tail_word(b, n);
 }
 
 /* The slot table holds 1 + an index into s->sym, or 0 when empty: 4 bytes
@@ -92,7 +125,7 @@ static size_t sym_slot(const MilpState *s, const char *t, size_t n, uint32_t h) 
   size_t mask = s->slotcap - 1, i = h & mask;
   for (; s->slot[i]; i = (i + 1) & mask) {
     const MilpSym *e = &s->sym[s->slot[i] - 1];
-    if (e->hash == h && e->len == n && memcmp(e->str, t, n) == 0)
+    if (e->hash == h && e->len == n && same_bytes(e->str, t, n))
       break;
   }
   return i;
@@ -115,16 +148,31 @@ static void sym_grow(MilpState *s) {
 
 /* The table entry of text t (n < 4 GiB: the text is limited to INT_MAX).
  * The pointer is good until the next call. */
-static MilpSym *intern(MilpState *s, const char *t, size_t n) {
+static MilpSym *intern_hashed(MilpState *s, const char *t, size_t n) {
   if (s->nsym == s->symcap)
     sym_grow(s);
   uint32_t h = hash_bytes(t, n);
   size_t i = sym_slot(s, t, n, h);
   if (!s->slot[i]) {
-    s->sym[s->nsym] = (MilpSym){mil_strndup(s->p, t, n), (uint32_t)n, h, 0};
+    s->sym[s->nsym] = (MilpSym){mil_strndup(s->p, t, n), (uint32_t)n, h, 0, 0, 0};
     s->slot[i] = (uint32_t)++s->nsym;
   }
   return &s->sym[s->slot[i] - 1];
+}
+
+/* A name of 1 to 8 bytes is its length and tail_word() exactly. */
+static MilpSym *intern(MilpState *s, const char *t, size_t n) {
+  if (n - 1 >= 8)
+    return intern_hashed(s, t, n);
+  uint64_t w = tail_word(t, n);
+  MilpSmall *c = &s->small[((w ^ n) * 0x9e3779b97f4a7c15u) >> 56];
+  if (c->len == n && c->word == w)
+    return &s->sym[c->sym];
+  MilpSym *e = intern_hashed(s, t, n);
+  c->word = w;
+  c->len = (uint32_t)n;
+  c->sym = (uint32_t)(e - s->sym);
+  return e;
 }
 
 static MilpSym *name_sym(MilpState *s, Loc loc) {
@@ -177,6 +225,8 @@ void milp_state_free(MilpState *s) {
   free(s->sym);
   free(s->slot);
   free(s->ty);
+  free(s->tt);
+  s->tt = NULL;
   s->tmp = NULL;
   s->sym = NULL;
   s->slot = NULL;
@@ -319,10 +369,52 @@ static size_t skip_ws(const char *t, size_t i) {
  * (the scanner's pattern). Whatever the general rules would report (an
  * unknown dtype, a dimension too large, too many, too deep) gives NULL, and
  * the text is read again the long way, which reports it. */
+static size_t tt_slot(const MilpState *s, const char *t, size_t n, uint32_t h) {
+  size_t mask = s->ttcap - 1, i = h & mask;
+  for (; s->tt[i].type; i = (i + 1) & mask) {
+    const MilpTypeText *e = &s->tt[i];
+    if (e->hash == h && e->len == n && same_bytes(s->src->text + e->at, t, n))
+      break;
+  }
+  return i;
+}
+
+static void tt_grow(MilpState *s) {
+  MilpTypeText *old = s->tt;
+  size_t oldcap = s->ttcap;
+  s->ttcap = oldcap ? 2 * oldcap : 64;
+  s->tt = xmalloc(s->ttcap * sizeof *s->tt);
+  memset(s->tt, 0, s->ttcap * sizeof *s->tt);
+  for (size_t i = 0; i < oldcap; i++)
+    if (old[i].type)
+      s->tt[tt_slot(s, s->src->text + old[i].at, old[i].len, old[i].hash)] = old[i];
+  free(old);
+}
+
+static MilType *read_tensor_token(MilpState *s, const char *t);
+
+/* A program spells a few tensor types many times: each spelling is read
+ * once, then found by its text. */
 MilType *milp_tensor_token(MilpState *s, Loc loc) {
-  const char *t = s->src->text + loc.start;
   if (s->depth + 2 > MILP_MAX_DEPTH)
     return NULL;
+  const char *t = s->src->text + loc.start;
+  size_t n = loc.end - loc.start;
+  uint32_t h = hash_bytes(t, n);
+  if (2 * (s->ntt + 1) > s->ttcap)
+    tt_grow(s);
+  MilpTypeText *e = &s->tt[tt_slot(s, t, n, h)];
+  if (!e->type) {
+    MilType *type = read_tensor_token(s, t);
+    if (!type)
+      return NULL;
+    *e = (MilpTypeText){loc.start, (uint32_t)n, h, type};
+    s->ntt++;
+  }
+  return e->type;
+}
+
+static MilType *read_tensor_token(MilpState *s, const char *t) {
   size_t i = skip_ws(t, 6) + 1, j = skip_ws(t, i), k = j;   /* past "tensor" and '<' */
   while (t[k] != ',' && t[k] != ' ' && t[k] != '\t' && t[k] != '\r' && t[k] != '\n')
     k++;
@@ -350,6 +442,51 @@ MilType *milp_tensor_token(MilpState *s, Loc loc) {
     dims[rank++] = d;
   }
   return tensor_type(s, dt, rank, dims);
+}
+
+static MilValue *new_value(MilpState *s, const MilType *t, MilValKind kind, size_t extra);
+
+/* Whether t[0..n) is all printable ASCII without a backslash: what a
+ * string holds that needs no decoding. Eight bytes a step: a byte >= 0x80,
+ * below 0x20, 0x7f or '\\' sets that byte's top bit in bad. */
+static bool plain_bytes(const char *t, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x = load64(t + i), d = x ^ 0x7f * ones, b = x ^ '\\' * ones;
+    uint64_t bad = x | ((x - 0x20 * ones) & ~x) | ((d - ones) & ~d) | ((b - ones) & ~b);
+    if (bad & tops)
+      return false;
+  }
+  for (; i < n; i++)
+    if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] >= 0x7f || t[i] == '\\')
+      return false;
+  return true;
+}
+
+/* A "string(\"...\")" token: the value milp_value() makes of it, or NULL
+ * when it is read the long way: a string that needs decoding (the long
+ * way reports what is wrong with it), too deep, or not right after the
+ * '=' of an argument or attribute. Only there is "string" sure to be read
+ * as a type, so that one token changes nothing, not even a message: after
+ * a statement's '=' (innermost bracket '{') it names an op. */
+MilValue *milp_string_token(MilpState *s, Loc loc) {
+  const char *t = s->src->text;
+  size_t a = loc.start + 6, b = loc.end - 1;   /* past "string"; at ')' */
+  if (s->depth + 1 > MILP_MAX_DEPTH || loc.start != s->after_eq || s->depth == 0 ||
+      (s->open[s->depth] != '(' && s->open[s->depth] != '['))
+    return NULL;
+  while (t[a] != '"')
+    a++;
+  while (t[b] != '"')
+    b--;
+  if (!plain_bytes(t + a + 1, b - a - 1))
+    return NULL;
+  MilValue *v = new_value(s, mil_scalar_type(s->p, MIL_STRING), MIL_VDATA, sizeof *v->s);
+  v->n = 1;
+  v->s = (char **)(v + 1);
+  v->s[0] = (char *)intern(s, t + a + 1, b - a - 1)->str;
+  return v;
 }
 
 MilpTArg *milp_targ_type(MilpState *s, MilType *t) {
@@ -780,7 +917,14 @@ MilValue *milp_value(MilpState *s, const MilType *t, const MilpLit *lit) {
 
 static bool defined(const MilpState *s, const MilpSym *e) { return e->def == s->fn + 1; }
 
-static void define(MilpState *s, MilpSym *e) { e->def = s->fn + 1; }
+/* A name defined twice keeps its first definition, as a scan finds it. */
+static void define(MilpState *s, MilpSym *e, int var, int out) {
+  if (defined(s, e))
+    return;
+  e->def = s->fn + 1;
+  e->var = var;
+  e->out = out;
+}
 
 /* ---- program structure ---------------------------------------------------------- */
 
@@ -833,7 +977,7 @@ void milp_param(MilpState *s, MilType *t, Loc name) {
   MilpSym *e = name_sym(s, name);
   if (defined(s, e))
     milp_err(s, name, "'%s' defined twice", e->str);
-  define(s, e);
+  define(s, e, -(s->p->funcs[s->fn].ninputs + 1), 0);
   mil_add_input(s->p, &s->p->funcs[s->fn], t, e->str);
 }
 
@@ -861,6 +1005,8 @@ MilBind *milp_bind_ref(MilpState *s, Loc name) {
   b->ref = e->str;
   if (!defined(s, e))
     milp_err(s, name, "'%s' is not defined", b->ref);
+  else
+    b->def = e->var, b->out = e->out;
   return b;
 }
 
@@ -918,7 +1064,7 @@ void milp_stmt(MilpState *s, MilpSeq outs, Loc opname, MilpSeq args, MilpSeq att
     MilpSym *e = name_sym(s, x->loc);
     if (defined(s, e))
       milp_err(s, x->loc, "'%s' defined twice", e->str);
-    define(s, e);
+    define(s, e, s->p->funcs[s->fn].nops, op->nouts);
     op->outs[op->nouts++] = *(MilVar *)x->item;
   }
   stmt_args(s, op, args);

@@ -6,7 +6,7 @@
 # put it before libmiltext.a and libanerun.a and add $(ANE_SYS_LIBS).
 # chip.c goes into libanerun.a, whose report and sim code use it.
 noinst_LIBRARIES += libane.a
-libane_a_SOURCES = runtime/ane.c runtime/ane_api.h runtime/ane_probe.c
+libane_a_SOURCES = runtime/ane.c runtime/ane_api.h runtime/ane_probe.c runtime/bisect.c runtime/bisect.h
 libanerun_a_SOURCES += runtime/chip.c runtime/chip.h
 ANE_SYS_LIBS =
 if ON_DARWIN

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "dialect.h"
 #include "manifest.h"
 #include "outfile.h"
 
@@ -508,6 +509,8 @@ static int load_anet(ModelPath *mp, int i, bool weights, const char *workdir, Lo
                      Diag *d) {
   l->name = point_name(mp, i);
   l->m.prog = anet_lower(mp->anet, i, d);
+  if (l->m.prog && mp->target && mil_dialect(l->m.prog, mp->target, &mp->src, d) > 0)
+    return -1;
   if (!l->name || !l->m.prog || find_function(mp, l, d) < 0)
     return -1;
   l->m.name = l->name;

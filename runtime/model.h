@@ -15,6 +15,7 @@
 #include "anet.h"
 #include "backend.h"
 #include "diag.h"
+#include "target.h"
 
 typedef struct ModelPath {
   char *path;          /* as given */
@@ -30,6 +31,7 @@ typedef struct ModelPath {
   char **points;       /* follow the point loaded last; points[] in natural order */
   char **names;        /* a sweep directory: each point's report name */
   const char *function;/* the function to run (--function); NULL: main */
+  const Target *target;/* the dialect a .anet point is lowered to (dialect.h); NULL: ios18 */
 } ModelPath;
 
 typedef struct Loaded {

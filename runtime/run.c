@@ -20,6 +20,7 @@
 #include "sim.h"
 #ifdef __APPLE__
 #include "ane_api.h"
+#include "bisect.h"
 #endif
 
 /* The inputs of one run: they outlive the backend that reads them. */
@@ -537,6 +538,31 @@ static void fix_input_shapes(const Loaded *l, const Inputs *in) {
   }
 }
 
+#ifdef __APPLE__
+static int darwin_table(AneApi *api, void *arg) {
+  (void)arg;
+  return ane_darwin_api(api);
+}
+
+/* --bisect, after the open failed: which op the compiler refuses. */
+static void bisect_point(const RunOpts *o, const ModelPath *mp, const Loaded *l, Diag *d) {
+  BisectAne a = {darwin_table, NULL, (unsigned)o->bopts.qos};
+  Bisect r;
+  fprintf(stderr, "anerun: %s: --bisect: compiling op prefixes in child processes\n", l->name);
+  if (bisect_run(&l->m, bisect_ane_compile, &a, &r, d) != 0)
+    return;
+  if (mp->is_anet) {
+    bisect_print(stdout, &l->m, NULL, bisect_anet_loc(&l->m, r.bad, &mp->src), &r);
+    return;
+  }
+  Manifest man = {0};   /* anetc's output: its anet.json maps ops to .anet lines */
+  int got = manifest_load(mp->dir, &man, d);
+  bisect_print(stdout, &l->m, mp->file, bisect_manifest_loc(&l->m, r.bad, got > 0 ? &man : NULL),
+               &r);
+  manifest_free(&man);
+}
+#endif
+
 static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, FILE *profile,
                       Report *r, Diag *d) {
   const Backend *b = o->backend;
@@ -555,6 +581,10 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, FI
   if (made == 0 && feed)
     fix_input_shapes(l, &in);
   if (made < 0 || b->open(&l->m, &bo, &st, d) < 0) {
+#ifdef __APPLE__
+    if (made == 0 && o->bisect && b == &ane_backend)
+      bisect_point(o, mp, l, d);
+#endif
     inputs_free(&in);
     return -1;
   }
@@ -775,6 +805,9 @@ static int study_add(Study *s, const char *path, const RunOpts *o, Diag *d) {
     return -1;
   }
   mp->function = o->function;
+  /* the ANE gets the target's dialect; the cpu and sim backends run either */
+  if (o->target_given || strcmp(o->backend->name, "ane") == 0)
+    mp->target = &o->lint.target;
   s->nmp++;
   return 0;
 }
@@ -1066,6 +1099,7 @@ static int dry_one(const RunOpts *o, const char *path, FILE *out, Diag *d) {
   ModelPath mp;
   int status = model_open(path, &mp, d) == 0 ? 0 : 1;
   mp.function = o->function;
+  mp.target = o->target_given ? &o->lint.target : NULL;
   if (status == 0 && mp.npoints > 1)
     fprintf(out, "%s: %d sweep points\n", path, mp.npoints);
   for (int i = 0; status == 0 && i < mp.npoints; i++) {

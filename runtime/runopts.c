@@ -146,6 +146,11 @@ static int set_check(RunOpts *o, const char *v, Diag *d) {
   return 0;
 }
 
+static int set_bisect(RunOpts *o, const char *v, Diag *d) {
+  o->bisect = true;
+  return 0;
+}
+
 static int set_help(RunOpts *o, const char *v, Diag *d) {
   o->mode = RUN_HELP;
   return 0;
@@ -241,6 +246,7 @@ static int set_target(RunOpts *o, const char *v, Diag *d) {
   if (target_parse(v, &o->lint.target, err, sizeof err) != 0)
     return usage_error(d, "%s", err);
   o->lint_on = true;
+  o->target_given = true;
   const char *chip = o->lint.target.tc ? o->lint.target.tc->chip : NULL;
   if (!o->bopts.chip && chip && chip_find(chip))
     o->bopts.chip = chip;
@@ -287,6 +293,7 @@ static const OptSpec specs[] = {
     {"list-functions", false, set_list_functions},
     {"precision", true, set_precision},
     {"check", false, set_check},
+    {"bisect", false, set_bisect},
     {"tol", true, set_tol},
     {"summary", false, set_summary},
     {"profile", false, set_profile},
@@ -354,6 +361,13 @@ static int parse_option(int argc, char **argv, int *i, RunOpts *o, Diag *d) {
   const char *name = a + 2, *eq = strchr(name, '=');
   size_t len = eq ? (size_t)(eq - name) : strlen(name);
   const OptSpec *s = a[1] == '-' ? find_spec(name, len) : NULL;
+  if (!s && a[1] == '-') {
+    char word[64];
+    snprintf(word, sizeof word, "%.*s", (int)(len < 63 ? len : 63), name);
+    const char *best = diag_suggest_in(word, specs, sizeof specs / sizeof specs[0], sizeof specs[0]);
+    if (best)
+      return usage_error(d, "unknown option '%s'; did you mean '--%s'?", a, best);
+  }
   if (!s)
     return usage_error(d, "unknown option '%s' (anerun --help lists them)", a);
   if (!s->has_arg && eq)
@@ -393,6 +407,8 @@ static int check_combination(RunOpts *o, Diag *d) {
     return usage_error(d, "no model given (usage: anerun [options] PATH...)");
   if (o->mode == RUN_DRY)
     return 0;
+  if (o->bisect && strcmp(o->backend->name, "ane") != 0)
+    return usage_error(d, "--bisect searches what the ANE compiler refuses; it needs --backend ane (macOS)");
   if (o->check && strcmp(o->backend->name, "ane") != 0)
     return usage_error(d, "--check compares the ane backend against cpu; it needs --backend ane (macOS)");
   if (o->output_dir && o->backend->estimated)
@@ -467,6 +483,9 @@ void runopts_usage(FILE *out) {
         "                         findings, as a JSON array\n"
         "  --sim-validate FILE.csv  fit the sim model to the measurements in FILE.csv and\n"
         "                         print each chip's leave-one-out error\n"
+        "  --bisect               ane: when the program fails to compile, find the first op\n"
+        "                         the compiler refuses (op prefixes compiled in child\n"
+        "                         processes); prints its MIL and .anet lines\n"
         "  --check                ane: compare every output with the cpu backend\n"
         "  --tol X                --check: largest max|out-ref| / max|ref| (default 0.01)\n"
         "  --summary              print only the summary table\n"

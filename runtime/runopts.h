@@ -51,6 +51,8 @@ typedef struct RunOpts {
   LintOpts lint;             /* --target, -W no-RULE, --lint=json (the dry run's lint) */
   bool lint_on;              /* any of them given: the dry run lints */
   bool sim_validate;         /* --sim-validate */
+  bool bisect;               /* --bisect: a program that fails to compile is searched */
+  bool target_given;         /* --target: .anet points are lowered to its dialect */
 } RunOpts;
 
 enum { RUNOPTS_QOS_DEFAULT = 21, RUNOPTS_EXIT_USAGE = 2, RUNOPTS_EXIT_REGRESSED = 3 };

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "ane_api.h"
+#include "bisect.h"
+#include "manifest.h"
 #include "check_main.h"
 #include "chip.h"
 #include "fp16.h"
@@ -69,6 +71,7 @@ typedef struct Double {
   AneDeviceInfo info;
   char model_dir[128];  /* what model_dir answers */
   int locks;            /* held */
+  char fail_op[64];     /* compile refuses a program naming this op, "" for none */
 } Double;
 
 static void note(Double *D, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -321,8 +324,23 @@ static int d_qos_call(void *ctx, const char *name, AneRef model, unsigned qos, A
   return call(D, e, name, detail) ? 0 : -1;
 }
 
+/* The fake compiler: refuses the MIL text when it names fail_op, as
+ * ANECCompile() refuses a program holding an op it cannot place. */
 static int d_compile(void *ctx, AneRef m, unsigned qos, AneErr *e) {
-  return d_qos_call(ctx, "compile", m, qos, e);
+  Double *D = ctx;
+  if (d_qos_call(ctx, "compile", m, qos, e) != 0)
+    return -1;
+  if (!D->fail_op[0])
+    return 0;
+  const Obj *mil = &D->obj[D->obj[D->obj[idx_of(m)].a].a];
+  char needle[80];
+  snprintf(needle, sizeof needle, "(\"%s\")", D->fail_op);
+  char *text = strndup((const char *)mil->bytes, mil->n);
+  bool refuse = strstr(text, needle) != NULL;
+  free(text);
+  if (refuse)
+    snprintf(e->msg, sizeof e->msg, "ANECCompile() FAILED at %s", D->fail_op);
+  return refuse ? -1 : 0;
 }
 static int d_load(void *ctx, AneRef m, unsigned qos, AneErr *e) {
   return d_qos_call(ctx, "load", m, qos, e);
@@ -1620,6 +1638,194 @@ START_TEST(test_fs) {
 }
 END_TEST
 
+
+/* ---- anerun --bisect over the double ----------------------------------------- */
+
+static MilProg *volatile chain_prog;   /* reachable from a child too */
+
+/* x [1,512,1,64] -> op_0 ... op_{n-1} (relu and add with a const, in
+ * turn) -> y; the consts come first, as anetc hoists them. */
+static MilProg *prog_chain(int n) {
+  MilProg *p = chain_prog = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  MilType *t = fp16_type(p, 512, 64);
+  mil_add_input(p, f, t, "x");
+  MilOp *c = mil_add_op(p, f, "const");
+  mil_op_out(p, c, mil_scalar_type(p, MIL_FP16), "one");
+  mil_op_attr(p, c, "name", mil_scalar_s(p, "one"));
+  mil_op_attr(p, c, "val", mil_scalar_f(p, MIL_FP16, 1.0));
+  const char *prev = "x";
+  for (int i = 0; i < n; i++) {
+    const char *name = mil_printf(p, i == n - 1 ? "y" : "op_%d", i);
+    MilOp *o = mil_add_op(p, f, i % 2 ? "add" : "relu");
+    mil_op_ref(p, o, "x", prev);
+    if (i % 2)
+      mil_op_ref(p, o, "y", "one");
+    mil_op_attr(p, o, "name", mil_scalar_s(p, name));
+    mil_op_out(p, o, t, name);
+    prev = name;
+  }
+  mil_add_output(p, f, "y");
+  return p;
+}
+
+/* Kept reachable: a child of the search exits without freeing, and
+ * valgrind counts what nothing points to as lost. */
+static Double *volatile child_double;
+
+/* The child's table: a fresh double whose compiler refuses arg's op. */
+static int refusing_double(AneApi *api, void *arg) {
+  Double *D = child_double = double_new();
+  snprintf(D->fail_op, sizeof D->fail_op, "%s", (const char *)arg);
+  *api = double_api(D);
+  return 0;
+}
+
+/* A double whose load fails: not the compiler's answer. */
+static int failing_load_double(AneApi *api, void *arg) {
+  Double *D = child_double = double_new();
+  snprintf(D->fail, sizeof D->fail, "load");
+  D->fail_nth = 1;
+  *api = double_api(D);
+  return 0;
+}
+
+static int ceil_log2(int n) {
+  int k = 0;
+  while ((1 << k) < n)
+    k++;
+  return k;
+}
+
+/* The bisection finds exactly the op the compiler refuses, first, middle
+ * or last of 1, 2, 7 and 40 ops, in 1 + ceil(log2 n) compiles; a program
+ * that compiles takes one. */
+START_TEST(test_bisect_finds_op) {
+  static const int sizes[] = {1, 2, 7, 40};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    int n = sizes[s];
+    MilProg *p = prog_chain(n);
+    Model m = model_of(p);
+    int at[] = {0, n / 2, n - 1};
+    for (int k = 0; k < 3; k++) {
+      const char *name = at[k] == n - 1 ? "y" : mil_printf(p, "op_%d", at[k]);
+      Bisect r;
+      Diag d = {stderr, 0};
+      BisectAne a = {refusing_double, (void *)name, ANE_QOS_DEFAULT};
+      ck_assert_int_eq(bisect_run(&m, bisect_ane_compile, &a, &r, &d), 0);
+      ck_assert_int_eq(r.nops, n);
+      ck_assert_int_ge(r.bad, 0);
+      ck_assert_str_eq(p->funcs[0].ops[r.bad].outs[0].name, name);
+      ck_assert_int_eq(r.bad, at[k] + 1);   /* after the const */
+      ck_assert_int_le(r.compiles, 1 + ceil_log2(n));
+      ck_assert_int_eq(r.mil_line, 4 + r.bad);   /* program, {, func, then the ops */
+      char *text = mil_print_string(p), *line = text, needle[80];
+      for (int l = 1; l < r.mil_line; l++)
+        line = strchr(line, '\n') + 1;
+      snprintf(needle, sizeof needle, "> %s = ", name);
+      ck_assert_msg(strstr(line, needle) && strstr(line, needle) < strchr(line, '\n'), "%s", line);
+      free(text);
+      ck_assert_msg(strstr(r.msg, "ANECCompile() FAILED"), "%s", r.msg);
+    }
+    Bisect r;
+    Diag d = {stderr, 0};
+    BisectAne a = {refusing_double, (void *)"nothing", ANE_QOS_DEFAULT};
+    ck_assert_int_eq(bisect_run(&m, bisect_ane_compile, &a, &r, &d), 0);
+    ck_assert_int_eq(r.bad, -1);
+    ck_assert_int_eq(r.compiles, 1);
+    mil_free(p);
+  }
+}
+END_TEST
+
+/* What anerun prints: the op, its MIL line, the .anet line its loc points
+ * to, the compiler's words; a failure that is not a compile is an error. */
+START_TEST(test_bisect_report) {
+  MilProg *p = prog_chain(7);
+  Model m = model_of(p);
+  static const char anet_text[] = "network n {\n    input x: fp16[1, 512, 1, 64]\n    relu\n}\n";
+  Src anet = {"n.anet", anet_text, strlen(anet_text)};
+  p->funcs[0].ops[4].loc = (Loc){49, 53};   /* op_3: "relu" on line 3, column 5 */
+  ck_assert_int_eq(anet_text[49], 'r');
+  Bisect r;
+  Diag d = {stderr, 0};
+  BisectAne a = {refusing_double, (void *)"op_3", ANE_QOS_DEFAULT};
+  ck_assert_int_eq(bisect_run(&m, bisect_ane_compile, &a, &r, &d), 0);
+  char *text = NULL;
+  size_t n = 0;
+  FILE *out = open_memstream(&text, &n);
+  bisect_print(out, &m, "m/model.mil", bisect_anet_loc(&m, r.bad, &anet), &r);
+  fclose(out);
+  const char *dump = getenv("ANE_BISECT_DUMP");   /* docs/ane.md's example */
+  FILE *df = dump ? fopen(dump, "w") : NULL;
+  if (df) {
+    fputs(text, df);
+    fclose(df);
+  }
+  ck_assert_msg(strstr(text, "m: the first op the compiler refuses is 'op_3' (add, op 4 of 7)\n"
+                       "m/model.mil:8: the op's MIL statement\n"
+                       "n.anet:3:5: the .anet line it came from\n"
+                       "  the compiler said: ANECCompile() FAILED at op_3\n"), "%s", text);
+  free(text);
+  /* a model directory anetc wrote: the line comes from its anet.json */
+  static const char json[] =
+      "{\"schema\": \"anet-manifest\", \"schema_version\": 1, \"network\": \"n\", "
+      "\"point\": null, \"source\": \"src/n.anet\", \"ops\": [\n"
+      " {\"name\": \"one\", \"op\": \"const\", \"line\": 0, \"col\": 0},\n"
+      " {\"name\": \"op_2\", \"op\": \"relu\", \"line\": 6, \"col\": 5},\n"
+      " {\"name\": \"op_3\", \"op\": \"add\", \"line\": 7, \"col\": 9}]}\n";
+  Src js = {"anet.json", json, strlen(json)};
+  Manifest man;
+  ck_assert_int_eq(manifest_parse(&js, &man, &d), 0);
+  BisectSource from = bisect_manifest_loc(&m, r.bad, &man);
+  ck_assert_str_eq(from.file, "src/n.anet");
+  ck_assert_int_eq(from.line, 7);
+  ck_assert_int_eq(from.col, 9);
+  ck_assert_ptr_null(bisect_manifest_loc(&m, 1, &man).file);   /* op_0: not in it */
+  ck_assert_ptr_null(bisect_manifest_loc(&m, 0, &man).file);   /* the const: line 0 */
+  manifest_free(&man);
+  char *msgs = NULL;
+  out = open_memstream(&msgs, &n);
+  d = (Diag){out, 0};
+  BisectAne bad = {failing_load_double, NULL, ANE_QOS_DEFAULT};
+  ck_assert_int_eq(bisect_run(&m, bisect_ane_compile, &bad, &r, &d), -1);
+  fclose(out);
+  ck_assert_msg(strstr(msgs, "m: error: bisect: the compile could not be tried: m: error: ane: "
+                       "load failed: injected load failure"), "%s", msgs);
+  free(msgs);
+  mil_free(p);
+}
+END_TEST
+
+/* A prefix's outputs are its live values: what later ops or the function's
+ * outputs read; its consts are those it reads. */
+START_TEST(test_bisect_prefix_live_values) {
+  MilProg *p = prog_chain(4);   /* const one; op_0 relu; op_1 add; op_2 relu; y add */
+  MilFunc *f = &p->funcs[0];
+  MilOp *extra = mil_add_op(p, f, "add");   /* z = op_0 + y: op_0 stays live to the end */
+  mil_op_ref(p, extra, "x", "op_0");
+  mil_op_ref(p, extra, "y", "y");
+  mil_op_attr(p, extra, "name", mil_scalar_s(p, "z"));
+  mil_op_out(p, extra, f->ops[1].outs[0].type, "z");
+  mil_add_output(p, f, "z");
+  MilProg *q = bisect_prefix(p, f, 1);   /* const, op_0: no op reads the const */
+  ck_assert_int_eq(q->funcs[0].nops, 1);
+  ck_assert_int_eq(q->funcs[0].noutputs, 1);
+  ck_assert_str_eq(q->funcs[0].outputs[0], "op_0");
+  free(q->funcs[0].ops), free(q->funcs[0].outputs), free(q->funcs), free(q);
+  q = bisect_prefix(p, f, 3);   /* const, op_0, op_1, op_2: op_0 and op_2 live */
+  ck_assert_int_eq(q->funcs[0].nops, 4);
+  ck_assert_int_eq(q->funcs[0].noutputs, 2);
+  ck_assert_str_eq(q->funcs[0].outputs[0], "op_0");
+  ck_assert_str_eq(q->funcs[0].outputs[1], "op_2");
+  char *text = mil_print_string(q);
+  ck_assert_msg(strstr(text, "} -> (op_0, op_2);"), "%s", text);
+  free(text);
+  free(q->funcs[0].ops), free(q->funcs[0].outputs), free(q->funcs), free(q);
+  mil_free(p);
+}
+END_TEST
+
 static Suite *ane_suite(void) {
   Suite *s = suite_create("ane");
   TCase *tc = tcase_create("backend");
@@ -1639,6 +1845,9 @@ static Suite *ane_suite(void) {
   tcase_add_test(tc, test_refusals);
   tcase_add_test(tc, test_no_model_dir);
   tcase_add_test(tc, test_device_info);
+  tcase_add_test(tc, test_bisect_finds_op);
+  tcase_add_test(tc, test_bisect_prefix_live_values);
+  tcase_add_test(tc, test_bisect_report);
   suite_add_tcase(s, tc);
   tc = tcase_create("chip");
   tcase_add_test(tc, test_chip_seed_figures);

@@ -672,6 +672,9 @@ static void expect_usage_error(const char *want, int argc, ...) {
 
 START_TEST(options_errors) {
   expect_usage_error("unknown option '--bogus'", 2, "--bogus", "m");
+  expect_usage_error("unknown option '--itters'; did you mean '--iters'?", 3, "--itters", "3", "m");
+  expect_usage_error("unknown option '--formt=json'; did you mean '--format'?", 2, "--formt=json",
+                     "m");
   expect_usage_error("--iters wants an integer from 1", 3, "--iters", "0", "m");
   expect_usage_error("not 'ten'", 3, "--iters", "ten", "m");
   expect_usage_error("--warmup wants", 2, "--warmup=-1", "m");

@@ -12,7 +12,7 @@ set -u
 : "${ANE_CC:?run this through tests/test_darwin_syntax}"
 status=0
 check() {
-  for src in runtime/ane_darwin.c runtime/ane.c runtime/run.c runtime/runopts.c; do
+  for src in runtime/ane_darwin.c runtime/ane.c runtime/run.c runtime/runopts.c gen/target.c; do
     # shellcheck disable=SC2086 # the flags are a word list
     if $1 -fsyntax-only $ANE_SYNTAX_FLAGS "$ANE_SRCDIR/$src"; then
       echo "ok: $1 -fsyntax-only $src"

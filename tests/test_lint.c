@@ -408,6 +408,59 @@ START_TEST(targets) {
 }
 END_TEST
 
+/* A fake host: the answers of three sysctl names, NULL for none. */
+typedef struct FakeHost {
+  const char *brand, *model, *os;
+} FakeHost;
+
+static int fake_sysctl(void *ctx, const char *name, char *buf, size_t n) {
+  const FakeHost *f = ctx;
+  const char *v = !strcmp(name, "machdep.cpu.brand_string") ? f->brand
+                  : !strcmp(name, "hw.model") ? f->model
+                  : !strcmp(name, "kern.osproductversion") ? f->os : NULL;
+  if (!v)
+    return -1;
+  snprintf(buf, n, "%s", v);
+  return 0;
+}
+
+/* The Mac's own target from what sysctl says (as a Mac would answer). */
+START_TEST(host_target) {
+  static const struct {
+    FakeHost h;
+    int rc;
+    const char *name, *version;
+    int ios;
+  } cases[] = {
+      {{"Apple M1", "MacBookAir10,1", "14.6.1"}, 0, "M1:macos14", "1.0", 16},
+      {{"Apple M2 Pro", "Mac14,12", "15.1"}, 0, "M2:macos15", "1.0", 16},
+      {{"Apple M3 Pro", "Mac15,6", "15.0"}, 0, "M3 Pro:macos15", "1.3", 18},
+      {{"Apple M4 Max", "Mac16,5", "26.1"}, 0, "M4:macos26", "1.3", 18},
+      {{"Apple M4", "Mac16,10", "14.2"}, 0, "M4:macos14", "1.0", 17},
+      {{"Apple M5", NULL, NULL}, 0, "M5", "1.3", 18},
+      /* a virtual machine's brand names no chip: the OS alone */
+      {{"Apple processor", "VirtualMac2,1", "15.3"}, -1, "macos15", "1.3", 18},
+      {{NULL, NULL, NULL}, -1, "", NULL, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    TargetHost h = {fake_sysctl, (void *)&cases[i].h};
+    Target t;
+    ck_assert_int_eq(target_host(&h, &t), cases[i].rc);
+    ck_assert_str_eq(t.name, cases[i].name);
+    if (cases[i].version) {
+      ck_assert_str_eq(t.version, cases[i].version);
+      ck_assert_int_eq(t.ios, cases[i].ios);
+    }
+  }
+#ifndef __APPLE__
+  Target t;
+  target_default(&t);   /* off the Mac: the seed's ios18 */
+  ck_assert_str_eq(t.name, "ios18");
+  ck_assert_str_eq(t.version, "1.3");
+#endif
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("lint");
   TCase *tc = tcase_create("rules");
@@ -436,6 +489,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, silence_and_locations);
   tcase_add_test(tc, rule_table);
   tcase_add_test(tc, targets);
+  tcase_add_test(tc, host_target);
   suite_add_tcase(s, tc);
   return s;
 }

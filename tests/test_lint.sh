@@ -47,17 +47,19 @@ run 0 "anetc -Wno-ane-kernel-width" ./anetc -Wno-ane-kernel-width --emit=mil "$c
 run 2 "anetc -W unknown" ./anetc -W no-ane-nonesuch --emit=mil "$cases/wide_kernel.anet"
 has "$tmp/err" "-W wants no-RULE" "anetc -W unknown"
 
-# M1: 13 at most, and it needs program(1.0), which anetc does not emit yet.
+# M1: 13 at most; anetc prints M1's program(1.0), so the dialect rule is
+# satisfied.
 run 1 "anetc --target M1" ./anetc --target M1 --emit=mil "$cases/wide_kernel.anet"
 has "$tmp/err" "kernel width 16 exceeds 13" "M1 kernel cap"
-has "$tmp/err" "target M1 takes <ios16> at most" "M1 dialect"
+! grep -q "ane-dialect" "$tmp/err" || fail "M1 program reported ane-dialect"
 # An op the target's opset lacks, at the layer's line: quantize is ios17
 # (coremltools), macOS 13 takes ios16.
-run 1 "anetc --target M4:macos13" ./anetc --target M4:macos13 -W no-ane-dialect --emit=mil \
+run 1 "anetc --target M4:macos13" ./anetc --target M4:macos13 --emit=mil \
   "$srcdir/samples/quick_w8a8.anet"
-has "$tmp/err" "quick_w8a8.anet:11:9: error: conv_0_q: quantize exists from <ios17>; target M4:macos13 has <ios16> [ane-opset]" "opset"
-run 0 "anetc --target M4:macos14" ./anetc --target M4:macos14 -W no-ane-dialect --emit=mil \
+has "$tmp/err" "quick_w8a8.anet:11:9: error: 'quantize' exists from <ios17>; target M4:macos13 has <ios16> (program(1.0))" "opset"
+run 0 "anetc --target M4:macos14" ./anetc --target M4:macos14 --emit=mil \
   "$srcdir/samples/quick_w8a8.anet"
+has "$tmp/out" "func main<ios17>(" "macos14 opset"
 run 2 "anetc --target M9" ./anetc --target M9 --emit=mil "$cases/wide_kernel.anet"
 has "$tmp/err" "unknown target 'M9'" "unknown target"
 
@@ -98,6 +100,51 @@ run 0 "anetc --list-targets" ./anetc --list-targets
 for t in M1 M2 M3 M4 M5 M6 A14 A15 A16 "A17 Pro" A18 "A18 Pro" macos14; do
   has "$tmp/out" "$t" "--list-targets"
 done
+
+# program(1.0) for M1: the same weights and, on the cpu backend, the same
+# outputs as the ios18 program; the dry run's lint passes it. A weight
+# format the opset lacks: an error at the layer's line, nothing written.
+cat >"$tmp/m1.anet" <<'EOF'
+network m1 {
+    input x: fp16[1, 32, 8, 8]
+    conv 32 kernel=1 weights=int8_channel
+    conv 32 kernel=3 padding=same weights=int8 scale=0.125
+    relu
+}
+EOF
+run 0 "anetc --target M1" ./anetc --target M1 -o "$tmp/m1" "$tmp/m1.anet"
+run 0 "anetc ios18" ./anetc -o "$tmp/m18" "$tmp/m1.anet"
+has "$tmp/m1/model.mil" "program(1.0)" "M1 dialect"
+has "$tmp/m1/model.mil" "func main<ios16>(" "M1 opset"
+cmp -s "$tmp/m1/weights/weight.bin" "$tmp/m18/weights/weight.bin" || fail "M1 weight.bin differs"
+run 0 "anerun M1 program" ./anerun --backend cpu --iters 1 --output-dir "$tmp/o1" "$tmp/m1"
+run 0 "anerun ios18 program" ./anerun --backend cpu --iters 1 --output-dir "$tmp/o18" "$tmp/m18"
+for f in "$tmp"/o18/*.npy; do
+  cmp -s "$f" "$tmp/o1/${f##*/}" || fail "M1 output ${f##*/} differs from ios18"
+done
+run 0 "anerun --dry-run M1 program" ./anerun --dry-run --target M1 "$tmp/m1"
+sed 's/weights=int8_channel/weights=lut4/' "$tmp/m1.anet" >"$tmp/lut.anet"
+run 1 "anetc lut4 for M1" ./anetc --target M1 -o "$tmp/lut" "$tmp/lut.anet"
+has "$tmp/err" "lut.anet:3:5: error: this weight format lowers to the <ios18> form of 'constexpr_lut_to_dense'" "lut4 on M1"
+[ ! -e "$tmp/lut" ] || fail "anetc wrote output despite a dialect error"
+
+# Every program(1.0) file of the corpus whose weights are there (or that
+# needs none) runs on the cpu backend, as a program(1.3) one does.
+corpus=$srcdir/../shared/mil-corpus
+n10=0
+for d in "$corpus"/*/; do
+  [ -f "$d/model.mil" ] && head -1 "$d/model.mil" | grep -qF 'program(1.0)' || continue
+  grep -q BLOBFILE "$d/model.mil" && [ ! -f "$d/weights/weight.bin" ] && continue
+  run 0 "cpu run of $d" ./anerun --backend cpu --iters 1 --warmup 0 "$d"
+  n10=$((n10 + 1))
+done
+[ ! -d "$corpus" ] || [ "$n10" -ge 5 ] || fail "only $n10 program(1.0) corpus files ran"
+
+# --bisect needs the ane backend (tests/test_ane.c runs its search).
+if ! ./anerun --help | grep -q "backend cpu|sim|ane.*default: ane"; then
+  run 2 "anerun --bisect off the Mac" ./anerun --bisect "$tmp/m18"
+  has "$tmp/err" "--bisect searches what the ANE compiler refuses; it needs --backend ane" "--bisect"
+fi
 
 # The sim model's fit: every chip of the data, its leave-one-out error.
 run 0 "anerun --sim-validate" ./anerun --sim-validate "$srcdir/data/ane_conv_chains.csv"

@@ -672,6 +672,226 @@ START_TEST(parse_two_functions) {
 }
 END_TEST
 
+/* string("...") is read whole when it needs no decoding, the long way
+ * when it does; both give the same values and locate errors alike. */
+START_TEST(parse_string_values) {
+  MilProg *p = parse_ok("program(1.3) { func main<ios18>(fp16 x) {\n"
+                        "  string a = const()[name = string(\"a\"), val = string ( \"two words\"\n )];\n"
+                        "  string b = const()[name = string(\"b\"), val = string(\"q\\\"t\\\\\")];\n"
+                        "  string c = const()[name = string(\"c\"), val = string(\"\xc3\xa9\")];\n"
+                        "} -> (x); }");
+  const MilFunc *f = &p->funcs[0];
+  ck_assert_str_eq(attr_val(&f->ops[0], "val")->s[0], "two words");
+  ck_assert_str_eq(attr_val(&f->ops[1], "val")->s[0], "q\"t\\");
+  ck_assert_str_eq(attr_val(&f->ops[2], "val")->s[0], "\xc3\xa9");
+  const MilValue *n = attr_val(&f->ops[1], "name");
+  ck_assert_int_eq(n->type->kind, MIL_TENSOR);
+  ck_assert_int_eq(n->type->dtype, MIL_STRING);
+  ck_assert_int_eq(n->type->rank, 0);
+  ck_assert_int_eq(n->n, 1);
+  ck_assert_ptr_eq(n->s[0], f->ops[1].outs[0].name);     /* interned: one copy */
+  mil_free(p);
+  static const struct { const char *text, *want; } bad[] = {
+    {"program(1.3) { func main<ios18>(fp16 x) {\n"
+     "  string a = const()[name = string(\"a\\q\")];\n} -> (x); }",
+     "t.mil:2:38: error: unknown escape in string"},
+    {"program(1.3) { func main<ios18>(fp16 x) {\n"
+     "  string a = const()[name = string(\"a\")  val = string(\"b\")];\n} -> (x); }",
+     "t.mil:2:42: error: expected ']' or ',', found 'val'"},
+    {"program(1.3) { func main<ios18>(fp16 x) {\n"
+     "  string a = const()[name = string(\"a\")]  ;\n  string a = const();\n} -> (x); }",
+     "t.mil:3:10: error: 'a' defined twice"},
+  };
+  /* each byte the whole-token path must leave to the long way, at each
+   * place of a 17-byte string: the long way's error, or its decoding */
+  for (int at = 0; at < 17; at++) {
+    static const struct { const char *put, *want; } odd[] = {
+      {"\x01", "control byte 0x01 in string"}, {"\x7f", "control byte 0x7f in string"},
+      {"\x1f", "control byte 0x1f in string"}, {"\\q", "unknown escape in string"},
+      {"\\n", NULL}, {"\xc3\xa9", NULL}, {" ", NULL}, {"~", NULL},
+    };
+    for (size_t k = 0; k < sizeof odd / sizeof *odd; k++) {
+      char str[64], text[256], *msgs;
+      snprintf(str, sizeof str, "%.*s%s%.*s", at, "abcdefghijklmnopq", odd[k].put, 16 - at,
+               "ABCDEFGHIJKLMNOPQ");
+      snprintf(text, sizeof text, "program(1.3) { func main<ios18>(fp16 x) {\n"
+               "  string a = const()[name = string(\"%s\")];\n} -> (x); }", str);
+      MilProg *q = parse_text("t.mil", text, strlen(text), &msgs);
+      if (odd[k].want) {
+        ck_assert_msg(!q && strstr(msgs, odd[k].want), "%s: %s", str, msgs);
+      } else {
+        ck_assert_msg(q != NULL, "%s: %s", str, msgs);
+        const char *got = attr_val(&q->funcs[0].ops[0], "name")->s[0];
+        ck_assert_int_eq(strlen(got), 16 + (odd[k].put[0] == '\\' ? 1 : strlen(odd[k].put)));
+        ck_assert(strncmp(got, str, (size_t)at) == 0);
+        ck_assert_int_eq(got[at], odd[k].put[0] == '\\' ? '\n' : odd[k].put[0]);
+        mil_free(q);
+      }
+      free(msgs);
+    }
+  }
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char *msgs;
+    ck_assert_ptr_null(parse_text("t.mil", bad[i].text, strlen(bad[i].text), &msgs));
+    ck_assert_msg(strncmp(msgs, bad[i].want, strlen(bad[i].want)) == 0, "want %s\ngot %s",
+                  bad[i].want, msgs);
+    free(msgs);
+  }
+}
+END_TEST
+
+/* The scanner never backs up: a long pattern cut short (a tensor type,
+ * string(...), a number's exponent, -inf) gives the shorter tokens it
+ * starts with, and the grammar says what is wrong after them. */
+START_TEST(scan_cut_short) {
+  static const struct { const char *stmt, *want; } cases[] = {
+    {"tensor<fp16, [1, ]> y = relu(x = x);", "4:18: error: expected integer or '?', found ']'"},
+    {"tensor<fp16 [1]> y = relu(x = x);", "4:13: error: expected ',', '<' or '>', found '['"},
+    {"int32 y = const()[val = int32(0x)];", "4:32: error: expected ')', found 'x'"},
+    {"fp16 y = const()[val = fp16(0x1e2p-)];", "4:34: error: expected ')', found 'p'"},
+    {"fp16 y = const()[val = fp16(1e+)];", "4:30: error: expected ')', found 'e'"},
+    {"fp16 y = const()[val = fp16(-1.5E)];", "4:33: error: expected ')', found 'E'"},
+    {"fp16 y = const()[val = fp16(-in)];", "4:29: error: unexpected character '-'"},
+    {"fp16 y = const()[val = fp16(-.)];", "4:29: error: unexpected character '-'"},
+    {"fp16 y = const()[name = string(x)];", "4:32: error: expected a string, found 'x'"},
+    {"fp16 y = const()[name = string(\"y\" , 1)];", "4:36: error: expected ')', found ','"},
+    /* string("...") where "string" is not a type: an op's, an attribute's name */
+    {"fp16 y = string(\"a\");",
+     "4:17: error: expected identifier, program, func, BLOBFILE or ')', found '\"a\"'"},
+    {"fp16 y = const()[string(\"a\") = string(\"b\")];", "4:24: error: expected '=', found '('"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[512], *msgs, want[128];
+    snprintf(text, sizeof text, "program(1.3)\n{\n  func main<ios18>(tensor<fp16, [1, 2]> x) {\n"
+             "%s\n  } -> (x);\n}\n", cases[i].stmt);
+    ck_assert_ptr_null(parse_text("t.mil", text, strlen(text), &msgs));
+    snprintf(want, sizeof want, "t.mil:%s", cases[i].want);
+    ck_assert_msg(strncmp(msgs, want, strlen(want)) == 0, "%s\nwant %s\ngot %s", cases[i].stmt,
+                  want, msgs);
+    free(msgs);
+  }
+  MilProg *p = parse_ok("program(1.3) { func main<ios18>(fp16 x) {\n"
+                        "  tensor <fp16, [1, 2] > y = const()[val = tensor<fp16, [2]>([-0x1.8p+1, -inf])];\n"
+                        "} -> (x); }");
+  const MilValue *v = attr_val(&p->funcs[0].ops[0], "val");
+  ck_assert(v->f[0] == -3.0 && v->f[1] == -INFINITY);
+  ck_assert_int_eq(p->funcs[0].ops[0].outs[0].type->dim[1], 2);
+  mil_free(p);
+}
+END_TEST
+
+/* The shared op definitions (gen/opdef.c) verify an op's declared output
+ * type against the one it computes: elementwise ops keep x's type (bool
+ * for comparisons) in numpy's broadcast shape, transpose permutes x's
+ * dims. Each expected type is worked out by hand from the op's
+ * definition. */
+START_TEST(opdef_output_types) {
+  static const struct { const char *stmts, *want; } bad[] = {
+    {"  tensor<fp32, [2, 3]> a = relu(x = x);\n",
+     "t.mil:2:3: error: relu: output 'a' is declared tensor<fp32, [2, 3]>, but the op computes "
+     "tensor<fp16, [2, 3]>"},
+    {"  tensor<fp16, [2, 4, 4]> a = add(x = x3, y = tensor<fp16, [4, 1]>([[1], [2], [3], [4]]));\n",
+     "t.mil:2:3: error: add: output 'a' is declared tensor<fp16, [2, 4, 4]>, but the op computes "
+     "tensor<fp16, [2, 4, 3]>"},
+    {"  tensor<fp16, [2, 3]> a = equal(x = x, y = x);\n",
+     "t.mil:2:3: error: equal: output 'a' is declared tensor<fp16, [2, 3]>, but the op computes "
+     "tensor<bool, [2, 3]>"},
+    {"  tensor<int32, [3]> p = const()[val = tensor<int32, [3]>([2, 0, 1])];\n"
+     "  tensor<fp16, [2, 1, 3]> a = transpose(perm = p, x = x3);\n",
+     "t.mil:3:3: error: transpose: output 'a' is declared tensor<fp16, [2, 1, 3]>, but the op "
+     "computes tensor<fp16, [3, 2, 1]>"},
+    {"  tensor<fp16, [3, 2]> a = softmax(axis = int32(0), x = x);\n",
+     "t.mil:2:3: error: softmax: output 'a' is declared tensor<fp16, [3, 2]>, but the op computes "
+     "tensor<fp16, [2, 3]>"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char text[1024], *msgs;
+    snprintf(text, sizeof text, "program(1.3) { func main<ios18>(tensor<fp16, [2, 3]> x, "
+             "tensor<fp16, [2, 1, 3]> x3) {\n%s} -> (x); }", bad[i].stmts);
+    ck_assert_ptr_null(parse_text("t.mil", text, strlen(text), &msgs));
+    ck_assert_msg(strncmp(msgs, bad[i].want, strlen(bad[i].want)) == 0, "want %s\ngot %s",
+                  bad[i].want, msgs);
+    free(msgs);
+  }
+  /* right, '?' declared, or left to the backend (a dtype relu does not
+   * take, operands that do not broadcast, an op without a definition) */
+  MilProg *p = parse_ok("program(1.3) { func main<ios18>(tensor<fp16, [2, 3]> x, "
+                        "tensor<fp16, [2, 1, 3]> x3, tensor<int8, [2]> i) {\n"
+                        "  tensor<fp16, [2, 4, 3]> a = add(x = x3, y = tensor<fp16, [4, 1]>([[1], [2], [3], [4]]));\n"
+                        "  tensor<bool, [2, 3]> b = less(x = x, y = fp16(0));\n"
+                        "  tensor<fp16, [?, 3]> c = relu(x = x);\n"
+                        "  tensor<fp16, [3, 2, 1]> d = transpose(perm = tensor<int32, [3]>([2, 0, -2]), x = x3);\n"
+                        "  tensor<fp32, [2]> e = relu(x = i);\n"
+                        "  tensor<fp16, [9]> f = add(x = x, y = tensor<fp16, [4]>([1, 2, 3, 4]));\n"
+                        "  tensor<fp32, [2, 3]> g = identity(x = x);\n"
+                        "} -> (a); }");
+  ck_assert_int_eq(p->funcs[0].nops, 7);
+  mil_free(p);
+}
+END_TEST
+
+/* Each reference records where it was defined (an input: -(1 + index); an
+ * op output: 1 + op index, output index), in its own function; the checks
+ * look operands up through that, and a stale record falls back to a scan. */
+START_TEST(parse_resolved_refs) {
+  MilProg *p = parse_ok("program(1.3) { func a<ios18>(fp16 x, fp16 z) {\n"
+                        "  fp16 y = relu(x = z);\n"
+                        "  fp16 u, fp16 v = split2(x = y);\n"
+                        "  fp16 w = add(x = v, y = (x, u));\n"
+                        "} -> (w);\n"
+                        "func b<ios18>(fp16 w, fp16 y) { fp16 x = add(x = y, y = w); } -> (x); }");
+  const MilFunc *f = &p->funcs[0];
+  const MilArg *a = mil_op_arg(&f->ops[0], "x");
+  ck_assert_int_eq(a->bind.def, -2);                 /* z: input 1 */
+  a = mil_op_arg(&f->ops[1], "x");
+  ck_assert_int_eq(a->bind.def, 1);                  /* y: op 0, output 0 */
+  ck_assert_int_eq(a->bind.out, 0);
+  a = mil_op_arg(&f->ops[2], "x");
+  ck_assert_int_eq(a->bind.def, 2);                  /* v: op 1, output 1 */
+  ck_assert_int_eq(a->bind.out, 1);
+  a = mil_op_arg(&f->ops[2], "y");
+  ck_assert_int_eq(a->bind.items[0].def, -1);        /* x: input 0 */
+  ck_assert_int_eq(a->bind.items[1].def, 2);         /* u: op 1, output 0 */
+  ck_assert_int_eq(a->bind.items[1].out, 0);
+  a = mil_op_arg(&p->funcs[1].ops[0], "x");
+  ck_assert_int_eq(a->bind.def, -2);                 /* b's own y, not a's */
+  int opi;
+  const MilVar *v = mil_ref_var(f, &mil_op_arg(&f->ops[2], "x")->bind, 2, &opi);
+  ck_assert_ptr_eq(v, &f->ops[1].outs[1]);
+  ck_assert_int_eq(opi, 1);
+  /* a program built in memory gets the same records from mil_resolve_refs */
+  MilProg *q = mil_new("1.3");
+  MilFunc *g = mil_add_func(q, "a", "ios18");
+  mil_add_input(q, g, mil_scalar_type(q, MIL_FP16), "x");
+  mil_add_input(q, g, mil_scalar_type(q, MIL_FP16), "z");
+  MilOp *op = mil_add_op(q, g, "relu");
+  mil_op_ref(q, op, "x", "z");
+  mil_op_out(q, op, mil_scalar_type(q, MIL_FP16), "y");
+  op = mil_add_op(q, g, "split2");
+  mil_op_ref(q, op, "x", "y");
+  mil_op_out(q, op, mil_scalar_type(q, MIL_FP16), "u");
+  mil_op_out(q, op, mil_scalar_type(q, MIL_FP16), "v");
+  op = mil_add_op(q, g, "add");
+  mil_op_ref(q, op, "x", "v");
+  mil_op_ref(q, op, "y", "nowhere");
+  mil_op_out(q, op, mil_scalar_type(q, MIL_FP16), "y");     /* defined twice: the first counts */
+  op = mil_add_op(q, g, "relu");
+  mil_op_ref(q, op, "x", "y");
+  mil_resolve_refs(q);
+  ck_assert_int_eq(g->ops[0].args[0].bind.def, -2);
+  ck_assert_int_eq(g->ops[1].args[0].bind.def, 1);
+  ck_assert_int_eq(g->ops[2].args[0].bind.def, 2);
+  ck_assert_int_eq(g->ops[2].args[0].bind.out, 1);
+  ck_assert_int_eq(g->ops[2].args[1].bind.def, 0);
+  ck_assert_int_eq(g->ops[3].args[0].bind.def, 1);
+  mil_free(q);
+  MilBind stale = {.kind = MIL_BREF, .ref = "u", .def = -1};   /* says x: scanned */
+  ck_assert_ptr_eq(mil_ref_var(f, &stale, 2, &opi), &f->ops[1].outs[0]);
+  ck_assert_ptr_null(mil_ref_var(f, &stale, 1, &opi));          /* not before op 1 */
+  mil_free(p);
+}
+END_TEST
+
 /* ---- the corpus of real compiler output ------------------------------------------ */
 
 typedef struct Corpus {
@@ -837,6 +1057,10 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pa, parse_built_program);
   tcase_add_test(pa, parse_values);
   tcase_add_test(pa, parse_two_functions);
+  tcase_add_test(pa, parse_resolved_refs);
+  tcase_add_test(pa, parse_string_values);
+  tcase_add_test(pa, scan_cut_short);
+  tcase_add_test(pa, opdef_output_types);
   tcase_add_test(pa, parse_no_outputs);
   tcase_add_test(pa, parse_tuple_comma);
   tcase_add_test(pa, parse_type_spellings);

@@ -1,0 +1,290 @@
+/* bisect.c - binary search over op prefixes for the first op the compiler
+ * refuses (see bisect.h).
+ *
+ * A prefix is a view of the program: the same ops, values and arena, a
+ * shorter op list and its own outputs, so nothing is copied. Each compile
+ * runs in a fork()ed child that reports its status and the compiler's
+ * message through a pipe. */
+#include "bisect.h"
+
+#include "manifest.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void *xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size);
+  if (!p) {
+    fputs("anerun: out of memory\n", stderr);
+    abort();
+  }
+  return p;
+}
+
+static bool bind_reads(const MilBind *b, const char *name) {
+  if (b->kind == MIL_BREF)
+    return strcmp(b->ref, name) == 0;
+  for (int i = 0; b->kind == MIL_BLIST && i < b->nitems; i++)
+    if (bind_reads(&b->items[i], name))
+      return true;
+  return false;
+}
+
+/* Whether an op of fn from index `from` on reads name. */
+static bool read_from(const MilFunc *fn, int from, const char *name) {
+  for (int o = from; o < fn->nops; o++)
+    for (int a = 0; a < fn->ops[o].nargs; a++)
+      if (bind_reads(&fn->ops[o].args[a].bind, name))
+        return true;
+  return false;
+}
+
+static bool is_output(const MilFunc *fn, const char *name) {
+  for (int i = 0; i < fn->noutputs; i++)
+    if (strcmp(fn->outputs[i], name) == 0)
+      return true;
+  return false;
+}
+
+static bool is_const(const MilOp *op) { return strcmp(op->op, "const") == 0; }
+
+MilProg *bisect_prefix(const MilProg *p, const MilFunc *fn, int last) {
+  MilProg *q = xcalloc(1, sizeof *q);
+  *q = *p;
+  q->nfuncs = q->funccap = 1;
+  q->funcs = xcalloc(1, sizeof *q->funcs);
+  MilFunc *f = &q->funcs[0];
+  *f = *fn;
+  f->ops = xcalloc((size_t)last + 1, sizeof *f->ops);
+  f->nops = f->noutputs = 0;
+  int nout = 0;
+  for (int o = 0; o <= last; o++) {
+    const MilOp *op = &fn->ops[o];
+    for (int k = 0; !is_const(op) && k < op->nouts; k++)
+      if (read_from(fn, last + 1, op->outs[k].name) || is_output(fn, op->outs[k].name))
+        nout++;
+  }
+  f->outputs = xcalloc((size_t)nout + 1, sizeof *f->outputs);
+  for (int o = 0; o <= last; o++) {
+    const MilOp *op = &fn->ops[o];
+    bool used = !is_const(op) || op->nouts == 0;   /* a const stays when an op of the prefix reads it */
+    for (int r = o + 1; r <= last && !used; r++)
+      for (int a = 0; a < fn->ops[r].nargs && !used; a++)
+        used = bind_reads(&fn->ops[r].args[a].bind, op->outs[0].name);
+    if (!used)
+      continue;
+    f->ops[f->nops++] = *op;
+    for (int k = 0; !is_const(op) && k < op->nouts; k++)
+      if (read_from(fn, last + 1, op->outs[k].name) || is_output(fn, op->outs[k].name))
+        f->outputs[f->noutputs++] = op->outs[k].name;
+  }
+  if (f->noutputs == 0 && last >= 0 && fn->ops[last].nouts > 0)   /* a dead end: its own result */
+    f->outputs[f->noutputs++] = fn->ops[last].outs[0].name;
+  return q;
+}
+
+static void prefix_free(MilProg *q) {
+  free(q->funcs[0].ops);
+  free(q->funcs[0].outputs);
+  free(q->funcs);
+  free(q);
+}
+
+/* One compile in a child: 0 compiles, 1 refused (msg set), -1 no child. */
+static int compile_in_child(const Model *m, BisectCompile *compile, void *ctx, char *msg,
+                            size_t size, Diag *d) {
+  int fd[2];
+  fflush(NULL);
+  if (pipe(fd) != 0) {
+    diag_file_error(d, m->name, "bisect: pipe: %s", strerror(errno));
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    diag_file_error(d, m->name, "bisect: fork: %s", strerror(errno));
+    close(fd[0]);
+    close(fd[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    close(fd[0]);
+    char buf[1024] = "";
+    int rc = compile(ctx, m, buf, sizeof buf);
+    size_t n = strlen(buf);
+    if (write(fd[1], buf, n) != (ssize_t)n)
+      rc = 2;
+    _exit(rc == 0 ? 0 : rc == 1 ? 1 : 2);
+  }
+  close(fd[1]);
+  size_t n = 0;
+  ssize_t got;
+  while ((got = read(fd[0], msg + n, size - 1 - n)) > 0 && n + (size_t)got < size - 1)
+    n += (size_t)got;
+  if (got > 0)
+    n += (size_t)got;
+  msg[n] = '\0';
+  close(fd[0]);
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) {
+      diag_file_error(d, m->name, "bisect: waitpid: %s", strerror(errno));
+      return -1;
+    }
+  if (WIFEXITED(status) && WEXITSTATUS(status) <= 1)
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    diag_file_error(d, m->name, "bisect: the compiling child was killed by signal %d",
+                    WTERMSIG(status));
+  else
+    diag_file_error(d, m->name, "bisect: the compile could not be tried: %.*s",
+                    (int)strcspn(msg, "\n"), msg);
+  return -1;
+}
+
+/* Compiles the prefix ending at op index `last` (last == nops-1: all). */
+static int try_prefix(const Model *m, int last, BisectCompile *compile, void *ctx, Bisect *r,
+                      char *msg, size_t size, Diag *d) {
+  MilProg *q = bisect_prefix(m->prog, m->fn, last);
+  Model pm = *m;
+  pm.prog = q;
+  pm.fn = &q->funcs[0];
+  r->compiles++;
+  int rc = compile_in_child(&pm, compile, ctx, msg, size, d);
+  prefix_free(q);
+  return rc;
+}
+
+int bisect_mil_line(const MilProg *p, const MilFunc *fn, int k) {
+  if (k < 0 || k >= fn->nops)
+    return 0;
+  if (p->src && fn->ops[k].loc.end > fn->ops[k].loc.start) {
+    int line, col;
+    diag_linecol(p->src, fn->ops[k].loc.start, &line, &col);
+    return line;
+  }
+  /* the printer: program line, buildInfo line, "{", then per function its
+   * header, one line per op, its end (mil.h: one statement per line) */
+  int line = 3 + (p->nattrs ? 1 : 0);
+  for (int i = 0; i < p->nfuncs; i++) {
+    if (&p->funcs[i] == fn)
+      return line + 1 + k;   /* line is the function header's */
+    line += p->funcs[i].nops + 2;
+  }
+  return 0;
+}
+
+int bisect_run(const Model *m, BisectCompile *compile, void *ctx, Bisect *r, Diag *d) {
+  memset(r, 0, sizeof *r);
+  r->bad = -1;
+  const MilFunc *fn = m->fn;
+  int *cand = xcalloc((size_t)fn->nops, sizeof *cand);
+  for (int o = 0; o < fn->nops; o++)
+    if (!is_const(&fn->ops[o]))
+      cand[r->nops++] = o;
+  char msg[sizeof r->msg];
+  int rc = r->nops ? try_prefix(m, fn->nops - 1, compile, ctx, r, msg, sizeof msg, d) : 0;
+  if (rc == 1) {
+    snprintf(r->msg, sizeof r->msg, "%s", msg);
+    int lo = 0, hi = r->nops;   /* prefixes of lo candidate ops compile, of hi do not */
+    while (rc >= 0 && hi - lo > 1) {
+      int mid = lo + (hi - lo) / 2;
+      rc = try_prefix(m, cand[mid - 1], compile, ctx, r, msg, sizeof msg, d);
+      if (rc == 1) {
+        hi = mid;
+        snprintf(r->msg, sizeof r->msg, "%s", msg);
+      } else if (rc == 0) {
+        lo = mid;
+      }
+    }
+    r->bad = cand[hi - 1];
+    r->mil_line = bisect_mil_line(m->prog, fn, r->bad);
+  }
+  free(cand);
+  return rc < 0 ? -1 : 0;
+}
+
+int bisect_ane_compile(void *ctx, const Model *m, char *msg, size_t size) {
+  const BisectAne *a = ctx;
+  AneApi api;
+  if (a->make(&api, a->arg) != 0) {
+    snprintf(msg, size, "ane: no table");
+    return 2;
+  }
+  char *text = NULL;
+  size_t n = 0;
+  FILE *out = open_memstream(&text, &n);
+  if (!out) {
+    snprintf(msg, size, "ane: out of memory");
+    return 2;
+  }
+  Diag d = {out, 0};
+  void *state = NULL;
+  BackendOpts o = {.qos = (int)a->qos};
+  int rc = ane_open_with(&api, m, &o, &state, &d);
+  if (rc == 0)
+    ane_close(state);
+  fclose(out);
+  snprintf(msg, size, "%s", text ? text : "");
+  bool refused = text && strstr(text, "ane: compile failed: ") != NULL;
+  free(text);
+  return rc == 0 ? 0 : refused ? 1 : 2;
+}
+
+BisectSource bisect_anet_loc(const Model *m, int k, const Src *anet) {
+  BisectSource s = {0};
+  const Loc loc = k >= 0 && k < m->fn->nops ? m->fn->ops[k].loc : (Loc){0, 0};
+  if (anet && loc.end > loc.start && loc.end <= anet->len) {
+    s.file = anet->name;
+    diag_linecol(anet, loc.start, &s.line, &s.col);
+  }
+  return s;
+}
+
+/* The name the op's name attribute gives it, else its first output's. */
+static const char *op_mil_name(const MilOp *op) {
+  const MilAttr *a = mil_op_attr_get(op, "name");
+  if (a && a->val->kind == MIL_VDATA && a->val->type->kind == MIL_TENSOR &&
+      a->val->type->dtype == MIL_STRING && a->val->n == 1)
+    return a->val->s[0];
+  return op->nouts ? op->outs[0].name : "";
+}
+
+BisectSource bisect_manifest_loc(const Model *m, int k, const Manifest *man) {
+  BisectSource s = {0};
+  const ManifestOp *e = k >= 0 && k < m->fn->nops && man
+                        ? manifest_find(man, op_mil_name(&m->fn->ops[k])) : NULL;
+  if (e && e->line > 0)
+    s = (BisectSource){man->source, e->line, e->col};
+  return s;
+}
+
+void bisect_print(FILE *out, const Model *m, const char *mil_file, BisectSource from,
+                  const Bisect *r) {
+  if (r->bad < 0) {
+    fprintf(out, "%s: the program compiles (%d compile): nothing to bisect\n", m->name,
+            r->compiles);
+    return;
+  }
+  const MilOp *op = &m->fn->ops[r->bad];
+  int nth = 0;
+  for (int o = 0; o <= r->bad; o++)
+    nth += strcmp(m->fn->ops[o].op, "const") != 0;
+  fprintf(out, "%s: the first op the compiler refuses is '%s' (%s, op %d of %d)\n", m->name,
+          op->nouts ? op->outs[0].name : "?", op->op, nth, r->nops);
+  if (mil_file)
+    fprintf(out, "%s:%d: the op's MIL statement\n", mil_file, r->mil_line);
+  else
+    fprintf(out, "  MIL line %d of the program as printed (anetc --emit=mil)\n", r->mil_line);
+  if (from.file)
+    fprintf(out, "%s:%d:%d: the .anet line it came from\n", from.file, from.line, from.col);
+  const char *msg = strstr(r->msg, "compile failed: ");
+  msg = msg ? msg + strlen("compile failed: ") : r->msg;
+  fprintf(out, "  the compiler said: %.*s\n", (int)strcspn(msg, "\n"), msg);
+  fprintf(out, "  %d compiles, each in a child process: the program, then %d op prefixes\n",
+          r->compiles, r->compiles - 1);
+}
