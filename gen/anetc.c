@@ -192,15 +192,27 @@ static MilProg *lower_linted(const AnetFile *f, int point, Diag *d) {
   return p;
 }
 
-/* The op's MIL name: its name attribute, else its first output's. */
-static const char *op_name(const MilOp *op) {
-  const MilAttr *a = mil_op_attr_get(op, "name");
-  if (a && a->val->kind == MIL_VDATA && a->val->type->dtype == MIL_STRING && a->val->n == 1)
-    return a->val->s[0];
-  return op->nouts ? op->outs[0].name : "";
+/* Line and column of off, counting on from the previous call's place: a
+ * model's ops come in source order, so its manifest costs one pass over the
+ * text rather than one per op. */
+typedef struct LineCursor {
+  size_t off, bol;
+  int line;
+} LineCursor;
+
+static void cursor_linecol(LineCursor *c, const Src *src, size_t off, int *line, int *col) {
+  if (off < c->off)
+    *c = (LineCursor){0, 0, 1};
+  for (; c->off < off && c->off < src->len; c->off++)
+    if (src->text[c->off] == '\n') {
+      c->line++;
+      c->bol = c->off + 1;
+    }
+  *line = c->line;
+  *col = (int)(c->off - c->bol) + 1;
 }
 
-/* anet.json (docs/report-schema.md, "Model manifest"): which network and
+/* anet.json (docs/report-schema.md, "Model manifests"): which network and
  * point the model is, and the .anet line:col of the layer behind each op,
  * so that a backend's error about an op can point into the source. */
 static void manifest_print(const AnetFile *f, int point, const MilProg *p, FILE *out) {
@@ -216,15 +228,16 @@ static void manifest_print(const AnetFile *f, int point, const MilProg *p, FILE 
   json_str(out, lint_src->name);
   fputs(",\n \"ops\": [", out);
   int n = 0;
+  LineCursor cur = {0, 0, 1};
   for (int i = 0; i < p->nfuncs; i++)
     for (int k = 0; k < p->funcs[i].nops; k++) {
       const MilOp *op = &p->funcs[i].ops[k];
       int line = 0, col = 0;   /* 0, 0: a constant several layers share */
       if (op->loc.end > op->loc.start)
-        diag_linecol(lint_src, op->loc.start, &line, &col);
+        cursor_linecol(&cur, lint_src, op->loc.start, &line, &col);
       fputs(n++ ? ",\n  " : "\n  ", out);
       fputs("{\"name\": ", out);
-      json_str(out, op_name(op));
+      json_str(out, mil_op_name(op));
       fputs(", \"op\": ", out);
       json_str(out, op->op);
       fprintf(out, ", \"line\": %d, \"col\": %d}", line, col);

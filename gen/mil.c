@@ -447,6 +447,13 @@ const MilAttr *mil_op_attr_get(const MilOp *op, const char *name) {
   return NULL;
 }
 
+const char *mil_op_name(const MilOp *op) {
+  const MilAttr *a = mil_op_attr_get(op, "name");
+  if (a && a->val->kind == MIL_VDATA && a->val->type->dtype == MIL_STRING && a->val->n == 1)
+    return a->val->s[0];
+  return op->nouts ? op->outs[0].name : "";
+}
+
 static bool same_name(const char *a, const char *b) { return a == b || strcmp(a, b) == 0; }
 
 /* A resolved reference is trusted only if it still names ref: a pass that

@@ -227,6 +227,9 @@ void mil_prog_attr(MilProg *p, const char *name, MilValue *v);
 MilFunc *mil_find_func(const MilProg *p, const char *name);
 const MilArg *mil_op_arg(const MilOp *op, const char *name);
 const MilAttr *mil_op_attr_get(const MilOp *op, const char *name);
+/* The op's name: its name attribute, else its first output's ("" for
+ * neither). */
+const char *mil_op_name(const MilOp *op);
 /* The type of a named value in f: an input or the output of an op before
  * op index `before` (use f->nops for "anywhere"). */
 const MilType *mil_value_type(const MilFunc *f, const char *name, int before);

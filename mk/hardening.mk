@@ -3,7 +3,7 @@
 TESTS += tests/run_bad.sh
 EXTRA_DIST += tests/run_bad.sh tests/fuzz/run.sh tests/fuzz/fuzz_anet.c \
 	tests/fuzz/fuzz_mil.c tests/fuzz/fuzz_wfile.c tests/fuzz/fuzz_npy.c tests/fuzz/fuzz.h \
-	tests/valgrind.sh tests/fuzz/fuzz_results.c tests/fuzz/fuzz_manifest.c
+	tests/valgrind.sh tests/fuzz/fuzz_results.c tests/fuzz/fuzz_manifest.c tests/fuzz/fuzz_simfit.c
 
 # `make fuzz`: builds the libFuzzer harnesses with clang and runs each for
 # FUZZ_SECONDS (60 by default) seconds, from the environment or the make

@@ -233,9 +233,11 @@ static void throughput(FILE *out, const Report *r, int n) {
   for (int k = 0; k < prec.n; k++)
     legend(out, k, palette[k % PLOT_MAX_SERIES],
            strcmp(prec.name[k], "w8a8") == 0 ? "W8A8" : prec.name[k]);
-  if (prec.n > 1)
-    text_at(out, W - RIGHT + 16, TOP + 10 + 22 * prec.n + 8, "start", 11, 0,
-            "1.23x: W8A8 speed-up");
+  if (prec.n > 1) {
+    double y = TOP + 10 + 22 * prec.n + 8;
+    text_at(out, W - RIGHT + 16, y, "start", 11, 0, "N.NNx over a pair: W8A8");
+    text_at(out, W - RIGHT + 16, y + 14, "start", 11, 0, "speed-up, fp16 / W8A8 ms");
+  }
   end(out);
   groups_free(&cfg);
   groups_free(&prec);
@@ -263,18 +265,30 @@ static void widen(double *lo, double *hi, double v) {
   *hi = fmax(*hi, v);
 }
 
+/* 10^e as a tick label in one style along an axis: 0.01, 1, 100, 1k,
+ * 100k, 1M, 1G, and 1e-5 or 1e15 past those. */
+static void log_label(char *buf, size_t size, int e) {
+  static const char *const suffix[] = {"k", "M", "G", "T"};
+  if (e >= 3 && e < 15)
+    snprintf(buf, size, "%g%s", pow(10, e % 3), suffix[e / 3 - 1]);
+  else if (e >= -4 && e < 3)
+    snprintf(buf, size, "%g", pow(10, e));
+  else
+    snprintf(buf, size, "1e%d", e);
+}
+
 static void log_axes(FILE *out, const Log2D *g) {
   for (int e = (int)ceil(g->lx0); e <= (int)floor(g->lx1); e++) {
     char buf[32];
     double x = px(g, pow(10, e));
-    snprintf(buf, sizeof buf, "%g", pow(10, e));
+    log_label(buf, sizeof buf, e);
     line_at(out, x, g->a.y0, x, g->a.y1, "#dddddd", 1, NULL);
     text_at(out, x, g->a.y1 + 18, "middle", 12, 0, buf);
   }
   for (int e = (int)ceil(g->ly0); e <= (int)floor(g->ly1); e++) {
     char buf[32];
     double y = py(g, pow(10, e));
-    snprintf(buf, sizeof buf, "%g", pow(10, e));
+    log_label(buf, sizeof buf, e);
     line_at(out, g->a.x0, y, g->a.x1, y, "#dddddd", 1, NULL);
     text_at(out, g->a.x0 - 8, y + 4, "end", 12, 0, buf);
   }
@@ -366,21 +380,26 @@ static void roofline(FILE *out, const Report *r, int n) {
     text_at(out, (g.a.x0 + g.a.x1) / 2, TOP + 16, "middle", 12, 0,
             "no roof: no chip with a measured peak applies to this backend");
   }
-  bool ops = false;
+  bool ops = false, has[2] = {false, false};
   for (int i = 0; i < n; i++) {
     char title[REPORT_NAME + 64];
-    const char *color = strcmp(r[i].precision, "w8a8") == 0 ? palette[1] : palette[0];
+    bool w8a8 = strcmp(r[i].precision, "w8a8") == 0;
+    const char *color = palette[w8a8];
     for (int k = 0; r[i].estimated && k < r[i].nops; k++, ops = true) {
       const OpShare *s = &r[i].ops[k];
       snprintf(title, sizeof title, "%s: %s x%d", r[i].model, s->op, s->count);
       roof_point(out, &g, intensity(s->gflop, s->bytes), s->ms > 0 ? s->gflop / s->ms : NAN, 3,
                  palette[2], title);
     }
-    snprintf(title, sizeof title, "%s: %.3g TFLOPS", r[i].model, r[i].tflops);
+    snprintf(title, sizeof title, "%s: %.3g %s", r[i].model, r[i].tflops,
+             w8a8 ? "TOPS" : "TFLOPS");
     roof_point(out, &g, intensity(r[i].gflop, r[i].dram_bytes), r[i].tflops, 6, color, title);
+    has[w8a8] = true;
   }
-  legend(out, key++, palette[0], "fp16 model");
-  legend(out, key++, palette[1], "W8A8 model");
+  if (has[0])
+    legend(out, key++, palette[0], "fp16 model");
+  if (has[1])
+    legend(out, key++, palette[1], "W8A8 model");
   if (ops)
     legend(out, key, palette[2], "op type (sim)");
   end(out);

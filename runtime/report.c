@@ -77,12 +77,15 @@ static void rule(FILE *out, int width) {
 
 /* One right-aligned column of `width` characters after a space; "-" when
  * the value is unknown. Values below 0.1 keep 3 significant digits rather
- * than printing as 0.000. */
+ * than printing as 0.000, in fewer (2.8e-04) when 3 would not fit. */
 static void put_num(FILE *out, int width, int prec, double v) {
+  char buf[64];
   if (!isfinite(v))
     fprintf(out, " %*s", width, "-");
+  else if (v != 0 && fabs(v) < 0.1 && snprintf(buf, sizeof buf, "%.3g", v) > width)
+    fprintf(out, " %*.*e", width, width > 6 + (v < 0) ? width - 6 - (v < 0) : 0, v);
   else if (v != 0 && fabs(v) < 0.1)
-    fprintf(out, " %*.3g", width, v);
+    fprintf(out, " %*s", width, buf);
   else
     fprintf(out, " %*.*f", width, prec, v);
 }
@@ -192,7 +195,8 @@ void report_table_end(FILE *out, const ReportTable *t, const Report *r, int n, c
   if (partial)
     fputs("+ lower bound: ops with unknown shapes are not counted\n", out);
   if (w8a8)
-    fputs("w8a8 rows count int8 operations: read GFLOP as GOP and TFLOPS as TOPS\n", out);
+    fprintf(out, "w8a8 rows count int8 operations: read GFLOP as GOP and %s\n",
+            t->estimated || t->ane ? "TFLOPS as TOPS" : "GFLOP/s as GOP/s");
   if (n > 0 && t->estimated)
     fprintf(out, "est. = estimated by the sim cost model for %s; nothing was measured\n",
             r->chip[0] ? r->chip : "the default chip");

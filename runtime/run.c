@@ -13,6 +13,7 @@
 #include "compare.h"
 #include "dryrun.h"
 #include "flops.h"
+#include "manifest.h"
 #include "outfile.h"
 #include "plot.h"
 #include "results.h"
@@ -20,7 +21,6 @@
 #ifdef __APPLE__
 #include "ane_api.h"
 #include "bisect.h"
-#include "manifest.h"
 #endif
 
 /* The inputs of one run: they outlive the backend that reads them. */
@@ -29,10 +29,13 @@ typedef struct Inputs {
   Tensor *t;
 } Inputs;
 
-/* --profile on cpu: the op times of the timed evaluations go to r. */
+/* --profile on cpu: the op times of the timed evaluations go to r, by op
+ * type, and to op_ms, per op of fn. */
 typedef struct OpClock {
   Report *r;
   bool on;
+  const MilFunc *fn;
+  double *op_ms;
 } OpClock;
 
 static void inputs_free(Inputs *in) {
@@ -386,8 +389,11 @@ static OpShare *op_share(Report *r, const char *op) {
 
 static void op_clock_done(void *ctx, const MilOp *op, double ms) {
   OpClock *c = ctx;
-  if (c->on)
-    op_share(c->r, op->op)->ms += ms;
+  if (!c->on)
+    return;
+  op_share(c->r, op->op)->ms += ms;
+  if (c->op_ms && op >= c->fn->ops && op < c->fn->ops + c->fn->nops)
+    c->op_ms[op - c->fn->ops] += ms;
 }
 
 /* Per-op counts and GFLOP, and the summed times made per evaluation. */
@@ -437,6 +443,73 @@ static void print_op_times(FILE *out, const Report *r) {
   }
   fprintf(out, "  total %.4f ms in ops (the evaluation took %.4f ms median)\n\n", total,
           r->ms_median);
+}
+
+enum { RUN_SLOWEST_OPS = 10 };
+
+/* Where op was written, "file:line:col": its .anet layer (compiled here, or
+ * named by the model's anet.json), else its statement in model.mil. */
+static void op_source(const ModelPath *mp, const Loaded *l, const Manifest *m, const MilOp *op,
+                      char *buf, size_t size) {
+  const ManifestOp *mo = m->nops ? manifest_find(m, mil_op_name(op)) : NULL;
+  const Src *src = mp->is_anet ? &mp->src : l->m.prog->src;
+  int line = 0, col = 0;
+  buf[0] = '\0';
+  if (mo && mo->line > 0)
+    snprintf(buf, size, "%s:%d:%d", m->source, mo->line, mo->col);
+  else if (!mo && src && op->loc.end > op->loc.start) {
+    diag_linecol(src, op->loc.start, &line, &col);
+    snprintf(buf, size, "%s:%d:%d", src->name, line, col);
+  }
+}
+
+/* The slowest ops one by one, with the source line each came from. */
+static void print_slowest_ops(FILE *out, const ModelPath *mp, const Loaded *l,
+                              const OpClock *c, const Report *r, Diag *d) {
+  const MilFunc *f = c->fn;
+  FlopsIndex *ix = flops_index(f);
+  Manifest m;
+  int *order = malloc((size_t)f->nops * sizeof *order + 1), n = 0;
+  double total = 0;
+  if (!ix || !order || (mp->is_anet ? (memset(&m, 0, sizeof m), 0)
+                        : manifest_load(l->m.dir, &m, d)) < 0) {
+    flops_index_free(ix);
+    free(order);
+    return;
+  }
+  for (int i = 0; i < f->nops; i++) {
+    OpCost cost;
+    flops_op(ix, i, &cost);
+    total += c->op_ms[i];
+    if (cost.cls != FLOPS_CONST)   /* constants and constexpr ops: folded, never timed */
+      order[n++] = i;
+  }
+  for (int i = 1; i < n; i++)   /* slowest first: insertion sort, stable */
+    for (int k = i; k > 0 && c->op_ms[order[k]] > c->op_ms[order[k - 1]]; k--) {
+      int t = order[k];
+      order[k] = order[k - 1];
+      order[k - 1] = t;
+    }
+  int shown = n < RUN_SLOWEST_OPS ? n : RUN_SLOWEST_OPS;
+  fprintf(out, "cpu time per op for %s: the %d slowest of %d (measured, mean of %d "
+          "evaluations)\n", r->model, shown, n, r->iters);
+  fprintf(out, "  %-24s %-20s %10s %7s %9s  %s\n", "Op", "Type", "ms", "Share", "GFLOP/s",
+          "Source");
+  for (int j = 0; j < shown; j++) {
+    const MilOp *op = &f->ops[order[j]];
+    double ms = c->op_ms[order[j]] / r->iters;
+    OpCost cost;
+    char where[MANIFEST_PATH + 32];
+    flops_op(ix, order[j], &cost);
+    op_source(mp, l, &m, op, where, sizeof where);
+    fprintf(out, "  %-24.24s %-20.20s %10.4f %6.1f%% %9.2f  %s\n", mil_op_name(op), op->op, ms,
+            total > 0 ? 100 * c->op_ms[order[j]] / total : 0.0,
+            ms > 0 ? cost.flops / 1e9 / ms * 1e3 : 0.0, where[0] ? where : "-");
+  }
+  fputc('\n', out);
+  manifest_free(&m);
+  flops_index_free(ix);
+  free(order);
 }
 
 /* The sim model's per-op split: kept in r (for --plot and --results) and
@@ -490,18 +563,20 @@ static void bisect_point(const RunOpts *o, const ModelPath *mp, const Loaded *l,
 }
 #endif
 
-static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Report *r,
-                      Diag *d) {
+static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, FILE *profile,
+                      Report *r, Diag *d) {
   const Backend *b = o->backend;
   Inputs in = {0};
   void *st = NULL;
   Stats s;
   /* A cost model reads no input data. */
   bool feed = !b->estimated;
-  OpClock clk = {r, false};
+  OpClock clk = {r, false, l->m.fn, NULL};
   OpTimer timer = {op_clock_done, &clk};
   BackendOpts bo = o->bopts;
   bo.timer = o->profile && b == &cpu_backend ? &timer : NULL;
+  if (bo.timer && profile)
+    clk.op_ms = calloc((size_t)l->m.fn->nops + 1, sizeof *clk.op_ms);
   int made = feed ? make_inputs(o, l->m.fn, &in, d) : 0;
   if (made == 0 && feed)
     fix_input_shapes(l, &in);
@@ -532,6 +607,12 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, Re
 #endif
   if (rc == 0 && bo.timer && finish_op_times(l->m.fn, r->iters, r) < 0)
     rc = -1;
+  if (rc == 0 && bo.timer && profile) {
+    print_op_times(profile, r);
+    if (clk.op_ms)
+      print_slowest_ops(profile, mp, l, &clk, r, d);
+  }
+  free(clk.op_ms);
   if (rc == 0 && o->output_dir)
     rc = write_outputs(o, mp, l, st, d);
   if (rc == 0 && o->check)
@@ -564,9 +645,7 @@ int run_point(const RunOpts *o, ModelPath *mp, int i, const char *workdir, FILE 
   if (rc == 0 && o->backend == &sim_backend && (o->profile || o->plot || o->results))
     rc = sim_split(o, &l, profile, r, d);
   if (rc == 0)
-    rc = run_loaded(o, mp, &l, r, d);
-  if (rc == 0 && profile && o->backend == &cpu_backend)
-    print_op_times(profile, r);
+    rc = run_loaded(o, mp, &l, profile, r, d);
   if (rc == 0)
     report_set_chip(r, report_chip(o, d));
   model_unload(&l);

@@ -113,33 +113,39 @@ static bool skip_line(const char *s, size_t n, bool *header_seen) {
   return false;
 }
 
+int simfit_parse(const Src *src, SimData *data, Diag *d) {
+  memset(data, 0, sizeof *data);
+  data->rows = calloc(SIMFIT_MAX_ROWS, sizeof *data->rows);
+  int rc = data->rows ? 0 : -1;
+  bool header = false;
+  size_t bol = 0;
+  for (int line = 1; rc == 0 && bol < src->len; line++) {
+    size_t eol = bol;
+    while (eol < src->len && src->text[eol] != '\n')
+      eol++;
+    size_t end = eol > bol && src->text[eol - 1] == '\r' ? eol - 1 : eol;
+    if (!skip_line(src->text + bol, end - bol, &header)) {
+      if (data->n == SIMFIT_MAX_ROWS)
+        rc = bad(d, src, bol, end, "too many rows");
+      else
+        rc = parse_row(src, bol, end, line, &data->rows[data->n++], d);
+    }
+    bol = eol + 1;
+  }
+  if (rc == 0 && data->n == 0)
+    rc = (diag_file_error(d, src->name, "no measurements"), -1);
+  if (rc != 0)
+    simfit_free(data);
+  return rc;
+}
+
 int simfit_load(const char *path, SimData *data, Diag *d) {
   Src src;
   memset(data, 0, sizeof *data);
   if (src_read_file(&src, path, MAX_CSV, d) != 0)
     return -1;
-  data->rows = calloc(SIMFIT_MAX_ROWS, sizeof *data->rows);
-  int rc = data->rows ? 0 : -1;
-  bool header = false;
-  size_t bol = 0;
-  for (int line = 1; rc == 0 && bol < src.len; line++) {
-    size_t eol = bol;
-    while (eol < src.len && src.text[eol] != '\n')
-      eol++;
-    size_t end = eol > bol && src.text[eol - 1] == '\r' ? eol - 1 : eol;
-    if (!skip_line(src.text + bol, end - bol, &header)) {
-      if (data->n == SIMFIT_MAX_ROWS)
-        rc = bad(d, &src, bol, end, "too many rows");
-      else
-        rc = parse_row(&src, bol, end, line, &data->rows[data->n++], d);
-    }
-    bol = eol + 1;
-  }
-  if (rc == 0 && data->n == 0)
-    rc = (diag_file_error(d, path, "no measurements"), -1);
+  int rc = simfit_parse(&src, data, d);
   src_free(&src);
-  if (rc != 0)
-    simfit_free(data);
   return rc;
 }
 

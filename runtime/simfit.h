@@ -28,6 +28,8 @@ typedef struct SimData {
 /* Reads the CSV (comment lines start with '#'; the header names the
  * columns). 0, or -1 after a file:line:col error on d. */
 int simfit_load(const char *path, SimData *data, Diag *d);
+/* The same for a text (the fuzz harness). */
+int simfit_parse(const Src *src, SimData *data, Diag *d);
 void simfit_free(SimData *data);
 
 /* Fits chip's rows except row `skip` (-1: none): rate, op_us and eval_us

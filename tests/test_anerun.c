@@ -388,17 +388,41 @@ START_TEST(report_csv) {
 }
 END_TEST
 
+/* The cpu table's header and rule, written out by hand. */
+#define CPU_TABLE_HEAD                                                                      \
+  "Model                    Prec    W(MB)     GFLOP    min ms    med ms    p90 ms   GFLOP/s\n" \
+  "----------------------------------------------------------------------------------------\n"
+
 START_TEST(report_table_cpu) {
   Report r = sample_row();
   char *got = capture(print_table1, &r);
   /* GFLOP/s on the CPU, never TFLOPS: 274.877906944 / 15.5 ms = 17734.06. */
   ck_assert_str_eq(got,
-                   "Model                    Prec    W(MB)     GFLOP    min ms    med ms    "
-                   "p90 ms   GFLOP/s\n"
-                   "-------------------------------------------------------------------------"
-                   "---------------\n"
+                   CPU_TABLE_HEAD
                    "fp16_peak_ch512          fp16     64.0   274.88     15.000    15.500    "
                    "16.250  17734.06\n"
+                   "GFLOP/s = GFLOP / median ms, measured on this machine's CPU\n");
+  free(got);
+}
+END_TEST
+
+/* Tiny values keep their column: 291 B = 2.775e-4 MB does not fit 7
+ * characters as 0.000278, so it prints as 2.8e-04; 1.69e-5 GFLOP / 0.5 ms
+ * = 0.0338 GFLOP/s. A cpu W8A8 row's column is GOP/s, not TOPS. */
+START_TEST(report_table_small_values) {
+  Report r;
+  report_init(&r, "tiny", "cpu", false);
+  snprintf(r.precision, sizeof r.precision, "w8a8");
+  r.weight_bytes = 291;
+  r.gflop = 1.69e-5;
+  Stats st = {3, 0.5, 0.5, 0.5};
+  report_set_times(&r, &st);
+  char *got = capture(print_table1, &r);
+  ck_assert_str_eq(got,
+                   CPU_TABLE_HEAD
+                   "tiny                     w8a8  2.8e-04 1.69e-05      0.500     0.500    "
+                   " 0.500    0.0338\n"
+                   "w8a8 rows count int8 operations: read GFLOP as GOP and GFLOP/s as GOP/s\n"
                    "GFLOP/s = GFLOP / median ms, measured on this machine's CPU\n");
   free(got);
 }
@@ -1310,6 +1334,7 @@ static int count(const char *s, const char *what) {
 
 static void plot3(FILE *f, const void *r) { plot_svg(f, PLOT_THROUGHPUT, false, r, 3); }
 static void roof3(FILE *f, const void *r) { plot_svg(f, PLOT_ROOFLINE, false, r, 3); }
+static void roof1(FILE *f, const void *r) { plot_svg(f, PLOT_ROOFLINE, false, r, 1); }
 
 /* Two configurations, one with both formats: three bars in two groups, the
  * 2x speed-up over the pair, "estimated" in the title. */
@@ -1338,6 +1363,17 @@ START_TEST(plot_throughput_marks) {
   svg = capture(roof3, r);
   ck_assert_int_eq(count(svg, "class=\"point\""), 3);
   ck_assert_ptr_nonnull(strstr(svg, "fp16 peak 18.6"));  /* M4's row in chip.c */
+  /* 100 GFLOP over 1e8 bytes: intensity 1000, a tick in the axis's one style */
+  ck_assert_ptr_nonnull(strstr(svg, ">1k</text>"));
+  ck_assert_ptr_null(strstr(svg, "e+0"));
+  ck_assert_ptr_nonnull(strstr(svg, "<title>w8a8_a: 20 TOPS</title>"));   /* 100 GOP / 5 ms */
+  ck_assert_ptr_nonnull(strstr(svg, "<title>fp16_a: 10 TFLOPS</title>"));
+  ck_assert_ptr_nonnull(strstr(svg, ">W8A8 model</text>"));
+  free(svg);
+  /* only fp16 points: no key for a W8A8 series that is not drawn */
+  svg = capture(roof1, r);
+  ck_assert_ptr_nonnull(strstr(svg, ">fp16 model</text>"));
+  ck_assert_ptr_null(strstr(svg, ">W8A8 model</text>"));
   free(svg);
 }
 END_TEST
@@ -1362,6 +1398,7 @@ static Suite *anerun_suite(void) {
   tcase_add_test(rp, report_json_escapes_and_checks);
   tcase_add_test(rp, report_csv);
   tcase_add_test(rp, report_table_cpu);
+  tcase_add_test(rp, report_table_small_values);
   tcase_add_test(rp, report_sim_is_estimate);
   tcase_add_test(rp, report_ane_chip_hook);
   tcase_add_test(rp, report_ane_w8a8_int8_peak);

@@ -302,6 +302,21 @@ status 0 $anerun --backend cpu --iters 2 --profile "$sweep"
 has '^cpu time per op type for tiny_ch8 (measured, mean of 2 evaluations)'
 has '^  conv  *2 '
 has '^  relu  *1 '
+# ... and each op, slowest first, at the line it came from: the convs of the
+# repeat on line 9 (column 9), the relu on line 11 (column 5) of the .anet,
+# from the .anet itself or from the manifest of a model directory anetc wrote;
+# a model.mil without one points into itself (its lines found by grep).
+has '^cpu time per op for tiny_ch8: the 3 slowest of 3 (measured, mean of 2 evaluations)'
+has '^  conv_0  *conv  .*tiny_sweep.anet:9:9$'
+has '^  relu_0  *relu  .*tiny_sweep.anet:11:5$'
+status 0 $anerun --backend cpu --iters 2 --profile "$tmp/model/tiny_ch16"
+has '^  conv_1  *conv  .*tests/anerun/tiny_sweep.anet:9:9$'
+has '^  relu_0  *relu  .*tests/anerun/tiny_sweep.anet:11:5$'
+mkdir "$tmp/nomanifest"
+cp -r "$tmp/model/tiny_ch8/model.mil" "$tmp/model/tiny_ch8/weights" "$tmp/nomanifest/"
+status 0 $anerun --backend cpu --iters 2 --profile "$tmp/nomanifest"
+line=$(grep -n ' = relu(' "$tmp/nomanifest/model.mil" | cut -d: -f1)
+has "^  relu_0  *relu  .*nomanifest/model.mil:$line:9\$"
 
 # ---- results files and --compare -------------------------------------------
 

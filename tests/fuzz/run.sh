@@ -7,13 +7,13 @@
 # straight from the sources: gen/*.c (minus the programs' main files),
 # the parsers bison and flex generated in BUILDDIR/grammar (run make first),
 # and the runtime readers (runtime/wfile.c, the .npy reader, results files and
-# manifests). Seed corpora
+# manifests, the sim model's measurements). Seed corpora
 # come from samples/, tests/cases/, tests/bad/, tests/fuzz/mil-seeds/,
 # ../shared/mil-corpus (when present) and the binary cases
 # tests/bad/gen_binary.sh writes; tests/fuzz/NAME.dict, when there is one,
 # is the harness's dictionary.
 #
-# Environment: FUZZ_SECONDS (60) per harness, FUZZERS (all six), CC (clang),
+# Environment: FUZZ_SECONDS (60) per harness, FUZZERS (all seven), CC (clang),
 # FUZZ_TIMEOUT (30 seconds per input). Crashes, leaks and timeouts are
 # saved under BUILDDIR/tests/fuzz/crashes/ and make the script exit 1.
 set -eu
@@ -23,7 +23,7 @@ build=$(cd "${1:-.}" && pwd)
 CC=${CC:-clang}
 case $CC in *clang*) ;; *) CC=clang ;; esac
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZERS=${FUZZERS:-"anet mil wfile npy results manifest"}
+FUZZERS=${FUZZERS:-"anet mil wfile npy results manifest simfit"}
 out=$build/tests/fuzz
 obj=$out/obj
 mkdir -p "$obj" "$out/crashes"
@@ -43,7 +43,8 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 srcs=""
 for f in "$src"/gen/*.c "$src"/grammar/*.c "$build"/grammar/*.c "$src"/runtime/wfile*.c "$src"/runtime/tensor*.c \
          "$src"/runtime/npy*.c "$src"/runtime/results.c "$src"/runtime/report.c \
-         "$src"/runtime/jread.c "$src"/runtime/manifest.c \
+         "$src"/runtime/jread.c "$src"/runtime/manifest.c "$src"/runtime/simfit.c \
+         "$src"/runtime/sim.c "$src"/runtime/flops.c \
          "$src"/runtime/chip.c; do
   [ -f "$f" ] || continue
   grep -q '^int main' "$f" && continue
@@ -87,6 +88,7 @@ for f in "$src"/tests/cases/anet/*.anet; do
   "$build/anetc" -o "$out/gen/manifest/$(basename "$f" .anet)" "$f" 2>/dev/null || true
 done
 seed manifest 'anet.json' "$out/gen/manifest"
+seed simfit '*.csv' "$src/data"
 # wfile inputs: 2-byte little-endian length, the MIL text, the weight file.
 mkdir -p "$out/seeds/wfile"
 for d in "$out"/gen/wbin/*/; do
