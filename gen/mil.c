@@ -449,7 +449,8 @@ const MilAttr *mil_op_attr_get(const MilOp *op, const char *name) {
 
 const char *mil_op_name(const MilOp *op) {
   const MilAttr *a = mil_op_attr_get(op, "name");
-  if (a && a->val->kind == MIL_VDATA && a->val->type->dtype == MIL_STRING && a->val->n == 1)
+  if (a && a->val->kind == MIL_VDATA && a->val->type->kind == MIL_TENSOR &&
+      a->val->type->dtype == MIL_STRING && a->val->n == 1)
     return a->val->s[0];
   return op->nouts ? op->outs[0].name : "";
 }

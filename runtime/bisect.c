@@ -245,19 +245,10 @@ BisectSource bisect_anet_loc(const Model *m, int k, const Src *anet) {
   return s;
 }
 
-/* The name the op's name attribute gives it, else its first output's. */
-static const char *op_mil_name(const MilOp *op) {
-  const MilAttr *a = mil_op_attr_get(op, "name");
-  if (a && a->val->kind == MIL_VDATA && a->val->type->kind == MIL_TENSOR &&
-      a->val->type->dtype == MIL_STRING && a->val->n == 1)
-    return a->val->s[0];
-  return op->nouts ? op->outs[0].name : "";
-}
-
 BisectSource bisect_manifest_loc(const Model *m, int k, const Manifest *man) {
   BisectSource s = {0};
   const ManifestOp *e = k >= 0 && k < m->fn->nops && man
-                        ? manifest_find(man, op_mil_name(&m->fn->ops[k])) : NULL;
+                        ? manifest_find(man, mil_op_name(&m->fn->ops[k])) : NULL;
   if (e && e->line > 0)
     s = (BisectSource){man->source, e->line, e->col};
   return s;
