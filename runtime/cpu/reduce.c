@@ -9,6 +9,8 @@
 
 /* ---- softmax, layer_norm, reductions ------------------------------------------------ */
 
+static CpuRangeFn range_softmax;
+
 static int prep_softmax(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   int64_t axis, def = -1;
@@ -19,26 +21,40 @@ static int prep_softmax(CpuBuild *b, CpuStep *s) {
   s->k[0] = cpu_prod(x.dim, 0, ax);
   s->k[1] = x.dim[ax];
   s->k[2] = cpu_prod(x.dim, ax + 1, x.rank);
+  s->range = range_softmax;
+  s->nunits = s->k[0];
+  s->grain = 16384 / (s->k[1] * s->k[2] + 1) + 1;
   return cpu_same_out(b, &x);
 }
 
-static void run_softmax(const CpuPlan *p, const CpuStep *s) {
+/* Units are the outer positions; a contiguous row (inner 1) takes the
+ * vector max, exp and sum. */
+static void range_softmax(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
   const float *x = cpu_data(p, s->in[0]);
   float *y = cpu_data(p, s->out[0]);
-  int64_t outer = s->k[0], n = s->k[1], inner = s->k[2];
-  for (int64_t o = 0; o < outer; o++)
+  int64_t n = s->k[1], inner = s->k[2];
+  for (int64_t o = lo; o < hi; o++) {
     for (int64_t j = 0; j < inner; j++) {
       const float *xr = x + o * n * inner + j;
       float *yr = y + o * n * inner + j;
       float mx = -INFINITY, sum = 0;
-      for (int64_t i = 0; i < n; i++)
-        mx = fmaxf(mx, xr[i * inner]);
-      for (int64_t i = 0; i < n; i++)
-        sum += yr[i * inner] = expf(xr[i * inner] - mx);
+      if (inner == 1) {
+        mx = cpu_vmax(xr, n);
+        CPU_EACH(n, yr[i] = xr[i] - mx);
+        cpu_vexp(yr, yr, n);
+        sum = cpu_vsum(yr, n);
+      } else {
+        for (int64_t i = 0; i < n; i++)
+          mx = fmaxf(mx, xr[i * inner]);
+        for (int64_t i = 0; i < n; i++)
+          sum += yr[i * inner] = expf(xr[i * inner] - mx);
+      }
       float r = 1.0f / sum;
       for (int64_t i = 0; i < n; i++)
         yr[i * inner] *= r;
     }
+    cpu_round_out(p, s, 0, o * n * inner, (o + 1) * n * inner);
+  }
 }
 
 /* gamma and beta have the shape x.shape[axes]. */
@@ -351,6 +367,6 @@ const CpuOpDef cpu_ops_reduce[] = {
   {"reduce_prod", prep_reduce, run_reduce, R_PROD, false, false},
   {"reduce_sum", prep_reduce, run_reduce, R_SUM, false, false},
   {"reduce_sum_square", prep_reduce, run_reduce, R_SUMSQ, false, false},
-  {"softmax", prep_softmax, run_softmax, 0, false, false},
+  {"softmax", prep_softmax, cpu_run_range, 0, false, false},
   {NULL, NULL, NULL, 0, false, false},
 };
