@@ -945,10 +945,10 @@ static void round_piece(void *ctx, int64_t lo, int64_t hi) {
   cpu_round_fp16((float *)ctx + lo, hi - lo);
 }
 
-/* A step's fp16 outputs rounded on all threads (range steps round their
- * own pieces as they write them). */
+/* A step's fp16 outputs rounded on all threads, unless its kernel rounds
+ * them as it writes them. */
 static void round_outputs(const CpuPlan *p, const CpuStep *s) {
-  for (int k = 0; k < s->nout && !p->fp32 && !s->exact && !s->range; k++) {
+  for (int k = 0; k < s->nout && !p->fp32 && !s->exact && !s->rounds; k++) {
     const CpuSlot *o = &p->slots[s->out[k]];
     if (o->dtype == MIL_FP16)
       cpu_parallel(p->pool, o->n, 1 << 14, round_piece, o->data);

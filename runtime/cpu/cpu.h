@@ -45,8 +45,8 @@ typedef struct CpuStep CpuStep;
 typedef struct CpuPool CpuPool;
 
 /* A kernel's share of its step: units [lo, hi) of s->nunits (elements,
- * rows, ...). It rounds the fp16 output it writes itself (cpu_round_out),
- * while the values are still in cache. */
+ * rows, ...). With s->rounds it rounds the fp16 output it writes itself
+ * (cpu_round_out), while the values are still in cache. */
 typedef void CpuRangeFn(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi);
 
 struct CpuStep {
@@ -64,6 +64,7 @@ struct CpuStep {
   CpuRangeFn *range;        /* when set (and run is cpu_run_range), nunits are */
   int64_t nunits;           /* split across the threads, at least grain each; */
   int64_t grain;            /* the preparer sets all three */
+  bool rounds;              /* run rounds its fp16 outputs itself, else eval() does */
 };
 
 struct CpuPlan {

@@ -57,6 +57,7 @@ static int unary_params(CpuBuild *b, CpuStep *s) {
 static void set_range(CpuStep *s, CpuRangeFn *fn, int64_t units, int64_t per_unit) {
   s->run = cpu_run_range;
   s->range = fn;
+  s->rounds = true;
   s->nunits = units;
   s->grain = per_unit >= 16384 ? 1 : 16384 / (per_unit ? per_unit : 1);
 }

@@ -99,6 +99,7 @@ static void affine_units(CpuStep *s, CpuRangeFn *fn) {
   int64_t rows = s->k[0] * s->k[1];
   s->run = cpu_run_range;
   s->range = fn;
+  s->rounds = true;
   s->nunits = rows == 1 ? s->k[2] : rows;
   s->grain = rows == 1 ? 16384 : 16384 / (s->k[2] + 1) + 1;
 }
