@@ -353,6 +353,33 @@ START_TEST(test_dequantize_zero_point) {
 }
 END_TEST
 
+START_TEST(test_dequantize_fp16_rounding) {
+  /* A power-of-two scale whose products all fit fp16 skips the rounding
+   * pass: 2^-24 * (1, -3, 127) are fp16 subnormals, exact either way. */
+  static const char *sub = PROG("tensor<int8, [3]> q",
+    "  tensor<fp16, [3]> y = dequantize(input = q, scale = fp16(0x1p-24))[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {3};
+  static const double q[] = {1, -3, 127}, ws[] = {0x1p-24, -0x1.8p-23, 0x1.fcp-18};
+  run1(sub, 1, d, q, MIL_FP16, 1, d, ws);
+  /* 2^9 is a power of two, but -128 * 512 = -65536 overflows fp16: the
+   * rounding stays, giving -inf; 127 * 512 = 65024 is exact */
+  static const char *big = PROG("tensor<int8, [3]> q",
+    "  tensor<fp16, [3]> y = dequantize(input = q, scale = fp16(512))[name = string(\"y\")];\n",
+    "y");
+  static const double qb[] = {-128, 127, 1}, wb[] = {-INFINITY, 65024, 512};
+  run1(big, 1, d, qb, MIL_FP16, 1, d, wb);
+  /* scale fp16(0.1) = 0.0999755859375: 3 and 7 times it in fp32 are
+   * 0.29992676 and 0.6998291, which fp16 rounds to 0.2998046875 and
+   * 0.69970703125 (numpy: float16(float32(s) * q)); -128 s = -12.796875 */
+  static const char *tenth = PROG("tensor<int8, [3]> q",
+    "  tensor<fp16, [3]> y = dequantize(input = q, scale = fp16(0.1))[name = string(\"y\")];\n",
+    "y");
+  static const double qt[] = {3, 7, -128}, wt[] = {0.2998046875, 0.69970703125, -12.796875};
+  run1(tenth, 1, d, qt, MIL_FP16, 1, d, wt);
+}
+END_TEST
+
 START_TEST(test_constexpr_affine) {
   /* attribute form (opset <= ios17 spelling), per-axis 0:
    * data [[1, 2, 3], [-4, -5, -6]], zero point [1, -2], scale [0.5, 0.25]:
@@ -910,6 +937,56 @@ START_TEST(test_vector_math_vs_libm) {
   }
   free(x);
   free(y);
+}
+END_TEST
+
+START_TEST(test_parallel_kernels) {
+  /* Tensors large enough that eval() splits the work across its threads
+   * (more than 16384 elements per piece): every element must come out as
+   * the op's definition gives it, whichever thread wrote it. Integers
+   * below 2048 keep fp16 sums exact. */
+  enum { A = 2, B = 3, H = 64, W = 200, N = A * B * H * W };
+  double *x = malloc(N * sizeof *x), *want = malloc(N * sizeof *want);
+  ck_assert(x && want);
+  /* broadcast rows: x [2, 3, 64, 200] + z [3, 1, 200], z[b, 0, w] = 10 b + w % 7 */
+  static const char *rows = PROG("tensor<fp16, [2, 3, 64, 200]> x, tensor<fp16, [3, 1, 200]> z",
+    "  tensor<fp16, [2, 3, 64, 200]> y = add(x = x, y = z)[name = string(\"y\")];\n", "y");
+  double z[3 * 200];
+  for (int b = 0; b < 3; b++)
+    for (int w = 0; w < 200; w++)
+      z[b * 200 + w] = b * 10 + w % 7;
+  for (int i = 0; i < N; i++) {
+    int w = i % W, b = i / (H * W) % B;
+    x[i] = i % 1000;
+    want[i] = x[i] + z[b * 200 + w];
+  }
+  Case c;
+  static const int64_t dx[] = {A, B, H, W}, dz[] = {3, 1, 200};
+  ck_assert_msg(case_open(&c, rows) == 0, "open failed: %s", c.err);
+  case_in(&c, 0, 4, dx, x);
+  case_in(&c, 1, 3, dz, z);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP16, 4, dx, want);
+  case_close(&c);
+  /* one collapsed row (same shapes): the elements are split */
+  static const char *flat = PROG("tensor<fp16, [2, 3, 64, 200]> x",
+    "  tensor<fp16, [2, 3, 64, 200]> y = mul(x = x, y = x)[name = string(\"y\")];\n", "y");
+  for (int i = 0; i < N; i++) {
+    x[i] = i % 45 - 22;
+    want[i] = x[i] * x[i];
+  }
+  run1(flat, 4, dx, x, MIL_FP16, 4, dx, want);
+  /* reduce_sum over the channels of [1, 768, 1, 64]: sums of integers */
+  static const char *red = PROG("tensor<fp32, [1, 768, 1, 64]> x",
+    "  tensor<fp32, [1, 1, 1, 64]> y = reduce_sum(axes = tensor<int32, [1]>([1]), keep_dims = bool(true), x = x)[name = string(\"y\")];\n", "y");
+  static const int64_t dr[] = {1, 768, 1, 64}, dro[] = {1, 1, 1, 64};
+  for (int i = 0; i < 768 * 64; i++)
+    x[i] = i % 64 + i / 64 % 3;   /* position s, channel c: s + c % 3 */
+  for (int sp = 0; sp < 64; sp++)
+    want[sp] = 768.0 * sp + 256 * (0 + 1 + 2);
+  run1(red, 4, dr, x, MIL_FP32, 4, dro, want);
+  free(x);
+  free(want);
 }
 END_TEST
 
@@ -1473,6 +1550,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_quantize_clamp);
   tcase_add_test(t, test_quantize_per_axis);
   tcase_add_test(t, test_dequantize_zero_point);
+  tcase_add_test(t, test_dequantize_fp16_rounding);
   tcase_add_test(t, test_constexpr_affine);
   tcase_add_test(t, test_constexpr_blockwise);
   tcase_add_test(t, test_constexpr_sparse_shift);
@@ -1493,6 +1571,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_fp16_rounding);
   tcase_add_test(t, test_round_fp16_matches_reference);
   tcase_add_test(t, test_vector_math_vs_libm);
+  tcase_add_test(t, test_parallel_kernels);
   tcase_add_test(t, test_matmul_transpose);
   tcase_add_test(t, test_matmul_batch);
   tcase_add_test(t, test_linear);
