@@ -31,3 +31,10 @@ bench-cpu: tests/bench/cpu_bench$(EXEEXT)
 # Every op against numpy (python3-numpy); runs ./anerun.
 TESTS += tests/test_cpu_ref.sh
 EXTRA_DIST += tests/test_cpu_ref.sh tests/ref/ops_ref.py
+
+# `make bench-torch`: the cpu backend against PyTorch's CPU backend on the
+# same networks and weights (skipped when python3-torch is not installed).
+EXTRA_DIST += tests/bench/torch_bench.sh tests/bench/torch_bench.py
+.PHONY: bench-torch
+bench-torch: anerun$(EXEEXT)
+	ANERUN=./anerun$(EXEEXT) SRCDIR=$(srcdir) $(SHELL) $(srcdir)/tests/bench/torch_bench.sh

@@ -353,6 +353,33 @@ START_TEST(test_dequantize_zero_point) {
 }
 END_TEST
 
+START_TEST(test_dequantize_fp16_rounding) {
+  /* A power-of-two scale whose products all fit fp16 skips the rounding
+   * pass: 2^-24 * (1, -3, 127) are fp16 subnormals, exact either way. */
+  static const char *sub = PROG("tensor<int8, [3]> q",
+    "  tensor<fp16, [3]> y = dequantize(input = q, scale = fp16(0x1p-24))[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {3};
+  static const double q[] = {1, -3, 127}, ws[] = {0x1p-24, -0x1.8p-23, 0x1.fcp-18};
+  run1(sub, 1, d, q, MIL_FP16, 1, d, ws);
+  /* 2^9 is a power of two, but -128 * 512 = -65536 overflows fp16: the
+   * rounding stays, giving -inf; 127 * 512 = 65024 is exact */
+  static const char *big = PROG("tensor<int8, [3]> q",
+    "  tensor<fp16, [3]> y = dequantize(input = q, scale = fp16(512))[name = string(\"y\")];\n",
+    "y");
+  static const double qb[] = {-128, 127, 1}, wb[] = {-INFINITY, 65024, 512};
+  run1(big, 1, d, qb, MIL_FP16, 1, d, wb);
+  /* scale fp16(0.1) = 0.0999755859375: 3 and 7 times it in fp32 are
+   * 0.29992676 and 0.6998291, which fp16 rounds to 0.2998046875 and
+   * 0.69970703125 (numpy: float16(float32(s) * q)); -128 s = -12.796875 */
+  static const char *tenth = PROG("tensor<int8, [3]> q",
+    "  tensor<fp16, [3]> y = dequantize(input = q, scale = fp16(0.1))[name = string(\"y\")];\n",
+    "y");
+  static const double qt[] = {3, 7, -128}, wt[] = {0.2998046875, 0.69970703125, -12.796875};
+  run1(tenth, 1, d, qt, MIL_FP16, 1, d, wt);
+}
+END_TEST
+
 START_TEST(test_constexpr_affine) {
   /* attribute form (opset <= ios17 spelling), per-axis 0:
    * data [[1, 2, 3], [-4, -5, -6]], zero point [1, -2], scale [0.5, 0.25]:
@@ -843,6 +870,123 @@ START_TEST(test_round_fp16_matches_reference) {
     else
       ck_assert_msg(memcmp(&r, &want, 4) == 0, "%a: got %a want %a", v, r, want);
   }
+}
+END_TEST
+
+/* Relative error of y against libm's (double) value r; below 2^-14 (fp16's
+ * smallest normal) the error counts against 2^-14, as fp16 storage holds
+ * such values to a fixed absolute step. Overflow must overflow. */
+static double vm_err(float y, double r) {
+  if (isnan(r))
+    return isnan(y) ? 0 : INFINITY;
+  if (isinf((float)r))
+    return isinf(y) && (y > 0) == (r > 0) ? 0 : INFINITY;
+  return fabs(y - r) / (fabs(r) > 0x1p-14 ? fabs(r) : 0x1p-14);
+}
+
+START_TEST(test_vector_math_vs_libm) {
+  /* cpu_vexp, cpu_vtanh and cpu_vsigmoid against libm in double on a sweep
+   * of fp32 bit patterns (every 8192nd, both signs, zeros, denormals, inf,
+   * NaN) and a dense sweep of [-24, 24). The bound, relative 2^-22 (two
+   * fp32 ulps), is 1/1024 of fp16's half ulp (2^-12 relative): after the
+   * fp16 rounding eval() applies, a result can differ from libm's only for
+   * values within 2^-22 of a rounding midpoint, and then by one fp16 ulp;
+   * both are asserted too (measured: 11, 4 and 52 of 2^20 differ). */
+  enum { N = 1 << 19 };
+  float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+  ck_assert(x && y);
+  for (int f = 0; f < 3; f++) {
+    double worst = 0;
+    float wx = 0;
+    int differ = 0;
+    for (int pass = 0; pass < 2; pass++) {
+      for (int i = 0; i < N; i++) {
+        uint32_t b = (uint32_t)i * 8192u + 5;
+        if (pass == 0)
+          memcpy(&x[i], &b, sizeof b);
+        else
+          x[i] = -24.0f + 48.0f * (float)i / N;
+      }
+      if (f == 0)
+        cpu_vexp(y, x, N - 3);   /* a length that is not a multiple of the vector's */
+      else if (f == 1)
+        cpu_vtanh(y, x, N - 3);
+      else
+        cpu_vsigmoid(y, x, N - 3);
+      for (int i = 0; i < N - 3; i++) {
+        double v = x[i], r = f == 0 ? exp(v) : f == 1 ? tanh(v) : 1 / (1 + exp(-v));
+        double e = vm_err(y[i], r);
+        if (e > worst) {
+          worst = e;
+          wx = x[i];
+        }
+        if (isnan(r))
+          continue;
+        float a = y[i], c = (float)r;
+        cpu_round_fp16(&a, 1);
+        cpu_round_fp16(&c, 1);
+        if (a != c) {
+          differ++;
+          ck_assert_msg(fabsf(a - c) <= fabsf(c) * 0x1p-10f + 0x1p-24f,
+                        "f%d(%a): fp16 %a, libm's %a", f, x[i], a, c);
+        }
+      }
+    }
+    ck_assert_msg(worst <= 0x1p-22, "f%d: error %g at %a", f, worst, wx);
+    ck_assert_msg(differ <= 2 * N / 10000, "f%d: %d fp16 results differ from libm's", f, differ);
+  }
+  free(x);
+  free(y);
+}
+END_TEST
+
+START_TEST(test_parallel_kernels) {
+  /* Tensors large enough that eval() splits the work across its threads
+   * (more than 16384 elements per piece): every element must come out as
+   * the op's definition gives it, whichever thread wrote it. Integers
+   * below 2048 keep fp16 sums exact. */
+  enum { A = 2, B = 3, H = 64, W = 200, N = A * B * H * W };
+  double *x = malloc(N * sizeof *x), *want = malloc(N * sizeof *want);
+  ck_assert(x && want);
+  /* broadcast rows: x [2, 3, 64, 200] + z [3, 1, 200], z[b, 0, w] = 10 b + w % 7 */
+  static const char *rows = PROG("tensor<fp16, [2, 3, 64, 200]> x, tensor<fp16, [3, 1, 200]> z",
+    "  tensor<fp16, [2, 3, 64, 200]> y = add(x = x, y = z)[name = string(\"y\")];\n", "y");
+  double z[3 * 200];
+  for (int b = 0; b < 3; b++)
+    for (int w = 0; w < 200; w++)
+      z[b * 200 + w] = b * 10 + w % 7;
+  for (int i = 0; i < N; i++) {
+    int w = i % W, b = i / (H * W) % B;
+    x[i] = i % 1000;
+    want[i] = x[i] + z[b * 200 + w];
+  }
+  Case c;
+  static const int64_t dx[] = {A, B, H, W}, dz[] = {3, 1, 200};
+  ck_assert_msg(case_open(&c, rows) == 0, "open failed: %s", c.err);
+  case_in(&c, 0, 4, dx, x);
+  case_in(&c, 1, 3, dz, z);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP16, 4, dx, want);
+  case_close(&c);
+  /* one collapsed row (same shapes): the elements are split */
+  static const char *flat = PROG("tensor<fp16, [2, 3, 64, 200]> x",
+    "  tensor<fp16, [2, 3, 64, 200]> y = mul(x = x, y = x)[name = string(\"y\")];\n", "y");
+  for (int i = 0; i < N; i++) {
+    x[i] = i % 45 - 22;
+    want[i] = x[i] * x[i];
+  }
+  run1(flat, 4, dx, x, MIL_FP16, 4, dx, want);
+  /* reduce_sum over the channels of [1, 768, 1, 64]: sums of integers */
+  static const char *red = PROG("tensor<fp32, [1, 768, 1, 64]> x",
+    "  tensor<fp32, [1, 1, 1, 64]> y = reduce_sum(axes = tensor<int32, [1]>([1]), keep_dims = bool(true), x = x)[name = string(\"y\")];\n", "y");
+  static const int64_t dr[] = {1, 768, 1, 64}, dro[] = {1, 1, 1, 64};
+  for (int i = 0; i < 768 * 64; i++)
+    x[i] = i % 64 + i / 64 % 3;   /* position s, channel c: s + c % 3 */
+  for (int sp = 0; sp < 64; sp++)
+    want[sp] = 768.0 * sp + 256 * (0 + 1 + 2);
+  run1(red, 4, dr, x, MIL_FP32, 4, dro, want);
+  free(x);
+  free(want);
 }
 END_TEST
 
@@ -1407,6 +1551,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_quantize_clamp);
   tcase_add_test(t, test_quantize_per_axis);
   tcase_add_test(t, test_dequantize_zero_point);
+  tcase_add_test(t, test_dequantize_fp16_rounding);
   tcase_add_test(t, test_constexpr_affine);
   tcase_add_test(t, test_constexpr_blockwise);
   tcase_add_test(t, test_constexpr_sparse_shift);
@@ -1426,6 +1571,8 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_reductions);
   tcase_add_test(t, test_fp16_rounding);
   tcase_add_test(t, test_round_fp16_matches_reference);
+  tcase_add_test(t, test_vector_math_vs_libm);
+  tcase_add_test(t, test_parallel_kernels);
   tcase_add_test(t, test_matmul_transpose);
   tcase_add_test(t, test_matmul_batch);
   tcase_add_test(t, test_linear);

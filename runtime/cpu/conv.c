@@ -15,6 +15,13 @@ enum {
   CONV_IM2COL,     /* columns in the scratch buffer, then a GEMM per group */
   CONV_DIRECT,     /* 1x1, stride 1, no padding: x is the GEMM's operand */
   CONV_DEPTHWISE,  /* one input channel per group: taps added row by row */
+  /* im2col's GEMMs take this many output columns at a time, so the
+   * scratch buffer holds one block's columns, not the whole matrix (3x3,
+   * 128 channels, 56x56: 4.7 MB, not 14.4). Blocks small enough to stay
+   * in cache (about 100 columns) made OpenBLAS slower on the bench than
+   * the copy they save; 1024 measured the same as one block, within the
+   * shared machine's noise. */
+  CONV_COLS = 2048,
 };
 
 /* x, weight and an optional bias (s->in[0..2]); x and weight fp16 or fp32. */
@@ -120,32 +127,47 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
                 kv[12] == 0 && kv[13] == kv[2] && kv[14] == kv[3];
   s->k[16] = direct ? CONV_DIRECT : cin == groups ? CONV_DEPTHWISE : CONV_IM2COL;
   if (s->k[16] == CONV_IM2COL)
-    cpu_scratch(b, cin / groups * kv[5] * kv[6] * kv[13] * kv[14]);
+    cpu_scratch(b, cin / groups * kv[5] * kv[6] * (kv[13] * kv[14] < CONV_COLS ? kv[13] * kv[14] : CONV_COLS));
+  /* the GEMM kernels round each block of columns as it is done */
+  s->rounds = s->k[16] != CONV_DEPTHWISE && x.dtype == MIL_FP16;
   return cpu_one_out(b, x.dtype, x.rank, odim);
 }
 
-/* Columns for one group: row (c, kh, kw), column (oh, ow); zeros where
- * the window reads padding. */
-static void im2col(float *col, const float *x, const int64_t *k, int64_t cg) {
+/* Columns [c0, c0 + nc) of the im2col matrix of one group: row (c, kh,
+ * kw), column (oh, ow) flattened; zeros where the window reads padding.
+ * Rows [r0, r1) only, so threads can share the work. */
+static void im2col_rows(float *col, const float *x, const int64_t *k, int64_t c0, int64_t nc,
+                        int64_t r0, int64_t r1) {
   int64_t H = k[2], W = k[3], Kh = k[5], Kw = k[6], sh = k[7], sw = k[8], dh = k[9], dw = k[10];
-  int64_t pt = k[11], pl = k[12], Ho = k[13], Wo = k[14];
-  for (int64_t c = 0; c < cg; c++)
-    for (int64_t kh = 0; kh < Kh; kh++)
-      for (int64_t kw = 0; kw < Kw; kw++) {
-        float *dst = col + ((c * Kh + kh) * Kw + kw) * Ho * Wo;
-        const float *xc = x + c * H * W;
-        for (int64_t oh = 0; oh < Ho; oh++, dst += Wo) {
-          int64_t ih = oh * sh - pt + kh * dh;
-          if (ih < 0 || ih >= H) {
-            memset(dst, 0, (size_t)Wo * sizeof *dst);
-            continue;
-          }
-          for (int64_t ow = 0; ow < Wo; ow++) {
-            int64_t iw = ow * sw - pl + kw * dw;
-            dst[ow] = iw >= 0 && iw < W ? xc[ih * W + iw] : 0.0f;
-          }
-        }
+  int64_t pt = k[11], pl = k[12], Wo = k[14];
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t c = r / (Kh * Kw), kh = r / Kw % Kh, kw = r % Kw;
+    float *dst = col + r * nc;
+    const float *xc = x + c * H * W;
+    for (int64_t q = c0; q < c0 + nc;) {   /* one output row's stretch at a time */
+      int64_t oh = q / Wo, ow0 = q % Wo, ow1 = Wo < ow0 + (c0 + nc - q) ? Wo : ow0 + (c0 + nc - q);
+      int64_t ih = oh * sh - pt + kh * dh;
+      float *d = dst + (q - c0);
+      if (ih < 0 || ih >= H) {
+        memset(d, 0, (size_t)(ow1 - ow0) * sizeof *d);
+      } else {
+        /* ow reads iw = ow * sw + off, inside [0, W) for ow in [lo, hi) */
+        const float *xr = xc + ih * W;
+        int64_t off = kw * dw - pl, lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
+        lo = lo < ow0 ? ow0 : lo > ow1 ? ow1 : lo;
+        hi = hi > ow1 ? ow1 : hi < lo ? lo : hi;
+        memset(d, 0, (size_t)(lo - ow0) * sizeof *d);
+        if (sw == 1)
+          memcpy(d + (lo - ow0), xr + lo + off, (size_t)(hi - lo) * sizeof *d);
+        else
+          for (int64_t ow = lo; ow < hi; ow++)
+            d[ow - ow0] = xr[ow * sw + off];
+        memset(d + (hi - ow0), 0, (size_t)(ow1 - hi) * sizeof *d);
       }
+      q += ow1 - ow0;
+    }
+  }
 }
 
 static void tap_row(float *restrict y, const float *restrict x, int64_t n, float w) {
@@ -183,6 +205,56 @@ static void depthwise(float *y, const float *x, const float *w, float b, const i
   }
 }
 
+typedef struct ConvJob {
+  const CpuPlan *p;
+  const CpuStep *s;
+  float *y;                 /* im2col: the columns; rounding: the block's first row */
+  const float *x;
+  int64_t c0, nc, ld;
+} ConvJob;
+
+static void im2col_piece(void *ctx, int64_t lo, int64_t hi) {
+  const ConvJob *j = ctx;
+  im2col_rows(j->y, j->x, j->s->k, j->c0, j->nc, lo, hi);
+}
+
+static void round_piece(void *ctx, int64_t lo, int64_t hi) {
+  const ConvJob *j = ctx;
+  for (int64_t m = lo; m < hi; m++)
+    cpu_round_fp16(j->y + m * j->ld, j->nc);
+}
+
+/* One group: mg output channels from cg input channels. */
+static void conv_group(const CpuPlan *p, const CpuStep *s, const float *w, const float *bias,
+                       const float *xg, float *yg, int64_t mg, int64_t cg) {
+  const int64_t *k = s->k;
+  int64_t KK = cg * k[5] * k[6], OHW = k[13] * k[14];
+  bool cols = k[16] == CONV_IM2COL, round = s->rounds && !p->fp32;
+  int64_t nb = cols ? CONV_COLS : OHW;
+  for (int64_t c0 = 0; c0 < OHW; c0 += nb) {
+    int64_t nc = OHW - c0 < nb ? OHW - c0 : nb;
+    const float *B = xg + c0;
+    int ldb = (int)OHW;
+    if (cols) {
+      ConvJob j = {p, s, p->scratch, xg, c0, nc, 0};
+      cpu_parallel(getenv("SER") ? NULL : p->pool, KK, 64, im2col_piece, &j);
+      B = p->scratch;
+      ldb = (int)nc;
+    }
+    for (int64_t m = 0; bias && m < mg; m++) {
+      float *restrict row = yg + m * OHW + c0;
+      const float v = bias[m];
+      CPU_EACH(nc, row[i] = v);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)nc, (int)KK, 1.0f, w,
+                (int)KK, B, ldb, bias ? 1.0f : 0.0f, yg + c0, (int)OHW);
+    if (round) {
+      ConvJob j = {p, s, yg + c0, NULL, c0, nc, OHW};
+      cpu_parallel(getenv("SER") ? NULL : p->pool, mg, 16, round_piece, &j);
+    }
+  }
+}
+
 static void run_conv(const CpuPlan *p, const CpuStep *s) {
   const int64_t *k = s->k;
   const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
@@ -199,19 +271,7 @@ static void run_conv(const CpuPlan *p, const CpuStep *s) {
           depthwise(yg + m * OHW, xg, w + (g * mg + m) * KK, bias ? bias[g * mg + m] : 0.0f, k);
         continue;
       }
-      const float *col = xg;
-      if (k[16] == CONV_IM2COL) {
-        im2col(p->scratch, xg, k, cg);
-        col = p->scratch;
-      }
-      for (int64_t m = 0; bias && m < mg; m++) {
-        float *restrict row = yg + m * OHW;
-        const float v = bias[g * mg + m];
-        CPU_EACH(OHW, row[i] = v);
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)OHW, (int)(cg * KK),
-                  1.0f, w + g * mg * cg * KK, (int)(cg * KK), col, (int)OHW, bias ? 1.0f : 0.0f,
-                  yg, (int)OHW);
+      conv_group(p, s, w + g * mg * cg * KK, bias ? bias + g * mg : NULL, xg, yg, mg, cg);
     }
 }
 

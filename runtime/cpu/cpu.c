@@ -10,6 +10,7 @@
  * has run. eval() then only calls kernels. */
 #include "cpu.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -867,6 +868,7 @@ static int build(CpuBuild *b) {
 static void plan_free(CpuPlan *p) {
   if (!p)
     return;
+  cpu_pool_free(p->pool);
   for (int i = 0; i < p->nsteps; i++)
     step_free(&p->steps[i]);
   for (int i = 0; i < p->nbufs; i++)
@@ -895,6 +897,8 @@ static int cpu_open(const Model *m, const BackendOpts *o, void **state, Diag *d)
     plan_free(p);
     return -1;
   }
+  /* as many threads as the GEMMs get; without a pool, eval() runs on one */
+  p->pool = cpu_pool_new(openblas_get_num_threads());
   *state = p;
   return 0;
 }
@@ -937,6 +941,20 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static void round_piece(void *ctx, int64_t lo, int64_t hi) {
+  cpu_round_fp16((float *)ctx + lo, hi - lo);
+}
+
+/* A step's fp16 outputs rounded on all threads, unless its kernel rounds
+ * them as it writes them. */
+static void round_outputs(const CpuPlan *p, const CpuStep *s) {
+  for (int k = 0; k < s->nout && !p->fp32 && !s->exact && !s->rounds; k++) {
+    const CpuSlot *o = &p->slots[s->out[k]];
+    if (o->dtype == MIL_FP16)
+      cpu_parallel(p->pool, o->n, 1 << 14, round_piece, o->data);
+  }
+}
+
 static int cpu_eval(void *state, double *ms, Diag *d) {
   (void)ms;
   (void)d;
@@ -945,8 +963,7 @@ static int cpu_eval(void *state, double *ms, Diag *d) {
     const CpuStep *s = &p->steps[i];
     double t0 = p->timer ? now_ms() : 0;
     s->run(p, s);
-    for (int k = 0; k < s->nout && !p->fp32 && !s->exact; k++)
-      round_slot(&p->slots[s->out[k]]);
+    round_outputs(p, s);
     if (p->timer)
       p->timer->done(p->timer->ctx, s->op, now_ms() - t0);
   }

@@ -42,6 +42,12 @@ typedef struct CpuSlot {
 
 typedef struct CpuPlan CpuPlan;
 typedef struct CpuStep CpuStep;
+typedef struct CpuPool CpuPool;
+
+/* A kernel's share of its step: units [lo, hi) of s->nunits (elements,
+ * rows, ...). With s->rounds it rounds the fp16 output it writes itself
+ * (cpu_round_out), while the values are still in cache. */
+typedef void CpuRangeFn(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi);
 
 struct CpuStep {
   const MilOp *op;
@@ -55,6 +61,10 @@ struct CpuStep {
   float f[4];               /* float parameters */
   int64_t *tab[2];          /* offset tables (reductions, batches) */
   int64_t ntab[2];
+  CpuRangeFn *range;        /* when set (and run is cpu_run_range), nunits are */
+  int64_t nunits;           /* split across the threads, at least grain each; */
+  int64_t grain;            /* the preparer sets all three */
+  bool rounds;              /* run rounds its fp16 outputs itself, else eval() does */
 };
 
 struct CpuPlan {
@@ -71,6 +81,7 @@ struct CpuPlan {
   int ninputs, *inputs;     /* slot of each function input */
   int noutputs, *outputs;   /* slot of each function output */
   const OpTimer *timer;     /* anerun --profile, or NULL */
+  CpuPool *pool;            /* eval()'s threads (NULL: one), as many as OpenBLAS's */
 };
 
 /* What an op preparer sees while open() builds the plan. */
@@ -218,6 +229,32 @@ void cpu_copy_strided(uint32_t *dst, const uint32_t *src, int rank, const int64_
 void cpu_run_strided(const CpuPlan *p, const CpuStep *s);
 
 void cpu_run_copy(const CpuPlan *p, const CpuStep *s);
+
+/* Threads. cpu_parallel runs fn(ctx, lo, hi) on contiguous pieces of
+ * [0, n), at least grain units each, one piece per thread of the pool (the
+ * caller takes the first); it returns when all are done. A NULL pool runs
+ * fn(ctx, 0, n). Kernels run under it must not call it again. */
+CpuPool *cpu_pool_new(int nthreads);
+void cpu_pool_free(CpuPool *pool);
+void cpu_parallel(CpuPool *pool, int64_t n, int64_t grain,
+                  void (*fn)(void *ctx, int64_t lo, int64_t hi), void *ctx);
+/* The run of a step with a range function: all of its units, on the
+ * plan's threads. */
+void cpu_run_range(const CpuPlan *p, const CpuStep *s);
+/* Rounds elements [lo, hi) of the step's output k to fp16 where eval()
+ * would have: an fp16 output, not --precision fp32, not an exact op. */
+void cpu_round_out(const CpuPlan *p, const CpuStep *s, int k, int64_t lo, int64_t hi);
+
+/* Vector math over arrays (y may be x), branch-free so the loops
+ * vectorise; kit.c gives each one's error bound against libm, which
+ * tests/test_cpu.c asserts over a sweep of inputs. */
+void cpu_vexp(float *y, const float *x, int64_t n);
+void cpu_vtanh(float *y, const float *x, int64_t n);
+void cpu_vsigmoid(float *y, const float *x, int64_t n);
+/* The largest element (NaNs skipped, as by fmaxf; -inf for none), the sum
+ * (in four interleaved partial sums). */
+float cpu_vmax(const float *x, int64_t n);
+float cpu_vsum(const float *x, int64_t n);
 
 /* movement.c: the view slice_by_index's parameters select in x: the step's
  * k as cpu_run_strided reads it, the view's dims; its rank, or -1. */

@@ -53,6 +53,17 @@ static int unary_params(CpuBuild *b, CpuStep *s) {
   return 0;
 }
 
+/* Elementwise steps split their elements (or rows) across the threads. */
+static void set_range(CpuStep *s, CpuRangeFn *fn, int64_t units, int64_t per_unit) {
+  s->run = cpu_run_range;
+  s->range = fn;
+  s->rounds = true;
+  s->nunits = units;
+  s->grain = per_unit >= 16384 ? 1 : 16384 / (per_unit ? per_unit : 1);
+}
+
+static CpuRangeFn range_unary;
+
 static int prep_unary(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0)
@@ -75,10 +86,9 @@ static int prep_unary(CpuBuild *b, CpuStep *s) {
       return cpu_error(b, "unknown gelu mode \"%s\" (EXACT, TANH_APPROXIMATION or "
                        "SIGMOID_APPROXIMATION)", mode);
   }
+  set_range(s, range_unary, x.n, 1);
   return unary_params(b, s) < 0 ? -1 : cpu_same_out(b, &x);
 }
-
-static float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 /* Half to even, as numpy's round (coremltools' reference for round). */
 static float round_even(float v) { return v - remainderf(v, 1.0f); }
@@ -102,19 +112,31 @@ static void unary_row(int mode, float *restrict y, const float *restrict x, int6
   case U_LINEAR: CPU_EACH(n, y[i] = a * x[i] + c); break;
   case U_HARD_SIGMOID: MAP(fminf(fmaxf(a * v + c, 0.0f), 1.0f)); break;
   case U_CLAMPED_RELU: MAP(fminf(v >= 0 ? v : a * v, c)); break;
-  case U_SIGMOID: MAP(sigm(v)); break;
-  case U_TANH: MAP(tanhf(v)); break;
-  case U_SILU: MAP(v * sigm(v)); break;
+  /* the transcendental ones through kit.c's vector math (error bounds there) */
+  case U_SIGMOID: cpu_vsigmoid(y, x, n); break;
+  case U_TANH: cpu_vtanh(y, x, n); break;
+  case U_SILU:
+    cpu_vsigmoid(y, x, n);
+    CPU_EACH(n, y[i] = x[i] * y[i]);
+    break;
   case U_GELU_EXACT: MAP(0.5f * v * (1.0f + erff(v * 0.7071067811865476f))); break;
-  case U_GELU_TANH: MAP(0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)))); break;
-  case U_GELU_SIGMOID: MAP(v * sigm(1.702f * v)); break;
+  case U_GELU_TANH:
+    CPU_EACH(n, y[i] = k * (x[i] + 0.044715f * x[i] * x[i] * x[i]));
+    cpu_vtanh(y, y, n);
+    CPU_EACH(n, y[i] = 0.5f * x[i] * (1.0f + y[i]));
+    break;
+  case U_GELU_SIGMOID:
+    CPU_EACH(n, y[i] = 1.702f * x[i]);
+    cpu_vsigmoid(y, y, n);
+    CPU_EACH(n, y[i] = x[i] * y[i]);
+    break;
   case U_SQRT: MAP(sqrtf(v)); break;
   case U_RSQRT: MAP(1.0f / sqrtf(v + a)); break;
   case U_CEIL: MAP(ceilf(v)); break;
   case U_FLOOR: MAP(floorf(v)); break;
   case U_ROUND: MAP(round_even(v)); break;
   case U_SIGN: MAP(sign(v)); break;
-  case U_EXP: MAP(expf(v)); break;
+  case U_EXP: cpu_vexp(y, x, n); break;
   case U_EXP2: MAP(exp2f(v)); break;
   case U_LOG: MAP(logf(v + a)); break;
   case U_SIN: MAP(sinf(v)); break;
@@ -131,21 +153,33 @@ static void unary_row(int mode, float *restrict y, const float *restrict x, int6
   case U_SOFTPLUS: MAP(v > 20 ? v : log1pf(expf(v))); break;
   case U_SOFTSIGN: MAP(v / (1.0f + fabsf(v))); break;
   case U_ELU: MAP(v > 0 ? v : a * expm1f(v)); break;
-  case U_SCALED_TANH: MAP(a * tanhf(c * v)); break;
+  case U_SCALED_TANH:
+    CPU_EACH(n, y[i] = c * x[i]);
+    cpu_vtanh(y, y, n);
+    CPU_EACH(n, y[i] = a * y[i]);
+    break;
   default: memcpy(y, x, (size_t)n * sizeof *y); break;
   }
 }
 
-static void run_unary(const CpuPlan *p, const CpuStep *s) {
-  int64_t n = cpu_out0(p, s)->n;
-  if (s->mode == U_NOT) {
-    const int32_t *x = cpu_idata(p, s->in[0]);
-    int32_t *y = cpu_idata(p, s->out[0]);
-    CPU_EACH(n, y[i] = !x[i]);
-    return;
+/* Pieces of EW_BLOCK elements: computed, then rounded while in cache. */
+enum { EW_BLOCK = 4096 };
+
+static void range_unary(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
+  for (int64_t b = lo; b < hi; b += EW_BLOCK) {
+    int64_t n = hi - b < EW_BLOCK ? hi - b : EW_BLOCK;
+    if (s->mode == U_NOT) {
+      const int32_t *x = cpu_idata(p, s->in[0]) + b;
+      int32_t *y = cpu_idata(p, s->out[0]) + b;
+      CPU_EACH(n, y[i] = !x[i]);
+      continue;
+    }
+    unary_row(s->mode, cpu_data(p, s->out[0]) + b, cpu_data(p, s->in[0]) + b, n, s->f[0],
+              s->f[1]);
+    cpu_round_out(p, s, 0, b, b + n);
   }
-  unary_row(s->mode, cpu_data(p, s->out[0]), cpu_data(p, s->in[0]), n, s->f[0], s->f[1]);
 }
+
 
 /* ---- elementwise binary (numpy broadcasting) --------------------------------------
  * The broadcast is collapsed at open(): size-1 dims dropped, neighbours
@@ -192,6 +226,8 @@ static void collapse(CpuStep *s, int rank, const int64_t *dim, const int64_t *xs
   s->k[0] = nd;
 }
 
+static CpuRangeFn range_binary;
+
 static int prep_binary(CpuBuild *b, CpuStep *s) {
   CpuSlot x, y;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "y", true, &y) < 0)
@@ -234,6 +270,11 @@ static int prep_binary(CpuBuild *b, CpuStep *s) {
     ys[i] = dy == 1 ? 0 : yst[iy];
   }
   collapse(s, rank, dim, xs, ys);
+  int nd = (int)s->k[0];
+  if (nd == 1)
+    set_range(s, range_binary, s->k[1], 1);
+  else
+    set_range(s, range_binary, cpu_prod(&s->k[1], 0, nd - 1), s->k[nd]);
   MilDtype odt = is_compare(s->mode) || logic ? MIL_BOOL : promote(x.dtype, y.dtype);
   return cpu_one_out(b, odt, rank, dim);
 }
@@ -335,17 +376,39 @@ static void generic_row(const CpuStep *s, void *o, const void *x, int64_t sx, co
   }
 }
 
-static void run_binary(const CpuPlan *p, const CpuStep *s) {
+static void any_row(const CpuStep *s, float *o, const float *x, int64_t sx, const float *y,
+                    int64_t sy, int64_t n) {
+  if (s->k[25])
+    generic_row(s, o, x, sx, y, sy, n);
+  else
+    binary_row(s->mode, o, x, sx, y, sy, n);
+}
+
+/* Units are the rows of the collapsed broadcast, or the elements when it
+ * is a single row. */
+static void range_binary(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
   const float *x = cpu_data(p, s->in[0]), *y = cpu_data(p, s->in[1]);
   float *o = cpu_data(p, s->out[0]);
   int nd = (int)s->k[0];
   const int64_t *d = &s->k[1], *xs = &s->k[9], *ys = &s->k[17];
-  int64_t n = d[nd - 1], outer = cpu_prod(d, 0, nd - 1), idx[MIL_MAX_RANK] = {0};
-  for (int64_t t = 0; t < outer; t++, o += n) {
-    if (s->k[25])
-      generic_row(s, o, x, xs[nd - 1], y, ys[nd - 1], n);
-    else
-      binary_row(s->mode, o, x, xs[nd - 1], y, ys[nd - 1], n);
+  int64_t n = d[nd - 1], sx = xs[nd - 1], sy = ys[nd - 1], idx[MIL_MAX_RANK] = {0};
+  if (nd == 1) {
+    for (int64_t b = lo; b < hi; b += EW_BLOCK) {
+      int64_t m = hi - b < EW_BLOCK ? hi - b : EW_BLOCK;
+      any_row(s, o + b, x + b * sx, sx, y + b * sy, sy, m);
+      cpu_round_out(p, s, 0, b, b + m);
+    }
+    return;
+  }
+  for (int64_t t = lo, k = nd - 2; k >= 0; k--) {   /* where row lo starts */
+    idx[k] = t % d[k];
+    t /= d[k];
+    x += idx[k] * xs[k];
+    y += idx[k] * ys[k];
+  }
+  for (int64_t t = lo; t < hi; t++) {
+    any_row(s, o + t * n, x, sx, y, sy, n);
+    cpu_round_out(p, s, 0, t * n, (t + 1) * n);
     for (int k = nd - 2; k >= 0; k--) {
       x += xs[k];
       y += ys[k];
@@ -446,65 +509,65 @@ static void run_per_channel(const CpuPlan *p, const CpuStep *s) {
 const CpuOpDef cpu_ops_elementwise[] = {
   {"prelu", prep_per_channel, run_per_channel, PC_PRELU, false, false},
   {"softplus_parametric", prep_per_channel, run_per_channel, PC_SOFTPLUS, false, false},
-  {"abs", prep_unary, run_unary, U_ABS, false, true},
-  {"acos", prep_unary, run_unary, U_ACOS, false, false},
-  {"add", prep_binary, run_binary, B_ADD, false, false},
-  {"asin", prep_unary, run_unary, U_ASIN, false, false},
-  {"atan", prep_unary, run_unary, U_ATAN, false, false},
-  {"atanh", prep_unary, run_unary, U_ATANH, false, false},
+  {"abs", prep_unary, cpu_run_range, U_ABS, false, true},
+  {"acos", prep_unary, cpu_run_range, U_ACOS, false, false},
+  {"add", prep_binary, cpu_run_range, B_ADD, false, false},
+  {"asin", prep_unary, cpu_run_range, U_ASIN, false, false},
+  {"atan", prep_unary, cpu_run_range, U_ATAN, false, false},
+  {"atanh", prep_unary, cpu_run_range, U_ATANH, false, false},
   {"cast", prep_cast, run_cast, 0, false, false},
-  {"ceil", prep_unary, run_unary, U_CEIL, false, false},
-  {"clamped_relu", prep_unary, run_unary, U_CLAMPED_RELU, false, false},
-  {"clip", prep_unary, run_unary, U_CLIP, false, false},
-  {"cos", prep_unary, run_unary, U_COS, false, false},
-  {"cosh", prep_unary, run_unary, U_COSH, false, false},
-  {"elu", prep_unary, run_unary, U_ELU, false, false},
-  {"equal", prep_binary, run_binary, B_EQ, false, false},
-  {"erf", prep_unary, run_unary, U_ERF, false, false},
-  {"exp", prep_unary, run_unary, U_EXP, false, false},
-  {"exp2", prep_unary, run_unary, U_EXP2, false, false},
-  {"floor", prep_unary, run_unary, U_FLOOR, false, false},
-  {"floor_div", prep_binary, run_binary, B_FLOORDIV, false, false},
-  {"gelu", prep_unary, run_unary, U_GELU_EXACT, false, false},
-  {"greater", prep_binary, run_binary, B_GT, false, false},
-  {"greater_equal", prep_binary, run_binary, B_GE, false, false},
-  {"identity", prep_unary, run_unary, U_IDENTITY, false, true},
-  {"inverse", prep_unary, run_unary, U_INVERSE, false, false},
-  {"leaky_relu", prep_unary, run_unary, U_LEAKY, false, false},
-  {"less", prep_binary, run_binary, B_LT, false, false},
-  {"less_equal", prep_binary, run_binary, B_LE, false, false},
-  {"linear_activation", prep_unary, run_unary, U_LINEAR, false, false},
-  {"log", prep_unary, run_unary, U_LOG, false, false},
-  {"logical_and", prep_binary, run_binary, B_AND, false, false},
-  {"logical_not", prep_unary, run_unary, U_NOT, false, false},
-  {"logical_or", prep_binary, run_binary, B_OR, false, false},
-  {"logical_xor", prep_binary, run_binary, B_XOR, false, false},
-  {"maximum", prep_binary, run_binary, B_MAX, false, true},
-  {"minimum", prep_binary, run_binary, B_MIN, false, true},
-  {"mod", prep_binary, run_binary, B_MOD, false, false},
-  {"mul", prep_binary, run_binary, B_MUL, false, false},
-  {"not_equal", prep_binary, run_binary, B_NE, false, false},
-  {"pow", prep_binary, run_binary, B_POW, false, false},
-  {"real_div", prep_binary, run_binary, B_DIV, false, false},
-  {"relu", prep_unary, run_unary, U_RELU, false, true},
-  {"relu6", prep_unary, run_unary, U_RELU6, false, true},
-  {"round", prep_unary, run_unary, U_ROUND, false, false},
-  {"rsqrt", prep_unary, run_unary, U_RSQRT, false, false},
-  {"scaled_tanh", prep_unary, run_unary, U_SCALED_TANH, false, false},
-  {"sigmoid", prep_unary, run_unary, U_SIGMOID, false, false},
-  {"sigmoid_hard", prep_unary, run_unary, U_HARD_SIGMOID, false, false},
-  {"sign", prep_unary, run_unary, U_SIGN, false, false},
-  {"silu", prep_unary, run_unary, U_SILU, false, false},
-  {"sin", prep_unary, run_unary, U_SIN, false, false},
-  {"sinh", prep_unary, run_unary, U_SINH, false, false},
-  {"softplus", prep_unary, run_unary, U_SOFTPLUS, false, false},
-  {"softsign", prep_unary, run_unary, U_SOFTSIGN, false, false},
-  {"sqrt", prep_unary, run_unary, U_SQRT, false, false},
-  {"square", prep_unary, run_unary, U_SQUARE, false, false},
-  {"sub", prep_binary, run_binary, B_SUB, false, false},
-  {"tan", prep_unary, run_unary, U_TAN, false, false},
-  {"tanh", prep_unary, run_unary, U_TANH, false, false},
-  {"threshold", prep_unary, run_unary, U_THRESHOLD, false, false},
-  {"thresholded_relu", prep_unary, run_unary, U_THRESHOLDED, false, true},
+  {"ceil", prep_unary, cpu_run_range, U_CEIL, false, false},
+  {"clamped_relu", prep_unary, cpu_run_range, U_CLAMPED_RELU, false, false},
+  {"clip", prep_unary, cpu_run_range, U_CLIP, false, false},
+  {"cos", prep_unary, cpu_run_range, U_COS, false, false},
+  {"cosh", prep_unary, cpu_run_range, U_COSH, false, false},
+  {"elu", prep_unary, cpu_run_range, U_ELU, false, false},
+  {"equal", prep_binary, cpu_run_range, B_EQ, false, false},
+  {"erf", prep_unary, cpu_run_range, U_ERF, false, false},
+  {"exp", prep_unary, cpu_run_range, U_EXP, false, false},
+  {"exp2", prep_unary, cpu_run_range, U_EXP2, false, false},
+  {"floor", prep_unary, cpu_run_range, U_FLOOR, false, false},
+  {"floor_div", prep_binary, cpu_run_range, B_FLOORDIV, false, false},
+  {"gelu", prep_unary, cpu_run_range, U_GELU_EXACT, false, false},
+  {"greater", prep_binary, cpu_run_range, B_GT, false, false},
+  {"greater_equal", prep_binary, cpu_run_range, B_GE, false, false},
+  {"identity", prep_unary, cpu_run_range, U_IDENTITY, false, true},
+  {"inverse", prep_unary, cpu_run_range, U_INVERSE, false, false},
+  {"leaky_relu", prep_unary, cpu_run_range, U_LEAKY, false, false},
+  {"less", prep_binary, cpu_run_range, B_LT, false, false},
+  {"less_equal", prep_binary, cpu_run_range, B_LE, false, false},
+  {"linear_activation", prep_unary, cpu_run_range, U_LINEAR, false, false},
+  {"log", prep_unary, cpu_run_range, U_LOG, false, false},
+  {"logical_and", prep_binary, cpu_run_range, B_AND, false, false},
+  {"logical_not", prep_unary, cpu_run_range, U_NOT, false, false},
+  {"logical_or", prep_binary, cpu_run_range, B_OR, false, false},
+  {"logical_xor", prep_binary, cpu_run_range, B_XOR, false, false},
+  {"maximum", prep_binary, cpu_run_range, B_MAX, false, true},
+  {"minimum", prep_binary, cpu_run_range, B_MIN, false, true},
+  {"mod", prep_binary, cpu_run_range, B_MOD, false, false},
+  {"mul", prep_binary, cpu_run_range, B_MUL, false, false},
+  {"not_equal", prep_binary, cpu_run_range, B_NE, false, false},
+  {"pow", prep_binary, cpu_run_range, B_POW, false, false},
+  {"real_div", prep_binary, cpu_run_range, B_DIV, false, false},
+  {"relu", prep_unary, cpu_run_range, U_RELU, false, true},
+  {"relu6", prep_unary, cpu_run_range, U_RELU6, false, true},
+  {"round", prep_unary, cpu_run_range, U_ROUND, false, false},
+  {"rsqrt", prep_unary, cpu_run_range, U_RSQRT, false, false},
+  {"scaled_tanh", prep_unary, cpu_run_range, U_SCALED_TANH, false, false},
+  {"sigmoid", prep_unary, cpu_run_range, U_SIGMOID, false, false},
+  {"sigmoid_hard", prep_unary, cpu_run_range, U_HARD_SIGMOID, false, false},
+  {"sign", prep_unary, cpu_run_range, U_SIGN, false, false},
+  {"silu", prep_unary, cpu_run_range, U_SILU, false, false},
+  {"sin", prep_unary, cpu_run_range, U_SIN, false, false},
+  {"sinh", prep_unary, cpu_run_range, U_SINH, false, false},
+  {"softplus", prep_unary, cpu_run_range, U_SOFTPLUS, false, false},
+  {"softsign", prep_unary, cpu_run_range, U_SOFTSIGN, false, false},
+  {"sqrt", prep_unary, cpu_run_range, U_SQRT, false, false},
+  {"square", prep_unary, cpu_run_range, U_SQUARE, false, false},
+  {"sub", prep_binary, cpu_run_range, B_SUB, false, false},
+  {"tan", prep_unary, cpu_run_range, U_TAN, false, false},
+  {"tanh", prep_unary, cpu_run_range, U_TANH, false, false},
+  {"threshold", prep_unary, cpu_run_range, U_THRESHOLD, false, false},
+  {"thresholded_relu", prep_unary, cpu_run_range, U_THRESHOLDED, false, true},
   {NULL, NULL, NULL, 0, false, false},
 };

@@ -47,6 +47,80 @@ static int per_axis(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *sc
   return 0;
 }
 
+/* q = clip(round_half_even(x / scale) + zero_point, lo, hi), the quotient
+ * in fp32. Quotients beyond the range are first clamped to just outside
+ * it (the final clip gives the same), so adding and removing 1.5 * 2^23
+ * rounds them to an integer, half to even, in one IEEE addition; this
+ * vectorises where rintf needs SSE4.1. NaN gives 0. */
+static void quant_row(int32_t *restrict y, const float *restrict x, int64_t n, float d, float z,
+                      float lo, float hi) {
+  const float lo2 = lo - z - 1, hi2 = hi - z + 1, magic = 0x1.8p23f;
+  CPU_EACH(n, float t = x[i] / d; t = t < lo2 ? lo2 : t > hi2 ? hi2 : t;
+           t = (t + magic) - magic + z; t = t < lo ? lo : t > hi ? hi : t;
+           y[i] = (int32_t)(t == t ? t : 0));
+}
+
+/* y = scale * (q - zero_point), in fp32; rounded to scale's dtype after. */
+static void dequant_row(float *restrict y, const int32_t *restrict x, int64_t n, float d,
+                        float z) {
+  CPU_EACH(n, y[i] = d * ((float)x[i] - z));
+}
+
+/* Units [lo, hi) of (outer, channel) rows, each with its channel's scale
+ * and zero point; of elements when there is one row (per tensor). */
+static void affine_range(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi, bool quant) {
+  const float *sc = cpu_data(p, s->in[1]);
+  const CpuSlot *zp = s->in[2] >= 0 ? &p->slots[s->in[2]] : NULL;
+  int64_t C = s->k[1], inner = s->k[2], rows = s->k[0] * C == 1;
+  int64_t r0 = rows ? 0 : lo, r1 = rows ? 1 : hi;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t c = r % C, at = rows ? lo : r * inner, n = rows ? hi - lo : inner;
+    float z = zp ? (float)cpu_get(zp, c) : 0.0f;
+    if (quant) {
+      quant_row(cpu_idata(p, s->out[0]) + at, cpu_data(p, s->in[0]) + at, n, sc[c], z,
+                (float)s->k[3], (float)s->k[4]);
+    } else {
+      dequant_row(cpu_data(p, s->out[0]) + at, cpu_idata(p, s->in[0]) + at, n, sc[c], z);
+      cpu_round_out(p, s, 0, at, at + n);
+    }
+  }
+}
+
+static void range_quantize(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
+  affine_range(p, s, lo, hi, true);
+}
+
+static void range_dequantize(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
+  affine_range(p, s, lo, hi, false);
+}
+
+/* Splits the rows (or the elements of a single row) across the threads. */
+static void affine_units(CpuStep *s, CpuRangeFn *fn) {
+  int64_t rows = s->k[0] * s->k[1];
+  s->run = cpu_run_range;
+  s->range = fn;
+  s->rounds = true;
+  s->nunits = rows == 1 ? s->k[2] : rows;
+  s->grain = rows == 1 ? 16384 : 16384 / (s->k[2] + 1) + 1;
+}
+
+/* Whether every fp16 value dequantize can produce is exact: with each
+ * scale a power of two 2^e, -24 <= e, and the widest |q - zero_point| times
+ * it at most 65504, scale * (q - zero_point) is an integer of at most 9
+ * bits times 2^e, held exactly by fp32's product and by fp16; so rounding
+ * it to fp16 would change nothing. */
+static bool dequant_exact(const CpuSlot *x, const CpuSlot *sc, const CpuSlot *zp) {
+  double lo, hi;
+  cpu_int_range(x->dtype, &lo, &hi);
+  for (int64_t c = 0; c < sc->n; c++) {
+    double z = zp ? cpu_get(zp, c) : 0, d = fabs(sc->data[c]);
+    int e;
+    if (frexp(d, &e) != 0.5 || e - 1 < -24 || z != floor(z) || fmax(hi - z, z - lo) * d > 65504)
+      return false;
+  }
+  return true;
+}
+
 static int prep_quantize(CpuBuild *b, CpuStep *s) {
   CpuSlot x, sc, z;
   const char *odt;
@@ -69,21 +143,10 @@ static int prep_quantize(CpuBuild *b, CpuStep *s) {
   cpu_int_range(dt, &lo, &hi);
   s->k[3] = (int64_t)lo;
   s->k[4] = (int64_t)hi;
+  affine_units(s, range_quantize);
   return cpu_one_out(b, dt, x.rank, x.dim);
 }
 
-/* q = clip(round_half_even(x / scale) + zero_point, lo, hi), the quotient
- * in fp32. Quotients beyond the range are first clamped to just outside
- * it (the final clip gives the same), so adding and removing 1.5 * 2^23
- * rounds them to an integer, half to even, in one IEEE addition; this
- * vectorises where rintf needs SSE4.1. NaN gives 0. */
-static void quant_row(int32_t *restrict y, const float *restrict x, int64_t n, float d, float z,
-                      float lo, float hi) {
-  const float lo2 = lo - z - 1, hi2 = hi - z + 1, magic = 0x1.8p23f;
-  CPU_EACH(n, float t = x[i] / d; t = t < lo2 ? lo2 : t > hi2 ? hi2 : t;
-           t = (t + magic) - magic + z; t = t < lo ? lo : t > hi ? hi : t;
-           y[i] = (int32_t)(t == t ? t : 0));
-}
 
 static int prep_dequantize(CpuBuild *b, CpuStep *s) {
   bool cx = s->mode == 1;   /* constexpr_affine_dequantize */
@@ -99,34 +162,14 @@ static int prep_dequantize(CpuBuild *b, CpuStep *s) {
                      mil_dtype_name(x.dtype));
   if (per_axis(b, s, &x, &sc, &z, cx) < 0)
     return -1;
+  if (sc.dtype == MIL_FP16 && dequant_exact(&x, &sc, s->in[2] >= 0 ? &z : NULL))
+    s->exact = true;
+  affine_units(s, range_dequantize);
   return cpu_one_out(b, sc.dtype, x.rank, x.dim);
 }
 
-/* y = scale * (q - zero_point), in fp32; rounded to scale's dtype after. */
-static void dequant_row(float *restrict y, const int32_t *restrict x, int64_t n, float d,
-                        float z) {
-  CPU_EACH(n, y[i] = d * ((float)x[i] - z));
-}
 
-/* Each (outer, channel) row with its channel's scale and zero point. */
-static void run_affine(const CpuPlan *p, const CpuStep *s, bool quant) {
-  const float *sc = cpu_data(p, s->in[1]);
-  const CpuSlot *zp = s->in[2] >= 0 ? &p->slots[s->in[2]] : NULL;
-  int64_t outer = s->k[0], C = s->k[1], inner = s->k[2];
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t c = 0; c < C; c++) {
-      int64_t at = (o * C + c) * inner;
-      float z = zp ? (float)cpu_get(zp, c) : 0.0f;
-      if (quant)
-        quant_row(cpu_idata(p, s->out[0]) + at, cpu_data(p, s->in[0]) + at, inner, sc[c], z,
-                  (float)s->k[3], (float)s->k[4]);
-      else
-        dequant_row(cpu_data(p, s->out[0]) + at, cpu_idata(p, s->in[0]) + at, inner, sc[c], z);
-    }
-}
 
-static void run_quantize(const CpuPlan *p, const CpuStep *s) { run_affine(p, s, true); }
-static void run_dequantize(const CpuPlan *p, const CpuStep *s) { run_affine(p, s, false); }
 
 /* ---- constexpr ops ------------------------------------------------------------------ */
 
@@ -475,12 +518,12 @@ static int prep_constexpr_cast(CpuBuild *b, CpuStep *s) {
 const CpuOpDef cpu_ops_quant[] = {
   {"constexpr_cast", prep_constexpr_cast, cpu_run_copy, 0, true, false},
   {"constexpr_sparse_to_dense", prep_sparse, run_sparse, 0, true, false},
-  {"constexpr_affine_dequantize", prep_dequantize, run_dequantize, 1, true, false},
+  {"constexpr_affine_dequantize", prep_dequantize, cpu_run_range, 1, true, false},
   {"constexpr_blockwise_shift_scale", prep_blockwise, run_blockwise, 0, true, false},
   {"constexpr_lut_to_dense", prep_lut, run_lut, 0, true, false},
   {"constexpr_lut_to_sparse", prep_lut_sparse, run_lut_sparse, 0, true, false},
   {"constexpr_sparse_blockwise_shift_scale", prep_sparse_shift, run_sparse_shift, 0, true, false},
-  {"dequantize", prep_dequantize, run_dequantize, 0, false, false},
-  {"quantize", prep_quantize, run_quantize, 0, false, false},
+  {"dequantize", prep_dequantize, cpu_run_range, 0, false, false},
+  {"quantize", prep_quantize, cpu_run_range, 0, false, false},
   {NULL, NULL, NULL, 0, false, false},
 };

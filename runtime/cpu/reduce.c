@@ -9,6 +9,19 @@
 
 /* ---- softmax, layer_norm, reductions ------------------------------------------------ */
 
+/* Reductions and layer_norm split their outer positions (tab[0]) across
+ * the threads; a reduction's outputs are those positions, in order, so it
+ * rounds its own. */
+static void outer_units(CpuStep *s, CpuRangeFn *fn, bool rounds) {
+  s->run = cpu_run_range;
+  s->range = fn;
+  s->rounds = rounds;
+  s->nunits = s->ntab[0];
+  s->grain = 16384 / (s->ntab[1] + 1) + 1;
+}
+
+static CpuRangeFn range_softmax, range_layer_norm, range_reduce;
+
 static int prep_softmax(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   int64_t axis, def = -1;
@@ -19,26 +32,41 @@ static int prep_softmax(CpuBuild *b, CpuStep *s) {
   s->k[0] = cpu_prod(x.dim, 0, ax);
   s->k[1] = x.dim[ax];
   s->k[2] = cpu_prod(x.dim, ax + 1, x.rank);
+  s->range = range_softmax;
+  s->rounds = true;
+  s->nunits = s->k[0];
+  s->grain = 16384 / (s->k[1] * s->k[2] + 1) + 1;
   return cpu_same_out(b, &x);
 }
 
-static void run_softmax(const CpuPlan *p, const CpuStep *s) {
+/* Units are the outer positions; a contiguous row (inner 1) takes the
+ * vector max, exp and sum. */
+static void range_softmax(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
   const float *x = cpu_data(p, s->in[0]);
   float *y = cpu_data(p, s->out[0]);
-  int64_t outer = s->k[0], n = s->k[1], inner = s->k[2];
-  for (int64_t o = 0; o < outer; o++)
+  int64_t n = s->k[1], inner = s->k[2];
+  for (int64_t o = lo; o < hi; o++) {
     for (int64_t j = 0; j < inner; j++) {
       const float *xr = x + o * n * inner + j;
       float *yr = y + o * n * inner + j;
       float mx = -INFINITY, sum = 0;
-      for (int64_t i = 0; i < n; i++)
-        mx = fmaxf(mx, xr[i * inner]);
-      for (int64_t i = 0; i < n; i++)
-        sum += yr[i * inner] = expf(xr[i * inner] - mx);
+      if (inner == 1) {
+        mx = cpu_vmax(xr, n);
+        CPU_EACH(n, yr[i] = xr[i] - mx);
+        cpu_vexp(yr, yr, n);
+        sum = cpu_vsum(yr, n);
+      } else {
+        for (int64_t i = 0; i < n; i++)
+          mx = fmaxf(mx, xr[i * inner]);
+        for (int64_t i = 0; i < n; i++)
+          sum += yr[i * inner] = expf(xr[i * inner] - mx);
+      }
       float r = 1.0f / sum;
       for (int64_t i = 0; i < n; i++)
         yr[i * inner] *= r;
     }
+    cpu_round_out(p, s, 0, o * n * inner, (o + 1) * n * inner);
+  }
 }
 
 /* gamma and beta have the shape x.shape[axes]. */
@@ -73,16 +101,19 @@ static int prep_layer_norm(CpuBuild *b, CpuStep *s) {
       (s->in[2] = affine_param(b, "beta", &x, ax, nax)) == CPU_ERR)
     return -1;
   s->f[0] = (float)eps;
-  return cpu_split_offsets(b, s, &x, ax, nax) < 0 ? -1 : cpu_same_out(b, &x);
+  if (cpu_split_offsets(b, s, &x, ax, nax) < 0)
+    return -1;
+  outer_units(s, range_layer_norm, false);
+  return cpu_same_out(b, &x);
 }
 
-static void run_layer_norm(const CpuPlan *p, const CpuStep *s) {
+static void range_layer_norm(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
   const float *x = cpu_data(p, s->in[0]);
   const float *g = s->in[1] >= 0 ? cpu_data(p, s->in[1]) : NULL;
   const float *be = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
   float *y = cpu_data(p, s->out[0]);
   const int64_t *outer = s->tab[0], *in = s->tab[1], n = s->ntab[1];
-  for (int64_t o = 0; o < s->ntab[0]; o++) {
+  for (int64_t o = lo; o < hi; o++) {
     const float *xo = x + outer[o];
     float *yo = y + outer[o];
     float sum = 0, var = 0;
@@ -138,7 +169,10 @@ static int prep_reduce(CpuBuild *b, CpuStep *s) {
     if (!red[d] || keep)
       dim[rank++] = red[d] ? 1 : x.dim[d];
   MilDtype odt = is_arg(s->mode) ? MIL_INT32 : x.dtype;
-  return cpu_split_offsets(b, s, &x, ax, nax) < 0 ? -1 : cpu_one_out(b, odt, rank, dim);
+  if (cpu_split_offsets(b, s, &x, ax, nax) < 0)
+    return -1;
+  outer_units(s, range_reduce, true);
+  return cpu_one_out(b, odt, rank, dim);
 }
 
 /* One reduction over n values at offsets in[]; float accumulation in
@@ -202,10 +236,10 @@ static int32_t reduce_arg(int mode, const CpuSlot *x, int64_t base, const int64_
   return (int32_t)best;
 }
 
-static void run_reduce(const CpuPlan *p, const CpuStep *s) {
+static void range_reduce(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
   const CpuSlot *x = &p->slots[s->in[0]];
   const int64_t *in = s->tab[1], n = s->ntab[1];
-  for (int64_t o = 0; o < s->ntab[0]; o++) {
+  for (int64_t o = lo; o < hi; o++) {
     int64_t base = s->tab[0][o];
     if (is_arg(s->mode))
       cpu_idata(p, s->out[0])[o] = reduce_arg(s->mode, x, base, in, n);
@@ -214,6 +248,7 @@ static void run_reduce(const CpuPlan *p, const CpuStep *s) {
     else
       cpu_idata(p, s->out[0])[o] = reduce_i(s->mode, (const int32_t *)x->data + base, in, n);
   }
+  cpu_round_out(p, s, 0, lo, hi);
 }
 
 /* ---- batch, instance, l2 and local response norms ----------------------------------
@@ -338,19 +373,19 @@ const CpuOpDef cpu_ops_reduce[] = {
   {"instance_norm", prep_norm, run_norm, N_INSTANCE, false, false},
   {"l2_norm", prep_norm, run_norm, N_L2, false, false},
   {"local_response_norm", prep_norm, run_norm, N_LRN, false, false},
-  {"layer_norm", prep_layer_norm, run_layer_norm, 0, false, false},
-  {"reduce_argmax", prep_reduce, run_reduce, R_ARGMAX, false, false},
-  {"reduce_argmin", prep_reduce, run_reduce, R_ARGMIN, false, false},
-  {"reduce_l1_norm", prep_reduce, run_reduce, R_L1, false, false},
-  {"reduce_l2_norm", prep_reduce, run_reduce, R_L2, false, false},
-  {"reduce_log_sum", prep_reduce, run_reduce, R_LOGSUM, false, false},
-  {"reduce_log_sum_exp", prep_reduce, run_reduce, R_LOGSUMEXP, false, false},
-  {"reduce_max", prep_reduce, run_reduce, R_MAX, false, true},
-  {"reduce_mean", prep_reduce, run_reduce, R_MEAN, false, false},
-  {"reduce_min", prep_reduce, run_reduce, R_MIN, false, true},
-  {"reduce_prod", prep_reduce, run_reduce, R_PROD, false, false},
-  {"reduce_sum", prep_reduce, run_reduce, R_SUM, false, false},
-  {"reduce_sum_square", prep_reduce, run_reduce, R_SUMSQ, false, false},
-  {"softmax", prep_softmax, run_softmax, 0, false, false},
+  {"layer_norm", prep_layer_norm, cpu_run_range, 0, false, false},
+  {"reduce_argmax", prep_reduce, cpu_run_range, R_ARGMAX, false, false},
+  {"reduce_argmin", prep_reduce, cpu_run_range, R_ARGMIN, false, false},
+  {"reduce_l1_norm", prep_reduce, cpu_run_range, R_L1, false, false},
+  {"reduce_l2_norm", prep_reduce, cpu_run_range, R_L2, false, false},
+  {"reduce_log_sum", prep_reduce, cpu_run_range, R_LOGSUM, false, false},
+  {"reduce_log_sum_exp", prep_reduce, cpu_run_range, R_LOGSUMEXP, false, false},
+  {"reduce_max", prep_reduce, cpu_run_range, R_MAX, false, true},
+  {"reduce_mean", prep_reduce, cpu_run_range, R_MEAN, false, false},
+  {"reduce_min", prep_reduce, cpu_run_range, R_MIN, false, true},
+  {"reduce_prod", prep_reduce, cpu_run_range, R_PROD, false, false},
+  {"reduce_sum", prep_reduce, cpu_run_range, R_SUM, false, false},
+  {"reduce_sum_square", prep_reduce, cpu_run_range, R_SUMSQ, false, false},
+  {"softmax", prep_softmax, cpu_run_range, 0, false, false},
   {NULL, NULL, NULL, 0, false, false},
 };
