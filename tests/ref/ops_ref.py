@@ -22,6 +22,7 @@ except ImportError:
 DT = {np.dtype(np.float32): "fp32", np.dtype(np.float16): "fp16",
       np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}
 CASES = []
+OPSET = {}   # case name -> the function's opset when not ios18
 rng = np.random.default_rng(13)
 
 
@@ -71,8 +72,8 @@ def program(c):
         lines.append("    %s = %s;" % (", ".join("%s %s" % (ttype(outs[n]), n) for n in names),
                                        rhs.strip()))
     sig = ", ".join("%s %s" % (ttype(a), n) for n, a in inputs)
-    return ("program(1.3)\n{\n  func main<ios18>(%s) {\n%s\n  } -> (%s);\n}\n"
-            % (sig, "\n".join(lines), ", ".join(n for n, _ in outputs)))
+    return ("program(1.3)\n{\n  func main<%s>(%s) {\n%s\n  } -> (%s);\n}\n"
+            % (OPSET.get(name, "ios18"), sig, "\n".join(lines), ", ".join(n for n, _ in outputs)))
 
 
 def run(anerun, c, root):
@@ -624,6 +625,206 @@ case("reduce_argmax", [("x", am)], "y = reduce_argmax(axis = int32(1), x = x);",
      [("y", np.argmax(am, axis=1).astype(np.int32))])
 case("reduce_argmin", [("x", am)], "y = reduce_argmin(axis = int32(0), keep_dims = bool(true), x = x);",
      [("y", np.argmin(am, axis=0, keepdims=True).astype(np.int32))])
+
+# ---- cases: image sampling, einsum, windows (image.c, einsum.c, reorder.c) -------------
+
+
+def bilinear_padded(img, py, px, mode, value=0.0, m=8):
+    """img [H, W] padded by m pixels as the definition's 1-d examples show
+    (np.pad: constant, edge = border, reflect = reflection, symmetric), then
+    bilinear (or nearest) at pixel (py, px) of the unpadded image."""
+    npm = {"constant": "constant", "border": "edge", "reflection": "reflect", "symmetric": "symmetric"}[mode]
+    kw = {"constant_values": value} if mode == "constant" else {}
+    P = np.pad(img.astype(np.float64), m, mode=npm, **kw)
+    y, x = py + m, px + m
+    y0, x0 = math.floor(y), math.floor(x)
+    fy, fx = y - y0, x - x0
+    return ((P[y0, x0] * (1 - fx) + P[y0, x0 + 1] * fx) * (1 - fy)
+            + (P[y0 + 1, x0] * (1 - fx) + P[y0 + 1, x0 + 1] * fx) * fy)
+
+
+def unnorm(c, d, cmode, align):
+    if cmode == "unnormalized":
+        return c
+    if cmode == "normalized_zero_to_one":
+        c = 2 * c - 1
+    return (c + 1) / 2 * (d - 1) if align else ((c + 1) * d - 1) / 2
+
+
+def resample_ref(x, co, smode, pmode, pval, cmode, align):
+    B, C, H, W = x.shape
+    out = np.zeros((B, C) + co.shape[1:3], np.float64)
+    for b in range(B):
+        for i in range(co.shape[1]):
+            for j in range(co.shape[2]):
+                px = unnorm(float(co[b, i, j, 0]), W, cmode, align)
+                py = unnorm(float(co[b, i, j, 1]), H, cmode, align)
+                for c in range(C):
+                    if smode == "nearest":
+                        out[b, c, i, j] = bilinear_padded(x[b, c], float(np.round(py)), float(np.round(px)), pmode, pval)
+                    else:
+                        out[b, c, i, j] = bilinear_padded(x[b, c], py, px, pmode, pval)
+    return out.astype(np.float32)
+
+
+rx = f32(2, 2, 4, 5)
+for k, (smode, pmode, cmode, align, lo, hi) in enumerate([
+        ("bilinear", "constant", "unnormalized", False, -2.5, 6.5),
+        ("bilinear", "border", "normalized_minus_one_to_one", True, -1.6, 1.6),
+        ("bilinear", "reflection", "normalized_minus_one_to_one", False, -1.5, 1.5),
+        ("bilinear", "symmetric", "normalized_zero_to_one", True, -0.4, 1.4),
+        ("nearest", "constant", "normalized_zero_to_one", False, -0.3, 1.3),
+        ("nearest", "symmetric", "unnormalized", False, -3.3, 7.2)]):
+    co = f32(2, 3, 4, 2, lo=lo, hi=hi)
+    if smode == "nearest":   # keep clear of rounding ties
+        co = np.where(np.abs(co * 8 - np.round(co * 8)) < 1e-3, co + 0.01, co).astype(np.float32)
+    case("resample_%d_%s_%s" % (k, smode, pmode), [("x", rx), ("c", co)],
+         'y = resample(align_corners = bool(%s), coordinates = c, coordinates_mode = string("%s"), '
+         'padding_mode = string("%s"), padding_value = fp32(0.75), sampling_mode = string("%s"), x = x);'
+         % ("true" if align else "false", cmode, pmode, smode),
+         [("y", resample_ref(rx, co, smode, pmode, 0.75, cmode, align))], tol=1e-4)
+
+
+def affine_ref(x, t, ho, wo, align):
+    B, C, H, W = x.shape
+    def base(n):   # torch.nn.functional.affine_grid's base grid
+        v = np.linspace(-1, 1, n)
+        return v if align else v * (n - 1) / n
+    u, v = base(wo), base(ho)
+    out = np.zeros((B, C, ho, wo))
+    for b in range(B):
+        m = t[0 if t.shape[0] == 1 else b].astype(np.float64)
+        for i in range(ho):
+            for j in range(wo):
+                px = unnorm(m[0] * u[j] + m[1] * v[i] + m[2], W, "normalized_minus_one_to_one", align)
+                py = unnorm(m[3] * u[j] + m[4] * v[i] + m[5], H, "normalized_minus_one_to_one", align)
+                for c in range(C):
+                    out[b, c, i, j] = bilinear_padded(x[b, c], py, px, "constant")
+    return out.astype(np.float32)
+
+
+for align in (True, False):
+    at = np.array([[0.8, -0.3, 0.1, 0.2, 1.1, -0.2], [1.2, 0.1, -0.3, 0.0, 0.7, 0.4]], np.float32)
+    case("affine_%s" % align, [("x", rx), ("t", at)],
+         'y = affine(align_corners = bool(%s), coordinates_mode = string("normalized_minus_one_to_one"), '
+         'output_height = int32(3), output_width = int32(6), padding_mode = string("constant"), '
+         'padding_value = fp32(0), sampling_mode = string("bilinear"), transform_matrix = t, x = x);'
+         % ("true" if align else "false"), [("y", affine_ref(rx, at, 3, 6, align))], tol=1e-4)
+case("affine_one_matrix", [("x", rx), ("t", at[:1])],
+     'y = affine(align_corners = bool(true), coordinates_mode = string("normalized_minus_one_to_one"), '
+     'output_height = int32(1), output_width = int32(4), padding_mode = string("constant"), '
+     'padding_value = fp32(0), sampling_mode = string("bilinear"), transform_matrix = t, x = x);',
+     [("y", affine_ref(rx, at[:1], 1, 4, True))], tol=1e-4)
+
+
+def box_points(mode, lo, hi, n):
+    """NeuralNetwork.proto's SamplingMode grids with the box [lo, hi] as an
+    image of X = hi - lo + 1 pixels starting at lo."""
+    X = hi - lo + 1
+    if mode == "STRICT_ALIGN_CORNERS":
+        return np.linspace(lo, hi, n)
+    if mode == "ALIGN_CORNERS":
+        return np.array([(lo + hi) / 2]) if n == 1 else np.linspace(lo, hi, n)
+    if mode == "DEFAULT":
+        return np.minimum(hi, np.linspace(lo, lo + X - X / n, n))
+    if mode == "OFFSET_CORNERS":
+        sp = max(1, X - 1) / n
+        return np.minimum(hi, np.linspace(lo + 0.5 * sp, lo + 0.5 * sp + (n - 1) * sp, n))
+    return lo + np.clip((np.arange(n) + 0.5) * X / n - 0.5, 0, X - 1)
+
+
+def crop_resize_ref(x, roi, th, tw, norm, scale, bmode, smode, pad, pmode="constant"):
+    B, C, H, W = x.shape
+    out = np.zeros((roi.shape[0], B, C, th, tw))
+    for n in range(roi.shape[0]):
+        v = roi[n, 0, -4:, 0, 0].astype(np.float64) * scale
+        if bmode == "CORNERS_HEIGHT_FIRST":
+            h1, w1, h2, w2 = v
+        elif bmode == "CORNERS_WIDTH_FIRST":
+            w1, h1, w2, h2 = v
+        elif bmode == "CENTER_SIZE_HEIGHT_FIRST":
+            h1, h2, w1, w2 = v[0] - v[2] / 2, v[0] + v[2] / 2, v[1] - v[3] / 2, v[1] + v[3] / 2
+        else:
+            w1, w2, h1, h2 = v[0] - v[2] / 2, v[0] + v[2] / 2, v[1] - v[3] / 2, v[1] + v[3] / 2
+        if norm:
+            h1, h2, w1, w2 = h1 * (H - 1), h2 * (H - 1), w1 * (W - 1), w2 * (W - 1)
+        gy, gx = box_points(smode, h1, h2, th), box_points(smode, w1, w2, tw)
+        for b in range(B):
+            for c in range(C):
+                for i in range(th):
+                    for j in range(tw):
+                        out[n, b, c, i, j] = bilinear_padded(x[b, c], gy[i], gx[j], pmode, pad)
+    return out.astype(np.float32)
+
+
+cx = f32(2, 3, 6, 7)
+croi = np.array([[0.5, 1.0, 4.0, 5.5], [0, 0, 5, 6], [1.2, 0.3, 2.2, 4.8]], np.float32).reshape(3, 1, 4, 1, 1)
+for k, (bmode, smode, th, tw) in enumerate([
+        ("CORNERS_HEIGHT_FIRST", "DEFAULT", 3, 4), ("CORNERS_WIDTH_FIRST", "STRICT_ALIGN_CORNERS", 2, 5),
+        ("CENTER_SIZE_HEIGHT_FIRST", "ALIGN_CORNERS", 1, 3), ("CENTER_SIZE_WIDTH_FIRST", "OFFSET_CORNERS", 4, 2),
+        ("CORNERS_HEIGHT_FIRST", "UNALIGN_CORNERS", 3, 3)]):
+    case("crop_resize_%d_%s" % (k, smode), [("x", cx), ("r", croi)],
+         'y = crop_resize(box_coordinate_mode = string("%s"), pad_value = fp32(-0.5), roi = r, '
+         'sampling_mode = string("%s"), target_height = int32(%d), target_width = int32(%d), x = x);'
+         % (bmode, smode, th, tw),
+         [("y", crop_resize_ref(cx, croi, th, tw, False, 1.0, bmode, smode, -0.5))], tol=1e-4)
+nroi = np.array([[0, 0.1, 0.2, 0.9, 1.3], [0, -0.2, 0.3, 0.6, 0.7]], np.float32).reshape(2, 1, 5, 1, 1)
+case("crop_resize_normalized_index", [("x", cx[:1]), ("r", nroi)],
+     'y = crop_resize(normalized_coordinates = bool(true), roi = r, sampling_mode = string("ALIGN_CORNERS"), '
+     'spatial_scale = fp32(0.8), target_height = int32(3), target_width = int32(3), x = x);',
+     [("y", crop_resize_ref(cx[:1], nroi, 3, 3, True, 0.8, "CORNERS_HEIGHT_FIRST", "ALIGN_CORNERS", 0.0))],
+     tol=1e-4)
+
+# before iOS 17 there is no pad_value: points outside x take the edge pixel
+croi2 = np.array([[-1.5, -2.0, 7.5, 8.0]], np.float32).reshape(1, 1, 4, 1, 1)
+OPSET["crop_resize_ios16_edge"] = "ios16"
+case("crop_resize_ios16_edge", [("x", cx), ("r", croi2)],
+     'y = crop_resize(roi = r, sampling_mode = string("OFFSET_CORNERS"), target_height = int32(4), target_width = int32(5), x = x);',
+     [("y", crop_resize_ref(cx, croi2, 4, 5, False, 1.0, "CORNERS_HEIGHT_FIRST", "OFFSET_CORNERS", 0, "border"))],
+     tol=1e-4)
+case("crop_resize_outside_pad", [("x", cx), ("r", croi2)],
+     'y = crop_resize(pad_value = fp32(2.5), roi = r, sampling_mode = string("STRICT_ALIGN_CORNERS"), target_height = int32(4), target_width = int32(5), x = x);',
+     [("y", crop_resize_ref(cx, croi2, 4, 5, False, 1.0, "CORNERS_HEIGHT_FIRST", "STRICT_ALIGN_CORNERS", 2.5))],
+     tol=1e-4)
+
+e4x, e4y = f32(2, 3, 4, 5), f32(1, 5, 4, 6)
+case("einsum_rank4", [("x", e4x), ("y", e4y)], 'z = einsum(equation = string("nchw,nwhu->nchu"), values = (x, y));',
+     [("z", np.einsum("nchw,nwhu->nchu", e4x, np.broadcast_to(e4y, (2, 5, 4, 6))).astype(np.float32))], tol=1e-4)
+e3x, e3y = f32(3, 1, 5), f32(5, 4, 2)
+case("einsum_rank3_renamed", [("x", e3x), ("y", e3y)], 'z = einsum(equation = string("abc,cbd->abd"), values = (x, y));',
+     [("z", np.einsum("abc,cbd->abd", np.broadcast_to(e3x, (3, 4, 5)), e3y).astype(np.float32))], tol=1e-4)
+
+sw = f32(2, 9, 3)
+for size, stride in ((4, 1), (3, 2), (9, 5)):
+    want = np.stack([sw[:, i * stride:i * stride + size] for i in range((9 - size) // stride + 1)], axis=1)
+    case("sliding_windows_%d_%d" % (size, stride), [("x", sw)],
+         "y = sliding_windows(axis = int32(-2), size = int32(%d), stride = int32(%d), x = x);" % (size, stride),
+         [("y", want)], tol=0)
+
+rsx = f32(5, 3, 2)
+rsl = np.array([5, 0, 2], np.int32)
+want = rsx.copy()
+for b, l in enumerate(rsl):   # tf.reverse_sequence: the first lengths[b] along seq_axis, per batch
+    want[:l, b] = rsx[:l, b][::-1]
+case("reverse_sequence", [("x", rsx), ("l", rsl)],
+     "y = reverse_sequence(batch_axis = int32(1), lengths = l, seq_axis = int32(0), x = x);", [("y", want)], tol=0)
+rsi = rng.integers(-9, 9, (2, 4, 3)).astype(np.int32)
+rsl2 = np.array([3, 1], np.int32)
+want = rsi.copy()
+for b, l in enumerate(rsl2):
+    want[b, :, :l] = rsi[b, :, :l][:, ::-1]
+case("reverse_sequence_int_last_axis", [("x", rsi), ("l", rsl2)],
+     "y = reverse_sequence(batch_axis = int32(0), lengths = l, seq_axis = int32(-1), x = x);", [("y", want)])
+
+rlx, rla, rlb = f32(2, 15), f32(4, 3, 7), f32(5, 2)
+case("reshape_like_end_mask", [("x", rlx), ("a", rla), ("b", rlb)],
+     "y = reshape_like(begins = (int32(1), int32(0)), end_masks = (bool(false), bool(true)), "
+     "ends = (int32(2), int32(0)), ref_tensors = (a, b), x = x);",
+     [("y", rlx.reshape(rla.shape[1:2] + rlb.shape[0:]))], tol=0)
+case("reshape_like_negative_end", [("x", rlx[:, :12].copy()), ("a", rla), ("b", rlb)],
+     "y = reshape_like(begins = (int32(0), int32(1)), end_masks = (bool(false), bool(false)), "
+     "ends = (int32(-1), int32(2)), ref_tensors = (a, b), x = x);",
+     [("y", rlx[:, :12].reshape(rla.shape[0:-1] + rlb.shape[1:2]))], tol=0)
 
 if __name__ == "__main__":
     sys.exit(main())
