@@ -100,7 +100,8 @@ static void run_pool(const CpuPlan *p, const CpuStep *s) {
  * The source coordinate of each output pixel follows the op's sampling mode
  * (coremltools' image_resizing definitions); the value interpolates the two
  * neighbours along each of the last two dims. k: 0 outer, 1 H, 2 W, 3 Ho,
- * 4 Wo, 5 mode. */
+ * 4 Wo, 5 mode, 6 nearest (iOS 17 resize: the pixel at floor of the mode's
+ * coordinate, which for DEFAULT is resize_nearest_neighbor's floor(o * in / out)). */
 
 enum { G_STRICT, G_ALIGN, G_DEFAULT, G_OFFSET, G_UNALIGN };
 
@@ -140,6 +141,7 @@ static int resize_out(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t ho, int
   s->k[3] = ho;
   s->k[4] = wo;
   s->k[5] = mode;
+  s->k[6] = 0;
   return cpu_one_out(b, x->dtype, r, dim);
 }
 
@@ -159,26 +161,72 @@ static int prep_upsample_bilinear(CpuBuild *b, CpuStep *s) {
                     (int64_t)floor(x.dim[x.rank - 1] * sw), ac ? G_STRICT : G_UNALIGN);
 }
 
+/* The sampling_mode parameter as G_*, or -1 after reporting. */
+static int sampling_mode(CpuBuild *b) {
+  static const char *const names[] = {"STRICT_ALIGN_CORNERS", "ALIGN_CORNERS", "DEFAULT",
+                                      "OFFSET_CORNERS", "UNALIGN_CORNERS"};
+  const char *mode;
+  if (cpu_param_str(b, "sampling_mode", "DEFAULT", &mode) < 0)
+    return -1;
+  for (int i = 0; i < 5; i++)
+    if (strcmp(mode, names[i]) == 0)
+      return i;
+  return cpu_error(b, "unknown sampling_mode \"%s\"", mode);
+}
+
 static int prep_resize_bilinear(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   int64_t th, tw, one = 1;
-  const char *mode;
+  int m;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0 ||
       cpu_param_int(b, "target_size_height", &one, &th) < 0 ||
-      cpu_param_int(b, "target_size_width", &one, &tw) < 0 ||
-      cpu_param_str(b, "sampling_mode", "DEFAULT", &mode) < 0)
+      cpu_param_int(b, "target_size_width", &one, &tw) < 0 || (m = sampling_mode(b)) < 0)
     return -1;
-  static const char *const names[] = {"STRICT_ALIGN_CORNERS", "ALIGN_CORNERS", "DEFAULT",
-                                      "OFFSET_CORNERS", "UNALIGN_CORNERS"};
-  int m = -1;
-  for (int i = 0; i < 5; i++)
-    if (strcmp(mode, names[i]) == 0)
-      m = i;
-  if (m < 0)
-    return cpu_error(b, "unknown sampling_mode \"%s\"", mode);
   if (x.rank < 3)
     return cpu_error(b, "x has rank %d; at least 3 expected", x.rank);
   return resize_out(b, s, &x, th, tw, m);
+}
+
+/* iOS 17 resize: the last resized_dims (at most 2 here) dims from `shape`
+ * (a constant: it fixes the output shape), 0 keeping x's dim. */
+static int prep_resize(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, sh;
+  int64_t rd, dim[MIL_MAX_RANK];
+  const char *im;
+  int m;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "shape", true, &sh) < 0 ||
+      cpu_need_float(b, &x, "x") < 0 || cpu_need_const(b, s->in[1], "shape") < 0 ||
+      cpu_param_int(b, "resized_dims", NULL, &rd) < 0 ||
+      cpu_param_str(b, "interpolation_mode", "LINEAR", &im) < 0 || (m = sampling_mode(b)) < 0)
+    return -1;
+  bool nearest = strcmp(im, "NEAREST_NEIGHBOR") == 0;
+  if (!nearest && strcmp(im, "LINEAR") != 0)
+    return cpu_error(b, "unknown interpolation_mode \"%s\" (LINEAR or NEAREST_NEIGHBOR)", im);
+  if (sh.rank != 1 || sh.n > x.rank)
+    return cpu_error(b, "shape must be a vector of at most rank(x) = %d values", x.rank);
+  if (rd < 0 || rd > sh.n)
+    return cpu_error(b, "resized_dims (%lld) must be in [0, size(shape) = %lld]", (long long)rd,
+                     (long long)sh.n);
+  if (rd > 2)
+    return cpu_error(b, "resized_dims is %lld; the cpu backend resizes at most the last 2 dims",
+                     (long long)rd);
+  int r = x.rank;
+  memcpy(dim, x.dim, sizeof dim);
+  for (int i = 0; i < rd; i++) {
+    int64_t t = (int64_t)cpu_get(&sh, sh.n - rd + i);
+    if (t < 0)
+      return cpu_error(b, "shape has a negative size %lld", (long long)t);
+    if (t > 0)
+      dim[r - rd + i] = t;
+  }
+  /* as [outer, H, W] with H = 1 (and W = 1) when fewer dims are resized */
+  int64_t H = rd == 2 ? x.dim[r - 2] : 1, W = rd >= 1 ? x.dim[r - 1] : 1;
+  int64_t Ho = rd == 2 ? dim[r - 2] : 1, Wo = rd >= 1 ? dim[r - 1] : 1;
+  if (Ho < 1 || Wo < 1 || H < 1 || W < 1)
+    return cpu_error(b, "cannot resize an empty dim or to an empty one");
+  int64_t kv[7] = {cpu_prod(x.dim, 0, r - (int)rd), H, W, Ho, Wo, m, nearest};
+  memcpy(s->k, kv, sizeof kv);
+  return cpu_one_out(b, x.dtype, r, dim);
 }
 
 static void run_bilinear(const CpuPlan *p, const CpuStep *s) {
@@ -189,11 +237,11 @@ static void run_bilinear(const CpuPlan *p, const CpuStep *s) {
   for (int64_t oh = 0; oh < Ho; oh++) {
     double gh = grid(mode, oh, H, Ho);
     int64_t h0 = (int64_t)floor(gh), h1 = h0 + 1 < H ? h0 + 1 : h0;
-    double fh = gh - (double)h0;
+    double fh = s->k[6] ? 0 : gh - (double)h0;
     for (int64_t ow = 0; ow < Wo; ow++) {
       double gw = grid(mode, ow, W, Wo);
       int64_t w0 = (int64_t)floor(gw), w1 = w0 + 1 < W ? w0 + 1 : w0;
-      double fw = gw - (double)w0;
+      double fw = s->k[6] ? 0 : gw - (double)w0;
       for (int64_t c = 0; c < s->k[0]; c++) {
         const float *xc = x + c * H * W;
         double top = xc[h0 * W + w0] * (1 - fw) + xc[h0 * W + w1] * fw;
@@ -208,6 +256,7 @@ const CpuOpDef cpu_ops_pool[] = {
   {"avg_pool", prep_pool, run_pool, POOL_AVG, false, false},
   {"l2_pool", prep_pool, run_pool, POOL_L2, false, false},
   {"max_pool", prep_pool, run_pool, POOL_MAX, false, true},
+  {"resize", prep_resize, run_bilinear, 0, false, false},
   {"resize_bilinear", prep_resize_bilinear, run_bilinear, 0, false, false},
   {"upsample_bilinear", prep_upsample_bilinear, run_bilinear, 0, false, false},
   {NULL, NULL, NULL, 0, false, false},

@@ -787,6 +787,42 @@ case("crop_resize_outside_pad", [("x", cx), ("r", croi2)],
      [("y", crop_resize_ref(cx, croi2, 4, 5, False, 1.0, "CORNERS_HEIGHT_FIRST", "STRICT_ALIGN_CORNERS", 2.5))],
      tol=1e-4)
 
+def resize17_ref(x, shape, rd, interp, smode):
+    """iOS 17 resize: the last rd dims from shape (0 keeps x's), each output
+    point at the sampling mode's grid over the whole dim (box_points with
+    the box [0, X - 1]); LINEAR interpolates, NEAREST_NEIGHBOR takes the
+    pixel at floor of the point."""
+    odim = list(x.shape)
+    for i in range(rd):
+        t = shape[len(shape) - rd + i]
+        if t:
+            odim[x.ndim - rd + i] = t
+    lead = x.shape[:x.ndim - rd]
+    X = x.reshape(lead + (1,) * (2 - rd) + x.shape[x.ndim - rd:]).astype(np.float64)
+    Ho, Wo = (odim[-2] if rd == 2 else 1), (odim[-1] if rd >= 1 else 1)
+    H, W = X.shape[-2], X.shape[-1]
+    gy, gx = box_points(smode, 0, H - 1, Ho), box_points(smode, 0, W - 1, Wo)
+    if interp == "NEAREST_NEIGHBOR":
+        gy, gx = np.floor(gy), np.floor(gx)
+    flat = X.reshape(-1, H, W)
+    out = np.zeros((flat.shape[0], Ho, Wo))
+    for k in range(flat.shape[0]):
+        for i in range(Ho):
+            for j in range(Wo):
+                out[k, i, j] = bilinear_padded(flat[k], gy[i], gx[j], "border")
+    return out.reshape(odim).astype(np.float32)
+
+
+rzx = f32(2, 3, 4, 5)
+for k, (shape, rd, interp, smode) in enumerate([
+        ([1, 7, 3], 2, "LINEAR", "DEFAULT"), ([6, 8], 2, "LINEAR", "ALIGN_CORNERS"),
+        ([0, 9], 2, "LINEAR", "STRICT_ALIGN_CORNERS"), ([3, 2], 2, "LINEAR", "OFFSET_CORNERS"),
+        ([8, 0], 2, "LINEAR", "UNALIGN_CORNERS"), ([4, 11], 1, "LINEAR", "DEFAULT"),
+        ([7, 9], 2, "NEAREST_NEIGHBOR", "DEFAULT"), ([2, 3], 2, "NEAREST_NEIGHBOR", "ALIGN_CORNERS")]):
+    case("resize_%d_%s_%s" % (k, interp, smode), [("x", rzx)],
+         'y = resize(interpolation_mode = string("%s"), resized_dims = uint32(%d), sampling_mode = string("%s"), shape = %s, x = x);'
+         % (interp, rd, smode, ints(shape)), [("y", resize17_ref(rzx, shape, rd, interp, smode))], tol=1e-4)
+
 e4x, e4y = f32(2, 3, 4, 5), f32(1, 5, 4, 6)
 case("einsum_rank4", [("x", e4x), ("y", e4y)], 'z = einsum(equation = string("nchw,nwhu->nchu"), values = (x, y));',
      [("z", np.einsum("nchw,nwhu->nchu", e4x, np.broadcast_to(e4y, (2, 5, 4, 6))).astype(np.float32))], tol=1e-4)
