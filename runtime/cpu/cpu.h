@@ -17,7 +17,7 @@
 #include "backend.h"
 
 enum {
-  CPU_MAX_IN = 8,           /* operand slots of one step */
+  CPU_MAX_IN = 12,          /* operand slots of one step (bidirectional lstm: 11) */
   CPU_NK = 48,              /* integer parameters of one step */
   CPU_ABSENT = -1,          /* an optional operand that is not there */
   CPU_ERR = -2,             /* an operand that could not be resolved */

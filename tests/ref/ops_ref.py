@@ -488,6 +488,22 @@ ly, lh, lc = lstm_ref(rx, h0, c0, wih, whh, rb)
 case("lstm", [("x", rx), ("h", h0), ("c", c0), ("wi", wih), ("wh", whh), ("b", rb)],
      "y, ho, co = lstm(bias = b, initial_c = c, initial_h = h, output_sequence = bool(true), weight_hh = wh, weight_ih = wi, x = x);",
      [("y", ly), ("ho", lh), ("co", lc)])
+# bidirectional: the backward direction runs x from the end with the *_back
+# weights; outputs hold [forward | backward] along the last dim, the
+# backward sequence in x's time order, its final state the one after t = 0
+wib, whb, rbb = f32(4 * H_, I_, lo=-.5, hi=.5), f32(4 * H_, H_, lo=-.5, hi=.5), f32(4 * H_, lo=-.5, hi=.5)
+h0b, c0b = f32(B_, H_, lo=-1, hi=1), f32(B_, H_, lo=-1, hi=1)
+by_, bh_, bc_ = lstm_ref(rx[::-1], h0b, c0b, wib, whb, rbb)
+bidi_in = [("x", rx), ("h", np.concatenate([h0, h0b], 1)), ("c", np.concatenate([c0, c0b], 1)),
+           ("wi", wih), ("wh", whh), ("b", rb), ("wib", wib), ("whb", whb), ("bb", rbb)]
+fy_, fh_, fc_ = lstm_ref(rx, h0, c0, wih, whh, rb)
+bidi_h, bidi_c = np.concatenate([fh_, bh_], 1), np.concatenate([fc_, bc_], 1)
+for seq in (True, False):
+    case("lstm_bidirectional_%s" % ("seq" if seq else "last"), bidi_in,
+         'y, ho, co = lstm(bias = b, bias_back = bb, direction = string("bidirectional"), initial_c = c, '
+         'initial_h = h, output_sequence = bool(%s), weight_hh = wh, weight_hh_back = whb, weight_ih = wi, '
+         'weight_ih_back = wib, x = x);' % ("true" if seq else "false"),
+         [("y", np.concatenate([fy_, by_[::-1]], 2) if seq else bidi_h[None]), ("ho", bidi_h), ("co", bidi_c)])
 gi_, gh_, gb = wih[:3 * H_], whh[:3 * H_], rb[:3 * H_]
 
 
