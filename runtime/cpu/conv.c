@@ -66,8 +66,10 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
   CpuSlot x, w, bs;
   if (weighted(b, s, &x, &w, &bs) < 0)
     return -1;
+  if (x.rank == 5)
+    return cpu_conv3d(b, s, &x, &w);
   if (x.rank != 3 && x.rank != 4)
-    return cpu_error(b, "x has rank %d; the cpu backend runs 1-d and 2-d convs (rank 3 or 4)",
+    return cpu_error(b, "x has rank %d; the cpu backend runs 1-d, 2-d and 3-d convs (rank 3, 4 or 5)",
                      x.rank);
   int nsp = x.rank - 2;
   if (w.rank != x.rank)
@@ -363,8 +365,10 @@ static int prep_conv_transpose(CpuBuild *b, CpuStep *s) {
   CpuSlot x, w, bs;
   if (weighted(b, s, &x, &w, &bs) < 0)
     return -1;
+  if (x.rank == 5)
+    return cpu_conv_transpose3d(b, s, &x, &w);
   if ((x.rank != 3 && x.rank != 4) || w.rank != x.rank)
-    return cpu_error(b, "x and weight must both have rank 3 or 4 (1-d or 2-d)");
+    return cpu_error(b, "x and weight must both have rank 3, 4 or 5 (1-d, 2-d or 3-d)");
   int nsp = x.rank - 2;
   int64_t ones[2] = {1, 1}, zeros[4] = {0}, st[2], dil[2], custom[4], groups, one = 1, pad[4];
   const char *pt;

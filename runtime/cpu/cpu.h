@@ -228,4 +228,10 @@ int cpu_slice_view(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t *dim);
 int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
                   const int64_t *keff, const int64_t *st, const int64_t *custom, int64_t *pad);
 
+/* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound
+ * to s->in[0..2]) and the pools (x bound); each sets s->run. */
+int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x);
+
 #endif

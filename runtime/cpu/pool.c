@@ -18,9 +18,11 @@ static int prep_pool(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0)
     return -1;
+  if (x.rank == 5)
+    return cpu_pool3d(b, s, &x);
   if (x.rank != 3 && x.rank != 4)
-    return cpu_error(b, "x has rank %d; the cpu backend pools 1-d and 2-d windows (rank 3 or 4)",
-                     x.rank);
+    return cpu_error(b, "x has rank %d; the cpu backend pools 1-d, 2-d and 3-d windows (rank 3, "
+                     "4 or 5)", x.rank);
   int nsp = x.rank - 2;
   int64_t ks[2], st[2], ones[2] = {1, 1}, zeros[4] = {0}, custom[4], pad[4], in[2];
   const char *pt;

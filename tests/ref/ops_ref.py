@@ -878,5 +878,145 @@ case("reshape_like_negative_end", [("x", rlx[:, :12].copy()), ("a", rla), ("b", 
      "ends = (int32(-1), int32(2)), ref_tensors = (a, b), x = x);",
      [("y", rlx[:, :12].reshape(rla.shape[0:-1] + rlb.shape[1:2]))], tol=0)
 
+# ---- cases: 3-d windows over rank-5 tensors (conv3d.c) --------------------------------
+
+
+def same_pads(inp, k, st, lower=False):
+    """The definition's same padding: output ceil(in / stride), the total
+    padding split evenly, the odd one after (before for same_lower)."""
+    pads = []
+    for i in range(len(inp)):
+        out = -(-inp[i] // st[i])
+        tot = max((out - 1) * st[i] + k[i] - inp[i], 0)
+        pads += [tot - tot // 2, tot // 2] if lower else [tot // 2, tot - tot // 2]
+    return pads
+
+
+def conv3d_ref(x, w, st, dil, pads, groups=1, bias=None):
+    n, ci = x.shape[:2]
+    co, cig = w.shape[:2]
+    k = w.shape[2:]
+    keff = [(k[i] - 1) * dil[i] + 1 for i in range(3)]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0)) + tuple((pads[2 * i], pads[2 * i + 1]) for i in range(3)))
+    out = [(xp.shape[2 + i] - keff[i]) // st[i] + 1 for i in range(3)]
+    y = np.zeros((n, co) + tuple(out))
+    cog = co // groups
+    for o in range(co):
+        g = o // cog
+        for a in range(out[0]):
+            for b_ in range(out[1]):
+                for c_ in range(out[2]):
+                    win = xp[:, g * cig:(g + 1) * cig,
+                             a * st[0]:a * st[0] + keff[0]:dil[0],
+                             b_ * st[1]:b_ * st[1] + keff[1]:dil[1],
+                             c_ * st[2]:c_ * st[2] + keff[2]:dil[2]]
+                    y[:, o, a, b_, c_] = (win * w[o][None]).sum(axis=(1, 2, 3, 4))
+    if bias is not None:
+        y += bias[None, :, None, None, None]
+    return y.astype(np.float32)
+
+
+c3x, c3w, c3b = f32(2, 4, 5, 6, 4), f32(6, 2, 2, 3, 2, lo=-1, hi=1), f32(6)
+for name, pt, st, dil, custom in [("valid", "valid", (1, 2, 1), (1, 1, 2), None),
+                                  ("same", "same", (2, 2, 1), (1, 1, 1), None),
+                                  ("same_lower", "same_lower", (2, 1, 3), (1, 2, 1), None),
+                                  ("custom", "custom", (1, 1, 2), (2, 1, 1), [1, 0, 2, 1, 0, 3])]:
+    keff = [(c3w.shape[2 + i] - 1) * dil[i] + 1 for i in range(3)]
+    pads = custom if custom else [0] * 6 if pt == "valid" else same_pads(c3x.shape[2:], keff, st, pt == "same_lower")
+    case("conv3d_" + name, [("x", c3x), ("w", c3w), ("b", c3b)],
+         'y = conv(bias = b, dilations = %s, groups = int32(2), pad = %s, pad_type = string("%s"), strides = %s, weight = w, x = x);'
+         % (ints(dil), ints(custom or [0] * 6), pt, ints(st)),
+         [("y", conv3d_ref(c3x, c3w, st, dil, pads, 2, c3b))], tol=1e-4)
+
+
+def conv_t3d_ref(x, w, st, pads, groups=1, bias=None):
+    n, ci = x.shape[:2]
+    cog, k = w.shape[1], w.shape[2:]
+    D, H, W = x.shape[2:]
+    full = np.zeros((n, cog * groups) + tuple((x.shape[2 + i] - 1) * st[i] + k[i] for i in range(3)))
+    for c_ in range(ci):
+        g = c_ // (ci // groups)
+        for d in range(D):
+            for h in range(H):
+                for v in range(W):
+                    full[:, g * cog:(g + 1) * cog, d * st[0]:d * st[0] + k[0], h * st[1]:h * st[1] + k[1],
+                         v * st[2]:v * st[2] + k[2]] += x[:, c_, d, h, v][:, None, None, None, None] * w[c_][None]
+    sl = tuple(slice(pads[2 * i], full.shape[2 + i] - pads[2 * i + 1]) for i in range(3))
+    out = full[(slice(None), slice(None)) + sl]
+    if bias is not None:
+        out = out + bias[None, :, None, None, None]
+    return out.astype(np.float32)
+
+
+t3x, t3w, t3b = f32(1, 4, 3, 2, 3), f32(4, 3, 2, 3, 2, lo=-1, hi=1), f32(6)
+case("conv_transpose3d_custom", [("x", t3x), ("w", t3w), ("b", t3b)],
+     'y = conv_transpose(bias = b, groups = int32(2), pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
+     % (ints([1, 0, 0, 2, 1, 1]), ints([2, 1, 2])),
+     [("y", conv_t3d_ref(t3x, t3w, (2, 1, 2), (1, 0, 0, 2, 1, 1), 2, t3b))], tol=1e-4)
+# same: the output is in * stride, the extra (full - in * stride) split evenly, the odd one after
+t3full = [(t3x.shape[2 + i] - 1) * (2, 2, 1)[i] + t3w.shape[2 + i] for i in range(3)]
+t3pads = []
+for i in range(3):
+    tot = max(t3full[i] - t3x.shape[2 + i] * (2, 2, 1)[i], 0)
+    t3pads += [tot // 2, tot - tot // 2]
+case("conv_transpose3d_same", [("x", t3x), ("w", t3w)],
+     'y = conv_transpose(groups = int32(2), pad_type = string("same"), strides = %s, weight = w, x = x);' % ints([2, 2, 1]),
+     [("y", conv_t3d_ref(t3x, t3w, (2, 2, 1), t3pads, 2))], tol=1e-4)
+case("conv_transpose3d_valid", [("x", t3x), ("w", t3w)],
+     'y = conv_transpose(groups = int32(2), pad_type = string("valid"), weight = w, x = x);',
+     [("y", conv_t3d_ref(t3x, t3w, (1, 1, 1), [0] * 6, 2))], tol=1e-4)
+
+
+def pool3d_ref(x, k, st, pads, fn, ceil=False, count_pad=True):
+    sp = x.shape[2:]
+    fill = -np.inf if fn == "max" else 0
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0)) + tuple((pads[2 * i], pads[2 * i + 1]) for i in range(3)),
+                constant_values=fill)
+    real = np.pad(np.ones(sp), tuple((pads[2 * i], pads[2 * i + 1]) for i in range(3)))
+    out = []
+    for i in range(3):
+        span = sp[i] + pads[2 * i] + pads[2 * i + 1] - k[i]
+        o = (span + st[i] - 1) // st[i] + 1 if ceil else span // st[i] + 1
+        if ceil and (o - 1) * st[i] >= sp[i] + pads[2 * i]:
+            o -= 1
+        out.append(o)
+    y = np.zeros(x.shape[:2] + tuple(out))
+    for a in range(out[0]):
+        for b_ in range(out[1]):
+            for c_ in range(out[2]):
+                sl = (slice(a * st[0], a * st[0] + k[0]), slice(b_ * st[1], b_ * st[1] + k[1]),
+                      slice(c_ * st[2], c_ * st[2] + k[2]))
+                win = xp[(slice(None), slice(None)) + sl]
+                if fn == "max":
+                    y[:, :, a, b_, c_] = win.max(axis=(2, 3, 4))
+                elif fn == "l2":
+                    y[:, :, a, b_, c_] = np.sqrt((win ** 2).sum(axis=(2, 3, 4)))
+                else:   # the divisor: positions of the padded input the window covers, or real ones
+                    div = real[sl].size if count_pad else real[sl].sum()
+                    y[:, :, a, b_, c_] = win.sum(axis=(2, 3, 4)) / div
+    return y.astype(np.float32)
+
+
+p3 = f32(2, 3, 5, 4, 6)
+case("max_pool3d_custom", [("x", p3)],
+     'y = max_pool(kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([2, 3, 2]), ints([1, 0, 1, 1, 0, 1]), ints([2, 2, 1])),
+     [("y", pool3d_ref(p3, (2, 3, 2), (2, 2, 1), (1, 0, 1, 1, 0, 1), "max"))])
+case("avg_pool3d_same_exclude", [("x", p3)],
+     'y = avg_pool(exclude_padding_from_average = bool(true), kernel_sizes = %s, pad_type = string("same"), strides = %s, x = x);'
+     % (ints([3, 2, 3]), ints([2, 1, 2])),
+     [("y", pool3d_ref(p3, (3, 2, 3), (2, 1, 2), same_pads((5, 4, 6), (3, 2, 3), (2, 1, 2)), "avg", count_pad=False))],
+     tol=1e-5)
+case("avg_pool3d_ceil_count_pad", [("x", p3)],
+     'y = avg_pool(ceil_mode = bool(true), kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([2, 2, 4]), ints([1, 1, 0, 0, 1, 0]), ints([2, 3, 3])),
+     [("y", pool3d_ref(p3, (2, 2, 4), (2, 3, 3), (1, 1, 0, 0, 1, 0), "avg", ceil=True))], tol=1e-5)
+case("l2_pool3d_same_lower", [("x", p3)],
+     'y = l2_pool(kernel_sizes = %s, pad_type = string("same_lower"), strides = %s, x = x);' % (ints([2, 2, 2]), ints([2, 2, 2])),
+     [("y", pool3d_ref(p3, (2, 2, 2), (2, 2, 2), same_pads((5, 4, 6), (2, 2, 2), (2, 2, 2), True), "l2"))], tol=1e-5)
+case("max_pool3d_valid", [("x", p3)],
+     'y = max_pool(kernel_sizes = %s, pad_type = string("valid"), strides = %s, x = x);' % (ints([3, 1, 2]), ints([1, 2, 3])),
+     [("y", pool3d_ref(p3, (3, 1, 2), (1, 2, 3), [0] * 6, "max"))])
+
 if __name__ == "__main__":
     sys.exit(main())

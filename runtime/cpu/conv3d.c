@@ -1,0 +1,301 @@
+/* conv3d.c - the cpu backend's 3-d windows: conv, conv_transpose and the
+ * pools over rank-5 [N, C, D, H, W] tensors. conv.c and pool.c hand their
+ * rank-5 cases here; the kernels loop over the window directly (a
+ * reference path: 3-d convs are rare in Core ML programs).
+ * k: 0 N, 1 C in, 2..4 D H W, 5 C out, 6..8 kernel, 9..11 strides,
+ * 12..14 dilations, 15..17 pad before, 18..20 output D H W, 21 groups,
+ * 22..24 padded D H W (pools), 25 exclude padding from the average. */
+#include <math.h>
+#include <string.h>
+
+#include "cpu.h"
+
+enum { POOL3_MAX, POOL3_AVG, POOL3_L2 };   /* as pool.c's POOL_* modes */
+
+static void put3(int64_t *k, int at, const int64_t *v) {
+  for (int i = 0; i < 3; i++)
+    k[at + i] = v[i];
+}
+
+/* The window parameters conv and conv_transpose share; -1 after reporting. */
+static int window3(CpuBuild *b, int64_t *st, int64_t *dil, int64_t *custom, const char **pt,
+                   int64_t *groups) {
+  int64_t ones[3] = {1, 1, 1}, zeros[6] = {0}, one = 1;
+  if (cpu_ints_exact(b, "strides", st, 3, ones) < 0 ||
+      cpu_ints_exact(b, "dilations", dil, 3, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 6, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", pt) < 0 || cpu_param_int(b, "groups", &one, groups) < 0)
+    return -1;
+  for (int i = 0; i < 3; i++)
+    if (st[i] < 1 || dil[i] < 1)
+      return cpu_error(b, "strides and dilations must be at least 1");
+  return 0;
+}
+
+static int bias3(CpuBuild *b, const CpuStep *s, int64_t n) {
+  if (s->in[2] < 0)
+    return 0;
+  CpuSlot bs = cpu_slot(b, s->in[2]);
+  if (cpu_need_float(b, &bs, "bias") < 0)
+    return -1;
+  return bs.rank == 1 && bs.n == n ? 0 : cpu_error(b, "bias must have shape [%lld]", (long long)n);
+}
+
+static void run_conv3d(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
+  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *k = s->k;
+  int64_t Ci = k[1], D = k[2], H = k[3], W = k[4], Co = k[5], G = k[21];
+  int64_t cig = Ci / G, cog = Co / G, Od = k[18], Oh = k[19], Ow = k[20];
+  for (int64_t n = 0; n < k[0]; n++)
+    for (int64_t co = 0; co < Co; co++) {
+      int64_t g = co / cog;
+      const float *wc = w + co * cig * k[6] * k[7] * k[8];
+      for (int64_t od = 0; od < Od; od++)
+        for (int64_t oh = 0; oh < Oh; oh++)
+          for (int64_t ow = 0; ow < Ow; ow++) {
+            double acc = bias ? bias[co] : 0;
+            for (int64_t ci = 0; ci < cig; ci++) {
+              const float *xc = x + (n * Ci + g * cig + ci) * D * H * W;
+              const float *wk = wc + ci * k[6] * k[7] * k[8];
+              for (int64_t a = 0; a < k[6]; a++) {
+                int64_t d = od * k[9] + a * k[12] - k[15];
+                if (d < 0 || d >= D)
+                  continue;
+                for (int64_t bb = 0; bb < k[7]; bb++) {
+                  int64_t h = oh * k[10] + bb * k[13] - k[16];
+                  if (h < 0 || h >= H)
+                    continue;
+                  for (int64_t c = 0; c < k[8]; c++) {
+                    int64_t ww = ow * k[11] + c * k[14] - k[17];
+                    if (ww >= 0 && ww < W)
+                      acc += (double)xc[(d * H + h) * W + ww] * wk[(a * k[7] + bb) * k[8] + c];
+                  }
+                }
+              }
+            }
+            y[(((n * Co + co) * Od + od) * Oh + oh) * Ow + ow] = (float)acc;
+          }
+    }
+}
+
+/* conv over rank 5; x, weight and bias are bound (s->in[0..2]). */
+int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
+  int64_t st[3], dil[3], custom[6], groups, in[3], keff[3], pad[6], out[3];
+  const char *pt;
+  if (w->rank != 5)
+    return cpu_error(b, "weight has rank %d; x has rank 5", w->rank);
+  if (window3(b, st, dil, custom, &pt, &groups) < 0)
+    return -1;
+  int64_t cin = x->dim[1], cout = w->dim[0];
+  if (groups < 1 || cin % groups || cout % groups || w->dim[1] != cin / groups)
+    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
+                     "groups", (long long)w->dim[0], (long long)w->dim[1], (long long)cin,
+                     (long long)groups);
+  if (bias3(b, s, cout) < 0)
+    return -1;
+  for (int i = 0; i < 3; i++) {
+    in[i] = x->dim[2 + i];
+    if (w->dim[2 + i] < 1)
+      return cpu_error(b, "weight has an empty kernel dimension");
+    keff[i] = (w->dim[2 + i] - 1) * dil[i] + 1;
+  }
+  if (cpu_conv_pads(b, pt, 3, in, keff, st, custom, pad) < 0)
+    return -1;
+  for (int i = 0; i < 3; i++) {
+    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - keff[i];
+    if (span < 0)
+      return cpu_error(b, "the kernel is larger than the padded input along dim %d", 2 + i);
+    out[i] = span / st[i] + 1;
+    s->k[15 + i] = pad[2 * i];
+  }
+  s->k[0] = x->dim[0];
+  s->k[1] = cin;
+  put3(s->k, 2, in);
+  s->k[5] = cout;
+  put3(s->k, 6, &w->dim[2]);
+  put3(s->k, 9, st);
+  put3(s->k, 12, dil);
+  put3(s->k, 18, out);
+  s->k[21] = groups;
+  s->run = run_conv3d;
+  int64_t odim[5] = {x->dim[0], cout, out[0], out[1], out[2]};
+  return cpu_one_out(b, x->dtype, 5, odim);
+}
+
+static void run_conv_transpose3d(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
+  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *k = s->k;
+  int64_t Ci = k[1], D = k[2], H = k[3], W = k[4], Co = k[5], G = k[21];
+  int64_t cig = Ci / G, cog = Co / G, Od = k[18], Oh = k[19], Ow = k[20], osz = Od * Oh * Ow;
+  int64_t ksz = k[6] * k[7] * k[8];
+  for (int64_t n = 0; n < k[0]; n++) {
+    float *yn = y + n * Co * osz;
+    for (int64_t c = 0; c < Co; c++)
+      for (int64_t i = 0; i < osz; i++)
+        yn[c * osz + i] = bias ? bias[c] : 0.0f;
+    for (int64_t ci = 0; ci < Ci; ci++) {
+      int64_t g = ci / cig;
+      for (int64_t d = 0; d < D; d++)
+        for (int64_t h = 0; h < H; h++)
+          for (int64_t ww = 0; ww < W; ww++) {
+            float v = x[(((n * Ci + ci) * D + d) * H + h) * W + ww];
+            for (int64_t co = 0; co < cog; co++) {
+              const float *wk = w + (ci * cog + co) * ksz;
+              float *yc = yn + (g * cog + co) * osz;
+              for (int64_t a = 0; a < k[6]; a++) {
+                int64_t od = d * k[9] + a * k[12] - k[15];
+                if (od < 0 || od >= Od)
+                  continue;
+                for (int64_t bb = 0; bb < k[7]; bb++) {
+                  int64_t oh = h * k[10] + bb * k[13] - k[16];
+                  if (oh < 0 || oh >= Oh)
+                    continue;
+                  for (int64_t c = 0; c < k[8]; c++) {
+                    int64_t ow = ww * k[11] + c * k[14] - k[17];
+                    if (ow >= 0 && ow < Ow)
+                      yc[(od * Oh + oh) * Ow + ow] += v * wk[(a * k[7] + bb) * k[8] + c];
+                  }
+                }
+              }
+            }
+          }
+    }
+  }
+}
+
+/* conv_transpose over rank 5 (weight [C in, C out / groups, kd, kh, kw]);
+ * pad_type as conv.c's 2-d case: valid, same (output in * stride), custom. */
+int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
+  int64_t st[3], dil[3], custom[6], groups, out[3];
+  const char *pt;
+  if (w->rank != 5)
+    return cpu_error(b, "weight has rank %d; x has rank 5", w->rank);
+  if (window3(b, st, dil, custom, &pt, &groups) < 0)
+    return -1;
+  int64_t cin = x->dim[1];
+  if (groups < 1 || cin % groups || w->dim[0] != cin)
+    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
+                     "groups", (long long)w->dim[0], (long long)w->dim[1], (long long)cin,
+                     (long long)groups);
+  int64_t cout = w->dim[1] * groups;
+  if (bias3(b, s, cout) < 0)
+    return -1;
+  for (int i = 0; i < 3; i++) {
+    int64_t in = x->dim[2 + i], keff = dil[i] * (w->dim[2 + i] - 1) + 1, full = (in - 1) * st[i] + keff;
+    int64_t lo, hi;
+    if (strcmp(pt, "valid") == 0) {
+      lo = hi = 0;
+    } else if (strcmp(pt, "custom") == 0) {
+      lo = custom[2 * i];
+      hi = custom[2 * i + 1];
+    } else if (strcmp(pt, "same") == 0) {
+      int64_t total = full - in * st[i];
+      total = total > 0 ? total : 0;
+      lo = total / 2;
+      hi = total - total / 2;
+    } else {
+      return cpu_error(b, "pad_type \"%s\" is not supported by conv_transpose (valid, same or "
+                       "custom)", pt);
+    }
+    out[i] = full - lo - hi;
+    if (lo < 0 || hi < 0 || out[i] < 1 || w->dim[2 + i] < 1)
+      return cpu_error(b, "the padding leaves no output along dim %d", 2 + i);
+    s->k[15 + i] = lo;
+  }
+  s->k[0] = x->dim[0];
+  s->k[1] = cin;
+  put3(s->k, 2, &x->dim[2]);
+  s->k[5] = cout;
+  put3(s->k, 6, &w->dim[2]);
+  put3(s->k, 9, st);
+  put3(s->k, 12, dil);
+  put3(s->k, 18, out);
+  s->k[21] = groups;
+  s->run = run_conv_transpose3d;
+  int64_t odim[5] = {x->dim[0], cout, out[0], out[1], out[2]};
+  return cpu_one_out(b, x->dtype, 5, odim);
+}
+
+static void run_pool3d(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]);
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *k = s->k;
+  int64_t D = k[2], H = k[3], W = k[4], Od = k[18], Oh = k[19], Ow = k[20];
+  for (int64_t c = 0; c < k[0] * k[1]; c++)
+    for (int64_t od = 0; od < Od; od++)
+      for (int64_t oh = 0; oh < Oh; oh++)
+        for (int64_t ow = 0; ow < Ow; ow++) {
+          int64_t o[3] = {od * k[9] - k[15], oh * k[10] - k[16], ow * k[11] - k[17]};
+          double acc = s->mode == POOL3_MAX ? -INFINITY : 0;
+          int64_t cnt = 0, padded = 0;
+          for (int64_t a = 0; a < k[6]; a++)
+            for (int64_t bb = 0; bb < k[7]; bb++)
+              for (int64_t e = 0; e < k[8]; e++) {
+                int64_t d = o[0] + a, h = o[1] + bb, w = o[2] + e;
+                /* the divisor never counts positions past the padded input */
+                if (d + k[15] < k[22] && h + k[16] < k[23] && w + k[17] < k[24])
+                  padded++;
+                if (d < 0 || d >= D || h < 0 || h >= H || w < 0 || w >= W)
+                  continue;
+                double v = x[((c * D + d) * H + h) * W + w];
+                cnt++;
+                if (s->mode == POOL3_MAX)
+                  acc = v > acc || v != v ? v : acc;
+                else
+                  acc += s->mode == POOL3_L2 ? v * v : v;
+              }
+          double r = acc;
+          if (s->mode == POOL3_AVG)
+            r = acc / (double)(k[25] ? (cnt ? cnt : 1) : padded);
+          else if (s->mode == POOL3_L2)
+            r = sqrt(acc);
+          y[((c * Od + od) * Oh + oh) * Ow + ow] = (float)r;
+        }
+}
+
+/* max_pool, avg_pool, l2_pool over rank 5; x is bound (s->in[0]). */
+int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x) {
+  int64_t ks[3], st[3], ones[3] = {1, 1, 1}, zeros[6] = {0}, custom[6], pad[6], in[3], out[3];
+  const char *pt;
+  bool ceil_mode = false, excl = false;
+  if (cpu_ints_exact(b, "kernel_sizes", ks, 3, NULL) < 0 ||
+      cpu_ints_exact(b, "strides", st, 3, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 6, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", &pt) < 0 ||
+      cpu_param_bools(b, "ceil_mode", &ceil_mode, 1) < 0 ||
+      (s->mode == POOL3_AVG && cpu_param_bools(b, "exclude_padding_from_average", &excl, 1) < 0))
+    return -1;
+  for (int i = 0; i < 3; i++) {
+    if (ks[i] < 1 || st[i] < 1)
+      return cpu_error(b, "kernel_sizes and strides must be at least 1");
+    in[i] = x->dim[2 + i];
+  }
+  if (cpu_conv_pads(b, pt, 3, in, ks, st, custom, pad) < 0)
+    return -1;
+  for (int i = 0; i < 3; i++) {
+    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - ks[i];
+    if (span < 0)
+      return cpu_error(b, "the window (%lld) is larger than the padded input (%lld)",
+                       (long long)ks[i], (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
+    out[i] = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
+    /* as pool.c: the last window must start inside the input or its left padding */
+    if (ceil_mode && (out[i] - 1) * st[i] >= in[i] + pad[2 * i])
+      out[i]--;
+    s->k[15 + i] = pad[2 * i];
+    s->k[22 + i] = in[i] + pad[2 * i] + pad[2 * i + 1];
+  }
+  s->k[0] = x->dim[0];
+  s->k[1] = x->dim[1];
+  put3(s->k, 2, in);
+  put3(s->k, 6, ks);
+  put3(s->k, 9, st);
+  put3(s->k, 18, out);
+  s->k[25] = excl;
+  s->run = run_pool3d;
+  int64_t odim[5] = {x->dim[0], x->dim[1], out[0], out[1], out[2]};
+  return cpu_one_out(b, x->dtype, 5, odim);
+}
