@@ -4,7 +4,8 @@
  * reference path: 3-d convs are rare in Core ML programs).
  * k: 0 N, 1 C in, 2..4 D H W, 5 C out, 6..8 kernel, 9..11 strides,
  * 12..14 dilations, 15..17 pad before, 18..20 output D H W, 21 groups,
- * 22..24 padded D H W (pools), 25 exclude padding from the average. */
+ * 22..24 padded D H W (pools), 25 exclude padding from the average.
+ * conv_quantized runs here too, at any rank, its weight dequantized once. */
 #include <math.h>
 #include <string.h>
 
@@ -41,8 +42,8 @@ static int bias3(CpuBuild *b, const CpuStep *s, int64_t n) {
   return bs.rank == 1 && bs.n == n ? 0 : cpu_error(b, "bias must have shape [%lld]", (long long)n);
 }
 
-static void run_conv3d(const CpuPlan *p, const CpuStep *s) {
-  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
+static void conv3d_core(const CpuPlan *p, const CpuStep *s, const float *w) {
+  const float *x = cpu_data(p, s->in[0]);
   const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
   float *y = cpu_data(p, s->out[0]);
   const int64_t *k = s->k;
@@ -80,48 +81,128 @@ static void run_conv3d(const CpuPlan *p, const CpuStep *s) {
     }
 }
 
-/* conv over rank 5; x, weight and bias are bound (s->in[0..2]). */
-int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
-  int64_t st[3], dil[3], custom[6], groups, in[3], keff[3], pad[6], out[3];
+static void run_conv3d(const CpuPlan *p, const CpuStep *s) { conv3d_core(p, s, cpu_data(p, s->in[1])); }
+
+/* conv_quantized keeps its dequantized weight in the step (tab[0], a float
+ * buffer held in the step's owned array). */
+static void run_conv_quantized(const CpuPlan *p, const CpuStep *s) {
+  conv3d_core(p, s, (const float *)(const void *)s->tab[0]);
+}
+
+/* The conv window over nsp (1..3) spatial dims of x and a weight of shape
+ * wd (rank nsp + 2), as the 3-d k with unit leading dims; the output dims
+ * into odim. -1 after reporting. */
+static int conv_setup(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int64_t *wd, int nsp,
+                      int64_t *odim) {
+  int64_t st[3], dil[3], custom[6], groups, in[3], keff[3], pad[6], out[3], kk[3];
+  int64_t ones[3] = {1, 1, 1}, zeros[6] = {0}, one = 1;
   const char *pt;
-  if (w->rank != 5)
-    return cpu_error(b, "weight has rank %d; x has rank 5", w->rank);
-  if (window3(b, st, dil, custom, &pt, &groups) < 0)
+  if (cpu_ints_exact(b, "strides", st, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", &pt) < 0 || cpu_param_int(b, "groups", &one, &groups) < 0)
     return -1;
-  int64_t cin = x->dim[1], cout = w->dim[0];
-  if (groups < 1 || cin % groups || cout % groups || w->dim[1] != cin / groups)
+  int64_t cin = x->dim[1], cout = wd[0];
+  if (groups < 1 || cin % groups || cout % groups || wd[1] != cin / groups)
     return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
-                     "groups", (long long)w->dim[0], (long long)w->dim[1], (long long)cin,
+                     "groups", (long long)wd[0], (long long)wd[1], (long long)cin,
                      (long long)groups);
   if (bias3(b, s, cout) < 0)
     return -1;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < nsp; i++) {
+    if (st[i] < 1 || dil[i] < 1)
+      return cpu_error(b, "strides and dilations must be at least 1");
     in[i] = x->dim[2 + i];
-    if (w->dim[2 + i] < 1)
+    if (wd[2 + i] < 1)
       return cpu_error(b, "weight has an empty kernel dimension");
-    keff[i] = (w->dim[2 + i] - 1) * dil[i] + 1;
+    keff[i] = (wd[2 + i] - 1) * dil[i] + 1;
   }
-  if (cpu_conv_pads(b, pt, 3, in, keff, st, custom, pad) < 0)
+  if (cpu_conv_pads(b, pt, nsp, in, keff, st, custom, pad) < 0)
     return -1;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < nsp; i++) {
     int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - keff[i];
     if (span < 0)
       return cpu_error(b, "the kernel is larger than the padded input along dim %d", 2 + i);
     out[i] = span / st[i] + 1;
-    s->k[15 + i] = pad[2 * i];
+    odim[2 + i] = out[i];
+  }
+  /* spatial dim i of the op is dim 3 - nsp + i of the 3-d window */
+  int lead = 3 - nsp;
+  for (int i = 0; i < 3; i++) {
+    int j = i - lead;
+    s->k[2 + i] = j >= 0 ? in[j] : 1;
+    kk[i] = j >= 0 ? wd[2 + j] : 1;
+    s->k[9 + i] = j >= 0 ? st[j] : 1;
+    s->k[12 + i] = j >= 0 ? dil[j] : 1;
+    s->k[15 + i] = j >= 0 ? pad[2 * j] : 0;
+    s->k[18 + i] = j >= 0 ? out[j] : 1;
   }
   s->k[0] = x->dim[0];
   s->k[1] = cin;
-  put3(s->k, 2, in);
   s->k[5] = cout;
-  put3(s->k, 6, &w->dim[2]);
-  put3(s->k, 9, st);
-  put3(s->k, 12, dil);
-  put3(s->k, 18, out);
+  put3(s->k, 6, kk);
   s->k[21] = groups;
+  odim[0] = x->dim[0];
+  odim[1] = cout;
+  return 0;
+}
+
+/* conv over rank 5; x, weight and bias are bound (s->in[0..2]). */
+int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
+  int64_t odim[5];
+  if (w->rank != 5)
+    return cpu_error(b, "weight has rank %d; x has rank 5", w->rank);
+  if (conv_setup(b, s, x, w->dim, 3, odim) < 0)
+    return -1;
   s->run = run_conv3d;
-  int64_t odim[5] = {x->dim[0], cout, out[0], out[1], out[2]};
   return cpu_one_out(b, x->dtype, 5, odim);
+}
+
+/* conv_quantized (iOS15, "linear"): the uint8 weight is dequantized once,
+ * W = W_q * quant_scale + quant_bias, the scale and bias a scalar or one per
+ * output channel; then the conv of the same parameters. */
+static int prep_conv_quantized(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, w, bs;
+  const char *qt;
+  int64_t nbits, eight = 8;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "weight", true, &w) < 0 ||
+      cpu_operand(b, s, 2, "bias", false, &bs) < 0 || cpu_need_float(b, &x, "x") < 0)
+    return -1;
+  int qs = cpu_input(b, "quant_scale", true), qb = qs < 0 ? -1 : cpu_input(b, "quant_bias", true);
+  if (qb < 0 || cpu_param_str(b, "quantization_type", NULL, &qt) < 0 ||
+      cpu_param_int(b, "nbits", &eight, &nbits) < 0 || cpu_need_const(b, s->in[1], "weight") < 0 ||
+      cpu_need_const(b, qs, "quant_scale") < 0 || cpu_need_const(b, qb, "quant_bias") < 0)
+    return -1;
+  if (strcmp(qt, "linear") != 0)
+    return cpu_error(b, "quantization_type \"%s\" is not supported: the definition gives the "
+                        "formula of \"linear\" only", qt);
+  if (nbits < 1 || nbits > 8)
+    return cpu_error(b, "nbits is %lld; 1 to 8 expected", (long long)nbits);
+  if (w.dtype != MIL_UINT8)
+    return cpu_error(b, "weight must be uint8");
+  if (x.rank < 3 || x.rank > 5 || w.rank != x.rank)
+    return cpu_error(b, "x and weight must both have rank 3, 4 or 5");
+  CpuSlot sc = cpu_slot(b, qs), bi = cpu_slot(b, qb);
+  int64_t cout = w.dim[0], per = w.n / (cout ? cout : 1);
+  if ((sc.n != 1 && sc.n != cout) || (bi.n != 1 && bi.n != cout) || !cpu_is_float(sc.dtype) ||
+      !cpu_is_float(bi.dtype))
+    return cpu_error(b, "quant_scale and quant_bias must be float, one value or one per output "
+                        "channel (%lld)", (long long)cout);
+  float *deq = cpu_step_alloc(b, w.n, sizeof(float));
+  if (!deq)
+    return -1;
+  s->tab[0] = (int64_t *)(void *)deq;   /* freed with the step, also on an error below */
+  for (int64_t i = 0; i < w.n; i++) {
+    double q = cpu_get(&w, i);
+    if (q >= (double)(1 << nbits))
+      return cpu_error(b, "weight value %g does not fit %lld bits", q, (long long)nbits);
+    int64_t c = i / per;
+    deq[i] = (float)(q * cpu_get(&sc, sc.n == 1 ? 0 : c) + cpu_get(&bi, bi.n == 1 ? 0 : c));
+  }
+  int64_t odim[5];
+  if (conv_setup(b, s, &x, w.dim, x.rank - 2, odim) < 0)
+    return -1;
+  return cpu_one_out(b, x.dtype, x.rank, odim);
 }
 
 static void run_conv_transpose3d(const CpuPlan *p, const CpuStep *s) {
@@ -299,3 +380,8 @@ int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x) {
   int64_t odim[5] = {x->dim[0], x->dim[1], out[0], out[1], out[2]};
   return cpu_one_out(b, x->dtype, 5, odim);
 }
+
+const CpuOpDef cpu_ops_conv3d[] = {
+  {"conv_quantized", prep_conv_quantized, run_conv_quantized, 0, false, false},
+  {NULL, NULL, NULL, 0, false, false},
+};

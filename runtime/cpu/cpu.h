@@ -100,7 +100,8 @@ typedef struct CpuOpDef {
 /* The op families, each a table ending with a NULL name. */
 extern const CpuOpDef cpu_ops_elementwise[], cpu_ops_reduce[], cpu_ops_conv[],
     cpu_ops_movement[], cpu_ops_gather[], cpu_ops_quant[], cpu_ops_pool[], cpu_ops_recurrent[],
-    cpu_ops_state[], cpu_ops_image[], cpu_ops_reorder[], cpu_ops_einsum[];
+    cpu_ops_state[], cpu_ops_image[], cpu_ops_reorder[], cpu_ops_einsum[],
+    cpu_ops_conv3d[];
 const CpuOpDef *cpu_op_find(const char *name);
 
 /* cpu.c: helpers for preparers. Each returns -1 (or CPU_ERR) after

@@ -1018,5 +1018,31 @@ case("max_pool3d_valid", [("x", p3)],
      'y = max_pool(kernel_sizes = %s, pad_type = string("valid"), strides = %s, x = x);' % (ints([3, 1, 2]), ints([1, 2, 3])),
      [("y", pool3d_ref(p3, (3, 1, 2), (1, 2, 3), [0] * 6, "max"))])
 
+
+def lit(a, dt):
+    """An inline tensor literal: type(nested values)."""
+    body = np.array2string(a, separator=", ", threshold=1 << 30, max_line_width=1 << 30).replace("\n", "")
+    return "tensor<%s, [%s]>(%s)" % (dt, ", ".join(str(d) for d in a.shape), body)
+
+
+# conv_quantized "linear": W = W_q * quant_scale + quant_bias (a scalar or one per
+# output channel), then conv; a 2-d conv is the 3-d one with a unit depth
+qx = f32(1, 4, 5, 6)
+qw = rng.integers(0, 16, (6, 2, 3, 2)).astype(np.uint8)
+qs, qbias = np.array([0.1, -0.2, 0.05, 0.3, 0.15, -0.1], np.float32), np.array([-0.5, 0.2, 0.0, -0.3, 0.1, 0.4], np.float32)
+qwf = qw * qs[:, None, None, None] + qbias[:, None, None, None]
+case("conv_quantized_per_channel", [("x", qx)],
+     'y = conv_quantized(groups = int32(2), nbits = int32(4), pad_type = string("same"), quant_bias = %s, quant_scale = %s, '
+     'quantization_type = string("linear"), strides = %s, weight = %s, x = x);'
+     % (lit(qbias, "fp32"), lit(qs, "fp32"), ints([2, 1]), lit(qw, "uint8")),
+     [("y", conv3d_ref(qx[:, :, None], qwf[:, :, None], (1, 2, 1), (1, 1, 1),
+                       [0, 0] + same_pads((5, 6), (3, 2), (2, 1)), 2)[:, :, 0])], tol=1e-4)
+q1x, q1w = f32(2, 3, 7), rng.integers(0, 256, (2, 3, 3)).astype(np.uint8)
+case("conv_quantized_scalar_1d", [("x", q1x)],
+     'y = conv_quantized(dilations = %s, quant_bias = %s, quant_scale = %s, quantization_type = string("linear"), weight = %s, x = x);'
+     % (ints([2]), lit(np.array([-1.0], np.float32), "fp32"), lit(np.array([0.01], np.float32), "fp32"), lit(q1w, "uint8")),
+     [("y", conv3d_ref(q1x[:, :, None, None], (q1w * 0.01 - 1.0)[:, :, None, None], (1, 1, 1), (1, 1, 2), [0] * 6)[:, :, 0, 0])],
+     tol=1e-4)
+
 if __name__ == "__main__":
     sys.exit(main())
