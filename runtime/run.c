@@ -108,21 +108,13 @@ static int default_shape(const MilFunc *f, const char *name, int64_t *dim) {
   return (int)val->n;
 }
 
-static void shape_str(char *buf, size_t n, int rank, const int64_t *dim) {
-  size_t k = (size_t)snprintf(buf, n, "[");
-  for (int i = 0; i < rank && k < n; i++)
-    k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)dim[i]);
-  if (k < n)
-    snprintf(buf + k, n - k, "]");
-}
-
 /* A given input's shape against the function's RangeDims (each dim in
  * [lo, hi], hi -1 unbounded, as coremltools writes RangeDim) and
  * EnumeratedShapes (one of the listed shapes); an error at the function. */
 static int flex_check(const Src *src, const MilFunc *f, const MilVar *v, const Tensor *t,
                       const char *file, Diag *d) {
   char got[160];
-  shape_str(got, sizeof got, t->rank, t->dim);
+  tensor_shape_str(got, sizeof got, t->rank, t->dim);
   const MilValue *r = dict_get(flex_part(f, "RangeDims"), v->name);
   if (r && r->kind == MIL_VAGG && r->nitems == t->rank)
     for (int i = 0; i < t->rank; i++) {

@@ -11,8 +11,6 @@
 
 #include "cpu.h"
 
-enum { POOL3_MAX, POOL3_AVG, POOL3_L2 };   /* as pool.c's POOL_* modes */
-
 static void put3(int64_t *k, int at, const int64_t *v) {
   for (int i = 0; i < 3; i++)
     k[at + i] = v[i];
@@ -268,20 +266,8 @@ int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlo
   for (int i = 0; i < 3; i++) {
     int64_t in = x->dim[2 + i], keff = dil[i] * (w->dim[2 + i] - 1) + 1, full = (in - 1) * st[i] + keff;
     int64_t lo, hi;
-    if (strcmp(pt, "valid") == 0) {
-      lo = hi = 0;
-    } else if (strcmp(pt, "custom") == 0) {
-      lo = custom[2 * i];
-      hi = custom[2 * i + 1];
-    } else if (strcmp(pt, "same") == 0) {
-      int64_t total = full - in * st[i];
-      total = total > 0 ? total : 0;
-      lo = total / 2;
-      hi = total - total / 2;
-    } else {
-      return cpu_error(b, "pad_type \"%s\" is not supported by conv_transpose (valid, same or "
-                       "custom)", pt);
-    }
+    if (cpu_convt_pads(b, pt, in * st[i], full, &custom[2 * i], &lo, &hi) < 0)
+      return -1;
     out[i] = full - lo - hi;
     if (lo < 0 || hi < 0 || out[i] < 1 || w->dim[2 + i] < 1)
       return cpu_error(b, "the padding leaves no output along dim %d", 2 + i);
@@ -311,7 +297,7 @@ static void run_pool3d(const CpuPlan *p, const CpuStep *s) {
       for (int64_t oh = 0; oh < Oh; oh++)
         for (int64_t ow = 0; ow < Ow; ow++) {
           int64_t o[3] = {od * k[9] - k[15], oh * k[10] - k[16], ow * k[11] - k[17]};
-          double acc = s->mode == POOL3_MAX ? -INFINITY : 0;
+          double acc = s->mode == CPU_POOL_MAX ? -INFINITY : 0;
           int64_t cnt = 0, padded = 0;
           for (int64_t a = 0; a < k[6]; a++)
             for (int64_t bb = 0; bb < k[7]; bb++)
@@ -322,19 +308,10 @@ static void run_pool3d(const CpuPlan *p, const CpuStep *s) {
                   padded++;
                 if (d < 0 || d >= D || h < 0 || h >= H || w < 0 || w >= W)
                   continue;
-                double v = x[((c * D + d) * H + h) * W + w];
                 cnt++;
-                if (s->mode == POOL3_MAX)
-                  acc = v > acc || v != v ? v : acc;
-                else
-                  acc += s->mode == POOL3_L2 ? v * v : v;
+                acc = cpu_pool_add(s->mode, acc, x[((c * D + d) * H + h) * W + w]);
               }
-          double r = acc;
-          if (s->mode == POOL3_AVG)
-            r = acc / (double)(k[25] ? (cnt ? cnt : 1) : padded);
-          else if (s->mode == POOL3_L2)
-            r = sqrt(acc);
-          y[((c * Od + od) * Oh + oh) * Ow + ow] = (float)r;
+          y[((c * Od + od) * Oh + oh) * Ow + ow] = (float)cpu_pool_result(s->mode, acc, cnt, padded, k[25]);
         }
 }
 
@@ -348,7 +325,7 @@ int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x) {
       cpu_ints_exact(b, "pad", custom, 6, zeros) < 0 ||
       cpu_param_str(b, "pad_type", "valid", &pt) < 0 ||
       cpu_param_bools(b, "ceil_mode", &ceil_mode, 1) < 0 ||
-      (s->mode == POOL3_AVG && cpu_param_bools(b, "exclude_padding_from_average", &excl, 1) < 0))
+      (s->mode == CPU_POOL_AVG && cpu_param_bools(b, "exclude_padding_from_average", &excl, 1) < 0))
     return -1;
   for (int i = 0; i < 3; i++) {
     if (ks[i] < 1 || st[i] < 1)

@@ -229,6 +229,23 @@ int cpu_slice_view(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t *dim);
 int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
                   const int64_t *keff, const int64_t *st, const int64_t *custom, int64_t *pad);
 
+/* conv.c: conv_transpose's crop of the full output (full) along one dim
+ * for a pad_type; same keeps same_out (in * stride). custom: before, after. */
+int cpu_convt_pads(CpuBuild *b, const char *type, int64_t same_out, int64_t full,
+                   const int64_t *custom, int64_t *lo, int64_t *hi);
+
+/* pool.c: the source coordinate of output point i of out across xin
+ * points under a resize_bilinear sampling mode, within [0, xin - 1]. */
+enum { CPU_G_STRICT, CPU_G_ALIGN, CPU_G_DEFAULT, CPU_G_OFFSET, CPU_G_UNALIGN };
+double cpu_grid(int mode, int64_t i, double xin, int64_t out);
+
+/* pool.c: one pooling window, value by value (max lets NaN win), then its
+ * result; the average divides by the real positions with excl, else by the
+ * positions of the padded input the window covers. */
+enum { CPU_POOL_MAX, CPU_POOL_AVG, CPU_POOL_L2 };
+double cpu_pool_add(int mode, double acc, double v);
+double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool excl);
+
 /* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound
  * to s->in[0..2]) and the pools (x bound); each sets s->run. */
 int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);

@@ -218,7 +218,6 @@ static void run_affine(const CpuPlan *p, const CpuStep *s) {
  * before iOS 17, constant pad_value from it); f: 0 spatial_scale, 1 pad_value. */
 
 enum { BOX_HW, BOX_WH, BOX_CHW, BOX_CWH };
-enum { CR_STRICT, CR_ALIGN, CR_DEFAULT, CR_OFFSET, CR_UNALIGN };
 
 static int prep_crop_resize(CpuBuild *b, CpuStep *s) {
   static const char *const boxes[] = {"CORNERS_HEIGHT_FIRST", "CORNERS_WIDTH_FIRST",
@@ -262,29 +261,10 @@ static int prep_crop_resize(CpuBuild *b, CpuStep *s) {
 }
 
 /* Point i of n across the box [lo, hi]: resize_bilinear's sampling mode
- * with the box as the image (X = hi - lo + 1 pixels, offset lo), so the
- * box [0, H - 1] gives resize_bilinear's grid. */
+ * with the box as the image (X = hi - lo + 1 pixels from lo), so the box
+ * [0, H - 1] gives resize_bilinear's grid; a flipped box is walked back. */
 static double box_grid(int mode, int64_t i, double lo, double hi, int64_t n) {
-  double X = hi - lo + 1, N = (double)n, g;
-  switch (mode) {
-  case CR_STRICT:
-  case CR_ALIGN:
-    /* inside the box by construction (and a flipped box stays flipped) */
-    return lo + (n > 1 ? (double)i * (X - 1) / (N - 1) : mode == CR_ALIGN ? (X - 1) / 2 : 0);
-  case CR_DEFAULT:
-    g = n > 1 ? (double)i * (X - X / N) / (N - 1) : 0;
-    break;
-  case CR_OFFSET: {
-    double delta = (X - 1 > 1 ? X - 1 : 1) / N;
-    g = 0.5 * delta + (double)i * delta;
-    break;
-  }
-  default:
-    g = ((double)i + 0.5) * X / N - 0.5;
-    break;
-  }
-  g = g > X - 1 ? X - 1 : g;
-  return lo + (g < 0 ? 0 : g);
+  return hi >= lo ? lo + cpu_grid(mode, i, hi - lo + 1, n) : lo - cpu_grid(mode, i, lo - hi + 1, n);
 }
 
 static void run_crop_resize(const CpuPlan *p, const CpuStep *s) {

@@ -12,7 +12,19 @@
  * average, 12 padded H, 13 padded W (the average's divisor never counts
  * positions past the padded input, as ceil_mode windows can reach). */
 
-enum { POOL_MAX, POOL_AVG, POOL_L2 };
+enum { POOL_MAX = CPU_POOL_MAX, POOL_AVG = CPU_POOL_AVG, POOL_L2 = CPU_POOL_L2 };
+
+double cpu_pool_add(int mode, double acc, double v) {
+  if (mode == POOL_MAX)
+    return v > acc || v != v ? v : acc;   /* NaN wins */
+  return acc + (mode == POOL_L2 ? v * v : v);
+}
+
+double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool excl) {
+  if (mode == POOL_AVG)
+    return acc / (double)(excl ? (cnt ? cnt : 1) : padded);
+  return mode == POOL_L2 ? sqrt(acc) : acc;
+}
 
 static int prep_pool(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
@@ -82,19 +94,10 @@ static void run_pool(const CpuPlan *p, const CpuStep *s) {
               padded++;
             if (h < 0 || h >= H || w < 0 || w >= W)
               continue;
-            double v = x[(c * H + h) * W + w];
             cnt++;
-            if (s->mode == POOL_MAX)
-              acc = v > acc || v != v ? v : acc;
-            else
-              acc += s->mode == POOL_L2 ? v * v : v;
+            acc = cpu_pool_add(s->mode, acc, x[(c * H + h) * W + w]);
           }
-        double r = acc;
-        if (s->mode == POOL_AVG)
-          r = acc / (double)(k[11] ? (cnt ? cnt : 1) : padded);
-        else if (s->mode == POOL_L2)
-          r = sqrt(acc);
-        y[(c * Ho + oh) * Wo + ow] = (float)r;
+        y[(c * Ho + oh) * Wo + ow] = (float)cpu_pool_result(s->mode, acc, cnt, padded, k[11]);
       }
 }
 
@@ -105,20 +108,18 @@ static void run_pool(const CpuPlan *p, const CpuStep *s) {
  * 4 Wo, 5 mode, 6 nearest (iOS 17 resize: the pixel at floor of the mode's
  * coordinate, which for DEFAULT is resize_nearest_neighbor's floor(o * in / out)). */
 
-enum { G_STRICT, G_ALIGN, G_DEFAULT, G_OFFSET, G_UNALIGN };
-
-static double grid(int mode, int64_t i, int64_t in, int64_t out) {
-  double g, xin = (double)in, xo = (double)out;
+double cpu_grid(int mode, int64_t i, double xin, int64_t out) {
+  double g, xo = (double)out;
   switch (mode) {
-  case G_STRICT:
-  case G_ALIGN:
-    g = out > 1 ? (double)i * (xin - 1) / (xo - 1) : mode == G_ALIGN ? (xin - 1) / 2 : 0;
+  case CPU_G_STRICT:
+  case CPU_G_ALIGN:
+    g = out > 1 ? (double)i * (xin - 1) / (xo - 1) : mode == CPU_G_ALIGN ? (xin - 1) / 2 : 0;
     break;
-  case G_DEFAULT:
+  case CPU_G_DEFAULT:
     g = out > 1 ? (double)i * (xin - xin / xo) / (xo - 1) : 0;
     break;
-  case G_OFFSET: {
-    double delta = (in - 1 > 1 ? xin - 1 : 1) / xo;
+  case CPU_G_OFFSET: {
+    double delta = (xin - 1 > 1 ? xin - 1 : 1) / xo;
     g = 0.5 * delta + (double)i * delta;
     break;
   }
@@ -160,7 +161,7 @@ static int prep_upsample_bilinear(CpuBuild *b, CpuStep *s) {
   if (x.rank < 3)
     return cpu_error(b, "x has rank %d; at least 3 expected", x.rank);
   return resize_out(b, s, &x, (int64_t)floor(x.dim[x.rank - 2] * sh),
-                    (int64_t)floor(x.dim[x.rank - 1] * sw), ac ? G_STRICT : G_UNALIGN);
+                    (int64_t)floor(x.dim[x.rank - 1] * sw), ac ? CPU_G_STRICT : CPU_G_UNALIGN);
 }
 
 /* The sampling_mode parameter as G_*, or -1 after reporting. */
@@ -237,11 +238,11 @@ static void run_bilinear(const CpuPlan *p, const CpuStep *s) {
   int64_t H = s->k[1], W = s->k[2], Ho = s->k[3], Wo = s->k[4];
   int mode = (int)s->k[5];
   for (int64_t oh = 0; oh < Ho; oh++) {
-    double gh = grid(mode, oh, H, Ho);
+    double gh = cpu_grid(mode, oh, (double)H, Ho);
     int64_t h0 = (int64_t)floor(gh), h1 = h0 + 1 < H ? h0 + 1 : h0;
     double fh = s->k[6] ? 0 : gh - (double)h0;
     for (int64_t ow = 0; ow < Wo; ow++) {
-      double gw = grid(mode, ow, W, Wo);
+      double gw = cpu_grid(mode, ow, (double)W, Wo);
       int64_t w0 = (int64_t)floor(gw), w1 = w0 + 1 < W ? w0 + 1 : w0;
       double fw = s->k[6] ? 0 : gw - (double)w0;
       for (int64_t c = 0; c < s->k[0]; c++) {
