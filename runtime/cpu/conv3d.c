@@ -334,15 +334,9 @@ int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x) {
   }
   if (cpu_conv_pads(b, pt, 3, in, ks, st, custom, pad) < 0)
     return -1;
+  if (cpu_pool_out(b, 3, in, ks, st, pad, ceil_mode, out) < 0)
+    return -1;
   for (int i = 0; i < 3; i++) {
-    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - ks[i];
-    if (span < 0)
-      return cpu_error(b, "the window (%lld) is larger than the padded input (%lld)",
-                       (long long)ks[i], (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
-    out[i] = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
-    /* as pool.c: the last window must start inside the input or its left padding */
-    if (ceil_mode && (out[i] - 1) * st[i] >= in[i] + pad[2 * i])
-      out[i]--;
     s->k[15 + i] = pad[2 * i];
     s->k[22 + i] = in[i] + pad[2 * i] + pad[2 * i + 1];
   }

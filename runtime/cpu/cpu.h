@@ -245,6 +245,9 @@ double cpu_grid(int mode, int64_t i, double xin, int64_t out);
 enum { CPU_POOL_MAX, CPU_POOL_AVG, CPU_POOL_L2 };
 double cpu_pool_add(int mode, double acc, double v);
 double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool excl);
+/* The output size along each of nsp dims (pads before, after per dim). */
+int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
+                 const int64_t *pad, bool ceil_mode, int64_t *out);
 
 /* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound
  * to s->in[0..2]) and the pools (x bound); each sets s->run. */

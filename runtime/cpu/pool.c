@@ -26,6 +26,21 @@ double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool e
   return mode == POOL_L2 ? sqrt(acc) : acc;
 }
 
+int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
+                 const int64_t *pad, bool ceil_mode, int64_t *out) {
+  for (int i = 0; i < nsp; i++) {
+    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - ks[i];
+    if (span < 0)
+      return cpu_error(b, "the window (%lld) is larger than the padded input (%lld)",
+                       (long long)ks[i], (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
+    out[i] = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
+    /* as PyTorch: the last window must start inside the input or its left padding */
+    if (ceil_mode && (out[i] - 1) * st[i] >= in[i] + pad[2 * i])
+      out[i]--;
+  }
+  return 0;
+}
+
 static int prep_pool(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0)
@@ -54,16 +69,8 @@ static int prep_pool(CpuBuild *b, CpuStep *s) {
   if (cpu_conv_pads(b, pt, nsp, in, ks, st, custom, pad) < 0)
     return -1;
   int64_t out[2];
-  for (int i = 0; i < nsp; i++) {
-    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - ks[i];
-    if (span < 0)
-      return cpu_error(b, "the window (%lld) is larger than the padded input (%lld)",
-                       (long long)ks[i], (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
-    out[i] = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
-    /* as PyTorch: the last window must start inside the input or its left padding */
-    if (ceil_mode && (out[i] - 1) * st[i] >= in[i] + pad[2 * i])
-      out[i]--;
-  }
+  if (cpu_pool_out(b, nsp, in, ks, st, pad, ceil_mode, out) < 0)
+    return -1;
   bool two = nsp == 2;
   int64_t kv[14] = {x.dim[0] * x.dim[1], two ? in[0] : 1, two ? in[1] : in[0],
                     two ? ks[0] : 1, two ? ks[1] : ks[0], two ? st[0] : 1, two ? st[1] : st[0],
