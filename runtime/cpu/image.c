@@ -172,11 +172,11 @@ static int prep_affine(CpuBuild *b, CpuStep *s) {
     return -1;
   /* the definition's own restrictions (its type_inference raises on the rest) */
   if (sm.interp != SAMP_BILINEAR)
-    return cpu_error(b, "affine: sampling_mode must be \"bilinear\"");
+    return cpu_error(b, "sampling_mode must be \"bilinear\"");
   if (sm.coords != COORD_MINUS1)
-    return cpu_error(b, "affine: coordinates_mode must be \"normalized_minus_one_to_one\"");
+    return cpu_error(b, "coordinates_mode must be \"normalized_minus_one_to_one\"");
   if (sm.pad != SPAD_CONST || sm.padval != 0)
-    return cpu_error(b, "affine: padding_mode must be \"constant\" with padding_value 0");
+    return cpu_error(b, "padding_mode must be \"constant\" with padding_value 0");
   if (t.rank != 2 || t.dim[1] != 6 || (t.dim[0] != 1 && t.dim[0] != x.dim[0]))
     return cpu_error(b, "transform_matrix must be [1, 6] or [B, 6] (B = %lld)", (long long)x.dim[0]);
   if (ho < 1 || wo < 1)
