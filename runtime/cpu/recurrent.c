@@ -16,13 +16,17 @@ static int act_of(CpuBuild *b, const char *name, const char *def, int64_t *out) 
   const char *v;
   if (cpu_param_str(b, name, def, &v) < 0)
     return -1;
+  /* the string carries no alpha, beta: their defaults 1, 1 make it tanh
+   * (coremltools' recurrent tests compute it so) */
+  if (strcmp(v, "scaled_tanh") == 0)
+    v = "tanh";
   for (int i = 0; i < 5; i++)
     if (strcmp(v, names[i]) == 0) {
       *out = i;
       return 0;
     }
-  return cpu_error(b, "%s \"%s\" is not supported (sigmoid, tanh, relu, linear, hard_sigmoid)",
-                   name, v);
+  return cpu_error(b, "%s \"%s\" is not supported (sigmoid, tanh, relu, linear, hard_sigmoid, "
+                   "scaled_tanh)", name, v);
 }
 
 static float act(int64_t a, float v) {

@@ -504,6 +504,11 @@ for seq in (True, False):
          'initial_h = h, output_sequence = bool(%s), weight_hh = wh, weight_hh_back = whb, weight_ih = wi, '
          'weight_ih_back = wib, x = x);' % ("true" if seq else "false"),
          [("y", np.concatenate([fy_, by_[::-1]], 2) if seq else bidi_h[None]), ("ho", bidi_h), ("co", bidi_c)])
+# scaled_tanh as a recurrent activation has no alpha, beta: their defaults (1, 1) make it tanh
+case("lstm_scaled_tanh", [("x", rx), ("h", h0), ("c", c0), ("wi", wih), ("wh", whh), ("b", rb)],
+     'y, ho, co = lstm(activation = string("scaled_tanh"), bias = b, cell_activation = string("scaled_tanh"), initial_c = c, '
+     'initial_h = h, output_sequence = bool(true), weight_hh = wh, weight_ih = wi, x = x);',
+     [("y", ly), ("ho", lh), ("co", lc)])
 gi_, gh_, gb = wih[:3 * H_], whh[:3 * H_], rb[:3 * H_]
 
 
