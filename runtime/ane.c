@@ -753,14 +753,6 @@ int ane_open_with(const AneApi *api, const Model *m, const BackendOpts *o, void 
 
 /* ---- running ---------------------------------------------------------------- */
 
-static void format_shape(char *buf, size_t size, int rank, const int64_t *dim) {
-  size_t used = (size_t)snprintf(buf, size, "[");
-  for (int k = 0; k < rank && used < size; k++)
-    used += (size_t)snprintf(buf + used, size - used, "%s%lld", k ? ", " : "", (long long)dim[k]);
-  if (used < size)
-    snprintf(buf + used, size - used, "]");
-}
-
 static int check_shape(AneState *S, const AneIo *io, const Tensor *t, Diag *d) {
   const MilType *ty = io->type;
   bool same = t->rank == ty->rank;
@@ -768,8 +760,8 @@ static int check_shape(AneState *S, const AneIo *io, const Tensor *t, Diag *d) {
     same = t->dim[k] == ty->dim[k];
   if (!same) {
     char want[200], got[200];
-    format_shape(want, sizeof want, ty->rank, ty->dim);
-    format_shape(got, sizeof got, t->rank, t->dim);
+    tensor_shape_str(want, sizeof want, ty->rank, ty->dim);
+    tensor_shape_str(got, sizeof got, t->rank, t->dim);
     diag_file_error(d, S->name, "ane: input '%s' has shape %s; the tensor given is %s", io->name,
                     want, got);
     return -1;

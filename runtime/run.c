@@ -71,33 +71,86 @@ static int known_tensor(const MilVar *v, Diag *d) {
   return 0;
 }
 
-/* The default shape a function's FlexibleShapeInformation attribute gives
- * input `name` (("DefaultShapes", {{name, [dims]}}), ...), as Core ML
- * writes it: its rank, or -1 when there is none. */
-static int default_shape(const MilFunc *f, const char *name, int64_t *dim) {
+/* Part `what` ("DefaultShapes", "RangeDims", "EnumeratedShapes") of a
+ * function's FlexibleShapeInformation attribute, as Core ML writes it:
+ * ((what, {{name, value}, ...}), ...); the dict, its items flattened as
+ * key, value pairs, or NULL. */
+static const MilValue *flex_part(const MilFunc *f, const char *what) {
   for (int a = 0; a < f->nattrs; a++) {
     const MilValue *v = f->attrs[a].val;
     if (strcmp(f->attrs[a].name, "FlexibleShapeInformation") != 0 || v->kind != MIL_VAGG)
       continue;
     for (int t = 0; t < v->nitems; t++) {
       const MilValue *tu = v->items[t];
-      if (tu->kind != MIL_VAGG || tu->nitems != 2 || tu->items[0]->kind != MIL_VDATA ||
-          !tu->items[0]->s || strcmp(tu->items[0]->s[0], "DefaultShapes") != 0 ||
-          tu->items[1]->kind != MIL_VAGG)
-        continue;
-      const MilValue *dict = tu->items[1];
-      for (int k = 0; k + 1 < dict->nitems; k += 2) {
-        const MilValue *key = dict->items[k], *val = dict->items[k + 1];
-        if (key->kind != MIL_VDATA || !key->s || strcmp(key->s[0], name) != 0 ||
-            val->kind != MIL_VDATA || !val->i || val->n > MIL_MAX_RANK)
-          continue;
-        for (int64_t i = 0; i < val->n; i++)
-          dim[i] = val->i[i];
-        return (int)val->n;
-      }
+      if (tu->kind == MIL_VAGG && tu->nitems == 2 && tu->items[0]->kind == MIL_VDATA &&
+          tu->items[0]->s && strcmp(tu->items[0]->s[0], what) == 0 &&
+          tu->items[1]->kind == MIL_VAGG)
+        return tu->items[1];
     }
   }
-  return -1;
+  return NULL;
+}
+
+/* The value of key `name` in a flattened dict, or NULL. */
+static const MilValue *dict_get(const MilValue *dict, const char *name) {
+  for (int k = 0; dict && k + 1 < dict->nitems; k += 2) {
+    const MilValue *key = dict->items[k];
+    if (key->kind == MIL_VDATA && key->s && strcmp(key->s[0], name) == 0)
+      return dict->items[k + 1];
+  }
+  return NULL;
+}
+
+static bool int_vec(const MilValue *v) { return v && v->kind == MIL_VDATA && v->i && v->n <= MIL_MAX_RANK; }
+
+/* The default shape the function gives input `name`: its rank, or -1. */
+static int default_shape(const MilFunc *f, const char *name, int64_t *dim) {
+  const MilValue *val = dict_get(flex_part(f, "DefaultShapes"), name);
+  if (!int_vec(val))
+    return -1;
+  for (int64_t i = 0; i < val->n; i++)
+    dim[i] = val->i[i];
+  return (int)val->n;
+}
+
+/* A given input's shape against the function's RangeDims (each dim in
+ * [lo, hi], hi -1 unbounded, as coremltools writes RangeDim) and
+ * EnumeratedShapes (one of the listed shapes); an error at the function. */
+static int flex_check(const Src *src, const MilFunc *f, const MilVar *v, const Tensor *t,
+                      const char *file, Diag *d) {
+  char got[160];
+  tensor_shape_str(got, sizeof got, t->rank, t->dim);
+  const MilValue *r = dict_get(flex_part(f, "RangeDims"), v->name);
+  if (r && r->kind == MIL_VAGG && r->nitems == t->rank)
+    for (int i = 0; i < t->rank; i++) {
+      const MilValue *lh = r->items[i];
+      if (lh->kind != MIL_VDATA || !lh->i || lh->n != 2)
+        continue;
+      int64_t lo = lh->i[0], hi = lh->i[1];
+      if (t->dim[i] < lo || (hi >= 0 && t->dim[i] > hi)) {
+        diag_error(d, src, f->loc, "input '%s' from %s has shape %s: dim %d (%lld) is outside "
+                   "the function's range [%lld, %lld]", v->name, file, got, i,
+                   (long long)t->dim[i], (long long)lo, (long long)hi);
+        return -1;
+      }
+    }
+  const MilValue *e = flex_part(f, "EnumeratedShapes");
+  bool listed = false, any = false;
+  for (int k = 0; e && k + 1 < e->nitems && !listed; k += 2) {
+    const MilValue *sh = dict_get(e->items[k + 1]->kind == MIL_VAGG ? e->items[k + 1] : NULL, v->name);
+    if (!int_vec(sh))
+      continue;
+    any = true;
+    listed = sh->n == t->rank;
+    for (int i = 0; listed && i < t->rank; i++)
+      listed = sh->i[i] == t->dim[i];
+  }
+  if (any && !listed) {
+    diag_error(d, src, f->loc, "input '%s' from %s has shape %s, which is not one of the "
+               "function's enumerated shapes", v->name, file, got);
+    return -1;
+  }
+  return 0;
 }
 
 /* Floats are uniform in [-1, 1); integers and bools are 0, which is a
@@ -182,7 +235,7 @@ static int check_input_names(const RunOpts *o, const MilFunc *f, Diag *d) {
   return 0;
 }
 
-static int make_inputs(const RunOpts *o, const MilFunc *f, Inputs *in, Diag *d) {
+static int make_inputs(const RunOpts *o, const Src *src, const MilFunc *f, Inputs *in, Diag *d) {
   Prng rng;
   prng_seed(&rng, o->seed);
   in->t = calloc((size_t)f->ninputs + 1, sizeof *in->t);
@@ -199,6 +252,8 @@ static int make_inputs(const RunOpts *o, const MilFunc *f, Inputs *in, Diag *d) 
     const InputArg *a = given_input(o, v.name);
     int rc = a ? read_input(&v, a, &in->t[i], d)
                : generate_input(f, &v, state ? NULL : &rng, &in->t[i], d);
+    if (rc == 0 && a && flex_check(src, f, &v, &in->t[i], a->file, d) < 0)
+      rc = -1;
     if (rc < 0)
       return -1;
   }
@@ -577,7 +632,7 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, FI
   bo.timer = o->profile && b == &cpu_backend ? &timer : NULL;
   if (bo.timer && profile)
     clk.op_ms = calloc((size_t)l->m.fn->nops + 1, sizeof *clk.op_ms);
-  int made = feed ? make_inputs(o, l->m.fn, &in, d) : 0;
+  int made = feed ? make_inputs(o, &mp->src, l->m.fn, &in, d) : 0;
   if (made == 0 && feed)
     fix_input_shapes(l, &in);
   if (made < 0 || b->open(&l->m, &bo, &st, d) < 0) {

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,4 +238,12 @@ int npy_write(const char *path, const Tensor *t, Diag *d) {
     return -1;
   }
   return outfile_commit(&o, d);
+}
+
+void tensor_shape_str(char *buf, size_t n, int rank, const int64_t *dim) {
+  size_t used = (size_t)snprintf(buf, n, "[");
+  for (int k = 0; k < rank && used < n; k++)
+    used += (size_t)snprintf(buf + used, n - used, "%s%lld", k ? ", " : "", (long long)dim[k]);
+  if (used < n)
+    snprintf(buf + used, n - used, "]");
 }

@@ -22,6 +22,9 @@ typedef struct Tensor {
 } Tensor;
 
 int64_t tensor_numel(const Tensor *t);
+/* "[1, 2, 3]" into buf (truncated to n bytes). */
+void tensor_shape_str(char *buf, size_t n, int rank, const int64_t *dim);
+
 /* Allocates zeroed data for dtype and shape; 0, or -1 if too large. */
 int tensor_alloc(Tensor *t, MilDtype dt, int rank, const int64_t *dim);
 void tensor_free(Tensor *t);

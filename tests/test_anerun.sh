@@ -152,6 +152,20 @@ for f in sys.argv[1:]:
       "$corpus/mlmodelc-export-flexible-gather"
     "$py" -c 'import numpy as np; a = np.load("'"$tmp"'/g/output.npy"); assert a.shape == (1, 3, 2), a.shape' ||
       fail "flexible-gather: the output's shape does not follow --input"
+    # ... within the function's RangeDims and EnumeratedShapes, else refused at the function
+    "$py" -c 'import numpy as np; np.save("'"$tmp"'/idx3.npy", np.zeros((3, 1), np.int32))
+np.save("'"$tmp"'/e2.npy", np.ones(2, np.float32)); np.save("'"$tmp"'/e3.npy", np.ones(3, np.float32))
+np.save("'"$tmp"'/x2049.npy", np.ones((1, 2049, 1), np.float16))'
+    status 1 $anerun --backend cpu --iters 1 --input indices="$tmp/idx3.npy" "$corpus/mlmodelc-export-flexible-gather"
+    has "model.mil:4:21: error: input 'indices' from $tmp/idx3.npy has shape \[3, 1\]: dim 0 (3) is outside the function's range \[0, 2\]" err
+    status 1 $anerun --backend cpu --iters 1 --input x="$tmp/x2049.npy" "$corpus/fluidaudio-transpose-encoder"
+    has "dim 1 (2049) is outside the function's range \[1, 2048\]" err
+    status 0 $anerun --backend cpu --iters 1 --input input="$tmp/e2.npy" --output-dir "$tmp/e" \
+      "$corpus/mlmodelc-export-flexible-enumerated"
+    "$py" -c 'import numpy as np; a = np.load("'"$tmp"'/e/output.npy"); assert a.shape == (2,), a.shape' ||
+      fail "flexible-enumerated: the output's shape does not follow --input"
+    status 1 $anerun --backend cpu --iters 1 --input input="$tmp/e3.npy" "$corpus/mlmodelc-export-flexible-enumerated"
+    has "model.mil:4:21: error: input 'input' from $tmp/e3.npy has shape \[3\], which is not one of the function's enumerated shapes" err
   fi
 else
   echo "SKIP: $corpus is absent: no corpus dry-runs"

@@ -69,12 +69,33 @@ int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
   return 0;
 }
 
+int cpu_convt_pads(CpuBuild *b, const char *type, int64_t same_out, int64_t full,
+                   const int64_t *custom, int64_t *lo, int64_t *hi) {
+  if (strcmp(type, "valid") == 0) {
+    *lo = *hi = 0;
+  } else if (strcmp(type, "custom") == 0) {
+    *lo = custom[0];
+    *hi = custom[1];
+  } else if (strcmp(type, "same") == 0) {
+    int64_t total = full - same_out;
+    total = total > 0 ? total : 0;
+    *lo = total / 2;
+    *hi = total - total / 2;
+  } else {
+    return cpu_error(b, "pad_type \"%s\" is not supported by conv_transpose (valid, same or "
+                     "custom)", type);
+  }
+  return 0;
+}
+
 static int prep_conv(CpuBuild *b, CpuStep *s) {
   CpuSlot x, w, bs;
   if (weighted(b, s, &x, &w, &bs) < 0)
     return -1;
+  if (x.rank == 5)
+    return cpu_conv3d(b, s, &x, &w);
   if (x.rank != 3 && x.rank != 4)
-    return cpu_error(b, "x has rank %d; the cpu backend runs 1-d and 2-d convs (rank 3 or 4)",
+    return cpu_error(b, "x has rank %d; the cpu backend runs 1-d, 2-d and 3-d convs (rank 3, 4 or 5)",
                      x.rank);
   int nsp = x.rank - 2;
   if (w.rank != x.rank)
@@ -423,8 +444,10 @@ static int prep_conv_transpose(CpuBuild *b, CpuStep *s) {
   CpuSlot x, w, bs;
   if (weighted(b, s, &x, &w, &bs) < 0)
     return -1;
+  if (x.rank == 5)
+    return cpu_conv_transpose3d(b, s, &x, &w);
   if ((x.rank != 3 && x.rank != 4) || w.rank != x.rank)
-    return cpu_error(b, "x and weight must both have rank 3 or 4 (1-d or 2-d)");
+    return cpu_error(b, "x and weight must both have rank 3, 4 or 5 (1-d, 2-d or 3-d)");
   int nsp = x.rank - 2;
   int64_t ones[2] = {1, 1}, zeros[4] = {0}, st[2], dil[2], custom[4], groups, one = 1, pad[4];
   const char *pt;
@@ -445,20 +468,8 @@ static int prep_conv_transpose(CpuBuild *b, CpuStep *s) {
     if (st[i] < 1 || dil[i] < 1)
       return cpu_error(b, "strides and dilations must be at least 1");
     int64_t in = x.dim[2 + i], keff = dil[i] * (w.dim[2 + i] - 1) + 1, full = (in - 1) * st[i] + keff;
-    if (strcmp(pt, "valid") == 0) {
-      pad[2 * i] = pad[2 * i + 1] = 0;
-    } else if (strcmp(pt, "custom") == 0) {
-      pad[2 * i] = custom[2 * i];
-      pad[2 * i + 1] = custom[2 * i + 1];
-    } else if (strcmp(pt, "same") == 0) {   /* the output is in * stride */
-      int64_t total = full - in * st[i];
-      total = total > 0 ? total : 0;
-      pad[2 * i] = total / 2;
-      pad[2 * i + 1] = total - total / 2;
-    } else {
-      return cpu_error(b, "pad_type \"%s\" is not supported by conv_transpose (valid, same or "
-                       "custom)", pt);
-    }
+    if (cpu_convt_pads(b, pt, in * st[i], full, &custom[2 * i], &pad[2 * i], &pad[2 * i + 1]) < 0)
+      return -1;
     out[i] = full - pad[2 * i] - pad[2 * i + 1];
     if (pad[2 * i] < 0 || pad[2 * i + 1] < 0 || out[i] < 1)
       return cpu_error(b, "the padding leaves no output along dim %d", 2 + i);

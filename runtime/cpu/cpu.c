@@ -536,7 +536,8 @@ int cpu_output(CpuBuild *b, int k, int nout, MilDtype dt, int rank, const int64_
 
 static const CpuOpDef *const families[] = {
   cpu_ops_elementwise, cpu_ops_reduce, cpu_ops_conv, cpu_ops_pool, cpu_ops_movement,
-  cpu_ops_gather, cpu_ops_quant, cpu_ops_recurrent, cpu_ops_state,
+  cpu_ops_gather, cpu_ops_quant, cpu_ops_recurrent, cpu_ops_state, cpu_ops_image, cpu_ops_reorder,
+  cpu_ops_einsum, cpu_ops_conv3d,
 };
 
 const CpuOpDef *cpu_op_find(const char *name) {

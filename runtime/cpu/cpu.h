@@ -17,7 +17,7 @@
 #include "backend.h"
 
 enum {
-  CPU_MAX_IN = 8,           /* operand slots of one step */
+  CPU_MAX_IN = 12,          /* operand slots of one step (bidirectional lstm: 11) */
   CPU_NK = 48,              /* integer parameters of one step */
   CPU_ABSENT = -1,          /* an optional operand that is not there */
   CPU_ERR = -2,             /* an operand that could not be resolved */
@@ -111,7 +111,8 @@ typedef struct CpuOpDef {
 /* The op families, each a table ending with a NULL name. */
 extern const CpuOpDef cpu_ops_elementwise[], cpu_ops_reduce[], cpu_ops_conv[],
     cpu_ops_movement[], cpu_ops_gather[], cpu_ops_quant[], cpu_ops_pool[], cpu_ops_recurrent[],
-    cpu_ops_state[];
+    cpu_ops_state[], cpu_ops_image[], cpu_ops_reorder[], cpu_ops_einsum[],
+    cpu_ops_conv3d[];
 const CpuOpDef *cpu_op_find(const char *name);
 
 /* cpu.c: helpers for preparers. Each returns -1 (or CPU_ERR) after
@@ -264,5 +265,31 @@ int cpu_slice_view(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t *dim);
  * inputs in[], effective kernels keff[] and strides st[]. */
 int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
                   const int64_t *keff, const int64_t *st, const int64_t *custom, int64_t *pad);
+
+/* conv.c: conv_transpose's crop of the full output (full) along one dim
+ * for a pad_type; same keeps same_out (in * stride). custom: before, after. */
+int cpu_convt_pads(CpuBuild *b, const char *type, int64_t same_out, int64_t full,
+                   const int64_t *custom, int64_t *lo, int64_t *hi);
+
+/* pool.c: the source coordinate of output point i of out across xin
+ * points under a resize_bilinear sampling mode, within [0, xin - 1]. */
+enum { CPU_G_STRICT, CPU_G_ALIGN, CPU_G_DEFAULT, CPU_G_OFFSET, CPU_G_UNALIGN };
+double cpu_grid(int mode, int64_t i, double xin, int64_t out);
+
+/* pool.c: one pooling window, value by value (max lets NaN win), then its
+ * result; the average divides by the real positions with excl, else by the
+ * positions of the padded input the window covers. */
+enum { CPU_POOL_MAX, CPU_POOL_AVG, CPU_POOL_L2 };
+double cpu_pool_add(int mode, double acc, double v);
+double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool excl);
+/* The output size along each of nsp dims (pads before, after per dim). */
+int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
+                 const int64_t *pad, bool ceil_mode, int64_t *out);
+
+/* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound
+ * to s->in[0..2]) and the pools (x bound); each sets s->run. */
+int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x);
 
 #endif

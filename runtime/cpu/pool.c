@@ -12,15 +12,44 @@
  * average, 12 padded H, 13 padded W (the average's divisor never counts
  * positions past the padded input, as ceil_mode windows can reach). */
 
-enum { POOL_MAX, POOL_AVG, POOL_L2 };
+enum { POOL_MAX = CPU_POOL_MAX, POOL_AVG = CPU_POOL_AVG, POOL_L2 = CPU_POOL_L2 };
+
+double cpu_pool_add(int mode, double acc, double v) {
+  if (mode == POOL_MAX)
+    return v > acc || v != v ? v : acc;   /* NaN wins */
+  return acc + (mode == POOL_L2 ? v * v : v);
+}
+
+double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool excl) {
+  if (mode == POOL_AVG)
+    return acc / (double)(excl ? (cnt ? cnt : 1) : padded);
+  return mode == POOL_L2 ? sqrt(acc) : acc;
+}
+
+int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
+                 const int64_t *pad, bool ceil_mode, int64_t *out) {
+  for (int i = 0; i < nsp; i++) {
+    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - ks[i];
+    if (span < 0)
+      return cpu_error(b, "the window (%lld) is larger than the padded input (%lld)",
+                       (long long)ks[i], (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
+    out[i] = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
+    /* as PyTorch: the last window must start inside the input or its left padding */
+    if (ceil_mode && (out[i] - 1) * st[i] >= in[i] + pad[2 * i])
+      out[i]--;
+  }
+  return 0;
+}
 
 static int prep_pool(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0)
     return -1;
+  if (x.rank == 5)
+    return cpu_pool3d(b, s, &x);
   if (x.rank != 3 && x.rank != 4)
-    return cpu_error(b, "x has rank %d; the cpu backend pools 1-d and 2-d windows (rank 3 or 4)",
-                     x.rank);
+    return cpu_error(b, "x has rank %d; the cpu backend pools 1-d, 2-d and 3-d windows (rank 3, "
+                     "4 or 5)", x.rank);
   int nsp = x.rank - 2;
   int64_t ks[2], st[2], ones[2] = {1, 1}, zeros[4] = {0}, custom[4], pad[4], in[2];
   const char *pt;
@@ -40,16 +69,8 @@ static int prep_pool(CpuBuild *b, CpuStep *s) {
   if (cpu_conv_pads(b, pt, nsp, in, ks, st, custom, pad) < 0)
     return -1;
   int64_t out[2];
-  for (int i = 0; i < nsp; i++) {
-    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - ks[i];
-    if (span < 0)
-      return cpu_error(b, "the window (%lld) is larger than the padded input (%lld)",
-                       (long long)ks[i], (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
-    out[i] = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
-    /* as PyTorch: the last window must start inside the input or its left padding */
-    if (ceil_mode && (out[i] - 1) * st[i] >= in[i] + pad[2 * i])
-      out[i]--;
-  }
+  if (cpu_pool_out(b, nsp, in, ks, st, pad, ceil_mode, out) < 0)
+    return -1;
   bool two = nsp == 2;
   int64_t kv[14] = {x.dim[0] * x.dim[1], two ? in[0] : 1, two ? in[1] : in[0],
                     two ? ks[0] : 1, two ? ks[1] : ks[0], two ? st[0] : 1, two ? st[1] : st[0],
@@ -80,19 +101,10 @@ static void run_pool(const CpuPlan *p, const CpuStep *s) {
               padded++;
             if (h < 0 || h >= H || w < 0 || w >= W)
               continue;
-            double v = x[(c * H + h) * W + w];
             cnt++;
-            if (s->mode == POOL_MAX)
-              acc = v > acc || v != v ? v : acc;
-            else
-              acc += s->mode == POOL_L2 ? v * v : v;
+            acc = cpu_pool_add(s->mode, acc, x[(c * H + h) * W + w]);
           }
-        double r = acc;
-        if (s->mode == POOL_AVG)
-          r = acc / (double)(k[11] ? (cnt ? cnt : 1) : padded);
-        else if (s->mode == POOL_L2)
-          r = sqrt(acc);
-        y[(c * Ho + oh) * Wo + ow] = (float)r;
+        y[(c * Ho + oh) * Wo + ow] = (float)cpu_pool_result(s->mode, acc, cnt, padded, k[11]);
       }
 }
 
@@ -100,22 +112,21 @@ static void run_pool(const CpuPlan *p, const CpuStep *s) {
  * The source coordinate of each output pixel follows the op's sampling mode
  * (coremltools' image_resizing definitions); the value interpolates the two
  * neighbours along each of the last two dims. k: 0 outer, 1 H, 2 W, 3 Ho,
- * 4 Wo, 5 mode. */
+ * 4 Wo, 5 mode, 6 nearest (iOS 17 resize: the pixel at floor of the mode's
+ * coordinate, which for DEFAULT is resize_nearest_neighbor's floor(o * in / out)). */
 
-enum { G_STRICT, G_ALIGN, G_DEFAULT, G_OFFSET, G_UNALIGN };
-
-static double grid(int mode, int64_t i, int64_t in, int64_t out) {
-  double g, xin = (double)in, xo = (double)out;
+double cpu_grid(int mode, int64_t i, double xin, int64_t out) {
+  double g, xo = (double)out;
   switch (mode) {
-  case G_STRICT:
-  case G_ALIGN:
-    g = out > 1 ? (double)i * (xin - 1) / (xo - 1) : mode == G_ALIGN ? (xin - 1) / 2 : 0;
+  case CPU_G_STRICT:
+  case CPU_G_ALIGN:
+    g = out > 1 ? (double)i * (xin - 1) / (xo - 1) : mode == CPU_G_ALIGN ? (xin - 1) / 2 : 0;
     break;
-  case G_DEFAULT:
+  case CPU_G_DEFAULT:
     g = out > 1 ? (double)i * (xin - xin / xo) / (xo - 1) : 0;
     break;
-  case G_OFFSET: {
-    double delta = (in - 1 > 1 ? xin - 1 : 1) / xo;
+  case CPU_G_OFFSET: {
+    double delta = (xin - 1 > 1 ? xin - 1 : 1) / xo;
     g = 0.5 * delta + (double)i * delta;
     break;
   }
@@ -140,6 +151,7 @@ static int resize_out(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t ho, int
   s->k[3] = ho;
   s->k[4] = wo;
   s->k[5] = mode;
+  s->k[6] = 0;
   return cpu_one_out(b, x->dtype, r, dim);
 }
 
@@ -156,29 +168,75 @@ static int prep_upsample_bilinear(CpuBuild *b, CpuStep *s) {
   if (x.rank < 3)
     return cpu_error(b, "x has rank %d; at least 3 expected", x.rank);
   return resize_out(b, s, &x, (int64_t)floor(x.dim[x.rank - 2] * sh),
-                    (int64_t)floor(x.dim[x.rank - 1] * sw), ac ? G_STRICT : G_UNALIGN);
+                    (int64_t)floor(x.dim[x.rank - 1] * sw), ac ? CPU_G_STRICT : CPU_G_UNALIGN);
+}
+
+/* The sampling_mode parameter as G_*, or -1 after reporting. */
+static int sampling_mode(CpuBuild *b) {
+  static const char *const names[] = {"STRICT_ALIGN_CORNERS", "ALIGN_CORNERS", "DEFAULT",
+                                      "OFFSET_CORNERS", "UNALIGN_CORNERS"};
+  const char *mode;
+  if (cpu_param_str(b, "sampling_mode", "DEFAULT", &mode) < 0)
+    return -1;
+  for (int i = 0; i < 5; i++)
+    if (strcmp(mode, names[i]) == 0)
+      return i;
+  return cpu_error(b, "unknown sampling_mode \"%s\"", mode);
 }
 
 static int prep_resize_bilinear(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   int64_t th, tw, one = 1;
-  const char *mode;
+  int m;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0 ||
       cpu_param_int(b, "target_size_height", &one, &th) < 0 ||
-      cpu_param_int(b, "target_size_width", &one, &tw) < 0 ||
-      cpu_param_str(b, "sampling_mode", "DEFAULT", &mode) < 0)
+      cpu_param_int(b, "target_size_width", &one, &tw) < 0 || (m = sampling_mode(b)) < 0)
     return -1;
-  static const char *const names[] = {"STRICT_ALIGN_CORNERS", "ALIGN_CORNERS", "DEFAULT",
-                                      "OFFSET_CORNERS", "UNALIGN_CORNERS"};
-  int m = -1;
-  for (int i = 0; i < 5; i++)
-    if (strcmp(mode, names[i]) == 0)
-      m = i;
-  if (m < 0)
-    return cpu_error(b, "unknown sampling_mode \"%s\"", mode);
   if (x.rank < 3)
     return cpu_error(b, "x has rank %d; at least 3 expected", x.rank);
   return resize_out(b, s, &x, th, tw, m);
+}
+
+/* iOS 17 resize: the last resized_dims (at most 2 here) dims from `shape`
+ * (a constant: it fixes the output shape), 0 keeping x's dim. */
+static int prep_resize(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, sh;
+  int64_t rd, dim[MIL_MAX_RANK];
+  const char *im;
+  int m;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "shape", true, &sh) < 0 ||
+      cpu_need_float(b, &x, "x") < 0 || cpu_need_const(b, s->in[1], "shape") < 0 ||
+      cpu_param_int(b, "resized_dims", NULL, &rd) < 0 ||
+      cpu_param_str(b, "interpolation_mode", "LINEAR", &im) < 0 || (m = sampling_mode(b)) < 0)
+    return -1;
+  bool nearest = strcmp(im, "NEAREST_NEIGHBOR") == 0;
+  if (!nearest && strcmp(im, "LINEAR") != 0)
+    return cpu_error(b, "unknown interpolation_mode \"%s\" (LINEAR or NEAREST_NEIGHBOR)", im);
+  if (sh.rank != 1 || sh.n > x.rank)
+    return cpu_error(b, "shape must be a vector of at most rank(x) = %d values", x.rank);
+  if (rd < 0 || rd > sh.n)
+    return cpu_error(b, "resized_dims (%lld) must be in [0, size(shape) = %lld]", (long long)rd,
+                     (long long)sh.n);
+  if (rd > 2)
+    return cpu_error(b, "resized_dims is %lld; the cpu backend resizes at most the last 2 dims",
+                     (long long)rd);
+  int r = x.rank;
+  memcpy(dim, x.dim, sizeof dim);
+  for (int i = 0; i < rd; i++) {
+    int64_t t = (int64_t)cpu_get(&sh, sh.n - rd + i);
+    if (t < 0)
+      return cpu_error(b, "shape has a negative size %lld", (long long)t);
+    if (t > 0)
+      dim[r - rd + i] = t;
+  }
+  /* as [outer, H, W] with H = 1 (and W = 1) when fewer dims are resized */
+  int64_t H = rd == 2 ? x.dim[r - 2] : 1, W = rd >= 1 ? x.dim[r - 1] : 1;
+  int64_t Ho = rd == 2 ? dim[r - 2] : 1, Wo = rd >= 1 ? dim[r - 1] : 1;
+  if (Ho < 1 || Wo < 1 || H < 1 || W < 1)
+    return cpu_error(b, "cannot resize an empty dim or to an empty one");
+  int64_t kv[7] = {cpu_prod(x.dim, 0, r - (int)rd), H, W, Ho, Wo, m, nearest};
+  memcpy(s->k, kv, sizeof kv);
+  return cpu_one_out(b, x.dtype, r, dim);
 }
 
 static void run_bilinear(const CpuPlan *p, const CpuStep *s) {
@@ -187,13 +245,13 @@ static void run_bilinear(const CpuPlan *p, const CpuStep *s) {
   int64_t H = s->k[1], W = s->k[2], Ho = s->k[3], Wo = s->k[4];
   int mode = (int)s->k[5];
   for (int64_t oh = 0; oh < Ho; oh++) {
-    double gh = grid(mode, oh, H, Ho);
+    double gh = cpu_grid(mode, oh, (double)H, Ho);
     int64_t h0 = (int64_t)floor(gh), h1 = h0 + 1 < H ? h0 + 1 : h0;
-    double fh = gh - (double)h0;
+    double fh = s->k[6] ? 0 : gh - (double)h0;
     for (int64_t ow = 0; ow < Wo; ow++) {
-      double gw = grid(mode, ow, W, Wo);
+      double gw = cpu_grid(mode, ow, (double)W, Wo);
       int64_t w0 = (int64_t)floor(gw), w1 = w0 + 1 < W ? w0 + 1 : w0;
-      double fw = gw - (double)w0;
+      double fw = s->k[6] ? 0 : gw - (double)w0;
       for (int64_t c = 0; c < s->k[0]; c++) {
         const float *xc = x + c * H * W;
         double top = xc[h0 * W + w0] * (1 - fw) + xc[h0 * W + w1] * fw;
@@ -208,6 +266,7 @@ const CpuOpDef cpu_ops_pool[] = {
   {"avg_pool", prep_pool, run_pool, POOL_AVG, false, false},
   {"l2_pool", prep_pool, run_pool, POOL_L2, false, false},
   {"max_pool", prep_pool, run_pool, POOL_MAX, false, true},
+  {"resize", prep_resize, run_bilinear, 0, false, false},
   {"resize_bilinear", prep_resize_bilinear, run_bilinear, 0, false, false},
   {"upsample_bilinear", prep_upsample_bilinear, run_bilinear, 0, false, false},
   {NULL, NULL, NULL, 0, false, false},

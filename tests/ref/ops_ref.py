@@ -22,6 +22,7 @@ except ImportError:
 DT = {np.dtype(np.float32): "fp32", np.dtype(np.float16): "fp16",
       np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}
 CASES = []
+OPSET = {}   # case name -> the function's opset when not ios18
 rng = np.random.default_rng(13)
 
 
@@ -71,8 +72,8 @@ def program(c):
         lines.append("    %s = %s;" % (", ".join("%s %s" % (ttype(outs[n]), n) for n in names),
                                        rhs.strip()))
     sig = ", ".join("%s %s" % (ttype(a), n) for n, a in inputs)
-    return ("program(1.3)\n{\n  func main<ios18>(%s) {\n%s\n  } -> (%s);\n}\n"
-            % (sig, "\n".join(lines), ", ".join(n for n, _ in outputs)))
+    return ("program(1.3)\n{\n  func main<%s>(%s) {\n%s\n  } -> (%s);\n}\n"
+            % (OPSET.get(name, "ios18"), sig, "\n".join(lines), ", ".join(n for n, _ in outputs)))
 
 
 def run(anerun, c, root):
@@ -487,6 +488,27 @@ ly, lh, lc = lstm_ref(rx, h0, c0, wih, whh, rb)
 case("lstm", [("x", rx), ("h", h0), ("c", c0), ("wi", wih), ("wh", whh), ("b", rb)],
      "y, ho, co = lstm(bias = b, initial_c = c, initial_h = h, output_sequence = bool(true), weight_hh = wh, weight_ih = wi, x = x);",
      [("y", ly), ("ho", lh), ("co", lc)])
+# bidirectional: the backward direction runs x from the end with the *_back
+# weights; outputs hold [forward | backward] along the last dim, the
+# backward sequence in x's time order, its final state the one after t = 0
+wib, whb, rbb = f32(4 * H_, I_, lo=-.5, hi=.5), f32(4 * H_, H_, lo=-.5, hi=.5), f32(4 * H_, lo=-.5, hi=.5)
+h0b, c0b = f32(B_, H_, lo=-1, hi=1), f32(B_, H_, lo=-1, hi=1)
+by_, bh_, bc_ = lstm_ref(rx[::-1], h0b, c0b, wib, whb, rbb)
+bidi_in = [("x", rx), ("h", np.concatenate([h0, h0b], 1)), ("c", np.concatenate([c0, c0b], 1)),
+           ("wi", wih), ("wh", whh), ("b", rb), ("wib", wib), ("whb", whb), ("bb", rbb)]
+fy_, fh_, fc_ = lstm_ref(rx, h0, c0, wih, whh, rb)
+bidi_h, bidi_c = np.concatenate([fh_, bh_], 1), np.concatenate([fc_, bc_], 1)
+for seq in (True, False):
+    case("lstm_bidirectional_%s" % ("seq" if seq else "last"), bidi_in,
+         'y, ho, co = lstm(bias = b, bias_back = bb, direction = string("bidirectional"), initial_c = c, '
+         'initial_h = h, output_sequence = bool(%s), weight_hh = wh, weight_hh_back = whb, weight_ih = wi, '
+         'weight_ih_back = wib, x = x);' % ("true" if seq else "false"),
+         [("y", np.concatenate([fy_, by_[::-1]], 2) if seq else bidi_h[None]), ("ho", bidi_h), ("co", bidi_c)])
+# scaled_tanh as a recurrent activation has no alpha, beta: their defaults (1, 1) make it tanh
+case("lstm_scaled_tanh", [("x", rx), ("h", h0), ("c", c0), ("wi", wih), ("wh", whh), ("b", rb)],
+     'y, ho, co = lstm(activation = string("scaled_tanh"), bias = b, cell_activation = string("scaled_tanh"), initial_c = c, '
+     'initial_h = h, output_sequence = bool(true), weight_hh = wh, weight_ih = wi, x = x);',
+     [("y", ly), ("ho", lh), ("co", lc)])
 gi_, gh_, gb = wih[:3 * H_], whh[:3 * H_], rb[:3 * H_]
 
 
@@ -624,6 +646,408 @@ case("reduce_argmax", [("x", am)], "y = reduce_argmax(axis = int32(1), x = x);",
      [("y", np.argmax(am, axis=1).astype(np.int32))])
 case("reduce_argmin", [("x", am)], "y = reduce_argmin(axis = int32(0), keep_dims = bool(true), x = x);",
      [("y", np.argmin(am, axis=0, keepdims=True).astype(np.int32))])
+
+# ---- cases: image sampling, einsum, windows (image.c, einsum.c, reorder.c) -------------
+
+
+def bilinear_padded(img, py, px, mode, value=0.0, m=8):
+    """img [H, W] padded by m pixels as the definition's 1-d examples show
+    (np.pad: constant, edge = border, reflect = reflection, symmetric), then
+    bilinear (or nearest) at pixel (py, px) of the unpadded image."""
+    npm = {"constant": "constant", "border": "edge", "reflection": "reflect", "symmetric": "symmetric"}[mode]
+    kw = {"constant_values": value} if mode == "constant" else {}
+    P = np.pad(img.astype(np.float64), m, mode=npm, **kw)
+    y, x = py + m, px + m
+    y0, x0 = math.floor(y), math.floor(x)
+    fy, fx = y - y0, x - x0
+    return ((P[y0, x0] * (1 - fx) + P[y0, x0 + 1] * fx) * (1 - fy)
+            + (P[y0 + 1, x0] * (1 - fx) + P[y0 + 1, x0 + 1] * fx) * fy)
+
+
+def unnorm(c, d, cmode, align):
+    if cmode == "unnormalized":
+        return c
+    if cmode == "normalized_zero_to_one":
+        c = 2 * c - 1
+    return (c + 1) / 2 * (d - 1) if align else ((c + 1) * d - 1) / 2
+
+
+def resample_ref(x, co, smode, pmode, pval, cmode, align):
+    B, C, H, W = x.shape
+    out = np.zeros((B, C) + co.shape[1:3], np.float64)
+    for b in range(B):
+        for i in range(co.shape[1]):
+            for j in range(co.shape[2]):
+                px = unnorm(float(co[b, i, j, 0]), W, cmode, align)
+                py = unnorm(float(co[b, i, j, 1]), H, cmode, align)
+                for c in range(C):
+                    if smode == "nearest":
+                        out[b, c, i, j] = bilinear_padded(x[b, c], float(np.round(py)), float(np.round(px)), pmode, pval)
+                    else:
+                        out[b, c, i, j] = bilinear_padded(x[b, c], py, px, pmode, pval)
+    return out.astype(np.float32)
+
+
+rx = f32(2, 2, 4, 5)
+for k, (smode, pmode, cmode, align, lo, hi) in enumerate([
+        ("bilinear", "constant", "unnormalized", False, -2.5, 6.5),
+        ("bilinear", "border", "normalized_minus_one_to_one", True, -1.6, 1.6),
+        ("bilinear", "reflection", "normalized_minus_one_to_one", False, -1.5, 1.5),
+        ("bilinear", "symmetric", "normalized_zero_to_one", True, -0.4, 1.4),
+        ("nearest", "constant", "normalized_zero_to_one", False, -0.3, 1.3),
+        ("nearest", "symmetric", "unnormalized", False, -3.3, 7.2)]):
+    co = f32(2, 3, 4, 2, lo=lo, hi=hi)
+    if smode == "nearest":   # keep clear of rounding ties
+        co = np.where(np.abs(co * 8 - np.round(co * 8)) < 1e-3, co + 0.01, co).astype(np.float32)
+    case("resample_%d_%s_%s" % (k, smode, pmode), [("x", rx), ("c", co)],
+         'y = resample(align_corners = bool(%s), coordinates = c, coordinates_mode = string("%s"), '
+         'padding_mode = string("%s"), padding_value = fp32(0.75), sampling_mode = string("%s"), x = x);'
+         % ("true" if align else "false", cmode, pmode, smode),
+         [("y", resample_ref(rx, co, smode, pmode, 0.75, cmode, align))], tol=1e-4)
+
+
+def affine_ref(x, t, ho, wo, align):
+    B, C, H, W = x.shape
+    def base(n):   # torch.nn.functional.affine_grid's base grid
+        v = np.linspace(-1, 1, n)
+        return v if align else v * (n - 1) / n
+    u, v = base(wo), base(ho)
+    out = np.zeros((B, C, ho, wo))
+    for b in range(B):
+        m = t[0 if t.shape[0] == 1 else b].astype(np.float64)
+        for i in range(ho):
+            for j in range(wo):
+                px = unnorm(m[0] * u[j] + m[1] * v[i] + m[2], W, "normalized_minus_one_to_one", align)
+                py = unnorm(m[3] * u[j] + m[4] * v[i] + m[5], H, "normalized_minus_one_to_one", align)
+                for c in range(C):
+                    out[b, c, i, j] = bilinear_padded(x[b, c], py, px, "constant")
+    return out.astype(np.float32)
+
+
+for align in (True, False):
+    at = np.array([[0.8, -0.3, 0.1, 0.2, 1.1, -0.2], [1.2, 0.1, -0.3, 0.0, 0.7, 0.4]], np.float32)
+    case("affine_%s" % align, [("x", rx), ("t", at)],
+         'y = affine(align_corners = bool(%s), coordinates_mode = string("normalized_minus_one_to_one"), '
+         'output_height = int32(3), output_width = int32(6), padding_mode = string("constant"), '
+         'padding_value = fp32(0), sampling_mode = string("bilinear"), transform_matrix = t, x = x);'
+         % ("true" if align else "false"), [("y", affine_ref(rx, at, 3, 6, align))], tol=1e-4)
+case("affine_one_matrix", [("x", rx), ("t", at[:1])],
+     'y = affine(align_corners = bool(true), coordinates_mode = string("normalized_minus_one_to_one"), '
+     'output_height = int32(1), output_width = int32(4), padding_mode = string("constant"), '
+     'padding_value = fp32(0), sampling_mode = string("bilinear"), transform_matrix = t, x = x);',
+     [("y", affine_ref(rx, at[:1], 1, 4, True))], tol=1e-4)
+
+
+def box_points(mode, lo, hi, n):
+    """NeuralNetwork.proto's SamplingMode grids with the box [lo, hi] as an
+    image of X = hi - lo + 1 pixels starting at lo."""
+    X = hi - lo + 1
+    if mode == "STRICT_ALIGN_CORNERS":
+        return np.linspace(lo, hi, n)
+    if mode == "ALIGN_CORNERS":
+        return np.array([(lo + hi) / 2]) if n == 1 else np.linspace(lo, hi, n)
+    if mode == "DEFAULT":
+        return np.minimum(hi, np.linspace(lo, lo + X - X / n, n))
+    if mode == "OFFSET_CORNERS":
+        sp = max(1, X - 1) / n
+        return np.minimum(hi, np.linspace(lo + 0.5 * sp, lo + 0.5 * sp + (n - 1) * sp, n))
+    return lo + np.clip((np.arange(n) + 0.5) * X / n - 0.5, 0, X - 1)
+
+
+def crop_resize_ref(x, roi, th, tw, norm, scale, bmode, smode, pad, pmode="constant"):
+    B, C, H, W = x.shape
+    out = np.zeros((roi.shape[0], B, C, th, tw))
+    for n in range(roi.shape[0]):
+        v = roi[n, 0, -4:, 0, 0].astype(np.float64) * scale
+        if bmode == "CORNERS_HEIGHT_FIRST":
+            h1, w1, h2, w2 = v
+        elif bmode == "CORNERS_WIDTH_FIRST":
+            w1, h1, w2, h2 = v
+        elif bmode == "CENTER_SIZE_HEIGHT_FIRST":
+            h1, h2, w1, w2 = v[0] - v[2] / 2, v[0] + v[2] / 2, v[1] - v[3] / 2, v[1] + v[3] / 2
+        else:
+            w1, w2, h1, h2 = v[0] - v[2] / 2, v[0] + v[2] / 2, v[1] - v[3] / 2, v[1] + v[3] / 2
+        if norm:
+            h1, h2, w1, w2 = h1 * (H - 1), h2 * (H - 1), w1 * (W - 1), w2 * (W - 1)
+        gy, gx = box_points(smode, h1, h2, th), box_points(smode, w1, w2, tw)
+        for b in range(B):
+            for c in range(C):
+                for i in range(th):
+                    for j in range(tw):
+                        out[n, b, c, i, j] = bilinear_padded(x[b, c], gy[i], gx[j], pmode, pad)
+    return out.astype(np.float32)
+
+
+cx = f32(2, 3, 6, 7)
+croi = np.array([[0.5, 1.0, 4.0, 5.5], [0, 0, 5, 6], [1.2, 0.3, 2.2, 4.8]], np.float32).reshape(3, 1, 4, 1, 1)
+for k, (bmode, smode, th, tw) in enumerate([
+        ("CORNERS_HEIGHT_FIRST", "DEFAULT", 3, 4), ("CORNERS_WIDTH_FIRST", "STRICT_ALIGN_CORNERS", 2, 5),
+        ("CENTER_SIZE_HEIGHT_FIRST", "ALIGN_CORNERS", 1, 3), ("CENTER_SIZE_WIDTH_FIRST", "OFFSET_CORNERS", 4, 2),
+        ("CORNERS_HEIGHT_FIRST", "UNALIGN_CORNERS", 3, 3)]):
+    case("crop_resize_%d_%s" % (k, smode), [("x", cx), ("r", croi)],
+         'y = crop_resize(box_coordinate_mode = string("%s"), pad_value = fp32(-0.5), roi = r, '
+         'sampling_mode = string("%s"), target_height = int32(%d), target_width = int32(%d), x = x);'
+         % (bmode, smode, th, tw),
+         [("y", crop_resize_ref(cx, croi, th, tw, False, 1.0, bmode, smode, -0.5))], tol=1e-4)
+nroi = np.array([[0, 0.1, 0.2, 0.9, 1.3], [0, -0.2, 0.3, 0.6, 0.7]], np.float32).reshape(2, 1, 5, 1, 1)
+case("crop_resize_normalized_index", [("x", cx[:1]), ("r", nroi)],
+     'y = crop_resize(normalized_coordinates = bool(true), roi = r, sampling_mode = string("ALIGN_CORNERS"), '
+     'spatial_scale = fp32(0.8), target_height = int32(3), target_width = int32(3), x = x);',
+     [("y", crop_resize_ref(cx[:1], nroi, 3, 3, True, 0.8, "CORNERS_HEIGHT_FIRST", "ALIGN_CORNERS", 0.0))],
+     tol=1e-4)
+
+# before iOS 17 there is no pad_value: points outside x take the edge pixel
+croi2 = np.array([[-1.5, -2.0, 7.5, 8.0]], np.float32).reshape(1, 1, 4, 1, 1)
+OPSET["crop_resize_ios16_edge"] = "ios16"
+case("crop_resize_ios16_edge", [("x", cx), ("r", croi2)],
+     'y = crop_resize(roi = r, sampling_mode = string("OFFSET_CORNERS"), target_height = int32(4), target_width = int32(5), x = x);',
+     [("y", crop_resize_ref(cx, croi2, 4, 5, False, 1.0, "CORNERS_HEIGHT_FIRST", "OFFSET_CORNERS", 0, "border"))],
+     tol=1e-4)
+case("crop_resize_outside_pad", [("x", cx), ("r", croi2)],
+     'y = crop_resize(pad_value = fp32(2.5), roi = r, sampling_mode = string("STRICT_ALIGN_CORNERS"), target_height = int32(4), target_width = int32(5), x = x);',
+     [("y", crop_resize_ref(cx, croi2, 4, 5, False, 1.0, "CORNERS_HEIGHT_FIRST", "STRICT_ALIGN_CORNERS", 2.5))],
+     tol=1e-4)
+
+def resize17_ref(x, shape, rd, interp, smode):
+    """iOS 17 resize: the last rd dims from shape (0 keeps x's), each output
+    point at the sampling mode's grid over the whole dim (box_points with
+    the box [0, X - 1]); LINEAR interpolates, NEAREST_NEIGHBOR takes the
+    pixel at floor of the point."""
+    odim = list(x.shape)
+    for i in range(rd):
+        t = shape[len(shape) - rd + i]
+        if t:
+            odim[x.ndim - rd + i] = t
+    lead = x.shape[:x.ndim - rd]
+    X = x.reshape(lead + (1,) * (2 - rd) + x.shape[x.ndim - rd:]).astype(np.float64)
+    Ho, Wo = (odim[-2] if rd == 2 else 1), (odim[-1] if rd >= 1 else 1)
+    H, W = X.shape[-2], X.shape[-1]
+    gy, gx = box_points(smode, 0, H - 1, Ho), box_points(smode, 0, W - 1, Wo)
+    if interp == "NEAREST_NEIGHBOR":
+        gy, gx = np.floor(gy), np.floor(gx)
+    flat = X.reshape(-1, H, W)
+    out = np.zeros((flat.shape[0], Ho, Wo))
+    for k in range(flat.shape[0]):
+        for i in range(Ho):
+            for j in range(Wo):
+                out[k, i, j] = bilinear_padded(flat[k], gy[i], gx[j], "border")
+    return out.reshape(odim).astype(np.float32)
+
+
+rzx = f32(2, 3, 4, 5)
+for k, (shape, rd, interp, smode) in enumerate([
+        ([1, 7, 3], 2, "LINEAR", "DEFAULT"), ([6, 8], 2, "LINEAR", "ALIGN_CORNERS"),
+        ([0, 9], 2, "LINEAR", "STRICT_ALIGN_CORNERS"), ([3, 2], 2, "LINEAR", "OFFSET_CORNERS"),
+        ([8, 0], 2, "LINEAR", "UNALIGN_CORNERS"), ([4, 11], 1, "LINEAR", "DEFAULT"),
+        ([7, 9], 2, "NEAREST_NEIGHBOR", "DEFAULT"), ([2, 3], 2, "NEAREST_NEIGHBOR", "ALIGN_CORNERS")]):
+    case("resize_%d_%s_%s" % (k, interp, smode), [("x", rzx)],
+         'y = resize(interpolation_mode = string("%s"), resized_dims = uint32(%d), sampling_mode = string("%s"), shape = %s, x = x);'
+         % (interp, rd, smode, ints(shape)), [("y", resize17_ref(rzx, shape, rd, interp, smode))], tol=1e-4)
+
+e4x, e4y = f32(2, 3, 4, 5), f32(1, 5, 4, 6)
+case("einsum_rank4", [("x", e4x), ("y", e4y)], 'z = einsum(equation = string("nchw,nwhu->nchu"), values = (x, y));',
+     [("z", np.einsum("nchw,nwhu->nchu", e4x, np.broadcast_to(e4y, (2, 5, 4, 6))).astype(np.float32))], tol=1e-4)
+e3x, e3y = f32(3, 1, 5), f32(5, 4, 2)
+case("einsum_rank3_renamed", [("x", e3x), ("y", e3y)], 'z = einsum(equation = string("abc,cbd->abd"), values = (x, y));',
+     [("z", np.einsum("abc,cbd->abd", np.broadcast_to(e3x, (3, 4, 5)), e3y).astype(np.float32))], tol=1e-4)
+
+sw = f32(2, 9, 3)
+for size, stride in ((4, 1), (3, 2), (9, 5)):
+    want = np.stack([sw[:, i * stride:i * stride + size] for i in range((9 - size) // stride + 1)], axis=1)
+    case("sliding_windows_%d_%d" % (size, stride), [("x", sw)],
+         "y = sliding_windows(axis = int32(-2), size = int32(%d), stride = int32(%d), x = x);" % (size, stride),
+         [("y", want)], tol=0)
+
+rsx = f32(5, 3, 2)
+rsl = np.array([5, 0, 2], np.int32)
+want = rsx.copy()
+for b, l in enumerate(rsl):   # tf.reverse_sequence: the first lengths[b] along seq_axis, per batch
+    want[:l, b] = rsx[:l, b][::-1]
+case("reverse_sequence", [("x", rsx), ("l", rsl)],
+     "y = reverse_sequence(batch_axis = int32(1), lengths = l, seq_axis = int32(0), x = x);", [("y", want)], tol=0)
+rsi = rng.integers(-9, 9, (2, 4, 3)).astype(np.int32)
+rsl2 = np.array([3, 1], np.int32)
+want = rsi.copy()
+for b, l in enumerate(rsl2):
+    want[b, :, :l] = rsi[b, :, :l][:, ::-1]
+case("reverse_sequence_int_last_axis", [("x", rsi), ("l", rsl2)],
+     "y = reverse_sequence(batch_axis = int32(0), lengths = l, seq_axis = int32(-1), x = x);", [("y", want)])
+
+rlx, rla, rlb = f32(2, 15), f32(4, 3, 7), f32(5, 2)
+case("reshape_like_end_mask", [("x", rlx), ("a", rla), ("b", rlb)],
+     "y = reshape_like(begins = (int32(1), int32(0)), end_masks = (bool(false), bool(true)), "
+     "ends = (int32(2), int32(0)), ref_tensors = (a, b), x = x);",
+     [("y", rlx.reshape(rla.shape[1:2] + rlb.shape[0:]))], tol=0)
+case("reshape_like_negative_end", [("x", rlx[:, :12].copy()), ("a", rla), ("b", rlb)],
+     "y = reshape_like(begins = (int32(0), int32(1)), end_masks = (bool(false), bool(false)), "
+     "ends = (int32(-1), int32(2)), ref_tensors = (a, b), x = x);",
+     [("y", rlx[:, :12].reshape(rla.shape[0:-1] + rlb.shape[1:2]))], tol=0)
+
+# ---- cases: 3-d windows over rank-5 tensors (conv3d.c) --------------------------------
+
+
+def same_pads(inp, k, st, lower=False):
+    """The definition's same padding: output ceil(in / stride), the total
+    padding split evenly, the odd one after (before for same_lower)."""
+    pads = []
+    for i in range(len(inp)):
+        out = -(-inp[i] // st[i])
+        tot = max((out - 1) * st[i] + k[i] - inp[i], 0)
+        pads += [tot - tot // 2, tot // 2] if lower else [tot // 2, tot - tot // 2]
+    return pads
+
+
+def conv3d_ref(x, w, st, dil, pads, groups=1, bias=None):
+    n, ci = x.shape[:2]
+    co, cig = w.shape[:2]
+    k = w.shape[2:]
+    keff = [(k[i] - 1) * dil[i] + 1 for i in range(3)]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0)) + tuple((pads[2 * i], pads[2 * i + 1]) for i in range(3)))
+    out = [(xp.shape[2 + i] - keff[i]) // st[i] + 1 for i in range(3)]
+    y = np.zeros((n, co) + tuple(out))
+    cog = co // groups
+    for o in range(co):
+        g = o // cog
+        for a in range(out[0]):
+            for b_ in range(out[1]):
+                for c_ in range(out[2]):
+                    win = xp[:, g * cig:(g + 1) * cig,
+                             a * st[0]:a * st[0] + keff[0]:dil[0],
+                             b_ * st[1]:b_ * st[1] + keff[1]:dil[1],
+                             c_ * st[2]:c_ * st[2] + keff[2]:dil[2]]
+                    y[:, o, a, b_, c_] = (win * w[o][None]).sum(axis=(1, 2, 3, 4))
+    if bias is not None:
+        y += bias[None, :, None, None, None]
+    return y.astype(np.float32)
+
+
+c3x, c3w, c3b = f32(2, 4, 5, 6, 4), f32(6, 2, 2, 3, 2, lo=-1, hi=1), f32(6)
+for name, pt, st, dil, custom in [("valid", "valid", (1, 2, 1), (1, 1, 2), None),
+                                  ("same", "same", (2, 2, 1), (1, 1, 1), None),
+                                  ("same_lower", "same_lower", (2, 1, 3), (1, 2, 1), None),
+                                  ("custom", "custom", (1, 1, 2), (2, 1, 1), [1, 0, 2, 1, 0, 3])]:
+    keff = [(c3w.shape[2 + i] - 1) * dil[i] + 1 for i in range(3)]
+    pads = custom if custom else [0] * 6 if pt == "valid" else same_pads(c3x.shape[2:], keff, st, pt == "same_lower")
+    case("conv3d_" + name, [("x", c3x), ("w", c3w), ("b", c3b)],
+         'y = conv(bias = b, dilations = %s, groups = int32(2), pad = %s, pad_type = string("%s"), strides = %s, weight = w, x = x);'
+         % (ints(dil), ints(custom or [0] * 6), pt, ints(st)),
+         [("y", conv3d_ref(c3x, c3w, st, dil, pads, 2, c3b))], tol=1e-4)
+
+
+def conv_t3d_ref(x, w, st, pads, groups=1, bias=None):
+    n, ci = x.shape[:2]
+    cog, k = w.shape[1], w.shape[2:]
+    D, H, W = x.shape[2:]
+    full = np.zeros((n, cog * groups) + tuple((x.shape[2 + i] - 1) * st[i] + k[i] for i in range(3)))
+    for c_ in range(ci):
+        g = c_ // (ci // groups)
+        for d in range(D):
+            for h in range(H):
+                for v in range(W):
+                    full[:, g * cog:(g + 1) * cog, d * st[0]:d * st[0] + k[0], h * st[1]:h * st[1] + k[1],
+                         v * st[2]:v * st[2] + k[2]] += x[:, c_, d, h, v][:, None, None, None, None] * w[c_][None]
+    sl = tuple(slice(pads[2 * i], full.shape[2 + i] - pads[2 * i + 1]) for i in range(3))
+    out = full[(slice(None), slice(None)) + sl]
+    if bias is not None:
+        out = out + bias[None, :, None, None, None]
+    return out.astype(np.float32)
+
+
+t3x, t3w, t3b = f32(1, 4, 3, 2, 3), f32(4, 3, 2, 3, 2, lo=-1, hi=1), f32(6)
+case("conv_transpose3d_custom", [("x", t3x), ("w", t3w), ("b", t3b)],
+     'y = conv_transpose(bias = b, groups = int32(2), pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
+     % (ints([1, 0, 0, 2, 1, 1]), ints([2, 1, 2])),
+     [("y", conv_t3d_ref(t3x, t3w, (2, 1, 2), (1, 0, 0, 2, 1, 1), 2, t3b))], tol=1e-4)
+# same: the output is in * stride, the extra (full - in * stride) split evenly, the odd one after
+t3full = [(t3x.shape[2 + i] - 1) * (2, 2, 1)[i] + t3w.shape[2 + i] for i in range(3)]
+t3pads = []
+for i in range(3):
+    tot = max(t3full[i] - t3x.shape[2 + i] * (2, 2, 1)[i], 0)
+    t3pads += [tot // 2, tot - tot // 2]
+case("conv_transpose3d_same", [("x", t3x), ("w", t3w)],
+     'y = conv_transpose(groups = int32(2), pad_type = string("same"), strides = %s, weight = w, x = x);' % ints([2, 2, 1]),
+     [("y", conv_t3d_ref(t3x, t3w, (2, 2, 1), t3pads, 2))], tol=1e-4)
+case("conv_transpose3d_valid", [("x", t3x), ("w", t3w)],
+     'y = conv_transpose(groups = int32(2), pad_type = string("valid"), weight = w, x = x);',
+     [("y", conv_t3d_ref(t3x, t3w, (1, 1, 1), [0] * 6, 2))], tol=1e-4)
+
+
+def pool3d_ref(x, k, st, pads, fn, ceil=False, count_pad=True):
+    sp = x.shape[2:]
+    fill = -np.inf if fn == "max" else 0
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0)) + tuple((pads[2 * i], pads[2 * i + 1]) for i in range(3)),
+                constant_values=fill)
+    real = np.pad(np.ones(sp), tuple((pads[2 * i], pads[2 * i + 1]) for i in range(3)))
+    out = []
+    for i in range(3):
+        span = sp[i] + pads[2 * i] + pads[2 * i + 1] - k[i]
+        o = (span + st[i] - 1) // st[i] + 1 if ceil else span // st[i] + 1
+        if ceil and (o - 1) * st[i] >= sp[i] + pads[2 * i]:
+            o -= 1
+        out.append(o)
+    y = np.zeros(x.shape[:2] + tuple(out))
+    for a in range(out[0]):
+        for b_ in range(out[1]):
+            for c_ in range(out[2]):
+                sl = (slice(a * st[0], a * st[0] + k[0]), slice(b_ * st[1], b_ * st[1] + k[1]),
+                      slice(c_ * st[2], c_ * st[2] + k[2]))
+                win = xp[(slice(None), slice(None)) + sl]
+                if fn == "max":
+                    y[:, :, a, b_, c_] = win.max(axis=(2, 3, 4))
+                elif fn == "l2":
+                    y[:, :, a, b_, c_] = np.sqrt((win ** 2).sum(axis=(2, 3, 4)))
+                else:   # the divisor: positions of the padded input the window covers, or real ones
+                    div = real[sl].size if count_pad else real[sl].sum()
+                    y[:, :, a, b_, c_] = win.sum(axis=(2, 3, 4)) / div
+    return y.astype(np.float32)
+
+
+p3 = f32(2, 3, 5, 4, 6)
+case("max_pool3d_custom", [("x", p3)],
+     'y = max_pool(kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([2, 3, 2]), ints([1, 0, 1, 1, 0, 1]), ints([2, 2, 1])),
+     [("y", pool3d_ref(p3, (2, 3, 2), (2, 2, 1), (1, 0, 1, 1, 0, 1), "max"))])
+case("avg_pool3d_same_exclude", [("x", p3)],
+     'y = avg_pool(exclude_padding_from_average = bool(true), kernel_sizes = %s, pad_type = string("same"), strides = %s, x = x);'
+     % (ints([3, 2, 3]), ints([2, 1, 2])),
+     [("y", pool3d_ref(p3, (3, 2, 3), (2, 1, 2), same_pads((5, 4, 6), (3, 2, 3), (2, 1, 2)), "avg", count_pad=False))],
+     tol=1e-5)
+case("avg_pool3d_ceil_count_pad", [("x", p3)],
+     'y = avg_pool(ceil_mode = bool(true), kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([2, 2, 4]), ints([1, 1, 0, 0, 1, 0]), ints([2, 3, 3])),
+     [("y", pool3d_ref(p3, (2, 2, 4), (2, 3, 3), (1, 1, 0, 0, 1, 0), "avg", ceil=True))], tol=1e-5)
+case("l2_pool3d_same_lower", [("x", p3)],
+     'y = l2_pool(kernel_sizes = %s, pad_type = string("same_lower"), strides = %s, x = x);' % (ints([2, 2, 2]), ints([2, 2, 2])),
+     [("y", pool3d_ref(p3, (2, 2, 2), (2, 2, 2), same_pads((5, 4, 6), (2, 2, 2), (2, 2, 2), True), "l2"))], tol=1e-5)
+case("max_pool3d_valid", [("x", p3)],
+     'y = max_pool(kernel_sizes = %s, pad_type = string("valid"), strides = %s, x = x);' % (ints([3, 1, 2]), ints([1, 2, 3])),
+     [("y", pool3d_ref(p3, (3, 1, 2), (1, 2, 3), [0] * 6, "max"))])
+
+
+def lit(a, dt):
+    """An inline tensor literal: type(nested values)."""
+    body = np.array2string(a, separator=", ", threshold=1 << 30, max_line_width=1 << 30).replace("\n", "")
+    return "tensor<%s, [%s]>(%s)" % (dt, ", ".join(str(d) for d in a.shape), body)
+
+
+# conv_quantized "linear": W = W_q * quant_scale + quant_bias (a scalar or one per
+# output channel), then conv; a 2-d conv is the 3-d one with a unit depth
+qx = f32(1, 4, 5, 6)
+qw = rng.integers(0, 16, (6, 2, 3, 2)).astype(np.uint8)
+qs, qbias = np.array([0.1, -0.2, 0.05, 0.3, 0.15, -0.1], np.float32), np.array([-0.5, 0.2, 0.0, -0.3, 0.1, 0.4], np.float32)
+qwf = qw * qs[:, None, None, None] + qbias[:, None, None, None]
+case("conv_quantized_per_channel", [("x", qx)],
+     'y = conv_quantized(groups = int32(2), nbits = int32(4), pad_type = string("same"), quant_bias = %s, quant_scale = %s, '
+     'quantization_type = string("linear"), strides = %s, weight = %s, x = x);'
+     % (lit(qbias, "fp32"), lit(qs, "fp32"), ints([2, 1]), lit(qw, "uint8")),
+     [("y", conv3d_ref(qx[:, :, None], qwf[:, :, None], (1, 2, 1), (1, 1, 1),
+                       [0, 0] + same_pads((5, 6), (3, 2), (2, 1)), 2)[:, :, 0])], tol=1e-4)
+q1x, q1w = f32(2, 3, 7), rng.integers(0, 256, (2, 3, 3)).astype(np.uint8)
+case("conv_quantized_scalar_1d", [("x", q1x)],
+     'y = conv_quantized(dilations = %s, quant_bias = %s, quant_scale = %s, quantization_type = string("linear"), weight = %s, x = x);'
+     % (ints([2]), lit(np.array([-1.0], np.float32), "fp32"), lit(np.array([0.01], np.float32), "fp32"), lit(q1w, "uint8")),
+     [("y", conv3d_ref(q1x[:, :, None, None], (q1w * 0.01 - 1.0)[:, :, None, None], (1, 1, 1), (1, 1, 2), [0] * 6)[:, :, 0, 0])],
+     tol=1e-4)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,358 @@
+/* conv3d.c - the cpu backend's 3-d windows: conv, conv_transpose and the
+ * pools over rank-5 [N, C, D, H, W] tensors. conv.c and pool.c hand their
+ * rank-5 cases here; the kernels loop over the window directly (a
+ * reference path: 3-d convs are rare in Core ML programs).
+ * k: 0 N, 1 C in, 2..4 D H W, 5 C out, 6..8 kernel, 9..11 strides,
+ * 12..14 dilations, 15..17 pad before, 18..20 output D H W, 21 groups,
+ * 22..24 padded D H W (pools), 25 exclude padding from the average.
+ * conv_quantized runs here too, at any rank, its weight dequantized once. */
+#include <math.h>
+#include <string.h>
+
+#include "cpu.h"
+
+static void put3(int64_t *k, int at, const int64_t *v) {
+  for (int i = 0; i < 3; i++)
+    k[at + i] = v[i];
+}
+
+/* The window parameters conv and conv_transpose share; -1 after reporting. */
+static int window3(CpuBuild *b, int64_t *st, int64_t *dil, int64_t *custom, const char **pt,
+                   int64_t *groups) {
+  int64_t ones[3] = {1, 1, 1}, zeros[6] = {0}, one = 1;
+  if (cpu_ints_exact(b, "strides", st, 3, ones) < 0 ||
+      cpu_ints_exact(b, "dilations", dil, 3, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 6, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", pt) < 0 || cpu_param_int(b, "groups", &one, groups) < 0)
+    return -1;
+  for (int i = 0; i < 3; i++)
+    if (st[i] < 1 || dil[i] < 1)
+      return cpu_error(b, "strides and dilations must be at least 1");
+  return 0;
+}
+
+static int bias3(CpuBuild *b, const CpuStep *s, int64_t n) {
+  if (s->in[2] < 0)
+    return 0;
+  CpuSlot bs = cpu_slot(b, s->in[2]);
+  if (cpu_need_float(b, &bs, "bias") < 0)
+    return -1;
+  return bs.rank == 1 && bs.n == n ? 0 : cpu_error(b, "bias must have shape [%lld]", (long long)n);
+}
+
+static void conv3d_core(const CpuPlan *p, const CpuStep *s, const float *w) {
+  const float *x = cpu_data(p, s->in[0]);
+  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *k = s->k;
+  int64_t Ci = k[1], D = k[2], H = k[3], W = k[4], Co = k[5], G = k[21];
+  int64_t cig = Ci / G, cog = Co / G, Od = k[18], Oh = k[19], Ow = k[20];
+  for (int64_t n = 0; n < k[0]; n++)
+    for (int64_t co = 0; co < Co; co++) {
+      int64_t g = co / cog;
+      const float *wc = w + co * cig * k[6] * k[7] * k[8];
+      for (int64_t od = 0; od < Od; od++)
+        for (int64_t oh = 0; oh < Oh; oh++)
+          for (int64_t ow = 0; ow < Ow; ow++) {
+            double acc = bias ? bias[co] : 0;
+            for (int64_t ci = 0; ci < cig; ci++) {
+              const float *xc = x + (n * Ci + g * cig + ci) * D * H * W;
+              const float *wk = wc + ci * k[6] * k[7] * k[8];
+              for (int64_t a = 0; a < k[6]; a++) {
+                int64_t d = od * k[9] + a * k[12] - k[15];
+                if (d < 0 || d >= D)
+                  continue;
+                for (int64_t bb = 0; bb < k[7]; bb++) {
+                  int64_t h = oh * k[10] + bb * k[13] - k[16];
+                  if (h < 0 || h >= H)
+                    continue;
+                  for (int64_t c = 0; c < k[8]; c++) {
+                    int64_t ww = ow * k[11] + c * k[14] - k[17];
+                    if (ww >= 0 && ww < W)
+                      acc += (double)xc[(d * H + h) * W + ww] * wk[(a * k[7] + bb) * k[8] + c];
+                  }
+                }
+              }
+            }
+            y[(((n * Co + co) * Od + od) * Oh + oh) * Ow + ow] = (float)acc;
+          }
+    }
+}
+
+static void run_conv3d(const CpuPlan *p, const CpuStep *s) { conv3d_core(p, s, cpu_data(p, s->in[1])); }
+
+/* conv_quantized keeps its dequantized weight in the step (tab[0], a float
+ * buffer held in the step's owned array). */
+static void run_conv_quantized(const CpuPlan *p, const CpuStep *s) {
+  conv3d_core(p, s, (const float *)(const void *)s->tab[0]);
+}
+
+/* The conv window over nsp (1..3) spatial dims of x and a weight of shape
+ * wd (rank nsp + 2), as the 3-d k with unit leading dims; the output dims
+ * into odim. -1 after reporting. */
+static int conv_setup(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int64_t *wd, int nsp,
+                      int64_t *odim) {
+  int64_t st[3], dil[3], custom[6], groups, in[3], keff[3], pad[6], out[3], kk[3];
+  int64_t ones[3] = {1, 1, 1}, zeros[6] = {0}, one = 1;
+  const char *pt;
+  if (cpu_ints_exact(b, "strides", st, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", &pt) < 0 || cpu_param_int(b, "groups", &one, &groups) < 0)
+    return -1;
+  int64_t cin = x->dim[1], cout = wd[0];
+  if (groups < 1 || cin % groups || cout % groups || wd[1] != cin / groups)
+    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
+                     "groups", (long long)wd[0], (long long)wd[1], (long long)cin,
+                     (long long)groups);
+  if (bias3(b, s, cout) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    if (st[i] < 1 || dil[i] < 1)
+      return cpu_error(b, "strides and dilations must be at least 1");
+    in[i] = x->dim[2 + i];
+    if (wd[2 + i] < 1)
+      return cpu_error(b, "weight has an empty kernel dimension");
+    keff[i] = (wd[2 + i] - 1) * dil[i] + 1;
+  }
+  if (cpu_conv_pads(b, pt, nsp, in, keff, st, custom, pad) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - keff[i];
+    if (span < 0)
+      return cpu_error(b, "the kernel is larger than the padded input along dim %d", 2 + i);
+    out[i] = span / st[i] + 1;
+    odim[2 + i] = out[i];
+  }
+  /* spatial dim i of the op is dim 3 - nsp + i of the 3-d window */
+  int lead = 3 - nsp;
+  for (int i = 0; i < 3; i++) {
+    int j = i - lead;
+    s->k[2 + i] = j >= 0 ? in[j] : 1;
+    kk[i] = j >= 0 ? wd[2 + j] : 1;
+    s->k[9 + i] = j >= 0 ? st[j] : 1;
+    s->k[12 + i] = j >= 0 ? dil[j] : 1;
+    s->k[15 + i] = j >= 0 ? pad[2 * j] : 0;
+    s->k[18 + i] = j >= 0 ? out[j] : 1;
+  }
+  s->k[0] = x->dim[0];
+  s->k[1] = cin;
+  s->k[5] = cout;
+  put3(s->k, 6, kk);
+  s->k[21] = groups;
+  odim[0] = x->dim[0];
+  odim[1] = cout;
+  return 0;
+}
+
+/* conv over rank 5; x, weight and bias are bound (s->in[0..2]). */
+int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
+  int64_t odim[5];
+  if (w->rank != 5)
+    return cpu_error(b, "weight has rank %d; x has rank 5", w->rank);
+  if (conv_setup(b, s, x, w->dim, 3, odim) < 0)
+    return -1;
+  s->run = run_conv3d;
+  return cpu_one_out(b, x->dtype, 5, odim);
+}
+
+/* conv_quantized (iOS15, "linear"): the uint8 weight is dequantized once,
+ * W = W_q * quant_scale + quant_bias, the scale and bias a scalar or one per
+ * output channel; then the conv of the same parameters. */
+static int prep_conv_quantized(CpuBuild *b, CpuStep *s) {
+  CpuSlot x, w, bs;
+  const char *qt;
+  int64_t nbits, eight = 8;
+  if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "weight", true, &w) < 0 ||
+      cpu_operand(b, s, 2, "bias", false, &bs) < 0 || cpu_need_float(b, &x, "x") < 0)
+    return -1;
+  int qs = cpu_input(b, "quant_scale", true), qb = qs < 0 ? -1 : cpu_input(b, "quant_bias", true);
+  if (qb < 0 || cpu_param_str(b, "quantization_type", NULL, &qt) < 0 ||
+      cpu_param_int(b, "nbits", &eight, &nbits) < 0 || cpu_need_const(b, s->in[1], "weight") < 0 ||
+      cpu_need_const(b, qs, "quant_scale") < 0 || cpu_need_const(b, qb, "quant_bias") < 0)
+    return -1;
+  if (strcmp(qt, "linear") != 0)
+    return cpu_error(b, "quantization_type \"%s\" is not supported: the definition gives the "
+                        "formula of \"linear\" only", qt);
+  if (nbits < 1 || nbits > 8)
+    return cpu_error(b, "nbits is %lld; 1 to 8 expected", (long long)nbits);
+  if (w.dtype != MIL_UINT8)
+    return cpu_error(b, "weight must be uint8");
+  if (x.rank < 3 || x.rank > 5 || w.rank != x.rank)
+    return cpu_error(b, "x and weight must both have rank 3, 4 or 5");
+  CpuSlot sc = cpu_slot(b, qs), bi = cpu_slot(b, qb);
+  int64_t cout = w.dim[0], per = w.n / (cout ? cout : 1);
+  if ((sc.n != 1 && sc.n != cout) || (bi.n != 1 && bi.n != cout) || !cpu_is_float(sc.dtype) ||
+      !cpu_is_float(bi.dtype))
+    return cpu_error(b, "quant_scale and quant_bias must be float, one value or one per output "
+                        "channel (%lld)", (long long)cout);
+  float *deq = cpu_step_alloc(b, w.n, sizeof(float));
+  if (!deq)
+    return -1;
+  s->tab[0] = (int64_t *)(void *)deq;   /* freed with the step, also on an error below */
+  for (int64_t i = 0; i < w.n; i++) {
+    double q = cpu_get(&w, i);
+    if (q >= (double)(1 << nbits))
+      return cpu_error(b, "weight value %g does not fit %lld bits", q, (long long)nbits);
+    int64_t c = i / per;
+    deq[i] = (float)(q * cpu_get(&sc, sc.n == 1 ? 0 : c) + cpu_get(&bi, bi.n == 1 ? 0 : c));
+  }
+  int64_t odim[5];
+  if (conv_setup(b, s, &x, w.dim, x.rank - 2, odim) < 0)
+    return -1;
+  return cpu_one_out(b, x.dtype, x.rank, odim);
+}
+
+static void run_conv_transpose3d(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
+  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *k = s->k;
+  int64_t Ci = k[1], D = k[2], H = k[3], W = k[4], Co = k[5], G = k[21];
+  int64_t cig = Ci / G, cog = Co / G, Od = k[18], Oh = k[19], Ow = k[20], osz = Od * Oh * Ow;
+  int64_t ksz = k[6] * k[7] * k[8];
+  for (int64_t n = 0; n < k[0]; n++) {
+    float *yn = y + n * Co * osz;
+    for (int64_t c = 0; c < Co; c++)
+      for (int64_t i = 0; i < osz; i++)
+        yn[c * osz + i] = bias ? bias[c] : 0.0f;
+    for (int64_t ci = 0; ci < Ci; ci++) {
+      int64_t g = ci / cig;
+      for (int64_t d = 0; d < D; d++)
+        for (int64_t h = 0; h < H; h++)
+          for (int64_t ww = 0; ww < W; ww++) {
+            float v = x[(((n * Ci + ci) * D + d) * H + h) * W + ww];
+            for (int64_t co = 0; co < cog; co++) {
+              const float *wk = w + (ci * cog + co) * ksz;
+              float *yc = yn + (g * cog + co) * osz;
+              for (int64_t a = 0; a < k[6]; a++) {
+                int64_t od = d * k[9] + a * k[12] - k[15];
+                if (od < 0 || od >= Od)
+                  continue;
+                for (int64_t bb = 0; bb < k[7]; bb++) {
+                  int64_t oh = h * k[10] + bb * k[13] - k[16];
+                  if (oh < 0 || oh >= Oh)
+                    continue;
+                  for (int64_t c = 0; c < k[8]; c++) {
+                    int64_t ow = ww * k[11] + c * k[14] - k[17];
+                    if (ow >= 0 && ow < Ow)
+                      yc[(od * Oh + oh) * Ow + ow] += v * wk[(a * k[7] + bb) * k[8] + c];
+                  }
+                }
+              }
+            }
+          }
+    }
+  }
+}
+
+/* conv_transpose over rank 5 (weight [C in, C out / groups, kd, kh, kw]);
+ * pad_type as conv.c's 2-d case: valid, same (output in * stride), custom. */
+int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
+  int64_t st[3], dil[3], custom[6], groups, out[3];
+  const char *pt;
+  if (w->rank != 5)
+    return cpu_error(b, "weight has rank %d; x has rank 5", w->rank);
+  if (window3(b, st, dil, custom, &pt, &groups) < 0)
+    return -1;
+  int64_t cin = x->dim[1];
+  if (groups < 1 || cin % groups || w->dim[0] != cin)
+    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
+                     "groups", (long long)w->dim[0], (long long)w->dim[1], (long long)cin,
+                     (long long)groups);
+  int64_t cout = w->dim[1] * groups;
+  if (bias3(b, s, cout) < 0)
+    return -1;
+  for (int i = 0; i < 3; i++) {
+    int64_t in = x->dim[2 + i], keff = dil[i] * (w->dim[2 + i] - 1) + 1, full = (in - 1) * st[i] + keff;
+    int64_t lo, hi;
+    if (cpu_convt_pads(b, pt, in * st[i], full, &custom[2 * i], &lo, &hi) < 0)
+      return -1;
+    out[i] = full - lo - hi;
+    if (lo < 0 || hi < 0 || out[i] < 1 || w->dim[2 + i] < 1)
+      return cpu_error(b, "the padding leaves no output along dim %d", 2 + i);
+    s->k[15 + i] = lo;
+  }
+  s->k[0] = x->dim[0];
+  s->k[1] = cin;
+  put3(s->k, 2, &x->dim[2]);
+  s->k[5] = cout;
+  put3(s->k, 6, &w->dim[2]);
+  put3(s->k, 9, st);
+  put3(s->k, 12, dil);
+  put3(s->k, 18, out);
+  s->k[21] = groups;
+  s->run = run_conv_transpose3d;
+  int64_t odim[5] = {x->dim[0], cout, out[0], out[1], out[2]};
+  return cpu_one_out(b, x->dtype, 5, odim);
+}
+
+static void run_pool3d(const CpuPlan *p, const CpuStep *s) {
+  const float *x = cpu_data(p, s->in[0]);
+  float *y = cpu_data(p, s->out[0]);
+  const int64_t *k = s->k;
+  int64_t D = k[2], H = k[3], W = k[4], Od = k[18], Oh = k[19], Ow = k[20];
+  for (int64_t c = 0; c < k[0] * k[1]; c++)
+    for (int64_t od = 0; od < Od; od++)
+      for (int64_t oh = 0; oh < Oh; oh++)
+        for (int64_t ow = 0; ow < Ow; ow++) {
+          int64_t o[3] = {od * k[9] - k[15], oh * k[10] - k[16], ow * k[11] - k[17]};
+          double acc = s->mode == CPU_POOL_MAX ? -INFINITY : 0;
+          int64_t cnt = 0, padded = 0;
+          for (int64_t a = 0; a < k[6]; a++)
+            for (int64_t bb = 0; bb < k[7]; bb++)
+              for (int64_t e = 0; e < k[8]; e++) {
+                int64_t d = o[0] + a, h = o[1] + bb, w = o[2] + e;
+                /* the divisor never counts positions past the padded input */
+                if (d + k[15] < k[22] && h + k[16] < k[23] && w + k[17] < k[24])
+                  padded++;
+                if (d < 0 || d >= D || h < 0 || h >= H || w < 0 || w >= W)
+                  continue;
+                cnt++;
+                acc = cpu_pool_add(s->mode, acc, x[((c * D + d) * H + h) * W + w]);
+              }
+          y[((c * Od + od) * Oh + oh) * Ow + ow] = (float)cpu_pool_result(s->mode, acc, cnt, padded, k[25]);
+        }
+}
+
+/* max_pool, avg_pool, l2_pool over rank 5; x is bound (s->in[0]). */
+int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x) {
+  int64_t ks[3], st[3], ones[3] = {1, 1, 1}, zeros[6] = {0}, custom[6], pad[6], in[3], out[3];
+  const char *pt;
+  bool ceil_mode = false, excl = false;
+  if (cpu_ints_exact(b, "kernel_sizes", ks, 3, NULL) < 0 ||
+      cpu_ints_exact(b, "strides", st, 3, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 6, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", &pt) < 0 ||
+      cpu_param_bools(b, "ceil_mode", &ceil_mode, 1) < 0 ||
+      (s->mode == CPU_POOL_AVG && cpu_param_bools(b, "exclude_padding_from_average", &excl, 1) < 0))
+    return -1;
+  for (int i = 0; i < 3; i++) {
+    if (ks[i] < 1 || st[i] < 1)
+      return cpu_error(b, "kernel_sizes and strides must be at least 1");
+    in[i] = x->dim[2 + i];
+  }
+  if (cpu_conv_pads(b, pt, 3, in, ks, st, custom, pad) < 0)
+    return -1;
+  if (cpu_pool_out(b, 3, in, ks, st, pad, ceil_mode, out) < 0)
+    return -1;
+  for (int i = 0; i < 3; i++) {
+    s->k[15 + i] = pad[2 * i];
+    s->k[22 + i] = in[i] + pad[2 * i] + pad[2 * i + 1];
+  }
+  s->k[0] = x->dim[0];
+  s->k[1] = x->dim[1];
+  put3(s->k, 2, in);
+  put3(s->k, 6, ks);
+  put3(s->k, 9, st);
+  put3(s->k, 18, out);
+  s->k[25] = excl;
+  s->run = run_pool3d;
+  int64_t odim[5] = {x->dim[0], x->dim[1], out[0], out[1], out[2]};
+  return cpu_one_out(b, x->dtype, 5, odim);
+}
+
+const CpuOpDef cpu_ops_conv3d[] = {
+  {"conv_quantized", prep_conv_quantized, run_conv_quantized, 0, false, false},
+  {NULL, NULL, NULL, 0, false, false},
+};
