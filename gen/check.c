@@ -106,20 +106,16 @@ static bool seen_before(Check *c, Loc loc) {
 /* Reports an error (name: one that a stand-in value cannot cause); inside
  * a block expansion, a note at every use that led there, innermost first. */
 static int vfail(Check *c, bool name, Loc loc, const char *fmt, va_list ap) {
-  if (c->mute && !name)
-    return -1;
-  if (too_many(c)) {
-    if (!c->seen->stopped)
-      fprintf(c->d->out ? c->d->out : stderr, "%s: note: stopping after %d errors\n",
-              c->src->name, ANET_MAX_ERRORS);
-    c->seen->stopped = true;
-    return -1;
-  }
-  if ((c->depth > 0 || c->f->npoints > 1) && seen_before(c, loc))
+  if ((c->mute && !name) || too_many(c) ||
+      ((c->depth > 0 || c->f->npoints > 1) && seen_before(c, loc)))
     return -1;
   diag_verror(c->d, c->src, loc, fmt, ap);
   for (int i = c->depth - 1; i >= 0; i--)
     diag_note(c->d, c->src, c->use[i]->loc, "in block '%s' used here", c->use[i]->name);
+  if (too_many(c) && !c->seen->stopped)   /* checking ends here */
+    fprintf(c->d->out ? c->d->out : stderr, "%s: note: stopping after %d errors\n",
+            c->src->name, ANET_MAX_ERRORS);
+  c->seen->stopped |= too_many(c);
   return -1;
 }
 
