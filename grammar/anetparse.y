@@ -72,9 +72,12 @@ static void anetyyerror(Loc *loc, void *scanner, AnetParse *ctx, const char *msg
 
 static Node *mk(NodeKind k, Loc loc) { return ast_new(k, loc); }
 
-/* After skipping a bad statement: true (stop) at the error limit. */
-static bool recovered(AnetParse *ctx) {
-  ctx->recovering = true;
+/* After skipping a bad statement: true (stop) at the error limit. Errors
+ * are reported again from the next line inside a body only: after a bad
+ * top-level line (a network without its '{'), the next lines are
+ * mostly its body, whose errors would only follow from the first. */
+static bool recovered(AnetParse *ctx, bool in_body) {
+  ctx->recovering = in_body;
   if (ctx->nerrors < ANET_MAX_ERRORS)
     return false;
   fprintf(ctx->d->out ? ctx->d->out : stderr, "%s: note: stopping after %d errors\n",
@@ -206,12 +209,12 @@ top_list
 top_item
   : %empty
   | top_stmt    { add_top(ctx, $1); }
-  | error       { if (recovered(ctx)) YYABORT; }
+  | error       { if (recovered(ctx, false)) YYABORT; }
   ;
 
-/* The end of a statement: one after an error is the place to report
- * errors again (bison waits for three good tokens, which hides an error
- * on each of several short lines). */
+/* The end of a statement: after an error in a body, the place to report
+ * errors again (bison would wait for three good tokens, which hides an
+ * error on each of several short lines). */
 term
   : NL          { if (ctx->recovering) yyerrok; ctx->recovering = false; }
   | ';'         { if (ctx->recovering) yyerrok; ctx->recovering = false; }
@@ -286,7 +289,7 @@ body
 body_item
   : %empty      { $$ = NULL; }
   | stmt        { $$ = $1; }
-  | error       { $$ = NULL; if (recovered(ctx)) YYABORT; }
+  | error       { $$ = NULL; if (recovered(ctx, true)) YYABORT; }
   ;
 
 /* the name a statement declares */
