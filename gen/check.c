@@ -52,6 +52,15 @@ typedef struct Name {
 
 enum { MAX_REPORTED = 256 };
 
+/* Errors already reported, by offset, shared by the sweep points: an
+ * error in a block used twice, or in every point, is reported once. */
+typedef struct Seen {
+  size_t at[MAX_REPORTED];
+  int n;
+  int errors0;               /* d->nerrors before the file's first error */
+  bool stopped;              /* the error limit has been announced */
+} Seen;
+
 typedef struct Check {
   const AnetFile *f;
   const Src *src;
@@ -73,37 +82,60 @@ typedef struct Check {
   const Node *use[ANET_MAX_NEST];   /* the block uses being expanded */
   const Node *used[ANET_MAX_NEST];  /* and their definitions */
   int depth;
-  int errors0;               /* d->nerrors when this check began */
-  size_t reported[MAX_REPORTED];    /* error offsets inside expansions */
-  int nreported;
+  Seen *seen;
+  /* while a layer reads a value an earlier error left unknown (a stand-in
+   * for it), only errors of its own, undefined names, are reported */
+  bool in_layer, mute;
+  int standin;               /* the stand-in's value index, or -1 */
 } Check;
 
 /* Errors beyond ANET_MAX_ERRORS are dropped and checking stops early. */
-static bool too_many(const Check *c) { return c->d->nerrors - c->errors0 >= ANET_MAX_ERRORS; }
+static bool too_many(const Check *c) {
+  return c->d->nerrors - c->seen->errors0 >= ANET_MAX_ERRORS;
+}
 
-/* An error inside a block reported once, however often the block is used. */
 static bool seen_before(Check *c, Loc loc) {
-  for (int i = 0; i < c->nreported; i++)
-    if (c->reported[i] == loc.start)
+  Seen *s = c->seen;
+  for (int i = 0; i < s->n; i++)
+    if (s->at[i] == loc.start)
       return true;
-  if (c->nreported < MAX_REPORTED)
-    c->reported[c->nreported++] = loc.start;
+  if (s->n < MAX_REPORTED)
+    s->at[s->n++] = loc.start;
   return false;
 }
 
-static int fail(Check *c, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Reports an error; inside a block expansion, a note at every use that led
- * there, innermost first. */
-static int fail(Check *c, Loc loc, const char *fmt, ...) {
-  if (too_many(c) || (c->depth > 0 && seen_before(c, loc)))
+/* Reports an error (name: one that a stand-in value cannot cause); inside
+ * a block expansion, a note at every use that led there, innermost first. */
+static int vfail(Check *c, bool name, Loc loc, const char *fmt, va_list ap) {
+  if ((c->mute && !name) || too_many(c) ||
+      ((c->depth > 0 || c->f->npoints > 1) && seen_before(c, loc)))
     return -1;
-  va_list ap;
-  va_start(ap, fmt);
   diag_verror(c->d, c->src, loc, fmt, ap);
-  va_end(ap);
   for (int i = c->depth - 1; i >= 0; i--)
     diag_note(c->d, c->src, c->use[i]->loc, "in block '%s' used here", c->use[i]->name);
+  if (too_many(c) && !c->seen->stopped)   /* checking ends here */
+    fprintf(c->d->out ? c->d->out : stderr, "%s: note: stopping after %d errors\n",
+            c->src->name, ANET_MAX_ERRORS);
+  c->seen->stopped |= too_many(c);
+  return -1;
+}
+
+static int fail(Check *c, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(Check *c, Loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfail(c, false, loc, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int fail_name(Check *c, Loc loc, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+static int fail_name(Check *c, Loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfail(c, true, loc, fmt, ap);
+  va_end(ap);
   return -1;
 }
 
@@ -237,7 +269,7 @@ static int eval(Check *c, const Node *n, AnetNum *out) {
       *out = (AnetNum){false, 0, 0, n->name};
       return 0;
     }
-    return fail(c, n->loc, "'%s' is not defined: expected a number, a word or a constant "
+    return fail_name(c, n->loc, "'%s' is not defined: expected a number, a word or a constant "
                 "defined above%s", n->name, did_you_mean(c, n->name, words));
   }
   case N_NEG:
@@ -378,21 +410,36 @@ static void bind_name(Check *c, const char *name, int value, int state) {
 
 static void set_name(Check *c, const char *name, int value) { bind_name(c, name, value, -1); }
 
+/* A value an earlier error left unknown, met while checking a layer: a
+ * stand-in that the layer reads, so that its own errors (an undefined name
+ * further on) are still found, while errors about the stand-in's shape are
+ * muted: they may only follow from the first. The layer's result is then
+ * unknown too. */
+static int standin(Check *c) {
+  if (c->standin < 0) {
+    const int64_t dim[4] = {1, 64, 64, 64};
+    c->standin = new_value(c, (Loc){0, 0}, 4, dim);
+  }
+  c->mute = true;
+  return c->standin;
+}
+
 /* The value a name stands for: its index; POISON (silently) after an
- * earlier error; or -1 after reporting. */
+ * earlier error, or a stand-in inside a layer; or -1 after reporting. */
 static int value_of(Check *c, const Node *n, const char *what) {
   if (n->kind != N_IDENT)
     return fail(c, n->loc, "%s must be a named value, got %s", what,
                 n->kind == N_INT || n->kind == N_FLOAT ? "a number" : describe(n));
   const Name *k = lookup(c, n->name);
   if (k && k->state >= 0)
-    return fail(c, n->loc, "'%s' is a state: read it first (read_state %s)", n->name, n->name);
+    return fail_name(c, n->loc, "'%s' is a state: read it first (read_state %s)", n->name,
+                     n->name);
   if (k)
-    return k->value;
+    return k->value == POISON && c->in_layer ? standin(c) : k->value;
   const char *best = diag_suggest_in(n->name, c->names, (size_t)c->nnames, sizeof *c->names);
   if (best)
-    return fail(c, n->loc, "'%s' is not a named value; did you mean '%s'?", n->name, best);
-  return fail(c, n->loc, "'%s' is not a named value%s", n->name,
+    return fail_name(c, n->loc, "'%s' is not a named value; did you mean '%s'?", n->name, best);
+  return fail_name(c, n->loc, "'%s' is not a named value%s", n->name,
               c->depth > 0 ? " (a block sees only its parameters and its own names)" : "");
 }
 
@@ -436,39 +483,70 @@ static void list_params(char *buf, size_t size, const char *const *params) {
     n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", params[i]);
 }
 
+/* Parameters that can change a layer's output shape. */
+static const char *const shape_params[] = {
+  "kernel", "stride", "padding", "dilation", "shape", "perm", "axis", "axes", "keep_dims",
+  "begin", "end", "transpose_x", "transpose_y", NULL,
+};
+
+static bool in_list(const char *const *list, const char *name) {
+  for (int i = 0; name && list[i]; i++)
+    if (strcmp(list[i], name) == 0)
+      return true;
+  return false;
+}
+
+/* One argument that does not fit, reported; 1 when dropping it leaves the
+ * layer's output shape what the writer meant, -1 when it may not: it was
+ * perhaps a misspelt kernel=. */
+static int bad_arg(Check *c, const Node *k, const char *what, const char *pos,
+                   const char *pos2, const char *const *params) {
+  bool shaped = false;
+  for (int i = 0; params[i]; i++)
+    shaped |= in_list(shape_params, params[i]);
+  if (!k->name && !pos)
+    fail(c, k->loc, "%s takes no positional arguments; expected name=value here", what);
+  else if (!k->name)
+    fail(c, k->loc, "%s takes %s positional argument%s (%s%s%s); expected name=value here", what,
+         pos2 ? "two" : "one", pos2 ? "s" : "", pos, pos2 ? ", then " : "", pos2 ? pos2 : "");
+  if (!k->name)
+    return shaped ? -1 : 1;
+  if (in_list(params, k->name)) {
+    fail(c, k->name_loc, "parameter '%s' is given twice", k->name);
+    return in_list(shape_params, k->name) ? -1 : 1;
+  }
+  char list[400];
+  list_params(list, sizeof list, params);
+  const char *best = params[0] ? diag_suggest(k->name, params) : NULL;
+  if (!params[0])
+    fail(c, k->name_loc, "unknown parameter '%s': %s takes no parameters", k->name, what);
+  else if (best)
+    fail(c, k->name_loc, "unknown parameter '%s' for %s; did you mean '%s'?", k->name, what,
+         best);
+  else
+    fail(c, k->name_loc, "unknown parameter '%s' for %s; expected one of: %s", k->name, what,
+         list);
+  return shaped && (!best || in_list(shape_params, best)) ? -1 : 1;
+}
+
+/* The arguments of a statement: 0; or 1 after reporting arguments that
+ * do not fit but leave the rest usable (every such one is reported); or -1. */
 static int collect_args2(Check *c, const Node *stmt, const char *what, const char *pos,
                          const char *pos2, bool optional, const char *const *params, Args *a) {
   memset(a, 0, sizeof *a);
+  int rc = 0;
   for (const Node *k = stmt->kids; k; k = k->next) {
+    bool fits = k->name ? in_list(params, k->name) && !arg(a, k->name)
+                        : pos && a->npos < (pos2 ? 2 : 1);
+    if (!fits) {
+      int r = bad_arg(c, k, what, pos, pos2, params);
+      rc = rc < 0 || r < 0 ? -1 : 1;
+      continue;
+    }
     if (!k->name) {
-      if (!pos)
-        return fail(c, k->loc, "%s takes no positional arguments; expected name=value here",
-                    what);
-      if (a->npos == (pos2 ? 2 : 1))
-        return fail(c, k->loc, "%s takes %s positional argument%s (%s%s%s); expected "
-                    "name=value here", what, pos2 ? "two" : "one", pos2 ? "s" : "", pos,
-                    pos2 ? ", then " : "", pos2 ? pos2 : "");
       a->pos[a->npos++] = k->a;
       continue;
     }
-    int known = 0;
-    while (params[known] && strcmp(params[known], k->name) != 0)
-      known++;
-    if (!params[known]) {
-      char list[400];
-      list_params(list, sizeof list, params);
-      if (!params[0])
-        return fail(c, k->name_loc, "unknown parameter '%s': %s takes no parameters", k->name,
-                    what);
-      const char *best = diag_suggest(k->name, params);
-      if (best)
-        return fail(c, k->name_loc, "unknown parameter '%s' for %s; did you mean '%s'?",
-                    k->name, what, best);
-      return fail(c, k->name_loc, "unknown parameter '%s' for %s; expected one of: %s", k->name,
-                  what, list);
-    }
-    if (arg(a, k->name))
-      return fail(c, k->name_loc, "parameter '%s' is given twice", k->name);
     if (a->nnamed == MAX_NAMED)
       return fail(c, k->loc, "too many parameters");
     a->named[a->nnamed++] = k;
@@ -477,7 +555,7 @@ static int collect_args2(Check *c, const Node *stmt, const char *what, const cha
     return fail(c, stmt->loc, "%s needs %s before its parameters", what, pos);
   if (pos2 && a->npos == 1)
     return fail(c, stmt->loc, "%s needs %s after %s", what, pos2, pos);
-  return 0;
+  return rc;
 }
 
 static int collect_args(Check *c, const Node *stmt, const char *what, const char *pos,
@@ -801,11 +879,13 @@ static int chk_conv_like(Check *c, const Args *a, AnetLayer *l, const char *what
     out[2 + i] = span / l->stride[i] + 1;
   }
   int64_t fan_in = cin / l->groups * l->kernel[0] * l->kernel[1];
-  if (check_weight_count(c, l->loc, l->cout, cin / l->groups, l->kernel[0], l->kernel[1]) ||
+  /* the result is known before the weights: a mistake in those leaves it */
+  if ((l->out = new_value(c, l->loc, 4, out)) < 0 ||
+      check_weight_count(c, l->loc, l->cout, cin / l->groups, l->kernel[0], l->kernel[1]) ||
       arg_weights(c, a, fan_in, &l->w) || arg_bias(c, a, &l->has_bias, &l->bias) ||
       check_wformat(c, a, &l->w, l->cout, cin / l->groups, l->kernel[0] * l->kernel[1]))
     return -1;
-  return l->out = new_value(c, l->loc, 4, out);
+  return l->out;
 }
 
 static int chk_conv(Check *c, const Args *a, AnetLayer *l) { return chk_conv_like(c, a, l, "conv"); }
@@ -821,8 +901,10 @@ static int chk_linear(Check *c, const Args *a, AnetLayer *l) {
  * a number. */
 static int operand(Check *c, const Args *a, AnetLayer *l, bool number_ok) {
   const Node *n = a->pos[0];
-  if (n->kind == N_IDENT && find_name(c, n->name) == POISON)
-    return -1;
+  if (n->kind == N_IDENT && find_name(c, n->name) == POISON) {
+    l->in2 = standin(c);
+    return 0;
+  }
   if (n->kind == N_IDENT && find_name(c, n->name) >= 0) {
     l->in2 = find_name(c, n->name);
     if (c->net->values[l->in2].dtype != MIL_FP16)
@@ -833,7 +915,7 @@ static int operand(Check *c, const Args *a, AnetLayer *l, bool number_ok) {
   if (n->kind == N_IDENT && !find_const(c, n->name) && !lookup(c, n->name) && c->depth > 0)
     return value_of(c, n, "the operand");
   if (n->kind == N_IDENT && !find_const(c, n->name) && !lookup(c, n->name))
-    return fail(c, n->loc, "'%s' is not defined: expected a named value%s%s", n->name,
+    return fail_name(c, n->loc, "'%s' is not defined: expected a named value%s%s", n->name,
                 number_ok ? " or a number" : "", did_you_mean(c, n->name, NULL));
   if (n->kind == N_IDENT && lookup(c, n->name))
     return value_of(c, n, "the operand");
@@ -1400,7 +1482,7 @@ static int state_of(Check *c, const Node *n) {
     return fail(c, n->loc, "expected the name of a state");
   const Name *k = lookup(c, n->name);
   if (!k || k->state < 0)
-    return fail(c, n->loc, "'%s' is not a state (declare it: state %s: fp16[...])", n->name,
+    return fail_name(c, n->loc, "'%s' is not a state (declare it: state %s: fp16[...])", n->name,
                 n->name);
   return k->state;
 }
@@ -1602,17 +1684,46 @@ static int poisoned(Check *c, const Node *n, int rc) {
   return rc;
 }
 
+/* Layers whose result has the shape of their input, whatever their
+ * parameters: it stays known when a parameter is wrong. */
+static bool keeps_shape(const LayerDef *def) {
+  return def->check == chk_unary || def->check == chk_act || def->check == chk_softmax ||
+         def->check == chk_norm;
+}
+
+/* After a layer's error: its result when that is still known (the layer
+ * is not kept), else poison, so that only what follows from it is silent. */
+static int failed_layer(Check *c, const Node *n, const LayerDef *def, AnetLayer *l, int rc,
+                        int nvalues) {
+  free(l->w.path);
+  free(l->bias.path);
+  if (!c->mute && rc >= 0 && l->out < 0)
+    return -1;   /* write_state: no result, the current value stays */
+  if (!c->mute && l->out < 0 && keeps_shape(def) && l->in >= 0) {
+    AnetValue x = *val(c, l->in);
+    l->out = new_value_t(c, l->loc, x.dtype, x.rank, x.dim);
+  }
+  if (c->mute || l->out < 0 || l->kind == L_SPLIT) {
+    c->net->nvalues = nvalues;   /* the stand-in and what was made from it */
+    c->mute = false;
+    c->standin = -1;
+    return poisoned(c, n, -1);
+  }
+  c->cur = l->out;
+  bind_results(c, n, l);
+  return -1;
+}
+
 static int layer_stmt(Check *c, const Node *n) {
   const LayerDef *def = find_layer(n->name);
   if (!def)
     return poisoned(c, n, unknown_layer(c, n));
   Args a;
-  if (collect_args2(c, n, def->name, def->pos, def->pos2, def->flags & F_OPTIONAL_POS,
-                    def->params, &a))
+  int args = collect_args2(c, n, def->name, def->pos, def->pos2, def->flags & F_OPTIONAL_POS,
+                           def->params, &a);
+  if (args < 0)
     return poisoned(c, n, -1);
-  if (c->cur == POISON && !(def->flags & F_NO_INPUT))
-    return poisoned(c, n, -1);
-  if (c->cur < 0 && !(def->flags & F_NO_INPUT))
+  if (c->cur < 0 && c->cur != POISON && !(def->flags & F_NO_INPUT))
     return poisoned(c, n, fail(c, n->loc, "%s has no input: declare one first (input x: fp16[...])",
                              def->name));
   AnetNet *net = c->net;
@@ -1622,13 +1733,16 @@ static int layer_stmt(Check *c, const Node *n) {
   if (c->cur >= 0 && !(def->flags & F_ANY_DTYPE) && net->values[c->cur].dtype != MIL_FP16)
     return poisoned(c, n, fail(c, n->name_loc, "%s needs an fp16 input, got %s (cast it first)",
                              def->name, SHAPE(&net->values[c->cur])));
+  int nvalues = net->nvalues;
   AnetLayer l = {.kind = def->kind, .loc = n->loc, .in = c->cur, .in2 = -1, .in3 = -1,
                  .mask = -1, .out = -1};
-  if (def->check(c, &a, &l) < 0) {
-    free(l.w.path);
-    free(l.bias.path);
-    return poisoned(c, n, -1);
-  }
+  if (c->cur == POISON && !(def->flags & F_NO_INPUT))
+    l.in = standin(c);
+  c->in_layer = true;
+  int rc = def->check(c, &a, &l);
+  c->in_layer = false;
+  if (rc < 0 || args || c->mute)
+    return failed_layer(c, n, def, &l, rc, nvalues);
   l.quant = c->quant && l.out >= 0 && net->values[l.out].dtype == MIL_FP16 &&
             l.kind != L_SPLIT;
   l.qscale = c->qscale;
@@ -2029,8 +2143,10 @@ static void point_note(const AnetFile *f, int point, Diag *d) {
 
 /* quiet_consts: the file's constants were checked (and their errors
  * reported) already; only the network's errors are new. */
-static AnetNet *check_point(const AnetFile *f, int point, Diag *d, bool quiet_consts) {
-  Check c = {.f = f, .src = f->src, .d = d, .cur = -1, .errors0 = d->nerrors};
+static AnetNet *check_point(const AnetFile *f, int point, Diag *d, bool quiet_consts,
+                            Seen *seen) {
+  Check c = {.f = f, .src = f->src, .d = d, .cur = -1, .seen = seen, .standin = -1};
+  int errors0 = d->nerrors;
   c.point = f->nvars ? &f->values[(size_t)point * (size_t)f->nvars] : NULL;
   c.net = xrealloc(NULL, sizeof *c.net);
   memset(c.net, 0, sizeof *c.net);
@@ -2051,7 +2167,8 @@ static AnetNet *check_point(const AnetFile *f, int point, Diag *d, bool quiet_co
     rc = -1;
   check_done(&c);
   if (rc) {
-    point_note(f, point, d);
+    if (d->nerrors > errors0)   /* not when each of its errors was another point's */
+      point_note(f, point, d);
     anetc_free(c.net);
     return NULL;
   }
@@ -2059,7 +2176,8 @@ static AnetNet *check_point(const AnetFile *f, int point, Diag *d, bool quiet_co
 }
 
 AnetNet *anetc_check(const AnetFile *f, int point, Diag *d) {
-  return check_point(f, point, d, false);
+  Seen seen = {.errors0 = d->nerrors};
+  return check_point(f, point, d, false, &seen);
 }
 
 /* ---- sweeps ------------------------------------------------------------- */
@@ -2228,25 +2346,34 @@ static int structure(Check *c, AnetFile *f, bool *consts_only) {
   return bad_consts ? -1 : 0;
 }
 
+/* Every point is checked, past errors too, up to the error limit; an
+ * error at the same place in several points is reported at the first. */
 AnetFile *anet_parse(const Src *src, Diag *d) {
-  Node *root = anetp_parse(src, d);
-  if (!root)
+  Seen *seen = xrealloc(NULL, sizeof *seen);
+  memset(seen, 0, sizeof *seen);
+  seen->errors0 = d->nerrors;
+  Node *root = anetp_parse(src, d);   /* a reserved word as a name leaves a tree */
+  if (!root) {
+    free(seen);
     return NULL;
+  }
   AnetFile *f = xrealloc(NULL, sizeof *f);
   memset(f, 0, sizeof *f);
   f->src = src;
   f->root = root;
-  Check c = {.f = f, .src = src, .d = d, .errors0 = d->nerrors};
+  Check c = {.f = f, .src = src, .d = d, .seen = seen, .standin = -1};
   bool consts_only;
   int rc = structure(&c, f, &consts_only);
   check_done(&c);
   if (rc && consts_only && !too_many(&c))
-    anetc_free(check_point(f, 0, d, true));
+    anetc_free(check_point(f, 0, d, true, seen));
   for (int p = 0; rc == 0 && p < f->npoints; p++) {
-    AnetNet *net = anetc_check(f, p, d);
-    rc = net ? 0 : -1;
+    AnetNet *net = too_many(&c) ? NULL : check_point(f, p, d, false, seen);
     anetc_free(net);
   }
+  if (d->nerrors > seen->errors0)
+    rc = -1;
+  free(seen);
   if (rc) {
     anet_free(f);
     return NULL;

@@ -30,6 +30,8 @@ typedef struct AnetParse {
   Diag *d;
   Node *head, *tail;   /* the top-level statements parsed so far */
   int nerrors;
+  int nsoft;           /* of those, reserved words used as names: the tree is whole */
+  bool recovering;     /* a statement was skipped: report anew after its end */
   bool deep;           /* the nesting limit has been reported */
   size_t off;          /* the scanner's position in src */
   int nest;            /* open ( and [: newlines inside them are spaces */
@@ -69,6 +71,37 @@ static void anetyyerror(Loc *loc, void *scanner, AnetParse *ctx, const char *msg
 
 
 static Node *mk(NodeKind k, Loc loc) { return ast_new(k, loc); }
+
+/* After skipping a bad statement: true (stop) at the error limit. Errors
+ * are reported again from the next line inside a body only: after a bad
+ * top-level line (a network without its '{'), the next lines are
+ * mostly its body, whose errors would only follow from the first. */
+static bool recovered(AnetParse *ctx, bool in_body) {
+  ctx->recovering = in_body;
+  if (ctx->nerrors < ANET_MAX_ERRORS)
+    return false;
+  fprintf(ctx->d->out ? ctx->d->out : stderr, "%s: note: stopping after %d errors\n",
+          ctx->src->name, ANET_MAX_ERRORS);
+  return true;
+}
+
+/* A reserved word where a statement declares a name: reported, then taken
+ * as the name, so the statements that follow are checked as written. */
+static char *reserved_name(AnetParse *ctx, Loc loc) {
+  int len = (int)(loc.end - loc.start);
+  diag_error(ctx->d, ctx->src, loc, "'%.*s' is a reserved word and cannot be a name", len,
+             ctx->src->text + loc.start);
+  ctx->nerrors++;
+  ctx->nsoft++;
+  char *s = malloc((size_t)len + 1);
+  if (!s) {
+    fputs("anetc: out of memory\n", stderr);
+    abort();
+  }
+  memcpy(s, ctx->src->text + loc.start, (size_t)len);
+  s[len] = '\0';
+  return s;
+}
 
 static int max_depth(const Node *a, const Node *list) {
   int m = a ? a->depth : 0;
@@ -152,6 +185,7 @@ static Node *binop(AnetParse *ctx, int op, Node *a, Node *b, Loc loc) {
 
 %type <node> top_stmt factor stmt body_item layer arg atom expr name tuple block_name
 %type <seq> body factors names tuples args exprs exprs_opt params binds
+%type <str> decl_name
 
 %destructor { free($$); } <str>
 %destructor { ast_free($$); } <node>
@@ -175,12 +209,15 @@ top_list
 top_item
   : %empty
   | top_stmt    { add_top(ctx, $1); }
-  | error       { if (ctx->nerrors >= ANET_MAX_ERRORS) YYABORT; }
+  | error       { if (recovered(ctx, false)) YYABORT; }
   ;
 
+/* The end of a statement: after an error in a body, the place to report
+ * errors again (bison would wait for three good tokens, which hides an
+ * error on each of several short lines). */
 term
-  : NL
-  | ';'
+  : NL          { if (ctx->recovering) yyerrok; ctx->recovering = false; }
+  | ';'         { if (ctx->recovering) yyerrok; ctx->recovering = false; }
   ;
 
 nls
@@ -189,7 +226,7 @@ nls
   ;
 
 top_stmt
-  : CONST IDENT '=' expr
+  : CONST decl_name '=' expr
       { $$ = with_name(mk(N_CONST, @$), $2, @2); $$ = with_kids(ctx, $$, $4, (Seq){0}); }
   | SWEEP factors
       { $$ = with_kids(ctx, mk(N_SWEEP, @$), NULL, $2); }
@@ -252,11 +289,22 @@ body
 body_item
   : %empty      { $$ = NULL; }
   | stmt        { $$ = $1; }
-  | error       { $$ = NULL; if (ctx->nerrors >= ANET_MAX_ERRORS) YYABORT; }
+  | error       { $$ = NULL; if (recovered(ctx, true)) YYABORT; }
+  ;
+
+/* the name a statement declares */
+decl_name
+  : IDENT
+  | reserved          { $$ = reserved_name(ctx, @1); }
+  ;
+
+reserved
+  : NETWORK | INPUT | REPEAT | SWEEP | IN | CONST | ACTIVATIONS | LET | FROM | SEED | BLOCK
+  | OUTPUT | STATE
   ;
 
 stmt
-  : INPUT IDENT ':' name '[' exprs ']'
+  : INPUT decl_name ':' name '[' exprs ']'
       { $$ = with_name(mk(N_INPUT, @$), $2, @2); $$ = with_kids(ctx, $$, $4, $6); }
   | ACTIVATIONS name args
       { $$ = with_kids(ctx, mk(N_ACT, @$), $2, $3); }
@@ -264,17 +312,17 @@ stmt
       { $$ = with_kids(ctx, mk(N_SEED, @$), $2, (Seq){0}); }
   | REPEAT expr nls '{' body '}'
       { $$ = with_kids(ctx, mk(N_REPEAT, @$), $2, $5); }
-  | LET IDENT
+  | LET decl_name
       { $$ = with_name(mk(N_LET, @$), $2, @2); }
-  | FROM IDENT
+  | FROM decl_name
       { $$ = with_name(mk(N_FROM, @$), $2, @2); }
-  | CONST IDENT '=' expr
+  | CONST decl_name '=' expr
       { $$ = with_name(mk(N_CONST, @$), $2, @2); $$ = with_kids(ctx, $$, $4, (Seq){0}); }
-  | STATE IDENT ':' name '[' exprs ']'
+  | STATE decl_name ':' name '[' exprs ']'
       { $$ = with_name(mk(N_STATE, @$), $2, @2); $$ = with_kids(ctx, $$, $4, $6); }
-  | OUTPUT IDENT
+  | OUTPUT decl_name
       { $$ = with_name(mk(N_OUTPUT, @$), $2, @2); }
-  | OUTPUT IDENT '=' layer
+  | OUTPUT decl_name '=' layer
       { $$ = with_name(mk(N_OUTPUT, @$), $2, @2); $$ = with_kids(ctx, $$, $4, (Seq){0}); }
   | layer
   | IDENT '=' layer
@@ -346,6 +394,8 @@ expr
 /* "syntax error, unexpected identifier 'fp16', expecting ':'"; and when
  * the surprise is something that cannot be inside brackets, a note at the
  * bracket still open. */
+enum { NKEYWORDS = 13 };
+
 static bool is_keyword(yysymbol_kind_t t) {
   return t == YYSYMBOL_NETWORK || t == YYSYMBOL_INPUT || t == YYSYMBOL_REPEAT ||
          t == YYSYMBOL_SWEEP || t == YYSYMBOL_IN || t == YYSYMBOL_CONST ||
@@ -362,7 +412,6 @@ static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetPars
   enum { MAX_EXPECTED = 4 };
   yysymbol_kind_t tok = yypcontext_token(yy), exp[YYNTOKENS];
   int nall = yypcontext_expected_tokens(yy, exp, YYNTOKENS);
-  int nexp = nall > MAX_EXPECTED ? 0 : nall;
   Loc loc = *yypcontext_location(yy);
   bool name_fits = false, stmt_start = false;   /* a name must come here; a statement may */
   for (int i = 0; i < nall; i++) {
@@ -370,6 +419,15 @@ static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetPars
     stmt_start |= exp[i] == YYSYMBOL_INPUT || exp[i] == YYSYMBOL_CONST;
   }
   name_fits &= !stmt_start;
+  /* where a name is declared every reserved word is taken (to be reported):
+   * those are no advice */
+  int nkw = 0, nkept = 0;
+  for (int i = 0; i < nall; i++)
+    nkw += is_keyword(exp[i]);
+  for (int i = 0; i < nall; i++)
+    if (!(nkw == NKEYWORDS && is_keyword(exp[i])))
+      exp[nkept++] = exp[i];
+  int nexp = nkept > MAX_EXPECTED ? 0 : nkept;
   if (is_keyword(tok) && name_fits && loc.end > loc.start && loc.end <= ctx->src->len) {
     diag_error(ctx->d, ctx->src, loc, "'%.*s' is a reserved word and cannot be a name",
                (int)(loc.end - loc.start), ctx->src->text + loc.start);
@@ -416,7 +474,7 @@ Node *anetp_parse(const Src *src, Diag *d) {
   }
   int rc = anetyyparse(scanner, &ctx);
   anetp_scan_end(scanner);
-  if (rc != 0 || ctx.nerrors > 0) {
+  if (rc != 0 || ctx.nerrors > ctx.nsoft) {
     if (rc == 2)
       diag_file_error(d, src->name, "out of memory while parsing");
     ast_free(ctx.head);

@@ -13,6 +13,8 @@
 # its path, e.g. "unknown_layer.anet:3:5: error: unknown layer 'convv'":
 # the line must start with its location and contain its message. Cases named valid_* must succeed: they show
 # that the bad cases differ from a good file only where they mean to.
+# NAME.stderr, if present, holds the whole expected output (every error,
+# note and source line) and must match exactly.
 # tests/bad/KNOWN_FAILURES lists "KIND/NAME reason" lines: such a case is
 # reported as XFAIL and does not fail the suite.
 #
@@ -99,6 +101,13 @@ run() {
       "$exp_loc"*"$exp_msg"*) ;;
       *) problem="first error line is '$first', expected '$exp'" ;;
     esac
+    # NAME.stderr, when present, is the whole diagnostic output, exactly.
+    full=${expect%.expect}.stderr
+    if [ -z "$problem" ] && [ -f "$full" ]; then
+      sed "s|$tmp/in/||g" "$top/err" >"$top/got"
+      cmp -s "$full" "$top/got" ||
+        problem="output differs from $(basename "$full"): $(diff "$full" "$top/got" | sed -n 2p)"
+    fi
   fi
   verdict "$id" "$problem"
 }
