@@ -29,5 +29,5 @@ bench-cpu: tests/bench/cpu_bench$(EXEEXT)
 	./tests/bench/cpu_bench$(EXEEXT)
 
 # Every op against numpy (python3-numpy); runs ./anerun.
-TESTS += tests/test_cpu_ref.sh
-EXTRA_DIST += tests/test_cpu_ref.sh tests/ref/ops_ref.py
+TESTS += tests/test_cpu_ref.sh tests/test_opdef_paths.sh
+EXTRA_DIST += tests/test_cpu_ref.sh tests/test_opdef_paths.sh tests/ref/ops_ref.py
