@@ -200,8 +200,11 @@ static int check_binary(const MilFunc *f, int opi, int kind, char *msg, size_t n
   for (int i = 0; i < want.rank; i++) {
     int ix = i - (want.rank - x->rank), iy = i - (want.rank - y->rank);
     int64_t dx = ix >= 0 ? x->dim[ix] : 1, dy = iy >= 0 ? y->dim[iy] : 1;
-    if (dx != dy && dx != 1 && dy != 1)
-      return 0;     /* the backend says they do not broadcast */
+    if (dx != dy && dx != 1 && dy != 1) {
+      char a[256], c[256];
+      return fail(msg, n, "cannot broadcast x %s with y %s", type_str(a, sizeof a, x),
+                  type_str(c, sizeof c, y));
+    }
     want.dim[i] = dx == 1 ? dy : dx;
   }
   return check_out(f, opi, &want, msg, n);

@@ -1119,15 +1119,19 @@ START_TEST(test_shape_mismatch) {
     "y");
   expect_parse_error(t, "test.mil:4:3: error: conv: output 'y' is declared tensor<fp16, [1, 1, 3, 3]>, "
                      "but the op computes tensor<fp16, [1, 1, 2, 2]>");
-  /* a dtype mismatch and a broadcast failure, both reported in one open
-   * (identity: the MIL checker leaves its output type to the backend) */
+  /* two errors reported in one open (the MIL checker leaves identity's
+   * output type and an add of two dtypes to the backend) */
   static const char *t2 = PROG("tensor<fp16, [2]> x",
     "  tensor<fp32, [2]> a = identity(x = x)[name = string(\"a\")];\n"
-    "  tensor<fp16, [2]> b = add(x = x, y = tensor<fp16, [3]>([1, 2, 3]))[name = string(\"b\")];\n",
+    "  tensor<fp16, [2]> b = add(x = x, y = tensor<int32, [2]>([1, 2]))[name = string(\"b\")];\n",
     "b");
   static const char *const msg2[] = {"test.mil:4:", "computes tensor<fp16, [2]>", "test.mil:5:",
-                                     "cannot broadcast"};
+                                     "x is fp16 and y is int32; they must have the same dtype"};
   expect_open_error(t2, msg2, 4);
+  /* operands that do not broadcast: refused at parse time in the cpu's words */
+  expect_parse_error(PROG("tensor<fp16, [2]> x",
+    "  tensor<fp16, [2]> b = add(x = x, y = tensor<fp16, [3]>([1, 2, 3]))[name = string(\"b\")];\n",
+    "b"), "test.mil:4:3: error: add: cannot broadcast x tensor<fp16, [2]> with y tensor<fp16, [3]>");
   /* an input of the wrong shape is refused at set_input */
   Case c;
   ck_assert_int_eq(case_open(&c, PROG("tensor<fp16, [2]> x",
