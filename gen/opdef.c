@@ -31,10 +31,26 @@ static const char *type_str(char *buf, size_t n, const MilType *t) {
   return buf;
 }
 
+/* The value of attribute `name`: constexpr ops take their operands as
+ * attributes ("constexpr_affine_dequantize()[scale = ...]"). */
+static const MilValue *attr_value(const MilOp *op, const char *name) {
+  const MilAttr *v = mil_op_attr_get(op, name);
+  return v ? v->val : NULL;
+}
+
+/* Whether the op has operand `name`, as an argument or an attribute. */
+static bool has(const MilFunc *f, int opi, const char *name) {
+  return mil_op_arg(&f->ops[opi], name) || attr_value(&f->ops[opi], name);
+}
+
 /* The tensor type of operand `name`, or NULL when absent or not known. */
 static const MilType *operand_type(const MilFunc *f, int opi, const char *name) {
   const MilArg *a = mil_op_arg(&f->ops[opi], name);
   const MilType *t = NULL;
+  if (!a) {
+    const MilValue *v = attr_value(&f->ops[opi], name);
+    t = v ? v->type : NULL;
+  }
   int def;
   if (a && a->bind.kind == MIL_BREF) {
     const MilVar *v = mil_ref_var(f, &a->bind, opi, &def);
@@ -52,7 +68,7 @@ static bool known(const MilType *t) { return t && mil_type_numel(t) >= 0; }
 static const MilValue *operand_const(const MilFunc *f, int opi, const char *name) {
   const MilArg *a = mil_op_arg(&f->ops[opi], name);
   if (!a)
-    return NULL;
+    return attr_value(&f->ops[opi], name);
   if (a->bind.kind == MIL_BVAL)
     return a->bind.val;
   int def;
@@ -68,7 +84,7 @@ static const MilValue *operand_const(const MilFunc *f, int opi, const char *name
  * operand is absent (ndef), or -1 when it is not a known constant. */
 static int const_ints(const MilFunc *f, int opi, const char *name, int64_t *out, int max,
                       const int64_t *def, int ndef) {
-  if (!mil_op_arg(&f->ops[opi], name)) {
+  if (!has(f, opi, name)) {
     for (int i = 0; i < ndef; i++)
       out[i] = def[i];
     return ndef;
@@ -248,7 +264,7 @@ static const MilType *bind_type(const MilFunc *f, int opi, const MilBind *b) {
 /* A string parameter (pad_type, dtype, mode): def when absent, NULL when
  * not a known constant. */
 static const char *const_str(const MilFunc *f, int opi, const char *name, const char *def) {
-  if (!mil_op_arg(&f->ops[opi], name))
+  if (!has(f, opi, name))
     return def;
   const MilValue *v = operand_const(f, opi, name);
   return v && v->kind == MIL_VDATA && v->s && v->n == 1 ? v->s[0] : NULL;
@@ -525,7 +541,7 @@ static int check_split(const MilFunc *f, int opi, char *msg, size_t n) {
   if (a < 0)
     return fail(msg, n, "axis %lld is out of range for rank %d", (long long)axis, x->rank);
   int64_t D = x->dim[a];
-  if (mil_op_arg(&f->ops[opi], "split_sizes")) {
+  if (has(f, opi, "split_sizes")) {
     if ((k = const_ints(f, opi, "split_sizes", sizes, 64, NULL, 0)) < 1)
       return 0;
     int64_t sum = 0;
@@ -633,7 +649,7 @@ static int reduce_common(const MilFunc *f, int opi, bool arg, char *msg, size_t 
     if (const_ints(f, opi, "axis", ax, 1, &m1, 1) != 1)
       return 0;
     k = 1;
-  } else if (!mil_op_arg(&f->ops[opi], "axes")) {
+  } else if (!has(f, opi, "axes")) {
     for (k = 0; k < r; k++)
       ax[k] = k;
   } else if ((k = const_ints(f, opi, "axes", ax, MIL_MAX_RANK, NULL, 0)) < 0) {
@@ -795,7 +811,7 @@ static int check_squeeze(const MilFunc *f, int opi, char *msg, size_t n) {
   if (!x)
     return 0;
   bool drop[MIL_MAX_RANK] = {false};
-  if (!mil_op_arg(&f->ops[opi], "axes")) {
+  if (!has(f, opi, "axes")) {
     if (!known(x))
       return 0;
     for (int i = 0; i < x->rank; i++)
@@ -886,46 +902,75 @@ static int check_sdpa(const MilFunc *f, int opi, char *msg, size_t n) {
   return check_out(f, opi, &want, msg, n);
 }
 
+/* One row per op: its name, the function that checks its parameters and
+ * infers and verifies its output types (each takes coremltools' defaults
+ * for the optional parameters it reads), and its required operands, in
+ * coremltools' order, space-separated. */
 static const struct {
   const char *op;
   int (*check)(const MilFunc *f, int opi, char *msg, size_t n);
+  const char *need;
 } defs[] = {
-  {"abs", check_unary}, {"acos", check_unary}, {"add", check_arith}, {"asin", check_unary},
-  {"atan", check_unary}, {"atanh", check_unary}, {"avg_pool", check_pool},
-  {"batch_norm", check_norm}, {"cast", check_cast}, {"ceil", check_unary},
-  {"clamped_relu", check_unary}, {"clip", check_unary}, {"concat", check_concat},
-  {"constexpr_affine_dequantize", check_affine_dequantize},
-  {"constexpr_blockwise_shift_scale", check_blockwise}, {"conv", check_conv_shape},
-  {"cos", check_unary}, {"cosh", check_unary}, {"dequantize", check_dequantize},
-  {"elu", check_unary}, {"equal", check_compare}, {"erf", check_unary}, {"exp", check_unary},
-  {"exp2", check_unary}, {"expand_dims", check_expand_dims}, {"floor", check_unary},
-  {"floor_div", check_arith}, {"gather", check_gather},
-  {"gather_along_axis", check_gather_along_axis}, {"gather_nd", check_gather_nd},
-  {"gelu", check_unary}, {"greater", check_compare}, {"greater_equal", check_compare},
-  {"instance_norm", check_norm}, {"inverse", check_unary}, {"l2_norm", check_norm},
-  {"l2_pool", check_pool}, {"layer_norm", check_norm}, {"leaky_relu", check_unary},
-  {"less", check_compare}, {"less_equal", check_compare}, {"linear", check_linear},
-  {"linear_activation", check_unary}, {"local_response_norm", check_norm}, {"log", check_unary},
-  {"logical_and", check_logic}, {"logical_or", check_logic}, {"logical_xor", check_logic},
-  {"matmul", check_matmul_shape}, {"max_pool", check_pool}, {"maximum", check_arith},
-  {"minimum", check_arith}, {"mod", check_arith}, {"mul", check_arith},
-  {"not_equal", check_compare}, {"pad", check_pad}, {"pow", check_fdiv},
-  {"quantize", check_quantize}, {"real_div", check_fdiv}, {"reduce_argmax", check_argreduce},
-  {"reduce_argmin", check_argreduce}, {"reduce_l1_norm", check_reduce},
-  {"reduce_l2_norm", check_reduce}, {"reduce_log_sum", check_reduce},
-  {"reduce_log_sum_exp", check_reduce}, {"reduce_max", check_reduce},
-  {"reduce_mean", check_reduce}, {"reduce_min", check_reduce}, {"reduce_prod", check_reduce},
-  {"reduce_sum", check_reduce}, {"reduce_sum_square", check_reduce}, {"relu", check_unary},
-  {"relu6", check_unary}, {"reshape", check_reshape}, {"round", check_unary},
-  {"rsqrt", check_unary}, {"scaled_dot_product_attention", check_sdpa},
-  {"scaled_tanh", check_unary}, {"sigmoid", check_unary}, {"sigmoid_hard", check_unary},
-  {"sign", check_unary}, {"silu", check_unary}, {"sin", check_unary}, {"sinh", check_unary},
-  {"slice_by_index", check_slice_by_index}, {"slice_by_size", check_slice_by_size},
-  {"softmax", check_softmax_out}, {"softplus", check_unary}, {"softsign", check_unary},
-  {"split", check_split}, {"sqrt", check_unary}, {"square", check_unary},
-  {"squeeze", check_squeeze}, {"sub", check_arith}, {"tan", check_unary}, {"tanh", check_unary},
-  {"threshold", check_unary}, {"thresholded_relu", check_unary}, {"transpose", check_transpose},
+  {"abs", check_unary, "x"}, {"acos", check_unary, "x"}, {"add", check_arith, "x y"},
+  {"asin", check_unary, "x"}, {"atan", check_unary, "x"}, {"atanh", check_unary, "x"},
+  {"avg_pool", check_pool, "x kernel_sizes"}, {"batch_norm", check_norm, "x mean variance"},
+  {"cast", check_cast, "x dtype"}, {"ceil", check_unary, "x"}, {"clamped_relu", check_unary, "x"},
+  {"clip", check_unary, "x alpha beta"}, {"concat", check_concat, "values axis"},
+  {"constexpr_affine_dequantize", check_affine_dequantize, "quantized_data scale zero_point axis"},
+  {"constexpr_blockwise_shift_scale", check_blockwise, "data scale"},
+  {"conv", check_conv_shape, "x weight"}, {"cos", check_unary, "x"}, {"cosh", check_unary, "x"},
+  {"dequantize", check_dequantize, "input scale"}, {"elu", check_unary, "x"},
+  {"equal", check_compare, "x y"}, {"erf", check_unary, "x"}, {"exp", check_unary, "x"},
+  {"exp2", check_unary, "x"}, {"expand_dims", check_expand_dims, "x axes"},
+  {"floor", check_unary, "x"}, {"floor_div", check_arith, "x y"},
+  {"gather", check_gather, "x indices"},
+  {"gather_along_axis", check_gather_along_axis, "x indices"},
+  {"gather_nd", check_gather_nd, "x indices"}, {"gelu", check_unary, "x"},
+  {"greater", check_compare, "x y"}, {"greater_equal", check_compare, "x y"},
+  {"instance_norm", check_norm, "x"}, {"inverse", check_unary, "x"}, {"l2_norm", check_norm, "x"},
+  {"l2_pool", check_pool, "x kernel_sizes"}, {"layer_norm", check_norm, "x"},
+  {"leaky_relu", check_unary, "x"}, {"less", check_compare, "x y"},
+  {"less_equal", check_compare, "x y"}, {"linear", check_linear, "x weight"},
+  {"linear_activation", check_unary, "x"}, {"local_response_norm", check_norm, "x size"},
+  {"log", check_unary, "x"}, {"logical_and", check_logic, "x y"},
+  {"logical_or", check_logic, "x y"}, {"logical_xor", check_logic, "x y"},
+  {"matmul", check_matmul_shape, "x y"}, {"max_pool", check_pool, "x kernel_sizes"},
+  {"maximum", check_arith, "x y"}, {"minimum", check_arith, "x y"}, {"mod", check_arith, "x y"},
+  {"mul", check_arith, "x y"}, {"not_equal", check_compare, "x y"}, {"pad", check_pad, "x pad"},
+  {"pow", check_fdiv, "x y"}, {"quantize", check_quantize, "input scale output_dtype"},
+  {"real_div", check_fdiv, "x y"}, {"reduce_argmax", check_argreduce, "x"},
+  {"reduce_argmin", check_argreduce, "x"}, {"reduce_l1_norm", check_reduce, "x"},
+  {"reduce_l2_norm", check_reduce, "x"}, {"reduce_log_sum", check_reduce, "x"},
+  {"reduce_log_sum_exp", check_reduce, "x"}, {"reduce_max", check_reduce, "x"},
+  {"reduce_mean", check_reduce, "x"}, {"reduce_min", check_reduce, "x"},
+  {"reduce_prod", check_reduce, "x"}, {"reduce_sum", check_reduce, "x"},
+  {"reduce_sum_square", check_reduce, "x"}, {"relu", check_unary, "x"},
+  {"relu6", check_unary, "x"}, {"reshape", check_reshape, "x shape"}, {"round", check_unary, "x"},
+  {"rsqrt", check_unary, "x"}, {"scaled_dot_product_attention", check_sdpa, "query key value"},
+  {"scaled_tanh", check_unary, "x"}, {"sigmoid", check_unary, "x"},
+  {"sigmoid_hard", check_unary, "x"}, {"sign", check_unary, "x"}, {"silu", check_unary, "x"},
+  {"sin", check_unary, "x"}, {"sinh", check_unary, "x"},
+  {"slice_by_index", check_slice_by_index, "x begin end"},
+  {"slice_by_size", check_slice_by_size, "x begin size"}, {"softmax", check_softmax_out, "x"},
+  {"softplus", check_unary, "x"}, {"softsign", check_unary, "x"}, {"split", check_split, "x axis"},
+  {"sqrt", check_unary, "x"}, {"square", check_unary, "x"}, {"squeeze", check_squeeze, "x"},
+  {"sub", check_arith, "x y"}, {"tan", check_unary, "x"}, {"tanh", check_unary, "x"},
+  {"threshold", check_unary, "x"}, {"thresholded_relu", check_unary, "x"},
+  {"transpose", check_transpose, "x perm"},
 };
+
+/* The first required operand the op lacks, in the cpu backend's words. */
+static int check_need(const MilFunc *f, int opi, const char *need, char *msg, size_t n) {
+  for (const char *p = need; *p;) {
+    size_t len = strcspn(p, " ");
+    char name[32];
+    snprintf(name, sizeof name, "%.*s", (int)len, p);
+    if (!has(f, opi, name))
+      return fail(msg, n, "missing operand '%s'", name);
+    p += len + (p[len] == ' ');
+  }
+  return 0;
+}
 
 /* defs is sorted by name (strcmp order): every op of a program is looked up. */
 int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
@@ -937,7 +982,7 @@ int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
     if (c == 0)
       c = strcmp(op, defs[mid].op);
     if (c == 0)
-      return defs[mid].check(f, opi, msg, n);
+      return check_need(f, opi, defs[mid].need, msg, n) < 0 ? -1 : defs[mid].check(f, opi, msg, n);
     if (c < 0)
       hi = mid;
     else

@@ -884,6 +884,10 @@ START_TEST(opdef_output_types) {
      "computes tensor<fp16, [3, 2, 1]>"},
     {"  tensor<fp16, [2, 3]> a = add(x = x, y = tensor<fp16, [4]>([1, 2, 3, 4]));\n",
      "t.mil:2:3: error: add: cannot broadcast x tensor<fp16, [2, 3]> with y tensor<fp16, [4]>"},
+    {"  tensor<fp16, [4]> a = constexpr_affine_dequantize()[axis = int32(0), quantized_data = tensor<int8, [4]>([1, 2, 3, 4]), scale = fp32(0.5), zero_point = int8(0)];\n",
+     "t.mil:2:3: error: constexpr_affine_dequantize: output 'a' is declared tensor<fp16, [4]>, but the op "
+     "computes tensor<fp32, [4]>"},
+    {"  tensor<fp16, [2, 3]> a = conv(x = x);\n", "t.mil:2:3: error: conv: missing operand 'weight'"},
     {"  tensor<fp16, [3, 2]> a = softmax(axis = int32(0), x = x);\n",
      "t.mil:2:3: error: softmax: output 'a' is declared tensor<fp16, [3, 2]>, but the op computes "
      "tensor<fp16, [2, 3]>"},
