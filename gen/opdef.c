@@ -963,8 +963,10 @@ static const struct {
 static int check_need(const MilFunc *f, int opi, const char *need, char *msg, size_t n) {
   for (const char *p = need; *p;) {
     size_t len = strcspn(p, " ");
-    char name[32];
-    snprintf(name, sizeof name, "%.*s", (int)len, p);
+    char name[32];   /* no printf: this runs for every op the parser reads */
+    size_t k = len < sizeof name ? len : sizeof name - 1;
+    memcpy(name, p, k);
+    name[k] = '\0';
     if (!has(f, opi, name))
       return fail(msg, n, "missing operand '%s'", name);
     p += len + (p[len] == ' ');
