@@ -97,22 +97,13 @@ static int const_ints(const MilFunc *f, int opi, const char *name, int64_t *out,
   return (int)v->n;
 }
 
+static int check_out_k(const MilFunc *f, int opi, int k, const MilType *want, char *msg,
+                       size_t n);
+
 /* The declared type of the op's one output against the type the op
- * computes; a declared '?' takes any size. (Another number of outputs is
- * the backend's to report.) */
+ * computes. (Another number of outputs is the backend's to report.) */
 static int check_out(const MilFunc *f, int opi, const MilType *want, char *msg, size_t n) {
-  const MilOp *op = &f->ops[opi];
-  const MilType *t = op->nouts == 1 ? op->outs[0].type : NULL;
-  if (!t || t->kind != MIL_TENSOR)
-    return 0;
-  bool same = t->dtype == want->dtype && t->rank == want->rank;
-  for (int i = 0; same && i < t->rank; i++)
-    same = t->dim[i] == want->dim[i] || t->dim[i] == MIL_DIM_ANY;
-  if (same)
-    return 0;
-  char a[256], c[256];
-  return fail(msg, n, "output '%s' is declared %s, but the op computes %s", op->outs[0].name,
-              type_str(a, sizeof a, t), type_str(c, sizeof c, want));
+  return f->ops[opi].nouts == 1 ? check_out_k(f, opi, 0, want, msg, n) : 0;
 }
 
 static int check_conv(const MilFunc *f, int opi, char *msg, size_t n) {
@@ -275,7 +266,8 @@ static int norm_axis(int64_t a, int r) {
   return a < -r || a >= r ? -1 : (int)(a < 0 ? a + r : a);
 }
 
-/* The declared type of output k (any number of outputs). */
+/* The declared type of output k against the type the op computes; a
+ * '?' on either side takes any size. */
 static int check_out_k(const MilFunc *f, int opi, int k, const MilType *want, char *msg,
                        size_t n) {
   const MilOp *op = &f->ops[opi];
