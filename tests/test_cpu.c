@@ -106,6 +106,8 @@ static void run1(const char *text, int rank, const int64_t *dim, const double *x
 }
 
 /* Opening must fail with a message containing every string in want[]. */
+static void expect_parse_error(const char *text, const char *want);
+
 static void expect_open_error(const char *text, const char *const *want, int n) {
   Case c;
   ck_assert_int_eq(case_open(&c, text), -1);
@@ -1259,18 +1261,21 @@ START_TEST(test_shape_mismatch) {
   static const char *t = PROG("tensor<fp16, [1, 1, 3, 3]> x",
     "  tensor<fp16, [1, 1, 3, 3]> y = conv(weight = tensor<fp16, [1, 1, 2, 2]>([[[[1, 1], [1, 1]]]]), x = x)[name = string(\"y\")];\n",
     "y");
-  static const char *const msg[] = {"test.mil:4:", "output 'y' is declared tensor<fp16, [1, 1, 3, 3]>",
-                                    "computes tensor<fp16, [1, 1, 2, 2]>"};
-  expect_open_error(t, msg, 3);
-  /* a dtype mismatch and a broadcast failure, both reported in one open
-   * (identity: the MIL checker leaves its output type to the backend) */
+  expect_parse_error(t, "test.mil:4:3: error: conv: output 'y' is declared tensor<fp16, [1, 1, 3, 3]>, "
+                     "but the op computes tensor<fp16, [1, 1, 2, 2]>");
+  /* two errors reported in one open (the MIL checker leaves identity's
+   * output type and an add of two dtypes to the backend) */
   static const char *t2 = PROG("tensor<fp16, [2]> x",
     "  tensor<fp32, [2]> a = identity(x = x)[name = string(\"a\")];\n"
-    "  tensor<fp16, [2]> b = add(x = x, y = tensor<fp16, [3]>([1, 2, 3]))[name = string(\"b\")];\n",
+    "  tensor<fp16, [2]> b = add(x = x, y = tensor<int32, [2]>([1, 2]))[name = string(\"b\")];\n",
     "b");
   static const char *const msg2[] = {"test.mil:4:", "computes tensor<fp16, [2]>", "test.mil:5:",
-                                     "cannot broadcast"};
+                                     "x is fp16 and y is int32; they must have the same dtype"};
   expect_open_error(t2, msg2, 4);
+  /* operands that do not broadcast: refused at parse time in the cpu's words */
+  expect_parse_error(PROG("tensor<fp16, [2]> x",
+    "  tensor<fp16, [2]> b = add(x = x, y = tensor<fp16, [3]>([1, 2, 3]))[name = string(\"b\")];\n",
+    "b"), "test.mil:4:3: error: add: cannot broadcast x tensor<fp16, [2]> with y tensor<fp16, [3]>");
   /* an input of the wrong shape is refused at set_input */
   Case c;
   ck_assert_int_eq(case_open(&c, PROG("tensor<fp16, [2]> x",
@@ -1289,16 +1294,19 @@ END_TEST
 START_TEST(test_param_errors) {
   static const char *t = PROG("tensor<fp16, [1, 1, 2, 2]> x, tensor<int32, [2]> s",
     "  tensor<fp16, [1, 1, 2, 2]> a = conv(strides = s, weight = tensor<fp16, [1, 1, 1, 1]>([[[[1]]]]), x = x)[name = string(\"a\")];\n"
-    "  tensor<fp16, [1, 1, 2, 2]> b = pad(mode = string(\"wrap\"), pad = tensor<int32, [2]>([0, 0]), x = x)[name = string(\"b\")];\n"
-    "  tensor<fp16, [1, 1, 2, 2]> c = relu(y = x)[name = string(\"c\")];\n"
-    "  tensor<int32, [1, 1, 2]> d = reduce_argmax(axis = int32(4), x = x)[name = string(\"d\")];\n",
-    "a, b, c, d");
+    "  tensor<fp16, [1, 1, 2, 2]> b = pad(mode = string(\"wrap\"), pad = tensor<int32, [2]>([0, 0]), x = x)[name = string(\"b\")];\n",
+    "a, b");
   static const char *const msg[] = {
     "test.mil:4:3: error: conv: 'strides' must be a constant",
-    "test.mil:5:3: error: pad: unknown pad mode \"wrap\" (constant, reflect or replicate)",
-    "test.mil:6:3: error: relu: missing operand 'x'",
-    "test.mil:7:3: error: reduce_argmax: axis 4 is out of range for rank 4"};
-  expect_open_error(t, msg, 4);
+    "test.mil:5:3: error: pad: unknown pad mode \"wrap\" (constant, reflect or replicate)"};
+  expect_open_error(t, msg, 2);
+  /* the op definitions refuse these at parse time, in the cpu's words */
+  expect_parse_error(PROG("tensor<fp16, [1, 1, 2, 2]> x",
+    "  tensor<fp16, [1, 1, 2, 2]> c = relu(y = x)[name = string(\"c\")];\n", "c"),
+    "test.mil:4:3: error: relu: missing operand 'x'");
+  expect_parse_error(PROG("tensor<fp16, [1, 1, 2, 2]> x",
+    "  tensor<int32, [1, 1, 2]> d = reduce_argmax(axis = int32(4), x = x)[name = string(\"d\")];\n", "d"),
+    "test.mil:4:3: error: reduce_argmax: axis 4 is out of range for rank 4");
 }
 END_TEST
 

@@ -215,7 +215,8 @@ END_TEST
 
 START_TEST(io_lists) {
   expect("tensor<fp16, [1, 64, 1, 768]> a, tensor<fp16, [1, 64, 1, 1536]> b",
-         " tensor<fp16, [1, 64, 1, 1536]> y = add(x = a, y = b)[name = string(\"y\")];\n", "y",
+         " tensor<fp16, [1, 64, 1, 2304]> y = concat(axis = int32(3), interleave = bool(false), "
+         "values = (a, b))[name = string(\"y\")];\n", "y",
          NULL, "ane-io-uniform", "warning");
   expect("tensor<fp16, [1, 64, 1, 768]> a, tensor<fp16, [1, 64, 1, 768]> b", ADD2, "y", NULL,
          "ane-io-uniform", NULL);

@@ -36,13 +36,17 @@ meta() { le 4 "$1"; le 4 "$2"; le 8 "$3"; le 8 "$4"; le 8 "$5"; zeros 32; }  # s
 SENT=3735928559   # 0xDEADBEEF
 
 model() { # model DIR DTYPE SHAPE OFFSET
+  # y = x + W where W is x's shape; a W of another shape is added to itself,
+  # so that the program stays valid MIL and only the blob is at fault.
+  use="tensor<fp16, [1, 16]> y = add(x = x, y = W)"
+  [ "$3" = "[1, 16]" ] || use="tensor<$2, $3> y = add(x = W, y = W)"
   cat > "$1/model.mil" <<MIL
 program(1.3)
 [buildInfo = dict<string, string>({{"coremlc-version", "3500.32.1"}})]
 {
     func main<ios18>(tensor<fp16, [1, 16]> x) {
             tensor<$2, $3> W = const()[name = string("W"), val = tensor<$2, $3>(BLOBFILE(path = string("@model_path/weights/weight.bin"), offset = uint64($4)))];
-            tensor<fp16, [1, 16]> y = add(x = x, y = W)[name = string("y")];
+            $use[name = string("y")];
         } -> (y);
 }
 MIL
