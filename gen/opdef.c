@@ -296,7 +296,12 @@ static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t d, const cha
   int64_t span = d * (k - 1) + 1, len = in + (strcmp(pt, "custom") == 0 ? pb + pe : 0) - span;
   if (len < 0)
     return WIN_NOFIT;
-  return (ceil_mode ? (len + s - 1) / s : len / s) + 1;
+  if (!ceil_mode)
+    return len / s + 1;
+  /* coremltools (and PyTorch) drop a last window that would start in the
+   * end padding; runtime/cpu/pool.c applies the same rule. */
+  int64_t o = (len + s - 1) / s + 1;
+  return (o - 1) * s >= in + pb ? o - 1 : o;
 }
 
 /* strides, dilations and pad of a window op with `sp` spatial axes into
