@@ -113,6 +113,7 @@ static void sexpr(FILE *out, const Node *n) {
   case N_BLOCK:   form(out, "block", n->name, n->a, n->kids); break;
   case N_STATE:   form(out, "state", n->name, n->a, n->kids); break;
   case N_OUTPUT:  form(out, "output", n->name, n->a, NULL); break;
+  case N_WEIGHT:  form(out, "weight", n->name, n->a, n->kids); break;
   case N_LET:     form(out, "let", n->name, NULL, NULL); break;
   case N_FROM:    form(out, "from", n->name, NULL, NULL); break;
   }

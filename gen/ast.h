@@ -53,6 +53,7 @@ typedef enum NodeKind {
   N_USE,       /* a block used like a layer: name, bind/binds, kids: argument exprs */
   N_STATE,     /* name, a: the dtype (N_IDENT), kids: dims */
   N_OUTPUT,    /* name; a: the N_LAYER or N_USE whose result it is, or NULL */
+  N_WEIGHT,    /* name, a: N_LIST of dims whose a is the dtype (N_IDENT), kids: N_ARG */
 } NodeKind;
 
 typedef struct Node Node;
@@ -103,6 +104,8 @@ typedef enum LayerKind {
   L_SDPA,
   /* state (iOS18) */
   L_READ_STATE, L_WRITE_STATE, L_SLICE_UPDATE,
+  /* a constant tensor named by a weight declaration */
+  L_WEIGHT,
   L_NKINDS
 } LayerKind;
 

@@ -696,6 +696,10 @@ static const char *lower_layer(Lower *lw, const AnetLayer *l) {
   case L_READ_STATE:            return lower_read_state(lw, l);
   case L_WRITE_STATE:           return lower_write_state(lw, l, x);
   case L_SLICE_UPDATE:          return lower_slice_update(lw, l, x);
+  case L_WEIGHT: {
+    const AnetValue *v = &lw->net->values[l->out];
+    return weight(lw, "weight", &l->w, v->rank, v->dim);
+  }
   case L_GELU: case L_CLIP: case L_RELU6: case L_HARD_SIGMOID: case L_HARD_SWISH:
   case L_LEAKY_RELU: case L_ELU: case L_EXP: case L_LOG: case L_SQRT: case L_RSQRT: case L_ABS:
   case L_NEG:
