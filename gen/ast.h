@@ -171,6 +171,7 @@ typedef struct AnetLayer {
   double alpha, alpha2;      /* clip (min, max), hard_sigmoid, leaky_relu, elu, pad value */
   bool keep_dims;            /* reduce */
   int state;                 /* read_state, write_state: index in net->states */
+  const char *wname;         /* weight: the declared name (its MIL name's suffix) */
   int mask;                  /* sdpa: value index or -1; in2 = key, in3 = value */
   int in3;
   /* activation storage: quantize + dequantize after this layer; qscale 0

@@ -1711,13 +1711,14 @@ static int state_stmt(Check *c, const Node *n) {
 
 /* weight k: fp16[dims] init=... weights=FORMAT: a constant tensor as a
  * value (a layer without input that leaves the current value alone). The
- * quantised formats see it as conv's [cout, cin, kh, kw]: rank 4, the
- * channels along axis 0, the blocks along axis 1. */
+ * quantised formats see it as conv's [cout, cin, kh, kw] (rank 1 to 4): the
+ * channels along axis 0, the blocks along axis 1, as for linear; a matmul
+ * multiplies by it as [N, K] with transpose_y=true. */
 static int weight_stmt(Check *c, const Node *n) {
   const LayerDef *def = &layer_defs[L_WEIGHT];
   Args a;
   AnetLayer l = {.kind = L_WEIGHT, .loc = n->loc, .in = -1, .in2 = -1, .in3 = -1, .mask = -1,
-                 .out = -1};
+                 .out = -1, .wname = n->name};
   Node decl = {.kind = N_STATE, .loc = n->loc, .a = n->a->a, .kids = n->a->kids};
   MilDtype dt;
   int rank;
@@ -1732,13 +1733,14 @@ static int weight_stmt(Check *c, const Node *n) {
   }
   if (arg_weights(c, &a, 1, &l.w) < 0)
     goto bad;
-  if (l.w.quantised && rank != 4) {
-    fail(c, arg(&a, "weights")->loc, "weight format '%s' needs a weight of rank 4 "
-         "[cout, cin, kh, kw] (channels along axis 0, blocks along axis 1), got %s",
-         l.w.fmt_word, anetc_shape_str((char[160]){0}, 160, dt, rank, dim));
+  if (l.w.quantised && rank > 4) {
+    fail(c, arg(&a, "weights")->loc, "weight format '%s' needs a weight of rank 1 to 4 "
+         "(channels along axis 0, blocks along axis 1), got %s", l.w.fmt_word,
+         anetc_shape_str((char[160]){0}, 160, dt, rank, dim));
     goto bad;
   }
-  if (l.w.quantised && check_wformat(c, &a, &l.w, dim[0], dim[1], dim[2] * dim[3]))
+  if (l.w.quantised && check_wformat(c, &a, &l.w, dim[0], rank > 1 ? dim[1] : 1,
+                                     elems(rank, dim) / dim[0] / (rank > 1 ? dim[1] : 1)))
     goto bad;
   if (c->net->nlayers == ANET_MAX_LAYERS) {
     fail(c, n->loc, "the network unrolls to more than %d layers", ANET_MAX_LAYERS);
