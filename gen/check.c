@@ -1723,8 +1723,20 @@ static int weight_stmt(Check *c, const Node *n) {
   MilDtype dt;
   int rank;
   int64_t dim[MIL_MAX_RANK];
-  if (collect_args(c, n, "weight", NULL, def->params, &a) ||
-      decl_type(c, &decl, false, &dt, &rank, dim))
+  const char *word = word_of(c, decl.a);
+  int nd = ast_count(decl.kids);
+  if (collect_args(c, n, "weight", NULL, def->params, &a))
+    goto bad;
+  if (!word || strcmp(word, "fp16") != 0) {
+    fail(c, decl.a->loc, "a weight is fp16 (weights= says how it is stored), not %s",
+         word ? word : decl.a->name ? decl.a->name : "?");
+    goto bad;
+  }
+  if (nd < 1 || nd > MIL_MAX_RANK) {
+    fail(c, n->loc, "a weight has 1 to %d dimensions, got %d", MIL_MAX_RANK, nd);
+    goto bad;
+  }
+  if (decl_type(c, &decl, false, &dt, &rank, dim))
     goto bad;
   if (!arg(&a, "init")) {
     fail(c, n->name_loc, "weight '%s' needs an initialiser (init=normal(mean, std), "
