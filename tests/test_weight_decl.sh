@@ -107,6 +107,11 @@ if [ -f "$tmp/q/weights/weight.bin" ]; then
   got=$(wc -c <"$tmp/q/weights/weight.bin" | tr -d ' ')
   [ "$got" -eq 3584 ] || fail "weight.bin is $got bytes, expected 3584"
 fi
+# The sim reads the stored parts, not the fp16 they rebuild: int4 1024 +
+# scales 128 + int8 2048 + scales 64 = 3264 B, plus the matmuls' two bool
+# consts (transpose_x, transpose_y, one byte each, shared by both)
+expect_status 0 "sim run" "$ANERUN" --backend sim --format json "$tmp/q"
+grep -q '"weight_bytes": 3266' "$tmp/stdout" || { fail "sim weight bytes:"; cat "$tmp/stdout"; }
 # ios16: the blockwise format has no form there, the per-channel one does
 sed '/weight k/d;/matmul k/d;/from x/d;/add a/d' "$tmp/q.anet" >"$tmp/q16.anet"
 expect_status 0 "ios16 compile" "$ANETC" --target ios16 -o "$tmp/q16" "$tmp/q16.anet"
