@@ -122,5 +122,18 @@ expect_status 1 "ios16 blockwise" "$ANETC" --target ios16 -o "$tmp/q16b" "$tmp/q
 has_line "$tmp/stderr" "q.anet:3:5: error: this weight format lowers to 'constexpr_blockwise_shift_scale', which exists from <ios18>"
 [ -e "$tmp/q16b" ] && fail "ios16 blockwise: the output directory was written"
 
+# The weight on the left: `from w` makes it the current value
+cat >"$tmp/l.anet" <<'EOT'
+network left {
+    input x: fp16[1, 1, 64, 4]
+    weight w: fp16[8, 64] init=normal(0, 0.02) weights=lut4
+    from w
+    matmul x
+}
+EOT
+expect_status 0 "left compile" "$ANETC" -o "$tmp/l" "$tmp/l.anet"
+has_line "$tmp/l/model.mil" 'tensor<fp16, [1, 1, 8, 4]> matmul_0 = matmul(transpose_x = mm_transpose_x_0, transpose_y = mm_transpose_y_0, x = weight_0_w, y = x)'
+expect_status 0 "left run" "$ANERUN" --backend cpu --iters 1 --warmup 0 "$tmp/l"
+
 [ "$fails" -eq 0 ] || exit 1
 echo "test_weight_decl: ok"
