@@ -113,6 +113,17 @@ static void sexpr(FILE *out, const Node *n) {
   case N_BLOCK:   form(out, "block", n->name, n->a, n->kids); break;
   case N_STATE:   form(out, "state", n->name, n->a, n->kids); break;
   case N_OUTPUT:  form(out, "output", n->name, n->a, NULL); break;
+  case N_WEIGHT:   /* (weight k fp16 [4 4] init=...): the dtype sits on the dims */
+    fprintf(out, "(weight %s ", n->name);
+    sexpr(out, n->a->a);
+    fputc(' ', out);
+    sexpr(out, n->a);
+    if (n->kids) {
+      fputc(' ', out);
+      sexpr_list(out, n->kids, " ");
+    }
+    fputc(')', out);
+    break;
   case N_LET:     form(out, "let", n->name, NULL, NULL); break;
   case N_FROM:    form(out, "from", n->name, NULL, NULL); break;
   }

@@ -53,6 +53,7 @@ typedef enum NodeKind {
   N_USE,       /* a block used like a layer: name, bind/binds, kids: argument exprs */
   N_STATE,     /* name, a: the dtype (N_IDENT), kids: dims */
   N_OUTPUT,    /* name; a: the N_LAYER or N_USE whose result it is, or NULL */
+  N_WEIGHT,    /* name, a: N_LIST of dims whose a is the dtype (N_IDENT), kids: N_ARG */
 } NodeKind;
 
 typedef struct Node Node;
@@ -103,6 +104,8 @@ typedef enum LayerKind {
   L_SDPA,
   /* state (iOS18) */
   L_READ_STATE, L_WRITE_STATE, L_SLICE_UPDATE,
+  /* a constant tensor named by a weight declaration */
+  L_WEIGHT,
   L_NKINDS
 } LayerKind;
 
@@ -168,6 +171,7 @@ typedef struct AnetLayer {
   double alpha, alpha2;      /* clip (min, max), hard_sigmoid, leaky_relu, elu, pad value */
   bool keep_dims;            /* reduce */
   int state;                 /* read_state, write_state: index in net->states */
+  const char *wname;         /* weight: the declared name (its MIL name's suffix) */
   int mask;                  /* sdpa: value index or -1; in2 = key, in3 = value */
   int in3;
   /* activation storage: quantize + dequantize after this layer; qscale 0

@@ -1609,6 +1609,8 @@ static const LayerDef layer_defs[L_NKINDS] = {
    F_NO_INPUT | F_ANY_DTYPE},
   {"write_state", L_WRITE_STATE, "the state", NOPARAMS, chk_write_state, NULL, F_ANY_DTYPE},
   {"slice_update", L_SLICE_UPDATE, "the update", PARAMS("begin"), chk_slice_update, NULL, 0},
+  {"weight", L_WEIGHT, NULL, PARAMS("weights", "scale", "zero_point", "init", "sparsity"), NULL,
+   NULL, F_NO_INPUT},
 };
 
 const char *anetc_layer_name(LayerKind k) {
@@ -1819,6 +1821,67 @@ static int state_stmt(Check *c, const Node *n) {
   net->states[net->nstates] = st;
   bind_name(c, n->name, -1, net->nstates++);
   return 0;
+}
+
+/* weight k: fp16[dims] init=... weights=FORMAT: a constant tensor as a
+ * value (a layer without input that leaves the current value alone). The
+ * quantised formats see it as conv's [cout, cin, kh, kw] (rank 1 to 4): the
+ * channels along axis 0, the blocks along axis 1, as for linear; a matmul
+ * multiplies by it as [N, K] with transpose_y=true. */
+static int weight_stmt(Check *c, const Node *n) {
+  const LayerDef *def = &layer_defs[L_WEIGHT];
+  Args a;
+  AnetLayer l = {.kind = L_WEIGHT, .loc = n->loc, .in = -1, .in2 = -1, .in3 = -1, .mask = -1,
+                 .out = -1, .wname = n->name};
+  Node decl = {.kind = N_STATE, .loc = n->loc, .a = n->a->a, .kids = n->a->kids};
+  MilDtype dt;
+  int rank;
+  int64_t dim[MIL_MAX_RANK];
+  const char *word = word_of(c, decl.a);
+  int nd = ast_count(decl.kids);
+  if (collect_args(c, n, "weight", NULL, def->params, &a))
+    goto bad;
+  if (!word || strcmp(word, "fp16") != 0) {
+    fail(c, decl.a->loc, "a weight is fp16 (weights= says how it is stored), not %s",
+         word ? word : decl.a->name ? decl.a->name : "?");
+    goto bad;
+  }
+  if (nd < 1 || nd > MIL_MAX_RANK) {
+    fail(c, n->loc, "a weight has 1 to %d dimensions, got %d", MIL_MAX_RANK, nd);
+    goto bad;
+  }
+  if (decl_type(c, &decl, false, &dt, &rank, dim))
+    goto bad;
+  if (!arg(&a, "init")) {
+    fail(c, n->name_loc, "weight '%s' needs an initialiser (init=normal(mean, std), "
+         "uniform(lo, hi), constant(v) or npy(\"file.npy\"))", n->name);
+    goto bad;
+  }
+  if (arg_weights(c, &a, 1, &l.w) < 0)
+    goto bad;
+  if (l.w.quantised && rank > 4) {
+    fail(c, arg(&a, "weights")->loc, "weight format '%s' needs a weight of rank 1 to 4 "
+         "(channels along axis 0, blocks along axis 1), got %s", l.w.fmt_word,
+         anetc_shape_str((char[160]){0}, 160, dt, rank, dim));
+    goto bad;
+  }
+  if (l.w.quantised && check_wformat(c, &a, &l.w, dim[0], rank > 1 ? dim[1] : 1,
+                                     elems(rank, dim) / dim[0] / (rank > 1 ? dim[1] : 1)))
+    goto bad;
+  if (c->net->nlayers == ANET_MAX_LAYERS) {
+    fail(c, n->loc, "the network unrolls to more than %d layers", ANET_MAX_LAYERS);
+    goto bad;
+  }
+  l.out = new_value(c, n->loc, rank, dim);
+  if (l.out < 0)
+    goto bad;
+  add_layer(c->net, &l);
+  set_name(c, n->name, l.out);
+  return 0;
+bad:
+  free(l.w.path);
+  set_name(c, n->name, POISON);
+  return -1;
 }
 
 /* output y | output y = LAYER ...: the function's results, in order */
@@ -2046,6 +2109,8 @@ static int stmt(Check *c, const Node *n) {
     return output_stmt(c, n);
   case N_CONST:
     return local_const(c, n);
+  case N_WEIGHT:
+    return weight_stmt(c, n);
   default:
     return fail(c, n->loc, "this statement belongs at the top of the file");
   }

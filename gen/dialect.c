@@ -81,14 +81,14 @@ static MilValue *reshaped(MilProg *p, const MilValue *v, int rank, const int64_t
   return r;
 }
 
-/* A [C,1,1,1] or [1,1,1,1] blockwise scale or offset as affine
- * dequantisation takes it: a [C] vector along axis 0, or a scalar. NULL
- * when v has another shape. */
+/* A [C,1,1,1] or [1,1,1,1] blockwise scale or offset (of any rank: a
+ * weight declaration's) as affine dequantisation takes it: a [C] vector
+ * along axis 0, or a scalar. NULL when v has another shape. */
 static MilValue *per_axis0(MilProg *p, const MilValue *v) {
   const MilType *t = v->type;
-  if (t->kind != MIL_TENSOR || t->rank != 4)
+  if (t->kind != MIL_TENSOR || t->rank < 1)
     return NULL;
-  for (int i = 1; i < 4; i++)
+  for (int i = 1; i < t->rank; i++)
     if (t->dim[i] != 1)
       return NULL;
   return reshaped(p, v, t->dim[0] > 1 ? 1 : 0, t->dim);

@@ -176,13 +176,15 @@ static MilValue *weight_data(Lower *lw, const AnetWeight *w, int rank, const int
 /* A weight in a quantised format (conv and linear: rank 4): its fp32
  * values drawn from the weight's own PRNG stream, or read from .npy. */
 static const char *quantised_weight(Lower *lw, const char *part, const AnetWeight *w,
-                                    const int64_t *dim) {
+                                    int rank, const int64_t *dim) {
   MilBlobSrc src = {
     .dtype = MIL_FP32, .init = w->init, .a = w->a, .b = w->b,
     .seed = lw->net->seed * UINT64_C(0x9E3779B97F4A7C15) + lw->nweights++,
     .path = w->path ? mil_strdup(lw->p, w->path) : NULL,
   };
-  return wfmt_lower(lw->p, fn(lw), mil_printf(lw->p, "%s_%s", lw->pfx, part), &w->fmt, &src, dim);
+  return wfmt_lower(lw->p, fn(lw), mil_printf(lw->p, "%s_%s", lw->pfx, part), &w->fmt, &src,
+                    rank, (int64_t[4]){dim[0], rank > 1 ? dim[1] : 1, rank > 2 ? dim[2] : 1,
+                                       rank > 3 ? dim[3] : 1});
 }
 
 /* A weight as an fp16 tensor value: a const, or int8 data behind
@@ -192,7 +194,7 @@ static const char *weight(Lower *lw, const char *part, const AnetWeight *w, int 
                           const int64_t *dim) {
   MilProg *p = lw->p;
   if (w->quantised)
-    return quantised_weight(lw, part, w, dim);
+    return quantised_weight(lw, part, w, rank, dim);
   const MilType *t = mil_tensor_type(p, MIL_FP16, rank, dim);
   MilValue *data = weight_data(lw, w, rank, dim);
   const char *name;
@@ -696,6 +698,10 @@ static const char *lower_layer(Lower *lw, const AnetLayer *l) {
   case L_READ_STATE:            return lower_read_state(lw, l);
   case L_WRITE_STATE:           return lower_write_state(lw, l, x);
   case L_SLICE_UPDATE:          return lower_slice_update(lw, l, x);
+  case L_WEIGHT: {
+    const AnetValue *v = &lw->net->values[l->out];
+    return weight(lw, l->wname, &l->w, v->rank, v->dim);
+  }
   case L_GELU: case L_CLIP: case L_RELU6: case L_HARD_SIGMOID: case L_HARD_SWISH:
   case L_LEAKY_RELU: case L_ELU: case L_EXP: case L_LOG: case L_SQRT: case L_RSQRT: case L_ABS:
   case L_NEG:

@@ -171,6 +171,7 @@ typedef struct Emit {
   MilFunc *fn;
   const char *name;        /* the weight's; parts are name_PART */
   QuantPlan *plan;
+  int rank;                /* of the weight; dim is padded to 4 with 1s */
 } Emit;
 
 /* Part `part` of the plan as a blob value (QP_NPARTS: zeros). */
@@ -221,15 +222,18 @@ static void scale_names(Emit *e, const QuantFmt *f, const int64_t dim[4], const 
                         const char **off) {
   int64_t s[4];
   scale_dims(f, dim, s);
-  *sc = part(e, QP_SCALE, "scale", MIL_FP16, 4, s);
-  *off = mil_dtype_is_signed(f->dtype) ? NULL : part(e, QP_OFFSET, "offset", f->dtype, 4, s);
+  *sc = part(e, QP_SCALE, "scale", MIL_FP16, e->rank, s);
+  *off = mil_dtype_is_signed(f->dtype) ? NULL : part(e, QP_OFFSET, "offset", f->dtype, e->rank, s);
 }
 
-static void lut_dims(const QuantFmt *f, const int64_t dim[4], int64_t l[6]) {
+/* The LUT's shape, rank + 2: [groups, 1, ..., 2^bits, vector size]. */
+static int lut_dims(const Emit *e, const QuantFmt *f, const int64_t dim[4], int64_t l[6]) {
   l[0] = f->group ? dim[0] / f->group : 1;
-  l[1] = l[2] = l[3] = 1;
-  l[4] = (int64_t)1 << quant_bits(f->dtype);
-  l[5] = f->vec > 1 ? f->vec : 1;
+  for (int i = 1; i < e->rank; i++)
+    l[i] = 1;
+  l[e->rank] = (int64_t)1 << quant_bits(f->dtype);
+  l[e->rank + 1] = f->vec > 1 ? f->vec : 1;
+  return e->rank + 2;
 }
 
 /* An int32 scalar const, for vector_axis. */
@@ -245,12 +249,12 @@ static const char *int_const(Emit *e, const char *suffix, int64_t v) {
 /* iOS16's op: its parameters are attributes holding the blobs. */
 static const char *affine_op(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
   MilProg *p = e->p;
-  MilValue *data = part_value(e, QP_DATA, f->dtype, 4, dim);
+  MilValue *data = part_value(e, QP_DATA, f->dtype, e->rank, dim);
   MilValue *sc = part_value(e, QP_SCALE, MIL_FP16, 1, dim);
   bool sgn = mil_dtype_is_signed(f->dtype);
   MilValue *zp = part_value(e, sgn ? QP_NPARTS : QP_OFFSET, f->dtype, 1, dim);
   MilOp *o = op(e, "constexpr_affine_dequantize", e->name);
-  mil_op_out(p, o, mil_tensor_type(p, MIL_FP16, 4, dim), e->name);
+  mil_op_out(p, o, mil_tensor_type(p, MIL_FP16, e->rank, dim), e->name);
   mil_op_attr(p, o, "axis", mil_scalar_i(p, MIL_INT32, 0));
   mil_op_attr(p, o, "quantized_data", data);
   mil_op_attr(p, o, "scale", sc);
@@ -259,11 +263,11 @@ static const char *affine_op(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
 }
 
 static const char *dense(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
-  const MilType *t = mil_tensor_type(e->p, MIL_FP16, 4, dim);
+  const MilType *t = mil_tensor_type(e->p, MIL_FP16, e->rank, dim);
   if (f->affine_op)
     return affine_op(e, f, dim);
   if (f->kind == QK_AFFINE) {
-    const char *data = part(e, QP_DATA, "data", f->dtype, 4, dim), *sc, *off;
+    const char *data = part(e, QP_DATA, "data", f->dtype, e->rank, dim), *sc, *off;
     scale_names(e, f, dim, &sc, &off);
     MilOp *o = op(e, "constexpr_blockwise_shift_scale", e->name);
     mil_op_out(e->p, o, t, e->name);
@@ -274,11 +278,11 @@ static const char *dense(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
     return e->name;
   }
   int64_t l[6], idim[4] = {dim[0], dim[1], dim[2], dim[3]};
-  lut_dims(f, dim, l);
-  idim[0] /= l[5];
-  const char *ind = part(e, QP_INDICES, "indices", f->dtype, 4, idim);
-  const char *lut = part(e, QP_LUT, "lut", MIL_FP16, 6, l);
-  const char *ax = l[5] > 1 ? int_const(e, "vector_axis", 0) : NULL;
+  int lrank = lut_dims(e, f, dim, l);
+  idim[0] /= l[lrank - 1];
+  const char *ind = part(e, QP_INDICES, "indices", f->dtype, e->rank, idim);
+  const char *lut = part(e, QP_LUT, "lut", MIL_FP16, lrank, l);
+  const char *ax = l[lrank - 1] > 1 ? int_const(e, "vector_axis", 0) : NULL;
   MilOp *o = op(e, "constexpr_lut_to_dense", e->name);
   mil_op_out(e->p, o, t, e->name);
   mil_op_ref(e->p, o, "indices", ind);
@@ -293,9 +297,9 @@ static const char *dense(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
 static void sparse_parts(Emit *e, const QuantFmt *f, const int64_t dim[4], int64_t nnz,
                          const char **mask, const char **vals) {
   MilProg *p = e->p;
-  const MilType *mt = mil_tensor_type(p, MIL_UINT1, 4, dim);
+  const MilType *mt = mil_tensor_type(p, MIL_UINT1, e->rank, dim);
   const MilType *vt = mil_tensor_type(p, MIL_FP16, 1, &nnz);
-  const char *m = part(e, QP_MASK, "mask", MIL_UINT1, 4, dim);
+  const char *m = part(e, QP_MASK, "mask", MIL_UINT1, e->rank, dim);
   if (f->kind == QK_FP16) {
     *mask = m;
     *vals = part(e, QP_VALUES, "nonzero_data", MIL_FP16, 1, &nnz);
@@ -318,9 +322,9 @@ static void sparse_parts(Emit *e, const QuantFmt *f, const int64_t dim[4], int64
     return;
   }
   int64_t l[6];
-  lut_dims(f, dim, l);
+  int lrank = lut_dims(e, f, dim, l);
   const char *ind = part(e, QP_INDICES, "nonzero_indices", f->dtype, 1, &nnz);
-  const char *lut = part(e, QP_LUT, "lut", MIL_FP16, 6, l);
+  const char *lut = part(e, QP_LUT, "lut", MIL_FP16, lrank, l);
   MilOp *o = op(e, "constexpr_lut_to_sparse", opname);
   mil_op_out(p, o, mt, *mask);
   mil_op_out(p, o, vt, *vals);
@@ -330,7 +334,7 @@ static void sparse_parts(Emit *e, const QuantFmt *f, const int64_t dim[4], int64
 }
 
 const char *wfmt_lower(MilProg *p, MilFunc *fn, const char *name, const QuantFmt *f,
-                       const MilBlobSrc *src, const int64_t dim[4]) {
+                       const MilBlobSrc *src, int rank, const int64_t dim[4]) {
   QuantPlan *plan = mil_alloc(p, sizeof *plan);
   plan->fmt = *f;
   plan->cout = dim[0];
@@ -340,14 +344,14 @@ const char *wfmt_lower(MilProg *p, MilFunc *fn, const char *name, const QuantFmt
   plan->src.dtype = MIL_FP32;
   plan->src.numel = dim[0] * dim[1] * dim[2] * dim[3];
   plan->name = mil_strdup(p, name);
-  Emit e = {p, fn, plan->name, plan};
+  Emit e = {p, fn, plan->name, plan, rank};
   if (!f->sparse)
     return dense(&e, f, dim);
   int64_t nnz = quant_kept(f, plan->src.numel);
   const char *mask, *vals;
   sparse_parts(&e, f, dim, nnz, &mask, &vals);
   MilOp *o = op(&e, "constexpr_sparse_to_dense", e.name);
-  mil_op_out(p, o, mil_tensor_type(p, MIL_FP16, 4, dim), e.name);
+  mil_op_out(p, o, mil_tensor_type(p, MIL_FP16, e.rank, dim), e.name);
   mil_op_ref(p, o, "mask", mask);
   mil_op_ref(p, o, "nonzero_data", vals);
   return e.name;

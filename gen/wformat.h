@@ -22,11 +22,13 @@ int wfmt_parse(const char *word, QuantFmt *f, char *msg, size_t msgn);
 extern const char wfmt_words[];
 
 /* Emits into fn the consts and constexpr ops that rebuild a weight of
- * shape dim[0..4) ([cout, cin, kh, kw]) stored in format f, quantised
+ * shape dim[0..rank) ([cout, cin, kh, kw] for conv; rank 1 to 4, dim
+ * padded to 4 with 1s: channels along axis 0, blocks along axis 1) stored
+ * in format f, quantised
  * from the fp32 values src describes; returns the name of the fp16 result,
  * which is `name`. quant_check() must have accepted f for this shape. */
 const char *wfmt_lower(MilProg *p, MilFunc *fn, const char *name, const QuantFmt *f,
-                       const MilBlobSrc *src, const int64_t dim[4]);
+                       const MilBlobSrc *src, int rank, const int64_t dim[4]);
 
 /* The format word of f ("int4_block32"), in buf. */
 const char *wfmt_name(const QuantFmt *f, char *buf, size_t n);

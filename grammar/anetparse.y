@@ -180,7 +180,7 @@ static Node *binop(AnetParse *ctx, int op, Node *a, Node *b, Loc loc) {
 %token <fval> FLOAT "number"
 %token NETWORK "network" INPUT "input" REPEAT "repeat" SWEEP "sweep" IN "in"
        CONST "const" ACTIVATIONS "activations" LET "let" FROM "from" SEED "seed"
-       BLOCK "block" OUTPUT "output" STATE "state"
+       BLOCK "block" OUTPUT "output" STATE "state" WEIGHT "weight"
        NL "end of line"
 
 %type <node> top_stmt factor stmt body_item layer arg atom expr name tuple block_name
@@ -300,7 +300,7 @@ decl_name
 
 reserved
   : NETWORK | INPUT | REPEAT | SWEEP | IN | CONST | ACTIVATIONS | LET | FROM | SEED | BLOCK
-  | OUTPUT | STATE
+  | OUTPUT | STATE | WEIGHT
   ;
 
 stmt
@@ -320,6 +320,9 @@ stmt
       { $$ = with_name(mk(N_CONST, @$), $2, @2); $$ = with_kids(ctx, $$, $4, (Seq){0}); }
   | STATE decl_name ':' name '[' exprs ']'
       { $$ = with_name(mk(N_STATE, @$), $2, @2); $$ = with_kids(ctx, $$, $4, $6); }
+  | WEIGHT decl_name ':' name '[' exprs ']' args
+      { Node *d = with_kids(ctx, mk(N_LIST, @6), $4, $6);
+        $$ = with_name(mk(N_WEIGHT, @$), $2, @2); $$ = with_kids(ctx, $$, d, $8); }
   | OUTPUT decl_name
       { $$ = with_name(mk(N_OUTPUT, @$), $2, @2); }
   | OUTPUT decl_name '=' layer
@@ -401,7 +404,7 @@ static bool is_keyword(yysymbol_kind_t t) {
          t == YYSYMBOL_SWEEP || t == YYSYMBOL_IN || t == YYSYMBOL_CONST ||
          t == YYSYMBOL_ACTIVATIONS || t == YYSYMBOL_LET || t == YYSYMBOL_FROM ||
          t == YYSYMBOL_SEED || t == YYSYMBOL_BLOCK || t == YYSYMBOL_OUTPUT ||
-         t == YYSYMBOL_STATE;
+         t == YYSYMBOL_STATE || t == YYSYMBOL_WEIGHT;
 }
 
 /* "syntax error, unexpected identifier 'fp16', expecting ':'"; a reserved

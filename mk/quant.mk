@@ -39,3 +39,7 @@ bench-quant: anetc$(EXEEXT) tests/bench/peakrss$(EXEEXT)
 # against hand-computed scales and outputs (needs anetc and anerun).
 TESTS += tests/test_calibrate.sh
 EXTRA_DIST += tests/test_calibrate.sh
+
+# weight NAME: fp16[dims] ... weights=FORMAT: constant tensors as values
+TESTS += tests/test_weight_decl.sh
+EXTRA_DIST += tests/test_weight_decl.sh

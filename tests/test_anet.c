@@ -229,6 +229,9 @@ START_TEST(parse_statements) {
                "(let s) (from a) (add h) (mul (- 1)) (seed 7))");
   assert_sexpr("network e {}", "(network e)");
   assert_sexpr("network e {\n\n}\n\n", "(network e)");
+  /* a weight declaration: dtype, dims, then arguments like a layer's */
+  assert_sexpr("network w {\n  weight k: fp16[2, n] init=normal(0, 0.02) weights=lut4\n}",
+               "(network w (weight k fp16 [2 n] init=(normal 0 0.02) weights=lut4))");
 }
 END_TEST
 
