@@ -394,10 +394,9 @@ expr
 
 %%
 
-/* "syntax error, unexpected identifier 'fp16', expecting ':'"; and when
- * the surprise is something that cannot be inside brackets, a note at the
- * bracket still open. */
-enum { NKEYWORDS = 13 };
+/* The reserved words: where all of them are expected, a name is being
+ * declared, and listing them is no advice. */
+enum { NKEYWORDS = 14 };   /* the words is_keyword() names */
 
 static bool is_keyword(yysymbol_kind_t t) {
   return t == YYSYMBOL_NETWORK || t == YYSYMBOL_INPUT || t == YYSYMBOL_REPEAT ||
