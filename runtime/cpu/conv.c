@@ -258,7 +258,7 @@ static void conv_group(const CpuPlan *p, const CpuStep *s, const float *w, const
     int ldb = (int)OHW;
     if (cols) {
       ConvJob j = {p, s, p->scratch, xg, c0, nc, 0};
-      cpu_parallel(getenv("SER") ? NULL : p->pool, KK, 64, im2col_piece, &j);
+      cpu_parallel(p->pool, KK, 64, im2col_piece, &j);
       B = p->scratch;
       ldb = (int)nc;
     }
@@ -271,7 +271,7 @@ static void conv_group(const CpuPlan *p, const CpuStep *s, const float *w, const
                 (int)KK, B, ldb, bias ? 1.0f : 0.0f, yg + c0, (int)OHW);
     if (round) {
       ConvJob j = {p, s, yg + c0, NULL, c0, nc, OHW};
-      cpu_parallel(getenv("SER") ? NULL : p->pool, mg, 16, round_piece, &j);
+      cpu_parallel(p->pool, mg, 16, round_piece, &j);
     }
   }
 }
