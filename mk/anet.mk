@@ -25,7 +25,7 @@ tests_test_anet_SOURCES = tests/test_anet.c tests/check_main.h
 tests_test_anet_CFLAGS = $(TEST_CFLAGS)
 tests_test_anet_LDADD = libanetc.a libcpu.a libmiltext.a libweights.a $(TEST_LIBS)
 TESTS += tests/test_anetc.sh
-EXTRA_DIST += tests/test_anetc.sh
+EXTRA_DIST += tests/test_anetc.sh tests/testlib.sh
 
 # The sample networks of samples/nets compile and run on the cpu backend
 # (a sample whose op the backend lacks is skipped, naming the op).

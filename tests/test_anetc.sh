@@ -12,18 +12,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/anetc-test.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
-
-expect_status() {   # expect_status WANT DESCRIPTION command...
-  want=$1 what=$2
-  shift 2
-  "$@" >"$tmp/stdout" 2>"$tmp/stderr"
-  got=$?
-  [ "$got" -eq "$want" ] || { fail "$what: exit status $got, expected $want"; cat "$tmp/stderr"; }
-}
+. "${srcdir:-.}/tests/testlib.sh"
 
 size_of() { wc -c <"$1" | tr -d ' '; }
 

@@ -12,29 +12,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/calib-test.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
-
-expect_status() {   # expect_status WANT DESCRIPTION command...
-  want=$1 what=$2
-  shift 2
-  "$@" >"$tmp/stdout" 2>"$tmp/stderr"
-  got=$?
-  [ "$got" -eq "$want" ] || { fail "$what: exit status $got, expected $want"; cat "$tmp/stderr"; }
-}
-
-# npy_f4 FILE SHAPE BYTES: a version 1.0 .npy of little-endian fp32, its
-# header (magic, version, 2-byte length, dict, spaces, newline) a multiple
-# of 64 bytes long; BYTES in printf octal escapes.
-npy_f4() {
-  hdr="{'descr': '<f4', 'fortran_order': False, 'shape': $2, }"
-  total=$(( (10 + ${#hdr} + 1 + 63) / 64 * 64 ))
-  len=$((total - 10))
-  { printf '\223NUMPY\001\000'; printf "\\$(printf %o "$len")\\000"
-    printf '%s' "$hdr"; printf "%$((len - ${#hdr} - 1))s\n" ""; printf "$3"; } >"$1"
-}
+. "${srcdir:-.}/tests/testlib.sh"
 
 cat >"$tmp/cal.anet" <<'EOT'
 network cal {

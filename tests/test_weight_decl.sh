@@ -13,31 +13,10 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/wdecl-test.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
-
-expect_status() {   # expect_status WANT DESCRIPTION command...
-  want=$1 what=$2
-  shift 2
-  "$@" >"$tmp/stdout" 2>"$tmp/stderr"
-  got=$?
-  [ "$got" -eq "$want" ] || { fail "$what: exit status $got, expected $want"; cat "$tmp/stderr"; }
-}
+. "${srcdir:-.}/tests/testlib.sh"
 
 has_line() {   # has_line FILE TEXT: a line of FILE contains TEXT
   grep -qF -- "$2" "$1" || fail "$1: no line with '$2'"
-}
-
-# npy_f4 FILE SHAPE BYTES: a version 1.0 .npy of little-endian fp32 (as
-# test_calibrate.sh writes it); BYTES in printf octal escapes.
-npy_f4() {
-  hdr="{'descr': '<f4', 'fortran_order': False, 'shape': $2, }"
-  total=$(( (10 + ${#hdr} + 1 + 63) / 64 * 64 ))
-  len=$((total - 10))
-  { printf '\223NUMPY\001\000'; printf "\\$(printf %o "$len")\\000"
-    printf '%s' "$hdr"; printf "%$((len - ${#hdr} - 1))s\n" ""; printf "$3"; } >"$1"
 }
 
 # x = [1, 2, 3, 4]: fp32 0x3f800000 0x40000000 0x40400000 0x40800000
