@@ -2,8 +2,10 @@
 #include "diag.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 Diag diag_stderr(void) {
   Diag d = {stderr, 0};
@@ -104,7 +106,13 @@ int src_read_file(Src *src, const char *path, size_t max_bytes, Diag *d) {
     diag_file_error(d, path, "cannot open: %s", strerror(errno));
     return -1;
   }
+  /* A regular file's size is known: one buffer of that size (a buffer
+   * grown by doubling can be nearly twice the text, and the MIL reader's
+   * peak memory is judged against the text). Others grow as they read. */
   size_t cap = 4096, len = 0;
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    cap = (uintmax_t)st.st_size < max_bytes ? (size_t)st.st_size + 1 : max_bytes + 1;
   char *buf = malloc(cap + 1);
   while (buf) {
     size_t n = fread(buf + len, 1, cap - len, f);

@@ -2,6 +2,9 @@
  * and report ms/eval, GFLOP and the rate; see man/anerun.1. */
 #include <math.h>
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "chip.h"
 #include "config.h"
@@ -32,7 +35,19 @@ static void list_chips(FILE *out) {
   }
 }
 
+/* glibc raises its mmap threshold to the size of each large block freed:
+ * after a model's anet.json text is read and freed, the MIL reader's
+ * multi-MiB blocks come from the heap, whose freed holes stay resident
+ * (measured: 59.6 MiB peak for a 13.1 MB program, 48.1 MiB with a fixed
+ * threshold). A fixed threshold returns every large block to the system. */
+static void fix_mmap_threshold(void) {
+#ifdef M_MMAP_THRESHOLD
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
 int main(int argc, char **argv) {
+  fix_mmap_threshold();
   Diag d = diag_stderr();
   RunOpts o;
   int status = runopts_parse(argc, argv, &o, &d);

@@ -72,7 +72,17 @@ static void require(JRead *j, size_t at, const char *const *keys, int has, const
 
 static const char *const op_keys[] = {"name", "op", "line", "col", NULL};
 
+/* A copy of what read_name read, kept only as long as it is: a program
+ * has an entry per op, so fixed-size names would cost 0.5 KiB each. */
+static char *keep_name(JRead *j, const char *buf) {
+  char *s = j->failed ? NULL : strdup(buf);
+  if (!j->failed && !s)
+    jread_fail(j, "out of memory");
+  return s;
+}
+
 static void read_op(JRead *j, ManifestOp *op) {
+  char buf[MANIFEST_NAME];
   size_t at = value_start(j);
   int has = 0;
   jread_expect(j, '{');
@@ -80,10 +90,13 @@ static void read_op(JRead *j, ManifestOp *op) {
     do {
       int k = read_key(j, op_keys, has);
       has |= k;
-      if (k == 1)
-        read_name(j, "name", op->name, sizeof op->name);
-      else if (k == 2)
-        read_name(j, "op", op->op, sizeof op->op);
+      if (k == 1) {
+        read_name(j, "name", buf, sizeof buf);
+        op->name = keep_name(j, buf);
+      } else if (k == 2) {
+        read_name(j, "op", buf, sizeof buf);
+        op->op = keep_name(j, buf);
+      }
       else if (k == 4)
         op->line = read_count(j, "line");
       else if (k == 8)
@@ -127,7 +140,7 @@ static void read_ops(JRead *j, Manifest *m) {
 static const char *const top_keys[] = {"schema", "schema_version", "network", "point",
                                        "source", "ops", NULL};
 
-static void read_member(JRead *j, Manifest *m, int k) {
+static void read_member(JRead *j, Manifest *m, int k, bool with_ops) {
   size_t at = value_start(j);
   char schema[32];
   switch (k) {
@@ -153,14 +166,17 @@ static void read_member(JRead *j, Manifest *m, int k) {
     read_name(j, "source", m->source, sizeof m->source);
     break;
   case 32:
-    read_ops(j, m);
+    if (with_ops)
+      read_ops(j, m);
+    else
+      jread_skip(j);
     break;
   default:
     jread_skip(j);   /* a later addition to version 1 */
   }
 }
 
-int manifest_parse(const Src *src, Manifest *m, Diag *d) {
+static int parse(const Src *src, Manifest *m, bool with_ops, Diag *d) {
   memset(m, 0, sizeof *m);
   JRead j = {src, 0, src->len, d, "manifest", false};
   size_t at = value_start(&j);
@@ -171,7 +187,7 @@ int manifest_parse(const Src *src, Manifest *m, Diag *d) {
       int k = read_key(&j, top_keys, has);
       has |= k;
       if (!j.failed)
-        read_member(&j, m, k);
+        read_member(&j, m, k, with_ops);
     } while (!j.failed && jread_accept(&j, ','));
     jread_expect(&j, '}');
   }
@@ -184,7 +200,11 @@ int manifest_parse(const Src *src, Manifest *m, Diag *d) {
   return 0;
 }
 
-int manifest_load(const char *dir, Manifest *m, Diag *d) {
+int manifest_parse(const Src *src, Manifest *m, Diag *d) {
+  return parse(src, m, true, d);
+}
+
+static int load(const char *dir, Manifest *m, bool with_ops, Diag *d) {
   memset(m, 0, sizeof *m);
   char *path = outdir_join(dir, "anet.json");
   struct stat st;
@@ -199,14 +219,26 @@ int manifest_load(const char *dir, Manifest *m, Diag *d) {
   Src src;
   int rc = src_read_file(&src, path, MANIFEST_MAX_TEXT, d);
   if (rc == 0) {
-    rc = manifest_parse(&src, m, d) == 0 ? 1 : -1;
+    rc = parse(&src, m, with_ops, d) == 0 ? 1 : -1;
     src_free(&src);
   }
   free(path);
   return rc;
 }
 
+int manifest_load(const char *dir, Manifest *m, Diag *d) {
+  return load(dir, m, true, d);
+}
+
+int manifest_load_head(const char *dir, Manifest *m, Diag *d) {
+  return load(dir, m, false, d);
+}
+
 void manifest_free(Manifest *m) {
+  for (int i = 0; i < m->nops; i++) {
+    free(m->ops[i].name);
+    free(m->ops[i].op);
+  }
   free(m->ops);
   memset(m, 0, sizeof *m);
 }
@@ -217,7 +249,7 @@ const char *manifest_model_name(const Manifest *m) {
 
 const ManifestOp *manifest_find(const Manifest *m, const char *name) {
   for (int i = 0; i < m->nops; i++)
-    if (strcmp(m->ops[i].name, name) == 0)
+    if (m->ops[i].name && strcmp(m->ops[i].name, name) == 0)
       return &m->ops[i];
   return NULL;
 }

@@ -16,8 +16,8 @@ enum {
 };
 
 typedef struct ManifestOp {
-  char name[MANIFEST_NAME];    /* the op's MIL name ("conv_3") */
-  char op[MANIFEST_NAME];      /* its MIL op ("conv") */
+  char *name;                  /* the op's MIL name ("conv_3"), owned */
+  char *op;                    /* its MIL op ("conv"), owned */
   int line, col;               /* of its .anet layer; 0, 0 for a constant layers share */
 } ManifestOp;
 
@@ -32,6 +32,9 @@ typedef struct Manifest {
 /* Reads DIR/anet.json: 1 when read, 0 when DIR has none, -1 after
  * reporting a file:line:col error. */
 int manifest_load(const char *dir, Manifest *m, Diag *d);
+/* The same without the ops (nops 0, the array skipped unread): for what
+ * needs only the names, as a model's naming does. */
+int manifest_load_head(const char *dir, Manifest *m, Diag *d);
 /* The same for a text (tests, the fuzz harness): 0 or -1. */
 int manifest_parse(const Src *src, Manifest *m, Diag *d);
 void manifest_free(Manifest *m);

@@ -91,7 +91,7 @@ static char *dir_name(const char *dir) {
  * names (anetc wrote one), else fallback (taken). NULL after reporting. */
 static char *model_name(const char *dir, char *fallback, Diag *d) {
   Manifest m;
-  int rc = fallback ? manifest_load(dir, &m, d) : 0;
+  int rc = fallback ? manifest_load_head(dir, &m, d) : 0;
   char *name = rc > 0 ? dupstr(manifest_model_name(&m)) : rc == 0 ? fallback : NULL;
   if (rc != 0)
     free(fallback);
