@@ -92,9 +92,11 @@ static void read_op(JRead *j, ManifestOp *op) {
       has |= k;
       if (k == 1) {
         read_name(j, "name", buf, sizeof buf);
+        free(op->name);   /* a key given twice has failed, but was read */
         op->name = keep_name(j, buf);
       } else if (k == 2) {
         read_name(j, "op", buf, sizeof buf);
+        free(op->op);
         op->op = keep_name(j, buf);
       }
       else if (k == 4)

@@ -29,8 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   for (int i = 0; i < m.nops; i++) {
     const ManifestOp *op = &m.ops[i];
-    check_name(op->name, sizeof op->name, 0);
-    check_name(op->op, sizeof op->op, 0);
+    if (!op->name || !op->op)
+      abort();
+    check_name(op->name, MANIFEST_NAME, 0);
+    check_name(op->op, MANIFEST_NAME, 0);
     if (op->line < 0 || op->col < 0 || (op->line == 0) != (op->col == 0) ||
         manifest_find(&m, op->name) == NULL)
       abort();
