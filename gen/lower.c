@@ -723,19 +723,7 @@ static void build_info(MilProg *p) {
     "coremltools-component-milinternal", "", "coremltools-version", "9.0",
   };
   enum { N = sizeof kv / sizeof kv[0] };
-  MilType *t = mil_alloc(p, sizeof *t);
-  t->kind = MIL_DICT;
-  t->nsub = 2;
-  t->sub = mil_alloc(p, 2 * sizeof *t->sub);
-  t->sub[0] = t->sub[1] = mil_scalar_type(p, MIL_STRING);
-  MilValue *v = mil_alloc(p, sizeof *v);
-  v->type = t;
-  v->kind = MIL_VAGG;
-  v->blob_src = -1;
-  v->nitems = N;
-  v->items = mil_alloc(p, N * sizeof *v->items);
-  for (int i = 0; i < N; i++)
-    v->items[i] = mil_scalar_s(p, kv[i]);
+  MilValue *v = mil_string_dict(p, N, kv);
   mil_prog_attr(p, "buildInfo", v);
 }
 

@@ -281,6 +281,23 @@ MilValue *mil_scalar_s(MilProg *p, const char *s) {
   return v;
 }
 
+MilValue *mil_string_dict(MilProg *p, int n, const char *const *kv) {
+  MilType *t = mil_alloc(p, sizeof *t);
+  t->kind = MIL_DICT;
+  t->nsub = 2;
+  t->sub = mil_alloc(p, 2 * sizeof *t->sub);
+  t->sub[0] = t->sub[1] = mil_scalar_type(p, MIL_STRING);
+  MilValue *v = mil_alloc(p, sizeof *v);
+  v->type = t;
+  v->kind = MIL_VAGG;
+  v->blob_src = -1;
+  v->nitems = n;
+  v->items = mil_alloc(p, (size_t)n * sizeof *v->items);
+  for (int i = 0; i < n; i++)
+    v->items[i] = mil_scalar_s(p, kv[i]);
+  return v;
+}
+
 MilValue *mil_tensor_i(MilProg *p, MilDtype dt, int rank, const int64_t *dims,
                        const int64_t *data) {
   MilType *t = mil_tensor_type(p, dt, rank, dims);

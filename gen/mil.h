@@ -193,6 +193,8 @@ MilType *mil_scalar_type(MilProg *p, MilDtype dt);
 MilValue *mil_scalar_f(MilProg *p, MilDtype dt, double v);
 MilValue *mil_scalar_i(MilProg *p, MilDtype dt, int64_t v);   /* ints and bool */
 MilValue *mil_scalar_s(MilProg *p, const char *s);
+/* A dict<string, string> of n/2 pairs: kv holds key, value, key, ... */
+MilValue *mil_string_dict(MilProg *p, int n, const char *const *kv);
 MilValue *mil_tensor_i(MilProg *p, MilDtype dt, int rank, const int64_t *dims,
                        const int64_t *data);
 MilValue *mil_tensor_f(MilProg *p, MilDtype dt, int rank, const int64_t *dims,

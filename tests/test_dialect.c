@@ -66,20 +66,7 @@ static void target(Target *t, const char *name) {
 
 /* buildInfo from key/value pairs. */
 static void build_info(MilProg *p, int n, const char *const *kv) {
-  MilType *t = mil_alloc(p, sizeof *t);
-  t->kind = MIL_DICT;
-  t->nsub = 2;
-  t->sub = mil_alloc(p, 2 * sizeof *t->sub);
-  t->sub[0] = t->sub[1] = mil_scalar_type(p, MIL_STRING);
-  MilValue *v = mil_alloc(p, sizeof *v);
-  v->type = t;
-  v->kind = MIL_VAGG;
-  v->blob_src = -1;
-  v->nitems = n;
-  v->items = mil_alloc(p, (size_t)n * sizeof *v->items);
-  for (int i = 0; i < n; i++)
-    v->items[i] = mil_scalar_s(p, kv[i]);
-  mil_prog_attr(p, "buildInfo", v);
+  mil_prog_attr(p, "buildInfo", mil_string_dict(p, n, kv));
 }
 
 /* text with each line's leading blanks cut: whitespace is not significant
