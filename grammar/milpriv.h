@@ -1,4 +1,4 @@
-/* milpriv.h - what the MIL scanner (milscan.l), grammar (milparse.y) and
+/* milpriv.h - what the MIL scanner (millex.c), grammar (milparse.y) and
  * semantic actions (milsema.c) share. Not part of any public contract.
  *
  * Everything the parser builds lives in the program's arena, so a syntax
@@ -55,7 +55,6 @@ typedef struct MilpState {
   Diag *d;
   int errors0;           /* d->nerrors when the parse began */
   size_t pos;            /* scanner: byte offset of the next token */
-  size_t rpos;           /* scanner: bytes handed to flex so far */
   int depth;             /* scanner: open brackets */
   char open[MILP_MAX_DEPTH + 1];   /* scanner: open[depth] is the innermost */
   size_t after_eq;       /* scanner: where the token after the last '=' starts */

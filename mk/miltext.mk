@@ -2,7 +2,7 @@
 # The grammar's generated header must exist before the scanner compiles.
 noinst_LIBRARIES += libmiltext.a
 libmiltext_a_SOURCES = gen/milprint.c gen/mileq.c gen/mileq.h \
-	grammar/milparse.y grammar/milscan.l grammar/milsema.c grammar/milpriv.h
+	grammar/milparse.y grammar/millex.c grammar/milsema.c grammar/milpriv.h
 BUILT_SOURCES += grammar/milparse.h
 
 if HAVE_CHECK
