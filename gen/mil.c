@@ -450,16 +450,24 @@ MilFunc *mil_find_func(const MilProg *p, const char *name) {
   return NULL;
 }
 
+/* strcmp(a, b) == 0 for the short argument names the checks ask for by
+ * the million: inline, a byte at a time, which beats a call to strcmp. */
+static bool short_eq(const char *a, const char *b) {
+  while (*a && *a == *b)
+    a++, b++;
+  return *a == *b;
+}
+
 const MilArg *mil_op_arg(const MilOp *op, const char *name) {
-  for (int i = 0; i < op->nargs; i++)   /* the first byte first: the checks ask often */
-    if (op->args[i].name[0] == name[0] && strcmp(op->args[i].name, name) == 0)
+  for (int i = 0; i < op->nargs; i++)
+    if (short_eq(op->args[i].name, name))
       return &op->args[i];
   return NULL;
 }
 
 const MilAttr *mil_op_attr_get(const MilOp *op, const char *name) {
   for (int i = 0; i < op->nattrs; i++)
-    if (op->attrs[i].name[0] == name[0] && strcmp(op->attrs[i].name, name) == 0)
+    if (short_eq(op->attrs[i].name, name))
       return &op->attrs[i];
   return NULL;
 }

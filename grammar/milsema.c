@@ -97,7 +97,7 @@ static inline uint64_t tail_word(const char *t, size_t n) {
 
 /* Eight bytes a step: names are short, but there are millions of them.
  * The length is mixed in, so the overlapping tail loses nothing. */
-static uint32_t hash_bytes(const char *t, size_t n) {
+static inline __attribute__((always_inline)) uint32_t hash_bytes(const char *t, size_t n) {
   uint64_t h = 0x9e3779b97f4a7c15u ^ n;
   for (size_t i = 0; i + 8 < n; i += 8) {
     h = (h ^ load64(t + i)) * 0xff51afd7ed558ccdu;
@@ -121,7 +121,8 @@ static bool same_bytes(const char *a, const char *b, size_t n) {
 /* The slot table holds 1 + an index into s->sym, or 0 when empty: 4 bytes
  * a slot keep a table for a million names within the caches, and entries
  * stay in the order they were made, so recent names are near each other. */
-static size_t sym_slot(const MilpState *s, const char *t, size_t n, uint32_t h) {
+static inline __attribute__((always_inline)) size_t sym_slot(const MilpState *s, const char *t, size_t n,
+                                                            uint32_t h) {
   size_t mask = s->slotcap - 1, i = h & mask;
   for (; s->slot[i]; i = (i + 1) & mask) {
     const MilpSym *e = &s->sym[s->slot[i] - 1];
