@@ -1481,6 +1481,8 @@ static int state_of(Check *c, const Node *n) {
   if (n->kind != N_IDENT)
     return fail(c, n->loc, "expected the name of a state");
   const Name *k = lookup(c, n->name);
+  if (k && k->state < 0 && k->value == POISON)
+    return -1;   /* a declaration that failed, or a value an error left unknown */
   if (!k || k->state < 0)
     return fail_name(c, n->loc, "'%s' is not a state (declare it: state %s: fp16[...])", n->name,
                 n->name);
@@ -1791,11 +1793,13 @@ static int input_stmt(Check *c, const Node *n) {
       return fail(c, n->name_loc, "input '%s' is declared twice", n->name);
   int rank;
   int64_t dim[MIL_MAX_RANK];
-  if (decl_type(c, n, true, &dt, &rank, dim))
+  int v = decl_type(c, n, true, &dt, &rank, dim) ? -1 : new_value_t(c, n->loc, dt, rank, dim);
+  if (v < 0) {   /* known by name, of unknown shape: its uses stay silent */
+    set_name(c, n->name, POISON);
+    if (c->cur == -1)
+      c->cur = POISON;
     return -1;
-  int v = new_value_t(c, n->loc, dt, rank, dim);
-  if (v < 0)
-    return -1;
+  }
   AnetNet *net = c->net;
   net->inputs = xrealloc(net->inputs, (size_t)(net->ninputs + 1) * sizeof *net->inputs);
   net->inputs[net->ninputs++] = (AnetInput){n->name, n->name_loc, v};
@@ -1816,7 +1820,7 @@ static int state_stmt(Check *c, const Node *n) {
       return fail(c, n->name_loc, "state '%s' is declared twice", n->name);
   AnetState st = {.name = n->name, .loc = n->name_loc};
   if (decl_type(c, n, false, &st.dtype, &st.rank, st.dim))
-    return -1;
+    return set_name(c, n->name, POISON), -1;   /* its uses stay silent (state_of) */
   net->states = xrealloc(net->states, (size_t)(net->nstates + 1) * sizeof *net->states);
   net->states[net->nstates] = st;
   bind_name(c, n->name, -1, net->nstates++);

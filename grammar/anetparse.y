@@ -39,9 +39,15 @@ typedef struct AnetParse {
   Loc open[ANETP_MAX_OPEN];   /* ANETP_MAX_OPEN of them remembered */
   bool has_suspect;    /* a '}' closed a '{' of another indentation: */
   Loc suspect;         /* that '{' */
+  Loc closed;          /* the bracket the last closing one took off open[] */
+  size_t tok_end, prev_end;   /* the ends of the last token and the one before */
+  bool rescan;         /* the scanner's next token: an end of line, then */
+  size_t rescan_at;    /* the text again from here */
+  bool line_ends_error;   /* a syntax error: the next newline ends its statement */
 } AnetParse;
 
 int anetp_scan_begin(AnetParse *ctx, void **scanner);
+void anetp_forget_brackets(AnetParse *ctx);
 void anetp_scan_end(void *scanner);
 }
 
@@ -406,6 +412,70 @@ static bool is_keyword(yysymbol_kind_t t) {
          t == YYSYMBOL_STATE || t == YYSYMBOL_WEIGHT;
 }
 
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* A '(' or '[' left open turns the newlines after it into spaces, so the
+ * lines that follow read as its continuation until a token cannot continue
+ * it. When that token starts a later line (a statement, or the '}' of the
+ * body), where the closing bracket would have fitted and that line does not
+ * close it either, the bracket is what is wrong: it is reported at its own
+ * place, with a note where it should have closed, and the parse resumes
+ * with the token's line as a new statement, so the errors of the lines
+ * after it are still found. */
+static bool unclosed_bracket(AnetParse *ctx, yysymbol_kind_t tok, Loc loc,
+                             const yysymbol_kind_t *exp, int nall) {
+  const char *t = ctx->src->text;
+  int rbrace = '}';
+  bool brace = tok == YYTRANSLATE(rbrace);
+  if (!(tok == YYSYMBOL_IDENT || tok == YYSYMBOL_CALLEE || is_keyword(tok) || brace) ||
+      ctx->nest <= 0 || ctx->nopen <= 0 || ctx->nopen > ANETP_MAX_OPEN || loc.end > ctx->src->len)
+    return false;
+  Loc o = brace ? ctx->closed : ctx->open[ctx->nopen - 1];   /* a '}' took it off already */
+  char c = t[o.start];
+  int close = c == '(' ? ')' : ']';
+  if ((c != '(' && c != '[') || o.start >= loc.start)
+    return false;
+  size_t bol = loc.start, eol = loc.start;
+  while (bol > 0 && is_blank(t[bol - 1]))
+    bol--;
+  while (eol < ctx->src->len && t[eol] != '\n' && t[eol] != close)
+    eol++;
+  bool fits = false;
+  for (int i = 0; i < nall; i++)
+    fits |= exp[i] == YYTRANSLATE(close);
+  if ((bol > 0 && t[bol - 1] != '\n') || (eol < ctx->src->len && t[eol] == close) || !fits)
+    return false;
+  diag_error(ctx->d, ctx->src, o, "unclosed '%c'", c);
+  ctx->nerrors++;
+  Loc at = {ctx->prev_end, ctx->prev_end};
+  diag_note(ctx->d, ctx->src, at, "expected '%c' at the end of this line", close);
+  anetp_forget_brackets(ctx);
+  if (brace && ctx->nopen > 0)
+    ctx->nopen--;                             /* the '}' closes its own '{' */
+  if (ctx->has_suspect && ctx->suspect.start == o.start)
+    ctx->has_suspect = false;                 /* the '}' was compared with the '(' */
+  if (!brace) {     /* the token is dropped by the recovery: read it again */
+    ctx->rescan = true;
+    ctx->rescan_at = loc.start;
+  }
+  return true;
+}
+
+/* Whether the innermost bracket is a '(' or '[' that the rest of the line
+ * from loc does not close. */
+static bool open_on_line(const AnetParse *ctx, Loc loc) {
+  if (ctx->nest <= 0 || ctx->nopen <= 0 || ctx->nopen > ANETP_MAX_OPEN)
+    return false;
+  const char *t = ctx->src->text;
+  char c = t[ctx->open[ctx->nopen - 1].start], close = c == '(' ? ')' : ']';
+  if (c != '(' && c != '[')
+    return false;
+  for (size_t i = loc.start; i < ctx->src->len && t[i] != '\n'; i++)
+    if (t[i] == close)
+      return false;
+  return true;
+}
+
 /* "syntax error, unexpected identifier 'fp16', expecting ':'"; a reserved
  * word where a name would fit says so; and when the surprise is something
  * that cannot be inside brackets, a note at the bracket still open. */
@@ -436,6 +506,8 @@ static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetPars
     ctx->nerrors++;
     return 0;
   }
+  if (unclosed_bracket(ctx, tok, loc, exp, nkept))
+    return 0;
   char msg[300];
   size_t n = (size_t)snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(tok));
   bool has_text = tok == YYSYMBOL_IDENT || tok == YYSYMBOL_CALLEE || tok == YYSYMBOL_INT ||
@@ -450,7 +522,12 @@ static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetPars
                           yysymbol_name(exp[i]));
   diag_error(ctx->d, ctx->src, loc, "%s", msg);
   ctx->nerrors++;
+  ctx->line_ends_error = true;   /* the recovery ends with the line, even inside brackets */
   bool outside = tok == YYSYMBOL_YYEOF || (is_keyword(tok) && tok != YYSYMBOL_IN);
+  if (!outside && open_on_line(ctx, loc)) {
+    Loc o = ctx->open[ctx->nopen - 1];
+    diag_note(ctx->d, ctx->src, o, "'%c' opened here is not closed", ctx->src->text[o.start]);
+  }
   if (outside && ctx->nopen > 0 && ctx->nopen <= ANETP_MAX_OPEN) {
     Loc o = ctx->open[ctx->nopen - 1];
     if (tok == YYSYMBOL_YYEOF && ctx->src->text[o.start] == '{' && ctx->has_suspect)

@@ -261,19 +261,23 @@ START_TEST(parse_recovers) {
 END_TEST
 
 START_TEST(parse_unclosed) {
-  /* a statement keyword or the end of the file inside brackets: the note
-   * points at the bracket left open */
+  /* a '(' left open across lines is reported at its own place, the next
+   * line is read as a statement again (its errors are found); the end of
+   * the file inside brackets: the note points at the bracket left open */
   static const char *const src[] = {
     "const a = (1 + 2\nnetwork t {\n    input x: fp16[1, 4]\n}\n",
+    "network t {\n  input x: fp16[1, 4]\n  conv (2\n  relu kernel=\n}\n",
     "network t {\n    input x: fp16[1, 4]\n    repeat 2 { relu }\n",
   };
   static const char *const want[] = {
-    "t.anet:2:1: error: syntax error, unexpected network\n",
-    "t.anet:1:11: note: '(' opened here is not closed\n",
+    "t.anet:1:11: error: unclosed '('\n",
+    "t.anet:1:17: note: expected ')' at the end of this line\n",
+    "t.anet:3:8: error: unclosed '('\n",
+    "t.anet:4:15: error: syntax error, unexpected end of line\n",
     "t.anet:4:1: error: syntax error, unexpected end of file\n",
     "t.anet:1:11: note: '{' opened here is not closed\n",
   };
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) {
     Src s = mksrc(src[i]);
     Capture c;
     cap_open(&c);
