@@ -114,30 +114,25 @@ static size_t number(Text x, size_t i, int *tok) {
   return e;
 }
 
+/* Blanks, the byte c, blanks from i: where they end, or 0 if c is not
+ * there (0 is never such an end: something precedes i). */
+static size_t past(Text x, size_t i, char c) {
+  i = blanks(x, i);
+  return at(x, i) == c ? blanks(x, i + 1) : 0;
+}
+
 /* tensor <IDENT, [DIMS]> from i (just past "tensor"): the end, or 0 when
  * the text is not of that form. DIMS are digits or '?', comma-separated. */
 static size_t tensor_spelling(Text x, size_t i) {
-  i = blanks(x, i);
-  if (at(x, i) != '<')
-    return 0;
-  i = blanks(x, i + 1);
-  if (cls[at(x, i)] != C_IDENT)
+  if (!(i = past(x, i, '<')) || cls[at(x, i)] != C_IDENT)
     return 0;
   while (i < x.n && in_word[x.t[i]])
     i++;
-  i = blanks(x, i);
-  if (at(x, i) != ',')
+  if (!(i = past(x, i, ',')) || !(i = past(x, i, '[')))
     return 0;
-  i = blanks(x, i + 1);
-  if (at(x, i) != '[')
-    return 0;
-  i = blanks(x, i + 1);
   for (bool first = true; at(x, i) != ']'; first = false) {
-    if (!first) {
-      if (at(x, i) != ',')
-        return 0;
-      i = blanks(x, i + 1);
-    }
+    if (!first && !(i = past(x, i, ',')))
+      return 0;
     if (at(x, i) == '?')
       i++;
     else if (is_digit(at(x, i)))
@@ -174,11 +169,7 @@ static size_t string_body(Text x, size_t i, bool *closed) {
 
 /* string ( "..." ) from i (just past "string"): the end, or 0. */
 static size_t string_spelling(Text x, size_t i) {
-  i = blanks(x, i);
-  if (at(x, i) != '(')
-    return 0;
-  i = blanks(x, i + 1);
-  if (at(x, i) != '"')
+  if (!(i = past(x, i, '(')) || at(x, i) != '"')
     return 0;
   bool closed;
   i = string_body(x, i + 1, &closed);
