@@ -39,7 +39,8 @@ typedef struct AnetParse {
   Loc open[ANETP_MAX_OPEN];   /* ANETP_MAX_OPEN of them remembered */
   bool has_suspect;    /* a '}' closed a '{' of another indentation: */
   Loc suspect;         /* that '{' */
-  Loc closed;          /* the bracket the last closing one took off open[] */
+  Loc closed;          /* the bracket the last closing one took off open[]
+                          (start SIZE_MAX: not remembered) */
   size_t tok_end, prev_end;   /* the ends of the last token and the one before */
   bool rescan;         /* the scanner's next token: an end of line, then */
   size_t rescan_at;    /* the text again from here */
@@ -431,9 +432,11 @@ static bool unclosed_bracket(AnetParse *ctx, yysymbol_kind_t tok, Loc loc,
       ctx->nest <= 0 || ctx->nopen <= 0 || ctx->nopen > ANETP_MAX_OPEN || loc.end > ctx->src->len)
     return false;
   Loc o = brace ? ctx->closed : ctx->open[ctx->nopen - 1];   /* a '}' took it off already */
+  if (o.start >= loc.start)
+    return false;
   char c = t[o.start];
   int close = c == '(' ? ')' : ']';
-  if ((c != '(' && c != '[') || o.start >= loc.start)
+  if (c != '(' && c != '[')
     return false;
   size_t bol = loc.start, eol = loc.start;
   while (bol > 0 && is_blank(t[bol - 1]))
