@@ -525,7 +525,7 @@ static int yyreport_syntax_error(const yypcontext_t *yy, void *scanner, AnetPars
                           yysymbol_name(exp[i]));
   diag_error(ctx->d, ctx->src, loc, "%s", msg);
   ctx->nerrors++;
-  ctx->line_ends_error = true;   /* the recovery ends with the line, even inside brackets */
+  ctx->line_ends_error = ctx->nest > 0;   /* the recovery ends with the line, even in brackets */
   bool outside = tok == YYSYMBOL_YYEOF || (is_keyword(tok) && tok != YYSYMBOL_IN);
   if (!outside && open_on_line(ctx, loc)) {
     Loc o = ctx->open[ctx->nopen - 1];
