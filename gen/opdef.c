@@ -681,23 +681,17 @@ static int check_slice_by_size(Opd *c) {
 }
 
 /* slice_by_index: Python's slice rule per axis, masks as coremltools
- * defines them. */
-enum { SI_X, SI_BEGIN, SI_END, SI_STRIDE, SI_BMASK, SI_EMASK, SI_SMASK };
-
-static int check_slice_by_index(Opd *c) {
-  const MilType *x = type(c, SI_X);
-  if (!known(x))
-    return 0;
+ * defines them. The slice of x whose begin is operand k0 (end, stride
+ * and the three masks follow) into want: 0, -1, or 1 when not known. */
+static int slice_shape(Opd *c, const MilType *x, int k0, MilType *want) {
   int r = x->rank;
   int64_t b[MIL_MAX_RANK], e[MIL_MAX_RANK], st[MIL_MAX_RANK], bm[MIL_MAX_RANK],
       em[MIL_MAX_RANK], sm[MIL_MAX_RANK];
-  if (ints(c, SI_BEGIN, b, MIL_MAX_RANK, 0) != r || ints(c, SI_END, e, MIL_MAX_RANK, 0) != r ||
-      ints(c, SI_STRIDE, st, MIL_MAX_RANK, r) != r ||
-      ints(c, SI_BMASK, bm, MIL_MAX_RANK, r) != r ||
-      ints(c, SI_EMASK, em, MIL_MAX_RANK, r) != r ||
-      ints(c, SI_SMASK, sm, MIL_MAX_RANK, r) != r)
-    return 0;
-  MilType want = {.kind = MIL_TENSOR, .dtype = x->dtype};
+  if (ints(c, k0, b, MIL_MAX_RANK, 0) != r || ints(c, k0 + 1, e, MIL_MAX_RANK, 0) != r ||
+      ints(c, k0 + 2, st, MIL_MAX_RANK, r) != r || ints(c, k0 + 3, bm, MIL_MAX_RANK, r) != r ||
+      ints(c, k0 + 4, em, MIL_MAX_RANK, r) != r || ints(c, k0 + 5, sm, MIL_MAX_RANK, r) != r)
+    return 1;
+  *want = (MilType){.kind = MIL_TENSOR, .dtype = x->dtype};
   for (int i = 0; i < r; i++) {
     int64_t D = x->dim[i], s = st[i], lo, hi;
     if (s == 0)
@@ -721,9 +715,16 @@ static int check_slice_by_index(Opd *c) {
                     (long long)len);
       continue;
     }
-    want.dim[want.rank++] = len;
+    want->dim[want->rank++] = len;
   }
-  return check_out(c, &want);
+  return 0;
+}
+
+static int check_slice_by_index(Opd *c) {
+  const MilType *x = type(c, 0);
+  MilType want;
+  int rc = known(x) ? slice_shape(c, x, 1, &want) : 1;
+  return rc ? (rc < 0 ? -1 : 0) : check_out(c, &want);
 }
 
 /* reduce_*: axes (all when absent), keep_dims; arg-reductions one axis
@@ -962,6 +963,545 @@ static int check_dequant(Opd *c) {
   return check_out(c, &want);
 }
 
+/* ---- the ops defined second: movement, scatter, sorting, images, state ---------- */
+
+/* conv_transpose: weight [Cin, Cout / groups, k...]; each spatial axis
+ * grows to (in - 1) * s + d * (k - 1) + 1 less the custom pad, in * s for
+ * same; output_shape, when given, is the output's spatial shape. */
+enum { CT_X, CT_W, CT_BIAS, CT_PAD, CT_OSHAPE, CT_PADT, CT_STRIDES, CT_DIL, CT_GROUPS };
+
+static int check_conv_transpose(Opd *c) {
+  const MilType *x = type(c, CT_X), *w = type(c, CT_W);
+  int64_t g, os[MIL_MAX_RANK];
+  if (!known(x) || !known(w) || x->rank < 3 || w->rank != x->rank || !int1(c, CT_GROUPS, &g))
+    return 0;
+  if (g < 1 || x->dim[1] % g || w->dim[0] != x->dim[1])
+    return fail(c, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld groups",
+                (long long)w->dim[0], (long long)w->dim[1], (long long)x->dim[1], (long long)g);
+  int sp = x->rank - 2;
+  WinVal v;
+  int rc = window_params(c, (Win){CT_STRIDES, CT_DIL, CT_PAD, CT_PADT}, sp, &v);
+  if (rc)
+    return rc < 0 ? -1 : 0;
+  MilType want = *x;
+  want.dim[1] = w->dim[1] * g;
+  int nos = has(c, CT_OSHAPE) ? ints(c, CT_OSHAPE, os, MIL_MAX_RANK, 0) : 0;
+  for (int i = 0; i < sp; i++) {
+    int64_t in = x->dim[2 + i], k = w->dim[2 + i], o;
+    if (streq(v.pt, "same") || streq(v.pt, "same_lower"))
+      o = in * v.s[i];
+    else
+      o = (in - 1) * v.s[i] + v.d[i] * (k - 1) + 1 -
+          (streq(v.pt, "custom") ? v.pad[2 * i] + v.pad[2 * i + 1] : 0);
+    if (nos == sp || nos == x->rank)
+      o = os[nos - sp + i];
+    if (o < 1)
+      return fail(c, "the output would have %lld on spatial axis %d", (long long)o, i);
+    want.dim[2 + i] = o;
+  }
+  return check_out(c, &want);
+}
+
+static int check_tile(Opd *c) {
+  const MilType *x = type(c, 0);
+  int64_t reps[MIL_MAX_RANK];
+  int k = ints(c, 1, reps, MIL_MAX_RANK, 0);
+  if (!x || k < 0)
+    return 0;
+  if (k != x->rank)
+    return fail(c, "reps has %d entries; x has rank %d", k, x->rank);
+  MilType want = *x;
+  for (int i = 0; i < k; i++) {
+    if (reps[i] < 1)
+      return fail(c, "reps[%d] is %lld; it must be at least 1", i, (long long)reps[i]);
+    if (want.dim[i] >= 0)
+      want.dim[i] *= reps[i];
+  }
+  return check_out(c, &want);
+}
+
+/* stack: values of one shape gain a new axis of their count. */
+static int check_stack(Opd *c) {
+  const MilType *v[MAXLIST];
+  int64_t axis;
+  int nv = list_types(c, 0, v, MAXLIST);
+  if (nv < 1 || !int1(c, 1, &axis))
+    return 0;
+  for (int j = 1; j < nv; j++)
+    if (!mil_type_eq(v[j], v[0]))
+      return fail(c, "values[%d] and values[0] differ in shape or dtype", j);
+  int r = v[0]->rank + 1, a = norm_axis(axis, r);
+  if (a < 0)
+    return bad_axis(c, axis, r);
+  if (r > MIL_MAX_RANK)
+    return fail(c, "the result would have rank %d", r);
+  MilType want = {.kind = MIL_TENSOR, .dtype = v[0]->dtype, .rank = r};
+  for (int i = 0, j = 0; i < r; i++)
+    want.dim[i] = i == a ? nv : v[0]->dim[j++];
+  return check_out(c, &want);
+}
+
+/* The scatter ops: data's type out; mode one of coremltools' seven. */
+static int scatter_mode(Opd *c, int k) {
+  static const char *const modes[] = {"add", "update", "sub", "mul", "div", "max", "min"};
+  const char *m = str(c, k);
+  if (!m)
+    return 0;
+  for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+    if (streq(m, modes[i]))
+      return 0;
+  return fail(c, "unknown scatter mode \"%s\" (update, add, sub, mul, div, max, min)", m);
+}
+
+/* scatter: data indices updates axis mode; updates is data's shape with
+ * indices' (one-dimensional) length on axis. */
+static int check_scatter(Opd *c) {
+  const MilType *x = type(c, 0), *ix = type(c, 1), *u = type(c, 2);
+  int64_t axis;
+  if (scatter_mode(c, 4) < 0)
+    return -1;
+  if (!x || !int1(c, 3, &axis))
+    return 0;
+  int a = norm_axis(axis, x->rank);
+  if (a < 0)
+    return bad_axis(c, axis, x->rank);
+  if (ix && ix->rank != 1)
+    return fail(c, "indices has rank %d; it must be 1", ix->rank);
+  if (known(x) && known(ix) && known(u)) {
+    bool ok = u->rank == x->rank;
+    for (int i = 0; ok && i < x->rank; i++)
+      ok = u->dim[i] == (i == a ? ix->dim[0] : x->dim[i]);
+    if (!ok) {
+      char b1[256], b2[256];
+      return fail(c, "updates %s does not fit data %s with %lld indices on axis %d",
+                  type_str(b1, sizeof b1, u), type_str(b2, sizeof b2, x),
+                  (long long)ix->dim[0], a);
+    }
+  }
+  return check_out(c, x);
+}
+
+static int check_scatter_along_axis(Opd *c) {
+  const MilType *x = type(c, 0), *ix = type(c, 1), *u = type(c, 2);
+  int64_t axis;
+  if (scatter_mode(c, 4) < 0)
+    return -1;
+  if (!x || !ix || !int1(c, 3, &axis))
+    return 0;
+  int a = norm_axis(axis, x->rank);
+  if (a < 0)
+    return bad_axis(c, axis, x->rank);
+  if (along_axis_fits(c, x, ix, a) < 0)
+    return -1;
+  if (known(u) && known(ix) && !(u->rank == ix->rank &&
+                                 memcmp(u->dim, ix->dim, sizeof *u->dim * u->rank) == 0))
+    return fail(c, "updates and indices differ in shape");
+  return check_out(c, x);
+}
+
+/* scatter_nd: indices [..., K] address data's first K dims; updates is
+ * indices' batch shape, then data's dims after K. */
+static int check_scatter_nd(Opd *c) {
+  const MilType *x = type(c, 0), *ix = type(c, 1), *u = type(c, 2);
+  if (scatter_mode(c, 3) < 0)
+    return -1;
+  if (!x || !known(ix) || ix->rank < 1)
+    return 0;
+  int64_t K = ix->dim[ix->rank - 1];
+  if (K > x->rank)
+    return fail(c, "indices address %lld dims; data has rank %d", (long long)K, x->rank);
+  if (known(x) && known(u)) {
+    bool ok = u->rank == ix->rank - 1 + x->rank - (int)K;
+    for (int i = 0; ok && i < u->rank; i++)
+      ok = u->dim[i] == (i < ix->rank - 1 ? ix->dim[i] : x->dim[K + i - (ix->rank - 1)]);
+    if (!ok)
+      return fail(c, "updates does not have the shape indices and data give");
+  }
+  return check_out(c, x);
+}
+
+/* topk: x k axis ascending sort return_indices output_indices_dtype:
+ * values of x's dtype with k on axis, then indices. */
+static int check_topk(Opd *c) {
+  const MilType *x = type(c, 0);
+  int64_t k, axis, ri;
+  if (!x || !int1(c, 1, &k) || !int1(c, 2, &axis) || !int1(c, 5, &ri))
+    return 0;
+  int a = norm_axis(axis, x->rank);
+  if (a < 0)
+    return bad_axis(c, axis, x->rank);
+  if (k < 1 || (x->dim[a] >= 0 && k > x->dim[a]))
+    return fail(c, "k %lld does not fit axis %d of size %lld", (long long)k, a,
+                (long long)x->dim[a]);
+  int idt = str_dtype(c, 6);
+  if (check_nouts(c, ri ? 2 : 1) < 0)
+    return -1;
+  MilType want = *x;
+  want.dim[a] = k;
+  if (check_out_k(c, 0, &want) < 0)
+    return -1;
+  want.dtype = idt < 0 ? MIL_INT32 : (MilDtype)idt;
+  return ri ? check_out_k(c, 1, &want) : 0;
+}
+
+/* argsort: int32 indices of x's shape. */
+static int check_argsort(Opd *c) {
+  const MilType *x = type(c, 0);
+  int64_t axis;
+  if (!x || !int1(c, 1, &axis))
+    return 0;
+  if (norm_axis(axis, x->rank) < 0)
+    return bad_axis(c, axis, x->rank);
+  MilType want = *x;
+  want.dtype = MIL_INT32;
+  return check_out(c, &want);
+}
+
+/* cumsum, reverse, band_part, reverse_sequence: x's type, axes in range. */
+static int check_cumsum(Opd *c) {
+  const MilType *x = type(c, 0);
+  int64_t axis;
+  if (x && int1(c, 1, &axis) && norm_axis(axis, x->rank) < 0)
+    return bad_axis(c, axis, x->rank);
+  return check_unary(c);
+}
+
+static int check_reverse(Opd *c) {
+  const MilType *x = type(c, 0);
+  int64_t ax[MIL_MAX_RANK];
+  int k = x && has(c, 1) ? ints(c, 1, ax, MIL_MAX_RANK, 0) : 0;
+  for (int i = 0; i < k; i++)
+    if (norm_axis(ax[i], x->rank) < 0)
+      return bad_axis(c, ax[i], x->rank);
+  return check_unary(c);
+}
+
+static int check_reverse_sequence(Opd *c) {
+  const MilType *x = type(c, 0);
+  int64_t sa, ba;
+  if (x && int1(c, 2, &sa) && norm_axis(sa, x->rank) < 0)
+    return bad_axis(c, sa, x->rank);
+  if (x && int1(c, 3, &ba) && norm_axis(ba, x->rank) < 0)
+    return bad_axis(c, ba, x->rank);
+  return check_unary(c);
+}
+
+/* one_hot: indices gain an axis of one_hot_vector_size, in on_value's
+ * dtype (int32 when absent: coremltools' default is the integer 1). */
+static int check_one_hot(Opd *c) {
+  const MilType *ix = type(c, 0), *on = type(c, 3);
+  int64_t size, axis;
+  if (!ix || !int1(c, 2, &axis))
+    return 0;
+  int r = ix->rank + 1, a = norm_axis(axis, r);
+  if (a < 0)
+    return bad_axis(c, axis, r);
+  if (r > MIL_MAX_RANK)
+    return fail(c, "the result would have rank %d", r);
+  bool ks = ints(c, 1, &size, 1, 0) == 1;
+  if (ks && size < 1)
+    return fail(c, "one_hot_vector_size is %lld; it must be at least 1", (long long)size);
+  MilType want = {.kind = MIL_TENSOR, .dtype = on ? on->dtype : MIL_INT32, .rank = r};
+  for (int i = 0, j = 0; i < r; i++)
+    want.dim[i] = i == a ? (ks ? size : MIL_DIM_ANY) : ix->dim[j++];
+  return check_out(c, &want);
+}
+
+/* fill: shape (a constant) of value's dtype (fp32 for the default 0.0). */
+static int fill_shape(Opd *c, const int64_t *sh, int k, int val) {
+  const MilType *v = type(c, val);
+  MilType want = {.kind = MIL_TENSOR, .dtype = v ? v->dtype : MIL_FP32, .rank = k};
+  for (int i = 0; i < k; i++) {
+    if (sh[i] < 0)
+      return fail(c, "shape entry %lld is negative", (long long)sh[i]);
+    want.dim[i] = sh[i];
+  }
+  return check_out(c, &want);
+}
+
+static int check_fill(Opd *c) {
+  int64_t sh[MIL_MAX_RANK];
+  int k = ints(c, 0, sh, MIL_MAX_RANK, 0);
+  return k < 0 ? 0 : fill_shape(c, sh, k, 1);
+}
+
+static int check_fill_like(Opd *c) {
+  const MilType *r = type(c, 0);
+  return known(r) ? fill_shape(c, r->dim, r->rank, 1) : 0;
+}
+
+/* shape: int32 [rank]; non_zero: int32 [?, rank]. */
+static int check_shape(Opd *c) {
+  const MilType *x = type(c, 0);
+  MilType want = {.kind = MIL_TENSOR, .dtype = MIL_INT32, .rank = 1, .dim = {x ? x->rank : 0}};
+  return x ? check_out(c, &want) : 0;
+}
+
+static int check_non_zero(Opd *c) {
+  const MilType *x = type(c, 0);
+  MilType want = {.kind = MIL_TENSOR, .dtype = MIL_INT32, .rank = 2,
+                  .dim = {MIL_DIM_ANY, x ? x->rank : 0}};
+  return x ? check_out(c, &want) : 0;
+}
+
+/* range_1d: end start step; ceil((end - start) / step) values when known. */
+static int check_range_1d(Opd *c) {
+  const MilType *e = type(c, 0);
+  double end, start, step;
+  if (!e || !float1(c, 0, &end) || !float1(c, 1, &start) || !float1(c, 2, &step))
+    return 0;
+  if (step == 0)
+    return fail(c, "step is 0");
+  double n = (end - start) / step;
+  int64_t len = n <= 0 ? 0 : (int64_t)n + ((double)(int64_t)n < n);
+  MilType want = {.kind = MIL_TENSOR, .dtype = e->dtype, .rank = 1, .dim = {len}};
+  return check_out(c, &want);
+}
+
+/* flatten2d: [prod(dims before axis), prod(the rest)]. */
+static int check_flatten2d(Opd *c) {
+  const MilType *x = type(c, 0);
+  int64_t axis;
+  if (!known(x) || !int1(c, 1, &axis))
+    return 0;
+  int a = axis < -x->rank || axis > x->rank ? -1 : (int)(axis < 0 ? axis + x->rank : axis);
+  if (a < 0)
+    return bad_axis(c, axis, x->rank);
+  MilType want = {.kind = MIL_TENSOR, .dtype = x->dtype, .rank = 2, .dim = {1, 1}};
+  for (int i = 0; i < x->rank; i++)
+    want.dim[i >= a] *= x->dim[i];
+  return check_out(c, &want);
+}
+
+/* select: cond, a and b broadcast together; a's dtype. */
+static int check_select(Opd *c) {
+  const MilType *t[3] = {type(c, 0), type(c, 1), type(c, 2)};
+  if (!known(t[0]) || !known(t[1]) || !known(t[2]))
+    return 0;
+  MilType want = {.kind = MIL_TENSOR, .dtype = t[1]->dtype};
+  int r = broadcast_dims(t[1]->dim, t[1]->rank, t[2]->dim, t[2]->rank, want.dim);
+  if (r >= 0)
+    r = broadcast_dims(t[0]->dim, t[0]->rank, want.dim, r, want.dim);
+  if (r < 0) {
+    char b0[256], b1[256], b2[256];
+    return fail(c, "cannot broadcast cond %s, a %s and b %s", type_str(b0, sizeof b0, t[0]),
+                type_str(b1, sizeof b1, t[1]), type_str(b2, sizeof b2, t[2]));
+  }
+  want.rank = r;
+  return check_out(c, &want);
+}
+
+/* The rank-4 rearrangements ([N, C, H, W]): space_to_depth and
+ * pixel_unshuffle fold b x b blocks into channels, depth_to_space and
+ * pixel_shuffle unfold them. */
+static int rearrange(Opd *c, bool fold) {
+  const MilType *x = type(c, 0);
+  int64_t b;
+  if (!known(x) || !int1(c, 1, &b))
+    return 0;
+  if (x->rank != 4)
+    return fail(c, "x has rank %d; it must be 4", x->rank);
+  if (b < 1)
+    return fail(c, "%s is %lld; it must be at least 1", oname(c, 1), (long long)b);
+  MilType want = *x;
+  if (fold) {
+    if (x->dim[2] % b || x->dim[3] % b)
+      return fail(c, "%s %lld does not divide x's height %lld and width %lld", oname(c, 1),
+                  (long long)b, (long long)x->dim[2], (long long)x->dim[3]);
+    want.dim[1] *= b * b, want.dim[2] /= b, want.dim[3] /= b;
+  } else {
+    if (x->dim[1] % (b * b))
+      return fail(c, "%s %lld squared does not divide x's %lld channels", oname(c, 1),
+                  (long long)b, (long long)x->dim[1]);
+    want.dim[1] /= b * b, want.dim[2] *= b, want.dim[3] *= b;
+  }
+  return check_out(c, &want);
+}
+static int check_fold(Opd *c) { return rearrange(c, true); }
+static int check_unfold(Opd *c) { return rearrange(c, false); }
+
+/* space_to_batch (paddings) and batch_to_space (crops): block_shape [2]
+ * over H and W, a [2, 2] pad or crop. */
+static int batch_space(Opd *c, bool to_batch) {
+  const MilType *x = type(c, 0);
+  int64_t bs[2], p[4];
+  if (!known(x) || ints(c, 1, bs, 2, 0) != 2 || ints(c, 2, p, 4, 0) != 4)
+    return 0;
+  if (x->rank != 4)
+    return fail(c, "x has rank %d; it must be 4", x->rank);
+  MilType want = *x;
+  for (int i = 0; i < 2; i++) {
+    if (bs[i] < 1 || p[2 * i] < 0 || p[2 * i + 1] < 0)
+      return fail(c, "block_shape must be positive and %s not negative", oname(c, 2));
+    int64_t d = x->dim[2 + i];
+    if (to_batch) {
+      d += p[2 * i] + p[2 * i + 1];
+      if (d % bs[i])
+        return fail(c, "block_shape[%d] %lld does not divide the padded size %lld", i,
+                    (long long)bs[i], (long long)d);
+      want.dim[2 + i] = d / bs[i];
+    } else {
+      want.dim[2 + i] = d * bs[i] - p[2 * i] - p[2 * i + 1];
+      if (want.dim[2 + i] < 0)
+        return fail(c, "crops remove more than axis %d holds", 2 + i);
+    }
+  }
+  if (to_batch) {
+    want.dim[0] *= bs[0] * bs[1];
+  } else {
+    if (x->dim[0] % (bs[0] * bs[1]))
+      return fail(c, "the block size %lld does not divide the batch %lld",
+                  (long long)(bs[0] * bs[1]), (long long)x->dim[0]);
+    want.dim[0] /= bs[0] * bs[1];
+  }
+  return check_out(c, &want);
+}
+static int check_space_to_batch(Opd *c) { return batch_space(c, true); }
+static int check_batch_to_space(Opd *c) { return batch_space(c, false); }
+
+/* sliding_windows: axis's D becomes (D - size) / stride + 1 windows,
+ * followed by an axis of size. */
+static int check_sliding_windows(Opd *c) {
+  const MilType *x = type(c, 0);
+  int64_t axis, size, stride;
+  if (!known(x) || !int1(c, 1, &axis) || !int1(c, 2, &size) || !int1(c, 3, &stride))
+    return 0;
+  int a = norm_axis(axis, x->rank);
+  if (a < 0)
+    return bad_axis(c, axis, x->rank);
+  if (size < 1 || stride < 1 || size > x->dim[a])
+    return fail(c, "size %lld, stride %lld do not fit axis %d of size %lld", (long long)size,
+                (long long)stride, a, (long long)x->dim[a]);
+  if (x->rank + 1 > MIL_MAX_RANK)
+    return fail(c, "the result would have rank %d", x->rank + 1);
+  MilType want = {.kind = MIL_TENSOR, .dtype = x->dtype, .rank = x->rank + 1};
+  for (int i = 0, j = 0; i < x->rank; i++) {
+    want.dim[j++] = i == a ? (x->dim[a] - size) / stride + 1 : x->dim[i];
+    if (i == a)
+      want.dim[j++] = size;
+  }
+  return check_out(c, &want);
+}
+
+/* The resizing ops on [..., H, W]: the two sizes from two operands. */
+static int resized(Opd *c, int64_t h, int64_t w) {
+  const MilType *x = type(c, 0);
+  if (!x)
+    return 0;
+  if (x->rank < 3)
+    return fail(c, "x has rank %d; it must be at least 3", x->rank);
+  if (h < 1 || w < 1)
+    return fail(c, "the output would be %lld x %lld", (long long)h, (long long)w);
+  MilType want = *x;
+  want.dim[x->rank - 2] = h, want.dim[x->rank - 1] = w;
+  return check_out(c, &want);
+}
+
+/* upsample_*: floor(size * scale factor). */
+static int check_upsample(Opd *c) {
+  const MilType *x = type(c, 0);
+  double sh, sw;
+  if (!known(x) || x->rank < 3 || !float1(c, 1, &sh) || !float1(c, 2, &sw))
+    return resized(c, 1, 1) < 0 ? -1 : 0;
+  if (!has(c, 1))
+    sh = 1;
+  if (!has(c, 2))
+    sw = 1;
+  return resized(c, (int64_t)(x->dim[x->rank - 2] * sh), (int64_t)(x->dim[x->rank - 1] * sw));
+}
+
+static int check_resize_to(Opd *c) {
+  int64_t h, w;
+  return int1(c, 1, &h) && int1(c, 2, &w) ? resized(c, h, w) : 0;
+}
+
+/* crop: crop_height and crop_width each remove (begin, end). */
+static int check_crop(Opd *c) {
+  const MilType *x = type(c, 0);
+  int64_t ch[2], cw[2];
+  if (!known(x) || x->rank < 3 || ints(c, 1, ch, 2, 0) != 2 || ints(c, 2, cw, 2, 0) != 2)
+    return 0;
+  if (ch[0] < 0 || ch[1] < 0 || cw[0] < 0 || cw[1] < 0)
+    return fail(c, "crop_height and crop_width must not be negative");
+  return resized(c, x->dim[x->rank - 2] - ch[0] - ch[1], x->dim[x->rank - 1] - cw[0] - cw[1]);
+}
+
+/* slice_update: x update begin end stride masks; update has the shape
+ * the slice of x selects; the output is x's type. */
+static int check_slice_update(Opd *c) {
+  const MilType *x = type(c, 0), *u = type(c, 1);
+  MilType want;
+  int rc = known(x) ? slice_shape(c, x, 2, &want) : 1;
+  if (rc)
+    return rc < 0 ? -1 : 0;
+  if (known(u) && !(u->rank == want.rank &&
+                    memcmp(u->dim, want.dim, sizeof *u->dim * u->rank) == 0)) {
+    char b1[256], b2[256];
+    want.dtype = u->dtype;
+    return fail(c, "update is %s; the slice is %s", type_str(b1, sizeof b1, u),
+                type_str(b2, sizeof b2, &want));
+  }
+  return check_out(c, x);
+}
+
+/* constexpr_cast: source_val in output_dtype. */
+static int check_constexpr_cast(Opd *c) { return retyped(c, 1); }
+
+/* constexpr_sparse_to_dense: iOS18 gives mask's shape, iOS16 shape's
+ * values; nonzero_data's dtype. */
+static int check_sparse_to_dense(Opd *c) {
+  const MilType *d = type(c, 0), *m = type(c, 1);
+  int64_t sh[MIL_MAX_RANK];
+  int k = has(c, 2) ? ints(c, 2, sh, MIL_MAX_RANK, 0) : -1;
+  if (!d || (!m && k < 0))
+    return 0;
+  MilType want = k >= 0 ? (MilType){.kind = MIL_TENSOR, .rank = k} : *m;
+  for (int i = 0; i < k; i++)
+    want.dim[i] = sh[i];
+  want.dtype = d->dtype;
+  return check_out(c, &want);
+}
+
+/* constexpr_lut_to_dense: iOS16 (lut [2^nbits], shape) gives shape; iOS18
+ * (lut [..., 2^nbits, vector size]) indices' shape; lut's dtype. */
+static int check_lut_to_dense(Opd *c) {
+  const MilType *ix = type(c, 0), *lut = type(c, 1);
+  int64_t sh[MIL_MAX_RANK];
+  int k = has(c, 2) ? ints(c, 2, sh, MIL_MAX_RANK, 0) : -1;
+  if (!lut || (!ix && k < 0))
+    return 0;
+  MilType want;
+  if (k >= 0) {
+    want = (MilType){.kind = MIL_TENSOR, .rank = k};
+    for (int i = 0; i < k; i++)
+      want.dim[i] = sh[i];
+  } else {
+    int64_t axis;
+    want = *ix;
+    int vs = lut->rank >= 1 ? (int)lut->dim[lut->rank - 1] : 1;
+    if (vs > 1 && has(c, 3) && int1(c, 3, &axis)) {
+      int a = norm_axis(axis, ix->rank);
+      if (a < 0)
+        return bad_axis(c, axis, ix->rank);
+      if (want.dim[a] >= 0)
+        want.dim[a] *= vs;
+    }
+  }
+  want.dtype = lut->dtype;
+  return check_out(c, &want);
+}
+
+static int check_crop_resize(Opd *c) {
+  return has(c, 1) || has(c, 2) ? 0 : fail(c, "missing operand 'roi'");
+}
+
+/* The state ops: read_state gives the state's tensor; write_state and
+ * the recurrent ops' operands are checked by the row alone. */
+static int check_none(Opd *c) {
+  (void)c;
+  return 0;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
 #define UNARY(name) {name, check_unary, "fp16 fp32", "x:T"}
@@ -979,6 +1519,93 @@ static int check_dequant(Opd *c) {
 #define ANY "*"
 
 static const Row defs[] = {
+  {"affine", check_none, "fp16 fp32",
+   "x:T transform_matrix:T output_height:i! output_width:i! sampling_mode:s! padding_mode:s! "
+   "padding_value:T coordinates_mode:s! align_corners:b!"},
+  {"argsort", check_argsort, "fp16 fp32 int32", "x:T axis?:i!=-1 ascending?:b!=false"},
+  {"band_part", check_unary, "fp16 fp32 int32 bool", "x:T lower?:i!=-1 upper?:i!=-1"},
+  {"batch_to_space", check_batch_to_space, "fp16 fp32", "x:T block_shape:i! crops:i!"},
+  {"constexpr_cast", check_constexpr_cast, ANY, "source_val output_dtype:s"},
+  {"constexpr_lut_to_dense", check_lut_to_dense, ANY, "indices lut shape? vector_axis?:i"},
+  {"constexpr_lut_to_sparse", check_none, ANY,
+   "indices_mask indices_nonzero_data lut vector_axis?:i"},
+  {"constexpr_sparse_blockwise_shift_scale", check_none, ANY,
+   "data_mask nonzero_data scale:f offset?"},
+  {"constexpr_sparse_to_dense", check_sparse_to_dense, ANY, "nonzero_data mask shape?"},
+  {"conv_transpose", check_conv_transpose, "fp16 fp32",
+   "x:T weight:f bias?:f pad?:i!=0 output_shape?:i! pad_type?:s!=valid strides?:i!=1 "
+   "dilations?:i!=1 groups?:i!=1"},
+  {"crop", check_crop, "fp16 fp32", "x:T crop_height:i! crop_width:i!"},
+  {"crop_resize", check_crop_resize, "fp16 fp32",   /* roi up to iOS16, boxes from iOS17 */
+   "x:T roi? boxes? box_indices? target_height?:i!=1 target_width?:i!=1 "
+   "normalized_coordinates?:b!=false spatial_scale?:f!=1 "
+   "box_coordinate_mode?:s!=CORNERS_HEIGHT_FIRST sampling_mode?:s!=DEFAULT pad_value?:f"},
+  {"cumsum", check_cumsum, "fp16 fp32 int32",
+   "x:T axis?:i!=0 exclusive?:b!=false reverse?:b!=false"},
+  {"depth_to_space", check_unfold, "fp16 fp32", "x:T block_size:i!"},
+  {"einsum", check_none, "fp16 fp32", "values:T equation:s!"},
+  {"fill", check_fill, "fp16 fp32 int32 bool", "shape:i value?:T"},
+  {"fill_like", check_fill_like, ANY, "ref_tensor value?"},
+  {"flatten2d", check_flatten2d, "fp16 fp32 int32 bool", "x:T axis?:i!=1"},
+  {"gru", check_none, "fp16 fp32",
+   "x:T initial_h:T weight_ih:T weight_hh:T bias?:T direction?:s!=forward "
+   "output_sequence?:b!=false recurrent_activation?:s!=sigmoid activation?:s!=tanh "
+   "reset_after?:b!=false input_bias?:T"},
+  {"logical_not", check_unary, "bool", "x:T"},
+  {"lstm", check_none, "fp16 fp32",
+   "x:T initial_h:T initial_c:T weight_ih:T weight_hh:T bias?:T peephole?:T weight_ih_back?:T "
+   "weight_hh_back?:T bias_back?:T peephole_back?:T direction?:s!=forward "
+   "output_sequence?:b!=false recurrent_activation?:s!=sigmoid cell_activation?:s!=tanh "
+   "activation?:s!=tanh clip?:f"},
+  {"non_zero", check_non_zero, "fp16 fp32 int32 bool", "x:T"},
+  {"one_hot", check_one_hot, "fp16 fp32 int32 bool",
+   "indices:i one_hot_vector_size:i axis?:i!=-1 on_value?:T off_value?:T"},
+  {"pixel_shuffle", check_unfold, "fp16 fp32", "x:T upscale_factor:i!"},
+  {"pixel_unshuffle", check_fold, "fp16 fp32", "x:T downscale_factor:i!"},
+  ACT1("prelu"),
+  {"range_1d", check_range_1d, "fp16 fp32 int32", "end:T start:T step:T"},
+  {"read_state", check_none, ANY, "input"},
+  {"resample", check_none, "fp16 fp32",
+   "x:T coordinates sampling_mode:s! padding_mode:s! padding_value:T coordinates_mode:s! "
+   "align_corners:b!"},
+  {"resize", check_none, "fp16 fp32 int32",
+   "x:T shape:i resized_dims:i! interpolation_mode?:s!=LINEAR sampling_mode?:s!=DEFAULT"},
+  {"resize_bilinear", check_resize_to, "fp16 fp32",
+   "x:T target_size_height?:i!=1 target_size_width?:i!=1 sampling_mode?:s!=DEFAULT"},
+  {"resize_nearest_neighbor", check_resize_to, "fp16 fp32",
+   "x:T target_size_height:i! target_size_width:i!"},
+  {"reverse", check_reverse, ANY, "x axes?:i!"},
+  {"reverse_sequence", check_reverse_sequence, ANY,
+   "x lengths:i seq_axis?:i!=0 batch_axis?:i!=0"},
+  {"rnn", check_none, "fp16 fp32",
+   "x:T initial_h:T weight_ih:T weight_hh:T bias?:T direction?:s!=forward "
+   "output_sequence?:b!=false activation?:s!=tanh"},
+  {"scatter", check_scatter, ANY,
+   "data:T indices:i updates:T axis?:i!=0 mode?:s!=add validate_indices?:b!"},
+  {"scatter_along_axis", check_scatter_along_axis, ANY,
+   "data:T indices:i updates:T axis?:i!=0 mode?:s!=add validate_indices?:b!"},
+  {"scatter_nd", check_scatter_nd, ANY,
+   "data:T indices:i updates:T mode?:s!=add validate_indices?:b!"},
+  {"select", check_select, "fp16 fp32 int32 bool", "cond:b a:T b:T"},
+  {"shape", check_shape, ANY, "x"},
+  {"slice_update", check_slice_update, ANY,
+   "x:T update:T begin:i end:i stride?:i=1 begin_mask?:b=false end_mask?:b=false "
+   "squeeze_mask?:b=false"},
+  {"sliding_windows", check_sliding_windows, ANY, "x axis:i! size:i! stride?:i!=1"},
+  ACT2("softplus_parametric"),
+  {"space_to_batch", check_space_to_batch, "fp16 fp32", "x:T block_shape:i! paddings:i!"},
+  {"space_to_depth", check_fold, "fp16 fp32", "x:T block_size:i!"},
+  {"stack", check_stack, ANY, "values:T axis:i!"},
+  {"tile", check_tile, ANY, "x reps:i"},
+  {"topk", check_topk, "fp16 fp32 int32 int16 int8 uint16 uint8",
+   "x:T k?:i!=1 axis?:i!=-1 ascending?:b!=false sort?:b!=true return_indices?:b!=true "
+   "output_indices_dtype?:s!=int32"},
+  {"upsample_bilinear", check_upsample, "fp16 fp32",
+   "x:T scale_factor_height?:*!=1 scale_factor_width?:*!=1 align_corners?:b!=true "
+   "half_pixel_centers?:b!"},
+  {"upsample_nearest_neighbor", check_upsample, "fp16 fp32",
+   "x:T scale_factor_height?:*!=1 scale_factor_width?:*!=1"},
+  {"write_state", check_none, ANY, "input data"},
   UNARY_INT("abs"), UNARY("acos"), BINARY("add"), UNARY("asin"), UNARY("atan"), UNARY("atanh"),
   POOL("avg_pool"),
   {"batch_norm", check_batch_norm, "fp16 fp32",
