@@ -927,6 +927,43 @@ START_TEST(opdef_output_types) {
 }
 END_TEST
 
+/* The second set of definitions infers what coremltools' rules give;
+ * each declared type below is worked out by hand: tile multiplies dims,
+ * stack inserts the count, conv_transpose grows (in - 1) * s + k, topk
+ * puts k on the axis (indices int32), one_hot appends the size, folds
+ * move b x b blocks, sliding_windows gives (D - size) / stride + 1
+ * windows of size, range_1d ceil((end - start) / step) values. */
+START_TEST(opdef_inferred_types) {
+  MilProg *p = parse_ok(
+      "program(1.3) { func main<ios18>(tensor<fp16, [2, 3]> x, tensor<fp16, [1, 1, 3, 3]> im, "
+      "tensor<int32, [3]> ix, tensor<fp16, [1, 4, 2, 2]> d) {\n"
+      "  tensor<fp16, [4, 9]> a = tile(reps = tensor<int32, [2]>([2, 3]), x = x);\n"
+      "  tensor<fp16, [2, 3, 2]> b = stack(axis = int32(-1), values = (x, x));\n"
+      "  tensor<fp16, [1, 1, 6, 6]> c = conv_transpose(strides = tensor<int32, [2]>([2, 2]), "
+      "weight = tensor<fp16, [1, 1, 2, 2]>([[[[1, 1], [1, 1]]]]), x = im);\n"
+      "  tensor<fp16, [2, 2]> v, tensor<int32, [2, 2]> i = topk(k = int32(2), x = x);\n"
+      "  tensor<fp32, [3, 5]> e = one_hot(indices = ix, on_value = fp32(1), off_value = fp32(0), "
+      "one_hot_vector_size = int32(5));\n"
+      "  tensor<fp16, [1, 1, 4, 4]> f = depth_to_space(block_size = int32(2), x = d);\n"
+      "  tensor<fp16, [1, 16, 1, 1]> g = space_to_depth(block_size = int32(2), x = d);\n"
+      "  tensor<fp16, [2, 2, 2]> h = sliding_windows(axis = int32(1), size = int32(2), x = x);\n"
+      "  tensor<int32, [4]> r = range_1d(end = int32(7), start = int32(0), step = int32(2));\n"
+      "  tensor<int32, [2]> s = shape(x = x);\n"
+      "  tensor<int32, [?, 2]> nz = non_zero(x = x);\n"
+      "  tensor<fp16, [2, 3]> t = select(a = x, b = fp16(0), cond = tensor<bool, [3]>([true, false, true]));\n"
+      "  tensor<fp16, [1, 1, 6, 6]> u = upsample_nearest_neighbor(scale_factor_height = fp32(2), "
+      "scale_factor_width = fp32(2), x = im);\n"
+      "  tensor<fp16, [1, 1, 1, 2]> w = crop(crop_height = tensor<int32, [2]>([1, 1]), "
+      "crop_width = tensor<int32, [2]>([0, 1]), x = im);\n"
+      "  tensor<fp16, [6]> fl = reshape(shape = tensor<int32, [1]>([6]), x = x);\n"
+      "  tensor<fp16, [2, 3]> cs = cumsum(axis = int32(1), x = x);\n"
+      "  tensor<int32, [2, 3]> as = argsort(axis = int32(0), x = x);\n"
+      "} -> (a); }");
+  ck_assert_int_eq(p->funcs[0].nops, 17);
+  mil_free(p);
+}
+END_TEST
+
 /* Each reference records where it was defined (an input: -(1 + index); an
  * op output: 1 + op index, output index), in its own function; the checks
  * look operands up through that, and a stale record falls back to a scan. */
@@ -1158,6 +1195,7 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pa, parse_string_values);
   tcase_add_test(pa, scan_cut_short);
   tcase_add_test(pa, opdef_output_types);
+  tcase_add_test(pa, opdef_inferred_types);
   tcase_add_test(pa, opdef_inferred_shapes);
   tcase_add_test(pa, parse_no_outputs);
   tcase_add_test(pa, parse_tuple_comma);
