@@ -1643,7 +1643,7 @@ static const Row defs[] = {
    "x:T y:T transpose_x?:b=false transpose_y?:b=false"},
   POOL("max_pool"), BINARY("maximum"), BINARY("minimum"), BINARY("mod"), BINARY("mul"),
   COMPARE("not_equal"),
-  {"pad", check_pad, ANY, "x pad:i mode?:s=constant constant_val?"},
+  {"pad", check_pad, ANY, "x pad:i mode?:s!=constant constant_val?"},
   {"pow", check_fdiv, "fp16 fp32 int32", "x:T y:T"},
   {"quantize", check_quantize, ANY, "input:f zero_point? scale:f axis?:i output_dtype:s"},
   {"real_div", check_fdiv, "fp16 fp32 int32", "x:T y:T"},
