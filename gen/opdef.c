@@ -1619,6 +1619,9 @@ static const Row defs[] = {
   {"conv", check_conv, "fp16 fp32",
    "x:T weight:f bias?:f strides?:i!=1 pad_type?:s!=valid pad?:i!=0 dilations?:i!=1 "
    "groups?:i!=1"},
+  {"conv_quantized", check_conv, "fp16 fp32",   /* check_conv's operand order, then its own */
+   "x:T weight:i bias? strides?:i!=1 pad_type?:s!=valid pad?:i!=0 dilations?:i!=1 groups?:i!=1 "
+   "quantization_type:s! nbits?:i!=8 quant_scale:T quant_bias:T"},
   UNARY("cos"), UNARY("cosh"),
   {"dequantize", check_dequant, ANY, "input:i scale:f zero_point? axis?:i"},
   ACT1("elu"), COMPARE("equal"), UNARY("erf"), UNARY("exp"), UNARY_INT("exp2"),
@@ -1653,7 +1656,8 @@ static const Row defs[] = {
   REDUCE("reduce_log_sum_exp"), REDUCE("reduce_max"), REDUCE("reduce_mean"),
   REDUCE("reduce_min"), REDUCE("reduce_prod"), REDUCE("reduce_sum"),
   REDUCE("reduce_sum_square"), UNARY("relu"), UNARY("relu6"),
-  {"reshape", check_reshape, ANY, "x shape:i"}, UNARY("round"),
+  {"reshape", check_reshape, ANY, "x shape:i"},
+  {"reshape_like", check_none, ANY, "x ref_tensors begins ends end_masks"}, UNARY("round"),
   {"rsqrt", check_unary, "fp16 fp32", "x:T epsilon?:f"},
   {"scaled_dot_product_attention", check_sdpa, "fp16 fp32", "query:T key:T value:T attn_mask?"},
   ACT2("scaled_tanh"), UNARY("sigmoid"), ACT2("sigmoid_hard"), UNARY_INT("sign"),
@@ -1789,6 +1793,8 @@ static int find_row(const char *op) {
     }
   }
 }
+
+bool opdef_defined(const char *op) { return find_row(op) >= 0; }
 
 /* ---- one check ---------------------------------------------------------------- */
 
