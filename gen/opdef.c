@@ -505,14 +505,22 @@ static int check_sdpa(Opd *c) {
 
 /* ---- tensor movement ---------------------------------------------------------- */
 
+/* Operand k (perm, reps), one integer per axis of x (operand 0): 0, -1,
+ * or 1 when not known. */
+static int per_axis(Opd *c, int k, int64_t *out) {
+  const MilType *x = type(c, 0);
+  int n = ints(c, k, out, MIL_MAX_RANK, 0);
+  if (!x || n < 0)
+    return 1;
+  return n == x->rank ? 0 : fail(c, "%s has %d entries; x has rank %d", oname(c, k), n, x->rank);
+}
+
 static int check_transpose(Opd *c) {
   const MilType *x = type(c, 0);
   int64_t perm[MIL_MAX_RANK];
-  int k = ints(c, 1, perm, MIL_MAX_RANK, 0);
-  if (!x || k < 0)
-    return 0;
-  if (k != x->rank)
-    return fail(c, "perm has %d entries; x has rank %d", k, x->rank);
+  int rc = per_axis(c, 1, perm), k = x ? x->rank : 0;
+  if (rc)
+    return rc < 0 ? -1 : 0;
   bool seen[MIL_MAX_RANK] = {false};
   for (int i = 0; i < k; i++) {
     if (perm[i] < -k || perm[i] >= k)
@@ -1005,11 +1013,9 @@ static int check_conv_transpose(Opd *c) {
 static int check_tile(Opd *c) {
   const MilType *x = type(c, 0);
   int64_t reps[MIL_MAX_RANK];
-  int k = ints(c, 1, reps, MIL_MAX_RANK, 0);
-  if (!x || k < 0)
-    return 0;
-  if (k != x->rank)
-    return fail(c, "reps has %d entries; x has rank %d", k, x->rank);
+  int rc = per_axis(c, 1, reps), k = x ? x->rank : 0;
+  if (rc)
+    return rc < 0 ? -1 : 0;
   MilType want = *x;
   for (int i = 0; i < k; i++) {
     if (reps[i] < 1)
