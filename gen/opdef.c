@@ -772,16 +772,20 @@ static int check_argreduce(Opd *c) { return reduce_common(c, true); }
 /* Normalisations keep x's type. */
 static int check_norm(Opd *c) { return check_unary(c); }
 
-/* layer_norm: x axes gamma beta epsilon; the axes must be x's. */
-static int check_layer_norm(Opd *c) {
+/* The axes operand k names (none when absent) are x's: 0 or -1. */
+static int axes_of_x(Opd *c, int k) {
   const MilType *x = type(c, 0);
   int64_t ax[MIL_MAX_RANK];
-  int k = x ? ints(c, 1, ax, MIL_MAX_RANK, 0) : 0;
-  for (int i = 0; i < k; i++)
+  int n = x ? ints(c, k, ax, MIL_MAX_RANK, 0) : 0;
+  for (int i = 0; i < n; i++)
     if (norm_axis(ax[i], x->rank) < 0)
       return bad_axis(c, ax[i], x->rank);
-  return check_unary(c);
+  return 0;
 }
+
+/* layer_norm (x axes gamma beta epsilon), reverse (x axes) and cumsum
+ * (x axis ...): the axes are x's, the output x's type. */
+static int check_axes(Opd *c) { return axes_of_x(c, 1) < 0 ? -1 : check_unary(c); }
 
 /* batch_norm: x mean variance gamma beta epsilon, one value per channel. */
 static int check_batch_norm(Opd *c) {
@@ -1163,33 +1167,9 @@ static int check_argsort(Opd *c) {
   return check_out(c, &want);
 }
 
-/* cumsum, reverse, band_part, reverse_sequence: x's type, axes in range. */
-static int check_cumsum(Opd *c) {
-  const MilType *x = type(c, 0);
-  int64_t axis;
-  if (x && int1(c, 1, &axis) && norm_axis(axis, x->rank) < 0)
-    return bad_axis(c, axis, x->rank);
-  return check_unary(c);
-}
-
-static int check_reverse(Opd *c) {
-  const MilType *x = type(c, 0);
-  int64_t ax[MIL_MAX_RANK];
-  int k = x && has(c, 1) ? ints(c, 1, ax, MIL_MAX_RANK, 0) : 0;
-  for (int i = 0; i < k; i++)
-    if (norm_axis(ax[i], x->rank) < 0)
-      return bad_axis(c, ax[i], x->rank);
-  return check_unary(c);
-}
-
+/* reverse_sequence: x lengths seq_axis batch_axis. */
 static int check_reverse_sequence(Opd *c) {
-  const MilType *x = type(c, 0);
-  int64_t sa, ba;
-  if (x && int1(c, 2, &sa) && norm_axis(sa, x->rank) < 0)
-    return bad_axis(c, sa, x->rank);
-  if (x && int1(c, 3, &ba) && norm_axis(ba, x->rank) < 0)
-    return bad_axis(c, ba, x->rank);
-  return check_unary(c);
+  return axes_of_x(c, 2) < 0 || axes_of_x(c, 3) < 0 ? -1 : check_unary(c);
 }
 
 /* one_hot: indices gain an axis of one_hot_vector_size, in on_value's
@@ -1546,7 +1526,7 @@ static const Row defs[] = {
    "x:T roi? boxes? box_indices? target_height?:i!=1 target_width?:i!=1 "
    "normalized_coordinates?:b!=false spatial_scale?:f!=1 "
    "box_coordinate_mode?:s!=CORNERS_HEIGHT_FIRST sampling_mode?:s!=DEFAULT pad_value?:f"},
-  {"cumsum", check_cumsum, "fp16 fp32 int32",
+  {"cumsum", check_axes, "fp16 fp32 int32",
    "x:T axis?:i!=0 exclusive?:b!=false reverse?:b!=false"},
   {"depth_to_space", check_unfold, "fp16 fp32", "x:T block_size:i!"},
   {"einsum", check_none, "fp16 fp32", "values:T equation:s!"},
@@ -1580,7 +1560,7 @@ static const Row defs[] = {
    "x:T target_size_height?:i!=1 target_size_width?:i!=1 sampling_mode?:s!=DEFAULT"},
   {"resize_nearest_neighbor", check_resize_to, "fp16 fp32",
    "x:T target_size_height:i! target_size_width:i!"},
-  {"reverse", check_reverse, ANY, "x axes?:i!"},
+  {"reverse", check_axes, ANY, "x axes?:i!"},
   {"reverse_sequence", check_reverse_sequence, ANY,
    "x lengths:i seq_axis?:i!=0 batch_axis?:i!=0"},
   {"rnn", check_none, "fp16 fp32",
@@ -1642,7 +1622,7 @@ static const Row defs[] = {
   {"instance_norm", check_norm, "fp16 fp32", "x:T gamma?:f beta?:f epsilon?:f"},
   {"inverse", check_unary, "fp16 fp32", "x:T epsilon?:f"},
   {"l2_norm", check_norm, "fp16 fp32", "x:T epsilon?:f"}, POOL("l2_pool"),
-  {"layer_norm", check_layer_norm, "fp16 fp32", "x:T axes?:i gamma?:f beta?:f epsilon?:f"},
+  {"layer_norm", check_axes, "fp16 fp32", "x:T axes?:i gamma?:f beta?:f epsilon?:f"},
   ACT1("leaky_relu"), COMPARE("less"), COMPARE("less_equal"),
   {"linear", check_linear, "fp16 fp32 int32", "x:T weight:T bias?:T"}, ACT2("linear_activation"),
   {"local_response_norm", check_norm, "fp16 fp32", "x:T size:i alpha?:f beta?:f k?:f"},
