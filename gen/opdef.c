@@ -837,16 +837,22 @@ static int along_axis_fits(Opd *c, const MilType *x, const MilType *ix, int a) {
   return 0;
 }
 
-static int check_gather_along_axis(Opd *c) {
+/* gather_along_axis and scatter_along_axis: x (operand 0) and indices
+ * (1) along the axis operand k names: 0, -1, or 1 when not known. */
+static int along_axis(Opd *c, int k) {
   const MilType *x = type(c, 0), *ix = type(c, 1);
   int64_t axis;
-  if (!x || !ix || !int1(c, 2, &axis))
-    return 0;
+  if (!x || !ix || !int1(c, k, &axis))
+    return 1;
   int a = norm_axis(axis, x->rank);
-  if (a < 0)
-    return bad_axis(c, axis, x->rank);
-  if (along_axis_fits(c, x, ix, a) < 0)
-    return -1;
+  return a < 0 ? bad_axis(c, axis, x->rank) : along_axis_fits(c, x, ix, a);
+}
+
+static int check_gather_along_axis(Opd *c) {
+  const MilType *x = type(c, 0), *ix = type(c, 1);
+  int rc = along_axis(c, 2);
+  if (rc)
+    return rc < 0 ? -1 : 0;
   MilType want = *ix;
   want.dtype = x->dtype;
   return check_out(c, &want);
@@ -1093,16 +1099,9 @@ static int check_scatter(Opd *c) {
 
 static int check_scatter_along_axis(Opd *c) {
   const MilType *x = type(c, 0), *ix = type(c, 1), *u = type(c, 2);
-  int64_t axis;
-  if (scatter_mode(c, 4) < 0)
-    return -1;
-  if (!x || !ix || !int1(c, 3, &axis))
-    return 0;
-  int a = norm_axis(axis, x->rank);
-  if (a < 0)
-    return bad_axis(c, axis, x->rank);
-  if (along_axis_fits(c, x, ix, a) < 0)
-    return -1;
+  int rc = scatter_mode(c, 4) < 0 ? -1 : along_axis(c, 3);
+  if (rc)
+    return rc < 0 ? -1 : 0;
   if (known(u) && known(ix) && !(u->rank == ix->rank &&
                                  memcmp(u->dim, ix->dim, sizeof *u->dim * u->rank) == 0))
     return fail(c, "updates and indices differ in shape");
