@@ -111,17 +111,22 @@ static bool streq(const char *a, const char *b) {
 }
 
 /* The const op defining operand k (a reference), or NULL. */
-static const MilOp *const_op(const Opd *c, int k) {
+static inline const MilOp *const_op(const Opd *c, int k) {
   if (c->def[k] < 0)
     return NULL;
   const MilOp *op = &c->f->ops[c->def[k]];
-  return op->nouts == 1 && streq(op->op, "const") ? op : NULL;
+  const char *s = op->op;   /* streq(s, "const"), unrolled: it runs for most parameters */
+  return op->nouts == 1 && s[0] == 'c' && s[1] == 'o' && s[2] == 'n' && s[3] == 's' &&
+                 s[4] == 't' && s[5] == '\0'
+             ? op
+             : NULL;
 }
 static const char *oname(const Opd *c, int k) { return c->o[k].name; }
 
 /* The tensor type a binding reads (a ref or an inline value); *def the op
  * defining a ref (-1 for an input or an inline value). */
-static const MilType *bind_type(const MilFunc *f, int opi, const MilBind *b, int *def) {
+static inline const MilType *bind_type(const MilFunc *f, int opi, const MilBind *b,
+                                        int *def) {
   const MilType *t = NULL;
   *def = -1;
   int d = b->def - 1;
@@ -150,7 +155,7 @@ static const MilValue *cval(const Opd *c, int k) {
     return b->val;
   const MilOp *op = b->kind == MIL_BREF ? const_op(c, k) : NULL;
   for (int i = 0; op && i < op->nattrs; i++)
-    if (streq(op->attrs[i].name, "val"))
+    if (op->attrs[i].name[0] == 'v' && streq(op->attrs[i].name, "val"))
       return op->attrs[i].val;
   return NULL;
 }
@@ -218,7 +223,7 @@ static int bad_axis(Opd *c, int64_t a, int r) {
  * '?' on either side takes any size. */
 static int check_out_k(Opd *c, int k, const MilType *want) {
   const MilType *t = k < c->op->nouts ? c->op->outs[k].type : NULL;
-  if (!t || t->kind != MIL_TENSOR)
+  if (!t || t == want || t->kind != MIL_TENSOR)   /* the parser shares equal types */
     return 0;
   bool same = t->dtype == want->dtype && t->rank == want->rank;
   for (int i = 0; same && i < t->rank; i++)
@@ -257,7 +262,11 @@ static int check_unary(Opd *c) {
  * and x's dtype, bool for comparisons and logical ops. */
 static int broadcast(Opd *c, bool to_bool) {
   const MilType *x = type(c, 0), *y = type(c, 1);
-  if (!known(x) || !known(y) || x->dtype != y->dtype)
+  if (!x || !y || x->dtype != y->dtype)
+    return 0;
+  if (!to_bool && (x == y || y->rank == 0))   /* x's shape: most elementwise ops */
+    return known(x) ? check_out(c, x) : 0;
+  if (!known(x) || !known(y))
     return 0;
   MilType want = {.kind = MIL_TENSOR, .dtype = to_bool ? MIL_BOOL : x->dtype};
   want.rank = x->rank > y->rank ? x->rank : y->rank;
@@ -1666,6 +1675,7 @@ static struct {
   Opnd o[NDEFS][MAXO];
   unsigned char no[NDEFS];
   uint32_t tdom[NDEFS];         /* bit per MilDtype; all bits for "*" */
+  bool attrs[NDEFS];            /* a constexpr op: its operands are attributes */
   short slot[HASHN];            /* 1 + row, or 0 */
   char pool[16384];             /* the specs, split into words */
 } tab;
@@ -1738,6 +1748,7 @@ static void parse_row(int r, size_t *used) {
     s += k + (s[k] == ' ');
   }
   tab.tdom[r] = m;
+  tab.attrs[r] = strncmp(row->op, "constexpr_", 10) == 0;
   for (int k = 0; k < n; k++) {
     Opnd *o = &tab.o[r][k];
     o->dts = o->cls == 'T' ? m : o->cls == '*' ? ~0u : 0;
@@ -1762,10 +1773,10 @@ static void tab_init(void) {
 /* The parser interns op names, so a program's ops of one kind share one
  * pointer: a small cache by pointer skips the hash. An entry is trusted
  * only while its row's name still matches (memory is reused). */
-static _Thread_local struct { const char *p; int r; } row_cache[16];
+static _Thread_local struct { const char *p; int r; } row_cache[64];
 
 static int find_row(const char *op) {
-  unsigned ci = (unsigned)((uintptr_t)op >> 4) & 15;
+  unsigned ci = (unsigned)(((uintptr_t)op * 0x9E3779B97F4A7C15u) >> 58);
   if (row_cache[ci].p == op && streq(defs[row_cache[ci].r].op, op))
     return row_cache[ci].r;
   pthread_once(&tab_once, tab_init);
@@ -1784,7 +1795,7 @@ bool opdef_defined(const char *op) { return find_row(op) >= 0; }
 /* ---- one check ---------------------------------------------------------------- */
 
 /* The row operand named s, or -1: the first two bytes tell most apart. */
-static int operand_index(const Opd *c, const char *s) {
+static inline int operand_index(const Opd *c, const char *s) {
   unsigned key = (unsigned char)s[0] | (s[0] ? (unsigned)(unsigned char)s[1] << 8 : 0);
   for (int k = 0; k < c->no; k++)
     if (c->o[k].key == key && (key < 256 || streq(c->o[k].name + 2, s + 2)))
@@ -1853,7 +1864,8 @@ static inline int bind(Opd *c, const char *name, const MilBind *a, const MilValu
 
 int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
   const MilOp *op = &f->ops[opi];
-  if (streq(op->op, "const"))   /* most ops of a program, and none to check */
+  const char *s = op->op;   /* const: most ops of a program, and none to check */
+  if (s[0] == 'c' && s[1] == 'o' && s[2] == 'n' && s[3] == 's' && s[4] == 't' && !s[5])
     return 0;
   int r = find_row(op->op);
   if (r < 0)
@@ -1864,7 +1876,7 @@ int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
     c.b[k] = NULL, c.a[k] = NULL, c.t[k] = NULL, c.def[k] = -1;
   for (int i = 0; i < op->nargs; i++)
     bind(&c, op->args[i].name, &op->args[i].bind, NULL);
-  for (int i = 0; i < op->nattrs; i++)   /* constexpr ops' operands; "name" is no operand */
+  for (int i = 0; tab.attrs[r] && i < op->nattrs; i++)   /* constexpr ops' operands */
     if (op->attrs[i].val && !streq(op->attrs[i].name, "name"))
       bind(&c, op->attrs[i].name, NULL, op->attrs[i].val);
   int tk = -1;
