@@ -219,6 +219,13 @@ static int bad_axis(Opd *c, int64_t a, int r) {
   return fail(c, "axis %lld is out of range for rank %d", (long long)a, r);
 }
 
+/* Sizes and factors above 2^31 are refused before any arithmetic on
+ * them: a dim is at most 2^31 - 1, and int64 products stay exact. */
+enum { BIG = 2147483647 };
+static int too_big(Opd *c, const char *what, int64_t v) {
+  return fail(c, "%s %lld is too large", what, (long long)v);
+}
+
 /* The declared type of output k against the type the op computes; a
  * '?' on either side takes any size. */
 static int check_out_k(Opd *c, int k, const MilType *want) {
@@ -359,6 +366,8 @@ static int window_params(Opd *c, Win w, int sp, WinVal *v) {
                   (long long)v->d[i]);
     if (v->pad[2 * i] < 0 || v->pad[2 * i + 1] < 0)
       return fail(c, "pad has a negative entry");
+    if (v->s[i] > BIG || v->d[i] > BIG || v->pad[2 * i] > BIG || v->pad[2 * i + 1] > BIG)
+      return fail(c, "strides, dilations or pad on spatial axis %d are too large", i);
   }
   return 0;
 }
@@ -575,6 +584,8 @@ static int check_reshape(Opd *c) {
       return fail(c, "shape entry %lld is not a size, 0 or -1", (long long)sh[i]);
     if (v < 0)
       all = false;
+    if (v > BIG)
+      return too_big(c, "shape entry", v);
     want.dim[i] = v;
     if (v >= 0)
       prod *= v;
@@ -1039,6 +1050,8 @@ static int check_tile(Opd *c) {
   for (int i = 0; i < k; i++) {
     if (reps[i] < 1)
       return fail(c, "reps[%d] is %lld; it must be at least 1", i, (long long)reps[i]);
+    if (reps[i] > BIG)
+      return too_big(c, "reps entry", reps[i]);
     if (want.dim[i] >= 0)
       want.dim[i] *= reps[i];
   }
@@ -1247,6 +1260,8 @@ static int check_range_1d(Opd *c) {
   if (step == 0)
     return fail(c, "step is 0");
   double n = (end - start) / step;
+  if (!(n < 1e15))   /* NaN, or more values than any tensor holds */
+    return n > 0 ? fail(c, "the range would have %g values", n) : 0;
   int64_t len = n <= 0 ? 0 : (int64_t)n + ((double)(int64_t)n < n);
   MilType want = {.kind = MIL_TENSOR, .dtype = e->dtype, .rank = 1, .dim = {len}};
   return check_out(c, &want);
@@ -1273,9 +1288,10 @@ static int check_select(Opd *c) {
   if (!known(t[0]) || !known(t[1]) || !known(t[2]))
     return 0;
   MilType want = {.kind = MIL_TENSOR, .dtype = t[1]->dtype};
-  int r = broadcast_dims(t[1]->dim, t[1]->rank, t[2]->dim, t[2]->rank, want.dim);
+  int64_t ab[MIL_MAX_RANK];
+  int r = broadcast_dims(t[1]->dim, t[1]->rank, t[2]->dim, t[2]->rank, ab);
   if (r >= 0)
-    r = broadcast_dims(t[0]->dim, t[0]->rank, want.dim, r, want.dim);
+    r = broadcast_dims(t[0]->dim, t[0]->rank, ab, r, want.dim);
   if (r < 0) {
     char b0[256], b1[256], b2[256];
     return fail(c, "cannot broadcast cond %s, a %s and b %s", type_str(b0, sizeof b0, t[0]),
@@ -1297,6 +1313,8 @@ static int rearrange(Opd *c, bool fold) {
     return fail(c, "x has rank %d; it must be 4", x->rank);
   if (b < 1)
     return fail(c, "%s is %lld; it must be at least 1", oname(c, 1), (long long)b);
+  if (b > 65535)
+    return too_big(c, oname(c, 1), b);
   MilType want = *x;
   if (fold) {
     if (x->dim[2] % b || x->dim[3] % b)
@@ -1327,6 +1345,8 @@ static int batch_space(Opd *c, bool to_batch) {
   for (int i = 0; i < 2; i++) {
     if (bs[i] < 1 || p[2 * i] < 0 || p[2 * i + 1] < 0)
       return fail(c, "block_shape must be positive and %s not negative", oname(c, 2));
+    if (bs[i] > 65535 || p[2 * i] > BIG || p[2 * i + 1] > BIG)
+      return fail(c, "block_shape or %s is too large", oname(c, 2));
     int64_t d = x->dim[2 + i];
     if (to_batch) {
       d += p[2 * i] + p[2 * i + 1];
@@ -1401,7 +1421,10 @@ static int check_upsample(Opd *c) {
     sh = 1;
   if (!has(c, 2))
     sw = 1;
-  return resized(c, (int64_t)(x->dim[x->rank - 2] * sh), (int64_t)(x->dim[x->rank - 1] * sw));
+  double h = (double)x->dim[x->rank - 2] * sh, w = (double)x->dim[x->rank - 1] * sw;
+  if (!(h < BIG && w < BIG))   /* NaN too */
+    return fail(c, "scale factors %g, %g give a result too large", sh, sw);
+  return resized(c, (int64_t)(h > 0 ? h : 0), (int64_t)(w > 0 ? w : 0));
 }
 
 static int check_resize_to(Opd *c) {
@@ -1417,6 +1440,8 @@ static int check_crop(Opd *c) {
     return 0;
   if (ch[0] < 0 || ch[1] < 0 || cw[0] < 0 || cw[1] < 0)
     return fail(c, "crop_height and crop_width must not be negative");
+  if (ch[0] > BIG || ch[1] > BIG || cw[0] > BIG || cw[1] > BIG)
+    return fail(c, "crop_height or crop_width is too large");
   return resized(c, x->dim[x->rank - 2] - ch[0] - ch[1], x->dim[x->rank - 1] - cw[0] - cw[1]);
 }
 

@@ -958,8 +958,10 @@ START_TEST(opdef_inferred_types) {
       "  tensor<fp16, [6]> fl = reshape(shape = tensor<int32, [1]>([6]), x = x);\n"
       "  tensor<fp16, [2, 3]> cs = cumsum(axis = int32(1), x = x);\n"
       "  tensor<int32, [2, 3]> as = argsort(axis = int32(0), x = x);\n"
+      "  tensor<fp16, [2, 3]> se = select(a = tensor<fp16, [3]>([1, 2, 3]), b = fp16(0), "
+      "cond = tensor<bool, [2, 1]>([[true], [false]]));\n"
       "} -> (a); }");
-  ck_assert_int_eq(p->funcs[0].nops, 17);
+  ck_assert_int_eq(p->funcs[0].nops, 18);
   mil_free(p);
 }
 END_TEST
