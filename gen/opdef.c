@@ -9,7 +9,8 @@
  * row's T list allows, the same for every T operand), f (fp16 or fp32), i
  * (an integer), b (bool), s (string) or * (anything, as when absent); a
  * default is an integer, true/false, or a word (a string); a '!' after
- * the class says the operand must be a constant. The specs are
+ * the class says the operand must be a constant, a '#' that the check
+ * reads the value of a tensor operand (not only its type). The specs are
  * parsed once, on the first check. A check binds the op's arguments and
  * attributes to the row's operands in one pass (constexpr ops take their
  * operands as attributes), refuses a missing operand or a wrong dtype, then
@@ -33,6 +34,7 @@ typedef struct Opnd {
   char cls;             /* T f i b s * */
   bool opt;
   bool cst;             /* it must be a constant (a '!' after the class) */
+  bool val;             /* a tensor operand whose value the check reads ('#') */
   const char *defs;     /* a default word, or NULL */
   int64_t defi;         /* a default integer (or bool) */
   bool hasdef;
@@ -1549,7 +1551,7 @@ static const Row defs[] = {
    "x:T mean:f variance:f gamma?:f beta?:f epsilon?:f"},
   {"batch_to_space", check_batch_to_space, "fp16 fp32", "x:T block_shape:i! crops:i!"},
   {"cast", check_cast, ANY, "x dtype:s"}, UNARY("ceil"), ACT2("clamped_relu"),
-  {"clip", check_clip, "fp16 fp32", "x:T alpha:f beta:f"},
+  {"clip", check_clip, "fp16 fp32", "x:T alpha:f#! beta:f#!"},
   {"concat", check_concat, ANY, "values:T axis:i! interleave?:b!=false"},
   {"constexpr_affine_dequantize", check_dequant, ANY,
    "quantized_data:i scale:f zero_point axis:i"},
@@ -1624,7 +1626,7 @@ static const Row defs[] = {
   {"pixel_unshuffle", check_fold, "fp16 fp32", "x:T downscale_factor:i!"},
   {"pow", check_fdiv, "fp16 fp32 int32", "x:T y:T"}, ACT1("prelu"),
   {"quantize", check_quantize, ANY, "input:f zero_point? scale:f axis?:i output_dtype:s"},
-  {"range_1d", check_range_1d, "fp16 fp32 int32", "end:T start:T step:T"},
+  {"range_1d", check_range_1d, "fp16 fp32 int32", "end:T# start:T# step:T#"},
   {"read_state", check_none, ANY, "input"}, {"real_div", check_fdiv, "fp16 fp32 int32", "x:T y:T"},
   {"reduce_argmax", check_argreduce, "fp16 fp32 int32", "x:T axis?:i!=-1 keep_dims?:b!=false"},
   {"reduce_argmin", check_argreduce, "fp16 fp32 int32", "x:T axis?:i!=-1 keep_dims?:b!=false"},
@@ -1743,7 +1745,11 @@ static void parse_row(int r, size_t *used) {
     if (colon) {
       *colon = '\0';
       o->cls = colon[1];
-      o->cst = o->cls && colon[2] == '!';
+      for (const char *m = colon + 2; o->cls && *m; m++)
+        if (*m == '!')
+          o->cst = true;
+        else if (*m == '#')
+          o->val = true;
       if (!o->cls || !strchr("Tfibs*", o->cls))
         tab_bad(row->op, "an unknown operand class");
     }
@@ -1874,14 +1880,130 @@ static bool is_const(const Opd *c, int k) {
 static inline int bind(Opd *c, const char *name, const MilBind *a, const MilValue *v) {
   int k = operand_index(c, name);
   if (k < 0)
-    return 0;   /* an operand the row does not list: the backend's to judge */
+    return -1;   /* an operand the row does not list: the backend's to judge */
   c->b[k] = a;
   c->a[k] = v;
   c->def[k] = -1;
   const MilType *t = a ? (a->kind == MIL_BLIST ? NULL : bind_type(c->f, c->opi, a, &c->def[k]))
                        : v->type;
   c->t[k] = t && t->kind == MIL_TENSOR ? t : NULL;
-  return 0;
+  return k;
+}
+
+/* ---- the same check again ------------------------------------------------------
+ * A program repeats its layers: an op whose operands have the very types
+ * (the parser shares equal types), whose parameters are the very values,
+ * and whose outputs the very types of the last op of its kind that passed
+ * in the same function passes too. memo[] names such ops, one per row
+ * and first output type (the hash of both picks the entry); the comparison
+ * reads both ops as they are now, so a stale entry (another function at
+ * the same address) is only a miss. Ops already checked are taken as not
+ * changed since. */
+/* The type a resolved reference reads, or NULL (then no memo). */
+static inline const MilType *ref_type(const MilFunc *f, int opi, const MilBind *b) {
+  int d = b->def;
+  if (d > 0 && d - 1 < opi && b->out < f->ops[d - 1].nouts &&
+      f->ops[d - 1].outs[b->out].name == b->ref)
+    return f->ops[d - 1].outs[b->out].type;
+  if (d < 0 && -d - 1 < f->ninputs &&
+      (f->inputs[-d - 1].name == b->ref || streq(f->inputs[-d - 1].name, b->ref)))
+    return f->inputs[-d - 1].type;
+  return NULL;
+}
+
+static _Thread_local struct {
+  const MilFunc *f;
+  int opi;
+  const MilArg *args;   /* the op's arrays when it passed: a rewritten op is a miss */
+  const MilVar *outs;
+  uint32_t vmask;       /* bit i: argument i's value is read, not only its type */
+} memo[1024];
+
+/* The entry for op: a hash of its row, its first output's type and its
+ * first two arguments' types (equal ops of one kind differ there most). */
+static unsigned memo_slot(const MilFunc *f, int opi, int r) {
+  const MilOp *op = &f->ops[opi];
+  uint64_t h = (uint64_t)r;
+  if (op->nouts)
+    h = (h ^ (uintptr_t)op->outs[0].type) * 0x9E3779B97F4A7C15u;
+  for (int i = 0; i < op->nargs && i < 2; i++) {
+    const MilBind *b = &op->args[i].bind;
+    const MilType *t = b->kind == MIL_BREF ? ref_type(f, opi, b)
+                       : b->kind == MIL_BVAL && b->val ? b->val->type : NULL;
+    h = (h ^ (uintptr_t)t) * 0x9E3779B97F4A7C15u;
+  }
+  return (unsigned)(h >> 54);
+}
+
+/* Two parameter values alike: the same value, or constants of one type
+ * and equal elements. */
+static bool same_value(const MilValue *a, const MilValue *b) {
+  if (a == b)
+    return true;
+  if (!a || !b || a->type != b->type || a->kind != MIL_VDATA || b->kind != MIL_VDATA ||
+      a->n != b->n || a->n > 64)
+    return false;
+  if (a->i && b->i)
+    return memcmp(a->i, b->i, sizeof *a->i * (size_t)a->n) == 0;
+  if (a->f && b->f)
+    return memcmp(a->f, b->f, sizeof *a->f * (size_t)a->n) == 0;
+  if (a->s && b->s) {
+    for (int64_t i = 0; i < a->n; i++)
+      if (!streq(a->s[i], b->s[i]))
+        return false;
+    return true;
+  }
+  return false;
+}
+
+/* The constant a binding reads (inline, or a const op's val), or NULL. */
+static const MilValue *bind_const(const MilFunc *f, int opi, const MilBind *b) {
+  if (b->kind == MIL_BVAL)
+    return b->val;
+  if (!ref_type(f, opi, b) || b->def <= 0)
+    return NULL;
+  const MilOp *op = &f->ops[b->def - 1];
+  const char *s = op->op;
+  if (op->nouts != 1 || !(s[0] == 'c' && s[1] == 'o' && s[2] == 'n' && s[3] == 's' &&
+                          s[4] == 't' && !s[5]))
+    return NULL;
+  for (int i = 0; i < op->nattrs; i++)
+    if (op->attrs[i].name[0] == 'v' && streq(op->attrs[i].name, "val"))
+      return op->attrs[i].val;
+  return NULL;
+}
+
+static bool same_as_memo(const MilFunc *f, int opi, unsigned m) {
+  if (memo[m].f != f || memo[m].opi >= opi || memo[m].opi >= f->nops)
+    return false;
+  const MilOp *op = &f->ops[opi], *p = &f->ops[memo[m].opi];
+  if ((p->op != op->op && !streq(p->op, op->op)) || p->args != memo[m].args ||
+      p->outs != memo[m].outs ||
+      p->nargs != op->nargs || p->nouts != op->nouts)
+    return false;
+  for (int i = 0; i < op->nargs; i++) {
+    const MilBind *a = &op->args[i].bind, *b = &p->args[i].bind;
+    if (op->args[i].name != p->args[i].name || a->kind != b->kind || a->kind == MIL_BLIST)
+      return false;
+    if (memo[m].vmask >> i & 1) {   /* the same value: the same definition, or alike */
+      if (a->kind == MIL_BREF && a->def == b->def && a->out == b->out && ref_type(f, opi, a))
+        continue;
+      if (!same_value(bind_const(f, opi, a), bind_const(f, opi, b)))
+        return false;
+    } else if (a->kind == MIL_BREF && a->def == b->def && a->out == b->out &&
+               ref_type(f, opi, a)) {
+      continue;   /* the same value */
+    } else {
+      const MilType *ta = a->kind == MIL_BVAL ? (a->val ? a->val->type : NULL) : ref_type(f, opi, a);
+      const MilType *tb = b->kind == MIL_BVAL ? (b->val ? b->val->type : NULL) : ref_type(f, opi, b);
+      if (!ta || ta != tb)
+        return false;
+    }
+  }
+  for (int i = 0; i < op->nouts; i++)
+    if (op->outs[i].type != p->outs[i].type)
+      return false;
+  return true;
 }
 
 int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
@@ -1892,12 +2014,20 @@ int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
   int r = find_row(op->op);
   if (r < 0)
     return 0;
+  bool memo_ok = !tab.attrs[r] && op->nargs <= 32;
+  unsigned m = memo_slot(f, opi, r);
+  if (memo_ok && same_as_memo(f, opi, m))
+    return 0;
   Opd c;   /* not zeroed whole: only the row's operands are used */
   c.f = f, c.opi = opi, c.op = op, c.o = tab.o[r], c.no = tab.no[r], c.msg = msg, c.n = n;
   for (int k = 0; k < c.no; k++)
     c.b[k] = NULL, c.a[k] = NULL, c.t[k] = NULL, c.def[k] = -1;
-  for (int i = 0; i < op->nargs; i++)
-    bind(&c, op->args[i].name, &op->args[i].bind, NULL);
+  uint32_t vmask = 0;
+  for (int i = 0; i < op->nargs; i++) {
+    int k = bind(&c, op->args[i].name, &op->args[i].bind, NULL);
+    if (k < 0 || (c.o[k].cls != 'T' && c.o[k].cls != 'f') || c.o[k].cst || c.o[k].val)
+      vmask |= 1u << (i & 31);
+  }
   for (int i = 0; tab.attrs[r] && i < op->nattrs; i++)   /* constexpr ops' operands */
     if (op->attrs[i].val && !streq(op->attrs[i].name, "name"))
       bind(&c, op->attrs[i].name, NULL, op->attrs[i].val);
@@ -1925,5 +2055,10 @@ int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
           return -1;
       }
   }
-  return defs[r].check(&c);
+  if (defs[r].check(&c) < 0)
+    return -1;
+  if (memo_ok)
+    memo[m].f = f, memo[m].opi = opi, memo[m].args = op->args, memo[m].outs = op->outs,
+    memo[m].vmask = vmask;
+  return 0;
 }

@@ -888,6 +888,15 @@ START_TEST(opdef_output_types) {
      "t.mil:2:3: error: constexpr_affine_dequantize: output 'a' is declared tensor<fp16, [4]>, but the op "
      "computes tensor<fp32, [4]>"},
     {"  tensor<fp16, [2, 3]> a = conv(x = x);\n", "t.mil:2:3: error: conv: missing operand 'weight'"},
+    /* an op like one that passed, but for a parameter's value: checked again */
+    {"  tensor<fp16, [2, 3]> a = softmax(axis = int32(1), x = x);\n"
+     "  tensor<fp16, [2, 3]> b = softmax(axis = int32(2), x = x);\n",
+     "t.mil:3:3: error: softmax: axis 2 is out of range for rank 2"},
+    {"  tensor<int32, [2]> p = const()[val = tensor<int32, [2]>([1, 0])];\n"
+     "  tensor<int32, [2]> q = const()[val = tensor<int32, [2]>([1, 1])];\n"
+     "  tensor<fp16, [3, 2]> a = transpose(perm = p, x = x);\n"
+     "  tensor<fp16, [3, 2]> b = transpose(perm = q, x = x);\n",
+     "t.mil:5:3: error: transpose: perm is not a permutation: 1 appears twice"},
     {"  tensor<int8, [2]> i = const()[val = tensor<int8, [2]>([1, 2])];\n"
      "  tensor<int8, [2]> a = relu(x = i);\n",
      "t.mil:3:3: error: relu: operand 'x' is int8; the op takes fp16, fp32"},
