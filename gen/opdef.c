@@ -1919,11 +1919,11 @@ static _Thread_local struct {
   uint32_t vmask;       /* bit i: argument i's value is read, not only its type */
 } memo[1024];
 
-/* The entry for op: a hash of its row, its first output's type and its
+/* The entry for op: a hash of its name, its first output's type and its
  * first two arguments' types (equal ops of one kind differ there most). */
-static unsigned memo_slot(const MilFunc *f, int opi, int r) {
+static unsigned memo_slot(const MilFunc *f, int opi) {
   const MilOp *op = &f->ops[opi];
-  uint64_t h = (uint64_t)r;
+  uint64_t h = (uintptr_t)op->op;
   if (op->nouts)
     h = (h ^ (uintptr_t)op->outs[0].type) * 0x9E3779B97F4A7C15u;
   for (int i = 0; i < op->nargs && i < 2; i++) {
@@ -2011,13 +2011,17 @@ int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
   const char *s = op->op;   /* const: most ops of a program, and none to check */
   if (s[0] == 'c' && s[1] == 'o' && s[2] == 'n' && s[3] == 's' && s[4] == 't' && !s[5])
     return 0;
+  /* first the memo (which holds no constexpr op), then the row; of the
+   * two entries an op may use, a miss fills the one not just compared */
+  unsigned m = memo_slot(f, opi);
+  if (same_as_memo(f, opi, m) || same_as_memo(f, opi, m ^ 1))
+    return 0;
+  if (memo[m].f == f)
+    m ^= 1;
   int r = find_row(op->op);
   if (r < 0)
     return 0;
   bool memo_ok = !tab.attrs[r] && op->nargs <= 32;
-  unsigned m = memo_slot(f, opi, r);
-  if (memo_ok && same_as_memo(f, opi, m))
-    return 0;
   Opd c;   /* not zeroed whole: only the row's operands are used */
   c.f = f, c.opi = opi, c.op = op, c.o = tab.o[r], c.no = tab.no[r], c.msg = msg, c.n = n;
   for (int k = 0; k < c.no; k++)
