@@ -1894,8 +1894,8 @@ static inline int bind(Opd *c, const char *name, const MilBind *a, const MilValu
  * A program repeats its layers: an op whose operands have the very types
  * (the parser shares equal types), whose parameters are the very values,
  * and whose outputs the very types of the last op of its kind that passed
- * in the same function passes too. memo[] names such ops, one per row
- * and first output type (the hash of both picks the entry); the comparison
+ * in the same function passes too. memo[] names such ops, four per name
+ * and first output type (the hash of both picks them); the comparison
  * reads both ops as they are now, so a stale entry (another function at
  * the same address) is only a miss. Ops already checked are taken as not
  * changed since. */
@@ -1918,20 +1918,14 @@ static _Thread_local struct {
   const MilVar *outs;
   uint32_t vmask;       /* bit i: argument i's value is read, not only its type */
 } memo[1024];
+static _Thread_local unsigned memo_next;
 
-/* The entry for op: a hash of its name, its first output's type and its
- * first two arguments' types (equal ops of one kind differ there most). */
-static unsigned memo_slot(const MilFunc *f, int opi) {
-  const MilOp *op = &f->ops[opi];
+/* The first of the four entries op may use: a hash of its name and its
+ * first output's type. */
+static unsigned memo_slot(const MilOp *op) {
   uint64_t h = (uintptr_t)op->op;
   if (op->nouts)
     h = (h ^ (uintptr_t)op->outs[0].type) * 0x9E3779B97F4A7C15u;
-  for (int i = 0; i < op->nargs && i < 2; i++) {
-    const MilBind *b = &op->args[i].bind;
-    const MilType *t = b->kind == MIL_BREF ? ref_type(f, opi, b)
-                       : b->kind == MIL_BVAL && b->val ? b->val->type : NULL;
-    h = (h ^ (uintptr_t)t) * 0x9E3779B97F4A7C15u;
-  }
   return (unsigned)(h >> 54);
 }
 
@@ -2011,13 +2005,12 @@ int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
   const char *s = op->op;   /* const: most ops of a program, and none to check */
   if (s[0] == 'c' && s[1] == 'o' && s[2] == 'n' && s[3] == 's' && s[4] == 't' && !s[5])
     return 0;
-  /* first the memo (which holds no constexpr op), then the row; of the
-   * two entries an op may use, a miss fills the one not just compared */
-  unsigned m = memo_slot(f, opi);
-  if (same_as_memo(f, opi, m) || same_as_memo(f, opi, m ^ 1))
-    return 0;
-  if (memo[m].f == f)
-    m ^= 1;
+  /* first the memo (which holds no constexpr op), then the row */
+  unsigned m = memo_slot(op);
+  for (unsigned w = 0; w < 4; w++)
+    if (same_as_memo(f, opi, m ^ w))
+      return 0;
+  m ^= memo_next++ & 3;   /* a miss replaces one of the four in turn */
   int r = find_row(op->op);
   if (r < 0)
     return 0;
