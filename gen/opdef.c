@@ -1988,8 +1988,10 @@ static bool same_as_memo(const MilFunc *f, int opi, unsigned m) {
                ref_type(f, opi, a)) {
       continue;   /* the same value */
     } else {
-      const MilType *ta = a->kind == MIL_BVAL ? (a->val ? a->val->type : NULL) : ref_type(f, opi, a);
-      const MilType *tb = b->kind == MIL_BVAL ? (b->val ? b->val->type : NULL) : ref_type(f, opi, b);
+      const MilType *ta = a->kind == MIL_BVAL ? (a->val ? a->val->type : NULL)
+                                              : ref_type(f, opi, a),
+                    *tb = b->kind == MIL_BVAL ? (b->val ? b->val->type : NULL)
+                                              : ref_type(f, opi, b);
       if (!ta || ta != tb)
         return false;
     }
