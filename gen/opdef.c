@@ -1512,6 +1512,62 @@ static int check_lut_to_dense(Opd *c) {
   return check_out(c, &want);
 }
 
+/* lstm (4 gates), gru (3) and rnn (1): x [S, B, I], weight_ih [G * H, I],
+ * weight_hh [G * H, H]; outputs [S (1 without output_sequence), B, D * H],
+ * then [B, D * H] (h, and c for lstm), D = 2 for a bidirectional lstm.
+ * Operands by index: ih, hh, direction, output_sequence. */
+static int recurrent(Opd *c, int G, int ih, int dir, int seq) {
+  const MilType *x = type(c, 0), *wi = type(c, ih), *wh = type(c, ih + 1);
+  const char *d = str(c, dir);
+  bool lstm = G == 4;
+  if (d && !streq(d, "forward") && !streq(d, "reverse") && !(lstm && streq(d, "bidirectional")))
+    return streq(d, "bidirectional")   /* the cpu backend's words */
+               ? fail(c, "direction \"bidirectional\" is an lstm direction (forward or reverse "
+                      "here)")
+               : fail(c, "direction \"%s\" is not supported (forward, reverse%s)", d,
+                      lstm ? " or bidirectional" : "");
+  int D = d && streq(d, "bidirectional") ? 2 : 1;
+  if (D == 2 && (!has(c, 7) || !has(c, 8)))
+    return fail(c, "a bidirectional lstm needs weight_ih_back and weight_hh_back");
+  int64_t os;
+  if (!known(x) || !known(wi) || !known(wh) || !int1(c, seq, &os))
+    return 0;
+  if (x->rank != 3)
+    return fail(c, "x has rank %d; it must be 3 ([S, B, I])", x->rank);
+  int64_t H = wh->rank == 2 ? wh->dim[1] : -1;
+  if (wi->rank != 2 || wh->rank != 2 || wh->dim[0] != G * H || wi->dim[0] != G * H ||
+      wi->dim[1] != x->dim[2])
+    return fail(c, "weight_ih and weight_hh must be [%d * H, %lld] and [%d * H, H]", G,
+                (long long)x->dim[2], G);
+  if (check_nouts(c, lstm ? 3 : 2) < 0)
+    return -1;
+  MilType want = {.kind = MIL_TENSOR, .dtype = x->dtype, .rank = 3,
+                  .dim = {os ? x->dim[0] : 1, x->dim[1], D * H}};
+  if (check_out_k(c, 0, &want) < 0)
+    return -1;
+  want.rank = 2, want.dim[0] = x->dim[1], want.dim[1] = D * H;
+  for (int k = 1; k < c->op->nouts; k++)
+    if (check_out_k(c, k, &want) < 0)
+      return -1;
+  return 0;
+}
+static int check_lstm(Opd *c) { return recurrent(c, 4, 3, 11, 12); }
+static int check_gru(Opd *c) { return recurrent(c, 3, 2, 5, 6); }
+static int check_rnn(Opd *c) { return recurrent(c, 1, 2, 5, 6); }
+
+/* read_state: the tensor its state input holds. */
+static int check_read_state(Opd *c) {
+  const MilBind *b = c->b[0];
+  int def;
+  if (!b || b->kind != MIL_BREF)
+    return 0;
+  const MilVar *v = mil_ref_var(c->f, b, c->opi, &def);
+  const MilType *t = v ? v->type : NULL;
+  if (!t || t->kind != MIL_STATE || t->nsub != 1 || !t->sub[0] || t->sub[0]->kind != MIL_TENSOR)
+    return t ? fail(c, "operand 'input' is not a state (a function input of type state<...>)") : 0;
+  return check_out(c, t->sub[0]);
+}
+
 static int check_crop_resize(Opd *c) {
   return has(c, 1) || has(c, 2) ? 0 : fail(c, "missing operand 'roi'");
 }
@@ -1595,7 +1651,7 @@ static const Row defs[] = {
   {"gather_nd", check_gather_nd, ANY, "x indices:i batch_dims?:i=0 validate_indices?:b"},
   {"gelu", check_unary, "fp16 fp32", "x:T mode?:s=EXACT"}, COMPARE("greater"),
   COMPARE("greater_equal"),
-  {"gru", check_none, "fp16 fp32",
+  {"gru", check_gru, "fp16 fp32",
    "x:T initial_h:T weight_ih:T weight_hh:T bias?:T direction?:s!=forward "
    "output_sequence?:b!=false recurrent_activation?:s!=sigmoid activation?:s!=tanh "
    "reset_after?:b!=false input_bias?:T"},
@@ -1610,7 +1666,7 @@ static const Row defs[] = {
   {"local_response_norm", check_norm, "fp16 fp32", "x:T size:i alpha?:f beta?:f k?:f"},
   {"log", check_unary, "fp16 fp32", "x:T epsilon?:f"}, LOGIC("logical_and"),
   {"logical_not", check_unary, "bool", "x:T"}, LOGIC("logical_or"), LOGIC("logical_xor"),
-  {"lstm", check_none, "fp16 fp32",
+  {"lstm", check_lstm, "fp16 fp32",
    "x:T initial_h:T initial_c:T weight_ih:T weight_hh:T bias?:T peephole?:T weight_ih_back?:T "
    "weight_hh_back?:T bias_back?:T peephole_back?:T direction?:s!=forward "
    "output_sequence?:b!=false recurrent_activation?:s!=sigmoid cell_activation?:s!=tanh "
@@ -1627,7 +1683,7 @@ static const Row defs[] = {
   {"pow", check_fdiv, "fp16 fp32 int32", "x:T y:T"}, ACT1("prelu"),
   {"quantize", check_quantize, ANY, "input:f zero_point? scale:f axis?:i output_dtype:s"},
   {"range_1d", check_range_1d, "fp16 fp32 int32", "end:T# start:T# step:T#"},
-  {"read_state", check_none, ANY, "input"}, {"real_div", check_fdiv, "fp16 fp32 int32", "x:T y:T"},
+  {"read_state", check_read_state, ANY, "input"}, {"real_div", check_fdiv, "fp16 fp32 int32", "x:T y:T"},
   {"reduce_argmax", check_argreduce, "fp16 fp32 int32", "x:T axis?:i!=-1 keep_dims?:b!=false"},
   {"reduce_argmin", check_argreduce, "fp16 fp32 int32", "x:T axis?:i!=-1 keep_dims?:b!=false"},
   REDUCE("reduce_l1_norm"), REDUCE("reduce_l2_norm"), REDUCE("reduce_log_sum"),
@@ -1648,7 +1704,7 @@ static const Row defs[] = {
   {"reverse", check_axes, ANY, "x axes?:i!"},
   {"reverse_sequence", check_reverse_sequence, ANY,
    "x lengths:i seq_axis?:i!=0 batch_axis?:i!=0"},
-  {"rnn", check_none, "fp16 fp32",
+  {"rnn", check_rnn, "fp16 fp32",
    "x:T initial_h:T weight_ih:T weight_hh:T bias?:T direction?:s!=forward "
    "output_sequence?:b!=false activation?:s!=tanh"},
   UNARY("round"), {"rsqrt", check_unary, "fp16 fp32", "x:T epsilon?:f"},

@@ -941,11 +941,12 @@ END_TEST
  * stack inserts the count, conv_transpose grows (in - 1) * s + k, topk
  * puts k on the axis (indices int32), one_hot appends the size, folds
  * move b x b blocks, sliding_windows gives (D - size) / stride + 1
- * windows of size, range_1d ceil((end - start) / step) values. */
+ * windows of size, range_1d ceil((end - start) / step) values, rnn with
+ * output_sequence [S, B, H] and [B, H] (H from weight_hh [H, H]). */
 START_TEST(opdef_inferred_types) {
   MilProg *p = parse_ok(
       "program(1.3) { func main<ios18>(tensor<fp16, [2, 3]> x, tensor<fp16, [1, 1, 3, 3]> im, "
-      "tensor<int32, [3]> ix, tensor<fp16, [1, 4, 2, 2]> d) {\n"
+      "tensor<int32, [3]> ix, tensor<fp16, [1, 4, 2, 2]> d, tensor<fp16, [3, 2, 2]> xs) {\n"
       "  tensor<fp16, [4, 9]> a = tile(reps = tensor<int32, [2]>([2, 3]), x = x);\n"
       "  tensor<fp16, [2, 3, 2]> b = stack(axis = int32(-1), values = (x, x));\n"
       "  tensor<fp16, [1, 1, 6, 6]> c = conv_transpose(strides = tensor<int32, [2]>([2, 2]), "
@@ -969,8 +970,11 @@ START_TEST(opdef_inferred_types) {
       "  tensor<int32, [2, 3]> as = argsort(axis = int32(0), x = x);\n"
       "  tensor<fp16, [2, 3]> se = select(a = tensor<fp16, [3]>([1, 2, 3]), b = fp16(0), "
       "cond = tensor<bool, [2, 1]>([[true], [false]]));\n"
+      "  tensor<fp16, [3, 2, 1]> ro, tensor<fp16, [2, 1]> rh = rnn(initial_h = tensor<fp16, [2, 1]>([[0], [0]]), "
+      "output_sequence = bool(true), weight_hh = tensor<fp16, [1, 1]>([[1]]), "
+      "weight_ih = tensor<fp16, [1, 2]>([[1, 1]]), x = xs);\n"
       "} -> (a); }");
-  ck_assert_int_eq(p->funcs[0].nops, 18);
+  ck_assert_int_eq(p->funcs[0].nops, 19);
   mil_free(p);
 }
 END_TEST
