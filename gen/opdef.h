@@ -1,17 +1,23 @@
-/* opdef.h - op definitions shared by the MIL checker (grammar/milsema.c)
- * and the cpu backend (so --dry-run, the sim backend and a cpu run refuse
- * the same program with the same message): the checks on an op's
- * parameters and operand shapes that make a program invalid whatever runs
- * it. Started with the ops whose bad parameters only a cpu run used to
- * refuse: conv (groups), transpose (perm), softmax (axis), matmul (inner
- * dims); the elementwise ops, transpose and softmax also have their
- * declared output type verified against the one they compute (and binary
- * ops their operands' broadcast). A check whose operands are not known (a
- * '?' dim, a parameter that is not a constant, a dtype the op does not
- * take) is skipped; the backend checks what it runs. */
+/* opdef.h - op definitions shared by the MIL checker (grammar/milsema.c),
+ * --dry-run, the sim backend and the cpu backend, so every path refuses a
+ * bad program with the same located message.
+ *
+ * One row per op (gen/opdef.c, the table defs[]) gives its operands in a
+ * compact spec: each operand's name, whether it is required, its dtype
+ * class (the op's T list, float, integer, bool, string or any), whether it
+ * must be a constant, and its default. A check refuses a missing operand,
+ * an operand of a dtype its class does not allow, a parameter that must be
+ * constant but is not; then the row's function checks the parameters with
+ * coremltools' conditions, infers the output types and verifies the
+ * declared ones. docs/ops.md marks the ops with a row (153 of the 169
+ * coremltools ops: every op the cpu backend runs but const, and
+ * non_zero). A check whose
+ * operands are not known (a '?' dim, a value computed at run time) is
+ * skipped; the backend checks what it runs. */
 #ifndef ANET_OPDEF_H
 #define ANET_OPDEF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mil.h"
@@ -19,5 +25,8 @@
 /* Checks f->ops[opi] against its definition: 0, or -1 with the reason in
  * msg (without the op's name or location, which the caller adds). */
 int opdef_check(const MilFunc *f, int opi, char *msg, size_t n);
+
+/* Whether op has a row. */
+bool opdef_defined(const char *op);
 
 #endif

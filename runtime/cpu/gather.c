@@ -33,11 +33,8 @@ static int prep_select(CpuBuild *b, CpuStep *s) {
   if (cpu_operand(b, s, 0, "cond", true, &c) < 0 || cpu_operand(b, s, 1, "a", true, &x) < 0 ||
       cpu_operand(b, s, 2, "b", true, &y) < 0)
     return -1;
-  if (c.dtype != MIL_BOOL)
-    return cpu_error(b, "cond is %s; bool expected", mil_dtype_name(c.dtype));
-  if (x.dtype != y.dtype)
-    return cpu_error(b, "a is %s and b is %s; they must have the same dtype",
-                     mil_dtype_name(x.dtype), mil_dtype_name(y.dtype));
+  /* cond's dtype (bool) and a's and b's (one) are the op definition's to
+   * check (gen/opdef.c), from the same declared types */
   const CpuSlot *ops[3] = {&c, &x, &y};
   int rank = 0;
   for (int i = 0; i < 3; i++)
@@ -258,6 +255,7 @@ static int scatter_mode(CpuBuild *b, const CpuSlot *data, int64_t *mode) {
       *mode = i;
       return 0;
     }
+  /* the op definition refused any other constant mode, in these words */
   return cpu_error(b, "unknown scatter mode \"%s\" (update, add, sub, mul, div, max, min)", m);
 }
 

@@ -471,7 +471,7 @@ static int prep_pad(CpuBuild *b, CpuStep *s) {
   m.mode = strcmp(mode, "constant") == 0 ? PAD_CONST
            : strcmp(mode, "reflect") == 0 ? PAD_REFLECT
            : strcmp(mode, "replicate") == 0 ? PAD_EDGE : -1;
-  if (m.mode < 0)
+  if (m.mode < 0)   /* the op definition refused any other constant mode, in these words */
     return cpu_error(b, "unknown pad mode \"%s\" (constant, reflect or replicate)", mode);
   if (np % 2 || np / 2 > x.rank)
     return cpu_error(b, "pad has %d values; an even count up to 2 * rank (%d) expected", np,

@@ -79,7 +79,7 @@ static int prep_rnn(CpuBuild *b, CpuStep *s) {
     return -1;
   int d = strcmp(dir, "forward") == 0 ? 0 : strcmp(dir, "reverse") == 0 ? 1
           : strcmp(dir, "bidirectional") == 0 ? 2 : -1;
-  if (d < 0)
+  if (d < 0)   /* the op definition refused these first, in these words */
     return cpu_error(b, "direction \"%s\" is not supported (forward, reverse%s)", dir,
                      s->mode == RNN_LSTM ? " or bidirectional" : "");
   if (d == 2 && s->mode != RNN_LSTM)   /* the gru and rnn definitions allow only these two */

@@ -36,10 +36,11 @@ meta() { le 4 "$1"; le 4 "$2"; le 8 "$3"; le 8 "$4"; le 8 "$5"; zeros 32; }  # s
 SENT=3735928559   # 0xDEADBEEF
 
 model() { # model DIR DTYPE SHAPE OFFSET
-  # y = x + W where W is x's shape; a W of another shape is added to itself,
-  # so that the program stays valid MIL and only the blob is at fault.
+  # y = x + W where W is fp16 of x's shape; another W is passed through
+  # identity, so that the program stays valid MIL (add takes neither other
+  # shapes nor other dtypes) and only the blob is at fault.
   use="tensor<fp16, [1, 16]> y = add(x = x, y = W)"
-  [ "$3" = "[1, 16]" ] || use="tensor<$2, $3> y = add(x = W, y = W)"
+  [ "$2" = fp16 ] && [ "$3" = "[1, 16]" ] || use="tensor<$2, $3> y = identity(x = W)"
   cat > "$1/model.mil" <<MIL
 program(1.3)
 [buildInfo = dict<string, string>({{"coremlc-version", "3500.32.1"}})]
