@@ -6,6 +6,7 @@ libcpu_a_SOURCES = runtime/cpu/cpu.c runtime/cpu/kit.c runtime/cpu/elementwise.c
   runtime/cpu/reduce.c runtime/cpu/conv.c runtime/cpu/movement.c runtime/cpu/gather.c \
   runtime/cpu/pool.c runtime/cpu/recurrent.c runtime/cpu/state.c \
   runtime/cpu/quant.c runtime/cpu/image.c runtime/cpu/reorder.c runtime/cpu/einsum.c runtime/cpu/conv3d.c \
+  runtime/cpu/winograd.c \
   runtime/cpu/cpu.h
 libcpu_a_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS) -fno-strict-aliasing
 
