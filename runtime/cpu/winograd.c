@@ -25,7 +25,7 @@
  * 8 sw, 9 dh, 10 dw, 11 pad top, 12 pad left, 13 Ho, 14 Wo, 15 groups;
  * 17: the threads the scratch buffer was sized for. */
 enum {
-  WINO_TILES = 128,   /* most tiles in one block */
+  WINO_TILES = 64,   /* most tiles in one block */
   WINO_SEG = 64,      /* most tiles transformed from one stretch of input rows */
 };
 
@@ -77,53 +77,89 @@ static Stretch stretch_at(const int64_t *k, int64_t t, int64_t t1, int64_t lim) 
   return st;
 }
 
-/* len values of input row ih from column iw on; zeros outside x. */
-static void load_row(float *d, const float *xc, const int64_t *k, int64_t ih, int64_t iw,
-                     int64_t len) {
-  int64_t H = k[2], W = k[3];
+/* Input row ih from column iw on, 2 m + 2 values (zeros outside x), split
+ * into the even columns ev and the odd od (m + 1 each), so the transforms
+ * below read unit strides and vectorise. */
+static void load_row(float *restrict ev, float *restrict od, const float *xc, const int64_t *k,
+                     int64_t ih, int64_t iw, int64_t m) {
+  int64_t H = k[2], W = k[3], len = 2 * m + 2;
+  float row[2 * WINO_SEG + 2];
   if (ih < 0 || ih >= H) {
-    memset(d, 0, (size_t)len * sizeof *d);
+    memset(ev, 0, (size_t)(m + 1) * sizeof *ev);
+    memset(od, 0, (size_t)(m + 1) * sizeof *od);
     return;
   }
   int64_t lo = iw < 0 ? -iw : 0, hi = W - iw < len ? W - iw : len;
   hi = hi < lo ? lo : hi;
-  memset(d, 0, (size_t)lo * sizeof *d);
-  memcpy(d + lo, xc + ih * W + iw + lo, (size_t)(hi - lo) * sizeof *d);
-  memset(d + hi, 0, (size_t)(len - hi) * sizeof *d);
+  memset(row, 0, (size_t)lo * sizeof *row);
+  memcpy(row + lo, xc + ih * W + iw + lo, (size_t)(hi - lo) * sizeof *row);
+  memset(row + hi, 0, (size_t)(len - hi) * sizeof *row);
+  CPU_EACH(m + 1, ev[i] = row[2 * i]; od[i] = row[2 * i + 1]);
+}
+
+/* One row a of B^T d B for m tiles: r = row a of B^T d, split even/odd. */
+static void in_cols(float *restrict v0, float *restrict v1, float *restrict v2,
+                    float *restrict v3, const float *restrict re, const float *restrict ro,
+                    int64_t m) {
+  CPU_EACH(m, v0[i] = re[i] - re[i + 1]; v1[i] = ro[i] + re[i + 1]; v2[i] = re[i + 1] - ro[i];
+           v3[i] = ro[i] - ro[i + 1]);
+}
+
+/* Rows r0..r3 of B^T d from rows d0..d3 of d, n values each. */
+static void in_rows(float *restrict r0, float *restrict r1, float *restrict r2, float *restrict r3,
+                    const float *restrict d0, const float *restrict d1, const float *restrict d2,
+                    const float *restrict d3, int64_t n) {
+  CPU_EACH(n, r0[i] = d0[i] - d2[i]; r1[i] = d1[i] + d2[i]; r2[i] = d2[i] - d1[i];
+           r3[i] = d1[i] - d3[i]);
 }
 
 /* V[e][c][t - t0] = (B^T d B)[e] for the tiles [t0, t1), ld nt. */
 static void wino_in(float *v, const float *x, const int64_t *k, int64_t t0, int64_t t1,
                     int64_t nt) {
   int64_t C = k[1], HW = k[2] * k[3], CN = C * nt;
-  float d[4][2 * WINO_SEG + 2], r[4][2 * WINO_SEG + 2];
+  float d[8][WINO_SEG + 1], r[8][WINO_SEG + 1];   /* rows 0..3, even then odd */
   for (int64_t t = t0; t < t1;) {
     Stretch st = stretch_at(k, t, t1, WINO_SEG);
-    int64_t len = 2 * st.m + 2;
+    int64_t n1 = st.m + 1;
     for (int64_t c = 0; c < C; c++) {
       const float *xc = x + (st.n * C + c) * HW;
       for (int i = 0; i < 4; i++)
-        load_row(d[i], xc, k, 2 * st.th - k[11] + i, 2 * st.tw - k[12], len);
-      for (int64_t q = 0; q < len; q++) {   /* B^T d: down the columns */
-        r[0][q] = d[0][q] - d[2][q];
-        r[1][q] = d[1][q] + d[2][q];
-        r[2][q] = d[2][q] - d[1][q];
-        r[3][q] = d[1][q] - d[3][q];
-      }
+        load_row(d[i], d[4 + i], xc, k, 2 * st.th - k[11] + i, 2 * st.tw - k[12], st.m);
+      for (int h = 0; h < 8; h += 4)          /* B^T d: down the columns */
+        in_rows(r[h], r[h + 1], r[h + 2], r[h + 3], d[h], d[h + 1], d[h + 2], d[h + 3], n1);
       float *vc = v + c * nt + (t - t0);
-      for (int a = 0; a < 4; a++) {         /* (B^T d) B: along the rows */
-        const float *ra = r[a];
-        float *v0 = vc + 4 * a * CN, *v1 = v0 + CN, *v2 = v1 + CN, *v3 = v2 + CN;
-        for (int64_t j = 0; j < st.m; j++) {
-          v0[j] = ra[2 * j] - ra[2 * j + 2];
-          v1[j] = ra[2 * j + 1] + ra[2 * j + 2];
-          v2[j] = ra[2 * j + 2] - ra[2 * j + 1];
-          v3[j] = ra[2 * j + 1] - ra[2 * j + 3];
-        }
+      for (int a = 0; a < 4; a++) {            /* (B^T d) B: along the rows */
+        float *v0 = vc + 4 * a * CN;
+        in_cols(v0, v0 + CN, v0 + 2 * CN, v0 + 3 * CN, r[a], r[4 + a], st.m);
       }
     }
     t += st.m;
   }
+}
+
+/* One output channel's m tiles of A^T M A + b: rows o0 (even columns, odd
+ * columns) and o1 (the same) from M's 16 rows at mm, E apart. */
+static void out_tiles(float *restrict o, const float *restrict mm, int64_t E, float b,
+                      int64_t m) {
+  const float *restrict m0 = mm, *restrict m1 = mm + 4 * E, *restrict m2 = mm + 8 * E;
+  const float *restrict m3 = mm + 12 * E;
+  float *restrict o0 = o, *restrict o1 = o + WINO_SEG, *restrict o2 = o + 2 * WINO_SEG;
+  float *restrict o3 = o + 3 * WINO_SEG;
+  /* s = A^T M down the columns c (M's row e = 4 r + c), then s A along the rows */
+#define S0(c) (m0[(c) * E + i] + m1[(c) * E + i] + m2[(c) * E + i])
+#define S1(c) (m1[(c) * E + i] - m2[(c) * E + i] - m3[(c) * E + i])
+  CPU_EACH(m, o0[i] = S0(0) + S0(1) + S0(2) + b; o1[i] = S0(1) - S0(2) - S0(3) + b;
+           o2[i] = S1(0) + S1(1) + S1(2) + b; o3[i] = S1(1) - S1(2) - S1(3) + b);
+#undef S0
+#undef S1
+}
+
+/* Output row yr (nw values) from its even columns ev and odd od. */
+static void out_row(float *restrict yr, const float *restrict ev, const float *restrict od,
+                    int64_t nw) {
+  CPU_EACH(nw / 2, yr[2 * i] = ev[i]; yr[2 * i + 1] = od[i]);
+  if (nw & 1)
+    yr[nw - 1] = ev[nw / 2];
 }
 
 /* y's tiles [t0, t1) = A^T M A + bias, from M[e][ko][t - t0] (ld nt);
@@ -131,30 +167,15 @@ static void wino_in(float *v, const float *x, const int64_t *k, int64_t t0, int6
 static void wino_out(float *y, const float *mo, const float *bias, const int64_t *k, int64_t t0,
                      int64_t t1, int64_t nt, bool round) {
   int64_t K = k[4], Ho = k[13], Wo = k[14], E = K * nt;
-  float o[4][WINO_SEG];
+  float o[4 * WINO_SEG];
   for (int64_t t = t0; t < t1;) {
     Stretch st = stretch_at(k, t, t1, WINO_SEG);
     int64_t ow0 = 2 * st.tw, nw = Wo - ow0 < 2 * st.m ? Wo - ow0 : 2 * st.m;
     for (int64_t ko = 0; ko < K; ko++) {
-      const float *m = mo + ko * nt + (t - t0);
-      float b = bias ? bias[ko] : 0.0f;
-      for (int64_t j = 0; j < st.m; j++) {
-        float s[2][4];
-        for (int c = 0; c < 4; c++) {       /* A^T M: down the columns */
-          float m0 = m[c * E + j], m1 = m[(4 + c) * E + j], m2 = m[(8 + c) * E + j];
-          float m3 = m[(12 + c) * E + j];
-          s[0][c] = m0 + m1 + m2;
-          s[1][c] = m1 - m2 - m3;
-        }
-        for (int a = 0; a < 2; a++) {       /* (A^T M) A: along the rows */
-          o[2 * a][j] = s[a][0] + s[a][1] + s[a][2] + b;
-          o[2 * a + 1][j] = s[a][1] - s[a][2] - s[a][3] + b;
-        }
-      }
+      out_tiles(o, mo + ko * nt + (t - t0), E, bias ? bias[ko] : 0.0f, st.m);
       for (int a = 0; a < 2 && 2 * st.th + a < Ho; a++) {
         float *yr = y + ((st.n * K + ko) * Ho + 2 * st.th + a) * Wo + ow0;
-        for (int64_t q = 0; q < nw; q++)
-          yr[q] = o[2 * a + (q & 1)][q >> 1];
+        out_row(yr, o + 2 * a * WINO_SEG, o + (2 * a + 1) * WINO_SEG, nw);
         if (round)
           cpu_round_fp16(yr, nw);
       }
