@@ -225,6 +225,46 @@ START_TEST(test_conv_depthwise) {
 }
 END_TEST
 
+START_TEST(test_conv3x3_winograd) {
+  /* 2 channels in (x0 = 1..9, x1 = 10 x0), 2 out, 3x3, same padding, the
+   * Winograd path (one group, stride 1): a 3x3 output is one full 2x2 tile
+   * and three partial ones.
+   *   y0 = x0 * ones: each zero-padded neighbourhood sum of 1..9:
+   *        12 21 16 / 27 45 33 / 24 39 28
+   *   y1 = x0 at (h - 1, w) (tap (0, 1)) + x1 at (h, w + 1) (tap (1, 2)) + 1:
+   *        0+20+1 0+30+1 0+0+1 / 1+50+1 2+60+1 3+0+1 / 4+80+1 5+90+1 6+0+1 */
+  static const char *t = PROG("tensor<fp32, [1, 2, 3, 3]> x",
+    "  tensor<fp32, [2, 2, 3, 3]> w = const()[name = string(\"w\"), val = tensor<fp32, [2, 2, 3, 3]>([[[[1, 1, 1], [1, 1, 1], [1, 1, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], [[[0, 1, 0], [0, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 1], [0, 0, 0]]]])];\n"
+    "  tensor<fp32, [1, 2, 3, 3]> y = conv(bias = tensor<fp32, [2]>([0, 1]), pad_type = string(\"same\"), weight = w, x = x)[name = string(\"y\")];\n",
+    "y");
+  static const int64_t d[] = {1, 2, 3, 3};
+  static const double x[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 40, 50, 60, 70, 80, 90};
+  static const double want[] = {12, 21, 16, 27, 45, 33, 24, 39, 28,
+                                21, 31, 1, 52, 63, 4, 85, 96, 7};
+  run1(t, 4, d, x, MIL_FP32, 4, d, want);
+  int64_t k[18] = {1, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, 1};
+  ck_assert(cpu_wino_fits(k));
+  k[7] = 2;   /* stride 2 */
+  ck_assert(!cpu_wino_fits(k));
+}
+END_TEST
+
+START_TEST(test_wino_weights) {
+  /* U = G g G^T with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] (Lavin
+   * and Gray): for g = ones, G g = a 1^T with a = G 1 = (1, 3/2, 1/2, 1),
+   * so U = a a^T. For g = e_00 (the top-left tap alone), G e_0 = (1, 1/2,
+   * 1/2, 0), U = that vector's outer product. U is stored [16][K][C]. */
+  float g[18] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0}, u[32];
+  const double a[4] = {1, 1.5, 0.5, 1}, b[4] = {1, 0.5, 0.5, 0};
+  cpu_wino_weights(u, g, 2, 1);
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) {
+      ck_assert_double_eq(u[(4 * i + j) * 2 + 0], a[i] * a[j]);
+      ck_assert_double_eq(u[(4 * i + j) * 2 + 1], b[i] * b[j]);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_dilation) {
   /* x = 1..16 as 4x4, w = ones 2x2, dilation 2: taps at offsets 0 and 2,
    * k_eff = 3, out 2x2:
@@ -1550,6 +1590,8 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_conv_groups);
   tcase_add_test(t, test_conv_groups_im2col);
   tcase_add_test(t, test_conv_depthwise);
+  tcase_add_test(t, test_conv3x3_winograd);
+  tcase_add_test(t, test_wino_weights);
   tcase_add_test(t, test_conv_dilation);
   tcase_add_test(t, test_conv1d);
   tcase_add_test(t, test_conv1x1_is_matmul);
