@@ -188,18 +188,22 @@ typedef struct WinoJob {
   const CpuStep *s;
   const float *x, *u, *bias;
   float *y, *buf;
-  int64_t nt, ntiles;
+  int64_t nt, ntiles, nblk;
   bool round;
-  atomic_int next;          /* the next free block buffer */
+  atomic_int slot;          /* the next free block buffer */
+  atomic_llong next;        /* the next block to do */
 } WinoJob;
 
+/* A thread takes blocks one at a time (so one slowed by the machine's
+ * other work takes fewer), into a buffer of its own. */
 static void wino_piece(void *ctx, int64_t lo, int64_t hi) {
+  (void)lo;
+  (void)hi;
   WinoJob *j = ctx;
   const int64_t *k = j->s->k;
   int64_t C = k[1], K = k[4], nt = j->nt;
-  int slot = atomic_fetch_add(&j->next, 1);
-  float *v = j->buf + slot * block_floats(k), *mo = v + 16 * C * nt;
-  for (int64_t bl = lo; bl < hi; bl++) {
+  float *v = j->buf + atomic_fetch_add(&j->slot, 1) * block_floats(k), *mo = v + 16 * C * nt;
+  for (int64_t bl; (bl = atomic_fetch_add(&j->next, 1)) < j->nblk;) {
     int64_t t0 = bl * nt, t1 = t0 + nt < j->ntiles ? t0 + nt : j->ntiles;
     wino_in(v, j->x, k, t0, t1, nt);
     for (int e = 0; e < 16; e++)
@@ -213,23 +217,25 @@ static void wino_piece(void *ctx, int64_t lo, int64_t hi) {
 void cpu_wino_run(const CpuPlan *p, const CpuStep *s, const float *x, const float *u,
                   const float *bias, float *y) {
   const int64_t *k = s->k;
-  int64_t ntiles = k[0] * ((k[13] + 1) / 2) * ((k[14] + 1) / 2), nth = p->pool ? k[17] : 1;
+  int64_t ntiles = k[0] * ((k[13] + 1) / 2) * ((k[14] + 1) / 2);
   float *buf = p->scratch;
+  if (ntiles == 0)
+    return;
   if (!u) {   /* a weight computed at eval(): transformed after the blocks' buffers */
     float *uu = buf + k[17] * block_floats(k);
     cpu_wino_weights(uu, cpu_data(p, s->in[1]), k[4], k[1]);
     u = uu;
   }
-  /* as many blocks as fit WINO_TILES, a multiple of the threads */
-  int64_t nblk = (ntiles + WINO_TILES - 1) / WINO_TILES;
-  nblk = (nblk + nth - 1) / nth * nth;
-  WinoJob j = {s, x, u, bias, y, buf, (ntiles + nblk - 1) / nblk, ntiles,
-               s->rounds && !p->fp32, 0};
-  nblk = (ntiles + j.nt - 1) / j.nt;
+  /* blocks of equal size, at most WINO_TILES */
+  int64_t nblk = (ntiles + WINO_TILES - 1) / WINO_TILES, nt = (ntiles + nblk - 1) / nblk;
+  WinoJob j = {.s = s, .x = x, .u = u, .bias = bias, .y = y, .buf = buf, .nt = nt,
+               .ntiles = ntiles, .nblk = (ntiles + nt - 1) / nt, .round = s->rounds && !p->fp32};
+  atomic_init(&j.slot, 0);
+  atomic_init(&j.next, 0);
   int blas = openblas_get_num_threads();
   if (p->pool)
     openblas_set_num_threads(1);
-  cpu_parallel(p->pool, nblk, 1, wino_piece, &j);
+  cpu_parallel(p->pool, j.nblk, 1, wino_piece, &j);
   if (p->pool)
     openblas_set_num_threads(blas);
 }
