@@ -242,6 +242,13 @@ START_TEST(test_conv3x3_winograd) {
   static const double want[] = {12, 21, 16, 27, 45, 33, 24, 39, 28,
                                 21, 31, 1, 52, 63, 4, 85, 96, 7};
   run1(t, 4, d, x, MIL_FP32, 4, d, want);
+  /* the same in fp16 (every value exact there) takes F(4x4, 3x3): one
+   * partial tile */
+  static const char *t16 = PROG("tensor<fp16, [1, 2, 3, 3]> x",
+    "  tensor<fp16, [2, 2, 3, 3]> w = const()[name = string(\"w\"), val = tensor<fp16, [2, 2, 3, 3]>([[[[1, 1, 1], [1, 1, 1], [1, 1, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], [[[0, 1, 0], [0, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 1], [0, 0, 0]]]])];\n"
+    "  tensor<fp16, [1, 2, 3, 3]> y = conv(bias = tensor<fp16, [2]>([0, 1]), pad_type = string(\"same\"), weight = w, x = x)[name = string(\"y\")];\n",
+    "y");
+  run1(t16, 4, d, x, MIL_FP16, 4, d, want);
   int64_t k[18] = {1, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, 1};
   ck_assert(cpu_wino_fits(k));
   k[7] = 2;   /* stride 2 */
@@ -253,14 +260,26 @@ START_TEST(test_wino_weights) {
   /* U = G g G^T with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] (Lavin
    * and Gray): for g = ones, G g = a 1^T with a = G 1 = (1, 3/2, 1/2, 1),
    * so U = a a^T. For g = e_00 (the top-left tap alone), G e_0 = (1, 1/2,
-   * 1/2, 0), U = that vector's outer product. U is stored [16][K][C]. */
+   * 1/2, 0), U = that vector's outer product. U is stored [a^2][K][C]. */
   float g[18] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0}, u[32];
   const double a[4] = {1, 1.5, 0.5, 1}, b[4] = {1, 0.5, 0.5, 0};
-  cpu_wino_weights(u, g, 2, 1);
+  cpu_wino_weights(u, g, 2, 1, 2);
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 4; j++) {
       ck_assert_double_eq(u[(4 * i + j) * 2 + 0], a[i] * a[j]);
       ck_assert_double_eq(u[(4 * i + j) * 2 + 1], b[i] * b[j]);
+    }
+  /* F(4x4, 3x3)'s G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12
+   * 1/6; 1/24 -1/12 1/6; 0 0 1]: G 1 = (1/4, -1/2, -1/6, 7/24, 1/8, 1) and
+   * G e_0 = (1/4, -1/6, -1/6, 1/24, 1/24, 0) */
+  float u4[72];
+  const double a4[6] = {0.25, -0.5, -1.0 / 6, 7.0 / 24, 0.125, 1};
+  const double b4[6] = {0.25, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0};
+  cpu_wino_weights(u4, g, 2, 1, 4);
+  for (int i = 0; i < 6; i++)
+    for (int j = 0; j < 6; j++) {
+      ck_assert_double_eq_tol(u4[(6 * i + j) * 2 + 0], a4[i] * a4[j], 1e-7);
+      ck_assert_double_eq_tol(u4[(6 * i + j) * 2 + 1], b4[i] * b4[j], 1e-7);
     }
 }
 END_TEST

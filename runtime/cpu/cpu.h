@@ -293,13 +293,14 @@ int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, con
 int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
 
 /* winograd.c: 2-d convs of 3x3 kernels, stride and dilation 1, one group,
- * by Winograd's F(2x2, 3x3); k as conv.c's. fits: such a conv. scratch:
- * the floats of scratch the run needs (sets k[17]). weights: the
- * transformed weights U [16][K][C] of w [K][C][3][3]. run: the conv of
- * every image, u as weights made, or NULL to make them from s->in[1]. */
+ * by Winograd's F(m x m, 3x3), m = 2 or 4; k as conv.c's. fits: such a
+ * conv. scratch: the floats of scratch the run needs (sets k[17], k[18]).
+ * weights: the transformed weights U [(m + 2)^2][K][C] of w [K][C][3][3].
+ * run: the conv of every image, u as weights made, or NULL to make them
+ * from s->in[1]. */
 bool cpu_wino_fits(const int64_t *k);
-int64_t cpu_wino_scratch(int64_t *k, bool const_weight);
-void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C);
+int64_t cpu_wino_scratch(int64_t *k, int m, bool const_weight);
+void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C, int m);
 void cpu_wino_run(const CpuPlan *p, const CpuStep *s, const float *x, const float *u,
                   const float *bias, float *y);
 int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);

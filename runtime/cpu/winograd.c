@@ -23,70 +23,94 @@
 
 /* k as conv's (conv.c): 0 N, 1 Cin, 2 H, 3 W, 4 Cout, 5 Kh, 6 Kw, 7 sh,
  * 8 sw, 9 dh, 10 dw, 11 pad top, 12 pad left, 13 Ho, 14 Wo, 15 groups;
- * 17: the threads the scratch buffer was sized for. */
+ * 17: the threads the scratch buffer was sized for; 18: the output tile's
+ * side m (2 or 4), the input tile's being m + 2. */
 enum {
-  WINO_TILES = 64,   /* most tiles in one block */
   WINO_SEG = 64,      /* most tiles transformed from one stretch of input rows */
+  /* The transforms run over a stretch's tiles rounded up to a multiple of
+   * 16, so gcc's vectorised loops have no scalar tail (a 56-wide output
+   * is 14 or 28 tiles). The extra lanes are computed from zeros or from
+   * M's padding and land in V's padding, in the next stretch's place
+   * (written after) or in a local row; V and M have rows of nt + WINO_PAD. */
+  WINO_PAD = 16,
+  WINO_P = WINO_SEG + WINO_PAD + 1,   /* a phase's or column's room */
 };
+
+static int64_t pad16(int64_t n) { return (n + WINO_PAD - 1) / WINO_PAD * WINO_PAD; }
+
+/* Most tiles in one block: a thread's V and M stay within its L2. */
+static int64_t block_tiles(int m) { return m == 2 ? 64 : 32; }
 
 bool cpu_wino_fits(const int64_t *k) {
   return k[5] == 3 && k[6] == 3 && k[7] == 1 && k[8] == 1 && k[9] == 1 && k[10] == 1 &&
          k[15] == 1;
 }
 
-/* One thread's block: V [16][Cin][tiles] then M [16][Cout][tiles]. */
-static int64_t block_floats(const int64_t *k) { return 16 * (k[1] + k[4]) * WINO_TILES; }
-
-int64_t cpu_wino_scratch(int64_t *k, bool const_weight) {
-  int nth = openblas_get_num_threads();
-  k[17] = nth > 1 ? nth : 1;
-  return k[17] * block_floats(k) + (const_weight ? 0 : 16 * k[1] * k[4]);
+/* One thread's block: V [a^2][Cin][tiles] then M [a^2][Cout][tiles]. */
+static int64_t block_floats(const int64_t *k) {
+  int64_t a = k[18] + 2;
+  return a * a * (k[1] + k[4]) * (block_tiles((int)k[18]) + WINO_PAD);
 }
 
-void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C) {
+int64_t cpu_wino_scratch(int64_t *k, int m, bool const_weight) {
+  int nth = openblas_get_num_threads();
+  k[17] = nth > 1 ? nth : 1;
+  k[18] = m;
+  return k[17] * block_floats(k) + (const_weight ? 0 : (m + 2) * (m + 2) * k[1] * k[4]);
+}
+
+/* G of F(2x2, 3x3) and of F(4x4, 3x3) (interpolation points 0, +-1 and
+ * 0, +-1, +-2, with infinity), a x 3. */
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double G4[6][3] = {{1.0 / 4, 0, 0},
+                                {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                {0, 0, 1}};
+
+void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C, int m) {
+  int a = m + 2;
+  const double(*G)[3] = m == 2 ? G2 : G4;
   for (int64_t ko = 0; ko < K; ko++)
     for (int64_t c = 0; c < C; c++) {
       const float *g = w + (ko * C + c) * 9;
-      double t[4][3], v;
-      for (int j = 0; j < 3; j++) {   /* G g */
-        t[0][j] = g[j];
-        t[1][j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
-        t[2][j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
-        t[3][j] = g[6 + j];
-      }
-      for (int i = 0; i < 4; i++)     /* (G g) G^T */
-        for (int j = 0; j < 4; j++) {
-          v = j == 0 ? t[i][0] : j == 3 ? t[i][2]
-              : 0.5 * (t[i][0] + (j == 1 ? t[i][1] : -t[i][1]) + t[i][2]);
-          u[((4 * i + j) * K + ko) * C + c] = (float)v;
-        }
+      double t[6][3];
+      for (int i = 0; i < a; i++)     /* G g */
+        for (int j = 0; j < 3; j++)
+          t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+      for (int i = 0; i < a; i++)     /* (G g) G^T */
+        for (int j = 0; j < a; j++)
+          u[((a * i + j) * K + ko) * C + c] =
+              (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
     }
 }
 
 /* Tiles are numbered over the batch: image n, tile row th, column tw. A
- * stretch is the run of tiles from t along one tile row, at most lim. */
+ * stretch is the run of cnt tiles from t along one tile row, at most lim. */
 typedef struct Stretch {
-  int64_t n, th, tw, m;
+  int64_t n, th, tw, cnt;
 } Stretch;
 
 static Stretch stretch_at(const int64_t *k, int64_t t, int64_t t1, int64_t lim) {
-  int64_t TW = (k[14] + 1) / 2, T = (k[13] + 1) / 2 * TW, r = t % T;
+  int64_t m = k[18], TW = (k[14] + m - 1) / m, T = (k[13] + m - 1) / m * TW, r = t % T;
   Stretch st = {t / T, r / TW, r % TW, TW - r % TW};
-  st.m = st.m < t1 - t ? st.m : t1 - t;
-  st.m = st.m < lim ? st.m : lim;
+  st.cnt = st.cnt < t1 - t ? st.cnt : t1 - t;
+  st.cnt = st.cnt < lim ? st.cnt : lim;
   return st;
 }
 
-/* Input row ih from column iw on, 2 m + 2 values (zeros outside x), split
- * into the even columns ev and the odd od (m + 1 each), so the transforms
- * below read unit strides and vectorise. */
-static void load_row(float *restrict ev, float *restrict od, const float *xc, const int64_t *k,
-                     int64_t ih, int64_t iw, int64_t m) {
-  int64_t H = k[2], W = k[3], len = 2 * m + 2;
-  float row[2 * WINO_SEG + 2];
+/* Input row ih from column iw on, m n1 values (zeros outside x), split
+ * into m phases ph[r][j] = column m j + r (n1 each, WINO_P apart), so the
+ * transforms below read unit strides and vectorise. */
+static void load_row(float *ph, const float *xc, const int64_t *k, int64_t ih, int64_t iw,
+                     int64_t n1) {
+  int64_t H = k[2], W = k[3], m = k[18], len = m * n1;
+  enum { P = WINO_P };
+  float row[4 * WINO_P];
   if (ih < 0 || ih >= H) {
-    memset(ev, 0, (size_t)(m + 1) * sizeof *ev);
-    memset(od, 0, (size_t)(m + 1) * sizeof *od);
+    for (int r = 0; r < m; r++)
+      memset(ph + r * P, 0, (size_t)n1 * sizeof *ph);
     return;
   }
   int64_t lo = iw < 0 ? -iw : 0, hi = W - iw < len ? W - iw : len;
@@ -94,93 +118,135 @@ static void load_row(float *restrict ev, float *restrict od, const float *xc, co
   memset(row, 0, (size_t)lo * sizeof *row);
   memcpy(row + lo, xc + ih * W + iw + lo, (size_t)(hi - lo) * sizeof *row);
   memset(row + hi, 0, (size_t)(len - hi) * sizeof *row);
-  CPU_EACH(m + 1, ev[i] = row[2 * i]; od[i] = row[2 * i + 1]);
+  float *restrict p0 = ph, *restrict p1 = ph + P, *restrict p2 = ph + 2 * P, *restrict p3 = ph + 3 * P;
+  if (m == 2)
+    CPU_EACH(n1, p0[i] = row[2 * i]; p1[i] = row[2 * i + 1]);
+  else
+    CPU_EACH(n1, p0[i] = row[4 * i]; p1[i] = row[4 * i + 1]; p2[i] = row[4 * i + 2];
+             p3[i] = row[4 * i + 3]);
 }
 
-/* One row a of B^T d B for m tiles: r = row a of B^T d, split even/odd. */
-static void in_cols(float *restrict v0, float *restrict v1, float *restrict v2,
-                    float *restrict v3, const float *restrict re, const float *restrict ro,
-                    int64_t m) {
-  CPU_EACH(m, v0[i] = re[i] - re[i + 1]; v1[i] = ro[i] + re[i + 1]; v2[i] = re[i + 1] - ro[i];
-           v3[i] = ro[i] - ro[i + 1]);
+/* B^T of F(2x2, 3x3) on n columns: o = B^T (c0, c1, c2, c3). */
+static void bt4(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                const float *restrict c0, const float *restrict c1, const float *restrict c2,
+                const float *restrict c3, int64_t n) {
+  CPU_EACH(n, o0[i] = c0[i] - c2[i]; o1[i] = c1[i] + c2[i]; o2[i] = c2[i] - c1[i];
+           o3[i] = c1[i] - c3[i]);
 }
 
-/* Rows r0..r3 of B^T d from rows d0..d3 of d, n values each. */
-static void in_rows(float *restrict r0, float *restrict r1, float *restrict r2, float *restrict r3,
-                    const float *restrict d0, const float *restrict d1, const float *restrict d2,
-                    const float *restrict d3, int64_t n) {
-  CPU_EACH(n, r0[i] = d0[i] - d2[i]; r1[i] = d1[i] + d2[i]; r2[i] = d2[i] - d1[i];
-           r3[i] = d1[i] - d3[i]);
+/* B^T of F(4x4, 3x3): rows 4 0 -5 0 1 0 / 0 -4 -4 1 1 0 / 0 4 -4 -1 1 0 /
+ * 0 -2 -1 2 1 0 / 0 2 -1 -2 1 0 / 0 4 0 -5 0 1. */
+static void bt6(float *restrict *o, const float *restrict c0, const float *restrict c1,
+                const float *restrict c2, const float *restrict c3, const float *restrict c4,
+                const float *restrict c5, int64_t n) {
+  float *restrict o0 = o[0], *restrict o1 = o[1], *restrict o2 = o[2], *restrict o3 = o[3];
+  float *restrict o4 = o[4], *restrict o5 = o[5];
+  CPU_EACH(n, o0[i] = 4 * c0[i] - 5 * c2[i] + c4[i];
+           o1[i] = c3[i] + c4[i] - 4 * (c1[i] + c2[i]);
+           o2[i] = 4 * (c1[i] - c2[i]) - c3[i] + c4[i];
+           o3[i] = 2 * (c3[i] - c1[i]) - c2[i] + c4[i];
+           o4[i] = 2 * (c1[i] - c3[i]) - c2[i] + c4[i];
+           o5[i] = 4 * c1[i] - 5 * c3[i] + c5[i]);
 }
 
 /* V[e][c][t - t0] = (B^T d B)[e] for the tiles [t0, t1), ld nt. */
 static void wino_in(float *v, const float *x, const int64_t *k, int64_t t0, int64_t t1,
                     int64_t nt) {
-  int64_t C = k[1], HW = k[2] * k[3], CN = C * nt;
-  float d[8][WINO_SEG + 1], r[8][WINO_SEG + 1];   /* rows 0..3, even then odd */
+  int64_t ld = nt + WINO_PAD, C = k[1], HW = k[2] * k[3], CN = C * ld, m = k[18], a = m + 2;
+  float d[6][4][WINO_P], r[6][4][WINO_P];   /* input rows, phases; rows of B^T d, phases */
   for (int64_t t = t0; t < t1;) {
     Stretch st = stretch_at(k, t, t1, WINO_SEG);
-    int64_t n1 = st.m + 1;
+    int64_t np = pad16(st.cnt), n1 = np + 1;
     for (int64_t c = 0; c < C; c++) {
       const float *xc = x + (st.n * C + c) * HW;
-      for (int i = 0; i < 4; i++)
-        load_row(d[i], d[4 + i], xc, k, 2 * st.th - k[11] + i, 2 * st.tw - k[12], st.m);
-      for (int h = 0; h < 8; h += 4)          /* B^T d: down the columns */
-        in_rows(r[h], r[h + 1], r[h + 2], r[h + 3], d[h], d[h + 1], d[h + 2], d[h + 3], n1);
-      float *vc = v + c * nt + (t - t0);
-      for (int a = 0; a < 4; a++) {            /* (B^T d) B: along the rows */
-        float *v0 = vc + 4 * a * CN;
-        in_cols(v0, v0 + CN, v0 + 2 * CN, v0 + 3 * CN, r[a], r[4 + a], st.m);
+      for (int i = 0; i < a; i++)
+        load_row(d[i][0], xc, k, m * st.th - k[11] + i, m * st.tw - k[12], n1);
+      float *vc = v + c * ld + (t - t0);
+      if (m == 2) {
+        for (int h = 0; h < 2; h++)            /* B^T d: down the columns */
+          bt4(r[0][h], r[1][h], r[2][h], r[3][h], d[0][h], d[1][h], d[2][h], d[3][h], n1);
+        for (int i = 0; i < 4; i++) {          /* (B^T d) B: along the rows */
+          float *v0 = vc + 4 * i * CN;
+          bt4(v0, v0 + CN, v0 + 2 * CN, v0 + 3 * CN, r[i][0], r[i][1], r[i][0] + 1, r[i][1] + 1,
+              np);
+        }
+        continue;
+      }
+      for (int h = 0; h < 4; h++) {
+        float *o[6] = {r[0][h], r[1][h], r[2][h], r[3][h], r[4][h], r[5][h]};
+        bt6(o, d[0][h], d[1][h], d[2][h], d[3][h], d[4][h], d[5][h], n1);
+      }
+      for (int i = 0; i < 6; i++) {
+        float *v0 = vc + 6 * i * CN;
+        float *o[6] = {v0, v0 + CN, v0 + 2 * CN, v0 + 3 * CN, v0 + 4 * CN, v0 + 5 * CN};
+        bt6(o, r[i][0], r[i][1], r[i][2], r[i][3], r[i][0] + 1, r[i][1] + 1, np);
       }
     }
-    t += st.m;
+    t += st.cnt;
   }
 }
 
-/* One output channel's m tiles of A^T M A + b: rows o0 (even columns, odd
- * columns) and o1 (the same) from M's 16 rows at mm, E apart. */
-static void out_tiles(float *restrict o, const float *restrict mm, int64_t E, float b,
-                      int64_t m) {
-  const float *restrict m0 = mm, *restrict m1 = mm + 4 * E, *restrict m2 = mm + 8 * E;
-  const float *restrict m3 = mm + 12 * E;
-  float *restrict o0 = o, *restrict o1 = o + WINO_SEG, *restrict o2 = o + 2 * WINO_SEG;
-  float *restrict o3 = o + 3 * WINO_SEG;
-  /* s = A^T M down the columns c (M's row e = 4 r + c), then s A along the rows */
-#define S0(c) (m0[(c) * E + i] + m1[(c) * E + i] + m2[(c) * E + i])
-#define S1(c) (m1[(c) * E + i] - m2[(c) * E + i] - m3[(c) * E + i])
-  CPU_EACH(m, o0[i] = S0(0) + S0(1) + S0(2) + b; o1[i] = S0(1) - S0(2) - S0(3) + b;
-           o2[i] = S1(0) + S1(1) + S1(2) + b; o3[i] = S1(1) - S1(2) - S1(3) + b);
-#undef S0
-#undef S1
+/* A^T of F(2x2, 3x3) on n columns c[0..3] (E apart): rows 1 1 1 0 / 0 1 -1 -1. */
+static void at4(float *restrict o0, float *restrict o1, const float *restrict c, int64_t E,
+                int64_t n) {
+  const float *restrict c0 = c, *restrict c1 = c + E, *restrict c2 = c + 2 * E;
+  const float *restrict c3 = c + 3 * E;
+  CPU_EACH(n, o0[i] = c0[i] + c1[i] + c2[i]; o1[i] = c1[i] - c2[i] - c3[i]);
 }
 
-/* Output row yr (nw values) from its even columns ev and odd od. */
-static void out_row(float *restrict yr, const float *restrict ev, const float *restrict od,
-                    int64_t nw) {
-  CPU_EACH(nw / 2, yr[2 * i] = ev[i]; yr[2 * i + 1] = od[i]);
-  if (nw & 1)
-    yr[nw - 1] = ev[nw / 2];
+/* A^T of F(4x4, 3x3): rows 1 1 1 1 1 0 / 0 1 -1 2 -2 0 / 0 1 1 4 4 0 /
+ * 0 1 -1 8 -8 1. */
+static void at6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                const float *restrict c, int64_t E, int64_t n) {
+  const float *restrict c0 = c, *restrict c1 = c + E, *restrict c2 = c + 2 * E;
+  const float *restrict c3 = c + 3 * E, *restrict c4 = c + 4 * E, *restrict c5 = c + 5 * E;
+  CPU_EACH(n, o0[i] = c0[i] + c1[i] + c2[i] + c3[i] + c4[i];
+           o1[i] = c1[i] - c2[i] + 2 * (c3[i] - c4[i]);
+           o2[i] = c1[i] + c2[i] + 4 * (c3[i] + c4[i]);
+           o3[i] = c1[i] - c2[i] + 8 * (c3[i] - c4[i]) + c5[i]);
+}
+
+/* An output row of m np values + b from its m phases o[r][j] (P apart). */
+static void out_row(float *restrict yr, const float *restrict o, int64_t P, int64_t m, int64_t np,
+                    float b) {
+  if (m == 2)
+    CPU_EACH(np, yr[2 * i] = o[i] + b; yr[2 * i + 1] = o[P + i] + b);
+  else
+    CPU_EACH(np, yr[4 * i] = o[i] + b; yr[4 * i + 1] = o[P + i] + b;
+             yr[4 * i + 2] = o[2 * P + i] + b; yr[4 * i + 3] = o[3 * P + i] + b);
 }
 
 /* y's tiles [t0, t1) = A^T M A + bias, from M[e][ko][t - t0] (ld nt);
  * rounded to fp16 with round. */
 static void wino_out(float *y, const float *mo, const float *bias, const int64_t *k, int64_t t0,
                      int64_t t1, int64_t nt, bool round) {
-  int64_t K = k[4], Ho = k[13], Wo = k[14], E = K * nt;
-  float o[4 * WINO_SEG];
+  enum { P = WINO_P };
+  int64_t ld = nt + WINO_PAD, K = k[4], Ho = k[13], Wo = k[14], E = K * ld, m = k[18], a = m + 2;
+  float s[4][6][P], o[4][4][P], row[4 * P];   /* rows of A^T M, columns; A^T M A, phases */
   for (int64_t t = t0; t < t1;) {
     Stretch st = stretch_at(k, t, t1, WINO_SEG);
-    int64_t ow0 = 2 * st.tw, nw = Wo - ow0 < 2 * st.m ? Wo - ow0 : 2 * st.m;
+    int64_t np = pad16(st.cnt), ow0 = m * st.tw;
+    int64_t nw = Wo - ow0 < m * st.cnt ? Wo - ow0 : m * st.cnt;
     for (int64_t ko = 0; ko < K; ko++) {
-      out_tiles(o, mo + ko * nt + (t - t0), E, bias ? bias[ko] : 0.0f, st.m);
-      for (int a = 0; a < 2 && 2 * st.th + a < Ho; a++) {
-        float *yr = y + ((st.n * K + ko) * Ho + 2 * st.th + a) * Wo + ow0;
-        out_row(yr, o + 2 * a * WINO_SEG, o + (2 * a + 1) * WINO_SEG, nw);
+      const float *mk = mo + ko * ld + (t - t0);
+      for (int c = 0; c < a; c++)             /* A^T M: down the columns */
+        if (m == 2)
+          at4(s[0][c], s[1][c], mk + c * E, a * E, np);
+        else
+          at6(s[0][c], s[1][c], s[2][c], s[3][c], mk + c * E, a * E, np);
+      for (int i = 0; i < m; i++)             /* (A^T M) A: along the rows */
+        if (m == 2)
+          at4(o[i][0], o[i][1], s[i][0], P, np);
+        else
+          at6(o[i][0], o[i][1], o[i][2], o[i][3], s[i][0], P, np);
+      for (int i = 0; i < m && m * st.th + i < Ho; i++) {
+        out_row(row, o[i][0], P, m, np, bias ? bias[ko] : 0.0f);
         if (round)
-          cpu_round_fp16(yr, nw);
+          cpu_round_fp16(row, m * np);
+        memcpy(y + ((st.n * K + ko) * Ho + m * st.th + i) * Wo + ow0, row, (size_t)nw * sizeof *row);
       }
     }
-    t += st.m;
+    t += st.cnt;
   }
 }
 
@@ -201,15 +267,15 @@ static void wino_piece(void *ctx, int64_t lo, int64_t hi) {
   (void)hi;
   WinoJob *j = ctx;
   const int64_t *k = j->s->k;
-  int64_t C = k[1], K = k[4], nt = j->nt;
-  float *v = j->buf + atomic_fetch_add(&j->slot, 1) * block_floats(k), *mo = v + 16 * C * nt;
+  int64_t C = k[1], K = k[4], nt = j->nt, ld = nt + WINO_PAD, a = k[18] + 2;
+  float *v = j->buf + atomic_fetch_add(&j->slot, 1) * block_floats(k), *mo = v + a * a * C * ld;
   for (int64_t bl; (bl = atomic_fetch_add(&j->next, 1)) < j->nblk;) {
     int64_t t0 = bl * nt, t1 = t0 + nt < j->ntiles ? t0 + nt : j->ntiles;
     wino_in(v, j->x, k, t0, t1, nt);
-    for (int e = 0; e < 16; e++)
+    for (int e = 0; e < a * a; e++)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)K, (int)(t1 - t0), (int)C, 1.0f,
-                  j->u + e * K * C, (int)C, v + e * C * nt, (int)nt, 0.0f, mo + e * K * nt,
-                  (int)nt);
+                  j->u + e * K * C, (int)C, v + e * C * ld, (int)ld, 0.0f, mo + e * K * ld,
+                  (int)ld);
     wino_out(j->y, mo, j->bias, k, t0, t1, nt, j->round);
   }
 }
@@ -217,17 +283,17 @@ static void wino_piece(void *ctx, int64_t lo, int64_t hi) {
 void cpu_wino_run(const CpuPlan *p, const CpuStep *s, const float *x, const float *u,
                   const float *bias, float *y) {
   const int64_t *k = s->k;
-  int64_t ntiles = k[0] * ((k[13] + 1) / 2) * ((k[14] + 1) / 2);
+  int64_t m = k[18], ntiles = k[0] * ((k[13] + m - 1) / m) * ((k[14] + m - 1) / m);
   float *buf = p->scratch;
   if (ntiles == 0)
     return;
   if (!u) {   /* a weight computed at eval(): transformed after the blocks' buffers */
     float *uu = buf + k[17] * block_floats(k);
-    cpu_wino_weights(uu, cpu_data(p, s->in[1]), k[4], k[1]);
+    cpu_wino_weights(uu, cpu_data(p, s->in[1]), k[4], k[1], (int)m);
     u = uu;
   }
-  /* blocks of equal size, at most WINO_TILES */
-  int64_t nblk = (ntiles + WINO_TILES - 1) / WINO_TILES, nt = (ntiles + nblk - 1) / nblk;
+  /* blocks of equal size, at most block_tiles */
+  int64_t bt = block_tiles((int)m), nblk = (ntiles + bt - 1) / bt, nt = (ntiles + nblk - 1) / nblk;
   WinoJob j = {.s = s, .x = x, .u = u, .bias = bias, .y = y, .buf = buf, .nt = nt,
                .ntiles = ntiles, .nblk = (ntiles + nt - 1) / nt, .round = s->rounds && !p->fp32};
   atomic_init(&j.slot, 0);

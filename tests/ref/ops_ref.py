@@ -1072,6 +1072,12 @@ hw = (rng.integers(-8, 9, (3, 17, 3, 3)) / 8).astype(np.float32)
 case("conv3x3_fp16_inline", [("x", hx)],
      'y = conv(pad = %s, pad_type = string("custom"), weight = %s, x = x);' % (ints([0, 1, 2, 0]), lit(hw.astype(np.float16), "fp16")),
      [("y", conv2d_ref(hx, hw, [0, 1, 2, 0]).astype(np.float16))], tol=2e-3)
+# fp16 (F(4x4, 3x3)): the wide batch-2 input, asymmetric pads, weights
+# as an input
+wx16, ww16 = wx.astype(np.float16), ww.astype(np.float16)
+case("conv3x3_fp16_custom", [("x", wx16), ("w", ww16)],
+     'y = conv(pad = %s, pad_type = string("custom"), weight = w, x = x);' % ints([2, 0, 1, 3]),
+     [("y", conv2d_ref(wx16, ww16, [2, 0, 1, 3]).astype(np.float16))], tol=2e-3)
 # a 1-pixel-wide output (one partial tile per row) and a 2x2 input that
 # padding alone makes big enough
 nx, nw = f32(2, 3, 5, 3, lo=-1, hi=1), f32(4, 3, 3, 3, lo=-1, hi=1)
