@@ -31,7 +31,8 @@ bench-cpu: tests/bench/cpu_bench$(EXEEXT)
 
 # Every op against numpy (python3-numpy); runs ./anerun.
 TESTS += tests/test_cpu_ref.sh tests/test_opdef_paths.sh
-EXTRA_DIST += tests/test_cpu_ref.sh tests/test_opdef_paths.sh tests/ref/ops_ref.py
+EXTRA_DIST += tests/test_cpu_ref.sh tests/test_opdef_paths.sh tests/ref/ops_ref.py \
+  tests/ref/conv_accuracy.py
 
 # `make bench-torch`: the cpu backend against PyTorch's CPU backend on the
 # same networks and weights (skipped when python3-torch is not installed).

@@ -227,28 +227,26 @@ END_TEST
 
 START_TEST(test_conv3x3_winograd) {
   /* 2 channels in (x0 = 1..9, x1 = 10 x0), 2 out, 3x3, same padding, the
-   * Winograd path (one group, stride 1): a 3x3 output is one full 2x2 tile
-   * and three partial ones.
+   * Winograd path (one group, stride 1): in fp32, F(2x2, 3x3), the 3x3
+   * output is one full 2x2 tile and three partial ones; in fp16 (every
+   * value exact there), F(4x4, 3x3), one partial tile.
    *   y0 = x0 * ones: each zero-padded neighbourhood sum of 1..9:
    *        12 21 16 / 27 45 33 / 24 39 28
    *   y1 = x0 at (h - 1, w) (tap (0, 1)) + x1 at (h, w + 1) (tap (1, 2)) + 1:
    *        0+20+1 0+30+1 0+0+1 / 1+50+1 2+60+1 3+0+1 / 4+80+1 5+90+1 6+0+1 */
-  static const char *t = PROG("tensor<fp32, [1, 2, 3, 3]> x",
-    "  tensor<fp32, [2, 2, 3, 3]> w = const()[name = string(\"w\"), val = tensor<fp32, [2, 2, 3, 3]>([[[[1, 1, 1], [1, 1, 1], [1, 1, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], [[[0, 1, 0], [0, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 1], [0, 0, 0]]]])];\n"
-    "  tensor<fp32, [1, 2, 3, 3]> y = conv(bias = tensor<fp32, [2]>([0, 1]), pad_type = string(\"same\"), weight = w, x = x)[name = string(\"y\")];\n",
+  static const char *t = PROG("tensor<%1$s, [1, 2, 3, 3]> x",
+    "  tensor<%1$s, [2, 2, 3, 3]> w = const()[name = string(\"w\"), val = tensor<%1$s, [2, 2, 3, 3]>([[[[1, 1, 1], [1, 1, 1], [1, 1, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], [[[0, 1, 0], [0, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 1], [0, 0, 0]]]])];\n"
+    "  tensor<%1$s, [1, 2, 3, 3]> y = conv(bias = tensor<%1$s, [2]>([0, 1]), pad_type = string(\"same\"), weight = w, x = x)[name = string(\"y\")];\n",
     "y");
   static const int64_t d[] = {1, 2, 3, 3};
   static const double x[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 40, 50, 60, 70, 80, 90};
   static const double want[] = {12, 21, 16, 27, 45, 33, 24, 39, 28,
                                 21, 31, 1, 52, 63, 4, 85, 96, 7};
-  run1(t, 4, d, x, MIL_FP32, 4, d, want);
-  /* the same in fp16 (every value exact there) takes F(4x4, 3x3): one
-   * partial tile */
-  static const char *t16 = PROG("tensor<fp16, [1, 2, 3, 3]> x",
-    "  tensor<fp16, [2, 2, 3, 3]> w = const()[name = string(\"w\"), val = tensor<fp16, [2, 2, 3, 3]>([[[[1, 1, 1], [1, 1, 1], [1, 1, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], [[[0, 1, 0], [0, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 1], [0, 0, 0]]]])];\n"
-    "  tensor<fp16, [1, 2, 3, 3]> y = conv(bias = tensor<fp16, [2]>([0, 1]), pad_type = string(\"same\"), weight = w, x = x)[name = string(\"y\")];\n",
-    "y");
-  run1(t16, 4, d, x, MIL_FP16, 4, d, want);
+  for (int f16 = 0; f16 < 2; f16++) {
+    char text[2048];
+    snprintf(text, sizeof text, t, f16 ? "fp16" : "fp32");
+    run1(text, 4, d, x, f16 ? MIL_FP16 : MIL_FP32, 4, d, want);
+  }
   int64_t k[18] = {1, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, 1};
   ck_assert(cpu_wino_fits(k));
   k[7] = 2;   /* stride 2 */

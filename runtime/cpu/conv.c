@@ -152,8 +152,8 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
     s->k[16] = CONV_WINOGRAD;
     bool cw = w.isconst && w.data;
     /* F(4x4, 3x3) where the output is rounded to fp16: its fp32 error
-     * (about 1e-5 of the largest output, 25 times F(2x2, 3x3)'s) is far
-     * below fp16's half ulp (docs/cpu-speed.md) */
+     * (about 1e-5 of the largest output, 20 times F(2x2, 3x3)'s) is small
+     * next to fp16's half ulp (docs/cpu-speed.md) */
     int m = x.dtype == MIL_FP16 && !b->plan->fp32 ? 4 : 2;
     cpu_scratch(b, cpu_wino_scratch(s->k, m, cw));
     if (cw) {
