@@ -148,20 +148,11 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
   bool direct = kv[5] == 1 && kv[6] == 1 && kv[7] == 1 && kv[8] == 1 && kv[11] == 0 &&
                 kv[12] == 0 && kv[13] == kv[2] && kv[14] == kv[3];
   s->k[16] = direct ? CONV_DIRECT : cin == groups ? CONV_DEPTHWISE : CONV_IM2COL;
-  if (two && cpu_wino_fits(s->k)) {
+  int wg = two ? cpu_wino_prep(b, s, &x, &w) : 0;
+  if (wg < 0)
+    return -1;
+  if (wg)
     s->k[16] = CONV_WINOGRAD;
-    bool cw = w.isconst && w.data;
-    /* F(4x4, 3x3) where the output is rounded to fp16: its fp32 error
-     * (about 1e-5 of the largest output, 20 times F(2x2, 3x3)'s) is small
-     * next to fp16's half ulp (docs/cpu-speed.md) */
-    int m = x.dtype == MIL_FP16 && !b->plan->fp32 ? 4 : 2;
-    cpu_scratch(b, cpu_wino_scratch(s->k, m, cw));
-    if (cw) {
-      if (!(s->pre = cpu_step_alloc(b, (m + 2) * (m + 2) * cin * cout, sizeof *s->pre)))
-        return -1;
-      cpu_wino_weights(s->pre, w.data, cout, cin, m);
-    }
-  }
   if (s->k[16] == CONV_IM2COL)
     cpu_scratch(b, cin / groups * kv[5] * kv[6] * (kv[13] * kv[14] < CONV_COLS ? kv[13] * kv[14] : CONV_COLS));
   /* the GEMM kernels round each block of columns as it is done */

@@ -294,12 +294,13 @@ int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
 
 /* winograd.c: 2-d convs of 3x3 kernels, stride and dilation 1, one group,
  * by Winograd's F(m x m, 3x3), m = 2 or 4; k as conv.c's. fits: such a
- * conv. scratch: the floats of scratch the run needs (sets k[17], k[18]).
- * weights: the transformed weights U [(m + 2)^2][K][C] of w [K][C][3][3].
- * run: the conv of every image, u as weights made, or NULL to make them
- * from s->in[1]. */
+ * conv. prep: for a conv whose s->k conv.c has filled, 1 when it fits (the
+ * scratch reserved, k[17..18] set, a constant weight transformed into
+ * s->pre), 0 when not, -1 after reporting. weights: the transformed
+ * weights U [(m + 2)^2][K][C] of w [K][C][3][3]. run: the conv of every
+ * image, u as weights made, or NULL to make them from s->in[1]. */
 bool cpu_wino_fits(const int64_t *k);
-int64_t cpu_wino_scratch(int64_t *k, int m, bool const_weight);
+int cpu_wino_prep(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
 void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C, int m);
 void cpu_wino_run(const CpuPlan *p, const CpuStep *s, const float *x, const float *u,
                   const float *bias, float *y);

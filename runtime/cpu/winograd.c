@@ -52,12 +52,6 @@ static int64_t block_floats(const int64_t *k) {
   return a * a * (k[1] + k[4]) * (block_tiles((int)k[18]) + WINO_PAD);
 }
 
-int64_t cpu_wino_scratch(int64_t *k, int m, bool const_weight) {
-  int nth = openblas_get_num_threads();
-  k[17] = nth > 1 ? nth : 1;
-  k[18] = m;
-  return k[17] * block_floats(k) + (const_weight ? 0 : (m + 2) * (m + 2) * k[1] * k[4]);
-}
 
 /* G of F(2x2, 3x3) and of F(4x4, 3x3) (interpolation points 0, +-1 and
  * 0, +-1, +-2, with infinity), a x 3. */
@@ -84,6 +78,26 @@ void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C, int m) {
           u[((a * i + j) * K + ko) * C + c] =
               (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
     }
+}
+
+int cpu_wino_prep(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
+  int64_t *k = s->k;
+  if (!cpu_wino_fits(k))
+    return 0;
+  /* F(4x4, 3x3) where the output is rounded to fp16: its fp32 error
+   * (about 1e-5 of the largest output, 20 times F(2x2, 3x3)'s) is small
+   * next to fp16's half ulp (docs/cpu-speed.md) */
+  int m = x->dtype == MIL_FP16 && !b->plan->fp32 ? 4 : 2, nth = openblas_get_num_threads();
+  bool cw = w->isconst && w->data;
+  k[17] = nth > 1 ? nth : 1;
+  k[18] = m;
+  cpu_scratch(b, k[17] * block_floats(k) + (cw ? 0 : (m + 2) * (m + 2) * k[1] * k[4]));
+  if (cw) {
+    if (!(s->pre = cpu_step_alloc(b, (m + 2) * (m + 2) * k[1] * k[4], sizeof *s->pre)))
+      return -1;
+    cpu_wino_weights(s->pre, w->data, k[4], k[1], m);
+  }
+  return 1;
 }
 
 /* Tiles are numbered over the batch: image n, tile row th, column tw. A
