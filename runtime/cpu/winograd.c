@@ -315,7 +315,8 @@ void cpu_wino_run(const CpuPlan *p, const CpuStep *s, const float *x, const floa
   int blas = openblas_get_num_threads();
   if (p->pool)
     openblas_set_num_threads(1);
-  cpu_parallel(p->pool, j.nblk, 1, wino_piece, &j);
+  /* no more pieces than block buffers, whatever the pool has */
+  cpu_parallel(p->pool, j.nblk < k[17] ? j.nblk : k[17], 1, wino_piece, &j);
   if (p->pool)
     openblas_set_num_threads(blas);
 }
