@@ -1,18 +1,20 @@
 /* winograd.c - 3x3 convs of stride 1 by Winograd's minimal filtering
- * F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
- * Networks", 2016). Each 2x2 output tile is A^T [U . (B^T d B)] A, d the
- * 4x4 input patch under it and U = G g G^T the transformed 3x3 kernel, so
- * a tile costs 16 multiplies per (input, output) channel pair instead of
- * 36; the multiplies are 16 GEMMs [Cout x Cin] x [Cin x tiles], one per
- * position of the 4x4 transformed tile.
+ * F(m x m, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", 2016). Each m x m output tile is A^T [U . (B^T d B)] A, d the
+ * (m + 2) x (m + 2) input patch under it and U = G g G^T the transformed
+ * 3x3 kernel, so a tile costs (m + 2)^2 multiplies per (input, output)
+ * channel pair instead of 9 m^2; the multiplies are (m + 2)^2 GEMMs
+ * [Cout x Cin] x [Cin x tiles], one per position of the transformed tile.
  *
- * The transforms only add, subtract and halve (B and A hold 0 and +-1, G
- * also 1/2), so the result is a sum of the same products in another
- * order, with at most a few more fp32 roundings per output than im2col's
- * dot product; U is computed in double and rounded once.
+ * m = 2: B and A hold 0 and +-1, G also 1/2, so the result is a sum of the
+ * same products in another order, with a few more fp32 roundings per
+ * output than im2col's dot product. m = 4 (points 0, +-1, +-2) has
+ * coefficients up to 8 and 1/24 and about 20 times that error, so
+ * cpu_wino_prep takes it only where the output is rounded to fp16. U is
+ * computed in double and rounded once.
  *
  * Threads take blocks of tiles (of all images of the batch) whole: each
- * transforms its block's input, runs the 16 GEMMs on one thread and
+ * transforms its block's input, runs the GEMMs on one thread and
  * transforms them back, so a block's intermediate values stay in its
  * core's cache. OpenBLAS is held at one thread meanwhile. */
 #include <cblas.h>
@@ -41,8 +43,9 @@ static int64_t pad16(int64_t n) { return (n + WINO_PAD - 1) / WINO_PAD * WINO_PA
 /* Most tiles in one block: a thread's V and M stay within its L2. */
 static int64_t block_tiles(int m) { return m == 2 ? 64 : 32; }
 
+/* (no channels: left to im2col, as BLAS refuses a leading dimension of 0) */
 bool cpu_wino_fits(const int64_t *k) {
-  return k[5] == 3 && k[6] == 3 && k[7] == 1 && k[8] == 1 && k[9] == 1 && k[10] == 1 &&
+  return k[1] > 0 && k[4] > 0 && k[5] == 3 && k[6] == 3 && k[7] == 1 && k[8] == 1 && k[9] == 1 && k[10] == 1 &&
          k[15] == 1;
 }
 
@@ -51,7 +54,6 @@ static int64_t block_floats(const int64_t *k) {
   int64_t a = k[18] + 2;
   return a * a * (k[1] + k[4]) * (block_tiles((int)k[18]) + WINO_PAD);
 }
-
 
 /* G of F(2x2, 3x3) and of F(4x4, 3x3) (interpolation points 0, +-1 and
  * 0, +-1, +-2, with infinity), a x 3. */
@@ -257,7 +259,8 @@ static void wino_out(float *y, const float *mo, const float *bias, const int64_t
         out_row(row, o[i][0], P, m, np, bias ? bias[ko] : 0.0f);
         if (round)
           cpu_round_fp16(row, m * np);
-        memcpy(y + ((st.n * K + ko) * Ho + m * st.th + i) * Wo + ow0, row, (size_t)nw * sizeof *row);
+        float *yr = y + ((st.n * K + ko) * Ho + m * st.th + i) * Wo + ow0;
+        memcpy(yr, row, (size_t)nw * sizeof *row);
       }
     }
     t += st.cnt;
