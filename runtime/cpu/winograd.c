@@ -45,8 +45,8 @@ static int64_t block_tiles(int m) { return m == 2 ? 64 : 32; }
 
 /* (no channels: left to im2col, as BLAS refuses a leading dimension of 0) */
 bool cpu_wino_fits(const int64_t *k) {
-  return k[1] > 0 && k[4] > 0 && k[5] == 3 && k[6] == 3 && k[7] == 1 && k[8] == 1 && k[9] == 1 && k[10] == 1 &&
-         k[15] == 1;
+  return k[1] > 0 && k[4] > 0 && k[5] == 3 && k[6] == 3 && k[7] == 1 && k[8] == 1 &&
+         k[9] == 1 && k[10] == 1 && k[15] == 1;
 }
 
 /* One thread's block: V [a^2][Cin][tiles] then M [a^2][Cout][tiles]. */
@@ -134,7 +134,8 @@ static void load_row(float *ph, const float *xc, const int64_t *k, int64_t ih, i
   memset(row, 0, (size_t)lo * sizeof *row);
   memcpy(row + lo, xc + ih * W + iw + lo, (size_t)(hi - lo) * sizeof *row);
   memset(row + hi, 0, (size_t)(len - hi) * sizeof *row);
-  float *restrict p0 = ph, *restrict p1 = ph + P, *restrict p2 = ph + 2 * P, *restrict p3 = ph + 3 * P;
+  float *restrict p0 = ph, *restrict p1 = ph + P, *restrict p2 = ph + 2 * P;
+  float *restrict p3 = ph + 3 * P;
   if (m == 2)
     CPU_EACH(n1, p0[i] = row[2 * i]; p1[i] = row[2 * i + 1]);
   else
