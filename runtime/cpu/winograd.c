@@ -82,14 +82,27 @@ void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C, int m) {
     }
 }
 
+/* The tiles of side m over the batch. */
+static int64_t count_tiles(const int64_t *k, int64_t m) {
+  return k[0] * ((k[13] + m - 1) / m) * ((k[14] + m - 1) / m);
+}
+
 int cpu_wino_prep(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
   int64_t *k = s->k;
-  if (!cpu_wino_fits(k))
+  /* Fewer input channels or tiles than these ran slower than im2col
+   * (measured, one thread): the GEMMs are too thin, or every block reads
+   * all of U, (m + 2)^2 / 9 times the weights (512 channels at 7x7: 38
+   * MB at m = 4), for a few tiles. */
+  enum { MIN_CIN = 8, MIN_TILES = 20 };
+  if (!cpu_wino_fits(k) || k[1] < MIN_CIN)
     return 0;
   /* F(4x4, 3x3) where the output is rounded to fp16: its fp32 error
    * (about 1e-5 of the largest output, 20 times F(2x2, 3x3)'s) is small
    * next to fp16's half ulp (docs/cpu-speed.md) */
-  int m = x->dtype == MIL_FP16 && !b->plan->fp32 ? 4 : 2, nth = openblas_get_num_threads();
+  int m = x->dtype == MIL_FP16 && !b->plan->fp32 && count_tiles(k, 4) >= MIN_TILES ? 4 : 2;
+  if (count_tiles(k, m) < MIN_TILES)
+    return 0;
+  int nth = openblas_get_num_threads();
   bool cw = w->isconst && w->data;
   k[17] = nth > 1 ? nth : 1;
   k[18] = m;
@@ -301,7 +314,7 @@ static void wino_piece(void *ctx, int64_t lo, int64_t hi) {
 void cpu_wino_run(const CpuPlan *p, const CpuStep *s, const float *x, const float *u,
                   const float *bias, float *y) {
   const int64_t *k = s->k;
-  int64_t m = k[18], ntiles = k[0] * ((k[13] + m - 1) / m) * ((k[14] + m - 1) / m);
+  int64_t m = k[18], ntiles = count_tiles(k, m);
   float *buf = p->scratch;
   if (ntiles == 0)
     return;
