@@ -225,29 +225,59 @@ START_TEST(test_conv_depthwise) {
 }
 END_TEST
 
-START_TEST(test_conv3x3_winograd) {
-  /* 2 channels in (x0 = 1..9, x1 = 10 x0), 2 out, 3x3, same padding, the
-   * Winograd path (one group, stride 1): in fp32, F(2x2, 3x3), the 3x3
-   * output is one full 2x2 tile and three partial ones; in fp16 (every
-   * value exact there), F(4x4, 3x3), one partial tile.
-   *   y0 = x0 * ones: each zero-padded neighbourhood sum of 1..9:
-   *        12 21 16 / 27 45 33 / 24 39 28
-   *   y1 = x0 at (h - 1, w) (tap (0, 1)) + x1 at (h, w + 1) (tap (1, 2)) + 1:
-   *        0+20+1 0+30+1 0+0+1 / 1+50+1 2+60+1 3+0+1 / 4+80+1 5+90+1 6+0+1 */
-  static const char *t = PROG("tensor<%1$s, [1, 2, 3, 3]> x",
-    "  tensor<%1$s, [2, 2, 3, 3]> w = const()[name = string(\"w\"), val = tensor<%1$s, [2, 2, 3, 3]>([[[[1, 1, 1], [1, 1, 1], [1, 1, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], [[[0, 1, 0], [0, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 1], [0, 0, 0]]]])];\n"
-    "  tensor<%1$s, [1, 2, 3, 3]> y = conv(bias = tensor<%1$s, [2]>([0, 1]), pad_type = string(\"same\"), weight = w, x = x)[name = string(\"y\")];\n",
-    "y");
-  static const int64_t d[] = {1, 2, 3, 3};
-  static const double x[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 40, 50, 60, 70, 80, 90};
-  static const double want[] = {12, 21, 16, 27, 45, 33, 24, 39, 28,
-                                21, 31, 1, 52, 63, 4, 85, 96, 7};
-  for (int f16 = 0; f16 < 2; f16++) {
-    char text[2048];
-    snprintf(text, sizeof text, t, f16 ? "fp16" : "fp32");
-    run1(text, 4, d, x, f16 ? MIL_FP16 : MIL_FP32, 4, d, want);
+/* "[[...]]" of a [2, 8, 3, 3] weight: out 0 reads channel 0 through a
+ * ones kernel, out 1 channel 0 at tap (0, 1) and channel 1 at tap (1, 2). */
+static void wino_weight_text(char *buf, size_t n) {
+  size_t o = (size_t)snprintf(buf, n, "[");
+  for (int ko = 0; ko < 2; ko++) {
+    o += (size_t)snprintf(buf + o, n - o, "%s[", ko ? ", " : "");
+    for (int c = 0; c < 8; c++) {
+      o += (size_t)snprintf(buf + o, n - o, "%s[", c ? ", " : "");
+      for (int t = 0; t < 9; t++) {
+        int v = ko == 0 ? c == 0 : (c == 0 && t == 1) || (c == 1 && t == 5);
+        o += (size_t)snprintf(buf + o, n - o, "%s%d%s", t % 3 ? ", " : t ? ", [" : "[", v,
+                              t % 3 == 2 ? "]" : "");
+      }
+      o += (size_t)snprintf(buf + o, n - o, "]");
+    }
+    o += (size_t)snprintf(buf + o, n - o, "]");
   }
-  int64_t k[18] = {1, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, 1};
+  snprintf(buf + o, n - o, "]");
+}
+
+START_TEST(test_conv3x3_winograd) {
+  /* x [1, 8, 19, 21]: x0 = w (the column), x1 = 10 h, channels 2..7 all
+   * 100 (read by no tap: they show any channel mix-up); 3x3, same padding,
+   * bias (0, 1). With 8 channels and 19x21 (odd: partial tiles) it takes
+   * the Winograd path: F(2x2, 3x3) in fp32, F(4x4, 3x3) in fp16 (every
+   * value exact there). Inputs that vary along both axes, as constant ones
+   * make some rows of the transformed tiles zero.
+   *   y0 = (the window's rows inside x: 3 - [h = 0] - [h = 18]) times the
+   *        sum of its columns w - 1, w, w + 1 inside [0, 20]
+   *   y1 = x0 at (h - 1, w) + x1 at (h, w + 1) + 1 = [h >= 1] w + [w <= 19] 10 h + 1 */
+  enum { H = 19, W = 21 };
+  static char w[4096], text[8192];
+  wino_weight_text(w, sizeof w);
+  static const int64_t d[] = {1, 8, H, W}, od[] = {1, 2, H, W};
+  static double x[8 * H * W], want[2 * H * W];
+  for (int i = 0; i < 8 * H * W; i++)
+    x[i] = i < H * W ? i % W : i < 2 * H * W ? 10 * (i / W % H) : 100;
+  for (int h = 0; h < H; h++)
+    for (int c = 0; c < W; c++) {
+      int cols = (c > 0 ? c - 1 : 0) + c + (c < W - 1 ? c + 1 : 0);
+      want[h * W + c] = (3 - (h == 0) - (h == H - 1)) * cols;
+      want[H * W + h * W + c] = (h >= 1) * c + (c <= W - 2) * 10 * h + 1;
+    }
+  for (int f16 = 0; f16 < 2; f16++) {
+    const char *dt = f16 ? "fp16" : "fp32";
+    snprintf(text, sizeof text,
+             "program(1.3)\n{\n func main<ios18>(tensor<%s, [1, 8, %d, %d]> x) {\n"
+             "  tensor<%s, [2, 8, 3, 3]> w = const()[name = string(\"w\"), val = tensor<%s, [2, 8, 3, 3]>(%s)];\n"
+             "  tensor<%s, [1, 2, %d, %d]> y = conv(bias = tensor<%s, [2]>([0, 1]), pad_type = string(\"same\"), weight = w, x = x)[name = string(\"y\")];\n"
+             " } -> (y);\n}\n", dt, H, W, dt, dt, w, dt, H, W, dt);
+    run1(text, 4, d, x, f16 ? MIL_FP16 : MIL_FP32, 4, od, want);
+  }
+  int64_t k[18] = {1, 8, H, W, 2, 3, 3, 1, 1, 1, 1, 1, 1, H, W, 1};
   ck_assert(cpu_wino_fits(k));
   k[7] = 2;   /* stride 2 */
   ck_assert(!cpu_wino_fits(k));
