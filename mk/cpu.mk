@@ -6,6 +6,7 @@ libcpu_a_SOURCES = runtime/cpu/cpu.c runtime/cpu/kit.c runtime/cpu/elementwise.c
   runtime/cpu/reduce.c runtime/cpu/conv.c runtime/cpu/movement.c runtime/cpu/gather.c \
   runtime/cpu/pool.c runtime/cpu/recurrent.c runtime/cpu/state.c \
   runtime/cpu/quant.c runtime/cpu/image.c runtime/cpu/reorder.c runtime/cpu/einsum.c runtime/cpu/conv3d.c \
+  runtime/cpu/winograd.c \
   runtime/cpu/cpu.h
 libcpu_a_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS) -fno-strict-aliasing
 
@@ -30,7 +31,8 @@ bench-cpu: tests/bench/cpu_bench$(EXEEXT)
 
 # Every op against numpy (python3-numpy); runs ./anerun.
 TESTS += tests/test_cpu_ref.sh tests/test_opdef_paths.sh
-EXTRA_DIST += tests/test_cpu_ref.sh tests/test_opdef_paths.sh tests/ref/ops_ref.py
+EXTRA_DIST += tests/test_cpu_ref.sh tests/test_opdef_paths.sh tests/ref/ops_ref.py \
+  tests/ref/conv_accuracy.py
 
 # `make bench-torch`: the cpu backend against PyTorch's CPU backend on the
 # same networks and weights (skipped when python3-torch is not installed).

@@ -226,6 +226,93 @@ START_TEST(test_conv_depthwise) {
 }
 END_TEST
 
+/* "[[...]]" of a [2, 8, 3, 3] weight: out 0 reads channel 0 through a
+ * ones kernel, out 1 channel 0 at tap (0, 1) and channel 1 at tap (1, 2). */
+static void wino_weight_text(char *buf, size_t n) {
+  size_t o = (size_t)snprintf(buf, n, "[");
+  for (int ko = 0; ko < 2; ko++) {
+    o += (size_t)snprintf(buf + o, n - o, "%s[", ko ? ", " : "");
+    for (int c = 0; c < 8; c++) {
+      o += (size_t)snprintf(buf + o, n - o, "%s[", c ? ", " : "");
+      for (int t = 0; t < 9; t++) {
+        int v = ko == 0 ? c == 0 : (c == 0 && t == 1) || (c == 1 && t == 5);
+        o += (size_t)snprintf(buf + o, n - o, "%s%d%s", t % 3 ? ", " : t ? ", [" : "[", v,
+                              t % 3 == 2 ? "]" : "");
+      }
+      o += (size_t)snprintf(buf + o, n - o, "]");
+    }
+    o += (size_t)snprintf(buf + o, n - o, "]");
+  }
+  snprintf(buf + o, n - o, "]");
+}
+
+START_TEST(test_conv3x3_winograd) {
+  /* x [1, 8, 19, 21]: x0 = w (the column), x1 = 10 h, channels 2..7 all
+   * 100 (read by no tap: they show any channel mix-up); 3x3, same padding,
+   * bias (0, 1). With 8 channels and 19x21 (odd: partial tiles) it takes
+   * the Winograd path: F(2x2, 3x3) in fp32, F(4x4, 3x3) in fp16 (every
+   * value exact there). Inputs that vary along both axes, as constant ones
+   * make some rows of the transformed tiles zero.
+   *   y0 = (the window's rows inside x: 3 - [h = 0] - [h = 18]) times the
+   *        sum of its columns w - 1, w, w + 1 inside [0, 20]
+   *   y1 = x0 at (h - 1, w) + x1 at (h, w + 1) + 1 = [h >= 1] w + [w <= 19] 10 h + 1 */
+  enum { H = 19, W = 21 };
+  static char w[4096], text[8192];
+  wino_weight_text(w, sizeof w);
+  static const int64_t d[] = {1, 8, H, W}, od[] = {1, 2, H, W};
+  static double x[8 * H * W], want[2 * H * W];
+  for (int i = 0; i < 8 * H * W; i++)
+    x[i] = i < H * W ? i % W : i < 2 * H * W ? 10 * (i / W % H) : 100;
+  for (int h = 0; h < H; h++)
+    for (int c = 0; c < W; c++) {
+      int cols = (c > 0 ? c - 1 : 0) + c + (c < W - 1 ? c + 1 : 0);
+      want[h * W + c] = (3 - (h == 0) - (h == H - 1)) * cols;
+      want[H * W + h * W + c] = (h >= 1) * c + (c <= W - 2) * 10 * h + 1;
+    }
+  for (int f16 = 0; f16 < 2; f16++) {
+    const char *dt = f16 ? "fp16" : "fp32";
+    snprintf(text, sizeof text,
+             "program(1.3)\n{\n func main<ios18>(tensor<%s, [1, 8, %d, %d]> x) {\n"
+             "  tensor<%s, [2, 8, 3, 3]> w = const()[name = string(\"w\"), val = tensor<%s, [2, 8, 3, 3]>(%s)];\n"
+             "  tensor<%s, [1, 2, %d, %d]> y = conv(bias = tensor<%s, [2]>([0, 1]), pad_type = string(\"same\"), weight = w, x = x)[name = string(\"y\")];\n"
+             " } -> (y);\n}\n", dt, H, W, dt, dt, w, dt, H, W, dt);
+    run1(text, 4, d, x, f16 ? MIL_FP16 : MIL_FP32, 4, od, want);
+  }
+  int64_t k[18] = {1, 8, H, W, 2, 3, 3, 1, 1, 1, 1, 1, 1, H, W, 1};
+  ck_assert(cpu_wino_fits(k));
+  k[7] = 2;   /* stride 2 */
+  ck_assert(!cpu_wino_fits(k));
+}
+END_TEST
+
+START_TEST(test_wino_weights) {
+  /* U = G g G^T with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] (Lavin
+   * and Gray): for g = ones, G g = a 1^T with a = G 1 = (1, 3/2, 1/2, 1),
+   * so U = a a^T. For g = e_00 (the top-left tap alone), G e_0 = (1, 1/2,
+   * 1/2, 0), U = that vector's outer product. U is stored [a^2][K][C]. */
+  float g[18] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0}, u[32];
+  const double a[4] = {1, 1.5, 0.5, 1}, b[4] = {1, 0.5, 0.5, 0};
+  cpu_wino_weights(u, g, 2, 1, 2);
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) {
+      ck_assert_double_eq(u[(4 * i + j) * 2 + 0], a[i] * a[j]);
+      ck_assert_double_eq(u[(4 * i + j) * 2 + 1], b[i] * b[j]);
+    }
+  /* F(4x4, 3x3)'s G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12
+   * 1/6; 1/24 -1/12 1/6; 0 0 1]: G 1 = (1/4, -1/2, -1/6, 7/24, 1/8, 1) and
+   * G e_0 = (1/4, -1/6, -1/6, 1/24, 1/24, 0) */
+  float u4[72];
+  const double a4[6] = {0.25, -0.5, -1.0 / 6, 7.0 / 24, 0.125, 1};
+  const double b4[6] = {0.25, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0};
+  cpu_wino_weights(u4, g, 2, 1, 4);
+  for (int i = 0; i < 6; i++)
+    for (int j = 0; j < 6; j++) {
+      ck_assert_double_eq_tol(u4[(6 * i + j) * 2 + 0], a4[i] * a4[j], 1e-7);
+      ck_assert_double_eq_tol(u4[(6 * i + j) * 2 + 1], b4[i] * b4[j], 1e-7);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_dilation) {
   /* x = 1..16 as 4x4, w = ones 2x2, dilation 2: taps at offsets 0 and 2,
    * k_eff = 3, out 2x2:
@@ -1563,6 +1650,8 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_conv_groups);
   tcase_add_test(t, test_conv_groups_im2col);
   tcase_add_test(t, test_conv_depthwise);
+  tcase_add_test(t, test_conv3x3_winograd);
+  tcase_add_test(t, test_wino_weights);
   tcase_add_test(t, test_conv_dilation);
   tcase_add_test(t, test_conv1d);
   tcase_add_test(t, test_conv1x1_is_matmul);

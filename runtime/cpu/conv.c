@@ -15,6 +15,7 @@ enum {
   CONV_IM2COL,     /* columns in the scratch buffer, then a GEMM per group */
   CONV_DIRECT,     /* 1x1, stride 1, no padding: x is the GEMM's operand */
   CONV_DEPTHWISE,  /* one input channel per group: taps added row by row */
+  CONV_WINOGRAD,   /* 3x3, stride 1, no dilation, one group: winograd.c */
   /* im2col's GEMMs take this many output columns at a time, so the
    * scratch buffer holds one block's columns, not the whole matrix (3x3,
    * 128 channels, 56x56: 4.7 MB, not 14.4). Blocks small enough to stay
@@ -147,10 +148,15 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
   bool direct = kv[5] == 1 && kv[6] == 1 && kv[7] == 1 && kv[8] == 1 && kv[11] == 0 &&
                 kv[12] == 0 && kv[13] == kv[2] && kv[14] == kv[3];
   s->k[16] = direct ? CONV_DIRECT : cin == groups ? CONV_DEPTHWISE : CONV_IM2COL;
+  int wg = two ? cpu_wino_prep(b, s, &x, &w) : 0;
+  if (wg < 0)
+    return -1;
+  if (wg)
+    s->k[16] = CONV_WINOGRAD;
   if (s->k[16] == CONV_IM2COL)
     cpu_scratch(b, cin / groups * kv[5] * kv[6] * (kv[13] * kv[14] < CONV_COLS ? kv[13] * kv[14] : CONV_COLS));
   /* the GEMM kernels round each block of columns as it is done */
-  s->rounds = s->k[16] != CONV_DEPTHWISE && x.dtype == MIL_FP16;
+  s->rounds = s->k[16] != CONV_DEPTHWISE && x.dtype == MIL_FP16;   /* and Winograd's */
   return cpu_one_out(b, x.dtype, x.rank, odim);
 }
 
@@ -283,6 +289,10 @@ static void run_conv(const CpuPlan *p, const CpuStep *s) {
   float *y = cpu_data(p, s->out[0]);
   int64_t N = k[0], cin = k[1], HW = k[2] * k[3], cout = k[4], KK = k[5] * k[6];
   int64_t OHW = k[13] * k[14], G = k[15], cg = cin / G, mg = cout / G;
+  if (k[16] == CONV_WINOGRAD) {
+    cpu_wino_run(p, s, x, s->pre, bias, y);
+    return;
+  }
   for (int64_t n = 0; n < N; n++)
     for (int64_t g = 0; g < G; g++) {
       const float *xg = x + (n * cin + g * cg) * HW;

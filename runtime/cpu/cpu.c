@@ -665,6 +665,7 @@ static void step_free(CpuStep *s) {
   free(s->out);
   free(s->tab[0]);
   free(s->tab[1]);
+  free(s->pre);
 }
 
 /* A constexpr op runs now, on constant operands, into buffers of its own. */

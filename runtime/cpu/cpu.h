@@ -65,6 +65,8 @@ struct CpuStep {
   int64_t nunits;           /* split across the threads, at least grain each; */
   int64_t grain;            /* the preparer sets all three */
   bool rounds;              /* run rounds its fp16 outputs itself, else eval() does */
+  float *pre;               /* what the preparer derived from constant operands
+                               (conv's Winograd weights), from cpu_step_alloc */
 };
 
 struct CpuPlan {
@@ -289,6 +291,19 @@ int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, con
 /* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound
  * to s->in[0..2]) and the pools (x bound); each sets s->run. */
 int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+
+/* winograd.c: 2-d convs of 3x3 kernels, stride and dilation 1, one group,
+ * by Winograd's F(m x m, 3x3), m = 2 or 4; k as conv.c's. fits: such a
+ * conv. prep: for a conv whose s->k conv.c has filled, 1 when it fits (the
+ * scratch reserved, k[17..18] set, a constant weight transformed into
+ * s->pre), 0 when not, -1 after reporting. weights: the transformed
+ * weights U [(m + 2)^2][K][C] of w [K][C][3][3]. run: the conv of every
+ * image, u as weights made, or NULL to make them from s->in[1]. */
+bool cpu_wino_fits(const int64_t *k);
+int cpu_wino_prep(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C, int m);
+void cpu_wino_run(const CpuPlan *p, const CpuStep *s, const float *x, const float *u,
+                  const float *bias, float *y);
 int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
 int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x);
 

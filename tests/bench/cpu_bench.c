@@ -3,9 +3,13 @@
  *
  * Each chain is 8 1x1 convs (C -> C channels over H x W positions), a GEMM
  * of C x C by C x HW per conv, at a spatial size reduced from the seed's
- * 64x64 so a run takes seconds. Each side runs for about a second (the
- * argument changes that), in alternating rounds; the ratio is backend
- * throughput over direct (goal: >= 0.8). */
+ * 64x64 so a run takes seconds. The last config is a chain of 8 3x3 convs
+ * (padding same), against the GEMM of their im2col form alone (C x 9C by
+ * 9C x HW, without building the columns); the backend runs those by
+ * Winograd's F(4x4, 3x3), so it can beat that GEMM. GFLOP counts a direct
+ * conv's multiply-adds (2 C^2 k^2 HW per conv). Each side runs for about a
+ * second (the argument changes that), in alternating rounds; the ratio is
+ * backend throughput over direct (goal: >= 0.8). */
 #include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
@@ -22,10 +26,12 @@ enum { NCONV = 8, ROUNDS = 4 };
 #define GOAL 0.8
 
 typedef struct Config {
-  int ch, h, w;
+  int ch, h, w, k;   /* k: the kernel's side, 1 or 3 */
 } Config;
 
-static const Config configs[] = {{512, 16, 16}, {256, 16, 16}, {512, 32, 32}, {256, 32, 32}};
+static const Config configs[] = {
+  {512, 16, 16, 1}, {256, 16, 16, 1}, {512, 32, 32, 1}, {256, 32, 32, 1}, {128, 56, 56, 3},
+};
 
 static double now(void) {
   struct timespec ts;
@@ -45,8 +51,8 @@ static double next_weight(uint64_t *s, int ch) {
 static MilProg *build_chain(const Config *c, float **wcopy) {
   MilProg *p = mil_new("1.3");
   MilFunc *f = mil_add_func(p, "main", "ios18");
-  int64_t xd[] = {1, c->ch, c->h, c->w}, wd[] = {c->ch, c->ch, 1, 1};
-  int64_t nw = (int64_t)c->ch * c->ch;
+  int64_t xd[] = {1, c->ch, c->h, c->w}, wd[] = {c->ch, c->ch, c->k, c->k};
+  int64_t nw = (int64_t)c->ch * c->ch * c->k * c->k;
   MilType *xt = mil_tensor_type(p, MIL_FP16, 4, xd);
   mil_add_input(p, f, xt, "x");
   double *w = malloc((size_t)nw * sizeof *w);
@@ -54,7 +60,7 @@ static MilProg *build_chain(const Config *c, float **wcopy) {
   const char *prev = "x";
   for (int i = 0; i < NCONV; i++) {
     for (int64_t k = 0; k < nw; k++) {
-      w[k] = fp16_round(next_weight(&seed, c->ch));
+      w[k] = fp16_round(next_weight(&seed, c->ch * c->k * c->k));
       wcopy[i][k] = (float)w[k];
     }
     char wn[32], yn[32];
@@ -69,7 +75,7 @@ static MilProg *build_chain(const Config *c, float **wcopy) {
     mil_op_val(p, op, "dilations", mil_tensor_i(p, MIL_INT32, 1, two, ones));
     mil_op_val(p, op, "groups", mil_scalar_i(p, MIL_INT32, 1));
     mil_op_val(p, op, "pad", mil_tensor_i(p, MIL_INT32, 1, four, zeros));
-    mil_op_val(p, op, "pad_type", mil_scalar_s(p, "valid"));
+    mil_op_val(p, op, "pad_type", mil_scalar_s(p, c->k == 1 ? "valid" : "same"));
     mil_op_val(p, op, "strides", mil_tensor_i(p, MIL_INT32, 1, two, ones));
     mil_op_ref(p, op, "weight", wn);
     mil_op_ref(p, op, "x", prev);
@@ -104,16 +110,20 @@ typedef struct Direct {
   float **w, *a, *b;
 } Direct;
 
+/* 1x1: the chain; 3x3: each conv's im2col GEMM on one (constant) column
+ * matrix a of 9C x HW. */
 static int run_direct(void *ctx) {
   Direct *d = ctx;
-  int ch = d->c->ch, hw = d->c->h * d->c->w;
+  int ch = d->c->ch, hw = d->c->h * d->c->w, kk = ch * d->c->k * d->c->k;
   float *in = d->a, *out = d->b;
   for (int i = 0; i < NCONV; i++) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ch, hw, ch, 1.0f, d->w[i], ch, in, hw,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ch, hw, kk, 1.0f, d->w[i], kk, in, hw,
                 0.0f, out, hw);
-    float *t = in;
-    in = out;
-    out = t;
+    if (d->c->k == 1) {
+      float *t = in;
+      in = out;
+      out = t;
+    }
   }
   return 0;
 }
@@ -130,7 +140,8 @@ static int run_backend(void *ctx) {
 }
 
 static int bench(const Config *c, double budget) {
-  int64_t nw = (int64_t)c->ch * c->ch, nx = (int64_t)c->ch * c->h * c->w;
+  int64_t nw = (int64_t)c->ch * c->ch * c->k * c->k, nx = (int64_t)c->ch * c->h * c->w;
+  int64_t na = nx * c->k * c->k;   /* 3x3: the column matrix */
   float *w[NCONV];
   for (int i = 0; i < NCONV; i++)
     w[i] = malloc((size_t)nw * sizeof(float));
@@ -139,7 +150,7 @@ static int bench(const Config *c, double budget) {
   Model m = {"cpu_bench", NULL, p, &p->funcs[0], NULL};
   BackendOpts o = {0};
   Backed be = {NULL, &d};
-  Direct di = {c, w, malloc((size_t)nx * sizeof(float)), malloc((size_t)nx * sizeof(float))};
+  Direct di = {c, w, calloc((size_t)na, sizeof(float)), malloc((size_t)nx * sizeof(float))};
   Tensor x;
   int64_t xd[] = {1, c->ch, c->h, c->w};
   int rc = -1;
@@ -166,11 +177,11 @@ static int bench(const Config *c, double budget) {
   }
   if (rc < 0)
     goto out;
-  double gflop = 2.0 * NCONV * (double)c->ch * c->ch * c->h * c->w / 1e9;
+  double gflop = 2.0 * NCONV * (double)c->ch * c->ch * c->k * c->k * c->h * c->w / 1e9;
   double ratio = t_di / t_be;
   bool met = ratio >= GOAL;
-  printf("%4d ch %2dx%-2d  %5.3f  %9.1f  %9.1f  %5.2fx  %s\n", c->ch, c->h, c->w, gflop,
-         gflop / t_be, gflop / t_di, ratio, met ? "met" : "MISSED");
+  printf("%4d ch %2dx%-2d %dx%d  %6.3f  %7.1f  %9.1f  %10.1f  %5.2fx  %s\n", c->ch, c->h, c->w,
+         c->k, c->k, gflop, t_be * 1e3, gflop / t_be, gflop / t_di, ratio, met ? "met" : "MISSED");
   rc = met ? 0 : 1;
 out:
   if (be.st)
@@ -189,9 +200,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: cpu_bench [SECONDS per measurement]\n");
     return 2;
   }
-  printf("cpu backend eval() vs cblas_sgemm on the same GEMMs: %d x 1x1 conv, fp16 chain\n",
+  printf("cpu backend eval() vs cblas_sgemm on the same GEMMs: chains of %d convs, fp16\n",
          NCONV);
-  printf("config          GFLOP  cpu GF/s  sgemm GF/s  ratio  goal >= %.1f\n", GOAL);
+  printf("config                GFLOP  cpu ms  cpu GF/s  sgemm GF/s  ratio  goal >= %.1f\n", GOAL);
   int rc = 0, missed = 0;
   for (size_t i = 0; i < sizeof configs / sizeof *configs; i++) {
     int r = bench(&configs[i], budget);

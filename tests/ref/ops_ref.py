@@ -1049,5 +1049,44 @@ case("conv_quantized_scalar_1d", [("x", q1x)],
      [("y", conv3d_ref(q1x[:, :, None, None], (q1w * 0.01 - 1.0)[:, :, None, None], (1, 1, 1), (1, 1, 2), [0] * 6)[:, :, 0, 0])],
      tol=1e-4)
 
+# ---- cases: 3x3 convs of stride 1, one group (winograd.c's F(2x2, 3x3)) ----------------
+# Tile rows wider than the 64 tiles transformed at a time (output width
+# > 128), odd output sizes (partial tiles), batch 2 (blocks of tiles that
+# span images), channel counts of no blocking (at least 8, and 20 tiles, or
+# im2col runs them); weights as an input (made at eval()) and inline (made
+# at open()). fp32 takes F(2x2, 3x3), fp16 F(4x4, 3x3) (with 20 tiles).
+def conv2d_ref(x, w, pads, bias=None):
+    return conv3d_ref(x[:, :, None], w[:, :, None], (1, 1, 1), (1, 1, 1), [0, 0] + pads, 1, bias)[:, :, 0]
+
+
+wx, ww, wb = f32(2, 9, 13, 150, lo=-1, hi=1), f32(7, 9, 3, 3, lo=-1, hi=1), f32(7)
+for name, pt, custom in [("same", "same", None), ("same_lower", "same_lower", None),
+                         ("valid", "valid", None), ("custom", "custom", [2, 0, 1, 3])]:
+    pads = custom or ([0] * 4 if pt == "valid" else same_pads((13, 150), (3, 3), (1, 1), pt == "same_lower"))
+    case("conv3x3_" + name, [("x", wx), ("w", ww), ("b", wb)],
+         'y = conv(bias = b, pad = %s, pad_type = string("%s"), weight = w, x = x);' % (ints(custom or [0] * 4), pt),
+         [("y", conv2d_ref(wx, ww, pads, wb))], tol=1e-4)
+# inline weights of eighths (exact in the literal), fp16 x and y, no bias:
+# the fp16 result is the exact sum rounded once (9 tiles of 4x4: F(2x2, 3x3))
+hx = (rng.integers(-64, 65, (1, 17, 10, 11)) / 32).astype(np.float16)
+hw = (rng.integers(-8, 9, (3, 17, 3, 3)) / 8).astype(np.float32)
+case("conv3x3_fp16_inline", [("x", hx)],
+     'y = conv(pad = %s, pad_type = string("custom"), weight = %s, x = x);' % (ints([0, 1, 2, 0]), lit(hw.astype(np.float16), "fp16")),
+     [("y", conv2d_ref(hx, hw, [0, 1, 2, 0]).astype(np.float16))], tol=2e-3)
+# fp16 (F(4x4, 3x3)): the wide batch-2 input, asymmetric pads, weights
+# as an input
+wx16, ww16 = wx.astype(np.float16), ww.astype(np.float16)
+case("conv3x3_fp16_custom", [("x", wx16), ("w", ww16)],
+     'y = conv(pad = %s, pad_type = string("custom"), weight = w, x = x);' % ints([2, 0, 1, 3]),
+     [("y", conv2d_ref(wx16, ww16, [2, 0, 1, 3]).astype(np.float16))], tol=2e-3)
+# a 1-pixel-wide output (one partial tile per row), and a 2x2 input that
+# padding alone makes big enough (on im2col: 2 channels)
+nx, nw = f32(2, 8, 41, 3, lo=-1, hi=1), f32(4, 8, 3, 3, lo=-1, hi=1)
+case("conv3x3_narrow", [("x", nx), ("w", nw)], 'y = conv(pad_type = string("valid"), weight = w, x = x);',
+     [("y", conv2d_ref(nx, nw, [0] * 4))], tol=1e-4)
+tx = f32(1, 2, 2, 2, lo=-1, hi=1)
+case("conv3x3_tiny", [("x", tx), ("w", nw[:, :2].copy())], 'y = conv(pad = %s, pad_type = string("custom"), weight = w, x = x);' % ints([1, 0, 0, 1]),
+     [("y", conv2d_ref(tx, nw[:, :2], [1, 0, 0, 1]))], tol=1e-4)
+
 if __name__ == "__main__":
     sys.exit(main())
