@@ -69,6 +69,21 @@ void cpu_round_fp16(float *x, int64_t n) {
     x[i] = round16(x[i]);
 }
 
+/* x[i] + v[i], or x[i] + b when v is NULL, rounded to fp16 when round: a
+ * GEMM tile's bias and rounding in one pass. */
+void cpu_bias_round(float *restrict x, int64_t n, float b, const float *restrict v, bool round) {
+  if (v && round)
+    CPU_EACH(n, x[i] = round16(x[i] + v[i]));
+  else if (v)
+    CPU_EACH(n, x[i] = x[i] + v[i]);
+  else if (b != 0.0f && round)   /* no bias adds nothing: -0 stays -0 */
+    CPU_EACH(n, x[i] = round16(x[i] + b));
+  else if (b != 0.0f)
+    CPU_EACH(n, x[i] = x[i] + b);
+  else if (round)
+    cpu_round_fp16(x, n);
+}
+
 void cpu_int_range(MilDtype dt, double *lo, double *hi) {
   int bits = mil_dtype_bits(dt);
   if (dt == MIL_BOOL) {

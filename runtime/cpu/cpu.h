@@ -144,6 +144,9 @@ void *cpu_step_alloc(CpuBuild *b, int64_t n, size_t size);
 
 /* Rounds every element to the nearest fp16, ties to even (overflow: inf). */
 void cpu_round_fp16(float *x, int64_t n);
+/* x[i] + v[i], or x[i] + b when v is NULL (b = 0: nothing added, -0
+ * stays -0), then rounded to fp16 when round. */
+void cpu_bias_round(float *x, int64_t n, float b, const float *v, bool round);
 /* The dtype's integer range, for saturating conversions. */
 void cpu_int_range(MilDtype dt, double *lo, double *hi);
 /* "tensor<fp16, [1, 2]>" into buf. */
@@ -245,6 +248,24 @@ void cpu_run_range(const CpuPlan *p, const CpuStep *s);
 /* Rounds elements [lo, hi) of the step's output k to fp16 where eval()
  * would have: an fp16 output, not --precision fp32, not an exact op. */
 void cpu_round_out(const CpuPlan *p, const CpuStep *s, int k, int64_t lo, int64_t hi);
+
+/* GEMMs on the plan's threads: C = op(A) op(B) for each batch (A, B at
+ * their offsets, C batch i at c + i * cstride), with a bias added per row
+ * or per column of C and the result rounded to fp16 when round. C is cut
+ * in tiles that the threads take one at a time; each tile is one
+ * single-threaded cblas_sgemm followed by the bias and rounding pass over
+ * it while it is still in cache. */
+typedef struct CpuGemm {
+  bool ta, tb;
+  int64_t M, N, K, lda, ldb, ldc;
+  const float *a, *b;
+  float *c;
+  int64_t batches, cstride;
+  const int64_t *aoff, *boff;   /* NULL: every batch at offset 0 */
+  const float *rowbias, *colbias;
+  bool round;
+} CpuGemm;
+void cpu_gemm(const CpuPlan *p, const CpuGemm *g);
 
 /* Vector math over arrays (y may be x), branch-free so the loops
  * vectorise; kit.c gives each one's error bound against libm, which

@@ -883,6 +883,73 @@ case("reshape_like_negative_end", [("x", rlx[:, :12].copy()), ("a", rla), ("b", 
      "ends = (int32(-1), int32(2)), ref_tensors = (a, b), x = x);",
      [("y", rlx[:, :12].reshape(rla.shape[0:-1] + rlb.shape[1:2]))], tol=0)
 
+# ---- cases: the GEMM paths (conv 1x1, linear, matmul) ---------------------------------
+# cpu_gemm cuts C in tiles of up to 512 rows and 256 columns, one sgemm and one
+# bias-and-rounding pass each: these sizes cross both limits, unevenly and at
+# counts not multiples of 16, with batches and groups. fp16 cases take the exact
+# (float64) result rounded to fp16, within one fp16 step.
+
+def conv1x1_ref(x, w, groups=1, bias=None):
+    n, ci, h, wd = x.shape
+    co = w.shape[0]
+    xg = x.astype(np.float64).reshape(n, groups, ci // groups, h * wd)
+    wg = w.astype(np.float64).reshape(groups, co // groups, ci // groups)
+    y = np.einsum("goc,ngcs->ngos", wg, xg).reshape(n, co, h, wd)
+    if bias is not None:
+        y += bias.astype(np.float64)[None, :, None, None]
+    return y.astype(x.dtype)
+
+
+def mm_ref(x, y, tx=False, ty=False, bias=None):
+    a, b = x.astype(np.float64), y.astype(np.float64)
+    if tx:
+        a = np.swapaxes(a, -1, -2)
+    if ty:
+        b = np.swapaxes(b, -1, -2)
+    r = np.matmul(a, b)
+    if bias is not None:
+        r += bias.astype(np.float64)
+    return r.astype(x.dtype)
+
+
+for name, dt, xs, ws, groups, bias in [
+        ("conv1x1_fp16_tiles_bias", np.float16, (2, 6, 17, 19), (1030, 3, 1, 1), 2, True),
+        ("conv1x1_fp32_tiles", np.float32, (1, 5, 9, 31), (7, 5, 1, 1), 1, False),
+        ("conv1x1_fp16_nobias", np.float16, (1, 4, 16, 33), (9, 4, 1, 1), 1, False)]:
+    gx, gw = f32(*xs).astype(dt), f32(*ws, lo=-1, hi=1).astype(dt)
+    gb = f32(ws[0]).astype(dt)
+    ins = [("x", gx), ("w", gw)] + ([("b", gb)] if bias else [])
+    case(name, ins, "y = conv(%sgroups = int32(%d), weight = w, x = x);" % ("bias = b, " if bias else "", groups),
+         [("y", conv1x1_ref(gx, gw, groups, gb if bias else None))], tol=2e-3 if dt == np.float16 else 1e-5)
+
+for name, dt, xs, ws, bias in [
+        ("linear_fp16_tiles_bias", np.float16, (2, 300, 7), (263, 7), True),
+        ("linear_fp32_rank1", np.float32, (37,), (5, 37), False),
+        ("linear_fp32_bias_threads", np.float32, (700, 40), (300, 40), True)]:
+    lx, lw, lb = f32(*xs).astype(dt), f32(*ws, lo=-1, hi=1).astype(dt), f32(ws[0]).astype(dt)
+    ins = [("x", lx), ("w", lw)] + ([("b", lb)] if bias else [])
+    case(name, ins, "y = linear(%sweight = w, x = x);" % ("bias = b, " if bias else ""),
+         [("y", mm_ref(lx, lw, ty=True, bias=lb if bias else None))], tol=2e-3 if dt == np.float16 else 1e-5)
+
+for name, dt, xs, ys, tx, ty in [
+        ("matmul_fp32_broadcast", np.float32, (3, 1, 20, 7), (4, 7, 300), False, False),
+        ("matmul_fp16_transposes", np.float16, (2, 7, 20), (2, 300, 7), True, True),
+        ("matmul_fp16_merged", np.float16, (3, 520, 5), (5, 9), False, False),
+        ("matmul_fp32_tx", np.float32, (3, 6, 17), (6, 5), True, False)]:
+    mx, my = f32(*xs).astype(dt), f32(*ys, lo=-1, hi=1).astype(dt)
+    case(name, [("x", mx), ("y", my)],
+         "z = matmul(transpose_x = bool(%s), transpose_y = bool(%s), x = x, y = y);"
+         % (str(tx).lower(), str(ty).lower()),
+         [("z", mm_ref(mx, my, tx, ty))], tol=2e-3 if dt == np.float16 else 1e-5)
+
+mv_x, mv_y = f32(7), f32(7, 300)
+case("matmul_fp32_vector_x", [("x", mv_x), ("y", mv_y)], "z = matmul(x = x, y = y);",
+     [("z", mm_ref(mv_x[None], mv_y)[0])])
+mv_a, mv_b = f32(4, 7), f32(7)
+case("matmul_fp32_vector_y", [("x", mv_a), ("y", mv_b)], "z = matmul(x = x, y = y);",
+     [("z", mm_ref(mv_a, mv_b[:, None])[:, 0])])
+
+
 # ---- cases: 3-d windows over rank-5 tensors (conv3d.c) --------------------------------
 
 
