@@ -7,6 +7,7 @@ libcpu_a_SOURCES = runtime/cpu/cpu.c runtime/cpu/kit.c runtime/cpu/elementwise.c
   runtime/cpu/pool.c runtime/cpu/recurrent.c runtime/cpu/state.c \
   runtime/cpu/quant.c runtime/cpu/image.c runtime/cpu/reorder.c runtime/cpu/einsum.c runtime/cpu/conv3d.c \
   runtime/cpu/cpu.h
+libcpu_a_SOURCES += runtime/cpu/igemm.c
 libcpu_a_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS) -fno-strict-aliasing
 
 if HAVE_CHECK

@@ -15,6 +15,7 @@ enum {
   CONV_IM2COL,     /* columns in the scratch buffer, then a GEMM per group */
   CONV_DIRECT,     /* 1x1, stride 1, no padding: x is the GEMM's operand */
   CONV_DEPTHWISE,  /* one input channel per group: taps added row by row */
+  CONV_INT8,       /* 1x1 of int8 activations and weights: igemm.c */
   /* im2col's GEMMs take this many output columns at a time, so the
    * scratch buffer holds one block's columns, not the whole matrix (3x3,
    * 128 channels, 56x56: 4.7 MB, not 14.4). Blocks small enough to stay
@@ -147,6 +148,11 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
   bool direct = kv[5] == 1 && kv[6] == 1 && kv[7] == 1 && kv[8] == 1 && kv[11] == 0 &&
                 kv[12] == 0 && kv[13] == kv[2] && kv[14] == kv[3];
   s->k[16] = direct ? CONV_DIRECT : cin == groups ? CONV_DEPTHWISE : CONV_IM2COL;
+  int i8 = direct ? cpu_igemm_prep(b, s, &w) : 0;
+  if (i8 < 0)
+    return -1;
+  if (i8)
+    s->k[16] = CONV_INT8;
   if (s->k[16] == CONV_IM2COL)
     cpu_scratch(b, cin / groups * kv[5] * kv[6] * (kv[13] * kv[14] < CONV_COLS ? kv[13] * kv[14] : CONV_COLS));
   /* the GEMM kernels round each block of columns as it is done */
@@ -294,8 +300,8 @@ static void conv_direct(const CpuPlan *p, const CpuStep *s) {
 
 static void run_conv(const CpuPlan *p, const CpuStep *s) {
   const int64_t *k = s->k;
-  if (k[16] == CONV_DIRECT) {
-    conv_direct(p, s);
+  if (k[16] == CONV_DIRECT || k[16] == CONV_INT8) {
+    (k[16] == CONV_INT8 ? cpu_igemm_run : conv_direct)(p, s);
     return;
   }
   const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);

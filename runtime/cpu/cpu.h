@@ -307,6 +307,15 @@ double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool e
 int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
                  const int64_t *pad, bool ceil_mode, int64_t *out);
 
+/* igemm.c: a 1x1 conv (k as conv.c's) of int8 activations and int8-valued
+ * weights as an exact int8 GEMM, where the CPU has one: 1 when chosen (the
+ * step's tab[0], k[20..21] and in[3] then hold its data), 0 when the conv
+ * stays on sgemm, -1 after reporting. */
+int cpu_igemm_prep(CpuBuild *b, CpuStep *s, const CpuSlot *w);
+/* Whether this CPU runs it (x86-64 with AVX512-VNNI). */
+bool cpu_igemm_available(void);
+void cpu_igemm_run(const CpuPlan *p, const CpuStep *s);
+
 /* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound
  * to s->in[0..2]) and the pools (x bound); each sets s->run. */
 int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);

@@ -20,7 +20,7 @@ except ImportError:
     sys.exit(77)
 
 DT = {np.dtype(np.float32): "fp32", np.dtype(np.float16): "fp16",
-      np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}
+      np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool", np.dtype(np.int8): "int8"}
 CASES = []
 OPSET = {}   # case name -> the function's opset when not ios18
 rng = np.random.default_rng(13)
@@ -948,6 +948,51 @@ case("matmul_fp32_vector_x", [("x", mv_x), ("y", mv_y)], "z = matmul(x = x, y = 
 mv_a, mv_b = f32(4, 7), f32(7)
 case("matmul_fp32_vector_y", [("x", mv_a), ("y", mv_b)], "z = matmul(x = x, y = y);",
      [("z", mm_ref(mv_a, mv_b[:, None])[:, 0])])
+
+
+# W8A8: conv(dequantize(quantize(x)), constexpr_affine_dequantize(int8 weights)) with
+# power-of-two scales, which igemm.c runs as an exact int8 GEMM on AVX512-VNNI
+# (elsewhere, sgemm): fp16 of the exact sum. Sizes off its 8 x 32 blocks, 256-column
+# tiles and 4-deep groups; saturating activations; K = 1024 (the most it takes) at
+# the extremes of int8; K = 1025 goes to sgemm.
+
+def nested(a):
+    return "[" + ", ".join(nested(v) for v in a) + "]" if isinstance(a, np.ndarray) else str(a)
+
+
+def w8a8_case(name, n, ci, co, h, w, xs, bias, qw=None, x=None, escale=None, tol=1e-6):
+    x = (f32(n, ci, h, w, lo=-xs, hi=xs) if x is None else x).astype(np.float16)
+    qw = rng.integers(-128, 128, (co, ci, 1, 1)) if qw is None else qw
+    esc = rng.integers(-6, 2, co) if escale is None else escale
+    sc = np.ldexp(1.0, esc).astype(np.float16)
+    b = f32(co).astype(np.float16)
+    q = np.clip(np.rint(x.astype(np.float64) / 0.125), -128, 127)
+    wd = qw.astype(np.float64) * sc.astype(np.float64)[:, None, None, None]
+    y = np.einsum("oc,ncs->nos", wd[:, :, 0, 0], (q * 0.125).reshape(n, ci, h * w)).reshape(n, co, h, w)
+    if bias:
+        y += b.astype(np.float64)[None, :, None, None]
+    wt = "tensor<int8, [%d, %d, 1, 1]>(%s)" % (co, ci, nested(qw))
+    body = ('q = quantize(input = x, output_dtype = string("int8"), scale = fp16(0.125)); '
+            'xd = dequantize(input = q, scale = fp16(0.125)); '
+            'W = constexpr_affine_dequantize()[axis = int32(0), quantized_data = %s, scale = %s, '
+            'zero_point = tensor<int8, [%d]>(%s)]; y = conv(%sweight = W, x = xd);'
+            % (wt, "tensor<fp16, [%d]>(%s)" % (co, nested(sc.astype(np.float32))), co, nested(np.zeros(co, np.int64)),
+               "bias = b, " if bias else ""))
+    ins = [("x", x)] + ([("b", b)] if bias else [])
+    outs = [("y", y.astype(np.float16)), ("q", q.astype(np.int8)), ("xd", (q * 0.125).astype(np.float16)),
+            ("W", wd.astype(np.float16))]
+    CASES.append((name, ins, body, outs, tol))
+
+
+w8a8_case("w8a8_conv_tiles_bias", 2, 37, 13, 9, 37, 20.0, True)
+w8a8_case("w8a8_conv_nobias", 1, 8, 16, 4, 8, 3.0, False)
+ext = rng.integers(-128, 128, (9, 1024, 1, 1))
+ext[0], ext[1] = -128, 127
+ext_x = np.full((1, 1024, 1, 40), -16.0)
+ext_x[:, :, :, 20:] = 15.875
+w8a8_case("w8a8_conv_k1024_extremes", 1, 1024, 9, 1, 40, 0, False, qw=ext, x=ext_x,
+          escale=np.full(9, -10))
+w8a8_case("w8a8_conv_k1025_sgemm", 1, 1025, 3, 1, 5, 4.0, True, tol=2e-3)
 
 
 # ---- cases: 3-d windows over rank-5 tensors (conv3d.c) --------------------------------
