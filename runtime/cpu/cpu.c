@@ -10,6 +10,10 @@
  * has run. eval() then only calls kernels. */
 #include "cpu.h"
 
+#ifdef __clang__   /* CPU_CLONES: the same values from every clone (gcc -std=c11 never contracts) */
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #include <cblas.h>
 #include <math.h>
 #include <stdarg.h>
@@ -60,7 +64,7 @@ static inline float round16(float f) {
 
 /* Blocks of 16 let gcc -O2 (whose cost model refuses loops that need a
  * scalar epilogue) vectorise the inner loop. */
-void cpu_round_fp16(float *x, int64_t n) {
+CPU_CLONES void cpu_round_fp16(float *x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     for (int j = 0; j < 16; j++)
@@ -71,7 +75,8 @@ void cpu_round_fp16(float *x, int64_t n) {
 
 /* x[i] + v[i], or x[i] + b when v is NULL, rounded to fp16 when round: a
  * GEMM tile's bias and rounding in one pass. */
-void cpu_bias_round(float *restrict x, int64_t n, float b, const float *restrict v, bool round) {
+CPU_CLONES void cpu_bias_round(float *restrict x, int64_t n, float b, const float *restrict v,
+                               bool round) {
   if (v && round)
     CPU_EACH(n, x[i] = round16(x[i] + v[i]));
   else if (v)

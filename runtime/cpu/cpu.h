@@ -165,6 +165,18 @@ static inline double cpu_get(const CpuSlot *s, int64_t i) {
   return cpu_is_float(s->dtype) ? (double)s->data[i] : (double)((const int32_t *)s->data)[i];
 }
 
+/* The loops that stream whole tensors (fp16 rounding, binary ops, vector
+ * math) are compiled three times, for AVX-512, AVX2 and the x86-64
+ * baseline, the loader picking one for the CPU (an ifunc, glibc only):
+ * 16 lanes instead of 4. The files using it turn FP contraction off, so
+ * every clone computes the same values. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && \
+    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__) && __GNUC__ >= 8)
+#define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_CLONES
+#endif
+
 /* i over [0, n) in blocks of 16: gcc -O2 vectorises the constant-length
  * inner loop (its cost model refuses loops that need a scalar epilogue). */
 #define CPU_EACH(n, BODY)                                    \

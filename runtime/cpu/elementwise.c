@@ -7,6 +7,10 @@
 
 #include "cpu.h"
 
+#ifdef __clang__   /* CPU_CLONES: the same values from every clone (gcc -std=c11 never contracts) */
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 /* ---- elementwise unary ---------------------------------------------------------
  * Parameters alpha and beta (where the op has them) are f[0] and f[1]. */
 
@@ -299,7 +303,7 @@ static int prep_binary(CpuBuild *b, CpuStep *s) {
     }                                                         \
   } while (0)
 
-static void binary_row(int mode, float *restrict o, const float *restrict x, int64_t sx,
+CPU_CLONES static void binary_row(int mode, float *restrict o, const float *restrict x, int64_t sx,
                        const float *restrict y, int64_t sy, int64_t n) {
   switch (mode) {
   case B_ADD: ROW(a + c); break;

@@ -10,6 +10,10 @@
 
 #include "cpu.h"
 
+#ifdef __clang__   /* CPU_CLONES: the same values from every clone (gcc -std=c11 never contracts) */
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 
 int cpu_need_float(CpuBuild *b, const CpuSlot *s, const char *what) {
   if (!cpu_is_float(s->dtype))
@@ -392,7 +396,18 @@ static void gemm_piece(void *ctx, int64_t lo, int64_t hi) {
 void cpu_gemm(const CpuPlan *p, const CpuGemm *g) {
   if (g->M <= 0 || g->N <= 0 || g->batches <= 0)
     return;
-  GemmJob j = {g, (g->M + GEMM_ROWS - 1) / GEMM_ROWS, (g->N + GEMM_COLS - 1) / GEMM_COLS, 0, 0};
+  static int cols = -1, mode = -1;
+  if (cols < 0) { const char *e = getenv("ANET_GEMM_COLS"); cols = e ? atoi(e) : GEMM_COLS; e = getenv("ANET_GEMM_MODE"); mode = e ? atoi(e) : 0; }
+  if (mode == 1) {
+    GemmJob w = {g, 1, 1, g->batches, 0};
+    for (int64_t t = 0; t < g->batches; t++) {
+      const CpuGemm *q = g;
+      cblas_sgemm(CblasRowMajor, q->ta ? CblasTrans : CblasNoTrans, q->tb ? CblasTrans : CblasNoTrans, (int)q->M, (int)q->N, (int)q->K, 1.0f, q->a + (q->aoff ? q->aoff[t] : 0), (int)q->lda, q->b + (q->boff ? q->boff[t] : 0), (int)q->ldb, 0.0f, q->c + t * q->cstride, (int)q->ldc);
+    }
+    (void)w;
+    return;
+  }
+  GemmJob j = {g, (g->M + GEMM_ROWS - 1) / GEMM_ROWS, (g->N + cols - 1) / cols, 0, 0};
   j.ntiles = g->batches * j.nm * j.nn;
   atomic_init(&j.next, 0);
   double work = (double)g->batches * g->M * g->N * (g->K > 0 ? g->K : 1);
@@ -405,8 +420,8 @@ void cpu_gemm(const CpuPlan *p, const CpuGemm *g) {
 }
 
 /* ---- vector math ------------------------------------------------------------------
- * Written with the vector extensions gcc and clang share (4 lanes, the
- * baseline SSE2 / NEON width), since -O2 does not vectorise loops with a
+ * Written with the vector extensions gcc and clang share, since -O2 does
+ * not vectorise loops with a
  * select around a division. Branches become
  * selects on lane masks. The approximations are the textbook
  * constructions; tests/test_cpu.c bounds their relative error against
@@ -414,8 +429,16 @@ void cpu_gemm(const CpuPlan *p, const CpuGemm *g) {
  * sigmoid 2^-23.0), so an fp16 result is at most one fp16 ulp from what
  * libm's would round to, and nearly always equal. */
 
-typedef float VF __attribute__((vector_size(16)));
-typedef int32_t VI __attribute__((vector_size(16)));
+/* 8 lanes: two SSE2 registers on the baseline, one in the AVX2 and
+ * AVX-512 clones (CPU_CLONES). The reductions keep 4, so their order of
+ * additions, and so their results, stay as they were. */
+typedef float VF __attribute__((vector_size(32)));
+typedef int32_t VI __attribute__((vector_size(32)));
+typedef float VF4 __attribute__((vector_size(16)));
+typedef int32_t VI4 __attribute__((vector_size(16)));
+enum { VL = sizeof(VF) / sizeof(float) };
+/* the 32-byte vectors only pass between inlined functions: no ABI to keep */
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 static inline VF vsel(VI m, VF a, VF b) { return (VF)(((VI)a & m) | ((VI)b & ~m)); }
 
@@ -462,7 +485,7 @@ static inline VF vsigmoid(VF x) { return 1.0f / (1.0f + vexp(-x)); }
   do {                                                         \
     int64_t i_ = 0;                                            \
     VF v_;                                                     \
-    for (; i_ + 4 <= n; i_ += 4) {                             \
+    for (; i_ + VL <= n; i_ += VL) {                           \
       memcpy(&v_, x + i_, sizeof v_);                          \
       v_ = F(v_);                                              \
       memcpy(y + i_, &v_, sizeof v_);                          \
@@ -475,20 +498,20 @@ static inline VF vsigmoid(VF x) { return 1.0f / (1.0f + vexp(-x)); }
     }                                                          \
   } while (0)
 
-void cpu_vexp(float *y, const float *x, int64_t n) { VMAP(vexp); }
+CPU_CLONES void cpu_vexp(float *y, const float *x, int64_t n) { VMAP(vexp); }
 
-void cpu_vtanh(float *y, const float *x, int64_t n) { VMAP(vtanh); }
+CPU_CLONES void cpu_vtanh(float *y, const float *x, int64_t n) { VMAP(vtanh); }
 
-void cpu_vsigmoid(float *y, const float *x, int64_t n) { VMAP(vsigmoid); }
+CPU_CLONES void cpu_vsigmoid(float *y, const float *x, int64_t n) { VMAP(vsigmoid); }
 
 /* The largest of x[0..n), NaNs skipped as fmaxf skips them (-inf when
  * there is no number). */
 float cpu_vmax(const float *x, int64_t n) {
-  VF m = (VF){0} - INFINITY, v;
+  VF4 m = (VF4){0} - INFINITY, v;
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     memcpy(&v, x + i, sizeof v);
-    m = vsel(v > m, v, m);
+    m = (VF4)(((VI4)v & (v > m)) | ((VI4)m & ~(v > m)));
   }
   float r = -INFINITY;
   for (int j = 0; j < 4; j++)
@@ -500,7 +523,7 @@ float cpu_vmax(const float *x, int64_t n) {
 
 /* The sum of x[0..n) in four interleaved partial sums. */
 float cpu_vsum(const float *x, int64_t n) {
-  VF a = {0}, v;
+  VF4 a = {0}, v;
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     memcpy(&v, x + i, sizeof v);
