@@ -101,8 +101,8 @@ static float sign(float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : v; }
 
 #define MAP(EXPR) for (int64_t i = 0; i < n; i++) { float v = x[i]; y[i] = (EXPR); }
 
-static void unary_row(int mode, float *restrict y, const float *restrict x, int64_t n, float a,
-                      float c) {
+CPU_CLONES static void unary_row(int mode, float *restrict y, const float *restrict x, int64_t n,
+                                 float a, float c) {
   const float k = 0.7978845608028654f;   /* sqrt(2/pi) */
   switch (mode) {
   case U_RELU: CPU_EACH(n, y[i] = x[i] > 0 ? x[i] : 0); break;
