@@ -293,14 +293,18 @@ START_TEST(test_conv_w8a8_int8_path) {
    *   n1: 0.5 - 1 + 0.75 - 6 + 5 + 0.5 = -0.25;  -32 - 31.75 - 0.75 - 0.5 - 1 = -66;  3
    *   n2: 31.75 - 64 + 1.5 + 127 - 160 + 0.5 = -63.25;
    *       -2032 - 2032 + 15.875 + 16 - 1 = -4033.125, fp16 step 2 there: -4034;  3
-   * On AVX512-VNNI CPUs the conv is the int8 GEMM (the plan shows it). */
+   * yq = y / 0.5 rounded half to even, saturated: 12, -0.5 -> 0, -126.5 -> -126,
+   * -1, -132 -> -128, -8068 -> -128, 6, 6, 6.
+   * On AVX512-VNNI CPUs the conv is the int8 GEMM and writes yq itself (the
+   * plan shows both). */
   static const char *t = PROG("tensor<fp16, [1, 5, 1, 3]> x",
     "  tensor<int8, [1, 5, 1, 3]> q = quantize(input = x, output_dtype = string(\"int8\"), scale = fp16(0.5))[name = string(\"q\")];\n"
     "  tensor<fp16, [1, 5, 1, 3]> xd = dequantize(input = q, scale = fp16(0.5))[name = string(\"xd\")];\n"
     "  tensor<fp16, [3, 5, 1, 1]> W = constexpr_affine_dequantize()[axis = int32(0), name = string(\"W\"), quantized_data = tensor<int8, [3, 5, 1, 1]>([[[[1]], [[2]], [[3]], [[4]], [[5]]], [[[-128]], [[127]], [[0]], [[1]], [[-1]]], [[[0]], [[0]], [[0]], [[0]], [[0]]]]), scale = tensor<fp16, [3]>([0.5, 0.25, 2]), zero_point = tensor<int8, [3]>([0, 0, 0])];\n"
     "  tensor<fp16, [3]> b = const()[name = string(\"b\"), val = tensor<fp16, [3]>([0.5, -1, 3])];\n"
-    "  tensor<fp16, [1, 3, 1, 3]> y = conv(bias = b, weight = W, x = xd)[name = string(\"y\")];\n",
-    "y");
+    "  tensor<fp16, [1, 3, 1, 3]> y = conv(bias = b, weight = W, x = xd)[name = string(\"y\")];\n"
+    "  tensor<int8, [1, 3, 1, 3]> yq = quantize(input = y, output_dtype = string(\"int8\"), scale = fp16(0.5))[name = string(\"yq\")];\n",
+    "y, yq");
   Case c;
   ck_assert_msg(case_open(&c, t) == 0, "%s", c.err);
   static const int64_t d[] = {1, 5, 1, 3}, od[] = {1, 3, 1, 3};
@@ -308,12 +312,15 @@ START_TEST(test_conv_w8a8_int8_path) {
                              2, -3, 63.5, 0, 1.75, -64.25};
   static const double want[] = {6, -0.25, -63.25, -0.5, -66, -4034, 3, 3, 3};
   const CpuPlan *p = c.st;
-  const CpuStep *conv = &p->steps[p->nsteps - 1];
+  const CpuStep *conv = &p->steps[p->nsteps - 2];
   ck_assert_str_eq(conv->op->op, "conv");
   ck_assert_int_eq(conv->in[3] >= 0, cpu_igemm_available());
+  ck_assert_int_eq(conv->nout, cpu_igemm_available() ? 2 : 1);
   case_in(&c, 0, 4, d, x);
   case_eval(&c);
   expect_out(&c, 0, MIL_FP16, 4, od, want);
+  static const double wantq[] = {12, 0, -126, -1, -128, -128, 6, 6, 6};
+  expect_out(&c, 1, MIL_INT8, 4, od, wantq);
   case_close(&c);
 }
 END_TEST

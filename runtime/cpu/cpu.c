@@ -881,6 +881,7 @@ static int build(CpuBuild *b) {
     return -1;
   if (add_outputs_of_fn(b) < 0)
     return -1;
+  cpu_igemm_fuse(b->plan);
   return assign_buffers(b);
 }
 

@@ -326,6 +326,15 @@ int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, con
 int cpu_igemm_prep(CpuBuild *b, CpuStep *s, const CpuSlot *w);
 /* Whether this CPU runs it (x86-64 with AVX512-VNNI). */
 bool cpu_igemm_available(void);
+/* After every op is prepared, before buffers are assigned: an int8 conv
+ * whose next step quantizes its output per tensor (int8, zero point 0,
+ * scale 2^e) writes that step's output itself, as a second output, from
+ * its tiles while in cache; a dequantize read only by int8 convs (which
+ * read its input) no longer runs. Both leave a step that does nothing. */
+void cpu_igemm_fuse(CpuPlan *p);
+
+/* quant.c: y = clip(round_half_even(x / d) + z, lo, hi) (NaN: 0). */
+void cpu_quant_row(int32_t *y, const float *x, int64_t n, float d, float z, float lo, float hi);
 void cpu_igemm_run(const CpuPlan *p, const CpuStep *s);
 
 /* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound

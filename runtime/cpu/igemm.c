@@ -214,6 +214,7 @@ typedef struct IgJob {
   const CpuStep *s;
   const int32_t *x;
   float *y;
+  int32_t *q;               /* the fused quantize's output, or NULL */
   atomic_llong next;
   int64_t ntiles;
 } IgJob;
@@ -236,8 +237,11 @@ IG_TARGET static void ig_tile(const IgJob *j, int64_t t) {
              (int)(M - m < IG_ROWS ? M - m : IG_ROWS), nv);
   }
   bool round = j->s->rounds && !j->p->fp32;
-  for (int64_t m = 0; m < M; m++)
+  for (int64_t m = 0; m < M; m++) {
     cpu_bias_round(j->y + m * N + n0, n1 - n0, bias ? bias[m] : 0.0f, NULL, round);
+    if (j->q)
+      cpu_quant_row(j->q + m * N + n0, j->y + m * N + n0, n1 - n0, s->f[0], 0.0f, -128.0f, 127.0f);
+  }
 }
 
 static void ig_piece(void *ctx, int64_t lo, int64_t hi) {
@@ -252,13 +256,79 @@ void cpu_igemm_run(const CpuPlan *p, const CpuStep *s) {
   int64_t N = s->k[2] * s->k[3], cin = s->k[1], cout = s->k[4];
   for (int64_t n = 0; n < s->k[0]; n++) {
     IgJob j = {p, s, cpu_idata(p, s->in[3]) + n * cin * N, cpu_data(p, s->out[0]) + n * cout * N,
-               0, (N + IG_TILE - 1) / IG_TILE};
+               s->nout > 1 ? cpu_idata(p, s->out[1]) + n * cout * N : NULL, 0,
+               (N + IG_TILE - 1) / IG_TILE};
     atomic_init(&j.next, 0);
     cpu_parallel(p->pool, j.ntiles, 1, ig_piece, &j);
   }
 }
 
-#else
+#endif
+
+static void run_nothing(const CpuPlan *p, const CpuStep *s) {
+  (void)p;
+  (void)s;
+}
+
+/* (conv uses in[3] for nothing else) */
+static bool is_int8_conv(const CpuStep *s) {
+  return strcmp(s->op->op, "conv") == 0 && s->in[3] >= 0;
+}
+
+/* Steps reading slot i, int8 convs' x not counted (they read in[3]). */
+static int readers(const CpuPlan *p, int i) {
+  int n = 0;
+  for (int j = 0; j < p->nsteps; j++) {
+    const CpuStep *s = &p->steps[j];
+    for (int k = 0; k < CPU_MAX_IN; k++)
+      n += s->in[k] == i && !(k == 0 && is_int8_conv(s));
+    for (int k = 0; k < s->nlist; k++)
+      n += s->list[k] == i;
+  }
+  return n;
+}
+
+/* Step j + 1 quantizes step j's output as cpu_igemm_fuse takes it over:
+ * its 1 / scale, else 0. */
+static float fusable_quantize(const CpuPlan *p, int j) {
+  const CpuStep *c = &p->steps[j], *q = &p->steps[j + 1];
+  if (strcmp(q->op->op, "quantize") != 0 || q->in[0] != c->out[0] || q->nout != 1 ||
+      p->slots[q->out[0]].dtype != MIL_INT8 || q->k[0] * q->k[1] != 1 || c->nout != 1)
+    return 0;
+  if (q->in[2] >= 0 && cpu_get(&p->slots[q->in[2]], 0) != 0)
+    return 0;
+  int e;
+  float d = p->slots[q->in[1]].data[0], inv = 1.0f / d;
+  return d > 0 && frexpf(d, &e) == 0.5f && isnormal(inv) ? d : 0;
+}
+
+void cpu_igemm_fuse(CpuPlan *p) {
+  for (int j = 0; j < p->nsteps; j++) {
+    CpuStep *c = &p->steps[j];
+    if (!is_int8_conv(c))
+      continue;
+    /* the dequantize that made x, when nothing else reads x */
+    for (int i = 0; i < j; i++) {
+      CpuStep *d = &p->steps[i];
+      if (d->nout == 1 && d->out[0] == c->in[0] && strcmp(d->op->op, "dequantize") == 0 &&
+          !p->slots[c->in[0]].keep && readers(p, c->in[0]) == 0)
+        d->run = run_nothing;
+    }
+    float d = j + 1 < p->nsteps ? fusable_quantize(p, j) : 0;
+    int *out = d != 0 ? realloc(c->out, 2 * sizeof *c->out) : NULL;
+    if (!out)
+      continue;
+    CpuStep *q = &p->steps[j + 1];
+    c->out = out;
+    c->out[1] = q->out[0];
+    c->nout = 2;
+    c->f[0] = d;
+    q->nout = 0;
+    q->run = run_nothing;
+  }
+}
+
+#ifndef IGEMM_X86
 
 void cpu_igemm_run(const CpuPlan *p, const CpuStep *s) {
   (void)p;

@@ -59,8 +59,8 @@ static int per_axis(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *sc
 
 /* A scale of 2^e (with 2^-e a normal fp32) divides exactly as a product
  * with 2^-e, which costs a fraction of a division's time. */
-static void quant_row(int32_t *restrict y, const float *restrict x, int64_t n, float d, float z,
-                      float lo, float hi) {
+void cpu_quant_row(int32_t *restrict y, const float *restrict x, int64_t n, float d, float z,
+                   float lo, float hi) {
   const float lo2 = lo - z - 1, hi2 = hi - z + 1, magic = 0x1.8p23f;
   int e;
   float inv = 1.0f / d;
@@ -87,7 +87,7 @@ static void affine_range(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t
     int64_t c = r % C, at = rows ? lo : r * inner, n = rows ? hi - lo : inner;
     float z = zp ? (float)cpu_get(zp, c) : 0.0f;
     if (quant) {
-      quant_row(cpu_idata(p, s->out[0]) + at, cpu_data(p, s->in[0]) + at, n, sc[c], z,
+      cpu_quant_row(cpu_idata(p, s->out[0]) + at, cpu_data(p, s->in[0]) + at, n, sc[c], z,
                 (float)s->k[3], (float)s->k[4]);
     } else {
       dequant_row(cpu_data(p, s->out[0]) + at, cpu_idata(p, s->in[0]) + at, n, sc[c], z);

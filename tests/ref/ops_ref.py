@@ -41,7 +41,9 @@ def ints(v):
 
 def case(name, inputs, body, outputs, tol=1e-5):
     """inputs: [(name, array)]; body: MIL statements, {T:name} is replaced by
-    the type of output `name`; outputs: [(name, expected array)]."""
+    the type of output `name`; outputs: [(name, expected array)], where a
+    name starting with _ only gives its statement's type (an inner value,
+    neither returned nor compared)."""
     CASES.append((name, inputs, body, outputs, tol))
 
 
@@ -73,7 +75,8 @@ def program(c):
                                        rhs.strip()))
     sig = ", ".join("%s %s" % (ttype(a), n) for n, a in inputs)
     return ("program(1.3)\n{\n  func main<%s>(%s) {\n%s\n  } -> (%s);\n}\n"
-            % (OPSET.get(name, "ios18"), sig, "\n".join(lines), ", ".join(n for n, _ in outputs)))
+            % (OPSET.get(name, "ios18"), sig, "\n".join(lines),
+               ", ".join(n for n, _ in outputs if not n.startswith("_"))))
 
 
 def run(anerun, c, root):
@@ -91,6 +94,8 @@ def run(anerun, c, root):
     if r.returncode != 0:
         return "anerun failed: " + r.stderr.strip()[:800]
     for n, want in outputs:
+        if n.startswith("_"):   # typed for the program, not one of its outputs
+            continue
         got = np.load(os.path.join(d, "out", n + ".npy"))
         if got.shape != want.shape:
             return "%s: shape %s, want %s" % (n, got.shape, want.shape)
@@ -984,6 +989,40 @@ def w8a8_case(name, n, ci, co, h, w, xs, bias, qw=None, x=None, escale=None, tol
     CASES.append((name, ins, body, outs, tol))
 
 
+def w8a8_chain(name, hide):
+    """x -> quantize -> dequantize -> conv (int8 weights) -> quantize -> dequantize ->
+    conv: igemm.c fuses the middle quantize into the first conv and, when nothing
+    else reads them, skips the dequantizes; hide keeps the inner values inside."""
+    x = f32(1, 12, 7, 41, lo=-12, hi=12).astype(np.float16)
+    qa, qb = rng.integers(-128, 128, (20, 12, 1, 1)), rng.integers(-128, 128, (6, 20, 1, 1))
+    sa, sb = np.ldexp(1.0, rng.integers(-9, -5, 20)), np.ldexp(1.0, rng.integers(-6, -2, 6))
+    q1 = np.clip(np.rint(x.astype(np.float64) / 0.125), -128, 127)
+    c1 = np.einsum("oc,ncs->nos", qa[:, :, 0, 0] * sa[:, None], (q1 * 0.125).reshape(1, 12, -1))
+    c1 = c1.reshape(1, 20, 7, 41).astype(np.float16)
+    q2 = np.clip(np.rint(c1.astype(np.float64) / 0.25), -128, 127)
+    y = np.einsum("oc,ncs->nos", qb[:, :, 0, 0] * sb[:, None], (q2 * 0.25).reshape(1, 20, -1)).reshape(1, 6, 7, 41)
+
+    def wdecl(n, q, sc):
+        co = q.shape[0]
+        return ("%s = constexpr_affine_dequantize()[axis = int32(0), quantized_data = tensor<int8, [%d, %d, 1, 1]>(%s), "
+                "scale = tensor<fp16, [%d]>(%s), zero_point = tensor<int8, [%d]>(%s)]; "
+                % (n, co, q.shape[1], nested(q), co, nested(sc), co, nested(np.zeros(co, np.int64))))
+    h = "_" if hide else ""
+    body = ('%sq1 = quantize(input = x, output_dtype = string("int8"), scale = fp16(0.125)); '
+            '%sd1 = dequantize(input = %sq1, scale = fp16(0.125)); ' % (h, h, h) + wdecl("_wa", qa, sa) +
+            '%sc1 = conv(weight = _wa, x = %sd1); ' % (h, h) +
+            '%sq2 = quantize(input = %sc1, output_dtype = string("int8"), scale = fp16(0.25)); ' % (h, h) +
+            '%sd2 = dequantize(input = %sq2, scale = fp16(0.25)); ' % (h, h) + wdecl("_wb", qb, sb) +
+            'y = conv(weight = _wb, x = %sd2);' % h)
+    outs = [(h + "q1", q1.astype(np.int8)), (h + "d1", (q1 * 0.125).astype(np.float16)),
+            ("_wa", (qa * sa[:, None, None, None]).astype(np.float16)), (h + "c1", c1),
+            (h + "q2", q2.astype(np.int8)), (h + "d2", (q2 * 0.25).astype(np.float16)),
+            ("_wb", (qb * sb[:, None, None, None]).astype(np.float16)), ("y", y.astype(np.float16))]
+    CASES.append((name, [("x", x)], body, outs, 1e-6))
+
+
+w8a8_chain("w8a8_chain_fused", True)
+w8a8_chain("w8a8_chain_all_outputs", False)
 w8a8_case("w8a8_conv_tiles_bias", 2, 37, 13, 9, 37, 20.0, True)
 w8a8_case("w8a8_conv_nobias", 1, 8, 16, 4, 8, 3.0, False)
 ext = rng.integers(-128, 128, (9, 1024, 1, 1))
