@@ -396,18 +396,7 @@ static void gemm_piece(void *ctx, int64_t lo, int64_t hi) {
 void cpu_gemm(const CpuPlan *p, const CpuGemm *g) {
   if (g->M <= 0 || g->N <= 0 || g->batches <= 0)
     return;
-  static int cols = -1, mode = -1;
-  if (cols < 0) { const char *e = getenv("ANET_GEMM_COLS"); cols = e ? atoi(e) : GEMM_COLS; e = getenv("ANET_GEMM_MODE"); mode = e ? atoi(e) : 0; }
-  if (mode == 1) {
-    GemmJob w = {g, 1, 1, g->batches, 0};
-    for (int64_t t = 0; t < g->batches; t++) {
-      const CpuGemm *q = g;
-      cblas_sgemm(CblasRowMajor, q->ta ? CblasTrans : CblasNoTrans, q->tb ? CblasTrans : CblasNoTrans, (int)q->M, (int)q->N, (int)q->K, 1.0f, q->a + (q->aoff ? q->aoff[t] : 0), (int)q->lda, q->b + (q->boff ? q->boff[t] : 0), (int)q->ldb, 0.0f, q->c + t * q->cstride, (int)q->ldc);
-    }
-    (void)w;
-    return;
-  }
-  GemmJob j = {g, (g->M + GEMM_ROWS - 1) / GEMM_ROWS, (g->N + cols - 1) / cols, 0, 0};
+  GemmJob j = {g, (g->M + GEMM_ROWS - 1) / GEMM_ROWS, (g->N + GEMM_COLS - 1) / GEMM_COLS, 0, 0};
   j.ntiles = g->batches * j.nm * j.nn;
   atomic_init(&j.next, 0);
   double work = (double)g->batches * g->M * g->N * (g->K > 0 ? g->K : 1);
