@@ -10,10 +10,6 @@
  * has run. eval() then only calls kernels. */
 #include "cpu.h"
 
-#ifdef __clang__   /* CPU_CLONES: the same values from every clone (gcc -std=c11 never contracts) */
-#pragma STDC FP_CONTRACT OFF
-#endif
-
 #include <cblas.h>
 #include <math.h>
 #include <stdarg.h>

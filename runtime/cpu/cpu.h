@@ -166,13 +166,16 @@ static inline double cpu_get(const CpuSlot *s, int64_t i) {
 }
 
 /* The loops that stream whole tensors (fp16 rounding, binary ops, vector
- * math) are compiled three times, for AVX-512, AVX2 and the x86-64
+ * math) are compiled three times by gcc, for AVX-512, AVX2 and the x86-64
  * baseline, the loader picking one for the CPU (an ifunc, glibc only):
- * 16 lanes instead of 4. The files using it turn FP contraction off, so
- * every clone computes the same values. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && \
-    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__) && __GNUC__ >= 8)
+ * 16 lanes instead of 4. gcc -std=c11 contracts no a * b + c into an FMA,
+ * so every clone computes the same values. (clang wants the attribute on
+ * every declaration, and its clones on the baseline refuse kit.c's vectors:
+ * not for clang.) */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__GNUC__) && \
+    !defined(__clang__) && __GNUC__ >= 8
 #define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CPU_CLONES_ON 1
 #else
 #define CPU_CLONES
 #endif

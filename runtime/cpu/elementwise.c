@@ -7,10 +7,6 @@
 
 #include "cpu.h"
 
-#ifdef __clang__   /* CPU_CLONES: the same values from every clone (gcc -std=c11 never contracts) */
-#pragma STDC FP_CONTRACT OFF
-#endif
-
 /* ---- elementwise unary ---------------------------------------------------------
  * Parameters alpha and beta (where the op has them) are f[0] and f[1]. */
 

@@ -10,10 +10,6 @@
 
 #include "cpu.h"
 
-#ifdef __clang__   /* CPU_CLONES: the same values from every clone (gcc -std=c11 never contracts) */
-#pragma STDC FP_CONTRACT OFF
-#endif
-
 
 int cpu_need_float(CpuBuild *b, const CpuSlot *s, const char *what) {
   if (!cpu_is_float(s->dtype))
@@ -418,27 +414,33 @@ void cpu_gemm(const CpuPlan *p, const CpuGemm *g) {
  * sigmoid 2^-23.0), so an fp16 result is at most one fp16 ulp from what
  * libm's would round to, and nearly always equal. */
 
-/* 8 lanes: two SSE2 registers on the baseline, one in the AVX2 and
- * AVX-512 clones (CPU_CLONES). The reductions keep 4, so their order of
- * additions, and so their results, stay as they were. */
+/* With CPU_CLONES, 8 lanes: two SSE2 registers on the baseline, one in the
+ * AVX2 and AVX-512 clones; else 4. The reductions keep 4, so their order
+ * of additions, and so their results, stay as they were. */
+#ifdef CPU_CLONES_ON
 typedef float VF __attribute__((vector_size(32)));
 typedef int32_t VI __attribute__((vector_size(32)));
+/* the 32-byte vectors only pass between inlined functions: no ABI to keep */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#else
+typedef float VF __attribute__((vector_size(16)));
+typedef int32_t VI __attribute__((vector_size(16)));
+#endif
 typedef float VF4 __attribute__((vector_size(16)));
 typedef int32_t VI4 __attribute__((vector_size(16)));
 enum { VL = sizeof(VF) / sizeof(float) };
-/* the 32-byte vectors only pass between inlined functions: no ABI to keep */
-#pragma GCC diagnostic ignored "-Wpsabi"
+#define VINLINE static inline __attribute__((always_inline))
 
-static inline VF vsel(VI m, VF a, VF b) { return (VF)(((VI)a & m) | ((VI)b & ~m)); }
+VINLINE VF vsel(VI m, VF a, VF b) { return (VF)(((VI)a & m) | ((VI)b & ~m)); }
 
-static inline VF vabs(VF x) { return (VF)((VI)x & 0x7fffffff); }
+VINLINE VF vabs(VF x) { return (VF)((VI)x & 0x7fffffff); }
 
 /* e^x = 2^n e^r, n = round(x log2 e), r = x - n ln 2 in [-ln2/2, ln2/2]
  * (ln 2 split in two so n ln2_hi is exact), e^r by a degree-6 polynomial
  * (Cephes expf's coefficients); 2^n applied as two factors so results
  * from the overflow to inf down to the denormals come out right. x is
  * clamped first: outside [-104, 88.8] e^x is 0 or inf in fp32 either way. */
-static inline VF vexp(VF x) {
+VINLINE VF vexp(VF x) {
   VF c = vsel(x < -104.0f, (VF){0} - 104.0f, x);
   c = vsel(c > 88.8f, (VF){0} + 88.8f, c);
   VF fn = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* rounded to an integer */
@@ -456,7 +458,7 @@ static inline VF vexp(VF x) {
 
 /* tanh: an odd polynomial below 0.625 (Cephes tanhf's coefficients), else
  * 1 - 2 / (e^2|x| + 1), without cancellation there since tanh >= 0.55. */
-static inline VF vtanh(VF x) {
+VINLINE VF vtanh(VF x) {
   VF a = vabs(x), z = x * x;
   VF p = z * -5.70498872745e-3f + 2.06390887954e-2f;
   p = p * z - 5.37397155531e-2f;
@@ -468,7 +470,7 @@ static inline VF vtanh(VF x) {
   return vsel(a < 0.625f, small, big);
 }
 
-static inline VF vsigmoid(VF x) { return 1.0f / (1.0f + vexp(-x)); }
+VINLINE VF vsigmoid(VF x) { return 1.0f / (1.0f + vexp(-x)); }
 
 #define VMAP(F)                                                \
   do {                                                         \

@@ -7,10 +7,6 @@
 
 #include "cpu.h"
 
-#ifdef __clang__   /* CPU_CLONES: the same values from every clone (gcc -std=c11 never contracts) */
-#pragma STDC FP_CONTRACT OFF
-#endif
-
 /* ---- softmax, layer_norm, reductions ------------------------------------------------ */
 
 /* Reductions and layer_norm split their outer positions (tab[0]) across
