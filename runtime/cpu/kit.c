@@ -335,11 +335,13 @@ void cpu_round_out(const CpuPlan *p, const CpuStep *s, int k, int64_t lo, int64_
 /* ---- GEMM ---------------------------------------------------------------------------
  * The threads take C's tiles one at a time (an atomic counter, so a thread
  * slowed by the machine's other work takes fewer), each a single-threaded
- * sgemm: measured on the bench's 512 x 512 by 512 x 4096 GEMM, two such
- * threads on 256-column tiles beat OpenBLAS's own two threads on the whole,
- * and the bias and fp16 rounding then run over a tile still in L2 instead
- * of over all of C from memory. OpenBLAS is set to one thread for the
- * call, and back after, so the ops that call it directly keep its threads. */
+ * sgemm, then the bias and fp16 rounding over the tile while it is still in
+ * cache instead of over all of C from memory. On the idle 2-core VM the
+ * seed's 64x64 chain ran as fast as with OpenBLAS's own two threads on the
+ * whole GEMM; batched GEMMs (attention) get both threads on their small
+ * products, and a busy neighbour slows the chain far less than OpenBLAS's
+ * fixed split. OpenBLAS is set to one thread for the call, and back after,
+ * so the ops that call it directly keep its threads. */
 
 enum {
   GEMM_ROWS = 512,          /* largest tile: 512 x 256 floats, half of L2 */
