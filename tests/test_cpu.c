@@ -367,6 +367,53 @@ END_TEST
 
 /* ---- quantisation ---------------------------------------------------------------- */
 
+START_TEST(test_conv_w8a8_int8_path) {
+  /* x [1, 5, 1, 3] quantized with scale 0.5 (x / 0.5 rounded half to even,
+   * saturated), dequantized: q * 0.5.
+   *   c0:  0.25  0.75  100    -> q 0  2  127   -> 0   1    63.5
+   *   c1: -0.25 -0.75 -100    -> q 0 -2 -128   -> 0  -1   -64
+   *   c2:  1.25  0.5   1      -> q 2  1  2     -> 1   0.5  1
+   *   c3:  2    -3     63.5   -> q 4 -6  127   -> 2  -3    63.5
+   *   c4:  0     1.75 -64.25  -> q 0  4 -128   -> 0   2   -64
+   * W = q * scale per row: [1, 2, 3, 4, 5] * 0.5, [-128, 127, 0, 1, -1] *
+   * 0.25, zeros * 2; bias [0.5, -1, 3]. y[m][n] = sum_c W[m][c] x[c][n] + b[m]:
+   *   n0: 1.5 + 4 + 0.5 = 6;  0.5 - 1 = -0.5;  3
+   *   n1: 0.5 - 1 + 0.75 - 6 + 5 + 0.5 = -0.25;  -32 - 31.75 - 0.75 - 0.5 - 1 = -66;  3
+   *   n2: 31.75 - 64 + 1.5 + 127 - 160 + 0.5 = -63.25;
+   *       -2032 - 2032 + 15.875 + 16 - 1 = -4033.125, fp16 step 2 there: -4034;  3
+   * yq = y / 0.5 rounded half to even, saturated: 12, -0.5 -> 0, -126.5 -> -126,
+   * -1, -132 -> -128, -8068 -> -128, 6, 6, 6.
+   * On AVX512-VNNI CPUs the conv is the int8 GEMM and writes yq itself (the
+   * plan shows both). */
+  static const char *t = PROG("tensor<fp16, [1, 5, 1, 3]> x",
+    "  tensor<int8, [1, 5, 1, 3]> q = quantize(input = x, output_dtype = string(\"int8\"), scale = fp16(0.5))[name = string(\"q\")];\n"
+    "  tensor<fp16, [1, 5, 1, 3]> xd = dequantize(input = q, scale = fp16(0.5))[name = string(\"xd\")];\n"
+    "  tensor<fp16, [3, 5, 1, 1]> W = constexpr_affine_dequantize()[axis = int32(0), name = string(\"W\"), quantized_data = tensor<int8, [3, 5, 1, 1]>([[[[1]], [[2]], [[3]], [[4]], [[5]]], [[[-128]], [[127]], [[0]], [[1]], [[-1]]], [[[0]], [[0]], [[0]], [[0]], [[0]]]]), scale = tensor<fp16, [3]>([0.5, 0.25, 2]), zero_point = tensor<int8, [3]>([0, 0, 0])];\n"
+    "  tensor<fp16, [3]> b = const()[name = string(\"b\"), val = tensor<fp16, [3]>([0.5, -1, 3])];\n"
+    "  tensor<fp16, [1, 3, 1, 3]> y = conv(bias = b, weight = W, x = xd)[name = string(\"y\")];\n"
+    "  tensor<int8, [1, 3, 1, 3]> yq = quantize(input = y, output_dtype = string(\"int8\"), scale = fp16(0.5))[name = string(\"yq\")];\n",
+    "y, yq");
+  Case c;
+  ck_assert_msg(case_open(&c, t) == 0, "%s", c.err);
+  static const int64_t d[] = {1, 5, 1, 3}, od[] = {1, 3, 1, 3};
+  static const double x[] = {0.25, 0.75, 100, -0.25, -0.75, -100, 1.25, 0.5, 1,
+                             2, -3, 63.5, 0, 1.75, -64.25};
+  static const double want[] = {6, -0.25, -63.25, -0.5, -66, -4034, 3, 3, 3};
+  const CpuPlan *p = c.st;
+  const CpuStep *conv = &p->steps[p->nsteps - 2];
+  ck_assert_str_eq(conv->op->op, "conv");
+  ck_assert_int_eq(conv->in[3] >= 0, cpu_igemm_available());
+  ck_assert_int_eq(conv->nout, cpu_igemm_available() ? 2 : 1);
+  case_in(&c, 0, 4, d, x);
+  case_eval(&c);
+  expect_out(&c, 0, MIL_FP16, 4, od, want);
+  static const double wantq[] = {12, 0, -126, -1, -128, -128, 6, 6, 6};
+  expect_out(&c, 1, MIL_INT8, 4, od, wantq);
+  case_close(&c);
+}
+END_TEST
+
+
 START_TEST(test_quantize_ties) {
   /* x / scale = 0.5, 1.5, 2.5, -0.5, 3.5, -1.5, -2.5 round half to even:
    * 0, 2, 2, -0, 4, -2, -2. scale 0.0625: x = k * 0.0625 */
@@ -1707,6 +1754,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_param_errors);
   tcase_add_test(t, test_error_without_source);
   tcase_add_test(t, test_inmemory_conv);
+  tcase_add_test(t, test_conv_w8a8_int8_path);
   suite_add_tcase(s, t);
   return s;
 }

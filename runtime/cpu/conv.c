@@ -16,6 +16,7 @@ enum {
   CONV_DIRECT,     /* 1x1, stride 1, no padding: x is the GEMM's operand */
   CONV_DEPTHWISE,  /* one input channel per group: taps added row by row */
   CONV_WINOGRAD,   /* 3x3, stride 1, no dilation, one group: winograd.c */
+  CONV_INT8,       /* 1x1 of int8 activations and weights: igemm.c */
   /* im2col's GEMMs take this many output columns at a time, so the
    * scratch buffer holds one block's columns, not the whole matrix (3x3,
    * 128 channels, 56x56: 4.7 MB, not 14.4). Blocks small enough to stay
@@ -148,11 +149,14 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
   bool direct = kv[5] == 1 && kv[6] == 1 && kv[7] == 1 && kv[8] == 1 && kv[11] == 0 &&
                 kv[12] == 0 && kv[13] == kv[2] && kv[14] == kv[3];
   s->k[16] = direct ? CONV_DIRECT : cin == groups ? CONV_DEPTHWISE : CONV_IM2COL;
-  int wg = two ? cpu_wino_prep(b, s, &x, &w) : 0;
-  if (wg < 0)
+  int wg = two && !direct ? cpu_wino_prep(b, s, &x, &w) : 0;
+  int i8 = direct ? cpu_igemm_prep(b, s, &w) : 0;
+  if (wg < 0 || i8 < 0)
     return -1;
   if (wg)
     s->k[16] = CONV_WINOGRAD;
+  if (i8)
+    s->k[16] = CONV_INT8;
   if (s->k[16] == CONV_IM2COL)
     cpu_scratch(b, cin / groups * kv[5] * kv[6] * (kv[13] * kv[14] < CONV_COLS ? kv[13] * kv[14] : CONV_COLS));
   /* the GEMM kernels round each block of columns as it is done */
@@ -282,8 +286,28 @@ static void conv_group(const CpuPlan *p, const CpuStep *s, const float *w, const
   }
 }
 
+/* A 1x1 conv: per image and group, weights [mg, cg] times x's [cg, HW]. */
+static void conv_direct(const CpuPlan *p, const CpuStep *s) {
+  const int64_t *k = s->k;
+  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
+  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
+  int64_t cin = k[1], HW = k[2] * k[3], cout = k[4], G = k[15], cg = cin / G, mg = cout / G;
+  for (int64_t n = 0; n < k[0]; n++)
+    for (int64_t g = 0; g < G; g++) {
+      CpuGemm gm = {.M = mg, .N = HW, .K = cg, .lda = cg, .ldb = HW, .ldc = HW,
+                    .a = w + g * mg * cg, .b = x + (n * cin + g * cg) * HW,
+                    .c = cpu_data(p, s->out[0]) + (n * cout + g * mg) * HW, .batches = 1,
+                    .rowbias = bias ? bias + g * mg : NULL, .round = s->rounds && !p->fp32};
+      cpu_gemm(p, &gm);
+    }
+}
+
 static void run_conv(const CpuPlan *p, const CpuStep *s) {
   const int64_t *k = s->k;
+  if (k[16] == CONV_DIRECT || k[16] == CONV_INT8) {
+    (k[16] == CONV_INT8 ? cpu_igemm_run : conv_direct)(p, s);
+    return;
+  }
   const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
   const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
   float *y = cpu_data(p, s->out[0]);
@@ -326,20 +350,18 @@ static int prep_linear(CpuBuild *b, CpuStep *s) {
   int64_t dim[MIL_MAX_RANK];
   memcpy(dim, x.dim, sizeof dim);
   dim[x.rank - 1] = w.dim[0];
+  s->rounds = x.dtype == MIL_FP16;   /* by cpu_gemm, tile by tile */
   return cpu_one_out(b, x.dtype, x.rank, dim);
 }
 
 static void run_linear(const CpuPlan *p, const CpuStep *s) {
-  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
-  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
-  float *y = cpu_data(p, s->out[0]);
   int64_t rows = s->k[0], din = s->k[1], dout = s->k[2];
-  if (bias)
-    for (int64_t r = 0; r < rows; r++)
-      memcpy(y + r * dout, bias, (size_t)dout * sizeof *y);
-  if (rows && dout)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)dout, (int)din, 1.0f, x,
-                (int)din, w, (int)din, bias ? 1.0f : 0.0f, y, (int)dout);
+  CpuGemm g = {.tb = true, .M = rows, .N = dout, .K = din, .lda = din, .ldb = din, .ldc = dout,
+               .a = cpu_data(p, s->in[0]), .b = cpu_data(p, s->in[1]),
+               .c = cpu_data(p, s->out[0]), .batches = 1,
+               .colbias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL,
+               .round = s->rounds && !p->fp32};
+  cpu_gemm(p, &g);
 }
 
 /* k: 0 M, 1 N, 2 K, 3 batches, 4 transpose_x, 5 transpose_y, 6 one GEMM for
@@ -417,30 +439,20 @@ static int prep_matmul(CpuBuild *b, CpuStep *s) {
     return cpu_error(b, "the result would have rank %d", r);
   /* iOS17: with one operand constant, the other decides the dtype */
   MilDtype dt = x.dtype != y.dtype && x.isconst ? y.dtype : x.dtype;
+  s->rounds = dt == MIL_FP16;
   return cpu_one_out(b, dt, r, od);
 }
 
 static void run_matmul(const CpuPlan *p, const CpuStep *s) {
-  const float *x = cpu_data(p, s->in[0]), *y = cpu_data(p, s->in[1]);
-  float *o = cpu_data(p, s->out[0]);
   int64_t M = s->k[0], N = s->k[1], K = s->k[2], B = s->k[3];
-  enum CBLAS_TRANSPOSE ta = s->k[4] ? CblasTrans : CblasNoTrans;
-  enum CBLAS_TRANSPOSE tb = s->k[5] ? CblasTrans : CblasNoTrans;
-  int lda = (int)(s->k[4] ? M : K), ldb = (int)(s->k[5] ? K : N);
-  if (M == 0 || N == 0)
-    return;
-  if (K == 0) {
-    memset(o, 0, (size_t)(B * M * N) * sizeof *o);
-    return;
-  }
-  if (s->k[6]) {   /* y shared by every batch, x batches contiguous: one GEMM */
-    cblas_sgemm(CblasRowMajor, ta, tb, (int)(B * M), (int)N, (int)K, 1.0f, x, lda, y, ldb, 0.0f,
-                o, (int)N);
-    return;
-  }
-  for (int64_t i = 0; i < B; i++)
-    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, x + s->tab[0][i], lda,
-                y + s->tab[1][i], ldb, 0.0f, o + i * M * N, (int)N);
+  bool one = s->k[6];   /* y shared by every batch, x batches contiguous: one GEMM */
+  CpuGemm g = {.ta = s->k[4], .tb = s->k[5], .M = one ? B * M : M, .N = N, .K = K,
+               .lda = s->k[4] ? M : K, .ldb = s->k[5] ? K : N, .ldc = N,
+               .a = cpu_data(p, s->in[0]), .b = cpu_data(p, s->in[1]),
+               .c = cpu_data(p, s->out[0]), .batches = one ? 1 : B, .cstride = M * N,
+               .aoff = one ? NULL : s->tab[0], .boff = one ? NULL : s->tab[1],
+               .round = s->rounds && !p->fp32};
+  cpu_gemm(p, &g);
 }
 
 /* ---- conv_transpose ------------------------------------------------------------------

@@ -60,13 +60,29 @@ static inline float round16(float f) {
 
 /* Blocks of 16 let gcc -O2 (whose cost model refuses loops that need a
  * scalar epilogue) vectorise the inner loop. */
-void cpu_round_fp16(float *x, int64_t n) {
+CPU_CLONES void cpu_round_fp16(float *x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     for (int j = 0; j < 16; j++)
       x[i + j] = round16(x[i + j]);
   for (; i < n; i++)
     x[i] = round16(x[i]);
+}
+
+/* x[i] + v[i], or x[i] + b when v is NULL, rounded to fp16 when round: a
+ * GEMM tile's bias and rounding in one pass. */
+CPU_CLONES void cpu_bias_round(float *restrict x, int64_t n, float b, const float *restrict v,
+                               bool round) {
+  if (v && round)
+    CPU_EACH(n, x[i] = round16(x[i] + v[i]));
+  else if (v)
+    CPU_EACH(n, x[i] = x[i] + v[i]);
+  else if (b != 0.0f && round)   /* no bias adds nothing: -0 stays -0 */
+    CPU_EACH(n, x[i] = round16(x[i] + b));
+  else if (b != 0.0f)
+    CPU_EACH(n, x[i] = x[i] + b);
+  else if (round)
+    cpu_round_fp16(x, n);
 }
 
 void cpu_int_range(MilDtype dt, double *lo, double *hi) {
@@ -862,6 +878,7 @@ static int build(CpuBuild *b) {
     return -1;
   if (add_outputs_of_fn(b) < 0)
     return -1;
+  cpu_igemm_fuse(b->plan);
   return assign_buffers(b);
 }
 

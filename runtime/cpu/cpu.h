@@ -146,6 +146,9 @@ void *cpu_step_alloc(CpuBuild *b, int64_t n, size_t size);
 
 /* Rounds every element to the nearest fp16, ties to even (overflow: inf). */
 void cpu_round_fp16(float *x, int64_t n);
+/* x[i] + v[i], or x[i] + b when v is NULL (b = 0: nothing added, -0
+ * stays -0), then rounded to fp16 when round. */
+void cpu_bias_round(float *x, int64_t n, float b, const float *v, bool round);
 /* The dtype's integer range, for saturating conversions. */
 void cpu_int_range(MilDtype dt, double *lo, double *hi);
 /* "tensor<fp16, [1, 2]>" into buf. */
@@ -163,6 +166,21 @@ static inline int32_t *cpu_idata(const CpuPlan *p, int i) { return (int32_t *)p-
 static inline double cpu_get(const CpuSlot *s, int64_t i) {
   return cpu_is_float(s->dtype) ? (double)s->data[i] : (double)((const int32_t *)s->data)[i];
 }
+
+/* The loops that stream whole tensors (fp16 rounding, binary ops, vector
+ * math) are compiled three times by gcc, for AVX-512, AVX2 and the x86-64
+ * baseline, the loader picking one for the CPU (an ifunc, glibc only):
+ * 16 lanes instead of 4. gcc -std=c11 contracts no a * b + c into an FMA,
+ * so every clone computes the same values. (clang wants the attribute on
+ * every declaration, and its clones on the baseline refuse kit.c's vectors:
+ * not for clang.) */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__GNUC__) && \
+    !defined(__clang__) && __GNUC__ >= 8
+#define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CPU_CLONES_ON 1
+#else
+#define CPU_CLONES
+#endif
 
 /* i over [0, n) in blocks of 16: gcc -O2 vectorises the constant-length
  * inner loop (its cost model refuses loops that need a scalar epilogue). */
@@ -248,6 +266,24 @@ void cpu_run_range(const CpuPlan *p, const CpuStep *s);
  * would have: an fp16 output, not --precision fp32, not an exact op. */
 void cpu_round_out(const CpuPlan *p, const CpuStep *s, int k, int64_t lo, int64_t hi);
 
+/* GEMMs on the plan's threads: C = op(A) op(B) for each batch (A, B at
+ * their offsets, C batch i at c + i * cstride), with a bias added per row
+ * or per column of C and the result rounded to fp16 when round. C is cut
+ * in tiles that the threads take one at a time; each tile is one
+ * single-threaded cblas_sgemm followed by the bias and rounding pass over
+ * it while it is still in cache. */
+typedef struct CpuGemm {
+  bool ta, tb;
+  int64_t M, N, K, lda, ldb, ldc;
+  const float *a, *b;
+  float *c;
+  int64_t batches, cstride;
+  const int64_t *aoff, *boff;   /* NULL: every batch at offset 0 */
+  const float *rowbias, *colbias;
+  bool round;
+} CpuGemm;
+void cpu_gemm(const CpuPlan *p, const CpuGemm *g);
+
 /* Vector math over arrays (y may be x), branch-free so the loops
  * vectorise; kit.c gives each one's error bound against libm, which
  * tests/test_cpu.c asserts over a sweep of inputs. */
@@ -287,6 +323,24 @@ double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool e
 /* The output size along each of nsp dims (pads before, after per dim). */
 int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
                  const int64_t *pad, bool ceil_mode, int64_t *out);
+
+/* igemm.c: a 1x1 conv (k as conv.c's) of int8 activations and int8-valued
+ * weights as an exact int8 GEMM, where the CPU has one: 1 when chosen (the
+ * step's tab[0], k[20..21] and in[3] then hold its data), 0 when the conv
+ * stays on sgemm, -1 after reporting. */
+int cpu_igemm_prep(CpuBuild *b, CpuStep *s, const CpuSlot *w);
+/* Whether this CPU runs it (x86-64 with AVX512-VNNI). */
+bool cpu_igemm_available(void);
+/* After every op is prepared, before buffers are assigned: an int8 conv
+ * whose next step quantizes its output per tensor (int8, zero point 0,
+ * scale 2^e) writes that step's output itself, as a second output, from
+ * its tiles while in cache; a dequantize read only by int8 convs (which
+ * read its input) no longer runs. Both leave a step that does nothing. */
+void cpu_igemm_fuse(CpuPlan *p);
+
+/* quant.c: y = clip(round_half_even(x / d) + z, lo, hi) (NaN: 0). */
+void cpu_quant_row(int32_t *y, const float *x, int64_t n, float d, float z, float lo, float hi);
+void cpu_igemm_run(const CpuPlan *p, const CpuStep *s);
 
 /* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound
  * to s->in[0..2]) and the pools (x bound); each sets s->run. */

@@ -97,8 +97,8 @@ static float sign(float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : v; }
 
 #define MAP(EXPR) for (int64_t i = 0; i < n; i++) { float v = x[i]; y[i] = (EXPR); }
 
-static void unary_row(int mode, float *restrict y, const float *restrict x, int64_t n, float a,
-                      float c) {
+CPU_CLONES static void unary_row(int mode, float *restrict y, const float *restrict x, int64_t n,
+                                 float a, float c) {
   const float k = 0.7978845608028654f;   /* sqrt(2/pi) */
   switch (mode) {
   case U_RELU: CPU_EACH(n, y[i] = x[i] > 0 ? x[i] : 0); break;
@@ -299,7 +299,7 @@ static int prep_binary(CpuBuild *b, CpuStep *s) {
     }                                                         \
   } while (0)
 
-static void binary_row(int mode, float *restrict o, const float *restrict x, int64_t sx,
+CPU_CLONES static void binary_row(int mode, float *restrict o, const float *restrict x, int64_t sx,
                        const float *restrict y, int64_t sy, int64_t n) {
   switch (mode) {
   case B_ADD: ROW(a + c); break;

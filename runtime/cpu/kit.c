@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -331,9 +332,83 @@ void cpu_round_out(const CpuPlan *p, const CpuStep *s, int k, int64_t lo, int64_
     cpu_round_fp16(o->data + lo, hi - lo);
 }
 
+/* ---- GEMM ---------------------------------------------------------------------------
+ * The threads take C's tiles one at a time (an atomic counter, so a thread
+ * slowed by the machine's other work takes fewer), each a single-threaded
+ * sgemm, then the bias and fp16 rounding over the tile while it is still in
+ * cache instead of over all of C from memory. On the idle 2-core VM the
+ * seed's 64x64 chain ran as fast as with OpenBLAS's own two threads on the
+ * whole GEMM; batched GEMMs (attention) get both threads on their small
+ * products, and a busy neighbour slows the chain far less than OpenBLAS's
+ * fixed split. OpenBLAS is set to one thread for the call, and back after,
+ * so the ops that call it directly keep its threads. */
+
+enum {
+  GEMM_ROWS = 512,          /* largest tile: 512 x 256 floats, half of L2 */
+  GEMM_COLS = 256,
+  GEMM_ALONE = 1 << 21,     /* fewer multiply-adds than this: one thread */
+};
+
+typedef struct GemmJob {
+  const CpuGemm *g;
+  int64_t nm, nn, ntiles;
+  atomic_llong next;
+} GemmJob;
+
+/* The start of piece j of nn along n, at a multiple of 16 when it can be. */
+static int64_t gemm_cut(int64_t n, int64_t j, int64_t nn) {
+  int64_t c = n * j / nn;
+  return j == nn || n < 16 * nn ? c : c & ~(int64_t)15;
+}
+
+static void gemm_tile(const CpuGemm *g, int64_t t, int64_t nm, int64_t nn) {
+  int64_t bi = t / (nm * nn), i = t % (nm * nn) / nn, j = t % nn;
+  int64_t m0 = g->M * i / nm, m1 = g->M * (i + 1) / nm;
+  int64_t n0 = gemm_cut(g->N, j, nn), n1 = gemm_cut(g->N, j + 1, nn);
+  if (m1 <= m0 || n1 <= n0)
+    return;
+  const float *a = g->a + (g->aoff ? g->aoff[bi] : 0) + (g->ta ? m0 : m0 * g->lda);
+  const float *b = g->b + (g->boff ? g->boff[bi] : 0) + (g->tb ? n0 * g->ldb : n0);
+  float *c = g->c + bi * g->cstride + m0 * g->ldc + n0;
+  if (g->K > 0)
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+                (int)(m1 - m0), (int)(n1 - n0), (int)g->K, 1.0f, a, (int)g->lda, b, (int)g->ldb,
+                0.0f, c, (int)g->ldc);
+  for (int64_t m = m0; m < m1; m++) {
+    float *row = c + (m - m0) * g->ldc;
+    if (g->K <= 0)
+      memset(row, 0, (size_t)(n1 - n0) * sizeof *row);
+    cpu_bias_round(row, n1 - n0, g->rowbias ? g->rowbias[m] : 0.0f,
+                   g->colbias ? g->colbias + n0 : NULL, g->round);
+  }
+}
+
+static void gemm_piece(void *ctx, int64_t lo, int64_t hi) {
+  (void)lo;
+  (void)hi;
+  GemmJob *j = ctx;
+  for (int64_t t; (t = atomic_fetch_add(&j->next, 1)) < j->ntiles;)
+    gemm_tile(j->g, t, j->nm, j->nn);
+}
+
+void cpu_gemm(const CpuPlan *p, const CpuGemm *g) {
+  if (g->M <= 0 || g->N <= 0 || g->batches <= 0)
+    return;
+  GemmJob j = {g, (g->M + GEMM_ROWS - 1) / GEMM_ROWS, (g->N + GEMM_COLS - 1) / GEMM_COLS, 0, 0};
+  j.ntiles = g->batches * j.nm * j.nn;
+  atomic_init(&j.next, 0);
+  double work = (double)g->batches * g->M * g->N * (g->K > 0 ? g->K : 1);
+  int nt = openblas_get_num_threads();
+  if (nt > 1)
+    openblas_set_num_threads(1);
+  cpu_parallel(p->pool, j.ntiles, work < GEMM_ALONE ? j.ntiles : 1, gemm_piece, &j);
+  if (nt > 1)
+    openblas_set_num_threads(nt);
+}
+
 /* ---- vector math ------------------------------------------------------------------
- * Written with the vector extensions gcc and clang share (4 lanes, the
- * baseline SSE2 / NEON width), since -O2 does not vectorise loops with a
+ * Written with the vector extensions gcc and clang share, since -O2 does
+ * not vectorise loops with a
  * select around a division. Branches become
  * selects on lane masks. The approximations are the textbook
  * constructions; tests/test_cpu.c bounds their relative error against
@@ -341,19 +416,33 @@ void cpu_round_out(const CpuPlan *p, const CpuStep *s, int k, int64_t lo, int64_
  * sigmoid 2^-23.0), so an fp16 result is at most one fp16 ulp from what
  * libm's would round to, and nearly always equal. */
 
+/* With CPU_CLONES, 8 lanes: two SSE2 registers on the baseline, one in the
+ * AVX2 and AVX-512 clones; else 4. The reductions keep 4, so their order
+ * of additions, and so their results, stay as they were. */
+#ifdef CPU_CLONES_ON
+typedef float VF __attribute__((vector_size(32)));
+typedef int32_t VI __attribute__((vector_size(32)));
+/* the 32-byte vectors only pass between inlined functions: no ABI to keep */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#else
 typedef float VF __attribute__((vector_size(16)));
 typedef int32_t VI __attribute__((vector_size(16)));
+#endif
+typedef float VF4 __attribute__((vector_size(16)));
+typedef int32_t VI4 __attribute__((vector_size(16)));
+enum { VL = sizeof(VF) / sizeof(float) };
+#define VINLINE static inline __attribute__((always_inline))
 
-static inline VF vsel(VI m, VF a, VF b) { return (VF)(((VI)a & m) | ((VI)b & ~m)); }
+VINLINE VF vsel(VI m, VF a, VF b) { return (VF)(((VI)a & m) | ((VI)b & ~m)); }
 
-static inline VF vabs(VF x) { return (VF)((VI)x & 0x7fffffff); }
+VINLINE VF vabs(VF x) { return (VF)((VI)x & 0x7fffffff); }
 
 /* e^x = 2^n e^r, n = round(x log2 e), r = x - n ln 2 in [-ln2/2, ln2/2]
  * (ln 2 split in two so n ln2_hi is exact), e^r by a degree-6 polynomial
  * (Cephes expf's coefficients); 2^n applied as two factors so results
  * from the overflow to inf down to the denormals come out right. x is
  * clamped first: outside [-104, 88.8] e^x is 0 or inf in fp32 either way. */
-static inline VF vexp(VF x) {
+VINLINE VF vexp(VF x) {
   VF c = vsel(x < -104.0f, (VF){0} - 104.0f, x);
   c = vsel(c > 88.8f, (VF){0} + 88.8f, c);
   VF fn = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* rounded to an integer */
@@ -371,7 +460,7 @@ static inline VF vexp(VF x) {
 
 /* tanh: an odd polynomial below 0.625 (Cephes tanhf's coefficients), else
  * 1 - 2 / (e^2|x| + 1), without cancellation there since tanh >= 0.55. */
-static inline VF vtanh(VF x) {
+VINLINE VF vtanh(VF x) {
   VF a = vabs(x), z = x * x;
   VF p = z * -5.70498872745e-3f + 2.06390887954e-2f;
   p = p * z - 5.37397155531e-2f;
@@ -383,13 +472,13 @@ static inline VF vtanh(VF x) {
   return vsel(a < 0.625f, small, big);
 }
 
-static inline VF vsigmoid(VF x) { return 1.0f / (1.0f + vexp(-x)); }
+VINLINE VF vsigmoid(VF x) { return 1.0f / (1.0f + vexp(-x)); }
 
 #define VMAP(F)                                                \
   do {                                                         \
     int64_t i_ = 0;                                            \
     VF v_;                                                     \
-    for (; i_ + 4 <= n; i_ += 4) {                             \
+    for (; i_ + VL <= n; i_ += VL) {                           \
       memcpy(&v_, x + i_, sizeof v_);                          \
       v_ = F(v_);                                              \
       memcpy(y + i_, &v_, sizeof v_);                          \
@@ -402,20 +491,20 @@ static inline VF vsigmoid(VF x) { return 1.0f / (1.0f + vexp(-x)); }
     }                                                          \
   } while (0)
 
-void cpu_vexp(float *y, const float *x, int64_t n) { VMAP(vexp); }
+CPU_CLONES void cpu_vexp(float *y, const float *x, int64_t n) { VMAP(vexp); }
 
-void cpu_vtanh(float *y, const float *x, int64_t n) { VMAP(vtanh); }
+CPU_CLONES void cpu_vtanh(float *y, const float *x, int64_t n) { VMAP(vtanh); }
 
-void cpu_vsigmoid(float *y, const float *x, int64_t n) { VMAP(vsigmoid); }
+CPU_CLONES void cpu_vsigmoid(float *y, const float *x, int64_t n) { VMAP(vsigmoid); }
 
 /* The largest of x[0..n), NaNs skipped as fmaxf skips them (-inf when
  * there is no number). */
 float cpu_vmax(const float *x, int64_t n) {
-  VF m = (VF){0} - INFINITY, v;
+  VF4 m = (VF4){0} - INFINITY, v;
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     memcpy(&v, x + i, sizeof v);
-    m = vsel(v > m, v, m);
+    m = (VF4)(((VI4)v & (v > m)) | ((VI4)m & ~(v > m)));
   }
   float r = -INFINITY;
   for (int j = 0; j < 4; j++)
@@ -427,7 +516,7 @@ float cpu_vmax(const float *x, int64_t n) {
 
 /* The sum of x[0..n) in four interleaved partial sums. */
 float cpu_vsum(const float *x, int64_t n) {
-  VF a = {0}, v;
+  VF4 a = {0}, v;
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     memcpy(&v, x + i, sizeof v);

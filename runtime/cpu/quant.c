@@ -52,12 +52,22 @@ static int per_axis(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *sc
  * it (the final clip gives the same), so adding and removing 1.5 * 2^23
  * rounds them to an integer, half to even, in one IEEE addition; this
  * vectorises where rintf needs SSE4.1. NaN gives 0. */
-static void quant_row(int32_t *restrict y, const float *restrict x, int64_t n, float d, float z,
-                      float lo, float hi) {
+#define QUANT_ROW(DIV)                                                                    \
+  CPU_EACH(n, float t = DIV; t = t < lo2 ? lo2 : t > hi2 ? hi2 : t;                       \
+           t = (t + magic) - magic + z; t = t < lo ? lo : t > hi ? hi : t;                \
+           y[i] = (int32_t)(t == t ? t : 0))
+
+/* A scale of 2^e (with 2^-e a normal fp32) divides exactly as a product
+ * with 2^-e, which costs a fraction of a division's time. */
+void cpu_quant_row(int32_t *restrict y, const float *restrict x, int64_t n, float d, float z,
+                   float lo, float hi) {
   const float lo2 = lo - z - 1, hi2 = hi - z + 1, magic = 0x1.8p23f;
-  CPU_EACH(n, float t = x[i] / d; t = t < lo2 ? lo2 : t > hi2 ? hi2 : t;
-           t = (t + magic) - magic + z; t = t < lo ? lo : t > hi ? hi : t;
-           y[i] = (int32_t)(t == t ? t : 0));
+  int e;
+  float inv = 1.0f / d;
+  if (frexpf(d, &e) == 0.5f && isnormal(inv))
+    QUANT_ROW(x[i] * inv);
+  else
+    QUANT_ROW(x[i] / d);
 }
 
 /* y = scale * (q - zero_point), in fp32; rounded to scale's dtype after. */
@@ -77,7 +87,7 @@ static void affine_range(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t
     int64_t c = r % C, at = rows ? lo : r * inner, n = rows ? hi - lo : inner;
     float z = zp ? (float)cpu_get(zp, c) : 0.0f;
     if (quant) {
-      quant_row(cpu_idata(p, s->out[0]) + at, cpu_data(p, s->in[0]) + at, n, sc[c], z,
+      cpu_quant_row(cpu_idata(p, s->out[0]) + at, cpu_data(p, s->in[0]) + at, n, sc[c], z,
                 (float)s->k[3], (float)s->k[4]);
     } else {
       dequant_row(cpu_data(p, s->out[0]) + at, cpu_idata(p, s->in[0]) + at, n, sc[c], z);

@@ -41,7 +41,7 @@ static int prep_softmax(CpuBuild *b, CpuStep *s) {
 
 /* Units are the outer positions; a contiguous row (inner 1) takes the
  * vector max, exp and sum. */
-static void range_softmax(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
+CPU_CLONES static void range_softmax(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi) {
   const float *x = cpu_data(p, s->in[0]);
   float *y = cpu_data(p, s->out[0]);
   int64_t n = s->k[1], inner = s->k[2];
@@ -62,8 +62,11 @@ static void range_softmax(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_
           sum += yr[i * inner] = expf(xr[i * inner] - mx);
       }
       float r = 1.0f / sum;
-      for (int64_t i = 0; i < n; i++)
-        yr[i * inner] *= r;
+      if (inner == 1)
+        CPU_EACH(n, yr[i] *= r);
+      else
+        for (int64_t i = 0; i < n; i++)
+          yr[i * inner] *= r;
     }
     cpu_round_out(p, s, 0, o * n * inner, (o + 1) * n * inner);
   }

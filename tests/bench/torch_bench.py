@@ -7,17 +7,22 @@ Each case's weights and input are drawn once by numpy (seeded) into .npy
 files: the .anet reads them with npy("..."), anerun gets the input with
 --input, and torch loads the same files. fp16 cases store fp16-rounded
 weights, so torch (fp32 throughout) multiplies by the very values anet
-holds. The two sides take turns, ROUNDS times: one anerun (its median of
-ITERS evals after WARMUP) then as many torch forward passes (their median);
-each side's figure is its best round, as the machine is shared. The goal: anet time / torch time
-<= 1 on every case. The "diff" column, max|anet - torch| / max|torch| over
-the output, is a check that both ran the same network (fp16 storage on one
+holds. The two sides take turns, ROUNDS times, so both see the same load
+on a shared machine: one anerun (the median of ITERS evaluations after
+WARMUP) then as many torch forward passes (their median). Per side the
+table gives the best and the median of the rounds' figures (wall time), and
+the CPU time of one evaluation (all threads; anerun's from its process's
+CPU time less that of a one-evaluation run, torch's from process_time), the
+best round's. The goal is on the best wall times: anet / torch <= GOAL on
+every case. The "diff" column, max|anet - torch| / max|torch| over the
+output, is a check that both ran the same network (fp16 storage on one
 side, fp32 on the other), not a goal; the W8A8 chain has none, since torch
 runs it with the dequantized fp32 weights and fp32 activations (torch's CPU
 backend has no int8 conv to match anet's int8 weights and activations).
 Exit 1 when a case misses the goal, 2 when something failed to run."""
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -26,7 +31,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-WARMUP, ITERS, ROUNDS = 1, 5, 5
+WARMUP, ITERS = 1, 5
+ROUNDS = int(os.environ.get("ROUNDS", "5"))
+ONLY = os.environ.get("CASES", "")   # a substring: only the cases whose names hold it
 GOAL = 1.0
 
 
@@ -170,63 +177,89 @@ CASES = [
 ]
 
 
-def run_anet(anerun, dir, name, src, x):
+def anet_cmd(anerun, dir, name, src, x, warmup, iters):
     path = os.path.join(dir, name + ".anet")
     with open(path, "w") as f:
         f.write(src)
     xin = os.path.join(dir, name + "_x.npy")
     np.save(xin, x)
     out = os.path.join(dir, name + "_out")
-    r = subprocess.run([anerun, "--backend", "cpu", "--format", "json", "--warmup", str(WARMUP),
-                        "--iters", str(ITERS), "--input", "x=" + xin, "--output-dir", out, path],
-                       capture_output=True, text=True)
+    return [anerun, "--backend", "cpu", "--format", "json", "--warmup", str(warmup),
+            "--iters", str(iters), "--input", "x=" + xin, "--output-dir", out, path], out
+
+
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1e3
+
+
+def run_anet(cmd):
+    """(median ms, CPU ms of the whole process, the first output)."""
+    c0 = child_cpu()
+    r = subprocess.run(cmd[0], capture_output=True, text=True)
+    cpu = child_cpu() - c0
     if r.returncode != 0:
         sys.stderr.write(r.stderr)
-        raise SystemExit("torch_bench: anerun failed on %s" % path)
+        raise SystemExit("torch_bench: anerun failed on %s" % cmd[0][-1])
     ms = json.loads(r.stdout)[0]["ms_median"]
-    outs = [f for f in os.listdir(out) if f.endswith(".npy")]
-    return ms, np.load(os.path.join(out, outs[0])).astype(np.float32)
+    outs = [f for f in os.listdir(cmd[1]) if f.endswith(".npy")]
+    return ms, cpu, np.load(os.path.join(cmd[1], outs[0])).astype(np.float32)
 
 
 def run_torch(fn, x):
+    """(median wall ms, median CPU ms of a forward pass, the output)."""
     t = torch.from_numpy(x.astype(np.float32))
     with torch.inference_mode():
         for _ in range(WARMUP):
             y = fn(t)
-        times = []
+        times, cpus = [], []
         for _ in range(ITERS):
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             y = fn(t)
             times.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(times)), y.numpy()
+            cpus.append((time.process_time() - c0) * 1e3)
+    return float(np.median(times)), float(np.median(cpus)), y.numpy()
 
 
 def main():
     anerun, dir, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
     torch.set_num_threads(threads)
     print("cpu backend (anerun --backend cpu, fp16 storage) against PyTorch %s CPU (fp32), "
-          "%d threads each,\nbest of %d rounds of the median of %d runs" % (torch.__version__, threads,
-                                                                ROUNDS, ITERS))
+          "%d threads each;\n%d rounds, anet and torch taking turns; a round's figure is the "
+          "median of %d evaluations" % (torch.__version__, threads, ROUNDS, ITERS))
     print("load average %.2f at the start (the machine may be shared)" % os.getloadavg()[0])
-    print("goal: anet / torch <= %.2f on every case\n" % GOAL)
-    print("%-28s %10s %10s %7s %9s  %s" % ("case", "anet ms", "torch ms", "ratio", "diff", ""))
+    print("goal: anet / torch <= %.2f on every case, on the best wall times\n" % GOAL)
+    print("%-27s %17s %17s %6s %15s %9s" % ("", "anet wall ms", "torch wall ms", "ratio",
+                                            "cpu ms/eval", ""))
+    print("%-27s %8s %8s %8s %8s %6s %7s %7s %9s" % ("case", "best", "median", "best", "median",
+                                                   "best", "anet", "torch", "diff"))
     missed = 0
     for label, make in CASES:
+        if ONLY not in label:
+            continue
         src, fn, x, check = make(dir)
         name = src.split()[1]
-        ams = tms = float("inf")
+        cmd = anet_cmd(anerun, dir, name, src, x, WARMUP, ITERS)
+        one = anet_cmd(anerun, dir, name, src, x, 0, 1)
+        base = min(run_anet(one)[1] for _ in range(2))   # open() and one evaluation
+        am, tm, ac, tc = [], [], [], []
         for _ in range(ROUNDS):
-            a, ay = run_anet(anerun, dir, name, src, x)
-            t, ty = run_torch(fn, x)
-            ams, tms = min(ams, a), min(tms, t)
+            a, c, ay = run_anet(cmd)
+            am.append(a)
+            ac.append(max(c - base, 0) / (WARMUP + ITERS - 1))
+            t, c, ty = run_torch(fn, x)
+            tm.append(t)
+            tc.append(c)
         diff = "%9.2e" % (np.abs(ay - ty).max() / np.abs(ty).max()) if check else "%9s" % "-"
-        ratio = ams / tms
+        ratio = min(am) / min(tm)
         ok = ratio <= GOAL
         missed += not ok
-        print("%-28s %10.2f %10.2f %7.2f %s  %s" % (label, ams, tms, ratio, diff,
-                                                    "ok" if ok else "MISSED"))
+        print("%-27s %8.2f %8.2f %8.2f %8.2f %6.2f %7.1f %7.1f %s  %s" % (
+            label, min(am), np.median(am), min(tm), np.median(tm), ratio,
+            ac[am.index(min(am))], tc[tm.index(min(tm))], diff, "ok" if ok else "MISSED"))
         sys.stdout.flush()
-    print("\nw8a8: torch runs the dequantized fp32 weights with fp32 activations (no int8 conv "
+    print("\nload average %.2f at the end" % os.getloadavg()[0])
+    print("w8a8: torch runs the dequantized fp32 weights with fp32 activations (no int8 conv "
           "on torch's CPU backend), so it has no diff")
     return 1 if missed else 0
 

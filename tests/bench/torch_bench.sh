@@ -7,7 +7,8 @@
 # torch.set_num_threads.
 #
 # Environment: ANERUN (./anerun), SRCDIR (.), PYTHON (the first of python3
-# and /usr/bin/python3 that imports torch), THREADS (2), BENCH_DIR (.).
+# and /usr/bin/python3 that imports torch), THREADS (2), BENCH_DIR (.),
+# ROUNDS (5), CASES (a substring of the case names to run; all).
 set -eu
 
 ANERUN=${ANERUN:-./anerun}

@@ -20,7 +20,7 @@ except ImportError:
     sys.exit(77)
 
 DT = {np.dtype(np.float32): "fp32", np.dtype(np.float16): "fp16",
-      np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}
+      np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool", np.dtype(np.int8): "int8"}
 CASES = []
 OPSET = {}   # case name -> the function's opset when not ios18
 rng = np.random.default_rng(13)
@@ -41,7 +41,9 @@ def ints(v):
 
 def case(name, inputs, body, outputs, tol=1e-5):
     """inputs: [(name, array)]; body: MIL statements, {T:name} is replaced by
-    the type of output `name`; outputs: [(name, expected array)]."""
+    the type of output `name`; outputs: [(name, expected array)], where a
+    name starting with _ only gives its statement's type (an inner value,
+    neither returned nor compared)."""
     CASES.append((name, inputs, body, outputs, tol))
 
 
@@ -73,7 +75,8 @@ def program(c):
                                        rhs.strip()))
     sig = ", ".join("%s %s" % (ttype(a), n) for n, a in inputs)
     return ("program(1.3)\n{\n  func main<%s>(%s) {\n%s\n  } -> (%s);\n}\n"
-            % (OPSET.get(name, "ios18"), sig, "\n".join(lines), ", ".join(n for n, _ in outputs)))
+            % (OPSET.get(name, "ios18"), sig, "\n".join(lines),
+               ", ".join(n for n, _ in outputs if not n.startswith("_"))))
 
 
 def run(anerun, c, root):
@@ -91,6 +94,8 @@ def run(anerun, c, root):
     if r.returncode != 0:
         return "anerun failed: " + r.stderr.strip()[:800]
     for n, want in outputs:
+        if n.startswith("_"):   # typed for the program, not one of its outputs
+            continue
         got = np.load(os.path.join(d, "out", n + ".npy"))
         if got.shape != want.shape:
             return "%s: shape %s, want %s" % (n, got.shape, want.shape)
@@ -882,6 +887,152 @@ case("reshape_like_negative_end", [("x", rlx[:, :12].copy()), ("a", rla), ("b", 
      "y = reshape_like(begins = (int32(0), int32(1)), end_masks = (bool(false), bool(false)), "
      "ends = (int32(-1), int32(2)), ref_tensors = (a, b), x = x);",
      [("y", rlx[:, :12].reshape(rla.shape[0:-1] + rlb.shape[1:2]))], tol=0)
+
+# ---- cases: the GEMM paths (conv 1x1, linear, matmul) ---------------------------------
+# cpu_gemm cuts C in tiles of up to 512 rows and 256 columns, one sgemm and one
+# bias-and-rounding pass each: these sizes cross both limits, unevenly and at
+# counts not multiples of 16, with batches and groups. fp16 cases take the exact
+# (float64) result rounded to fp16, within one fp16 step.
+
+def conv1x1_ref(x, w, groups=1, bias=None):
+    n, ci, h, wd = x.shape
+    co = w.shape[0]
+    xg = x.astype(np.float64).reshape(n, groups, ci // groups, h * wd)
+    wg = w.astype(np.float64).reshape(groups, co // groups, ci // groups)
+    y = np.einsum("goc,ngcs->ngos", wg, xg).reshape(n, co, h, wd)
+    if bias is not None:
+        y += bias.astype(np.float64)[None, :, None, None]
+    return y.astype(x.dtype)
+
+
+def mm_ref(x, y, tx=False, ty=False, bias=None):
+    a, b = x.astype(np.float64), y.astype(np.float64)
+    if tx:
+        a = np.swapaxes(a, -1, -2)
+    if ty:
+        b = np.swapaxes(b, -1, -2)
+    r = np.matmul(a, b)
+    if bias is not None:
+        r += bias.astype(np.float64)
+    return r.astype(x.dtype)
+
+
+for name, dt, xs, ws, groups, bias in [
+        ("conv1x1_fp16_tiles_bias", np.float16, (2, 6, 17, 19), (1030, 3, 1, 1), 2, True),
+        ("conv1x1_fp32_tiles", np.float32, (1, 5, 9, 31), (7, 5, 1, 1), 1, False),
+        ("conv1x1_fp16_nobias", np.float16, (1, 4, 16, 33), (9, 4, 1, 1), 1, False)]:
+    gx, gw = f32(*xs).astype(dt), f32(*ws, lo=-1, hi=1).astype(dt)
+    gb = f32(ws[0]).astype(dt)
+    ins = [("x", gx), ("w", gw)] + ([("b", gb)] if bias else [])
+    case(name, ins, "y = conv(%sgroups = int32(%d), weight = w, x = x);" % ("bias = b, " if bias else "", groups),
+         [("y", conv1x1_ref(gx, gw, groups, gb if bias else None))], tol=2e-3 if dt == np.float16 else 1e-5)
+
+for name, dt, xs, ws, bias in [
+        ("linear_fp16_tiles_bias", np.float16, (2, 300, 7), (263, 7), True),
+        ("linear_fp32_rank1", np.float32, (37,), (5, 37), False),
+        ("linear_fp32_bias_threads", np.float32, (700, 40), (300, 40), True)]:
+    lx, lw, lb = f32(*xs).astype(dt), f32(*ws, lo=-1, hi=1).astype(dt), f32(ws[0]).astype(dt)
+    ins = [("x", lx), ("w", lw)] + ([("b", lb)] if bias else [])
+    case(name, ins, "y = linear(%sweight = w, x = x);" % ("bias = b, " if bias else ""),
+         [("y", mm_ref(lx, lw, ty=True, bias=lb if bias else None))], tol=2e-3 if dt == np.float16 else 1e-5)
+
+for name, dt, xs, ys, tx, ty in [
+        ("matmul_fp32_broadcast", np.float32, (3, 1, 20, 7), (4, 7, 300), False, False),
+        ("matmul_fp16_transposes", np.float16, (2, 7, 20), (2, 300, 7), True, True),
+        ("matmul_fp16_merged", np.float16, (3, 520, 5), (5, 9), False, False),
+        ("matmul_fp32_tx", np.float32, (3, 6, 17), (6, 5), True, False)]:
+    mx, my = f32(*xs).astype(dt), f32(*ys, lo=-1, hi=1).astype(dt)
+    case(name, [("x", mx), ("y", my)],
+         "z = matmul(transpose_x = bool(%s), transpose_y = bool(%s), x = x, y = y);"
+         % (str(tx).lower(), str(ty).lower()),
+         [("z", mm_ref(mx, my, tx, ty))], tol=2e-3 if dt == np.float16 else 1e-5)
+
+mv_x, mv_y = f32(7), f32(7, 300)
+case("matmul_fp32_vector_x", [("x", mv_x), ("y", mv_y)], "z = matmul(x = x, y = y);",
+     [("z", mm_ref(mv_x[None], mv_y)[0])])
+mv_a, mv_b = f32(4, 7), f32(7)
+case("matmul_fp32_vector_y", [("x", mv_a), ("y", mv_b)], "z = matmul(x = x, y = y);",
+     [("z", mm_ref(mv_a, mv_b[:, None])[:, 0])])
+
+
+# W8A8: conv(dequantize(quantize(x)), constexpr_affine_dequantize(int8 weights)) with
+# power-of-two scales, which igemm.c runs as an exact int8 GEMM on AVX512-VNNI
+# (elsewhere, sgemm): fp16 of the exact sum. Sizes off its 8 x 32 blocks, 256-column
+# tiles and 4-deep groups; saturating activations; K = 1024 (the most it takes) at
+# the extremes of int8; K = 1025 goes to sgemm.
+
+def nested(a):
+    return "[" + ", ".join(nested(v) for v in a) + "]" if isinstance(a, np.ndarray) else str(a)
+
+
+def w8a8_case(name, n, ci, co, h, w, xs, bias, qw=None, x=None, escale=None, tol=1e-6):
+    x = (f32(n, ci, h, w, lo=-xs, hi=xs) if x is None else x).astype(np.float16)
+    qw = rng.integers(-128, 128, (co, ci, 1, 1)) if qw is None else qw
+    esc = rng.integers(-6, 2, co) if escale is None else escale
+    sc = np.ldexp(1.0, esc).astype(np.float16)
+    b = f32(co).astype(np.float16)
+    q = np.clip(np.rint(x.astype(np.float64) / 0.125), -128, 127)
+    wd = qw.astype(np.float64) * sc.astype(np.float64)[:, None, None, None]
+    y = np.einsum("oc,ncs->nos", wd[:, :, 0, 0], (q * 0.125).reshape(n, ci, h * w)).reshape(n, co, h, w)
+    if bias:
+        y += b.astype(np.float64)[None, :, None, None]
+    wt = "tensor<int8, [%d, %d, 1, 1]>(%s)" % (co, ci, nested(qw))
+    body = ('q = quantize(input = x, output_dtype = string("int8"), scale = fp16(0.125)); '
+            'xd = dequantize(input = q, scale = fp16(0.125)); '
+            'W = constexpr_affine_dequantize()[axis = int32(0), quantized_data = %s, scale = %s, '
+            'zero_point = tensor<int8, [%d]>(%s)]; y = conv(%sweight = W, x = xd);'
+            % (wt, "tensor<fp16, [%d]>(%s)" % (co, nested(sc.astype(np.float32))), co, nested(np.zeros(co, np.int64)),
+               "bias = b, " if bias else ""))
+    ins = [("x", x)] + ([("b", b)] if bias else [])
+    outs = [("y", y.astype(np.float16)), ("q", q.astype(np.int8)), ("xd", (q * 0.125).astype(np.float16)),
+            ("W", wd.astype(np.float16))]
+    CASES.append((name, ins, body, outs, tol))
+
+
+def w8a8_chain(name, hide):
+    """x -> quantize -> dequantize -> conv (int8 weights) -> quantize -> dequantize ->
+    conv: igemm.c fuses the middle quantize into the first conv and, when nothing
+    else reads them, skips the dequantizes; hide keeps the inner values inside."""
+    x = f32(1, 12, 7, 41, lo=-12, hi=12).astype(np.float16)
+    qa, qb = rng.integers(-128, 128, (20, 12, 1, 1)), rng.integers(-128, 128, (6, 20, 1, 1))
+    sa, sb = np.ldexp(1.0, rng.integers(-9, -5, 20)), np.ldexp(1.0, rng.integers(-6, -2, 6))
+    q1 = np.clip(np.rint(x.astype(np.float64) / 0.125), -128, 127)
+    c1 = np.einsum("oc,ncs->nos", qa[:, :, 0, 0] * sa[:, None], (q1 * 0.125).reshape(1, 12, -1))
+    c1 = c1.reshape(1, 20, 7, 41).astype(np.float16)
+    q2 = np.clip(np.rint(c1.astype(np.float64) / 0.25), -128, 127)
+    y = np.einsum("oc,ncs->nos", qb[:, :, 0, 0] * sb[:, None], (q2 * 0.25).reshape(1, 20, -1)).reshape(1, 6, 7, 41)
+
+    def wdecl(n, q, sc):
+        co = q.shape[0]
+        return ("%s = constexpr_affine_dequantize()[axis = int32(0), quantized_data = tensor<int8, [%d, %d, 1, 1]>(%s), "
+                "scale = tensor<fp16, [%d]>(%s), zero_point = tensor<int8, [%d]>(%s)]; "
+                % (n, co, q.shape[1], nested(q), co, nested(sc), co, nested(np.zeros(co, np.int64))))
+    h = "_" if hide else ""
+    body = ('%sq1 = quantize(input = x, output_dtype = string("int8"), scale = fp16(0.125)); '
+            '%sd1 = dequantize(input = %sq1, scale = fp16(0.125)); ' % (h, h, h) + wdecl("_wa", qa, sa) +
+            '%sc1 = conv(weight = _wa, x = %sd1); ' % (h, h) +
+            '%sq2 = quantize(input = %sc1, output_dtype = string("int8"), scale = fp16(0.25)); ' % (h, h) +
+            '%sd2 = dequantize(input = %sq2, scale = fp16(0.25)); ' % (h, h) + wdecl("_wb", qb, sb) +
+            'y = conv(weight = _wb, x = %sd2);' % h)
+    outs = [(h + "q1", q1.astype(np.int8)), (h + "d1", (q1 * 0.125).astype(np.float16)),
+            ("_wa", (qa * sa[:, None, None, None]).astype(np.float16)), (h + "c1", c1),
+            (h + "q2", q2.astype(np.int8)), (h + "d2", (q2 * 0.25).astype(np.float16)),
+            ("_wb", (qb * sb[:, None, None, None]).astype(np.float16)), ("y", y.astype(np.float16))]
+    CASES.append((name, [("x", x)], body, outs, 1e-6))
+
+
+w8a8_chain("w8a8_chain_fused", True)
+w8a8_chain("w8a8_chain_all_outputs", False)
+w8a8_case("w8a8_conv_tiles_bias", 2, 37, 13, 9, 37, 20.0, True)
+w8a8_case("w8a8_conv_nobias", 1, 8, 16, 4, 8, 3.0, False)
+ext = rng.integers(-128, 128, (9, 1024, 1, 1))
+ext[0], ext[1] = -128, 127
+ext_x = np.full((1, 1024, 1, 40), -16.0)
+ext_x[:, :, :, 20:] = 15.875
+w8a8_case("w8a8_conv_k1024_extremes", 1, 1024, 9, 1, 40, 0, False, qw=ext, x=ext_x,
+          escale=np.full(9, -10))
+w8a8_case("w8a8_conv_k1025_sgemm", 1, 1025, 3, 1, 5, 4.0, True, tol=2e-3)
+
 
 # ---- cases: 3-d windows over rank-5 tensors (conv3d.c) --------------------------------
 
