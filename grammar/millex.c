@@ -47,8 +47,8 @@ static const unsigned char cls[256] = {
 static const bool in_word[256] = {
   ['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true, ['_'] = true, ['@'] = true,
 };
-static bool is_digit(unsigned char c) { return c - '0' < 10u; }
-static bool is_hex(unsigned char c) { return is_digit(c) || (c | 0x20) - 'a' < 6u; }
+static bool is_digit(unsigned char c) { return (unsigned)(c - '0') < 10u; }
+static bool is_hex(unsigned char c) { return is_digit(c) || (unsigned)((c | 0x20) - 'a') < 6u; }
 
 /* The scanner's view of the text: bytes t[0..n), reads past n see 0. */
 typedef struct Text {

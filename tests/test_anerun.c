@@ -588,7 +588,8 @@ END_TEST
 START_TEST(sim_roofline) {
   MilProg *p = conv_chain(512, 1);
   Chip chip = {.name = "Test", .fp16_peak_tflops = 10.0, .int8_peak_tops = 20.0};
-  SimParams sp = {&chip, 10.0, 2.0, 100.0, false, 1.0, 100.0};
+  SimParams sp = {.chip = &chip, .peak_tflops = 10.0, .int8_factor = 2.0, .bw_gbs = 100.0,
+                  .op_us = 1.0, .eval_us = 100.0};
   SimProfile s;
   Diag d = diag_stderr();
   ck_assert_int_eq(sim_profile(&p->funcs[0], &sp, &s, &d), 0);
@@ -613,7 +614,7 @@ START_TEST(sim_memory_bound) {
   add_op(p, f, "relu", "y", t, 1, "x", "x");
   mil_add_output(p, f, "y");
   Chip chip = {.name = "Test", .fp16_peak_tflops = 10.0, .int8_peak_tops = NAN};
-  SimParams sp = {&chip, 10.0, 1.0, 100.0, false, 0.0, 0.0};
+  SimParams sp = {.chip = &chip, .peak_tflops = 10.0, .int8_factor = 1.0, .bw_gbs = 100.0};
   SimProfile s;
   Diag d = diag_stderr();
   ck_assert_int_eq(sim_profile(f, &sp, &s, &d), 0);
