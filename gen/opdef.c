@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
+
 enum { MAXO = 20 };   /* operands of one op (lstm has 16) */
 
 typedef struct Opnd {
@@ -758,7 +760,8 @@ static int check_slice_by_index(Opd *c) {
 }
 
 /* reduce_*: axes (all when absent), keep_dims; arg-reductions one axis
- * and an int32 result. Both rows: x, axes or axis, keep_dims. */
+ * and an int32 result (or iOS17's output_dtype). Both rows: x, axes or
+ * axis, keep_dims (then output_dtype). */
 static int reduce_common(Opd *c, bool arg) {
   const MilType *x = type(c, 0);
   int64_t ax[MIL_MAX_RANK], kd;
@@ -783,6 +786,12 @@ static int reduce_common(Opd *c, bool arg) {
     red[a] = true;
   }
   MilType want = {.kind = MIL_TENSOR, .dtype = arg ? MIL_INT32 : x->dtype};
+  if (arg) {   /* iOS17's output_dtype: int32 (the default) or uint16 */
+    int dt = str_dtype(c, 3);
+    if (dt < 0 || (dt != MIL_INT32 && dt != MIL_UINT16))
+      return str(c, 3) ? fail(c, "output_dtype '%s' is not int32 or uint16", str(c, 3)) : 0;
+    want.dtype = (MilDtype)dt;
+  }
   for (int i = 0; i < r; i++)
     if (!red[i] || kd)
       want.dim[want.rank++] = red[i] ? 1 : x->dim[i];
@@ -1684,8 +1693,10 @@ static const Row defs[] = {
   {"quantize", check_quantize, ANY, "input:f zero_point? scale:f axis?:i output_dtype:s"},
   {"range_1d", check_range_1d, "fp16 fp32 int32", "end:T# start:T# step:T#"},
   {"read_state", check_read_state, ANY, "input"}, {"real_div", check_fdiv, "fp16 fp32 int32", "x:T y:T"},
-  {"reduce_argmax", check_argreduce, "fp16 fp32 int32", "x:T axis?:i!=-1 keep_dims?:b!=false"},
-  {"reduce_argmin", check_argreduce, "fp16 fp32 int32", "x:T axis?:i!=-1 keep_dims?:b!=false"},
+  {"reduce_argmax", check_argreduce, "fp16 fp32 int32",
+   "x:T axis?:i!=-1 keep_dims?:b!=false output_dtype?:s!=int32"},
+  {"reduce_argmin", check_argreduce, "fp16 fp32 int32",
+   "x:T axis?:i!=-1 keep_dims?:b!=false output_dtype?:s!=int32"},
   REDUCE("reduce_l1_norm"), REDUCE("reduce_l2_norm"), REDUCE("reduce_log_sum"),
   REDUCE("reduce_log_sum_exp"), REDUCE("reduce_max"), REDUCE("reduce_mean"), REDUCE("reduce_min"),
   REDUCE("reduce_prod"), REDUCE("reduce_sum"), REDUCE("reduce_sum_square"), UNARY("relu"),
@@ -1936,7 +1947,7 @@ static bool is_const(const Opd *c, int k) {
 static inline int bind(Opd *c, const char *name, const MilBind *a, const MilValue *v) {
   int k = operand_index(c, name);
   if (k < 0)
-    return -1;   /* an operand the row does not list: the backend's to judge */
+    return -1;   /* an operand the row does not list: refused by the caller */
   c->b[k] = a;
   c->a[k] = v;
   c->def[k] = -1;
@@ -2058,6 +2069,21 @@ static bool same_as_memo(const MilFunc *f, int opi, unsigned m) {
   return true;
 }
 
+/* An operand the row does not list: coremltools refuses it too, and a
+ * misspelt optional operand would otherwise take its default silently. */
+static int unknown_operand(Opd *c, const char *name) {
+  const char *best = diag_suggest_in(name, c->o, (size_t)c->no, sizeof *c->o);
+  if (best)
+    return fail(c, "unknown operand '%s'; did you mean '%s'?", name, best);
+  char list[400];
+  size_t o = 0;
+  list[0] = '\0';
+  for (int k = 0; k < c->no && o < sizeof list; k++)
+    o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", k ? ", " : "", oname(c, k));
+  return c->no ? fail(c, "unknown operand '%s'; it takes %s", name, list)
+               : fail(c, "unknown operand '%s': the op takes no operands", name);
+}
+
 int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
   const MilOp *op = &f->ops[opi];
   const char *s = op->op;   /* const: most ops of a program, and none to check */
@@ -2080,12 +2106,15 @@ int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
   uint32_t vmask = 0;
   for (int i = 0; i < op->nargs; i++) {
     int k = bind(&c, op->args[i].name, &op->args[i].bind, NULL);
-    if (k < 0 || (c.o[k].cls != 'T' && c.o[k].cls != 'f') || c.o[k].cst || c.o[k].val)
+    if (k < 0)
+      return unknown_operand(&c, op->args[i].name);
+    if ((c.o[k].cls != 'T' && c.o[k].cls != 'f') || c.o[k].cst || c.o[k].val)
       vmask |= 1u << (i & 31);
   }
   for (int i = 0; tab.attrs[r] && i < op->nattrs; i++)   /* constexpr ops' operands */
-    if (op->attrs[i].val && !streq(op->attrs[i].name, "name"))
-      bind(&c, op->attrs[i].name, NULL, op->attrs[i].val);
+    if (op->attrs[i].val && !streq(op->attrs[i].name, "name") &&
+        bind(&c, op->attrs[i].name, NULL, op->attrs[i].val) < 0)
+      return unknown_operand(&c, op->attrs[i].name);
   int tk = -1;
   for (int k = 0; k < c.no; k++) {
     if (!has(&c, k)) {
