@@ -842,6 +842,8 @@ START_TEST(opdef_inferred_shapes) {
     /* reduce over the last axis keeping it: [2, 1]; argmax drops it, int32 */
     "  tensor<fp16, [2, 1]> e1 = reduce_sum(axes = tensor<int32, [1]>([-1]), keep_dims = bool(true), x = x);\n",
     "  tensor<int32, [2]> e2 = reduce_argmax(axis = int32(1), keep_dims = bool(false), x = x);\n",
+    /* iOS17's output_dtype names the indices' dtype */
+    "  tensor<uint16, [2]> e3 = reduce_argmin(axis = int32(-1), output_dtype = string(\"uint16\"), x = x);\n",
     "  tensor<fp16, [2, 3, 4]> n1 = layer_norm(axes = tensor<int32, [1]>([-1]), epsilon = fp16(0.001), x = t234);\n",
     /* gather [2, 5, 3] on axis 1 with indices [2, 4], batch_dims 1: [2] + [4] + [3] */
     "  tensor<fp16, [2, 4, 3]> g1 = gather(axis = int32(1), batch_dims = int32(1), indices = i24, x = t253);\n",
