@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
+
 enum { MAXO = 20 };   /* operands of one op (lstm has 16) */
 
 typedef struct Opnd {
@@ -758,7 +760,8 @@ static int check_slice_by_index(Opd *c) {
 }
 
 /* reduce_*: axes (all when absent), keep_dims; arg-reductions one axis
- * and an int32 result. Both rows: x, axes or axis, keep_dims. */
+ * and an int32 result (or iOS17's output_dtype). Both rows: x, axes or
+ * axis, keep_dims (then output_dtype). */
 static int reduce_common(Opd *c, bool arg) {
   const MilType *x = type(c, 0);
   int64_t ax[MIL_MAX_RANK], kd;
@@ -783,6 +786,12 @@ static int reduce_common(Opd *c, bool arg) {
     red[a] = true;
   }
   MilType want = {.kind = MIL_TENSOR, .dtype = arg ? MIL_INT32 : x->dtype};
+  if (arg) {   /* iOS17's output_dtype: int32 (the default) or uint16 */
+    int dt = str_dtype(c, 3);
+    if (dt < 0 || (dt != MIL_INT32 && dt != MIL_UINT16))
+      return str(c, 3) ? fail(c, "output_dtype '%s' is not int32 or uint16", str(c, 3)) : 0;
+    want.dtype = (MilDtype)dt;
+  }
   for (int i = 0; i < r; i++)
     if (!red[i] || kd)
       want.dim[want.rank++] = red[i] ? 1 : x->dim[i];
@@ -1568,8 +1577,244 @@ static int check_read_state(Opd *c) {
   return check_out(c, t->sub[0]);
 }
 
+
+/* ---- image resampling, einsum, reshape_like, the iOS18 sparse constexprs ------- */
+
+/* affine: x [B, C, H, W] and transform_matrix [B', 6] give
+ * [B, C, output_height, output_width]. */
+static int check_affine(Opd *c) {
+  const MilType *x = type(c, 0), *m = type(c, 1);
+  int64_t h, w;
+  if (!x || !m)
+    return 0;
+  if (x->rank != 4)
+    return fail(c, "x has rank %d; it must be 4", x->rank);
+  if (m->rank != 2 || (m->dim[1] >= 0 && m->dim[1] != 6))
+    return fail(c, "transform_matrix must be [B, 6]");
+  if (!int1(c, 2, &h) || !int1(c, 3, &w))
+    return 0;
+  if (h < 0 || w < 0 || h > BIG || w > BIG)
+    return fail(c, "output_height and output_width must be sizes");
+  MilType want = *x;
+  want.dim[2] = h, want.dim[3] = w;
+  return check_out(c, &want);
+}
+
+/* resample: x [B, C, H, W] at coordinates [B, H', W', 2] gives
+ * [B, C, H', W']. */
+static int check_resample(Opd *c) {
+  const MilType *x = type(c, 0), *k = type(c, 1);
+  if (!x || !k)
+    return 0;
+  if (x->rank != 4 || k->rank != 4)
+    return fail(c, "x and coordinates must have rank 4 (they have %d and %d)", x->rank,
+                k->rank);
+  if (x->dim[0] >= 0 && k->dim[0] >= 0 && x->dim[0] != k->dim[0])
+    return fail(c, "x has batch %lld; coordinates has %lld", (long long)x->dim[0],
+                (long long)k->dim[0]);
+  if (k->dim[3] >= 0 && k->dim[3] != 2)
+    return fail(c, "coordinates' last dim is %lld; it must be 2", (long long)k->dim[3]);
+  MilType want = *x;
+  want.dim[2] = k->dim[1], want.dim[3] = k->dim[2];
+  return check_out(c, &want);
+}
+
+/* resize (iOS17): the last resized_dims dims of x take the last
+ * resized_dims entries of shape (0 keeps x's dim; '?' when shape is not a
+ * constant). */
+static int check_resize(Opd *c) {
+  const MilType *x = type(c, 0), *s = type(c, 1);
+  int64_t rd, sh[MIL_MAX_RANK];
+  if (!x || !s || !int1(c, 2, &rd))
+    return 0;
+  if (s->rank != 1)
+    return fail(c, "shape has rank %d; it must be 1", s->rank);
+  int n = s->dim[0] >= 0 && s->dim[0] <= MIL_MAX_RANK ? (int)s->dim[0] : -1;
+  if (s->dim[0] > x->rank)
+    return fail(c, "shape has %lld entries; x has rank %d", (long long)s->dim[0], x->rank);
+  if (n < 0)
+    return 0;
+  if (rd < 0 || rd > n)
+    return fail(c, "resized_dims %lld is more than shape's %d entries", (long long)rd, n);
+  bool vals = ints(c, 1, sh, MIL_MAX_RANK, 0) == n;
+  MilType want = *x;
+  for (int i = 0; i < rd; i++) {
+    int d = x->rank - (int)rd + i;
+    int64_t v = vals ? sh[n - rd + i] : MIL_DIM_ANY;
+    if (vals && (v < 0 || v > BIG))
+      return fail(c, "shape entry %lld is not a size", (long long)v);
+    want.dim[d] = v == 0 ? x->dim[d] : v;
+  }
+  return check_out(c, &want);
+}
+
+/* crop_resize: iOS15/16's roi [N, 1, 5, 1, 1] gives [N, B, C, target_height,
+ * target_width]; iOS17's boxes [N, 4] give [N, C, target_height,
+ * target_width]. Operands: x roi boxes box_indices target_height
+ * target_width. */
 static int check_crop_resize(Opd *c) {
-  return has(c, 1) || has(c, 2) ? 0 : fail(c, "missing operand 'roi'");
+  const MilType *x = type(c, 0), *roi = type(c, 1), *bx = type(c, 2), *bi = type(c, 3);
+  int64_t th, tw;
+  if (!has(c, 1) && !has(c, 2))
+    return fail(c, "missing operand 'roi'");
+  if (!x || !int1(c, 4, &th) || !int1(c, 5, &tw))
+    return 0;
+  if (x->rank != 4)
+    return fail(c, "x has rank %d; it must be 4", x->rank);
+  if (th < 0 || tw < 0 || th > BIG || tw > BIG)
+    return fail(c, "target_height and target_width must be sizes");
+  MilType want = {.kind = MIL_TENSOR, .dtype = x->dtype};
+  if (roi) {
+    if (roi->rank != 5)
+      return fail(c, "roi has rank %d; it must be 5", roi->rank);
+    want.rank = 5;
+    want.dim[0] = roi->dim[0], want.dim[1] = x->dim[0], want.dim[2] = x->dim[1];
+  } else if (bx) {
+    if (bx->rank != 2 || (bx->dim[1] >= 0 && bx->dim[1] != 4))
+      return fail(c, "boxes must be [N, 4]");
+    if (bi && (bi->rank != 1 || (bi->dim[0] >= 0 && bx->dim[0] >= 0 && bi->dim[0] != bx->dim[0])))
+      return fail(c, "box_indices must be [%lld]", (long long)bx->dim[0]);
+    want.rank = 4;
+    want.dim[0] = bx->dim[0], want.dim[1] = x->dim[1];
+  } else {
+    return 0;
+  }
+  want.dim[want.rank - 2] = th, want.dim[want.rank - 1] = tw;
+  return check_out(c, &want);
+}
+
+/* einsum: the two equations coremltools takes, with each letter numbered
+ * by its first appearance: "abcd,adce->abce" (rank 4) and "abc,cbd->abd"
+ * (rank 3); batch-like dims broadcast (the larger when both are known). */
+static int check_einsum(Opd *c) {
+  const MilType *v[2];
+  const char *eq = str(c, 1);
+  if (list_types(c, 0, v, 2) != 2 || !c->b[0] || c->b[0]->nitems != 2)
+    return c->b[0] && c->b[0]->kind == MIL_BLIST && c->b[0]->nitems != 2
+               ? fail(c, "values has %d items; it must have 2", c->b[0]->nitems)
+               : 0;
+  if (!eq)
+    return 0;
+  char num[64] = "", seen[128] = {0};
+  int next = 0, o = 0;
+  for (const char *p = eq; *p && o < 63; p++)
+    if (*p == ',' || *p == '-' || *p == '>')
+      num[o++] = *p;
+    else if ((unsigned char)*p < 128 && *p != ' ') {
+      int ch = (unsigned char)*p;
+      if (!seen[ch])
+        seen[ch] = (char)++next;
+      num[o++] = (char)('0' + seen[ch] - 1);
+    }
+  num[o] = '\0';
+  int r = streq(num, "0123,0324->0124") ? 4 : streq(num, "012,213->013") ? 3 : 0;
+  if (!r)
+    return fail(c, "unsupported einsum equation \"%s\" (the opset allows \"nchw,nwhu->nchu\" "
+                "and \"chw,whr->chr\", up to renaming)", eq);   /* the cpu backend's words */
+  const MilType *x = v[0], *y = v[1];
+  if (x->dtype != y->dtype || x->rank != r || y->rank != r) {
+    char a[256], b[256];
+    return fail(c, "values %s and %s do not fit the equation", type_str(a, sizeof a, x),
+                type_str(b, sizeof b, y));
+  }
+  int64_t x1 = x->dim[r - 1], y3 = y->dim[r - 3], x2 = x->dim[r - 2], y2 = y->dim[r - 2];
+  int64_t x4 = r == 4 ? x->dim[0] : 1, y4 = r == 4 ? y->dim[0] : 1;
+  if ((x1 >= 0 && y3 >= 0 && x1 != y3) || (x2 != 1 && y2 != 1 && x2 != y2) ||
+      (x4 != 1 && y4 != 1 && x4 != y4)) {
+    char a[256], b[256];
+    return fail(c, "values %s and %s do not fit the equation", type_str(a, sizeof a, x),
+                type_str(b, sizeof b, y));
+  }
+  MilType want = {.kind = MIL_TENSOR, .dtype = x->dtype, .rank = r};
+  want.dim[r - 1] = y->dim[r - 1];
+  want.dim[r - 3] = x->dim[r - 3];
+  want.dim[r - 2] = x2 < 0 || y2 < 0 ? MIL_DIM_ANY : x2 > y2 ? x2 : y2;
+  if (r == 4)
+    want.dim[0] = x4 < 0 || y4 < 0 ? MIL_DIM_ANY : x4 > y4 ? x4 : y4;
+  return check_out(c, &want);
+}
+
+static const MilValue *bind_const(const MilFunc *f, int opi, const MilBind *b);
+
+/* The constant of list operand k's item j as one integer (bool too). */
+static bool list_int(const Opd *c, int k, int j, int64_t *out) {
+  const MilValue *v = bind_const(c->f, c->opi, &c->b[k]->items[j]);
+  if (!v || v->kind != MIL_VDATA || v->n != 1 || !v->i)
+    return false;
+  *out = v->i[0];
+  return true;
+}
+
+/* reshape_like: the dims [begin, end) (to the end with end_mask) of each
+ * ref tensor, joined, as Python slices them; as many elements as x. */
+static int check_reshape_like(Opd *c) {
+  const MilType *x = type(c, 0), *ref[MIL_MAX_RANK];
+  int nr = list_types(c, 1, ref, MIL_MAX_RANK);
+  if (nr < 1 || !x)
+    return 0;
+  for (int k = 2; k <= 4; k++)
+    if (!c->b[k] || c->b[k]->kind != MIL_BLIST || c->b[k]->nitems != nr)
+      return fail(c, "ref_tensors, begins, ends and end_masks must have the same length");
+  MilType want = {.kind = MIL_TENSOR, .dtype = x->dtype};
+  for (int j = 0; j < nr; j++) {
+    int64_t b, e, m, n = ref[j]->rank;
+    if (!list_int(c, 2, j, &b) || !list_int(c, 3, j, &e) || !list_int(c, 4, j, &m))
+      return 0;
+    b = b < 0 ? (b + n < 0 ? 0 : b + n) : b > n ? n : b;
+    e = m ? n : e < 0 ? (e + n < 0 ? 0 : e + n) : e > n ? n : e;
+    for (int64_t i = b; i < e; i++) {
+      if (want.rank == MIL_MAX_RANK)
+        return fail(c, "the result would have rank above %d", MIL_MAX_RANK);
+      if (ref[j]->dim[i] < 0)
+        return 0;
+      want.dim[want.rank++] = ref[j]->dim[i];
+    }
+  }
+  if (known(x) && mil_type_numel(x) != mil_type_numel(&want))
+    return fail(c, "x has %lld elements; the shape the ref tensors give holds %lld",
+                (long long)mil_type_numel(x), (long long)mil_type_numel(&want));
+  return check_out(c, &want);
+}
+
+/* The two outputs of the iOS18 sparse constexprs: mask's type, then the
+ * nonzero values' shape in dtype dt. */
+static int sparse_outs(Opd *c, const MilType *mask, const MilType *nz, MilDtype dt) {
+  if (check_nouts(c, 2) < 0 || check_out_k(c, 0, mask) < 0)
+    return -1;
+  MilType want = *nz;
+  want.dtype = dt;
+  return check_out_k(c, 1, &want);
+}
+
+/* constexpr_lut_to_sparse: indices_mask indices_nonzero_data lut
+ * vector_axis; a vector size (lut's last dim) above 1 scales the mask on
+ * vector_axis and every dim of the nonzero data. */
+static int check_lut_to_sparse(Opd *c) {
+  const MilType *m = type(c, 0), *nz = type(c, 1), *lut = type(c, 2);
+  if (!known(m) || !known(nz) || !known(lut) || lut->rank < 1)
+    return 0;
+  int64_t vs = lut->dim[lut->rank - 1], axis;
+  MilType mask = *m, data = *nz;
+  if (vs > 1) {
+    if (!has(c, 3) || !int1(c, 3, &axis))
+      return 0;   /* without vector_axis: the backend's to refuse */
+    int a = norm_axis(axis, m->rank);
+    if (a < 0)
+      return bad_axis(c, axis, m->rank);
+    if (vs > BIG)
+      return too_big(c, "vector size", vs);
+    mask.dim[a] *= vs;
+    for (int i = 0; i < data.rank; i++)
+      data.dim[i] *= vs;
+  }
+  return sparse_outs(c, &mask, &data, lut->dtype);
+}
+
+/* constexpr_sparse_blockwise_shift_scale: data_mask's type, and
+ * nonzero_data's shape in scale's dtype. */
+static int check_sparse_shift_scale(Opd *c) {
+  const MilType *m = type(c, 0), *nz = type(c, 1), *s = type(c, 2);
+  return known(m) && known(nz) && s ? sparse_outs(c, m, nz, s->dtype) : 0;
 }
 
 /* The state ops: read_state gives the state's tensor; write_state and
@@ -1597,7 +1842,7 @@ static int check_none(Opd *c) {
 
 static const Row defs[] = {
   UNARY_INT("abs"), UNARY("acos"), BINARY("add"),
-  {"affine", check_none, "fp16 fp32",
+  {"affine", check_affine, "fp16 fp32",
    "x:T transform_matrix:T output_height:i! output_width:i! sampling_mode:s! padding_mode:s! "
    "padding_value:T coordinates_mode:s! align_corners:b!"},
   {"argsort", check_argsort, "fp16 fp32 int32", "x:T axis?:i!=-1 ascending?:b!=false"},
@@ -1614,9 +1859,9 @@ static const Row defs[] = {
   {"constexpr_blockwise_shift_scale", check_dequant, ANY, "data scale:f offset?"},
   {"constexpr_cast", check_constexpr_cast, ANY, "source_val output_dtype:s"},
   {"constexpr_lut_to_dense", check_lut_to_dense, ANY, "indices lut shape? vector_axis?:i"},
-  {"constexpr_lut_to_sparse", check_none, ANY,
+  {"constexpr_lut_to_sparse", check_lut_to_sparse, ANY,
    "indices_mask indices_nonzero_data lut vector_axis?:i"},
-  {"constexpr_sparse_blockwise_shift_scale", check_none, ANY,
+  {"constexpr_sparse_blockwise_shift_scale", check_sparse_shift_scale, ANY,
    "data_mask nonzero_data scale:f offset?"},
   {"constexpr_sparse_to_dense", check_sparse_to_dense, ANY, "nonzero_data mask shape?"},
   {"conv", check_conv, "fp16 fp32",
@@ -1638,7 +1883,7 @@ static const Row defs[] = {
    "x:T axis?:i!=0 exclusive?:b!=false reverse?:b!=false"},
   {"depth_to_space", check_unfold, "fp16 fp32", "x:T block_size:i!"},
   {"dequantize", check_dequant, ANY, "input:i scale:f zero_point? axis?:i"},
-  {"einsum", check_none, "fp16 fp32", "values:T equation:s!"}, ACT1("elu"), COMPARE("equal"),
+  {"einsum", check_einsum, "fp16 fp32", "values:T equation:s!"}, ACT1("elu"), COMPARE("equal"),
   UNARY("erf"), UNARY("exp"), UNARY_INT("exp2"),
   {"expand_dims", check_expand_dims, ANY, "x axes:i!"},
   {"fill", check_fill, "fp16 fp32 int32 bool", "shape:i value?:T"},
@@ -1684,18 +1929,20 @@ static const Row defs[] = {
   {"quantize", check_quantize, ANY, "input:f zero_point? scale:f axis?:i output_dtype:s"},
   {"range_1d", check_range_1d, "fp16 fp32 int32", "end:T# start:T# step:T#"},
   {"read_state", check_read_state, ANY, "input"}, {"real_div", check_fdiv, "fp16 fp32 int32", "x:T y:T"},
-  {"reduce_argmax", check_argreduce, "fp16 fp32 int32", "x:T axis?:i!=-1 keep_dims?:b!=false"},
-  {"reduce_argmin", check_argreduce, "fp16 fp32 int32", "x:T axis?:i!=-1 keep_dims?:b!=false"},
+  {"reduce_argmax", check_argreduce, "fp16 fp32 int32",
+   "x:T axis?:i!=-1 keep_dims?:b!=false output_dtype?:s!=int32"},
+  {"reduce_argmin", check_argreduce, "fp16 fp32 int32",
+   "x:T axis?:i!=-1 keep_dims?:b!=false output_dtype?:s!=int32"},
   REDUCE("reduce_l1_norm"), REDUCE("reduce_l2_norm"), REDUCE("reduce_log_sum"),
   REDUCE("reduce_log_sum_exp"), REDUCE("reduce_max"), REDUCE("reduce_mean"), REDUCE("reduce_min"),
   REDUCE("reduce_prod"), REDUCE("reduce_sum"), REDUCE("reduce_sum_square"), UNARY("relu"),
   UNARY("relu6"),
-  {"resample", check_none, "fp16 fp32",
+  {"resample", check_resample, "fp16 fp32",
    "x:T coordinates sampling_mode:s! padding_mode:s! padding_value:T coordinates_mode:s! "
    "align_corners:b!"},
   {"reshape", check_reshape, ANY, "x shape:i"},
-  {"reshape_like", check_none, ANY, "x ref_tensors begins ends end_masks"},
-  {"resize", check_none, "fp16 fp32 int32",
+  {"reshape_like", check_reshape_like, ANY, "x ref_tensors begins ends end_masks"},
+  {"resize", check_resize, "fp16 fp32 int32",
    "x:T shape:i resized_dims:i! interpolation_mode?:s!=LINEAR sampling_mode?:s!=DEFAULT"},
   {"resize_bilinear", check_resize_to, "fp16 fp32",
    "x:T target_size_height?:i!=1 target_size_width?:i!=1 sampling_mode?:s!=DEFAULT"},
@@ -1936,7 +2183,7 @@ static bool is_const(const Opd *c, int k) {
 static inline int bind(Opd *c, const char *name, const MilBind *a, const MilValue *v) {
   int k = operand_index(c, name);
   if (k < 0)
-    return -1;   /* an operand the row does not list: the backend's to judge */
+    return -1;   /* an operand the row does not list: refused by the caller */
   c->b[k] = a;
   c->a[k] = v;
   c->def[k] = -1;
@@ -2058,6 +2305,21 @@ static bool same_as_memo(const MilFunc *f, int opi, unsigned m) {
   return true;
 }
 
+/* An operand the row does not list: coremltools refuses it too, and a
+ * misspelt optional operand would otherwise take its default silently. */
+static int unknown_operand(Opd *c, const char *name) {
+  const char *best = diag_suggest_in(name, c->o, (size_t)c->no, sizeof *c->o);
+  if (best)
+    return fail(c, "unknown operand '%s'; did you mean '%s'?", name, best);
+  char list[400];
+  size_t o = 0;
+  list[0] = '\0';
+  for (int k = 0; k < c->no && o < sizeof list; k++)
+    o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", k ? ", " : "", oname(c, k));
+  return c->no ? fail(c, "unknown operand '%s'; it takes %s", name, list)
+               : fail(c, "unknown operand '%s': the op takes no operands", name);
+}
+
 int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
   const MilOp *op = &f->ops[opi];
   const char *s = op->op;   /* const: most ops of a program, and none to check */
@@ -2080,12 +2342,15 @@ int opdef_check(const MilFunc *f, int opi, char *msg, size_t n) {
   uint32_t vmask = 0;
   for (int i = 0; i < op->nargs; i++) {
     int k = bind(&c, op->args[i].name, &op->args[i].bind, NULL);
-    if (k < 0 || (c.o[k].cls != 'T' && c.o[k].cls != 'f') || c.o[k].cst || c.o[k].val)
+    if (k < 0)
+      return unknown_operand(&c, op->args[i].name);
+    if ((c.o[k].cls != 'T' && c.o[k].cls != 'f') || c.o[k].cst || c.o[k].val)
       vmask |= 1u << (i & 31);
   }
   for (int i = 0; tab.attrs[r] && i < op->nattrs; i++)   /* constexpr ops' operands */
-    if (op->attrs[i].val && !streq(op->attrs[i].name, "name"))
-      bind(&c, op->attrs[i].name, NULL, op->attrs[i].val);
+    if (op->attrs[i].val && !streq(op->attrs[i].name, "name") &&
+        bind(&c, op->attrs[i].name, NULL, op->attrs[i].val) < 0)
+      return unknown_operand(&c, op->attrs[i].name);
   int tk = -1;
   for (int k = 0; k < c.no; k++) {
     if (!has(&c, k)) {

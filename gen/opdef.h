@@ -5,9 +5,9 @@
  * One row per op (gen/opdef.c, the table defs[]) gives its operands in a
  * compact spec: each operand's name, whether it is required, its dtype
  * class (the op's T list, float, integer, bool, string or any), whether it
- * must be a constant, and its default. A check refuses a missing operand,
- * an operand of a dtype its class does not allow, a parameter that must be
- * constant but is not; then the row's function checks the parameters with
+ * must be a constant, and its default. A check refuses an operand the row
+ * does not list, a missing operand, an operand of a dtype its class does
+ * not allow, a parameter that must be constant but is not; then the row's function checks the parameters with
  * coremltools' conditions, infers the output types and verifies the
  * declared ones. docs/ops.md marks the ops with a row (153 of the 169
  * coremltools ops: every op the cpu backend runs but const, and

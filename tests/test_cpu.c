@@ -1439,7 +1439,7 @@ START_TEST(test_param_errors) {
                      "replicate)");
   expect_parse_error(PROG("tensor<fp16, [1, 1, 2, 2]> x",
     "  tensor<fp16, [1, 1, 2, 2]> c = relu(y = x)[name = string(\"c\")];\n", "c"),
-    "test.mil:4:3: error: relu: missing operand 'x'");
+    "test.mil:4:3: error: relu: unknown operand 'y'; did you mean 'x'?");
   expect_parse_error(PROG("tensor<fp16, [1, 1, 2, 2]> x",
     "  tensor<int32, [1, 1, 2]> d = reduce_argmax(axis = int32(4), x = x)[name = string(\"d\")];\n", "d"),
     "test.mil:4:3: error: reduce_argmax: axis 4 is out of range for rank 4");

@@ -780,6 +780,35 @@ START_TEST(scan_cut_short) {
 }
 END_TEST
 
+/* A program of head then stmts parses; each statement with its first
+ * declared dim one larger is refused, the message naming the right
+ * type at the statement's line. */
+static void check_inferred(const char *head, const char *const *stmts, size_t n) {
+  char text[16384], *msgs, at[32];
+  size_t o = (size_t)snprintf(text, sizeof text, "%s", head);
+  for (size_t i = 0; i < n; i++)
+    o += (size_t)snprintf(text + o, sizeof text - o, "%s", stmts[i]);
+  snprintf(text + o, sizeof text - o, "} -> (x); }");
+  MilProg *p = parse_ok(text);
+  mil_free(p);
+  int line = 1;
+  for (const char *q = head; *q; q++)
+    line += *q == '\n';
+  snprintf(at, sizeof at, "t.mil:%d:3: error: ", line);
+  for (size_t i = 0; i < n; i++) {
+    o = (size_t)snprintf(text, sizeof text, "%s", head);
+    const char *d = strchr(stmts[i], '[') + 1;
+    long v = strtol(d, NULL, 10);
+    o += (size_t)snprintf(text + o, sizeof text - o, "%.*s%ld%s", (int)(d - stmts[i]), stmts[i],
+                          v + 1, d + strspn(d, "0123456789"));
+    snprintf(text + o, sizeof text - o, "} -> (x); }");
+    ck_assert_ptr_null(parse_text("t.mil", text, strlen(text), &msgs));
+    ck_assert_msg(strstr(msgs, at) && strstr(msgs, "but the op computes"),
+                  "statement %zu: %s", i, msgs);
+    free(msgs);
+  }
+}
+
 /* Output types the op definitions infer, each worked out by hand from the
  * op's definition in coremltools (the formula beside each statement): a
  * program declaring them all parses; one wrong dim is refused. */
@@ -813,6 +842,8 @@ START_TEST(opdef_inferred_shapes) {
     /* reduce over the last axis keeping it: [2, 1]; argmax drops it, int32 */
     "  tensor<fp16, [2, 1]> e1 = reduce_sum(axes = tensor<int32, [1]>([-1]), keep_dims = bool(true), x = x);\n",
     "  tensor<int32, [2]> e2 = reduce_argmax(axis = int32(1), keep_dims = bool(false), x = x);\n",
+    /* iOS17's output_dtype names the indices' dtype */
+    "  tensor<uint16, [2]> e3 = reduce_argmin(axis = int32(-1), output_dtype = string(\"uint16\"), x = x);\n",
     "  tensor<fp16, [2, 3, 4]> n1 = layer_norm(axes = tensor<int32, [1]>([-1]), epsilon = fp16(0.001), x = t234);\n",
     /* gather [2, 5, 3] on axis 1 with indices [2, 4], batch_dims 1: [2] + [4] + [3] */
     "  tensor<fp16, [2, 4, 3]> g1 = gather(axis = int32(1), batch_dims = int32(1), indices = i24, x = t253);\n",
@@ -836,29 +867,44 @@ START_TEST(opdef_inferred_shapes) {
     "tensor<fp16, [1, 2, 7, 4]> av, tensor<fp16, [1, 2, 1]> u121) {\n"
     "  tensor<fp16, [2, 1, 3, 3]> w = const()[val = tensor<fp16, [2, 1, 3, 3]>([[[[1, 0, 0], [0, 0, 0], [0, 0, 0]]], [[[0, 0, 0], [0, 1, 0], [0, 0, 0]]]])];\n"
     "  tensor<fp16, [5, 4]> lw = const()[val = tensor<fp16, [5, 4]>([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 1, 1, 1]])];\n";
-  size_t n = sizeof stmts / sizeof *stmts;
-  char text[16384], *msgs;
-  size_t o = (size_t)snprintf(text, sizeof text, "%s", head);
-  for (size_t i = 0; i < n; i++)
-    o += (size_t)snprintf(text + o, sizeof text - o, "%s", stmts[i]);
-  snprintf(text + o, sizeof text - o, "} -> (x); }");
-  MilProg *p = parse_ok(text);
-  ck_assert_int_eq(p->funcs[0].nops, (int)n + 2);
-  mil_free(p);
-  /* each statement with its first declared dim one larger is refused, the
-   * message naming the right type */
-  for (size_t i = 0; i < n; i++) {
-    o = (size_t)snprintf(text, sizeof text, "%s", head);
-    const char *d = strchr(stmts[i], '[') + 1;
-    long v = strtol(d, NULL, 10);
-    o += (size_t)snprintf(text + o, sizeof text - o, "%.*s%ld%s", (int)(d - stmts[i]), stmts[i],
-                          v + 1, d + strspn(d, "0123456789"));
-    snprintf(text + o, sizeof text - o, "} -> (x); }");
-    ck_assert_ptr_null(parse_text("t.mil", text, strlen(text), &msgs));
-    ck_assert_msg(strstr(msgs, "t.mil:4:3: error: ") && strstr(msgs, "but the op computes"),
-                  "statement %zu: %s", i, msgs);
-    free(msgs);
-  }
+  check_inferred(head, stmts, sizeof stmts / sizeof *stmts);
+}
+END_TEST
+
+/* The image, einsum, reshape_like and iOS18 sparse definitions, each type
+ * worked out by hand from coremltools' rule (beside each statement). */
+START_TEST(opdef_inferred_image_ops) {
+  static const char *const stmts[] = {
+    /* affine: x's [B, C] then output_height, output_width */
+    "  tensor<fp16, [2, 3, 4, 5]> af = affine(align_corners = bool(true), coordinates_mode = string(\"normalized_minus_one_to_one\"), output_height = int32(4), output_width = int32(5), padding_mode = string(\"constant\"), padding_value = fp16(0), sampling_mode = string(\"bilinear\"), transform_matrix = tm, x = im);\n",
+    /* resample: x's [B, C], then coordinates' dims 1 and 2 */
+    "  tensor<fp16, [2, 3, 5, 7]> rs = resample(align_corners = bool(false), coordinates = co, coordinates_mode = string(\"unnormalized\"), padding_mode = string(\"constant\"), padding_value = fp16(0), sampling_mode = string(\"bilinear\"), x = im);\n",
+    /* resize: the last 2 dims take shape [0, 16] (0 keeps x's 8) */
+    "  tensor<fp16, [2, 3, 8, 16]> rz = resize(resized_dims = uint32(2), shape = tensor<int32, [2]>([0, 16]), x = im);\n",
+    /* resize: 1 resized dim takes shape's last entry (9) */
+    "  tensor<fp16, [2, 3, 8, 9]> rz1 = resize(resized_dims = uint32(1), shape = tensor<int32, [2]>([5, 9]), x = im);\n",
+    /* crop_resize, iOS17 boxes [2, 4]: [N, C, target_height, target_width] */
+    "  tensor<fp16, [2, 3, 2, 5]> cr = crop_resize(boxes = bx, target_height = int32(2), target_width = int32(5), x = im);\n",
+    /* crop_resize, iOS15 roi [4, 1, 5, 1, 1]: [N, B, C, 2, 5] */
+    "  tensor<fp16, [4, 2, 3, 2, 5]> cr2 = crop_resize(roi = roi, target_height = int32(2), target_width = int32(5), x = im);\n",
+    /* einsum nchw,nwhu->nchu: [1, 3, 2, 4] and [5, 4, 1, 6]: n max(1, 5), c 3, h max(2, 1), u 6 */
+    "  tensor<fp16, [5, 3, 2, 6]> es = einsum(equation = string(\"nchw,nwhu->nchu\"), values = (ea, eb));\n",
+    /* einsum abc,cbd->abd: [2, 3, 4] and [4, 3, 5]: [2, 3, 5] */
+    "  tensor<fp16, [2, 3, 5]> es3 = einsum(equation = string(\"abc,cbd->abd\"), values = (e3a, e3b));\n",
+    /* reshape_like: r452[0:1] [4], co[1:2] [5], co[-1:] (end_mask) [2]: 40 elements as x */
+    "  tensor<fp16, [4, 5, 2]> rl = reshape_like(begins = (int32(0), int32(1), int32(-1)), end_masks = (bool(false), bool(false), bool(true)), ends = (int32(1), int32(2), int32(0)), ref_tensors = (r452, co, co), x = t40);\n",
+    /* lut_to_sparse, vectors of 2 on axis 0: mask [2, 3] -> [4, 3], data [3] -> [6] in lut's fp32 */
+    "  tensor<uint1, [4, 3]> m, tensor<fp32, [6]> nz = constexpr_lut_to_sparse(indices_mask = tensor<uint1, [2, 3]>([[1, 0, 1], [0, 1, 0]]), indices_nonzero_data = tensor<uint1, [3]>([1, 0, 1]), lut = tensor<fp32, [1, 1, 2, 2]>([[[[1, 2], [3, 4]]]]), vector_axis = int32(0));\n",
+    /* sparse shift-scale: the mask's type, nonzero_data's [3] in scale's fp16 */
+    "  tensor<uint1, [2, 3]> m2, tensor<fp16, [3]> nz2 = constexpr_sparse_blockwise_shift_scale(data_mask = tensor<uint1, [2, 3]>([[1, 0, 1], [0, 1, 0]]), nonzero_data = tensor<int8, [3]>([1, 2, 3]), scale = tensor<fp16, [1, 1]>([[0.5]]));\n",
+  };
+  static const char *head =
+    "program(1.3) { func main<ios18>(tensor<fp16, [2, 3, 8, 8]> im, tensor<fp16, [2, 6]> tm, "
+    "tensor<fp16, [2, 5, 7, 2]> co, tensor<fp16, [2, 4]> bx, tensor<fp16, [4, 1, 5, 1, 1]> roi, "
+    "tensor<fp16, [1, 3, 2, 4]> ea, tensor<fp16, [5, 4, 1, 6]> eb, tensor<fp16, [2, 3, 4]> e3a, "
+    "tensor<fp16, [4, 3, 5]> e3b, tensor<fp16, [4, 5, 2]> r452, tensor<fp16, [40]> t40, "
+    "tensor<fp16, [2]> x) {\n";
+  check_inferred(head, stmts, sizeof stmts / sizeof *stmts);
 }
 END_TEST
 
@@ -1212,6 +1258,7 @@ static Suite *miltext_suite(void) {
   tcase_add_test(pa, opdef_output_types);
   tcase_add_test(pa, opdef_inferred_types);
   tcase_add_test(pa, opdef_inferred_shapes);
+  tcase_add_test(pa, opdef_inferred_image_ops);
   tcase_add_test(pa, parse_no_outputs);
   tcase_add_test(pa, parse_tuple_comma);
   tcase_add_test(pa, parse_type_spellings);
