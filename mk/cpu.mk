@@ -23,7 +23,7 @@ tests_test_cpu_LDADD = libcpu.a libmiltext.a libweights.a $(TEST_LIBS)
 # runs it.
 check_PROGRAMS += tests/bench/cpu_bench
 tests_bench_cpu_bench_SOURCES = tests/bench/cpu_bench.c
-tests_bench_cpu_bench_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS)
+tests_bench_cpu_bench_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS) -I$(srcdir)/runtime/cpu
 tests_bench_cpu_bench_LDADD = libcpu.a libweights.a libanet.a $(OPENBLAS_LIBS) -lm
 
 .PHONY: bench-cpu
