@@ -34,9 +34,12 @@ static const Config configs[] = {
   {512, 16, 16, 1}, {256, 16, 16, 1}, {512, 32, 32, 1}, {256, 32, 32, 1}, {128, 56, 56, 3},
 };
 
+/* wall time; the calling thread's CPU time while cpu_clock is set */
+static clockid_t cpu_clock_id = CLOCK_MONOTONIC;
+
 static double now(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(cpu_clock_id, &ts);
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -197,7 +200,9 @@ out:
 
 /* sgemm.c's GEMM against cblas_sgemm on the seed chain's 512 x 512 x 4096
  * product, both on 1 thread and on 2 (ours on a pool, OpenBLAS its own),
- * best of alternating rounds. Goal: ours at least as fast on each. */
+ * best of alternating rounds. Goal: ours at least as fast on each. One
+ * thread is timed in its CPU time, which a busy neighbour on the shared
+ * machine disturbs less than wall time; two threads in wall time. */
 typedef struct Kern {
   bool ours;
   CpuPool *pool;
@@ -240,17 +245,19 @@ static int bench_kernel(double budget) {
     CpuPool *pool = nt > 1 ? cpu_pool_new(nt) : NULL;
     Kern ours = {true, pool, nt, w, wp, x, c, buf}, theirs = {false, NULL, 0, w, wp, x, c, buf};
     double a = INFINITY, b = INFINITY;
+    cpu_clock_id = nt > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
     for (int r = 0; r < ROUNDS; r++) {
       a = fmin(a, time_it(run_kern, &ours, budget / ROUNDS));
       openblas_set_num_threads(nt);
       b = fmin(b, time_it(run_kern, &theirs, budget / ROUNDS));
       openblas_set_num_threads(blas);
     }
+    cpu_clock_id = CLOCK_MONOTONIC;
     cpu_pool_free(pool);
     bool met = b / a >= 1.0;
     missed += !met;
-    printf("sgemm %dx%dx%d, %d thread%s: sgemm.c %6.1f GF/s, cblas_sgemm %6.1f GF/s  %5.2fx  "
-           "goal >= 1.0 %s\n", KM, KK, KN, nt, nt > 1 ? "s" : " ", gflop / a, gflop / b, b / a,
+    printf("sgemm %dx%dx%d, %d thread%s (%s): sgemm.c %6.1f GF/s, cblas_sgemm %6.1f GF/s  %5.2fx  "
+           "goal >= 1.0 %s\n", KM, KK, KN, nt, nt > 1 ? "s" : "", nt > 1 ? "wall" : "cpu time", gflop / a, gflop / b, b / a,
            met ? "met" : "MISSED");
   }
   free(w), free(x), free(c), free(wp), free(buf);
