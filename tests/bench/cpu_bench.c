@@ -229,8 +229,9 @@ static int bench_kernel(double budget) {
     printf("sgemm.c kernel: not on this CPU (no AVX2/FMA)\n");
     return 0;
   }
-  float *w = malloc(sizeof(float) * KM * KK), *x = malloc(sizeof(float) * KK * KN);
-  float *c = malloc(sizeof(float) * KM * KN);
+  /* at cache lines, as the plan's buffers are */
+  float *w = aligned_alloc(64, sizeof(float) * KM * KK);
+  float *x = aligned_alloc(64, sizeof(float) * KK * KN), *c = aligned_alloc(64, sizeof(float) * KM * KN);
   float *wp = malloc(sizeof(float) * (size_t)cpu_sgemm_packed(KM, KK));
   float *buf = malloc(sizeof(float) * 2 * (size_t)cpu_sgemm_scratch());
   uint64_t s = 11;
