@@ -8,7 +8,7 @@ libcpu_a_SOURCES = runtime/cpu/cpu.c runtime/cpu/kit.c runtime/cpu/elementwise.c
   runtime/cpu/quant.c runtime/cpu/image.c runtime/cpu/reorder.c runtime/cpu/einsum.c runtime/cpu/conv3d.c \
   runtime/cpu/winograd.c \
   runtime/cpu/cpu.h
-libcpu_a_SOURCES += runtime/cpu/igemm.c
+libcpu_a_SOURCES += runtime/cpu/igemm.c runtime/cpu/sgemm.c
 libcpu_a_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS) -fno-strict-aliasing
 
 if HAVE_CHECK
@@ -23,7 +23,7 @@ tests_test_cpu_LDADD = libcpu.a libmiltext.a libweights.a $(TEST_LIBS)
 # runs it.
 check_PROGRAMS += tests/bench/cpu_bench
 tests_bench_cpu_bench_SOURCES = tests/bench/cpu_bench.c
-tests_bench_cpu_bench_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS)
+tests_bench_cpu_bench_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS) -I$(srcdir)/runtime/cpu
 tests_bench_cpu_bench_LDADD = libcpu.a libweights.a libanet.a $(OPENBLAS_LIBS) -lm
 
 .PHONY: bench-cpu

@@ -1648,6 +1648,61 @@ START_TEST(test_precision_fp32) {
 }
 END_TEST
 
+/* sgemm.c's GEMM called directly. By hand: W = [[1, 2, 3], [4, 5, 6]], X =
+ * [[1, 0], [0, 1], [1, 1]] -> [[4, 5], [10, 11]]; bias [0.5, -1] -> [[4.5,
+ * 5.5], [9, 10]]; rounded to fp16, a bias 1/1024 larger gives the same:
+ * fp16's step is 1/256 below 8 and 1/128 from 8. Then
+ * sizes off every block (13 x 300 by 300 x 277, 2 threads) against the
+ * product summed in double: within fp32's rounding of the sum's terms. */
+START_TEST(test_sgemm_kernel) {
+  if (!cpu_sgemm_available())
+    return;
+  float w[] = {1, 2, 3, 4, 5, 6}, x[] = {1, 0, 0, 1, 1, 1}, bias[] = {0.5f, -1};
+  float bias2[] = {0.5f + 1.0f / 1024, -1.0f + 1.0f / 1024}, c[4];
+  float *wp = malloc(sizeof(float) * (size_t)cpu_sgemm_packed(2, 3));
+  float *buf = malloc(sizeof(float) * 2 * (size_t)cpu_sgemm_scratch());
+  ck_assert_ptr_nonnull(wp);
+  ck_assert_ptr_nonnull(buf);
+  cpu_sgemm_pack(wp, w, 2, 3);
+  CpuSgemm g = {.M = 2, .N = 2, .K = 3, .w = wp, .x = x, .c = c};
+  cpu_sgemm(NULL, &g, buf, 1);
+  ck_assert(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
+  g.bias = bias;
+  cpu_sgemm(NULL, &g, buf, 1);
+  ck_assert(c[0] == 4.5f && c[1] == 5.5f && c[2] == 9 && c[3] == 10);
+  g.bias = bias2;
+  g.round = true;
+  cpu_sgemm(NULL, &g, buf, 1);
+  ck_assert(c[0] == 4.5f && c[1] == 5.5f && c[2] == 9 && c[3] == 10);
+  free(wp);
+  enum { M = 13, K = 300, N = 277 };
+  float *W = malloc(sizeof(float) * M * K), *X = malloc(sizeof(float) * K * N);
+  float *C = malloc(sizeof(float) * M * N);
+  wp = malloc(sizeof(float) * (size_t)cpu_sgemm_packed(M, K));
+  ck_assert(W && X && C && wp);
+  for (int i = 0; i < M * K; i++)
+    W[i] = (float)((i * 37 % 101) - 50) / 64;
+  for (int i = 0; i < K * N; i++)
+    X[i] = (float)((i * 53 % 97) - 48) / 32;
+  cpu_sgemm_pack(wp, W, M, K);
+  CpuPool *pool = cpu_pool_new(2);
+  CpuSgemm h = {.M = M, .N = N, .K = K, .w = wp, .x = X, .c = C};
+  cpu_sgemm(pool, &h, buf, 2);
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      double sum = 0, mag = 0;
+      for (int k = 0; k < K; k++) {
+        sum += (double)W[m * K + k] * X[k * N + n];
+        mag += fabs((double)W[m * K + k] * X[k * N + n]);
+      }
+      ck_assert_msg(fabs(C[m * N + n] - sum) <= 0x1p-23 * K * mag, "C[%d][%d] = %g, want %g", m,
+                    n, (double)C[m * N + n], sum);
+    }
+  cpu_pool_free(pool);
+  free(W), free(X), free(C), free(wp), free(buf);
+}
+END_TEST
+
 START_TEST(test_inmemory_conv) {
   /* programs built with the mil.h constructors run the same: a 1x1 conv
    * whose weight is an inline fp16 const, as the benchmark builds them:
@@ -1733,6 +1788,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_matmul_transpose);
   tcase_add_test(t, test_matmul_batch);
   tcase_add_test(t, test_linear);
+  tcase_add_test(t, test_sgemm_kernel);
   suite_add_tcase(s, t);
   t = tcase_create("shape");
   tcase_add_test(t, test_broadcast);

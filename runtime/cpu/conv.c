@@ -17,6 +17,7 @@ enum {
   CONV_DEPTHWISE,  /* one input channel per group: taps added row by row */
   CONV_WINOGRAD,   /* 3x3, stride 1, no dilation, one group: winograd.c */
   CONV_INT8,       /* 1x1 of int8 activations and weights: igemm.c */
+  CONV_SGEMM,      /* 1x1 on sgemm.c's kernel */
   /* im2col's GEMMs take this many output columns at a time, so the
    * scratch buffer holds one block's columns, not the whole matrix (3x3,
    * 128 channels, 56x56: 4.7 MB, not 14.4). Blocks small enough to stay
@@ -155,8 +156,13 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
     return -1;
   if (wg)
     s->k[16] = CONV_WINOGRAD;
+  int sg = direct && !i8 ? cpu_sgemm_prep(b, s, &w) : 0;
+  if (sg < 0)
+    return -1;
   if (i8)
     s->k[16] = CONV_INT8;
+  if (sg)
+    s->k[16] = CONV_SGEMM;
   if (s->k[16] == CONV_IM2COL)
     cpu_scratch(b, cin / groups * kv[5] * kv[6] * (kv[13] * kv[14] < CONV_COLS ? kv[13] * kv[14] : CONV_COLS));
   /* the GEMM kernels round each block of columns as it is done */
@@ -304,8 +310,8 @@ static void conv_direct(const CpuPlan *p, const CpuStep *s) {
 
 static void run_conv(const CpuPlan *p, const CpuStep *s) {
   const int64_t *k = s->k;
-  if (k[16] == CONV_DIRECT || k[16] == CONV_INT8) {
-    (k[16] == CONV_INT8 ? cpu_igemm_run : conv_direct)(p, s);
+  if (k[16] == CONV_DIRECT || k[16] == CONV_INT8 || k[16] == CONV_SGEMM) {
+    (k[16] == CONV_INT8 ? cpu_igemm_run : k[16] == CONV_SGEMM ? cpu_sgemm_run : conv_direct)(p, s);
     return;
   }
   const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);

@@ -284,6 +284,28 @@ typedef struct CpuGemm {
 } CpuGemm;
 void cpu_gemm(const CpuPlan *p, const CpuGemm *g);
 
+/* sgemm.c: C = W X + bias per row (rounded to fp16 when round), all row
+ * major: W [M, K] packed by cpu_sgemm_pack (cpu_sgemm_packed(M, K)
+ * floats), X [K, N], C [M, N]; on an AVX2/FMA kernel, so only where
+ * cpu_sgemm_available(). buf: nbuf blocks of cpu_sgemm_scratch() floats,
+ * one per thread at most. */
+typedef struct CpuSgemm {
+  int64_t M, N, K;
+  const float *w, *x, *bias;
+  float *c;
+  bool round;
+} CpuSgemm;
+bool cpu_sgemm_available(void);
+int64_t cpu_sgemm_packed(int64_t M, int64_t K);
+void cpu_sgemm_pack(float *d, const float *w, int64_t M, int64_t K);
+int64_t cpu_sgemm_scratch(void);
+void cpu_sgemm(CpuPool *pool, const CpuSgemm *g, float *buf, int nbuf);
+/* The 1x1 conv (k as conv.c's) on it: 1 when chosen (k[17], s->pre and
+ * the scratch then hold its data), 0 when it stays on cpu_gemm, -1 after
+ * reporting. */
+int cpu_sgemm_prep(CpuBuild *b, CpuStep *s, const CpuSlot *w);
+void cpu_sgemm_run(const CpuPlan *p, const CpuStep *s);
+
 /* Vector math over arrays (y may be x), branch-free so the loops
  * vectorise; kit.c gives each one's error bound against libm, which
  * tests/test_cpu.c asserts over a sweep of inputs. */

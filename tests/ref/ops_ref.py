@@ -927,6 +927,31 @@ for name, dt, xs, ws, groups, bias in [
     case(name, ins, "y = conv(%sgroups = int32(%d), weight = w, x = x);" % ("bias = b, " if bias else "", groups),
          [("y", conv1x1_ref(gx, gw, groups, gb if bias else None))], tol=2e-3 if dt == np.float16 else 1e-5)
 
+# sgemm.c (x86 with AVX2/FMA) takes the 1x1 convs of 64 columns or more: 6 x 16
+# kernel tiles, 256-deep blocks of K, 192-row passes, 256-column blocks. Weights
+# constant (packed at open()) or inputs (packed at each run); sizes off all of
+# those; K = 1; 63 columns stays on cpu_gemm.
+def wconst(w):
+    def nested(a):
+        return "[" + ", ".join(nested(v) for v in a) + "]" if isinstance(a, np.ndarray) else repr(float(a))
+    return "_W = const()[val = tensor<%s, [%s]>(%s)]; " % (
+        DT[w.dtype], ", ".join(str(d) for d in w.shape), nested(w.astype(np.float32)))
+
+
+for name, dt, xs, ws, groups, bias, const in [
+        ("conv1x1_sgemm_const_fp16_bias", np.float16, (2, 37, 9, 29), (13, 37, 1, 1), 1, True, True),
+        ("conv1x1_sgemm_const_fp32_deep", np.float32, (1, 260, 5, 17), (199, 260, 1, 1), 1, False, True),
+        ("conv1x1_sgemm_const_k1", np.float32, (1, 1, 8, 9), (5, 1, 1, 1), 1, True, True),
+        ("conv1x1_sgemm_input_groups", np.float16, (2, 10, 8, 10), (14, 5, 1, 1), 2, True, False),
+        ("conv1x1_gemm_63_columns", np.float16, (1, 6, 7, 9), (8, 6, 1, 1), 1, False, True)]:
+    gx, gw = f32(*xs).astype(dt), f32(*ws, lo=-1, hi=1).astype(dt)
+    gb = f32(ws[0]).astype(dt)
+    ins = [("x", gx)] + ([] if const else [("w", gw)]) + ([("b", gb)] if bias else [])
+    case(name, ins, (wconst(gw) if const else "") + "y = conv(%sgroups = int32(%d), weight = %s, x = x);"
+         % ("bias = b, " if bias else "", groups, "_W" if const else "w"),
+         [("y", conv1x1_ref(gx, gw, groups, gb if bias else None))] + ([("_W", gw)] if const else []),
+         tol=2e-3 if dt == np.float16 else 1e-5)
+
 for name, dt, xs, ws, bias in [
         ("linear_fp16_tiles_bias", np.float16, (2, 300, 7), (263, 7), True),
         ("linear_fp32_rank1", np.float32, (37,), (5, 37), False),
