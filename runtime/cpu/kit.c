@@ -422,8 +422,8 @@ void cpu_gemm(const CpuPlan *p, const CpuGemm *g) {
 #ifdef CPU_CLONES_ON
 typedef float VF __attribute__((vector_size(32)));
 typedef int32_t VI __attribute__((vector_size(32)));
-/* the 32-byte vectors only pass between inlined functions: no ABI to keep */
-#pragma GCC diagnostic ignored "-Wpsabi"
+/* the 32-byte vectors only pass between inlined functions: no ABI to keep
+ * (configure adds -Wno-psabi for gcc's note saying it changed) */
 #else
 typedef float VF __attribute__((vector_size(16)));
 typedef int32_t VI __attribute__((vector_size(16)));
