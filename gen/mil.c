@@ -1,12 +1,10 @@
 /* mil.c - the MIL IR's arena, dtype table, constructors and blob layout. */
-#define _DEFAULT_SOURCE 1   /* madvise's MADV_HUGEPAGE on glibc */
 #include "mil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* ---- arena ---------------------------------------------------------------
  * Chunks of at least 64 KiB; a request larger than that gets its own chunk.
@@ -30,7 +28,6 @@ enum {
   ARENA_ALIGN = 8,
   ARENA_CHUNK = 65536,
   ARENA_BIG = 4 << 20,     /* chunk size once the arena has grown large */
-  HUGE_PAGE = 2 << 20,
 };
 
 static void oom(void) {
@@ -38,18 +35,16 @@ static void oom(void) {
   abort();
 }
 
-/* A large arena (a parsed program of megabytes) takes its memory in
- * huge-page-aligned blocks and asks for transparent huge pages: one page
- * fault maps 2 MiB instead of 4 KiB, and faults are most of the cost of
- * building a large IR. */
+/* A large arena (a parsed program of megabytes) grows in 4 MiB chunks at
+ * 2 MiB boundaries (from malloc they parsed 15% slower). They asked for
+ * transparent huge pages once (MADV_HUGEPAGE), but with the kernel's
+ * default defrag=madvise a fault then waits for memory to be compacted:
+ * right after make bench-torch a parse took up to 1.8x as long, and idle
+ * it was no faster than this. */
 static Chunk *new_chunk(size_t bytes) {
   void *m = NULL;
-#ifdef MADV_HUGEPAGE
-  if (bytes >= ARENA_BIG && posix_memalign(&m, HUGE_PAGE, bytes) == 0) {
-    madvise(m, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE);
+  if (bytes >= ARENA_BIG && posix_memalign(&m, 2 << 20, bytes) == 0)
     return m;
-  }
-#endif
   m = malloc(bytes);
   if (!m)
     oom();

@@ -11,7 +11,8 @@
 #
 # Environment: ANETC (./anetc), ANERUN (./anerun), PEAKRSS
 # (./tests/bench/peakrss), MILBENCH (./tests/bench/mil_bench), BENCH_DIR
-# (where the scratch directory goes: .), RUNS (5), BLOCKS (1500).
+# (where the scratch directory goes: .), RUNS (5), BLOCKS (1500), KEEP (set: keep
+# the scratch directory, model.mil in it, for timing mil_bench by hand).
 set -eu
 
 ANETC=${ANETC:-./anetc}
@@ -26,7 +27,7 @@ for f in "$ANETC" "$ANERUN" "$PEAKRSS" "$MILBENCH"; do
 done
 
 work=$(mktemp -d "${BENCH_DIR:-.}/bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
 # Pre-norm transformer blocks, as samples/transformer.anet writes them.
