@@ -9,10 +9,7 @@ MAKE=${MAKE:-make}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/install-test.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 fails=0
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
+. "$srcdir/tests/testlib.sh"
 
 dest=$tmp/dest
 $MAKE -s install DESTDIR="$dest" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "make install failed"; exit 1; }

@@ -12,10 +12,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/lint-test.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
+. "$srcdir/tests/testlib.sh"
 
 run() {   # run WANT DESCRIPTION command...: status, output in $tmp/out and $tmp/err
   want=$1 what=$2

@@ -14,10 +14,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/quant-test.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
+. "$srcdir/tests/testlib.sh"
 
 size_of() { wc -c <"$1" | tr -d ' '; }
 

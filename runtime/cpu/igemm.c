@@ -34,13 +34,9 @@ enum {
 
 bool cpu_igemm_available(void) {
 #ifdef IGEMM_X86
-  static int known = -1;
-  if (known < 0) {
-    __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vnni");
-  }
-  return known == 1;
+  /* gcc's libgcc fills the CPU model in a constructor: no __builtin_cpu_init here */
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vnni");
 #else
   return false;
 #endif
