@@ -6,6 +6,7 @@ noinst_LIBRARIES += libanetc.a
 libanetc_a_SOURCES = grammar/anetparse.y grammar/anetscan.l \
 	gen/ast.c gen/ast.h gen/check.c gen/lower.c gen/anet.h
 BUILT_SOURCES += grammar/anetparse.h
+grammar/anetscan.$(OBJEXT): grammar/anetparse.h
 
 bin_PROGRAMS += anetc
 # gen/calib.c runs a calibration input through the cpu backend (libcpu.a),

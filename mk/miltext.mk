@@ -4,6 +4,9 @@ noinst_LIBRARIES += libmiltext.a
 libmiltext_a_SOURCES = gen/milprint.c gen/mileq.c gen/mileq.h \
 	grammar/milparse.y grammar/millex.c grammar/milsema.c grammar/milpriv.h
 BUILT_SOURCES += grammar/milparse.h
+# BUILT_SOURCES covers `make`, `make check` and `make install`, not a named
+# target: `make -j2 anerun` on a clean tree compiled the scanner first.
+grammar/millex.$(OBJEXT): grammar/milparse.h
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_miltext

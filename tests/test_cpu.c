@@ -38,7 +38,7 @@ typedef struct Case {
 
 /* Parses text and opens the backend on its main; returns open()'s result.
  * c->err holds what was reported. */
-static int case_open_w(Case *c, const char *text, WStore *w) {
+static int case_open_o(Case *c, const char *text, WStore *w, const BackendOpts *o) {
   memset(c, 0, sizeof *c);
   c->src = (Src){"test.mil", text, strlen(text)};
   c->errf = open_memstream(&c->err, &c->errlen);
@@ -47,10 +47,14 @@ static int case_open_w(Case *c, const char *text, WStore *w) {
   fflush(c->errf);
   ck_assert_msg(c->p != NULL, "parse failed: %s", c->err);
   c->m = (Model){"test", NULL, c->p, mil_find_func(c->p, "main"), w};
-  BackendOpts o = {0};
-  int rc = cpu_backend.open(&c->m, &o, &c->st, &c->d);
+  int rc = cpu_backend.open(&c->m, o, &c->st, &c->d);
   fflush(c->errf);
   return rc;
+}
+
+static int case_open_w(Case *c, const char *text, WStore *w) {
+  BackendOpts o = {0};
+  return case_open_o(c, text, w, &o);
 }
 
 static int case_open(Case *c, const char *text) { return case_open_w(c, text, NULL); }
@@ -1660,19 +1664,19 @@ START_TEST(test_sgemm_kernel) {
   float w[] = {1, 2, 3, 4, 5, 6}, x[] = {1, 0, 0, 1, 1, 1}, bias[] = {0.5f, -1};
   float bias2[] = {0.5f + 1.0f / 1024, -1.0f + 1.0f / 1024}, c[4];
   float *wp = malloc(sizeof(float) * (size_t)cpu_sgemm_packed(2, 3));
-  float *buf = malloc(sizeof(float) * 2 * (size_t)cpu_sgemm_scratch());
+  float *buf = malloc(sizeof(float) * 2 * (size_t)cpu_sgemm_scratch(1));
   ck_assert_ptr_nonnull(wp);
   ck_assert_ptr_nonnull(buf);
   cpu_sgemm_pack(wp, w, 2, 3);
   CpuSgemm g = {.M = 2, .N = 2, .K = 3, .w = wp, .x = x, .c = c};
-  cpu_sgemm(NULL, &g, buf, 1);
+  cpu_sgemm(NULL, &g, 1, buf, 1);
   ck_assert(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
   g.bias = bias;
-  cpu_sgemm(NULL, &g, buf, 1);
+  cpu_sgemm(NULL, &g, 1, buf, 1);
   ck_assert(c[0] == 4.5f && c[1] == 5.5f && c[2] == 9 && c[3] == 10);
   g.bias = bias2;
   g.round = true;
-  cpu_sgemm(NULL, &g, buf, 1);
+  cpu_sgemm(NULL, &g, 1, buf, 1);
   ck_assert(c[0] == 4.5f && c[1] == 5.5f && c[2] == 9 && c[3] == 10);
   free(wp);
   enum { M = 13, K = 300, N = 277 };
@@ -1687,7 +1691,7 @@ START_TEST(test_sgemm_kernel) {
   cpu_sgemm_pack(wp, W, M, K);
   CpuPool *pool = cpu_pool_new(2);
   CpuSgemm h = {.M = M, .N = N, .K = K, .w = wp, .x = X, .c = C};
-  cpu_sgemm(pool, &h, buf, 2);
+  cpu_sgemm(pool, &h, 1, buf, 2);
   for (int m = 0; m < M; m++)
     for (int n = 0; n < N; n++) {
       double sum = 0, mag = 0;
@@ -1700,6 +1704,137 @@ START_TEST(test_sgemm_kernel) {
     }
   cpu_pool_free(pool);
   free(W), free(X), free(C), free(wp), free(buf);
+}
+END_TEST
+
+/* Two GEMMs run as one chain (cpu_sgemm with n = 2), 20 columns (a
+ * panel of 16 and a cut one of 4). By hand, for column j, x = [1, j/64]:
+ * W1 = [[1, 2], [1, 2]] and bias1 = [3 * 2^-12, 0] give 1 + j/32 + 3 * 2^-12
+ * and 1 + j/32; in [1, 2) fp16's step is 2^-10 and 3/4 of a step rounds up,
+ * so y1 = [1 + j/32 + 2^-10, 1 + j/32]. W2 = [[4, -4], [1, 0]], bias2 = [0,
+ * 0.5]: y2[0] = 4 * 2^-10 = 2^-8 for every j (3 * 2^-10 had y1 not been
+ * rounded); y2[1] = 1.5 + j/32 + 2^-10, exact below 2 (j < 16), from 2 a
+ * tie at 2^-9's steps that goes to the even 1.5 + j/32. Unrounded, y2[0] is
+ * 3 * 2^-10. Then a chain off every block size (K = 600 in two passes, an
+ * intermediate of 512 rows, the most a chain takes, 277 columns, batches of
+ * threads) gives the bits of its GEMMs run one at a time. */
+START_TEST(test_sgemm_chain) {
+  if (!cpu_sgemm_available())
+    return;
+  enum { N = 20 };
+  float w1[] = {1, 2, 1, 2}, w2[] = {4, -4, 1, 0}, b1[] = {3.0f / 4096, 0}, b2[] = {0, 0.5f};
+  float x[2 * N], y[2 * N], p1[12], p2[12];
+  for (int j = 0; j < N; j++)
+    x[j] = 1, x[N + j] = (float)j / 64;
+  float *buf = malloc(sizeof(float) * (size_t)cpu_sgemm_scratch(2));
+  ck_assert_ptr_nonnull(buf);
+  cpu_sgemm_pack(p1, w1, 2, 2);
+  cpu_sgemm_pack(p2, w2, 2, 2);
+  CpuSgemm g[2] = {{.M = 2, .N = N, .K = 2, .w = p1, .x = x, .bias = b1, .round = true},
+                   {.M = 2, .N = N, .K = 2, .w = p2, .bias = b2, .c = y, .round = true}};
+  ck_assert(cpu_sgemm_chains(&g[0], &g[1]));
+  cpu_sgemm(NULL, g, 2, buf, 1);
+  for (int j = 0; j < N; j++) {
+    ck_assert_msg(y[j] == 0x1p-8f, "y2[0][%d] = %a", j, (double)y[j]);
+    ck_assert_msg(y[N + j] == 1.5f + j / 32.0f + (j < 16 ? 0x1p-10f : 0), "y2[1][%d]", j);
+  }
+  g[0].round = g[1].round = false;
+  cpu_sgemm(NULL, g, 2, buf, 1);
+  for (int j = 0; j < N; j++)
+    ck_assert(y[j] == 3 * 0x1p-10f && y[N + j] == 1.5f + j / 32.0f + 3 * 0x1p-12f);
+  free(buf);
+
+  enum { L = 3, C = 277 };
+  const int64_t m[L] = {512, 37, 7}, k[L] = {600, 512, 37};
+  float *w[L], *wp[L], *bias[L], *v[L + 1], *chain = malloc(sizeof(float) * 7 * C);
+  buf = malloc(sizeof(float) * 2 * (size_t)cpu_sgemm_scratch(L));
+  ck_assert(chain && buf);
+  uint32_t r = 1;
+  v[0] = malloc(sizeof(float) * 600 * C);
+  for (int i = 0; i < 600 * C; i++)
+    v[0][i] = (float)((int)((r = r * 1103515245u + 12345u) >> 20) % 129 - 64) / 32;
+  CpuSgemm h[L];
+  for (int l = 0; l < L; l++) {
+    w[l] = malloc(sizeof(float) * (size_t)(m[l] * k[l]));
+    wp[l] = malloc(sizeof(float) * (size_t)cpu_sgemm_packed(m[l], k[l]));
+    bias[l] = malloc(sizeof(float) * (size_t)m[l]);
+    v[l + 1] = malloc(sizeof(float) * (size_t)(m[l] * C));
+    ck_assert(w[l] && wp[l] && bias[l] && v[l + 1]);
+    for (int64_t i = 0; i < m[l] * k[l]; i++)
+      w[l][i] = (float)((int)((r = r * 1103515245u + 12345u) >> 20) % 65 - 32) / 256;
+    for (int64_t i = 0; i < m[l]; i++)
+      bias[l][i] = l == 1 ? 0 : (float)(i % 7) / 8;
+    cpu_sgemm_pack(wp[l], w[l], m[l], k[l]);
+    h[l] = (CpuSgemm){.M = m[l], .N = C, .K = k[l], .w = wp[l], .x = v[l], .c = v[l + 1],
+                      .bias = l == 1 ? NULL : bias[l], .round = l != 2};
+  }
+  CpuPool *pool = cpu_pool_new(2);
+  for (int l = 0; l < L; l++)   /* one at a time */
+    cpu_sgemm(pool, &h[l], 1, buf, 2);
+  h[L - 1].c = chain;
+  cpu_sgemm(pool, h, L, buf, 2);
+  ck_assert(memcmp(chain, v[L], sizeof(float) * 7 * C) == 0);
+  cpu_pool_free(pool);
+  for (int l = 0; l < L; l++)
+    free(w[l]), free(wp[l]), free(bias[l]), free(v[l + 1]);
+  free(v[0]), free(chain), free(buf);
+}
+END_TEST
+
+/* The plan runs consecutive 1x1 convs, each read only by the next, as one
+ * chain (sgemm.c), not under a per-op timer (--profile), and not across a
+ * value the function returns. test_sgemm_chain's first case as a program:
+ * [1, 2, 8, 8], x[0] = 1, x[1][j] = j/64, then a third conv, the identity.
+ * By hand, as there, for j < 32: y1 = [1 + j/32 + 2^-10, 1 + j/32]; for
+ * j >= 32 (in [2, 4), a step of 2^-9), 3 * 2^-12 rounds down: y1[0] = 1 +
+ * j/32. So y[0][j] = 2^-8 below 32, else 0; y[1][j] = y1[0][j] + 0.5 =
+ * 1.5 + j/32, plus 2^-10 below 16 (from 16 a tie, to even). */
+static void no_time(void *ctx, const MilOp *op, double ms) {
+  (void)ctx, (void)op, (void)ms;
+}
+
+#define CHAIN_SIG "tensor<fp16, [1, 2, 8, 8]> x"
+#define CHAIN_CONV(out, b, w, in)                                                             \
+  "  tensor<fp16, [1, 2, 8, 8]> " out " = conv(bias = tensor<fp16, [2]>(" b "), weight = "      \
+  "tensor<fp16, [2, 2, 1, 1]>(" w "), x = " in ")[name = string(\"" out "\")];\n"
+#define CHAIN_BODY                                                                            \
+  CHAIN_CONV("c0", "[0x1.8p-11, 0]", "[[[[1]], [[2]]], [[[1]], [[2]]]]", "x")                 \
+  CHAIN_CONV("c1", "[0, 0.5]", "[[[[4]], [[-4]]], [[[1]], [[0]]]]", "c0")                     \
+  CHAIN_CONV("y", "[0, 0]", "[[[[1]], [[0]]], [[[0]], [[1]]]]", "c1")
+
+START_TEST(test_sgemm_chain_plan) {
+  if (!cpu_sgemm_available())
+    return;
+  static const int64_t d[] = {1, 2, 8, 8};
+  double x[128], y[128], y1[128];
+  for (int j = 0; j < 64; j++) {
+    x[j] = 1, x[64 + j] = j / 64.0;
+    y[j] = j < 32 ? 0x1p-8 : 0;
+    y[64 + j] = 1.5 + j / 32.0 + (j < 16 ? 0x1p-10 : 0);
+    y1[j] = 1 + j / 32.0 + (j < 32 ? 0x1p-10 : 0);
+    y1[64 + j] = 1 + j / 32.0;
+  }
+  const char *one = PROG(CHAIN_SIG, CHAIN_BODY, "y"), *open = PROG(CHAIN_SIG, CHAIN_BODY, "c0, y");
+  OpTimer timer = {no_time, NULL};
+  const BackendOpts opts[] = {{0}, {.timer = &timer}, {0}};
+  const char *text[] = {one, one, open};
+  const int64_t runs[][3] = {{3, 0, 0}, {1, 1, 1}, {1, 2, 0}};   /* each step's k[19] */
+  for (int i = 0; i < 3; i++) {
+    Case c;
+    ck_assert_msg(case_open_o(&c, text[i], NULL, &opts[i]) == 0, "open failed: %s", c.err);
+    const CpuPlan *p = c.st;
+    ck_assert_int_eq(p->nsteps, 3);
+    for (int k = 0; k < 3; k++) {
+      ck_assert_int_eq(p->steps[k].k[19], runs[i][k]);
+      ck_assert((p->steps[k].run == cpu_run_nothing) == (runs[i][k] == 0));
+    }
+    case_in(&c, 0, 4, d, x);
+    case_eval(&c);
+    expect_out(&c, i == 2, MIL_FP16, 4, d, y);
+    if (i == 2)
+      expect_out(&c, 0, MIL_FP16, 4, d, y1);
+    case_close(&c);
+  }
 }
 END_TEST
 
@@ -1789,6 +1924,8 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_matmul_batch);
   tcase_add_test(t, test_linear);
   tcase_add_test(t, test_sgemm_kernel);
+  tcase_add_test(t, test_sgemm_chain);
+  tcase_add_test(t, test_sgemm_chain_plan);
   suite_add_tcase(s, t);
   t = tcase_create("shape");
   tcase_add_test(t, test_broadcast);

@@ -888,6 +888,7 @@ static int build(CpuBuild *b) {
   if (add_outputs_of_fn(b) < 0)
     return -1;
   cpu_igemm_fuse(b->plan);
+  cpu_sgemm_fuse(b->plan);
   return assign_buffers(b);
 }
 

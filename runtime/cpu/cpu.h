@@ -205,6 +205,11 @@ void cpu_strides(int rank, const int64_t *dim, int64_t *st);
 
 const char *cpu_shape_str(char *buf, size_t n, const CpuSlot *s);
 
+/* For the passes that fuse steps once the plan is built: the steps reading
+ * slot i, and the run of a step whose work another step does. */
+int cpu_readers(const CpuPlan *p, int i);
+void cpu_run_nothing(const CpuPlan *p, const CpuStep *s);
+
 /* Binds operand `name` to s->in[k] and copies its slot to *x (zeroed when
  * an optional one is absent); -1 after reporting. Preparers bind all their
  * operands before checking any, and stop at the first that fails. */
@@ -287,8 +292,10 @@ void cpu_gemm(const CpuPlan *p, const CpuGemm *g);
 /* sgemm.c: C = W X + bias per row (rounded to fp16 when round), all row
  * major: W [M, K] packed by cpu_sgemm_pack (cpu_sgemm_packed(M, K)
  * floats), X [K, N], C [M, N]; on an AVX2/FMA kernel, so only where
- * cpu_sgemm_available(). buf: nbuf blocks of cpu_sgemm_scratch() floats,
- * one per thread at most. */
+ * cpu_sgemm_available(). cpu_sgemm runs a chain of n such GEMMs, each one's
+ * C the next one's X (g[0].x and g[n - 1].c only), where cpu_sgemm_chains
+ * holds for every pair, with the values of lone GEMMs. buf: nbuf blocks of
+ * cpu_sgemm_scratch(n) floats, one per thread at most. */
 typedef struct CpuSgemm {
   int64_t M, N, K;
   const float *w, *x, *bias;
@@ -298,13 +305,19 @@ typedef struct CpuSgemm {
 bool cpu_sgemm_available(void);
 int64_t cpu_sgemm_packed(int64_t M, int64_t K);
 void cpu_sgemm_pack(float *d, const float *w, int64_t M, int64_t K);
-int64_t cpu_sgemm_scratch(void);
-void cpu_sgemm(CpuPool *pool, const CpuSgemm *g, float *buf, int nbuf);
-/* The 1x1 conv (k as conv.c's) on it: 1 when chosen (k[17], s->pre and
- * the scratch then hold its data), 0 when it stays on cpu_gemm, -1 after
- * reporting. */
+int64_t cpu_sgemm_scratch(int n);
+bool cpu_sgemm_chains(const CpuSgemm *a, const CpuSgemm *b);
+void cpu_sgemm(CpuPool *pool, const CpuSgemm *g, int n, float *buf, int nbuf);
+/* The 1x1 conv (k as conv.c's) on it: 1 when chosen (k[17], k[19], s->pre
+ * and the scratch then hold its data), 0 when it stays on cpu_gemm, -1
+ * after reporting. */
 int cpu_sgemm_prep(CpuBuild *b, CpuStep *s, const CpuSlot *w);
 void cpu_sgemm_run(const CpuPlan *p, const CpuStep *s);
+/* After every op is prepared, before buffers are assigned: consecutive
+ * sgemm convs of one group and constant weights, each reading only the
+ * one before, run as one chain from the first step (not under --profile);
+ * the others' steps do nothing. */
+void cpu_sgemm_fuse(CpuPlan *p);
 
 /* Vector math over arrays (y may be x), branch-free so the loops
  * vectorise; kit.c gives each one's error bound against libm, which

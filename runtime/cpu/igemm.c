@@ -261,11 +261,6 @@ void cpu_igemm_run(const CpuPlan *p, const CpuStep *s) {
 
 #endif
 
-static void run_nothing(const CpuPlan *p, const CpuStep *s) {
-  (void)p;
-  (void)s;
-}
-
 /* (conv uses in[3] for nothing else) */
 static bool is_int8_conv(const CpuStep *s) {
   return strcmp(s->op->op, "conv") == 0 && s->in[3] >= 0;
@@ -273,14 +268,9 @@ static bool is_int8_conv(const CpuStep *s) {
 
 /* Steps reading slot i, int8 convs' x not counted (they read in[3]). */
 static int readers(const CpuPlan *p, int i) {
-  int n = 0;
-  for (int j = 0; j < p->nsteps; j++) {
-    const CpuStep *s = &p->steps[j];
-    for (int k = 0; k < CPU_MAX_IN; k++)
-      n += s->in[k] == i && !(k == 0 && is_int8_conv(s));
-    for (int k = 0; k < s->nlist; k++)
-      n += s->list[k] == i;
-  }
+  int n = cpu_readers(p, i);
+  for (int j = 0; j < p->nsteps; j++)
+    n -= p->steps[j].in[0] == i && is_int8_conv(&p->steps[j]);
   return n;
 }
 
@@ -308,7 +298,7 @@ void cpu_igemm_fuse(CpuPlan *p) {
       CpuStep *d = &p->steps[i];
       if (d->nout == 1 && d->out[0] == c->in[0] && strcmp(d->op->op, "dequantize") == 0 &&
           !p->slots[c->in[0]].keep && readers(p, c->in[0]) == 0)
-        d->run = run_nothing;
+        d->run = cpu_run_nothing;
     }
     float d = j + 1 < p->nsteps ? fusable_quantize(p, j) : 0;
     int *out = d != 0 ? realloc(c->out, 2 * sizeof *c->out) : NULL;
@@ -320,7 +310,7 @@ void cpu_igemm_fuse(CpuPlan *p) {
     c->nout = 2;
     c->f[0] = d;
     q->nout = 0;
-    q->run = run_nothing;
+    q->run = cpu_run_nothing;
   }
 }
 

@@ -18,6 +18,23 @@ int cpu_need_float(CpuBuild *b, const CpuSlot *s, const char *what) {
   return 0;
 }
 
+int cpu_readers(const CpuPlan *p, int i) {
+  int n = 0;
+  for (int j = 0; j < p->nsteps; j++) {
+    const CpuStep *s = &p->steps[j];
+    for (int k = 0; k < CPU_MAX_IN; k++)
+      n += s->in[k] == i;
+    for (int k = 0; k < s->nlist; k++)
+      n += s->list[k] == i;
+  }
+  return n;
+}
+
+void cpu_run_nothing(const CpuPlan *p, const CpuStep *s) {
+  (void)p;
+  (void)s;
+}
+
 int64_t cpu_prod(const int64_t *d, int from, int to) {
   int64_t n = 1;
   for (int i = from; i < to; i++)

@@ -217,7 +217,7 @@ static int run_kern(void *ctx) {
   Kern *k = ctx;
   CpuSgemm g = {.M = KM, .N = KN, .K = KK, .w = k->wp, .x = k->x, .c = k->c};
   if (k->ours)
-    cpu_sgemm(k->pool, &g, k->buf, k->nbuf);
+    cpu_sgemm(k->pool, &g, 1, k->buf, k->nbuf);
   else
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, KM, KN, KK, 1.0f, k->w, KK, k->x, KN,
                 0.0f, k->c, KN);
@@ -233,7 +233,7 @@ static int bench_kernel(double budget) {
   float *w = aligned_alloc(64, sizeof(float) * KM * KK);
   float *x = aligned_alloc(64, sizeof(float) * KK * KN), *c = aligned_alloc(64, sizeof(float) * KM * KN);
   float *wp = malloc(sizeof(float) * (size_t)cpu_sgemm_packed(KM, KK));
-  float *buf = malloc(sizeof(float) * 2 * (size_t)cpu_sgemm_scratch());
+  float *buf = malloc(sizeof(float) * 2 * (size_t)cpu_sgemm_scratch(1));
   uint64_t s = 11;
   for (int64_t i = 0; i < (int64_t)KM * KK; i++)
     w[i] = (float)next_weight(&s, KK);

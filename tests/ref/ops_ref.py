@@ -928,9 +928,10 @@ for name, dt, xs, ws, groups, bias in [
          [("y", conv1x1_ref(gx, gw, groups, gb if bias else None))], tol=2e-3 if dt == np.float16 else 1e-5)
 
 # sgemm.c (x86 with AVX2/FMA) takes the 1x1 convs of 64 columns or more: 6 x 16
-# kernel tiles, 256-deep blocks of K, 192-row passes, 256-column blocks. Weights
-# constant (packed at open()) or inputs (packed at each run); sizes off all of
-# those; K = 1; 63 columns stays on cpu_gemm.
+# kernel tiles, passes of up to 512 rows of K (w8a8_conv_k1025_sgemm below takes
+# three), blocks of 64 or 128 columns. Weights constant (packed at open()) or
+# inputs (packed at each run); sizes off all of those; K = 1; 63 columns stays
+# on cpu_gemm.
 def wconst(w):
     def nested(a):
         return "[" + ", ".join(nested(v) for v in a) + "]" if isinstance(a, np.ndarray) else repr(float(a))
@@ -951,6 +952,40 @@ for name, dt, xs, ws, groups, bias, const in [
          % ("bias = b, " if bias else "", groups, "_W" if const else "w"),
          [("y", conv1x1_ref(gx, gw, groups, gb if bias else None))] + ([("_W", gw)] if const else []),
          tol=2e-3 if dt == np.float16 else 1e-5)
+
+# Chains of sgemm convs (each output read only by the next) run as one step, a
+# block of columns through every conv: numpy takes them one at a time, each
+# rounded to the dtype. First K of 600 (two passes), an inner value of 512
+# rows (the most a chain keeps), batches, cut tiles and panels, 18 convs (more
+# than one chain holds); in "_open" the first conv's output is also returned,
+# so the chain starts after it; in "_shared" it is read twice (the add), so
+# no chain crosses it.
+def conv_chain(name, dt, n, hw, chans, bias, show=(), add=False):
+    x = f32(n, chans[0], *hw).astype(dt)
+    body, outs, v = "", [], x
+    for i in range(len(chans) - 1):
+        w = f32(chans[i + 1], chans[i], 1, 1, lo=-1, hi=1).astype(dt) / np.sqrt(chans[i]).astype(dt)
+        b = f32(chans[i + 1]).astype(dt) if bias else None
+        c = "y" if i == len(chans) - 2 else ("c%d" % i if i in show else "_c%d" % i)
+        body += wconst(w).replace("_W", "_W%d" % i)
+        if b is not None:
+            body += wconst(b).replace("_W", "_b%d" % i)
+        body += "%s = conv(%sweight = _W%d, x = %s); " % (c, "bias = _b%d, " % i if bias else "", i,
+                                                       "x" if i == 0 else prev)
+        v = conv1x1_ref(v, w, 1, b)
+        outs += [("_W%d" % i, w)] + ([("_b%d" % i, b)] if bias else []) + [(c, v)]
+        if add and i == 0:
+            body += "%s = add(x = %s, y = %s); " % ("_s", c, c)
+            outs.append(("_s", (v.astype(np.float64) * 2).astype(dt)))
+        prev = c
+    case(name, [("x", x)], body, outs, tol=2e-3 if dt == np.float16 else 1e-5)
+
+
+conv_chain("conv1x1_sgemm_chain_fp16", np.float16, 2, (9, 29), [600, 512, 37, 7], True)
+conv_chain("conv1x1_sgemm_chain_fp32", np.float32, 1, (8, 10), [20, 13, 40, 3], False)
+conv_chain("conv1x1_sgemm_chain_open", np.float16, 1, (8, 9), [16, 24, 8, 5], True, show=(0,))
+conv_chain("conv1x1_sgemm_chain_shared", np.float16, 1, (8, 9), [16, 24, 8], False, add=True)
+conv_chain("conv1x1_sgemm_chain_18", np.float16, 1, (8, 8), [8] * 19, True)
 
 for name, dt, xs, ws, bias in [
         ("linear_fp16_tiles_bias", np.float16, (2, 300, 7), (263, 7), True),
