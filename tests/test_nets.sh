@@ -9,9 +9,9 @@ set -u
 srcdir=${srcdir:-.}
 ANETC=${ANETC:-./anetc}
 ANERUN=${ANERUN:-./anerun}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/anet-nets.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+. "$srcdir/tests/testlib.sh"
+scratch anet-nets
+pass=0
 py=
 for p in python3 /usr/bin/python3; do
   "$p" -c 'import numpy' 2>/dev/null && { py=$p; break; }
@@ -21,19 +21,20 @@ for f in "$srcdir"/samples/nets/*.anet; do
   name=$(basename "$f" .anet)
   out=$tmp/$name
   if ! "$ANETC" "$f" -o "$out" 2>"$tmp/err"; then
-    echo "FAIL: $name: anetc failed"; cat "$tmp/err"; fail=$((fail + 1)); continue
+    fail "$name: anetc failed"; cat "$tmp/err"; continue
   fi
   if ! "$ANERUN" --backend cpu --warmup 0 --iters 1 --output-dir "$out/y" "$out" \
        >"$tmp/log" 2>"$tmp/err"; then
-    echo "FAIL: $name: anerun failed"; cat "$tmp/err"; fail=$((fail + 1)); continue
+    fail "$name: anerun failed"; cat "$tmp/err"; continue
   fi
   if [ -n "$py" ] && ! "$py" -c 'import numpy as np, sys
 for f in sys.argv[1:]:
     assert np.isfinite(np.load(f).astype(np.float64)).all(), f' "$out"/y/*.npy; then
-    echo "FAIL: $name: an output is not finite"; fail=$((fail + 1)); continue
+    fail "$name: an output is not finite"; continue
   fi
   echo "PASS: $name"; pass=$((pass + 1))
 done
 
-echo "nets: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+[ "$pass" -gt 0 ] || fail "no sample network under $srcdir/samples/nets"
+echo "nets: $pass passed"
+finish test_nets

@@ -10,11 +10,8 @@ set -u
 srcdir=${srcdir:-.}
 ANETC=${ANETC:-./anetc}
 ANERUN=${ANERUN:-./anerun}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/quant-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
 . "$srcdir/tests/testlib.sh"
+scratch quant-test
 
 size_of() { wc -c <"$1" | tr -d ' '; }
 
@@ -100,5 +97,4 @@ fi
 "$ANETC" --quant-report=xml "$tmp/exact.anet" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "--quant-report=xml is not a usage error"
 
-[ "$fails" -eq 0 ] || exit 1
-exit 0
+finish test_quant_samples

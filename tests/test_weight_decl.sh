@@ -9,15 +9,8 @@ set -u
 srcdir=${srcdir:-.}
 ANETC=${ANETC:-./anetc}
 ANERUN=${ANERUN:-./anerun}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/wdecl-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-. "${srcdir:-.}/tests/testlib.sh"
-
-has_line() {   # has_line FILE TEXT: a line of FILE contains TEXT
-  grep -qF -- "$2" "$1" || fail "$1: no line with '$2'"
-}
+. "$srcdir/tests/testlib.sh"
+scratch wdecl-test
 
 # x = [1, 2, 3, 4]: fp32 0x3f800000 0x40000000 0x40400000 0x40800000
 npy_f4 "$tmp/x.npy" "(1, 1, 1, 4)" '\0\0\200\077\0\0\0\100\0\0\100\100\0\0\200\100'
@@ -114,5 +107,4 @@ expect_status 0 "left compile" "$ANETC" -o "$tmp/l" "$tmp/l.anet"
 has_line "$tmp/l/model.mil" 'tensor<fp16, [1, 1, 8, 4]> matmul_0 = matmul(transpose_x = mm_transpose_x_0, transpose_y = mm_transpose_y_0, x = weight_0_w, y = x)'
 expect_status 0 "left run" "$ANERUN" --backend cpu --iters 1 --warmup 0 "$tmp/l"
 
-[ "$fails" -eq 0 ] || exit 1
-echo "test_weight_decl: ok"
+finish test_weight_decl
