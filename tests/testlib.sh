@@ -6,6 +6,7 @@
 #               and checks its exit status
 #   has_line    a line of a file contains a text
 #   npy_f4      writes a small .npy
+#   expect_f2   the last values of an fp16 .npy, as bits
 #   finish      the summary line and the exit status make check reads
 
 scratch() {   # scratch NAME
@@ -40,6 +41,16 @@ npy_f4() {
   len=$((total - 10))
   { printf '\223NUMPY\001\000'; printf "\\$(printf %o "$len")\\000"
     printf '%s' "$hdr"; printf "%$((len - ${#hdr} - 1))s\n" ""; printf "$3"; } >"$1"
+}
+
+# expect_f2 FILE HEX...: FILE (an fp16 .npy) ends with these values, each
+# as the 4 hex digits of its bits (little-endian hosts: od reads host order).
+expect_f2() {
+  f=$1
+  shift
+  [ -f "$f" ] || { fail "no output $f"; return; }
+  got=$(tail -c $((2 * $#)) "$f" | od -An -tx2 -v | xargs)
+  [ "$got" = "$*" ] || fail "$f: $got, expected $*"
 }
 
 finish() {   # finish NAME
