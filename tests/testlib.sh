@@ -35,6 +35,7 @@ has_line() {   # has_line FILE TEXT [DESCRIPTION]: FILE is shown when it fails
 # npy_f4 FILE SHAPE BYTES: a version 1.0 .npy of little-endian fp32, its
 # header (magic, version, 2-byte length, dict, spaces, newline) a multiple
 # of 64 bytes long; BYTES in printf octal escapes.
+# shellcheck disable=SC2059 # the length byte and BYTES are printf escapes
 npy_f4() {
   hdr="{'descr': '<f4', 'fortran_order': False, 'shape': $2, }"
   total=$(( (10 + ${#hdr} + 1 + 63) / 64 * 64 ))
