@@ -11,8 +11,6 @@ ANETC=${ANETC:-./anetc}
 . "$srcdir/tests/testlib.sh"
 scratch anetc-test
 
-size_of() { wc -c <"$1" | tr -d ' '; }
-
 # --- a seed sample: 128 x (1x1 conv, 256 channels), int8 weights -------------
 out=$tmp/w8a8
 expect_status 0 "seed sample" "$ANETC" "$srcdir/samples/seed/w8a8_128x256.anet" -o "$out"

@@ -13,8 +13,6 @@ ANERUN=${ANERUN:-./anerun}
 . "$srcdir/tests/testlib.sh"
 scratch quant-test
 
-size_of() { wc -c <"$1" | tr -d ' '; }
-
 # --- every sample compiles and runs ------------------------------------------
 for f in "$srcdir"/samples/quant/*.anet; do
   name=$(basename "$f" .anet)

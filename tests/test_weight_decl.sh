@@ -71,7 +71,7 @@ expect_status 0 "blockwise run" "$ANERUN" --backend cpu --iters 1 --warmup 0 "$t
 # 2048 B, fp16[32, 1] = 64 B, each after a 64-byte blob header and
 # aligned to 64: 64 + (64 + 1024) + (64 + 128) + (64 + 2048) + (64 + 64)
 if [ -f "$tmp/q/weights/weight.bin" ]; then
-  got=$(wc -c <"$tmp/q/weights/weight.bin" | tr -d ' ')
+  got=$(size_of "$tmp/q/weights/weight.bin")
   [ "$got" -eq 3584 ] || fail "weight.bin is $got bytes, expected 3584"
 fi
 # The sim reads the stored parts, not the fp16 they rebuild: int4 1024 +

@@ -5,6 +5,7 @@
 #   expect_status  runs a command, its output in $tmp/stdout and $tmp/stderr,
 #               and checks its exit status
 #   has_line    a line of a file contains a text
+#   size_of     a file's size in bytes
 #   npy_f4      writes a small .npy
 #   expect_f2   the last values of an fp16 .npy, as bits
 #   finish      the summary line and the exit status make check reads
@@ -35,6 +36,8 @@ has_line() {   # has_line FILE TEXT [DESCRIPTION]: FILE is shown when it fails
 # npy_f4 FILE SHAPE BYTES: a version 1.0 .npy of little-endian fp32, its
 # header (magic, version, 2-byte length, dict, spaces, newline) a multiple
 # of 64 bytes long; BYTES in printf octal escapes.
+size_of() { wc -c <"$1" | tr -d ' '; }
+
 # shellcheck disable=SC2059 # the length byte and BYTES are printf escapes
 npy_f4() {
   hdr="{'descr': '<f4', 'fortran_order': False, 'shape': $2, }"
