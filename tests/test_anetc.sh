@@ -7,7 +7,6 @@
 # Run from the build directory (make check does); $srcdir locates samples.
 set -u
 srcdir=${srcdir:-.}
-ANETC=${ANETC:-./anetc}
 . "$srcdir/tests/testlib.sh"
 scratch anetc-test
 

@@ -11,8 +11,6 @@
 # Run from the build directory (make check does); $srcdir locates samples.
 set -u
 srcdir=${srcdir:-.}
-ANETC=${ANETC:-./anetc}
-ANERUN=${ANERUN:-./anerun}
 . "$srcdir/tests/testlib.sh"
 scratch anet-nets
 pass=0

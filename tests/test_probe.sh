@@ -3,7 +3,6 @@
 # written; --output belongs to --probe. Run from the build directory.
 set -u
 srcdir=${srcdir:-.}
-ANERUN=${ANERUN:-./anerun}
 . "$srcdir/tests/testlib.sh"
 scratch anet-probe
 expect() { # expect STATUS MESSAGE ARGS...

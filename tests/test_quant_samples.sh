@@ -8,8 +8,6 @@
 # Run from the build directory (make check does).
 set -u
 srcdir=${srcdir:-.}
-ANETC=${ANETC:-./anetc}
-ANERUN=${ANERUN:-./anerun}
 . "$srcdir/tests/testlib.sh"
 scratch quant-test
 

@@ -1,5 +1,6 @@
 # testlib.sh - what the shell tests share. A test sets srcdir, sources this
-# file and calls `scratch NAME`; it ends with `finish NAME`.
+# file and calls `scratch NAME`; it ends with `finish NAME`. ANETC and
+# ANERUN name the programs under test (./anetc and ./anerun unless set).
 #   scratch     a scratch directory $tmp, removed on exit; fails=0
 #   fail        counts a failure
 #   expect_status  runs a command, its output in $tmp/stdout and $tmp/stderr,
@@ -9,6 +10,9 @@
 #   npy_f4      writes a small .npy
 #   expect_f2   the last values of an fp16 .npy, as bits
 #   finish      the summary line and the exit status make check reads
+
+ANETC=${ANETC:-./anetc}
+ANERUN=${ANERUN:-./anerun}
 
 scratch() {   # scratch NAME
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || exit 99
