@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets a fresh machine up and runs the main job: install the build
-# dependencies, bootstrap, configure, build, compile a sample with anetc and
-# run it with anerun on the default backend (ane on a Mac, cpu elsewhere).
+# dependencies (on Debian, also what make check needs), bootstrap,
+# configure, build, compile a sample with anetc and run it with anerun on
+# the default backend (ane on a Mac, cpu elsewhere).
 #   ./quickstart.sh [SAMPLE.anet]
 # The default sample is the seed's W8A8 peak on a Mac, and a scaled-down
 # copy of it elsewhere: the full one takes about 1.6 s per evaluation on an
@@ -19,7 +20,11 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 case "$(uname -s)" in
   Linux)
     if command -v apt-get >/dev/null; then
+      # python3-numpy and gobjc are for make check: the cpu backend against
+      # numpy (tests/ref/) and the Darwin glue against its fakes
+      # (tests/anefake/) are skipped without them. make bench needs python3.
       pkgs="build-essential autoconf automake pkg-config flex bison check libopenblas-dev"
+      pkgs="$pkgs python3-numpy gobjc"
       # shellcheck disable=SC2086
       if ! dpkg -s $pkgs >/dev/null 2>&1; then
         as_root apt-get update -qq

@@ -28,7 +28,7 @@ tests_test_anet_LDADD = libanetc.a libcpu.a libmiltext.a libweights.a $(TEST_LIB
 TESTS += tests/test_anetc.sh
 EXTRA_DIST += tests/test_anetc.sh tests/testlib.sh
 
-# The sample networks of samples/nets compile and run on the cpu backend
-# (a sample whose op the backend lacks is skipped, naming the op).
+# The sample networks of samples/nets and the small samples of samples/
+# compile and run on the cpu backend.
 TESTS += tests/test_nets.sh
 EXTRA_DIST += tests/test_nets.sh

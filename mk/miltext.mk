@@ -24,7 +24,7 @@ tests_bench_mil_bench_LDADD = libmiltext.a libanet.a
 EXTRA_DIST += tests/bench/mil_bench.sh
 bench-mil: anetc$(EXEEXT) anerun$(EXEEXT) tests/bench/peakrss$(EXEEXT) tests/bench/mil_bench$(EXEEXT)
 	ANETC=./anetc$(EXEEXT) ANERUN=./anerun$(EXEEXT) PEAKRSS=./tests/bench/peakrss$(EXEEXT) \
-	  MILBENCH=./tests/bench/mil_bench$(EXEEXT) SRCDIR=$(srcdir) \
+	  MILBENCH=./tests/bench/mil_bench$(EXEEXT) \
 	  $(SHELL) $(srcdir)/tests/bench/mil_bench.sh
 .PHONY: bench-mil
 # The MIL fuzz harness's own seeds and dictionary (tests/fuzz/run.sh).

@@ -29,7 +29,9 @@ TESTS += tests/test_quant_samples.sh
 EXTRA_DIST += tests/test_quant_samples.sh
 
 # `make bench` runs this too: quantising a 64 MiB fp32 .npy (time and memory).
+# The script keeps the .npy it writes for the next run; make clean removes it.
 EXTRA_DIST += tests/bench/quant_bench.sh
+CLEANFILES += quant_w.npy
 bench-quant: anetc$(EXEEXT) tests/bench/peakrss$(EXEEXT)
 	ANETC=./anetc$(EXEEXT) PEAKRSS=./tests/bench/peakrss$(EXEEXT) \
 	  $(SHELL) $(srcdir)/tests/bench/quant_bench.sh

@@ -7,14 +7,8 @@ set -u
 srcdir=${srcdir:-.}
 anerun=./anerun
 anetc=./anetc
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/test_anerun.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-fail() {
-  echo "FAIL: $*" >&2
-  fails=$((fails + 1))
-}
+. "$srcdir/tests/testlib.sh"
+scratch test_anerun
 
 # status WANT CMD...: runs CMD with its output in $tmp/out and $tmp/err.
 status() {
@@ -413,5 +407,4 @@ PY
 fi
 status 2 $anerun --compare "$tmp/r.jsonl" --plot "$tmp/x.svg" "$tmp/r.jsonl"
 
-[ "$fails" -eq 0 ] || exit 1
-exit 0
+finish test_anerun

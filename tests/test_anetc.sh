@@ -7,14 +7,8 @@
 # Run from the build directory (make check does); $srcdir locates samples.
 set -u
 srcdir=${srcdir:-.}
-ANETC=${ANETC:-./anetc}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/anetc-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-. "${srcdir:-.}/tests/testlib.sh"
-
-size_of() { wc -c <"$1" | tr -d ' '; }
+. "$srcdir/tests/testlib.sh"
+scratch anetc-test
 
 # --- a seed sample: 128 x (1x1 conv, 256 channels), int8 weights -------------
 out=$tmp/w8a8
@@ -147,9 +141,4 @@ expect_status 2 "--emit=mil of a sweep" "$ANETC" --emit=mil "$tmp/sweep.anet"
 expect_status 2 "unknown point" "$ANETC" --point=nope --emit=mil "$tmp/sweep.anet"
 expect_status 1 "missing file" "$ANETC" --emit=mil "$tmp/no-such-file.anet"
 
-if [ "$fails" -ne 0 ]; then
-  echo "$fails failure(s)"
-  exit 1
-fi
-echo "all anetc checks passed"
-exit 0
+finish test_anetc

@@ -6,10 +6,8 @@
 set -u
 srcdir=${srcdir:-.}
 MAKE=${MAKE:-make}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/install-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
 . "$srcdir/tests/testlib.sh"
+scratch install-test
 
 dest=$tmp/dest
 $MAKE -s install DESTDIR="$dest" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "make install failed"; exit 1; }
@@ -35,10 +33,5 @@ done
 $MAKE -s uninstall DESTDIR="$dest" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "make uninstall failed"; }
 left=$(find "$dest" -type f)
 [ -z "$left" ] || fail "make uninstall left: $left"
-
-if [ "$fails" -ne 0 ]; then
-  echo "$fails failure(s)"
-  exit 1
-fi
 echo "install: README.md, $n files of docs/ and samples/, 2 man pages"
-exit 0
+finish test_install

@@ -8,94 +8,79 @@
 set -u
 srcdir=${srcdir:-.}
 cases=$srcdir/tests/cases/lint
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lint-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
 . "$srcdir/tests/testlib.sh"
-
-run() {   # run WANT DESCRIPTION command...: status, output in $tmp/out and $tmp/err
-  want=$1 what=$2
-  shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  got=$?
-  [ "$got" -eq "$want" ] || { fail "$what: exit status $got, expected $want"; cat "$tmp/err"; }
-}
-
-has() {   # has FILE TEXT DESCRIPTION
-  grep -qF -- "$2" "$1" || { fail "$3: no '$2' in"; cat "$1"; }
-}
+scratch lint-test
 
 # A 16-wide conv kernel: refused on every ANE (ANEForge: kW <= 15). With a
 # target asked for, an error at the conv's .anet line 5, column 5, and
 # nothing written; without one (the program may be meant for the cpu
 # backend), the same finding as a warning, and the model is written.
-run 1 "anetc wide kernel" ./anetc --target ios18 -o "$tmp/wk" "$cases/wide_kernel.anet"
-has "$tmp/err" "wide_kernel.anet:5:5: error: conv_0: kernel width 16 exceeds 15" "anetc location"
-has "$tmp/err" "[ane-kernel-width]" "anetc rule name"
+expect_status 1 "anetc wide kernel" ./anetc --target ios18 -o "$tmp/wk" "$cases/wide_kernel.anet"
+has_line "$tmp/stderr" "wide_kernel.anet:5:5: error: conv_0: kernel width 16 exceeds 15" "anetc location"
+has_line "$tmp/stderr" "[ane-kernel-width]" "anetc rule name"
 [ ! -e "$tmp/wk" ] || fail "anetc wrote output despite a lint error"
-run 0 "anetc wide kernel, no target" ./anetc -o "$tmp/wk0" "$cases/wide_kernel.anet"
-has "$tmp/err" "wide_kernel.anet:5:5: warning: conv_0: kernel width 16 exceeds 15" "anetc warning"
+expect_status 0 "anetc wide kernel, no target" ./anetc -o "$tmp/wk0" "$cases/wide_kernel.anet"
+has_line "$tmp/stderr" "wide_kernel.anet:5:5: warning: conv_0: kernel width 16 exceeds 15" "anetc warning"
 [ -f "$tmp/wk0/model.mil" ] || fail "anetc without --target: no model.mil"
-run 0 "anetc -W no-ane-kernel-width" ./anetc -W no-ane-kernel-width -o "$tmp/wk" \
+expect_status 0 "anetc -W no-ane-kernel-width" ./anetc -W no-ane-kernel-width -o "$tmp/wk" \
   "$cases/wide_kernel.anet"
 [ -f "$tmp/wk/model.mil" ] || fail "anetc -W no-...: no model.mil"
-run 0 "anetc -Wno-ane-kernel-width" ./anetc -Wno-ane-kernel-width --emit=mil "$cases/wide_kernel.anet"
-run 2 "anetc -W unknown" ./anetc -W no-ane-nonesuch --emit=mil "$cases/wide_kernel.anet"
-has "$tmp/err" "-W wants no-RULE" "anetc -W unknown"
+expect_status 0 "anetc -Wno-ane-kernel-width" ./anetc -Wno-ane-kernel-width --emit=mil "$cases/wide_kernel.anet"
+expect_status 2 "anetc -W unknown" ./anetc -W no-ane-nonesuch --emit=mil "$cases/wide_kernel.anet"
+has_line "$tmp/stderr" "-W wants no-RULE" "anetc -W unknown"
 
 # M1: 13 at most; anetc prints M1's program(1.0), so the dialect rule is
 # satisfied.
-run 1 "anetc --target M1" ./anetc --target M1 --emit=mil "$cases/wide_kernel.anet"
-has "$tmp/err" "kernel width 16 exceeds 13" "M1 kernel cap"
-! grep -q "ane-dialect" "$tmp/err" || fail "M1 program reported ane-dialect"
+expect_status 1 "anetc --target M1" ./anetc --target M1 --emit=mil "$cases/wide_kernel.anet"
+has_line "$tmp/stderr" "kernel width 16 exceeds 13" "M1 kernel cap"
+! grep -q "ane-dialect" "$tmp/stderr" || fail "M1 program reported ane-dialect"
 # An op the target's opset lacks, at the layer's line: quantize is ios17
 # (coremltools), macOS 13 takes ios16.
-run 1 "anetc --target M4:macos13" ./anetc --target M4:macos13 --emit=mil \
+expect_status 1 "anetc --target M4:macos13" ./anetc --target M4:macos13 --emit=mil \
   "$srcdir/samples/quick_w8a8.anet"
-has "$tmp/err" "quick_w8a8.anet:11:9: error: 'quantize' exists from <ios17>; target M4:macos13 has <ios16> (program(1.0))" "opset"
-run 0 "anetc --target M4:macos14" ./anetc --target M4:macos14 --emit=mil \
+has_line "$tmp/stderr" "quick_w8a8.anet:11:9: error: 'quantize' exists from <ios17>; target M4:macos13 has <ios16> (program(1.0))" "opset"
+expect_status 0 "anetc --target M4:macos14" ./anetc --target M4:macos14 --emit=mil \
   "$srcdir/samples/quick_w8a8.anet"
-has "$tmp/out" "func main<ios17>(" "macos14 opset"
-run 2 "anetc --target M9" ./anetc --target M9 --emit=mil "$cases/wide_kernel.anet"
-has "$tmp/err" "unknown target 'M9'" "unknown target"
+has_line "$tmp/stdout" "func main<ios17>(" "macos14 opset"
+expect_status 2 "anetc --target M9" ./anetc --target M9 --emit=mil "$cases/wide_kernel.anet"
+has_line "$tmp/stderr" "unknown target 'M9'" "unknown target"
 
 # JSON: one finding with the rule, severity and .anet location.
-run 1 "anetc --lint=json" ./anetc --lint=json "$cases/wide_kernel.anet"
-has "$tmp/out" '"rule": "ane-kernel-width", "severity": "error", "file": ' "anetc json"
-has "$tmp/out" '"line": 5, "col": 5, "op": "conv_0"' "anetc json location"
+expect_status 1 "anetc --lint=json" ./anetc --lint=json "$cases/wide_kernel.anet"
+has_line "$tmp/stdout" '"rule": "ane-kernel-width", "severity": "error", "file": ' "anetc json"
+has_line "$tmp/stdout" '"line": 5, "col": 5, "op": "conv_0"' "anetc json location"
 
 # A sweep: --lint=json wants one point (one JSON array).
-run 2 "anetc --lint=json sweep" ./anetc --lint=json "$srcdir/samples/resnet_blocks.anet"
-has "$tmp/err" "choose it with --point=NAME" "json sweep"
-run 0 "anetc --lint=json --point" ./anetc --lint=json --point=resnet_blocks_ch64 \
+expect_status 2 "anetc --lint=json sweep" ./anetc --lint=json "$srcdir/samples/resnet_blocks.anet"
+has_line "$tmp/stderr" "choose it with --point=NAME" "json sweep"
+expect_status 0 "anetc --lint=json --point" ./anetc --lint=json --point=resnet_blocks_ch64 \
   "$srcdir/samples/resnet_blocks.anet"
-has "$tmp/out" '"rule": "ane-io-width", "severity": "warning"' "json sweep point"
+has_line "$tmp/stdout" '"rule": "ane-io-width", "severity": "warning"' "json sweep point"
 
 # The seed samples are clean for the default target.
 for s in quick_w8a8 transformer depthwise seed_fp16:seed_fp16_depth128_ch512 \
          seed_w8a8:seed_w8a8_depth128_ch512; do
   f=${s%%:*} p=${s#*:}
   [ "$p" = "$s" ] && p= || p=--point=$p
-  run 0 "anetc --lint=json $s" ./anetc --lint=json $p "$srcdir/samples/$f.anet"
-  grep -q '"rule"' "$tmp/out" && { fail "$s has findings"; cat "$tmp/out"; }
+  expect_status 0 "anetc --lint=json $s" ./anetc --lint=json $p "$srcdir/samples/$f.anet"
+  grep -q '"rule"' "$tmp/stdout" && { fail "$s has findings"; cat "$tmp/stdout"; }
 done
 
 # anerun --dry-run: a MIL file, the finding at its MIL line 6.
-run 0 "anerun --dry-run without lint" ./anerun --dry-run "$cases/concat3.mil"
-run 1 "anerun --dry-run concat3" ./anerun --dry-run --lint=text "$cases/concat3.mil"
-has "$tmp/err" "concat3.mil:6:2: error: y: concat of 3 inputs is refused" "anerun location"
-has "$tmp/out" "ops: 3 (const 2, concat 1)" "dry run still describes the model"
-run 0 "anerun -W no-ane-concat" ./anerun --dry-run -W no-ane-concat "$cases/concat3.mil"
-run 1 "anerun --lint=json" ./anerun --lint=json "$cases/concat3.mil"
-has "$tmp/out" '"rule": "ane-concat", "severity": "error"' "anerun json"
-has "$tmp/out" '"line": 6, "col": 2' "anerun json location"
-run 2 "anerun --target bad" ./anerun --dry-run --target M4:macos9 "$cases/concat3.mil"
+expect_status 0 "anerun --dry-run without lint" ./anerun --dry-run "$cases/concat3.mil"
+expect_status 1 "anerun --dry-run concat3" ./anerun --dry-run --lint=text "$cases/concat3.mil"
+has_line "$tmp/stderr" "concat3.mil:6:2: error: y: concat of 3 inputs is refused" "anerun location"
+has_line "$tmp/stdout" "ops: 3 (const 2, concat 1)" "dry run still describes the model"
+expect_status 0 "anerun -W no-ane-concat" ./anerun --dry-run -W no-ane-concat "$cases/concat3.mil"
+expect_status 1 "anerun --lint=json" ./anerun --lint=json "$cases/concat3.mil"
+has_line "$tmp/stdout" '"rule": "ane-concat", "severity": "error"' "anerun json"
+has_line "$tmp/stdout" '"line": 6, "col": 2' "anerun json location"
+expect_status 2 "anerun --target bad" ./anerun --dry-run --target M4:macos9 "$cases/concat3.mil"
 
 # --list-targets: every chip of the table, the OS names.
-run 0 "anetc --list-targets" ./anetc --list-targets
+expect_status 0 "anetc --list-targets" ./anetc --list-targets
 for t in M1 M2 M3 M4 M5 M6 A14 A15 A16 "A17 Pro" A18 "A18 Pro" macos14; do
-  has "$tmp/out" "$t" "--list-targets"
+  has_line "$tmp/stdout" "$t" "--list-targets"
 done
 
 # program(1.0) for M1: the same weights and, on the cpu backend, the same
@@ -109,20 +94,20 @@ network m1 {
     relu
 }
 EOF
-run 0 "anetc --target M1" ./anetc --target M1 -o "$tmp/m1" "$tmp/m1.anet"
-run 0 "anetc ios18" ./anetc -o "$tmp/m18" "$tmp/m1.anet"
-has "$tmp/m1/model.mil" "program(1.0)" "M1 dialect"
-has "$tmp/m1/model.mil" "func main<ios16>(" "M1 opset"
+expect_status 0 "anetc --target M1" ./anetc --target M1 -o "$tmp/m1" "$tmp/m1.anet"
+expect_status 0 "anetc ios18" ./anetc -o "$tmp/m18" "$tmp/m1.anet"
+has_line "$tmp/m1/model.mil" "program(1.0)" "M1 dialect"
+has_line "$tmp/m1/model.mil" "func main<ios16>(" "M1 opset"
 cmp -s "$tmp/m1/weights/weight.bin" "$tmp/m18/weights/weight.bin" || fail "M1 weight.bin differs"
-run 0 "anerun M1 program" ./anerun --backend cpu --iters 1 --output-dir "$tmp/o1" "$tmp/m1"
-run 0 "anerun ios18 program" ./anerun --backend cpu --iters 1 --output-dir "$tmp/o18" "$tmp/m18"
+expect_status 0 "anerun M1 program" ./anerun --backend cpu --iters 1 --output-dir "$tmp/o1" "$tmp/m1"
+expect_status 0 "anerun ios18 program" ./anerun --backend cpu --iters 1 --output-dir "$tmp/o18" "$tmp/m18"
 for f in "$tmp"/o18/*.npy; do
   cmp -s "$f" "$tmp/o1/${f##*/}" || fail "M1 output ${f##*/} differs from ios18"
 done
-run 0 "anerun --dry-run M1 program" ./anerun --dry-run --target M1 "$tmp/m1"
+expect_status 0 "anerun --dry-run M1 program" ./anerun --dry-run --target M1 "$tmp/m1"
 sed 's/weights=int8_channel/weights=lut4/' "$tmp/m1.anet" >"$tmp/lut.anet"
-run 1 "anetc lut4 for M1" ./anetc --target M1 -o "$tmp/lut" "$tmp/lut.anet"
-has "$tmp/err" "lut.anet:3:5: error: this weight format lowers to the <ios18> form of 'constexpr_lut_to_dense'" "lut4 on M1"
+expect_status 1 "anetc lut4 for M1" ./anetc --target M1 -o "$tmp/lut" "$tmp/lut.anet"
+has_line "$tmp/stderr" "lut.anet:3:5: error: this weight format lowers to the <ios18> form of 'constexpr_lut_to_dense'" "lut4 on M1"
 [ ! -e "$tmp/lut" ] || fail "anetc wrote output despite a dialect error"
 
 # Every program(1.0) file of the corpus whose weights are there (or that
@@ -132,24 +117,23 @@ n10=0
 for d in "$corpus"/*/; do
   [ -f "$d/model.mil" ] && head -1 "$d/model.mil" | grep -qF 'program(1.0)' || continue
   grep -q BLOBFILE "$d/model.mil" && [ ! -f "$d/weights/weight.bin" ] && continue
-  run 0 "cpu run of $d" ./anerun --backend cpu --iters 1 --warmup 0 "$d"
+  expect_status 0 "cpu run of $d" ./anerun --backend cpu --iters 1 --warmup 0 "$d"
   n10=$((n10 + 1))
 done
 [ ! -d "$corpus" ] || [ "$n10" -ge 5 ] || fail "only $n10 program(1.0) corpus files ran"
 
 # --bisect needs the ane backend (tests/test_ane.c runs its search).
 if ! ./anerun --help | grep -q "backend cpu|sim|ane.*default: ane"; then
-  run 2 "anerun --bisect off the Mac" ./anerun --bisect "$tmp/m18"
-  has "$tmp/err" "--bisect searches what the ANE compiler refuses; it needs --backend ane" "--bisect"
+  expect_status 2 "anerun --bisect off the Mac" ./anerun --bisect "$tmp/m18"
+  has_line "$tmp/stderr" "--bisect searches what the ANE compiler refuses; it needs --backend ane" "--bisect"
 fi
 
 # The sim model's fit: every chip of the data, its leave-one-out error.
-run 0 "anerun --sim-validate" ./anerun --sim-validate "$srcdir/data/ane_conv_chains.csv"
+expect_status 0 "anerun --sim-validate" ./anerun --sim-validate "$srcdir/data/ane_conv_chains.csv"
 for c in "M5: 11 rows" "M4: 2 rows" "M5 Max: 2 rows" "leave-one-out |error|: mean"; do
-  has "$tmp/out" "$c" "--sim-validate"
+  has_line "$tmp/stdout" "$c" "--sim-validate"
 done
-run 2 "anerun --sim-validate without a file" ./anerun --sim-validate
-run 1 "anerun --sim-validate missing file" ./anerun --sim-validate "$tmp/none.csv"
+expect_status 2 "anerun --sim-validate without a file" ./anerun --sim-validate
+expect_status 1 "anerun --sim-validate missing file" ./anerun --sim-validate "$tmp/none.csv"
 
-[ "$fails" -eq 0 ] || exit 1
-echo "PASS: lint end to end"
+finish test_lint

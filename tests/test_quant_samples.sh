@@ -8,15 +8,8 @@
 # Run from the build directory (make check does).
 set -u
 srcdir=${srcdir:-.}
-ANETC=${ANETC:-./anetc}
-ANERUN=${ANERUN:-./anerun}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/quant-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
 . "$srcdir/tests/testlib.sh"
-
-size_of() { wc -c <"$1" | tr -d ' '; }
+scratch quant-test
 
 # --- every sample compiles and runs ------------------------------------------
 for f in "$srcdir"/samples/quant/*.anet; do
@@ -100,5 +93,4 @@ fi
 "$ANETC" --quant-report=xml "$tmp/exact.anet" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "--quant-report=xml is not a usage error"
 
-[ "$fails" -eq 0 ] || exit 1
-exit 0
+finish test_quant_samples

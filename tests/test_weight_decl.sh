@@ -7,17 +7,8 @@
 # Run from the build directory (make check does).
 set -u
 srcdir=${srcdir:-.}
-ANETC=${ANETC:-./anetc}
-ANERUN=${ANERUN:-./anerun}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/wdecl-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-. "${srcdir:-.}/tests/testlib.sh"
-
-has_line() {   # has_line FILE TEXT: a line of FILE contains TEXT
-  grep -qF -- "$2" "$1" || fail "$1: no line with '$2'"
-}
+. "$srcdir/tests/testlib.sh"
+scratch wdecl-test
 
 # x = [1, 2, 3, 4]: fp32 0x3f800000 0x40000000 0x40400000 0x40800000
 npy_f4 "$tmp/x.npy" "(1, 1, 1, 4)" '\0\0\200\077\0\0\0\100\0\0\100\100\0\0\200\100'
@@ -40,12 +31,7 @@ EOT
 expect_status 0 "compile" "$ANETC" -o "$tmp/m" "$tmp/wd.anet"
 expect_status 0 "cpu run" "$ANERUN" --backend cpu --iters 1 --warmup 0 \
   --input x="$tmp/x.npy" --output-dir "$tmp/y" "$tmp/m"
-if [ -f "$tmp/y/add_0.npy" ]; then
-  got=$(tail -c 4 "$tmp/y/add_0.npy" | od -An -tx2 -v | tr -s ' ' | sed 's/^ //;s/ $//')
-  [ "$got" = "4860 4440" ] || fail "output $got, expected 4860 4440"
-else
-  fail "no output add_0.npy"
-fi
+expect_f2 "$tmp/y/add_0.npy" 4860 4440
 
 # FORMATS.md §3.3: indices uint2 of the weight's shape, the LUT of rank
 # 2 + 2, [groups, 1, 2^bits, vector size]; the int8 weight as iOS16's
@@ -83,7 +69,7 @@ expect_status 0 "blockwise run" "$ANERUN" --backend cpu --iters 1 --warmup 0 "$t
 # 2048 B, fp16[32, 1] = 64 B, each after a 64-byte blob header and
 # aligned to 64: 64 + (64 + 1024) + (64 + 128) + (64 + 2048) + (64 + 64)
 if [ -f "$tmp/q/weights/weight.bin" ]; then
-  got=$(wc -c <"$tmp/q/weights/weight.bin" | tr -d ' ')
+  got=$(size_of "$tmp/q/weights/weight.bin")
   [ "$got" -eq 3584 ] || fail "weight.bin is $got bytes, expected 3584"
 fi
 # The sim reads the stored parts, not the fp16 they rebuild: int4 1024 +
@@ -114,5 +100,4 @@ expect_status 0 "left compile" "$ANETC" -o "$tmp/l" "$tmp/l.anet"
 has_line "$tmp/l/model.mil" 'tensor<fp16, [1, 1, 8, 4]> matmul_0 = matmul(transpose_x = mm_transpose_x_0, transpose_y = mm_transpose_y_0, x = weight_0_w, y = x)'
 expect_status 0 "left run" "$ANERUN" --backend cpu --iters 1 --warmup 0 "$tmp/l"
 
-[ "$fails" -eq 0 ] || exit 1
-echo "test_weight_decl: ok"
+finish test_weight_decl

@@ -27,7 +27,7 @@ for f in "$ANETC" "$ANERUN" "$PEAKRSS" "$MILBENCH"; do
 done
 
 work=$(mktemp -d "${BENCH_DIR:-.}/bench.XXXXXX")
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
+if [ -n "${KEEP:-}" ]; then echo "scratch directory kept: $work"; else trap 'rm -rf "$work"' EXIT; fi
 trap 'exit 130' INT TERM
 
 # Pre-norm transformer blocks, as samples/transformer.anet writes them.

@@ -26,7 +26,7 @@ if [ -z "$py" ]; then
 fi
 
 work=$(mktemp -d "${BENCH_DIR:-.}/tbench.XXXXXX")
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
+if [ -n "${KEEP:-}" ]; then echo "scratch directory kept: $work"; else trap 'rm -rf "$work"' EXIT; fi
 trap 'exit 130' INT TERM
 OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS ANET_THREADS=$THREADS \
     "$py" "$SRCDIR/tests/bench/torch_bench.py" "$ANERUN" "$work" "$THREADS"
