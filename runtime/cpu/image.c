@@ -4,6 +4,7 @@
  * with bilinear or nearest interpolation; pixels outside the image come
  * from the op's padding rule. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -78,11 +79,17 @@ static double unnormalize(const Sampler *sm, double c, int64_t d) {
   return sm->align ? (c + 1) / 2 * (double)(d - 1) : ((c + 1) * (double)d - 1) / 2;
 }
 
+/* v's index in names[0..n), else -1 after an error listing them. */
 static int pick(CpuBuild *b, const char *what, const char *v, const char *const *names, int n) {
   for (int i = 0; i < n; i++)
     if (strcmp(v, names[i]) == 0)
       return i;
-  return cpu_error(b, "unknown %s \"%s\"", what, v);
+  char list[256] = "";
+  size_t o = 0;
+  for (int i = 0; i < n && o < sizeof list; i++)
+    o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
+                          i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+  return cpu_error(b, "unknown %s \"%s\" (%s)", what, v, list);
 }
 
 /* The sampling parameters resample and affine share. */
@@ -104,7 +111,7 @@ static int sampler_params(CpuBuild *b, CpuStep *s, Sampler *sm) {
       (sm->coords = pick(b, "coordinates_mode", cs, coords, 3)) < 0)
     return -1;
   sm->padval = (float)pv;
-  memcpy(&s->f[0], &sm->padval, sizeof(float));
+  s->f[0] = sm->padval;
   s->k[0] = sm->interp;
   s->k[1] = sm->pad;
   s->k[2] = sm->coords;
@@ -134,7 +141,8 @@ static int prep_resample(CpuBuild *b, CpuStep *s) {
       need_image(b, &x) < 0 || sampler_params(b, s, &sm) < 0)
     return -1;
   if (c.dtype != MIL_FP32 && c.dtype != MIL_FP16 && c.dtype != MIL_INT32)
-    return cpu_error(b, "coordinates must be fp32 or int32");
+    return cpu_error(b, "coordinates are %s; fp16, fp32 or int32 expected",
+                     mil_dtype_name(c.dtype));
   if (c.rank != 4 || c.dim[0] != x.dim[0] || c.dim[3] != 2)
     return cpu_error(b, "coordinates must be [B, H2, W2, 2] with x's batch (%lld)",
                      (long long)x.dim[0]);
