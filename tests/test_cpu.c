@@ -8,6 +8,7 @@
  * program built in memory. */
 #include <check.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1081,6 +1082,54 @@ START_TEST(test_vector_math_vs_libm) {
 }
 END_TEST
 
+/* cpu_parallel's pieces, recorded: each unit is covered once, by one of
+ * at most min(threads, n / grain) contiguous pieces of at least grain
+ * units each (their sizes n * i / parts apart, so within one of each
+ * other); with fewer than two pieces' worth, or no pool, fn(0, n) on the
+ * caller. */
+typedef struct PoolLog {
+  int cover[1000];
+  atomic_int calls, small;
+  int64_t grain;
+} PoolLog;
+
+static void pool_piece(void *ctx, int64_t lo, int64_t hi) {
+  PoolLog *l = ctx;
+  for (int64_t i = lo; i < hi; i++)
+    l->cover[i]++;
+  atomic_fetch_add(&l->calls, 1);
+  if (hi - lo < l->grain)
+    atomic_fetch_add(&l->small, 1);
+}
+
+START_TEST(test_thread_pool) {
+  static const int64_t job[][2] = {{0, 1}, {1, 1}, {7, 1}, {10, 3}, {10, 6}, {100, 40},
+                                   {1000, 1}, {5, 0}};
+  ck_assert_ptr_null(cpu_pool_new(1));   /* one thread: no pool, the caller runs it all */
+  for (int nt = 1; nt <= 5; nt += 2) {
+    CpuPool *pool = nt == 1 ? NULL : cpu_pool_new(nt);
+    for (int rep = 0; rep < 20; rep++)   /* the workers wake for every job */
+      for (size_t j = 0; j < sizeof job / sizeof job[0]; j++) {
+        static PoolLog l;
+        int64_t n = job[j][0], grain = job[j][1];
+        memset(l.cover, 0, sizeof l.cover);
+        atomic_init(&l.calls, 0);
+        atomic_init(&l.small, 0);
+        l.grain = grain;
+        cpu_parallel(pool, n, grain, pool_piece, &l);
+        for (int64_t i = 0; i < n; i++)
+          ck_assert_msg(l.cover[i] == 1, "n %lld grain %lld: unit %lld covered %d times",
+                        (long long)n, (long long)grain, (long long)i, l.cover[i]);
+        int64_t parts = grain > 0 ? n / grain : n;
+        parts = parts < 2 ? (n > 0) : parts < nt ? parts : nt;
+        ck_assert_int_eq(atomic_load(&l.calls), parts);
+        ck_assert_int_eq(atomic_load(&l.small), 0);
+      }
+    cpu_pool_free(pool);
+  }
+}
+END_TEST
+
 START_TEST(test_parallel_kernels) {
   /* Tensors large enough that eval() splits the work across its threads
    * (more than 16384 elements per piece): every element must come out as
@@ -2014,6 +2063,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_fp16_rounding);
   tcase_add_test(t, test_round_fp16_matches_reference);
   tcase_add_test(t, test_vector_math_vs_libm);
+  tcase_add_test(t, test_thread_pool);
   tcase_add_test(t, test_parallel_kernels);
   tcase_add_test(t, test_matmul_transpose);
   tcase_add_test(t, test_matmul_batch);
