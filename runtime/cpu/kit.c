@@ -433,8 +433,7 @@ void cpu_gemm(const CpuPlan *p, const CpuGemm *g) {
 
 /* ---- vector math ------------------------------------------------------------------
  * Written with the vector extensions gcc and clang share, since -O2 does
- * not vectorise loops with a
- * select around a division. Branches become
+ * not vectorise loops with a select around a division. Branches become
  * selects on lane masks. The approximations are the textbook
  * constructions; tests/test_cpu.c bounds their relative error against
  * libm by 2^-22, two fp32 ulps (measured: exp 2^-23.6, tanh 2^-22.8,
