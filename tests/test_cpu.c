@@ -1526,6 +1526,19 @@ START_TEST(test_error_without_source) {
 }
 END_TEST
 
+START_TEST(test_binary_float_only) {
+  /* real_div and pow take int32 in the definitions; this backend computes
+   * them in floats only and says so at the statement */
+  static const char *t = PROG("tensor<int32, [3]> i, tensor<int32, [3]> j",
+    "  tensor<fp32, [3]> d = real_div(x = i, y = j);\n"
+    "  tensor<int32, [3]> q = pow(x = i, y = j);\n", "d, q");
+  static const char *const msg[] = {
+    "test.mil:4:3: error: real_div: operand 'x' is int32; fp16 or fp32 expected",
+    "test.mil:5:3: error: pow: operand 'x' is int32; fp16 or fp32 expected"};
+  expect_open_error(t, msg, 2);
+}
+END_TEST
+
 /* The checks of image.c, einsum.c and reorder.c that the op definitions
  * (gen/opdef.c) leave to the backend, each at its statement's line: the
  * modes affine does not take, sizes below 1, unknown mode names (with
@@ -2091,6 +2104,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_shape_mismatch);
   tcase_add_test(t, test_param_errors);
   tcase_add_test(t, test_error_without_source);
+  tcase_add_test(t, test_binary_float_only);
   tcase_add_test(t, test_sampling_errors);
   tcase_add_test(t, test_crop_einsum_errors);
   tcase_add_test(t, test_reorder_errors);
