@@ -1590,7 +1590,8 @@ START_TEST(test_crop_einsum_errors) {
   static const char *t = PROG("tensor<fp32, [1, 2, 4, 4]> x, tensor<fp32, [3, 1, 4, 1, 1]> r, "
                               "tensor<fp32, [3, 1, 3, 1, 1]> r3, tensor<int32, [3, 1, 4, 1, 1]> ri, "
                               "tensor<int32, [2, 3, 4, 5]> ex, tensor<int32, [2, 5, 4, 6]> ey, "
-                              "tensor<fp32, [2, 3, 4, 5]> fx, tensor<fp32, [2, 7, 4, 6]> fy",
+                              "tensor<fp32, [2, 3, 4, 5]> fx, tensor<fp32, [2, 7, 4, 6]> fy, "
+                              "tensor<fp32, [3, 4]> bx",
     CROP("c1", "r3", "", "2")
     CROP("c2", "r", "", "0")
     CROP("c3", "r", "box_coordinate_mode = string(\"CORNERS\"), ", "2")
@@ -1598,8 +1599,9 @@ START_TEST(test_crop_einsum_errors) {
     CROP("c5", "ri", "", "2")
     "  tensor<int32, [2, 3, 4, 6]> e1 = einsum(equation = string(\"nchw,nwhu->nchu\"), values = (ex, ey));\n"
     "  tensor<fp32, [2, ?, 4, 6]> a = relu(x = fy);\n"
-    "  tensor<fp32, [2, 3, 4, 6]> e2 = einsum(equation = string(\"nchw,nwhu->nchu\"), values = (fx, a));\n",
-    "c1, c2, c3, c4, c5, e1, e2");
+    "  tensor<fp32, [2, 3, 4, 6]> e2 = einsum(equation = string(\"nchw,nwhu->nchu\"), values = (fx, a));\n"
+    "  tensor<fp32, [3, 2, 2, 2]> c6 = crop_resize(boxes = bx, target_height = int32(2), target_width = int32(2), x = x);\n",
+    "c1, c2, c3, c4, c5, e1, e2, c6");
   static const char *const msg[] = {
     "test.mil:4:3: error: crop_resize: roi must be [N, 1, 4, 1, 1] or [N, 1, 5, 1, 1]",
     "test.mil:5:3: error: crop_resize: target_height and target_width must be at least 1",
@@ -1610,8 +1612,10 @@ START_TEST(test_crop_einsum_errors) {
     "ALIGN_CORNERS, DEFAULT, OFFSET_CORNERS or UNALIGN_CORNERS)",
     "test.mil:8:3: error: crop_resize: operand 'roi' is int32; fp16 or fp32 expected",
     "test.mil:9:3: error: einsum: operand 'values[0]' is int32; fp16 or fp32 expected",
-    "test.mil:11:3: error: einsum: values[0]'s last dim (5) differs from values[1]'s dim -3 (7)"};
-  expect_open_error(t, msg, 7);
+    "test.mil:11:3: error: einsum: values[0]'s last dim (5) differs from values[1]'s dim -3 (7)",
+    "test.mil:12:3: error: crop_resize: boxes and box_indices (iOS17's form) are not supported by "
+    "the cpu backend; roi expected"};
+  expect_open_error(t, msg, 8);
 }
 END_TEST
 

@@ -237,6 +237,9 @@ static int prep_crop_resize(CpuBuild *b, CpuStep *s) {
   double scale, pv, unit = 1, zero = 0;
   bool norm = false;
   const char *bs, *ms;
+  if (mil_op_arg(b->op, "boxes") && !mil_op_arg(b->op, "roi"))
+    return cpu_error(b, "boxes and box_indices (iOS17's form) are not supported by the cpu "
+                        "backend; roi expected");
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "roi", true, &r) < 0 ||
       need_image(b, &x) < 0 || cpu_need_float(b, &r, "roi") < 0 ||
       cpu_param_int(b, "target_height", &one, &th) < 0 ||
