@@ -70,6 +70,14 @@ static double sample(const float *x, int64_t H, int64_t W, double py, double px,
   return top * (1 - fh) + bot * fh;
 }
 
+/* Output pixel q (of hw) of image n, every channel, from x at (py, px). */
+static void sample_channels(const CpuSlot *xs, float *y, int64_t n, int64_t q, int64_t hw,
+                            double py, double px, const Sampler *sm) {
+  int64_t C = xs->dim[1], H = xs->dim[2], W = xs->dim[3];
+  for (int64_t c = 0; c < C; c++)
+    y[(n * C + c) * hw + q] = (float)sample(xs->data + (n * C + c) * H * W, H, W, py, px, sm);
+}
+
 /* A coordinate of coordinates_mode into pixels along a dim of size d. */
 static double unnormalize(const Sampler *sm, double c, int64_t d) {
   if (sm->coords == COORD_PIXELS)
@@ -154,15 +162,13 @@ static void run_resample(const CpuPlan *p, const CpuStep *s) {
   const CpuSlot *xs = &p->slots[s->in[0]], *cs = &p->slots[s->in[1]];
   const CpuSlot *ys = cpu_out0(p, s);
   Sampler sm = sampler_k(s);
-  int64_t B = xs->dim[0], C = xs->dim[1], H = xs->dim[2], W = xs->dim[3];
+  int64_t B = xs->dim[0], H = xs->dim[2], W = xs->dim[3];
   int64_t hw = ys->dim[2] * ys->dim[3];
   for (int64_t n = 0; n < B; n++)
     for (int64_t q = 0; q < hw; q++) {
       int64_t ci = (n * hw + q) * 2;
       double px = unnormalize(&sm, cpu_get(cs, ci), W), py = unnormalize(&sm, cpu_get(cs, ci + 1), H);
-      for (int64_t c = 0; c < C; c++)
-        ys->data[(n * C + c) * hw + q] =
-            (float)sample(xs->data + (n * C + c) * H * W, H, W, py, px, &sm);
+      sample_channels(xs, ys->data, n, q, hw, py, px, &sm);
     }
 }
 
@@ -205,7 +211,7 @@ static void run_affine(const CpuPlan *p, const CpuStep *s) {
   const CpuSlot *xs = &p->slots[s->in[0]], *ts = &p->slots[s->in[1]];
   const CpuSlot *ys = cpu_out0(p, s);
   Sampler sm = sampler_k(s);
-  int64_t B = xs->dim[0], C = xs->dim[1], H = xs->dim[2], W = xs->dim[3];
+  int64_t B = xs->dim[0], H = xs->dim[2], W = xs->dim[3];
   int64_t Ho = ys->dim[2], Wo = ys->dim[3];
   for (int64_t n = 0; n < B; n++) {
     const float *m = ts->data + (ts->dim[0] == 1 ? 0 : n * 6);
@@ -214,9 +220,7 @@ static void run_affine(const CpuPlan *p, const CpuStep *s) {
         double u = affine_base(sm.align, ow, Wo), v = affine_base(sm.align, oh, Ho);
         double px = unnormalize(&sm, m[0] * u + m[1] * v + m[2], W);
         double py = unnormalize(&sm, m[3] * u + m[4] * v + m[5], H);
-        for (int64_t c = 0; c < C; c++)
-          ys->data[((n * C + c) * Ho + oh) * Wo + ow] =
-              (float)sample(xs->data + (n * C + c) * H * W, H, W, py, px, &sm);
+        sample_channels(xs, ys->data, n, oh * Wo + ow, Ho * Wo, py, px, &sm);
       }
   }
 }
