@@ -8,6 +8,7 @@
  * program built in memory. */
 #include <check.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1081,6 +1082,54 @@ START_TEST(test_vector_math_vs_libm) {
 }
 END_TEST
 
+/* cpu_parallel's pieces, recorded: each unit is covered once, by one of
+ * at most min(threads, n / grain) contiguous pieces of at least grain
+ * units each (their sizes n * i / parts apart, so within one of each
+ * other); with fewer than two pieces' worth, or no pool, fn(0, n) on the
+ * caller. */
+typedef struct PoolLog {
+  int cover[1000];
+  atomic_int calls, small;
+  int64_t grain;
+} PoolLog;
+
+static void pool_piece(void *ctx, int64_t lo, int64_t hi) {
+  PoolLog *l = ctx;
+  for (int64_t i = lo; i < hi; i++)
+    l->cover[i]++;
+  atomic_fetch_add(&l->calls, 1);
+  if (hi - lo < l->grain)
+    atomic_fetch_add(&l->small, 1);
+}
+
+START_TEST(test_thread_pool) {
+  static const int64_t job[][2] = {{0, 1}, {1, 1}, {7, 1}, {10, 3}, {10, 6}, {100, 40},
+                                   {1000, 1}, {5, 0}};
+  ck_assert_ptr_null(cpu_pool_new(1));   /* one thread: no pool, the caller runs it all */
+  for (int nt = 1; nt <= 5; nt += 2) {
+    CpuPool *pool = nt == 1 ? NULL : cpu_pool_new(nt);
+    for (int rep = 0; rep < 20; rep++)   /* the workers wake for every job */
+      for (size_t j = 0; j < sizeof job / sizeof job[0]; j++) {
+        static PoolLog l;
+        int64_t n = job[j][0], grain = job[j][1];
+        memset(l.cover, 0, sizeof l.cover);
+        atomic_init(&l.calls, 0);
+        atomic_init(&l.small, 0);
+        l.grain = grain;
+        cpu_parallel(pool, n, grain, pool_piece, &l);
+        for (int64_t i = 0; i < n; i++)
+          ck_assert_msg(l.cover[i] == 1, "n %lld grain %lld: unit %lld covered %d times",
+                        (long long)n, (long long)grain, (long long)i, l.cover[i]);
+        int64_t parts = grain > 0 ? n / grain : n;
+        parts = parts < 2 ? (n > 0) : parts < nt ? parts : nt;
+        ck_assert_int_eq(atomic_load(&l.calls), parts);
+        ck_assert_int_eq(atomic_load(&l.small), 0);
+      }
+    cpu_pool_free(pool);
+  }
+}
+END_TEST
+
 START_TEST(test_parallel_kernels) {
   /* Tensors large enough that eval() splits the work across its threads
    * (more than 16384 elements per piece): every element must come out as
@@ -1474,6 +1523,118 @@ START_TEST(test_error_without_source) {
                 "%s", err);
   free(err);
   mil_free(p);
+}
+END_TEST
+
+START_TEST(test_binary_float_only) {
+  /* real_div and pow take int32 in the definitions; this backend computes
+   * them in floats only and says so at the statement */
+  static const char *t = PROG("tensor<int32, [3]> i, tensor<int32, [3]> j",
+    "  tensor<fp32, [3]> d = real_div(x = i, y = j);\n"
+    "  tensor<int32, [3]> q = pow(x = i, y = j);\n", "d, q");
+  static const char *const msg[] = {
+    "test.mil:4:3: error: real_div: operand 'x' is int32; fp16 or fp32 expected",
+    "test.mil:5:3: error: pow: operand 'x' is int32; fp16 or fp32 expected"};
+  expect_open_error(t, msg, 2);
+}
+END_TEST
+
+/* The checks of image.c, einsum.c and reorder.c that the op definitions
+ * (gen/opdef.c) leave to the backend, each at its statement's line: the
+ * modes affine does not take, sizes below 1, unknown mode names (with
+ * the names there are), and shapes the definitions cannot see because an
+ * operand is declared with '?' (a = relu(x = ...) below). */
+#define AFFINE(line, tm, h, coords, pad, smode)                                               \
+  "  tensor<fp32, [?, ?, ?, ?]> " line " = affine(align_corners = bool(true), coordinates_mode " \
+  "= string(\"" coords "\"), output_height = int32(" h "), output_width = int32(3), "           \
+  "padding_mode = string(\"" pad "\"), padding_value = fp32(0), sampling_mode = string(\""     \
+  smode "\"), transform_matrix = " tm ", x = x);\n"
+#define RESAMPLE(line, c, smode)                                                              \
+  "  tensor<fp32, [?, ?, ?, ?]> " line " = resample(align_corners = bool(true), coordinates = " \
+  c ", coordinates_mode = string(\"unnormalized\"), padding_mode = string(\"constant\"), "      \
+  "padding_value = fp32(0), sampling_mode = string(\"" smode "\"), x = x);\n"
+
+START_TEST(test_sampling_errors) {
+  static const char *t = PROG("tensor<fp32, [2, 2, 4, 4]> x, tensor<fp32, [2, 6]> t, "
+                              "tensor<fp32, [3, 6]> t3, tensor<bool, [2, 3, 3, 2]> cb, "
+                              "tensor<fp32, [2, 3, 3, 3]> c3, tensor<fp32, [2, 3, 3, 2]> c2",
+    AFFINE("a1", "t", "3", "unnormalized", "constant", "bilinear")
+    AFFINE("a2", "t", "3", "normalized_minus_one_to_one", "border", "bilinear")
+    AFFINE("a3", "t3", "3", "normalized_minus_one_to_one", "constant", "bilinear")
+    AFFINE("a4", "t", "0", "normalized_minus_one_to_one", "constant", "bilinear")
+    AFFINE("a5", "t", "3", "normalized_minus_one_to_one", "wrap", "bilinear")
+    RESAMPLE("r1", "cb", "bilinear")
+    "  tensor<fp32, [?, ?, ?, ?]> c = relu(x = c3);\n"
+    RESAMPLE("r2", "c", "bilinear")
+    RESAMPLE("r3", "c2", "cubic"),
+    "a1, a2, a3, a4, a5, r1, r2, r3");
+  static const char *const msg[] = {
+    "test.mil:4:3: error: affine: coordinates_mode must be \"normalized_minus_one_to_one\"",
+    "test.mil:5:3: error: affine: padding_mode must be \"constant\" with padding_value 0",
+    "test.mil:6:3: error: affine: transform_matrix must be [1, 6] or [B, 6] (B = 2)",
+    "test.mil:7:3: error: affine: output_height and output_width must be at least 1",
+    "test.mil:8:3: error: affine: unknown padding_mode \"wrap\" (constant, border, reflection or "
+    "symmetric)",
+    "test.mil:9:3: error: resample: coordinates are bool; fp16, fp32 or int32 expected",
+    "test.mil:11:3: error: resample: coordinates must be [B, H2, W2, 2] with x's batch (2)",
+    "test.mil:12:3: error: resample: unknown sampling_mode \"cubic\" (bilinear or nearest)"};
+  expect_open_error(t, msg, 8);
+}
+END_TEST
+
+#define CROP(line, r, extra, th)                                                              \
+  "  tensor<fp32, [?, ?, ?, ?, ?]> " line " = crop_resize(" extra "roi = " r ", target_height = " \
+  "int32(" th "), target_width = int32(2), x = x);\n"
+
+START_TEST(test_crop_einsum_errors) {
+  static const char *t = PROG("tensor<fp32, [1, 2, 4, 4]> x, tensor<fp32, [3, 1, 4, 1, 1]> r, "
+                              "tensor<fp32, [3, 1, 3, 1, 1]> r3, tensor<int32, [3, 1, 4, 1, 1]> ri, "
+                              "tensor<int32, [2, 3, 4, 5]> ex, tensor<int32, [2, 5, 4, 6]> ey, "
+                              "tensor<fp32, [2, 3, 4, 5]> fx, tensor<fp32, [2, 7, 4, 6]> fy, "
+                              "tensor<fp32, [3, 4]> bx",
+    CROP("c1", "r3", "", "2")
+    CROP("c2", "r", "", "0")
+    CROP("c3", "r", "box_coordinate_mode = string(\"CORNERS\"), ", "2")
+    CROP("c4", "r", "sampling_mode = string(\"NEAREST\"), ", "2")
+    CROP("c5", "ri", "", "2")
+    "  tensor<int32, [2, 3, 4, 6]> e1 = einsum(equation = string(\"nchw,nwhu->nchu\"), values = (ex, ey));\n"
+    "  tensor<fp32, [2, ?, 4, 6]> a = relu(x = fy);\n"
+    "  tensor<fp32, [2, 3, 4, 6]> e2 = einsum(equation = string(\"nchw,nwhu->nchu\"), values = (fx, a));\n"
+    "  tensor<fp32, [3, 2, 2, 2]> c6 = crop_resize(boxes = bx, target_height = int32(2), target_width = int32(2), x = x);\n",
+    "c1, c2, c3, c4, c5, e1, e2, c6");
+  static const char *const msg[] = {
+    "test.mil:4:3: error: crop_resize: roi must be [N, 1, 4, 1, 1] or [N, 1, 5, 1, 1]",
+    "test.mil:5:3: error: crop_resize: target_height and target_width must be at least 1",
+    "test.mil:6:3: error: crop_resize: unknown box_coordinate_mode \"CORNERS\" "
+    "(CORNERS_HEIGHT_FIRST, CORNERS_WIDTH_FIRST, CENTER_SIZE_HEIGHT_FIRST or "
+    "CENTER_SIZE_WIDTH_FIRST)",
+    "test.mil:7:3: error: crop_resize: unknown sampling_mode \"NEAREST\" (STRICT_ALIGN_CORNERS, "
+    "ALIGN_CORNERS, DEFAULT, OFFSET_CORNERS or UNALIGN_CORNERS)",
+    "test.mil:8:3: error: crop_resize: operand 'roi' is int32; fp16 or fp32 expected",
+    "test.mil:9:3: error: einsum: operand 'values[0]' is int32; fp16 or fp32 expected",
+    "test.mil:11:3: error: einsum: values[0]'s last dim (5) differs from values[1]'s dim -3 (7)",
+    "test.mil:12:3: error: crop_resize: boxes and box_indices (iOS17's form) are not supported by "
+    "the cpu backend; roi expected"};
+  expect_open_error(t, msg, 8);
+}
+END_TEST
+
+START_TEST(test_reorder_errors) {
+  static const char *t = PROG("tensor<fp32, [2, 15]> x, tensor<fp32, [5, 7]> r7, "
+                              "tensor<int32, []> b0, tensor<fp32, [2, 9, 3]> w",
+    "  tensor<fp32, [?]> l1 = reshape_like(begins = (b0), end_masks = (bool(true)), ends = (int32(0)), ref_tensors = (x), x = x);\n"
+    "  tensor<fp32, [?, ?]> a = relu(x = r7);\n"
+    "  tensor<fp32, [?, ?]> l2 = reshape_like(begins = (int32(0)), end_masks = (bool(true)), ends = (int32(0)), ref_tensors = (a), x = x);\n"
+    "  tensor<fp32, [?, ?, ?]> v = relu(x = w);\n"
+    "  tensor<fp32, [?, ?, ?, ?]> s1 = sliding_windows(axis = int32(1), size = int32(10), x = v);\n"
+    "  tensor<fp32, [?, ?, ?, ?]> s2 = sliding_windows(axis = int32(1), size = int32(2), stride = int32(0), x = v);\n",
+    "l1, l2, s1, s2");
+  static const char *const msg[] = {
+    "test.mil:4:3: error: reshape_like: begins[0] must be a constant scalar",
+    "test.mil:6:3: error: reshape_like: the shape the references give has 35 elements; x has 30",
+    "test.mil:8:3: error: sliding_windows: size 10 is larger than dim 1 (9)",
+    "test.mil:9:3: error: sliding_windows: size and stride must be at least 1"};
+  expect_open_error(t, msg, 4);
 }
 END_TEST
 
@@ -1919,6 +2080,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_fp16_rounding);
   tcase_add_test(t, test_round_fp16_matches_reference);
   tcase_add_test(t, test_vector_math_vs_libm);
+  tcase_add_test(t, test_thread_pool);
   tcase_add_test(t, test_parallel_kernels);
   tcase_add_test(t, test_matmul_transpose);
   tcase_add_test(t, test_matmul_batch);
@@ -1946,6 +2108,10 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_shape_mismatch);
   tcase_add_test(t, test_param_errors);
   tcase_add_test(t, test_error_without_source);
+  tcase_add_test(t, test_binary_float_only);
+  tcase_add_test(t, test_sampling_errors);
+  tcase_add_test(t, test_crop_einsum_errors);
+  tcase_add_test(t, test_reorder_errors);
   tcase_add_test(t, test_inmemory_conv);
   tcase_add_test(t, test_conv_w8a8_int8_path);
   suite_add_tcase(s, t);

@@ -980,7 +980,7 @@ static void round_outputs(const CpuPlan *p, const CpuStep *s) {
   for (int k = 0; k < s->nout && !p->fp32 && !s->exact && !s->rounds; k++) {
     const CpuSlot *o = &p->slots[s->out[k]];
     if (o->dtype == MIL_FP16)
-      cpu_parallel(p->pool, o->n, 1 << 14, round_piece, o->data);
+      cpu_parallel(p->pool, o->n, CPU_GRAIN, round_piece, o->data);
   }
 }
 

@@ -63,7 +63,7 @@ struct CpuStep {
   int64_t ntab[2];
   CpuRangeFn *range;        /* when set (and run is cpu_run_range), nunits are */
   int64_t nunits;           /* split across the threads, at least grain each; */
-  int64_t grain;            /* the preparer sets all three */
+  int64_t grain;            /* cpu_range_step sets all three */
   bool rounds;              /* run rounds its fp16 outputs itself, else eval() does */
   float *pre;               /* what the preparer derived from constant operands
                                (conv's Winograd weights), from cpu_step_alloc */
@@ -267,6 +267,13 @@ void cpu_parallel(CpuPool *pool, int64_t n, int64_t grain,
 /* The run of a step with a range function: all of its units, on the
  * plan's threads. */
 void cpu_run_range(const CpuPlan *p, const CpuStep *s);
+/* The least elements a thread's piece holds: below that, waking a thread
+ * costs more than it saves. */
+enum { CPU_GRAIN = 16384 };
+/* Makes s run fn on the plan's threads (run, range, nunits, grain):
+ * units of per_unit elements each, at least CPU_GRAIN elements a piece;
+ * rounds: fn rounds the fp16 outputs it writes (cpu_round_out). */
+void cpu_range_step(CpuStep *s, CpuRangeFn *fn, int64_t units, int64_t per_unit, bool rounds);
 /* Rounds elements [lo, hi) of the step's output k to fp16 where eval()
  * would have: an fp16 output, not --precision fp32, not an exact op. */
 void cpu_round_out(const CpuPlan *p, const CpuStep *s, int k, int64_t lo, int64_t hi);

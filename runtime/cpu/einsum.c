@@ -36,7 +36,9 @@ static bool same(const int *a, int n, const int *want, int nw) {
   return n == nw && memcmp(a, want, (size_t)n * sizeof *a) == 0;
 }
 
-/* k: 0 B, 1 C, 2 H, 3 W (summed), 4 U; 5 x's B, 6 x's H, 7 y's B, 8 y's H. */
+/* k: 0 B, 1 C, 2 H, 3 W (summed), 4 U; 5 x's B, 6 x's H, 7 y's B, 8 y's H.
+ * tab[0], tab[1]: where x's [C, W] and y's [W, U] matrix of each (b, h)
+ * start, b-major. */
 static int prep_einsum(CpuBuild *b, CpuStep *s) {
   static const int x4[] = {0, 1, 2, 3}, y4[] = {0, 3, 2, 4}, o4[] = {0, 1, 2, 4};
   static const int x3[] = {0, 1, 2}, y3[] = {2, 1, 3}, o3[] = {0, 1, 3};
@@ -74,28 +76,34 @@ static int prep_einsum(CpuBuild *b, CpuStep *s) {
   int64_t B = xb > yb ? xb : yb, H = xh > yh ? xh : yh;
   int64_t kv[9] = {B, x.dim[r - 3], H, x.dim[r - 1], y.dim[r - 1], xb, xh, yb, yh};
   memcpy(s->k, kv, sizeof kv);
+  int64_t C = kv[1], W = kv[3], U = kv[4];
+  if (!(s->tab[0] = cpu_step_alloc(b, B * H, sizeof(int64_t))) ||
+      !(s->tab[1] = cpu_step_alloc(b, B * H, sizeof(int64_t))))
+    return -1;
+  for (int64_t bi = 0; bi < B; bi++)
+    for (int64_t h = 0; h < H; h++) {
+      s->tab[0][bi * H + h] = ((xb > 1 ? bi : 0) * C * xh + (xh > 1 ? h : 0)) * W;
+      s->tab[1][bi * H + h] = ((yb > 1 ? bi : 0) * W * yh + (yh > 1 ? h : 0)) * U;
+    }
+  s->ntab[0] = s->ntab[1] = B * H;
+  s->rounds = x.dtype == MIL_FP16;   /* by cpu_gemm, tile by tile */
   int64_t odim[4] = {B, kv[1], H, kv[4]};
   return cpu_one_out(b, x.dtype, r, r == 4 ? odim : odim + 1);
 }
 
+/* For each b, the H products [C, W] x [W, U] of its (b, h) as one batched
+ * GEMM: x's rows are xh * W apart, y's yh * U, the result's H * U. */
 static void run_einsum(const CpuPlan *p, const CpuStep *s) {
-  const float *x = cpu_data(p, s->in[0]), *y = cpu_data(p, s->in[1]);
-  float *o = cpu_data(p, s->out[0]);
   const int64_t *k = s->k;
   int64_t B = k[0], C = k[1], H = k[2], W = k[3], U = k[4];
-  for (int64_t bi = 0; bi < B; bi++)
-    for (int64_t c = 0; c < C; c++)
-      for (int64_t h = 0; h < H; h++) {
-        const float *xr = x + (((k[5] > 1 ? bi : 0) * C + c) * k[6] + (k[6] > 1 ? h : 0)) * W;
-        const float *yb = y + (k[7] > 1 ? bi : 0) * W * k[8] * U + (k[8] > 1 ? h : 0) * U;
-        float *orow = o + ((bi * C + c) * H + h) * U;
-        for (int64_t u = 0; u < U; u++) {
-          double acc = 0;
-          for (int64_t w = 0; w < W; w++)
-            acc += (double)xr[w] * yb[w * k[8] * U + u];
-          orow[u] = (float)acc;
-        }
-      }
+  for (int64_t bi = 0; bi < B; bi++) {
+    CpuGemm g = {.M = C, .N = U, .K = W, .lda = k[6] * W, .ldb = k[8] * U, .ldc = H * U,
+                 .a = cpu_data(p, s->in[0]), .b = cpu_data(p, s->in[1]),
+                 .c = cpu_data(p, s->out[0]) + bi * C * H * U, .batches = H, .cstride = U,
+                 .aoff = s->tab[0] + bi * H, .boff = s->tab[1] + bi * H,
+                 .round = s->rounds && !p->fp32};
+    cpu_gemm(p, &g);
+  }
 }
 
 const CpuOpDef cpu_ops_einsum[] = {

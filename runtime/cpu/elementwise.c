@@ -53,15 +53,6 @@ static int unary_params(CpuBuild *b, CpuStep *s) {
   return 0;
 }
 
-/* Elementwise steps split their elements (or rows) across the threads. */
-static void set_range(CpuStep *s, CpuRangeFn *fn, int64_t units, int64_t per_unit) {
-  s->run = cpu_run_range;
-  s->range = fn;
-  s->rounds = true;
-  s->nunits = units;
-  s->grain = per_unit >= 16384 ? 1 : 16384 / (per_unit ? per_unit : 1);
-}
-
 static CpuRangeFn range_unary;
 
 static int prep_unary(CpuBuild *b, CpuStep *s) {
@@ -86,7 +77,7 @@ static int prep_unary(CpuBuild *b, CpuStep *s) {
       return cpu_error(b, "unknown gelu mode \"%s\" (EXACT, TANH_APPROXIMATION or "
                        "SIGMOID_APPROXIMATION)", mode);
   }
-  set_range(s, range_unary, x.n, 1);
+  cpu_range_step(s, range_unary, x.n, 1, true);
   return unary_params(b, s) < 0 ? -1 : cpu_same_out(b, &x);
 }
 
@@ -180,7 +171,6 @@ static void range_unary(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t 
   }
 }
 
-
 /* ---- elementwise binary (numpy broadcasting) --------------------------------------
  * The broadcast is collapsed at open(): size-1 dims dropped, neighbours
  * merged when both operands walk them contiguously. k[0] = dims,
@@ -261,10 +251,10 @@ static int prep_binary(CpuBuild *b, CpuStep *s) {
   }
   collapse(s, rank, dim, xs, ys);
   int nd = (int)s->k[0];
-  if (nd == 1)
-    set_range(s, range_binary, s->k[1], 1);
+  if (nd == 1)   /* one row: its elements are the units */
+    cpu_range_step(s, range_binary, s->k[1], 1, true);
   else
-    set_range(s, range_binary, cpu_prod(&s->k[1], 0, nd - 1), s->k[nd]);
+    cpu_range_step(s, range_binary, cpu_prod(&s->k[1], 0, nd - 1), s->k[nd], true);
   MilDtype odt = is_compare(s->mode) || logic ? MIL_BOOL : promote(x.dtype, y.dtype);
   return cpu_one_out(b, odt, rank, dim);
 }

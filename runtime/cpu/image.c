@@ -4,6 +4,7 @@
  * with bilinear or nearest interpolation; pixels outside the image come
  * from the op's padding rule. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -69,6 +70,14 @@ static double sample(const float *x, int64_t H, int64_t W, double py, double px,
   return top * (1 - fh) + bot * fh;
 }
 
+/* Output pixel q (of hw) of image n, every channel, from x at (py, px). */
+static void sample_channels(const CpuSlot *xs, float *y, int64_t n, int64_t q, int64_t hw,
+                            double py, double px, const Sampler *sm) {
+  int64_t C = xs->dim[1], H = xs->dim[2], W = xs->dim[3];
+  for (int64_t c = 0; c < C; c++)
+    y[(n * C + c) * hw + q] = (float)sample(xs->data + (n * C + c) * H * W, H, W, py, px, sm);
+}
+
 /* A coordinate of coordinates_mode into pixels along a dim of size d. */
 static double unnormalize(const Sampler *sm, double c, int64_t d) {
   if (sm->coords == COORD_PIXELS)
@@ -78,11 +87,17 @@ static double unnormalize(const Sampler *sm, double c, int64_t d) {
   return sm->align ? (c + 1) / 2 * (double)(d - 1) : ((c + 1) * (double)d - 1) / 2;
 }
 
+/* v's index in names[0..n), else -1 after an error listing them. */
 static int pick(CpuBuild *b, const char *what, const char *v, const char *const *names, int n) {
   for (int i = 0; i < n; i++)
     if (strcmp(v, names[i]) == 0)
       return i;
-  return cpu_error(b, "unknown %s \"%s\"", what, v);
+  char list[256] = "";
+  size_t o = 0;
+  for (int i = 0; i < n && o < sizeof list; i++)
+    o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
+                          i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+  return cpu_error(b, "unknown %s \"%s\" (%s)", what, v, list);
 }
 
 /* The sampling parameters resample and affine share. */
@@ -104,7 +119,7 @@ static int sampler_params(CpuBuild *b, CpuStep *s, Sampler *sm) {
       (sm->coords = pick(b, "coordinates_mode", cs, coords, 3)) < 0)
     return -1;
   sm->padval = (float)pv;
-  memcpy(&s->f[0], &sm->padval, sizeof(float));
+  s->f[0] = sm->padval;
   s->k[0] = sm->interp;
   s->k[1] = sm->pad;
   s->k[2] = sm->coords;
@@ -134,7 +149,8 @@ static int prep_resample(CpuBuild *b, CpuStep *s) {
       need_image(b, &x) < 0 || sampler_params(b, s, &sm) < 0)
     return -1;
   if (c.dtype != MIL_FP32 && c.dtype != MIL_FP16 && c.dtype != MIL_INT32)
-    return cpu_error(b, "coordinates must be fp32 or int32");
+    return cpu_error(b, "coordinates are %s; fp16, fp32 or int32 expected",
+                     mil_dtype_name(c.dtype));
   if (c.rank != 4 || c.dim[0] != x.dim[0] || c.dim[3] != 2)
     return cpu_error(b, "coordinates must be [B, H2, W2, 2] with x's batch (%lld)",
                      (long long)x.dim[0]);
@@ -146,15 +162,13 @@ static void run_resample(const CpuPlan *p, const CpuStep *s) {
   const CpuSlot *xs = &p->slots[s->in[0]], *cs = &p->slots[s->in[1]];
   const CpuSlot *ys = cpu_out0(p, s);
   Sampler sm = sampler_k(s);
-  int64_t B = xs->dim[0], C = xs->dim[1], H = xs->dim[2], W = xs->dim[3];
+  int64_t B = xs->dim[0], H = xs->dim[2], W = xs->dim[3];
   int64_t hw = ys->dim[2] * ys->dim[3];
   for (int64_t n = 0; n < B; n++)
     for (int64_t q = 0; q < hw; q++) {
       int64_t ci = (n * hw + q) * 2;
       double px = unnormalize(&sm, cpu_get(cs, ci), W), py = unnormalize(&sm, cpu_get(cs, ci + 1), H);
-      for (int64_t c = 0; c < C; c++)
-        ys->data[(n * C + c) * hw + q] =
-            (float)sample(xs->data + (n * C + c) * H * W, H, W, py, px, &sm);
+      sample_channels(xs, ys->data, n, q, hw, py, px, &sm);
     }
 }
 
@@ -197,7 +211,7 @@ static void run_affine(const CpuPlan *p, const CpuStep *s) {
   const CpuSlot *xs = &p->slots[s->in[0]], *ts = &p->slots[s->in[1]];
   const CpuSlot *ys = cpu_out0(p, s);
   Sampler sm = sampler_k(s);
-  int64_t B = xs->dim[0], C = xs->dim[1], H = xs->dim[2], W = xs->dim[3];
+  int64_t B = xs->dim[0], H = xs->dim[2], W = xs->dim[3];
   int64_t Ho = ys->dim[2], Wo = ys->dim[3];
   for (int64_t n = 0; n < B; n++) {
     const float *m = ts->data + (ts->dim[0] == 1 ? 0 : n * 6);
@@ -206,9 +220,7 @@ static void run_affine(const CpuPlan *p, const CpuStep *s) {
         double u = affine_base(sm.align, ow, Wo), v = affine_base(sm.align, oh, Ho);
         double px = unnormalize(&sm, m[0] * u + m[1] * v + m[2], W);
         double py = unnormalize(&sm, m[3] * u + m[4] * v + m[5], H);
-        for (int64_t c = 0; c < C; c++)
-          ys->data[((n * C + c) * Ho + oh) * Wo + ow] =
-              (float)sample(xs->data + (n * C + c) * H * W, H, W, py, px, &sm);
+        sample_channels(xs, ys->data, n, oh * Wo + ow, Ho * Wo, py, px, &sm);
       }
   }
 }
@@ -229,6 +241,9 @@ static int prep_crop_resize(CpuBuild *b, CpuStep *s) {
   double scale, pv, unit = 1, zero = 0;
   bool norm = false;
   const char *bs, *ms;
+  if (mil_op_arg(b->op, "boxes") && !mil_op_arg(b->op, "roi"))
+    return cpu_error(b, "boxes and box_indices (iOS17's form) are not supported by the cpu "
+                        "backend; roi expected");
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_operand(b, s, 1, "roi", true, &r) < 0 ||
       need_image(b, &x) < 0 || cpu_need_float(b, &r, "roi") < 0 ||
       cpu_param_int(b, "target_height", &one, &th) < 0 ||

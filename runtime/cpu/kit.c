@@ -343,6 +343,14 @@ void cpu_run_range(const CpuPlan *p, const CpuStep *s) {
   cpu_parallel(p->pool, s->nunits, s->grain, range_piece, &j);
 }
 
+void cpu_range_step(CpuStep *s, CpuRangeFn *fn, int64_t units, int64_t per_unit, bool rounds) {
+  s->run = cpu_run_range;
+  s->range = fn;
+  s->rounds = rounds;
+  s->nunits = units;
+  s->grain = per_unit >= CPU_GRAIN ? 1 : CPU_GRAIN / (per_unit > 0 ? per_unit : 1);
+}
+
 void cpu_round_out(const CpuPlan *p, const CpuStep *s, int k, int64_t lo, int64_t hi) {
   const CpuSlot *o = &p->slots[s->out[k]];
   if (o->dtype == MIL_FP16 && !p->fp32 && !s->exact && hi > lo)
@@ -425,8 +433,7 @@ void cpu_gemm(const CpuPlan *p, const CpuGemm *g) {
 
 /* ---- vector math ------------------------------------------------------------------
  * Written with the vector extensions gcc and clang share, since -O2 does
- * not vectorise loops with a
- * select around a division. Branches become
+ * not vectorise loops with a select around a division. Branches become
  * selects on lane masks. The approximations are the textbook
  * constructions; tests/test_cpu.c bounds their relative error against
  * libm by 2^-22, two fp32 ulps (measured: exp 2^-23.6, tanh 2^-22.8,

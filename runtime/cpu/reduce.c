@@ -9,17 +9,8 @@
 
 /* ---- softmax, layer_norm, reductions ------------------------------------------------ */
 
-/* Reductions and layer_norm split their outer positions (tab[0]) across
- * the threads; a reduction's outputs are those positions, in order, so it
- * rounds its own. */
-static void outer_units(CpuStep *s, CpuRangeFn *fn, bool rounds) {
-  s->run = cpu_run_range;
-  s->range = fn;
-  s->rounds = rounds;
-  s->nunits = s->ntab[0];
-  s->grain = 16384 / (s->ntab[1] + 1) + 1;
-}
-
+/* Softmax, layer_norm and the reductions split their outer positions
+ * across the threads. */
 static CpuRangeFn range_softmax, range_layer_norm, range_reduce;
 
 static int prep_softmax(CpuBuild *b, CpuStep *s) {
@@ -32,10 +23,7 @@ static int prep_softmax(CpuBuild *b, CpuStep *s) {
   s->k[0] = cpu_prod(x.dim, 0, ax);
   s->k[1] = x.dim[ax];
   s->k[2] = cpu_prod(x.dim, ax + 1, x.rank);
-  s->range = range_softmax;
-  s->rounds = true;
-  s->nunits = s->k[0];
-  s->grain = 16384 / (s->k[1] * s->k[2] + 1) + 1;
+  cpu_range_step(s, range_softmax, s->k[0], s->k[1] * s->k[2], true);
   return cpu_same_out(b, &x);
 }
 
@@ -106,7 +94,7 @@ static int prep_layer_norm(CpuBuild *b, CpuStep *s) {
   s->f[0] = (float)eps;
   if (cpu_split_offsets(b, s, &x, ax, nax) < 0)
     return -1;
-  outer_units(s, range_layer_norm, false);
+  cpu_range_step(s, range_layer_norm, s->ntab[0], s->ntab[1], false);
   return cpu_same_out(b, &x);
 }
 
@@ -174,7 +162,8 @@ static int prep_reduce(CpuBuild *b, CpuStep *s) {
   MilDtype odt = is_arg(s->mode) ? MIL_INT32 : x.dtype;
   if (cpu_split_offsets(b, s, &x, ax, nax) < 0)
     return -1;
-  outer_units(s, range_reduce, true);
+  /* a reduction's outputs are its outer positions, in order: it rounds its own */
+  cpu_range_step(s, range_reduce, s->ntab[0], s->ntab[1], true);
   return cpu_one_out(b, odt, rank, dim);
 }
 

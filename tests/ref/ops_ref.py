@@ -855,6 +855,22 @@ case("einsum_rank4", [("x", e4x), ("y", e4y)], 'z = einsum(equation = string("nc
 e3x, e3y = f32(3, 1, 5), f32(5, 4, 2)
 case("einsum_rank3_renamed", [("x", e3x), ("y", e3y)], 'z = einsum(equation = string("abc,cbd->abd"), values = (x, y));',
      [("z", np.einsum("abc,cbd->abd", np.broadcast_to(e3x, (3, 4, 5)), e3y).astype(np.float32))], tol=1e-4)
+# einsum runs as cpu_gemm's batched products: fp16 (rounded once, after the
+# sum), B broadcast from x and H from y; then C and U past a GEMM tile (512
+# rows, 256 columns). Their own generator, so the cases after keep their values.
+erng = np.random.default_rng(29)
+e16x = erng.uniform(-3, 3, (1, 3, 4, 5)).astype(np.float16)
+e16y = erng.uniform(-3, 3, (2, 5, 1, 6)).astype(np.float16)
+case("einsum_fp16_broadcast_both", [("x", e16x), ("y", e16y)],
+     'z = einsum(equation = string("nchw,nwhu->nchu"), values = (x, y));',
+     [("z", np.einsum("nchw,nwhu->nchu", np.broadcast_to(e16x.astype(np.float64), (2, 3, 4, 5)),
+                      np.broadcast_to(e16y.astype(np.float64), (2, 5, 4, 6))).astype(np.float16))], tol=2e-3)
+ebx = erng.uniform(-3, 3, (1, 520, 2, 8)).astype(np.float32)
+eby = erng.uniform(-3, 3, (2, 8, 2, 260)).astype(np.float32)
+case("einsum_past_tiles", [("x", ebx), ("y", eby)],
+     'z = einsum(equation = string("nchw,nwhu->nchu"), values = (x, y));',
+     [("z", np.einsum("nchw,nwhu->nchu", np.broadcast_to(ebx.astype(np.float64), (2, 520, 2, 8)),
+                      eby.astype(np.float64)).astype(np.float32))], tol=1e-5)
 
 sw = f32(2, 9, 3)
 for size, stride in ((4, 1), (3, 2), (9, 5)):
