@@ -1,7 +1,8 @@
-/* conv3d.c - the cpu backend's 3-d windows: conv, conv_transpose and the
- * pools over rank-5 [N, C, D, H, W] tensors. conv.c and pool.c hand their
- * rank-5 cases here; the kernels loop over the window directly (a
- * reference path: 3-d convs are rare in Core ML programs).
+/* conv3d.c - the cpu backend's 3-d windows: conv and the pools over rank-5
+ * [N, C, D, H, W] tensors, conv_transpose at every rank (the 1-d and 2-d
+ * ones as a 3-d window with unit leading dims). conv.c and pool.c hand
+ * those cases here; the kernels loop over the window directly (a reference
+ * path: 3-d convs and conv_transpose are rare in Core ML programs).
  * k: 0 N, 1 C in, 2..4 D H W, 5 C out, 6..8 kernel, 9..11 strides,
  * 12..14 dilations, 15..17 pad before, 18..20 output D H W, 21 groups,
  * 22..24 padded D H W (pools), 25 exclude padding from the average.
@@ -11,33 +12,11 @@
 
 #include "cpu.h"
 
-static void put3(int64_t *k, int at, const int64_t *v) {
+/* Dims v[0..nsp) of an op with nsp (1..3) spatial dims as the last nsp of
+ * the 3-d window's k[at..at+3), fill before them (the unit leading dims). */
+static void put3(int64_t *k, int at, const int64_t *v, int nsp, int64_t fill) {
   for (int i = 0; i < 3; i++)
-    k[at + i] = v[i];
-}
-
-/* The window parameters conv and conv_transpose share; -1 after reporting. */
-static int window3(CpuBuild *b, int64_t *st, int64_t *dil, int64_t *custom, const char **pt,
-                   int64_t *groups) {
-  int64_t ones[3] = {1, 1, 1}, zeros[6] = {0}, one = 1;
-  if (cpu_ints_exact(b, "strides", st, 3, ones) < 0 ||
-      cpu_ints_exact(b, "dilations", dil, 3, ones) < 0 ||
-      cpu_ints_exact(b, "pad", custom, 6, zeros) < 0 ||
-      cpu_param_str(b, "pad_type", "valid", pt) < 0 || cpu_param_int(b, "groups", &one, groups) < 0)
-    return -1;
-  for (int i = 0; i < 3; i++)
-    if (st[i] < 1 || dil[i] < 1)
-      return cpu_error(b, "strides and dilations must be at least 1");
-  return 0;
-}
-
-static int bias3(CpuBuild *b, const CpuStep *s, int64_t n) {
-  if (s->in[2] < 0)
-    return 0;
-  CpuSlot bs = cpu_slot(b, s->in[2]);
-  if (cpu_need_float(b, &bs, "bias") < 0)
-    return -1;
-  return bs.rank == 1 && bs.n == n ? 0 : cpu_error(b, "bias must have shape [%lld]", (long long)n);
+    k[at + i] = i < 3 - nsp ? fill : v[i - (3 - nsp)];
 }
 
 static void conv3d_core(const CpuPlan *p, const CpuStep *s, const float *w) {
@@ -92,24 +71,18 @@ static void run_conv_quantized(const CpuPlan *p, const CpuStep *s) {
  * into odim. -1 after reporting. */
 static int conv_setup(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int64_t *wd, int nsp,
                       int64_t *odim) {
-  int64_t st[3], dil[3], custom[6], groups, in[3], keff[3], pad[6], out[3], kk[3];
-  int64_t ones[3] = {1, 1, 1}, zeros[6] = {0}, one = 1;
+  int64_t st[3], dil[3], custom[6], groups, in[3], keff[3], pad[6], lo[3], out[3];
   const char *pt;
-  if (cpu_ints_exact(b, "strides", st, nsp, ones) < 0 ||
-      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
-      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
-      cpu_param_str(b, "pad_type", "valid", &pt) < 0 || cpu_param_int(b, "groups", &one, &groups) < 0)
+  if (cpu_conv_window(b, nsp, st, dil, custom, &pt, &groups) < 0)
     return -1;
   int64_t cin = x->dim[1], cout = wd[0];
   if (groups < 1 || cin % groups || cout % groups || wd[1] != cin / groups)
     return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
                      "groups", (long long)wd[0], (long long)wd[1], (long long)cin,
                      (long long)groups);
-  if (bias3(b, s, cout) < 0)
+  if (cpu_conv_bias(b, s, cout) < 0)
     return -1;
   for (int i = 0; i < nsp; i++) {
-    if (st[i] < 1 || dil[i] < 1)
-      return cpu_error(b, "strides and dilations must be at least 1");
     in[i] = x->dim[2 + i];
     if (wd[2 + i] < 1)
       return cpu_error(b, "weight has an empty kernel dimension");
@@ -123,22 +96,17 @@ static int conv_setup(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int64_t *
       return cpu_error(b, "the kernel is larger than the padded input along dim %d", 2 + i);
     out[i] = span / st[i] + 1;
     odim[2 + i] = out[i];
-  }
-  /* spatial dim i of the op is dim 3 - nsp + i of the 3-d window */
-  int lead = 3 - nsp;
-  for (int i = 0; i < 3; i++) {
-    int j = i - lead;
-    s->k[2 + i] = j >= 0 ? in[j] : 1;
-    kk[i] = j >= 0 ? wd[2 + j] : 1;
-    s->k[9 + i] = j >= 0 ? st[j] : 1;
-    s->k[12 + i] = j >= 0 ? dil[j] : 1;
-    s->k[15 + i] = j >= 0 ? pad[2 * j] : 0;
-    s->k[18 + i] = j >= 0 ? out[j] : 1;
+    lo[i] = pad[2 * i];
   }
   s->k[0] = x->dim[0];
   s->k[1] = cin;
+  put3(s->k, 2, in, nsp, 1);
   s->k[5] = cout;
-  put3(s->k, 6, kk);
+  put3(s->k, 6, &wd[2], nsp, 1);
+  put3(s->k, 9, st, nsp, 1);
+  put3(s->k, 12, dil, nsp, 1);
+  put3(s->k, 15, lo, nsp, 0);
+  put3(s->k, 18, out, nsp, 1);
   s->k[21] = groups;
   odim[0] = x->dim[0];
   odim[1] = cout;
@@ -246,14 +214,19 @@ static void run_conv_transpose3d(const CpuPlan *p, const CpuStep *s) {
   }
 }
 
-/* conv_transpose over rank 5 (weight [C in, C out / groups, kd, kh, kw]);
- * pad_type as conv.c's 2-d case: valid, same (output in * stride), custom. */
-int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
-  int64_t st[3], dil[3], custom[6], groups, out[3];
+/* conv_transpose over rank 3 to 5 (weight [C in, C out / groups, k...]),
+ * as the 3-d window with unit leading dims. Each input pixel adds weight *
+ * x into the output window it spreads to (stride apart, dilated taps), then
+ * pads are cut: out = (in - 1) * stride + dilation * (k - 1) + 1 -
+ * pad_before - pad_after; pad_type valid, same (output in * stride) or
+ * custom. */
+int cpu_conv_transpose(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
+  int64_t st[3], dil[3], custom[6], groups, lo[3], out[3];
   const char *pt;
-  if (w->rank != 5)
-    return cpu_error(b, "weight has rank %d; x has rank 5", w->rank);
-  if (window3(b, st, dil, custom, &pt, &groups) < 0)
+  if (x->rank < 3 || x->rank > 5 || w->rank != x->rank)
+    return cpu_error(b, "x and weight must both have rank 3, 4 or 5 (1-d, 2-d or 3-d)");
+  int nsp = x->rank - 2;
+  if (cpu_conv_window(b, nsp, st, dil, custom, &pt, &groups) < 0)
     return -1;
   int64_t cin = x->dim[1];
   if (groups < 1 || cin % groups || w->dim[0] != cin)
@@ -261,30 +234,32 @@ int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlo
                      "groups", (long long)w->dim[0], (long long)w->dim[1], (long long)cin,
                      (long long)groups);
   int64_t cout = w->dim[1] * groups;
-  if (bias3(b, s, cout) < 0)
+  if (cpu_conv_bias(b, s, cout) < 0)
     return -1;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < nsp; i++) {
     int64_t in = x->dim[2 + i], keff = dil[i] * (w->dim[2 + i] - 1) + 1, full = (in - 1) * st[i] + keff;
-    int64_t lo, hi;
-    if (cpu_convt_pads(b, pt, in * st[i], full, &custom[2 * i], &lo, &hi) < 0)
+    int64_t hi;
+    if (cpu_convt_pads(b, pt, in * st[i], full, &custom[2 * i], &lo[i], &hi) < 0)
       return -1;
-    out[i] = full - lo - hi;
-    if (lo < 0 || hi < 0 || out[i] < 1 || w->dim[2 + i] < 1)
+    out[i] = full - lo[i] - hi;
+    if (lo[i] < 0 || hi < 0 || out[i] < 1 || w->dim[2 + i] < 1)
       return cpu_error(b, "the padding leaves no output along dim %d", 2 + i);
-    s->k[15 + i] = lo;
   }
   s->k[0] = x->dim[0];
   s->k[1] = cin;
-  put3(s->k, 2, &x->dim[2]);
+  put3(s->k, 2, &x->dim[2], nsp, 1);
   s->k[5] = cout;
-  put3(s->k, 6, &w->dim[2]);
-  put3(s->k, 9, st);
-  put3(s->k, 12, dil);
-  put3(s->k, 18, out);
+  put3(s->k, 6, &w->dim[2], nsp, 1);
+  put3(s->k, 9, st, nsp, 1);
+  put3(s->k, 12, dil, nsp, 1);
+  put3(s->k, 15, lo, nsp, 0);
+  put3(s->k, 18, out, nsp, 1);
   s->k[21] = groups;
   s->run = run_conv_transpose3d;
-  int64_t odim[5] = {x->dim[0], cout, out[0], out[1], out[2]};
-  return cpu_one_out(b, x->dtype, 5, odim);
+  int64_t odim[5] = {x->dim[0], cout};
+  for (int i = 0; i < nsp; i++)
+    odim[2 + i] = out[i];
+  return cpu_one_out(b, x->dtype, x->rank, odim);
 }
 
 static void run_pool3d(const CpuPlan *p, const CpuStep *s) {
@@ -342,10 +317,10 @@ int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x) {
   }
   s->k[0] = x->dim[0];
   s->k[1] = x->dim[1];
-  put3(s->k, 2, in);
-  put3(s->k, 6, ks);
-  put3(s->k, 9, st);
-  put3(s->k, 18, out);
+  put3(s->k, 2, in, 3, 1);
+  put3(s->k, 6, ks, 3, 1);
+  put3(s->k, 9, st, 3, 1);
+  put3(s->k, 18, out, 3, 1);
   s->k[25] = excl;
   s->run = run_pool3d;
   int64_t odim[5] = {x->dim[0], x->dim[1], out[0], out[1], out[2]};

@@ -334,6 +334,14 @@ float cpu_vsum(const float *x, int64_t n);
  * k as cpu_run_strided reads it, the view's dims; its rank, or -1. */
 int cpu_slice_view(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t *dim);
 
+/* conv.c: the window parameters of conv, conv_transpose and conv_quantized
+ * over nsp (1..3) spatial dims, strides and dilations checked; the bias
+ * (s->in[2]), when there is one: fp16 or fp32 of shape [n]. -1 after
+ * reporting. */
+int cpu_conv_window(CpuBuild *b, int nsp, int64_t *st, int64_t *dil, int64_t *custom,
+                    const char **pad_type, int64_t *groups);
+int cpu_conv_bias(CpuBuild *b, const CpuStep *s, int64_t n);
+
 /* conv.c: the pads (before, after per spatial dim) of a pad_type for
  * inputs in[], effective kernels keff[] and strides st[]. */
 int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
@@ -372,14 +380,17 @@ bool cpu_igemm_available(void);
  * its tiles while in cache; a dequantize read only by int8 convs (which
  * read its input) no longer runs. Both leave a step that does nothing. */
 void cpu_igemm_fuse(CpuPlan *p);
+void cpu_igemm_run(const CpuPlan *p, const CpuStep *s);
 
 /* quant.c: y = clip(round_half_even(x / d) + z, lo, hi) (NaN: 0). */
 void cpu_quant_row(int32_t *y, const float *x, int64_t n, float d, float z, float lo, float hi);
-void cpu_igemm_run(const CpuPlan *p, const CpuStep *s);
 
-/* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound
- * to s->in[0..2]) and the pools (x bound); each sets s->run. */
+/* conv3d.c: the rank-5 cases of conv and the pools, conv_transpose at
+ * every rank (x, weight, bias bound to s->in[0..2]; the pools x only);
+ * each sets s->run. */
 int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+int cpu_conv_transpose(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x);
 
 /* winograd.c: 2-d convs of 3x3 kernels, stride and dilation 1, one group,
  * by Winograd's F(m x m, 3x3), m = 2 or 4; k as conv.c's. fits: such a
@@ -393,7 +404,5 @@ int cpu_wino_prep(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
 void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C, int m);
 void cpu_wino_run(const CpuPlan *p, const CpuStep *s, const float *x, const float *u,
                   const float *bias, float *y);
-int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
-int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x);
 
 #endif

@@ -574,20 +574,26 @@ for at in (3, -2):
 
 # ---- cases: conv_transpose, attention, per-channel activations ------------------------
 
-def conv_t_ref(x, w, st, pads, groups=1, bias=None):
-    n, ci, H, W = x.shape
-    cog, kh, kw = w.shape[1], w.shape[2], w.shape[3]
-    full = np.zeros((n, cog * groups, (H - 1) * st[0] + kh, (W - 1) * st[1] + kw))
+def conv_t_ref(x, w, st, pads, groups=1, bias=None, dil=None):
+    """conv_transpose by its definition, over any number of spatial dims: input
+    pixel p adds x[p] * w[tap] at p * stride + tap * dilation of the full
+    output, then pads (before, after per dim) are cut from it."""
+    nsp = x.ndim - 2
+    ci, cog, k = x.shape[1], w.shape[1], w.shape[2:]
+    dil = dil or (1,) * nsp
+    full = np.zeros(x.shape[:1] + (cog * groups,) +
+                    tuple((x.shape[2 + i] - 1) * st[i] + dil[i] * (k[i] - 1) + 1 for i in range(nsp)))
     for c_ in range(ci):
         g = c_ // (ci // groups)
-        for h in range(H):
-            for v in range(W):
-                full[:, g * cog:(g + 1) * cog, h * st[0]:h * st[0] + kh, v * st[1]:v * st[1] + kw] += \
-                    x[:, c_, h, v][:, None, None, None] * w[c_][None]
-    t, bt, l, r_ = pads
-    out = full[:, :, t:full.shape[2] - bt, l:full.shape[3] - r_]
+        for p in np.ndindex(*x.shape[2:]):
+            for t in np.ndindex(*k):
+                o = tuple(p[i] * st[i] + t[i] * dil[i] for i in range(nsp))
+                full[(slice(None), slice(g * cog, (g + 1) * cog)) + o] += \
+                    x[(slice(None), c_) + p][:, None] * w[(c_, slice(None)) + t][None]
+    sl = tuple(slice(pads[2 * i], full.shape[2 + i] - pads[2 * i + 1]) for i in range(nsp))
+    out = full[(slice(None), slice(None)) + sl]
     if bias is not None:
-        out = out + bias[None, :, None, None]
+        out = out + bias.reshape((1, -1) + (1,) * nsp)
     return out.astype(np.float32)
 
 
@@ -595,6 +601,11 @@ tx, tw, tb = f32(1, 4, 3, 3), f32(4, 3, 2, 3), f32(6)
 case("conv_transpose", [("x", tx), ("w", tw), ("b", tb)],
      'y = conv_transpose(bias = b, groups = int32(2), pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
      % (ints([1, 0, 0, 2]), ints([2, 2])), [("y", conv_t_ref(tx, tw, (2, 2), (1, 0, 0, 2), 2, tb))])
+# 1-d, dilation 2 and stride 3: full = (5 - 1) * 3 + 2 * (3 - 1) + 1 = 17, cut 2 before, 1 after
+t1x, t1w = f32(2, 2, 5), f32(2, 3, 3)
+case("conv_transpose_1d_dilated", [("x", t1x), ("w", t1w)],
+     'y = conv_transpose(dilations = %s, pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
+     % (ints([2]), ints([2, 1]), ints([3])), [("y", conv_t_ref(t1x, t1w, (3,), (2, 1), dil=(2,)))])
 qq, kq, vq = f32(2, 3, 4, lo=-1, hi=1), f32(2, 5, 4, lo=-1, hi=1), f32(2, 5, 6)
 mq = rng.integers(0, 2, (3, 5)).astype(np.bool_)
 mq[:, 0] = True
@@ -1145,30 +1156,11 @@ for name, pt, st, dil, custom in [("valid", "valid", (1, 2, 1), (1, 1, 2), None)
          [("y", conv3d_ref(c3x, c3w, st, dil, pads, 2, c3b))], tol=1e-4)
 
 
-def conv_t3d_ref(x, w, st, pads, groups=1, bias=None):
-    n, ci = x.shape[:2]
-    cog, k = w.shape[1], w.shape[2:]
-    D, H, W = x.shape[2:]
-    full = np.zeros((n, cog * groups) + tuple((x.shape[2 + i] - 1) * st[i] + k[i] for i in range(3)))
-    for c_ in range(ci):
-        g = c_ // (ci // groups)
-        for d in range(D):
-            for h in range(H):
-                for v in range(W):
-                    full[:, g * cog:(g + 1) * cog, d * st[0]:d * st[0] + k[0], h * st[1]:h * st[1] + k[1],
-                         v * st[2]:v * st[2] + k[2]] += x[:, c_, d, h, v][:, None, None, None, None] * w[c_][None]
-    sl = tuple(slice(pads[2 * i], full.shape[2 + i] - pads[2 * i + 1]) for i in range(3))
-    out = full[(slice(None), slice(None)) + sl]
-    if bias is not None:
-        out = out + bias[None, :, None, None, None]
-    return out.astype(np.float32)
-
-
 t3x, t3w, t3b = f32(1, 4, 3, 2, 3), f32(4, 3, 2, 3, 2, lo=-1, hi=1), f32(6)
 case("conv_transpose3d_custom", [("x", t3x), ("w", t3w), ("b", t3b)],
      'y = conv_transpose(bias = b, groups = int32(2), pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
      % (ints([1, 0, 0, 2, 1, 1]), ints([2, 1, 2])),
-     [("y", conv_t3d_ref(t3x, t3w, (2, 1, 2), (1, 0, 0, 2, 1, 1), 2, t3b))], tol=1e-4)
+     [("y", conv_t_ref(t3x, t3w, (2, 1, 2), (1, 0, 0, 2, 1, 1), 2, t3b))], tol=1e-4)
 # same: the output is in * stride, the extra (full - in * stride) split evenly, the odd one after
 t3full = [(t3x.shape[2 + i] - 1) * (2, 2, 1)[i] + t3w.shape[2 + i] for i in range(3)]
 t3pads = []
@@ -1177,10 +1169,10 @@ for i in range(3):
     t3pads += [tot // 2, tot - tot // 2]
 case("conv_transpose3d_same", [("x", t3x), ("w", t3w)],
      'y = conv_transpose(groups = int32(2), pad_type = string("same"), strides = %s, weight = w, x = x);' % ints([2, 2, 1]),
-     [("y", conv_t3d_ref(t3x, t3w, (2, 2, 1), t3pads, 2))], tol=1e-4)
+     [("y", conv_t_ref(t3x, t3w, (2, 2, 1), t3pads, 2))], tol=1e-4)
 case("conv_transpose3d_valid", [("x", t3x), ("w", t3w)],
      'y = conv_transpose(groups = int32(2), pad_type = string("valid"), weight = w, x = x);',
-     [("y", conv_t3d_ref(t3x, t3w, (1, 1, 1), [0] * 6, 2))], tol=1e-4)
+     [("y", conv_t_ref(t3x, t3w, (1, 1, 1), [0] * 6, 2))], tol=1e-4)
 
 
 def pool3d_ref(x, k, st, pads, fn, ceil=False, count_pad=True):
