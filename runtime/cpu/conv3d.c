@@ -1,20 +1,16 @@
-/* conv3d.c - the cpu backend's 3-d windows: conv and the pools over rank-5
- * [N, C, D, H, W] tensors, conv_transpose at every rank (the 1-d and 2-d
- * ones as a 3-d window with unit leading dims). conv.c and pool.c hand
- * those cases here; the kernels loop over the window directly (a reference
- * path: 3-d convs and conv_transpose are rare in Core ML programs).
+/* conv3d.c - the cpu backend's 3-d windows: conv over rank-5 [N, C, D, H,
+ * W] tensors, conv_transpose and conv_quantized at every rank (the 1-d and
+ * 2-d ones as a 3-d window with unit leading dims; conv_quantized's weight
+ * dequantized once). conv.c hands those cases here; the kernels loop over
+ * the window directly (a reference path: these are rare in Core ML
+ * programs). pool.c's pools take the same k.
  * k: 0 N, 1 C in, 2..4 D H W, 5 C out, 6..8 kernel, 9..11 strides,
- * 12..14 dilations, 15..17 pad before, 18..20 output D H W, 21 groups,
- * 22..24 padded D H W (pools), 25 exclude padding from the average.
- * conv_quantized runs here too, at any rank, its weight dequantized once. */
-#include <math.h>
+ * 12..14 dilations, 15..17 pad before, 18..20 output D H W, 21 groups. */
 #include <string.h>
 
 #include "cpu.h"
 
-/* Dims v[0..nsp) of an op with nsp (1..3) spatial dims as the last nsp of
- * the 3-d window's k[at..at+3), fill before them (the unit leading dims). */
-static void put3(int64_t *k, int at, const int64_t *v, int nsp, int64_t fill) {
+void cpu_put3(int64_t *k, int at, const int64_t *v, int nsp, int64_t fill) {
   for (int i = 0; i < 3; i++)
     k[at + i] = i < 3 - nsp ? fill : v[i - (3 - nsp)];
 }
@@ -100,13 +96,13 @@ static int conv_setup(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int64_t *
   }
   s->k[0] = x->dim[0];
   s->k[1] = cin;
-  put3(s->k, 2, in, nsp, 1);
+  cpu_put3(s->k, 2, in, nsp, 1);
   s->k[5] = cout;
-  put3(s->k, 6, &wd[2], nsp, 1);
-  put3(s->k, 9, st, nsp, 1);
-  put3(s->k, 12, dil, nsp, 1);
-  put3(s->k, 15, lo, nsp, 0);
-  put3(s->k, 18, out, nsp, 1);
+  cpu_put3(s->k, 6, &wd[2], nsp, 1);
+  cpu_put3(s->k, 9, st, nsp, 1);
+  cpu_put3(s->k, 12, dil, nsp, 1);
+  cpu_put3(s->k, 15, lo, nsp, 0);
+  cpu_put3(s->k, 18, out, nsp, 1);
   s->k[21] = groups;
   odim[0] = x->dim[0];
   odim[1] = cout;
@@ -247,84 +243,19 @@ int cpu_conv_transpose(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot 
   }
   s->k[0] = x->dim[0];
   s->k[1] = cin;
-  put3(s->k, 2, &x->dim[2], nsp, 1);
+  cpu_put3(s->k, 2, &x->dim[2], nsp, 1);
   s->k[5] = cout;
-  put3(s->k, 6, &w->dim[2], nsp, 1);
-  put3(s->k, 9, st, nsp, 1);
-  put3(s->k, 12, dil, nsp, 1);
-  put3(s->k, 15, lo, nsp, 0);
-  put3(s->k, 18, out, nsp, 1);
+  cpu_put3(s->k, 6, &w->dim[2], nsp, 1);
+  cpu_put3(s->k, 9, st, nsp, 1);
+  cpu_put3(s->k, 12, dil, nsp, 1);
+  cpu_put3(s->k, 15, lo, nsp, 0);
+  cpu_put3(s->k, 18, out, nsp, 1);
   s->k[21] = groups;
   s->run = run_conv_transpose3d;
   int64_t odim[5] = {x->dim[0], cout};
   for (int i = 0; i < nsp; i++)
     odim[2 + i] = out[i];
   return cpu_one_out(b, x->dtype, x->rank, odim);
-}
-
-static void run_pool3d(const CpuPlan *p, const CpuStep *s) {
-  const float *x = cpu_data(p, s->in[0]);
-  float *y = cpu_data(p, s->out[0]);
-  const int64_t *k = s->k;
-  int64_t D = k[2], H = k[3], W = k[4], Od = k[18], Oh = k[19], Ow = k[20];
-  for (int64_t c = 0; c < k[0] * k[1]; c++)
-    for (int64_t od = 0; od < Od; od++)
-      for (int64_t oh = 0; oh < Oh; oh++)
-        for (int64_t ow = 0; ow < Ow; ow++) {
-          int64_t o[3] = {od * k[9] - k[15], oh * k[10] - k[16], ow * k[11] - k[17]};
-          double acc = s->mode == CPU_POOL_MAX ? -INFINITY : 0;
-          int64_t cnt = 0, padded = 0;
-          for (int64_t a = 0; a < k[6]; a++)
-            for (int64_t bb = 0; bb < k[7]; bb++)
-              for (int64_t e = 0; e < k[8]; e++) {
-                int64_t d = o[0] + a, h = o[1] + bb, w = o[2] + e;
-                /* the divisor never counts positions past the padded input */
-                if (d + k[15] < k[22] && h + k[16] < k[23] && w + k[17] < k[24])
-                  padded++;
-                if (d < 0 || d >= D || h < 0 || h >= H || w < 0 || w >= W)
-                  continue;
-                cnt++;
-                acc = cpu_pool_add(s->mode, acc, x[((c * D + d) * H + h) * W + w]);
-              }
-          y[((c * Od + od) * Oh + oh) * Ow + ow] = (float)cpu_pool_result(s->mode, acc, cnt, padded, k[25]);
-        }
-}
-
-/* max_pool, avg_pool, l2_pool over rank 5; x is bound (s->in[0]). */
-int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x) {
-  int64_t ks[3], st[3], ones[3] = {1, 1, 1}, zeros[6] = {0}, custom[6], pad[6], in[3], out[3];
-  const char *pt;
-  bool ceil_mode = false, excl = false;
-  if (cpu_ints_exact(b, "kernel_sizes", ks, 3, NULL) < 0 ||
-      cpu_ints_exact(b, "strides", st, 3, ones) < 0 ||
-      cpu_ints_exact(b, "pad", custom, 6, zeros) < 0 ||
-      cpu_param_str(b, "pad_type", "valid", &pt) < 0 ||
-      cpu_param_bools(b, "ceil_mode", &ceil_mode, 1) < 0 ||
-      (s->mode == CPU_POOL_AVG && cpu_param_bools(b, "exclude_padding_from_average", &excl, 1) < 0))
-    return -1;
-  for (int i = 0; i < 3; i++) {
-    if (ks[i] < 1 || st[i] < 1)
-      return cpu_error(b, "kernel_sizes and strides must be at least 1");
-    in[i] = x->dim[2 + i];
-  }
-  if (cpu_conv_pads(b, pt, 3, in, ks, st, custom, pad) < 0)
-    return -1;
-  if (cpu_pool_out(b, 3, in, ks, st, pad, ceil_mode, out) < 0)
-    return -1;
-  for (int i = 0; i < 3; i++) {
-    s->k[15 + i] = pad[2 * i];
-    s->k[22 + i] = in[i] + pad[2 * i] + pad[2 * i + 1];
-  }
-  s->k[0] = x->dim[0];
-  s->k[1] = x->dim[1];
-  put3(s->k, 2, in, 3, 1);
-  put3(s->k, 6, ks, 3, 1);
-  put3(s->k, 9, st, 3, 1);
-  put3(s->k, 18, out, 3, 1);
-  s->k[25] = excl;
-  s->run = run_pool3d;
-  int64_t odim[5] = {x->dim[0], x->dim[1], out[0], out[1], out[2]};
-  return cpu_one_out(b, x->dtype, 5, odim);
 }
 
 const CpuOpDef cpu_ops_conv3d[] = {

@@ -357,16 +357,6 @@ int cpu_convt_pads(CpuBuild *b, const char *type, int64_t same_out, int64_t full
 enum { CPU_G_STRICT, CPU_G_ALIGN, CPU_G_DEFAULT, CPU_G_OFFSET, CPU_G_UNALIGN };
 double cpu_grid(int mode, int64_t i, double xin, int64_t out);
 
-/* pool.c: one pooling window, value by value (max lets NaN win), then its
- * result; the average divides by the real positions with excl, else by the
- * positions of the padded input the window covers. */
-enum { CPU_POOL_MAX, CPU_POOL_AVG, CPU_POOL_L2 };
-double cpu_pool_add(int mode, double acc, double v);
-double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool excl);
-/* The output size along each of nsp dims (pads before, after per dim). */
-int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
-                 const int64_t *pad, bool ceil_mode, int64_t *out);
-
 /* igemm.c: a 1x1 conv (k as conv.c's) of int8 activations and int8-valued
  * weights as an exact int8 GEMM, where the CPU has one: 1 when chosen (the
  * step's tab[0], k[20..21] and in[3] then hold its data), 0 when the conv
@@ -385,12 +375,13 @@ void cpu_igemm_run(const CpuPlan *p, const CpuStep *s);
 /* quant.c: y = clip(round_half_even(x / d) + z, lo, hi) (NaN: 0). */
 void cpu_quant_row(int32_t *y, const float *x, int64_t n, float d, float z, float lo, float hi);
 
-/* conv3d.c: the rank-5 cases of conv and the pools, conv_transpose at
- * every rank (x, weight, bias bound to s->in[0..2]; the pools x only);
- * each sets s->run. */
+/* conv3d.c: the rank-5 case of conv, conv_transpose at every rank (x,
+ * weight, bias bound to s->in[0..2]); each sets s->run. */
 int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
 int cpu_conv_transpose(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
-int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x);
+/* Dims v[0..nsp) of an op with nsp (1..3) spatial dims as the last nsp of
+ * a 3-d window's k[at..at+3), fill before them (the unit leading dims). */
+void cpu_put3(int64_t *k, int at, const int64_t *v, int nsp, int64_t fill);
 
 /* winograd.c: 2-d convs of 3x3 kernels, stride and dilation 1, one group,
  * by Winograd's F(m x m, 3x3), m = 2 or 4; k as conv.c's. fits: such a

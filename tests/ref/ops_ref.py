@@ -1225,6 +1225,17 @@ case("l2_pool3d_same_lower", [("x", p3)],
 case("max_pool3d_valid", [("x", p3)],
      'y = max_pool(kernel_sizes = %s, pad_type = string("valid"), strides = %s, x = x);' % (ints([3, 1, 2]), ints([1, 2, 3])),
      [("y", pool3d_ref(p3, (3, 1, 2), (1, 2, 3), [0] * 6, "max"))])
+# 1-d and 2-d pools run as 3-d windows with unit leading dims: ceil_mode and
+# the average's padded divisor there, the reference on x with unit dims added
+p1 = f32(2, 3, 7)
+case("avg_pool1d_ceil_count_pad", [("x", p1)],
+     'y = avg_pool(ceil_mode = bool(true), kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([3]), ints([1, 0]), ints([2])),
+     [("y", pool3d_ref(p1[:, :, None, None], (1, 1, 3), (1, 1, 2), (0, 0, 0, 0, 1, 0), "avg", ceil=True)[:, :, 0, 0])])
+case("max_pool2d_ceil", [("x", px)],
+     'y = max_pool(ceil_mode = bool(true), kernel_sizes = %s, pad_type = string("valid"), strides = %s, x = x);'
+     % (ints([2, 2]), ints([2, 2])),
+     [("y", pool3d_ref(px[:, :, None], (1, 2, 2), (1, 2, 2), [0] * 6, "max", ceil=True)[:, :, 0])])
 
 
 def lit(a, dt):
