@@ -167,13 +167,23 @@ static int prep_conv_quantized(CpuBuild *b, CpuStep *s) {
   return cpu_one_out(b, x.dtype, x.rank, odim);
 }
 
+/* The taps t in [0, k) whose position p + t * dil lies in [0, n): [*lo, *hi). */
+static void taps(int64_t p, int64_t k, int64_t dil, int64_t n, int64_t *lo, int64_t *hi) {
+  *lo = p >= 0 ? 0 : (-p + dil - 1) / dil;
+  *hi = p >= n ? 0 : (n - 1 - p) / dil + 1;
+  *hi = *hi < k ? *hi : k;
+  *lo = *lo < *hi ? *lo : *hi;
+}
+
+/* Each input pixel adds v * weight into the output window it spreads to;
+ * the taps inside the output are found once per pixel, not tested per tap. */
 static void run_conv_transpose3d(const CpuPlan *p, const CpuStep *s) {
   const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
   const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
   float *y = cpu_data(p, s->out[0]);
   const int64_t *k = s->k;
   int64_t Ci = k[1], D = k[2], H = k[3], W = k[4], Co = k[5], G = k[21];
-  int64_t cig = Ci / G, cog = Co / G, Od = k[18], Oh = k[19], Ow = k[20], osz = Od * Oh * Ow;
+  int64_t cig = Ci / G, cog = Co / G, Oh = k[19], Ow = k[20], osz = k[18] * Oh * Ow;
   int64_t ksz = k[6] * k[7] * k[8];
   for (int64_t n = 0; n < k[0]; n++) {
     float *yn = y + n * Co * osz;
@@ -186,24 +196,21 @@ static void run_conv_transpose3d(const CpuPlan *p, const CpuStep *s) {
         for (int64_t h = 0; h < H; h++)
           for (int64_t ww = 0; ww < W; ww++) {
             float v = x[(((n * Ci + ci) * D + d) * H + h) * W + ww];
+            int64_t at[3] = {d, h, ww}, o[3], lo[3], hi[3];
+            for (int i = 0; i < 3; i++) {
+              o[i] = at[i] * k[9 + i] - k[15 + i];
+              taps(o[i], k[6 + i], k[12 + i], k[18 + i], &lo[i], &hi[i]);
+            }
             for (int64_t co = 0; co < cog; co++) {
               const float *wk = w + (ci * cog + co) * ksz;
               float *yc = yn + (g * cog + co) * osz;
-              for (int64_t a = 0; a < k[6]; a++) {
-                int64_t od = d * k[9] + a * k[12] - k[15];
-                if (od < 0 || od >= Od)
-                  continue;
-                for (int64_t bb = 0; bb < k[7]; bb++) {
-                  int64_t oh = h * k[10] + bb * k[13] - k[16];
-                  if (oh < 0 || oh >= Oh)
-                    continue;
-                  for (int64_t c = 0; c < k[8]; c++) {
-                    int64_t ow = ww * k[11] + c * k[14] - k[17];
-                    if (ow >= 0 && ow < Ow)
-                      yc[(od * Oh + oh) * Ow + ow] += v * wk[(a * k[7] + bb) * k[8] + c];
-                  }
+              for (int64_t a = lo[0]; a < hi[0]; a++)
+                for (int64_t bb = lo[1]; bb < hi[1]; bb++) {
+                  float *yr = yc + ((o[0] + a * k[12]) * Oh + o[1] + bb * k[13]) * Ow + o[2];
+                  const float *wr = wk + (a * k[7] + bb) * k[8];
+                  for (int64_t c = lo[2]; c < hi[2]; c++)
+                    yr[c * k[14]] += v * wr[c];
                 }
-              }
             }
           }
     }

@@ -606,6 +606,12 @@ t1x, t1w = f32(2, 2, 5), f32(2, 3, 3)
 case("conv_transpose_1d_dilated", [("x", t1x), ("w", t1w)],
      'y = conv_transpose(dilations = %s, pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
      % (ints([2]), ints([2, 1]), ints([3])), [("y", conv_t_ref(t1x, t1w, (3,), (2, 1), dil=(2,)))])
+# 3-d, dilation along every dim (the taps past the output found per pixel)
+t3dx, t3dw = f32(1, 2, 3, 4, 3), f32(2, 2, 2, 3, 2)
+case("conv_transpose3d_dilated", [("x", t3dx), ("w", t3dw)],
+     'y = conv_transpose(dilations = %s, pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
+     % (ints([3, 2, 2]), ints([2, 1, 0, 3, 1, 1]), ints([1, 2, 2])),
+     [("y", conv_t_ref(t3dx, t3dw, (1, 2, 2), (2, 1, 0, 3, 1, 1), dil=(3, 2, 2)))], tol=1e-5)
 qq, kq, vq = f32(2, 3, 4, lo=-1, hi=1), f32(2, 5, 4, lo=-1, hi=1), f32(2, 5, 6)
 mq = rng.integers(0, 2, (3, 5)).astype(np.bool_)
 mq[:, 0] = True
