@@ -602,12 +602,15 @@ case("conv_transpose", [("x", tx), ("w", tw), ("b", tb)],
      'y = conv_transpose(bias = b, groups = int32(2), pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
      % (ints([1, 0, 0, 2]), ints([2, 2])), [("y", conv_t_ref(tx, tw, (2, 2), (1, 0, 0, 2), 2, tb))])
 # 1-d, dilation 2 and stride 3: full = (5 - 1) * 3 + 2 * (3 - 1) + 1 = 17, cut 2 before, 1 after
-t1x, t1w = f32(2, 2, 5), f32(2, 3, 3)
+# (the review's cases draw from a stream of their own, so the cases after
+# them keep their data)
+own = np.random.default_rng(577)
+t1x, t1w = [own.uniform(-3, 3, sh).astype(np.float32) for sh in ((2, 2, 5), (2, 3, 3))]
 case("conv_transpose_1d_dilated", [("x", t1x), ("w", t1w)],
      'y = conv_transpose(dilations = %s, pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
      % (ints([2]), ints([2, 1]), ints([3])), [("y", conv_t_ref(t1x, t1w, (3,), (2, 1), dil=(2,)))])
 # 3-d, dilation along every dim (the taps past the output found per pixel)
-t3dx, t3dw = f32(1, 2, 3, 4, 3), f32(2, 2, 2, 3, 2)
+t3dx, t3dw = [own.uniform(-3, 3, sh).astype(np.float32) for sh in ((1, 2, 3, 4, 3), (2, 2, 2, 3, 2))]
 case("conv_transpose3d_dilated", [("x", t3dx), ("w", t3dw)],
      'y = conv_transpose(dilations = %s, pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
      % (ints([3, 2, 2]), ints([2, 1, 0, 3, 1, 1]), ints([1, 2, 2])),
@@ -1233,7 +1236,7 @@ case("max_pool3d_valid", [("x", p3)],
      [("y", pool3d_ref(p3, (3, 1, 2), (1, 2, 3), [0] * 6, "max"))])
 # 1-d and 2-d pools run as 3-d windows with unit leading dims: ceil_mode and
 # the average's padded divisor there, the reference on x with unit dims added
-p1 = f32(2, 3, 7)
+p1 = own.uniform(-3, 3, (2, 3, 7)).astype(np.float32)
 case("avg_pool1d_ceil_count_pad", [("x", p1)],
      'y = avg_pool(ceil_mode = bool(true), kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
      % (ints([3]), ints([1, 0]), ints([2])),
