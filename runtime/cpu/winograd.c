@@ -40,7 +40,8 @@ enum {
 
 static int64_t pad16(int64_t n) { return (n + WINO_PAD - 1) / WINO_PAD * WINO_PAD; }
 
-/* Most tiles in one block: a thread's V and M stay within its L2. */
+/* Most tiles in one block, for a thread's V and M to stay near its core:
+ * block_floats, 0.9 MB at m = 4 for 64 channels in and out. */
 static int64_t block_tiles(int m) { return m == 2 ? 64 : 32; }
 
 /* (no channels: left to im2col, as BLAS refuses a leading dimension of 0) */
