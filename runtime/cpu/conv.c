@@ -61,6 +61,38 @@ int cpu_conv_window(CpuBuild *b, int nsp, int64_t *st, int64_t *dil, int64_t *cu
   return 0;
 }
 
+int cpu_conv_geom(CpuBuild *b, const CpuStep *s, const CpuSlot *x, const int64_t *wd, int nsp,
+                  CpuConvGeom *g) {
+  int64_t custom[6], in[3] = {0}, keff[3] = {0};
+  const char *pt;
+  if (cpu_conv_window(b, nsp, g->st, g->dil, custom, &pt, &g->groups) < 0)
+    return -1;
+  int64_t cin = x->dim[1], cout = wd[0], groups = g->groups;
+  if (groups < 1 || cin % groups || cout % groups || wd[1] != cin / groups)
+    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
+                     "groups", (long long)wd[0], (long long)wd[1], (long long)cin,
+                     (long long)groups);
+  if (cpu_conv_bias(b, s, cout) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    in[i] = x->dim[2 + i];
+    if (wd[2 + i] < 1)
+      return cpu_error(b, "weight has an empty kernel dimension");
+    keff[i] = (wd[2 + i] - 1) * g->dil[i] + 1;
+  }
+  if (cpu_conv_pads(b, pt, nsp, in, keff, g->st, custom, g->pad) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    int64_t padded = in[i] + g->pad[2 * i] + g->pad[2 * i + 1];
+    if (padded < keff[i])
+      return cpu_error(b, "the kernel (%lld with dilation %lld) is larger than the padded "
+                       "input (%lld)", (long long)wd[2 + i], (long long)g->dil[i],
+                       (long long)padded);
+    g->out[i] = (padded - keff[i]) / g->st[i] + 1;
+  }
+  return 0;
+}
+
 int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
                      const int64_t *keff, const int64_t *st, const int64_t *custom,
                      int64_t *pad) {
@@ -118,42 +150,17 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
   int nsp = x.rank - 2;
   if (w.rank != x.rank)
     return cpu_error(b, "weight has rank %d; x has rank %d", w.rank, x.rank);
-  int64_t strides[2], dil[2], custom[4], groups;
-  const char *pad_type;
-  if (cpu_conv_window(b, nsp, strides, dil, custom, &pad_type, &groups) < 0)
+  CpuConvGeom g;
+  if (cpu_conv_geom(b, s, &x, w.dim, nsp, &g) < 0)
     return -1;
-  int64_t cin = x.dim[1], cout = w.dim[0];
-  if (groups < 1 || cin % groups || cout % groups || w.dim[1] != cin / groups)
-    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
-                     "groups", (long long)w.dim[0], (long long)w.dim[1], (long long)cin,
-                     (long long)groups);
-  if (cpu_conv_bias(b, s, cout) < 0)
-    return -1;
-  int64_t in[2], k[2], keff[2], pad[4], out[2];
-  for (int i = 0; i < nsp; i++) {
-    in[i] = x.dim[2 + i];
-    k[i] = w.dim[2 + i];
-    keff[i] = (k[i] - 1) * dil[i] + 1;
-    if (k[i] < 1)
-      return cpu_error(b, "weight has an empty kernel dimension");
-  }
-  if (cpu_conv_pads(b, pad_type, nsp, in, keff, strides, custom, pad) < 0)
-    return -1;
-  for (int i = 0; i < nsp; i++) {
-    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - keff[i];
-    if (span < 0)
-      return cpu_error(b, "the kernel (%lld with dilation %lld) is larger than the padded "
-                       "input (%lld)", (long long)k[i], (long long)dil[i],
-                       (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
-    out[i] = span / strides[i] + 1;
-  }
-  int64_t odim[4] = {x.dim[0], cout, out[0], nsp == 2 ? out[1] : 0};
+  int64_t cin = x.dim[1], cout = w.dim[0], groups = g.groups;
   bool two = nsp == 2;
-  int64_t kv[17] = {x.dim[0], cin, two ? in[0] : 1, two ? in[1] : in[0], cout,
-                    two ? k[0] : 1, two ? k[1] : k[0], two ? strides[0] : 1,
-                    two ? strides[1] : strides[0], two ? dil[0] : 1, two ? dil[1] : dil[0],
-                    two ? pad[0] : 0, two ? pad[2] : pad[0], two ? out[0] : 1,
-                    two ? out[1] : out[0], groups, 0};
+  int64_t odim[4] = {x.dim[0], cout, g.out[0], two ? g.out[1] : 0};
+  /* a 1-d conv as a 2-d one of height 1: its one dim is W */
+  int64_t kv[17] = {x.dim[0], cin, two ? x.dim[2] : 1, x.dim[1 + nsp], cout,
+                    two ? w.dim[2] : 1, w.dim[1 + nsp], two ? g.st[0] : 1, g.st[nsp - 1],
+                    two ? g.dil[0] : 1, g.dil[nsp - 1], two ? g.pad[0] : 0, g.pad[2 * nsp - 2],
+                    two ? g.out[0] : 1, g.out[nsp - 1], groups, 0};
   memcpy(s->k, kv, sizeof kv);
   bool direct = kv[5] == 1 && kv[6] == 1 && kv[7] == 1 && kv[8] == 1 && kv[11] == 0 &&
                 kv[12] == 0 && kv[13] == kv[2] && kv[14] == kv[3];

@@ -67,45 +67,26 @@ static void run_conv_quantized(const CpuPlan *p, const CpuStep *s) {
  * into odim. -1 after reporting. */
 static int conv_setup(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int64_t *wd, int nsp,
                       int64_t *odim) {
-  int64_t st[3], dil[3], custom[6], groups, in[3], keff[3], pad[6], lo[3], out[3];
-  const char *pt;
-  if (cpu_conv_window(b, nsp, st, dil, custom, &pt, &groups) < 0)
-    return -1;
-  int64_t cin = x->dim[1], cout = wd[0];
-  if (groups < 1 || cin % groups || cout % groups || wd[1] != cin / groups)
-    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
-                     "groups", (long long)wd[0], (long long)wd[1], (long long)cin,
-                     (long long)groups);
-  if (cpu_conv_bias(b, s, cout) < 0)
+  CpuConvGeom g;
+  int64_t lo[3];
+  if (cpu_conv_geom(b, s, x, wd, nsp, &g) < 0)
     return -1;
   for (int i = 0; i < nsp; i++) {
-    in[i] = x->dim[2 + i];
-    if (wd[2 + i] < 1)
-      return cpu_error(b, "weight has an empty kernel dimension");
-    keff[i] = (wd[2 + i] - 1) * dil[i] + 1;
-  }
-  if (cpu_conv_pads(b, pt, nsp, in, keff, st, custom, pad) < 0)
-    return -1;
-  for (int i = 0; i < nsp; i++) {
-    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - keff[i];
-    if (span < 0)
-      return cpu_error(b, "the kernel is larger than the padded input along dim %d", 2 + i);
-    out[i] = span / st[i] + 1;
-    odim[2 + i] = out[i];
-    lo[i] = pad[2 * i];
+    lo[i] = g.pad[2 * i];
+    odim[2 + i] = g.out[i];
   }
   s->k[0] = x->dim[0];
-  s->k[1] = cin;
-  cpu_put3(s->k, 2, in, nsp, 1);
-  s->k[5] = cout;
+  s->k[1] = x->dim[1];
+  cpu_put3(s->k, 2, &x->dim[2], nsp, 1);
+  s->k[5] = wd[0];
   cpu_put3(s->k, 6, &wd[2], nsp, 1);
-  cpu_put3(s->k, 9, st, nsp, 1);
-  cpu_put3(s->k, 12, dil, nsp, 1);
+  cpu_put3(s->k, 9, g.st, nsp, 1);
+  cpu_put3(s->k, 12, g.dil, nsp, 1);
   cpu_put3(s->k, 15, lo, nsp, 0);
-  cpu_put3(s->k, 18, out, nsp, 1);
-  s->k[21] = groups;
+  cpu_put3(s->k, 18, g.out, nsp, 1);
+  s->k[21] = g.groups;
   odim[0] = x->dim[0];
-  odim[1] = cout;
+  odim[1] = wd[0];
   return 0;
 }
 

@@ -341,6 +341,14 @@ int cpu_slice_view(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t *dim);
 int cpu_conv_window(CpuBuild *b, int nsp, int64_t *st, int64_t *dil, int64_t *custom,
                     const char **pad_type, int64_t *groups);
 int cpu_conv_bias(CpuBuild *b, const CpuStep *s, int64_t n);
+/* conv.c: conv's window over nsp (1..3) spatial dims of x and a weight of
+ * dims wd (rank nsp + 2), checked (groups, bias, the kernel in the padded
+ * input); -1 after reporting. */
+typedef struct CpuConvGeom {
+  int64_t st[3], dil[3], pad[6], out[3], groups;   /* pad: before, after per dim */
+} CpuConvGeom;
+int cpu_conv_geom(CpuBuild *b, const CpuStep *s, const CpuSlot *x, const int64_t *wd, int nsp,
+                  CpuConvGeom *g);
 
 /* conv.c: the pads (before, after per spatial dim) of a pad_type for
  * inputs in[], effective kernels keff[] and strides st[]. */
