@@ -1695,6 +1695,13 @@ END_TEST
  * sizes off every block (13 x 300 by 300 x 277, 2 threads) against the
  * product summed in double: within fp32's rounding of the sum's terms. */
 START_TEST(test_sgemm_kernel) {
+  /* W [[1, 2, 3], [4, 5, 6]] times x [[1, 0], [0, 1], [1, 1]] = [[4, 5],
+   * [10, 11]]; with bias [0.5, -1]: [[4.5, 5.5], [9, 10]]. Adding 2^-10 more
+   * and rounding to fp16 gives the same: fp16's step is 2^-8 from 4 to 8 and
+   * 2^-7 from 8 to 16, so 2^-10 is at most a quarter step, rounded away.
+   * Then a 13 x 300 x 277 product on 2 threads, tiles cut at both edges (13
+   * = 2 * 6 + 1 rows, 277 = 17 * 16 + 5 columns), within K ulps of the sum
+   * of |terms| of the double sum. */
   if (!cpu_sgemm_available())
     return;
   float w[] = {1, 2, 3, 4, 5, 6}, x[] = {1, 0, 0, 1, 1, 1}, bias[] = {0.5f, -1};
