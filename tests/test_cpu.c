@@ -346,6 +346,42 @@ START_TEST(test_conv1d) {
 }
 END_TEST
 
+/* conv_quantized, "linear": W = W_q * quant_scale + quant_bias. x [1, 1, 4]
+ * = 1..4, W_q [1, 1, 2] = [7, 2], scale 0.5, bias -1: W = [2.5, 0], so
+ * y[i] = 2.5 x[i] + 0 x[i + 1] = 2.5, 5, 7.5. */
+#define QCONV(params, w) \
+  PROG("tensor<fp32, [1, 1, 4]> x", \
+    "  tensor<fp32, [1, 1, 3]> y = conv_quantized(" params "quant_bias = tensor<fp32, [1]>([-1]), " \
+    "quant_scale = tensor<fp32, [1]>([0.5]), weight = " w ", x = x)[name = string(\"y\")];\n", "y")
+#define QW72 "tensor<uint8, [1, 1, 2]>([[[7, 2]]])"
+
+START_TEST(test_conv_quantized) {
+  static const int64_t d[] = {1, 1, 4}, od[] = {1, 1, 3};
+  static const double x[] = {1, 2, 3, 4}, want[] = {2.5, 5, 7.5};
+  run1(QCONV("quantization_type = string(\"linear\"), ", QW72), 3, d, x, MIL_FP32, 3, od, want);
+  /* each check of prep_conv_quantized, located at the op */
+  static const char *const lut[] = {"test.mil:4:3: error: conv_quantized: quantization_type \"lut\" "
+                                    "is not supported"};
+  expect_open_error(QCONV("quantization_type = string(\"lut\"), ", QW72), lut, 1);
+  static const char *const bits[] = {"test.mil:4:3: error: conv_quantized: nbits is 9; 1 to 8 expected"};
+  expect_open_error(QCONV("nbits = int32(9), quantization_type = string(\"linear\"), ", QW72), bits, 1);
+  /* 7 needs 3 bits: nbits 2 holds 0..3 only */
+  static const char *const fit[] = {"test.mil:4:3: error: conv_quantized: weight value 7 does not "
+                                    "fit 2 bits"};
+  expect_open_error(QCONV("nbits = int32(2), quantization_type = string(\"linear\"), ", QW72), fit, 1);
+  static const char *const u8[] = {"test.mil:4:3: error: conv_quantized: weight must be uint8"};
+  expect_open_error(QCONV("quantization_type = string(\"linear\"), ",
+                          "tensor<int8, [1, 1, 2]>([[[7, 2]]])"), u8, 1);
+  /* one output channel: a scale of 2 values fits neither form */
+  static const char *const sc[] = {"test.mil:4:3: error: conv_quantized: quant_scale and quant_bias "
+                                   "must be float, one value or one per output channel (1)"};
+  expect_open_error(PROG("tensor<fp32, [1, 1, 4]> x",
+    "  tensor<fp32, [1, 1, 3]> y = conv_quantized(quant_bias = tensor<fp32, [1]>([-1]), "
+    "quant_scale = tensor<fp32, [2]>([0.5, 1]), quantization_type = string(\"linear\"), "
+    "weight = " QW72 ", x = x)[name = string(\"y\")];\n", "y"), sc, 1);
+}
+END_TEST
+
 START_TEST(test_conv1x1_is_matmul) {
   /* x: 2 channels of 3 positions, ch0 = [1, 2, 3], ch1 = [4, 5, 6];
    * W = [[1, 2], [3, 4]]; y[co][s] = sum_ci W[co][ci] x[ci][s]:
@@ -1820,6 +1856,13 @@ END_TEST
  * sizes off every block (13 x 300 by 300 x 277, 2 threads) against the
  * product summed in double: within fp32's rounding of the sum's terms. */
 START_TEST(test_sgemm_kernel) {
+  /* W [[1, 2, 3], [4, 5, 6]] times x [[1, 0], [0, 1], [1, 1]] = [[4, 5],
+   * [10, 11]]; with bias [0.5, -1]: [[4.5, 5.5], [9, 10]]. Adding 2^-10 more
+   * and rounding to fp16 gives the same: fp16's step is 2^-8 from 4 to 8 and
+   * 2^-7 from 8 to 16, so 2^-10 is at most a quarter step, rounded away.
+   * Then a 13 x 300 x 277 product on 2 threads, tiles cut at both edges (13
+   * = 2 * 6 + 1 rows, 277 = 17 * 16 + 5 columns), within K ulps of the sum
+   * of |terms| of the double sum. */
   if (!cpu_sgemm_available())
     return;
   float w[] = {1, 2, 3, 4, 5, 6}, x[] = {1, 0, 0, 1, 1, 1}, bias[] = {0.5f, -1};
@@ -2052,6 +2095,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(t, test_wino_weights);
   tcase_add_test(t, test_conv_dilation);
   tcase_add_test(t, test_conv1d);
+  tcase_add_test(t, test_conv_quantized);
   tcase_add_test(t, test_conv1x1_is_matmul);
   suite_add_tcase(s, t);
   t = tcase_create("quant");

@@ -35,14 +35,61 @@ static int weighted(CpuBuild *b, CpuStep *s, CpuSlot *x, CpuSlot *w, CpuSlot *bi
   return cpu_need_float(b, x, "x") < 0 || cpu_need_float(b, w, "weight") < 0 ? -1 : 0;
 }
 
-/* The bias, when there is one: fp16 or fp32 of shape [n]. */
-static int check_bias(CpuBuild *b, const CpuStep *s, const CpuSlot *bias, int64_t n) {
+int cpu_conv_bias(CpuBuild *b, const CpuStep *s, int64_t n) {
   if (s->in[2] < 0)
     return 0;
-  if (cpu_need_float(b, bias, "bias") < 0)
+  CpuSlot bias = cpu_slot(b, s->in[2]);
+  if (cpu_need_float(b, &bias, "bias") < 0)
     return -1;
-  if (bias->rank != 1 || bias->n != n)
+  if (bias.rank != 1 || bias.n != n)
     return cpu_error(b, "bias must have shape [%lld]", (long long)n);
+  return 0;
+}
+
+int cpu_conv_window(CpuBuild *b, int nsp, int64_t *st, int64_t *dil, int64_t *custom,
+                    const char **pad_type, int64_t *groups) {
+  int64_t ones[3] = {1, 1, 1}, zeros[6] = {0}, one = 1;
+  if (cpu_ints_exact(b, "strides", st, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
+      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
+      cpu_param_str(b, "pad_type", "valid", pad_type) < 0 ||
+      cpu_param_int(b, "groups", &one, groups) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++)
+    if (st[i] < 1 || dil[i] < 1)
+      return cpu_error(b, "strides and dilations must be at least 1");
+  return 0;
+}
+
+int cpu_conv_geom(CpuBuild *b, const CpuStep *s, const CpuSlot *x, const int64_t *wd, int nsp,
+                  CpuConvGeom *g) {
+  int64_t custom[6], in[3] = {0}, keff[3] = {0};
+  const char *pt;
+  if (cpu_conv_window(b, nsp, g->st, g->dil, custom, &pt, &g->groups) < 0)
+    return -1;
+  int64_t cin = x->dim[1], cout = wd[0], groups = g->groups;
+  if (groups < 1 || cin % groups || cout % groups || wd[1] != cin / groups)
+    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
+                     "groups", (long long)wd[0], (long long)wd[1], (long long)cin,
+                     (long long)groups);
+  if (cpu_conv_bias(b, s, cout) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    in[i] = x->dim[2 + i];
+    if (wd[2 + i] < 1)
+      return cpu_error(b, "weight has an empty kernel dimension");
+    keff[i] = (wd[2 + i] - 1) * g->dil[i] + 1;
+  }
+  if (cpu_conv_pads(b, pt, nsp, in, keff, g->st, custom, g->pad) < 0)
+    return -1;
+  for (int i = 0; i < nsp; i++) {
+    int64_t padded = in[i] + g->pad[2 * i] + g->pad[2 * i + 1];
+    if (padded < keff[i])
+      return cpu_error(b, "the kernel (%lld with dilation %lld) is larger than the padded "
+                       "input (%lld)", (long long)wd[2 + i], (long long)g->dil[i],
+                       (long long)padded);
+    g->out[i] = (padded - keff[i]) / g->st[i] + 1;
+  }
   return 0;
 }
 
@@ -103,49 +150,17 @@ static int prep_conv(CpuBuild *b, CpuStep *s) {
   int nsp = x.rank - 2;
   if (w.rank != x.rank)
     return cpu_error(b, "weight has rank %d; x has rank %d", w.rank, x.rank);
-  int64_t ones[2] = {1, 1}, zeros[4] = {0}, strides[2], dil[2], custom[4], groups, one = 1;
-  const char *pad_type;
-  if (cpu_ints_exact(b, "strides", strides, nsp, ones) < 0 ||
-      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
-      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
-      cpu_param_str(b, "pad_type", "valid", &pad_type) < 0 ||
-      cpu_param_int(b, "groups", &one, &groups) < 0)
+  CpuConvGeom g;
+  if (cpu_conv_geom(b, s, &x, w.dim, nsp, &g) < 0)
     return -1;
-  for (int i = 0; i < nsp; i++)
-    if (strides[i] < 1 || dil[i] < 1)
-      return cpu_error(b, "strides and dilations must be at least 1");
-  int64_t cin = x.dim[1], cout = w.dim[0];
-  if (groups < 1 || cin % groups || cout % groups || w.dim[1] != cin / groups)
-    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
-                     "groups", (long long)w.dim[0], (long long)w.dim[1], (long long)cin,
-                     (long long)groups);
-  if (check_bias(b, s, &bs, cout) < 0)
-    return -1;
-  int64_t in[2], k[2], keff[2], pad[4], out[2];
-  for (int i = 0; i < nsp; i++) {
-    in[i] = x.dim[2 + i];
-    k[i] = w.dim[2 + i];
-    keff[i] = (k[i] - 1) * dil[i] + 1;
-    if (k[i] < 1)
-      return cpu_error(b, "weight has an empty kernel dimension");
-  }
-  if (cpu_conv_pads(b, pad_type, nsp, in, keff, strides, custom, pad) < 0)
-    return -1;
-  for (int i = 0; i < nsp; i++) {
-    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - keff[i];
-    if (span < 0)
-      return cpu_error(b, "the kernel (%lld with dilation %lld) is larger than the padded "
-                       "input (%lld)", (long long)k[i], (long long)dil[i],
-                       (long long)(in[i] + pad[2 * i] + pad[2 * i + 1]));
-    out[i] = span / strides[i] + 1;
-  }
-  int64_t odim[4] = {x.dim[0], cout, out[0], nsp == 2 ? out[1] : 0};
+  int64_t cin = x.dim[1], cout = w.dim[0], groups = g.groups;
   bool two = nsp == 2;
-  int64_t kv[17] = {x.dim[0], cin, two ? in[0] : 1, two ? in[1] : in[0], cout,
-                    two ? k[0] : 1, two ? k[1] : k[0], two ? strides[0] : 1,
-                    two ? strides[1] : strides[0], two ? dil[0] : 1, two ? dil[1] : dil[0],
-                    two ? pad[0] : 0, two ? pad[2] : pad[0], two ? out[0] : 1,
-                    two ? out[1] : out[0], groups, 0};
+  int64_t odim[4] = {x.dim[0], cout, g.out[0], two ? g.out[1] : 0};
+  /* a 1-d conv as a 2-d one of height 1: its one dim is W */
+  int64_t kv[17] = {x.dim[0], cin, two ? x.dim[2] : 1, x.dim[1 + nsp], cout,
+                    two ? w.dim[2] : 1, w.dim[1 + nsp], two ? g.st[0] : 1, g.st[nsp - 1],
+                    two ? g.dil[0] : 1, g.dil[nsp - 1], two ? g.pad[0] : 0, g.pad[2 * nsp - 2],
+                    two ? g.out[0] : 1, g.out[nsp - 1], groups, 0};
   memcpy(s->k, kv, sizeof kv);
   bool direct = kv[5] == 1 && kv[6] == 1 && kv[7] == 1 && kv[8] == 1 && kv[11] == 0 &&
                 kv[12] == 0 && kv[13] == kv[2] && kv[14] == kv[3];
@@ -348,7 +363,7 @@ static int prep_linear(CpuBuild *b, CpuStep *s) {
     return cpu_error(b, "x %s and weight %s do not fit (x: [*D, Din] of rank 1 to 3, weight: "
                      "[Dout, Din])", cpu_shape_str(a, sizeof a, &x), cpu_shape_str(c, sizeof c, &w));
   }
-  if (check_bias(b, s, &bs, w.dim[0]) < 0)
+  if (cpu_conv_bias(b, s, w.dim[0]) < 0)
     return -1;
   s->k[0] = x.n / (x.dim[x.rank - 1] ? x.dim[x.rank - 1] : 1);
   s->k[1] = w.dim[1];
@@ -461,92 +476,13 @@ static void run_matmul(const CpuPlan *p, const CpuStep *s) {
   cpu_gemm(p, &g);
 }
 
-/* ---- conv_transpose ------------------------------------------------------------------
- * Each input pixel adds weight * x into the output window it spreads to
- * (stride apart, dilated taps), then pads are cut: out = (in - 1) * stride +
- * dilation * (k - 1) + 1 - pad_before - pad_after. weight is [Cin, Cout /
- * groups, kh, kw]. k as conv's: 0 N, 1 Cin, 2 H, 3 W, 4 Cout, 5 Kh, 6 Kw,
- * 7 sh, 8 sw, 9 dh, 10 dw, 11 pad top, 12 pad left, 13 Ho, 14 Wo, 15 groups. */
+/* ---- conv_transpose: conv3d.c's, at every rank --------------------------------------- */
 
 static int prep_conv_transpose(CpuBuild *b, CpuStep *s) {
   CpuSlot x, w, bs;
   if (weighted(b, s, &x, &w, &bs) < 0)
     return -1;
-  if (x.rank == 5)
-    return cpu_conv_transpose3d(b, s, &x, &w);
-  if ((x.rank != 3 && x.rank != 4) || w.rank != x.rank)
-    return cpu_error(b, "x and weight must both have rank 3, 4 or 5 (1-d, 2-d or 3-d)");
-  int nsp = x.rank - 2;
-  int64_t ones[2] = {1, 1}, zeros[4] = {0}, st[2], dil[2], custom[4], groups, one = 1, pad[4];
-  const char *pt;
-  if (cpu_ints_exact(b, "strides", st, nsp, ones) < 0 ||
-      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
-      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
-      cpu_param_str(b, "pad_type", "valid", &pt) < 0 || cpu_param_int(b, "groups", &one, &groups) < 0)
-    return -1;
-  int64_t cin = x.dim[1];
-  if (groups < 1 || cin % groups || w.dim[0] != cin)
-    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
-                     "groups", (long long)w.dim[0], (long long)w.dim[1], (long long)cin,
-                     (long long)groups);
-  int64_t cout = w.dim[1] * groups, out[2];
-  if (check_bias(b, s, &bs, cout) < 0)
-    return -1;
-  for (int i = 0; i < nsp; i++) {
-    if (st[i] < 1 || dil[i] < 1)
-      return cpu_error(b, "strides and dilations must be at least 1");
-    int64_t in = x.dim[2 + i], keff = dil[i] * (w.dim[2 + i] - 1) + 1, full = (in - 1) * st[i] + keff;
-    if (cpu_convt_pads(b, pt, in * st[i], full, &custom[2 * i], &pad[2 * i], &pad[2 * i + 1]) < 0)
-      return -1;
-    out[i] = full - pad[2 * i] - pad[2 * i + 1];
-    if (pad[2 * i] < 0 || pad[2 * i + 1] < 0 || out[i] < 1)
-      return cpu_error(b, "the padding leaves no output along dim %d", 2 + i);
-  }
-  bool two = nsp == 2;
-  int64_t kv[16] = {x.dim[0], cin, two ? x.dim[2] : 1, two ? x.dim[3] : x.dim[2], cout,
-                    two ? w.dim[2] : 1, two ? w.dim[3] : w.dim[2], two ? st[0] : 1,
-                    two ? st[1] : st[0], two ? dil[0] : 1, two ? dil[1] : dil[0],
-                    two ? pad[0] : 0, two ? pad[2] : pad[0], two ? out[0] : 1,
-                    two ? out[1] : out[0], groups};
-  memcpy(s->k, kv, sizeof kv);
-  int64_t odim[4] = {x.dim[0], cout, out[0], two ? out[1] : 0};
-  return cpu_one_out(b, x.dtype, x.rank, odim);
-}
-
-static void run_conv_transpose(const CpuPlan *p, const CpuStep *s) {
-  const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
-  const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
-  float *y = cpu_data(p, s->out[0]);
-  const int64_t *k = s->k;
-  int64_t N = k[0], Ci = k[1], H = k[2], W = k[3], Co = k[4], Kh = k[5], Kw = k[6];
-  int64_t Ho = k[13], Wo = k[14], G = k[15], cig = Ci / G, cog = Co / G;
-  for (int64_t n = 0; n < N; n++) {
-    float *yn = y + n * Co * Ho * Wo;
-    for (int64_t c = 0; c < Co; c++)
-      for (int64_t i = 0; i < Ho * Wo; i++)
-        yn[c * Ho * Wo + i] = bias ? bias[c] : 0.0f;
-    for (int64_t ci = 0; ci < Ci; ci++) {
-      int64_t g = ci / cig;
-      for (int64_t h = 0; h < H; h++)
-        for (int64_t ww = 0; ww < W; ww++) {
-          float v = x[((n * Ci + ci) * H + h) * W + ww];
-          for (int64_t co = 0; co < cog; co++) {
-            const float *wk = w + (ci * cog + co) * Kh * Kw;
-            float *yc = yn + (g * cog + co) * Ho * Wo;
-            for (int64_t a = 0; a < Kh; a++) {
-              int64_t oh = h * k[7] + a * k[9] - k[11];
-              if (oh < 0 || oh >= Ho)
-                continue;
-              for (int64_t bb = 0; bb < Kw; bb++) {
-                int64_t ow = ww * k[8] + bb * k[10] - k[12];
-                if (ow >= 0 && ow < Wo)
-                  yc[oh * Wo + ow] += v * wk[a * Kw + bb];
-              }
-            }
-          }
-        }
-    }
-  }
+  return cpu_conv_transpose(b, s, &x, &w);
 }
 
 /* ---- scaled_dot_product_attention (iOS18) ------------------------------------------
@@ -651,7 +587,7 @@ static void run_sdpa(const CpuPlan *p, const CpuStep *s) {
 }
 
 const CpuOpDef cpu_ops_conv[] = {
-  {"conv_transpose", prep_conv_transpose, run_conv_transpose, 0, false, false},
+  {"conv_transpose", prep_conv_transpose, NULL, 0, false, false},   /* conv3d.c sets the run */
   {"scaled_dot_product_attention", prep_sdpa, run_sdpa, 0, false, false},
   {"conv", prep_conv, run_conv, 0, false, false},
   {"linear", prep_linear, run_linear, 0, false, false},

@@ -1,43 +1,18 @@
-/* conv3d.c - the cpu backend's 3-d windows: conv, conv_transpose and the
- * pools over rank-5 [N, C, D, H, W] tensors. conv.c and pool.c hand their
- * rank-5 cases here; the kernels loop over the window directly (a
- * reference path: 3-d convs are rare in Core ML programs).
+/* conv3d.c - the cpu backend's 3-d windows: conv over rank-5 [N, C, D, H,
+ * W] tensors, conv_transpose and conv_quantized at every rank (the 1-d and
+ * 2-d ones as a 3-d window with unit leading dims; conv_quantized's weight
+ * dequantized once). conv.c hands those cases here; the kernels loop over
+ * the window directly (a reference path: these are rare in Core ML
+ * programs). pool.c's pools take the same k.
  * k: 0 N, 1 C in, 2..4 D H W, 5 C out, 6..8 kernel, 9..11 strides,
- * 12..14 dilations, 15..17 pad before, 18..20 output D H W, 21 groups,
- * 22..24 padded D H W (pools), 25 exclude padding from the average.
- * conv_quantized runs here too, at any rank, its weight dequantized once. */
-#include <math.h>
+ * 12..14 dilations, 15..17 pad before, 18..20 output D H W, 21 groups. */
 #include <string.h>
 
 #include "cpu.h"
 
-static void put3(int64_t *k, int at, const int64_t *v) {
+void cpu_put3(int64_t *k, int at, const int64_t *v, int nsp, int64_t fill) {
   for (int i = 0; i < 3; i++)
-    k[at + i] = v[i];
-}
-
-/* The window parameters conv and conv_transpose share; -1 after reporting. */
-static int window3(CpuBuild *b, int64_t *st, int64_t *dil, int64_t *custom, const char **pt,
-                   int64_t *groups) {
-  int64_t ones[3] = {1, 1, 1}, zeros[6] = {0}, one = 1;
-  if (cpu_ints_exact(b, "strides", st, 3, ones) < 0 ||
-      cpu_ints_exact(b, "dilations", dil, 3, ones) < 0 ||
-      cpu_ints_exact(b, "pad", custom, 6, zeros) < 0 ||
-      cpu_param_str(b, "pad_type", "valid", pt) < 0 || cpu_param_int(b, "groups", &one, groups) < 0)
-    return -1;
-  for (int i = 0; i < 3; i++)
-    if (st[i] < 1 || dil[i] < 1)
-      return cpu_error(b, "strides and dilations must be at least 1");
-  return 0;
-}
-
-static int bias3(CpuBuild *b, const CpuStep *s, int64_t n) {
-  if (s->in[2] < 0)
-    return 0;
-  CpuSlot bs = cpu_slot(b, s->in[2]);
-  if (cpu_need_float(b, &bs, "bias") < 0)
-    return -1;
-  return bs.rank == 1 && bs.n == n ? 0 : cpu_error(b, "bias must have shape [%lld]", (long long)n);
+    k[at + i] = i < 3 - nsp ? fill : v[i - (3 - nsp)];
 }
 
 static void conv3d_core(const CpuPlan *p, const CpuStep *s, const float *w) {
@@ -92,56 +67,26 @@ static void run_conv_quantized(const CpuPlan *p, const CpuStep *s) {
  * into odim. -1 after reporting. */
 static int conv_setup(CpuBuild *b, CpuStep *s, const CpuSlot *x, const int64_t *wd, int nsp,
                       int64_t *odim) {
-  int64_t st[3], dil[3], custom[6], groups, in[3], keff[3], pad[6], out[3], kk[3];
-  int64_t ones[3] = {1, 1, 1}, zeros[6] = {0}, one = 1;
-  const char *pt;
-  if (cpu_ints_exact(b, "strides", st, nsp, ones) < 0 ||
-      cpu_ints_exact(b, "dilations", dil, nsp, ones) < 0 ||
-      cpu_ints_exact(b, "pad", custom, 2 * nsp, zeros) < 0 ||
-      cpu_param_str(b, "pad_type", "valid", &pt) < 0 || cpu_param_int(b, "groups", &one, &groups) < 0)
-    return -1;
-  int64_t cin = x->dim[1], cout = wd[0];
-  if (groups < 1 || cin % groups || cout % groups || wd[1] != cin / groups)
-    return cpu_error(b, "weight [%lld, %lld, ...] does not fit x with %lld channels in %lld "
-                     "groups", (long long)wd[0], (long long)wd[1], (long long)cin,
-                     (long long)groups);
-  if (bias3(b, s, cout) < 0)
+  CpuConvGeom g;
+  int64_t lo[3];
+  if (cpu_conv_geom(b, s, x, wd, nsp, &g) < 0)
     return -1;
   for (int i = 0; i < nsp; i++) {
-    if (st[i] < 1 || dil[i] < 1)
-      return cpu_error(b, "strides and dilations must be at least 1");
-    in[i] = x->dim[2 + i];
-    if (wd[2 + i] < 1)
-      return cpu_error(b, "weight has an empty kernel dimension");
-    keff[i] = (wd[2 + i] - 1) * dil[i] + 1;
-  }
-  if (cpu_conv_pads(b, pt, nsp, in, keff, st, custom, pad) < 0)
-    return -1;
-  for (int i = 0; i < nsp; i++) {
-    int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - keff[i];
-    if (span < 0)
-      return cpu_error(b, "the kernel is larger than the padded input along dim %d", 2 + i);
-    out[i] = span / st[i] + 1;
-    odim[2 + i] = out[i];
-  }
-  /* spatial dim i of the op is dim 3 - nsp + i of the 3-d window */
-  int lead = 3 - nsp;
-  for (int i = 0; i < 3; i++) {
-    int j = i - lead;
-    s->k[2 + i] = j >= 0 ? in[j] : 1;
-    kk[i] = j >= 0 ? wd[2 + j] : 1;
-    s->k[9 + i] = j >= 0 ? st[j] : 1;
-    s->k[12 + i] = j >= 0 ? dil[j] : 1;
-    s->k[15 + i] = j >= 0 ? pad[2 * j] : 0;
-    s->k[18 + i] = j >= 0 ? out[j] : 1;
+    lo[i] = g.pad[2 * i];
+    odim[2 + i] = g.out[i];
   }
   s->k[0] = x->dim[0];
-  s->k[1] = cin;
-  s->k[5] = cout;
-  put3(s->k, 6, kk);
-  s->k[21] = groups;
+  s->k[1] = x->dim[1];
+  cpu_put3(s->k, 2, &x->dim[2], nsp, 1);
+  s->k[5] = wd[0];
+  cpu_put3(s->k, 6, &wd[2], nsp, 1);
+  cpu_put3(s->k, 9, g.st, nsp, 1);
+  cpu_put3(s->k, 12, g.dil, nsp, 1);
+  cpu_put3(s->k, 15, lo, nsp, 0);
+  cpu_put3(s->k, 18, g.out, nsp, 1);
+  s->k[21] = g.groups;
   odim[0] = x->dim[0];
-  odim[1] = cout;
+  odim[1] = wd[0];
   return 0;
 }
 
@@ -203,13 +148,23 @@ static int prep_conv_quantized(CpuBuild *b, CpuStep *s) {
   return cpu_one_out(b, x.dtype, x.rank, odim);
 }
 
+/* The taps t in [0, k) whose position p + t * dil lies in [0, n): [*lo, *hi). */
+static void taps(int64_t p, int64_t k, int64_t dil, int64_t n, int64_t *lo, int64_t *hi) {
+  *lo = p >= 0 ? 0 : (-p + dil - 1) / dil;
+  *hi = p >= n ? 0 : (n - 1 - p) / dil + 1;
+  *hi = *hi < k ? *hi : k;
+  *lo = *lo < *hi ? *lo : *hi;
+}
+
+/* Each input pixel adds v * weight into the output window it spreads to;
+ * the taps inside the output are found once per pixel, not tested per tap. */
 static void run_conv_transpose3d(const CpuPlan *p, const CpuStep *s) {
   const float *x = cpu_data(p, s->in[0]), *w = cpu_data(p, s->in[1]);
   const float *bias = s->in[2] >= 0 ? cpu_data(p, s->in[2]) : NULL;
   float *y = cpu_data(p, s->out[0]);
   const int64_t *k = s->k;
   int64_t Ci = k[1], D = k[2], H = k[3], W = k[4], Co = k[5], G = k[21];
-  int64_t cig = Ci / G, cog = Co / G, Od = k[18], Oh = k[19], Ow = k[20], osz = Od * Oh * Ow;
+  int64_t cig = Ci / G, cog = Co / G, Oh = k[19], Ow = k[20], osz = k[18] * Oh * Ow;
   int64_t ksz = k[6] * k[7] * k[8];
   for (int64_t n = 0; n < k[0]; n++) {
     float *yn = y + n * Co * osz;
@@ -222,38 +177,40 @@ static void run_conv_transpose3d(const CpuPlan *p, const CpuStep *s) {
         for (int64_t h = 0; h < H; h++)
           for (int64_t ww = 0; ww < W; ww++) {
             float v = x[(((n * Ci + ci) * D + d) * H + h) * W + ww];
+            int64_t at[3] = {d, h, ww}, o[3], lo[3], hi[3];
+            for (int i = 0; i < 3; i++) {
+              o[i] = at[i] * k[9 + i] - k[15 + i];
+              taps(o[i], k[6 + i], k[12 + i], k[18 + i], &lo[i], &hi[i]);
+            }
             for (int64_t co = 0; co < cog; co++) {
               const float *wk = w + (ci * cog + co) * ksz;
               float *yc = yn + (g * cog + co) * osz;
-              for (int64_t a = 0; a < k[6]; a++) {
-                int64_t od = d * k[9] + a * k[12] - k[15];
-                if (od < 0 || od >= Od)
-                  continue;
-                for (int64_t bb = 0; bb < k[7]; bb++) {
-                  int64_t oh = h * k[10] + bb * k[13] - k[16];
-                  if (oh < 0 || oh >= Oh)
-                    continue;
-                  for (int64_t c = 0; c < k[8]; c++) {
-                    int64_t ow = ww * k[11] + c * k[14] - k[17];
-                    if (ow >= 0 && ow < Ow)
-                      yc[(od * Oh + oh) * Ow + ow] += v * wk[(a * k[7] + bb) * k[8] + c];
-                  }
+              for (int64_t a = lo[0]; a < hi[0]; a++)
+                for (int64_t bb = lo[1]; bb < hi[1]; bb++) {
+                  float *yr = yc + ((o[0] + a * k[12]) * Oh + o[1] + bb * k[13]) * Ow + o[2];
+                  const float *wr = wk + (a * k[7] + bb) * k[8];
+                  for (int64_t c = lo[2]; c < hi[2]; c++)
+                    yr[c * k[14]] += v * wr[c];
                 }
-              }
             }
           }
     }
   }
 }
 
-/* conv_transpose over rank 5 (weight [C in, C out / groups, kd, kh, kw]);
- * pad_type as conv.c's 2-d case: valid, same (output in * stride), custom. */
-int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
-  int64_t st[3], dil[3], custom[6], groups, out[3];
+/* conv_transpose over rank 3 to 5 (weight [C in, C out / groups, k...]),
+ * as the 3-d window with unit leading dims. Each input pixel adds weight *
+ * x into the output window it spreads to (stride apart, dilated taps), then
+ * pads are cut: out = (in - 1) * stride + dilation * (k - 1) + 1 -
+ * pad_before - pad_after; pad_type valid, same (output in * stride) or
+ * custom. */
+int cpu_conv_transpose(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w) {
+  int64_t st[3], dil[3], custom[6], groups, lo[3], out[3];
   const char *pt;
-  if (w->rank != 5)
-    return cpu_error(b, "weight has rank %d; x has rank 5", w->rank);
-  if (window3(b, st, dil, custom, &pt, &groups) < 0)
+  if (x->rank < 3 || x->rank > 5 || w->rank != x->rank)
+    return cpu_error(b, "x and weight must both have rank 3, 4 or 5 (1-d, 2-d or 3-d)");
+  int nsp = x->rank - 2;
+  if (cpu_conv_window(b, nsp, st, dil, custom, &pt, &groups) < 0)
     return -1;
   int64_t cin = x->dim[1];
   if (groups < 1 || cin % groups || w->dim[0] != cin)
@@ -261,95 +218,32 @@ int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlo
                      "groups", (long long)w->dim[0], (long long)w->dim[1], (long long)cin,
                      (long long)groups);
   int64_t cout = w->dim[1] * groups;
-  if (bias3(b, s, cout) < 0)
+  if (cpu_conv_bias(b, s, cout) < 0)
     return -1;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < nsp; i++) {
     int64_t in = x->dim[2 + i], keff = dil[i] * (w->dim[2 + i] - 1) + 1, full = (in - 1) * st[i] + keff;
-    int64_t lo, hi;
-    if (cpu_convt_pads(b, pt, in * st[i], full, &custom[2 * i], &lo, &hi) < 0)
+    int64_t hi;
+    if (cpu_convt_pads(b, pt, in * st[i], full, &custom[2 * i], &lo[i], &hi) < 0)
       return -1;
-    out[i] = full - lo - hi;
-    if (lo < 0 || hi < 0 || out[i] < 1 || w->dim[2 + i] < 1)
+    out[i] = full - lo[i] - hi;
+    if (lo[i] < 0 || hi < 0 || out[i] < 1 || w->dim[2 + i] < 1)
       return cpu_error(b, "the padding leaves no output along dim %d", 2 + i);
-    s->k[15 + i] = lo;
   }
   s->k[0] = x->dim[0];
   s->k[1] = cin;
-  put3(s->k, 2, &x->dim[2]);
+  cpu_put3(s->k, 2, &x->dim[2], nsp, 1);
   s->k[5] = cout;
-  put3(s->k, 6, &w->dim[2]);
-  put3(s->k, 9, st);
-  put3(s->k, 12, dil);
-  put3(s->k, 18, out);
+  cpu_put3(s->k, 6, &w->dim[2], nsp, 1);
+  cpu_put3(s->k, 9, st, nsp, 1);
+  cpu_put3(s->k, 12, dil, nsp, 1);
+  cpu_put3(s->k, 15, lo, nsp, 0);
+  cpu_put3(s->k, 18, out, nsp, 1);
   s->k[21] = groups;
   s->run = run_conv_transpose3d;
-  int64_t odim[5] = {x->dim[0], cout, out[0], out[1], out[2]};
-  return cpu_one_out(b, x->dtype, 5, odim);
-}
-
-static void run_pool3d(const CpuPlan *p, const CpuStep *s) {
-  const float *x = cpu_data(p, s->in[0]);
-  float *y = cpu_data(p, s->out[0]);
-  const int64_t *k = s->k;
-  int64_t D = k[2], H = k[3], W = k[4], Od = k[18], Oh = k[19], Ow = k[20];
-  for (int64_t c = 0; c < k[0] * k[1]; c++)
-    for (int64_t od = 0; od < Od; od++)
-      for (int64_t oh = 0; oh < Oh; oh++)
-        for (int64_t ow = 0; ow < Ow; ow++) {
-          int64_t o[3] = {od * k[9] - k[15], oh * k[10] - k[16], ow * k[11] - k[17]};
-          double acc = s->mode == CPU_POOL_MAX ? -INFINITY : 0;
-          int64_t cnt = 0, padded = 0;
-          for (int64_t a = 0; a < k[6]; a++)
-            for (int64_t bb = 0; bb < k[7]; bb++)
-              for (int64_t e = 0; e < k[8]; e++) {
-                int64_t d = o[0] + a, h = o[1] + bb, w = o[2] + e;
-                /* the divisor never counts positions past the padded input */
-                if (d + k[15] < k[22] && h + k[16] < k[23] && w + k[17] < k[24])
-                  padded++;
-                if (d < 0 || d >= D || h < 0 || h >= H || w < 0 || w >= W)
-                  continue;
-                cnt++;
-                acc = cpu_pool_add(s->mode, acc, x[((c * D + d) * H + h) * W + w]);
-              }
-          y[((c * Od + od) * Oh + oh) * Ow + ow] = (float)cpu_pool_result(s->mode, acc, cnt, padded, k[25]);
-        }
-}
-
-/* max_pool, avg_pool, l2_pool over rank 5; x is bound (s->in[0]). */
-int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x) {
-  int64_t ks[3], st[3], ones[3] = {1, 1, 1}, zeros[6] = {0}, custom[6], pad[6], in[3], out[3];
-  const char *pt;
-  bool ceil_mode = false, excl = false;
-  if (cpu_ints_exact(b, "kernel_sizes", ks, 3, NULL) < 0 ||
-      cpu_ints_exact(b, "strides", st, 3, ones) < 0 ||
-      cpu_ints_exact(b, "pad", custom, 6, zeros) < 0 ||
-      cpu_param_str(b, "pad_type", "valid", &pt) < 0 ||
-      cpu_param_bools(b, "ceil_mode", &ceil_mode, 1) < 0 ||
-      (s->mode == CPU_POOL_AVG && cpu_param_bools(b, "exclude_padding_from_average", &excl, 1) < 0))
-    return -1;
-  for (int i = 0; i < 3; i++) {
-    if (ks[i] < 1 || st[i] < 1)
-      return cpu_error(b, "kernel_sizes and strides must be at least 1");
-    in[i] = x->dim[2 + i];
-  }
-  if (cpu_conv_pads(b, pt, 3, in, ks, st, custom, pad) < 0)
-    return -1;
-  if (cpu_pool_out(b, 3, in, ks, st, pad, ceil_mode, out) < 0)
-    return -1;
-  for (int i = 0; i < 3; i++) {
-    s->k[15 + i] = pad[2 * i];
-    s->k[22 + i] = in[i] + pad[2 * i] + pad[2 * i + 1];
-  }
-  s->k[0] = x->dim[0];
-  s->k[1] = x->dim[1];
-  put3(s->k, 2, in);
-  put3(s->k, 6, ks);
-  put3(s->k, 9, st);
-  put3(s->k, 18, out);
-  s->k[25] = excl;
-  s->run = run_pool3d;
-  int64_t odim[5] = {x->dim[0], x->dim[1], out[0], out[1], out[2]};
-  return cpu_one_out(b, x->dtype, 5, odim);
+  int64_t odim[5] = {x->dim[0], cout};
+  for (int i = 0; i < nsp; i++)
+    odim[2 + i] = out[i];
+  return cpu_one_out(b, x->dtype, x->rank, odim);
 }
 
 const CpuOpDef cpu_ops_conv3d[] = {

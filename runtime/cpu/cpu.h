@@ -341,6 +341,22 @@ float cpu_vsum(const float *x, int64_t n);
  * k as cpu_run_strided reads it, the view's dims; its rank, or -1. */
 int cpu_slice_view(CpuBuild *b, CpuStep *s, const CpuSlot *x, int64_t *dim);
 
+/* conv.c: the window parameters of conv, conv_transpose and conv_quantized
+ * over nsp (1..3) spatial dims, strides and dilations checked; the bias
+ * (s->in[2]), when there is one: fp16 or fp32 of shape [n]. -1 after
+ * reporting. */
+int cpu_conv_window(CpuBuild *b, int nsp, int64_t *st, int64_t *dil, int64_t *custom,
+                    const char **pad_type, int64_t *groups);
+int cpu_conv_bias(CpuBuild *b, const CpuStep *s, int64_t n);
+/* conv.c: conv's window over nsp (1..3) spatial dims of x and a weight of
+ * dims wd (rank nsp + 2), checked (groups, bias, the kernel in the padded
+ * input); -1 after reporting. */
+typedef struct CpuConvGeom {
+  int64_t st[3], dil[3], pad[6], out[3], groups;   /* pad: before, after per dim */
+} CpuConvGeom;
+int cpu_conv_geom(CpuBuild *b, const CpuStep *s, const CpuSlot *x, const int64_t *wd, int nsp,
+                  CpuConvGeom *g);
+
 /* conv.c: the pads (before, after per spatial dim) of a pad_type for
  * inputs in[], effective kernels keff[] and strides st[]. */
 int cpu_conv_pads(CpuBuild *b, const char *type, int nsp, const int64_t *in,
@@ -356,16 +372,6 @@ int cpu_convt_pads(CpuBuild *b, const char *type, int64_t same_out, int64_t full
 enum { CPU_G_STRICT, CPU_G_ALIGN, CPU_G_DEFAULT, CPU_G_OFFSET, CPU_G_UNALIGN };
 double cpu_grid(int mode, int64_t i, double xin, int64_t out);
 
-/* pool.c: one pooling window, value by value (max lets NaN win), then its
- * result; the average divides by the real positions with excl, else by the
- * positions of the padded input the window covers. */
-enum { CPU_POOL_MAX, CPU_POOL_AVG, CPU_POOL_L2 };
-double cpu_pool_add(int mode, double acc, double v);
-double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool excl);
-/* The output size along each of nsp dims (pads before, after per dim). */
-int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
-                 const int64_t *pad, bool ceil_mode, int64_t *out);
-
 /* igemm.c: a 1x1 conv (k as conv.c's) of int8 activations and int8-valued
  * weights as an exact int8 GEMM, where the CPU has one: 1 when chosen (the
  * step's tab[0], k[20..21] and in[3] then hold its data), 0 when the conv
@@ -379,14 +385,18 @@ bool cpu_igemm_available(void);
  * its tiles while in cache; a dequantize read only by int8 convs (which
  * read its input) no longer runs. Both leave a step that does nothing. */
 void cpu_igemm_fuse(CpuPlan *p);
+void cpu_igemm_run(const CpuPlan *p, const CpuStep *s);
 
 /* quant.c: y = clip(round_half_even(x / d) + z, lo, hi) (NaN: 0). */
 void cpu_quant_row(int32_t *y, const float *x, int64_t n, float d, float z, float lo, float hi);
-void cpu_igemm_run(const CpuPlan *p, const CpuStep *s);
 
-/* conv3d.c: the rank-5 cases of conv, conv_transpose (x, weight, bias bound
- * to s->in[0..2]) and the pools (x bound); each sets s->run. */
+/* conv3d.c: the rank-5 case of conv, conv_transpose at every rank (x,
+ * weight, bias bound to s->in[0..2]); each sets s->run. */
 int cpu_conv3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+int cpu_conv_transpose(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
+/* Dims v[0..nsp) of an op with nsp (1..3) spatial dims as the last nsp of
+ * a 3-d window's k[at..at+3), fill before them (the unit leading dims). */
+void cpu_put3(int64_t *k, int at, const int64_t *v, int nsp, int64_t fill);
 
 /* winograd.c: 2-d convs of 3x3 kernels, stride and dilation 1, one group,
  * by Winograd's F(m x m, 3x3), m = 2 or 4; k as conv.c's. fits: such a
@@ -400,7 +410,5 @@ int cpu_wino_prep(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
 void cpu_wino_weights(float *u, const float *w, int64_t K, int64_t C, int m);
 void cpu_wino_run(const CpuPlan *p, const CpuStep *s, const float *x, const float *u,
                   const float *bias, float *y);
-int cpu_conv_transpose3d(CpuBuild *b, CpuStep *s, const CpuSlot *x, const CpuSlot *w);
-int cpu_pool3d(CpuBuild *b, CpuStep *s, const CpuSlot *x);
 
 #endif

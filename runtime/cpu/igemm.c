@@ -76,6 +76,18 @@ static bool row_int8(const float *w, int64_t K, int8_t *q, int *e) {
   return true;
 }
 
+/* The scale of q, a quantize or dequantize, when it is per tensor with
+ * zero point 0 and a power of two 2^e (e into *e); else 0. */
+static float pow2_scale(const CpuPlan *p, const CpuStep *q, int *e) {
+  if (q->k[0] * q->k[1] != 1 || (q->in[2] >= 0 && cpu_get(&p->slots[q->in[2]], 0) != 0))
+    return 0;
+  float d = p->slots[q->in[1]].data[0];
+  if (!(d > 0) || frexpf(d, e) != 0.5f)
+    return 0;
+  --*e;
+  return d;
+}
+
 /* The step before this one that writes slot i: a dequantize of int8 data
  * per tensor, zero point 0, scale 2^f; its input slot, or -1. */
 static int dequant_source(const CpuPlan *p, int i, int *f) {
@@ -85,15 +97,9 @@ static int dequant_source(const CpuPlan *p, int i, int *f) {
       continue;
     /* exact: fp16(q 2^f) = q 2^f (an fp32 output holds it anyway) */
     if (strcmp(d->op->op, "dequantize") != 0 || d->in[0] < 0 ||
-        p->slots[d->in[0]].dtype != MIL_INT8 || d->k[0] * d->k[1] != 1 ||
-        !(d->exact || p->slots[i].dtype == MIL_FP32))
+        p->slots[d->in[0]].dtype != MIL_INT8 || !(d->exact || p->slots[i].dtype == MIL_FP32) ||
+        pow2_scale(p, d, f) == 0)
       return -1;
-    if (d->in[2] >= 0 && cpu_get(&p->slots[d->in[2]], 0) != 0)
-      return -1;
-    float sc = p->slots[d->in[1]].data[0];
-    if (!(sc > 0) || frexpf(sc, f) != 0.5f)
-      return -1;
-    --*f;
     return d->in[0];
   }
   return -1;
@@ -275,17 +281,15 @@ static int readers(const CpuPlan *p, int i) {
 }
 
 /* Step j + 1 quantizes step j's output as cpu_igemm_fuse takes it over:
- * its 1 / scale, else 0. */
+ * its scale (2^e, 2^-e a normal fp32), else 0. */
 static float fusable_quantize(const CpuPlan *p, int j) {
   const CpuStep *c = &p->steps[j], *q = &p->steps[j + 1];
   if (strcmp(q->op->op, "quantize") != 0 || q->in[0] != c->out[0] || q->nout != 1 ||
-      p->slots[q->out[0]].dtype != MIL_INT8 || q->k[0] * q->k[1] != 1 || c->nout != 1)
-    return 0;
-  if (q->in[2] >= 0 && cpu_get(&p->slots[q->in[2]], 0) != 0)
+      p->slots[q->out[0]].dtype != MIL_INT8 || c->nout != 1)
     return 0;
   int e;
-  float d = p->slots[q->in[1]].data[0], inv = 1.0f / d;
-  return d > 0 && frexpf(d, &e) == 0.5f && isnormal(inv) ? d : 0;
+  float d = pow2_scale(p, q, &e);
+  return d != 0 && isnormal(1.0f / d) ? d : 0;
 }
 
 void cpu_igemm_fuse(CpuPlan *p) {

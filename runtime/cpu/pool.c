@@ -1,5 +1,6 @@
 /* pool.c - the cpu backend's pooling and resizing: max_pool, avg_pool,
- * l2_pool (1-d and 2-d windows), upsample_bilinear, resize_bilinear. */
+ * l2_pool (1-d to 3-d windows), upsample_bilinear, resize_bilinear and
+ * iOS 17's resize. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,27 +8,29 @@
 #include "cpu.h"
 
 /* ---- pooling --------------------------------------------------------------------------
- * x as [N*C, H, W] (a 1-d pool has H = 1). k: 0 N*C, 1 H, 2 W, 3 kh, 4 kw,
- * 5 sh, 6 sw, 7 pad top, 8 pad left, 9 Ho, 10 Wo, 11 exclude padding from the
- * average, 12 padded H, 13 padded W (the average's divisor never counts
- * positions past the padded input, as ceil_mode windows can reach). */
+ * 1-d to 3-d windows, the 1-d and 2-d ones as 3-d windows with unit
+ * leading dims. k as conv3d.c's: 0 N, 1 C, 2..4 D H W, 6..8 kernel, 9..11
+ * strides, 15..17 pad before, 18..20 output D H W, 22..24 padded D H W
+ * (the average's divisor never counts positions past the padded input, as
+ * ceil_mode windows can reach), 25 exclude padding from the average. */
 
-enum { POOL_MAX = CPU_POOL_MAX, POOL_AVG = CPU_POOL_AVG, POOL_L2 = CPU_POOL_L2 };
+enum { POOL_MAX, POOL_AVG, POOL_L2 };
 
-double cpu_pool_add(int mode, double acc, double v) {
+static double pool_add(int mode, double acc, double v) {
   if (mode == POOL_MAX)
     return v > acc || v != v ? v : acc;   /* NaN wins */
   return acc + (mode == POOL_L2 ? v * v : v);
 }
 
-double cpu_pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool excl) {
+static double pool_result(int mode, double acc, int64_t cnt, int64_t padded, bool excl) {
   if (mode == POOL_AVG)
     return acc / (double)(excl ? (cnt ? cnt : 1) : padded);
   return mode == POOL_L2 ? sqrt(acc) : acc;
 }
 
-int cpu_pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
-                 const int64_t *pad, bool ceil_mode, int64_t *out) {
+/* The output size along each of nsp dims (pads before, after per dim). */
+static int pool_out(CpuBuild *b, int nsp, const int64_t *in, const int64_t *ks, const int64_t *st,
+                    const int64_t *pad, bool ceil_mode, int64_t *out) {
   for (int i = 0; i < nsp; i++) {
     int64_t span = in[i] + pad[2 * i] + pad[2 * i + 1] - ks[i];
     if (span < 0)
@@ -45,13 +48,12 @@ static int prep_pool(CpuBuild *b, CpuStep *s) {
   CpuSlot x;
   if (cpu_operand(b, s, 0, "x", true, &x) < 0 || cpu_need_float(b, &x, "x") < 0)
     return -1;
-  if (x.rank == 5)
-    return cpu_pool3d(b, s, &x);
-  if (x.rank != 3 && x.rank != 4)
+  if (x.rank < 3 || x.rank > 5)
     return cpu_error(b, "x has rank %d; the cpu backend pools 1-d, 2-d and 3-d windows (rank 3, "
                      "4 or 5)", x.rank);
   int nsp = x.rank - 2;
-  int64_t ks[2], st[2], ones[2] = {1, 1}, zeros[4] = {0}, custom[4], pad[4], in[2];
+  int64_t ks[3], st[3], ones[3] = {1, 1, 1}, zeros[6] = {0}, custom[6], pad[6], in[3], out[3];
+  int64_t lo[3], padded[3];
   const char *pt;
   bool ceil_mode = false, excl = false;
   if (cpu_ints_exact(b, "kernel_sizes", ks, nsp, NULL) < 0 ||
@@ -66,46 +68,61 @@ static int prep_pool(CpuBuild *b, CpuStep *s) {
       return cpu_error(b, "kernel_sizes and strides must be at least 1");
     in[i] = x.dim[2 + i];
   }
-  if (cpu_conv_pads(b, pt, nsp, in, ks, st, custom, pad) < 0)
+  if (cpu_conv_pads(b, pt, nsp, in, ks, st, custom, pad) < 0 ||
+      pool_out(b, nsp, in, ks, st, pad, ceil_mode, out) < 0)
     return -1;
-  int64_t out[2];
-  if (cpu_pool_out(b, nsp, in, ks, st, pad, ceil_mode, out) < 0)
-    return -1;
-  bool two = nsp == 2;
-  int64_t kv[14] = {x.dim[0] * x.dim[1], two ? in[0] : 1, two ? in[1] : in[0],
-                    two ? ks[0] : 1, two ? ks[1] : ks[0], two ? st[0] : 1, two ? st[1] : st[0],
-                    two ? pad[0] : 0, two ? pad[2] : pad[0], two ? out[0] : 1,
-                    two ? out[1] : out[0], excl, 0, 0};
-  kv[12] = kv[1] + (two ? pad[0] + pad[1] : 0);
-  kv[13] = kv[2] + (two ? pad[2] + pad[3] : pad[0] + pad[1]);
-  memcpy(s->k, kv, sizeof kv);
-  int64_t odim[4] = {x.dim[0], x.dim[1], out[0], two ? out[1] : 0};
+  int64_t odim[5] = {x.dim[0], x.dim[1]};
+  for (int i = 0; i < nsp; i++) {
+    lo[i] = pad[2 * i];
+    padded[i] = in[i] + pad[2 * i] + pad[2 * i + 1];
+    odim[2 + i] = out[i];
+  }
+  s->k[0] = x.dim[0];
+  s->k[1] = x.dim[1];
+  cpu_put3(s->k, 2, in, nsp, 1);
+  cpu_put3(s->k, 6, ks, nsp, 1);
+  cpu_put3(s->k, 9, st, nsp, 1);
+  cpu_put3(s->k, 15, lo, nsp, 0);
+  cpu_put3(s->k, 18, out, nsp, 1);
+  cpu_put3(s->k, 22, padded, nsp, 1);
+  s->k[25] = excl;
   return cpu_one_out(b, x.dtype, x.rank, odim);
 }
 
+/* How many of the positions o .. o + k - 1 lie in [0, n). */
+static int64_t inside(int64_t o, int64_t k, int64_t n) {
+  int64_t lo = o > 0 ? o : 0, hi = o + k < n ? o + k : n;
+  return hi > lo ? hi - lo : 0;
+}
+
+/* Each window as its in-x box [lo, hi) per dim, so the loops test no tap;
+ * its count of positions in the padded input, the average's divisor, as a
+ * product over the dims. */
 static void run_pool(const CpuPlan *p, const CpuStep *s) {
   const float *x = cpu_data(p, s->in[0]);
   float *y = cpu_data(p, s->out[0]);
   const int64_t *k = s->k;
-  int64_t H = k[1], W = k[2], Ho = k[9], Wo = k[10];
-  for (int64_t c = 0; c < k[0]; c++)
-    for (int64_t oh = 0; oh < Ho; oh++)
-      for (int64_t ow = 0; ow < Wo; ow++) {
-        int64_t h0 = oh * k[5] - k[7], w0 = ow * k[6] - k[8];
-        double acc = s->mode == POOL_MAX ? -INFINITY : 0;
-        int64_t cnt = 0, padded = 0;
-        for (int64_t i = 0; i < k[3]; i++)
-          for (int64_t j = 0; j < k[4]; j++) {
-            int64_t h = h0 + i, w = w0 + j;
-            if (h + k[7] < k[12] && w + k[8] < k[13])
-              padded++;
-            if (h < 0 || h >= H || w < 0 || w >= W)
-              continue;
-            cnt++;
-            acc = cpu_pool_add(s->mode, acc, x[(c * H + h) * W + w]);
+  int64_t H = k[3], W = k[4], Od = k[18], Oh = k[19], Ow = k[20];
+  for (int64_t c = 0; c < k[0] * k[1]; c++)
+    for (int64_t od = 0; od < Od; od++)
+      for (int64_t oh = 0; oh < Oh; oh++)
+        for (int64_t ow = 0; ow < Ow; ow++) {
+          int64_t at[3] = {od, oh, ow}, lo[3], hi[3], cnt = 1, padded = 1;
+          for (int i = 0; i < 3; i++) {
+            int64_t o = at[i] * k[9 + i] - k[15 + i];
+            lo[i] = o > 0 ? o : 0;
+            hi[i] = lo[i] + inside(o, k[6 + i], k[2 + i]);
+            cnt *= hi[i] - lo[i];
+            padded *= inside(o + k[15 + i], k[6 + i], k[22 + i]);
           }
-        y[(c * Ho + oh) * Wo + ow] = (float)cpu_pool_result(s->mode, acc, cnt, padded, k[11]);
-      }
+          double acc = s->mode == POOL_MAX ? -INFINITY : 0;
+          const float *xc = x + c * k[2] * H * W;
+          for (int64_t d = lo[0]; d < hi[0]; d++)
+            for (int64_t h = lo[1]; h < hi[1]; h++)
+              for (int64_t w = lo[2]; w < hi[2]; w++)
+                acc = pool_add(s->mode, acc, xc[(d * H + h) * W + w]);
+          y[((c * Od + od) * Oh + oh) * Ow + ow] = (float)pool_result(s->mode, acc, cnt, padded, k[25]);
+        }
 }
 
 /* ---- bilinear resizing ------------------------------------------------------------------

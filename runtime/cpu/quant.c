@@ -81,10 +81,11 @@ static void dequant_row(float *restrict y, const int32_t *restrict x, int64_t n,
 static void affine_range(const CpuPlan *p, const CpuStep *s, int64_t lo, int64_t hi, bool quant) {
   const float *sc = cpu_data(p, s->in[1]);
   const CpuSlot *zp = s->in[2] >= 0 ? &p->slots[s->in[2]] : NULL;
-  int64_t C = s->k[1], inner = s->k[2], rows = s->k[0] * C == 1;
-  int64_t r0 = rows ? 0 : lo, r1 = rows ? 1 : hi;
+  int64_t C = s->k[1], inner = s->k[2];
+  bool one = s->k[0] * C == 1;   /* per tensor: the units are elements */
+  int64_t r0 = one ? 0 : lo, r1 = one ? 1 : hi;
   for (int64_t r = r0; r < r1; r++) {
-    int64_t c = r % C, at = rows ? lo : r * inner, n = rows ? hi - lo : inner;
+    int64_t c = r % C, at = one ? lo : r * inner, n = one ? hi - lo : inner;
     float z = zp ? (float)cpu_get(zp, c) : 0.0f;
     if (quant) {
       cpu_quant_row(cpu_idata(p, s->out[0]) + at, cpu_data(p, s->in[0]) + at, n, sc[c], z,
@@ -157,7 +158,6 @@ static int prep_quantize(CpuBuild *b, CpuStep *s) {
   return cpu_one_out(b, dt, x.rank, x.dim);
 }
 
-
 static int prep_dequantize(CpuBuild *b, CpuStep *s) {
   bool cx = s->mode == 1;   /* constexpr_affine_dequantize */
   const char *dname = cx ? "quantized_data" : "input";
@@ -177,9 +177,6 @@ static int prep_dequantize(CpuBuild *b, CpuStep *s) {
   affine_units(s, range_dequantize);
   return cpu_one_out(b, sc.dtype, x.rank, x.dim);
 }
-
-
-
 
 /* ---- constexpr ops ------------------------------------------------------------------ */
 

@@ -126,12 +126,13 @@ static int prep_rnn(CpuBuild *b, CpuStep *s) {
 }
 
 /* One direction: weights from in[w..w+3], state columns [col, col + H) of
- * rows D * H wide; rev runs t from the end. */
-static void rnn_pass(const CpuPlan *p, const CpuStep *s, int w, bool rev, int64_t col, int64_t D) {
+ * rows D * H wide (D = 2 when bidirectional); rev runs t from the end. */
+static void rnn_pass(const CpuPlan *p, const CpuStep *s, int w, bool rev, int64_t col) {
   const float *x = cpu_data(p, s->in[0]), *wih = cpu_data(p, s->in[w]), *whh = cpu_data(p, s->in[w + 1]);
   const float *bias = s->in[w + 2] >= 0 ? cpu_data(p, s->in[w + 2]) : NULL;
   const float *peep = s->in[w + 3] >= 0 ? cpu_data(p, s->in[w + 3]) : NULL;
-  int64_t S = s->k[0], B = s->k[1], NI = s->k[2], H = s->k[3], G = s->k[4], DH = D * H;
+  int64_t S = s->k[0], B = s->k[1], NI = s->k[2], H = s->k[3], G = s->k[4];
+  int64_t DH = (s->k[5] == 2 ? 2 : 1) * H;
   float *gx = p->scratch, *gh = gx + B * G * H, *h = gh + B * G * H, *c = h + B * H;
   float *y = cpu_data(p, s->out[0]);
   for (int64_t bb = 0; bb < B; bb++) {
@@ -192,10 +193,10 @@ static void rnn_pass(const CpuPlan *p, const CpuStep *s, int w, bool rev, int64_
 
 static void run_rnn(const CpuPlan *p, const CpuStep *s) {
   if (s->k[5] == 2) {
-    rnn_pass(p, s, 3, false, 0, 2);
-    rnn_pass(p, s, 7, true, s->k[3], 2);
+    rnn_pass(p, s, 3, false, 0);
+    rnn_pass(p, s, 7, true, s->k[3]);
   } else {
-    rnn_pass(p, s, 3, s->k[5] == 1, 0, 1);
+    rnn_pass(p, s, 3, s->k[5] == 1, 0);
   }
 }
 

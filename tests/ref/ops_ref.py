@@ -367,25 +367,32 @@ px = f32(1, 2, 5, 6)
 
 
 def pool_ref(x, k, st, pads, fn, ceil=False, count_pad=True):
-    """x [N, C, H, W]; pads (top, bottom, left, right); fn 'max', 'avg', 'l2'."""
-    n, c, H, W = x.shape
-    t, bt, l, r = pads
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (t, bt), (l, r)),
-                constant_values=-np.inf if fn == "max" else 0)
-    ones = np.pad(np.ones((H, W)), ((t, bt), (l, r)))
-    span = [H + t + bt - k[0], W + l + r - k[1]]
-    out = [(s_ + st[i] - 1) // st[i] + 1 if ceil else s_ // st[i] + 1 for i, s_ in enumerate(span)]
-    y = np.zeros((n, c, out[0], out[1]))
-    for i in range(out[0]):
-        for j in range(out[1]):
-            win = xp[:, :, i * st[0]:i * st[0] + k[0], j * st[1]:j * st[1] + k[1]]
-            if fn == "max":
-                y[:, :, i, j] = win.max(axis=(2, 3))
-            elif fn == "l2":
-                y[:, :, i, j] = np.sqrt((win ** 2).sum(axis=(2, 3)))
-            else:
-                real = ones[i * st[0]:i * st[0] + k[0], j * st[1]:j * st[1] + k[1]].sum()
-                y[:, :, i, j] = win.sum(axis=(2, 3)) / (win.shape[2] * win.shape[3] if count_pad else real)
+    """x [N, C, spatial...]; pads (before, after) per spatial dim; fn 'max',
+    'avg', 'l2'. ceil_mode as PyTorch: the last window starts inside the
+    input or its left padding."""
+    nsp, sp = x.ndim - 2, x.shape[2:]
+    pw = tuple((pads[2 * i], pads[2 * i + 1]) for i in range(nsp))
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0)) + pw, constant_values=-np.inf if fn == "max" else 0)
+    real = np.pad(np.ones(sp), pw)
+    out = []
+    for i in range(nsp):
+        span = sp[i] + pads[2 * i] + pads[2 * i + 1] - k[i]
+        o = (span + st[i] - 1) // st[i] + 1 if ceil else span // st[i] + 1
+        if ceil and (o - 1) * st[i] >= sp[i] + pads[2 * i]:
+            o -= 1
+        out.append(o)
+    y = np.zeros(x.shape[:2] + tuple(out))
+    ax = tuple(range(2, 2 + nsp))
+    for o in np.ndindex(*out):
+        sl = tuple(slice(o[i] * st[i], o[i] * st[i] + k[i]) for i in range(nsp))
+        win = xp[(slice(None), slice(None)) + sl]
+        at = (slice(None), slice(None)) + o
+        if fn == "max":
+            y[at] = win.max(axis=ax)
+        elif fn == "l2":
+            y[at] = np.sqrt((win ** 2).sum(axis=ax))
+        else:   # the divisor: positions of the padded input the window covers, or real ones
+            y[at] = win.sum(axis=ax) / (real[sl].size if count_pad else real[sl].sum())
     return y.astype(np.float32)
 
 
@@ -574,20 +581,26 @@ for at in (3, -2):
 
 # ---- cases: conv_transpose, attention, per-channel activations ------------------------
 
-def conv_t_ref(x, w, st, pads, groups=1, bias=None):
-    n, ci, H, W = x.shape
-    cog, kh, kw = w.shape[1], w.shape[2], w.shape[3]
-    full = np.zeros((n, cog * groups, (H - 1) * st[0] + kh, (W - 1) * st[1] + kw))
+def conv_t_ref(x, w, st, pads, groups=1, bias=None, dil=None):
+    """conv_transpose by its definition, over any number of spatial dims: input
+    pixel p adds x[p] * w[tap] at p * stride + tap * dilation of the full
+    output, then pads (before, after per dim) are cut from it."""
+    nsp = x.ndim - 2
+    ci, cog, k = x.shape[1], w.shape[1], w.shape[2:]
+    dil = dil or (1,) * nsp
+    full = np.zeros(x.shape[:1] + (cog * groups,) +
+                    tuple((x.shape[2 + i] - 1) * st[i] + dil[i] * (k[i] - 1) + 1 for i in range(nsp)))
     for c_ in range(ci):
         g = c_ // (ci // groups)
-        for h in range(H):
-            for v in range(W):
-                full[:, g * cog:(g + 1) * cog, h * st[0]:h * st[0] + kh, v * st[1]:v * st[1] + kw] += \
-                    x[:, c_, h, v][:, None, None, None] * w[c_][None]
-    t, bt, l, r_ = pads
-    out = full[:, :, t:full.shape[2] - bt, l:full.shape[3] - r_]
+        for p in np.ndindex(*x.shape[2:]):
+            for t in np.ndindex(*k):
+                o = tuple(p[i] * st[i] + t[i] * dil[i] for i in range(nsp))
+                full[(slice(None), slice(g * cog, (g + 1) * cog)) + o] += \
+                    x[(slice(None), c_) + p][:, None] * w[(c_, slice(None)) + t][None]
+    sl = tuple(slice(pads[2 * i], full.shape[2 + i] - pads[2 * i + 1]) for i in range(nsp))
+    out = full[(slice(None), slice(None)) + sl]
     if bias is not None:
-        out = out + bias[None, :, None, None]
+        out = out + bias.reshape((1, -1) + (1,) * nsp)
     return out.astype(np.float32)
 
 
@@ -595,6 +608,20 @@ tx, tw, tb = f32(1, 4, 3, 3), f32(4, 3, 2, 3), f32(6)
 case("conv_transpose", [("x", tx), ("w", tw), ("b", tb)],
      'y = conv_transpose(bias = b, groups = int32(2), pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
      % (ints([1, 0, 0, 2]), ints([2, 2])), [("y", conv_t_ref(tx, tw, (2, 2), (1, 0, 0, 2), 2, tb))])
+# 1-d, dilation 2 and stride 3: full = (5 - 1) * 3 + 2 * (3 - 1) + 1 = 17, cut 2 before, 1 after
+# (the review's cases draw from a stream of their own, so the cases after
+# them keep their data)
+own = np.random.default_rng(577)
+t1x, t1w = [own.uniform(-3, 3, sh).astype(np.float32) for sh in ((2, 2, 5), (2, 3, 3))]
+case("conv_transpose_1d_dilated", [("x", t1x), ("w", t1w)],
+     'y = conv_transpose(dilations = %s, pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
+     % (ints([2]), ints([2, 1]), ints([3])), [("y", conv_t_ref(t1x, t1w, (3,), (2, 1), dil=(2,)))])
+# 3-d, dilation along every dim (the taps past the output found per pixel)
+t3dx, t3dw = [own.uniform(-3, 3, sh).astype(np.float32) for sh in ((1, 2, 3, 4, 3), (2, 2, 2, 3, 2))]
+case("conv_transpose3d_dilated", [("x", t3dx), ("w", t3dw)],
+     'y = conv_transpose(dilations = %s, pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
+     % (ints([3, 2, 2]), ints([2, 1, 0, 3, 1, 1]), ints([1, 2, 2])),
+     [("y", conv_t_ref(t3dx, t3dw, (1, 2, 2), (2, 1, 0, 3, 1, 1), dil=(3, 2, 2)))], tol=1e-5)
 qq, kq, vq = f32(2, 3, 4, lo=-1, hi=1), f32(2, 5, 4, lo=-1, hi=1), f32(2, 5, 6)
 mq = rng.integers(0, 2, (3, 5)).astype(np.bool_)
 mq[:, 0] = True
@@ -1161,30 +1188,11 @@ for name, pt, st, dil, custom in [("valid", "valid", (1, 2, 1), (1, 1, 2), None)
          [("y", conv3d_ref(c3x, c3w, st, dil, pads, 2, c3b))], tol=1e-4)
 
 
-def conv_t3d_ref(x, w, st, pads, groups=1, bias=None):
-    n, ci = x.shape[:2]
-    cog, k = w.shape[1], w.shape[2:]
-    D, H, W = x.shape[2:]
-    full = np.zeros((n, cog * groups) + tuple((x.shape[2 + i] - 1) * st[i] + k[i] for i in range(3)))
-    for c_ in range(ci):
-        g = c_ // (ci // groups)
-        for d in range(D):
-            for h in range(H):
-                for v in range(W):
-                    full[:, g * cog:(g + 1) * cog, d * st[0]:d * st[0] + k[0], h * st[1]:h * st[1] + k[1],
-                         v * st[2]:v * st[2] + k[2]] += x[:, c_, d, h, v][:, None, None, None, None] * w[c_][None]
-    sl = tuple(slice(pads[2 * i], full.shape[2 + i] - pads[2 * i + 1]) for i in range(3))
-    out = full[(slice(None), slice(None)) + sl]
-    if bias is not None:
-        out = out + bias[None, :, None, None, None]
-    return out.astype(np.float32)
-
-
 t3x, t3w, t3b = f32(1, 4, 3, 2, 3), f32(4, 3, 2, 3, 2, lo=-1, hi=1), f32(6)
 case("conv_transpose3d_custom", [("x", t3x), ("w", t3w), ("b", t3b)],
      'y = conv_transpose(bias = b, groups = int32(2), pad = %s, pad_type = string("custom"), strides = %s, weight = w, x = x);'
      % (ints([1, 0, 0, 2, 1, 1]), ints([2, 1, 2])),
-     [("y", conv_t3d_ref(t3x, t3w, (2, 1, 2), (1, 0, 0, 2, 1, 1), 2, t3b))], tol=1e-4)
+     [("y", conv_t_ref(t3x, t3w, (2, 1, 2), (1, 0, 0, 2, 1, 1), 2, t3b))], tol=1e-4)
 # same: the output is in * stride, the extra (full - in * stride) split evenly, the odd one after
 t3full = [(t3x.shape[2 + i] - 1) * (2, 2, 1)[i] + t3w.shape[2 + i] for i in range(3)]
 t3pads = []
@@ -1193,62 +1201,43 @@ for i in range(3):
     t3pads += [tot // 2, tot - tot // 2]
 case("conv_transpose3d_same", [("x", t3x), ("w", t3w)],
      'y = conv_transpose(groups = int32(2), pad_type = string("same"), strides = %s, weight = w, x = x);' % ints([2, 2, 1]),
-     [("y", conv_t3d_ref(t3x, t3w, (2, 2, 1), t3pads, 2))], tol=1e-4)
+     [("y", conv_t_ref(t3x, t3w, (2, 2, 1), t3pads, 2))], tol=1e-4)
 case("conv_transpose3d_valid", [("x", t3x), ("w", t3w)],
      'y = conv_transpose(groups = int32(2), pad_type = string("valid"), weight = w, x = x);',
-     [("y", conv_t3d_ref(t3x, t3w, (1, 1, 1), [0] * 6, 2))], tol=1e-4)
-
-
-def pool3d_ref(x, k, st, pads, fn, ceil=False, count_pad=True):
-    sp = x.shape[2:]
-    fill = -np.inf if fn == "max" else 0
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0)) + tuple((pads[2 * i], pads[2 * i + 1]) for i in range(3)),
-                constant_values=fill)
-    real = np.pad(np.ones(sp), tuple((pads[2 * i], pads[2 * i + 1]) for i in range(3)))
-    out = []
-    for i in range(3):
-        span = sp[i] + pads[2 * i] + pads[2 * i + 1] - k[i]
-        o = (span + st[i] - 1) // st[i] + 1 if ceil else span // st[i] + 1
-        if ceil and (o - 1) * st[i] >= sp[i] + pads[2 * i]:
-            o -= 1
-        out.append(o)
-    y = np.zeros(x.shape[:2] + tuple(out))
-    for a in range(out[0]):
-        for b_ in range(out[1]):
-            for c_ in range(out[2]):
-                sl = (slice(a * st[0], a * st[0] + k[0]), slice(b_ * st[1], b_ * st[1] + k[1]),
-                      slice(c_ * st[2], c_ * st[2] + k[2]))
-                win = xp[(slice(None), slice(None)) + sl]
-                if fn == "max":
-                    y[:, :, a, b_, c_] = win.max(axis=(2, 3, 4))
-                elif fn == "l2":
-                    y[:, :, a, b_, c_] = np.sqrt((win ** 2).sum(axis=(2, 3, 4)))
-                else:   # the divisor: positions of the padded input the window covers, or real ones
-                    div = real[sl].size if count_pad else real[sl].sum()
-                    y[:, :, a, b_, c_] = win.sum(axis=(2, 3, 4)) / div
-    return y.astype(np.float32)
+     [("y", conv_t_ref(t3x, t3w, (1, 1, 1), [0] * 6, 2))], tol=1e-4)
 
 
 p3 = f32(2, 3, 5, 4, 6)
 case("max_pool3d_custom", [("x", p3)],
      'y = max_pool(kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
      % (ints([2, 3, 2]), ints([1, 0, 1, 1, 0, 1]), ints([2, 2, 1])),
-     [("y", pool3d_ref(p3, (2, 3, 2), (2, 2, 1), (1, 0, 1, 1, 0, 1), "max"))])
+     [("y", pool_ref(p3, (2, 3, 2), (2, 2, 1), (1, 0, 1, 1, 0, 1), "max"))])
 case("avg_pool3d_same_exclude", [("x", p3)],
      'y = avg_pool(exclude_padding_from_average = bool(true), kernel_sizes = %s, pad_type = string("same"), strides = %s, x = x);'
      % (ints([3, 2, 3]), ints([2, 1, 2])),
-     [("y", pool3d_ref(p3, (3, 2, 3), (2, 1, 2), same_pads((5, 4, 6), (3, 2, 3), (2, 1, 2)), "avg", count_pad=False))],
+     [("y", pool_ref(p3, (3, 2, 3), (2, 1, 2), same_pads((5, 4, 6), (3, 2, 3), (2, 1, 2)), "avg", count_pad=False))],
      tol=1e-5)
 case("avg_pool3d_ceil_count_pad", [("x", p3)],
      'y = avg_pool(ceil_mode = bool(true), kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
      % (ints([2, 2, 4]), ints([1, 1, 0, 0, 1, 0]), ints([2, 3, 3])),
-     [("y", pool3d_ref(p3, (2, 2, 4), (2, 3, 3), (1, 1, 0, 0, 1, 0), "avg", ceil=True))], tol=1e-5)
+     [("y", pool_ref(p3, (2, 2, 4), (2, 3, 3), (1, 1, 0, 0, 1, 0), "avg", ceil=True))], tol=1e-5)
 case("l2_pool3d_same_lower", [("x", p3)],
      'y = l2_pool(kernel_sizes = %s, pad_type = string("same_lower"), strides = %s, x = x);' % (ints([2, 2, 2]), ints([2, 2, 2])),
-     [("y", pool3d_ref(p3, (2, 2, 2), (2, 2, 2), same_pads((5, 4, 6), (2, 2, 2), (2, 2, 2), True), "l2"))], tol=1e-5)
+     [("y", pool_ref(p3, (2, 2, 2), (2, 2, 2), same_pads((5, 4, 6), (2, 2, 2), (2, 2, 2), True), "l2"))], tol=1e-5)
 case("max_pool3d_valid", [("x", p3)],
      'y = max_pool(kernel_sizes = %s, pad_type = string("valid"), strides = %s, x = x);' % (ints([3, 1, 2]), ints([1, 2, 3])),
-     [("y", pool3d_ref(p3, (3, 1, 2), (1, 2, 3), [0] * 6, "max"))])
+     [("y", pool_ref(p3, (3, 1, 2), (1, 2, 3), [0] * 6, "max"))])
+# 1-d and 2-d pools run as 3-d windows with unit leading dims: ceil_mode and
+# the average's padded divisor there
+p1 = own.uniform(-3, 3, (2, 3, 7)).astype(np.float32)
+case("avg_pool1d_ceil_count_pad", [("x", p1)],
+     'y = avg_pool(ceil_mode = bool(true), kernel_sizes = %s, pad = %s, pad_type = string("custom"), strides = %s, x = x);'
+     % (ints([3]), ints([1, 0]), ints([2])),
+     [("y", pool_ref(p1, (3,), (2,), (1, 0), "avg", ceil=True))])
+case("max_pool2d_ceil", [("x", px)],
+     'y = max_pool(ceil_mode = bool(true), kernel_sizes = %s, pad_type = string("valid"), strides = %s, x = x);'
+     % (ints([2, 2]), ints([2, 2])),
+     [("y", pool_ref(px, (2, 2), (2, 2), [0] * 4, "max", ceil=True))])
 
 
 def lit(a, dt):
