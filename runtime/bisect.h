@@ -30,8 +30,10 @@ typedef struct Bisect {
 
 /* The program made of fn's ops up to and including op `last`, the values
  * they define that later ops or fn's outputs read as its outputs, and no
- * const nothing reads. A new program sharing nothing with p. */
+ * const nothing reads: a view sharing p's ops, values and arena (free it
+ * with bisect_prefix_free, before p). NULL when out of memory. */
 MilProg *bisect_prefix(const MilProg *p, const MilFunc *fn, int last);
+void bisect_prefix_free(MilProg *q);
 
 /* Searches m (whose fn is the function to compile). 0 with *r filled, or
  * -1 after reporting on d when a child could not run. */

@@ -1812,7 +1812,7 @@ START_TEST(test_bisect_prefix_live_values) {
   ck_assert_int_eq(q->funcs[0].nops, 1);
   ck_assert_int_eq(q->funcs[0].noutputs, 1);
   ck_assert_str_eq(q->funcs[0].outputs[0], "op_0");
-  free(q->funcs[0].ops), free(q->funcs[0].outputs), free(q->funcs), free(q);
+  bisect_prefix_free(q);
   q = bisect_prefix(p, f, 3);   /* const, op_0, op_1, op_2: op_0 and op_2 live */
   ck_assert_int_eq(q->funcs[0].nops, 4);
   ck_assert_int_eq(q->funcs[0].noutputs, 2);
@@ -1821,7 +1821,7 @@ START_TEST(test_bisect_prefix_live_values) {
   char *text = mil_print_string(q);
   ck_assert_msg(strstr(text, "} -> (op_0, op_2);"), "%s", text);
   free(text);
-  free(q->funcs[0].ops), free(q->funcs[0].outputs), free(q->funcs), free(q);
+  bisect_prefix_free(q);
   mil_free(p);
 }
 END_TEST
