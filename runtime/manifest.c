@@ -48,7 +48,7 @@ static int read_count(JRead *j, const char *key) {
 }
 
 /* Reads one member's key; the bit of keys[] it is (0 for one this reader
- * does not know, which is skipped), failing on a key seen before. */
+ * does not know, which is skipped, and after failing on a key seen before). */
 static int read_key(JRead *j, const char *const *keys, int seen) {
   char key[64];
   size_t at = value_start(j);
@@ -57,7 +57,7 @@ static int read_key(JRead *j, const char *const *keys, int seen) {
   for (int i = 0; !j->failed && keys[i]; i++)
     if (strcmp(key, keys[i]) == 0) {
       if (seen & 1 << i)
-        jread_fail_at(j, at, "\"%s\" appears twice", key);
+        return jread_fail_at(j, at, "\"%s\" appears twice", key), 0;
       return 1 << i;
     }
   return 0;
@@ -92,11 +92,9 @@ static void read_op(JRead *j, ManifestOp *op) {
       has |= k;
       if (k == 1) {
         read_name(j, "name", buf, sizeof buf);
-        free(op->name);   /* a key given twice has failed, but was read */
         op->name = keep_name(j, buf);
       } else if (k == 2) {
         read_name(j, "op", buf, sizeof buf);
-        free(op->op);
         op->op = keep_name(j, buf);
       }
       else if (k == 4)

@@ -1203,6 +1203,8 @@ START_TEST(manifest_bad) {
       {HEAD "\"ops\": [{\"name\": \"a\", \"line\": 3, \"col\": 1}]}",
        "anet.json:1:74: error: manifest: an op lacks \"op\""},
       {HEAD "\"ops\": [1]}", "anet.json:1:74: error: manifest: expected '{'"},
+      {HEAD "\"ops\": [{\"name\": \"a\", \"name\": \"b\"}]}",
+       "anet.json:1:88: error: manifest: \"name\" appears twice"},
       {HEAD "\"ops\": []} x", "anet.json:1:77: error: manifest: text after the object"},
       {HEAD "\"ops\": [], \"x\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]",
        "error: manifest: nested too deeply"},
