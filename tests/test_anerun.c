@@ -1221,6 +1221,91 @@ START_TEST(manifest_bad) {
 }
 END_TEST
 
+/* --profile on cpu lists the timed ops (the two that are not const) at
+ * the .anet lines the manifest gives; a manifest whose ops cannot be read
+ * fails the point rather than printing an error and going on. */
+START_TEST(manifest_profile_sources) {
+  Rig g;
+  rig_open(&g, "profile", small_mil);
+  g.o.backend = &cpu_backend;
+  g.o.profile = true;
+#define HEAD "{\"schema\": \"anet-manifest\", \"schema_version\": 1, \"network\": \"n\", " \
+             "\"point\": null, \"source\": \"src/t.anet\", \"ops\": ["
+  write_file(g.dir, "anet.json", HEAD "{\"name\": \"w\", \"op\": \"const\", \"line\": 0, \"col\": 0}, "
+             "{\"name\": \"c\", \"op\": \"conv\", \"line\": 2, \"col\": 5}, "
+             "{\"name\": \"y\", \"op\": \"relu\", \"line\": 3, \"col\": 7}]}\n");
+  char *buf = NULL, *err = NULL;
+  size_t len = 0, elen = 0;
+  FILE *prof = open_memstream(&buf, &len);
+  Diag d = {open_memstream(&err, &elen), 0};
+  Report r;
+  ck_assert_int_eq(run_point(&g.o, &g.mp, 0, NULL, prof, &r, &d), 0);
+  fclose(prof);
+  fclose(d.out);
+  ck_assert_msg(strstr(buf, ": the 2 slowest of 2 (measured, mean of 3 evaluations)\n"), "%s", buf);
+  ck_assert_msg(strstr(buf, "  c                        conv "), "%s", buf);
+  ck_assert_msg(strstr(buf, " src/t.anet:2:5\n") && strstr(buf, " src/t.anet:3:7\n"), "%s", buf);
+  ck_assert_ptr_null(strstr(buf, "  w   "));
+  free(buf);
+  free(err);
+  write_file(g.dir, "anet.json", HEAD "{\"name\": \"c\", \"line\": 2, \"col\": 5}]}\n");
+#undef HEAD
+  prof = open_memstream(&buf, &len);
+  d = (Diag){open_memstream(&err, &elen), 0};
+  ck_assert_int_eq(run_point(&g.o, &g.mp, 0, NULL, prof, &r, &d), -1);
+  fclose(prof);
+  fclose(d.out);
+  ck_assert_msg(strstr(err, "anet.json:1:113: error: manifest: an op lacks \"op\""), "%s", err);
+  free(buf);
+  free(err);
+  rig_close(&g);
+}
+END_TEST
+
+/* Of twelve timed ops --profile lists ten, slowest first: the ms column
+ * never rises. */
+START_TEST(profile_slowest_ten) {
+  Rig g;
+  char mil[4096];
+  int k = snprintf(mil, sizeof mil, "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [1, 64]> x) {\n");
+  for (int i = 0; i < 12; i++) {
+    char prev[8] = "x";
+    if (i > 0)
+      snprintf(prev, sizeof prev, "r%d", i - 1);
+    k += snprintf(mil + k, sizeof mil - (size_t)k, "        tensor<fp16, [1, 64]> r%d = relu(x = %s)"
+                  "[name = string(\"r%d\")];\n", i, prev, i);
+  }
+  snprintf(mil + k, sizeof mil - (size_t)k, "    } -> (r11);\n}\n");
+  rig_open(&g, "ten", mil);
+  g.o.backend = &cpu_backend;
+  g.o.profile = true;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *prof = open_memstream(&buf, &len);
+  Diag d = diag_stderr();
+  Report r;
+  ck_assert_int_eq(run_point(&g.o, &g.mp, 0, NULL, prof, &r, &d), 0);
+  fclose(prof);
+  const char *at = strstr(buf, ": the 10 slowest of 12 (measured");
+  ck_assert_msg(at, "%s", buf);
+  at = strstr(at, "Source\n");
+  ck_assert_ptr_nonnull(at);
+  double last = INFINITY;
+  for (int i = 0; i < 10; i++) {
+    at = strchr(at, '\n') + 1;
+    char name[32], type[32];
+    double ms;
+    ck_assert_int_eq(sscanf(at, " %31s %31s %lf", name, type, &ms), 3);
+    ck_assert_str_eq(type, "relu");
+    ck_assert_msg(ms <= last, "%s", buf);
+    last = ms;
+  }
+  ck_assert_msg(strncmp(strchr(at, '\n') + 1, "\n", 1) == 0, "%s", buf);   /* ten rows, no more */
+  free(buf);
+  rig_close(&g);
+}
+END_TEST
+
 /* A directory without anet.json has no manifest, which is no error. */
 START_TEST(manifest_absent) {
   char dir[] = "/tmp/anet-manifest-XXXXXX";
@@ -1413,6 +1498,8 @@ static Suite *anerun_suite(void) {
   tcase_add_test(rs, manifest_fields);
   tcase_add_test(rs, manifest_bad);
   tcase_add_test(rs, manifest_absent);
+  tcase_add_test(rs, manifest_profile_sources);
+  tcase_add_test(rs, profile_slowest_ten);
   tcase_add_test(rs, results_bad_lines);
   tcase_add_test(rs, results_compare_threshold);
   tcase_add_test(rs, plot_throughput_marks);
