@@ -7,8 +7,6 @@
  * message through a pipe. */
 #include "bisect.h"
 
-#include "manifest.h"
-
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -244,26 +242,7 @@ int bisect_ane_compile(void *ctx, const Model *m, char *msg, size_t size) {
   return rc == 0 ? 0 : refused ? 1 : 2;
 }
 
-BisectSource bisect_anet_loc(const Model *m, int k, const Src *anet) {
-  BisectSource s = {0};
-  const Loc loc = k >= 0 && k < m->fn->nops ? m->fn->ops[k].loc : (Loc){0, 0};
-  if (anet && loc.end > loc.start && loc.end <= anet->len) {
-    s.file = anet->name;
-    diag_linecol(anet, loc.start, &s.line, &s.col);
-  }
-  return s;
-}
-
-BisectSource bisect_manifest_loc(const Model *m, int k, const Manifest *man) {
-  BisectSource s = {0};
-  const ManifestOp *e = k >= 0 && k < m->fn->nops && man
-                        ? manifest_find(man, mil_op_name(&m->fn->ops[k])) : NULL;
-  if (e && e->line > 0)
-    s = (BisectSource){man->source, e->line, e->col};
-  return s;
-}
-
-void bisect_print(FILE *out, const Model *m, const char *mil_file, BisectSource from,
+void bisect_print(FILE *out, const Model *m, const char *mil_file, ManifestSource from,
                   const Bisect *r) {
   if (r->bad < 0) {
     fprintf(out, "%s: the program compiles (%d compile): nothing to bisect\n", m->name,

@@ -253,3 +253,15 @@ const ManifestOp *manifest_find(const Manifest *m, const char *name) {
       return &m->ops[i];
   return NULL;
 }
+
+ManifestSource manifest_op_source(const Manifest *m, const MilOp *op, const Src *src) {
+  ManifestSource s = {0};
+  const ManifestOp *e = op && m ? manifest_find(m, mil_op_name(op)) : NULL;
+  if (e && e->line > 0)
+    s = (ManifestSource){m->source, e->line, e->col};
+  else if (!e && op && src && op->loc.end > op->loc.start && op->loc.end <= src->len) {
+    s.file = src->name;
+    diag_linecol(src, op->loc.start, &s.line, &s.col);
+  }
+  return s;
+}

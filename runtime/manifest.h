@@ -7,6 +7,7 @@
 #define ANET_MANIFEST_H
 
 #include "diag.h"
+#include "mil.h"
 
 enum {
   MANIFEST_VERSION = 1,
@@ -42,5 +43,15 @@ void manifest_free(Manifest *m);
 const char *manifest_model_name(const Manifest *m);
 /* The op named name, or NULL. */
 const ManifestOp *manifest_find(const Manifest *m, const char *name);
+
+/* Where an op was written: file NULL when unknown. */
+typedef struct ManifestSource {
+  const char *file;
+  int line, col;
+} ManifestSource;
+/* Where op (NULL: none) came from: the .anet line of its entry in m
+ * (NULL: no manifest), none when the entry has line 0 (a constant layers
+ * share); without an entry, the place op->loc points to in src (NULL: none). */
+ManifestSource manifest_op_source(const Manifest *m, const MilOp *op, const Src *src);
 
 #endif

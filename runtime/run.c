@@ -506,16 +506,10 @@ enum { RUN_SLOWEST_OPS = 10 };
  * named by the model's anet.json), else its statement in model.mil. */
 static void op_source(const ModelPath *mp, const Loaded *l, const Manifest *m, const MilOp *op,
                       char *buf, size_t size) {
-  const ManifestOp *mo = m->nops ? manifest_find(m, mil_op_name(op)) : NULL;
-  const Src *src = mp->is_anet ? &mp->src : l->m.prog->src;
-  int line = 0, col = 0;
+  ManifestSource s = manifest_op_source(m, op, mp->is_anet ? &mp->src : l->m.prog->src);
   buf[0] = '\0';
-  if (mo && mo->line > 0)
-    snprintf(buf, size, "%s:%d:%d", m->source, mo->line, mo->col);
-  else if (!mo && src && op->loc.end > op->loc.start) {
-    diag_linecol(src, op->loc.start, &line, &col);
-    snprintf(buf, size, "%s:%d:%d", src->name, line, col);
-  }
+  if (s.file)
+    snprintf(buf, size, "%s:%d:%d", s.file, s.line, s.col);
 }
 
 /* The slowest ops one by one, with the source line each came from. 0, or
@@ -610,14 +604,11 @@ static void bisect_point(const RunOpts *o, const ModelPath *mp, const Loaded *l,
   fprintf(stderr, "anerun: %s: --bisect: compiling op prefixes in child processes\n", l->name);
   if (bisect_run(&l->m, bisect_ane_compile, &a, &r, d) != 0)
     return;
-  if (mp->is_anet) {
-    bisect_print(stdout, &l->m, NULL, bisect_anet_loc(&l->m, r.bad, &mp->src), &r);
-    return;
-  }
-  Manifest man = {0};   /* anetc's output: its anet.json maps ops to .anet lines */
-  int got = manifest_load(mp->dir, &man, d);
-  bisect_print(stdout, &l->m, mp->file, bisect_manifest_loc(&l->m, r.bad, got > 0 ? &man : NULL),
-               &r);
+  const MilOp *bad = r.bad >= 0 ? &l->m.fn->ops[r.bad] : NULL;
+  Manifest man = {0};   /* a model directory anetc wrote: its anet.json maps ops to .anet lines */
+  int got = mp->is_anet ? 0 : manifest_load(mp->dir, &man, d);
+  ManifestSource from = manifest_op_source(got > 0 ? &man : NULL, bad, mp->is_anet ? &mp->src : NULL);
+  bisect_print(stdout, &l->m, mp->is_anet ? NULL : mp->file, from, &r);
   manifest_free(&man);
 }
 #endif
