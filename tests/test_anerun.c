@@ -1358,7 +1358,7 @@ START_TEST(results_bad_lines) {
     const char *text, *want;
   } bad[] = {
       {"{\"schema_version\": 1, \"model\": \"a\"}\n", "r.jsonl:1:36: error: results file: the line lacks backend"},
-      {"\n{\"schema_version\": 2, \"model\": \"a\"}", "r.jsonl:2:21: error: results file: schema_version 2"},
+      {"\n{\"schema_version\": 2, \"model\": \"a\"}", "r.jsonl:2:20: error: results file: schema_version 2"},
       {"{\"model\": \"a\" \"backend\": 1}", "r.jsonl:1:15: error: results file: expected '}'"},
       {"{\"model\": \"a\n\"}", "r.jsonl:1:13: error: results file: unterminated string"},
       {"[1]", "r.jsonl:1:1: error: results file: expected '{'"},
