@@ -111,17 +111,18 @@ static void read_op(JRead *j, ManifestOp *op) {
     jread_fail_at(j, at, "an op's line and col are both 0 (no layer) or both positive");
 }
 
-static void read_ops(JRead *j, Manifest *m) {
-  int cap = 0;
+/* The ops into m, or (keep false) each checked and dropped. */
+static void read_ops(JRead *j, Manifest *m, bool keep) {
+  int cap = 0, n = 0;
   jread_expect(j, '[');
   if (j->failed || jread_accept(j, ']'))
     return;
   do {
-    if (m->nops == MANIFEST_MAX_OPS) {
+    if (n++ == MANIFEST_MAX_OPS) {
       jread_fail(j, "more than %d ops", MANIFEST_MAX_OPS);
       return;
     }
-    if (m->nops == cap) {
+    if (keep && m->nops == cap) {
       cap = 2 * cap + 64;
       ManifestOp *g = realloc(m->ops, (size_t)cap * sizeof *g);
       if (!g) {
@@ -130,9 +131,11 @@ static void read_ops(JRead *j, Manifest *m) {
       }
       m->ops = g;
     }
-    ManifestOp *op = &m->ops[m->nops++];
+    ManifestOp dropped = {0}, *op = keep ? &m->ops[m->nops++] : &dropped;
     memset(op, 0, sizeof *op);
     read_op(j, op);
+    free(dropped.name);
+    free(dropped.op);
   } while (!j->failed && jread_accept(j, ','));
   jread_expect(j, ']');
 }
@@ -166,10 +169,7 @@ static void read_member(JRead *j, Manifest *m, int k, bool with_ops) {
     read_name(j, "source", m->source, sizeof m->source);
     break;
   case 32:
-    if (with_ops)
-      read_ops(j, m);
-    else
-      jread_skip(j);
+    read_ops(j, m, with_ops);
     break;
   default:
     jread_skip(j);   /* a later addition to version 1 */

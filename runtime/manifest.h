@@ -33,8 +33,8 @@ typedef struct Manifest {
 /* Reads DIR/anet.json: 1 when read, 0 when DIR has none, -1 after
  * reporting a file:line:col error. */
 int manifest_load(const char *dir, Manifest *m, Diag *d);
-/* The same without the ops (nops 0, the array skipped unread): for what
- * needs only the names, as a model's naming does. */
+/* The same without keeping the ops (nops 0; each is still checked): for
+ * what needs only the names, as a model's naming does. */
 int manifest_load_head(const char *dir, Manifest *m, Diag *d);
 /* The same for a text (tests, the fuzz harness): 0 or -1. */
 int manifest_parse(const Src *src, Manifest *m, Diag *d);

@@ -1306,6 +1306,34 @@ START_TEST(profile_slowest_ten) {
 }
 END_TEST
 
+/* Reading only the names still checks every op, so a model whose manifest
+ * is bad is refused when it opens, whatever runs it. */
+START_TEST(manifest_head_checks_ops) {
+  char *dir = scratch("head");
+  write_file(dir, "anet.json", "{\"schema\": \"anet-manifest\", \"schema_version\": 1, "
+             "\"network\": \"n\", \"point\": \"p\", \"source\": \"s\", \"ops\": [{\"name\": \"c\"}]}");
+  Manifest m;
+  char *err = NULL;
+  size_t len = 0;
+  Diag d = {open_memstream(&err, &len), 0};
+  ck_assert_int_eq(manifest_load_head(dir, &m, &d), -1);
+  fclose(d.out);
+  ck_assert_msg(strstr(err, "/anet.json:1:103: error: manifest: an op lacks \"op\""), "%s", err);
+  ck_assert_int_eq(m.nops, 0);
+  free(err);
+  write_file(dir, "anet.json", "{\"schema\": \"anet-manifest\", \"schema_version\": 1, "
+             "\"network\": \"n\", \"point\": \"p\", \"source\": \"s\", \"ops\": "
+             "[{\"name\": \"c\", \"op\": \"conv\", \"line\": 1, \"col\": 1}]}");
+  d = diag_stderr();
+  ck_assert_int_eq(manifest_load_head(dir, &m, &d), 1);
+  ck_assert_str_eq(manifest_model_name(&m), "p");
+  ck_assert_int_eq(m.nops, 0);
+  ck_assert_ptr_null(m.ops);
+  manifest_free(&m);
+  rm_tree(dir);
+}
+END_TEST
+
 /* A directory without anet.json has no manifest, which is no error. */
 START_TEST(manifest_absent) {
   char dir[] = "/tmp/anet-manifest-XXXXXX";
@@ -1498,6 +1526,7 @@ static Suite *anerun_suite(void) {
   tcase_add_test(rs, manifest_fields);
   tcase_add_test(rs, manifest_bad);
   tcase_add_test(rs, manifest_absent);
+  tcase_add_test(rs, manifest_head_checks_ops);
   tcase_add_test(rs, manifest_profile_sources);
   tcase_add_test(rs, profile_slowest_ten);
   tcase_add_test(rs, results_bad_lines);
