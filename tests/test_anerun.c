@@ -1363,7 +1363,7 @@ START_TEST(results_read_lines) {
   char *err = NULL;
   const char *text =
       "{\"schema_version\": 1, \"model\": \"a\\u0041\", \"backend\": \"sim\", \"chip\": \"M4\", "
-      "\"ms_median\": 1.5e1, \"machine\": {\"cores\": [1, {\"x\": null}], \"os\": \"L\"}}\n"
+      "\"ms_median\": 1.5e1, \"machine\": {\"cores\": [1, 0, -0.5e-3, 1E+2, {\"x\": null}], \"os\": \"L\"}}\n"
       "\n"
       "  {\"model\": \"b\", \"schema_version\": 1, \"backend\": \"cpu\", \"chip\": null, "
       "\"ms_median\": null}  \n";
@@ -1391,6 +1391,11 @@ START_TEST(results_bad_lines) {
       {"{\"model\": \"a\n\"}", "r.jsonl:1:13: error: results file: unterminated string"},
       {"[1]", "r.jsonl:1:1: error: results file: expected '{'"},
       {"{\"x\": tru}", "r.jsonl:1:7: error: results file: expected a value"},
+      {"{\"x\": 01}", "r.jsonl:1:7: error: results file: a number JSON does not allow"},
+      {"{\"x\": -1.}", "r.jsonl:1:7: error: results file: a number JSON does not allow"},
+      {"{\"x\": 2e+}", "r.jsonl:1:7: error: results file: a number JSON does not allow"},
+      {"{\"x\": 10000000000000000000000000000000000000000000000000000000000000000000000}",   /* 71 characters */
+       "r.jsonl:1:7: error: results file: a number of more than 63 characters"},
       {"{\"schema_version\": 1, \"model\": \"a\", \"backend\": \"c\", \"ms_median\": 1} x",
        "r.jsonl:1:69: error: results file: text after the object"},
   };
