@@ -7,8 +7,6 @@
  * message through a pipe. */
 #include "bisect.h"
 
-#include "manifest.h"
-
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,15 +14,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static void *xcalloc(size_t n, size_t size) {
-  void *p = calloc(n ? n : 1, size);
-  if (!p) {
-    fputs("anerun: out of memory\n", stderr);
-    abort();
-  }
-  return p;
-}
 
 static bool bind_reads(const MilBind *b, const char *name) {
   if (b->kind == MIL_BREF)
@@ -35,9 +24,9 @@ static bool bind_reads(const MilBind *b, const char *name) {
   return false;
 }
 
-/* Whether an op of fn from index `from` on reads name. */
-static bool read_from(const MilFunc *fn, int from, const char *name) {
-  for (int o = from; o < fn->nops; o++)
+/* Whether an op of fn[from, to) reads name. */
+static bool read_in(const MilFunc *fn, int from, int to, const char *name) {
+  for (int o = from; o < to; o++)
     for (int a = 0; a < fn->ops[o].nargs; a++)
       if (bind_reads(&fn->ops[o].args[a].bind, name))
         return true;
@@ -53,42 +42,49 @@ static bool is_output(const MilFunc *fn, const char *name) {
 
 static bool is_const(const MilOp *op) { return strcmp(op->op, "const") == 0; }
 
+/* Whether value `name`, defined by an op of the prefix ending at `last`,
+ * is one of the prefix's outputs: a later op or fn's outputs read it. */
+static bool live_after(const MilFunc *fn, int last, const char *name) {
+  return read_in(fn, last + 1, fn->nops, name) || is_output(fn, name);
+}
+
 MilProg *bisect_prefix(const MilProg *p, const MilFunc *fn, int last) {
-  MilProg *q = xcalloc(1, sizeof *q);
+  int nout = 1;   /* at most every output of the prefix's ops, or the dead end's */
+  for (int o = 0; o <= last; o++)
+    nout += fn->ops[o].nouts;
+  MilProg *q = calloc(1, sizeof *q);
+  MilFunc *f = calloc(1, sizeof *f);
+  MilOp *ops = calloc((size_t)last + 2, sizeof *ops);
+  const char **outs = calloc((size_t)nout, sizeof *outs);
+  if (!q || !f || !ops || !outs) {
+    free(q), free(f), free(ops), free(outs);
+    return NULL;
+  }
   *q = *p;
   q->nfuncs = q->funccap = 1;
-  q->funcs = xcalloc(1, sizeof *q->funcs);
-  MilFunc *f = &q->funcs[0];
+  q->funcs = f;
   *f = *fn;
-  f->ops = xcalloc((size_t)last + 1, sizeof *f->ops);
+  f->ops = ops;
+  f->outputs = outs;
   f->nops = f->noutputs = 0;
-  int nout = 0;
   for (int o = 0; o <= last; o++) {
     const MilOp *op = &fn->ops[o];
-    for (int k = 0; !is_const(op) && k < op->nouts; k++)
-      if (read_from(fn, last + 1, op->outs[k].name) || is_output(fn, op->outs[k].name))
-        nout++;
-  }
-  f->outputs = xcalloc((size_t)nout + 1, sizeof *f->outputs);
-  for (int o = 0; o <= last; o++) {
-    const MilOp *op = &fn->ops[o];
-    bool used = !is_const(op) || op->nouts == 0;   /* a const stays when an op of the prefix reads it */
-    for (int r = o + 1; r <= last && !used; r++)
-      for (int a = 0; a < fn->ops[r].nargs && !used; a++)
-        used = bind_reads(&fn->ops[r].args[a].bind, op->outs[0].name);
-    if (!used)
+    /* a const stays when an op of the prefix reads it */
+    if (is_const(op) && op->nouts > 0 && !read_in(fn, o + 1, last + 1, op->outs[0].name))
       continue;
     f->ops[f->nops++] = *op;
     for (int k = 0; !is_const(op) && k < op->nouts; k++)
-      if (read_from(fn, last + 1, op->outs[k].name) || is_output(fn, op->outs[k].name))
-        f->outputs[f->noutputs++] = op->outs[k].name;
+      if (live_after(fn, last, op->outs[k].name))
+        outs[f->noutputs++] = op->outs[k].name;
   }
   if (f->noutputs == 0 && last >= 0 && fn->ops[last].nouts > 0)   /* a dead end: its own result */
-    f->outputs[f->noutputs++] = fn->ops[last].outs[0].name;
+    outs[f->noutputs++] = fn->ops[last].outs[0].name;
   return q;
 }
 
-static void prefix_free(MilProg *q) {
+void bisect_prefix_free(MilProg *q) {
+  if (!q)
+    return;
   free(q->funcs[0].ops);
   free(q->funcs[0].outputs);
   free(q->funcs);
@@ -122,11 +118,14 @@ static int compile_in_child(const Model *m, BisectCompile *compile, void *ctx, c
   }
   close(fd[1]);
   size_t n = 0;
-  ssize_t got;
-  while ((got = read(fd[0], msg + n, size - 1 - n)) > 0 && n + (size_t)got < size - 1)
+  while (n < size - 1) {
+    ssize_t got = read(fd[0], msg + n, size - 1 - n);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      break;
     n += (size_t)got;
-  if (got > 0)
-    n += (size_t)got;
+  }
   msg[n] = '\0';
   close(fd[0]);
   int status;
@@ -150,12 +149,16 @@ static int compile_in_child(const Model *m, BisectCompile *compile, void *ctx, c
 static int try_prefix(const Model *m, int last, BisectCompile *compile, void *ctx, Bisect *r,
                       char *msg, size_t size, Diag *d) {
   MilProg *q = bisect_prefix(m->prog, m->fn, last);
+  if (!q) {
+    diag_file_error(d, m->name, "bisect: out of memory");
+    return -1;
+  }
   Model pm = *m;
   pm.prog = q;
   pm.fn = &q->funcs[0];
   r->compiles++;
   int rc = compile_in_child(&pm, compile, ctx, msg, size, d);
-  prefix_free(q);
+  bisect_prefix_free(q);
   return rc;
 }
 
@@ -182,7 +185,11 @@ int bisect_run(const Model *m, BisectCompile *compile, void *ctx, Bisect *r, Dia
   memset(r, 0, sizeof *r);
   r->bad = -1;
   const MilFunc *fn = m->fn;
-  int *cand = xcalloc((size_t)fn->nops, sizeof *cand);
+  int *cand = calloc((size_t)fn->nops + 1, sizeof *cand);
+  if (!cand) {
+    diag_file_error(d, m->name, "bisect: out of memory");
+    return -1;
+  }
   for (int o = 0; o < fn->nops; o++)
     if (!is_const(&fn->ops[o]))
       cand[r->nops++] = o;
@@ -235,26 +242,7 @@ int bisect_ane_compile(void *ctx, const Model *m, char *msg, size_t size) {
   return rc == 0 ? 0 : refused ? 1 : 2;
 }
 
-BisectSource bisect_anet_loc(const Model *m, int k, const Src *anet) {
-  BisectSource s = {0};
-  const Loc loc = k >= 0 && k < m->fn->nops ? m->fn->ops[k].loc : (Loc){0, 0};
-  if (anet && loc.end > loc.start && loc.end <= anet->len) {
-    s.file = anet->name;
-    diag_linecol(anet, loc.start, &s.line, &s.col);
-  }
-  return s;
-}
-
-BisectSource bisect_manifest_loc(const Model *m, int k, const Manifest *man) {
-  BisectSource s = {0};
-  const ManifestOp *e = k >= 0 && k < m->fn->nops && man
-                        ? manifest_find(man, mil_op_name(&m->fn->ops[k])) : NULL;
-  if (e && e->line > 0)
-    s = (BisectSource){man->source, e->line, e->col};
-  return s;
-}
-
-void bisect_print(FILE *out, const Model *m, const char *mil_file, BisectSource from,
+void bisect_print(FILE *out, const Model *m, const char *mil_file, ManifestSource from,
                   const Bisect *r) {
   if (r->bad < 0) {
     fprintf(out, "%s: the program compiles (%d compile): nothing to bisect\n", m->name,
@@ -264,7 +252,7 @@ void bisect_print(FILE *out, const Model *m, const char *mil_file, BisectSource 
   const MilOp *op = &m->fn->ops[r->bad];
   int nth = 0;
   for (int o = 0; o <= r->bad; o++)
-    nth += strcmp(m->fn->ops[o].op, "const") != 0;
+    nth += !is_const(&m->fn->ops[o]);
   fprintf(out, "%s: the first op the compiler refuses is '%s' (%s, op %d of %d)\n", m->name,
           op->nouts ? op->outs[0].name : "?", op->op, nth, r->nops);
   if (mil_file)

@@ -14,6 +14,7 @@
 #include "ane_api.h"
 #include "backend.h"
 #include "diag.h"
+#include "manifest.h"
 #include "mil.h"
 
 /* Compiles m: 0 when it compiles, 1 when the compiler refuses it, with
@@ -30,8 +31,10 @@ typedef struct Bisect {
 
 /* The program made of fn's ops up to and including op `last`, the values
  * they define that later ops or fn's outputs read as its outputs, and no
- * const nothing reads. A new program sharing nothing with p. */
+ * const nothing reads: a view sharing p's ops, values and arena (free it
+ * with bisect_prefix_free, before p). NULL when out of memory. */
 MilProg *bisect_prefix(const MilProg *p, const MilFunc *fn, int last);
+void bisect_prefix_free(MilProg *q);
 
 /* Searches m (whose fn is the function to compile). 0 with *r filled, or
  * -1 after reporting on d when a child could not run. */
@@ -47,22 +50,10 @@ typedef struct BisectAne {
 } BisectAne;
 int bisect_ane_compile(void *ctx, const Model *m, char *msg, size_t size);
 
-/* Where an op came from in a .anet: file NULL when unknown. */
-typedef struct BisectSource {
-  const char *file;
-  int line, col;
-} BisectSource;
-/* The .anet place of op k of m when the op's loc points into anet. */
-BisectSource bisect_anet_loc(const Model *m, int k, const Src *anet);
-/* The same from the manifest anetc wrote beside the model (anet.json):
- * the entry of the op's MIL name; file NULL when it has none or no line. */
-struct Manifest;
-BisectSource bisect_manifest_loc(const Model *m, int k, const struct Manifest *man);
-
 /* The result for m: the op, its MIL line in mil_file (the model.mil the
  * program came from, or NULL: the printed program), the .anet place it
  * came from when known, the compiler's message, the compiles. */
-void bisect_print(FILE *out, const Model *m, const char *mil_file, BisectSource from,
+void bisect_print(FILE *out, const Model *m, const char *mil_file, ManifestSource from,
                   const Bisect *r);
 
 /* The 1-based line of op `k` of fn in p's printed MIL text; 0 unknown. */

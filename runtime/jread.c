@@ -115,32 +115,43 @@ size_t jread_string(JRead *j, char *buf, size_t size) {
   return n;
 }
 
+/* Skips digits; how many. */
+static size_t digits(JRead *j) {
+  size_t from = j->pos;
+  while (peek(j) >= '0' && peek(j) <= '9')
+    j->pos++;
+  return j->pos - from;
+}
+
 double jread_number(JRead *j) {
   jread_peek(j);
   size_t s = j->pos;
   if (peek(j) == '-')
     j->pos++;
-  size_t digits = j->pos;
-  while (peek(j) >= '0' && peek(j) <= '9')
-    j->pos++;
-  if (j->pos == digits) {
+  size_t first = j->pos, n = digits(j);
+  if (n == 0) {
     jread_fail(j, "expected a value");
     return NAN;
   }
+  bool bad = n > 1 && j->src->text[first] == '0';   /* the grammar: no leading zero */
   if (peek(j) == '.')
-    for (j->pos++; peek(j) >= '0' && peek(j) <= '9';)
-      j->pos++;
+    j->pos++, bad |= digits(j) == 0;
   if (peek(j) == 'e' || peek(j) == 'E') {
     j->pos++;
     if (peek(j) == '+' || peek(j) == '-')
       j->pos++;
-    while (peek(j) >= '0' && peek(j) <= '9')
-      j->pos++;
+    bad |= digits(j) == 0;
   }
   char buf[64];
-  size_t n = j->pos - s < sizeof buf - 1 ? j->pos - s : sizeof buf - 1;
-  memcpy(buf, j->src->text + s, n);
-  buf[n] = '\0';
+  if (bad)
+    jread_fail_at(j, s, "a number JSON does not allow (a leading zero, or no digit after "
+                  "'.' or 'e')");
+  else if (j->pos - s >= sizeof buf)
+    jread_fail_at(j, s, "a number of more than %zu characters", sizeof buf - 1);
+  if (j->failed)
+    return NAN;
+  memcpy(buf, j->src->text + s, j->pos - s);
+  buf[j->pos - s] = '\0';
   return strtod(buf, NULL);
 }
 

@@ -48,7 +48,7 @@ static int read_count(JRead *j, const char *key) {
 }
 
 /* Reads one member's key; the bit of keys[] it is (0 for one this reader
- * does not know, which is skipped), failing on a key seen before. */
+ * does not know, which is skipped, and after failing on a key seen before). */
 static int read_key(JRead *j, const char *const *keys, int seen) {
   char key[64];
   size_t at = value_start(j);
@@ -57,7 +57,7 @@ static int read_key(JRead *j, const char *const *keys, int seen) {
   for (int i = 0; !j->failed && keys[i]; i++)
     if (strcmp(key, keys[i]) == 0) {
       if (seen & 1 << i)
-        jread_fail_at(j, at, "\"%s\" appears twice", key);
+        return jread_fail_at(j, at, "\"%s\" appears twice", key), 0;
       return 1 << i;
     }
   return 0;
@@ -92,11 +92,9 @@ static void read_op(JRead *j, ManifestOp *op) {
       has |= k;
       if (k == 1) {
         read_name(j, "name", buf, sizeof buf);
-        free(op->name);   /* a key given twice has failed, but was read */
         op->name = keep_name(j, buf);
       } else if (k == 2) {
         read_name(j, "op", buf, sizeof buf);
-        free(op->op);
         op->op = keep_name(j, buf);
       }
       else if (k == 4)
@@ -113,17 +111,18 @@ static void read_op(JRead *j, ManifestOp *op) {
     jread_fail_at(j, at, "an op's line and col are both 0 (no layer) or both positive");
 }
 
-static void read_ops(JRead *j, Manifest *m) {
-  int cap = 0;
+/* The ops into m, or (keep false) each checked and dropped. */
+static void read_ops(JRead *j, Manifest *m, bool keep) {
+  int cap = 0, n = 0;
   jread_expect(j, '[');
   if (j->failed || jread_accept(j, ']'))
     return;
   do {
-    if (m->nops == MANIFEST_MAX_OPS) {
+    if (n++ == MANIFEST_MAX_OPS) {
       jread_fail(j, "more than %d ops", MANIFEST_MAX_OPS);
       return;
     }
-    if (m->nops == cap) {
+    if (keep && m->nops == cap) {
       cap = 2 * cap + 64;
       ManifestOp *g = realloc(m->ops, (size_t)cap * sizeof *g);
       if (!g) {
@@ -132,9 +131,11 @@ static void read_ops(JRead *j, Manifest *m) {
       }
       m->ops = g;
     }
-    ManifestOp *op = &m->ops[m->nops++];
+    ManifestOp dropped = {0}, *op = keep ? &m->ops[m->nops++] : &dropped;
     memset(op, 0, sizeof *op);
     read_op(j, op);
+    free(dropped.name);
+    free(dropped.op);
   } while (!j->failed && jread_accept(j, ','));
   jread_expect(j, ']');
 }
@@ -168,10 +169,7 @@ static void read_member(JRead *j, Manifest *m, int k, bool with_ops) {
     read_name(j, "source", m->source, sizeof m->source);
     break;
   case 32:
-    if (with_ops)
-      read_ops(j, m);
-    else
-      jread_skip(j);
+    read_ops(j, m, with_ops);
     break;
   default:
     jread_skip(j);   /* a later addition to version 1 */
@@ -254,4 +252,16 @@ const ManifestOp *manifest_find(const Manifest *m, const char *name) {
     if (m->ops[i].name && strcmp(m->ops[i].name, name) == 0)
       return &m->ops[i];
   return NULL;
+}
+
+ManifestSource manifest_op_source(const Manifest *m, const MilOp *op, const Src *src) {
+  ManifestSource s = {0};
+  const ManifestOp *e = op && m ? manifest_find(m, mil_op_name(op)) : NULL;
+  if (e && e->line > 0)
+    s = (ManifestSource){m->source, e->line, e->col};
+  else if (!e && op && src && op->loc.end > op->loc.start && op->loc.end <= src->len) {
+    s.file = src->name;
+    diag_linecol(src, op->loc.start, &s.line, &s.col);
+  }
+  return s;
 }

@@ -7,6 +7,7 @@
 #define ANET_MANIFEST_H
 
 #include "diag.h"
+#include "mil.h"
 
 enum {
   MANIFEST_VERSION = 1,
@@ -32,8 +33,8 @@ typedef struct Manifest {
 /* Reads DIR/anet.json: 1 when read, 0 when DIR has none, -1 after
  * reporting a file:line:col error. */
 int manifest_load(const char *dir, Manifest *m, Diag *d);
-/* The same without the ops (nops 0, the array skipped unread): for what
- * needs only the names, as a model's naming does. */
+/* The same without keeping the ops (nops 0; each is still checked): for
+ * what needs only the names, as a model's naming does. */
 int manifest_load_head(const char *dir, Manifest *m, Diag *d);
 /* The same for a text (tests, the fuzz harness): 0 or -1. */
 int manifest_parse(const Src *src, Manifest *m, Diag *d);
@@ -42,5 +43,15 @@ void manifest_free(Manifest *m);
 const char *manifest_model_name(const Manifest *m);
 /* The op named name, or NULL. */
 const ManifestOp *manifest_find(const Manifest *m, const char *name);
+
+/* Where an op was written: file NULL when unknown. */
+typedef struct ManifestSource {
+  const char *file;
+  int line, col;
+} ManifestSource;
+/* Where op (NULL: none) came from: the .anet line of its entry in m
+ * (NULL: no manifest), none when the entry has line 0 (a constant layers
+ * share); without an entry, the place op->loc points to in src (NULL: none). */
+ManifestSource manifest_op_source(const Manifest *m, const MilOp *op, const Src *src);
 
 #endif

@@ -92,13 +92,14 @@ static char *dir_name(const char *dir) {
 static char *model_name(const char *dir, char *fallback, Diag *d) {
   Manifest m;
   int rc = fallback ? manifest_load_head(dir, &m, d) : 0;
-  char *name = rc > 0 ? dupstr(manifest_model_name(&m)) : rc == 0 ? fallback : NULL;
-  if (rc != 0)
-    free(fallback);
-  if (rc >= 0 && !name)
-    diag_file_error(d, dir, "out of memory");
+  if (rc == 0 && fallback)
+    return fallback;
+  free(fallback);
+  char *name = rc > 0 ? dupstr(manifest_model_name(&m)) : NULL;
   if (rc > 0)
     manifest_free(&m);
+  if (rc >= 0 && !name)
+    diag_file_error(d, dir, "out of memory");
   return name;
 }
 

@@ -147,9 +147,12 @@ static int read_member(JRead *j, ResultRow *row) {
   if (strcmp(key, "ms_median") == 0)
     return row->ms_median = number_or_null(j), HAS_MS;
   if (strcmp(key, "schema_version") == 0) {
+    jread_peek(j);
+    size_t at = j->pos;   /* the error points at the value, as the manifest's does */
     double v = jread_number(j);
     if (!j->failed && v != RESULTS_SCHEMA_VERSION)
-      jread_fail(j, "schema_version %g; this anerun reads version %d", v, RESULTS_SCHEMA_VERSION);
+      jread_fail_at(j, at, "schema_version %g; this anerun reads version %d", v,
+                    RESULTS_SCHEMA_VERSION);
     return HAS_VERSION;
   }
   jread_skip(j);

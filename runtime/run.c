@@ -506,65 +506,63 @@ enum { RUN_SLOWEST_OPS = 10 };
  * named by the model's anet.json), else its statement in model.mil. */
 static void op_source(const ModelPath *mp, const Loaded *l, const Manifest *m, const MilOp *op,
                       char *buf, size_t size) {
-  const ManifestOp *mo = m->nops ? manifest_find(m, mil_op_name(op)) : NULL;
-  const Src *src = mp->is_anet ? &mp->src : l->m.prog->src;
-  int line = 0, col = 0;
+  ManifestSource s = manifest_op_source(m, op, mp->is_anet ? &mp->src : l->m.prog->src);
   buf[0] = '\0';
-  if (mo && mo->line > 0)
-    snprintf(buf, size, "%s:%d:%d", m->source, mo->line, mo->col);
-  else if (!mo && src && op->loc.end > op->loc.start) {
-    diag_linecol(src, op->loc.start, &line, &col);
-    snprintf(buf, size, "%s:%d:%d", src->name, line, col);
-  }
+  if (s.file)
+    snprintf(buf, size, "%s:%d:%d", s.file, s.line, s.col);
 }
 
-/* The slowest ops one by one, with the source line each came from. */
-static void print_slowest_ops(FILE *out, const ModelPath *mp, const Loaded *l,
-                              const OpClock *c, const Report *r, Diag *d) {
+/* The slowest ops one by one, with the source line each came from. 0, or
+ * -1 after reporting (out of memory, a manifest that cannot be read). */
+static int print_slowest_ops(FILE *out, const ModelPath *mp, const Loaded *l,
+                             const OpClock *c, const Report *r, Diag *d) {
   const MilFunc *f = c->fn;
-  FlopsIndex *ix = flops_index(f);
-  Manifest m;
-  int *order = malloc((size_t)f->nops * sizeof *order + 1), n = 0;
-  double total = 0;
-  if (!ix || !order || (mp->is_anet ? (memset(&m, 0, sizeof m), 0)
-                        : manifest_load(l->m.dir, &m, d)) < 0) {
-    flops_index_free(ix);
-    free(order);
-    return;
+  Manifest m = {0};
+  int got = mp->is_anet ? 0 : manifest_load(l->m.dir, &m, d);
+  FlopsIndex *ix = got < 0 ? NULL : flops_index(f);
+  if (!ix) {
+    if (got >= 0)
+      diag_file_error(d, r->model, "out of memory");
+    manifest_free(&m);
+    return -1;
   }
+  int top[RUN_SLOWEST_OPS], shown = 0, n = 0;
+  double total = 0;
   for (int i = 0; i < f->nops; i++) {
     OpCost cost;
     flops_op(ix, i, &cost);
     total += c->op_ms[i];
-    if (cost.cls != FLOPS_CONST)   /* constants and constexpr ops: folded, never timed */
-      order[n++] = i;
+    if (cost.cls == FLOPS_CONST)   /* constants and constexpr ops: folded, never timed */
+      continue;
+    n++;
+    /* into top[], slowest first and the earlier of equals first; the
+     * eleventh falls off the end */
+    int k = shown < RUN_SLOWEST_OPS ? shown++ : RUN_SLOWEST_OPS;
+    for (; k > 0 && c->op_ms[i] > c->op_ms[top[k - 1]]; k--)
+      if (k < RUN_SLOWEST_OPS)
+        top[k] = top[k - 1];
+    if (k < RUN_SLOWEST_OPS)
+      top[k] = i;
   }
-  for (int i = 1; i < n; i++)   /* slowest first: insertion sort, stable */
-    for (int k = i; k > 0 && c->op_ms[order[k]] > c->op_ms[order[k - 1]]; k--) {
-      int t = order[k];
-      order[k] = order[k - 1];
-      order[k - 1] = t;
-    }
-  int shown = n < RUN_SLOWEST_OPS ? n : RUN_SLOWEST_OPS;
   fprintf(out, "cpu time per op for %s: the %d slowest of %d (measured, mean of %d "
           "evaluations)\n", r->model, shown, n, r->iters);
   fprintf(out, "  %-24s %-20s %10s %7s %9s  %s\n", "Op", "Type", "ms", "Share", "GFLOP/s",
           "Source");
   for (int j = 0; j < shown; j++) {
-    const MilOp *op = &f->ops[order[j]];
-    double ms = c->op_ms[order[j]] / r->iters;
+    const MilOp *op = &f->ops[top[j]];
+    double ms = c->op_ms[top[j]] / r->iters;
     OpCost cost;
     char where[MANIFEST_PATH + 32];
-    flops_op(ix, order[j], &cost);
+    flops_op(ix, top[j], &cost);
     op_source(mp, l, &m, op, where, sizeof where);
     fprintf(out, "  %-24.24s %-20.20s %10.4f %6.1f%% %9.2f  %s\n", mil_op_name(op), op->op, ms,
-            total > 0 ? 100 * c->op_ms[order[j]] / total : 0.0,
+            total > 0 ? 100 * c->op_ms[top[j]] / total : 0.0,
             ms > 0 ? cost.flops / 1e9 / ms * 1e3 : 0.0, where[0] ? where : "-");
   }
   fputc('\n', out);
   manifest_free(&m);
   flops_index_free(ix);
-  free(order);
+  return 0;
 }
 
 /* The sim model's per-op split: kept in r (for --plot and --results) and
@@ -606,14 +604,11 @@ static void bisect_point(const RunOpts *o, const ModelPath *mp, const Loaded *l,
   fprintf(stderr, "anerun: %s: --bisect: compiling op prefixes in child processes\n", l->name);
   if (bisect_run(&l->m, bisect_ane_compile, &a, &r, d) != 0)
     return;
-  if (mp->is_anet) {
-    bisect_print(stdout, &l->m, NULL, bisect_anet_loc(&l->m, r.bad, &mp->src), &r);
-    return;
-  }
-  Manifest man = {0};   /* anetc's output: its anet.json maps ops to .anet lines */
-  int got = manifest_load(mp->dir, &man, d);
-  bisect_print(stdout, &l->m, mp->file, bisect_manifest_loc(&l->m, r.bad, got > 0 ? &man : NULL),
-               &r);
+  const MilOp *bad = r.bad >= 0 ? &l->m.fn->ops[r.bad] : NULL;
+  Manifest man = {0};   /* a model directory anetc wrote: its anet.json maps ops to .anet lines */
+  int got = mp->is_anet ? 0 : manifest_load(mp->dir, &man, d);
+  ManifestSource from = manifest_op_source(got > 0 ? &man : NULL, bad, mp->is_anet ? &mp->src : NULL);
+  bisect_print(stdout, &l->m, mp->is_anet ? NULL : mp->file, from, &r);
   manifest_free(&man);
 }
 #endif
@@ -630,8 +625,6 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, FI
   OpTimer timer = {op_clock_done, &clk};
   BackendOpts bo = o->bopts;
   bo.timer = o->profile && b == &cpu_backend ? &timer : NULL;
-  if (bo.timer && profile)
-    clk.op_ms = calloc((size_t)l->m.fn->nops + 1, sizeof *clk.op_ms);
   int made = feed ? make_inputs(o, &mp->src, l->m.fn, &in, d) : 0;
   if (made == 0 && feed)
     fix_input_shapes(l, &in);
@@ -648,6 +641,9 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, FI
     snprintf(r->binding, sizeof r->binding, "%s", ane_binding(st));
 #endif
   int rc = set_inputs(b, st, &in, d);
+  if (rc == 0 && bo.timer && profile &&
+      !(clk.op_ms = calloc((size_t)l->m.fn->nops + 1, sizeof *clk.op_ms)))
+    rc = (diag_file_error(d, l->name, "out of memory"), -1);
   if (rc == 0)
     rc = time_evals(o, b, st, &clk, &s, d);
   if (rc == 0)
@@ -664,8 +660,7 @@ static int run_loaded(const RunOpts *o, const ModelPath *mp, const Loaded *l, FI
     rc = -1;
   if (rc == 0 && bo.timer && profile) {
     print_op_times(profile, r);
-    if (clk.op_ms)
-      print_slowest_ops(profile, mp, l, &clk, r, d);
+    rc = print_slowest_ops(profile, mp, l, &clk, r, d);
   }
   free(clk.op_ms);
   if (rc == 0 && o->output_dir)

@@ -1754,7 +1754,7 @@ START_TEST(test_bisect_report) {
   char *text = NULL;
   size_t n = 0;
   FILE *out = open_memstream(&text, &n);
-  bisect_print(out, &m, "m/model.mil", bisect_anet_loc(&m, r.bad, &anet), &r);
+  bisect_print(out, &m, "m/model.mil", manifest_op_source(NULL, &p->funcs[0].ops[r.bad], &anet), &r);
   fclose(out);
   const char *dump = getenv("ANE_BISECT_DUMP");   /* docs/ane.md's example */
   FILE *df = dump ? fopen(dump, "w") : NULL;
@@ -1777,12 +1777,23 @@ START_TEST(test_bisect_report) {
   Src js = {"anet.json", json, strlen(json)};
   Manifest man;
   ck_assert_int_eq(manifest_parse(&js, &man, &d), 0);
-  BisectSource from = bisect_manifest_loc(&m, r.bad, &man);
+  ManifestSource from = manifest_op_source(&man, &p->funcs[0].ops[r.bad], NULL);
   ck_assert_str_eq(from.file, "src/n.anet");
   ck_assert_int_eq(from.line, 7);
   ck_assert_int_eq(from.col, 9);
-  ck_assert_ptr_null(bisect_manifest_loc(&m, 1, &man).file);   /* op_0: not in it */
-  ck_assert_ptr_null(bisect_manifest_loc(&m, 0, &man).file);   /* the const: line 0 */
+  ck_assert_ptr_null(manifest_op_source(&man, &p->funcs[0].ops[1], NULL).file);   /* op_0: not in it */
+  ck_assert_ptr_null(manifest_op_source(&man, &p->funcs[0].ops[0], NULL).file);   /* the const: line 0 */
+  /* without an entry, the place the op's loc points to, if it lies in the text */
+  from = manifest_op_source(&man, &p->funcs[0].ops[4], &anet);
+  ck_assert_str_eq(from.file, "src/n.anet");   /* op_3 has an entry: the manifest's place */
+  p->funcs[0].ops[2].loc = (Loc){49, 53};
+  from = manifest_op_source(&man, &p->funcs[0].ops[2], &anet);   /* op_1: no entry */
+  ck_assert_str_eq(from.file, "n.anet");
+  ck_assert_int_eq(from.line, 3);
+  ck_assert_int_eq(from.col, 5);
+  p->funcs[0].ops[2].loc = (Loc){49, sizeof anet_text};   /* past the text's end */
+  ck_assert_ptr_null(manifest_op_source(&man, &p->funcs[0].ops[2], &anet).file);
+  ck_assert_ptr_null(manifest_op_source(&man, NULL, &anet).file);
   manifest_free(&man);
   char *msgs = NULL;
   out = open_memstream(&msgs, &n);
@@ -1812,7 +1823,7 @@ START_TEST(test_bisect_prefix_live_values) {
   ck_assert_int_eq(q->funcs[0].nops, 1);
   ck_assert_int_eq(q->funcs[0].noutputs, 1);
   ck_assert_str_eq(q->funcs[0].outputs[0], "op_0");
-  free(q->funcs[0].ops), free(q->funcs[0].outputs), free(q->funcs), free(q);
+  bisect_prefix_free(q);
   q = bisect_prefix(p, f, 3);   /* const, op_0, op_1, op_2: op_0 and op_2 live */
   ck_assert_int_eq(q->funcs[0].nops, 4);
   ck_assert_int_eq(q->funcs[0].noutputs, 2);
@@ -1821,7 +1832,7 @@ START_TEST(test_bisect_prefix_live_values) {
   char *text = mil_print_string(q);
   ck_assert_msg(strstr(text, "} -> (op_0, op_2);"), "%s", text);
   free(text);
-  free(q->funcs[0].ops), free(q->funcs[0].outputs), free(q->funcs), free(q);
+  bisect_prefix_free(q);
   mil_free(p);
 }
 END_TEST

@@ -1203,6 +1203,8 @@ START_TEST(manifest_bad) {
       {HEAD "\"ops\": [{\"name\": \"a\", \"line\": 3, \"col\": 1}]}",
        "anet.json:1:74: error: manifest: an op lacks \"op\""},
       {HEAD "\"ops\": [1]}", "anet.json:1:74: error: manifest: expected '{'"},
+      {HEAD "\"ops\": [{\"name\": \"a\", \"name\": \"b\"}]}",
+       "anet.json:1:88: error: manifest: \"name\" appears twice"},
       {HEAD "\"ops\": []} x", "anet.json:1:77: error: manifest: text after the object"},
       {HEAD "\"ops\": [], \"x\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]",
        "error: manifest: nested too deeply"},
@@ -1216,6 +1218,119 @@ START_TEST(manifest_bad) {
     ck_assert_ptr_null(m.ops);
     free(err);
   }
+}
+END_TEST
+
+/* --profile on cpu lists the timed ops (the two that are not const) at
+ * the .anet lines the manifest gives; a manifest whose ops cannot be read
+ * fails the point rather than printing an error and going on. */
+START_TEST(manifest_profile_sources) {
+  Rig g;
+  rig_open(&g, "profile", small_mil);
+  g.o.backend = &cpu_backend;
+  g.o.profile = true;
+#define HEAD "{\"schema\": \"anet-manifest\", \"schema_version\": 1, \"network\": \"n\", " \
+             "\"point\": null, \"source\": \"src/t.anet\", \"ops\": ["
+  write_file(g.dir, "anet.json", HEAD "{\"name\": \"w\", \"op\": \"const\", \"line\": 0, \"col\": 0}, "
+             "{\"name\": \"c\", \"op\": \"conv\", \"line\": 2, \"col\": 5}, "
+             "{\"name\": \"y\", \"op\": \"relu\", \"line\": 3, \"col\": 7}]}\n");
+  char *buf = NULL, *err = NULL;
+  size_t len = 0, elen = 0;
+  FILE *prof = open_memstream(&buf, &len);
+  Diag d = {open_memstream(&err, &elen), 0};
+  Report r;
+  ck_assert_int_eq(run_point(&g.o, &g.mp, 0, NULL, prof, &r, &d), 0);
+  fclose(prof);
+  fclose(d.out);
+  ck_assert_msg(strstr(buf, ": the 2 slowest of 2 (measured, mean of 3 evaluations)\n"), "%s", buf);
+  ck_assert_msg(strstr(buf, "  c                        conv "), "%s", buf);
+  ck_assert_msg(strstr(buf, " src/t.anet:2:5\n") && strstr(buf, " src/t.anet:3:7\n"), "%s", buf);
+  ck_assert_ptr_null(strstr(buf, "  w   "));
+  free(buf);
+  free(err);
+  write_file(g.dir, "anet.json", HEAD "{\"name\": \"c\", \"line\": 2, \"col\": 5}]}\n");
+#undef HEAD
+  prof = open_memstream(&buf, &len);
+  d = (Diag){open_memstream(&err, &elen), 0};
+  ck_assert_int_eq(run_point(&g.o, &g.mp, 0, NULL, prof, &r, &d), -1);
+  fclose(prof);
+  fclose(d.out);
+  ck_assert_msg(strstr(err, "anet.json:1:113: error: manifest: an op lacks \"op\""), "%s", err);
+  free(buf);
+  free(err);
+  rig_close(&g);
+}
+END_TEST
+
+/* Of twelve timed ops --profile lists ten, slowest first: the ms column
+ * never rises. */
+START_TEST(profile_slowest_ten) {
+  Rig g;
+  char mil[4096];
+  int k = snprintf(mil, sizeof mil, "program(1.3)\n{\n    func main<ios18>(tensor<fp16, [1, 64]> x) {\n");
+  for (int i = 0; i < 12; i++) {
+    char prev[8] = "x";
+    if (i > 0)
+      snprintf(prev, sizeof prev, "r%d", i - 1);
+    k += snprintf(mil + k, sizeof mil - (size_t)k, "        tensor<fp16, [1, 64]> r%d = relu(x = %s)"
+                  "[name = string(\"r%d\")];\n", i, prev, i);
+  }
+  snprintf(mil + k, sizeof mil - (size_t)k, "    } -> (r11);\n}\n");
+  rig_open(&g, "ten", mil);
+  g.o.backend = &cpu_backend;
+  g.o.profile = true;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *prof = open_memstream(&buf, &len);
+  Diag d = diag_stderr();
+  Report r;
+  ck_assert_int_eq(run_point(&g.o, &g.mp, 0, NULL, prof, &r, &d), 0);
+  fclose(prof);
+  const char *at = strstr(buf, ": the 10 slowest of 12 (measured");
+  ck_assert_msg(at, "%s", buf);
+  at = strstr(at, "Source\n");
+  ck_assert_ptr_nonnull(at);
+  double last = INFINITY;
+  for (int i = 0; i < 10; i++) {
+    at = strchr(at, '\n') + 1;
+    char name[32], type[32];
+    double ms;
+    ck_assert_int_eq(sscanf(at, " %31s %31s %lf", name, type, &ms), 3);
+    ck_assert_str_eq(type, "relu");
+    ck_assert_msg(ms <= last, "%s", buf);
+    last = ms;
+  }
+  ck_assert_msg(strncmp(strchr(at, '\n') + 1, "\n", 1) == 0, "%s", buf);   /* ten rows, no more */
+  free(buf);
+  rig_close(&g);
+}
+END_TEST
+
+/* Reading only the names still checks every op, so a model whose manifest
+ * is bad is refused when it opens, whatever runs it. */
+START_TEST(manifest_head_checks_ops) {
+  char *dir = scratch("head");
+  write_file(dir, "anet.json", "{\"schema\": \"anet-manifest\", \"schema_version\": 1, "
+             "\"network\": \"n\", \"point\": \"p\", \"source\": \"s\", \"ops\": [{\"name\": \"c\"}]}");
+  Manifest m;
+  char *err = NULL;
+  size_t len = 0;
+  Diag d = {open_memstream(&err, &len), 0};
+  ck_assert_int_eq(manifest_load_head(dir, &m, &d), -1);
+  fclose(d.out);
+  ck_assert_msg(strstr(err, "/anet.json:1:103: error: manifest: an op lacks \"op\""), "%s", err);
+  ck_assert_int_eq(m.nops, 0);
+  free(err);
+  write_file(dir, "anet.json", "{\"schema\": \"anet-manifest\", \"schema_version\": 1, "
+             "\"network\": \"n\", \"point\": \"p\", \"source\": \"s\", \"ops\": "
+             "[{\"name\": \"c\", \"op\": \"conv\", \"line\": 1, \"col\": 1}]}");
+  d = diag_stderr();
+  ck_assert_int_eq(manifest_load_head(dir, &m, &d), 1);
+  ck_assert_str_eq(manifest_model_name(&m), "p");
+  ck_assert_int_eq(m.nops, 0);
+  ck_assert_ptr_null(m.ops);
+  manifest_free(&m);
+  rm_tree(dir);
 }
 END_TEST
 
@@ -1248,7 +1363,7 @@ START_TEST(results_read_lines) {
   char *err = NULL;
   const char *text =
       "{\"schema_version\": 1, \"model\": \"a\\u0041\", \"backend\": \"sim\", \"chip\": \"M4\", "
-      "\"ms_median\": 1.5e1, \"machine\": {\"cores\": [1, {\"x\": null}], \"os\": \"L\"}}\n"
+      "\"ms_median\": 1.5e1, \"machine\": {\"cores\": [1, 0, -0.5e-3, 1E+2, {\"x\": null}], \"os\": \"L\"}}\n"
       "\n"
       "  {\"model\": \"b\", \"schema_version\": 1, \"backend\": \"cpu\", \"chip\": null, "
       "\"ms_median\": null}  \n";
@@ -1271,11 +1386,16 @@ START_TEST(results_bad_lines) {
     const char *text, *want;
   } bad[] = {
       {"{\"schema_version\": 1, \"model\": \"a\"}\n", "r.jsonl:1:36: error: results file: the line lacks backend"},
-      {"\n{\"schema_version\": 2, \"model\": \"a\"}", "r.jsonl:2:21: error: results file: schema_version 2"},
+      {"\n{\"schema_version\": 2, \"model\": \"a\"}", "r.jsonl:2:20: error: results file: schema_version 2"},
       {"{\"model\": \"a\" \"backend\": 1}", "r.jsonl:1:15: error: results file: expected '}'"},
       {"{\"model\": \"a\n\"}", "r.jsonl:1:13: error: results file: unterminated string"},
       {"[1]", "r.jsonl:1:1: error: results file: expected '{'"},
       {"{\"x\": tru}", "r.jsonl:1:7: error: results file: expected a value"},
+      {"{\"x\": 01}", "r.jsonl:1:7: error: results file: a number JSON does not allow"},
+      {"{\"x\": -1.}", "r.jsonl:1:7: error: results file: a number JSON does not allow"},
+      {"{\"x\": 2e+}", "r.jsonl:1:7: error: results file: a number JSON does not allow"},
+      {"{\"x\": 10000000000000000000000000000000000000000000000000000000000000000000000}",   /* 71 characters */
+       "r.jsonl:1:7: error: results file: a number of more than 63 characters"},
       {"{\"schema_version\": 1, \"model\": \"a\", \"backend\": \"c\", \"ms_median\": 1} x",
        "r.jsonl:1:69: error: results file: text after the object"},
   };
@@ -1411,6 +1531,9 @@ static Suite *anerun_suite(void) {
   tcase_add_test(rs, manifest_fields);
   tcase_add_test(rs, manifest_bad);
   tcase_add_test(rs, manifest_absent);
+  tcase_add_test(rs, manifest_head_checks_ops);
+  tcase_add_test(rs, manifest_profile_sources);
+  tcase_add_test(rs, profile_slowest_ten);
   tcase_add_test(rs, results_bad_lines);
   tcase_add_test(rs, results_compare_threshold);
   tcase_add_test(rs, plot_throughput_marks);
