@@ -110,11 +110,12 @@ static int measure(const MilProg *p, const char *dir, int nprobe, const Calib *c
     if ((rc = cpu_backend.get_output(st, out, &y, d)) != 0)
       break;
     double mx = 0;
-    for (int64_t j = 0; j < tensor_numel(&y); j++)
-      mx = fmax(mx, fabs(tensor_get(&y, j)));
     bool finite = true;
-    for (int64_t j = 0; j < tensor_numel(&y); j++)
-      finite &= isfinite(tensor_get(&y, j)) != 0;
+    for (int64_t j = 0; j < tensor_numel(&y); j++) {
+      double v = tensor_get(&y, j);
+      finite &= isfinite(v) != 0;
+      mx = fmax(mx, fabs(v));
+    }
     tensor_free(&y);
     if (!finite) {
       diag_file_error(d, NULL, "calibration: '%s' is not finite on the calibration input, so "

@@ -51,24 +51,16 @@ static void error(Ctx *c, const MilOp *op, const char *hint, const char *fmt, ..
              c->t->name, c->t->ios, c->t->version, hint ? ": " : "", hint ? hint : "");
 }
 
-/* The op of f defining name, or NULL (an input). */
-static MilOp *definer(MilFunc *f, const char *name) {
-  for (int o = 0; o < f->nops; o++)
-    for (int k = 0; k < f->ops[o].nouts; k++)
-      if (strcmp(f->ops[o].outs[k].name, name) == 0)
-        return &f->ops[o];
-  return NULL;
-}
-
 /* The value an argument stands for: inline, or a const's val; NULL when
- * it is neither (another op's output, a list). */
+ * it is neither (another op's output, an input, a list). */
 static MilValue *arg_value(Ctx *c, const MilArg *a) {
   if (a->bind.kind == MIL_BVAL)
     return a->bind.val;
-  if (a->bind.kind != MIL_BREF)
+  int o;
+  if (a->bind.kind != MIL_BREF || !mil_ref_var(c->f, &a->bind, c->f->nops, &o) || o < 0)
     return NULL;
-  MilOp *def = definer(c->f, a->bind.ref);
-  const MilAttr *val = def && strcmp(def->op, "const") == 0 ? mil_op_attr_get(def, "val") : NULL;
+  const MilOp *def = &c->f->ops[o];
+  const MilAttr *val = strcmp(def->op, "const") == 0 ? mil_op_attr_get(def, "val") : NULL;
   return val ? val->val : NULL;
 }
 
@@ -162,32 +154,33 @@ static void convert_op(Ctx *c, MilOp *op) {
     args_to_attrs(c, op);
 }
 
-static void count_refs(const MilBind *b, const char *name, int *n) {
-  if (b->kind == MIL_BREF)
-    *n += strcmp(b->ref, name) == 0;
+static void mark_used(const MilFunc *f, const MilBind *b, bool *used) {
+  int o;
+  if (b->kind == MIL_BREF && mil_ref_var(f, b, f->nops, &o) && o >= 0)
+    used[o] = true;
   for (int i = 0; b->kind == MIL_BLIST && i < b->nitems; i++)
-    count_refs(&b->items[i], name, n);
+    mark_used(f, &b->items[i], used);
 }
 
-static int uses(const MilFunc *f, const char *name) {
-  int n = 0;
+/* Drops the consts nothing reads any more (they fed constexpr inputs):
+ * one pass over the references, resolved in O(1) (mil_resolve_refs). */
+static void drop_dead_consts(MilFunc *f) {
+  bool *used = calloc((size_t)f->nops + 1, sizeof *used);
+  if (!used) {
+    fputs("anet: out of memory\n", stderr);
+    abort();
+  }
   for (int o = 0; o < f->nops; o++)
     for (int a = 0; a < f->ops[o].nargs; a++)
-      count_refs(&f->ops[o].args[a].bind, name, &n);
+      mark_used(f, &f->ops[o].args[a].bind, used);
   for (int i = 0; i < f->noutputs; i++)
-    n += strcmp(f->outputs[i], name) == 0;
-  return n;
-}
-
-/* Drops the consts nothing reads any more (they fed constexpr inputs). */
-static void drop_dead_consts(MilFunc *f) {
+    mark_used(f, &(MilBind){.kind = MIL_BREF, .ref = f->outputs[i]}, used);
   int k = 0;
-  for (int o = 0; o < f->nops; o++) {
-    const MilOp *op = &f->ops[o];
-    if (!(strcmp(op->op, "const") == 0 && op->nouts == 1 && uses(f, op->outs[0].name) == 0))
-      f->ops[k++] = *op;
-  }
+  for (int o = 0; o < f->nops; o++)
+    if (used[o] || strcmp(f->ops[o].op, "const") != 0 || f->ops[o].nouts != 1)
+      f->ops[k++] = f->ops[o];
   f->nops = k;
+  free(used);
 }
 
 int mil_dialect(MilProg *p, const Target *t, const Src *src, Diag *d) {
@@ -202,5 +195,6 @@ int mil_dialect(MilProg *p, const Target *t, const Src *src, Diag *d) {
       convert_op(&c, &c.f->ops[o]);
     drop_dead_consts(c.f);
   }
+  mil_resolve_refs(p);   /* the dropped consts moved the ops: lint looks up in O(1) again */
   return c.nerr;
 }

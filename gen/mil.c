@@ -276,18 +276,23 @@ MilValue *mil_scalar_s(MilProg *p, const char *s) {
   return v;
 }
 
-MilValue *mil_string_dict(MilProg *p, int n, const char *const *kv) {
-  MilType *t = mil_alloc(p, sizeof *t);
-  t->kind = MIL_DICT;
-  t->nsub = 2;
-  t->sub = mil_alloc(p, 2 * sizeof *t->sub);
-  t->sub[0] = t->sub[1] = mil_scalar_type(p, MIL_STRING);
+MilValue *mil_agg(MilProg *p, const MilType *t, int n) {
   MilValue *v = mil_alloc(p, sizeof *v);
   v->type = t;
   v->kind = MIL_VAGG;
   v->blob_src = -1;
   v->nitems = n;
   v->items = mil_alloc(p, (size_t)n * sizeof *v->items);
+  return v;
+}
+
+MilValue *mil_string_dict(MilProg *p, int n, const char *const *kv) {
+  MilType *t = mil_alloc(p, sizeof *t);
+  t->kind = MIL_DICT;
+  t->nsub = 2;
+  t->sub = mil_alloc(p, 2 * sizeof *t->sub);
+  t->sub[0] = t->sub[1] = mil_scalar_type(p, MIL_STRING);
+  MilValue *v = mil_agg(p, t, n);
   for (int i = 0; i < n; i++)
     v->items[i] = mil_scalar_s(p, kv[i]);
   return v;
@@ -445,24 +450,16 @@ MilFunc *mil_find_func(const MilProg *p, const char *name) {
   return NULL;
 }
 
-/* strcmp(a, b) == 0 for the short argument names the checks ask for by
- * the million: inline, a byte at a time, which beats a call to strcmp. */
-static bool short_eq(const char *a, const char *b) {
-  while (*a && *a == *b)
-    a++, b++;
-  return *a == *b;
-}
-
 const MilArg *mil_op_arg(const MilOp *op, const char *name) {
   for (int i = 0; i < op->nargs; i++)
-    if (short_eq(op->args[i].name, name))
+    if (mil_name_eq(op->args[i].name, name))
       return &op->args[i];
   return NULL;
 }
 
 const MilAttr *mil_op_attr_get(const MilOp *op, const char *name) {
   for (int i = 0; i < op->nattrs; i++)
-    if (short_eq(op->attrs[i].name, name))
+    if (mil_name_eq(op->attrs[i].name, name))
       return &op->attrs[i];
   return NULL;
 }

@@ -193,6 +193,9 @@ MilType *mil_scalar_type(MilProg *p, MilDtype dt);
 MilValue *mil_scalar_f(MilProg *p, MilDtype dt, double v);
 MilValue *mil_scalar_i(MilProg *p, MilDtype dt, int64_t v);   /* ints and bool */
 MilValue *mil_scalar_s(MilProg *p, const char *s);
+/* A list, tuple or dict literal of type t with n items for the caller to
+ * fill (a dict's: key, value, key, ...). */
+MilValue *mil_agg(MilProg *p, const MilType *t, int n);
 /* A dict<string, string> of n/2 pairs: kv holds key, value, key, ... */
 MilValue *mil_string_dict(MilProg *p, int n, const char *const *kv);
 MilValue *mil_tensor_i(MilProg *p, MilDtype dt, int rank, const int64_t *dims,
@@ -227,6 +230,14 @@ void mil_prog_attr(MilProg *p, const char *name, MilValue *v);
 
 /* Lookups. NULL when absent. */
 MilFunc *mil_find_func(const MilProg *p, const char *name);
+/* strcmp(a, b) == 0 for the short names (arguments, attributes, op types)
+ * the checks compare by the million: inline, a byte at a time, which
+ * beats a call to strcmp. */
+static inline bool mil_name_eq(const char *a, const char *b) {
+  while (*a && *a == *b)
+    a++, b++;
+  return *a == *b;
+}
 const MilArg *mil_op_arg(const MilOp *op, const char *name);
 const MilAttr *mil_op_attr_get(const MilOp *op, const char *name);
 /* The op's name: its name attribute, else its first output's ("" for

@@ -106,13 +106,8 @@ static bool known(const MilType *t) {
   return true;
 }
 
-/* strcmp(a, b) == 0 for the short names here, without a call: this runs
- * several times for every op the parser reads. */
-static bool streq(const char *a, const char *b) {
-  while (*a && *a == *b)
-    a++, b++;
-  return *a == *b;
-}
+/* Runs several times for every op the parser reads: no call to strcmp. */
+static bool streq(const char *a, const char *b) { return mil_name_eq(a, b); }
 
 /* The const op defining operand k (a reference), or NULL. */
 static inline const MilOp *const_op(const Opd *c, int k) {

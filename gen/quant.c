@@ -413,24 +413,32 @@ typedef struct VecSet {
   int64_t first, m;        /* vectors first..first+m-1 of the tensor */
 } VecSet;
 
-/* Value v of vector j of the set (flat vector index first + j). */
-static double vec_at(const VecSet *vs, int64_t j, int v) {
-  int64_t f = vs->first + j, row = vs->cin * vs->k;
-  return vs->w[(f / row * vs->V + v) * row + f % row];
+/* The set's vectors gathered once, x[j V + v] value v of vector j (flat
+ * vector index first + j): every Lloyd step reads them all K times, and
+ * in place each read cost a division. */
+static void vec_gather(const VecSet *vs, float *x) {
+  int64_t row = vs->cin * vs->k;
+  for (int64_t j = 0; j < vs->m; j++) {
+    int64_t f = vs->first + j;
+    for (int v = 0; v < vs->V; v++)
+      x[j * vs->V + v] = vs->w[(f / row * vs->V + v) * row + f % row];
+  }
 }
 
-static double vec_dist(const VecSet *vs, int64_t j, const double *c) {
+static double vec_dist(const float *x, const double *c, int V) {
   double d = 0;
-  for (int v = 0; v < vs->V; v++)
-    d += (vec_at(vs, j, v) - c[v]) * (vec_at(vs, j, v) - c[v]);
+  for (int v = 0; v < V; v++) {
+    double e = x[v] - c[v];
+    d += e * e;
+  }
   return d;
 }
 
-static int32_t vec_nearest(const VecSet *vs, int64_t j, const double *c, int K) {
+static int32_t vec_nearest(const float *x, const double *c, int K, int V) {
   int32_t best = 0;
-  double bd = vec_dist(vs, j, c);
+  double bd = vec_dist(x, c, V);
   for (int i = 1; i < K; i++) {
-    double d = vec_dist(vs, j, c + i * vs->V);
+    double d = vec_dist(x, c + i * V, V);
     if (d < bd) {
       bd = d;
       best = i;
@@ -456,12 +464,15 @@ static int vec_kmeans(const VecSet *vs, int K, int16_t *q, float *pal) {
   int32_t *as = malloc((size_t)vs->m * sizeof *as);
   double *c = calloc((size_t)K * (size_t)V, sizeof *c), *sum = malloc((size_t)K * V * sizeof *sum);
   int64_t *cnt = malloc((size_t)K * sizeof *cnt);
-  int rc = key && as && c && sum && cnt ? 0 : -1;
+  float *x = malloc((size_t)vs->m * V * sizeof *x);
+  int rc = key && as && c && sum && cnt && x ? 0 : -1;
+  if (rc == 0)
+    vec_gather(vs, x);
   for (int64_t j = 0; rc == 0 && j < vs->m; j++) {
     key[j].j = j;
     key[j].sum = 0;
     for (int v = 0; v < V; v++)
-      key[j].sum += vec_at(vs, j, v);
+      key[j].sum += x[j * V + v];
     as[j] = -1;
   }
   if (rc == 0)
@@ -470,14 +481,14 @@ static int vec_kmeans(const VecSet *vs, int K, int16_t *q, float *pal) {
     int64_t s = i * vs->m / K, e = (i + 1) * vs->m / K;
     for (int64_t t = s; t < e; t++)
       for (int v = 0; v < V; v++)
-        c[i * V + v] += vec_at(vs, key[t].j, v);
+        c[i * V + v] += x[key[t].j * V + v];
     for (int v = 0; e > s && v < V; v++)
       c[i * V + v] /= (double)(e - s);
   }
   for (int step = 0; rc == 0 && step < KMEANS_VEC_STEPS; step++) {
     bool changed = false;
     for (int64_t j = 0; j < vs->m; j++) {
-      int32_t n = vec_nearest(vs, j, c, K);
+      int32_t n = vec_nearest(x + j * V, c, K, V);
       changed |= n != as[j];
       as[j] = n;
     }
@@ -488,7 +499,7 @@ static int vec_kmeans(const VecSet *vs, int K, int16_t *q, float *pal) {
     for (int64_t j = 0; j < vs->m; j++) {
       cnt[as[j]]++;
       for (int v = 0; v < V; v++)
-        sum[as[j] * V + v] += vec_at(vs, j, v);
+        sum[as[j] * V + v] += x[j * V + v];
     }
     for (int i = 0; i < K; i++)
       for (int v = 0; cnt[i] && v < V; v++)
@@ -499,12 +510,13 @@ static int vec_kmeans(const VecSet *vs, int K, int16_t *q, float *pal) {
     pal[i] = (float)c[i];
   }
   for (int64_t j = 0; rc == 0 && j < vs->m; j++)
-    q[j] = (int16_t)vec_nearest(vs, j, c, K);
+    q[j] = (int16_t)vec_nearest(x + j * V, c, K, V);
   free(key);
   free(as);
   free(c);
   free(sum);
   free(cnt);
+  free(x);
   return rc;
 }
 

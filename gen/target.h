@@ -63,8 +63,8 @@ typedef struct TargetHost {
 /* The target the host is: its chip (the brand string's, the table's
  * variant if it has one, else the base chip) with its macOS. 0, or -1
  * when the brand names no chip of the table (a virtual machine says
- * "Apple processor"... or nothing); t is then the OS alone, or the
- * default. */
+ * "Apple processor"... or nothing); t is then the OS alone, or all
+ * zero (name "") when the OS is not known either. */
 int target_host(const TargetHost *h, Target *t);
 #ifdef __APPLE__
 /* The table over sysctlbyname(3). */

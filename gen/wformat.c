@@ -184,23 +184,25 @@ static MilValue *part_value(Emit *e, QuantPart part, MilDtype dt, int rank, cons
   return mil_blob_value(e->p, t, BLOB_PATH, 0, mil_add_blob(e->p, src));
 }
 
-/* A const whose value is part `part` of the plan, as a blob. */
-static const char *part(Emit *e, QuantPart part, const char *suffix, MilDtype dt, int rank,
-                        const int64_t *dim) {
-  const MilType *t = mil_tensor_type(e->p, dt, rank, dim);
-  MilValue *v = part_value(e, part, dt, rank, dim);
-  const char *n = mil_printf(e->p, "%s_%s", e->name, suffix);
-  MilOp *o = mil_add_op(e->p, e->fn, "const");
-  mil_op_out(e->p, o, t, n);
-  mil_op_attr(e->p, o, "name", mil_scalar_s(e->p, n));
-  mil_op_attr(e->p, o, "val", v);
-  return n;
-}
-
 static MilOp *op(Emit *e, const char *type, const char *name) {
   MilOp *o = mil_add_op(e->p, e->fn, type);
   mil_op_attr(e->p, o, "name", mil_scalar_s(e->p, name));
   return o;
+}
+
+/* A const named NAME_suffix holding v; its name. */
+static const char *const_of(Emit *e, const char *suffix, MilValue *v) {
+  const char *n = mil_printf(e->p, "%s_%s", e->name, suffix);
+  MilOp *o = op(e, "const", n);
+  mil_op_out(e->p, o, v->type, n);
+  mil_op_attr(e->p, o, "val", v);
+  return n;
+}
+
+/* A const whose value is part `part` of the plan, as a blob. */
+static const char *part(Emit *e, QuantPart part, const char *suffix, MilDtype dt, int rank,
+                        const int64_t *dim) {
+  return const_of(e, suffix, part_value(e, part, dt, rank, dim));
 }
 
 /* The scale's shape for the format (FORMATS.md §3.1). */
@@ -234,16 +236,6 @@ static int lut_dims(const Emit *e, const QuantFmt *f, const int64_t dim[4], int6
   l[e->rank] = (int64_t)1 << quant_bits(f->dtype);
   l[e->rank + 1] = f->vec > 1 ? f->vec : 1;
   return e->rank + 2;
-}
-
-/* An int32 scalar const, for vector_axis. */
-static const char *int_const(Emit *e, const char *suffix, int64_t v) {
-  MilValue *val = mil_scalar_i(e->p, MIL_INT32, v);
-  const char *n = mil_printf(e->p, "%s_%s", e->name, suffix);
-  MilOp *o = op(e, "const", n);
-  mil_op_out(e->p, o, val->type, n);
-  mil_op_attr(e->p, o, "val", val);
-  return n;
 }
 
 /* iOS16's op: its parameters are attributes holding the blobs. */
@@ -282,7 +274,9 @@ static const char *dense(Emit *e, const QuantFmt *f, const int64_t dim[4]) {
   idim[0] /= l[lrank - 1];
   const char *ind = part(e, QP_INDICES, "indices", f->dtype, e->rank, idim);
   const char *lut = part(e, QP_LUT, "lut", MIL_FP16, lrank, l);
-  const char *ax = l[lrank - 1] > 1 ? int_const(e, "vector_axis", 0) : NULL;
+  const char *ax = l[lrank - 1] == 1
+                       ? NULL
+                       : const_of(e, "vector_axis", mil_scalar_i(e->p, MIL_INT32, 0));
   MilOp *o = op(e, "constexpr_lut_to_dense", e->name);
   mil_op_out(e->p, o, t, e->name);
   mil_op_ref(e->p, o, "indices", ind);

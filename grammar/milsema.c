@@ -884,10 +884,8 @@ static MilValue *agg_value(MilpState *s, const MilType *t, const MilpLit *l) {
   if (n >= 0 && l->n != n)
     return milp_err(s, l->loc, "expected %d items in the %s, found %d", n, kind_name(t->kind),
                     l->n), NULL;
-  MilValue *v = new_value(s, t, MIL_VAGG, 0);
   int per = t->kind == MIL_DICT ? 2 : 1;
-  v->nitems = l->n * per;
-  v->items = mil_alloc(s->p, (size_t)v->nitems * sizeof *v->items);
+  MilValue *v = mil_agg(s->p, t, l->n * per);
   for (int i = 0; i < l->n; i++) {
     const MilpLit *it = l->items[i];
     if (t->kind == MIL_DICT && (it->kind != MILP_LDICT || it->n != 2))

@@ -183,6 +183,44 @@ START_TEST(golden_constexpr_attributes) {
 }
 END_TEST
 
+/* A const the constexpr op alone read goes; the ops after it move down
+ * one, and their references say so (lint finds operands by them). */
+START_TEST(dropped_const_refs_resolved) {
+  MilProg *p = mil_new("1.3");
+  MilFunc *f = mil_add_func(p, "main", "ios18");
+  const MilType *t = mil_tensor_type(p, MIL_FP16, 1, (const int64_t[]){4});
+  mil_add_input(p, f, t, "x");
+  MilOp *o = mil_add_op(p, f, "const");
+  mil_op_out(p, o, mil_scalar_type(p, MIL_INT32), "axis_0");
+  mil_op_attr(p, o, "val", mil_scalar_i(p, MIL_INT32, 0));
+  int64_t c = 4;
+  o = mil_add_op(p, f, "constexpr_affine_dequantize");
+  mil_op_out(p, o, t, "w");
+  mil_op_ref(p, o, "axis", "axis_0");
+  mil_op_val(p, o, "quantized_data", blob(p, MIL_INT8, 1, &c, 64));
+  mil_op_val(p, o, "scale", mil_scalar_f(p, MIL_FP16, 0.5));
+  mil_op_val(p, o, "zero_point", mil_scalar_i(p, MIL_INT8, 0));
+  o = mil_add_op(p, f, "add");
+  mil_op_out(p, o, t, "y");
+  mil_op_ref(p, o, "x", "x");
+  mil_op_ref(p, o, "y", "w");
+  mil_add_output(p, f, "y");
+  mil_resolve_refs(p);
+  ck_assert_int_eq(mil_op_arg(&f->ops[2], "y")->bind.def, 2);   /* w: 1 + op index 1 */
+  Target m1;
+  target(&m1, "M1");
+  Diag d = {stderr, 0};
+  ck_assert_int_eq(mil_dialect(p, &m1, NULL, &d), 0);
+  ck_assert_int_eq(f->nops, 2);
+  ck_assert_str_eq(f->ops[1].op, "add");
+  const MilArg *x = mil_op_arg(&f->ops[1], "x"), *y = mil_op_arg(&f->ops[1], "y");
+  ck_assert_int_eq(x->bind.def, -1);   /* input 0 */
+  ck_assert_int_eq(y->bind.def, 1);    /* w is op 0 now */
+  ck_assert_int_eq(y->bind.out, 0);
+  mil_free(p);
+}
+END_TEST
+
 /* The opset a chip or OS gets: M1/M2 ios16 whatever the OS, macos14 ios17,
  * the default ios18; program(1.0) below ios18. */
 START_TEST(dialect_per_target) {
@@ -354,6 +392,7 @@ static Suite *suite(void) {
   } else {
     fprintf(stderr, "test_dialect: %s absent: golden tests not run\n", CORPUS);
   }
+  tcase_add_test(tc, dropped_const_refs_resolved);
   tcase_add_test(tc, dialect_per_target);
   tcase_add_test(tc, round_trip);
   tcase_add_test(tc, blockwise_channel_to_affine);

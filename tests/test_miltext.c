@@ -38,12 +38,7 @@ static MilType *list_type(MilProg *p, MilType *elem, int64_t len) {
 }
 
 static MilValue *agg(MilProg *p, const MilType *t, int n, ...) {
-  MilValue *v = mil_alloc(p, sizeof *v);
-  v->type = t;
-  v->kind = MIL_VAGG;
-  v->blob_src = -1;
-  v->nitems = n;
-  v->items = mil_alloc(p, (size_t)n * sizeof *v->items);
+  MilValue *v = mil_agg(p, t, n);
   va_list ap;
   va_start(ap, n);
   for (int i = 0; i < n; i++)
