@@ -1714,8 +1714,8 @@ static int check_einsum(Opd *c) {
   }
   int64_t x1 = x->dim[r - 1], y3 = y->dim[r - 3], x2 = x->dim[r - 2], y2 = y->dim[r - 2];
   int64_t x4 = r == 4 ? x->dim[0] : 1, y4 = r == 4 ? y->dim[0] : 1;
-  if ((x1 >= 0 && y3 >= 0 && x1 != y3) || (x2 != 1 && y2 != 1 && x2 != y2) ||
-      (x4 != 1 && y4 != 1 && x4 != y4)) {
+  if ((x1 >= 0 && y3 >= 0 && x1 != y3) || (x2 >= 0 && y2 >= 0 && x2 != 1 && y2 != 1 && x2 != y2) ||
+      (x4 >= 0 && y4 >= 0 && x4 != 1 && y4 != 1 && x4 != y4)) {
     char a[256], b[256];
     return fail(c, "values %s and %s do not fit the equation", type_str(a, sizeof a, x),
                 type_str(b, sizeof b, y));

@@ -886,6 +886,8 @@ START_TEST(opdef_inferred_image_ops) {
     "  tensor<fp16, [5, 3, 2, 6]> es = einsum(equation = string(\"nchw,nwhu->nchu\"), values = (ea, eb));\n",
     /* einsum abc,cbd->abd: [2, 3, 4] and [4, 3, 5]: [2, 3, 5] */
     "  tensor<fp16, [2, 3, 5]> es3 = einsum(equation = string(\"abc,cbd->abd\"), values = (e3a, e3b));\n",
+    /* an unknown h on one side stays unknown: [5, 3, 2, 4] and [5, 4, ?, 6]: [5, 3, ?, 6] */
+    "  tensor<fp16, [5, 3, ?, 6]> esh = einsum(equation = string(\"nchw,nwhu->nchu\"), values = (ea5, ebh));\n",
     /* reshape_like: r452[0:1] [4], co[1:2] [5], co[-1:] (end_mask) [2]: 40 elements as x */
     "  tensor<fp16, [4, 5, 2]> rl = reshape_like(begins = (int32(0), int32(1), int32(-1)), end_masks = (bool(false), bool(false), bool(true)), ends = (int32(1), int32(2), int32(0)), ref_tensors = (r452, co, co), x = t40);\n",
     /* lut_to_sparse, vectors of 2 on axis 0: mask [2, 3] -> [4, 3], data [3] -> [6] in lut's fp32 */
@@ -897,9 +899,14 @@ START_TEST(opdef_inferred_image_ops) {
     "program(1.3) { func main<ios18>(tensor<fp16, [2, 3, 8, 8]> im, tensor<fp16, [2, 6]> tm, "
     "tensor<fp16, [2, 5, 7, 2]> co, tensor<fp16, [2, 4]> bx, tensor<fp16, [4, 1, 5, 1, 1]> roi, "
     "tensor<fp16, [1, 3, 2, 4]> ea, tensor<fp16, [5, 4, 1, 6]> eb, tensor<fp16, [2, 3, 4]> e3a, "
-    "tensor<fp16, [4, 3, 5]> e3b, tensor<fp16, [4, 5, 2]> r452, tensor<fp16, [40]> t40, "
+    "tensor<fp16, [4, 3, 5]> e3b, tensor<fp16, [5, 3, 2, 4]> ea5, tensor<fp16, [5, 4, ?, 6]> ebh, tensor<fp16, [4, 5, 2]> r452, tensor<fp16, [40]> t40, "
     "tensor<fp16, [2]> x) {\n";
   check_inferred(head, stmts, sizeof stmts / sizeof *stmts);
+  /* and an unknown n: [2, 3, 2, 4] and [?, 4, 2, 6] give [?, 3, 2, 6] */
+  mil_free(parse_ok("program(1.3) { func main<ios18>(tensor<fp16, [2, 3, 2, 4]> a, "
+                    "tensor<fp16, [?, 4, 2, 6]> b) {\n"
+                    "  tensor<fp16, [?, 3, 2, 6]> x = einsum(equation = string(\"nchw,nwhu->nchu\"), "
+                    "values = (a, b));\n} -> (x); }"));
 }
 END_TEST
 
